@@ -1,0 +1,78 @@
+// backprop gradcheck NET.json [--input ... --target ...] [--batch N] [--seed N] [--loss L] [--tolerance X]
+// Every analytic gradient against central finite differences in double; exit 1 above the tolerance.
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "backprop/error.hpp"
+#include "backprop/io/network_file.hpp"
+#include "backprop/io/text.hpp"
+#include "backprop/nn/gradient_check.hpp"
+#include "commands.hpp"
+
+namespace backprop::cli {
+namespace {
+
+struct GradcheckArguments {
+  std::string network;
+  std::string input;
+  std::string target;
+  int batch = 4;
+  std::uint64_t seed = 1;
+  std::string loss;
+  double tolerance = kDefaultGradientTolerance;
+};
+
+int run_gradcheck(const GradcheckArguments& args) {
+  NetworkSpec spec = io::read_network_file(args.network);
+  if (const auto loss = loss_option(args.loss)) spec.loss = *loss;
+  validate(spec);
+
+  std::vector<double> x, y;
+  std::string source;
+  if (args.input.empty() != args.target.empty())
+    throw_bad_input("gradcheck: give both --input and --target, or neither (random ones)");
+  if (!args.input.empty()) {
+    x = io::parse_number_list(args.input, "--input");
+    y = io::parse_number_list(args.target, "--target");
+    source = "given input";
+  } else {
+    random_batch(x, y, spec, args.batch, args.seed);
+    source = std::to_string(args.batch) + " random rows (seed " + std::to_string(args.seed) + ")";
+  }
+  const GradientCheckResult result = gradient_check(spec, x, y);
+
+  std::printf("gradcheck %s: network %s, loss %s, %s, %zu parameters, central differences h = %g\n",
+              args.network.c_str(), architecture(spec).c_str(), std::string(to_string(spec.loss)).c_str(),
+              source.c_str(), result.parameters_checked, kGradientCheckStep);
+  std::printf("%-6s %-11s %-16s %-16s\n", "layer", "activation", "max error W", "max error b");
+  for (std::size_t l = 0; l < result.layers.size(); ++l) {
+    std::printf("%-6zu %-11s %-16.3e %-16.3e\n", l + 1, std::string(to_string(spec.layers[l].activation)).c_str(),
+                result.layers[l].max_error_weights, result.layers[l].max_error_bias);
+  }
+  const bool pass = result.max_error() <= args.tolerance;
+  std::printf("largest relative error %.3e %s tolerance %.1e: %s\n", result.max_error(), pass ? "<=" : ">",
+              args.tolerance, pass ? "pass" : "FAIL");
+  return pass ? 0 : 1;
+}
+
+}  // namespace
+
+void add_gradcheck_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<GradcheckArguments>();
+  CLI::App* cmd = app.add_subcommand(
+      "gradcheck", "Check every analytic gradient against central finite differences in double precision; "
+                   "exit 1 when the largest relative error exceeds the tolerance");
+  cmd->add_option("network", args->network, "Network file (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--input", args->input, "Input rows (comma-separated, rows separated by ';'); random if omitted");
+  cmd->add_option("--target", args->target, "Targets, one row per input row; random if omitted");
+  cmd->add_option("--batch", args->batch, "Rows of random input when --input is not given")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--seed", args->seed, "Seed of the random input");
+  cmd->add_option("--loss", args->loss, "Loss, overriding the network file's: mse, bce or softmax_ce")
+      ->check(CLI::IsMember({"mse", "bce", "softmax_ce"}));
+  cmd->add_option("--tolerance", args->tolerance, "Largest relative error accepted")->check(CLI::PositiveNumber);
+  cmd->callback([args, &exit_code] { exit_code = run_gradcheck(*args); });
+}
+
+}  // namespace backprop::cli

@@ -1,0 +1,31 @@
+// backprop: build, train and run feedforward networks. See DESIGN.md for the commands' contracts.
+// Exit codes: 0 success, 1 runtime failure (a failed check, divergence), 2 bad usage or bad input.
+#include <iostream>
+#include <new>
+
+#include <CLI/CLI.hpp>
+
+#include "backprop/error.hpp"
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"backprop: feedforward neural networks by an explicit forward pass and backpropagation"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Print help for every command");
+  int exit_code = 0;
+  backprop::cli::add_trace_command(app, exit_code);
+  backprop::cli::add_gradcheck_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints the help or the usage error
+    return code == 0 ? 0 : 2;
+  } catch (const backprop::Error& e) {
+    std::cerr << "backprop: " << e.what() << "\n";
+    return e.kind() == backprop::ErrorKind::bad_input ? 2 : 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "backprop: out of memory\n";
+    return 1;
+  }
+  return exit_code;
+}

@@ -1,0 +1,26 @@
+// The network file (JSON, DESIGN.md):
+//   {"input": 4,
+//    "layers": [{"units": 2, "activation": "sigmoid", "weights": [[...4 rows of 2...]], "bias": [0.1, 0.1]}, ...],
+//    "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.1}, "seed": 1,
+//    "initializer": "auto" | {"type": "uniform", "scale": 0.05}}
+// Per layer also "slope" (leaky_relu), "dropout", "initializer". Defaults: loss softmax_ce after a softmax
+// layer and mse otherwise; optimizer sgd with learning rate 0.1; seed 1; initializer auto.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "backprop/nn/spec.hpp"
+
+namespace backprop::io {
+
+// Throws Error(bad_input) "FILE:LINE:COLUMN: syntax error: ..." for malformed JSON and
+// "FILE: layers[1].weights: expected ..." for a well-formed file that is not a valid network.
+NetworkSpec read_network_file(const std::filesystem::path& path);
+NetworkSpec parse_network(std::string_view text, const std::string& source);
+
+// The spec as a network file that parse_network reads back to the same spec (numbers round-trip).
+std::string network_to_json(const NetworkSpec& spec);
+
+}  // namespace backprop::io

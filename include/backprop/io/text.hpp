@@ -1,0 +1,34 @@
+// Text helpers shared by the file readers and the command: whole-file reading with clear errors, and
+// number parsing and printing that ignore the C locale (std::from_chars / std::to_chars), so a user
+// with a comma-decimal locale reads and writes the same files.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace backprop::io {
+
+// The whole file; throws Error(bad_input) "FILE: cannot open: REASON" when it cannot be read.
+std::string read_file(const std::filesystem::path& path);
+
+// 1-based line and column of a 0-based byte offset in text.
+struct TextPosition {
+  std::size_t line = 1;
+  std::size_t column = 1;
+};
+TextPosition position_of(std::string_view text, std::size_t offset);
+
+// The whole of text as a finite double, or nothing (also for "nan", "inf", trailing characters).
+std::optional<double> parse_double(std::string_view text);
+
+// A comma-separated list of numbers ("1,2,3,4"); rows may be separated by ';'. Throws Error(bad_input)
+// naming `what` (an option name) and the offending item.
+std::vector<double> parse_number_list(std::string_view text, std::string_view what);
+
+// Shortest text that reads back to the same double (std::to_chars).
+std::string format_double(double value);
+
+}  // namespace backprop::io

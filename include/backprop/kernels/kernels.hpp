@@ -1,0 +1,51 @@
+// The CPU kernels: matrix products and element-wise math on plain row-major arrays. They know nothing
+// of layers. Each optimised kernel has a plain reference beside it (suffix _reference) that the tests
+// hold it against.
+//
+// Conventions: row-major; a matrix with R rows and C columns has leading dimension ld >= C, so that
+// element (r, c) is at [r * ld + c].
+#pragma once
+
+#include <cstddef>
+
+namespace backprop::kernels {
+
+enum class Transpose { no, yes };
+
+// C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.  beta == 0 overwrites C (NaNs in C are
+// not propagated). Implemented for float and double through the BLAS (OpenBLAS).
+template <typename T>
+void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
+          const T* b, int ldb, T beta, T* c, int ldc);
+
+// The same product by three plain loops, in double accumulation order i, j, p: the reference.
+template <typename T>
+void gemm_reference(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a,
+                    int lda, const T* b, int ldb, T beta, T* c, int ldc);
+
+// out[r, :] = bias[:] for every row r of a (rows x cols) matrix: the start of z = a.W + b.
+template <typename T>
+void broadcast_rows(T* out, const T* bias, int rows, int cols);
+
+// column_sums[c] = sum over r of in[r, c]  (the bias gradient), summed in row order.
+template <typename T>
+void column_sums(T* column_sums, const T* in, int rows, int cols);
+
+// Element-wise activations over n values: forward out = f(in); backward d_in = d_out * f'(.), given the
+// forward's input z and output a (whichever the derivative is cheaper from). d_in may alias d_out.
+template <typename T> void sigmoid_forward(T* a, const T* z, std::size_t n);
+template <typename T> void sigmoid_backward(T* dz, const T* da, const T* a, std::size_t n);
+template <typename T> void tanh_forward(T* a, const T* z, std::size_t n);
+template <typename T> void tanh_backward(T* dz, const T* da, const T* a, std::size_t n);
+template <typename T> void leaky_relu_forward(T* a, const T* z, std::size_t n, T slope);  // slope 0: relu
+template <typename T> void leaky_relu_backward(T* dz, const T* da, const T* z, std::size_t n, T slope);
+// Row-wise softmax of a (rows x cols) matrix, stable (the row maximum is subtracted first).
+template <typename T> void softmax_forward(T* a, const T* z, int rows, int cols);
+// dz[r, i] = a[r, i] * (da[r, i] - sum_j da[r, j] * a[r, j])  (the softmax Jacobian times da).
+template <typename T> void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols);
+
+// parameters[i] -= learning_rate * gradients[i]: the plain SGD update over a whole arena.
+template <typename T>
+void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rate);
+
+}  // namespace backprop::kernels

@@ -1,0 +1,46 @@
+// A dense (fully connected) layer and its activation: z = a_prev . W + b, a = f(z).
+//
+// Conventions for all of nn/: B rows in a batch, IN inputs and OUT outputs of a layer, row-major,
+// W stored (IN, OUT) as the tutorial writes it. Gradient rule: backward OVERWRITES the gradient
+// buffers it is given (no accumulation, so nothing needs zeroing between steps).
+#pragma once
+
+#include <cstddef>
+
+#include "backprop/nn/spec.hpp"
+
+namespace backprop {
+
+// Where a layer's parameters sit in the parameter arena; the gradient arena has the same layout.
+struct DenseLayer {
+  int in = 0;
+  int out = 0;
+  Activation activation = Activation::identity;
+  double slope = 0.01;  // leaky_relu only
+  std::size_t weights_offset = 0;  // (IN, OUT)
+  std::size_t bias_offset = 0;     // (OUT)
+};
+
+// z (B, OUT) = input (B, IN) . weights (IN, OUT) + bias (OUT);  a (B, OUT) = f(z).
+template <typename T>
+void dense_forward(T* z, T* a, const T* input, const T* weights, const T* bias, const DenseLayer& layer, int batch);
+
+// Given dz = dL/dz (B, OUT) and the forward's input (B, IN):
+//   grad_weights (IN, OUT) = input^T . dz
+//   grad_bias (OUT)        = column sums of dz
+//   grad_input (B, IN)     = dz . weights^T      (skipped when grad_input is null: the first layer)
+template <typename T>
+void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
+                    const DenseLayer& layer, int batch);
+
+// a (rows, cols) = f(z), row-wise for softmax.
+template <typename T>
+void activation_forward(T* a, const T* z, Activation activation, T slope, int rows, int cols);
+
+// dz = da * f'(z) element-wise (for softmax, the Jacobian-vector product a * (da - <da, a>)). dz may
+// alias da.
+template <typename T>
+void activation_backward(T* dz, const T* z, const T* a, const T* da, Activation activation, T slope, int rows,
+                         int cols);
+
+}  // namespace backprop

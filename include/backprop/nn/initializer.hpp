@@ -1,0 +1,33 @@
+// Weight initializers, reproducible from the network's seed on every platform: the generator is
+// std::mt19937_64 (whose sequence the C++ standard fixes) and the uniform and normal draws are written
+// here rather than taken from <random>'s distributions, whose output the standard leaves to each library.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "backprop/nn/spec.hpp"
+
+namespace backprop {
+
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) : engine_(seed) {}
+  double uniform();                       // [0, 1), 53 random bits
+  double uniform(double low, double high);
+  double normal();                        // N(0, 1) by the Box-Muller transform
+  std::uint64_t next() { return engine_(); }
+  std::uint64_t below(std::uint64_t n);  // uniform integer in [0, n), unbiased
+
+ private:
+  std::mt19937_64 engine_;
+  bool has_spare_normal_ = false;
+  double spare_normal_ = 0.0;
+};
+
+// Fills weights (IN * OUT values, row-major (IN, OUT)) by the initializer's rule.
+void initialize_weights(std::vector<double>& weights, const InitializerSpec& initializer, Activation activation,
+                        int in, int out, Random& random);
+
+}  // namespace backprop

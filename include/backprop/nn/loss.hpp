@@ -1,0 +1,24 @@
+// Losses. Every loss sums over the outputs and averages over the B rows of the batch.
+//   mse        L = 1/(2B) sum_r sum_o (a - y)^2                    dL/da = (a - y) / B
+//   bce        L = 1/B sum -(y log a + (1 - y) log(1 - a)), a = sigmoid(z), computed from z:
+//              per element max(z, 0) - z y + log(1 + e^-|z|)       dL/dz = (a - y) / B
+//   softmax_ce L = 1/B sum_r sum_o -y log a, a = softmax(z), computed from z:
+//              per row sum_o y_o (logsumexp(z) - z_o)              dL/dz = (a - y) / B  (rows of y sum to 1)
+// bce and softmax_ce are fused with their output activation: the output delta comes straight from z and
+// a, which is both exact and free of the overflow of log(a) when a rounds to 0 or 1.
+#pragma once
+
+#include "backprop/nn/dense.hpp"
+
+namespace backprop {
+
+// The loss of a batch, from the output layer's saved z and a (B, OUT) and the targets y (B, OUT).
+template <typename T>
+T loss_value(LossKind loss, const T* z, const T* a, const T* y, int batch, int outputs);
+
+// dz (B, OUT) = dL/dz of the output layer.
+template <typename T>
+void loss_backward(T* dz, LossKind loss, const T* z, const T* a, const T* y, const DenseLayer& output_layer,
+                   int batch);
+
+}  // namespace backprop

@@ -1,0 +1,104 @@
+// A feedforward network of dense layers over a parameter arena.
+//
+// Memory (DESIGN.md): every W and b of every layer lives in one contiguous aligned arena, in layer
+// order W1 b1 W2 b2 ...; the gradients live in a second arena of the same layout, so an optimizer is
+// one loop and a checkpoint one write. Activations and deltas of a batch live in a Workspace sized for
+// the largest batch; a training step allocates nothing.
+//
+// The math is written once with the scalar type T as a template parameter and compiled for float
+// (training, inference) and double (trace, gradient check).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "backprop/nn/aligned.hpp"
+#include "backprop/nn/dense.hpp"
+#include "backprop/nn/spec.hpp"
+
+namespace backprop {
+
+template <typename T>
+class Network;
+
+// Per-layer z, a and delta = dL/dz, each (max_batch, OUT), in one buffer.
+template <typename T>
+class Workspace {
+ public:
+  Workspace(const Network<T>& network, int max_batch);
+
+  int max_batch() const { return max_batch_; }
+  T* z(std::size_t layer) { return buffer_.data() + offsets_[layer]; }
+  T* a(std::size_t layer) { return z(layer) + sizes_[layer]; }
+  T* delta(std::size_t layer) { return a(layer) + sizes_[layer]; }
+  const T* z(std::size_t layer) const { return buffer_.data() + offsets_[layer]; }
+  const T* a(std::size_t layer) const { return z(layer) + sizes_[layer]; }
+  const T* delta(std::size_t layer) const { return a(layer) + sizes_[layer]; }
+
+ private:
+  int max_batch_;
+  std::vector<std::size_t> offsets_;  // start of layer l's z; a and delta follow
+  std::vector<std::size_t> sizes_;    // max_batch * OUT_l
+  AlignedVector<T> buffer_;
+};
+
+template <typename T>
+class Network {
+ public:
+  // Validates the spec (throws Error(bad_input)), then fills the parameters: the explicit weights and
+  // biases of the spec where given, otherwise the initializer's draws from the spec's seed (drawn in
+  // double, so that a float and a double network of one spec start from the same values) and zero biases.
+  explicit Network(const NetworkSpec& spec);
+
+  const NetworkSpec& spec() const { return spec_; }
+  std::size_t layer_count() const { return layers_.size(); }
+  const DenseLayer& layer(std::size_t l) const { return layers_[l]; }
+  int input_size() const { return spec_.input; }
+  int output_size() const { return layers_.back().out; }
+  LossKind loss() const { return spec_.loss; }
+
+  std::span<T> parameters() { return parameters_; }
+  std::span<const T> parameters() const { return parameters_; }
+  std::span<T> gradients() { return gradients_; }
+  std::span<const T> gradients() const { return gradients_; }
+  std::span<T> weights(std::size_t l) { return view(parameters_, layers_[l].weights_offset, weight_count(l)); }
+  std::span<T> bias(std::size_t l) { return view(parameters_, layers_[l].bias_offset, layers_[l].out); }
+  std::span<T> weight_gradients(std::size_t l) { return view(gradients_, layers_[l].weights_offset, weight_count(l)); }
+  std::span<T> bias_gradients(std::size_t l) { return view(gradients_, layers_[l].bias_offset, layers_[l].out); }
+  std::span<const T> weights(std::size_t l) const {
+    return cview(parameters_, layers_[l].weights_offset, weight_count(l));
+  }
+  std::span<const T> bias(std::size_t l) const { return cview(parameters_, layers_[l].bias_offset, layers_[l].out); }
+
+  // Forward pass of batch rows of x (B, IN): fills workspace z and a of every layer.
+  void forward(Workspace<T>& workspace, const T* x, int batch) const;
+  // The loss of the last forward pass against targets y (B, OUT).
+  T loss_value(const Workspace<T>& workspace, const T* y, int batch) const;
+  // Backward pass after forward() on the same x: fills workspace delta of every layer and OVERWRITES the
+  // gradient arena with dL/dparameters.
+  void backward(Workspace<T>& workspace, const T* x, const T* y, int batch);
+  // The output layer's activations after forward(): (B, OUT).
+  const T* output(const Workspace<T>& workspace) const { return workspace.a(layers_.size() - 1); }
+
+  // The spec with the current parameters written into it (what a model file or an export holds).
+  NetworkSpec spec_with_parameters() const;
+
+ private:
+  std::size_t weight_count(std::size_t l) const {
+    return static_cast<std::size_t>(layers_[l].in) * layers_[l].out;
+  }
+  static std::span<T> view(AlignedVector<T>& arena, std::size_t offset, std::size_t count) {
+    return std::span<T>(arena.data() + offset, count);
+  }
+  static std::span<const T> cview(const AlignedVector<T>& arena, std::size_t offset, std::size_t count) {
+    return std::span<const T>(arena.data() + offset, count);
+  }
+
+  NetworkSpec spec_;
+  std::vector<DenseLayer> layers_;
+  AlignedVector<T> parameters_;
+  AlignedVector<T> gradients_;
+};
+
+}  // namespace backprop

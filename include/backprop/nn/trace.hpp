@@ -1,0 +1,50 @@
+// The trace: every figure of the forward pass, the backward pass and the SGD update, step by step, in
+// double precision, as the tutorial in ../shared/seed/ writes them out by hand. `backprop trace` prints it.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "backprop/nn/spec.hpp"
+
+namespace backprop {
+
+struct TraceLayer {
+  int in = 0;
+  int out = 0;
+  Activation activation = Activation::identity;
+  std::vector<double> z, a, delta;        // (B, OUT); delta = dL/dz
+  std::vector<double> grad_weights;       // (IN, OUT)
+  std::vector<double> grad_bias;          // (OUT)
+  std::vector<double> weights_before;     // (IN, OUT) as they stood during the step
+  std::vector<double> bias_before;        // (OUT)
+  std::vector<double> weights, bias;      // after this step's update
+};
+
+struct TraceStep {
+  int step = 0;          // from 1
+  double loss = 0.0;     // before the update
+  std::vector<TraceLayer> layers;
+};
+
+struct TraceOptions {
+  std::vector<double> input;    // (B, IN) row-major
+  std::vector<double> target;   // (B, OUT)
+  int steps = 1;
+  std::optional<LossKind> loss;            // overrides the network's loss
+  std::optional<double> learning_rate;     // overrides the network's optimizer learning rate
+};
+
+struct Trace {
+  NetworkSpec spec;  // as traced (loss and learning rate applied)
+  int batch = 1;
+  double learning_rate = 0.0;
+  std::vector<double> input, target;
+  std::vector<TraceStep> steps;
+};
+
+// Runs opts.steps plain SGD updates of the network on one batch and records every figure. Throws
+// Error(bad_input) when the input or target do not fit the network or the loss does not fit the output.
+Trace trace(const NetworkSpec& spec, const TraceOptions& options);
+
+}  // namespace backprop

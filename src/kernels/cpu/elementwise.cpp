@@ -1,0 +1,111 @@
+// Element-wise kernels. Plain loops the compiler vectorises; the activation derivatives are written
+// from the saved output a where that is cheaper than from z (sigmoid, tanh).
+#include <algorithm>
+#include <cmath>
+
+#include "backprop/kernels/kernels.hpp"
+
+namespace backprop::kernels {
+
+template <typename T>
+void broadcast_rows(T* out, const T* bias, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) std::copy(bias, bias + cols, out + static_cast<std::size_t>(r) * cols);
+}
+
+template <typename T>
+void column_sums(T* sums, const T* in, int rows, int cols) {
+  std::fill(sums, sums + cols, T(0));
+  for (int r = 0; r < rows; ++r) {
+    const T* row = in + static_cast<std::size_t>(r) * cols;
+    for (int c = 0; c < cols; ++c) sums[c] += row[c];
+  }
+}
+
+// sigma(z) = 1 / (1 + e^-z), written so that neither branch overflows: for z < 0, e^z / (1 + e^z).
+template <typename T>
+void sigmoid_forward(T* a, const T* z, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (z[i] >= T(0)) {
+      a[i] = T(1) / (T(1) + std::exp(-z[i]));
+    } else {
+      const T e = std::exp(z[i]);
+      a[i] = e / (T(1) + e);
+    }
+  }
+}
+
+// sigma'(z) = a (1 - a)
+template <typename T>
+void sigmoid_backward(T* dz, const T* da, const T* a, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dz[i] = da[i] * a[i] * (T(1) - a[i]);
+}
+
+template <typename T>
+void tanh_forward(T* a, const T* z, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = std::tanh(z[i]);
+}
+
+// tanh'(z) = 1 - a^2
+template <typename T>
+void tanh_backward(T* dz, const T* da, const T* a, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dz[i] = da[i] * (T(1) - a[i] * a[i]);
+}
+
+template <typename T>
+void leaky_relu_forward(T* a, const T* z, std::size_t n, T slope) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = z[i] > T(0) ? z[i] : slope * z[i];
+}
+
+// f'(z) = 1 for z > 0, slope otherwise (the derivative at 0 is taken as the slope, as PyTorch does).
+template <typename T>
+void leaky_relu_backward(T* dz, const T* da, const T* z, std::size_t n, T slope) {
+  for (std::size_t i = 0; i < n; ++i) dz[i] = z[i] > T(0) ? da[i] : slope * da[i];
+}
+
+template <typename T>
+void softmax_forward(T* a, const T* z, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) {
+    const T* zr = z + static_cast<std::size_t>(r) * cols;
+    T* ar = a + static_cast<std::size_t>(r) * cols;
+    const T max = *std::max_element(zr, zr + cols);
+    T sum = 0;
+    for (int c = 0; c < cols; ++c) {
+      ar[c] = std::exp(zr[c] - max);
+      sum += ar[c];
+    }
+    for (int c = 0; c < cols; ++c) ar[c] /= sum;
+  }
+}
+
+template <typename T>
+void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) {
+    const std::size_t o = static_cast<std::size_t>(r) * cols;
+    T dot = 0;
+    for (int c = 0; c < cols; ++c) dot += da[o + c] * a[o + c];
+    for (int c = 0; c < cols; ++c) dz[o + c] = a[o + c] * (da[o + c] - dot);
+  }
+}
+
+template <typename T>
+void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rate) {
+  for (std::size_t i = 0; i < n; ++i) parameters[i] -= learning_rate * gradients[i];
+}
+
+#define BACKPROP_INSTANTIATE(T)                                                   \
+  template void broadcast_rows<T>(T*, const T*, int, int);                        \
+  template void column_sums<T>(T*, const T*, int, int);                           \
+  template void sigmoid_forward<T>(T*, const T*, std::size_t);                    \
+  template void sigmoid_backward<T>(T*, const T*, const T*, std::size_t);         \
+  template void tanh_forward<T>(T*, const T*, std::size_t);                       \
+  template void tanh_backward<T>(T*, const T*, const T*, std::size_t);            \
+  template void leaky_relu_forward<T>(T*, const T*, std::size_t, T);              \
+  template void leaky_relu_backward<T>(T*, const T*, const T*, std::size_t, T);   \
+  template void softmax_forward<T>(T*, const T*, int, int);                       \
+  template void softmax_backward<T>(T*, const T*, const T*, int, int);            \
+  template void sgd_update<T>(T*, const T*, std::size_t, T);
+BACKPROP_INSTANTIATE(float)
+BACKPROP_INSTANTIATE(double)
+#undef BACKPROP_INSTANTIATE
+
+}  // namespace backprop::kernels

@@ -1,0 +1,91 @@
+#include "backprop/nn/gradient_check.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "backprop/error.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/nn/network.hpp"
+
+namespace backprop {
+
+double GradientCheckResult::max_error() const {
+  double worst = 0.0;
+  for (const auto& layer : layers) worst = std::max(worst, layer.max_error());
+  return worst;
+}
+
+double gradient_relative_error(double analytic, double numeric) {
+  return std::abs(analytic - numeric) / std::max(std::abs(analytic) + std::abs(numeric), 1e-8);
+}
+
+GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<double>& x,
+                                   const std::vector<double>& y) {
+  Network<double> network(spec);
+  const std::size_t in = static_cast<std::size_t>(network.input_size());
+  const std::size_t out = static_cast<std::size_t>(network.output_size());
+  if (x.empty() || x.size() % in != 0)
+    throw_bad_input("--input: expected " + std::to_string(in) + " numbers per row, got " + std::to_string(x.size()));
+  const int batch = static_cast<int>(x.size() / in);
+  if (y.size() != out * batch)
+    throw_bad_input("--target: expected " + std::to_string(out) + " numbers per row for " + std::to_string(batch) +
+                    " row(s), got " + std::to_string(y.size()));
+
+  Workspace<double> workspace(network, batch);
+  network.forward(workspace, x.data(), batch);
+  network.backward(workspace, x.data(), y.data(), batch);
+  const std::vector<double> analytic(network.gradients().begin(), network.gradients().end());
+
+  auto loss_at = [&]() {
+    network.forward(workspace, x.data(), batch);
+    return network.loss_value(workspace, y.data(), batch);
+  };
+  auto check = [&](std::size_t index) {
+    double& p = network.parameters()[index];
+    const double saved = p;
+    p = saved + kGradientCheckStep;
+    const double plus = loss_at();
+    p = saved - kGradientCheckStep;
+    const double minus = loss_at();
+    p = saved;
+    return gradient_relative_error(analytic[index], (plus - minus) / (2 * kGradientCheckStep));
+  };
+
+  GradientCheckResult result;
+  for (std::size_t l = 0; l < network.layer_count(); ++l) {
+    const DenseLayer& layer = network.layer(l);
+    GradientCheckLayer errors;
+    const std::size_t weight_count = static_cast<std::size_t>(layer.in) * layer.out;
+    for (std::size_t i = 0; i < weight_count; ++i)
+      errors.max_error_weights = std::max(errors.max_error_weights, check(layer.weights_offset + i));
+    for (int i = 0; i < layer.out; ++i)
+      errors.max_error_bias = std::max(errors.max_error_bias, check(layer.bias_offset + i));
+    result.parameters_checked += weight_count + layer.out;
+    result.layers.push_back(errors);
+  }
+  return result;
+}
+
+void random_batch(std::vector<double>& x, std::vector<double>& y, const NetworkSpec& spec, int batch,
+                  std::uint64_t seed) {
+  Random random(seed);
+  const int out = spec.output();
+  x.resize(static_cast<std::size_t>(batch) * spec.input);
+  for (double& v : x) v = random.uniform(-1.0, 1.0);
+  y.assign(static_cast<std::size_t>(batch) * out, 0.0);
+  for (int r = 0; r < batch; ++r) {
+    double* row = y.data() + static_cast<std::size_t>(r) * out;
+    switch (spec.loss) {
+      case LossKind::mse:
+        for (int o = 0; o < out; ++o) row[o] = random.uniform();
+        break;
+      case LossKind::bce:
+        for (int o = 0; o < out; ++o) row[o] = random.uniform() < 0.5 ? 0.0 : 1.0;
+        break;
+      case LossKind::softmax_ce: row[random.below(static_cast<std::uint64_t>(out))] = 1.0; break;
+    }
+  }
+}
+
+}  // namespace backprop

@@ -1,0 +1,59 @@
+#include "backprop/nn/initializer.hpp"
+
+#include <cmath>
+#include <numbers>
+
+namespace backprop {
+
+double Random::uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+
+double Random::uniform(double low, double high) { return low + (high - low) * uniform(); }
+
+double Random::normal() {
+  if (has_spare_normal_) {
+    has_spare_normal_ = false;
+    return spare_normal_;
+  }
+  const double u1 = 1.0 - uniform();  // (0, 1]: log(u1) is finite
+  const double u2 = uniform();
+  const double radius = std::sqrt(-2.0 * std::log(u1));
+  const double angle = 2.0 * std::numbers::pi * u2;
+  spare_normal_ = radius * std::sin(angle);
+  has_spare_normal_ = true;
+  return radius * std::cos(angle);
+}
+
+std::uint64_t Random::below(std::uint64_t n) {
+  // Rejection of the top partial block keeps every value equally likely.
+  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  std::uint64_t x;
+  do {
+    x = engine_();
+  } while (x >= limit);
+  return x % n;
+}
+
+void initialize_weights(std::vector<double>& weights, const InitializerSpec& initializer, Activation activation,
+                        int in, int out, Random& random) {
+  InitializerKind kind = initializer.kind;
+  if (kind == InitializerKind::automatic) {
+    kind = (activation == Activation::relu || activation == Activation::leaky_relu) ? InitializerKind::he_normal
+                                                                                    : InitializerKind::xavier_uniform;
+  }
+  weights.resize(static_cast<std::size_t>(in) * out);
+  for (double& w : weights) {
+    switch (kind) {
+      case InitializerKind::uniform: w = random.uniform(-initializer.scale, initializer.scale); break;
+      case InitializerKind::xavier_uniform: {
+        const double limit = std::sqrt(6.0 / (in + out));
+        w = random.uniform(-limit, limit);
+        break;
+      }
+      case InitializerKind::xavier_normal: w = std::sqrt(2.0 / (in + out)) * random.normal(); break;
+      case InitializerKind::he_normal:
+      case InitializerKind::automatic: w = std::sqrt(2.0 / in) * random.normal(); break;
+    }
+  }
+}
+
+}  // namespace backprop

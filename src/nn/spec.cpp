@@ -1,0 +1,100 @@
+#include "backprop/nn/spec.hpp"
+
+#include <array>
+#include <cmath>
+#include <utility>
+
+#include "backprop/error.hpp"
+
+namespace backprop {
+namespace {
+
+constexpr std::array<std::pair<Activation, std::string_view>, 6> kActivations{{
+    {Activation::identity, "identity"},
+    {Activation::sigmoid, "sigmoid"},
+    {Activation::tanh, "tanh"},
+    {Activation::relu, "relu"},
+    {Activation::leaky_relu, "leaky_relu"},
+    {Activation::softmax, "softmax"},
+}};
+constexpr std::array<std::pair<LossKind, std::string_view>, 3> kLosses{{
+    {LossKind::mse, "mse"},
+    {LossKind::bce, "bce"},
+    {LossKind::softmax_ce, "softmax_ce"},
+}};
+constexpr std::array<std::pair<InitializerKind, std::string_view>, 5> kInitializers{{
+    {InitializerKind::automatic, "auto"},
+    {InitializerKind::uniform, "uniform"},
+    {InitializerKind::xavier_uniform, "xavier_uniform"},
+    {InitializerKind::xavier_normal, "xavier_normal"},
+    {InitializerKind::he_normal, "he_normal"},
+}};
+
+template <typename Enum, std::size_t N>
+std::string_view name_of(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
+  for (const auto& [v, name] : table)
+    if (v == value) return name;
+  return "?";
+}
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> value_of(const std::array<std::pair<Enum, std::string_view>, N>& table, std::string_view name) {
+  for (const auto& [v, n] : table)
+    if (n == name) return v;
+  return std::nullopt;
+}
+
+bool all_finite(const std::vector<double>& values) {
+  for (double v : values)
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string_view to_string(Activation activation) { return name_of(kActivations, activation); }
+std::string_view to_string(LossKind loss) { return name_of(kLosses, loss); }
+std::string_view to_string(InitializerKind kind) { return name_of(kInitializers, kind); }
+std::optional<Activation> parse_activation(std::string_view name) { return value_of(kActivations, name); }
+std::optional<LossKind> parse_loss(std::string_view name) { return value_of(kLosses, name); }
+std::optional<InitializerKind> parse_initializer(std::string_view name) { return value_of(kInitializers, name); }
+
+void validate(const NetworkSpec& spec) {
+  if (spec.input < 1) throw_bad_input("input: expected a number of inputs >= 1, got " + std::to_string(spec.input));
+  if (spec.layers.empty()) throw_bad_input("layers: expected at least one layer");
+  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
+    const LayerSpec& layer = spec.layers[l];
+    const std::string where = "layers[" + std::to_string(l) + "]";
+    if (layer.units < 1)
+      throw_bad_input(where + ".units: expected a number of units >= 1, got " + std::to_string(layer.units));
+    if (layer.activation == Activation::softmax && l + 1 != spec.layers.size())
+      throw_bad_input(where + ".activation: softmax is allowed only in the last layer");
+    if (!std::isfinite(layer.slope)) throw_bad_input(where + ".slope: expected a finite number");
+    if (!(layer.dropout >= 0.0 && layer.dropout < 1.0))
+      throw_bad_input(where + ".dropout: expected a probability in [0, 1)");
+    if (layer.initializer && !(layer.initializer->scale > 0.0 && std::isfinite(layer.initializer->scale)))
+      throw_bad_input(where + ".initializer.scale: expected a positive number");
+    const std::size_t in = static_cast<std::size_t>(spec.layer_input(l));
+    const std::size_t out = static_cast<std::size_t>(layer.units);
+    if (!layer.weights.empty() && layer.weights.size() != in * out)
+      throw_bad_input(where + ".weights: expected " + std::to_string(in) + " rows of " + std::to_string(out) +
+                      " numbers (IN x OUT)");
+    if (!layer.bias.empty() && layer.bias.size() != out)
+      throw_bad_input(where + ".bias: expected " + std::to_string(out) + " numbers, got " +
+                      std::to_string(layer.bias.size()));
+    if (!all_finite(layer.weights)) throw_bad_input(where + ".weights: expected finite numbers");
+    if (!all_finite(layer.bias)) throw_bad_input(where + ".bias: expected finite numbers");
+  }
+  const Activation last = spec.layers.back().activation;
+  if (spec.loss == LossKind::bce && last != Activation::sigmoid)
+    throw_bad_input("loss: bce needs a sigmoid output layer, the last layer is " + std::string(to_string(last)));
+  if (spec.loss == LossKind::softmax_ce && last != Activation::softmax)
+    throw_bad_input("loss: softmax_ce needs a softmax output layer, the last layer is " +
+                    std::string(to_string(last)));
+  if (!(spec.optimizer.learning_rate > 0.0 && std::isfinite(spec.optimizer.learning_rate)))
+    throw_bad_input("optimizer.learning_rate: expected a positive number");
+  if (!(spec.initializer.scale > 0.0 && std::isfinite(spec.initializer.scale)))
+    throw_bad_input("initializer.scale: expected a positive number");
+}
+
+}  // namespace backprop

@@ -1,0 +1,75 @@
+#include "backprop/nn/trace.hpp"
+
+#include <string>
+
+#include "backprop/error.hpp"
+#include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/network.hpp"
+
+namespace backprop {
+namespace {
+
+template <typename Span>
+std::vector<double> to_vector(Span values) {
+  return std::vector<double>(values.begin(), values.end());
+}
+
+}  // namespace
+
+Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
+  Trace result;
+  result.spec = spec;
+  if (options.loss) result.spec.loss = *options.loss;
+  if (options.learning_rate) result.spec.optimizer.learning_rate = *options.learning_rate;
+  if (options.steps < 1) throw_bad_input("--steps: expected a number of steps >= 1");
+  Network<double> network(result.spec);
+
+  const std::size_t in = static_cast<std::size_t>(network.input_size());
+  const std::size_t out = static_cast<std::size_t>(network.output_size());
+  if (options.input.empty() || options.input.size() % in != 0)
+    throw_bad_input("--input: expected " + std::to_string(in) + " numbers per row (the network's inputs), got " +
+                    std::to_string(options.input.size()));
+  const int batch = static_cast<int>(options.input.size() / in);
+  if (options.target.size() != out * batch)
+    throw_bad_input("--target: expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
+                    std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
+  result.batch = batch;
+  result.learning_rate = result.spec.optimizer.learning_rate;
+  result.input = options.input;
+  result.target = options.target;
+
+  Workspace<double> workspace(network, batch);
+  for (int step = 1; step <= options.steps; ++step) {
+    network.forward(workspace, options.input.data(), batch);
+    TraceStep traced;
+    traced.step = step;
+    traced.loss = network.loss_value(workspace, options.target.data(), batch);
+    network.backward(workspace, options.input.data(), options.target.data(), batch);
+    for (std::size_t l = 0; l < network.layer_count(); ++l) {
+      const DenseLayer& layer = network.layer(l);
+      const std::size_t n = static_cast<std::size_t>(batch) * layer.out;
+      TraceLayer t;
+      t.in = layer.in;
+      t.out = layer.out;
+      t.activation = layer.activation;
+      t.z.assign(workspace.z(l), workspace.z(l) + n);
+      t.a.assign(workspace.a(l), workspace.a(l) + n);
+      t.delta.assign(workspace.delta(l), workspace.delta(l) + n);
+      t.grad_weights = to_vector(network.weight_gradients(l));
+      t.grad_bias = to_vector(network.bias_gradients(l));
+      t.weights_before = to_vector(network.weights(l));
+      t.bias_before = to_vector(network.bias(l));
+      traced.layers.push_back(std::move(t));
+    }
+    kernels::sgd_update(network.parameters().data(), network.gradients().data(), network.parameters().size(),
+                        result.learning_rate);
+    for (std::size_t l = 0; l < network.layer_count(); ++l) {
+      traced.layers[l].weights = to_vector(network.weights(l));
+      traced.layers[l].bias = to_vector(network.bias(l));
+    }
+    result.steps.push_back(std::move(traced));
+  }
+  return result;
+}
+
+}  // namespace backprop

@@ -135,6 +135,11 @@ NetworkSpec parse_network(std::string_view text, const std::string& source) {
     std::string what = e.what();
     if (const auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
     throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " + what);
+  } catch (const Json::exception& e) {
+    // A number too large for a double ("1e999") is a well-formed token that nlohmann refuses as out_of_range.
+    std::string what = e.what();
+    if (const auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    throw_bad_input(source + ": " + what + " (expected finite numbers)");
   }
 
   Reader reader(source);

@@ -17,7 +17,7 @@ double GradientCheckResult::max_error() const {
 }
 
 double gradient_relative_error(double analytic, double numeric) {
-  return std::abs(analytic - numeric) / std::max(std::abs(analytic) + std::abs(numeric), 1e-8);
+  return std::abs(analytic - numeric) / std::max(std::abs(analytic) + std::abs(numeric), 1e-4);
 }
 
 GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<double>& x,

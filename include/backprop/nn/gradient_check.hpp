@@ -2,11 +2,13 @@
 // the loss, in double precision.
 //
 //   numeric = (L(p + h) - L(p - h)) / (2h),  h = 1e-6
-//   error   = |analytic - numeric| / max(|analytic| + |numeric|, 1e-8)
+//   error   = |analytic - numeric| / max(|analytic| + |numeric|, 1e-4)
 //
-// The central difference is exact to O(h^2) for smooth functions; in double its rounding error is about
-// 1e-16 * |L| / h, so errors near 1e-8 are expected and kDefaultGradientTolerance (1e-5) leaves room
-// for losses of order 1..100. The floor 1e-8 keeps parameters whose gradient is ~0 from dividing by 0.
+// The central difference is exact to O(h^2) for smooth functions; in double its own rounding error is
+// about 1e-16 * |L| / h ~ 1e-10 for losses of order 1. A relative error is meaningful only for gradients
+// well above that, so below 1e-4 the error is taken against the floor 1e-4: such gradients are held to
+// an absolute 1e-4 * tolerance = 1e-9, still far below what a wrong formula gives (an error of the order
+// of the gradient itself). kDefaultGradientTolerance (1e-5) leaves room for losses of order 1..100.
 // relu and leaky_relu have a kink at 0: a unit whose z lies within h of 0 gives a wrong numeric figure.
 #pragma once
 

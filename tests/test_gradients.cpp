@@ -1,0 +1,171 @@
+// Gradients of every activation x loss pair against central finite differences (double), loss values
+// against the formulas of DESIGN.md written out here, and the float path against the double path.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "backprop/nn/gradient_check.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/nn/network.hpp"
+#include "helpers.hpp"
+
+namespace backprop {
+namespace {
+
+// A random 5-4-3-OUT network: two hidden layers of the given activation, the output activation last.
+NetworkSpec small_network(Activation hidden, Activation output, LossKind loss, int outputs, std::uint64_t seed) {
+  NetworkSpec spec;
+  spec.input = 5;
+  spec.seed = seed;
+  spec.loss = loss;
+  spec.initializer.kind = InitializerKind::xavier_normal;
+  spec.layers.push_back({.units = 4, .activation = hidden, .slope = 0.1});
+  spec.layers.push_back({.units = 3, .activation = hidden, .slope = 0.1});
+  spec.layers.push_back({.units = outputs, .activation = output, .slope = 0.1});
+  // Non-zero biases, so that the bias gradients are not trivially checked at a symmetric point.
+  Random random(seed + 100);
+  for (auto& layer : spec.layers) {
+    layer.bias.resize(layer.units);
+    for (double& b : layer.bias) b = random.uniform(-0.5, 0.5);
+  }
+  return spec;
+}
+
+struct Pair {
+  Activation hidden;
+  Activation output;
+  LossKind loss;
+};
+
+std::string pair_name(const ::testing::TestParamInfo<Pair>& info) {
+  return std::string(to_string(info.param.hidden)) + "_" + std::string(to_string(info.param.output)) + "_" +
+         std::string(to_string(info.param.loss));
+}
+
+std::vector<Pair> every_pair() {
+  std::vector<Pair> pairs;
+  const Activation hidden[] = {Activation::identity, Activation::sigmoid, Activation::tanh, Activation::relu,
+                               Activation::leaky_relu};
+  const Activation outputs[] = {Activation::identity, Activation::sigmoid,    Activation::tanh,
+                                Activation::relu,     Activation::leaky_relu, Activation::softmax};
+  for (Activation h : hidden) {
+    for (Activation o : outputs) pairs.push_back({h, o, LossKind::mse});
+    pairs.push_back({h, Activation::sigmoid, LossKind::bce});
+    pairs.push_back({h, Activation::softmax, LossKind::softmax_ce});
+  }
+  return pairs;
+}
+
+class GradientCheck : public ::testing::TestWithParam<Pair> {};
+
+// Tolerance: kDefaultGradientTolerance = 1e-5 relative (see gradient_check.hpp for why); observed
+// errors are 1e-10 .. 1e-7.
+TEST_P(GradientCheck, AnalyticGradientsMatchCentralDifferences) {
+  const Pair pair = GetParam();
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    const NetworkSpec spec = small_network(pair.hidden, pair.output, pair.loss, 3, seed);
+    std::vector<double> x, y;
+    random_batch(x, y, spec, 6, seed);
+    const GradientCheckResult result = gradient_check(spec, x, y);
+    EXPECT_EQ(result.parameters_checked, 5u * 4 + 4 + 4 * 3 + 3 + 3 * 3 + 3);
+    for (std::size_t l = 0; l < result.layers.size(); ++l)
+      EXPECT_LE(result.layers[l].max_error(), kDefaultGradientTolerance) << "seed " << seed << ", layer " << l + 1;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryActivationAndLoss, GradientCheck, ::testing::ValuesIn(every_pair()), pair_name);
+
+// The check itself must be able to fail: the same gradients compared with a perturbed loss differ.
+TEST(GradientCheckSelf, RelativeErrorSeesADifference) {
+  EXPECT_NEAR(gradient_relative_error(1.0, 1.1), 0.1 / 2.1, 1e-15);
+  EXPECT_EQ(gradient_relative_error(0.0, 0.0), 0.0);
+  EXPECT_NEAR(gradient_relative_error(1e-6, 2e-6), 1e-6 / 1e-4, 1e-18);  // small gradients: against the floor
+  const auto result = testing::run_backprop("gradcheck \"" + testing::source_path("examples/seed.json") +
+                                            "\" --tolerance 1e-300");
+  EXPECT_EQ(result.exit_code, 1) << result.out;
+  EXPECT_NE(result.out.find("FAIL"), std::string::npos);
+}
+
+TEST(GradientCheckCommand, SeedNetworkPassesUnderEveryLossItFits) {
+  for (const char* loss : {"mse", "bce"}) {
+    const auto result = testing::run_backprop("gradcheck \"" + testing::source_path("examples/seed.json") +
+                                              "\" --batch 5 --loss " + std::string(loss));
+    EXPECT_EQ(result.exit_code, 0) << result.out;
+    EXPECT_NE(result.out.find("pass"), std::string::npos);
+  }
+}
+
+// Loss values against the formulas written out independently (DESIGN.md, Loss conventions).
+TEST(LossValue, MatchesTheFormulasOfTheDesign) {
+  for (LossKind loss : {LossKind::mse, LossKind::bce, LossKind::softmax_ce}) {
+    const Activation output = loss == LossKind::softmax_ce ? Activation::softmax : Activation::sigmoid;
+    const NetworkSpec spec = small_network(Activation::tanh, output, loss, 3, 7);
+    std::vector<double> x, y;
+    const int batch = 4;
+    random_batch(x, y, spec, batch, 7);
+    Network<double> network(spec);
+    Workspace<double> workspace(network, batch);
+    network.forward(workspace, x.data(), batch);
+    const double* a = network.output(workspace);
+    double expected = 0;
+    for (int i = 0; i < batch * 3; ++i) {
+      if (loss == LossKind::mse) expected += 0.5 * (a[i] - y[i]) * (a[i] - y[i]);
+      if (loss == LossKind::bce) expected += -(y[i] * std::log(a[i]) + (1 - y[i]) * std::log(1 - a[i]));
+      if (loss == LossKind::softmax_ce) expected += -y[i] * std::log(a[i]);
+    }
+    expected /= batch;
+    EXPECT_NEAR(network.loss_value(workspace, y.data(), batch), expected, 1e-14) << to_string(loss);
+  }
+}
+
+// bce and softmax_ce are computed from z: saturated outputs give finite losses and gradients.
+TEST(LossValue, FusedLossesStayFiniteWhenTheOutputSaturates) {
+  for (LossKind loss : {LossKind::bce, LossKind::softmax_ce}) {
+    NetworkSpec spec;
+    spec.input = 1;
+    spec.loss = loss;
+    spec.layers.push_back({.units = 2,
+                           .activation = loss == LossKind::bce ? Activation::sigmoid : Activation::softmax,
+                           .weights = {1000.0, -1000.0},
+                           .bias = {0.0, 0.0}});
+    Network<float> network(spec);
+    Workspace<float> workspace(network, 1);
+    const float x[] = {1.0f};
+    const float y[] = {0.0f, 1.0f};  // the opposite of what the network says, as far as it can be
+    network.forward(workspace, x, 1);
+    const float value = network.loss_value(workspace, y, 1);
+    EXPECT_TRUE(std::isfinite(value));
+    EXPECT_NEAR(value, 2000.0f, 1e-2f);  // bce: 1000 + 1000; softmax_ce: 1000 - (-1000)
+    network.backward(workspace, x, y, 1);
+    for (float g : network.gradients()) EXPECT_TRUE(std::isfinite(g));
+  }
+}
+
+// The float path (training) and the double path (trace) are one template: they agree to float precision.
+TEST(FloatAndDouble, ForwardAndGradientsAgree) {
+  for (const Pair& pair : every_pair()) {
+    const NetworkSpec spec = small_network(pair.hidden, pair.output, pair.loss, 3, 11);
+    std::vector<double> x, y;
+    const int batch = 8;
+    random_batch(x, y, spec, batch, 11);
+    const std::vector<float> xf(x.begin(), x.end()), yf(y.begin(), y.end());
+    Network<double> d(spec);
+    Network<float> f(spec);
+    Workspace<double> wd(d, batch);
+    Workspace<float> wf(f, batch);
+    d.forward(wd, x.data(), batch);
+    f.forward(wf, xf.data(), batch);
+    d.backward(wd, x.data(), y.data(), batch);
+    f.backward(wf, xf.data(), yf.data(), batch);
+    const std::string name = pair_name({pair, 0});
+    for (int i = 0; i < batch * 3; ++i) EXPECT_NEAR(f.output(wf)[i], d.output(wd)[i], 1e-6) << name;
+    EXPECT_NEAR(f.loss_value(wf, yf.data(), batch), d.loss_value(wd, y.data(), batch), 1e-6) << name;
+    for (std::size_t i = 0; i < d.gradients().size(); ++i)
+      EXPECT_NEAR(f.gradients()[i], d.gradients()[i], 1e-5 * std::max(1.0, std::abs(d.gradients()[i]))) << name;
+  }
+}
+
+}  // namespace
+}  // namespace backprop

@@ -1,0 +1,146 @@
+// The CPU kernels against their plain references and against the definitions of each function.
+#include <cmath>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/initializer.hpp"
+
+namespace backprop::kernels {
+namespace {
+
+template <typename T>
+std::vector<T> random_values(std::size_t n, std::uint64_t seed) {
+  Random random(seed);
+  std::vector<T> v(n);
+  for (T& x : v) x = static_cast<T>(random.uniform(-1.0, 1.0));
+  return v;
+}
+
+template <typename T>
+class Gemm : public ::testing::Test {};
+using Scalars = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(Gemm, Scalars);
+
+// The BLAS product against three plain loops, every transpose combination, odd shapes, alpha and beta.
+// Tolerance: 1e-5 (float) / 1e-13 (double) relative to the sum of |terms|, which bounds any summation order.
+TYPED_TEST(Gemm, MatchesReferenceOnOddShapes) {
+  using T = TypeParam;
+  const double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-13;
+  const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 1, 33}, {64, 65, 31}, {2, 129, 3}};
+  for (const auto& shape : shapes) {
+    const int m = shape[0], n = shape[1], k = shape[2];
+    for (Transpose ta : {Transpose::no, Transpose::yes}) {
+      for (Transpose tb : {Transpose::no, Transpose::yes}) {
+        const int lda = (ta == Transpose::no ? k : m) + 2;  // padded leading dimensions
+        const int ldb = (tb == Transpose::no ? n : k) + 1;
+        const auto a = random_values<T>(static_cast<std::size_t>(ta == Transpose::no ? m : k) * lda, 1);
+        const auto b = random_values<T>(static_cast<std::size_t>(tb == Transpose::no ? k : n) * ldb, 2);
+        auto c = random_values<T>(static_cast<std::size_t>(m) * n, 3);
+        auto c_reference = c;
+        gemm<T>(ta, tb, m, n, k, T(0.5), a.data(), lda, b.data(), ldb, T(0.25), c.data(), n);
+        gemm_reference<T>(ta, tb, m, n, k, T(0.5), a.data(), lda, b.data(), ldb, T(0.25), c_reference.data(), n);
+        for (std::size_t i = 0; i < c.size(); ++i)
+          EXPECT_NEAR(c[i], c_reference[i], tolerance * (k + 1)) << m << "x" << n << "x" << k;
+      }
+    }
+  }
+}
+
+TEST(GemmReference, ComputesTheDefinition) {
+  // [1 2; 3 4] . [5 6; 7 8] = [19 22; 43 50]
+  const double a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8};
+  double c[4] = {1, 1, 1, 1};
+  gemm_reference<double>(Transpose::no, Transpose::no, 2, 2, 2, 1.0, a, 2, b, 2, 1.0, c, 2);
+  EXPECT_EQ(c[0], 20);
+  EXPECT_EQ(c[1], 23);
+  EXPECT_EQ(c[2], 44);
+  EXPECT_EQ(c[3], 51);
+  // A^T . B = [1 3; 2 4] . [5 6; 7 8] = [26 30; 38 44]
+  gemm_reference<double>(Transpose::yes, Transpose::no, 2, 2, 2, 1.0, a, 2, b, 2, 0.0, c, 2);
+  EXPECT_EQ(c[0], 26);
+  EXPECT_EQ(c[3], 44);
+}
+
+// Each activation's backward against the central difference of its forward, element by element.
+TEST(Activations, BackwardMatchesCentralDifferenceOfForward) {
+  const auto z = random_values<double>(64, 5);
+  const std::vector<double> ones(64, 1.0);
+  const double h = 1e-6;
+  auto check = [&](auto forward, auto backward, const char* name) {
+    std::vector<double> a(64), dz(64), plus(64), minus(64), zp = z, zm = z;
+    forward(a.data(), z.data());
+    backward(dz.data(), ones.data(), z.data(), a.data());
+    for (double& v : zp) v += h;
+    for (double& v : zm) v -= h;
+    forward(plus.data(), zp.data());
+    forward(minus.data(), zm.data());
+    for (int i = 0; i < 64; ++i) EXPECT_NEAR(dz[i], (plus[i] - minus[i]) / (2 * h), 1e-8) << name << " " << z[i];
+  };
+  check([](double* a, const double* z) { sigmoid_forward(a, z, 64); },
+        [](double* dz, const double* da, const double*, const double* a) { sigmoid_backward(dz, da, a, 64); },
+        "sigmoid");
+  check([](double* a, const double* z) { tanh_forward(a, z, 64); },
+        [](double* dz, const double* da, const double*, const double* a) { tanh_backward(dz, da, a, 64); }, "tanh");
+  check([](double* a, const double* z) { leaky_relu_forward(a, z, 64, 0.0); },
+        [](double* dz, const double* da, const double* z, const double*) { leaky_relu_backward(dz, da, z, 64, 0.0); },
+        "relu");
+  check([](double* a, const double* z) { leaky_relu_forward(a, z, 64, 0.2); },
+        [](double* dz, const double* da, const double* z, const double*) { leaky_relu_backward(dz, da, z, 64, 0.2); },
+        "leaky_relu");
+}
+
+TEST(Activations, SigmoidIsStableAtTheExtremes) {
+  const double z[] = {-800, -40, 0, 40, 800};
+  double a[5];
+  sigmoid_forward(a, z, 5);
+  EXPECT_EQ(a[0], 0.0);
+  EXPECT_NEAR(a[1], std::exp(-40.0), 1e-30);
+  EXPECT_EQ(a[2], 0.5);
+  EXPECT_EQ(a[4], 1.0);
+  for (double v : a) EXPECT_FALSE(std::isnan(v));
+}
+
+TEST(Activations, SoftmaxRowsSumToOneAndSurviveLargeInputs) {
+  const float z[] = {1000.f, 1001.f, 999.f, -5.f, 0.f, 5.f};
+  float a[6];
+  softmax_forward(a, z, 2, 3);
+  for (int r = 0; r < 2; ++r) EXPECT_NEAR(a[3 * r] + a[3 * r + 1] + a[3 * r + 2], 1.0f, 1e-6f);
+  // e^0 / (e^1 + e^0 + e^-1) for the first element
+  EXPECT_NEAR(a[0], 1.0 / (std::exp(1.0) + 1.0 + std::exp(-1.0)), 1e-6);
+}
+
+TEST(Activations, SoftmaxBackwardIsTheJacobianTimesDa) {
+  const double z[] = {0.3, -1.2, 2.0};
+  const double da[] = {0.5, -0.25, 1.5};
+  double a[3], dz[3];
+  softmax_forward(a, z, 1, 3);
+  softmax_backward(dz, da, a, 1, 3);
+  // J[i][j] = a_i (delta_ij - a_j); dz_i = sum_j J[j][i] da_j (J is symmetric).
+  for (int i = 0; i < 3; ++i) {
+    double expected = 0;
+    for (int j = 0; j < 3; ++j) expected += a[i] * ((i == j ? 1.0 : 0.0) - a[j]) * da[j];
+    EXPECT_NEAR(dz[i], expected, 1e-15);
+  }
+}
+
+TEST(Elementwise, BroadcastColumnSumsAndSgd) {
+  const double bias[] = {1, 2, 3};
+  double out[6];
+  broadcast_rows(out, bias, 2, 3);
+  EXPECT_EQ(out[4], 2);
+  const double m[] = {1, 2, 3, 4, 5, 6};
+  double sums[3];
+  column_sums(sums, m, 2, 3);
+  EXPECT_EQ(sums[0], 5);
+  EXPECT_EQ(sums[2], 9);
+  double p[] = {1.0, -1.0};
+  const double g[] = {0.5, 0.25};
+  sgd_update(p, g, 2, 0.1);
+  EXPECT_DOUBLE_EQ(p[0], 0.95);
+  EXPECT_DOUBLE_EQ(p[1], -1.025);
+}
+
+}  // namespace
+}  // namespace backprop::kernels

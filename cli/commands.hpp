@@ -3,21 +3,42 @@
 // mapped to exit codes in main.cpp.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "backprop/data/dataset.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop::cli {
 
 void add_trace_command(CLI::App& app, int& exit_code);
 void add_gradcheck_command(CLI::App& app, int& exit_code);
+void add_train_command(CLI::App& app, int& exit_code);
+void add_eval_command(CLI::App& app, int& exit_code);
+void add_predict_command(CLI::App& app, int& exit_code);
+void add_export_command(CLI::App& app, int& exit_code);
+void add_info_command(CLI::App& app, int& exit_code);
 
 // "4-2-3-1"
 std::string architecture(const NetworkSpec& spec);
 // A validator for --loss.
 std::optional<LossKind> loss_option(const std::string& text);
+
+// Classification when the loss is softmax_ce, or bce with one output (two classes); regression otherwise.
+TaskKind task_of(const NetworkSpec& spec);
+
+// The class names a data file is read against: the model's when it has them; "0".."K-1" for IDX and NPY
+// labels (K = the network's outputs, 2 for one sigmoid output); empty (collected from the data) for CSV.
+std::vector<std::string> classes_for(const NetworkSpec& spec, const std::string& data_path,
+                                     const std::vector<std::string>& model_classes);
+
+// Loads a data set for the network, and checks that a classification set has as many classes as the
+// network has outputs (two for one sigmoid output).
+Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const std::string& labels,
+                         const std::string& target, const std::vector<std::string>& model_classes,
+                         bool target_optional = false);
 
 }  // namespace backprop::cli

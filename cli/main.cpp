@@ -15,6 +15,11 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   backprop::cli::add_trace_command(app, exit_code);
   backprop::cli::add_gradcheck_command(app, exit_code);
+  backprop::cli::add_train_command(app, exit_code);
+  backprop::cli::add_eval_command(app, exit_code);
+  backprop::cli::add_predict_command(app, exit_code);
+  backprop::cli::add_export_command(app, exit_code);
+  backprop::cli::add_info_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

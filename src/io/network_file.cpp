@@ -1,5 +1,6 @@
 #include "backprop/io/network_file.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <climits>
 #include <limits>
@@ -9,6 +10,7 @@
 
 #include "backprop/error.hpp"
 #include "backprop/io/text.hpp"
+#include "network_json.hpp"
 
 namespace backprop::io {
 namespace {
@@ -24,12 +26,16 @@ class Reader {
     throw_bad_input(source_ + ": " + path + ": " + expected);
   }
 
-  void only_keys(const Json& object, const std::string& path, std::initializer_list<std::string_view> keys) const {
-    const std::set<std::string_view> known(keys);
+  // `also`: more allowed keys (a model's, where a network file is read from a model).
+  void only_keys(const Json& object, const std::string& path, std::initializer_list<std::string_view> keys,
+                 std::span<const std::string_view> also = {}) const {
+    std::set<std::string_view> known(keys);
+    known.insert(also.begin(), also.end());
     for (const auto& item : object.items()) {
       if (!known.contains(item.key())) {
         std::string list;
         for (auto k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
+        for (auto k : also) list += ", " + std::string(k);
         fail(path.empty() ? item.key() : path + "." + item.key(), "unknown key (expected one of: " + list + ")");
       }
     }
@@ -121,14 +127,102 @@ class Reader {
 
 }  // namespace
 
+namespace {
+
+// "training": {"epochs", "batch_size", "schedule": "cosine" | {"type", "warmup", "step_size", "gamma",
+// "min_learning_rate"}, "clip_grad_norm", "early_stopping", "scale", "validation_split"}
+TrainingSpec read_training(const Reader& reader, const Json& value) {
+  TrainingSpec t;
+  if (!value.is_object()) reader.fail("training", "expected an object like {\"epochs\": 10, \"batch_size\": 32}");
+  reader.only_keys(value, "training",
+                   {"epochs", "batch_size", "schedule", "clip_grad_norm", "early_stopping", "scale", "validation_split"});
+  auto whole = [&](const char* key, long long minimum, long long maximum) {
+    const long long v = reader.whole_number(value[key], std::string("training.") + key, minimum);
+    if (v > maximum) reader.fail(std::string("training.") + key, "expected at most " + std::to_string(maximum));
+    return v;
+  };
+  if (value.contains("epochs")) t.epochs = static_cast<int>(whole("epochs", 1, 1000000));
+  if (value.contains("batch_size")) t.batch_size = static_cast<int>(whole("batch_size", 1, 1 << 20));
+  if (value.contains("early_stopping")) t.early_stopping = static_cast<int>(whole("early_stopping", 0, 1000000));
+  if (value.contains("clip_grad_norm")) {
+    t.clip_grad_norm = reader.number(value["clip_grad_norm"], "training.clip_grad_norm");
+    if (t.clip_grad_norm < 0) reader.fail("training.clip_grad_norm", "expected a number >= 0 (0: no clipping)");
+  }
+  if (value.contains("validation_split")) {
+    t.validation_split = reader.number(value["validation_split"], "training.validation_split");
+    if (!(t.validation_split >= 0 && t.validation_split < 1))
+      reader.fail("training.validation_split", "expected a fraction in [0, 1)");
+  }
+  if (value.contains("scale")) {
+    const std::string name = reader.string(value["scale"], "training.scale");
+    const auto kind = parse_scaling(name);
+    if (!kind) reader.fail("training.scale", "unknown scaling '" + name + "' (expected none, standard, minmax)");
+    t.scale = *kind;
+  }
+  if (value.contains("schedule")) {
+    const Json& schedule = value["schedule"];
+    const Json* type = &schedule;
+    std::string path = "training.schedule";
+    if (schedule.is_object()) {
+      reader.only_keys(schedule, path, {"type", "warmup", "step_size", "gamma", "min_learning_rate"});
+      if (!schedule.contains("type")) reader.fail(path + ".type", "missing");
+      type = &schedule["type"];
+      path += ".type";
+      if (schedule.contains("warmup"))
+        t.schedule.warmup_steps = reader.whole_number(schedule["warmup"], "training.schedule.warmup", 0);
+      if (schedule.contains("step_size"))
+        t.schedule.step_size = reader.whole_number(schedule["step_size"], "training.schedule.step_size", 0);
+      if (schedule.contains("gamma")) t.schedule.gamma = reader.number(schedule["gamma"], "training.schedule.gamma");
+      if (schedule.contains("min_learning_rate"))
+        t.schedule.min_learning_rate =
+            reader.number(schedule["min_learning_rate"], "training.schedule.min_learning_rate");
+    }
+    const std::string name = reader.string(*type, path);
+    const auto kind = parse_schedule(name);
+    if (!kind) reader.fail(path, "unknown schedule '" + name + "' (expected constant, step, cosine)");
+    t.schedule.kind = *kind;
+    try {
+      validate(t.schedule);
+    } catch (const Error& e) {
+      reader.fail("training", e.what());
+    }
+  }
+  return t;
+}
+
+Json training_json(const TrainingSpec& t) {
+  Json schedule = {{"type", std::string(to_string(t.schedule.kind))}, {"warmup", t.schedule.warmup_steps}};
+  if (t.schedule.kind == ScheduleKind::step) {
+    schedule["step_size"] = t.schedule.step_size;
+    schedule["gamma"] = t.schedule.gamma;
+  }
+  if (t.schedule.kind == ScheduleKind::cosine) schedule["min_learning_rate"] = t.schedule.min_learning_rate;
+  return {{"epochs", t.epochs},
+          {"batch_size", t.batch_size},
+          {"schedule", schedule},
+          {"clip_grad_norm", t.clip_grad_norm},
+          {"early_stopping", t.early_stopping},
+          {"scale", std::string(to_string(t.scale))},
+          {"validation_split", t.validation_split}};
+}
+
+}  // namespace
+
 NetworkSpec read_network_file(const std::filesystem::path& path) {
   return parse_network(read_file(path), path.string());
 }
 
 NetworkSpec parse_network(std::string_view text, const std::string& source) {
-  Json root;
+  const Json root = detail::parse_json_document(text, source);
+  const bool is_model_export = root.is_object() && root.contains("format");
+  return detail::network_from_json(root, source,
+                                   is_model_export ? std::span<const std::string_view>(detail::kModelJsonKeys)
+                                                   : std::span<const std::string_view>());
+}
+
+Json detail::parse_json_document(std::string_view text, const std::string& source) {
   try {
-    root = Json::parse(text.begin(), text.end());
+    return Json::parse(text.begin(), text.end());
   } catch (const Json::parse_error& e) {
     // e.byte is the 1-based count of bytes read when the error was found; 0 before any.
     const auto where = position_of(text, e.byte > 0 ? e.byte - 1 : 0);
@@ -141,10 +235,13 @@ NetworkSpec parse_network(std::string_view text, const std::string& source) {
     if (const auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
     throw_bad_input(source + ": " + what + " (expected finite numbers)");
   }
+}
 
+NetworkSpec detail::network_from_json(const Json& root, const std::string& source,
+                                      std::span<const std::string_view> extra_keys) {
   Reader reader(source);
   if (!root.is_object()) reader.fail("(top level)", "expected a JSON object with \"input\" and \"layers\"");
-  reader.only_keys(root, "", {"input", "layers", "loss", "optimizer", "seed", "initializer"});
+  reader.only_keys(root, "", {"input", "layers", "loss", "optimizer", "seed", "initializer", "training"}, extra_keys);
 
   NetworkSpec spec;
   if (!root.contains("input")) reader.fail("input", "missing (the number of inputs)");
@@ -191,15 +288,31 @@ NetworkSpec parse_network(std::string_view text, const std::string& source) {
   if (root.contains("optimizer")) {
     const Json& optimizer = root["optimizer"];
     if (!optimizer.is_object()) reader.fail("optimizer", "expected an object like {\"type\": \"sgd\", \"learning_rate\": 0.1}");
-    reader.only_keys(optimizer, "optimizer", {"type", "learning_rate"});
+    reader.only_keys(optimizer, "optimizer",
+                     {"type", "learning_rate", "momentum", "beta1", "beta2", "epsilon", "weight_decay", "alpha",
+                      "centered"});
     if (optimizer.contains("type")) {
       spec.optimizer.type = reader.string(optimizer["type"], "optimizer.type");
-      if (spec.optimizer.type != "sgd") reader.fail("optimizer.type", "unknown optimizer '" + spec.optimizer.type + "' (expected sgd)");
+      if (!parse_optimizer(spec.optimizer.type))
+        reader.fail("optimizer.type",
+                    "unknown optimizer '" + spec.optimizer.type + "' (expected " + optimizer_names() + ")");
     }
-    if (optimizer.contains("learning_rate"))
-      spec.optimizer.learning_rate = reader.number(optimizer["learning_rate"], "optimizer.learning_rate");
+    OptimizerSpec& o = spec.optimizer;
+    for (auto [key, field] : {std::pair{"learning_rate", &o.learning_rate}, std::pair{"beta1", &o.beta1},
+                              std::pair{"beta2", &o.beta2}, std::pair{"epsilon", &o.epsilon},
+                              std::pair{"alpha", &o.alpha}})
+      if (optimizer.contains(key)) *field = reader.number(optimizer[key], std::string("optimizer.") + key);
+    if (optimizer.contains("momentum")) o.momentum = reader.number(optimizer["momentum"], "optimizer.momentum");
+    if (optimizer.contains("weight_decay"))
+      o.weight_decay = reader.number(optimizer["weight_decay"], "optimizer.weight_decay");
+    if (optimizer.contains("centered")) {
+      if (!optimizer["centered"].is_boolean())
+        reader.fail("optimizer.centered", "expected true or false, got " + Reader::describe(optimizer["centered"]));
+      o.centered = optimizer["centered"].get<bool>();
+    }
   }
   if (root.contains("seed")) spec.seed = static_cast<std::uint64_t>(reader.whole_number(root["seed"], "seed", 0));
+  if (root.contains("training")) spec.training = read_training(reader, root["training"]);
 
   try {
     validate(spec);
@@ -207,6 +320,25 @@ NetworkSpec parse_network(std::string_view text, const std::string& source) {
     throw_bad_input(source + ": " + e.what());
   }
   return spec;
+}
+
+// The settings the type uses, and any other that differs from its default, so that the file reads back to
+// the same spec and shows what the optimizer ran with.
+static Json optimizer_json(const OptimizerSpec& optimizer) {
+  const OptimizerSpec defaults;
+  const auto kind = parse_optimizer(optimizer.type);
+  auto uses = [&](std::initializer_list<OptimizerKind> kinds) { return kind && std::ranges::count(kinds, *kind) > 0; };
+  const bool adam_like = uses({OptimizerKind::adam, OptimizerKind::adamw});
+  Json j = {{"type", optimizer.type}, {"learning_rate", optimizer.learning_rate}};
+  if (optimizer.momentum) j["momentum"] = *optimizer.momentum;
+  if (adam_like || optimizer.beta1 != defaults.beta1) j["beta1"] = optimizer.beta1;
+  if (adam_like || optimizer.beta2 != defaults.beta2) j["beta2"] = optimizer.beta2;
+  if (adam_like || uses({OptimizerKind::rmsprop}) || optimizer.epsilon != defaults.epsilon)
+    j["epsilon"] = optimizer.epsilon;
+  if (optimizer.weight_decay) j["weight_decay"] = *optimizer.weight_decay;
+  if (uses({OptimizerKind::rmsprop}) || optimizer.alpha != defaults.alpha) j["alpha"] = optimizer.alpha;
+  if (optimizer.centered) j["centered"] = true;
+  return j;
 }
 
 std::string network_to_json(const NetworkSpec& spec) {
@@ -238,9 +370,10 @@ std::string network_to_json(const NetworkSpec& spec) {
   }
   root["layers"] = std::move(layers);
   root["loss"] = std::string(to_string(spec.loss));
-  root["optimizer"] = {{"type", spec.optimizer.type}, {"learning_rate", spec.optimizer.learning_rate}};
+  root["optimizer"] = optimizer_json(spec.optimizer);
   root["seed"] = spec.seed;
   root["initializer"] = initializer_json(spec.initializer);
+  root["training"] = training_json(spec.training);
   return root.dump(1) + "\n";
 }
 

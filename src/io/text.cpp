@@ -7,6 +7,11 @@
 #include <fstream>
 #include <sstream>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "backprop/error.hpp"
 
 namespace backprop::io {
@@ -59,6 +64,49 @@ std::vector<double> parse_number_list(std::string_view text, std::string_view wh
     start = end + 1;
   }
   return values;
+}
+
+namespace {
+
+[[noreturn]] void throw_cannot_write(const std::filesystem::path& path, const std::string& step, int error_number) {
+  throw_bad_input(path.string() + ": cannot write: " + step + ": " + std::strerror(error_number));
+}
+
+}  // namespace
+
+// Writes bytes to "<path>.tmp-<pid>" in the same folder, fsyncs and renames it over path, then fsyncs the
+// folder (best effort). On any failure the temporary file is removed and the file at path is untouched.
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  if (path.filename().empty() || path.filename() == "." || path.filename() == "..")
+    throw_bad_input(path.string() + ": cannot write: expected a file name, got a folder");
+  const std::filesystem::path temporary = std::filesystem::path(path).concat(".tmp-" + std::to_string(::getpid()));
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) throw_cannot_write(path, "cannot create " + temporary.string(), errno);
+
+  auto fail = [&](const std::string& step, int error_number, bool close_fd) {
+    if (close_fd) ::close(fd);
+    ::unlink(temporary.c_str());
+    throw_cannot_write(path, step, error_number);
+  };
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("write " + temporary.string(), errno, true);
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) fail("fsync " + temporary.string(), errno, true);
+  if (::close(fd) != 0) fail("close " + temporary.string(), errno, false);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) fail("rename " + temporary.string(), errno, false);
+
+  // Make the rename itself durable; a folder that cannot be opened or synced (some file systems) is not
+  // an error: the file is complete either way.
+  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const int folder_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (folder_fd >= 0) {
+    ::fsync(folder_fd);
+    ::close(folder_fd);
+  }
 }
 
 std::string format_double(double value) {

@@ -13,9 +13,11 @@ Workspace<T>::Workspace(const Network<T>& network, int max_batch) : max_batch_(m
   for (std::size_t l = 0; l < network.layer_count(); ++l) {
     // Round each buffer up to 16 values so that every z, a and delta starts 64-byte aligned.
     const std::size_t size = (static_cast<std::size_t>(max_batch) * network.layer(l).out + 15) / 16 * 16;
+    const bool dropout = network.spec().layers[l].dropout > 0.0 && l + 1 < network.layer_count();
+    has_dropout_.push_back(dropout);
     offsets_.push_back(total);
     sizes_.push_back(size);
-    total += 3 * size;
+    total += (dropout ? 5 : 3) * size;
   }
   buffer_.assign(total, T(0));
 }
@@ -58,12 +60,37 @@ Network<T>::Network(const NetworkSpec& spec) : spec_(spec) {
 
 template <typename T>
 void Network<T>::forward(Workspace<T>& workspace, const T* x, int batch) const {
+  workspace.set_dropout_active(false);
   const T* input = x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const DenseLayer& layer = layers_[l];
     dense_forward(workspace.z(l), workspace.a(l), input, parameters_.data() + layer.weights_offset,
                   parameters_.data() + layer.bias_offset, layer, batch);
     input = workspace.a(l);
+  }
+}
+
+template <typename T>
+void Network<T>::forward_train(Workspace<T>& workspace, const T* x, int batch, Random& random) const {
+  workspace.set_dropout_active(true);
+  const T* input = x;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const DenseLayer& layer = layers_[l];
+    dense_forward(workspace.z(l), workspace.a(l), input, parameters_.data() + layer.weights_offset,
+                  parameters_.data() + layer.bias_offset, layer, batch);
+    if (workspace.dropout_active(l)) {
+      const double p = spec_.layers[l].dropout;
+      const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
+      const std::size_t n = static_cast<std::size_t>(batch) * layer.out;
+      T* mask = workspace.mask(l);
+      T* dropped = workspace.dropped(l);
+      const T* a = workspace.a(l);
+      for (std::size_t i = 0; i < n; ++i) {
+        mask[i] = random.uniform() < p ? T(0) : keep_scale;
+        dropped[i] = a[i] * mask[i];
+      }
+    }
+    input = workspace.layer_output(l);
   }
 }
 
@@ -79,13 +106,19 @@ void Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int b
   loss_backward(workspace.delta(last), spec_.loss, workspace.z(last), workspace.a(last), y, layers_[last], batch);
   for (std::size_t l = last + 1; l-- > 0;) {
     const DenseLayer& layer = layers_[l];
-    const T* input = l == 0 ? x : workspace.a(l - 1);
+    const T* input = l == 0 ? x : workspace.layer_output(l - 1);
     // dL/da of the layer below goes straight into its delta buffer, then becomes dL/dz in place.
     T* grad_input = l == 0 ? nullptr : workspace.delta(l - 1);
     dense_backward(gradients_.data() + layer.weights_offset, gradients_.data() + layer.bias_offset, grad_input, input,
                    workspace.delta(l), parameters_.data() + layer.weights_offset, layer, batch);
     if (l > 0) {
       const DenseLayer& below = layers_[l - 1];
+      if (workspace.dropout_active(l - 1)) {
+        // d(a * mask)/da = mask: the gradient reaches only the kept units, scaled like them.
+        const T* mask = workspace.mask(l - 1);
+        const std::size_t n = static_cast<std::size_t>(batch) * below.out;
+        for (std::size_t i = 0; i < n; ++i) grad_input[i] *= mask[i];
+      }
       activation_backward(grad_input, workspace.z(l - 1), workspace.a(l - 1), grad_input, below.activation,
                           static_cast<T>(below.slope), batch, below.out);
     }

@@ -29,6 +29,14 @@ constexpr std::array<std::pair<InitializerKind, std::string_view>, 5> kInitializ
     {InitializerKind::xavier_normal, "xavier_normal"},
     {InitializerKind::he_normal, "he_normal"},
 }};
+constexpr std::array<std::pair<OptimizerKind, std::string_view>, 6> kOptimizers{{
+    {OptimizerKind::sgd, "sgd"},
+    {OptimizerKind::momentum, "momentum"},
+    {OptimizerKind::nesterov, "nesterov"},
+    {OptimizerKind::adam, "adam"},
+    {OptimizerKind::adamw, "adamw"},
+    {OptimizerKind::rmsprop, "rmsprop"},
+}};
 
 template <typename Enum, std::size_t N>
 std::string_view name_of(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
@@ -58,6 +66,49 @@ std::string_view to_string(InitializerKind kind) { return name_of(kInitializers,
 std::optional<Activation> parse_activation(std::string_view name) { return value_of(kActivations, name); }
 std::optional<LossKind> parse_loss(std::string_view name) { return value_of(kLosses, name); }
 std::optional<InitializerKind> parse_initializer(std::string_view name) { return value_of(kInitializers, name); }
+std::string_view to_string(OptimizerKind kind) { return name_of(kOptimizers, kind); }
+std::optional<OptimizerKind> parse_optimizer(std::string_view name) { return value_of(kOptimizers, name); }
+
+std::string optimizer_names() {
+  std::string names;
+  for (const auto& [kind, name] : kOptimizers) names += (names.empty() ? "" : ", ") + std::string(name);
+  return names;
+}
+
+OptimizerKind OptimizerSpec::kind() const {
+  const auto parsed = parse_optimizer(type);
+  if (!parsed) throw_bad_input("optimizer.type: unknown optimizer '" + type + "' (expected " + optimizer_names() + ")");
+  return *parsed;
+}
+
+double OptimizerSpec::momentum_or_default() const {
+  if (momentum) return *momentum;
+  const OptimizerKind k = kind();
+  return k == OptimizerKind::momentum || k == OptimizerKind::nesterov ? 0.9 : 0.0;
+}
+
+double OptimizerSpec::weight_decay_or_default() const {
+  if (weight_decay) return *weight_decay;
+  return kind() == OptimizerKind::adamw ? 0.01 : 0.0;
+}
+
+void validate(const OptimizerSpec& optimizer) {
+  const OptimizerKind kind = optimizer.kind();
+  auto in_unit_interval = [](double v) { return v >= 0.0 && v < 1.0; };  // false for NaN
+  if (!(optimizer.learning_rate > 0.0 && std::isfinite(optimizer.learning_rate)))
+    throw_bad_input("optimizer.learning_rate: expected a positive number");
+  if (!in_unit_interval(optimizer.momentum_or_default()))
+    throw_bad_input("optimizer.momentum: expected a number in [0, 1)");
+  if (kind == OptimizerKind::nesterov && !(optimizer.momentum_or_default() > 0.0))
+    throw_bad_input("optimizer.momentum: expected a number in (0, 1) for nesterov");
+  if (!in_unit_interval(optimizer.beta1)) throw_bad_input("optimizer.beta1: expected a number in [0, 1)");
+  if (!in_unit_interval(optimizer.beta2)) throw_bad_input("optimizer.beta2: expected a number in [0, 1)");
+  if (!(optimizer.epsilon > 0.0 && std::isfinite(optimizer.epsilon)))
+    throw_bad_input("optimizer.epsilon: expected a positive number");
+  if (!(optimizer.weight_decay_or_default() >= 0.0 && std::isfinite(optimizer.weight_decay_or_default())))
+    throw_bad_input("optimizer.weight_decay: expected a number >= 0");
+  if (!in_unit_interval(optimizer.alpha)) throw_bad_input("optimizer.alpha: expected a number in [0, 1)");
+}
 
 void validate(const NetworkSpec& spec) {
   if (spec.input < 1) throw_bad_input("input: expected a number of inputs >= 1, got " + std::to_string(spec.input));
@@ -91,8 +142,7 @@ void validate(const NetworkSpec& spec) {
   if (spec.loss == LossKind::softmax_ce && last != Activation::softmax)
     throw_bad_input("loss: softmax_ce needs a softmax output layer, the last layer is " +
                     std::string(to_string(last)));
-  if (!(spec.optimizer.learning_rate > 0.0 && std::isfinite(spec.optimizer.learning_rate)))
-    throw_bad_input("optimizer.learning_rate: expected a positive number");
+  validate(spec.optimizer);
   if (!(spec.initializer.scale > 0.0 && std::isfinite(spec.initializer.scale)))
     throw_bad_input("initializer.scale: expected a positive number");
 }

@@ -28,6 +28,10 @@ std::optional<double> parse_double(std::string_view text);
 // naming `what` (an option name) and the offending item.
 std::vector<double> parse_number_list(std::string_view text, std::string_view what);
 
+// Writes bytes to path atomically: a temporary file in the same folder, fsync, rename over path. On any
+// failure the temporary file is removed, path is left as it was, and Error(bad_input) names the path.
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
+
 // Shortest text that reads back to the same double (std::to_chars).
 std::string format_double(double value);
 

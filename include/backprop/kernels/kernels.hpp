@@ -12,6 +12,9 @@ namespace backprop::kernels {
 
 enum class Transpose { no, yes };
 
+// Threads of the matrix products (the BLAS's own pool; the project starts no threads of its own).
+void set_thread_count(int threads);
+
 // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.  beta == 0 overwrites C (NaNs in C are
 // not propagated). Implemented for float and double through the BLAS (OpenBLAS).
 template <typename T>

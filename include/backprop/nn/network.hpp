@@ -19,14 +19,25 @@
 
 namespace backprop {
 
+class Random;
 template <typename T>
 class Network;
 
-// Per-layer z, a and delta = dL/dz, each (max_batch, OUT), in one buffer.
+// Per-layer z, a and delta = dL/dz, each (max_batch, OUT), in one buffer; for a layer with dropout also
+// its mask (0 or 1/(1-p)) and its dropped output a * mask, which is what the next layer reads in training.
 template <typename T>
 class Workspace {
  public:
   Workspace(const Network<T>& network, int max_batch);
+
+  // The rows the next layer reads: the dropped output during a training forward with dropout, else a.
+  const T* layer_output(std::size_t layer) const { return dropout_active(layer) ? dropped(layer) : a(layer); }
+  bool dropout_active(std::size_t layer) const { return dropout_active_ && has_dropout_[layer]; }
+  T* mask(std::size_t layer) { return delta(layer) + sizes_[layer]; }
+  T* dropped(std::size_t layer) { return mask(layer) + sizes_[layer]; }
+  const T* mask(std::size_t layer) const { return delta(layer) + sizes_[layer]; }
+  const T* dropped(std::size_t layer) const { return mask(layer) + sizes_[layer]; }
+  void set_dropout_active(bool active) { dropout_active_ = active; }
 
   int max_batch() const { return max_batch_; }
   T* z(std::size_t layer) { return buffer_.data() + offsets_[layer]; }
@@ -38,7 +49,9 @@ class Workspace {
 
  private:
   int max_batch_;
-  std::vector<std::size_t> offsets_;  // start of layer l's z; a and delta follow
+  bool dropout_active_ = false;
+  std::vector<bool> has_dropout_;
+  std::vector<std::size_t> offsets_;  // start of layer l's z; a, delta (, mask, dropped) follow
   std::vector<std::size_t> sizes_;    // max_batch * OUT_l
   AlignedVector<T> buffer_;
 };
@@ -71,8 +84,12 @@ class Network {
   }
   std::span<const T> bias(std::size_t l) const { return cview(parameters_, layers_[l].bias_offset, layers_[l].out); }
 
-  // Forward pass of batch rows of x (B, IN): fills workspace z and a of every layer.
+  // Forward pass of batch rows of x (B, IN): fills workspace z and a of every layer (no dropout).
   void forward(Workspace<T>& workspace, const T* x, int batch) const;
+  // The training forward pass: as forward(), then every hidden layer with dropout p keeps each output
+  // with probability 1 - p and scales it by 1 / (1 - p) (inverted dropout), with masks drawn from
+  // random; the following backward() goes through the same masks.
+  void forward_train(Workspace<T>& workspace, const T* x, int batch, Random& random) const;
   // The loss of the last forward pass against targets y (B, OUT).
   T loss_value(const Workspace<T>& workspace, const T* y, int batch) const;
   // Backward pass after forward() on the same x: fills workspace delta of every layer and OVERWRITES the

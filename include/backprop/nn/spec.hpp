@@ -8,6 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include "backprop/data/scaling.hpp"
+#include "backprop/nn/schedule.hpp"
+
 namespace backprop {
 
 enum class Activation { identity, sigmoid, tanh, relu, leaky_relu, softmax };
@@ -36,9 +39,40 @@ struct LayerSpec {
   std::vector<double> bias;     // (OUT), or empty: zeros
 };
 
+// The update rules are torch.optim's (optimizer.hpp states each), and so are the defaults, so that the same
+// settings give the same numbers. A setting the type does not use is ignored, though still checked for range
+// (so that --optimizer can switch the type of a network file that carries another type's settings). Weight
+// decay, as in torch, applies to every parameter, biases included.
+enum class OptimizerKind { sgd, momentum, nesterov, adam, adamw, rmsprop };
+
 struct OptimizerSpec {
-  std::string type = "sgd";
+  std::string type = "sgd";  // one of the names of OptimizerKind
   double learning_rate = 0.1;
+  // momentum, nesterov, rmsprop. Unset: 0.9 for momentum and nesterov, 0 for rmsprop (torch's RMSprop
+  // default); one field with two defaults rather than two fields that mean the same coefficient.
+  std::optional<double> momentum;
+  double beta1 = 0.9;    // adam, adamw: decay of the first moment
+  double beta2 = 0.999;  // adam, adamw: decay of the second moment
+  double epsilon = 1e-8;  // adam, adamw, rmsprop: added to the root of the second moment
+  // Unset: 0.01 for adamw (decoupled: p *= 1 - lr * wd, torch's AdamW default), 0 otherwise (L2: g += wd * p).
+  std::optional<double> weight_decay;
+  double alpha = 0.99;    // rmsprop: decay of the mean square
+  bool centered = false;  // rmsprop: divide by the root of the variance instead of the mean square
+
+  OptimizerKind kind() const;  // the parsed type; throws Error(bad_input) for an unknown one
+  double momentum_or_default() const;
+  double weight_decay_or_default() const;
+};
+
+// The training recipe a network file may carry ("training": {...}); command-line options override it.
+struct TrainingSpec {
+  int epochs = 10;
+  int batch_size = 32;                 // the last partial batch of an epoch is used too
+  ScheduleSpec schedule;               // learning rate per step (schedule.hpp)
+  double clip_grad_norm = 0.0;         // > 0: clip the gradient's global norm to it
+  int early_stopping = 0;              // > 0: stop after this many epochs without a better validation loss
+  ScalingKind scale = ScalingKind::none;  // feature scaling fitted on the training data
+  double validation_split = 0.0;       // > 0: hold out this fraction of the training data
 };
 
 struct NetworkSpec {
@@ -48,6 +82,7 @@ struct NetworkSpec {
   OptimizerSpec optimizer;
   std::uint64_t seed = 1;
   InitializerSpec initializer;
+  TrainingSpec training;
 
   int output() const { return layers.empty() ? 0 : layers.back().units; }
   int layer_input(std::size_t layer) const { return layer == 0 ? input : layers[layer - 1].units; }
@@ -57,6 +92,10 @@ struct NetworkSpec {
 // but last, a loss that does not fit the output activation (bce needs sigmoid, softmax_ce needs softmax),
 // weights or bias of the wrong shape, non-finite numbers, a dropout outside [0, 1).
 void validate(const NetworkSpec& spec);
+// Throws Error(bad_input) "optimizer.momentum: expected ..." for an unknown type or a setting out of range:
+// learning_rate > 0; momentum, beta1, beta2, alpha in [0, 1) (nesterov: momentum > 0, as torch demands);
+// epsilon > 0 (0 would divide 0 by 0 where a gradient stays 0); weight_decay >= 0; all finite.
+void validate(const OptimizerSpec& optimizer);
 
 std::string_view to_string(Activation activation);
 std::string_view to_string(LossKind loss);
@@ -64,5 +103,9 @@ std::string_view to_string(InitializerKind kind);
 std::optional<Activation> parse_activation(std::string_view name);
 std::optional<LossKind> parse_loss(std::string_view name);
 std::optional<InitializerKind> parse_initializer(std::string_view name);
+std::string_view to_string(OptimizerKind kind);
+std::optional<OptimizerKind> parse_optimizer(std::string_view name);
+// "sgd, momentum, nesterov, adam, adamw, rmsprop": for messages that list the choices.
+std::string optimizer_names();
 
 }  // namespace backprop

@@ -10,6 +10,8 @@ CBLAS_TRANSPOSE to_cblas(Transpose t) { return t == Transpose::yes ? CblasTrans 
 
 }  // namespace
 
+void set_thread_count(int threads) { openblas_set_num_threads(threads); }
+
 template <>
 void gemm<float>(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a,
                  int lda, const float* b, int ldb, float beta, float* c, int ldc) {

@@ -1,0 +1,204 @@
+// The commands that use a trained model: eval, predict, export, info.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "backprop/error.hpp"
+#include "backprop/io/model_file.hpp"
+#include "backprop/io/text.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/train/trainer.hpp"
+#include "commands.hpp"
+
+namespace backprop::cli {
+namespace {
+
+struct DataArguments {
+  std::string model, data, labels, target, out, format;
+  bool json = false;
+};
+
+void add_data_options(CLI::App* cmd, DataArguments& a) {
+  cmd->add_option("model", a.model, "Model file (binary or JSON export) or a network file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data", a.data, "Data: .csv (header row), IDX images (*-idx3-ubyte[.gz]) or .npy")
+      ->required();
+  cmd->add_option("--labels", a.labels, "Labels for IDX (IDX1 file) or NPY (.npy) data");
+  cmd->add_option("--target", a.target, "CSV target column(s), by name or 0-based index; default: the last column");
+}
+
+// --- eval ---
+int run_eval(const DataArguments& a) {
+  const io::Model model = io::load_model(a.model);
+  Network<float> network(model.network);
+  const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes);
+  const Metrics m = evaluate(network, data, model.scaling);
+  const bool classification = data.task == TaskKind::classification;
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["loss"] = m.loss;
+    if (classification) {
+      j["accuracy"] = m.accuracy;
+    } else {
+      j["rmse"] = m.rmse;
+      j["mae"] = m.mae;
+    }
+    j["rows"] = m.rows;
+    std::cout << j.dump() << "\n";
+  } else if (classification) {
+    std::printf("%s on %s: loss %.6f  accuracy %.4f  (%zu rows)\n", a.model.c_str(), a.data.c_str(), m.loss,
+                m.accuracy, m.rows);
+  } else {
+    std::printf("%s on %s: loss %.6f  rmse %.6f  mae %.6f  (%zu rows)\n", a.model.c_str(), a.data.c_str(), m.loss,
+                m.rmse, m.mae, m.rows);
+  }
+  return 0;
+}
+
+// --- predict ---
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+int run_predict(const DataArguments& a) {
+  const io::Model model = io::load_model(a.model);
+  Network<float> network(model.network);
+  const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes, true);
+  const bool classification = task_of(model.network) == TaskKind::classification;
+  const int outputs = network.output_size();
+
+  std::string text;
+  if (classification) {
+    text = "class";
+    for (const auto& name : model.classes) text += "," + csv_field("p_" + name);
+  } else {
+    for (int o = 0; o < outputs; ++o) {
+      const std::string name = o < static_cast<int>(model.targets.size()) ? model.targets[o] : std::to_string(o);
+      text += (o ? "," : "") + csv_field("y_" + name);
+    }
+  }
+  text += "\n";
+
+  const int batch_size = 256;
+  Workspace<float> workspace(network, batch_size);
+  std::vector<float> x(static_cast<std::size_t>(batch_size) * data.features);
+  std::vector<std::size_t> indices(batch_size);
+  for (std::size_t start = 0; start < data.rows; start += batch_size) {
+    const std::size_t count = std::min<std::size_t>(batch_size, data.rows - start);
+    std::iota(indices.begin(), indices.begin() + count, start);
+    data.gather_rows(x.data(), indices.data(), count, model.scaling);
+    network.forward(workspace, x.data(), static_cast<int>(count));
+    for (std::size_t r = 0; r < count; ++r) {
+      const float* row = network.output(workspace) + r * outputs;
+      std::string line;
+      if (classification) {
+        const int predicted = predicted_class(row, outputs);
+        line = csv_field(model.classes.empty() ? std::to_string(predicted) : model.classes[predicted]);
+        if (outputs == 1)
+          line += "," + io::format_double(1.0 - row[0]) + "," + io::format_double(row[0]);
+        else
+          for (int o = 0; o < outputs; ++o) line += "," + io::format_double(row[o]);
+      } else {
+        for (int o = 0; o < outputs; ++o) line += (o ? "," : "") + io::format_double(row[o]);
+      }
+      text += line + "\n";
+    }
+  }
+  if (a.out.empty() || a.out == "-")
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  else
+    io::write_file_atomically(a.out, text);
+  return 0;
+}
+
+// --- export ---
+int run_export(const DataArguments& a) {
+  const io::Model model = io::load_model(a.model);
+  if (a.format == "onnx") throw_bad_input("--format onnx: ONNX export is not built yet (only json)");
+  io::export_model_json(a.out, model);
+  return 0;
+}
+
+// --- info ---
+int run_info(const DataArguments& a) {
+  const io::Model model = io::load_model(a.model);
+  const NetworkSpec& spec = model.network;
+  std::size_t parameters = 0;
+  std::printf("%s\n", a.model.c_str());
+  std::printf("  network     %s, loss %s\n", architecture(spec).c_str(), std::string(to_string(spec.loss)).c_str());
+  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
+    const auto& layer = spec.layers[l];
+    const std::size_t in = static_cast<std::size_t>(spec.layer_input(l));
+    const std::size_t count = in * layer.units + layer.units;
+    parameters += count;
+    std::printf("  layer %zu     %zu -> %d, %s%s, %zu parameters\n", l + 1, in, layer.units,
+                std::string(to_string(layer.activation)).c_str(),
+                layer.dropout > 0 ? (", dropout " + io::format_double(layer.dropout)).c_str() : "", count);
+  }
+  std::printf("  parameters  %zu\n", parameters);
+  std::printf("  optimizer   %s, learning rate %s\n", spec.optimizer.type.c_str(),
+              io::format_double(spec.optimizer.learning_rate).c_str());
+  std::printf("  scaling     %s\n", std::string(to_string(model.scaling.kind)).c_str());
+  if (!model.classes.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < model.classes.size(); ++i) names += (i ? ", " : "") + model.classes[i];
+    std::printf("  classes     %zu: %s\n", model.classes.size(), names.c_str());
+  }
+  if (!model.targets.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < model.targets.size(); ++i) names += (i ? ", " : "") + model.targets[i];
+    std::printf("  targets     %s\n", names.c_str());
+  }
+  if (!model.features.empty()) std::printf("  features    %zu named\n", model.features.size());
+  return 0;
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<DataArguments>();
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a model on labelled data: loss and accuracy, or RMSE and MAE");
+  add_data_options(cmd, *a);
+  cmd->add_flag("--json", a->json, "Print one JSON object: {\"loss\", \"accuracy\"} or {\"loss\", \"rmse\", \"mae\"}, and \"rows\"");
+  cmd->callback([a, &exit_code] { exit_code = run_eval(*a); });
+}
+
+void add_predict_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<DataArguments>();
+  CLI::App* cmd = app.add_subcommand(
+      "predict", "Predict every row of a data set: a CSV of class,p_<label>... or y_<name>...; a target column named "
+                 "by --target (or the last column, when the data has one more column than the model's inputs) is "
+                 "ignored");
+  add_data_options(cmd, *a);
+  cmd->add_option("--out", a->out, "Output CSV file (written atomically); - or omitted: standard output");
+  cmd->callback([a, &exit_code] { exit_code = run_predict(*a); });
+}
+
+void add_export_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<DataArguments>();
+  CLI::App* cmd = app.add_subcommand("export", "Export a model as JSON (readable; loads back bit-exact)");
+  cmd->add_option("model", a->model, "Model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--format", a->format, "json (onnx: not yet)")->required()->check(CLI::IsMember({"json", "onnx"}));
+  cmd->add_option("--out", a->out, "The file to write (atomically)")->required();
+  cmd->callback([a, &exit_code] { exit_code = run_export(*a); });
+}
+
+void add_info_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<DataArguments>();
+  CLI::App* cmd = app.add_subcommand("info", "Print a model's summary: architecture, parameters, scaling, classes");
+  cmd->add_option("model", a->model, "Model file (binary or JSON) or a network file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->callback([a, &exit_code] { exit_code = run_info(*a); });
+}
+
+}  // namespace backprop::cli

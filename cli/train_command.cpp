@@ -1,0 +1,164 @@
+// backprop train NET.json --data D [...] --out MODEL: trains a network (or continues a model) on a data set
+// and saves the model. Options given here override the network file's "optimizer" and "training".
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "backprop/error.hpp"
+#include "backprop/io/model_file.hpp"
+#include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/train/progress.hpp"
+#include "backprop/train/trainer.hpp"
+#include "commands.hpp"
+
+namespace backprop::cli {
+namespace {
+
+struct TrainArguments {
+  std::string network, data, labels, target, validation, validation_labels, out, log;
+  std::optional<double> validation_split;
+  std::optional<int> epochs, batch_size, early_stopping, threads;
+  std::optional<long> warmup;
+  std::string optimizer, schedule, scale;
+  std::optional<double> learning_rate, momentum, weight_decay, clip_grad_norm, dropout;
+  std::optional<std::uint64_t> seed;
+  bool quiet = false;
+};
+
+// Command-line options override the file's settings.
+void apply_overrides(NetworkSpec& spec, const TrainArguments& a) {
+  TrainingSpec& t = spec.training;
+  if (a.epochs) t.epochs = *a.epochs;
+  if (a.batch_size) t.batch_size = *a.batch_size;
+  if (a.early_stopping) t.early_stopping = *a.early_stopping;
+  if (a.validation_split) t.validation_split = *a.validation_split;
+  if (a.clip_grad_norm) t.clip_grad_norm = *a.clip_grad_norm;
+  if (!a.scale.empty()) t.scale = *parse_scaling(a.scale);
+  if (!a.schedule.empty()) t.schedule.kind = *parse_schedule(a.schedule);
+  if (a.warmup) t.schedule.warmup_steps = *a.warmup;
+  if (!a.optimizer.empty()) spec.optimizer.type = a.optimizer;
+  if (a.learning_rate) spec.optimizer.learning_rate = *a.learning_rate;
+  if (a.momentum) spec.optimizer.momentum = *a.momentum;
+  if (a.weight_decay) spec.optimizer.weight_decay = *a.weight_decay;
+  if (a.seed) spec.seed = *a.seed;
+  if (a.dropout)
+    for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) spec.layers[l].dropout = *a.dropout;
+  validate(spec);
+  validate(spec.optimizer);
+  validate(spec.training.schedule);
+}
+
+int run_train(const TrainArguments& args) {
+  if (args.threads) kernels::set_thread_count(*args.threads);
+  io::Model model = io::load_model(args.network);  // a network file, or a model to train further
+  NetworkSpec spec = model.network;
+  apply_overrides(spec, args);
+  if (!args.validation.empty() && spec.training.validation_split > 0)
+    throw_bad_input("give --validation or --validation-split, not both");
+
+  Dataset train_data = load_for_network(spec, args.data, args.labels, args.target, model.classes);
+  Dataset validation_data;
+  bool has_validation = false;
+  if (!args.validation.empty()) {
+    validation_data =
+        load_for_network(spec, args.validation, args.validation_labels, args.target, train_data.class_names);
+    has_validation = true;
+  } else if (spec.training.validation_split > 0) {
+    split_validation(train_data, validation_data, spec.training.validation_split, spec.seed);
+    has_validation = true;
+  }
+
+  // The scaling is fitted on the training rows only; a model trained further keeps its own.
+  Scaling scaling = model.scaling;
+  if (scaling.empty() || spec.training.scale != ScalingKind::none) scaling = fit_scaling(spec.training.scale, train_data);
+
+  Network<float> network(spec);
+  const bool classification = train_data.task == TaskKind::classification;
+  ObserverList observers;
+  ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, classification);
+  if (!args.quiet) observers.add(&progress);
+  std::unique_ptr<JsonLinesLog> log;
+  if (!args.log.empty()) {
+    log = std::make_unique<JsonLinesLog>(args.log);
+    observers.add(log.get());
+  }
+  if (!args.quiet)
+    std::printf("training %s on %s: %zu rows%s, network %s, %s, batch %d, %d epochs\n", args.network.c_str(),
+                args.data.c_str(), train_data.rows,
+                has_validation ? (", " + std::to_string(validation_data.rows) + " for validation").c_str() : "",
+                architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
+                spec.training.epochs);
+  const TrainingResult result =
+      train(network, train_data, has_validation ? &validation_data : nullptr, scaling, &observers);
+
+  io::Model trained;
+  trained.network = network.spec_with_parameters();
+  trained.scaling = scaling;
+  trained.classes = train_data.class_names;
+  trained.targets = train_data.target_names;
+  trained.features = train_data.feature_names;
+  io::save_model(args.out, trained);
+  if (!args.quiet)
+    std::printf("saved %s (epoch %d of %zu)\n", args.out.c_str(), result.best_epoch, result.history.size());
+  return 0;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<TrainArguments>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a network (or continue a model) on a data set and save the model");
+  cmd->add_option("network", a->network, "Network file (JSON) or a model to train further")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data", a->data,
+                  "Training data: .csv (header row), IDX images (*-idx3-ubyte[.gz], with --labels) or .npy "
+                  "(with --labels)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--labels", a->labels, "Labels for IDX (IDX1 file) or NPY (.npy) data")->check(CLI::ExistingFile);
+  cmd->add_option("--target", a->target,
+                  "CSV target column(s), by name or 0-based index, several separated by ','; default: the last column");
+  cmd->add_option("--validation", a->validation, "Validation data file (same format as --data)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--validation-labels", a->validation_labels, "Labels of the validation data (IDX, NPY)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--validation-split", a->validation_split,
+                  "Hold out this fraction of the training rows (shuffled by the seed) for validation")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--epochs", a->epochs, "Passes over the training data (file default: 10)")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--batch-size", a->batch_size, "Rows per step; the last partial batch is used (default 32)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--optimizer", a->optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop (torch.optim's rules)")
+      ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}));
+  cmd->add_option("--learning-rate", a->learning_rate, "Base learning rate")->check(CLI::PositiveNumber);
+  cmd->add_option("--momentum", a->momentum, "Momentum (momentum, nesterov: default 0.9; rmsprop: 0)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--weight-decay", a->weight_decay, "Weight decay: L2, or decoupled for adamw (default 0; adamw 0.01)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--schedule", a->schedule, "Learning-rate schedule: constant, step or cosine")
+      ->check(CLI::IsMember({"constant", "step", "cosine"}));
+  cmd->add_option("--warmup", a->warmup, "Steps of linear warm-up before the schedule")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--clip-grad-norm", a->clip_grad_norm, "Clip the gradient's global L2 norm to this")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--dropout", a->dropout, "Dropout probability of every hidden layer (training only)")
+      ->check(CLI::Range(0.0, 0.99));
+  cmd->add_option("--scale", a->scale, "Feature scaling fitted on the training data: none, standard or minmax")
+      ->check(CLI::IsMember({"none", "standard", "minmax"}));
+  cmd->add_option("--early-stopping", a->early_stopping,
+                  "Stop after this many epochs without a better validation loss, keeping the best parameters")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--seed", a->seed, "Seed of initialization, shuffling, dropout and the validation split");
+  cmd->add_option("--threads", a->threads, "Threads for the matrix products (default: all cores)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--log", a->log, "Write one JSON object per epoch to this file (JSON lines)");
+  cmd->add_flag("--quiet", a->quiet, "Print nothing but errors");
+  cmd->add_option("--out", a->out, "The model file to write (binary; written atomically)")->required();
+  cmd->callback([a, &exit_code] { exit_code = run_train(*a); });
+}
+
+}  // namespace backprop::cli

@@ -1,0 +1,90 @@
+// A data set in memory and its loaders (CSV, IDX of the MNIST family, NPY).
+//
+// Features are kept as loaded: float32, or uint8 (IDX images, uint8 NPY) which reads as value / 255.
+// Keeping uint8 costs a quarter of the memory; rows are converted to float per batch by gather_rows,
+// which also applies the feature scaling, so a training loop never holds a float copy of the whole set.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backprop/data/scaling.hpp"
+
+namespace backprop {
+
+enum class TaskKind {
+  classification,  // one class label per row (softmax_ce; bce with one output = two classes)
+  regression,      // one or more numeric targets per row (mse; bce with several outputs: targets in [0, 1])
+};
+
+struct Dataset {
+  std::string source;        // the file, for messages
+  std::size_t rows = 0;
+  int features = 0;
+  std::vector<float> features_f32;        // (rows, features), or empty when features_u8 is used
+  std::vector<std::uint8_t> features_u8;  // (rows, features), value / 255
+  std::vector<std::string> feature_names; // CSV header names; empty for IDX and NPY
+
+  TaskKind task = TaskKind::classification;
+  std::vector<std::int32_t> labels;       // classification: class index per row, in [0, class_names.size())
+  std::vector<std::string> class_names;   // classification: class index -> label as written in the data
+  std::vector<float> targets;             // regression: (rows, target_count)
+  int target_count = 0;                   // regression: numbers per row
+  std::vector<std::string> target_names;  // regression: CSV header names of the targets
+
+  // Row r, feature f as a float (before scaling).
+  float feature(std::size_t r, int f) const;
+  // out (count, features) = scaling(features of rows indices[0..count)), as float.
+  void gather_rows(float* out, const std::size_t* indices, std::size_t count, const Scaling& scaling) const;
+  // out (count, outputs): the target rows for the network: one-hot rows of width `outputs` for
+  // classification with softmax_ce (outputs = classes), a single 0/1 for bce with one output
+  // (outputs = 1, two classes), the numbers for regression.
+  void gather_targets(float* out, const std::size_t* indices, std::size_t count, int outputs) const;
+};
+
+struct LoadOptions {
+  TaskKind task = TaskKind::classification;
+  // CSV: the target column(s), by name or 0-based index; several separated by ','. Empty: the last column.
+  std::string target;
+  // The class labels a model already knows (eval, predict): a label outside them is an error naming the
+  // file and line; empty: the labels are collected from the data (train), numbers in numeric order,
+  // otherwise strings in lexicographic order.
+  std::vector<std::string> known_classes;
+  // The feature count the network expects; checked with a message naming the file.
+  std::optional<int> expected_features;
+  // predict: the data may have no target column (a CSV whose header lacks --target, or no --labels).
+  bool target_optional = false;
+};
+
+// Loads by extension: .csv (header row), *-idx3-ubyte[.gz] / .idx[.gz] with labels_path in IDX1, .npy with
+// labels_path a .npy. Throws Error(bad_input) "FILE:LINE:COLUMN: expected ..." (CSV) or
+// "FILE: record N / byte offset B: expected ..." (IDX, NPY) for: an empty or truncated file, missing or
+// ragged columns, non-numbers, NaN or Inf, a label the model has no class for, counts of images and labels
+// that differ, a feature count that does not match the network, declared sizes larger than the file.
+//
+// Details the contract above leaves open:
+// - Any name ending in .gz is decompressed first (so .csv.gz and .npy.gz work too). A name with none of
+//   the extensions is recognised by its first bytes (the NPY magic, IDX's two zero bytes, else CSV).
+//   data_path "-" is CSV read from standard input (messages name it "<stdin>").
+// - Binary messages read "FILE: record N (byte offset B): ..." with N and B 0-based, or
+//   "FILE: header (byte offset B): ..." for the header; CSV messages about the whole header row name
+//   "FILE:LINE:" without a column.
+// - Labels files may be IDX1 or .npy whatever the features are; integers are class labels, floats are
+//   accepted for classification when whole. With known_classes all written as integers ("0", "7"), an
+//   integer label is matched by value; otherwise it is an index into known_classes. Without known_classes,
+//   class_names are "0".."K-1", K = the largest label + 1. For regression a labels file gives
+//   target_count = its second dimension (1 for (N)) and target_names "0", "1", ...
+// - target_optional: a target that is absent is no error (no labels, every column a feature; with an empty
+//   `target`, the last column is still the target unless the column count equals expected_features); a
+//   target that is present is loaded and checked as usual. class_names = known_classes when given.
+Dataset load_dataset(const std::filesystem::path& data_path, const std::optional<std::filesystem::path>& labels_path,
+                     const LoadOptions& options);
+
+// Splits off the last `fraction` of the rows (after a shuffle from the seed) as a validation set.
+void split_validation(Dataset& train, Dataset& validation, double fraction, std::uint64_t seed);
+
+}  // namespace backprop

@@ -1,0 +1,29 @@
+// Feature scaling, fitted on the training data and stored in the model: x' = (x - offset) / scale per
+// feature. standard: offset = mean, scale = standard deviation; minmax: offset = min, scale = max - min.
+// A constant feature (scale 0) gets scale 1, so it maps to 0 rather than to NaN.
+#pragma once
+
+#include <string_view>
+#include <optional>
+#include <vector>
+
+namespace backprop {
+
+enum class ScalingKind { none, standard, minmax };
+
+struct Scaling {
+  ScalingKind kind = ScalingKind::none;
+  std::vector<double> offset;  // (features); empty for none
+  std::vector<double> scale;   // (features); empty for none
+
+  bool empty() const { return kind == ScalingKind::none; }
+};
+
+std::string_view to_string(ScalingKind kind);
+std::optional<ScalingKind> parse_scaling(std::string_view name);
+
+struct Dataset;
+// Fits the scaling on every row of the data set (statistics accumulated in double).
+Scaling fit_scaling(ScalingKind kind, const Dataset& data);
+
+}  // namespace backprop

@@ -1,0 +1,46 @@
+// Model files: a trained network with everything needed to use it on raw data.
+//
+// Binary (default; written atomically: temporary file in the same folder, fsync, rename):
+//   offset 0   8 bytes  magic "BKPROP\r\n" (the \r\n catches text-mode mangling)
+//           8  u32 LE   format version (1)
+//          12  u32 LE   header length H in bytes
+//          16  H bytes  header: UTF-8 JSON, the network file of the model WITHOUT weights and bias,
+//                       plus "scaling" {"kind", "offset", "scale"}, "classes" [names], "targets" [names],
+//                       "features" [names], "parameter_count" N
+//      16 + H  N x f32 LE  the parameters, layer by layer W (IN x OUT row-major) then b
+//      end - 8 u64 LE   FNV-1a 64 checksum of every byte before it
+// JSON (`backprop export --format json`): the same network file WITH "weights" and "bias" (floats printed
+// so that they read back bit-exact as float32), plus "scaling", "classes", "targets", "features" and
+// "format": "backprop-model", "version": 1. It loads back wherever a model or a network file is taken.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "backprop/data/scaling.hpp"
+#include "backprop/nn/spec.hpp"
+
+namespace backprop::io {
+
+inline constexpr unsigned kModelFormatVersion = 1;
+
+struct Model {
+  NetworkSpec network;                    // with weights and bias of every layer filled
+  Scaling scaling;                        // applied to raw features before the network
+  std::vector<std::string> classes;       // classification: class index -> label; empty for regression
+  std::vector<std::string> targets;       // regression: output names (CSV header); may be empty
+  std::vector<std::string> features;      // CSV feature names; may be empty
+};
+
+// Atomic write; on any failure the file at `path` is left as it was. Throws Error(bad_input) for an
+// unwritable destination.
+void save_model(const std::filesystem::path& path, const Model& model);
+// Binary or JSON (by content: the magic), or a plain network file (then without scaling or classes).
+// Throws Error(bad_input) naming the file and byte offset: wrong magic or version, truncated, bad
+// checksum, sizes that do not fit the file, a header that is not a valid network.
+Model load_model(const std::filesystem::path& path);
+std::string model_to_json(const Model& model);
+void export_model_json(const std::filesystem::path& path, const Model& model);  // atomic, like save_model
+
+}  // namespace backprop::io

@@ -1,0 +1,71 @@
+// The trainer: epochs of shuffled mini-batches over a Dataset, the optimizer and schedule over the
+// parameter arena, per-epoch metrics for training and validation, early stopping with restore of the
+// best parameters. Progress and logs are observers (progress.hpp), so the loop itself prints nothing.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "backprop/data/dataset.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/nn/spec.hpp"
+
+namespace backprop {
+
+inline constexpr double kNotApplicable = std::numeric_limits<double>::quiet_NaN();
+
+// Metrics of one pass over a data set. Classification: loss and accuracy; regression: loss, RMSE and MAE
+// (over every output of every row). The others are kNotApplicable (NaN, written as null in JSON).
+struct Metrics {
+  double loss = kNotApplicable;
+  double accuracy = kNotApplicable;
+  double rmse = kNotApplicable;
+  double mae = kNotApplicable;
+  std::size_t rows = 0;
+};
+
+struct EpochMetrics {
+  int epoch = 0;                 // from 1
+  double learning_rate = 0.0;    // of the epoch's last step
+  double seconds = 0.0;          // wall time of the epoch's training steps
+  Metrics train;                 // over the epoch's batches, in training mode (dropout on), as it went
+  bool has_validation = false;
+  Metrics validation;            // a pass over the validation set after the epoch, dropout off
+};
+
+// Receives progress; every method has an empty default.
+class TrainingObserver {
+ public:
+  virtual ~TrainingObserver() = default;
+  virtual void on_start(int /*epochs*/, std::size_t /*batches_per_epoch*/, std::size_t /*rows*/) {}
+  virtual void on_batch(int /*epoch*/, std::size_t /*batch*/, std::size_t /*batches*/, double /*running_loss*/) {}
+  virtual void on_epoch(const EpochMetrics& /*metrics*/) {}
+  virtual void on_finish(int /*best_epoch*/, bool /*stopped_early*/) {}
+};
+
+struct TrainingResult {
+  std::vector<EpochMetrics> history;
+  int best_epoch = 0;          // the epoch whose parameters the network holds at the end
+  bool stopped_early = false;
+};
+
+// Trains network in place on train (and reports validation, which may be null). The network's spec
+// carries the recipe: spec().training (epochs, batch size, schedule, clipping, early stopping), the
+// optimizer, dropout per layer and the seed (shuffling and dropout are drawn from it). Early stopping
+// needs a validation set. Throws Error(runtime) naming the epoch and batch when the loss or a gradient
+// becomes NaN or infinite (the network then holds the parameters before that step).
+TrainingResult train(Network<float>& network, const Dataset& train, const Dataset* validation, const Scaling& scaling,
+                     TrainingObserver* observer = nullptr);
+
+// One pass without dropout, in batches.
+Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size = 256);
+
+// (K x K) counts: confusion[true_class * K + predicted_class]; classification only.
+std::vector<std::size_t> confusion_matrix(const Network<float>& network, const Dataset& data, const Scaling& scaling);
+
+// The class a row of outputs predicts: argmax for softmax, a > 0.5 for one sigmoid output.
+int predicted_class(const float* outputs, int output_count);
+
+}  // namespace backprop

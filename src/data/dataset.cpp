@@ -1,0 +1,398 @@
+// Dataset: reading rows for a batch, the loader dispatch by file name, labels files, the validation split.
+#include "backprop/data/dataset.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <numeric>
+
+#include "backprop/error.hpp"
+#include "backprop/io/text.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "loaders.hpp"
+
+namespace backprop {
+
+namespace data {
+
+std::string quoted_excerpt(std::string_view text) {
+  constexpr std::size_t limit = 60;
+  std::string excerpt;
+  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) {
+      static constexpr char digits[] = "0123456789abcdef";
+      excerpt += "\\x";
+      excerpt += digits[c >> 4];
+      excerpt += digits[c & 15];
+    } else {
+      excerpt += static_cast<char>(c);
+    }
+  }
+  if (text.size() > limit) excerpt += "...";
+  return excerpt;
+}
+
+std::string hex_byte(std::uint8_t value) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  return std::string("0x") + digits[value >> 4] + digits[value & 15];
+}
+
+namespace {
+
+bool ends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+std::string lowercase(std::string text) {
+  for (char& c : text) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return text;
+}
+
+// The uncompressed size a gzip file declares in its last 4 bytes (modulo 2^32), to allocate once.
+std::size_t gzip_size_hint(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return 0;
+  const std::streamoff size = in.tellg();
+  if (size < 18) return 0;
+  in.seekg(size - 4);
+  unsigned char trailer[4] = {};
+  if (!in.read(reinterpret_cast<char*>(trailer), 4)) return 0;
+  const std::size_t declared = std::size_t{trailer[0]} | (std::size_t{trailer[1]} << 8) |
+                               (std::size_t{trailer[2]} << 16) | (std::size_t{trailer[3]} << 24);
+  // deflate expands at most about 1032:1; a larger claim is not worth trusting for an allocation.
+  return std::min(declared, static_cast<std::size_t>(size) * 1032);
+}
+
+std::vector<std::uint8_t> read_gzip_file(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  errno = 0;
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> file(gzopen(name.c_str(), "rb"), &gzclose);
+  if (!file) throw_bad_input(name + ": cannot open: " + (errno ? std::strerror(errno) : "out of memory"));
+  gzbuffer(file.get(), 1 << 18);
+  std::vector<std::uint8_t> bytes(std::max<std::size_t>(gzip_size_hint(path) + 1, 1 << 16));
+  std::size_t used = 0;
+  while (true) {
+    if (used == bytes.size()) bytes.resize(bytes.size() * 2);
+    const std::size_t room = std::min<std::size_t>(bytes.size() - used, INT_MAX / 2);
+    const int got = gzread(file.get(), bytes.data() + used, static_cast<unsigned>(room));
+    if (got <= 0) break;
+    used += static_cast<std::size_t>(got);
+  }
+  int status = Z_OK;
+  const char* message = gzerror(file.get(), &status);
+  if (status != Z_OK && status != Z_STREAM_END)
+    throw_bad_input(name + ": byte offset " + std::to_string(used) +
+                    " of the decompressed data: expected a complete gzip stream, got " +
+                    (status == Z_ERRNO ? std::string(std::strerror(errno)) : std::string(message)) +
+                    (status == Z_BUF_ERROR ? " (the file is truncated)" : ""));
+  bytes.resize(used);
+  return bytes;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
+  if (ends_with(lowercase(path.filename().string()), ".gz")) return read_gzip_file(path);
+  const std::string name = path.string();
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) throw_bad_input(name + ": cannot open: is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_bad_input(name + ": cannot open: " + std::strerror(errno));
+  const std::uintmax_t size = std::filesystem::is_regular_file(path, error) ? std::filesystem::file_size(path, error) : 0;
+  std::vector<std::uint8_t> bytes;
+  if (!error && size > 0) {
+    bytes.resize(static_cast<std::size_t>(size));
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+    bytes.resize(static_cast<std::size_t>(in.gcount()));
+  }
+  // Whatever follows (a file that grew, or a pipe whose size is unknown).
+  bytes.insert(bytes.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) throw_bad_input(name + ": cannot read: " + std::strerror(errno));
+  return bytes;
+}
+
+}  // namespace data
+
+namespace {
+
+enum class FileFormat { csv, idx, npy };
+
+std::string lowercase_name(const std::filesystem::path& path) {
+  std::string name = path.filename().string();
+  for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (name.size() > 3 && name.ends_with(".gz")) name.resize(name.size() - 3);
+  return name;
+}
+
+// By the name (.csv, .npy, *-idx3-ubyte, *.idx3-ubyte, *.idx, each optionally .gz); otherwise by the
+// first bytes: the NPY magic, the IDX magic's two zero bytes, else text taken as CSV.
+FileFormat format_of(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
+  const std::string name = lowercase_name(path);
+  if (name.ends_with(".csv")) return FileFormat::csv;
+  if (name.ends_with(".npy")) return FileFormat::npy;
+  if (name.ends_with("ubyte") || name.ends_with(".idx") || name.find(".idx") != std::string::npos ||
+      name.find("-idx") != std::string::npos)
+    return FileFormat::idx;
+  if (bytes.size() >= 6 && std::memcmp(bytes.data(), "\x93NUMPY", 6) == 0) return FileFormat::npy;
+  if (bytes.size() >= 4 && bytes[0] == 0 && bytes[1] == 0) return FileFormat::idx;
+  return FileFormat::csv;
+}
+
+// Integer class names ("0", "7") when every known class is one, so that integer labels are matched by
+// value; otherwise integer labels are indices into the known classes.
+std::optional<std::map<long long, std::int32_t>> integer_class_names(const std::vector<std::string>& names) {
+  std::map<long long, std::int32_t> by_value;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::optional<double> value = io::parse_double(names[i]);
+    if (!value || *value != std::floor(*value) || std::fabs(*value) > 1e15) return std::nullopt;
+    by_value.emplace(static_cast<long long>(*value), static_cast<std::int32_t>(i));
+  }
+  return by_value;
+}
+
+void attach_labels(Dataset& data, const data::LabelColumn& column, const std::string& source,
+                   const LoadOptions& options) {
+  auto record_at = [&](std::size_t i) {
+    return source + ": record " + std::to_string(i / static_cast<std::size_t>(column.per_row)) + " (byte offset " +
+           std::to_string(column.data_offset + i * column.value_size) + "): ";
+  };
+  if (column.rows != data.rows)
+    throw_bad_input(source + ": header (byte offset " + std::to_string(column.count_offset) + "): expected " +
+                    std::to_string(data.rows) + " labels, one per row of " + data.source + ", got " +
+                    std::to_string(column.rows));
+  if (options.task == TaskKind::regression) {
+    data.target_count = column.per_row;
+    data.targets.resize(column.values.size());
+    for (std::size_t i = 0; i < column.values.size(); ++i) {
+      if (std::fabs(column.values[i]) > std::numeric_limits<float>::max())
+        throw_bad_input(record_at(i) + "expected a target within float range, got " +
+                        io::format_double(column.values[i]));
+      data.targets[i] = static_cast<float>(column.values[i]);
+    }
+    data.target_names.clear();
+    for (int t = 0; t < column.per_row; ++t) data.target_names.push_back(std::to_string(t));
+    return;
+  }
+
+  if (column.per_row != 1)
+    throw_bad_input(source + ": header (byte offset " + std::to_string(column.count_offset) +
+                    "): expected one class label per row for classification, got " + std::to_string(column.per_row));
+  constexpr double most_classes = 1 << 20;
+  const std::vector<std::string>& known = options.known_classes;
+  const auto known_by_value = known.empty() ? std::nullopt : integer_class_names(known);
+  data.labels.resize(column.rows);
+  double largest = 0;
+  for (std::size_t i = 0; i < column.rows; ++i) {
+    const double value = column.values[i];
+    if (value != std::floor(value) || value < 0)
+      throw_bad_input(record_at(i) + "expected a class label, an integer >= 0, got " + io::format_double(value));
+    if (known_by_value) {
+      const auto found = known_by_value->find(static_cast<long long>(value));
+      if (found == known_by_value->end())
+        throw_bad_input(record_at(i) + "expected a class the model knows (" + std::to_string(known.size()) +
+                        " classes, " + known.front() + " to " + known.back() + "), got " + io::format_double(value));
+      data.labels[i] = found->second;
+    } else if (!known.empty()) {
+      if (value >= static_cast<double>(known.size()))
+        throw_bad_input(record_at(i) + "expected a class index below " + std::to_string(known.size()) +
+                        " (the model's classes), got " + io::format_double(value));
+      data.labels[i] = static_cast<std::int32_t>(value);
+    } else {
+      if (value >= most_classes)
+        throw_bad_input(record_at(i) + "expected a class index below " + io::format_double(most_classes) + ", got " +
+                        io::format_double(value));
+      data.labels[i] = static_cast<std::int32_t>(value);
+    }
+    largest = std::max(largest, value);
+  }
+  if (!known.empty()) {
+    data.class_names = known;
+  } else {
+    data.class_names.clear();
+    for (int k = 0; k <= static_cast<int>(largest); ++k) data.class_names.push_back(std::to_string(k));
+  }
+}
+
+std::string read_standard_input() {
+  std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  if (std::cin.bad()) throw_bad_input("<stdin>: cannot read");
+  return text;
+}
+
+}  // namespace
+
+Dataset load_dataset(const std::filesystem::path& data_path, const std::optional<std::filesystem::path>& labels_path,
+                     const LoadOptions& options) {
+  if (data_path == "-") {
+    if (labels_path) throw_bad_input("<stdin>: expected no labels file with CSV data on standard input, got " +
+                                     labels_path->string());
+    return data::parse_csv(read_standard_input(), "<stdin>", options);
+  }
+  const std::string source = data_path.string();
+  std::vector<std::uint8_t> bytes = data::read_file_bytes(data_path);
+  const FileFormat format = format_of(data_path, bytes);
+  if (format == FileFormat::csv) {
+    if (labels_path)
+      throw_bad_input(source + ": expected no labels file with CSV data (the target is a column of the CSV), got " +
+                      labels_path->string());
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return data::parse_csv(text, source, options);
+  }
+
+  Dataset data;
+  data.source = source;
+  data.task = options.task;
+  if (bytes.empty()) throw_bad_input(source + ": byte offset 0: expected an IDX or NPY header, got an empty file");
+  if (format == FileFormat::idx)
+    data::read_idx_features(data, std::move(bytes), source);
+  else
+    data::read_npy_features(data, bytes, source);
+  if (options.expected_features && *options.expected_features != data.features)
+    throw_bad_input(source + ": expected " + std::to_string(*options.expected_features) +
+                    " features per row (the network's inputs), got " + std::to_string(data.features));
+
+  if (!labels_path) {
+    if (!options.target_optional)
+      throw_bad_input(source + ": expected a labels file (IDX1 or .npy) beside the " +
+                      std::string(format == FileFormat::idx ? "IDX" : "NPY") + " features, got none");
+    if (options.task == TaskKind::classification) data.class_names = options.known_classes;
+    return data;
+  }
+  const std::string labels_source = labels_path->string();
+  const std::vector<std::uint8_t> label_bytes = data::read_file_bytes(*labels_path);
+  if (label_bytes.empty())
+    throw_bad_input(labels_source + ": byte offset 0: expected an IDX1 or NPY header, got an empty file");
+  const FileFormat labels_format = format_of(*labels_path, label_bytes);
+  if (labels_format == FileFormat::csv)
+    throw_bad_input(labels_source + ": expected labels in IDX1 (-idx1-ubyte) or NPY (.npy), got another format");
+  const data::LabelColumn column = labels_format == FileFormat::idx ? data::read_idx_labels(label_bytes, labels_source)
+                                                                    : data::read_npy_labels(label_bytes, labels_source);
+  attach_labels(data, column, labels_source, options);
+  return data;
+}
+
+float Dataset::feature(std::size_t r, int f) const {
+  const std::size_t at = r * static_cast<std::size_t>(features) + static_cast<std::size_t>(f);
+  return features_u8.empty() ? features_f32[at] : static_cast<float>(features_u8[at]) / 255.0f;
+}
+
+void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t count, const Scaling& scaling) const {
+  const auto width = static_cast<std::size_t>(features);
+  if (!scaling.empty() && (scaling.offset.size() != width || scaling.scale.size() != width))
+    throw_bad_input(source + ": expected a scaling of " + std::to_string(width) + " features, got one of " +
+                    std::to_string(scaling.offset.size()));
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t r = indices[i];
+    float* row_out = out + i * width;  // (features)
+    if (!features_u8.empty()) {
+      const std::uint8_t* row = features_u8.data() + r * width;
+      if (scaling.empty()) {
+        for (std::size_t f = 0; f < width; ++f) row_out[f] = static_cast<float>(row[f]) / 255.0f;
+      } else {
+        for (std::size_t f = 0; f < width; ++f)
+          row_out[f] = static_cast<float>((static_cast<double>(static_cast<float>(row[f]) / 255.0f) - scaling.offset[f]) /
+                                          scaling.scale[f]);
+      }
+    } else {
+      const float* row = features_f32.data() + r * width;
+      if (scaling.empty()) {
+        std::copy(row, row + width, row_out);
+      } else {
+        for (std::size_t f = 0; f < width; ++f)
+          row_out[f] = static_cast<float>((static_cast<double>(row[f]) - scaling.offset[f]) / scaling.scale[f]);
+      }
+    }
+  }
+}
+
+void Dataset::gather_targets(float* out, const std::size_t* indices, std::size_t count, int outputs) const {
+  const auto width = static_cast<std::size_t>(outputs);
+  if (task == TaskKind::regression) {
+    if (targets.empty()) throw_bad_input(source + ": expected target values, got none (no target column or labels)");
+    if (outputs != target_count)
+      throw_bad_input(source + ": expected " + std::to_string(outputs) + " targets per row (the network's outputs), got " +
+                      std::to_string(target_count));
+    for (std::size_t i = 0; i < count; ++i)
+      std::copy_n(targets.data() + indices[i] * width, width, out + i * width);
+    return;
+  }
+  if (labels.empty()) throw_bad_input(source + ": expected class labels, got none (no target column or labels)");
+  const std::size_t classes = class_names.size();
+  if (outputs == 1) {
+    if (classes > 2)
+      throw_bad_input(source + ": expected at most 2 classes for a network with one output, got " +
+                      std::to_string(classes));
+    for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<float>(labels[indices[i]]);
+    return;
+  }
+  if (width != classes)
+    throw_bad_input(source + ": expected " + std::to_string(outputs) + " classes (the network's outputs), got " +
+                    std::to_string(classes));
+  std::fill(out, out + count * width, 0.0f);
+  for (std::size_t i = 0; i < count; ++i) out[i * width + static_cast<std::size_t>(labels[indices[i]])] = 1.0f;
+}
+
+void split_validation(Dataset& train, Dataset& validation, double fraction, std::uint64_t seed) {
+  if (&train == &validation) throw_bad_input("split_validation: expected two different data sets, got one");
+  if (!(fraction > 0.0 && fraction < 1.0))
+    throw_bad_input(train.source + ": expected a validation fraction between 0 and 1 (exclusive), got " +
+                    io::format_double(fraction));
+  const std::size_t rows = train.rows;
+  const auto held_out = static_cast<std::size_t>(std::llround(static_cast<double>(rows) * fraction));
+  if (held_out == 0 || held_out >= rows)
+    throw_bad_input(train.source + ": a validation fraction of " + io::format_double(fraction) + " of " +
+                    std::to_string(rows) + " rows leaves " + std::to_string(rows - std::min(held_out, rows)) +
+                    " for training and " + std::to_string(held_out) +
+                    " for validation; expected at least one row on each side");
+
+  // Fisher-Yates from the seed, then each side in the file's order.
+  std::vector<std::size_t> order(rows);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  Random random(seed);
+  for (std::size_t i = rows - 1; i > 0; --i) std::swap(order[i], order[random.below(i + 1)]);
+  std::vector<std::size_t> kept(order.begin(), order.end() - static_cast<std::ptrdiff_t>(held_out));
+  std::vector<std::size_t> moved(order.end() - static_cast<std::ptrdiff_t>(held_out), order.end());
+  std::sort(kept.begin(), kept.end());
+  std::sort(moved.begin(), moved.end());
+
+  const auto width = static_cast<std::size_t>(train.features);
+  const auto target_width = static_cast<std::size_t>(train.target_count);
+  auto take = [&](const std::vector<std::size_t>& picked, const Dataset& from) {
+    Dataset part;
+    part.source = from.source;
+    part.rows = picked.size();
+    part.features = from.features;
+    part.feature_names = from.feature_names;
+    part.task = from.task;
+    part.class_names = from.class_names;
+    part.target_count = from.target_count;
+    part.target_names = from.target_names;
+    auto copy_rows = [&](const auto& in, auto& out, std::size_t row_width) {
+      if (in.empty()) return;
+      out.resize(picked.size() * row_width);
+      for (std::size_t i = 0; i < picked.size(); ++i)
+        std::copy_n(in.begin() + static_cast<std::ptrdiff_t>(picked[i] * row_width), row_width,
+                    out.begin() + static_cast<std::ptrdiff_t>(i * row_width));
+    };
+    copy_rows(from.features_f32, part.features_f32, width);
+    copy_rows(from.features_u8, part.features_u8, width);
+    copy_rows(from.labels, part.labels, 1);
+    copy_rows(from.targets, part.targets, target_width);
+    return part;
+  };
+  validation = take(moved, train);
+  validation.source = train.source + " (validation split)";
+  train = take(kept, train);
+}
+
+}  // namespace backprop

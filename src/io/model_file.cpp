@@ -1,0 +1,493 @@
+// Model files: binary (magic, version, JSON header, float32 parameters, FNV-1a checksum) and JSON export.
+// The layout is specified in include/backprop/io/model_file.hpp.
+//
+// A model holds its parameters as float32 (training and inference run in float): Model::network's
+// weights and bias are doubles that hold float values. Loading rounds every parameter to float, so a
+// model compares equal however it was stored; saving writes each as the float it holds.
+#include "backprop/io/model_file.hpp"
+
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string_view>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "backprop/error.hpp"
+#include "backprop/io/network_file.hpp"
+#include "backprop/io/text.hpp"
+#include "backprop/nn/network.hpp"
+#include "network_json.hpp"
+
+namespace backprop::io {
+namespace {
+
+using Json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr std::string_view kMagic{"BKPROP\r\n", 8};
+constexpr std::size_t kFixedHeaderBytes = 16;  // magic, version, header length
+constexpr std::size_t kChecksumBytes = 8;
+constexpr std::string_view kModelFormatName = "backprop-model";
+// Keys the binary header adds to a network file (it has no "format" or "version": the prefix holds them).
+constexpr std::string_view kBinaryHeaderKeys[] = {"scaling", "classes", "targets", "features", "parameter_count"};
+
+// ---- checksum and little-endian bytes ----
+
+// FNV-1a, 64 bit (Fowler, Noll, Vo): small, no table, enough to catch damage (not an adversary).
+std::uint64_t fnv1a_64(std::string_view bytes) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char byte : bytes) {
+    hash ^= byte;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+void append_u32(std::string& out, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+void append_u64(std::string& out, std::uint64_t value) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+std::uint32_t read_u32(std::string_view bytes, std::size_t offset) {
+  std::uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
+  return value;
+}
+
+std::uint64_t read_u64(std::string_view bytes, std::size_t offset) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
+  return value;
+}
+
+std::string hex64(std::uint64_t value) {
+  char buffer[19] = "0x";
+  const auto [end, error] = std::to_chars(buffer + 2, buffer + sizeof buffer, value, 16);
+  return std::string(buffer, end);
+}
+
+// Printable form of a few bytes for an error message ("BKPROP\n\0\0" -> "BKPROP\x0a\x00\x00").
+std::string show_bytes(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static const char digits[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(digits[c >> 4]);
+      out.push_back(digits[c & 15]);
+    }
+  }
+  return out;
+}
+
+// ---- parameters ----
+
+// Saturating: a header may claim any architecture; the count is compared with the file's size.
+std::uint64_t parameter_count(const NetworkSpec& spec) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max() / 4;
+  std::uint64_t count = 0;
+  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
+    const auto in = static_cast<std::uint64_t>(spec.layer_input(l));
+    const auto out = static_cast<std::uint64_t>(spec.layers[l].units);
+    const std::uint64_t layer = in * out + out;  // in < 2^31, out < 2^31: no overflow
+    count = layer > kMax - count ? kMax : count + layer;
+  }
+  return count;
+}
+
+std::string architecture(const NetworkSpec& spec) {
+  std::string text = std::to_string(spec.input);
+  for (const auto& layer : spec.layers) {
+    text += '-';  // (appended in two steps: "-" + std::to_string trips a false -Wrestrict in GCC 12)
+    text += std::to_string(layer.units);
+  }
+  return text;
+}
+
+// "layers[1].weights[2][0]" for the index-th parameter in file order (W row-major, then b, per layer).
+std::string parameter_name(const NetworkSpec& spec, std::uint64_t index) {
+  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
+    const auto in = static_cast<std::uint64_t>(spec.layer_input(l));
+    const auto out = static_cast<std::uint64_t>(spec.layers[l].units);
+    const std::string layer = "layers[" + std::to_string(l) + "]";
+    if (index < in * out)
+      return layer + ".weights[" + std::to_string(index / out) + "][" + std::to_string(index % out) + "]";
+    index -= in * out;
+    if (index < out) return layer + ".bias[" + std::to_string(index) + "]";
+    index -= out;
+  }
+  return "parameter " + std::to_string(index);
+}
+
+// The spec with every layer's weights and bias present: where any is missing, the initializer's draws
+// from the seed (Network<double> fills them exactly as training would start).
+NetworkSpec with_parameters(const NetworkSpec& spec) {
+  for (const auto& layer : spec.layers)
+    if (layer.weights.empty() || layer.bias.empty()) return Network<double>(spec).spec_with_parameters();
+  return spec;
+}
+
+// Rounds every parameter to float32; names the first that does not fit. `where` prefixes the message.
+void round_parameters_to_float(NetworkSpec& spec, const std::string& where) {
+  std::uint64_t index = 0;
+  for (auto& layer : spec.layers) {
+    for (auto* values : {&layer.weights, &layer.bias}) {
+      for (double& value : *values) {
+        const float rounded = static_cast<float>(value);
+        if (!std::isfinite(rounded))
+          throw_bad_input(where + parameter_name(spec, index) + ": " + format_double(value) +
+                          " does not fit in float32");
+        value = rounded;
+        ++index;
+      }
+    }
+  }
+}
+
+// ---- the non-network part of a model ----
+
+Json scaling_json(const Scaling& scaling) {
+  return {{"kind", std::string(to_string(scaling.kind))}, {"offset", scaling.offset}, {"scale", scaling.scale}};
+}
+
+// Refuses a model whose scaling cannot apply to the network's input. `where` prefixes the message.
+void check_scaling(const Scaling& scaling, int input, const std::string& where) {
+  const std::size_t expected = scaling.kind == ScalingKind::none ? 0 : static_cast<std::size_t>(input);
+  const std::string count = std::to_string(expected) + " numbers (" +
+                            (expected == 0 ? std::string("none for kind none") : "one per input") + ")";
+  if (scaling.offset.size() != expected)
+    throw_bad_input(where + "scaling.offset: expected " + count + ", got " + std::to_string(scaling.offset.size()));
+  if (scaling.scale.size() != expected)
+    throw_bad_input(where + "scaling.scale: expected " + count + ", got " + std::to_string(scaling.scale.size()));
+  for (std::size_t i = 0; i < expected; ++i) {
+    if (!std::isfinite(scaling.offset[i]))
+      throw_bad_input(where + "scaling.offset[" + std::to_string(i) + "]: expected a finite number");
+    if (!std::isfinite(scaling.scale[i]) || scaling.scale[i] == 0.0)
+      throw_bad_input(where + "scaling.scale[" + std::to_string(i) + "]: expected a finite non-zero number");
+  }
+}
+
+// Reads "scaling", "classes", "targets", "features" (each optional) of a header or export into model.
+// Errors read "SOURCE: classes[2]: expected a string, got 3".
+class ExtrasReader {
+ public:
+  explicit ExtrasReader(const std::string& source) : source_(source) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& expected) const {
+    throw_bad_input(source_ + ": " + path + ": " + expected);
+  }
+
+  void read(const Json& root, Model& model) const {
+    if (root.contains("scaling")) model.scaling = scaling(root["scaling"]);
+    if (root.contains("classes")) model.classes = names(root["classes"], "classes");
+    if (root.contains("targets")) model.targets = names(root["targets"], "targets");
+    if (root.contains("features")) model.features = names(root["features"], "features");
+    check_scaling(model.scaling, model.network.input, source_ + ": ");
+  }
+
+ private:
+  Scaling scaling(const Json& value) const {
+    if (!value.is_object()) fail("scaling", "expected an object {\"kind\", \"offset\", \"scale\"}");
+    for (const auto& item : value.items())
+      if (item.key() != "kind" && item.key() != "offset" && item.key() != "scale")
+        fail("scaling." + item.key(), "unknown key (expected one of: kind, offset, scale)");
+    Scaling out;
+    if (!value.contains("kind") || !value["kind"].is_string())
+      fail("scaling.kind", "expected one of none, standard, minmax");
+    const auto kind = parse_scaling(value["kind"].get<std::string>());
+    if (!kind) fail("scaling.kind", "unknown scaling " + value["kind"].dump() + " (expected none, standard, minmax)");
+    out.kind = *kind;
+    if (value.contains("offset")) out.offset = numbers(value["offset"], "scaling.offset");
+    if (value.contains("scale")) out.scale = numbers(value["scale"], "scaling.scale");
+    return out;
+  }
+
+  std::vector<double> numbers(const Json& value, const std::string& path) const {
+    if (!value.is_array()) fail(path, "expected an array of numbers");
+    std::vector<double> out;
+    out.reserve(value.size());
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (!value[i].is_number()) fail(path + "[" + std::to_string(i) + "]", "expected a number, got " + value[i].dump());
+      out.push_back(value[i].get<double>());
+    }
+    return out;
+  }
+
+  std::vector<std::string> names(const Json& value, const std::string& path) const {
+    if (!value.is_array()) fail(path, "expected an array of strings");
+    std::vector<std::string> out;
+    out.reserve(value.size());
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (!value[i].is_string()) fail(path + "[" + std::to_string(i) + "]", "expected a string, got " + value[i].dump());
+      out.push_back(value[i].get<std::string>());
+    }
+    return out;
+  }
+
+  const std::string& source_;
+};
+
+void add_extras(Json& root, const Model& model) {
+  root["scaling"] = scaling_json(model.scaling);
+  root["classes"] = model.classes;
+  root["targets"] = model.targets;
+  root["features"] = model.features;
+}
+
+// The model ready to write: parameters filled and float-rounded, everything checked, so that what is
+// written always loads back. Throws Error(bad_input) "WHERE...", e.g. where = "PATH: cannot save: ".
+Model checked_for_saving(const Model& model, const std::string& where) {
+  Model out;
+  try {
+    validate(model.network);
+    out.network = with_parameters(model.network);
+  } catch (const Error& e) {
+    throw_bad_input(where + e.what());
+  }
+  round_parameters_to_float(out.network, where);
+  check_scaling(model.scaling, out.network.input, where);
+  out.scaling = model.scaling;
+  out.classes = model.classes;
+  out.targets = model.targets;
+  out.features = model.features;
+  return out;
+}
+
+// The double a JSON text should hold for the float `value`: the float's shortest decimal when reading that
+// as a double and rounding to float gives `value` back (almost always), else the float's exact double.
+// nlohmann prints a double so that it reads back to the same double, so either way the text reads back
+// to `value` bit for bit, through a double, as every JSON reader reads numbers.
+double json_number_for_float(float value) {
+  char buffer[32];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  double shortest = 0.0;
+  if (error == std::errc() && std::from_chars(buffer, end, shortest).ec == std::errc() &&
+      static_cast<float>(shortest) == value && std::signbit(shortest) == std::signbit(value))
+    return shortest;
+  return static_cast<double>(value);
+}
+
+// ---- binary ----
+
+std::string binary_bytes(const Model& model) {
+  NetworkSpec architecture_only = model.network;
+  std::uint64_t count = 0;
+  for (auto& layer : architecture_only.layers) {
+    count += layer.weights.size() + layer.bias.size();
+    layer.weights.clear();
+    layer.bias.clear();
+  }
+  Json header = Json::parse(network_to_json(architecture_only));
+  add_extras(header, model);
+  header["parameter_count"] = count;
+  const std::string header_text = header.dump();
+
+  std::string bytes;
+  bytes.reserve(kFixedHeaderBytes + header_text.size() + 4 * count + kChecksumBytes);
+  bytes.append(kMagic);
+  append_u32(bytes, kModelFormatVersion);
+  append_u32(bytes, static_cast<std::uint32_t>(header_text.size()));
+  bytes.append(header_text);
+  for (const auto& layer : model.network.layers)
+    for (const auto* values : {&layer.weights, &layer.bias})
+      for (double value : *values) append_u32(bytes, std::bit_cast<std::uint32_t>(static_cast<float>(value)));
+  append_u64(bytes, fnv1a_64(bytes));
+  return bytes;
+}
+
+Model load_binary(std::string_view bytes, const std::string& file) {
+  const std::size_t size = bytes.size();
+  // Computed first so that every structural error can also say whether the bytes are damaged.
+  const bool checksum_matches =
+      size >= kFixedHeaderBytes + kChecksumBytes &&
+      read_u64(bytes, size - kChecksumBytes) == fnv1a_64(bytes.substr(0, size - kChecksumBytes));
+  const std::string damage_note =
+      checksum_matches ? "" : " (and the checksum does not match: the file is damaged or truncated)";
+  auto fail = [&](std::size_t offset, const std::string& what) -> void {
+    throw_bad_input(file + ": offset " + std::to_string(offset) + ": " + what + damage_note);
+  };
+
+  if (size < kFixedHeaderBytes + kChecksumBytes)
+    fail(size, "truncated: the file has " + std::to_string(size) + " bytes, a model file has at least " +
+                   std::to_string(kFixedHeaderBytes + kChecksumBytes) +
+                   " (magic, version, header length, checksum)");
+  if (bytes.substr(0, kMagic.size()) != kMagic)
+    fail(0, "wrong magic: expected \"BKPROP\\r\\n\", got \"" + show_bytes(bytes.substr(0, kMagic.size())) +
+                "\" (was the file copied in text mode?)");
+  const std::uint32_t version = read_u32(bytes, 8);
+  // No damage note here: a newer format may checksum differently.
+  if (version > kModelFormatVersion)
+    throw_bad_input(file + ": offset 8: format version " + std::to_string(version) +
+                    " is newer than this program reads (" + std::to_string(kModelFormatVersion) + ")");
+  if (version != kModelFormatVersion)
+    fail(8, "format version " + std::to_string(version) + " is not a valid version (expected " +
+                std::to_string(kModelFormatVersion) + ")");
+  const std::uint64_t header_length = read_u32(bytes, 12);
+  const std::uint64_t room = size - kFixedHeaderBytes - kChecksumBytes;
+  if (header_length > room)
+    fail(12, "header length " + std::to_string(header_length) + " does not fit in the file (" +
+                 std::to_string(size) + " bytes leave at most " + std::to_string(room) + ")");
+
+  const std::string_view header_text = bytes.substr(kFixedHeaderBytes, header_length);
+  Json header;
+  try {
+    header = Json::parse(header_text.begin(), header_text.end());
+  } catch (const Json::parse_error& e) {
+    std::string what = e.what();
+    if (const auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
+    fail(kFixedHeaderBytes + (e.byte > 0 ? e.byte - 1 : 0), "header: " + what);
+  }
+
+  Model model;
+  const std::string header_source = file + ": header";
+  try {
+    model.network = detail::network_from_json(header, header_source, kBinaryHeaderKeys);
+    ExtrasReader(header_source).read(header, model);
+  } catch (const Error& e) {
+    throw_bad_input(e.what() + damage_note);
+  }
+  for (std::size_t l = 0; l < model.network.layers.size(); ++l)
+    if (!model.network.layers[l].weights.empty() || !model.network.layers[l].bias.empty())
+      throw_bad_input(header_source + ": layers[" + std::to_string(l) +
+                      "]: unexpected weights or bias (a binary model holds its parameters after the header)" +
+                      damage_note);
+
+  const std::uint64_t expected_count = parameter_count(model.network);
+  if (!header.contains("parameter_count") || !header["parameter_count"].is_number_unsigned())
+    throw_bad_input(header_source + ": parameter_count: expected a whole number >= 0" + damage_note);
+  const auto stored_count = header["parameter_count"].get<std::uint64_t>();
+  if (stored_count != expected_count)
+    throw_bad_input(header_source + ": parameter_count: " + std::to_string(stored_count) +
+                    " does not match the architecture (" + architecture(model.network) + " has " +
+                    std::to_string(expected_count) + ")" + damage_note);
+
+  const std::uint64_t parameters_offset = kFixedHeaderBytes + header_length;
+  const std::uint64_t parameter_bytes = room - header_length;  // what the file holds between header and checksum
+  if (expected_count > parameter_bytes / 4 || 4 * expected_count != parameter_bytes) {
+    const bool truncated = expected_count > parameter_bytes / 4;
+    // 4 x count + 8 cannot overflow below 2^60 parameters; past that the sum is written out.
+    const std::string needed = expected_count < (std::uint64_t{1} << 60)
+                                   ? std::to_string(4 * expected_count + kChecksumBytes)
+                                   : "4 x " + std::to_string(expected_count) + " + 8";
+    fail(truncated ? size : parameters_offset + 4 * expected_count,
+         std::string(truncated ? "truncated" : "trailing bytes") + ": " + std::to_string(expected_count) +
+             " float32 parameters and an 8-byte checksum after the header need " + needed +
+             " bytes, the file has " + std::to_string(parameter_bytes + kChecksumBytes));
+  }
+  if (!checksum_matches)
+    throw_bad_input(file + ": offset " + std::to_string(size - kChecksumBytes) + ": checksum mismatch: stored " +
+                    hex64(read_u64(bytes, size - kChecksumBytes)) + ", computed " +
+                    hex64(fnv1a_64(bytes.substr(0, size - kChecksumBytes))) + ": the file is damaged");
+
+  std::size_t offset = parameters_offset;
+  std::uint64_t index = 0;
+  for (std::size_t l = 0; l < model.network.layers.size(); ++l) {
+    LayerSpec& layer = model.network.layers[l];
+    const auto in = static_cast<std::size_t>(model.network.layer_input(l));
+    const auto out = static_cast<std::size_t>(layer.units);
+    layer.weights.resize(in * out);
+    layer.bias.resize(out);
+    for (auto* values : {&layer.weights, &layer.bias}) {
+      for (double& value : *values) {
+        const float parameter = std::bit_cast<float>(read_u32(bytes, offset));
+        if (!std::isfinite(parameter))
+          fail(offset, parameter_name(model.network, index) + ": expected a finite number, got " +
+                           format_double(parameter));
+        value = parameter;
+        offset += 4;
+        ++index;
+      }
+    }
+  }
+  return model;
+}
+
+// ---- JSON ----
+
+Model load_json(std::string_view text, const std::string& file) {
+  const Json root = detail::parse_json_document(text, file);
+  Model model;
+  if (!root.is_object() || !root.contains("format")) {
+    // A plain network file: the parameters it gives, the initializer's draws for those it does not.
+    model.network = with_parameters(detail::network_from_json(root, file));
+    round_parameters_to_float(model.network, file + ": ");
+    return model;
+  }
+
+  const Json& format = root["format"];
+  if (!format.is_string() || format.get<std::string>() != kModelFormatName)
+    throw_bad_input(file + ": format: expected \"" + std::string(kModelFormatName) + "\", got " + format.dump());
+  if (!root.contains("version") || !root["version"].is_number_unsigned())
+    throw_bad_input(file + ": version: expected the model format version (" + std::to_string(kModelFormatVersion) +
+                    ")" + (root.contains("version") ? ", got " + root["version"].dump() : ""));
+  const auto version = root["version"].get<std::uint64_t>();
+  if (version != kModelFormatVersion)
+    throw_bad_input(file + ": version: " + std::to_string(version) +
+                    (version > kModelFormatVersion ? " is newer than this program reads (" : " is not a valid version (expected ") +
+                    std::to_string(kModelFormatVersion) + ")");
+
+  model.network = detail::network_from_json(root, file, detail::kModelJsonKeys);
+  for (std::size_t l = 0; l < model.network.layers.size(); ++l) {
+    const std::string layer = "layers[" + std::to_string(l) + "]";
+    if (model.network.layers[l].weights.empty())
+      throw_bad_input(file + ": " + layer + ".weights: missing (a model holds the weights of every layer)");
+    if (model.network.layers[l].bias.empty())
+      throw_bad_input(file + ": " + layer + ".bias: missing (a model holds the bias of every layer)");
+  }
+  round_parameters_to_float(model.network, file + ": ");
+  ExtrasReader(file).read(root, model);
+  return model;
+}
+
+}  // namespace
+
+void save_model(const fs::path& path, const Model& model) {
+  write_file_atomically(path, binary_bytes(checked_for_saving(model, path.string() + ": cannot save: ")));
+}
+
+Model load_model(const fs::path& path) {
+  const std::string bytes = read_file(path);
+  const std::string file = path.string();
+  const std::size_t first = bytes.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && bytes[first] == '{') return load_json(bytes, file);
+  // A binary model, or the start of one cut short.
+  const std::string_view start = std::string_view(bytes).substr(0, kMagic.size());
+  if (!start.empty() && kMagic.substr(0, start.size()) == start) return load_binary(bytes, file);
+  if (bytes.empty()) throw_bad_input(file + ": offset 0: empty file: expected a model (binary or JSON) or a network file");
+  if (start.starts_with("BKPROP")) return load_binary(bytes, file);  // a mangled magic: say so
+  throw_bad_input(file + ": offset " + std::to_string(first == std::string::npos ? 0 : first) +
+                  ": expected a binary model (starting \"BKPROP\\r\\n\") or a JSON model or network file "
+                  "(starting '{'), got \"" + show_bytes(start) + "\"");
+}
+
+std::string model_to_json(const Model& model) {
+  Model printable = checked_for_saving(model, "model_to_json: ");
+  for (auto& layer : printable.network.layers)
+    for (auto* values : {&layer.weights, &layer.bias})
+      for (double& value : *values) value = json_number_for_float(static_cast<float>(value));
+  Json root = Json::parse(network_to_json(printable.network));
+  root["format"] = std::string(kModelFormatName);
+  root["version"] = kModelFormatVersion;
+  add_extras(root, printable);
+  return root.dump(1) + "\n";
+}
+
+void export_model_json(const fs::path& path, const Model& model) {
+  // Checked here too, so that an error names the file rather than model_to_json.
+  write_file_atomically(path, model_to_json(checked_for_saving(model, path.string() + ": cannot save: ")));
+}
+
+}  // namespace backprop::io

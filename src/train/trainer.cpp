@@ -1,0 +1,222 @@
+#include "backprop/train/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "backprop/error.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/nn/optimizer.hpp"
+#include "backprop/nn/schedule.hpp"
+
+namespace backprop {
+namespace {
+
+bool is_classification(const Dataset& data) { return data.task == TaskKind::classification; }
+
+// Sums of a pass, turned into Metrics at the end.
+struct MetricSums {
+  double loss_sum = 0;     // sum over batches of (batch loss x batch rows)
+  std::size_t correct = 0;
+  double squared_error = 0;
+  double absolute_error = 0;
+  std::size_t rows = 0;
+  std::size_t values = 0;  // rows x outputs, for regression
+
+  void add_batch(const float* outputs, const float* targets, const std::int32_t* labels, std::size_t count,
+                 int output_count, double batch_loss, bool classification) {
+    loss_sum += batch_loss * static_cast<double>(count);
+    rows += count;
+    if (classification) {
+      for (std::size_t r = 0; r < count; ++r)
+        if (predicted_class(outputs + r * output_count, output_count) == labels[r]) ++correct;
+    } else {
+      const std::size_t n = count * static_cast<std::size_t>(output_count);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double d = static_cast<double>(outputs[i]) - targets[i];
+        squared_error += d * d;
+        absolute_error += std::abs(d);
+      }
+      values += n;
+    }
+  }
+
+  Metrics metrics(bool classification) const {
+    Metrics m;
+    m.rows = rows;
+    if (rows == 0) return m;
+    m.loss = loss_sum / static_cast<double>(rows);
+    if (classification) {
+      m.accuracy = static_cast<double>(correct) / static_cast<double>(rows);
+    } else {
+      m.rmse = std::sqrt(squared_error / static_cast<double>(values));
+      m.mae = absolute_error / static_cast<double>(values);
+    }
+    return m;
+  }
+};
+
+// Fisher-Yates with the project's generator, so an order is the same on every platform.
+void shuffle(std::vector<std::size_t>& order, Random& random) {
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[random.below(i)]);
+}
+
+}  // namespace
+
+int predicted_class(const float* outputs, int output_count) {
+  if (output_count == 1) return outputs[0] > 0.5f ? 1 : 0;
+  return static_cast<int>(std::max_element(outputs, outputs + output_count) - outputs);
+}
+
+Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size) {
+  const int outputs = network.output_size();
+  const bool classification = is_classification(data);
+  Workspace<float> workspace(network, batch_size);
+  std::vector<float> x(static_cast<std::size_t>(batch_size) * data.features);  // (B, IN)
+  std::vector<float> y(static_cast<std::size_t>(batch_size) * outputs);        // (B, OUT)
+  std::vector<std::size_t> indices(static_cast<std::size_t>(batch_size));
+  MetricSums sums;
+  for (std::size_t start = 0; start < data.rows; start += batch_size) {
+    const std::size_t count = std::min<std::size_t>(batch_size, data.rows - start);
+    std::iota(indices.begin(), indices.begin() + count, start);
+    data.gather_rows(x.data(), indices.data(), count, scaling);
+    data.gather_targets(y.data(), indices.data(), count, outputs);
+    network.forward(workspace, x.data(), static_cast<int>(count));
+    const double loss = network.loss_value(workspace, y.data(), static_cast<int>(count));
+    sums.add_batch(network.output(workspace), y.data(), classification ? data.labels.data() + start : nullptr, count,
+                   outputs, loss, classification);
+  }
+  return sums.metrics(classification);
+}
+
+std::vector<std::size_t> confusion_matrix(const Network<float>& network, const Dataset& data, const Scaling& scaling) {
+  const int outputs = network.output_size();
+  const std::size_t classes = data.class_names.size();
+  std::vector<std::size_t> confusion(classes * classes, 0);
+  const int batch_size = 256;
+  Workspace<float> workspace(network, batch_size);
+  std::vector<float> x(static_cast<std::size_t>(batch_size) * data.features);
+  std::vector<std::size_t> indices(batch_size);
+  for (std::size_t start = 0; start < data.rows; start += batch_size) {
+    const std::size_t count = std::min<std::size_t>(batch_size, data.rows - start);
+    std::iota(indices.begin(), indices.begin() + count, start);
+    data.gather_rows(x.data(), indices.data(), count, scaling);
+    network.forward(workspace, x.data(), static_cast<int>(count));
+    for (std::size_t r = 0; r < count; ++r) {
+      const auto predicted = static_cast<std::size_t>(predicted_class(network.output(workspace) + r * outputs, outputs));
+      const auto actual = static_cast<std::size_t>(data.labels[start + r]);
+      if (predicted < classes && actual < classes) ++confusion[actual * classes + predicted];
+    }
+  }
+  return confusion;
+}
+
+TrainingResult train(Network<float>& network, const Dataset& train_data, const Dataset* validation,
+                     const Scaling& scaling, TrainingObserver* observer) {
+  const NetworkSpec& spec = network.spec();
+  const TrainingSpec& recipe = spec.training;
+  if (train_data.rows == 0) throw_bad_input(train_data.source + ": no rows to train on");
+  if (train_data.features != network.input_size())
+    throw_bad_input(train_data.source + ": " + std::to_string(train_data.features) +
+                    " features per row, but the network has " + std::to_string(network.input_size()) + " inputs");
+  if (recipe.early_stopping > 0 && validation == nullptr)
+    throw_bad_input("--early-stopping needs validation data (--validation or --validation-split)");
+
+  const int outputs = network.output_size();
+  const int batch_size = static_cast<int>(std::min<std::size_t>(recipe.batch_size, train_data.rows));
+  const std::size_t batches = (train_data.rows + batch_size - 1) / batch_size;
+  const long total_steps = static_cast<long>(batches) * recipe.epochs;
+  const bool classification = is_classification(train_data);
+
+  Optimizer<float> optimizer(spec.optimizer, network.parameters().size());
+  Workspace<float> workspace(network, batch_size);
+  std::vector<float> x(static_cast<std::size_t>(batch_size) * train_data.features);  // (B, IN)
+  std::vector<float> y(static_cast<std::size_t>(batch_size) * outputs);              // (B, OUT)
+  std::vector<std::int32_t> labels(batch_size);
+  std::vector<std::size_t> order(train_data.rows);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  // Two streams from the one seed: the order of rows, and the dropout masks.
+  Random order_random(spec.seed * 0x9E3779B97F4A7C15ull + 1);
+  Random dropout_random(spec.seed * 0x9E3779B97F4A7C15ull + 2);
+
+  TrainingResult result;
+  AlignedVector<float> best_parameters;
+  double best_validation_loss = std::numeric_limits<double>::infinity();
+  int epochs_without_improvement = 0;
+  long step = 0;
+  if (observer) observer->on_start(recipe.epochs, batches, train_data.rows);
+
+  for (int epoch = 1; epoch <= recipe.epochs; ++epoch) {
+    const auto started = std::chrono::steady_clock::now();
+    shuffle(order, order_random);
+    MetricSums sums;
+    double learning_rate = spec.optimizer.learning_rate;
+    for (std::size_t batch = 0; batch < batches; ++batch) {
+      const std::size_t first = batch * batch_size;
+      const std::size_t count = std::min<std::size_t>(batch_size, train_data.rows - first);
+      const std::size_t* indices = order.data() + first;
+      train_data.gather_rows(x.data(), indices, count, scaling);
+      train_data.gather_targets(y.data(), indices, count, outputs);
+      if (classification)
+        for (std::size_t r = 0; r < count; ++r) labels[r] = train_data.labels[indices[r]];
+
+      const int rows = static_cast<int>(count);
+      network.forward_train(workspace, x.data(), rows, dropout_random);
+      const double loss = network.loss_value(workspace, y.data(), rows);
+      network.backward(workspace, x.data(), y.data(), rows);
+      if (recipe.clip_grad_norm > 0) {
+        const double norm = clip_gradient_norm(network.gradients(), recipe.clip_grad_norm);
+        if (!std::isfinite(norm))
+          throw_runtime_error("training diverged: the gradient norm is " + std::to_string(norm) + " at epoch " +
+                              std::to_string(epoch) + ", batch " + std::to_string(batch + 1));
+      }
+      if (!std::isfinite(loss))
+        throw_runtime_error("training diverged: the loss is " + std::to_string(loss) + " at epoch " +
+                            std::to_string(epoch) + ", batch " + std::to_string(batch + 1) +
+                            " (try a smaller learning rate, --clip-grad-norm, or --scale standard)");
+      learning_rate = learning_rate_at(recipe.schedule, spec.optimizer.learning_rate, step, total_steps);
+      optimizer.step(network.parameters(), network.gradients(), learning_rate);
+      ++step;
+      sums.add_batch(network.output(workspace), y.data(), labels.data(), count, outputs, loss, classification);
+      if (observer) observer->on_batch(epoch, batch + 1, batches, sums.loss_sum / static_cast<double>(sums.rows));
+    }
+    EpochMetrics metrics;
+    metrics.epoch = epoch;
+    metrics.learning_rate = learning_rate;
+    metrics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    metrics.train = sums.metrics(classification);
+    if (validation != nullptr) {
+      metrics.has_validation = true;
+      metrics.validation = evaluate(network, *validation, scaling);
+    }
+    result.history.push_back(metrics);
+    if (observer) observer->on_epoch(metrics);
+
+    result.best_epoch = epoch;
+    if (recipe.early_stopping > 0) {
+      if (metrics.validation.loss < best_validation_loss) {
+        best_validation_loss = metrics.validation.loss;
+        best_parameters.assign(network.parameters().begin(), network.parameters().end());
+        epochs_without_improvement = 0;
+      } else if (++epochs_without_improvement >= recipe.early_stopping) {
+        result.stopped_early = epoch < recipe.epochs;
+        break;
+      }
+    }
+  }
+  if (recipe.early_stopping > 0 && !best_parameters.empty()) {
+    std::copy(best_parameters.begin(), best_parameters.end(), network.parameters().begin());
+    result.best_epoch = 0;
+    for (const auto& m : result.history)
+      if (m.validation.loss == best_validation_loss) {
+        result.best_epoch = m.epoch;
+        break;
+      }
+  }
+  if (observer) observer->on_finish(result.best_epoch, result.stopped_early);
+  return result;
+}
+
+}  // namespace backprop

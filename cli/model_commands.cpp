@@ -104,11 +104,11 @@ int run_predict(const DataArguments& a) {
         const int predicted = predicted_class(row, outputs);
         line = csv_field(model.classes.empty() ? std::to_string(predicted) : model.classes[predicted]);
         if (outputs == 1)
-          line += "," + io::format_double(1.0 - row[0]) + "," + io::format_double(row[0]);
+          line += "," + io::format_float(1.0f - row[0]) + "," + io::format_float(row[0]);
         else
-          for (int o = 0; o < outputs; ++o) line += "," + io::format_double(row[o]);
+          for (int o = 0; o < outputs; ++o) line += "," + io::format_float(row[o]);
       } else {
-        for (int o = 0; o < outputs; ++o) line += (o ? "," : "") + io::format_double(row[o]);
+        for (int o = 0; o < outputs; ++o) line += (o ? "," : "") + io::format_float(row[o]);
       }
       text += line + "\n";
     }

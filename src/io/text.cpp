@@ -115,4 +115,10 @@ std::string format_double(double value) {
   return error == std::errc() ? std::string(buffer, end) : std::string("nan");
 }
 
+std::string format_float(float value) {
+  char buffer[32];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return error == std::errc() ? std::string(buffer, end) : std::string("nan");
+}
+
 }  // namespace backprop::io

@@ -1,5 +1,6 @@
 #include "backprop/train/progress.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -60,6 +61,9 @@ void ConsoleProgress::on_batch(int epoch, std::size_t batch, std::size_t batches
 
 void ConsoleProgress::on_epoch(const EpochMetrics& m) {
   if (terminal_) std::fprintf(out_, "\r\x1b[K");
+  // Long runs print about 100 lines: every k-th epoch and the last (the --log file has every epoch).
+  const int every = std::max(1, (epochs_ + 99) / 100);
+  if (m.epoch % every != 0 && m.epoch != epochs_ && m.epoch != 1) return;
   std::string line = "epoch " + std::to_string(m.epoch) + "/" + std::to_string(epochs_);
   char buffer[256];
   if (classification_)

@@ -63,6 +63,25 @@ void shuffle(std::vector<std::size_t>& order, Random& random) {
   for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[random.below(i)]);
 }
 
+std::string divergence_message(const Network<float>& network, double loss, int epoch, std::size_t batch) {
+  std::string where = "training diverged at epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch) + ": ";
+  if (!std::isfinite(loss)) {
+    where += "the loss is " + std::to_string(loss);
+  } else {
+    for (std::size_t l = 0; l < network.layer_count(); ++l) {
+      const DenseLayer& layer = network.layer(l);
+      const auto gradients = network.gradients();
+      const auto first = gradients.begin() + static_cast<std::ptrdiff_t>(layer.weights_offset);
+      const auto last = gradients.begin() + static_cast<std::ptrdiff_t>(layer.bias_offset + layer.out);
+      if (!std::all_of(first, last, [](float g) { return std::isfinite(g); })) {
+        where += "the gradient of layer " + std::to_string(l + 1) + " is not finite";
+        break;
+      }
+    }
+  }
+  return where + " (try a smaller learning rate, --clip-grad-norm, or --scale standard)";
+}
+
 }  // namespace
 
 int predicted_class(const float* outputs, int output_count) {
@@ -166,16 +185,12 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
       network.forward_train(workspace, x.data(), rows, dropout_random);
       const double loss = network.loss_value(workspace, y.data(), rows);
       network.backward(workspace, x.data(), y.data(), rows);
-      if (recipe.clip_grad_norm > 0) {
-        const double norm = clip_gradient_norm(network.gradients(), recipe.clip_grad_norm);
-        if (!std::isfinite(norm))
-          throw_runtime_error("training diverged: the gradient norm is " + std::to_string(norm) + " at epoch " +
-                              std::to_string(epoch) + ", batch " + std::to_string(batch + 1));
-      }
-      if (!std::isfinite(loss))
-        throw_runtime_error("training diverged: the loss is " + std::to_string(loss) + " at epoch " +
-                            std::to_string(epoch) + ", batch " + std::to_string(batch + 1) +
-                            " (try a smaller learning rate, --clip-grad-norm, or --scale standard)");
+      // One pass over the gradient arena gives the norm for clipping and catches divergence before the
+      // update, so the network keeps the last finite parameters.
+      const double max_norm = recipe.clip_grad_norm > 0 ? recipe.clip_grad_norm : INFINITY;
+      const double norm = clip_gradient_norm(network.gradients(), max_norm);
+      if (!std::isfinite(loss) || !std::isfinite(norm))
+        throw_runtime_error(divergence_message(network, loss, epoch, batch + 1));
       learning_rate = learning_rate_at(recipe.schedule, spec.optimizer.learning_rate, step, total_steps);
       optimizer.step(network.parameters(), network.gradients(), learning_rate);
       ++step;

@@ -32,7 +32,8 @@ std::vector<double> parse_number_list(std::string_view text, std::string_view wh
 // failure the temporary file is removed, path is left as it was, and Error(bad_input) names the path.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
-// Shortest text that reads back to the same double (std::to_chars).
+// Shortest text that reads back to the same double, or float (std::to_chars).
 std::string format_double(double value);
+std::string format_float(float value);
 
 }  // namespace backprop::io

@@ -1,0 +1,250 @@
+// The trainer: dropout's gradients and statistics, an end-to-end run that must learn a non-linear data
+// set, reproducibility from the seed, early stopping, and divergence reported as an error.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "backprop/error.hpp"
+#include "backprop/nn/gradient_check.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/train/trainer.hpp"
+
+namespace backprop {
+namespace {
+
+NetworkSpec two_hidden(int input, int outputs, Activation output, LossKind loss, double dropout) {
+  NetworkSpec spec;
+  spec.input = input;
+  spec.loss = loss;
+  spec.seed = 4;
+  spec.layers.push_back({.units = 16, .activation = Activation::tanh, .dropout = dropout});
+  spec.layers.push_back({.units = 16, .activation = Activation::tanh, .dropout = dropout});
+  spec.layers.push_back({.units = outputs, .activation = output});
+  return spec;
+}
+
+// Dropout's backward goes through the forward's masks: with the masks held fixed (the same random
+// stream for every evaluation), the analytic gradients match central differences (tolerance and error
+// measure as gradient_check.hpp: 1e-5 relative, floor 1e-4).
+TEST(TrainerDropout, GradientsThroughTheMasksMatchCentralDifferences) {
+  const NetworkSpec spec = two_hidden(5, 3, Activation::softmax, LossKind::softmax_ce, 0.4);
+  std::vector<double> x, y;
+  random_batch(x, y, spec, 6, 9);
+  Network<double> network(spec);
+  Workspace<double> workspace(network, 6);
+  auto loss_with_masks = [&] {
+    Random random(77);  // the same masks every time
+    network.forward_train(workspace, x.data(), 6, random);
+    return network.loss_value(workspace, y.data(), 6);
+  };
+  loss_with_masks();
+  network.backward(workspace, x.data(), y.data(), 6);
+  const std::vector<double> analytic(network.gradients().begin(), network.gradients().end());
+  double worst = 0;
+  int zero_gradients = 0;
+  for (std::size_t i = 0; i < analytic.size(); ++i) {
+    double& p = network.parameters()[i];
+    const double saved = p;
+    p = saved + 1e-6;
+    const double plus = loss_with_masks();
+    p = saved - 1e-6;
+    const double minus = loss_with_masks();
+    p = saved;
+    worst = std::max(worst, gradient_relative_error(analytic[i], (plus - minus) / 2e-6));
+    if (analytic[i] == 0.0) ++zero_gradients;
+  }
+  EXPECT_LE(worst, kDefaultGradientTolerance);
+  // Dropped units pass no gradient: some weights into the second hidden layer get exactly zero.
+  EXPECT_GT(zero_gradients, 0);
+}
+
+TEST(TrainerDropout, KeepsOneMinusPScaledAndLeavesInferenceAlone) {
+  NetworkSpec spec = two_hidden(8, 2, Activation::softmax, LossKind::softmax_ce, 0.3);
+  Network<float> network(spec);
+  const int batch = 500;
+  Workspace<float> workspace(network, batch);
+  std::vector<double> xd, yd;
+  random_batch(xd, yd, spec, batch, 1);
+  const std::vector<float> x(xd.begin(), xd.end());
+  Random random(5);
+  network.forward_train(workspace, x.data(), batch, random);
+  std::size_t dropped = 0;
+  const std::size_t n = static_cast<std::size_t>(batch) * 16;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float m = workspace.mask(0)[i];
+    if (m == 0.0f)
+      ++dropped;
+    else
+      EXPECT_FLOAT_EQ(m, 1.0f / 0.7f);
+    EXPECT_FLOAT_EQ(workspace.dropped(0)[i], workspace.a(0)[i] * m);
+  }
+  // 8000 Bernoulli(0.3) draws: standard deviation 0.005, so 0.3 +- 0.025 is five of them.
+  EXPECT_NEAR(static_cast<double>(dropped) / n, 0.3, 0.025);
+  // Inference: the same outputs as the same network without dropout.
+  spec.layers[0].dropout = spec.layers[1].dropout = 0.0;
+  Network<float> plain(spec);
+  Workspace<float> plain_workspace(plain, batch);
+  network.forward(workspace, x.data(), batch);
+  plain.forward(plain_workspace, x.data(), batch);
+  for (int i = 0; i < batch * 2; ++i) EXPECT_EQ(network.output(workspace)[i], plain.output(plain_workspace)[i]);
+}
+
+// Two concentric rings, labelled inner/outer, with noise: not linearly separable.
+Dataset rings(std::size_t rows, std::uint64_t seed) {
+  Dataset data;
+  data.source = "rings";
+  data.rows = rows;
+  data.features = 2;
+  data.task = TaskKind::classification;
+  data.class_names = {"inner", "outer"};
+  Random random(seed);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const int label = static_cast<int>(r % 2);
+    const double radius = (label == 0 ? 1.0 : 2.0) + 0.15 * random.normal();
+    const double angle = random.uniform(0.0, 6.283185307179586);
+    data.features_f32.push_back(static_cast<float>(radius * std::cos(angle)));
+    data.features_f32.push_back(static_cast<float>(radius * std::sin(angle)));
+    data.labels.push_back(label);
+  }
+  return data;
+}
+
+NetworkSpec rings_network() {
+  NetworkSpec spec = two_hidden(2, 2, Activation::softmax, LossKind::softmax_ce, 0.0);
+  spec.optimizer.type = "adam";
+  spec.optimizer.learning_rate = 0.01;
+  spec.training.epochs = 40;
+  spec.training.batch_size = 32;
+  spec.training.schedule.kind = ScheduleKind::cosine;
+  return spec;
+}
+
+// The rings are separable by a circle of radius 1.5, 3.3 standard deviations of the noise from each ring:
+// the best possible accuracy is about 0.999; a trained network must reach 0.97 on rows it never saw.
+TEST(TrainerEndToEnd, LearnsTwoRingsToHeldOutAccuracyAbove97Percent) {
+  const Dataset train_data = rings(1000, 1);
+  const Dataset test_data = rings(500, 2);
+  Network<float> network(rings_network());
+  const TrainingResult result = train(network, train_data, &test_data, Scaling{});
+  ASSERT_EQ(result.history.size(), 40u);
+  EXPECT_GT(result.history.front().train.loss, result.history.back().train.loss);
+  const Metrics metrics = evaluate(network, test_data, Scaling{});
+  EXPECT_GE(metrics.accuracy, 0.97);
+  EXPECT_EQ(metrics.rows, 500u);
+  EXPECT_DOUBLE_EQ(metrics.accuracy, result.history.back().validation.accuracy);
+  // The confusion matrix counts every row once, the diagonal being the correct ones.
+  const auto confusion = confusion_matrix(network, test_data, Scaling{});
+  ASSERT_EQ(confusion.size(), 4u);
+  EXPECT_EQ(confusion[0] + confusion[1] + confusion[2] + confusion[3], 500u);
+  EXPECT_NEAR((confusion[0] + confusion[3]) / 500.0, metrics.accuracy, 1e-12);
+}
+
+TEST(TrainerEndToEnd, TheSameSeedGivesBitIdenticalParametersAndAnotherSeedDoesNot) {
+  const Dataset data = rings(200, 3);
+  NetworkSpec spec = rings_network();
+  spec.training.epochs = 3;
+  spec.layers[0].dropout = 0.2;
+  Network<float> a(spec), b(spec);
+  train(a, data, nullptr, Scaling{});
+  train(b, data, nullptr, Scaling{});
+  EXPECT_TRUE(std::ranges::equal(a.parameters(), b.parameters()));
+  spec.seed = 5;
+  Network<float> c(spec);
+  train(c, data, nullptr, Scaling{});
+  EXPECT_FALSE(std::ranges::equal(a.parameters(), c.parameters()));
+}
+
+TEST(TrainerEndToEnd, TheLastPartialBatchIsUsed) {
+  // 10 rows in batches of 4: 3 steps an epoch, so adam's step count after 2 epochs shows it.
+  const Dataset data = rings(10, 4);
+  NetworkSpec spec = rings_network();
+  spec.training.epochs = 2;
+  spec.training.batch_size = 4;
+  Network<float> network(spec);
+  const auto result = train(network, data, nullptr, Scaling{});
+  EXPECT_EQ(result.history[0].train.rows, 10u);
+}
+
+TEST(TrainerEarlyStopping, KeepsTheParametersOfTheBestValidationEpoch) {
+  // A tiny training set overfits, so the validation loss rises again and training stops.
+  const Dataset train_data = rings(16, 5);
+  const Dataset validation = rings(400, 6);
+  NetworkSpec spec = rings_network();
+  spec.optimizer.learning_rate = 0.05;
+  spec.training.epochs = 300;
+  spec.training.batch_size = 4;
+  spec.training.schedule.kind = ScheduleKind::constant;
+  spec.training.early_stopping = 5;
+  Network<float> network(spec);
+  const TrainingResult result = train(network, train_data, &validation, Scaling{});
+  EXPECT_TRUE(result.stopped_early);
+  EXPECT_LT(result.history.size(), 300u);
+  double best = INFINITY;
+  int best_epoch = 0;
+  for (const auto& m : result.history)
+    if (m.validation.loss < best) {
+      best = m.validation.loss;
+      best_epoch = m.epoch;
+    }
+  EXPECT_EQ(result.best_epoch, best_epoch);
+  EXPECT_EQ(static_cast<int>(result.history.size()), best_epoch + 5);
+  EXPECT_NEAR(evaluate(network, validation, Scaling{}).loss, best, 1e-9);
+}
+
+// Divergence stops training with the epoch and batch, before the update that would spoil the parameters.
+Dataset one_feature_regression(float x, float y, int rows) {
+  Dataset data;
+  data.source = "one-feature";
+  data.rows = static_cast<std::size_t>(rows);
+  data.features = 1;
+  data.task = TaskKind::regression;
+  data.target_count = 1;
+  data.features_f32.assign(rows, x);
+  data.targets.assign(rows, y);
+  return data;
+}
+
+std::string divergence(const Dataset& data, double weight, int epochs) {
+  NetworkSpec spec;
+  spec.input = 1;
+  spec.loss = LossKind::mse;
+  spec.layers.push_back({.units = 1, .activation = Activation::identity, .weights = {weight}, .bias = {0.0}});
+  spec.optimizer.learning_rate = 1.0;
+  spec.training.batch_size = 1;
+  spec.training.epochs = epochs;
+  Network<float> network(spec);
+  try {
+    train(network, data, nullptr, Scaling{});
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::runtime);
+    for (float p : network.parameters()) EXPECT_TRUE(std::isfinite(p)) << e.what();
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(TrainerDivergence, AGradientThatOverflowsNamesTheLayer) {
+  // x = 3e38, w = 1e-38: z = 3, the loss 4.5 is finite, but dL/dw = 3 * 3e38 overflows float.
+  EXPECT_THAT(divergence(one_feature_regression(3e38f, 0.0f, 1), 1e-38, 1),
+              ::testing::HasSubstr("training diverged at epoch 1, batch 1: the gradient of layer 1 is not finite"));
+}
+
+TEST(TrainerDivergence, ALossThatOverflowsNamesTheEpochAndBatch) {
+  // x = 1e18: the first step is finite but throws w to about -1e37, and the next loss overflows.
+  EXPECT_THAT(divergence(one_feature_regression(1e18f, 0.0f, 3), 1.0, 1),
+              ::testing::HasSubstr("training diverged at epoch 1, batch 2: the loss is inf"));
+}
+
+TEST(TrainerErrors, EarlyStoppingWithoutValidationIsRefused) {
+  NetworkSpec spec = rings_network();
+  spec.training.early_stopping = 3;
+  Network<float> network(spec);
+  EXPECT_THROW(train(network, rings(10, 1), nullptr, Scaling{}), Error);
+}
+
+}  // namespace
+}  // namespace backprop

@@ -1,6 +1,9 @@
 #include <string>
 
 #include "backprop/error.hpp"
+#include "backprop/io/model_file.hpp"
+#include "backprop/io/network_file.hpp"
+#include "backprop/io/text.hpp"
 #include "commands.hpp"
 
 namespace backprop::cli {
@@ -14,6 +17,25 @@ std::string architecture(const NetworkSpec& spec) {
 std::optional<LossKind> loss_option(const std::string& text) {
   if (text.empty()) return std::nullopt;
   return parse_loss(text);  // the option's CLI::IsMember check has already refused unknown names
+}
+
+CLI::Validator finite_number(const std::string& expected, bool (*accept)(double)) {
+  return CLI::Validator(
+      [expected, accept](std::string& text) -> std::string {
+        const auto value = io::parse_double(text);
+        if (!value || !accept(*value)) return "expected " + expected + ", got '" + text + "'";
+        return "";
+      },
+      "NUMBER");
+}
+
+NetworkSpec read_network_or_model(const std::string& path) {
+  // A JSON file (a network file or a model export) is read with its numbers as written, in double; a
+  // binary model holds float32 parameters.
+  const std::string text = io::read_file(path);
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '{') return io::parse_network(text, path);
+  return io::load_model(path).network;
 }
 
 TaskKind task_of(const NetworkSpec& spec) {

@@ -24,6 +24,17 @@ void add_info_command(CLI::App& app, int& exit_code);
 
 // "4-2-3-1"
 std::string architecture(const NetworkSpec& spec);
+// An option check: the value must be a finite number and satisfy `accept`; the message says `expected`
+// ("a positive number", "a number in [0, 1)"). CLI11's own range checks let NaN through.
+CLI::Validator finite_number(const std::string& expected, bool (*accept)(double));
+inline bool is_positive(double v) { return v > 0; }
+inline bool is_non_negative(double v) { return v >= 0; }
+inline bool is_fraction_below_one(double v) { return v >= 0 && v < 1; }
+inline bool is_open_fraction(double v) { return v > 0 && v < 1; }
+
+// The network of a file that may be a network file or a model (binary or JSON): trace and gradcheck.
+NetworkSpec read_network_or_model(const std::string& path);
+
 // A validator for --loss.
 std::optional<LossKind> loss_option(const std::string& text);
 

@@ -24,7 +24,7 @@ struct GradcheckArguments {
 };
 
 int run_gradcheck(const GradcheckArguments& args) {
-  NetworkSpec spec = io::read_network_file(args.network);
+  NetworkSpec spec = read_network_or_model(args.network);
   if (const auto loss = loss_option(args.loss)) spec.loss = *loss;
   validate(spec);
 
@@ -63,15 +63,16 @@ void add_gradcheck_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "gradcheck", "Check every analytic gradient against central finite differences in double precision; "
                    "exit 1 when the largest relative error exceeds the tolerance");
-  cmd->add_option("network", args->network, "Network file (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("network", args->network, "Network file (JSON) or model")->required()->check(CLI::ExistingFile);
   cmd->add_option("--input", args->input, "Input rows (comma-separated, rows separated by ';'); random if omitted");
   cmd->add_option("--target", args->target, "Targets, one row per input row; random if omitted");
   cmd->add_option("--batch", args->batch, "Rows of random input when --input is not given")
       ->check(CLI::Range(1, 4096));
-  cmd->add_option("--seed", args->seed, "Seed of the random input");
+  cmd->add_option("--seed", args->seed, "Seed of the random input")->check(CLI::NonNegativeNumber);
   cmd->add_option("--loss", args->loss, "Loss, overriding the network file's: mse, bce or softmax_ce")
       ->check(CLI::IsMember({"mse", "bce", "softmax_ce"}));
-  cmd->add_option("--tolerance", args->tolerance, "Largest relative error accepted")->check(CLI::PositiveNumber);
+  cmd->add_option("--tolerance", args->tolerance, "Largest relative error accepted")
+      ->check(finite_number("a positive number", is_positive));
   cmd->callback([args, &exit_code] { exit_code = run_gradcheck(*args); });
 }
 

@@ -79,11 +79,11 @@ int run_predict(const DataArguments& a) {
   std::string text;
   if (classification) {
     text = "class";
-    for (const auto& name : model.classes) text += "," + csv_field("p_" + name);
+    for (const auto& name : model.classes) text += "," + csv_field(std::string("p_").append(name));
   } else {
     for (int o = 0; o < outputs; ++o) {
       const std::string name = o < static_cast<int>(model.targets.size()) ? model.targets[o] : std::to_string(o);
-      text += (o ? "," : "") + csv_field("y_" + name);
+      text += (o ? "," : "") + csv_field(std::string("y_").append(name));
     }
   }
   text += "\n";

@@ -143,7 +143,7 @@ void print_readable(const Trace& trace, const std::string& source, int digits) {
 }
 
 int run_trace(const TraceArguments& args) {
-  const NetworkSpec spec = io::read_network_file(args.network);
+  const NetworkSpec spec = read_network_or_model(args.network);
   TraceOptions options;
   options.input = io::parse_number_list(args.input, "--input");
   options.target = io::parse_number_list(args.target, "--target");
@@ -165,7 +165,7 @@ void add_trace_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "trace", "Print every figure of the forward pass, the backward pass and the SGD update, step by step, in "
                "double precision (the tutorial's worked example: examples/seed.json)");
-  cmd->add_option("network", args->network, "Network file (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("network", args->network, "Network file (JSON) or model")->required()->check(CLI::ExistingFile);
   cmd->add_option("--input", args->input,
                   "Input row: comma-separated numbers, one per network input; several rows separated by ';' "
                   "make a batch")
@@ -177,7 +177,7 @@ void add_trace_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--loss", args->loss, "Loss, overriding the network file's: mse, bce or softmax_ce")
       ->check(CLI::IsMember({"mse", "bce", "softmax_ce"}));
   cmd->add_option("--learning-rate", args->learning_rate, "SGD learning rate, overriding the network file's")
-      ->check(CLI::PositiveNumber);
+      ->check(finite_number("a positive number", is_positive));
   cmd->add_option("--digits", args->digits, "Decimals printed in the readable form")->check(CLI::Range(0, 17));
   cmd->add_flag("--json", args->json,
                 "Print one JSON object {\"steps\":[{\"step\",\"loss\",\"layers\":[{\"z\",\"a\",\"delta\","

@@ -56,8 +56,9 @@ int run_train(const TrainArguments& args) {
   io::Model model = io::load_model(args.network);  // a network file, or a model to train further
   NetworkSpec spec = model.network;
   apply_overrides(spec, args);
-  if (!args.validation.empty() && spec.training.validation_split > 0)
+  if (!args.validation.empty() && args.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
+  if (!args.validation.empty()) spec.training.validation_split = 0;  // the command line overrides the file
 
   Dataset train_data = load_for_network(spec, args.data, args.labels, args.target, model.classes);
   Dataset validation_data;
@@ -71,9 +72,10 @@ int run_train(const TrainArguments& args) {
     has_validation = true;
   }
 
-  // The scaling is fitted on the training rows only; a model trained further keeps its own.
+  // The scaling is fitted on the training rows only; a model trained further keeps its own unless --scale
+  // asks for a new one (its parameters were learnt on inputs scaled that way).
   Scaling scaling = model.scaling;
-  if (scaling.empty() || spec.training.scale != ScalingKind::none) scaling = fit_scaling(spec.training.scale, train_data);
+  if (scaling.empty() || !args.scale.empty()) scaling = fit_scaling(spec.training.scale, train_data);
 
   Network<float> network(spec);
   const bool classification = train_data.task == TaskKind::classification;
@@ -128,31 +130,34 @@ void add_train_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--validation-split", a->validation_split,
                   "Hold out this fraction of the training rows (shuffled by the seed) for validation")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(finite_number("a fraction in (0, 1)", is_open_fraction));
   cmd->add_option("--epochs", a->epochs, "Passes over the training data (file default: 10)")
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--batch-size", a->batch_size, "Rows per step; the last partial batch is used (default 32)")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--optimizer", a->optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop (torch.optim's rules)")
       ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}));
-  cmd->add_option("--learning-rate", a->learning_rate, "Base learning rate")->check(CLI::PositiveNumber);
+  cmd->add_option("--learning-rate", a->learning_rate, "Base learning rate")
+      ->check(finite_number("a positive number", is_positive));
   cmd->add_option("--momentum", a->momentum, "Momentum (momentum, nesterov: default 0.9; rmsprop: 0)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(finite_number("a number in [0, 1)", is_fraction_below_one));
   cmd->add_option("--weight-decay", a->weight_decay, "Weight decay: L2, or decoupled for adamw (default 0; adamw 0.01)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_number("a number >= 0", is_non_negative));
   cmd->add_option("--schedule", a->schedule, "Learning-rate schedule: constant, step or cosine")
       ->check(CLI::IsMember({"constant", "step", "cosine"}));
-  cmd->add_option("--warmup", a->warmup, "Steps of linear warm-up before the schedule")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--warmup", a->warmup, "Steps of linear warm-up before the schedule")
+      ->check(CLI::Range(0L, 1000000000L));
   cmd->add_option("--clip-grad-norm", a->clip_grad_norm, "Clip the gradient's global L2 norm to this")
-      ->check(CLI::PositiveNumber);
+      ->check(finite_number("a positive number", is_positive));
   cmd->add_option("--dropout", a->dropout, "Dropout probability of every hidden layer (training only)")
-      ->check(CLI::Range(0.0, 0.99));
+      ->check(finite_number("a probability in [0, 1)", is_fraction_below_one));
   cmd->add_option("--scale", a->scale, "Feature scaling fitted on the training data: none, standard or minmax")
       ->check(CLI::IsMember({"none", "standard", "minmax"}));
   cmd->add_option("--early-stopping", a->early_stopping,
                   "Stop after this many epochs without a better validation loss, keeping the best parameters")
       ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--seed", a->seed, "Seed of initialization, shuffling, dropout and the validation split");
+  cmd->add_option("--seed", a->seed, "Seed of initialization, shuffling, dropout and the validation split")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", a->threads, "Threads for the matrix products (default: all cores)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--log", a->log, "Write one JSON object per epoch to this file (JSON lines)");

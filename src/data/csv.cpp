@@ -340,7 +340,9 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
   const std::size_t columns = header.size();
 
   const std::vector<std::size_t> target_columns = resolve_target_columns(header, header_line, source, options);
-  const bool has_targets = !target_columns.empty();
+  // predict (target_optional): a target column present in the data is skipped, not read, so unlabelled
+  // rows ("?", empty) predict as well as labelled ones.
+  const bool has_targets = !target_columns.empty() && !options.target_optional;
   const bool classification = options.task == TaskKind::classification;
   if (classification && target_columns.size() > 1)
     throw_bad_input(source + ":" + std::to_string(header_line) +
@@ -367,7 +369,7 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
                     std::to_string(*options.expected_features) + " feature columns (the network's inputs), got " +
                     std::to_string(data.features) + " ('" + join_names(data.feature_names) + "')");
   for (const std::size_t c : target_columns) {
-    if (!classification) data.target_names.push_back(header[c]);
+    if (has_targets && !classification) data.target_names.push_back(header[c]);
   }
   if (has_targets && !classification) data.target_count = static_cast<int>(target_columns.size());
 
@@ -411,6 +413,7 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
         data.features_f32.push_back(parse_number(c));
         continue;
       }
+      if (!has_targets) continue;
       const std::size_t t = static_cast<std::size_t>(-role[c] - 1);
       if (!classification) {
         row_targets[t] = parse_number(c);
@@ -430,7 +433,7 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
         data.labels.push_back(collected.id_of(label));
       }
     }
-    if (!classification) data.targets.insert(data.targets.end(), row_targets.begin(), row_targets.end());
+    if (has_targets && !classification) data.targets.insert(data.targets.end(), row_targets.begin(), row_targets.end());
     ++data.rows;
   }
   if (data.rows == 0)

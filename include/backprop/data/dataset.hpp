@@ -80,7 +80,8 @@ struct LoadOptions {
 //   target_count = its second dimension (1 for (N)) and target_names "0", "1", ...
 // - target_optional: a target that is absent is no error (no labels, every column a feature; with an empty
 //   `target`, the last column is still the target unless the column count equals expected_features); a
-//   target that is present is loaded and checked as usual. class_names = known_classes when given.
+//   CSV target column that is present is skipped without reading its values (predict ignores it), and
+//   IDX/NPY labels given are loaded as usual. class_names = known_classes when given.
 Dataset load_dataset(const std::filesystem::path& data_path, const std::optional<std::filesystem::path>& labels_path,
                      const LoadOptions& options);
 

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   backprop::cli::add_predict_command(app, exit_code);
   backprop::cli::add_export_command(app, exit_code);
   backprop::cli::add_info_command(app, exit_code);
+  backprop::cli::add_bench_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 
 #include "backprop/error.hpp"
 #include "backprop/io/model_file.hpp"
+#include "backprop/io/onnx_export.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/trainer.hpp"
@@ -103,12 +104,13 @@ int run_predict(const DataArguments& a) {
       if (classification) {
         const int predicted = predicted_class(row, outputs);
         line = csv_field(model.classes.empty() ? std::to_string(predicted) : model.classes[predicted]);
-        if (outputs == 1)
-          line += "," + io::format_float(1.0f - row[0]) + "," + io::format_float(row[0]);
-        else
-          for (int o = 0; o < outputs; ++o) line += "," + io::format_float(row[o]);
+        if (outputs == 1) {
+          line.append(",").append(io::format_float(1.0f - row[0])).append(",").append(io::format_float(row[0]));
+        } else {
+          for (int o = 0; o < outputs; ++o) line.append(",").append(io::format_float(row[o]));
+        }
       } else {
-        for (int o = 0; o < outputs; ++o) line += (o ? "," : "") + io::format_float(row[o]);
+        for (int o = 0; o < outputs; ++o) line.append(o ? "," : "").append(io::format_float(row[o]));
       }
       text += line + "\n";
     }
@@ -123,8 +125,10 @@ int run_predict(const DataArguments& a) {
 // --- export ---
 int run_export(const DataArguments& a) {
   const io::Model model = io::load_model(a.model);
-  if (a.format == "onnx") throw_bad_input("--format onnx: ONNX export is not built yet (only json)");
-  io::export_model_json(a.out, model);
+  if (a.format == "onnx")
+    io::export_onnx(a.out, model);  // without ONNX built in: Error(bad_input), exit 2
+  else
+    io::export_model_json(a.out, model);
   return 0;
 }
 
@@ -185,9 +189,14 @@ void add_predict_command(CLI::App& app, int& exit_code) {
 
 void add_export_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<DataArguments>();
-  CLI::App* cmd = app.add_subcommand("export", "Export a model as JSON (readable; loads back bit-exact)");
+  CLI::App* cmd = app.add_subcommand(
+      "export", "Export a model as JSON (readable; loads back bit-exact) or ONNX (opset 13; input \"input\" "
+                "[batch, IN] of raw features, scaling included; output \"output\" [batch, OUT])");
   cmd->add_option("model", a->model, "Model file")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--format", a->format, "json (onnx: not yet)")->required()->check(CLI::IsMember({"json", "onnx"}));
+  cmd->add_option("--format", a->format,
+                  io::onnx_export_available() ? "json or onnx" : "json (onnx: not built into this backprop)")
+      ->required()
+      ->check(CLI::IsMember({"json", "onnx"}));
   cmd->add_option("--out", a->out, "The file to write (atomically)")->required();
   cmd->callback([a, &exit_code] { exit_code = run_export(*a); });
 }

@@ -2,15 +2,19 @@
 // and saves the model. Options given here override the network file's "optimizer" and "training".
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "backprop/error.hpp"
 #include "backprop/io/model_file.hpp"
+#include "backprop/io/text.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/progress.hpp"
+#include "backprop/train/report.hpp"
 #include "backprop/train/trainer.hpp"
 #include "commands.hpp"
 
@@ -18,7 +22,7 @@ namespace backprop::cli {
 namespace {
 
 struct TrainArguments {
-  std::string network, data, labels, target, validation, validation_labels, out, log;
+  std::string network, data, labels, target, validation, validation_labels, out, log, report;
   std::optional<double> validation_split;
   std::optional<int> epochs, batch_size, early_stopping, threads;
   std::optional<long> warmup;
@@ -49,6 +53,38 @@ void apply_overrides(NetworkSpec& spec, const TrainArguments& a) {
   validate(spec);
   validate(spec.optimizer);
   validate(spec.training.schedule);
+}
+
+// The --report page: the curves, the confusion matrix (on the validation set if there is one, else on the
+// training set), the network, and the recipe with the run's data and wall time.
+void write_report(const TrainArguments& args, const Network<float>& network, const Scaling& scaling,
+                  const TrainingResult& result, const Dataset& train_data, const Dataset* validation_data,
+                  double seconds) {
+  TrainingReport report;
+  report.title = std::filesystem::path(args.network).filename().string();
+  report.spec = network.spec();
+  report.result = result;
+  if (train_data.task == TaskKind::classification) {
+    const Dataset& counted = validation_data ? *validation_data : train_data;
+    report.confusion = confusion_matrix(network, counted, scaling);
+    report.class_names = train_data.class_names;
+    report.confusion_data = std::string(validation_data ? "validation set, " : "training set, ") +
+                            std::to_string(counted.rows) + (counted.rows == 1 ? " row" : " rows");
+  }
+  report.settings = {{"network file", args.network},
+                     {"training data", args.data + (args.labels.empty() ? "" : ", labels " + args.labels)},
+                     {"training rows", std::to_string(train_data.rows)}};
+  if (validation_data) {
+    const std::string split = io::format_double(network.spec().training.validation_split);
+    report.settings.emplace_back("validation data",
+                                 args.validation.empty() ? "split " + split + " of the training data" : args.validation);
+    report.settings.emplace_back("validation rows", std::to_string(validation_data->rows));
+  }
+  for (auto& row : recipe_settings(network.spec(), scaling.kind)) report.settings.push_back(std::move(row));
+  char wall_time[32];
+  std::snprintf(wall_time, sizeof wall_time, seconds < 10 ? "%.3f s" : "%.1f s", seconds);
+  report.settings.emplace_back("training wall time", wall_time);
+  write_training_report(args.report, report);
 }
 
 int run_train(const TrainArguments& args) {
@@ -93,8 +129,10 @@ int run_train(const TrainArguments& args) {
                 has_validation ? (", " + std::to_string(validation_data.rows) + " for validation").c_str() : "",
                 architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
                 spec.training.epochs);
+  const auto started = std::chrono::steady_clock::now();
   const TrainingResult result =
       train(network, train_data, has_validation ? &validation_data : nullptr, scaling, &observers);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   io::Model trained;
   trained.network = network.spec_with_parameters();
@@ -105,6 +143,10 @@ int run_train(const TrainArguments& args) {
   io::save_model(args.out, trained);
   if (!args.quiet)
     std::printf("saved %s (epoch %d of %zu)\n", args.out.c_str(), result.best_epoch, result.history.size());
+  if (!args.report.empty()) {
+    write_report(args, network, scaling, result, train_data, has_validation ? &validation_data : nullptr, seconds);
+    if (!args.quiet) std::printf("wrote %s\n", args.report.c_str());
+  }
   return 0;
 }
 
@@ -161,6 +203,9 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--threads", a->threads, "Threads for the matrix products (default: all cores)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--log", a->log, "Write one JSON object per epoch to this file (JSON lines)");
+  cmd->add_option("--report", a->report,
+                  "Write a training report to this file: one self-contained HTML page (loss and accuracy or RMSE "
+                  "curves, confusion matrix, network, settings)");
   cmd->add_flag("--quiet", a->quiet, "Print nothing but errors");
   cmd->add_option("--out", a->out, "The model file to write (binary; written atomically)")->required();
   cmd->callback([a, &exit_code] { exit_code = run_train(*a); });

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "backprop/io/onnx_export.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "helpers.hpp"
 
@@ -486,10 +487,16 @@ TEST_F(CommandClassifier, ExportJsonLoadsBackAndPredictsTheSameBytes) {
   EXPECT_EQ(further.exit_code, 0) << further.out;
 }
 
-TEST_F(CommandClassifier, ExportOnnxIsRefusedWithExitCode2) {
+// ONNX export is optional (BACKPROP_WITH_ONNX); test_onnx_report.cpp and python/test_onnx_export.py test it.
+TEST_F(CommandClassifier, ExportOnnxWritesAModelOrIsRefusedWithExitCode2) {
   train_model("model.bin", "--quiet --epochs 1");
   const CommandResult r = run_backprop("export " + shell_word(dir_ / "model.bin") + " --format onnx --out " +
                                        shell_word(dir_ / "model.onnx"));
+  if (backprop::io::onnx_export_available()) {
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_TRUE(fs::exists(dir_ / "model.onnx"));
+    return;
+  }
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr("onnx"));
   EXPECT_FALSE(fs::exists(dir_ / "model.onnx"));

@@ -144,3 +144,41 @@ TEST(Elementwise, BroadcastColumnSumsAndSgd) {
 
 }  // namespace
 }  // namespace backprop::kernels
+
+namespace backprop::kernels {
+namespace {
+
+// The products are cut into blocks by shape alone, so the thread count never changes a bit of the result
+// (DESIGN.md: results bit-identical for a given seed whatever the thread count).
+TEST(GemmThreads, ResultsAreBitIdenticalForAnyThreadCount) {
+  const int shapes[][3] = {{128, 256, 784}, {784, 256, 128}, {1024, 10, 128}, {300, 700, 50}};
+  const int saved = thread_count();
+  for (const auto& shape : shapes) {
+    const int m = shape[0], n = shape[1], k = shape[2];
+    for (Transpose ta : {Transpose::no, Transpose::yes}) {
+      for (Transpose tb : {Transpose::no, Transpose::yes}) {
+        const auto a = random_values<float>(static_cast<std::size_t>(m) * k, 11);
+        const auto b = random_values<float>(static_cast<std::size_t>(k) * n, 12);
+        const int lda = ta == Transpose::no ? k : m;
+        const int ldb = tb == Transpose::no ? n : k;
+        std::vector<std::vector<float>> results;
+        for (int threads : {1, 2, 3}) {
+          set_thread_count(threads);
+          std::vector<float> c(static_cast<std::size_t>(m) * n, 0.5f);
+          gemm<float>(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 1.0f, c.data(), n);
+          results.push_back(std::move(c));
+        }
+        EXPECT_EQ(results[0], results[1]) << m << "x" << n << "x" << k;
+        EXPECT_EQ(results[0], results[2]) << m << "x" << n << "x" << k;
+        // And the blocked product is still the product (float tolerance as in Gemm above).
+        std::vector<float> reference(static_cast<std::size_t>(m) * n, 0.5f);
+        gemm_reference<float>(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 1.0f, reference.data(), n);
+        for (std::size_t i = 0; i < reference.size(); i += 97) EXPECT_NEAR(results[0][i], reference[i], 1e-5 * (k + 1));
+      }
+    }
+  }
+  set_thread_count(saved);
+}
+
+}  // namespace
+}  // namespace backprop::kernels

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "backprop/error.hpp"
+#include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
@@ -237,6 +238,42 @@ TEST(TrainerDivergence, ALossThatOverflowsNamesTheEpochAndBatch) {
   // x = 1e18: the first step is finite but throws w to about -1e37, and the next loss overflows.
   EXPECT_THAT(divergence(one_feature_regression(1e18f, 0.0f, 3), 1.0, 1),
               ::testing::HasSubstr("training diverged at epoch 1, batch 2: the loss is inf"));
+}
+
+// A network wide enough that its products are shared among threads: training with 1, 2 and 3 threads
+// gives bit-identical parameters.
+TEST(TrainerThreads, TheThreadCountNeverChangesTheParameters) {
+  Dataset data;
+  data.source = "wide";
+  data.rows = 512;
+  data.features = 64;
+  data.task = TaskKind::classification;
+  data.class_names = {"a", "b", "c"};
+  Random random(3);
+  for (std::size_t r = 0; r < data.rows; ++r) {
+    for (int f = 0; f < data.features; ++f) data.features_f32.push_back(static_cast<float>(random.uniform()));
+    data.labels.push_back(static_cast<std::int32_t>(r % 3));
+  }
+  NetworkSpec spec;
+  spec.input = 64;
+  spec.loss = LossKind::softmax_ce;
+  spec.layers.push_back({.units = 512, .activation = Activation::relu, .dropout = 0.1});
+  spec.layers.push_back({.units = 3, .activation = Activation::softmax});
+  spec.optimizer.type = "adam";
+  spec.optimizer.learning_rate = 0.001;
+  spec.training.epochs = 2;
+  spec.training.batch_size = 256;
+  const int saved = kernels::thread_count();
+  std::vector<std::vector<float>> parameters;
+  for (int threads : {1, 2, 3}) {
+    kernels::set_thread_count(threads);
+    Network<float> network(spec);
+    train(network, data, nullptr, Scaling{});
+    parameters.emplace_back(network.parameters().begin(), network.parameters().end());
+  }
+  kernels::set_thread_count(saved);
+  EXPECT_EQ(parameters[0], parameters[1]);
+  EXPECT_EQ(parameters[0], parameters[2]);
 }
 
 TEST(TrainerErrors, EarlyStoppingWithoutValidationIsRefused) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backprop/error.hpp"
+#include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "backprop/nn/schedule.hpp"
@@ -187,9 +188,10 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
       network.backward(workspace, x.data(), y.data(), rows);
       // One pass over the gradient arena gives the norm for clipping and catches divergence before the
       // update, so the network keeps the last finite parameters.
-      const double max_norm = recipe.clip_grad_norm > 0 ? recipe.clip_grad_norm : INFINITY;
-      const double norm = clip_gradient_norm(network.gradients(), max_norm);
-      if (!std::isfinite(loss) || !std::isfinite(norm))
+      const bool finite = recipe.clip_grad_norm > 0
+                              ? std::isfinite(clip_gradient_norm(network.gradients(), recipe.clip_grad_norm))
+                              : kernels::all_finite(network.gradients().data(), network.gradients().size());
+      if (!std::isfinite(loss) || !finite)
         throw_runtime_error(divergence_message(network, loss, epoch, batch + 1));
       learning_rate = learning_rate_at(recipe.schedule, spec.optimizer.learning_rate, step, total_steps);
       optimizer.step(network.parameters(), network.gradients(), learning_rate);

@@ -7,16 +7,25 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 
 namespace backprop::kernels {
 
 enum class Transpose { no, yes };
 
-// Threads of the matrix products (the BLAS's own pool; the project starts no threads of its own).
+// Threads of the matrix products: the project's one pool (the BLAS itself runs single-threaded inside it).
+// Default: the machine's cores. Results do not depend on it (gemm cuts work by shape, not by threads).
 void set_thread_count(int threads);
+int thread_count();
 
 // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.  beta == 0 overwrites C (NaNs in C are
 // not propagated). Implemented for float and double through the BLAS (OpenBLAS).
+// Runs body(first, count) over [0, n) cut into pieces of `grain` values (the last one shorter) on the
+// thread pool; one call when n <= grain. For element-wise work: each element belongs to exactly one
+// piece, and the pieces depend on n and grain alone, so the results never depend on the thread count.
+void parallel_ranges(std::size_t n, std::size_t grain,
+                     const std::function<void(std::size_t first, std::size_t count)>& body);
+
 template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
           const T* b, int ldb, T beta, T* c, int ldc);
@@ -46,6 +55,10 @@ template <typename T> void leaky_relu_backward(T* dz, const T* da, const T* z, s
 template <typename T> void softmax_forward(T* a, const T* z, int rows, int cols);
 // dz[r, i] = a[r, i] * (da[r, i] - sum_j da[r, j] * a[r, j])  (the softmax Jacobian times da).
 template <typename T> void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols);
+
+// True when no value is NaN or infinite (one vectorised pass over the bits).
+template <typename T>
+bool all_finite(const T* values, std::size_t n);
 
 // parameters[i] -= learning_rate * gradients[i]: the plain SGD update over a whole arena.
 template <typename T>

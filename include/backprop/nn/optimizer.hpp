@@ -73,6 +73,11 @@ class Optimizer {
   double weight_decay_;
   std::vector<std::string_view> state_names_;
   std::vector<AlignedVector<T>> state_;  // one (N) arena per name in state_names_
+
+  // Values per piece of the arena updated on one thread (a multiple of 16: pieces stay 64-byte aligned).
+  static constexpr std::size_t kUpdateGrain = 1 << 15;
+  // The update of values [first, first + n) of the arena; p and g point at value first.
+  void update(T* p, const T* g, std::size_t first, std::size_t n, double learning_rate);
 };
 
 // Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_: norm = sqrt(sum of g^2) over the

@@ -1,7 +1,12 @@
 // Element-wise kernels. Plain loops the compiler vectorises; the activation derivatives are written
 // from the saved output a where that is cheaper than from z (sigmoid, tanh).
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 
 #include "backprop/kernels/kernels.hpp"
 
@@ -14,8 +19,8 @@ void broadcast_rows(T* out, const T* bias, int rows, int cols) {
 
 template <typename T>
 void column_sums(T* sums, const T* in, int rows, int cols) {
-  std::fill(sums, sums + cols, T(0));
-  for (int r = 0; r < rows; ++r) {
+  for (int c = 0; c < cols; ++c) sums[c] = in[c];
+  for (int r = 1; r < rows; ++r) {
     const T* row = in + static_cast<std::size_t>(r) * cols;
     for (int c = 0; c < cols; ++c) sums[c] += row[c];
   }
@@ -87,6 +92,24 @@ void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols) {
   }
 }
 
+// A float or double is NaN or infinite exactly when its exponent bits are all ones: with the sign bit
+// cleared, its bits compare >= those of infinity. The largest such value over the array is an integer max,
+// which the compiler vectorises (unlike a floating-point sum, whose order it must keep).
+template <typename T>
+bool all_finite(const T* values, std::size_t n) {
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  constexpr Bits kMagnitude = ~Bits(0) >> 1;
+  const Bits infinity = std::bit_cast<Bits>(std::numeric_limits<T>::infinity());
+  std::atomic<bool> finite{true};
+  parallel_ranges(n, 1 << 16, [&](std::size_t first, std::size_t count) {
+    Bits largest = 0;
+    for (std::size_t i = first; i < first + count; ++i)
+      largest = std::max(largest, std::bit_cast<Bits>(values[i]) & kMagnitude);
+    if (largest >= infinity) finite.store(false, std::memory_order_relaxed);
+  });
+  return finite.load();
+}
+
 template <typename T>
 void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rate) {
   for (std::size_t i = 0; i < n; ++i) parameters[i] -= learning_rate * gradients[i];
@@ -103,7 +126,8 @@ void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rat
   template void leaky_relu_backward<T>(T*, const T*, const T*, std::size_t, T);   \
   template void softmax_forward<T>(T*, const T*, int, int);                       \
   template void softmax_backward<T>(T*, const T*, const T*, int, int);            \
-  template void sgd_update<T>(T*, const T*, std::size_t, T);
+  template void sgd_update<T>(T*, const T*, std::size_t, T);                      \
+  template bool all_finite<T>(const T*, std::size_t);
 BACKPROP_INSTANTIATE(float)
 BACKPROP_INSTANTIATE(double)
 #undef BACKPROP_INSTANTIATE

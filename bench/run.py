@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""The project's benchmark: backprop beside its peers (PyTorch, FANN), measured in the same run on the
+same machine, medians of several runs. It prints; it never passes or fails.
+
+    sudo apt-get install -y python3-torch libfann-dev dataset-fashion-mnist   # the peers and the data
+    /usr/bin/python3 bench/run.py [--repeat 3] [--quick]                      # after building build/backprop
+
+Jobs (../shared/peers/ holds the peer programs; this script builds the C ones into build/peers/):
+  fmnist-train-bB  Fashion-MNIST MLP 784-256-128-10, ReLU, softmax_ce, SGD momentum 0.9, batch B:
+                   training samples/s through `backprop train` (the epoch time from --log) against
+                   PyTorch's best thread setting (1 and 2 threads tried; the best is named).
+  seed-net         the tutorial's 4-2-3-1 sigmoid network, one sample per SGD update, through
+                   `backprop train --batch-size 1` on a CSV, against FANN's fann_train.
+  infer-b1 / -b1024  inference of the same MLP through the C++ API (`backprop bench`) against PyTorch.
+  peak-memory      peak RSS of one Fashion-MNIST training epoch, against PyTorch's.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = os.path.normpath(os.path.join(ROOT, "..", "shared", "peers"))
+BACKPROP = os.path.join(ROOT, "build", "backprop")
+DATA = "/usr/share/datasets/fashion-mnist"
+TRAIN_IMAGES = f"{DATA}/train-images-idx3-ubyte.gz"
+TRAIN_LABELS = f"{DATA}/train-labels-idx1-ubyte.gz"
+PYTHON = "/usr/bin/python3"
+
+
+def run(command, **kwargs):
+    return subprocess.run(command, check=True, capture_output=True, text=True, **kwargs).stdout
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+        model = re.search(r"model name\s*:\s*(.*)", text).group(1).strip()
+        family = re.search(r"cpu family\s*:\s*(\d+)", text).group(1)
+        number = re.search(r"^model\s*:\s*(\d+)", text, re.M).group(1)
+        flags = re.search(r"flags\s*:\s*(.*)", text).group(1).split()
+        simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+        model = f"{model} (family {family} model {number}, {simd})"
+    except (OSError, AttributeError):
+        pass
+    return f"{os.cpu_count()} cores, {model}"
+
+
+def backprop_epoch_samples_per_second(network, batch, threads, epochs, extra=()):
+    with tempfile.TemporaryDirectory() as folder:
+        log = os.path.join(folder, "log.jsonl")
+        run([BACKPROP, "train", network, "--data", TRAIN_IMAGES, "--labels", TRAIN_LABELS, "--epochs", str(epochs),
+             "--batch-size", str(batch), "--threads", str(threads), "--log", log, "--quiet",
+             "--out", os.path.join(folder, "m.model"), *extra])
+        seconds = [json.loads(line)["seconds"] for line in open(log)]
+    return 60000 / statistics.median(seconds)
+
+
+def torch_training(batch, threads, epochs):
+    out = run([PYTHON, os.path.join(PEERS, "torch_fmnist.py"), str(threads), str(batch), str(epochs)])
+    rates = [float(x) for x in re.findall(r"samples/s=(\d+)", out)]
+    return statistics.median(rates)
+
+
+def seed_net_backprop(updates_per_epoch=1000, epochs=2000):
+    with tempfile.TemporaryDirectory() as folder:
+        csv = os.path.join(folder, "seed.csv")
+        with open(csv, "w") as f:
+            f.write("x1,x2,x3,x4,y\n" + "1,2,3,4,1\n" * updates_per_epoch)
+        log = os.path.join(folder, "log.jsonl")
+        run([BACKPROP, "train", os.path.join(ROOT, "bench", "seed-net.json"), "--data", csv, "--epochs", str(epochs),
+             "--threads", "1", "--log", log, "--quiet", "--out", os.path.join(folder, "s.model")])
+        seconds = [json.loads(line)["seconds"] for line in open(log)]
+    return updates_per_epoch / statistics.median(seconds)
+
+
+def build_fann():
+    folder = os.path.join(ROOT, "build", "peers")
+    os.makedirs(folder, exist_ok=True)
+    binary = os.path.join(folder, "fann_seed")
+    run(["gcc", "-O3", "-march=native", os.path.join(PEERS, "fann_seed.c"), "-lfloatfann", "-lm", "-o", binary])
+    return binary
+
+
+def peak_rss_kb(command):
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", *command], check=True, capture_output=True, text=True)
+    return int(out.stderr.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is shown)")
+    parser.add_argument("--quick", action="store_true", help="batch 128 only, fewer epochs")
+    args = parser.parse_args()
+    if not os.path.exists(BACKPROP):
+        sys.exit(f"build backprop first: {BACKPROP} is missing")
+    have_torch = subprocess.run([PYTHON, "-c", "import torch"], capture_output=True).returncode == 0
+    have_fann = os.path.exists("/usr/include/floatfann.h")
+    median = lambda f: statistics.median(f() for _ in range(args.repeat))
+    rows = []
+
+    network = os.path.join(ROOT, "bench", "fashion-mnist-sgd.json")
+    epochs = 2 if args.quick else 3
+    for batch in ([128] if args.quick else [32, 128, 512]):
+        ours = {t: median(lambda: backprop_epoch_samples_per_second(network, batch, t, epochs)) for t in (1, 2)}
+        best_threads = max(ours, key=ours.get)
+        peer, note = None, "python3-torch missing"
+        if have_torch:
+            theirs = {t: median(lambda: torch_training(batch, t, epochs)) for t in (1, 2)}
+            best = max(theirs, key=theirs.get)
+            peer, note = theirs[best], f"PyTorch best {best} thread(s); other {theirs[3 - best]:.0f}"
+        rows.append((f"fmnist-train-b{batch} (samples/s)", ours[best_threads], peer,
+                     f"backprop {best_threads} thread(s), other {ours[3 - best_threads]:.0f}; {note}"))
+
+    ours = median(seed_net_backprop)
+    peer, note = None, "libfann-dev missing"
+    if have_fann:
+        fann = build_fann()
+        peer = median(lambda: float(re.search(r"([\d.]+) updates/s", run([fann, "2000000"])).group(1)))
+        note = "FANN 2.2 fann_train"
+    rows.append(("seed-net per-sample (updates/s)", ours, peer, note + f"; backprop {1e9 / ours:.0f} ns/update"))
+
+    latency = median(lambda: json.loads(run([BACKPROP, "bench", network, "--batch", "1", "--json"]))[0]["latency_us"])
+    throughput = median(
+        lambda: json.loads(run([BACKPROP, "bench", network, "--batch", "1024", "--json"]))[0]["samples_per_second"])
+    torch_latency = torch_throughput = None
+    if have_torch:
+        outs = [run([PYTHON, os.path.join(PEERS, "torch_infer.py")]) for _ in range(args.repeat)]
+        torch_latency = statistics.median(float(re.search(r"latency ([\d.]+) us", o).group(1)) for o in outs)
+        torch_throughput = statistics.median(float(re.search(r"throughput (\d+)", o).group(1)) for o in outs)
+    # Latency: lower is better, so the ratio is peer / ours (above 1: faster than the peer).
+    rows.append(("infer-b1 latency (us, lower wins)", latency, torch_latency, "PyTorch 1 thread; ratio = peer/ours"))
+    rows.append(("infer-b1024 (samples/s)", throughput, torch_throughput, "PyTorch 1 thread"))
+
+    scratch = tempfile.mkdtemp()
+    ours_kb = median(lambda: peak_rss_kb([BACKPROP, "train", network, "--data", TRAIN_IMAGES, "--labels", TRAIN_LABELS,
+                                          "--epochs", "1", "--quiet", "--out", os.path.join(scratch, "m.model")]))
+    shutil.rmtree(scratch)
+    torch_kb = median(lambda: peak_rss_kb([PYTHON, os.path.join(PEERS, "torch_fmnist.py"), "1", "128", "1"])) \
+        if have_torch else None
+    rows.append(("peak memory, 1 epoch (MB, lower wins)", ours_kb / 1024, torch_kb / 1024 if torch_kb else None,
+                 "ratio = peer/ours"))
+
+    when = datetime.date.today().isoformat()
+    print(f"machine: {machine()}, {platform.system()} {platform.release()}; date {when}; medians of {args.repeat}")
+    print(f"{'job':40} {'backprop':>12} {'peer':>12} {'ratio':>7}  notes")
+    for job, ours, peer, note in rows:
+        lower_wins = "lower wins" in job
+        ratio = (peer / ours if lower_wins else ours / peer) if peer else None
+        print(f"{job:40} {ours:12.1f} {peer if peer else float('nan'):12.1f} "
+              f"{ratio if ratio else float('nan'):7.2f}  {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+// ONNX export of a model (`backprop export MODEL --format onnx --out FILE`).
+//
+// The graph (opset 13, IR version 7, producer "backprop") computes what `backprop predict` computes from
+// raw features:
+//   input  "input"  float32 [batch, IN]   the features as backprop reads them (CSV and float NPY values
+//                                          as they are; uint8 images, IDX or NPY, as value / 255)
+//   Sub, Div                              the model's feature scaling, x' = (x - offset) / scale
+//                                          (initializers "scaling_offset", "scaling_scale"; omitted for none)
+//   per layer l (from 1): Gemm            z = a W + b, W an [IN, OUT] initializer "layer<l>_weights"
+//                                          (transB = 0), b an [OUT] initializer "layer<l>_bias"
+//                         the activation  Relu, LeakyRelu (alpha = slope), Sigmoid, Tanh, Softmax (axis 1);
+//                                          identity adds no node
+//   output "output" float32 [batch, OUT]  the last layer's activations (one sigmoid output: p(class 1))
+// The model's doc string names the classes (or the regression targets); the metadata properties
+// "classes", "targets" and "features" hold them as JSON arrays of strings.
+//
+// It is built only when protobuf and ONNX's schema (onnx.proto) were found (CMake option
+// BACKPROP_WITH_ONNX); otherwise export_onnx throws Error(bad_input) saying so.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "backprop/io/model_file.hpp"
+
+namespace backprop::io {
+
+inline constexpr int kOnnxOpset = 13;
+inline constexpr int kOnnxIrVersion = 7;  // the first IR version of opset 13 (ONNX 1.8)
+
+// Whether this build of the library can export ONNX.
+bool onnx_export_available();
+
+// The serialized ModelProto. Throws Error(bad_input) when ONNX was not built in, or when the model's
+// parameters or scaling do not fit its network.
+std::string onnx_model_bytes(const Model& model);
+
+// Writes onnx_model_bytes(model) atomically (write_file_atomically): on failure path is left as it was.
+void export_onnx(const std::filesystem::path& path, const Model& model);
+
+}  // namespace backprop::io

@@ -1,0 +1,47 @@
+// The training report (`backprop train ... --report FILE.html`): one self-contained HTML page, readable
+// offline (inline CSS and SVG; no script, font, image or link to fetch): the loss per epoch for training
+// and validation, the accuracy (classification) or RMSE (regression) per epoch, the confusion matrix
+// (classification), the network's layers and parameter counts, and the run's settings. Every text put
+// into the page is HTML-escaped.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "backprop/data/scaling.hpp"
+#include "backprop/nn/spec.hpp"
+#include "backprop/train/trainer.hpp"
+
+namespace backprop {
+
+// (name, value) rows, shown in this order.
+using ReportSettings = std::vector<std::pair<std::string, std::string>>;
+
+// The recipe as spec holds it: the optimizer with the settings its type uses, the schedule, batch size,
+// epochs, gradient clipping, early stopping, the scaling, the seed.
+ReportSettings recipe_settings(const NetworkSpec& spec, ScalingKind scaling);
+
+struct TrainingReport {
+  std::string title;                          // e.g. the network file's name
+  NetworkSpec spec;                           // the trained network (its layers; weights are not shown)
+  TrainingResult result;
+  std::vector<std::size_t> confusion;         // (K x K) from confusion_matrix, or empty (regression)
+  std::vector<std::string> class_names;       // K names; empty for regression
+  std::string confusion_data;                 // what the confusion matrix counts, e.g. "validation set"
+  ReportSettings settings;                    // recipe_settings plus the run's (data files, rows, wall time)
+};
+
+// The page. Throws Error(bad_input) when the confusion matrix is not K x K for the K class names.
+std::string training_report_html(const TrainingReport& report);
+
+// Writes the page atomically (io::write_file_atomically); on failure the file is left as it was.
+void write_training_report(const std::filesystem::path& path, const TrainingReport& report);
+
+// Text with &, <, >, " and ' replaced by character references.
+std::string html_escape(std::string_view text);
+
+}  // namespace backprop

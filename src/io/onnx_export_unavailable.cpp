@@ -1,0 +1,19 @@
+// ONNX export in a build without it (CMake option BACKPROP_WITH_ONNX off: protobuf or onnx.proto missing).
+#include "backprop/error.hpp"
+#include "backprop/io/onnx_export.hpp"
+
+namespace backprop::io {
+
+namespace {
+[[noreturn]] void not_built_in() {
+  throw_bad_input(
+      "--format onnx: ONNX export was not built into this backprop (it needs protobuf and ONNX's onnx.proto: "
+      "install libprotobuf-dev protobuf-compiler libonnx-dev and configure with -DBACKPROP_WITH_ONNX=ON)");
+}
+}  // namespace
+
+bool onnx_export_available() { return false; }
+std::string onnx_model_bytes(const Model&) { not_built_in(); }
+void export_onnx(const std::filesystem::path&, const Model&) { not_built_in(); }
+
+}  // namespace backprop::io

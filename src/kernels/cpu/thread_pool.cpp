@@ -1,0 +1,142 @@
+#include "thread_pool.hpp"
+
+#include "backprop/kernels/kernels.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BACKPROP_PAUSE() _mm_pause()
+#else
+#define BACKPROP_PAUSE() ((void)0)
+#endif
+
+namespace backprop::kernels {
+namespace {
+
+// One parallel_for call: its indices are handed out by an atomic counter. The job lives on the caller's
+// stack; a worker joins it under the pool's lock and the caller waits for every joined worker to leave.
+struct Job {
+  const std::function<void(std::size_t)>* task = nullptr;
+  std::size_t count = 0;
+  std::atomic<std::size_t> next{0};
+  std::atomic<int> workers_inside{0};
+
+  void take_indices() {
+    for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) (*task)(i);
+  }
+};
+
+// Workers wait for a new generation of work: they spin a little (a training step issues its products
+// microseconds apart, and waking a sleeping thread costs about as much), then sleep on a condition.
+class ThreadPool {
+ public:
+  ~ThreadPool() { resize(1); }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void resize(int threads) {
+    threads = std::max(threads, 1);
+    if (threads == size()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+      generation_.fetch_add(1);
+    }
+    wake_.notify_all();
+    for (auto& worker : workers_) worker.join();
+    workers_.clear();
+    stop_ = false;
+    // Each worker starts from the generation current now: a later change (work, or a stop) wakes it.
+    const std::uint64_t start = generation_.load();
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, start] { work(start); });
+  }
+
+  void run(std::size_t count, const std::function<void(std::size_t)>& task) {
+    if (workers_.empty() || count <= 1) {
+      for (std::size_t i = 0; i < count; ++i) task(i);
+      return;
+    }
+    std::lock_guard<std::mutex> one_job_at_a_time(run_mutex_);
+    Job job;
+    job.task = &task;
+    job.count = count;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      current_ = &job;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    job.take_indices();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      current_ = nullptr;  // no worker joins from now on
+    }
+    // Every index has been taken; wait for the workers still running theirs.
+    while (job.workers_inside.load(std::memory_order_acquire) != 0) BACKPROP_PAUSE();
+  }
+
+ private:
+  void work(std::uint64_t seen) {
+    for (;;) {
+      for (int spin = 0; spin < 20000 && generation_.load(std::memory_order_acquire) == seen; ++spin) BACKPROP_PAUSE();
+      Job* job = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_.load() != seen; });
+        seen = generation_.load();
+        if (stop_) return;
+        job = current_;
+        if (job != nullptr) job->workers_inside.fetch_add(1);
+      }
+      if (job != nullptr) {
+        job->take_indices();
+        job->workers_inside.fetch_sub(1, std::memory_order_release);
+      }
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::mutex run_mutex_;
+  std::condition_variable wake_;
+  std::atomic<std::uint64_t> generation_{0};
+  bool stop_ = false;
+  Job* current_ = nullptr;
+};
+
+ThreadPool& pool() {
+  static ThreadPool instance;
+  static const bool sized = [] {
+    instance.resize(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    return true;
+  }();
+  (void)sized;
+  return instance;
+}
+
+}  // namespace
+
+void parallel_for(std::size_t count, const std::function<void(std::size_t)>& task) { pool().run(count, task); }
+
+void parallel_ranges(std::size_t n, std::size_t grain,
+                     const std::function<void(std::size_t first, std::size_t count)>& body) {
+  if (n <= grain) {
+    if (n > 0) body(0, n);
+    return;
+  }
+  const std::size_t pieces = (n + grain - 1) / grain;
+  pool().run(pieces, [&](std::size_t piece) {
+    const std::size_t first = piece * grain;
+    body(first, std::min(grain, n - first));
+  });
+}
+int pool_thread_count() { return pool().size(); }
+void set_pool_thread_count(int threads) { pool().resize(threads); }
+
+}  // namespace backprop::kernels

@@ -1,0 +1,19 @@
+// The project's one pool of threads (private to kernels/). The BLAS runs single-threaded inside it, so
+// no two thread pools compete for the cores (PyTorch's 4x loss on 2 cores came from exactly that).
+//
+// parallel_for(count, task) runs task(0..count-1), each index exactly once, on the calling thread and the
+// workers, and returns when all are done. Which thread runs an index never changes a result: callers
+// make each index's work independent of the others.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace backprop::kernels {
+
+void parallel_for(std::size_t count, const std::function<void(std::size_t)>& task);
+// Threads used by parallel_for, the caller included (>= 1). Default: the machine's cores.
+int pool_thread_count();
+void set_pool_thread_count(int threads);
+
+}  // namespace backprop::kernels

@@ -1,0 +1,206 @@
+"""Tests of the Python module `backprop` (python/backprop_module.cpp), run by CTest as
+`python3 -m pytest -q tests/python` with PYTHONPATH set to the module's build folder.
+
+The trace is held against the PyTorch float64 reference (tests/data/seed_reference.json) at 1e-9, as
+tests/test_seed_trace.cpp holds `backprop trace`; training is checked on small generated data sets with
+fixed seeds, against stated accuracies and errors.
+"""
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+import backprop
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SEED_NETWORK = ROOT / "examples" / "seed.json"
+XOR_NETWORK = ROOT / "examples" / "xor.json"
+TOLERANCE = 1e-9  # absolute, or relative for figures above 1
+
+
+def blobs(rows_per_class=100, seed=0):
+    """Three Gaussian clusters in 2-D, well apart: (X float32 (300, 2), y int64 (300,))."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 3.0], [-3.0, -2.0], [3.0, -2.0]])
+    X = np.concatenate([rng.normal(c, 1.0, size=(rows_per_class, 2)) for c in centres]).astype(np.float32)
+    y = np.repeat(np.arange(3), rows_per_class)
+    order = rng.permutation(len(y))
+    return X[order], y[order]
+
+
+def classifier():
+    return backprop.Network.from_json(json.dumps({
+        "input": 2,
+        "layers": [{"units": 16, "activation": "tanh"}, {"units": 3, "activation": "softmax"}],
+        "loss": "softmax_ce", "seed": 1}))
+
+
+def assert_close(actual, expected, where):
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64).reshape(actual.shape)
+    limit = TOLERANCE * np.maximum(1.0, np.abs(expected))
+    assert np.all(np.abs(actual - expected) <= limit), f"{where}: {actual} vs {expected}"
+
+
+# ---- trace ----
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_trace_of_the_seed_matches_pytorch(loss):
+    reference = json.loads((ROOT / "tests" / "data" / "seed_reference.json").read_text())[loss]["steps"]
+    steps = backprop.trace(str(SEED_NETWORK), input=[1, 2, 3, 4], target=[1], steps=2, loss=loss)
+    assert len(steps) == len(reference) == 2
+    for step, expected in zip(steps, reference):
+        assert step["step"] == expected["step"]
+        assert_close(step["loss"], expected["loss"], f"step {step['step']} loss")
+        assert len(step["layers"]) == 3
+        for index, (layer, expected_layer) in enumerate(zip(step["layers"], expected["layers"])):
+            for key in ("z", "a", "delta", "grad_weights", "grad_bias", "weights", "bias"):
+                assert_close(layer[key], expected_layer[key], f"step {step['step']} layer {index + 1} {key}")
+    assert abs(steps[0]["loss"] - 0.06937370282921486) < 1e-12 if loss == "mse" else True
+
+
+def test_trace_shapes_and_a_network_object():
+    net = backprop.load(SEED_NETWORK)  # a pathlib.Path works as well as a str
+    steps = backprop.trace(net, input=np.array([[1, 2, 3, 4], [4, 3, 2, 1]]), target=[[1], [0]], steps=1)
+    layer = steps[0]["layers"][0]
+    assert layer["z"].shape == (2, 2) and layer["delta"].shape == (2, 2)   # (B, OUT)
+    assert layer["weights"].shape == (4, 2) and layer["grad_weights"].shape == (4, 2)  # (IN, OUT)
+    assert layer["bias"].shape == (2,) and layer["activation"] == "sigmoid"
+    # An untrained Network traces the file's own double weights: the same figures as tracing the path.
+    by_path = backprop.trace(str(SEED_NETWORK), input=[1, 2, 3, 4], target=1)
+    by_object = backprop.trace(net, input=[1, 2, 3, 4], target=1)
+    assert by_path[0]["loss"] == by_object[0]["loss"]
+
+
+# ---- classification ----
+
+def test_fit_classification_reaches_the_stated_accuracy():
+    X, y = blobs()
+    net = classifier()
+    history = net.fit(X, y, epochs=30, batch_size=16, optimizer="adam", learning_rate=0.01,
+                      validation_split=0.2, seed=1, scale="standard")
+    assert [h["epoch"] for h in history] == list(range(1, 31))
+    assert set(history[0]) == {"epoch", "learning_rate", "seconds", "loss", "accuracy",
+                               "validation_loss", "validation_accuracy"}
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert history[-1]["validation_accuracy"] >= 0.95
+    assert net.classes == ["0", "1", "2"]
+    assert net.scaling["kind"] == "standard" and net.scaling["offset"].shape == (2,)
+
+    metrics = net.evaluate(X, y)
+    assert set(metrics) == {"loss", "accuracy", "rows"}
+    assert metrics["rows"] == 300
+    assert metrics["accuracy"] >= 0.95
+
+    probabilities = net.predict(X)
+    assert probabilities.shape == (300, 3) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert np.mean(probabilities.argmax(axis=1) == y) == pytest.approx(metrics["accuracy"])
+    # One row as a 1-D array, and any dtype or layout: converted to float32 C order.
+    assert net.predict(X[0].astype(np.float64)).shape == (1, 3)
+    np.testing.assert_array_equal(net.predict(np.asfortranarray(X)), probabilities)
+
+
+def test_one_sigmoid_output_gives_two_class_probabilities():
+    net = backprop.load(XOR_NETWORK)
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([0, 1, 1, 0])
+    net.fit(X, y, epochs=500)  # the file's recipe: adam 0.05, batch 4
+    assert net.evaluate(X, y)["accuracy"] == 1.0
+    p = net.predict(X)
+    assert p.shape == (4, 2)  # [P(class 0), P(class 1)]
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(p.argmax(axis=1), y)
+
+
+def test_save_load_predict_identical(tmp_path):
+    X, y = blobs()
+    net = classifier()
+    net.fit(X, y, epochs=5, optimizer="adam", learning_rate=0.01, seed=1, scale="standard")
+    expected = net.predict(X)
+    for name, format in (("model.bin", "binary"), ("model.json", "json")):
+        net.save(tmp_path / name, format=format)
+        loaded = backprop.load(str(tmp_path / name))
+        np.testing.assert_array_equal(loaded.predict(X), expected)
+        assert loaded.classes == net.classes and loaded.architecture == "2-16-3"
+        np.testing.assert_array_equal(loaded.scaling["scale"], net.scaling["scale"])
+        np.testing.assert_array_equal(loaded.weights(0), net.weights(0))
+        assert loaded.evaluate(X, y) == net.evaluate(X, y)
+
+
+def test_properties():
+    net = backprop.Network.from_file(str(SEED_NETWORK))
+    assert net.architecture == "4-2-3-1"
+    assert net.layers[0] == {"units": 2, "activation": "sigmoid", "dropout": 0.0}
+    assert (net.input_size, net.output_size, net.loss, net.task) == (4, 1, "mse", "regression")
+    assert net.classes == [] and net.scaling is None
+    np.testing.assert_array_equal(net.weights(0), np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6], [0.7, 0.8]],
+                                                           dtype=np.float32))
+    np.testing.assert_array_equal(net.bias(-1), np.array([0.1], dtype=np.float32))
+    assert "4-2-3-1" in repr(net)
+
+
+# ---- regression ----
+
+def test_fit_regression():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-3, 3, size=(400, 1)).astype(np.float32)
+    y = np.sin(X[:, 0])  # float64 (N,): converted to float32
+    net = backprop.Network.from_json(json.dumps({
+        "input": 1,
+        "layers": [{"units": 32, "activation": "tanh"}, {"units": 1, "activation": "identity"}],
+        "loss": "mse", "seed": 1}))
+    history = net.fit(X, y, epochs=100, batch_size=32, optimizer="adam", learning_rate=0.01, seed=1,
+                      validation_split=0.25)
+    assert {"rmse", "mae", "validation_rmse", "validation_mae"} <= set(history[-1])
+    assert "accuracy" not in history[-1]
+    assert history[-1]["validation_rmse"] < 0.1  # 0.047 measured; sin is smooth
+    metrics = net.evaluate(X, y[:, None])  # (N, 1) works as well as (N,)
+    assert set(metrics) == {"loss", "rmse", "mae", "rows"}
+    assert metrics["rmse"] < 0.1
+    prediction = net.predict(X)
+    assert prediction.shape == (400, 1)
+    assert np.sqrt(np.mean((prediction[:, 0] - y) ** 2)) == pytest.approx(metrics["rmse"], rel=1e-4)
+
+
+# ---- errors: ValueError (bad input) and RuntimeError (divergence) with the library's message ----
+
+def test_errors_raise_with_the_message(tmp_path):
+    X, y = blobs(rows_per_class=10)
+    net = classifier()
+    with pytest.raises(ValueError, match=r"X: expected 2 features per row \(the network's inputs\)"):
+        net.predict(np.zeros((3, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"y: expected class indices in \[0, 3\)"):
+        net.fit(X, y.astype(np.float64), epochs=1)
+    bad = y.copy()
+    bad[4] = 7
+    with pytest.raises(ValueError, match=r"y: row 4: expected a class index in \[0, 3\), got 7"):
+        net.fit(X, bad, epochs=1)
+    with pytest.raises(ValueError, match=r"y: expected 30 labels \(one per row of X\), got 29"):
+        net.evaluate(X, y[:-1])
+    nan_X = X.copy()
+    nan_X[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X: row 2, column 1: expected a finite number, got nan"):
+        net.fit(nan_X, y, epochs=1)
+    with pytest.raises(ValueError, match="optimizer"):
+        net.fit(X, y, epochs=1, optimizer="bogus")
+    with pytest.raises(ValueError, match="scale: expected none, standard or minmax, got 'bogus'"):
+        net.fit(X, y, epochs=1, scale="bogus")
+    with pytest.raises(ValueError, match="cannot open"):
+        backprop.load(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"input": 4, "layers": [')
+    with pytest.raises(ValueError, match="broken.json:1:"):
+        backprop.load(broken)
+    with pytest.raises(ValueError, match="expected 4 numbers per row"):
+        backprop.trace(str(SEED_NETWORK), input=[1, 2, 3], target=[1])
+    with pytest.raises(TypeError):
+        backprop.trace(42, input=[1, 2, 3, 4], target=[1])
+
+    rng = np.random.default_rng(0)
+    big = rng.normal(0, 1e3, size=(64, 1)).astype(np.float32)
+    regression = backprop.Network.from_json(
+        '{"input": 1, "layers": [{"units": 8, "activation": "relu"}, {"units": 1, "activation": "identity"}]}')
+    with pytest.raises(RuntimeError, match="training diverged"):
+        regression.fit(big, big[:, 0] ** 3, epochs=50, optimizer="sgd", learning_rate=10.0)

@@ -1,0 +1,291 @@
+// `backprop export --format onnx` and `backprop train --report` end to end.
+//
+// ONNX: the command writes a protobuf ModelProto (or, in a build without ONNX, exits 2 saying so and
+// writes nothing). The graph's numbers are checked against `backprop predict` by
+// tests/python/test_onnx_export.py, which evaluates the exported graph with numpy.
+//
+// Report: the page holds the charts (inline SVG), the confusion matrix with escaped class names, the
+// network and the settings, and fetches nothing; headless Chromium renders it to a PNG that is decoded here
+// (zlib) and must show the training and validation curves' colours on a page that is not blank.
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "backprop/error.hpp"
+#include "backprop/io/onnx_export.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/train/report.hpp"
+#include "helpers.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using backprop::testing::read_text;
+using backprop::testing::run_backprop;
+using backprop::testing::source_path;
+using backprop::testing::TempDir;
+using backprop::testing::write_file;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string shell_word(const fs::path& path) { return "'" + path.string() + "'"; }
+
+// ---- ONNX ----
+
+TEST(CommandOnnx, ExportWritesAnOnnxModelOrSaysItIsNotBuiltIn) {
+  TempDir dir;
+  const fs::path out = dir / "seed.onnx";
+  const auto result =
+      run_backprop("export " + shell_word(source_path("examples/seed.json")) + " --format onnx --out " + shell_word(out));
+  if (!backprop::io::onnx_export_available()) {
+    EXPECT_EQ(result.exit_code, 2) << result.out;
+    EXPECT_THAT(result.out, HasSubstr("ONNX export was not built into this backprop"));
+    EXPECT_FALSE(fs::exists(out));
+    GTEST_SKIP() << "ONNX export is not built in (BACKPROP_WITH_ONNX off): checked that it exits 2";
+  }
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  const std::string bytes = read_text(out);
+  // ModelProto's fields in number order: ir_version (field 1, varint: tag 0x08) = 7, then producer_name
+  // (field 2, length-delimited: tag 0x12) = "backprop".
+  ASSERT_GE(bytes.size(), 12u);
+  EXPECT_EQ(bytes.substr(0, 12), std::string("\x08\x07\x12\x08" "backprop"));
+  for (const char* name : {"input", "output", "layer1_weights", "layer3_bias", "Gemm", "Sigmoid", "batch"})
+    EXPECT_THAT(bytes, HasSubstr(name));
+}
+
+TEST(CommandOnnx, ABadModelIsRefusedAndTheOutputIsLeftAsItWas) {
+  TempDir dir;
+  const fs::path out = dir / "model.onnx";
+  write_file(dir / "bad.json", "{\"input\": 2, \"layers\": [");
+  write_file(out, "previous");
+  const auto result = run_backprop("export " + shell_word(dir / "bad.json") + " --format onnx --out " + shell_word(out));
+  EXPECT_EQ(result.exit_code, 2) << result.out;
+  EXPECT_THAT(result.out, HasSubstr("bad.json"));
+  EXPECT_EQ(read_text(out), "previous");
+}
+
+// ---- report: data ----
+
+// Three Gaussian blobs in two features (centres 6 apart, noise 0.5: separable), labelled with names that
+// need escaping in HTML.
+const std::array<std::string, 3> kLabels = {"<cat>", "dog & co", "fish"};
+
+std::string blobs_csv(int rows, std::uint64_t seed) {
+  const double centres[3][2] = {{-3.0, 0.0}, {3.0, 0.0}, {0.0, 5.0}};
+  backprop::Random random(seed);
+  std::ostringstream out;
+  out.precision(9);
+  out << "x1,x2,animal\n";
+  for (int r = 0; r < rows; ++r) {
+    const int label = static_cast<int>(random.below(3));
+    out << centres[label][0] + 0.5 * random.normal() << "," << centres[label][1] + 0.5 * random.normal() << ","
+        << kLabels[label] << "\n";
+  }
+  return out.str();
+}
+
+const char* kClassifierNetwork = R"({"input": 2, "layers": [{"units": 8, "activation": "relu"},
+  {"units": 3, "activation": "softmax"}], "loss": "softmax_ce", "seed": 3,
+  "optimizer": {"type": "adam", "learning_rate": 0.02}, "training": {"epochs": 12, "batch_size": 16}})";
+
+// Trains the blob classifier with --report; returns the page.
+std::string train_with_report(const TempDir& dir, const std::string& extra = "--validation-split 0.25") {
+  write_file(dir / "net.json", kClassifierNetwork);
+  write_file(dir / "blobs.csv", blobs_csv(240, 11));
+  const auto result = run_backprop("train " + shell_word(dir / "net.json") + " --data " + shell_word(dir / "blobs.csv") +
+                                   " " + extra + " --scale standard --quiet --out " + shell_word(dir / "m.model") +
+                                   " --report " + shell_word(dir / "report.html"));
+  EXPECT_EQ(result.exit_code, 0) << result.out;
+  return read_text(dir / "report.html");
+}
+
+// ---- report: content ----
+
+TEST(CommandReport, ClassificationPageHoldsChartsConfusionNetworkAndSettings) {
+  TempDir dir;
+  const std::string html = train_with_report(dir);
+  ASSERT_FALSE(html.empty());
+  EXPECT_THAT(html, HasSubstr("<!DOCTYPE html>"));
+  EXPECT_THAT(html, HasSubstr("<svg"));
+  EXPECT_THAT(html, HasSubstr("<polyline"));
+  EXPECT_THAT(html, HasSubstr("<h2>Loss</h2>"));
+  EXPECT_THAT(html, HasSubstr("<h2>Accuracy</h2>"));
+  EXPECT_THAT(html, HasSubstr("Confusion matrix (validation set, 60 rows)"));
+  // Class names escaped, never raw.
+  EXPECT_THAT(html, HasSubstr("&lt;cat&gt;"));
+  EXPECT_THAT(html, HasSubstr("dog &amp; co"));
+  EXPECT_THAT(html, Not(HasSubstr("<cat>")));
+  EXPECT_THAT(html, Not(HasSubstr("dog & co")));
+  // Network and settings.
+  EXPECT_THAT(html, HasSubstr("2 &rarr; 8"));
+  EXPECT_THAT(html, HasSubstr("relu"));
+  EXPECT_THAT(html, HasSubstr("51</td>"));  // total parameters: 2*8+8 + 8*3+3
+  for (const char* setting : {"adam: learning rate 0.02", "batch size", "epochs", "scaling", "standard", "seed",
+                              "training wall time", "best epoch", "stopped early", "blobs.csv", "training rows",
+                              "validation rows", "split 0.25 of the training data"})
+    EXPECT_THAT(html, HasSubstr(setting));
+}
+
+TEST(CommandReport, PageFetchesNothing) {
+  TempDir dir;
+  const std::string html = train_with_report(dir);
+  ASSERT_FALSE(html.empty());
+  for (const char* reference : {"http://", "https://", "<script", "<link", "<img", "<iframe", "@import", "url(", "src="})
+    EXPECT_THAT(html, Not(HasSubstr(reference))) << reference;
+}
+
+TEST(CommandReport, WithoutValidationTheConfusionMatrixCountsTheTrainingSet) {
+  TempDir dir;
+  const std::string html = train_with_report(dir, "");
+  EXPECT_THAT(html, HasSubstr("Confusion matrix (training set, 240 rows)"));
+  EXPECT_THAT(html, Not(HasSubstr("validation rows")));
+}
+
+TEST(CommandReport, RegressionPageShowsRmseAndNoConfusionMatrix) {
+  TempDir dir;
+  const fs::path page = dir / "f.html";
+  const auto result = run_backprop("train " + shell_word(source_path("examples/noisy-function.json")) + " --data " +
+                                   shell_word(source_path("examples/data/noisy-function.csv")) +
+                                   " --epochs 3 --quiet --out " + shell_word(dir / "f.model") + " --report " +
+                                   shell_word(page));
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  const std::string html = read_text(page);
+  EXPECT_THAT(html, HasSubstr("<h2>RMSE</h2>"));
+  EXPECT_THAT(html, HasSubstr("regression"));
+  EXPECT_THAT(html, Not(HasSubstr("Confusion matrix")));
+}
+
+TEST(TrainingReport, EscapesTextAndRefusesAConfusionMatrixOfTheWrongSize) {
+  EXPECT_EQ(backprop::html_escape("<a href=\"x\">Tom & Jerry's</a>"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
+  backprop::TrainingReport report;
+  report.spec.input = 2;
+  report.class_names = {"a", "b"};
+  report.confusion = {1, 2, 3};
+  EXPECT_THROW(backprop::training_report_html(report), backprop::Error);
+  report.confusion = {1, 2, 3, 4};
+  report.settings = {{"data <file>", "x&y"}};
+  const std::string html = backprop::training_report_html(report);  // no epochs: the charts say so
+  EXPECT_THAT(html, HasSubstr("No values to plot"));
+  EXPECT_THAT(html, HasSubstr("data &lt;file&gt;"));
+  EXPECT_THAT(html, HasSubstr("x&amp;y"));
+}
+
+// ---- report: rendered by headless Chromium ----
+
+struct Image {
+  int width = 0, height = 0;
+  std::vector<std::array<std::uint8_t, 3>> pixels;  // (height * width) RGB
+};
+
+std::uint32_t big_endian_u32(const std::string& bytes, std::size_t at) {
+  return (std::uint32_t(std::uint8_t(bytes[at])) << 24) | (std::uint32_t(std::uint8_t(bytes[at + 1])) << 16) |
+         (std::uint32_t(std::uint8_t(bytes[at + 2])) << 8) | std::uint32_t(std::uint8_t(bytes[at + 3]));
+}
+
+int paeth(int a, int b, int c) {
+  const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+// A non-interlaced 8-bit RGB or RGBA PNG (what Chromium writes); an empty image for anything else.
+Image decode_png(const std::string& bytes) {
+  Image image;
+  if (bytes.size() < 33 || bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) return image;
+  int bit_depth = 0, color_type = 0, interlace = 0;
+  std::string compressed;
+  for (std::size_t at = 8; at + 12 <= bytes.size();) {
+    const std::uint32_t length = big_endian_u32(bytes, at);
+    const std::string type = bytes.substr(at + 4, 4);
+    if (at + 12 + length > bytes.size()) return Image{};
+    if (type == "IHDR") {
+      image.width = static_cast<int>(big_endian_u32(bytes, at + 8));
+      image.height = static_cast<int>(big_endian_u32(bytes, at + 12));
+      bit_depth = std::uint8_t(bytes[at + 16]);
+      color_type = std::uint8_t(bytes[at + 17]);
+      interlace = std::uint8_t(bytes[at + 20]);
+    } else if (type == "IDAT") {
+      compressed += bytes.substr(at + 8, length);
+    }
+    at += 12 + length;
+  }
+  const int channels = color_type == 2 ? 3 : color_type == 6 ? 4 : 0;
+  if (bit_depth != 8 || channels == 0 || interlace != 0 || image.width <= 0 || image.height <= 0) return Image{};
+  const std::size_t stride = static_cast<std::size_t>(image.width) * channels;
+  std::vector<std::uint8_t> raw(static_cast<std::size_t>(image.height) * (stride + 1));
+  uLongf raw_size = raw.size();
+  if (uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(compressed.data()), compressed.size()) != Z_OK ||
+      raw_size != raw.size())
+    return Image{};
+  // Undo the per-row filters (PNG spec, section 9) in place; a byte's left neighbour is `channels` back.
+  std::vector<std::uint8_t> previous(stride, 0);
+  for (int y = 0; y < image.height; ++y) {
+    std::uint8_t* row = raw.data() + y * (stride + 1);
+    const int filter = row[0];
+    std::uint8_t* line = row + 1;
+    for (std::size_t i = 0; i < stride; ++i) {
+      const int left = i >= static_cast<std::size_t>(channels) ? line[i - channels] : 0;
+      const int up = previous[i];
+      const int up_left = i >= static_cast<std::size_t>(channels) ? previous[i - channels] : 0;
+      const int predictor = filter == 1 ? left : filter == 2 ? up : filter == 3 ? (left + up) / 2 : filter == 4 ? paeth(left, up, up_left) : 0;
+      line[i] = static_cast<std::uint8_t>(line[i] + predictor);
+    }
+    std::copy(line, line + stride, previous.begin());
+    for (int x = 0; x < image.width; ++x)
+      image.pixels.push_back({line[x * channels], line[x * channels + 1], line[x * channels + 2]});
+  }
+  return image;
+}
+
+std::size_t count_pixels_near(const Image& image, int r, int g, int b, int tolerance) {
+  std::size_t count = 0;
+  for (const auto& p : image.pixels)
+    if (std::abs(p[0] - r) <= tolerance && std::abs(p[1] - g) <= tolerance && std::abs(p[2] - b) <= tolerance) ++count;
+  return count;
+}
+
+TEST(CommandReport, ChromiumRendersThePage) {
+  const fs::path chromium = "/usr/bin/chromium";
+  if (!fs::exists(chromium))
+    GTEST_SKIP() << "SKIPPED: /usr/bin/chromium is not installed (Debian package chromium), so the report was not "
+                    "rendered; CI installs it";
+  TempDir dir;
+  const std::string html = train_with_report(dir);
+  ASSERT_FALSE(html.empty());
+  const fs::path screenshot = dir / "report.png";
+  // A fresh profile, nothing fetched; `timeout` so that a hung browser fails the test rather than the run.
+  const std::string command = "timeout 120 " + shell_word(chromium) +
+                              " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+                              " --disable-background-networking --disable-component-update --disable-sync"
+                              " --disable-dev-shm-usage --user-data-dir=" + shell_word(dir / "profile") +
+                              " --screenshot=" + shell_word(screenshot) + " --window-size=1200,1600 " +
+                              shell_word("file://" + (dir / "report.html").string()) + " > " +
+                              shell_word(dir / "chromium.log") + " 2>&1";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(fs::exists(screenshot)) << "chromium wrote no screenshot (status " << status << "):\n"
+                                      << read_text(dir / "chromium.log");
+  const Image image = decode_png(read_text(screenshot));
+  ASSERT_EQ(image.width, 1200);
+  ASSERT_EQ(image.height, 1600);
+
+  // Not blank: the page's background is a light grey (#f4f6f9) and its sections white; text, grid,
+  // curves and the confusion matrix's shading are the rest.
+  std::size_t ink = 0;
+  for (const auto& p : image.pixels)
+    if (p[0] < 200 || p[1] < 200 || p[2] < 200) ++ink;
+  EXPECT_GT(ink, image.pixels.size() / 200) << "the screenshot is (nearly) blank";
+  // The SVG was drawn: the training curve's blue (#1f77b4) and the validation curve's orange (#ff7f0e).
+  EXPECT_GT(count_pixels_near(image, 0x1f, 0x77, 0xb4, 24), 200u) << "no training curve in the screenshot";
+  EXPECT_GT(count_pixels_near(image, 0xff, 0x7f, 0x0e, 24), 200u) << "no validation curve in the screenshot";
+}
+
+}  // namespace

@@ -1,18 +1,25 @@
 // backprop train NET.json --data D [...] --out MODEL: trains a network (or continues a model) on a data set
 // and saves the model. Options given here override the network file's "optimizer" and "training".
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "backprop/dist/communicator.hpp"
 #include "backprop/error.hpp"
+#include "backprop/io/network_file.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
+#include "backprop/train/checkpoint.hpp"
 #include "backprop/train/progress.hpp"
 #include "backprop/train/report.hpp"
 #include "backprop/train/trainer.hpp"
@@ -23,6 +30,9 @@ namespace {
 
 struct TrainArguments {
   std::string network, data, labels, target, validation, validation_labels, out, log, report;
+  std::string checkpoint, resume;
+  std::optional<long> checkpoint_every;
+  bool deterministic = false;
   std::optional<double> validation_split;
   std::optional<int> epochs, batch_size, early_stopping, threads;
   std::optional<long> warmup;
@@ -87,7 +97,141 @@ void write_report(const TrainArguments& args, const Network<float>& network, con
   write_training_report(args.report, report);
 }
 
-int run_train(const TrainArguments& args) {
+// --checkpoint, --checkpoint-every, --resume: fingerprints the run, loads the state to resume (refusing a
+// checkpoint of another run), and saves the state every N steps and between epochs.
+class CheckpointSaver {
+ public:
+  // writes: whether this process writes the checkpoint (rank 0 of a data-parallel run; every rank resumes).
+  CheckpointSaver(const TrainArguments& args, Network<float>& network, const Scaling& scaling, const Dataset& train_data,
+                  const Dataset* validation, bool writes)
+      : args_(args) {
+    if (args.checkpoint_every && args.checkpoint.empty()) throw_bad_input("--checkpoint-every needs --checkpoint FILE");
+    if (args.checkpoint.empty() && args.resume.empty()) return;
+    checkpoint_.run = fingerprint_run(network, scaling, train_data, validation, args.deterministic);
+    checkpoint_.model.scaling = scaling;
+    checkpoint_.model.classes = train_data.class_names;
+    checkpoint_.model.targets = train_data.target_names;
+    checkpoint_.model.features = train_data.feature_names;
+    if (!args.resume.empty()) {
+      Checkpoint saved = load_checkpoint(args.resume);
+      check_same_run(saved, checkpoint_.run, args.resume);
+      const auto& layers = saved.model.network.layers;
+      NetworkSpec resumed = network.spec();
+      if (layers.size() != resumed.layers.size())
+        throw_bad_input(args.resume + ": the checkpoint's model has " + std::to_string(layers.size()) +
+                        " layers, the network " + std::to_string(resumed.layers.size()));
+      for (std::size_t l = 0; l < resumed.layers.size(); ++l) {
+        resumed.layers[l].weights = layers[l].weights;
+        resumed.layers[l].bias = layers[l].bias;
+      }
+      network = Network<float>(resumed);
+      resume_ = std::move(saved.state);
+      hooks_.resume = &resume_;
+      if (!args.quiet)
+        std::printf("resuming from %s: epoch %d, batch %zu, step %ld\n", args.resume.c_str(), resume_.epoch,
+                    resume_.batch, resume_.step);
+      last_saved_ = args.resume + " (epoch " + std::to_string(resume_.epoch) + ", batch " +
+                    std::to_string(resume_.batch) + ", step " + std::to_string(resume_.step) + ")";
+    }
+    if (args.checkpoint.empty() || !writes) return;
+    remove_abandoned_temporaries();
+    hooks_.every_steps = args.checkpoint_every.value_or(0);
+    hooks_.at_epoch_end = true;
+    hooks_.save = [this](const TrainingState& state, const Network<float>& trained) { save(state, trained); };
+  }
+
+  const TrainingCheckpoints* hooks() const { return &hooks_; }
+
+  // For a divergence message: where the last good state is.
+  std::string where_to_resume() const {
+    if (args_.checkpoint.empty() && args_.resume.empty()) return "";
+    if (last_saved_.empty()) return "; no checkpoint was written before that";
+    return "; the last good checkpoint is " + last_saved_ + ", kept as it was";
+  }
+
+ private:
+  void save(const TrainingState& state, const Network<float>& network) {
+    // The loop never saves a diverged step; this also keeps a non-finite state out of the file.
+    if (!kernels::all_finite(network.parameters().data(), network.parameters().size())) return;
+    checkpoint_.state = state;
+    checkpoint_.model.network = network.spec_with_parameters();
+    save_checkpoint(args_.checkpoint, checkpoint_);
+    last_saved_ = args_.checkpoint + " (epoch " + std::to_string(state.epoch) + ", batch " +
+                  std::to_string(state.batch) + ", step " + std::to_string(state.step) + ")";
+  }
+
+  // A run killed while it wrote the checkpoint leaves "FILE.tmp-PID" (io::write_file_atomically) beside
+  // it; such files whose process is gone are removed.
+  void remove_abandoned_temporaries() const {
+    const std::filesystem::path file(args_.checkpoint);
+    const std::string prefix = file.filename().string() + ".tmp-";
+    std::error_code error;
+    const auto folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+    for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+      const std::string name = entry.path().filename().string();
+      if (!name.starts_with(prefix) || name.size() == prefix.size()) continue;
+      const std::string pid = name.substr(prefix.size());
+      if (pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
+      if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry, error);
+    }
+  }
+
+  const TrainArguments& args_;
+  Checkpoint checkpoint_;
+  TrainingState resume_;
+  TrainingCheckpoints hooks_;
+  std::string last_saved_;
+};
+
+// Data-parallel runs (mpirun): what must be the same on every rank, as hashes (dist::check_same_setup).
+dist::Fingerprint fingerprint(const TrainArguments& args, const NetworkSpec& spec, const Dataset& train_data,
+                              const Dataset* validation) {
+  dist::Fingerprint f;
+  f.build = dist::build_id();
+  const std::string network = io::network_to_json(spec);
+  f.network = dist::hash_bytes(network.data(), network.size());
+  const std::string options = std::string(args.deterministic ? "deterministic" : "") + ";scale=" + args.scale +
+                              ";target=" + args.target + ";resume=" + (args.resume.empty() ? "no" : "yes") +
+                              ";validation=" + (validation ? std::to_string(validation->rows) : "none");
+  f.options = dist::hash_bytes(options.data(), options.size());
+  for (const Dataset* data : {&train_data, validation}) {
+    if (data == nullptr) continue;
+    f.data = dist::hash_bytes(data->features_f32.data(), data->features_f32.size() * sizeof(float), f.data);
+    f.data = dist::hash_bytes(data->features_u8.data(), data->features_u8.size(), f.data);
+    f.data = dist::hash_bytes(data->labels.data(), data->labels.size() * sizeof(std::int32_t), f.data);
+    f.data = dist::hash_bytes(data->targets.data(), data->targets.size() * sizeof(float), f.data);
+    f.data ^= data->rows * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(data->features);
+  }
+  return f;
+}
+
+// Ranks > 0 end with exit code 0 when rank 0 reports a failure of the job: mpirun kills the other ranks as
+// soon as one exits with another code, and rank 0 could be killed before it printed its message. The job's
+// exit code (mpirun's) is rank 0's.
+constexpr int kQuietExit = 0;
+
+// Every rank of a data-parallel run calls this once after its set-up (mine: its failure, or none): when
+// some rank failed, rank 0 throws the first failing rank's message (printed once, by main; its exit code
+// is the job's) and the others return false; then the ranks must have the same build, network, options
+// and data (rank 0 throws which differ). Returns true when training may start.
+bool finish_setup(dist::Communicator& communicator, const dist::Failure& mine, const dist::Fingerprint& setup) {
+  const dist::Failure failure = dist::agree_on_failure(communicator, mine);
+  std::string message;
+  int exit_code = failure.exit_code;
+  if (exit_code != 0) {
+    message = "rank " + std::to_string(failure.rank) + " of " + std::to_string(communicator.size()) + ": " +
+              failure.message;
+  } else {
+    message = dist::check_same_setup(communicator, setup);
+    exit_code = message.empty() ? 0 : 2;
+  }
+  if (exit_code != 0 && communicator.rank() == 0)
+    throw Error(exit_code == 2 ? ErrorKind::bad_input : ErrorKind::runtime, message);
+  return exit_code == 0;
+}
+
+int run_train_rank(const TrainArguments& args, dist::Communicator& communicator, bool& setup_agreed,
+                   const TrainArguments& given) {
   if (args.threads) kernels::set_thread_count(*args.threads);
   io::Model model = io::load_model(args.network);  // a network file, or a model to train further
   NetworkSpec spec = model.network;
@@ -114,6 +258,13 @@ int run_train(const TrainArguments& args) {
   if (scaling.empty() || !args.scale.empty()) scaling = fit_scaling(spec.training.scale, train_data);
 
   Network<float> network(spec);
+  const Dataset* validation_pointer = has_validation ? &validation_data : nullptr;
+  CheckpointSaver saver(args, network, scaling, train_data, validation_pointer, communicator.rank() == 0);
+  if (communicator.size() > 1) {
+    setup_agreed = true;
+    if (!finish_setup(communicator, {}, fingerprint(given, spec, train_data, validation_pointer))) return kQuietExit;
+    communicator.broadcast(network.parameters(), 0);  // one start for all, whatever each rank initialized
+  }
   const bool classification = train_data.task == TaskKind::classification;
   ObserverList observers;
   ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, classification);
@@ -130,9 +281,25 @@ int run_train(const TrainArguments& args) {
                 architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
                 spec.training.epochs);
   const auto started = std::chrono::steady_clock::now();
-  const TrainingResult result =
-      train(network, train_data, has_validation ? &validation_data : nullptr, scaling, &observers);
+  TrainingResult result;
+  try {
+    result = train(network, train_data, validation_pointer, scaling, &observers, saver.hooks(),
+                   {&communicator, args.deterministic});
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::runtime) throw;
+    throw Error(e.kind(), e.what() + saver.where_to_resume());  // divergence: where the last good state is
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (communicator.rank() > 0) return 0;  // rank 0 writes the model, the report and prints
+  if (communicator.size() > 1 && !args.quiet) {
+    const long steps = std::max(1L, communicator.gradient_reductions());
+    const double wait = communicator.wait_seconds(), transfer = communicator.communication_seconds();
+    std::printf("data parallel: %d ranks, %ld steps in %.3f s: gradient allreduce %.3f s (%.3f ms a step, %.1f%%), "
+                "waiting for the slowest rank %.3f s (%.3f ms a step, %.1f%%)\n",
+                communicator.size(), communicator.gradient_reductions(), seconds, transfer,
+                1e3 * transfer / static_cast<double>(steps), 100.0 * transfer / std::max(seconds, 1e-9), wait,
+                1e3 * wait / static_cast<double>(steps), 100.0 * wait / std::max(seconds, 1e-9));
+  }
 
   io::Model trained;
   trained.network = network.spec_with_parameters();
@@ -148,6 +315,34 @@ int run_train(const TrainArguments& args) {
     if (!args.quiet) std::printf("wrote %s\n", args.report.c_str());
   }
   return 0;
+}
+
+// One process, or one rank of an mpirun job (docs/distributed.md): every rank trains, rank 0 alone prints
+// and writes files; a failure before training is agreed so that all ranks end with one message.
+int run_train(const TrainArguments& args) {
+  const std::unique_ptr<dist::Communicator> communicator = dist::start();
+  bool setup_agreed = true;
+  if (communicator->size() == 1) return run_train_rank(args, *communicator, setup_agreed, args);
+  TrainArguments mine = args;
+  if (!args.threads)  // the host's cores shared among its ranks
+    mine.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist::local_process_count());
+  if (communicator->rank() > 0) {
+    mine.quiet = true;
+    mine.log.clear();
+    mine.report.clear();
+    mine.checkpoint.clear();
+    mine.checkpoint_every.reset();
+  }
+  setup_agreed = false;
+  try {
+    return run_train_rank(mine, *communicator, setup_agreed, args);
+  } catch (const std::exception& e) {
+    const auto* error = dynamic_cast<const Error*>(&e);
+    const int code = error != nullptr && error->kind() == ErrorKind::bad_input ? 2 : 1;
+    if (!setup_agreed) finish_setup(*communicator, {code, e.what()}, {});  // rank 0 throws the message
+    else if (communicator->rank() == 0) throw;  // a failure of every rank (divergence): rank 0 says it
+    return kQuietExit;
+  }
 }
 
 }  // namespace
@@ -206,6 +401,18 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--report", a->report,
                   "Write a training report to this file: one self-contained HTML page (loss and accuracy or RMSE "
                   "curves, confusion matrix, network, settings)");
+  cmd->add_option("--checkpoint", a->checkpoint,
+                  "Save the training state to this file (atomically) between epochs and every --checkpoint-every "
+                  "steps, to continue with --resume");
+  cmd->add_option("--checkpoint-every", a->checkpoint_every, "Steps between checkpoints (with --checkpoint)")
+      ->check(CLI::Range(1L, 1000000000L));
+  cmd->add_option("--resume", a->resume,
+                  "Continue from this checkpoint; give the same network file, data and options as the run that "
+                  "wrote it (the result is bit-identical to an uninterrupted run)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--deterministic", a->deterministic,
+                "Bit-identical results for a seed across runs, thread counts, MPI rank counts and --resume "
+                "(gradients summed exactly in fixed point; slower; a checkpoint resumes only with the same choice)");
   cmd->add_flag("--quiet", a->quiet, "Print nothing but errors");
   cmd->add_option("--out", a->out, "The model file to write (binary; written atomically)")->required();
   cmd->callback([a, &exit_code] { exit_code = run_train(*a); });

@@ -197,7 +197,9 @@ void attach_labels(Dataset& data, const data::LabelColumn& column, const std::st
     if (value != std::floor(value) || value < 0)
       throw_bad_input(record_at(i) + "expected a class label, an integer >= 0, got " + io::format_double(value));
     if (known_by_value) {
-      const auto found = known_by_value->find(static_cast<long long>(value));
+      // Class names are integers within 1e15 (integer_class_names): a larger label is no class, and casting
+      // it to long long would be undefined (tests/fuzz/crashers/npy/label-beyond-long-long-known-classes.npy).
+      const auto found = value > 1e15 ? known_by_value->end() : known_by_value->find(static_cast<long long>(value));
       if (found == known_by_value->end())
         throw_bad_input(record_at(i) + "expected a class the model knows (" + std::to_string(known.size()) +
                         " classes, " + known.front() + " to " + known.back() + "), got " + io::format_double(value));
@@ -238,8 +240,17 @@ Dataset load_dataset(const std::filesystem::path& data_path, const std::optional
                                      labels_path->string());
     return data::parse_csv(read_standard_input(), "<stdin>", options);
   }
+  return data::dataset_from_bytes(data::read_file_bytes(data_path), data_path, labels_path, data::read_file_bytes,
+                                  options);
+}
+
+namespace data {
+
+Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesystem::path& data_path,
+                           const std::optional<std::filesystem::path>& labels_path,
+                           const std::function<std::vector<std::uint8_t>(const std::filesystem::path&)>& read_labels,
+                           const LoadOptions& options) {
   const std::string source = data_path.string();
-  std::vector<std::uint8_t> bytes = data::read_file_bytes(data_path);
   const FileFormat format = format_of(data_path, bytes);
   if (format == FileFormat::csv) {
     if (labels_path)
@@ -269,7 +280,7 @@ Dataset load_dataset(const std::filesystem::path& data_path, const std::optional
     return data;
   }
   const std::string labels_source = labels_path->string();
-  const std::vector<std::uint8_t> label_bytes = data::read_file_bytes(*labels_path);
+  const std::vector<std::uint8_t> label_bytes = read_labels(*labels_path);
   if (label_bytes.empty())
     throw_bad_input(labels_source + ": byte offset 0: expected an IDX1 or NPY header, got an empty file");
   const FileFormat labels_format = format_of(*labels_path, label_bytes);
@@ -280,6 +291,8 @@ Dataset load_dataset(const std::filesystem::path& data_path, const std::optional
   attach_labels(data, column, labels_source, options);
   return data;
 }
+
+}  // namespace data
 
 float Dataset::feature(std::size_t r, int f) const {
   const std::size_t at = r * static_cast<std::size_t>(features) + static_cast<std::size_t>(f);

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +18,14 @@ namespace backprop::data {
 // The bytes of a file; a name ending in ".gz" is decompressed (zlib), and a truncated or corrupt gzip
 // stream is an error naming the file. Throws Error(bad_input) "FILE: cannot open: REASON".
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
+
+// What load_dataset does once the data file is read, in memory (the fuzzers, tests/fuzz/, feed it): the
+// format comes from `data_path`'s name, then from the bytes; `read_labels` is called for the labels file
+// (after the features are read, so the errors come in the same order as from files).
+Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesystem::path& data_path,
+                           const std::optional<std::filesystem::path>& labels_path,
+                           const std::function<std::vector<std::uint8_t>(const std::filesystem::path&)>& read_labels,
+                           const LoadOptions& options);
 
 // Every loader fills features (and rows), and the targets when there are any.
 

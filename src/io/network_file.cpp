@@ -277,6 +277,20 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
     if (layer.contains("bias")) layer_spec.bias = reader.vector(layer["bias"], path + ".bias", out);
     spec.layers.push_back(std::move(layer_spec));
   }
+  // A file of a few bytes must not make the program allocate without bound (found by tests/fuzz/fuzz_model:
+  // {"input": 2147483647, "layers": [{"units": 16777216, ...}]} asked for 2^55 parameters): refused here,
+  // before anything holds the parameters, with the first layer that passes the limit.
+  std::uint64_t parameters = 0;
+  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
+    const auto in = static_cast<std::uint64_t>(spec.layer_input(l));
+    const auto out = static_cast<std::uint64_t>(spec.layers[l].units);
+    parameters += (in + 1) * out;  // each factor < 2^31: no overflow
+    if (parameters > kMaxNetworkParameters)
+      reader.fail("layers[" + std::to_string(l) + "].units",
+                  "expected a network of at most " + std::to_string(kMaxNetworkParameters) +
+                      " parameters, got " + std::to_string(parameters) + " up to this layer (input " +
+                      std::to_string(spec.input) + ")");
+  }
 
   spec.loss = spec.layers.back().activation == Activation::softmax ? LossKind::softmax_ce : LossKind::mse;
   if (root.contains("loss")) {

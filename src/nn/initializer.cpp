@@ -1,7 +1,12 @@
 #include "backprop/nn/initializer.hpp"
 
+#include <bit>
 #include <cmath>
+#include <locale>
 #include <numbers>
+#include <sstream>
+
+#include "backprop/error.hpp"
 
 namespace backprop {
 
@@ -21,6 +26,27 @@ double Random::normal() {
   spare_normal_ = radius * std::sin(angle);
   has_spare_normal_ = true;
   return radius * std::cos(angle);
+}
+
+std::string Random::state() const {
+  std::ostringstream out;
+  out.imbue(std::locale::classic());  // digits only, whatever the global locale
+  out << engine_ << ' ' << (has_spare_normal_ ? 1 : 0) << ' ' << std::bit_cast<std::uint64_t>(spare_normal_);
+  return out.str();
+}
+
+void Random::set_state(const std::string& text) {
+  std::istringstream in(text);
+  in.imbue(std::locale::classic());
+  std::mt19937_64 engine;
+  int has_spare = 0;
+  std::uint64_t spare_bits = 0;
+  in >> engine >> has_spare >> spare_bits;
+  if (in.fail() || (has_spare != 0 && has_spare != 1) || !(in >> std::ws).eof())
+    throw_bad_input("not a random generator state (" + std::to_string(text.size()) + " characters)");
+  engine_ = engine;
+  has_spare_normal_ = has_spare == 1;
+  spare_normal_ = std::bit_cast<double>(spare_bits);
 }
 
 std::uint64_t Random::below(std::uint64_t n) {

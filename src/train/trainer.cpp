@@ -6,6 +6,8 @@
 #include <numeric>
 #include <string>
 
+#include "backprop/dist/communicator.hpp"
+#include "backprop/dist/data_parallel.hpp"
 #include "backprop/error.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/initializer.hpp"
@@ -134,7 +136,8 @@ std::vector<std::size_t> confusion_matrix(const Network<float>& network, const D
 }
 
 TrainingResult train(Network<float>& network, const Dataset& train_data, const Dataset* validation,
-                     const Scaling& scaling, TrainingObserver* observer) {
+                     const Scaling& scaling, TrainingObserver* observer, const TrainingCheckpoints* checkpoints,
+                     const TrainingParallelism& parallelism) {
   const NetworkSpec& spec = network.spec();
   const TrainingSpec& recipe = spec.training;
   if (train_data.rows == 0) throw_bad_input(train_data.source + ": no rows to train on");
@@ -151,10 +154,14 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
   const bool classification = is_classification(train_data);
 
   Optimizer<float> optimizer(spec.optimizer, network.parameters().size());
-  Workspace<float> workspace(network, batch_size);
-  std::vector<float> x(static_cast<std::size_t>(batch_size) * train_data.features);  // (B, IN)
-  std::vector<float> y(static_cast<std::size_t>(batch_size) * outputs);              // (B, OUT)
-  std::vector<std::int32_t> labels(batch_size);
+  // Forward, loss and backward of a batch (this rank's share of it, and the reduction, when distributed).
+  dist::DataParallelStep data_parallel(network, train_data, scaling, batch_size, parallelism.communicator,
+                                       parallelism.deterministic);
+  MetricSums* current_sums = nullptr;  // the epoch's, receiving the rows this rank computed
+  const dist::RowsObserver add_rows = [&](const float* out, const float* targets, const std::int32_t* row_labels,
+                                          std::size_t rows, double loss) {
+    current_sums->add_batch(out, targets, row_labels, rows, outputs, loss, classification);
+  };
   std::vector<std::size_t> order(train_data.rows);
   std::iota(order.begin(), order.end(), std::size_t{0});
   // Two streams from the one seed: the order of rows, and the dropout masks.
@@ -166,26 +173,59 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
   double best_validation_loss = std::numeric_limits<double>::infinity();
   int epochs_without_improvement = 0;
   long step = 0;
+
+  // Checkpoints: the state after a step (batch >= 1) or before an epoch (batch 0), and back.
+  auto capture = [&](int epoch, std::size_t batch, const MetricSums& sums, double learning_rate) {
+    TrainingState state{epoch, batch, step, order, order_random.state(), dropout_random.state(), learning_rate,
+                        sums.loss_sum, sums.squared_error, sums.absolute_error, sums.correct, sums.rows, sums.values,
+                        optimizer.step_count(), {}, {best_parameters.begin(), best_parameters.end()},
+                        best_validation_loss, epochs_without_improvement, result.history};
+    for (const auto arena : optimizer.state()) state.optimizer_state.emplace_back(arena.begin(), arena.end());
+    return state;
+  };
+  const TrainingState* resume = checkpoints ? checkpoints->resume : nullptr;
+  MetricSums resumed_sums;
+  if (resume != nullptr) {
+    auto arenas = optimizer.state();
+    bool fits = resume->order.size() == order.size() && resume->optimizer_state.size() == arenas.size() &&
+                (resume->best_parameters.empty() || resume->best_parameters.size() == network.parameters().size()) &&
+                resume->epoch >= 1 && resume->batch <= batches;
+    for (std::size_t i = 0; fits && i < arenas.size(); ++i) fits = resume->optimizer_state[i].size() == arenas[i].size();
+    if (!fits) throw_bad_input("the training state to resume does not fit this network and data");
+    for (std::size_t i = 0; i < arenas.size(); ++i)
+      std::copy(resume->optimizer_state[i].begin(), resume->optimizer_state[i].end(), arenas[i].begin());
+    optimizer.set_step_count(resume->optimizer_steps);
+    order = resume->order;
+    order_random.set_state(resume->order_random);
+    dropout_random.set_state(resume->dropout_random);
+    step = resume->step;
+    resumed_sums = MetricSums{resume->loss_sum, resume->correct, resume->squared_error, resume->absolute_error,
+                              resume->rows, resume->values};
+    best_parameters.assign(resume->best_parameters.begin(), resume->best_parameters.end());
+    best_validation_loss = resume->best_validation_loss;
+    epochs_without_improvement = resume->epochs_without_improvement;
+    result.history = resume->history;
+    if (!result.history.empty()) result.best_epoch = result.history.back().epoch;
+  }
+  const bool save_every = checkpoints && checkpoints->save && checkpoints->every_steps > 0;
   if (observer) observer->on_start(recipe.epochs, batches, train_data.rows);
 
-  for (int epoch = 1; epoch <= recipe.epochs; ++epoch) {
+  for (int epoch = resume ? resume->epoch : 1; epoch <= recipe.epochs; ++epoch) {
     const auto started = std::chrono::steady_clock::now();
-    shuffle(order, order_random);
-    MetricSums sums;
-    double learning_rate = spec.optimizer.learning_rate;
-    for (std::size_t batch = 0; batch < batches; ++batch) {
+    const bool continuing = resume != nullptr && epoch == resume->epoch && resume->batch > 0;
+    if (!continuing) shuffle(order, order_random);
+    MetricSums sums = continuing ? resumed_sums : MetricSums{};
+    // Ranks > 0 leave the resumed sums (rank 0's, from the checkpoint) to rank 0, so they count once.
+    if (continuing && parallelism.communicator && parallelism.communicator->rank() > 0) sums = MetricSums{};
+    current_sums = &sums;
+    double learning_rate = continuing ? resume->learning_rate : spec.optimizer.learning_rate;
+    for (std::size_t batch = continuing ? resume->batch : 0; batch < batches; ++batch) {
       const std::size_t first = batch * batch_size;
       const std::size_t count = std::min<std::size_t>(batch_size, train_data.rows - first);
       const std::size_t* indices = order.data() + first;
-      train_data.gather_rows(x.data(), indices, count, scaling);
-      train_data.gather_targets(y.data(), indices, count, outputs);
-      if (classification)
-        for (std::size_t r = 0; r < count; ++r) labels[r] = train_data.labels[indices[r]];
-
-      const int rows = static_cast<int>(count);
-      network.forward_train(workspace, x.data(), rows, dropout_random);
-      const double loss = network.loss_value(workspace, y.data(), rows);
-      network.backward(workspace, x.data(), y.data(), rows);
+      // The gradient arena holds the gradient of the whole batch, the same on every rank; loss is this
+      // rank's (a loss that is not finite on any rank makes the gradient not finite on all).
+      const double loss = data_parallel.compute(indices, count, step, dropout_random, add_rows);
       // One pass over the gradient arena gives the norm for clipping and catches divergence before the
       // update, so the network keeps the last finite parameters.
       const bool finite = recipe.clip_grad_norm > 0
@@ -196,7 +236,8 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
       learning_rate = learning_rate_at(recipe.schedule, spec.optimizer.learning_rate, step, total_steps);
       optimizer.step(network.parameters(), network.gradients(), learning_rate);
       ++step;
-      sums.add_batch(network.output(workspace), y.data(), labels.data(), count, outputs, loss, classification);
+      if (save_every && step % checkpoints->every_steps == 0)
+        checkpoints->save(capture(epoch, batch + 1, sums, learning_rate), network);
       if (observer) observer->on_batch(epoch, batch + 1, batches, sums.loss_sum / static_cast<double>(sums.rows));
     }
     EpochMetrics metrics;
@@ -204,6 +245,14 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
     metrics.learning_rate = learning_rate;
     metrics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     metrics.train = sums.metrics(classification);
+    if (data_parallel.distributed()) {  // every rank's rows of the epoch
+      double totals[6] = {sums.loss_sum, static_cast<double>(sums.correct), sums.squared_error, sums.absolute_error,
+                          static_cast<double>(sums.rows), static_cast<double>(sums.values)};
+      parallelism.communicator->sum(totals);
+      MetricSums all{totals[0], static_cast<std::size_t>(totals[1]), totals[2], totals[3],
+                     static_cast<std::size_t>(totals[4]), static_cast<std::size_t>(totals[5])};
+      metrics.train = all.metrics(classification);
+    }
     if (validation != nullptr) {
       metrics.has_validation = true;
       metrics.validation = evaluate(network, *validation, scaling);
@@ -222,6 +271,8 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
         break;
       }
     }
+    if (checkpoints && checkpoints->save && checkpoints->at_epoch_end && epoch < recipe.epochs)
+      checkpoints->save(capture(epoch + 1, 0, MetricSums{}, spec.optimizer.learning_rate), network);
   }
   if (recipe.early_stopping > 0 && !best_parameters.empty()) {
     std::copy(best_parameters.begin(), best_parameters.end(), network.parameters().begin());

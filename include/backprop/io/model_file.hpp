@@ -16,6 +16,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backprop/data/scaling.hpp"
@@ -40,6 +41,8 @@ void save_model(const std::filesystem::path& path, const Model& model);
 // Throws Error(bad_input) naming the file and byte offset: wrong magic or version, truncated, bad
 // checksum, sizes that do not fit the file, a header that is not a valid network.
 Model load_model(const std::filesystem::path& path);
+// The same from bytes in memory; `source` names them in messages (the fuzzers, tests/fuzz/, use it).
+Model load_model_bytes(std::string_view bytes, const std::string& source);
 std::string model_to_json(const Model& model);
 void export_model_json(const std::filesystem::path& path, const Model& model);  // atomic, like save_model
 

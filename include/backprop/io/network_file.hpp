@@ -9,6 +9,7 @@
 // types sgd, momentum, nesterov, adam, adamw, rmsprop (OptimizerSpec in nn/spec.hpp: meanings, defaults).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -16,6 +17,11 @@
 #include "backprop/nn/spec.hpp"
 
 namespace backprop::io {
+
+// The most parameters (weights and biases, all layers) a network file may declare: 2^24, 64 MiB of float32,
+// far past what trains on a CPU in reasonable time. A larger one is refused as bad input naming the layer,
+// rather than allocated (a model holds them in double while it is read).
+inline constexpr std::uint64_t kMaxNetworkParameters = std::uint64_t{1} << 24;
 
 // Throws Error(bad_input) "FILE:LINE:COLUMN: syntax error: ..." for malformed JSON and
 // "FILE: layers[1].weights: expected ..." for a well-formed file that is not a valid network.

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 
 namespace backprop::kernels {
 
@@ -20,11 +19,25 @@ int thread_count();
 
 // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.  beta == 0 overwrites C (NaNs in C are
 // not propagated). Implemented for float and double through the BLAS (OpenBLAS).
+// A non-owning reference to a callable taking Args (like std::function, but it never allocates: a
+// training step must not). The callable must outlive the call it is passed to.
+template <typename... Args>
+class TaskRef {
+ public:
+  template <typename F>
+  TaskRef(const F& f)  // NOLINT: implicit on purpose, so that a lambda can be passed directly
+      : object_(&f), call_([](const void* object, Args... args) { (*static_cast<const F*>(object))(args...); }) {}
+  void operator()(Args... args) const { call_(object_, args...); }
+
+ private:
+  const void* object_;
+  void (*call_)(const void*, Args...);
+};
+
 // Runs body(first, count) over [0, n) cut into pieces of `grain` values (the last one shorter) on the
 // thread pool; one call when n <= grain. For element-wise work: each element belongs to exactly one
 // piece, and the pieces depend on n and grain alone, so the results never depend on the thread count.
-void parallel_ranges(std::size_t n, std::size_t grain,
-                     const std::function<void(std::size_t first, std::size_t count)>& body);
+void parallel_ranges(std::size_t n, std::size_t grain, TaskRef<std::size_t, std::size_t> body);
 
 template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,

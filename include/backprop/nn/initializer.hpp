@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backprop/nn/spec.hpp"
@@ -19,6 +20,11 @@ class Random {
   double normal();                        // N(0, 1) by the Box-Muller transform
   std::uint64_t next() { return engine_(); }
   std::uint64_t below(std::uint64_t n);  // uniform integer in [0, n), unbiased
+
+  // The whole state as text (the engine's standard text form, then the spare normal's bits), and back, so
+  // that a checkpoint resumes the same sequence. set_state throws Error(bad_input) for text that is not one.
+  std::string state() const;
+  void set_state(const std::string& text);
 
  private:
   std::mt19937_64 engine_;

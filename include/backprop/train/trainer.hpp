@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -51,13 +52,61 @@ struct TrainingResult {
   bool stopped_early = false;
 };
 
+// Everything the loop needs to continue exactly where it stood; a checkpoint (train/checkpoint.hpp) writes
+// it beside the parameters. Taken after a step (batch >= 1: that many batches of `epoch` are done, in the
+// order `order`) or between epochs (batch 0: `epoch` has not begun, and `order` is the previous epoch's
+// order, which the epoch shuffles first).
+struct TrainingState {
+  int epoch = 1;                               // from 1
+  std::size_t batch = 0;                       // batches of epoch done
+  long step = 0;                               // optimizer steps done in all (the schedule's position)
+  std::vector<std::size_t> order;              // (rows) the epoch's order of the training rows
+  std::string order_random, dropout_random;    // Random::state() of the two streams
+  double learning_rate = 0.0;                  // of the epoch's last step so far
+  // The epoch's running metric sums so far (training mode).
+  double loss_sum = 0.0, squared_error = 0.0, absolute_error = 0.0;
+  std::size_t correct = 0, rows = 0, values = 0;
+  long optimizer_steps = 0;                    // Optimizer::step_count()
+  std::vector<std::vector<float>> optimizer_state;  // Optimizer::state(), each (N) like the parameter arena
+  // Early stopping.
+  std::vector<float> best_parameters;          // (N), or empty before the first validation
+  double best_validation_loss = std::numeric_limits<double>::infinity();
+  int epochs_without_improvement = 0;
+  std::vector<EpochMetrics> history;           // the epochs finished
+};
+
+// Checkpoint hooks of train().
+struct TrainingCheckpoints {
+  // Continue from this state (checked against the network: arena sizes, order length); the network must
+  // already hold the state's parameters.
+  const TrainingState* resume = nullptr;
+  long every_steps = 0;       // call save after every this many optimizer steps (0: never)
+  bool at_epoch_end = false;  // and between epochs (not after the last one)
+  // Receives the state and the network holding its parameters. Never called for a step that diverged.
+  std::function<void(const TrainingState&, const Network<float>&)> save;
+};
+
+namespace dist {
+class Communicator;
+}
+
+// Data-parallel training (dist/, docs/distributed.md): every rank calls train() with the same network, data
+// and options; each step's batch is split across the ranks and their gradients are summed, so the ranks
+// keep identical parameters. deterministic: the model is bit-identical for any number of ranks, a single
+// process included (fixed 8-row chunks summed exactly in fixed point; slower).
+struct TrainingParallelism {
+  dist::Communicator* communicator = nullptr;  // null: this process alone
+  bool deterministic = false;
+};
+
 // Trains network in place on train (and reports validation, which may be null). The network's spec
 // carries the recipe: spec().training (epochs, batch size, schedule, clipping, early stopping), the
 // optimizer, dropout per layer and the seed (shuffling and dropout are drawn from it). Early stopping
 // needs a validation set. Throws Error(runtime) naming the epoch and batch when the loss or a gradient
 // becomes NaN or infinite (the network then holds the parameters before that step).
 TrainingResult train(Network<float>& network, const Dataset& train, const Dataset* validation, const Scaling& scaling,
-                     TrainingObserver* observer = nullptr);
+                     TrainingObserver* observer = nullptr, const TrainingCheckpoints* checkpoints = nullptr,
+                     const TrainingParallelism& parallelism = {});
 
 // One pass without dropout, in batches.
 Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size = 256);

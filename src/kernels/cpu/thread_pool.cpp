@@ -22,7 +22,7 @@ namespace {
 // One parallel_for call: its indices are handed out by an atomic counter. The job lives on the caller's
 // stack; a worker joins it under the pool's lock and the caller waits for every joined worker to leave.
 struct Job {
-  const std::function<void(std::size_t)>* task = nullptr;
+  const TaskRef<std::size_t>* task = nullptr;
   std::size_t count = 0;
   std::atomic<std::size_t> next{0};
   std::atomic<int> workers_inside{0};
@@ -57,7 +57,7 @@ class ThreadPool {
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this, start] { work(start); });
   }
 
-  void run(std::size_t count, const std::function<void(std::size_t)>& task) {
+  void run(std::size_t count, const TaskRef<std::size_t>& task) {
     if (workers_.empty() || count <= 1) {
       for (std::size_t i = 0; i < count; ++i) task(i);
       return;
@@ -122,19 +122,19 @@ ThreadPool& pool() {
 
 }  // namespace
 
-void parallel_for(std::size_t count, const std::function<void(std::size_t)>& task) { pool().run(count, task); }
+void parallel_for(std::size_t count, TaskRef<std::size_t> task) { pool().run(count, task); }
 
-void parallel_ranges(std::size_t n, std::size_t grain,
-                     const std::function<void(std::size_t first, std::size_t count)>& body) {
+void parallel_ranges(std::size_t n, std::size_t grain, TaskRef<std::size_t, std::size_t> body) {
   if (n <= grain) {
     if (n > 0) body(0, n);
     return;
   }
   const std::size_t pieces = (n + grain - 1) / grain;
-  pool().run(pieces, [&](std::size_t piece) {
+  const auto piece_task = [&](std::size_t piece) {
     const std::size_t first = piece * grain;
     body(first, std::min(grain, n - first));
-  });
+  };
+  pool().run(pieces, piece_task);
 }
 int pool_thread_count() { return pool().size(); }
 void set_pool_thread_count(int threads) { pool().resize(threads); }

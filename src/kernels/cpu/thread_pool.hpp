@@ -7,11 +7,12 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
+
+#include "backprop/kernels/kernels.hpp"
 
 namespace backprop::kernels {
 
-void parallel_for(std::size_t count, const std::function<void(std::size_t)>& task);
+void parallel_for(std::size_t count, TaskRef<std::size_t> task);
 // Threads used by parallel_for, the caller included (>= 1). Default: the machine's cores.
 int pool_thread_count();
 void set_pool_thread_count(int threads);

@@ -1,0 +1,399 @@
+// Checkpoints and resume (`train --checkpoint FILE --checkpoint-every N`, `--resume FILE`), --deterministic,
+// divergence with a checkpoint, and the locale.
+//
+// The kill test: a run trained without interruption to MODEL_A; the same run with checkpoints, killed by
+// SIGKILL three times at different steps (each resumed run writes checkpoints too and is killed again),
+// then resumed to the end writing MODEL_B; MODEL_A and MODEL_B must be byte-identical. The run has
+// everything that carries state across steps: dropout (its generator), adam (two moment arenas and the
+// step count), a cosine schedule with warm-up (the step), a validation split with early stopping (best
+// loss, best parameters, patience) and shuffling (the order and its generator).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "backprop/error.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/train/checkpoint.hpp"
+#include "helpers.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using backprop::testing::CommandResult;
+using backprop::testing::read_text;
+using backprop::testing::run_backprop;
+using backprop::testing::source_path;
+using backprop::testing::TempDir;
+using backprop::testing::write_file;
+using ::testing::HasSubstr;
+
+std::string shell_word(const fs::path& path) { return "'" + path.string() + "'"; }
+
+// Three classes in six features: a class centre plus noise, from the project's generator.
+std::string make_csv(int rows, std::uint64_t seed) {
+  backprop::Random random(seed);
+  std::ostringstream out;
+  out.precision(9);
+  out << "a,b,c,d,e,f,label\n";
+  for (int r = 0; r < rows; ++r) {
+    const int label = static_cast<int>(random.below(3));
+    for (int f = 0; f < 6; ++f) out << (f == label * 2 ? 2.0 : 0.0) + random.normal() << ",";
+    out << "class" << label << "\n";
+  }
+  return out.str();
+}
+
+constexpr const char* kNetwork = R"({"input": 6, "layers": [
+  {"units": 24, "activation": "relu", "dropout": 0.2},
+  {"units": 12, "activation": "tanh", "dropout": 0.1},
+  {"units": 3, "activation": "softmax"}], "seed": 11})";
+
+// The run's options (besides the network, the data and --out).
+const std::vector<std::string> kRunOptions = {"--epochs", "6", "--batch-size", "16", "--optimizer", "adam",
+                                              "--learning-rate", "0.005", "--schedule", "cosine", "--warmup", "30",
+                                              "--validation-split", "0.2", "--early-stopping", "4", "--scale",
+                                              "standard", "--quiet"};
+
+class Checkpoints : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_file(dir_ / "net.json", kNetwork);
+    write_file(dir_ / "data.csv", make_csv(4000, 5));
+  }
+
+  std::vector<std::string> run_arguments(const fs::path& out, const std::vector<std::string>& extra) const {
+    std::vector<std::string> args = {"train", (dir_ / "net.json").string(), "--data", (dir_ / "data.csv").string()};
+    args.insert(args.end(), kRunOptions.begin(), kRunOptions.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {"--out", out.string()});
+    return args;
+  }
+
+  static std::string joined(const std::vector<std::string>& args) {
+    std::string text;
+    for (const auto& a : args) text += (text.empty() ? "" : " ") + shell_word(a);
+    return text;
+  }
+
+  // The step of the checkpoint at path, or -1 while there is none (a rename makes a reader see the old
+  // file or the new one, never a part).
+  static long checkpoint_step(const fs::path& path) {
+    if (!fs::exists(path)) return -1;
+    try {
+      return backprop::load_checkpoint(path).state.step;
+    } catch (const std::exception&) {
+      return -1;  // replaced between exists() and the read
+    }
+  }
+
+  // Starts the command, waits until the checkpoint reaches kill_step, waits delay_ms more, kills it with
+  // SIGKILL. Returns true if it was killed (false: it ended by itself first).
+  static bool run_and_kill(const std::vector<std::string>& args, const fs::path& checkpoint, long kill_step,
+                           int delay_ms) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(null, STDERR_FILENO);
+      std::vector<char*> argv;
+      std::string command = BACKPROP_COMMAND;
+      argv.push_back(command.data());
+      std::vector<std::string> copies = args;
+      for (auto& a : copies) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(command.c_str(), argv.data());
+      ::_exit(127);
+    }
+    int status = 0;
+    for (;;) {
+      if (::waitpid(child, &status, WNOHANG) == child) return false;  // finished (or failed) before the kill
+      if (checkpoint_step(checkpoint) >= kill_step) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  }
+
+  TempDir dir_;
+};
+
+// The kill test (see the top of the file) for one setting: the uninterrupted run with `mode` (its options),
+// then the same run with checkpoints every 7 steps killed once after each step of kill_steps (a few
+// milliseconds after that checkpoint, so between checkpoints; the runs alternate thread counts), then
+// resumed to the end. Returns the number of kills survived; the models must be byte-identical.
+class KillTest : public Checkpoints {
+ public:
+  int run(const std::vector<std::string>& mode, const std::vector<long>& kill_steps) {
+    const fs::path model_a = dir_ / "a.bin", model_b = dir_ / "b.bin", checkpoint = dir_ / "run.ckpt";
+    auto with = [](std::vector<std::string> extra, const std::vector<std::string>& more) {
+      extra.insert(extra.end(), more.begin(), more.end());
+      return extra;
+    };
+    const CommandResult uninterrupted = run_backprop(joined(run_arguments(model_a, with(mode, {"--threads", "2"}))));
+    EXPECT_EQ(uninterrupted.exit_code, 0) << uninterrupted.out;
+    const std::vector<std::string> save =
+        with(mode, {"--checkpoint", checkpoint.string(), "--checkpoint-every", "7"});
+    const std::vector<std::string> resume = with(save, {"--resume", checkpoint.string()});
+    std::string resumed_from;  // the checkpoint's step after each kill
+    int killed = 0;
+    for (std::size_t k = 0; k < kill_steps.size(); ++k) {
+      const auto args = with(k == 0 ? save : resume, {"--threads", k % 2 == 0 ? "1" : "2"});
+      const bool was_killed =
+          run_and_kill(run_arguments(model_b, args), checkpoint, kill_steps[k], static_cast<int>(1 + 2 * k));
+      EXPECT_TRUE(was_killed) << "the run ended before it was killed after step " << kill_steps[k];
+      killed += was_killed ? 1 : 0;
+      const long step = checkpoint_step(checkpoint);
+      EXPECT_GE(step, kill_steps[k]);
+      resumed_from += (resumed_from.empty() ? "" : ", ") + std::to_string(step);
+      EXPECT_FALSE(fs::exists(model_b));
+    }
+    const CommandResult finished = run_backprop(joined(run_arguments(model_b, with(resume, {"--threads", "2"}))));
+    EXPECT_EQ(finished.exit_code, 0) << finished.out;
+    for (const auto& entry : fs::directory_iterator(dir_.path()))  // a kill during a write leaves one; resuming removes it
+      EXPECT_EQ(entry.path().filename().string().find("run.ckpt.tmp-"), std::string::npos) << entry.path();
+    const std::string a = read_text(model_a), b = read_text(model_b);
+    EXPECT_FALSE(a.empty());
+    EXPECT_TRUE(a == b) << "a run killed " << killed << " times and resumed from the checkpoints of steps "
+                        << resumed_from << " differs from the uninterrupted run";
+    std::printf("[ kill test ] %s: %d SIGKILLs survived, resumed from the checkpoints of steps %s of 1200; model "
+                "%zu bytes, bit-identical to the uninterrupted run: %s\n",
+                mode.empty() ? "default" : mode.front().c_str(), killed, resumed_from.c_str(), b.size(),
+                a == b ? "yes" : "no");
+    return killed;
+  }
+};
+
+// 3200 training rows in batches of 16: 200 steps per epoch, 1200 in all.
+TEST_F(KillTest, DeterministicRunKilledThreeTimesGivesTheSameModelByteForByte) {
+  EXPECT_EQ(run({"--deterministic"}, {150, 520, 930}), 3);
+}
+
+// Without --deterministic a run is as reproducible on one process, and so is its resume.
+TEST_F(KillTest, DefaultRunKilledTwiceGivesTheSameModelByteForByte) { EXPECT_EQ(run({}, {330, 780}), 2); }
+
+TEST_F(Checkpoints, ResumingAnotherRunIsRefused) {
+  const fs::path checkpoint = dir_ / "run.ckpt";
+  // One epoch: a checkpoint between epochs is not written after the last, so --checkpoint-every writes it.
+  auto args = run_arguments(dir_ / "m.bin", {"--checkpoint", checkpoint.string(), "--checkpoint-every", "50"});
+  args[5] = "1";  // --epochs 1
+  const CommandResult trained = run_backprop(joined(args));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  ASSERT_TRUE(fs::exists(checkpoint));
+
+  // Another network file (one more hidden unit).
+  std::string other = kNetwork;
+  other.replace(other.find("24"), 2, "25");
+  write_file(dir_ / "other.json", other);
+  // The same run's arguments (one epoch) with `extra`.
+  auto same_run = [&](const std::vector<std::string>& extra) {
+    auto resumed = run_arguments(dir_ / "m2.bin", extra);
+    resumed[5] = "1";
+    return resumed;
+  };
+  auto other_network = same_run({"--resume", checkpoint.string()});
+  other_network[1] = (dir_ / "other.json").string();
+  CommandResult refused = run_backprop(joined(other_network));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr(checkpoint.string() + ": this checkpoint was written by a different run"));
+  EXPECT_THAT(refused.out, HasSubstr("layers[0].units"));
+
+  // Another weight decay.
+  refused = run_backprop(joined(same_run({"--resume", checkpoint.string(), "--weight-decay", "0.01"})));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("optimizer.weight_decay"));
+
+  // --deterministic changes the arithmetic (train/trainer.hpp), so it must match too.
+  refused = run_backprop(joined(same_run({"--resume", checkpoint.string(), "--deterministic"})));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("written without --deterministic"));
+
+  // The same run resumes (from its last checkpoint, after step 150 of 200) and gives the same model.
+  const CommandResult resumed = run_backprop(joined(same_run({"--resume", checkpoint.string()})));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  EXPECT_TRUE(read_text(dir_ / "m.bin") == read_text(dir_ / "m2.bin"));
+  fs::remove(dir_ / "m2.bin");
+
+  // Other data: one number changed.
+  std::string data = read_text(dir_ / "data.csv");
+  data[data.find('\n') + 3] = data[data.find('\n') + 3] == '1' ? '2' : '1';
+  write_file(dir_ / "data.csv", data);
+  refused = run_backprop(joined(same_run({"--resume", checkpoint.string()})));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("data differs"));
+  EXPECT_FALSE(fs::exists(dir_ / "m2.bin"));
+}
+
+TEST_F(Checkpoints, DamagedCheckpointIsRefusedNamingTheFile) {
+  const fs::path checkpoint = dir_ / "run.ckpt";
+  auto args = run_arguments(dir_ / "m.bin", {"--checkpoint", checkpoint.string(), "--checkpoint-every", "100"});
+  args[5] = "1";
+  ASSERT_EQ(run_backprop(joined(args)).exit_code, 0);
+  std::string bytes = read_text(checkpoint);
+  ASSERT_GT(bytes.size(), 1000u);
+  for (const std::size_t at : {std::size_t{9}, bytes.size() / 2, bytes.size() - 20}) {
+    std::string damaged = bytes;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x10);
+    write_file(dir_ / "damaged.ckpt", damaged);
+    const CommandResult refused =
+        run_backprop(joined(run_arguments(dir_ / "m2.bin", {"--resume", (dir_ / "damaged.ckpt").string()})));
+    EXPECT_EQ(refused.exit_code, 2) << refused.out;
+    EXPECT_THAT(refused.out, HasSubstr((dir_ / "damaged.ckpt").string() + ": offset "));
+  }
+  write_file(dir_ / "short.ckpt", bytes.substr(0, bytes.size() / 3));
+  const CommandResult truncated =
+      run_backprop(joined(run_arguments(dir_ / "m2.bin", {"--resume", (dir_ / "short.ckpt").string()})));
+  EXPECT_EQ(truncated.exit_code, 2) << truncated.out;
+  EXPECT_THAT(truncated.out, HasSubstr("short.ckpt"));
+  EXPECT_FALSE(fs::exists(dir_ / "m2.bin"));
+}
+
+TEST_F(Checkpoints, BadOptionsAreRefused) {
+  CommandResult refused = run_backprop(
+      joined(run_arguments(dir_ / "m.bin", {"--checkpoint", (dir_ / "c").string(), "--checkpoint-every", "0"})));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("--checkpoint-every"));
+  refused = run_backprop(joined(run_arguments(dir_ / "m.bin", {"--checkpoint-every", "5"})));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("--checkpoint-every needs --checkpoint"));
+  refused = run_backprop(joined(run_arguments(dir_ / "m.bin", {"--resume", (dir_ / "missing.ckpt").string()})));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  write_file(dir_ / "not.ckpt", "hello, world\n");
+  refused = run_backprop(joined(run_arguments(dir_ / "m.bin", {"--resume", (dir_ / "not.ckpt").string()})));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("not.ckpt: offset 0: wrong magic"));
+  EXPECT_FALSE(fs::exists(dir_ / "m.bin"));
+}
+
+// Divergence with --checkpoint: exit 1, the message says where the last good checkpoint is, and that
+// checkpoint holds finite parameters (a diverged state is never written).
+TEST_F(Checkpoints, DivergenceKeepsTheLastGoodCheckpoint) {
+  const fs::path checkpoint = dir_ / "run.ckpt";
+  write_file(dir_ / "linear.json", R"({"input": 6, "layers": [{"units": 1, "activation": "identity"}],
+    "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 3.0}, "seed": 1})");
+  std::ostringstream csv;
+  csv << "a,b,c,d,e,f,y\n";
+  for (int r = 0; r < 64; ++r) csv << r << ",1,2,3,4,5," << r * 10 << "\n";
+  write_file(dir_ / "grow.csv", csv.str());
+  const CommandResult diverged =
+      run_backprop("train " + shell_word(dir_ / "linear.json") + " --data " + shell_word(dir_ / "grow.csv") +
+                   " --batch-size 8 --epochs 50 --checkpoint " + shell_word(checkpoint) +
+                   " --checkpoint-every 2 --quiet --out " + shell_word(dir_ / "m.bin"));
+  EXPECT_EQ(diverged.exit_code, 1) << diverged.out;
+  EXPECT_THAT(diverged.out, HasSubstr("training diverged"));
+  EXPECT_THAT(diverged.out, HasSubstr("the last good checkpoint is " + checkpoint.string()));
+  ASSERT_TRUE(fs::exists(checkpoint));
+  const backprop::Checkpoint saved = backprop::load_checkpoint(checkpoint);
+  EXPECT_GE(saved.state.step, 2);
+  EXPECT_FALSE(fs::exists(dir_ / "m.bin"));
+}
+
+TEST(Deterministic, SameModelForEveryThreadCount) {
+  TempDir dir;
+  write_file(dir / "net.json", kNetwork);
+  write_file(dir / "data.csv", make_csv(1500, 9));
+  std::string models[2];
+  for (int threads : {1, 2}) {
+    const fs::path out = dir / ("m" + std::to_string(threads) + ".bin");
+    const CommandResult trained =
+        run_backprop("train " + shell_word(dir / "net.json") + " --data " + shell_word(dir / "data.csv") +
+                     " --epochs 2 --optimizer adam --deterministic --quiet --threads " + std::to_string(threads) +
+                     " --out " + shell_word(out));
+    ASSERT_EQ(trained.exit_code, 0) << trained.out;
+    models[threads - 1] = read_text(out);
+  }
+  EXPECT_TRUE(models[0] == models[1]) << "--threads 1 and --threads 2 trained different models";
+}
+
+TEST(RandomState, SavedAndRestoredContinuesTheSameSequence) {
+  backprop::Random a(42);
+  a.normal();  // leaves a spare normal
+  const std::string state = a.state();
+  backprop::Random b(7);
+  b.set_state(state);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(a.normal(), b.normal());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(a.below(1000), b.below(1000));
+  EXPECT_THROW(b.set_state("12 x"), backprop::Error);
+}
+
+// ---- locale ----
+
+// The program never sets a locale, so the C library stays in the "C" locale whatever LC_ALL says; and it
+// prints numbers with std::to_chars or snprintf under that "C" locale.
+TEST(Locale, TheProgramNeverSetsALocale) {
+  for (const char* folder : {"src", "cli", "include", "python"}) {
+    const fs::path root = source_path(folder);
+    if (!fs::exists(root)) continue;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+      const auto ext = entry.path().extension();
+      if (ext != ".cpp" && ext != ".hpp" && ext != ".cu" && ext != ".cuh" && ext != ".h") continue;
+      const std::string text = read_text(entry.path());
+      EXPECT_EQ(text.find("setlocale("), std::string::npos) << entry.path();
+      EXPECT_EQ(text.find("locale::global"), std::string::npos) << entry.path();
+    }
+  }
+}
+
+// BACKPROP_TEST_LOCALE if set (e.g. a locale built by localedef into a folder named by LOCPATH), else the
+// first comma-decimal locale installed, or "".
+std::string comma_decimal_locale() {
+  if (const char* named = std::getenv("BACKPROP_TEST_LOCALE"); named != nullptr && *named != '\0') return named;
+  FILE* pipe = ::popen("locale -a 2>/dev/null", "r");
+  if (pipe == nullptr) return "";
+  std::string names;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) names.append(buffer, n);
+  ::pclose(pipe);
+  for (const char* wanted : {"de_DE.utf8", "de_DE.UTF-8", "fr_FR.utf8", "fr_FR.UTF-8", "nl_NL.utf8", "ru_RU.utf8",
+                             "es_ES.utf8", "it_IT.utf8", "de_DE"}) {
+    std::istringstream lines(names);
+    for (std::string line; std::getline(lines, line);)
+      if (line == wanted) return line;
+  }
+  return "";
+}
+
+TEST(Locale, TraceAndPredictPrintTheSameUnderACommaDecimalLocale) {
+  const std::string locale = comma_decimal_locale();
+  if (locale.empty())
+    GTEST_SKIP() << "no comma-decimal locale is installed (locale -a lists none of de_DE, fr_FR, ...); "
+                    "Locale.TheProgramNeverSetsALocale still holds";
+  TempDir dir;
+  write_file(dir / "net.json", kNetwork);
+  write_file(dir / "data.csv", make_csv(300, 3));
+  const std::string seed = shell_word(source_path("examples/seed.json"));
+  const std::string trace = "trace " + seed + " --input 1,2,3,4 --target 1 --steps 2";
+  const std::string train = "train " + shell_word(dir / "net.json") + " --data " + shell_word(dir / "data.csv") +
+                            " --epochs 1 --quiet --out " + shell_word(dir / "m.bin");
+  ASSERT_EQ(run_backprop(train).exit_code, 0);
+  const std::string predict = "predict " + shell_word(dir / "m.bin") + " --data " + shell_word(dir / "data.csv");
+  const char* lc_all = std::getenv("LC_ALL");
+  const std::optional<std::string> saved_lc_all = lc_all ? std::optional<std::string>(lc_all) : std::nullopt;
+  for (const std::string& command : {trace, trace + " --json", predict}) {
+    // run_backprop runs the command through the shell, which passes this process's environment on.
+    setenv("LC_ALL", "C", 1);
+    const std::string plain = run_backprop(command).out;
+    setenv("LC_ALL", locale.c_str(), 1);
+    const std::string localized = run_backprop(command).out;
+    if (saved_lc_all) setenv("LC_ALL", saved_lc_all->c_str(), 1); else unsetenv("LC_ALL");
+    EXPECT_EQ(plain, localized) << command << " prints differently under LC_ALL=" << locale;
+  }
+}
+
+}  // namespace

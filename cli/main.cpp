@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     std::cerr << "backprop: out of memory\n";
     return 1;
+  } catch (const std::exception& e) {
+    // Every expected failure is a backprop::Error; anything else is a bug, but it must not look like a
+    // crash to the user (and nothing was saved half-written: saves are atomic).
+    std::cerr << "backprop: internal error (please report it): " << e.what() << "\n";
+    return 1;
   }
   return exit_code;
 }

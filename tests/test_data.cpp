@@ -247,6 +247,20 @@ TEST(CsvErrors, MissingAndEmptyFiles) {
   EXPECT_THAT(csv_error(dir, "a,b,label\r\n\r\n"), HasSubstr("data.csv:2:1: expected rows of data"));
 }
 
+// Labels and column names go into the model's JSON, which must be UTF-8: other bytes are refused where
+// they stand (a model save used to abort on them).
+TEST(CsvErrors, InvalidUtf8IsRefusedWithLineAndColumn) {
+  TempDir dir;
+  EXPECT_THAT(csv_error(dir, "a,b,label\n1,2,x\xff\n"), HasSubstr("data.csv:2:6: expected UTF-8 text, got the byte 0xFF"));
+  EXPECT_THAT(csv_error(dir, "a,\xc3(,label\n1,2,x\n"), HasSubstr("data.csv:1:3: expected UTF-8 text, got the byte 0xC3"));
+  EXPECT_THAT(csv_error(dir, "a,b,label\n1,2,\xed\xa0\x80\n"), HasSubstr("data.csv:2:5: expected UTF-8"));  // a surrogate
+  EXPECT_THAT(csv_error(dir, "a,b,label\n1,2,\xc0\xaf\n"), HasSubstr("data.csv:2:5: expected UTF-8"));  // overlong
+  // Valid multi-byte labels are fine.
+  LoadOptions options;
+  const Dataset ok = load_csv_text(dir, "a,b,label\n1,2,caf\xc3\xa9\n3,4,\xe2\x82\xac\n5,6,\xf0\x9f\x90\x88\n", options);
+  EXPECT_EQ(ok.class_names.size(), 3u);
+}
+
 TEST(CsvErrors, RaggedRows) {
   TempDir dir;
   EXPECT_THAT(csv_error(dir, "a,b,label\n1,2,0\n3,4\n"),

@@ -5,6 +5,7 @@
 // Messages are "FILE:LINE:COLUMN: expected ..., got '...'" with LINE 1-based counting the header as
 // line 1 and COLUMN the 1-based field number.
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -331,6 +332,14 @@ class KnownClasses {
 
 Dataset parse_csv(std::string_view text, const std::string& source, const LoadOptions& options) {
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  // Column names and labels end up in the model (JSON, which must be UTF-8): refuse other bytes here.
+  if (const auto bad = io::first_invalid_utf8(text)) {
+    const auto where = io::position_of(text, *bad);
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
+    throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                    ": expected UTF-8 text, got the byte " + byte);
+  }
   CsvReader reader(text, source);
   CsvRecord record;
   if (!reader.next(record))

@@ -21,6 +21,10 @@ struct TextPosition {
 };
 TextPosition position_of(std::string_view text, std::size_t offset);
 
+// The offset of the first byte of text that is not part of valid UTF-8 (overlong forms, surrogates and
+// code points above U+10FFFF are invalid too), or nothing when all of it is valid.
+std::optional<std::size_t> first_invalid_utf8(std::string_view text);
+
 // The whole of text as a finite double, or nothing (also for "nan", "inf", trailing characters).
 std::optional<double> parse_double(std::string_view text);
 

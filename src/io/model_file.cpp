@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backprop/error.hpp"
+#include "backprop/io/binary.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/network.hpp"
@@ -41,35 +42,6 @@ constexpr std::string_view kBinaryHeaderKeys[] = {"scaling", "classes", "targets
 
 // ---- checksum and little-endian bytes ----
 
-// FNV-1a, 64 bit (Fowler, Noll, Vo): small, no table, enough to catch damage (not an adversary).
-std::uint64_t fnv1a_64(std::string_view bytes) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char byte : bytes) {
-    hash ^= byte;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-void append_u32(std::string& out, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-void append_u64(std::string& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-std::uint32_t read_u32(std::string_view bytes, std::size_t offset) {
-  std::uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
-  return value;
-}
-
-std::uint64_t read_u64(std::string_view bytes, std::size_t offset) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
-  return value;
-}
 
 std::string hex64(std::uint64_t value) {
   char buffer[19] = "0x";

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backprop/error.hpp"
+#include "backprop/io/binary.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/initializer.hpp"
@@ -23,45 +24,13 @@ constexpr std::size_t kFixedHeaderBytes = 16;  // magic, version, header length
 constexpr std::size_t kChecksumBytes = 8;
 constexpr std::string_view kFormatName = "backprop-checkpoint";
 
-// FNV-1a, 64 bit, as the model file's checksum, fed in pieces.
-struct Fnv1a {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  void add(const void* data, std::size_t size) {
-    const auto* bytes = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < size; ++i) {
-      hash ^= bytes[i];
-      hash *= 0x100000001b3ULL;
-    }
-  }
-  void add(std::string_view text) {
-    const std::uint64_t size = text.size();
-    add(&size, sizeof size);  // so that ("ab", "c") and ("a", "bc") differ
-    add(text.data(), text.size());
-  }
-};
+using io::append_u32;
+using io::append_u64;
+using io::Fnv1a;
+using io::fnv1a_64;
+using io::read_u32;
+using io::read_u64;
 
-std::uint64_t fnv1a_64(std::string_view bytes) {
-  Fnv1a f;
-  f.add(bytes.data(), bytes.size());
-  return f.hash;
-}
-
-void append_u32(std::string& out, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-void append_u64(std::string& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-std::uint32_t read_u32(std::string_view bytes, std::size_t offset) {
-  std::uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
-  return value;
-}
-std::uint64_t read_u64(std::string_view bytes, std::size_t offset) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
-  return value;
-}
 void append_floats(std::string& out, const std::vector<float>& values) {
   for (float v : values) append_u32(out, std::bit_cast<std::uint32_t>(v));
 }

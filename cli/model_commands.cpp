@@ -89,32 +89,26 @@ int run_predict(const DataArguments& a) {
   }
   text += "\n";
 
-  const int batch_size = 256;
-  Workspace<float> workspace(network, batch_size);
-  std::vector<float> x(static_cast<std::size_t>(batch_size) * data.features);
-  std::vector<std::size_t> indices(batch_size);
-  for (std::size_t start = 0; start < data.rows; start += batch_size) {
-    const std::size_t count = std::min<std::size_t>(batch_size, data.rows - start);
-    std::iota(indices.begin(), indices.begin() + count, start);
-    data.gather_rows(x.data(), indices.data(), count, model.scaling);
-    network.forward(workspace, x.data(), static_cast<int>(count));
-    for (std::size_t r = 0; r < count; ++r) {
-      const float* row = network.output(workspace) + r * outputs;
-      std::string line;
-      if (classification) {
-        const int predicted = predicted_class(row, outputs);
-        line = csv_field(model.classes.empty() ? std::to_string(predicted) : model.classes[predicted]);
-        if (outputs == 1) {
-          line.append(",").append(io::format_float(1.0f - row[0])).append(",").append(io::format_float(row[0]));
-        } else {
-          for (int o = 0; o < outputs; ++o) line.append(",").append(io::format_float(row[o]));
-        }
-      } else {
-        for (int o = 0; o < outputs; ++o) line.append(o ? "," : "").append(io::format_float(row[o]));
-      }
-      text += line + "\n";
-    }
-  }
+  forward_batches(network, data, model.scaling, 256,
+                  [&](std::size_t, std::size_t count, const Workspace<float>& workspace) {
+                    for (std::size_t r = 0; r < count; ++r) {
+                      const float* row = network.output(workspace) + r * outputs;
+                      std::string line;
+                      if (classification) {
+                        const int predicted = predicted_class(row, outputs);
+                        line = csv_field(model.classes.empty() ? std::to_string(predicted) : model.classes[predicted]);
+                        if (outputs == 1) {
+                          line.append(",").append(io::format_float(1.0f - row[0])).append(",");
+                          line.append(io::format_float(row[0]));
+                        } else {
+                          for (int o = 0; o < outputs; ++o) line.append(",").append(io::format_float(row[o]));
+                        }
+                      } else {
+                        for (int o = 0; o < outputs; ++o) line.append(o ? "," : "").append(io::format_float(row[o]));
+                      }
+                      text += line + "\n";
+                    }
+                  });
   if (a.out.empty() || a.out == "-")
     std::fwrite(text.data(), 1, text.size(), stdout);
   else

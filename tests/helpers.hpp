@@ -60,6 +60,9 @@ inline CommandResult run_backprop(const std::string& arguments) {
   return result;
 }
 
+// A path as one word of a shell command line (run_backprop goes through the shell).
+inline std::string shell_word(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+
 inline std::string source_path(const std::string& relative) { return std::string(BACKPROP_SOURCE_DIR) + "/" + relative; }
 
 }  // namespace backprop::testing

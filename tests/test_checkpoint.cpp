@@ -41,7 +41,7 @@ using backprop::testing::TempDir;
 using backprop::testing::write_file;
 using ::testing::HasSubstr;
 
-std::string shell_word(const fs::path& path) { return "'" + path.string() + "'"; }
+using backprop::testing::shell_word;
 
 // Three classes in six features: a class centre plus noise, from the project's generator.
 std::string make_csv(int rows, std::uint64_t seed) {

@@ -37,7 +37,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 // A path as one shell word (the temporary paths hold no single quotes).
-std::string shell_word(const fs::path& path) { return "'" + path.string() + "'"; }
+using backprop::testing::shell_word;
 
 // ---- generated data ----
 

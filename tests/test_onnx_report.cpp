@@ -37,7 +37,7 @@ using backprop::testing::write_file;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string shell_word(const fs::path& path) { return "'" + path.string() + "'"; }
+using backprop::testing::shell_word;
 
 // ---- ONNX ----
 

@@ -92,24 +92,35 @@ int predicted_class(const float* outputs, int output_count) {
   return static_cast<int>(std::max_element(outputs, outputs + output_count) - outputs);
 }
 
-Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size) {
-  const int outputs = network.output_size();
-  const bool classification = is_classification(data);
+void forward_batches(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
+                     kernels::TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch) {
   Workspace<float> workspace(network, batch_size);
   std::vector<float> x(static_cast<std::size_t>(batch_size) * data.features);  // (B, IN)
-  std::vector<float> y(static_cast<std::size_t>(batch_size) * outputs);        // (B, OUT)
   std::vector<std::size_t> indices(static_cast<std::size_t>(batch_size));
-  MetricSums sums;
   for (std::size_t start = 0; start < data.rows; start += batch_size) {
     const std::size_t count = std::min<std::size_t>(batch_size, data.rows - start);
     std::iota(indices.begin(), indices.begin() + count, start);
     data.gather_rows(x.data(), indices.data(), count, scaling);
-    data.gather_targets(y.data(), indices.data(), count, outputs);
     network.forward(workspace, x.data(), static_cast<int>(count));
-    const double loss = network.loss_value(workspace, y.data(), static_cast<int>(count));
-    sums.add_batch(network.output(workspace), y.data(), classification ? data.labels.data() + start : nullptr, count,
-                   outputs, loss, classification);
+    on_batch(start, count, workspace);
   }
+}
+
+Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size) {
+  const int outputs = network.output_size();
+  const bool classification = is_classification(data);
+  std::vector<float> y(static_cast<std::size_t>(batch_size) * outputs);  // (B, OUT)
+  std::vector<std::size_t> indices(static_cast<std::size_t>(batch_size));
+  MetricSums sums;
+  forward_batches(network, data, scaling, batch_size,
+                  [&](std::size_t start, std::size_t count, const Workspace<float>& workspace) {
+                    std::iota(indices.begin(), indices.begin() + count, start);
+                    data.gather_targets(y.data(), indices.data(), count, outputs);
+                    const double loss = network.loss_value(workspace, y.data(), static_cast<int>(count));
+                    sums.add_batch(network.output(workspace), y.data(),
+                                   classification ? data.labels.data() + start : nullptr, count, outputs, loss,
+                                   classification);
+                  });
   return sums.metrics(classification);
 }
 
@@ -117,21 +128,15 @@ std::vector<std::size_t> confusion_matrix(const Network<float>& network, const D
   const int outputs = network.output_size();
   const std::size_t classes = data.class_names.size();
   std::vector<std::size_t> confusion(classes * classes, 0);
-  const int batch_size = 256;
-  Workspace<float> workspace(network, batch_size);
-  std::vector<float> x(static_cast<std::size_t>(batch_size) * data.features);
-  std::vector<std::size_t> indices(batch_size);
-  for (std::size_t start = 0; start < data.rows; start += batch_size) {
-    const std::size_t count = std::min<std::size_t>(batch_size, data.rows - start);
-    std::iota(indices.begin(), indices.begin() + count, start);
-    data.gather_rows(x.data(), indices.data(), count, scaling);
-    network.forward(workspace, x.data(), static_cast<int>(count));
-    for (std::size_t r = 0; r < count; ++r) {
-      const auto predicted = static_cast<std::size_t>(predicted_class(network.output(workspace) + r * outputs, outputs));
-      const auto actual = static_cast<std::size_t>(data.labels[start + r]);
-      if (predicted < classes && actual < classes) ++confusion[actual * classes + predicted];
-    }
-  }
+  forward_batches(network, data, scaling, 256,
+                  [&](std::size_t start, std::size_t count, const Workspace<float>& workspace) {
+                    for (std::size_t r = 0; r < count; ++r) {
+                      const auto predicted = static_cast<std::size_t>(
+                          predicted_class(network.output(workspace) + r * outputs, outputs));
+                      const auto actual = static_cast<std::size_t>(data.labels[start + r]);
+                      if (predicted < classes && actual < classes) ++confusion[actual * classes + predicted];
+                    }
+                  });
   return confusion;
 }
 

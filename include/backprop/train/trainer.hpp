@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backprop/data/dataset.hpp"
+#include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/spec.hpp"
 
@@ -107,6 +108,12 @@ struct TrainingParallelism {
 TrainingResult train(Network<float>& network, const Dataset& train, const Dataset* validation, const Scaling& scaling,
                      TrainingObserver* observer = nullptr, const TrainingCheckpoints* checkpoints = nullptr,
                      const TrainingParallelism& parallelism = {});
+
+// A forward pass (no dropout) over every row of a data set in batches of batch_size: for each batch,
+// on_batch(first_row, rows, workspace) with the batch's outputs in network.output(workspace). The one loop
+// behind evaluate, confusion_matrix and the predict command.
+void forward_batches(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
+                     kernels::TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch);
 
 // One pass without dropout, in batches.
 Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size = 256);

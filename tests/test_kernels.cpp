@@ -182,3 +182,147 @@ TEST(GemmThreads, ResultsAreBitIdenticalForAnyThreadCount) {
 
 }  // namespace
 }  // namespace backprop::kernels
+
+namespace backprop::kernels {
+namespace {
+
+// gemm with an epilogue: the blocks handed to it cover C exactly once, whatever the shape and transposes;
+// the result is the reference product with the epilogue applied to the whole of C (float tolerance as in
+// Gemm above); and it is bit-identical for 1, 2 and 3 threads, epilogue included.
+TEST(GemmEpilogue, BlocksCoverCOnceAndMatchTheReference) {
+  const int shapes[][3] = {{128, 256, 784}, {784, 256, 128}, {128, 128, 256}, {96, 256, 784}, {100, 70, 300},
+                           {5, 300, 900}, {1, 1, 1}};
+  const int saved = thread_count();
+  for (const auto& shape : shapes) {
+    const int m = shape[0], n = shape[1], k = shape[2];
+    for (Transpose ta : {Transpose::no, Transpose::yes}) {
+      for (Transpose tb : {Transpose::no, Transpose::yes}) {
+        const auto a = random_values<float>(static_cast<std::size_t>(m) * k, 21);
+        const auto b = random_values<float>(static_cast<std::size_t>(k) * n, 22);
+        const int lda = ta == Transpose::no ? k : m;
+        const int ldb = tb == Transpose::no ? n : k;
+        std::vector<std::vector<float>> results;
+        for (int threads : {1, 2, 3}) {
+          set_thread_count(threads);
+          std::vector<float> c(static_cast<std::size_t>(m) * n, 0.5f);
+          std::vector<int> covered(c.size(), 0);
+          // Blocks are disjoint, so each element is written by one thread only.
+          const auto epilogue = [&](const Block& block) {
+            for (int r = block.first_row; r < block.first_row + block.rows; ++r)
+              for (int col = block.first_column; col < block.first_column + block.columns; ++col) {
+                const std::size_t i = static_cast<std::size_t>(r) * n + col;
+                ++covered[i];
+                c[i] = c[i] > 0.0f ? c[i] : 0.25f * c[i];
+              }
+          };
+          gemm<float>(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n, epilogue);
+          for (std::size_t i = 0; i < covered.size(); ++i) ASSERT_EQ(covered[i], 1) << m << "x" << n << "x" << k;
+          results.push_back(std::move(c));
+        }
+        EXPECT_EQ(results[0], results[1]) << m << "x" << n << "x" << k;
+        EXPECT_EQ(results[0], results[2]) << m << "x" << n << "x" << k;
+        std::vector<float> reference(static_cast<std::size_t>(m) * n, 0.5f);
+        gemm_reference<float>(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, reference.data(), n,
+                              [&](const Block& block) {
+                                EXPECT_EQ(block.rows, m);
+                                EXPECT_EQ(block.columns, n);
+                                for (float& v : reference) v = v > 0.0f ? v : 0.25f * v;
+                              });
+        for (std::size_t i = 0; i < reference.size(); ++i)
+          ASSERT_NEAR(results[0][i], reference[i], 1e-5 * (k + 1)) << m << "x" << n << "x" << k << " at " << i;
+      }
+    }
+  }
+  set_thread_count(saved);
+}
+
+TEST(Elementwise, ColumnSumsOfABlockWithALeadingDimension) {
+  const double m[] = {1, 2, 3, 4,
+                      5, 6, 7, 8,
+                      9, 10, 11, 12};
+  double sums[2];
+  column_sums(sums, m + 1, 3, 2, 4);  // columns 1 and 2
+  EXPECT_EQ(sums[0], 2 + 6 + 10);
+  EXPECT_EQ(sums[1], 3 + 7 + 11);
+}
+
+}  // namespace
+}  // namespace backprop::kernels
+
+#include "backprop/nn/dense.hpp"
+
+namespace backprop {
+namespace {
+
+// The dense layer's fused paths (bias and activation in the forward product's blocks; the bias gradient in
+// the weight-gradient product's blocks; mask and f' of the layer below in the input-gradient product's
+// blocks) against the formulas written out as plain loops in double. Shapes large enough to take the
+// blocked products. Tolerance: 1e-5 relative to the sum of |terms| (float sums in any order).
+TEST(DenseBlocks, FusedForwardAndBackwardMatchPlainLoops) {
+  const int batch = 100, in = 300, out = 200;
+  DenseLayer layer;
+  layer.in = in;
+  layer.out = out;
+  layer.activation = Activation::leaky_relu;
+  layer.slope = 0.1;
+  const auto input = kernels::random_values<float>(static_cast<std::size_t>(batch) * in, 31);
+  const auto weights = kernels::random_values<float>(static_cast<std::size_t>(in) * out, 32);
+  const auto bias = kernels::random_values<float>(out, 33);
+  std::vector<float> z(static_cast<std::size_t>(batch) * out), a(z.size());
+  dense_forward(z.data(), a.data(), input.data(), weights.data(), bias.data(), layer, batch);
+  for (int r = 0; r < batch; ++r)
+    for (int o = 0; o < out; ++o) {
+      double sum = bias[o], magnitude = std::abs(bias[o]);
+      for (int i = 0; i < in; ++i) {
+        sum += static_cast<double>(input[r * in + i]) * weights[i * out + o];
+        magnitude += std::abs(static_cast<double>(input[r * in + i]) * weights[i * out + o]);
+      }
+      ASSERT_NEAR(z[r * out + o], sum, 1e-5 * magnitude);
+      ASSERT_EQ(a[r * out + o], z[r * out + o] > 0 ? z[r * out + o] : 0.1f * z[r * out + o]);
+    }
+
+  // Backward with a chain: the layer below had relu and dropout (its z and mask made up here).
+  const auto dz = kernels::random_values<float>(static_cast<std::size_t>(batch) * out, 34);
+  const auto below_z = kernels::random_values<float>(static_cast<std::size_t>(batch) * in, 35);
+  std::vector<float> below_a(below_z.size()), mask(below_z.size());
+  for (std::size_t i = 0; i < below_z.size(); ++i) {
+    below_a[i] = std::max(below_z[i], 0.0f);
+    mask[i] = i % 3 == 0 ? 0.0f : 1.5f;
+  }
+  InputChain<float> chain;
+  chain.z = below_z.data();
+  chain.a = below_a.data();
+  chain.mask = mask.data();
+  chain.activation = Activation::relu;
+  std::vector<float> grad_weights(static_cast<std::size_t>(in) * out), grad_bias(out), grad_input(below_z.size());
+  dense_backward(grad_weights.data(), grad_bias.data(), grad_input.data(), input.data(), dz.data(), weights.data(),
+                 layer, batch, &chain);
+  for (int i = 0; i < in; ++i)
+    for (int o = 0; o < out; ++o) {
+      double sum = 0, magnitude = 0;
+      for (int r = 0; r < batch; ++r) {
+        sum += static_cast<double>(input[r * in + i]) * dz[r * out + o];
+        magnitude += std::abs(static_cast<double>(input[r * in + i]) * dz[r * out + o]);
+      }
+      ASSERT_NEAR(grad_weights[i * out + o], sum, 1e-5 * magnitude);
+    }
+  for (int o = 0; o < out; ++o) {
+    float sum = dz[o];  // summed in row order in float, as the kernel promises: exact equality
+    for (int r = 1; r < batch; ++r) sum += dz[r * out + o];
+    ASSERT_EQ(grad_bias[o], sum);
+  }
+  for (int r = 0; r < batch; ++r)
+    for (int i = 0; i < in; ++i) {
+      double sum = 0, magnitude = 0;
+      for (int o = 0; o < out; ++o) {
+        sum += static_cast<double>(dz[r * out + o]) * weights[i * out + o];
+        magnitude += std::abs(static_cast<double>(dz[r * out + o]) * weights[i * out + o]);
+      }
+      const std::size_t j = static_cast<std::size_t>(r) * in + i;
+      const double expected = below_z[j] > 0 ? sum * mask[j] : 0.0;
+      ASSERT_NEAR(grad_input[j], expected, 1e-5 * magnitude * 1.5) << r << "," << i;
+    }
+}
+
+}  // namespace
+}  // namespace backprop

@@ -56,37 +56,92 @@ constexpr long kRowPathWeights = 1L << 20;
 
 template <typename T>
 void dense_forward(T* z, T* a, const T* input, const T* weights, const T* bias, const DenseLayer& layer, int batch) {
-  if (batch == 1 && static_cast<long>(layer.in) * layer.out <= kRowPathWeights) {
-    dense_forward_row(z, input, weights, bias, layer.in, layer.out);
-    activation_forward(a, z, layer.activation, static_cast<T>(layer.slope), batch, layer.out);
+  const int out = layer.out;
+  const T slope = static_cast<T>(layer.slope);
+  if (batch == 1 && static_cast<long>(layer.in) * out <= kRowPathWeights) {
+    dense_forward_row(z, input, weights, bias, layer.in, out);
+    activation_forward(a, z, layer.activation, slope, batch, out);
     return;
   }
-  kernels::broadcast_rows(z, bias, batch, layer.out);
-  kernels::gemm(Transpose::no, Transpose::no, batch, layer.out, layer.in, T(1), input, layer.in, weights, layer.out,
-                T(1), z, layer.out);
-  activation_forward(a, z, layer.activation, static_cast<T>(layer.slope), batch, layer.out);
+  // z = input . W, then on each block of z as the product finishes it: z += b and a = f(z) (softmax, a
+  // function of whole rows, after the product).
+  const bool row_wise = layer.activation == Activation::softmax;
+  const auto bias_and_activation = [&](const kernels::Block& block) {
+    const T* bias_block = bias + block.first_column;
+    for (int r = block.first_row; r < block.first_row + block.rows; ++r) {
+      const std::size_t offset = static_cast<std::size_t>(r) * out + block.first_column;
+      T* __restrict z_row = z + offset;
+      for (int c = 0; c < block.columns; ++c) z_row[c] += bias_block[c];
+      if (!row_wise) activation_forward(a + offset, z_row, layer.activation, slope, 1, block.columns);
+    }
+  };
+  kernels::gemm(Transpose::no, Transpose::no, batch, out, layer.in, T(1), input, layer.in, weights, out, T(0), z, out,
+                bias_and_activation);
+  if (row_wise) activation_forward(a, z, layer.activation, slope, batch, out);
+}
+
+// A block (rows, cols) of grad, the input gradient (B, IN) with row stride `stride`, becomes dL/dz of the
+// layer below. Element-wise activations only (the caller keeps softmax for whole rows).
+template <typename T>
+void apply_chain(T* grad, const InputChain<T>& chain, std::size_t offset, int rows, int cols, int stride) {
+  for (int r = 0; r < rows; ++r) {
+    const std::size_t o = offset + static_cast<std::size_t>(r) * stride;
+    T* g = grad + o;
+    // d(a * mask)/da = mask: the gradient reaches only the kept units, scaled like them.
+    if (chain.mask != nullptr)
+      for (int c = 0; c < cols; ++c) g[c] *= chain.mask[o + c];
+    activation_backward(g, chain.z + o, chain.a + o, g, chain.activation, chain.slope, 1, cols);
+  }
+}
+
+// The same over the whole of grad (B, IN), softmax included.
+template <typename T>
+void apply_chain(T* grad, const InputChain<T>& chain, int batch, int in) {
+  if (chain.activation != Activation::softmax) return apply_chain(grad, chain, 0, batch, in, in);
+  if (chain.mask != nullptr)
+    for (std::size_t i = 0; i < static_cast<std::size_t>(batch) * in; ++i) grad[i] *= chain.mask[i];
+  activation_backward(grad, chain.z, chain.a, grad, chain.activation, chain.slope, batch, in);
 }
 
 template <typename T>
 void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
-                    const DenseLayer& layer, int batch) {
-  if (batch == 1 && static_cast<long>(layer.in) * layer.out <= kRowPathWeights)
-    return dense_backward_row(grad_weights, grad_bias, grad_input, input, dz, weights, layer.in, layer.out);
-  kernels::gemm(Transpose::yes, Transpose::no, layer.in, layer.out, batch, T(1), input, layer.in, dz, layer.out, T(0),
-                grad_weights, layer.out);
-  kernels::column_sums(grad_bias, dz, batch, layer.out);
-  if (grad_input != nullptr) {
-    kernels::gemm(Transpose::no, Transpose::yes, batch, layer.in, layer.out, T(1), dz, layer.out, weights, layer.out,
-                  T(0), grad_input, layer.in);
+                    const DenseLayer& layer, int batch, const InputChain<T>* chain) {
+  const int in = layer.in;
+  const int out = layer.out;
+  if (grad_input == nullptr) chain = nullptr;
+  if (batch == 1 && static_cast<long>(in) * out <= kRowPathWeights) {
+    dense_backward_row(grad_weights, grad_bias, grad_input, input, dz, weights, in, out);
+    if (chain != nullptr) apply_chain(grad_input, *chain, batch, in);
+    return;
   }
+  // grad_weights = input^T . dz; the blocks of its first rows also sum their columns of dz into grad_bias
+  // (each column summed in row order, as kernels::column_sums does).
+  const auto bias_sums = [&](const kernels::Block& block) {
+    if (block.first_row != 0) return;
+    kernels::column_sums(grad_bias + block.first_column, dz + block.first_column, batch, block.columns, out);
+  };
+  kernels::gemm(Transpose::yes, Transpose::no, in, out, batch, T(1), input, in, dz, out, T(0), grad_weights, out,
+                bias_sums);
+  if (grad_input == nullptr) return;
+  // grad_input = dz . W^T, each block then through the layer below's mask and f' (softmax, whose
+  // derivative couples a whole row, afterwards; it is only ever the last layer, so never happens here).
+  const bool by_blocks = chain != nullptr && chain->activation != Activation::softmax;
+  const auto chain_block = [&](const kernels::Block& block) {
+    if (by_blocks)
+      apply_chain(grad_input, *chain, static_cast<std::size_t>(block.first_row) * in + block.first_column,
+                  block.rows, block.columns, in);
+  };
+  kernels::gemm(Transpose::no, Transpose::yes, batch, in, out, T(1), dz, out, weights, out, T(0), grad_input, in,
+                chain_block);
+  if (chain != nullptr && !by_blocks) apply_chain(grad_input, *chain, batch, in);
 }
 
 template void dense_forward<float>(float*, float*, const float*, const float*, const float*, const DenseLayer&, int);
 template void dense_forward<double>(double*, double*, const double*, const double*, const double*, const DenseLayer&,
                                     int);
 template void dense_backward<float>(float*, float*, float*, const float*, const float*, const float*,
-                                    const DenseLayer&, int);
+                                    const DenseLayer&, int, const InputChain<float>*);
 template void dense_backward<double>(double*, double*, double*, const double*, const double*, const double*,
-                                     const DenseLayer&, int);
+                                     const DenseLayer&, int, const InputChain<double>*);
 
 }  // namespace backprop

@@ -109,19 +109,18 @@ void Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int b
     const T* input = l == 0 ? x : workspace.layer_output(l - 1);
     // dL/da of the layer below goes straight into its delta buffer, then becomes dL/dz in place.
     T* grad_input = l == 0 ? nullptr : workspace.delta(l - 1);
-    dense_backward(gradients_.data() + layer.weights_offset, gradients_.data() + layer.bias_offset, grad_input, input,
-                   workspace.delta(l), parameters_.data() + layer.weights_offset, layer, batch);
+    InputChain<T> chain;
     if (l > 0) {
       const DenseLayer& below = layers_[l - 1];
-      if (workspace.dropout_active(l - 1)) {
-        // d(a * mask)/da = mask: the gradient reaches only the kept units, scaled like them.
-        const T* mask = workspace.mask(l - 1);
-        const std::size_t n = static_cast<std::size_t>(batch) * below.out;
-        for (std::size_t i = 0; i < n; ++i) grad_input[i] *= mask[i];
-      }
-      activation_backward(grad_input, workspace.z(l - 1), workspace.a(l - 1), grad_input, below.activation,
-                          static_cast<T>(below.slope), batch, below.out);
+      chain.z = workspace.z(l - 1);
+      chain.a = workspace.a(l - 1);
+      chain.mask = workspace.dropout_active(l - 1) ? workspace.mask(l - 1) : nullptr;
+      chain.activation = below.activation;
+      chain.slope = static_cast<T>(below.slope);
     }
+    dense_backward(gradients_.data() + layer.weights_offset, gradients_.data() + layer.bias_offset, grad_input, input,
+                   workspace.delta(l), parameters_.data() + layer.weights_offset, layer, batch,
+                   l > 0 ? &chain : nullptr);
   }
 }
 

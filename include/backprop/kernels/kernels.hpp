@@ -17,8 +17,6 @@ enum class Transpose { no, yes };
 void set_thread_count(int threads);
 int thread_count();
 
-// C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.  beta == 0 overwrites C (NaNs in C are
-// not propagated). Implemented for float and double through the BLAS (OpenBLAS).
 // A non-owning reference to a callable taking Args (like std::function, but it never allocates: a
 // training step must not). The callable must outlive the call it is passed to.
 template <typename... Args>
@@ -39,22 +37,48 @@ class TaskRef {
 // piece, and the pieces depend on n and grain alone, so the results never depend on the thread count.
 void parallel_ranges(std::size_t n, std::size_t grain, TaskRef<std::size_t, std::size_t> body);
 
+// C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.  beta == 0 overwrites C (NaNs in C are
+// not propagated). Implemented for float and double through the BLAS (OpenBLAS).
 template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
           const T* b, int ldb, T beta, T* c, int ldc);
 
-// The same product by three plain loops, in double accumulation order i, j, p: the reference.
+// A rectangle of C: rows [first_row, first_row + rows), columns [first_column, first_column + columns).
+struct Block {
+  int first_row = 0;
+  int rows = 0;
+  int first_column = 0;
+  int columns = 0;
+};
+using BlockTask = TaskRef<const Block&>;
+
+// The same product, with epilogue(block) run on each block of C right after the block is computed, by the
+// same thread while the block is in its cache (a layer's bias and activation, say). The blocks cover C
+// exactly once; they depend on the shape alone (never on the thread count), and the epilogue of a block
+// may read and write that block of C and anything else no other block touches.
+template <typename T>
+void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
+          const T* b, int ldb, T beta, T* c, int ldc, BlockTask epilogue);
+
+// The same products by three plain loops, in double accumulation order i, j, p: the reference. With an
+// epilogue, it is run once on the whole of C after the product.
 template <typename T>
 void gemm_reference(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a,
                     int lda, const T* b, int ldb, T beta, T* c, int ldc);
+template <typename T>
+void gemm_reference(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a,
+                    int lda, const T* b, int ldb, T beta, T* c, int ldc, BlockTask epilogue);
 
 // out[r, :] = bias[:] for every row r of a (rows x cols) matrix: the start of z = a.W + b.
 template <typename T>
 void broadcast_rows(T* out, const T* bias, int rows, int cols);
 
-// column_sums[c] = sum over r of in[r, c]  (the bias gradient), summed in row order.
+// column_sums[c] = sum over r of in[r, c]  (the bias gradient), summed in row order; in has leading
+// dimension ld (cols when not given).
 template <typename T>
 void column_sums(T* column_sums, const T* in, int rows, int cols);
+template <typename T>
+void column_sums(T* column_sums, const T* in, int rows, int cols, int ld);
 
 // Element-wise activations over n values: forward out = f(in); backward d_in = d_out * f'(.), given the
 // forward's input z and output a (whichever the derivative is cheaper from). d_in may alias d_out.

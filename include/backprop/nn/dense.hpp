@@ -25,13 +25,26 @@ struct DenseLayer {
 template <typename T>
 void dense_forward(T* z, T* a, const T* input, const T* weights, const T* bias, const DenseLayer& layer, int batch);
 
+// How dL/d(input) becomes the layer below's dL/dz: through its dropout mask (when it had dropout in the
+// forward) and its activation's derivative, from its saved z and a (each (B, IN)).
+template <typename T>
+struct InputChain {
+  const T* z = nullptr;
+  const T* a = nullptr;
+  const T* mask = nullptr;  // null: no dropout
+  Activation activation = Activation::identity;
+  T slope = T(0);
+};
+
 // Given dz = dL/dz (B, OUT) and the forward's input (B, IN):
 //   grad_weights (IN, OUT) = input^T . dz
 //   grad_bias (OUT)        = column sums of dz
 //   grad_input (B, IN)     = dz . weights^T      (skipped when grad_input is null: the first layer)
+// and, with a chain, grad_input = (dz . weights^T) * mask * f'(z_below): the layer below's dL/dz, applied
+// block by block while each block of the product is in cache.
 template <typename T>
 void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
-                    const DenseLayer& layer, int batch);
+                    const DenseLayer& layer, int batch, const InputChain<T>* chain = nullptr);
 
 // a (rows, cols) = f(z), row-wise for softmax.
 template <typename T>

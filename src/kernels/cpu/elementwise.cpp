@@ -18,12 +18,17 @@ void broadcast_rows(T* out, const T* bias, int rows, int cols) {
 }
 
 template <typename T>
-void column_sums(T* sums, const T* in, int rows, int cols) {
+void column_sums(T* __restrict sums, const T* __restrict in, int rows, int cols, int ld) {
   for (int c = 0; c < cols; ++c) sums[c] = in[c];
   for (int r = 1; r < rows; ++r) {
-    const T* row = in + static_cast<std::size_t>(r) * cols;
+    const T* row = in + static_cast<std::size_t>(r) * ld;
     for (int c = 0; c < cols; ++c) sums[c] += row[c];
   }
+}
+
+template <typename T>
+void column_sums(T* sums, const T* in, int rows, int cols) {
+  column_sums(sums, in, rows, cols, cols);
 }
 
 // sigma(z) = 1 / (1 + e^-z). For very negative z, e^-z overflows to infinity and 1 / infinity is exactly 0,
@@ -112,6 +117,7 @@ void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rat
 #define BACKPROP_INSTANTIATE(T)                                                   \
   template void broadcast_rows<T>(T*, const T*, int, int);                        \
   template void column_sums<T>(T*, const T*, int, int);                           \
+  template void column_sums<T>(T*, const T*, int, int, int);                      \
   template void sigmoid_forward<T>(T*, const T*, std::size_t);                    \
   template void sigmoid_backward<T>(T*, const T*, const T*, std::size_t);         \
   template void tanh_forward<T>(T*, const T*, std::size_t);                       \

@@ -1,16 +1,20 @@
-// backprop bench NET.json [--batch N]... [--threads N] [--repeat N] [--json]
+// backprop bench NET.json [--batch N]... [--threads N] [--repeat N] [--device cpu|cuda] [--json]
 // Inference speed of a network through the C++ API (Network::forward): for each batch size, the median
 // latency of one forward pass and the samples per second. Training speed is measured through `train`
 // itself (its --log records each epoch's seconds); bench/run.py puts both beside the peers.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/device_network.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
 #include "commands.hpp"
@@ -19,7 +23,7 @@ namespace backprop::cli {
 namespace {
 
 struct BenchArguments {
-  std::string network;
+  std::string network, device;
   std::vector<int> batches{1, 1024};
   std::optional<int> threads;
   int repeat = 0;  // 0: as many as fit in about half a second per batch size
@@ -36,23 +40,48 @@ int run_bench(const BenchArguments& args) {
   if (args.threads) kernels::set_thread_count(*args.threads);
   const NetworkSpec spec = read_network_or_model(args.network);
   const Network<float> network(spec);
+  const auto device = open_device(args.device);
+  if (device && !args.json) std::printf("device %s\n", device->description().c_str());
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const int batch : args.batches) {
     Workspace<float> workspace(network, batch);
     std::vector<float> x(static_cast<std::size_t>(batch) * spec.input);
     Random random(1);
     for (float& v : x) v = static_cast<float>(random.uniform());
+    // One pass: on the CPU, or on the device with the input already there (a pass ends when the device is
+    // done with it).
+    std::function<void()> pass = [&] { network.forward(workspace, x.data(), batch); };
+    std::optional<DeviceNetwork> device_network;
+    if (device) {
+      Dataset inputs;
+      inputs.source = "the benchmark's random inputs";
+      inputs.rows = static_cast<std::size_t>(batch);
+      inputs.features = spec.input;
+      inputs.features_f32 = x;
+      const DeviceDataset device_inputs(*device, inputs, Scaling{}, network.output_size(), /*targets=*/false);
+      std::vector<std::uint32_t> identity(inputs.rows);
+      std::iota(identity.begin(), identity.end(), 0u);
+      kernels::DeviceArray<std::uint32_t> order(*device, identity.size());
+      order.upload(identity.data(), identity.size());
+      device_network.emplace(*device, network, batch);
+      device_network->gather(device_inputs, order.data(), 0, batch);
+      device->synchronize();
+      pass = [&] {
+        device_network->forward(batch);
+        device->synchronize();
+      };
+    }
     using clock = std::chrono::steady_clock;
     // Warm up (caches, the BLAS's threads), then time single passes.
-    for (int i = 0; i < 20; ++i) network.forward(workspace, x.data(), batch);
+    for (int i = 0; i < 20; ++i) pass();
     const auto start = clock::now();
-    network.forward(workspace, x.data(), batch);
+    pass();
     const double once = std::chrono::duration<double>(clock::now() - start).count();
     const int repeat = args.repeat > 0 ? args.repeat : std::clamp(static_cast<int>(0.5 / std::max(once, 1e-7)), 5, 200000);
     std::vector<double> seconds(repeat);
     for (int i = 0; i < repeat; ++i) {
       const auto t0 = clock::now();
-      network.forward(workspace, x.data(), batch);
+      pass();
       seconds[i] = std::chrono::duration<double>(clock::now() - t0).count();
     }
     const double latency = median(seconds);
@@ -81,6 +110,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--repeat", a->repeat, "Timed passes per batch size (default: about half a second's worth)")
       ->check(CLI::Range(1, 10000000));
+  add_device_option(cmd, a->device);
   cmd->add_flag("--json", a->json, "Print one JSON array of {batch, latency_us, samples_per_second, passes}");
   cmd->callback([a, &exit_code] { exit_code = run_bench(*a); });
 }

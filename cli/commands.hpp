@@ -3,6 +3,7 @@
 // mapped to exit codes in main.cpp.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "backprop/data/dataset.hpp"
+#include "backprop/kernels/device.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop::cli {
@@ -36,6 +38,12 @@ inline bool is_open_fraction(double v) { return v > 0 && v < 1; }
 // The network of a file that may be a network file or a model (binary or JSON): trace and gradcheck.
 NetworkSpec read_network_or_model(const std::string& path);
 
+// --device cpu|cuda (train, eval, predict, bench).
+void add_device_option(CLI::App* cmd, std::string& device);
+// The device a command runs on: null for the CPU. "cuda" opens the first GPU (Error(bad_input), exit 2, when
+// there is none or the build has no CUDA); "" (not given) reads $BACKPROP_DEVICE, and failing that picks
+// CUDA when a GPU is present, unless cpu_preferred (a run that only the CPU path can do: MPI, --deterministic).
+std::unique_ptr<kernels::DeviceBackend> open_device(const std::string& device, bool cpu_preferred = false);
 // A validator for --loss.
 std::optional<LossKind> loss_option(const std::string& text);
 

@@ -20,7 +20,7 @@ namespace backprop::cli {
 namespace {
 
 struct DataArguments {
-  std::string model, data, labels, target, out, format;
+  std::string model, data, labels, target, out, format, device;
   bool json = false;
 };
 
@@ -39,7 +39,8 @@ int run_eval(const DataArguments& a) {
   const io::Model model = io::load_model(a.model);
   Network<float> network(model.network);
   const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes);
-  const Metrics m = evaluate(network, data, model.scaling);
+  const auto device = open_device(a.device);
+  const Metrics m = evaluate(network, data, model.scaling, 256, device.get());
   const bool classification = data.task == TaskKind::classification;
   if (a.json) {
     nlohmann::ordered_json j;
@@ -77,6 +78,7 @@ int run_predict(const DataArguments& a) {
   const bool classification = task_of(model.network) == TaskKind::classification;
   const int outputs = network.output_size();
 
+  const auto device = open_device(a.device);
   std::string text;
   if (classification) {
     text = "class";
@@ -108,7 +110,8 @@ int run_predict(const DataArguments& a) {
                       }
                       text += line + "\n";
                     }
-                  });
+                  },
+                  device.get());
   if (a.out.empty() || a.out == "-")
     std::fwrite(text.data(), 1, text.size(), stdout);
   else
@@ -167,6 +170,7 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a model on labelled data: loss and accuracy, or RMSE and MAE");
   add_data_options(cmd, *a);
   cmd->add_flag("--json", a->json, "Print one JSON object: {\"loss\", \"accuracy\"} or {\"loss\", \"rmse\", \"mae\"}, and \"rows\"");
+  add_device_option(cmd, a->device);
   cmd->callback([a, &exit_code] { exit_code = run_eval(*a); });
 }
 
@@ -178,6 +182,7 @@ void add_predict_command(CLI::App& app, int& exit_code) {
                  "ignored");
   add_data_options(cmd, *a);
   cmd->add_option("--out", a->out, "Output CSV file (written atomically); - or omitted: standard output");
+  add_device_option(cmd, a->device);
   cmd->callback([a, &exit_code] { exit_code = run_predict(*a); });
 }
 

@@ -30,7 +30,7 @@ namespace {
 
 struct TrainArguments {
   std::string network, data, labels, target, validation, validation_labels, out, log, report;
-  std::string checkpoint, resume;
+  std::string checkpoint, resume, device;
   std::optional<long> checkpoint_every;
   bool deterministic = false;
   std::optional<double> validation_split;
@@ -265,6 +265,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
     if (!finish_setup(communicator, {}, fingerprint(given, spec, train_data, validation_pointer))) return kQuietExit;
     communicator.broadcast(network.parameters(), 0);  // one start for all, whatever each rank initialized
   }
+  const auto device = open_device(args.device, communicator.size() > 1 || args.deterministic);
   const bool classification = train_data.task == TaskKind::classification;
   ObserverList observers;
   ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, classification);
@@ -280,11 +281,12 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
                 has_validation ? (", " + std::to_string(validation_data.rows) + " for validation").c_str() : "",
                 architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
                 spec.training.epochs);
+  if (!args.quiet && device) std::printf("device %s\n", device->description().c_str());
   const auto started = std::chrono::steady_clock::now();
   TrainingResult result;
   try {
     result = train(network, train_data, validation_pointer, scaling, &observers, saver.hooks(),
-                   {&communicator, args.deterministic});
+                   {&communicator, args.deterministic, device.get()});
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::runtime) throw;
     throw Error(e.kind(), e.what() + saver.where_to_resume());  // divergence: where the last good state is
@@ -413,6 +415,7 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--deterministic", a->deterministic,
                 "Bit-identical results for a seed across runs, thread counts, MPI rank counts and --resume "
                 "(gradients summed exactly in fixed point; slower; a checkpoint resumes only with the same choice)");
+  add_device_option(cmd, a->device);
   cmd->add_flag("--quiet", a->quiet, "Print nothing but errors");
   cmd->add_option("--out", a->out, "The model file to write (binary; written atomically)")->required();
   cmd->callback([a, &exit_code] { exit_code = run_train(*a); });

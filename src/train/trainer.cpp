@@ -4,12 +4,15 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <string>
 
 #include "backprop/dist/communicator.hpp"
 #include "backprop/dist/data_parallel.hpp"
 #include "backprop/error.hpp"
+#include "backprop/kernels/device.hpp"
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/device_network.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "backprop/nn/schedule.hpp"
@@ -85,6 +88,114 @@ std::string divergence_message(const Network<float>& network, double loss, int e
   return where + " (try a smaller learning rate, --clip-grad-norm, or --scale standard)";
 }
 
+
+// Training on a device (TrainingParallelism::device): the data set, the network and the optimizer state
+// live there, each step is queued without waiting, and the host reads the sums and the step status only at
+// the end of an epoch, for a checkpoint, or now and then for the progress line.
+class DeviceRun {
+ public:
+  DeviceRun(kernels::DeviceBackend& backend, Network<float>& network, Optimizer<float>& optimizer,
+            const Dataset& train_data, const Scaling& scaling, int batch_size)
+      : backend_(backend),
+        data_(backend, train_data, scaling, network.output_size()),
+        network_(backend, network, batch_size),
+        optimizer_(backend, optimizer),
+        order_(backend, train_data.rows),
+        sums_(backend, 1),
+        status_(backend, 1),
+        host_order_(train_data.rows) {
+    if (train_data.rows > 0xFFFFFFFFull) throw_bad_input(train_data.source + ": more than 2^32 rows for a device");
+  }
+
+  void begin_epoch(const std::vector<std::size_t>& order, const MetricSums& sums) {
+    std::copy(order.begin(), order.end(), host_order_.begin());
+    order_.upload(host_order_.data(), host_order_.size());
+    const kernels::DeviceSums start{sums.loss_sum, static_cast<double>(sums.correct), sums.squared_error,
+                                    sums.absolute_error};
+    sums_.upload(&start, 1);
+  }
+
+  void step(std::size_t first, std::size_t count, long step, std::uint64_t seed, double learning_rate, float clip) {
+    const int rows = static_cast<int>(count);
+    network_.gather(data_, order_.data(), first, rows);
+    network_.forward(rows, seed);
+    network_.loss_and_gradient(sums_.data(), status_.data(), rows, clip, step);
+    optimizer_.step(network_, status_.data(), learning_rate);
+  }
+
+  kernels::DeviceSums sums() const {
+    kernels::DeviceSums sums;
+    sums_.download(&sums, 1);
+    return sums;
+  }
+
+  // Throws the divergence error (the network then holds the parameters before the step that diverged;
+  // the update skipped every step from it on) if a step since the start diverged; first_step is the
+  // epoch's first step number.
+  void check(Network<float>& network, int epoch, long first_step) {
+    kernels::StepStatus status;
+    status_.download(&status, 1);
+    if (status.diverged == 0) return;
+    network_.download_parameters(network);
+    const std::string what = status.diverged == 1 ? "the loss is not finite" : "a gradient is not finite";
+    throw_runtime_error("training diverged at epoch " + std::to_string(epoch) + ", batch " +
+                        std::to_string(status.diverged_step - first_step + 1) + ": " + what +
+                        " (try a smaller learning rate, --clip-grad-norm, or --scale standard)");
+  }
+
+  // The parameters and the optimizer state into the host objects (checkpoints, early stopping, the end).
+  void download(Network<float>& network) {
+    network_.download_parameters(network);
+    optimizer_.download_state();
+  }
+  void upload(const Network<float>& network) { network_.upload_parameters(network); }
+
+  DeviceNetwork& network() { return network_; }
+
+ private:
+  kernels::DeviceBackend& backend_;
+  DeviceDataset data_;
+  DeviceNetwork network_;
+  DeviceOptimizer optimizer_;
+  kernels::DeviceArray<std::uint32_t> order_;
+  kernels::DeviceArray<kernels::DeviceSums> sums_;
+  kernels::DeviceArray<kernels::StepStatus> status_;
+  std::vector<std::uint32_t> host_order_;
+};
+
+// Steps between two reads of the running loss for the progress line (each read waits for the device).
+constexpr std::size_t kDeviceProgressEvery = 50;
+
+// The dropout seed of a step on a device: never 0 (0 means "no dropout" to DeviceNetwork::forward).
+std::uint64_t device_dropout_seed(std::uint64_t seed, long step) {
+  std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 0xA24BAED4963EE407ull * static_cast<std::uint64_t>(step + 1);
+  x = (x ^ (x >> 31)) * 0xBF58476D1CE4E5B9ull;
+  return (x ^ (x >> 29)) | 1;
+}
+
+// The sums of a pass without dropout over every row of data on the device, in batches of the network's
+// max_batch (what evaluate() sums on the CPU).
+MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, bool classification) {
+  kernels::DeviceBackend& backend = network.backend();
+  std::vector<std::uint32_t> identity(data.row_count());
+  std::iota(identity.begin(), identity.end(), 0u);
+  kernels::DeviceArray<std::uint32_t> order(backend, identity.size());
+  order.upload(identity.data(), identity.size());
+  kernels::DeviceArray<kernels::DeviceSums> device_sums(backend, 1);
+  const auto batch = static_cast<std::size_t>(network.max_batch());
+  for (std::size_t start = 0; start < data.row_count(); start += batch) {
+    const int count = static_cast<int>(std::min(batch, data.row_count() - start));
+    network.gather(data, order.data(), start, count);
+    network.forward(count);
+    network.loss(device_sums.data(), count);
+  }
+  kernels::DeviceSums sums;
+  device_sums.download(&sums, 1);
+  const std::size_t rows = data.row_count();
+  return MetricSums{sums.loss, static_cast<std::size_t>(sums.correct), sums.squared_error, sums.absolute_error, rows,
+                    classification ? 0 : rows * static_cast<std::size_t>(network.output_size())};
+}
+
 }  // namespace
 
 int predicted_class(const float* outputs, int output_count) {
@@ -93,8 +204,27 @@ int predicted_class(const float* outputs, int output_count) {
 }
 
 void forward_batches(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
-                     kernels::TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch) {
+                     kernels::TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,
+                     kernels::DeviceBackend* device) {
   Workspace<float> workspace(network, batch_size);
+  if (device != nullptr) {
+    DeviceNetwork device_network(*device, network, batch_size);
+    const DeviceDataset device_data(*device, data, scaling, network.output_size(), /*targets=*/false);
+    std::vector<std::uint32_t> identity(data.rows);
+    std::iota(identity.begin(), identity.end(), 0u);
+    kernels::DeviceArray<std::uint32_t> order(*device, identity.size());
+    order.upload(identity.data(), identity.size());
+    float* outputs = workspace.a(network.layer_count() - 1);
+    for (std::size_t start = 0; start < data.rows; start += batch_size) {
+      const int count = static_cast<int>(std::min<std::size_t>(batch_size, data.rows - start));
+      device_network.gather(device_data, order.data(), start, count);
+      device_network.forward(count);
+      device->download(outputs, device_network.output(),
+                       sizeof(float) * static_cast<std::size_t>(count) * network.output_size());
+      on_batch(start, static_cast<std::size_t>(count), workspace);
+    }
+    return;
+  }
   std::vector<float> x(static_cast<std::size_t>(batch_size) * data.features);  // (B, IN)
   std::vector<std::size_t> indices(static_cast<std::size_t>(batch_size));
   for (std::size_t start = 0; start < data.rows; start += batch_size) {
@@ -106,9 +236,15 @@ void forward_batches(const Network<float>& network, const Dataset& data, const S
   }
 }
 
-Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size) {
+Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
+                 kernels::DeviceBackend* device) {
   const int outputs = network.output_size();
   const bool classification = is_classification(data);
+  if (device != nullptr) {
+    DeviceNetwork device_network(*device, network, batch_size);
+    const DeviceDataset device_data(*device, data, scaling, outputs);
+    return device_pass(device_network, device_data, classification).metrics(classification);
+  }
   std::vector<float> y(static_cast<std::size_t>(batch_size) * outputs);  // (B, OUT)
   std::vector<std::size_t> indices(static_cast<std::size_t>(batch_size));
   MetricSums sums;
@@ -213,6 +349,24 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
     if (!result.history.empty()) result.best_epoch = result.history.back().epoch;
   }
   const bool save_every = checkpoints && checkpoints->save && checkpoints->every_steps > 0;
+  // On a device the state starts from the host's (resumed or new) and comes back for checkpoints, early
+  // stopping and the end.
+  std::optional<DeviceRun> device_run;
+  std::optional<DeviceDataset> device_validation;
+  if (parallelism.device != nullptr) {
+    if (data_parallel.distributed() || parallelism.deterministic)
+      throw_bad_input("--device cuda trains in one process and has no --deterministic mode; use --device cpu "
+                      "under mpirun or with --deterministic");
+    device_run.emplace(*parallelism.device, network, optimizer, train_data, scaling, batch_size);
+    if (validation != nullptr) device_validation.emplace(*parallelism.device, *validation, scaling, outputs);
+  }
+  // The device's running sums into an epoch's MetricSums (rows and values are counted on the host).
+  const auto absorb = [](MetricSums& sums, const kernels::DeviceSums& device_sums) {
+    sums.loss_sum = device_sums.loss;
+    sums.correct = static_cast<std::size_t>(device_sums.correct);
+    sums.squared_error = device_sums.squared_error;
+    sums.absolute_error = device_sums.absolute_error;
+  };
   if (observer) observer->on_start(recipe.epochs, batches, train_data.rows);
 
   for (int epoch = resume ? resume->epoch : 1; epoch <= recipe.epochs; ++epoch) {
@@ -224,10 +378,31 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
     if (continuing && parallelism.communicator && parallelism.communicator->rank() > 0) sums = MetricSums{};
     current_sums = &sums;
     double learning_rate = continuing ? resume->learning_rate : spec.optimizer.learning_rate;
+    const long epoch_first_step = step - static_cast<long>(continuing ? resume->batch : 0);
+    if (device_run) device_run->begin_epoch(order, sums);
     for (std::size_t batch = continuing ? resume->batch : 0; batch < batches; ++batch) {
       const std::size_t first = batch * batch_size;
       const std::size_t count = std::min<std::size_t>(batch_size, train_data.rows - first);
       const std::size_t* indices = order.data() + first;
+      if (device_run) {
+        learning_rate = learning_rate_at(recipe.schedule, spec.optimizer.learning_rate, step, total_steps);
+        device_run->step(first, count, step, device_dropout_seed(spec.seed, step), learning_rate,
+                         static_cast<float>(recipe.clip_grad_norm));
+        ++step;
+        sums.rows += count;
+        if (!classification) sums.values += count * static_cast<std::size_t>(outputs);
+        const bool save_now = save_every && step % checkpoints->every_steps == 0;
+        // The host reads the device's sums only for a checkpoint and, now and then, for the progress line.
+        if (save_now || (observer && ((batch + 1) % kDeviceProgressEvery == 0 || batch + 1 == batches)))
+          absorb(sums, device_run->sums());
+        if (save_now) {
+          device_run->check(network, epoch, epoch_first_step);
+          device_run->download(network);
+          checkpoints->save(capture(epoch, batch + 1, sums, learning_rate), network);
+        }
+        if (observer) observer->on_batch(epoch, batch + 1, batches, sums.loss_sum / static_cast<double>(sums.rows));
+        continue;
+      }
       // The gradient arena holds the gradient of the whole batch, the same on every rank; loss is this
       // rank's (a loss that is not finite on any rank makes the gradient not finite on all).
       const double loss = data_parallel.compute(indices, count, step, dropout_random, add_rows);
@@ -245,6 +420,10 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
         checkpoints->save(capture(epoch, batch + 1, sums, learning_rate), network);
       if (observer) observer->on_batch(epoch, batch + 1, batches, sums.loss_sum / static_cast<double>(sums.rows));
     }
+    if (device_run) {
+      device_run->check(network, epoch, epoch_first_step);
+      absorb(sums, device_run->sums());
+    }
     EpochMetrics metrics;
     metrics.epoch = epoch;
     metrics.learning_rate = learning_rate;
@@ -260,7 +439,9 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
     }
     if (validation != nullptr) {
       metrics.has_validation = true;
-      metrics.validation = evaluate(network, *validation, scaling);
+      metrics.validation = device_run ? device_pass(device_run->network(), *device_validation, classification)
+                                            .metrics(classification)
+                                      : evaluate(network, *validation, scaling);
     }
     result.history.push_back(metrics);
     if (observer) observer->on_epoch(metrics);
@@ -269,6 +450,7 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
     if (recipe.early_stopping > 0) {
       if (metrics.validation.loss < best_validation_loss) {
         best_validation_loss = metrics.validation.loss;
+        if (device_run) device_run->download(network);
         best_parameters.assign(network.parameters().begin(), network.parameters().end());
         epochs_without_improvement = 0;
       } else if (++epochs_without_improvement >= recipe.early_stopping) {
@@ -276,9 +458,12 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
         break;
       }
     }
-    if (checkpoints && checkpoints->save && checkpoints->at_epoch_end && epoch < recipe.epochs)
+    if (checkpoints && checkpoints->save && checkpoints->at_epoch_end && epoch < recipe.epochs) {
+      if (device_run) device_run->download(network);
       checkpoints->save(capture(epoch + 1, 0, MetricSums{}, spec.optimizer.learning_rate), network);
+    }
   }
+  if (device_run) device_run->download(network);
   if (recipe.early_stopping > 0 && !best_parameters.empty()) {
     std::copy(best_parameters.begin(), best_parameters.end(), network.parameters().begin());
     result.best_epoch = 0;

@@ -90,6 +90,9 @@ struct TrainingCheckpoints {
 namespace dist {
 class Communicator;
 }
+namespace kernels {
+class DeviceBackend;
+}
 
 // Data-parallel training (dist/, docs/distributed.md): every rank calls train() with the same network, data
 // and options; each step's batch is split across the ranks and their gradients are summed, so the ranks
@@ -98,6 +101,9 @@ class Communicator;
 struct TrainingParallelism {
   dist::Communicator* communicator = nullptr;  // null: this process alone
   bool deterministic = false;
+  // Train on this device (kernels/device.hpp, nn/device_network.hpp, docs/gpu.md) instead of the CPU: one
+  // process, not deterministic. The network receives the parameters at the end (and for checkpoints).
+  kernels::DeviceBackend* device = nullptr;
 };
 
 // Trains network in place on train (and reports validation, which may be null). The network's spec
@@ -112,11 +118,14 @@ TrainingResult train(Network<float>& network, const Dataset& train, const Datase
 // A forward pass (no dropout) over every row of a data set in batches of batch_size: for each batch,
 // on_batch(first_row, rows, workspace) with the batch's outputs in network.output(workspace). The one loop
 // behind evaluate, confusion_matrix and the predict command.
+// With a device, the passes run there and only the outputs (network.output(workspace)) are filled.
 void forward_batches(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
-                     kernels::TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch);
+                     kernels::TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,
+                     kernels::DeviceBackend* device = nullptr);
 
 // One pass without dropout, in batches.
-Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size = 256);
+Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size = 256,
+                 kernels::DeviceBackend* device = nullptr);
 
 // (K x K) counts: confusion[true_class * K + predicted_class]; classification only.
 std::vector<std::size_t> confusion_matrix(const Network<float>& network, const Dataset& data, const Scaling& scaling);

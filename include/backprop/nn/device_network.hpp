@@ -1,0 +1,116 @@
+// A network on a device (kernels/device.hpp): the parameter, gradient and optimizer-state arenas, the
+// workspace of a batch and the data set live in device memory, and a training step is a fixed sequence of
+// launches (gather, per layer a product + fused bias and activation, a fused loss, per layer two products and
+// a bias-gradient sum, one gradient check, one fused optimizer update over the whole arena). The host
+// computes only the step's coefficients (learning rate, bias corrections), so it never waits inside an epoch
+// except to read metrics.
+//
+// The math is the CPU path's (nn/network.hpp, nn/optimizer.hpp); results agree with it to rounding (the
+// products and sums are ordered differently). Dropout masks come from a hash of (seed, step, layer) rather
+// than the CPU's random stream, so with dropout the two paths train differently (each is reproducible).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "backprop/data/dataset.hpp"
+#include "backprop/data/scaling.hpp"
+#include "backprop/kernels/device.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/nn/optimizer.hpp"
+
+namespace backprop {
+
+// A data set uploaded once: the features as stored (uint8 stays uint8), the scaling, labels or targets.
+class DeviceDataset {
+ public:
+  // outputs: the network's outputs. Checks what gather_rows / gather_targets check (throws Error(bad_input)).
+  // Without targets (predict) only the features are uploaded, and a gather fills no targets.
+  DeviceDataset(kernels::DeviceBackend& backend, const Dataset& data, const Scaling& scaling, int outputs,
+                bool targets = true);
+  const kernels::DeviceRows& rows() const { return rows_; }
+  std::size_t row_count() const { return row_count_; }
+  bool has_labels() const { return rows_.labels != nullptr; }
+
+ private:
+  kernels::DeviceArray<std::uint8_t> features_u8_;
+  kernels::DeviceArray<float> features_f32_;
+  kernels::DeviceArray<double> offset_, scale_;
+  kernels::DeviceArray<std::int32_t> labels_;
+  kernels::DeviceArray<float> targets_;
+  kernels::DeviceRows rows_;
+  std::size_t row_count_ = 0;
+};
+
+class DeviceNetwork {
+ public:
+  // Device copies of the network's parameters (uploaded) and buffers for batches of up to max_batch rows.
+  DeviceNetwork(kernels::DeviceBackend& backend, const Network<float>& network, int max_batch);
+
+  void upload_parameters(const Network<float>& network);
+  void download_parameters(Network<float>& network) const;
+
+  // Rows order[first .. first + count) of data into the batch buffers (x, y, labels).
+  void gather(const DeviceDataset& data, const std::uint32_t* order, std::size_t first, int count);
+  // Forward pass of the gathered batch; with dropout_seed != 0 (training) hidden layers with dropout draw
+  // their masks from (dropout_seed, layer).
+  void forward(int batch, std::uint64_t dropout_seed = 0);
+  // The loss of the last forward pass against the gathered targets: adds to sums; with status, also the
+  // gradient (backward pass into the gradient arena) and the step's finiteness check (step numbers it).
+  void loss(kernels::DeviceSums* sums, int batch) const;
+  void loss_and_gradient(kernels::DeviceSums* sums, kernels::StepStatus* status, int batch, float clip_norm,
+                         std::int64_t step);
+  // The output layer's activations of the last forward pass: (batch, OUT), device memory.
+  const float* output() const { return buffer(layers_.size() - 1, kA); }
+
+  float* parameters() { return parameters_.data(); }
+  float* gradients() { return gradients_.data(); }
+  std::size_t parameter_count() const { return parameters_.size(); }
+  kernels::DeviceBackend& backend() const { return backend_; }
+  int max_batch() const { return max_batch_; }
+  int output_size() const { return layers_.back().out; }
+
+ private:
+  enum Part { kZ, kA, kDelta, kMask, kDropped, kParts };
+  float* buffer(std::size_t layer, Part part) const {
+    return workspace_.data() + offsets_[layer] + static_cast<std::size_t>(part) * sizes_[layer];
+  }
+  const float* layer_output(std::size_t layer, bool training) const {
+    return training && dropout_[layer] > 0 ? buffer(layer, kDropped) : buffer(layer, kA);
+  }
+
+  kernels::DeviceBackend& backend_;
+  int max_batch_;
+  int input_;
+  std::vector<DenseLayer> layers_;
+  std::vector<double> dropout_;  // per layer
+  kernels::LossFunction loss_;
+  kernels::DeviceArray<float> parameters_, gradients_;
+  kernels::DeviceArray<float> workspace_;  // per layer z, a, delta, mask, dropped: (max_batch, OUT) each
+  std::vector<std::size_t> offsets_, sizes_;
+  kernels::DeviceArray<float> x_, y_;      // the gathered batch
+  kernels::DeviceArray<std::int32_t> labels_;
+  bool labels_valid_ = false;              // the gathered batch has labels
+  bool training_ = false;                  // the last forward pass used dropout
+};
+
+// The optimizer's state arenas on the device and its update as one launch; the host Optimizer keeps the
+// spec and the step count (and receives the state for checkpoints).
+class DeviceOptimizer {
+ public:
+  DeviceOptimizer(kernels::DeviceBackend& backend, Optimizer<float>& optimizer);
+  void upload_state();    // host optimizer's state -> device
+  void download_state();  // device -> host optimizer's state (checkpoints)
+  // One step at this learning rate (increments the host optimizer's step count, as Optimizer::step does).
+  void step(DeviceNetwork& network, const kernels::StepStatus* status, double learning_rate);
+
+ private:
+  kernels::DeviceBackend& backend_;
+  Optimizer<float>& optimizer_;
+  std::vector<kernels::DeviceArray<float>> state_;
+};
+
+kernels::Function device_function(Activation activation);
+
+}  // namespace backprop

@@ -1,0 +1,399 @@
+// The CUDA backend of kernels/device.hpp: cuBLAS for the products and the bias-gradient sums, kernels of
+// ours for the element-wise and per-row work, all on one stream. The per-element math is device_math.hpp's,
+// shared with the emulator the tests hold this backend against.
+//
+// Reductions (the loss and metric sums, the gradient norm) are two-stage with a fixed geometry: each block
+// sums its threads' values by a fixed tree into one partial, then one block sums the partials in a fixed
+// order. No atomics, so a run gives the same bits every time.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <string>
+
+#include "backprop/error.hpp"
+#include "backprop/kernels/device.hpp"
+#include "device_math.hpp"
+
+namespace backprop::kernels {
+namespace {
+
+namespace dm = device_math;
+
+constexpr int kThreads = 256;        // threads per block, every kernel
+constexpr int kMostBlocks = 4096;    // grid-stride loops use at most this many blocks
+constexpr int kNormBlocks = 256;     // the gradient norm's fixed first-stage grid
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) throw_runtime_error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(status));
+}
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw_runtime_error(std::string("cuBLAS: ") + what + ": status " + std::to_string(static_cast<int>(status)));
+}
+
+int blocks_for(std::size_t n) {
+  return static_cast<int>(std::min<std::size_t>((n + kThreads - 1) / kThreads, kMostBlocks));
+}
+
+cublasOperation_t to_cublas(Transpose t) { return t == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N; }
+
+// Sums value over the block's threads by a fixed tree (kThreads a power of two); thread 0 gets the sum.
+template <typename T>
+__device__ T block_sum(T value, T* shared) {
+  shared[threadIdx.x] = value;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) shared[threadIdx.x] += shared[threadIdx.x + half];
+    __syncthreads();
+  }
+  const T sum = shared[0];
+  __syncthreads();
+  return sum;
+}
+
+__global__ void fill_kernel(float* x, float value, std::size_t n) {
+  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    x[i] = value;
+}
+
+__global__ void bias_activation_kernel(float* z, float* a, const float* bias, int rows, int cols, Function f,
+                                       float slope) {
+  const std::size_t n = static_cast<std::size_t>(rows) * cols;
+  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const float value = z[i] + bias[i % cols];
+    z[i] = value;
+    a[i] = dm::activate(f, value, slope);
+  }
+}
+
+// One thread per row.
+__global__ void bias_softmax_kernel(float* z, float* a, const float* bias, int rows, int cols) {
+  for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
+    float* zr = z + static_cast<std::size_t>(r) * cols;
+    for (int c = 0; c < cols; ++c) zr[c] += bias[c];
+    dm::softmax_row(a + static_cast<std::size_t>(r) * cols, zr, cols);
+  }
+}
+
+__global__ void dropout_kernel(float* mask, float* dropped, const float* a, std::size_t n, float p, float keep_scale,
+                               std::uint64_t seed) {
+  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const float m = dm::uniform_hash(seed, i) < p ? 0.0f : keep_scale;
+    mask[i] = m;
+    dropped[i] = a[i] * m;
+  }
+}
+
+__global__ void activation_backward_kernel(float* dz, const float* da, const float* mask, const float* z,
+                                           const float* a, std::size_t n, Function f, float slope) {
+  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const float d = mask != nullptr ? da[i] * mask[i] : da[i];
+    dz[i] = dm::derivative(f, d, z[i], a[i], slope);
+  }
+}
+
+// One thread per row; dz may alias da (each row reads its da before writing dz).
+__global__ void softmax_backward_kernel(float* dz, const float* da, const float* mask, const float* a, int rows,
+                                        int cols) {
+  for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
+    const std::size_t o = static_cast<std::size_t>(r) * cols;
+    float dot = 0.0f;
+    for (int c = 0; c < cols; ++c) dot += (mask ? da[o + c] * mask[o + c] : da[o + c]) * a[o + c];
+    for (int c = 0; c < cols; ++c) dz[o + c] = a[o + c] * ((mask ? da[o + c] * mask[o + c] : da[o + c]) - dot);
+  }
+}
+
+__global__ void gather_inputs_kernel(float* x, DeviceRows rows, const std::uint32_t* order, std::size_t first,
+                                     int count) {
+  const std::size_t n = static_cast<std::size_t>(count) * rows.features;
+  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const std::size_t row = i / rows.features;
+    x[i] = dm::input_value(rows, order[first + row], static_cast<int>(i % rows.features));
+  }
+}
+
+__global__ void gather_targets_kernel(float* y, std::int32_t* labels, DeviceRows rows, const std::uint32_t* order,
+                                      std::size_t first, int count) {
+  const std::size_t n = static_cast<std::size_t>(count) * rows.outputs;
+  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const std::size_t row = i / rows.outputs;
+    const int o = static_cast<int>(i % rows.outputs);
+    const std::size_t r = order[first + row];
+    y[i] = dm::target_value(rows, r, o);
+    if (o == 0 && labels != nullptr && rows.labels != nullptr) labels[row] = rows.labels[r];
+  }
+}
+
+// First stage of the loss: one thread per row, one partial (4 doubles) per block.
+__global__ void loss_rows_kernel(double* partials, float* dz, const float* z, const float* a, const float* y,
+                                 const std::int32_t* labels, int rows, int cols, LossFunction loss, Function output,
+                                 float slope, float inverse_batch) {
+  __shared__ double shared[kThreads];
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  dm::RowSums row;
+  if (r < rows) {
+    const std::size_t o = static_cast<std::size_t>(r) * cols;
+    row = dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols, loss, output, slope,
+                       inverse_batch);
+  }
+  const double loss_sum = block_sum(row.loss, shared);
+  const double correct = block_sum(row.correct, shared);
+  const double squared = block_sum(row.squared_error, shared);
+  const double absolute = block_sum(row.absolute_error, shared);
+  if (threadIdx.x == 0) {
+    double* out = partials + 4 * static_cast<std::size_t>(blockIdx.x);
+    out[0] = loss_sum;
+    out[1] = correct;
+    out[2] = squared;
+    out[3] = absolute;
+  }
+}
+
+// Second stage: one block sums the partials in a fixed order into sums and status.
+__global__ void loss_finish_kernel(DeviceSums* sums, StepStatus* status, const double* partials, int blocks,
+                                   int rows) {
+  __shared__ double shared[kThreads];
+  double part[4] = {0, 0, 0, 0};
+  for (int b = threadIdx.x; b < blocks; b += kThreads)
+    for (int j = 0; j < 4; ++j) part[j] += partials[4 * static_cast<std::size_t>(b) + j];
+  double total[4];
+  for (int j = 0; j < 4; ++j) total[j] = block_sum(part[j], shared);
+  if (threadIdx.x == 0) {
+    sums->loss += total[0];
+    sums->correct += total[1];
+    sums->squared_error += total[2];
+    sums->absolute_error += total[3];
+    if (status != nullptr) {
+      status->batch_loss = total[0] / rows;
+      if (!isfinite(static_cast<float>(status->batch_loss)) && status->diverged == 0) status->diverged = 3;
+    }
+  }
+}
+
+__global__ void squares_kernel(double* partials, const float* g, std::size_t n) {
+  __shared__ double shared[kThreads];
+  double sum = 0;
+  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    sum += static_cast<double>(g[i]) * g[i];
+  const double block = block_sum(sum, shared);
+  if (threadIdx.x == 0) partials[blockIdx.x] = block;
+}
+
+__global__ void check_finish_kernel(StepStatus* status, const double* partials, float max_norm, std::int64_t step) {
+  __shared__ double shared[kThreads];
+  double part = 0;
+  for (int b = threadIdx.x; b < kNormBlocks; b += kThreads) part += partials[b];
+  const double sum = block_sum(part, shared);
+  if (threadIdx.x == 0) {
+    status->squared_norm = sum;
+    if (status->diverged == 3) {
+      status->diverged = 1;
+      status->diverged_step = step;
+    }
+    if (!isfinite(sum) && status->diverged == 0) {
+      status->diverged = 2;
+      status->diverged_step = step;
+    }
+    status->clip_factor = dm::clip_factor(sum, max_norm);
+  }
+}
+
+__global__ void update_kernel(float* p, const float* g, float* s0, float* s1, float* s2, std::size_t n,
+                              UpdateRule rule, const StepStatus* status) {
+  if (status->diverged != 0) return;
+  const float factor = status->clip_factor;
+  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const float gradient = factor == 1.0f ? g[i] : g[i] * factor;
+    float parameter = p[i];
+    dm::update_element(rule, parameter, gradient, s0 ? s0 + i : nullptr, s1 ? s1 + i : nullptr, s2 ? s2 + i : nullptr);
+    p[i] = parameter;
+  }
+}
+
+class CudaBackend final : public DeviceBackend {
+ public:
+  explicit CudaBackend(int index) : index_(index) {
+    check(cudaSetDevice(index), "cudaSetDevice");
+    cudaDeviceProp properties{};
+    check(cudaGetDeviceProperties(&properties, index), "cudaGetDeviceProperties");
+    name_ = properties.name;
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cublasCreate(&blas_), "cublasCreate");
+    check(cublasSetStream(blas_, stream_), "cublasSetStream");
+    // Full float32 products (no TF32), as the CPU path and PyTorch's default.
+    check(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    check(cudaMalloc(&norm_partials_, kNormBlocks * sizeof(double)), "cudaMalloc");
+  }
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    cudaFree(norm_partials_);
+    cudaFree(loss_partials_);
+    cudaFree(ones_);
+    cublasDestroy(blas_);
+    cudaStreamDestroy(stream_);
+  }
+
+  std::string description() const override { return "cuda:" + std::to_string(index_) + " (" + name_ + ")"; }
+
+  void* allocate(std::size_t bytes) override {
+    void* memory = nullptr;
+    const cudaError_t status = cudaMalloc(&memory, bytes == 0 ? 1 : bytes);
+    if (status != cudaSuccess)
+      throw_runtime_error("CUDA: cannot allocate " + std::to_string(bytes) + " bytes on " + description() + ": " +
+                          cudaGetErrorString(status));
+    check(cudaMemsetAsync(memory, 0, bytes == 0 ? 1 : bytes, stream_), "cudaMemsetAsync");
+    return memory;
+  }
+  void release(void* memory) noexcept override {
+    cudaStreamSynchronize(stream_);
+    cudaFree(memory);
+  }
+  void upload(void* device, const void* host, std::size_t bytes) override {
+    if (bytes > 0) check(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream_), "upload");
+    // A pageable host buffer is copied to a staging buffer before cudaMemcpyAsync returns; a pinned one is
+    // not, so wait for those to keep the contract that the host buffer may be reused at return.
+    cudaPointerAttributes attributes{};
+    if (bytes > 0 && cudaPointerGetAttributes(&attributes, host) == cudaSuccess &&
+        attributes.type == cudaMemoryTypeHost)
+      synchronize();
+  }
+  void download(void* host, const void* device, std::size_t bytes) override {
+    if (bytes > 0) check(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream_), "download");
+    synchronize();
+  }
+  void zero(void* device, std::size_t bytes) override {
+    if (bytes > 0) check(cudaMemsetAsync(device, 0, bytes, stream_), "cudaMemsetAsync");
+  }
+  void synchronize() override { check(cudaStreamSynchronize(stream_), "the stream's work"); }
+
+  void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a, int lda,
+            const float* b, int ldb, float beta, float* c, int ldc) override {
+    if (m == 0 || n == 0) return;
+    // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: the same buffers, operands swapped.
+    check(cublasSgemm(blas_, to_cublas(transpose_b), to_cublas(transpose_a), n, m, k, &alpha, b, ldb, a, lda, &beta, c,
+                      ldc),
+          "sgemm");
+  }
+
+  void column_sums(float* sums, const float* in, int rows, int cols) override {
+    // Column-major, in is a (cols x rows) matrix with leading dimension cols: sums = in . ones(rows).
+    const float one = 1.0f, zero = 0.0f;
+    check(cublasSgemv(blas_, CUBLAS_OP_N, cols, rows, &one, in, cols, ones(rows), 1, &zero, sums, 1), "sgemv");
+  }
+
+  void bias_activation(float* z, float* a, const float* bias, int rows, int cols, Function f, float slope) override {
+    if (f == Function::softmax)
+      bias_softmax_kernel<<<blocks_for(rows), kThreads, 0, stream_>>>(z, a, bias, rows, cols);
+    else
+      bias_activation_kernel<<<blocks_for(static_cast<std::size_t>(rows) * cols), kThreads, 0, stream_>>>(
+          z, a, bias, rows, cols, f, slope);
+    check(cudaGetLastError(), "bias_activation");
+  }
+
+  void dropout(float* mask, float* dropped, const float* a, std::size_t n, float p, std::uint64_t seed) override {
+    const float keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p)));
+    dropout_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(mask, dropped, a, n, p, keep_scale, seed);
+    check(cudaGetLastError(), "dropout");
+  }
+
+  void activation_backward(float* dz, const float* da, const float* mask, const float* z, const float* a, int rows,
+                           int cols, Function f, float slope) override {
+    const std::size_t n = static_cast<std::size_t>(rows) * cols;
+    if (f == Function::softmax)
+      softmax_backward_kernel<<<blocks_for(rows), kThreads, 0, stream_>>>(dz, da, mask, a, rows, cols);
+    else
+      activation_backward_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(dz, da, mask, z, a, n, f, slope);
+    check(cudaGetLastError(), "activation_backward");
+  }
+
+  void gather(float* x, float* y, std::int32_t* labels, const DeviceRows& rows, const std::uint32_t* order,
+              std::size_t first, int count) override {
+    gather_inputs_kernel<<<blocks_for(static_cast<std::size_t>(count) * rows.features), kThreads, 0, stream_>>>(
+        x, rows, order, first, count);
+    if (rows.labels != nullptr || rows.targets != nullptr)
+      gather_targets_kernel<<<blocks_for(static_cast<std::size_t>(count) * rows.outputs), kThreads, 0, stream_>>>(
+        y, labels, rows, order, first, count);
+    check(cudaGetLastError(), "gather");
+  }
+
+  void loss(float* dz, DeviceSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
+            const std::int32_t* labels, int rows, int cols, LossFunction loss, Function output, float slope,
+            int batch_rows) override {
+    const int blocks = (rows + kThreads - 1) / kThreads;  // one thread per row, no grid-stride: fixed partials
+    if (blocks > loss_partial_blocks_) {
+      cudaStreamSynchronize(stream_);
+      cudaFree(loss_partials_);
+      loss_partials_ = nullptr;
+      check(cudaMalloc(&loss_partials_, 4 * sizeof(double) * static_cast<std::size_t>(blocks)), "cudaMalloc");
+      loss_partial_blocks_ = blocks;
+    }
+    loss_rows_kernel<<<blocks, kThreads, 0, stream_>>>(loss_partials_, dz, z, a, y, labels, rows, cols, loss, output,
+                                                       slope, 1.0f / static_cast<float>(batch_rows));
+    loss_finish_kernel<<<1, kThreads, 0, stream_>>>(sums, status, loss_partials_, blocks, rows);
+    check(cudaGetLastError(), "loss");
+  }
+
+  void check_gradients(StepStatus* status, const float* gradients, std::size_t n, float max_norm,
+                       std::int64_t step) override {
+    squares_kernel<<<kNormBlocks, kThreads, 0, stream_>>>(norm_partials_, gradients, n);
+    check_finish_kernel<<<1, kThreads, 0, stream_>>>(status, norm_partials_, max_norm, step);
+    check(cudaGetLastError(), "check_gradients");
+  }
+
+  void update(float* parameters, const float* gradients, float* s0, float* s1, float* s2, std::size_t n,
+              const UpdateRule& rule, const StepStatus* status) override {
+    update_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(parameters, gradients, s0, s1, s2, n, rule, status);
+    check(cudaGetLastError(), "update");
+  }
+
+ private:
+  // A device vector of at least n ones (the column sums' right-hand side), grown when needed.
+  const float* ones(int n) {
+    if (n > ones_count_) {
+      cudaStreamSynchronize(stream_);
+      cudaFree(ones_);
+      ones_ = nullptr;
+      const int count = std::max(n, 1024);
+      check(cudaMalloc(&ones_, sizeof(float) * count), "cudaMalloc");
+      fill_kernel<<<blocks_for(count), kThreads, 0, stream_>>>(ones_, 1.0f, count);
+      check(cudaGetLastError(), "fill");
+      ones_count_ = count;
+    }
+    return ones_;
+  }
+
+  int index_;
+  std::string name_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  double* norm_partials_ = nullptr;
+  double* loss_partials_ = nullptr;
+  int loss_partial_blocks_ = 0;
+  float* ones_ = nullptr;
+  int ones_count_ = 0;
+};
+
+}  // namespace
+
+bool cuda_compiled() { return true; }
+
+int cuda_device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the error: no driver or no device is an answer, not a failure
+    return 0;
+  }
+  return count;
+}
+
+std::unique_ptr<DeviceBackend> make_cuda_backend(int index) {
+  const int count = cuda_device_count();
+  if (count == 0) throw_bad_input("--device cuda: no CUDA device found (no GPU, or no NVIDIA driver)");
+  if (index < 0 || index >= count)
+    throw_bad_input("--device cuda: no CUDA device " + std::to_string(index) + " (found " + std::to_string(count) + ")");
+  return std::make_unique<CudaBackend>(index);
+}
+
+}  // namespace backprop::kernels

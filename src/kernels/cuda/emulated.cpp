@@ -1,0 +1,154 @@
+// The emulated device (kernels/device.hpp): host memory and plain loops over the per-element math the CUDA
+// kernels run (device_math.hpp), with the CPU's gemm. The reference for the CUDA backend's tests, and the
+// backend that tests the device training path on machines without a GPU.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "backprop/error.hpp"
+#include "backprop/kernels/device.hpp"
+#include "device_math.hpp"
+
+namespace backprop::kernels {
+namespace {
+
+namespace dm = device_math;
+
+class EmulatedBackend final : public DeviceBackend {
+ public:
+  std::string description() const override { return "emulated (host memory)"; }
+
+  void* allocate(std::size_t bytes) override {
+    void* memory = std::calloc(bytes == 0 ? 1 : bytes, 1);
+    if (memory == nullptr) throw_runtime_error("emulated device: out of memory for " + std::to_string(bytes) + " bytes");
+    return memory;
+  }
+  void release(void* memory) noexcept override { std::free(memory); }
+  void upload(void* device, const void* host, std::size_t bytes) override {
+    if (bytes > 0) std::memcpy(device, host, bytes);
+  }
+  void download(void* host, const void* device, std::size_t bytes) override {
+    if (bytes > 0) std::memcpy(host, device, bytes);
+  }
+  void zero(void* device, std::size_t bytes) override {
+    if (bytes > 0) std::memset(device, 0, bytes);
+  }
+  void synchronize() override {}
+
+  void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a, int lda,
+            const float* b, int ldb, float beta, float* c, int ldc) override {
+    kernels::gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  void column_sums(float* sums, const float* in, int rows, int cols) override {
+    kernels::column_sums(sums, in, rows, cols);
+  }
+
+  void bias_activation(float* z, float* a, const float* bias, int rows, int cols, Function f, float slope) override {
+    for (int r = 0; r < rows; ++r) {
+      float* zr = z + static_cast<std::size_t>(r) * cols;
+      float* ar = a + static_cast<std::size_t>(r) * cols;
+      for (int c = 0; c < cols; ++c) zr[c] += bias[c];
+      if (f == Function::softmax) {
+        dm::softmax_row(ar, zr, cols);
+      } else {
+        for (int c = 0; c < cols; ++c) ar[c] = dm::activate(f, zr[c], slope);
+      }
+    }
+  }
+
+  void dropout(float* mask, float* dropped, const float* a, std::size_t n, float p, std::uint64_t seed) override {
+    const float keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p)));
+    for (std::size_t i = 0; i < n; ++i) {
+      mask[i] = dm::uniform_hash(seed, i) < p ? 0.0f : keep_scale;
+      dropped[i] = a[i] * mask[i];
+    }
+  }
+
+  void activation_backward(float* dz, const float* da, const float* mask, const float* z, const float* a, int rows,
+                           int cols, Function f, float slope) override {
+    for (int r = 0; r < rows; ++r) {
+      const std::size_t o = static_cast<std::size_t>(r) * cols;
+      if (f == Function::softmax) {
+        float dot = 0.0f;
+        for (int c = 0; c < cols; ++c) dot += (mask ? da[o + c] * mask[o + c] : da[o + c]) * a[o + c];
+        for (int c = 0; c < cols; ++c) dz[o + c] = a[o + c] * ((mask ? da[o + c] * mask[o + c] : da[o + c]) - dot);
+      } else {
+        for (int c = 0; c < cols; ++c) {
+          const float d = mask ? da[o + c] * mask[o + c] : da[o + c];
+          dz[o + c] = dm::derivative(f, d, z[o + c], a[o + c], slope);
+        }
+      }
+    }
+  }
+
+  void gather(float* x, float* y, std::int32_t* labels, const DeviceRows& rows, const std::uint32_t* order,
+              std::size_t first, int count) override {
+    for (int i = 0; i < count; ++i) {
+      const std::size_t r = order[first + static_cast<std::size_t>(i)];
+      for (int f = 0; f < rows.features; ++f)
+        x[static_cast<std::size_t>(i) * rows.features + f] = dm::input_value(rows, r, f);
+      if (rows.labels != nullptr || rows.targets != nullptr)
+        for (int o = 0; o < rows.outputs; ++o)
+          y[static_cast<std::size_t>(i) * rows.outputs + o] = dm::target_value(rows, r, o);
+      if (labels != nullptr && rows.labels != nullptr) labels[i] = rows.labels[r];
+    }
+  }
+
+  void loss(float* dz, DeviceSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
+            const std::int32_t* labels, int rows, int cols, LossFunction loss, Function output, float slope,
+            int batch_rows) override {
+    const float inverse_batch = 1.0f / static_cast<float>(batch_rows);
+    DeviceSums batch;
+    for (int r = 0; r < rows; ++r) {
+      const std::size_t o = static_cast<std::size_t>(r) * cols;
+      const dm::RowSums row = dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols,
+                                           loss, output, slope, inverse_batch);
+      batch.loss += row.loss;
+      batch.correct += row.correct;
+      batch.squared_error += row.squared_error;
+      batch.absolute_error += row.absolute_error;
+    }
+    sums->loss += batch.loss;
+    sums->correct += batch.correct;
+    sums->squared_error += batch.squared_error;
+    sums->absolute_error += batch.absolute_error;
+    if (status != nullptr) {
+      status->batch_loss = batch.loss / rows;
+      if (!std::isfinite(static_cast<float>(status->batch_loss)) && status->diverged == 0) status->diverged = 3;
+    }
+  }
+
+  void check_gradients(StepStatus* status, const float* gradients, std::size_t n, float max_norm,
+                       std::int64_t step) override {
+    double sum = 0;
+    for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(gradients[i]) * gradients[i];
+    status->squared_norm = sum;
+    if (status->diverged == 3) {
+      status->diverged = 1;
+      status->diverged_step = step;
+    }
+    if (!std::isfinite(sum) && status->diverged == 0) {
+      status->diverged = 2;
+      status->diverged_step = step;
+    }
+    status->clip_factor = dm::clip_factor(sum, max_norm);
+  }
+
+  void update(float* parameters, const float* gradients, float* s0, float* s1, float* s2, std::size_t n,
+              const UpdateRule& rule, const StepStatus* status) override {
+    if (status->diverged != 0) return;
+    const float factor = status->clip_factor;
+    for (std::size_t i = 0; i < n; ++i) {
+      const float g = factor == 1.0f ? gradients[i] : gradients[i] * factor;
+      dm::update_element(rule, parameters[i], g, s0 ? s0 + i : nullptr, s1 ? s1 + i : nullptr, s2 ? s2 + i : nullptr);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceBackend> make_emulated_backend() { return std::make_unique<EmulatedBackend>(); }
+
+}  // namespace backprop::kernels

@@ -1,0 +1,237 @@
+// The network's forward pass, backward pass and optimizer step as device launches (device_network.hpp).
+// Layer by layer it is nn/network.cpp's Network::forward_train and Network::backward, and dense.cpp's
+// products, written against kernels::DeviceBackend instead of the CPU kernels.
+#include "backprop/nn/device_network.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "backprop/error.hpp"
+
+namespace backprop {
+
+using kernels::Transpose;
+
+kernels::Function device_function(Activation activation) {
+  switch (activation) {
+    case Activation::identity: return kernels::Function::identity;
+    case Activation::sigmoid: return kernels::Function::sigmoid;
+    case Activation::tanh: return kernels::Function::tanh;
+    case Activation::relu:
+    case Activation::leaky_relu: return kernels::Function::leaky_relu;
+    case Activation::softmax: return kernels::Function::softmax;
+  }
+  return kernels::Function::identity;
+}
+
+namespace {
+
+float slope_of(const DenseLayer& layer) {
+  return layer.activation == Activation::relu ? 0.0f : static_cast<float>(layer.slope);
+}
+
+kernels::LossFunction device_loss(LossKind loss) {
+  switch (loss) {
+    case LossKind::mse: return kernels::LossFunction::mse;
+    case LossKind::bce: return kernels::LossFunction::bce;
+    case LossKind::softmax_ce: return kernels::LossFunction::softmax_ce;
+  }
+  return kernels::LossFunction::mse;
+}
+
+}  // namespace
+
+DeviceDataset::DeviceDataset(kernels::DeviceBackend& backend, const Dataset& data, const Scaling& scaling,
+                             int outputs, bool targets)
+    : row_count_(data.rows) {
+  const auto width = static_cast<std::size_t>(data.features);
+  if (!scaling.empty() && (scaling.offset.size() != width || scaling.scale.size() != width))
+    throw_bad_input(data.source + ": expected a scaling of " + std::to_string(width) + " features, got one of " +
+                    std::to_string(scaling.offset.size()));
+  rows_.features = data.features;
+  rows_.outputs = outputs;
+  if (!data.features_u8.empty()) {
+    features_u8_ = kernels::DeviceArray<std::uint8_t>(backend, data.features_u8.size());
+    features_u8_.upload(data.features_u8.data(), data.features_u8.size());
+    rows_.features_u8 = features_u8_.data();
+  } else {
+    features_f32_ = kernels::DeviceArray<float>(backend, data.features_f32.size());
+    features_f32_.upload(data.features_f32.data(), data.features_f32.size());
+    rows_.features_f32 = features_f32_.data();
+  }
+  if (!scaling.empty()) {
+    offset_ = kernels::DeviceArray<double>(backend, width);
+    scale_ = kernels::DeviceArray<double>(backend, width);
+    offset_.upload(scaling.offset.data(), width);
+    scale_.upload(scaling.scale.data(), width);
+    rows_.offset = offset_.data();
+    rows_.scale = scale_.data();
+  }
+  if (!targets) return;
+  // The checks of Dataset::gather_targets, once for the whole set.
+  if (data.task == TaskKind::regression) {
+    if (data.targets.empty())
+      throw_bad_input(data.source + ": expected target values, got none (no target column or labels)");
+    if (outputs != data.target_count)
+      throw_bad_input(data.source + ": expected " + std::to_string(outputs) +
+                      " targets per row (the network's outputs), got " + std::to_string(data.target_count));
+    targets_ = kernels::DeviceArray<float>(backend, data.targets.size());
+    targets_.upload(data.targets.data(), data.targets.size());
+    rows_.targets = targets_.data();
+    return;
+  }
+  if (data.labels.empty())
+    throw_bad_input(data.source + ": expected class labels, got none (no target column or labels)");
+  const std::size_t classes = data.class_names.size();
+  if (outputs == 1 && classes > 2)
+    throw_bad_input(data.source + ": expected at most 2 classes for a network with one output, got " +
+                    std::to_string(classes));
+  if (outputs > 1 && static_cast<std::size_t>(outputs) != classes)
+    throw_bad_input(data.source + ": expected " + std::to_string(outputs) + " classes (the network's outputs), got " +
+                    std::to_string(classes));
+  labels_ = kernels::DeviceArray<std::int32_t>(backend, data.labels.size());
+  labels_.upload(data.labels.data(), data.labels.size());
+  rows_.labels = labels_.data();
+}
+
+DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<float>& network, int max_batch)
+    : backend_(backend), max_batch_(max_batch), input_(network.input_size()), loss_(device_loss(network.loss())) {
+  std::size_t total = 0;
+  for (std::size_t l = 0; l < network.layer_count(); ++l) {
+    layers_.push_back(network.layer(l));
+    dropout_.push_back(network.spec().layers[l].dropout);
+    offsets_.push_back(total);
+    sizes_.push_back(static_cast<std::size_t>(max_batch) * network.layer(l).out);
+    total += kParts * sizes_.back();
+  }
+  parameters_ = kernels::DeviceArray<float>(backend, network.parameters().size());
+  gradients_ = kernels::DeviceArray<float>(backend, network.parameters().size());
+  workspace_ = kernels::DeviceArray<float>(backend, total);
+  x_ = kernels::DeviceArray<float>(backend, static_cast<std::size_t>(max_batch) * input_);
+  y_ = kernels::DeviceArray<float>(backend, static_cast<std::size_t>(max_batch) * network.output_size());
+  labels_ = kernels::DeviceArray<std::int32_t>(backend, static_cast<std::size_t>(max_batch));
+  upload_parameters(network);
+}
+
+void DeviceNetwork::upload_parameters(const Network<float>& network) {
+  parameters_.upload(network.parameters().data(), network.parameters().size());
+}
+
+void DeviceNetwork::download_parameters(Network<float>& network) const {
+  parameters_.download(network.parameters().data(), network.parameters().size());
+}
+
+void DeviceNetwork::gather(const DeviceDataset& data, const std::uint32_t* order, std::size_t first, int count) {
+  if (count > max_batch_) throw_runtime_error("DeviceNetwork::gather: a batch larger than the workspace");
+  backend_.gather(x_.data(), y_.data(), labels_.data(), data.rows(), order, first, count);
+  labels_valid_ = data.has_labels();
+}
+
+void DeviceNetwork::forward(int batch, std::uint64_t dropout_seed) {
+  training_ = dropout_seed != 0;
+  const float* input = x_.data();
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const DenseLayer& layer = layers_[l];
+    float* z = buffer(l, kZ);
+    float* a = buffer(l, kA);
+    // z = input . W (beta 0), then z += b and a = f(z) in one pass.
+    backend_.gemm(Transpose::no, Transpose::no, batch, layer.out, layer.in, 1.0f, input, layer.in,
+                  parameters_.data() + layer.weights_offset, layer.out, 0.0f, z, layer.out);
+    backend_.bias_activation(z, a, parameters_.data() + layer.bias_offset, batch, layer.out,
+                             device_function(layer.activation), slope_of(layer));
+    if (training_ && dropout_[l] > 0) {
+      // A different seed per layer: the layer number mixed into the step's seed.
+      const std::uint64_t seed = dropout_seed ^ (0xD1B54A32D192ED03ull * (l + 1));
+      backend_.dropout(buffer(l, kMask), buffer(l, kDropped), a, static_cast<std::size_t>(batch) * layer.out,
+                       static_cast<float>(dropout_[l]), seed);
+    }
+    input = layer_output(l, training_);
+  }
+}
+
+void DeviceNetwork::loss(kernels::DeviceSums* sums, int batch) const {
+  const std::size_t last = layers_.size() - 1;
+  const DenseLayer& output = layers_[last];
+  backend_.loss(nullptr, sums, nullptr, buffer(last, kZ), buffer(last, kA), y_.data(),
+                labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_,
+                device_function(output.activation), slope_of(output), batch);
+}
+
+void DeviceNetwork::loss_and_gradient(kernels::DeviceSums* sums, kernels::StepStatus* status, int batch,
+                                      float clip_norm, std::int64_t step) {
+  const std::size_t last = layers_.size() - 1;
+  const DenseLayer& output = layers_[last];
+  backend_.loss(buffer(last, kDelta), sums, status, buffer(last, kZ), buffer(last, kA), y_.data(),
+                labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_,
+                device_function(output.activation), slope_of(output), batch);
+  for (std::size_t l = last + 1; l-- > 0;) {
+    const DenseLayer& layer = layers_[l];
+    const float* input = l == 0 ? x_.data() : layer_output(l - 1, training_);
+    const float* delta = buffer(l, kDelta);
+    // dW = input^T . delta, db = column sums of delta, d input = delta . W^T (dense.cpp).
+    backend_.gemm(Transpose::yes, Transpose::no, layer.in, layer.out, batch, 1.0f, input, layer.in, delta, layer.out,
+                  0.0f, gradients_.data() + layer.weights_offset, layer.out);
+    backend_.column_sums(gradients_.data() + layer.bias_offset, delta, batch, layer.out);
+    if (l == 0) break;
+    const DenseLayer& below = layers_[l - 1];
+    float* grad_input = buffer(l - 1, kDelta);
+    backend_.gemm(Transpose::no, Transpose::yes, batch, layer.in, layer.out, 1.0f, delta, layer.out,
+                  parameters_.data() + layer.weights_offset, layer.out, 0.0f, grad_input, layer.in);
+    // Through the dropout mask (when the forward pass used one) and f' of the layer below, in place.
+    backend_.activation_backward(grad_input, grad_input,
+                                 training_ && dropout_[l - 1] > 0 ? buffer(l - 1, kMask) : nullptr,
+                                 buffer(l - 1, kZ), buffer(l - 1, kA), batch, below.out,
+                                 device_function(below.activation), slope_of(below));
+  }
+  backend_.check_gradients(status, gradients_.data(), gradients_.size(), clip_norm, step);
+}
+
+DeviceOptimizer::DeviceOptimizer(kernels::DeviceBackend& backend, Optimizer<float>& optimizer)
+    : backend_(backend), optimizer_(optimizer) {
+  for (const auto arena : optimizer.state()) state_.emplace_back(backend, arena.size());
+  upload_state();
+}
+
+void DeviceOptimizer::upload_state() {
+  const auto arenas = optimizer_.state();
+  for (std::size_t i = 0; i < arenas.size(); ++i) state_[i].upload(arenas[i].data(), arenas[i].size());
+}
+
+void DeviceOptimizer::download_state() {
+  auto arenas = optimizer_.state();
+  for (std::size_t i = 0; i < arenas.size(); ++i) state_[i].download(arenas[i].data(), arenas[i].size());
+}
+
+void DeviceOptimizer::step(DeviceNetwork& network, const kernels::StepStatus* status, double learning_rate) {
+  optimizer_.set_step_count(optimizer_.step_count() + 1);
+  const OptimizerSpec& spec = optimizer_.spec();
+  const OptimizerKind kind = optimizer_.kind();
+  const double weight_decay = spec.weight_decay_or_default();
+  kernels::UpdateRule rule;
+  rule.kind = static_cast<kernels::UpdateKind>(static_cast<int>(kind));
+  rule.learning_rate = static_cast<float>(learning_rate);
+  rule.weight_decay = static_cast<float>(kind == OptimizerKind::adamw ? 0.0 : weight_decay);
+  rule.decay_factor = static_cast<float>(1.0 - learning_rate * weight_decay);
+  rule.momentum = static_cast<float>(spec.momentum_or_default());
+  rule.beta1 = static_cast<float>(spec.beta1);
+  rule.beta2 = static_cast<float>(spec.beta2);
+  // adam's bias corrections in double, as nn/optimizer.cpp computes them.
+  const double t = static_cast<double>(optimizer_.step_count());
+  rule.step_size = static_cast<float>(learning_rate / (1.0 - std::pow(spec.beta1, t)));
+  rule.sqrt_bias_correction2 = static_cast<float>(std::sqrt(1.0 - std::pow(spec.beta2, t)));
+  rule.alpha = static_cast<float>(spec.alpha);
+  rule.epsilon = static_cast<float>(spec.epsilon);
+  rule.centered = spec.centered;
+  // The state arenas in Optimizer::state()'s order (optimizer.hpp).
+  float* s0 = state_.size() > 0 ? state_[0].data() : nullptr;
+  float* s1 = nullptr;
+  float* s2 = nullptr;
+  if (kind == OptimizerKind::adam || kind == OptimizerKind::adamw) s1 = state_[1].data();
+  if (kind == OptimizerKind::rmsprop) {
+    if (spec.centered) s1 = state_[1].data();
+    if (rule.momentum > 0) s2 = state_.back().data();
+  }
+  backend_.update(network.parameters(), network.gradients(), s0, s1, s2, network.parameter_count(), rule, status);
+}
+
+}  // namespace backprop

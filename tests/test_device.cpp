@@ -1,0 +1,659 @@
+// The device backends (kernels/device.hpp) against the CPU path, and training on a device against training
+// on the CPU. Every test runs on each backend: the emulator (host memory, the CUDA kernels' per-element math
+// as loops) always, and CUDA when this build has it and the machine has a GPU; otherwise the CUDA cases are
+// skipped with a message saying so. The CPU path (kernels/, nn/, train()) is the reference: separate code
+// from the device math, written from the same formulas.
+//
+// Tolerances: products and sums are ordered differently on a device (cuBLAS; z = x.W then + b instead of
+// b then += x.W), so single results are held to float rounding scaled by the length of the sum; training
+// runs, where rounding differences grow over the steps, to 1e-3 on parameters of order 1 after ~150 steps
+// (observed on the emulator, which shares the CPU's gemm and order of operations: no difference at all).
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <span>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "backprop/error.hpp"
+#include "backprop/kernels/device.hpp"
+#include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/dense.hpp"
+#include "backprop/nn/device_network.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/nn/loss.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/nn/optimizer.hpp"
+#include "backprop/train/trainer.hpp"
+#include "helpers.hpp"
+
+namespace backprop {
+namespace {
+
+using kernels::DeviceArray;
+using kernels::DeviceBackend;
+using kernels::Function;
+using kernels::Transpose;
+
+std::vector<float> random_values(std::size_t n, std::uint64_t seed, double low = -1.0, double high = 1.0) {
+  Random random(seed);
+  std::vector<float> values(n);
+  for (float& v : values) v = static_cast<float>(random.uniform(low, high));
+  return values;
+}
+
+template <typename T>
+DeviceArray<T> to_device(DeviceBackend& backend, const std::vector<T>& host) {
+  DeviceArray<T> array(backend, host.size());
+  array.upload(host.data(), host.size());
+  return array;
+}
+
+template <typename T>
+std::vector<T> to_host(const DeviceArray<T>& array) {
+  std::vector<T> host(array.size());
+  array.download(host.data(), host.size());
+  return host;
+}
+
+// Largest |a - b| over two equally long vectors.
+double largest_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double largest = 0;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    largest = std::max(largest, std::abs(static_cast<double>(a[i]) - b[i]));
+  return largest;
+}
+
+// The backends: "emulated" always; "cuda" skipped, with the reason, where there is none.
+class DeviceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "cuda") {
+      if (!kernels::cuda_compiled())
+        GTEST_SKIP() << "SKIPPED: this build has no CUDA backend (BACKPROP_WITH_CUDA=OFF); the GPU is untested";
+      if (kernels::cuda_device_count() == 0)
+        GTEST_SKIP() << "SKIPPED: no CUDA device on this machine; the CUDA backend is compiled but untested here";
+      backend_ = kernels::make_cuda_backend();
+    } else {
+      backend_ = kernels::make_emulated_backend();
+    }
+  }
+  DeviceBackend& backend() { return *backend_; }
+  std::unique_ptr<DeviceBackend> backend_;
+};
+
+std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+// ---- kernels ----
+
+using DeviceKernels = DeviceTest;
+
+TEST_P(DeviceKernels, GemmMatchesTheReferenceForEveryTransposeAndOddShapes) {
+  const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 65}, {128, 10, 256}, {5, 300, 2}, {64, 784, 31}};
+  for (const auto& shape : shapes) {
+    const int m = shape[0], n = shape[1], k = shape[2];
+    for (const Transpose ta : {Transpose::no, Transpose::yes}) {
+      for (const Transpose tb : {Transpose::no, Transpose::yes}) {
+        for (const float beta : {0.0f, 0.5f}) {
+          const auto a = random_values(static_cast<std::size_t>(m) * k, 1);
+          const auto b = random_values(static_cast<std::size_t>(k) * n, 2);
+          auto expected = random_values(static_cast<std::size_t>(m) * n, 3);
+          const int lda = ta == Transpose::no ? k : m, ldb = tb == Transpose::no ? n : k;
+          auto a_device = to_device(backend(), a), b_device = to_device(backend(), b);
+          auto c_device = to_device(backend(), expected);
+          kernels::gemm_reference(ta, tb, m, n, k, 1.5f, a.data(), lda, b.data(), ldb, beta, expected.data(), n);
+          backend().gemm(ta, tb, m, n, k, 1.5f, a_device.data(), lda, b_device.data(), ldb, beta, c_device.data(), n);
+          EXPECT_LT(largest_difference(to_host(c_device), expected), 2e-6 * k + 1e-6)
+              << m << "x" << n << "x" << k << " transposes " << (ta == Transpose::yes) << (tb == Transpose::yes);
+        }
+      }
+    }
+  }
+}
+
+TEST_P(DeviceKernels, ColumnSumsMatchTheCpu) {
+  for (const int rows : {1, 7, 300}) {
+    for (const int cols : {1, 10, 129}) {
+      const auto in = random_values(static_cast<std::size_t>(rows) * cols, 4);
+      std::vector<float> expected(cols);
+      kernels::column_sums(expected.data(), in.data(), rows, cols);
+      auto in_device = to_device(backend(), in);
+      DeviceArray<float> sums(backend(), cols);
+      backend().column_sums(sums.data(), in_device.data(), rows, cols);
+      EXPECT_LT(largest_difference(to_host(sums), expected), 2e-6 * rows) << rows << "x" << cols;
+    }
+  }
+}
+
+struct FunctionCase {
+  Activation activation;
+  float slope;
+};
+const FunctionCase kFunctions[] = {{Activation::identity, 0}, {Activation::sigmoid, 0}, {Activation::tanh, 0},
+                                   {Activation::relu, 0},     {Activation::leaky_relu, 0.1f}, {Activation::softmax, 0}};
+
+TEST_P(DeviceKernels, BiasAndActivationMatchTheCpu) {
+  for (const auto& f : kFunctions) {
+    for (const auto& [rows, cols] : {std::pair{7, 13}, std::pair{300, 10}, std::pair{2, 1}}) {
+      const std::size_t n = static_cast<std::size_t>(rows) * cols;
+      const auto z0 = random_values(n, 5, -4, 4);
+      const auto bias = random_values(cols, 6);
+      std::vector<float> z = z0, a(n);
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) z[static_cast<std::size_t>(r) * cols + c] += bias[c];
+      activation_forward(a.data(), z.data(), f.activation, f.slope, rows, cols);
+      auto z_device = to_device(backend(), z0), bias_device = to_device(backend(), bias);
+      DeviceArray<float> a_device(backend(), n);
+      backend().bias_activation(z_device.data(), a_device.data(), bias_device.data(), rows, cols,
+                                device_function(f.activation), f.slope);
+      EXPECT_LT(largest_difference(to_host(z_device), z), 1e-6) << to_string(f.activation);
+      EXPECT_LT(largest_difference(to_host(a_device), a), 1e-6) << to_string(f.activation);
+    }
+  }
+}
+
+TEST_P(DeviceKernels, ActivationBackwardMatchesTheCpuWithAndWithoutAMask) {
+  const int rows = 33, cols = 10;
+  const std::size_t n = static_cast<std::size_t>(rows) * cols;
+  for (const auto& f : kFunctions) {
+    for (const bool masked : {false, true}) {
+      const auto z = random_values(n, 7, -3, 3);
+      std::vector<float> a(n);
+      activation_forward(a.data(), z.data(), f.activation, f.slope, rows, cols);
+      const auto da = random_values(n, 8);
+      std::vector<float> mask(n);
+      for (std::size_t i = 0; i < n; ++i) mask[i] = i % 3 == 0 ? 0.0f : 1.5f;
+      std::vector<float> expected = da;
+      if (masked)
+        for (std::size_t i = 0; i < n; ++i) expected[i] *= mask[i];
+      activation_backward(expected.data(), z.data(), a.data(), expected.data(), f.activation, f.slope, rows, cols);
+      auto dz = to_device(backend(), da);  // in place, as the backward pass uses it
+      auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), m_device = to_device(backend(), mask);
+      backend().activation_backward(dz.data(), dz.data(), masked ? m_device.data() : nullptr, z_device.data(),
+                                    a_device.data(), rows, cols, device_function(f.activation), f.slope);
+      EXPECT_LT(largest_difference(to_host(dz), expected), 1e-6) << to_string(f.activation) << " masked " << masked;
+    }
+  }
+}
+
+TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
+  struct Case {
+    LossKind loss;
+    Activation output;
+    bool labels;
+  };
+  const Case cases[] = {{LossKind::softmax_ce, Activation::softmax, true}, {LossKind::mse, Activation::identity, false},
+                        {LossKind::mse, Activation::sigmoid, false},       {LossKind::mse, Activation::softmax, false},
+                        {LossKind::bce, Activation::sigmoid, false}};
+  const int rows = 300, cols = 10;  // more rows than one block of threads
+  const std::size_t n = static_cast<std::size_t>(rows) * cols;
+  for (const auto& c : cases) {
+    const auto z = random_values(n, 9, -3, 3);
+    std::vector<float> a(n), y(n, 0.0f), expected_dz(n);
+    activation_forward(a.data(), z.data(), c.output, 0.0f, rows, cols);
+    std::vector<std::int32_t> labels(rows);
+    for (int r = 0; r < rows; ++r) {
+      labels[r] = (r * 7) % cols;
+      if (c.labels) y[static_cast<std::size_t>(r) * cols + labels[r]] = 1.0f;
+    }
+    if (!c.labels) y = random_values(n, 10, 0, 1);
+    const DenseLayer layer{cols, cols, c.output, 0.01, 0, 0};
+    const double expected_loss = loss_value(c.loss, z.data(), a.data(), y.data(), rows, cols);
+    loss_backward(expected_dz.data(), c.loss, z.data(), a.data(), y.data(), layer, rows);
+    double correct = 0, squared = 0;
+    for (int r = 0; r < rows; ++r) {
+      correct += predicted_class(a.data() + static_cast<std::size_t>(r) * cols, cols) == labels[r] ? 1 : 0;
+      for (int o = 0; o < cols; ++o) {
+        const double d = static_cast<double>(a[static_cast<std::size_t>(r) * cols + o]) - y[static_cast<std::size_t>(r) * cols + o];
+        squared += d * d;
+      }
+    }
+    auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), y_device = to_device(backend(), y);
+    auto labels_device = to_device(backend(), labels);
+    DeviceArray<float> dz(backend(), n);
+    DeviceArray<kernels::DeviceSums> sums(backend(), 1);
+    DeviceArray<kernels::StepStatus> status(backend(), 1);
+    backend().loss(dz.data(), sums.data(), status.data(), z_device.data(), a_device.data(), y_device.data(),
+                   c.labels ? labels_device.data() : nullptr, rows, cols,
+                   static_cast<kernels::LossFunction>(static_cast<int>(c.loss)), device_function(c.output), 0.0f, rows);
+    const auto got_sums = to_host(sums)[0];
+    const auto got_status = to_host(status)[0];
+    const std::string what = std::string(to_string(c.loss)) + "/" + std::string(to_string(c.output));
+    EXPECT_NEAR(got_sums.loss / rows, expected_loss, 1e-6 * std::max(1.0, expected_loss)) << what;
+    EXPECT_NEAR(got_status.batch_loss, expected_loss, 1e-6 * std::max(1.0, expected_loss)) << what;
+    EXPECT_EQ(got_status.diverged, 0) << what;
+    EXPECT_LT(largest_difference(to_host(dz), expected_dz), 1e-8) << what;
+    if (c.labels) {
+      EXPECT_EQ(got_sums.correct, correct) << what;
+    } else {
+      EXPECT_NEAR(got_sums.squared_error, squared, 1e-9 * squared) << what;
+    }
+  }
+}
+
+TEST_P(DeviceKernels, GatherConvertsScalesAndEncodesTargetsAsTheCpu) {
+  Dataset images;
+  images.source = "images";
+  images.rows = 50;
+  images.features = 7;
+  for (std::size_t i = 0; i < images.rows * 7; ++i) images.features_u8.push_back(static_cast<std::uint8_t>((i * 37) % 256));
+  images.class_names = {"0", "1", "2", "3"};
+  for (std::size_t r = 0; r < images.rows; ++r) images.labels.push_back(static_cast<std::int32_t>(r % 4));
+  Dataset table = images;
+  table.features_u8.clear();
+  table.features_f32 = random_values(images.rows * 7, 11, -5, 5);
+  const Scaling standard = fit_scaling(ScalingKind::standard, images);
+  const std::vector<std::size_t> order_host = {49, 3, 3, 0, 17, 25, 8};
+  const std::vector<std::uint32_t> order(order_host.begin(), order_host.end());
+  auto order_device = to_device(backend(), order);
+  for (const Dataset* data : {&images, &table}) {
+    for (const Scaling* scaling : {&standard, static_cast<const Scaling*>(nullptr)}) {
+      const Scaling none;
+      const Scaling& s = scaling ? *scaling : none;
+      const DeviceDataset device_data(backend(), *data, s, 4);
+      const int count = 5;  // rows order[2 .. 7)
+      std::vector<float> x(count * 7), y(count * 4);
+      data->gather_rows(x.data(), order_host.data() + 2, count, s);
+      data->gather_targets(y.data(), order_host.data() + 2, count, 4);
+      DeviceArray<float> x_device(backend(), x.size()), y_device(backend(), y.size());
+      DeviceArray<std::int32_t> labels(backend(), count);
+      backend().gather(x_device.data(), y_device.data(), labels.data(), device_data.rows(), order_device.data(), 2,
+                       count);
+      const auto got_x = to_host(x_device);
+      for (std::size_t i = 0; i < x.size(); ++i) EXPECT_FLOAT_EQ(got_x[i], x[i]) << i;
+      EXPECT_EQ(to_host(y_device), y);
+      const auto got_labels = to_host(labels);
+      for (int i = 0; i < count; ++i) EXPECT_EQ(got_labels[i], data->labels[order_host[2 + i]]);
+    }
+  }
+}
+
+TEST_P(DeviceKernels, DropoutKeepsOneMinusPScaledAndDependsOnTheSeedAlone) {
+  const std::size_t n = 200000;
+  const float p = 0.3f;
+  const auto a = random_values(n, 12, 0.5, 1.5);
+  auto a_device = to_device(backend(), a);
+  DeviceArray<float> mask(backend(), n), dropped(backend(), n), mask2(backend(), n), dropped2(backend(), n);
+  backend().dropout(mask.data(), dropped.data(), a_device.data(), n, p, 99);
+  backend().dropout(mask2.data(), dropped2.data(), a_device.data(), n, p, 99);
+  const auto m = to_host(mask), d = to_host(dropped);
+  EXPECT_EQ(m, to_host(mask2));
+  std::size_t zeros = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (m[i] == 0.0f) {
+      ++zeros;
+      EXPECT_EQ(d[i], 0.0f);
+    } else {
+      ASSERT_FLOAT_EQ(m[i], 1.0f / 0.7f);
+      ASSERT_EQ(d[i], a[i] * m[i]);
+    }
+  }
+  // Binomial(200000, 0.3): standard deviation ~205, so +-0.005 is ~5 standard deviations.
+  EXPECT_NEAR(static_cast<double>(zeros) / n, 0.3, 0.005);
+  backend().dropout(mask2.data(), dropped2.data(), a_device.data(), n, p, 100);
+  EXPECT_NE(m, to_host(mask2));
+  // Both backends draw the same masks from a seed (the emulator is the reference).
+  const auto emulator = kernels::make_emulated_backend();
+  auto a_emulated = to_device(*emulator, a);
+  DeviceArray<float> m_emulated(*emulator, n), d_emulated(*emulator, n);
+  emulator->dropout(m_emulated.data(), d_emulated.data(), a_emulated.data(), n, p, 99);
+  EXPECT_EQ(m, to_host(m_emulated));
+}
+
+// The optimizer update (through DeviceOptimizer, which builds the rule) against Optimizer<float>::step,
+// three steps of each type, with clipping of the gradient's norm.
+TEST_P(DeviceKernels, TheUpdateOfEveryOptimizerMatchesTheCpuStepByStep) {
+  struct Case {
+    const char* type;
+    double weight_decay;
+    double momentum;
+    bool centered;
+  };
+  const Case cases[] = {{"sgd", 0.01, -1, false},  {"momentum", 0.0, 0.9, false}, {"nesterov", 0.001, 0.8, false},
+                        {"adam", 0.01, -1, false}, {"adamw", 0.05, -1, false},    {"rmsprop", 0.0, -1, false},
+                        {"rmsprop", 0.01, 0.5, true}};
+  for (const bool clip : {false, true}) {
+    for (const auto& c : cases) {
+      NetworkSpec spec;
+      spec.input = 13;
+      spec.loss = LossKind::mse;
+      spec.layers.push_back({.units = 11, .activation = Activation::tanh});
+      spec.layers.push_back({.units = 3, .activation = Activation::identity});
+      spec.optimizer.type = c.type;
+      spec.optimizer.learning_rate = 0.05;
+      spec.optimizer.weight_decay = c.weight_decay;
+      if (c.momentum >= 0) spec.optimizer.momentum = c.momentum;
+      spec.optimizer.centered = c.centered;
+      Network<float> cpu(spec);
+      Network<float> device_copy(spec);
+      Optimizer<float> cpu_optimizer(spec.optimizer, cpu.parameters().size());
+      Optimizer<float> device_optimizer_host(spec.optimizer, cpu.parameters().size());
+      DeviceNetwork network(backend(), device_copy, 4);
+      DeviceOptimizer optimizer(backend(), device_optimizer_host);
+      DeviceArray<kernels::StepStatus> status(backend(), 1);
+      for (int step = 0; step < 3; ++step) {
+        auto gradients = random_values(cpu.parameters().size(), 20 + step, -2, 2);
+        backend().upload(network.gradients(), gradients.data(), gradients.size() * sizeof(float));
+        const float max_norm = clip ? 1.0f : 0.0f;
+        backend().check_gradients(status.data(), network.gradients(), gradients.size(), max_norm, step);
+        if (clip) clip_gradient_norm(std::span<float>(gradients), 1.0);
+        cpu_optimizer.step(cpu.parameters(), gradients, 0.05 / (step + 1));
+        optimizer.step(network, status.data(), 0.05 / (step + 1));
+      }
+      network.download_parameters(device_copy);
+      const std::vector<float> expected(cpu.parameters().begin(), cpu.parameters().end());
+      const std::vector<float> got(device_copy.parameters().begin(), device_copy.parameters().end());
+      EXPECT_LT(largest_difference(got, expected), 1e-6) << c.type << " clip " << clip;
+      optimizer.download_state();
+      const auto cpu_state = cpu_optimizer.state();
+      const auto device_state = device_optimizer_host.state();
+      ASSERT_EQ(cpu_state.size(), device_state.size());
+      for (std::size_t s = 0; s < cpu_state.size(); ++s)
+        EXPECT_LT(largest_difference({device_state[s].begin(), device_state[s].end()},
+                                     {cpu_state[s].begin(), cpu_state[s].end()}),
+                  1e-6)
+            << c.type << " state " << s;
+      EXPECT_EQ(device_optimizer_host.step_count(), 3);
+    }
+  }
+}
+
+TEST_P(DeviceKernels, ANonFiniteGradientOrLossStopsEveryLaterUpdate) {
+  std::vector<float> parameters = {1, 2, 3, 4}, gradients = {0.5f, 0.5f, 0.5f, 0.5f};
+  auto p = to_device(backend(), parameters), g = to_device(backend(), gradients);
+  DeviceArray<kernels::StepStatus> status(backend(), 1);
+  kernels::UpdateRule rule;
+  rule.learning_rate = 1.0f;
+  backend().check_gradients(status.data(), g.data(), 4, 0.0f, 7);
+  backend().update(p.data(), g.data(), nullptr, nullptr, nullptr, 4, rule, status.data());
+  EXPECT_EQ(to_host(p), (std::vector<float>{0.5f, 1.5f, 2.5f, 3.5f}));
+  auto status_host = to_host(status)[0];
+  EXPECT_DOUBLE_EQ(status_host.squared_norm, 1.0);
+  EXPECT_EQ(status_host.diverged, 0);
+  gradients[2] = std::numeric_limits<float>::infinity();
+  g.upload(gradients.data(), 4);
+  backend().check_gradients(status.data(), g.data(), 4, 0.0f, 8);
+  backend().update(p.data(), g.data(), nullptr, nullptr, nullptr, 4, rule, status.data());
+  gradients[2] = 0.5f;  // finite again: the divergence is sticky all the same
+  g.upload(gradients.data(), 4);
+  backend().check_gradients(status.data(), g.data(), 4, 0.0f, 9);
+  backend().update(p.data(), g.data(), nullptr, nullptr, nullptr, 4, rule, status.data());
+  EXPECT_EQ(to_host(p), (std::vector<float>{0.5f, 1.5f, 2.5f, 3.5f}));
+  status_host = to_host(status)[0];
+  EXPECT_EQ(status_host.diverged, 2);
+  EXPECT_EQ(status_host.diverged_step, 8);
+  // A loss that is not finite: diverged = 1, numbered by the next gradient check.
+  DeviceArray<kernels::StepStatus> fresh(backend(), 1);
+  DeviceArray<kernels::DeviceSums> sums(backend(), 1);
+  const std::vector<float> z = {1e30f}, a = {1e30f}, y = {0.0f};
+  auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), y_device = to_device(backend(), y);
+  backend().loss(nullptr, sums.data(), fresh.data(), z_device.data(), a_device.data(), y_device.data(), nullptr, 1, 1,
+                 kernels::LossFunction::mse, Function::identity, 0.0f, 1);
+  backend().check_gradients(fresh.data(), g.data(), 4, 0.0f, 3);
+  status_host = to_host(fresh)[0];
+  EXPECT_EQ(status_host.diverged, 1);
+  EXPECT_EQ(status_host.diverged_step, 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DeviceKernels, ::testing::Values("emulated", "cuda"), backend_name);
+
+// ---- training on a device ----
+
+using DeviceTraining = DeviceTest;
+
+Dataset rings(std::size_t rows, std::uint64_t seed) {
+  Dataset data;
+  data.source = "rings";
+  data.rows = rows;
+  data.features = 2;
+  data.task = TaskKind::classification;
+  data.class_names = {"inner", "outer"};
+  Random random(seed);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const int label = static_cast<int>(r % 2);
+    const double radius = (label == 0 ? 1.0 : 2.0) + 0.15 * random.normal();
+    const double angle = random.uniform(0.0, 6.283185307179586);
+    data.features_f32.push_back(static_cast<float>(radius * std::cos(angle)));
+    data.features_f32.push_back(static_cast<float>(radius * std::sin(angle)));
+    data.labels.push_back(label);
+  }
+  return data;
+}
+
+// y = (sin 2x0, x0 x1): a regression with two targets.
+Dataset waves(std::size_t rows, std::uint64_t seed) {
+  Dataset data;
+  data.source = "waves";
+  data.rows = rows;
+  data.features = 2;
+  data.task = TaskKind::regression;
+  data.target_count = 2;
+  data.target_names = {"0", "1"};
+  Random random(seed);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double x0 = random.uniform(-2, 2), x1 = random.uniform(-2, 2);
+    data.features_f32.push_back(static_cast<float>(x0));
+    data.features_f32.push_back(static_cast<float>(x1));
+    data.targets.push_back(static_cast<float>(std::sin(2 * x0)));
+    data.targets.push_back(static_cast<float>(x0 * x1));
+  }
+  return data;
+}
+
+NetworkSpec small_network(int outputs, Activation output, LossKind loss, const char* optimizer) {
+  NetworkSpec spec;
+  spec.input = 2;
+  spec.loss = loss;
+  spec.seed = 3;
+  spec.layers.push_back({.units = 16, .activation = Activation::tanh});
+  spec.layers.push_back({.units = 12, .activation = Activation::relu});
+  spec.layers.push_back({.units = outputs, .activation = output});
+  spec.optimizer.type = optimizer;
+  spec.optimizer.learning_rate = std::string(optimizer).find("adam") == 0 || std::string(optimizer) == "rmsprop" ? 0.005 : 0.05;
+  spec.training.epochs = 5;
+  spec.training.batch_size = 32;  // 600 rows: 18 full batches and one of 24
+  spec.training.schedule.kind = ScheduleKind::cosine;
+  return spec;
+}
+
+void expect_same_training(DeviceBackend& backend, NetworkSpec spec, const Dataset& data, const Dataset* validation,
+                          const Scaling& scaling) {
+  Network<float> cpu(spec), device(spec);
+  const TrainingResult cpu_result = train(cpu, data, validation, scaling);
+  TrainingParallelism parallelism;
+  parallelism.device = &backend;
+  const TrainingResult device_result = train(device, data, validation, scaling, nullptr, nullptr, parallelism);
+  const std::vector<float> expected(cpu.parameters().begin(), cpu.parameters().end());
+  const std::vector<float> got(device.parameters().begin(), device.parameters().end());
+  EXPECT_LT(largest_difference(got, expected), 1e-3);
+  ASSERT_EQ(device_result.history.size(), cpu_result.history.size());
+  EXPECT_EQ(device_result.best_epoch, cpu_result.best_epoch);
+  for (std::size_t e = 0; e < cpu_result.history.size(); ++e) {
+    const auto& c = cpu_result.history[e];
+    const auto& d = device_result.history[e];
+    EXPECT_EQ(d.train.rows, c.train.rows);
+    EXPECT_NEAR(d.train.loss, c.train.loss, 1e-4 * std::max(1.0, c.train.loss)) << "epoch " << e + 1;
+    EXPECT_DOUBLE_EQ(d.learning_rate, c.learning_rate);
+    if (!std::isnan(c.train.accuracy)) EXPECT_NEAR(d.train.accuracy, c.train.accuracy, 0.01);
+    if (!std::isnan(c.train.rmse)) EXPECT_NEAR(d.train.rmse, c.train.rmse, 1e-4);
+    if (c.has_validation) {
+      EXPECT_NEAR(d.validation.loss, c.validation.loss, 1e-4 * std::max(1.0, c.validation.loss)) << "epoch " << e + 1;
+      EXPECT_EQ(d.validation.rows, c.validation.rows);
+    }
+  }
+}
+
+TEST_P(DeviceTraining, SoftmaxCrossEntropyWithMomentumMatchesTheCpu) {
+  expect_same_training(backend(), small_network(2, Activation::softmax, LossKind::softmax_ce, "momentum"),
+                       rings(600, 1), nullptr, Scaling{});
+}
+
+TEST_P(DeviceTraining, RegressionWithAdamClippingAndScalingMatchesTheCpu) {
+  NetworkSpec spec = small_network(2, Activation::identity, LossKind::mse, "adamw");
+  spec.training.clip_grad_norm = 0.5;
+  const Dataset data = waves(600, 2);
+  const Dataset validation = waves(100, 3);
+  expect_same_training(backend(), spec, data, &validation, fit_scaling(ScalingKind::standard, data));
+}
+
+TEST_P(DeviceTraining, OneSigmoidOutputWithRmspropMatchesTheCpuWithEarlyStopping) {
+  NetworkSpec spec = small_network(1, Activation::sigmoid, LossKind::bce, "rmsprop");
+  spec.optimizer.centered = true;
+  spec.optimizer.momentum = 0.3;
+  spec.optimizer.weight_decay = 1e-3;
+  spec.training.epochs = 8;
+  spec.training.early_stopping = 2;
+  const Dataset data = rings(600, 4);
+  const Dataset validation = rings(200, 5);
+  expect_same_training(backend(), spec, data, &validation, Scaling{});
+}
+
+TEST_P(DeviceTraining, DropoutTrainsReproduciblyAndLearns) {
+  NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
+  spec.layers[0].dropout = 0.2;
+  spec.training.epochs = 30;
+  const Dataset data = rings(600, 6);
+  TrainingParallelism parallelism;
+  parallelism.device = &backend();
+  Network<float> first(spec), second(spec);
+  const auto result = train(first, data, nullptr, Scaling{}, nullptr, nullptr, parallelism);
+  train(second, data, nullptr, Scaling{}, nullptr, nullptr, parallelism);
+  EXPECT_TRUE(std::equal(first.parameters().begin(), first.parameters().end(), second.parameters().begin()));
+  EXPECT_LT(result.history.back().train.loss, 0.5 * result.history.front().train.loss);
+  EXPECT_GT(evaluate(first, rings(400, 7), Scaling{}).accuracy, 0.95);
+}
+
+// A checkpoint taken on the device mid-epoch, resumed on the device, ends where the uninterrupted run ends.
+TEST_P(DeviceTraining, ResumingFromACheckpointGivesTheUninterruptedResult) {
+  const NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
+  const Dataset data = rings(600, 8);
+  TrainingParallelism parallelism;
+  parallelism.device = &backend();
+  Network<float> whole(spec);
+  train(whole, data, nullptr, Scaling{}, nullptr, nullptr, parallelism);
+
+  std::vector<TrainingState> states;
+  std::vector<std::vector<float>> parameters;
+  TrainingCheckpoints checkpoints;
+  checkpoints.every_steps = 25;
+  checkpoints.save = [&](const TrainingState& state, const Network<float>& network) {
+    states.push_back(state);
+    parameters.emplace_back(network.parameters().begin(), network.parameters().end());
+  };
+  Network<float> saving(spec);
+  train(saving, data, nullptr, Scaling{}, nullptr, &checkpoints, parallelism);
+  ASSERT_GE(states.size(), 2u);
+  const std::size_t pick = 1;  // step 50: epoch 3, batch 12
+  Network<float> resumed(spec);
+  std::copy(parameters[pick].begin(), parameters[pick].end(), resumed.parameters().begin());
+  TrainingCheckpoints resume;
+  resume.resume = &states[pick];
+  train(resumed, data, nullptr, Scaling{}, nullptr, &resume, parallelism);
+  const std::vector<float> expected(whole.parameters().begin(), whole.parameters().end());
+  const std::vector<float> got(resumed.parameters().begin(), resumed.parameters().end());
+  if (GetParam() == "emulated")  // host arithmetic: the same bits
+    EXPECT_EQ(got, expected);
+  else  // a GPU's products are deterministic for a shape, but allow for rounding
+    EXPECT_LT(largest_difference(got, expected), 1e-6);
+}
+
+TEST_P(DeviceTraining, DivergenceNamesTheEpochAndBatchAndKeepsTheLastFiniteParameters) {
+  const auto run = [&](float x, double weight, int rows) -> std::string {
+    NetworkSpec spec;
+    spec.input = 1;
+    spec.loss = LossKind::mse;
+    spec.layers.push_back({.units = 1, .activation = Activation::identity, .weights = {weight}, .bias = {0.0}});
+    spec.optimizer.learning_rate = 1.0;
+    spec.training.batch_size = 1;
+    spec.training.epochs = 1;
+    Dataset data;
+    data.source = "one-feature";
+    data.rows = static_cast<std::size_t>(rows);
+    data.features = 1;
+    data.task = TaskKind::regression;
+    data.target_count = 1;
+    data.features_f32.assign(rows, x);
+    data.targets.assign(rows, 0.0f);
+    Network<float> network(spec);
+    TrainingParallelism parallelism;
+    parallelism.device = &backend();
+    try {
+      train(network, data, nullptr, Scaling{}, nullptr, nullptr, parallelism);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::runtime);
+      for (float p : network.parameters()) EXPECT_TRUE(std::isfinite(p)) << e.what();
+      return e.what();
+    }
+    return "no error";
+  };
+  // As TrainerDivergence's cases: a gradient that overflows at once; a loss that overflows at step 2.
+  EXPECT_THAT(run(3e38f, 1e-38, 1), ::testing::HasSubstr("training diverged at epoch 1, batch 1: a gradient is not finite"));
+  EXPECT_THAT(run(1e18f, 1.0, 3), ::testing::HasSubstr("training diverged at epoch 1, batch 2: the loss is not finite"));
+}
+
+TEST_P(DeviceTraining, EvaluateAndPredictionsMatchTheCpu) {
+  const NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
+  Network<float> network(spec);
+  const Dataset data = rings(700, 9);  // batches of 256: two full and one of 188
+  const Metrics cpu = evaluate(network, data, Scaling{});
+  const Metrics device = evaluate(network, data, Scaling{}, 256, &backend());
+  EXPECT_NEAR(device.loss, cpu.loss, 1e-6);
+  EXPECT_DOUBLE_EQ(device.accuracy, cpu.accuracy);
+  EXPECT_EQ(device.rows, cpu.rows);
+  std::vector<float> cpu_outputs, device_outputs;
+  forward_batches(network, data, Scaling{}, 256, [&](std::size_t, std::size_t count, const Workspace<float>& w) {
+    cpu_outputs.insert(cpu_outputs.end(), network.output(w), network.output(w) + count * 2);
+  });
+  forward_batches(
+      network, data, Scaling{}, 256,
+      [&](std::size_t, std::size_t count, const Workspace<float>& w) {
+        device_outputs.insert(device_outputs.end(), network.output(w), network.output(w) + count * 2);
+      },
+      &backend());
+  EXPECT_LT(largest_difference(device_outputs, cpu_outputs), 1e-6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DeviceTraining, ::testing::Values("emulated", "cuda"), backend_name);
+
+// ---- the command ----
+
+TEST(DeviceCommand, CudaWithoutAGpuIsRefusedWithExitCode2AsAreUnknownDevices) {
+  using backprop::testing::run_backprop;
+  using backprop::testing::shell_word;
+  backprop::testing::TempDir dir;
+  backprop::testing::write_file(dir / "xor.csv", "a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n");
+  const std::string common = "train " + shell_word(backprop::testing::source_path("examples/xor.json")) + " --data " +
+                             shell_word(dir / "xor.csv") + " --epochs 1 --quiet --out " + shell_word(dir / "m.model");
+  const auto cuda = run_backprop(common + " --device cuda");
+  if (kernels::cuda_device_count() > 0) {
+    EXPECT_EQ(cuda.exit_code, 0) << cuda.out;
+  } else {
+    EXPECT_EQ(cuda.exit_code, 2) << cuda.out;
+    EXPECT_THAT(cuda.out, ::testing::AnyOf(::testing::HasSubstr("--device cuda: no CUDA device found"),
+                                           ::testing::HasSubstr("--device cuda: this build has no CUDA backend")));
+    EXPECT_FALSE(std::filesystem::exists(dir / "m.model"));
+  }
+  const auto unknown = run_backprop(common + " --device tpu");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
+  EXPECT_THAT(unknown.out, ::testing::HasSubstr("--device"));
+  // The default comes from $BACKPROP_DEVICE when set; a bad value is refused the same way.
+  ::setenv("BACKPROP_DEVICE", "tpu", 1);
+  const auto from_environment = run_backprop(common);
+  ::setenv("BACKPROP_DEVICE", "cpu", 1);
+  const auto on_cpu = run_backprop(common);
+  ::unsetenv("BACKPROP_DEVICE");
+  EXPECT_EQ(from_environment.exit_code, 2) << from_environment.out;
+  EXPECT_THAT(from_environment.out, ::testing::HasSubstr("BACKPROP_DEVICE: expected cpu or cuda, got 'tpu'"));
+  EXPECT_EQ(on_cpu.exit_code, 0) << on_cpu.out;
+}
+
+}  // namespace
+}  // namespace backprop

@@ -20,20 +20,39 @@ namespace backprop::kernels {
 namespace {
 
 // One parallel_for call: its indices are handed out by an atomic counter. The job lives on the caller's
-// stack; a worker joins it under the pool's lock and the caller waits for every joined worker to leave.
+// stack; a worker joins it under the pool's lock, and the caller waits for the pool's count of workers
+// inside a job to fall to zero (one job at a time), so no worker touches the job once the caller returns.
 struct Job {
   const TaskRef<std::size_t>* task = nullptr;
   std::size_t count = 0;
   std::atomic<std::size_t> next{0};
-  std::atomic<int> workers_inside{0};
 
   void take_indices() {
     for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) (*task)(i);
   }
 };
 
+// Waiting on a shared 2-core machine. Spinning with PAUSE alone went wrong when another program kept the
+// cores busy: the caller spun on a worker that the scheduler had put on the caller's own core, and a
+// waiting worker spun through time the caller needed; the 2-thread figure at batch 32 swung between 46k and
+// 122k samples/s from run to run. So a waiter spins briefly (a step's products come microseconds apart),
+// then yields the core to whatever else is runnable on it (the thread it waits for, perhaps), and a worker
+// idle for longer sleeps.
+constexpr int kPauseSpins = 2000;      // ~50 us of PAUSE
+constexpr int kYieldSpins = 200;        // then sched_yield (each returns at once on an idle core)
+
+template <typename Done>
+void spin_then_yield(Done done) {
+  for (int spin = 0; spin < kPauseSpins; ++spin) {
+    if (done()) return;
+    BACKPROP_PAUSE();
+  }
+  while (!done()) std::this_thread::yield();
+}
+
 // Workers wait for a new generation of work: they spin a little (a training step issues its products
-// microseconds apart, and waking a sleeping thread costs about as much), then sleep on a condition.
+// microseconds apart, and waking a sleeping thread costs about as much), yield a little, then sleep on a
+// condition.
 class ThreadPool {
  public:
   ~ThreadPool() { resize(1); }
@@ -78,13 +97,15 @@ class ThreadPool {
       current_ = nullptr;  // no worker joins from now on
     }
     // Every index has been taken; wait for the workers still running theirs.
-    while (job.workers_inside.load(std::memory_order_acquire) != 0) BACKPROP_PAUSE();
+    spin_then_yield([&] { return workers_inside_.load(std::memory_order_acquire) == 0; });
   }
 
  private:
   void work(std::uint64_t seen) {
     for (;;) {
-      for (int spin = 0; spin < 20000 && generation_.load(std::memory_order_acquire) == seen; ++spin) BACKPROP_PAUSE();
+      const auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+      for (int spin = 0; spin < kPauseSpins && !changed(); ++spin) BACKPROP_PAUSE();
+      for (int spin = 0; spin < kYieldSpins && !changed(); ++spin) std::this_thread::yield();
       Job* job = nullptr;
       {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -92,11 +113,11 @@ class ThreadPool {
         seen = generation_.load();
         if (stop_) return;
         job = current_;
-        if (job != nullptr) job->workers_inside.fetch_add(1);
+        if (job != nullptr) workers_inside_.fetch_add(1);
       }
       if (job != nullptr) {
         job->take_indices();
-        job->workers_inside.fetch_sub(1, std::memory_order_release);
+        workers_inside_.fetch_sub(1, std::memory_order_release);
       }
     }
   }
@@ -106,6 +127,7 @@ class ThreadPool {
   std::mutex run_mutex_;
   std::condition_variable wake_;
   std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> workers_inside_{0};  // workers inside the current job (there is one job at a time)
   bool stop_ = false;
   Job* current_ = nullptr;
 };

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds, on this (CPU-only) machine, what bench/gpu/device-check.sh runs on a GPU machine, which has CUDA and
+# PyTorch but none of Debian's packages: .gpu-bundle/ (ignored by git) with the command and the test program
+# (CUDA for sm_90, the H100/H200; no -march=native, as the GPU machine's CPU is another) and the shared
+# libraries that machine may lack (OpenBLAS and what it needs). About 40 MB; carry it with the device tool.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DBACKPROP_NATIVE=OFF -DBACKPROP_WITH_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DBACKPROP_WITH_ONNX=OFF -DBACKPROP_WITH_MPI=OFF -DBACKPROP_WITH_PYTHON=OFF \
+  -DBACKPROP_INSTALL=OFF >/dev/null
+cmake --build build-gpu -j2 --target backprop_cli backprop_tests
+rm -rf .gpu-bundle
+mkdir -p .gpu-bundle/lib
+cp build-gpu/backprop build-gpu/tests/backprop_tests .gpu-bundle/
+for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0; do
+  cp -L "$(ldconfig -p | awk -v name="$lib" '$1 == name { print $NF; exit }')" .gpu-bundle/lib/
+done
+du -sh .gpu-bundle

@@ -32,8 +32,10 @@ std::unique_ptr<kernels::DeviceBackend> open_device(const std::string& device, b
   if (chosen.empty()) {
     const char* environment = std::getenv("BACKPROP_DEVICE");
     chosen = environment != nullptr ? environment : "";
-    if (!chosen.empty() && chosen != "cpu" && chosen != "cuda")
+    if (!chosen.empty() && chosen != "cpu" && chosen != "cuda" && chosen != "emulated")
       throw_bad_input("BACKPROP_DEVICE: expected cpu or cuda, got '" + chosen + "'");
+    // For tests and debugging: the device path on the emulated device (host memory; slow).
+    if (chosen == "emulated") return kernels::make_emulated_backend();
   }
   if (chosen == "cpu") return nullptr;
   if (chosen == "cuda") return kernels::make_cuda_backend();

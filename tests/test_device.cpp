@@ -32,6 +32,8 @@
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "backprop/train/trainer.hpp"
+#include <nlohmann/json.hpp>
+
 #include "helpers.hpp"
 
 namespace backprop {
@@ -653,6 +655,54 @@ TEST(DeviceCommand, CudaWithoutAGpuIsRefusedWithExitCode2AsAreUnknownDevices) {
   EXPECT_EQ(from_environment.exit_code, 2) << from_environment.out;
   EXPECT_THAT(from_environment.out, ::testing::HasSubstr("BACKPROP_DEVICE: expected cpu or cuda, got 'tpu'"));
   EXPECT_EQ(on_cpu.exit_code, 0) << on_cpu.out;
+}
+
+
+// The command's device path end to end on the emulated device (BACKPROP_DEVICE=emulated): it trains to the
+// CPU's result (eval losses within 1e-4), and a run resumed from its last checkpoint writes the same model
+// bytes as the uninterrupted run.
+TEST(DeviceCommand, TheEmulatedDeviceTrainsLikeTheCpuAndResumesExactly) {
+  using backprop::testing::run_backprop;
+  using backprop::testing::shell_word;
+  backprop::testing::TempDir dir;
+  const Dataset data = rings(400, 21);
+  std::string csv = "x0,x1,ring\n";
+  for (std::size_t r = 0; r < data.rows; ++r)
+    csv += std::to_string(data.features_f32[2 * r]) + "," + std::to_string(data.features_f32[2 * r + 1]) + "," +
+           data.class_names[data.labels[r]] + "\n";
+  backprop::testing::write_file(dir / "rings.csv", csv);
+  backprop::testing::write_file(dir / "net.json",
+                                R"({"input": 2, "layers": [{"units": 12, "activation": "tanh"},
+                                    {"units": 2, "activation": "softmax"}], "loss": "softmax_ce",
+                                    "optimizer": {"type": "adam", "learning_rate": 0.01}, "seed": 5,
+                                    "training": {"epochs": 4, "batch_size": 16}})");
+  const std::string train = "train " + shell_word(dir / "net.json") + " --data " + shell_word(dir / "rings.csv");
+  const auto with_device = [&](const char* device, const std::string& arguments) {
+    ::setenv("BACKPROP_DEVICE", device, 1);
+    const auto result = run_backprop(arguments);
+    ::setenv("BACKPROP_DEVICE", "cpu", 1);
+    return result;
+  };
+  const auto cpu = with_device("cpu", train + " --out " + shell_word(dir / "cpu.model"));
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.out;
+  const auto device = with_device("emulated", train + " --checkpoint " + shell_word(dir / "run.ckpt") +
+                                                  " --checkpoint-every 30 --out " + shell_word(dir / "device.model"));
+  ASSERT_EQ(device.exit_code, 0) << device.out;
+  EXPECT_THAT(device.out, ::testing::HasSubstr("device emulated (host memory)"));
+  const auto resumed = with_device("emulated", train + " --resume " + shell_word(dir / "run.ckpt") + " --out " +
+                                                   shell_word(dir / "resumed.model"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  EXPECT_EQ(backprop::testing::read_text(dir / "resumed.model"), backprop::testing::read_text(dir / "device.model"));
+  const auto loss_of = [&](const std::string& model, const char* device_name) {
+    const auto result = with_device(device_name, "eval " + shell_word(dir / model) + " --data " +
+                                                     shell_word(dir / "rings.csv") + " --json");
+    EXPECT_EQ(result.exit_code, 0) << result.out;
+    return nlohmann::json::parse(result.out.substr(result.out.find('{')))["loss"].get<double>();
+  };
+  const double cpu_loss = loss_of("cpu.model", "cpu");
+  EXPECT_NEAR(loss_of("device.model", "cpu"), cpu_loss, 1e-4);
+  EXPECT_NEAR(loss_of("device.model", "emulated"), loss_of("device.model", "cpu"), 1e-6);
+  ::unsetenv("BACKPROP_DEVICE");
 }
 
 }  // namespace

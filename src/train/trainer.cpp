@@ -380,6 +380,7 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
     double learning_rate = continuing ? resume->learning_rate : spec.optimizer.learning_rate;
     const long epoch_first_step = step - static_cast<long>(continuing ? resume->batch : 0);
     if (device_run) device_run->begin_epoch(order, sums);
+    double device_running_loss = sums.rows > 0 ? sums.loss_sum / static_cast<double>(sums.rows) : 0.0;
     for (std::size_t batch = continuing ? resume->batch : 0; batch < batches; ++batch) {
       const std::size_t first = batch * batch_size;
       const std::size_t count = std::min<std::size_t>(batch_size, train_data.rows - first);
@@ -393,14 +394,16 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
         if (!classification) sums.values += count * static_cast<std::size_t>(outputs);
         const bool save_now = save_every && step % checkpoints->every_steps == 0;
         // The host reads the device's sums only for a checkpoint and, now and then, for the progress line.
-        if (save_now || (observer && ((batch + 1) % kDeviceProgressEvery == 0 || batch + 1 == batches)))
+        if (save_now || (observer && ((batch + 1) % kDeviceProgressEvery == 0 || batch + 1 == batches))) {
           absorb(sums, device_run->sums());
+          device_running_loss = sums.loss_sum / static_cast<double>(sums.rows);
+        }
         if (save_now) {
           device_run->check(network, epoch, epoch_first_step);
           device_run->download(network);
           checkpoints->save(capture(epoch, batch + 1, sums, learning_rate), network);
         }
-        if (observer) observer->on_batch(epoch, batch + 1, batches, sums.loss_sum / static_cast<double>(sums.rows));
+        if (observer) observer->on_batch(epoch, batch + 1, batches, device_running_loss);  // as of the last read
         continue;
       }
       // The gradient arena holds the gradient of the whole batch, the same on every rank; loss is this

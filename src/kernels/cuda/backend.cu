@@ -34,7 +34,7 @@ void check(cublasStatus_t status, const char* what) {
 }
 
 int blocks_for(std::size_t n) {
-  return static_cast<int>(std::min<std::size_t>((n + kThreads - 1) / kThreads, kMostBlocks));
+  return static_cast<int>(std::clamp<std::size_t>((n + kThreads - 1) / kThreads, 1, kMostBlocks));
 }
 
 cublasOperation_t to_cublas(Transpose t) { return t == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N; }

@@ -1,4 +1,3 @@
-#include <cstdlib>
 #include <string>
 
 #include "backprop/error.hpp"
@@ -25,22 +24,6 @@ void add_device_option(CLI::App* cmd, std::string& device) {
                   "Where the math runs: cpu or cuda (default: $BACKPROP_DEVICE, else cuda when a GPU is present and "
                   "this backprop has CUDA, else cpu)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
-}
-
-std::unique_ptr<kernels::DeviceBackend> open_device(const std::string& device, bool cpu_preferred) {
-  std::string chosen = device;
-  if (chosen.empty()) {
-    const char* environment = std::getenv("BACKPROP_DEVICE");
-    chosen = environment != nullptr ? environment : "";
-    if (!chosen.empty() && chosen != "cpu" && chosen != "cuda" && chosen != "emulated")
-      throw_bad_input("BACKPROP_DEVICE: expected cpu or cuda, got '" + chosen + "'");
-    // For tests and debugging: the device path on the emulated device (host memory; slow).
-    if (chosen == "emulated") return kernels::make_emulated_backend();
-  }
-  if (chosen == "cpu") return nullptr;
-  if (chosen == "cuda") return kernels::make_cuda_backend();
-  if (cpu_preferred || kernels::cuda_device_count() == 0) return nullptr;
-  return kernels::make_cuda_backend();
 }
 
 CLI::Validator finite_number(const std::string& expected, bool (*accept)(double)) {

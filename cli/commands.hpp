@@ -40,12 +40,8 @@ NetworkSpec read_network_or_model(const std::string& path);
 
 // --device cpu|cuda (train, eval, predict, bench).
 void add_device_option(CLI::App* cmd, std::string& device);
-// The device a command runs on: null for the CPU. "cuda" opens the first GPU (Error(bad_input), exit 2, when
-// there is none or the build has no CUDA); "" (not given) reads $BACKPROP_DEVICE, and failing that picks
-// CUDA when a GPU is present, unless cpu_preferred (a run that only the CPU path can do: MPI, --deterministic).
-// BACKPROP_DEVICE=emulated (not an option value: for tests and debugging) runs the device path on the
-// emulated device (kernels/device.hpp).
-std::unique_ptr<kernels::DeviceBackend> open_device(const std::string& device, bool cpu_preferred = false);
+// The device a command runs on: kernels::open_device (null for the CPU).
+using kernels::open_device;
 // A validator for --loss.
 std::optional<LossKind> loss_option(const std::string& text);
 

@@ -39,6 +39,7 @@
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/text.hpp"
+#include "backprop/kernels/device.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/spec.hpp"
@@ -161,7 +162,8 @@ class PythonNetwork {
                std::optional<std::string> schedule, std::optional<long> warmup,
                std::optional<double> clip_grad_norm, std::optional<double> dropout,
                std::optional<int> early_stopping, std::optional<double> validation_split,
-               std::optional<std::uint64_t> seed, std::optional<std::string> scale, bool verbose) {
+               std::optional<std::uint64_t> seed, std::optional<std::string> scale, bool verbose,
+               const std::string& device_name) {
     // Training continues from the current parameters; the options override the network file's recipe.
     NetworkSpec spec = network_->spec_with_parameters();
     TrainingSpec& t = spec.training;
@@ -213,6 +215,7 @@ class PythonNetwork {
     Dataset train_data = dataset_of(spec, x, y);
     const bool is_classification = train_data.task == TaskKind::classification;
     auto network = std::make_unique<Network<float>>(spec);
+    const auto device = kernels::open_device(device_name);
     TrainingResult result;
     Scaling scaling = scaling_;
     {
@@ -228,7 +231,8 @@ class PythonNetwork {
       observers.add(&interrupt);
       ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, is_classification);
       if (verbose) observers.add(&progress);
-      result = train(*network, train_data, has_validation ? &validation_data : nullptr, scaling, &observers);
+      result = train(*network, train_data, has_validation ? &validation_data : nullptr, scaling, &observers, nullptr,
+                     {nullptr, false, device.get()});
       std::fflush(stdout);
     }
     network_ = std::move(network);
@@ -280,13 +284,14 @@ class PythonNetwork {
     return result;
   }
 
-  py::dict evaluate(const FloatArray& x, const py::array& y, int batch_size) const {
+  py::dict evaluate(const FloatArray& x, const py::array& y, int batch_size, const std::string& device_name) const {
     if (batch_size < 1) throw_bad_input("batch_size: expected a number >= 1, got " + std::to_string(batch_size));
     const Dataset data = dataset_of(spec(), x, y);
+    const auto device = kernels::open_device(device_name);
     Metrics m;
     {
       py::gil_scoped_release release;
-      m = backprop::evaluate(*network_, data, scaling_, batch_size);
+      m = backprop::evaluate(*network_, data, scaling_, batch_size, device.get());
     }
     py::dict d = metrics_dict(m, data.task == TaskKind::classification, "");
     d["rows"] = m.rows;
@@ -535,14 +540,15 @@ PYBIND11_MODULE(backprop, m) {
            "momentum"_a = py::none(), "weight_decay"_a = py::none(), "schedule"_a = py::none(),
            "warmup"_a = py::none(), "clip_grad_norm"_a = py::none(), "dropout"_a = py::none(),
            "early_stopping"_a = py::none(), "validation_split"_a = py::none(), "seed"_a = py::none(),
-           "scale"_a = py::none(), "verbose"_a = false,
+           "scale"_a = py::none(), "verbose"_a = false, "device"_a = "",
            "Train on X (N, IN) and y: class indices (N,) for a classifier, numbers (N,) or (N, OUT) otherwise.\n"
+           "device: 'cpu' or 'cuda'; '' (default): $BACKPROP_DEVICE, else the GPU when there is one.\n"
            "Options left None keep the network file's recipe ('training', 'optimizer'); training continues from\n"
            "the current parameters. Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
            "accuracy or rmse and mae, and validation_... with a validation split).")
       .def("predict", &PythonNetwork::predict, "X"_a,
            "(N, K) class probabilities (K = 2 for one sigmoid output) or (N, OUT) outputs, float32.")
-      .def("evaluate", &PythonNetwork::evaluate, "X"_a, "y"_a, py::kw_only(), "batch_size"_a = 256,
+      .def("evaluate", &PythonNetwork::evaluate, "X"_a, "y"_a, py::kw_only(), "batch_size"_a = 256, "device"_a = "",
            "{'loss', 'accuracy', 'rows'} for a classifier, {'loss', 'rmse', 'mae', 'rows'} otherwise.")
       .def("save", &PythonNetwork::save, "path"_a, py::kw_only(), "format"_a = "binary",
            "Write a model file (atomically): binary, or format='json' (readable, reads back bit-exact).")

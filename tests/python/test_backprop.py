@@ -204,3 +204,18 @@ def test_errors_raise_with_the_message(tmp_path):
         '{"input": 1, "layers": [{"units": 8, "activation": "relu"}, {"units": 1, "activation": "identity"}]}')
     with pytest.raises(RuntimeError, match="training diverged"):
         regression.fit(big, big[:, 0] ** 3, epochs=50, optimizer="sgd", learning_rate=10.0)
+
+
+def test_device_keyword_emulated_trains_like_the_cpu_and_bad_names_are_refused():
+    # device="emulated" runs the GPU's code path on the CPU (docs/gpu.md); its arithmetic matches the CPU's
+    # to float rounding, so the two histories agree closely.
+    X, y = blobs()
+    cpu, emulated = classifier(), classifier()
+    kwargs = dict(epochs=3, batch_size=16, optimizer="momentum", learning_rate=0.05, seed=2)
+    history_cpu = cpu.fit(X, y, device="cpu", **kwargs)
+    history_emulated = emulated.fit(X, y, device="emulated", **kwargs)
+    for a, b in zip(history_cpu, history_emulated):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+    assert emulated.evaluate(X, y, device="emulated")["loss"] == pytest.approx(emulated.evaluate(X, y)["loss"], rel=1e-6)
+    with pytest.raises(ValueError, match="device: expected cpu or cuda, got 'tpu'"):
+        cpu.fit(X, y, epochs=1, device="tpu")

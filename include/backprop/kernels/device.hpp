@@ -136,6 +136,12 @@ std::unique_ptr<DeviceBackend> make_cuda_backend(int index = 0);
 // The emulator: host memory, the same per-element math (see above).
 std::unique_ptr<DeviceBackend> make_emulated_backend();
 
+// The device called `name`, null for the CPU: "cpu"; "cuda" (the first GPU; Error(bad_input) when there is
+// none or the build has no CUDA); "emulated" (for tests and debugging); "" (not chosen): $BACKPROP_DEVICE if
+// set, else CUDA when a GPU is present, unless cpu_preferred (a run only the CPU path can do: MPI,
+// --deterministic). Anything else is Error(bad_input).
+std::unique_ptr<DeviceBackend> open_device(const std::string& name, bool cpu_preferred = false);
+
 // Device memory of n values of T, released with its owner.
 template <typename T>
 class DeviceArray {

@@ -1,5 +1,6 @@
 // The CPU kernels against their plain references and against the definitions of each function.
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -326,3 +327,95 @@ TEST(DenseBlocks, FusedForwardAndBackwardMatchPlainLoops) {
 
 }  // namespace
 }  // namespace backprop
+
+namespace backprop::kernels {
+namespace {
+
+// A parallel_ranges inside a task of another runs inline on that thread (it used to wait for the pool it
+// was part of): every element is still visited once.
+TEST(ThreadPool, NestedParallelRangesRunInline) {
+  const int saved = thread_count();
+  set_thread_count(2);
+  std::vector<int> visits(64 * 64, 0);
+  parallel_ranges(64, 1, [&](std::size_t outer, std::size_t) {
+    parallel_ranges(64, 8, [&](std::size_t first, std::size_t count) {
+      for (std::size_t i = first; i < first + count; ++i) ++visits[outer * 64 + i];
+    });
+  });
+  for (int v : visits) EXPECT_EQ(v, 1);
+  set_thread_count(saved);
+}
+
+}  // namespace
+}  // namespace backprop::kernels
+
+namespace backprop::kernels {
+namespace {
+
+// gemm_together: each product comes out bit for bit as from gemm alone (the same blocks), with every
+// block's epilogue run once, for 1, 2 and 3 threads; and the reference of the group is the references of
+// its products.
+TEST(GemmTogether, SameBitsAsOneProductAtATime) {
+  const int saved = thread_count();
+  // (m, n, k, transpose_a, transpose_b): dW and dA of the MLP's middle layer, two products too small to
+  // cut, and one on the plain loops.
+  struct Shape { int m, n, k; Transpose ta, tb; };
+  const Shape shapes[] = {{256, 128, 128, Transpose::yes, Transpose::no}, {128, 256, 128, Transpose::no, Transpose::yes},
+                          {128, 10, 128, Transpose::yes, Transpose::no}, {128, 128, 10, Transpose::no, Transpose::yes},
+                          {3, 4, 5, Transpose::no, Transpose::no}};
+  std::vector<std::vector<float>> as, bs, alone;
+  for (std::size_t s = 0; s < std::size(shapes); ++s) {
+    const Shape& sh = shapes[s];
+    as.push_back(random_values<float>(static_cast<std::size_t>(sh.m) * sh.k, 40 + s));
+    bs.push_back(random_values<float>(static_cast<std::size_t>(sh.k) * sh.n, 50 + s));
+    std::vector<float> c(static_cast<std::size_t>(sh.m) * sh.n, 0.5f);
+    gemm<float>(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, as[s].data(), sh.ta == Transpose::no ? sh.k : sh.m,
+                bs[s].data(), sh.tb == Transpose::no ? sh.n : sh.k, 0.0f, c.data(), sh.n);
+    alone.push_back(std::move(c));
+  }
+  for (int threads : {1, 2, 3}) {
+    set_thread_count(threads);
+    std::vector<std::vector<float>> together;
+    std::vector<std::vector<int>> covered;
+    for (const Shape& sh : shapes) {
+      together.emplace_back(static_cast<std::size_t>(sh.m) * sh.n, 0.5f);
+      covered.emplace_back(static_cast<std::size_t>(sh.m) * sh.n, 0);
+    }
+    std::vector<GemmCall<float>> calls;
+    std::vector<std::function<void(const Block&)>> counters;
+    for (std::size_t s = 0; s < std::size(shapes); ++s)
+      counters.push_back([&, s](const Block& block) {
+        for (int r = block.first_row; r < block.first_row + block.rows; ++r)
+          for (int col = block.first_column; col < block.first_column + block.columns; ++col)
+            ++covered[s][static_cast<std::size_t>(r) * shapes[s].n + col];
+      });
+    std::vector<BlockTask> tasks(counters.begin(), counters.end());
+    for (std::size_t s = 0; s < std::size(shapes); ++s) {
+      const Shape& sh = shapes[s];
+      calls.push_back({sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, as[s].data(), sh.ta == Transpose::no ? sh.k : sh.m,
+                       bs[s].data(), sh.tb == Transpose::no ? sh.n : sh.k, 0.0f, together[s].data(), sh.n, &tasks[s]});
+    }
+    gemm_together(calls.data(), calls.size());
+    for (std::size_t s = 0; s < std::size(shapes); ++s) {
+      EXPECT_EQ(together[s], alone[s]) << "product " << s << ", " << threads << " threads";
+      for (int v : covered[s]) ASSERT_EQ(v, 1) << "product " << s;
+    }
+  }
+  set_thread_count(saved);
+  // The reference of the group against the reference of each product.
+  for (std::size_t s = 0; s < 2; ++s) {
+    const Shape& sh = shapes[s];
+    std::vector<float> one(static_cast<std::size_t>(sh.m) * sh.n), group(one.size());
+    const int lda = sh.ta == Transpose::no ? sh.k : sh.m, ldb = sh.tb == Transpose::no ? sh.n : sh.k;
+    gemm_reference<float>(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, as[s].data(), lda, bs[s].data(), ldb, 0.0f, one.data(),
+                          sh.n);
+    const GemmCall<float> call{sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, as[s].data(), lda, bs[s].data(), ldb, 0.0f,
+                               group.data(), sh.n, nullptr};
+    gemm_together_reference(&call, 1);
+    EXPECT_EQ(one, group);
+    for (std::size_t i = 0; i < one.size(); i += 61) EXPECT_NEAR(alone[s][i], one[i], 1e-5 * (sh.k + 1));
+  }
+}
+
+}  // namespace
+}  // namespace backprop::kernels

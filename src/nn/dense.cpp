@@ -120,9 +120,7 @@ void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input
     if (block.first_row != 0) return;
     kernels::column_sums(grad_bias + block.first_column, dz + block.first_column, batch, block.columns, out);
   };
-  kernels::gemm(Transpose::yes, Transpose::no, in, out, batch, T(1), input, in, dz, out, T(0), grad_weights, out,
-                bias_sums);
-  if (grad_input == nullptr) return;
+  const kernels::BlockTask bias_task = bias_sums;
   // grad_input = dz . W^T, each block then through the layer below's mask and f' (softmax, whose
   // derivative couples a whole row, afterwards; it is only ever the last layer, so never happens here).
   const bool by_blocks = chain != nullptr && chain->activation != Activation::softmax;
@@ -131,8 +129,12 @@ void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input
       apply_chain(grad_input, *chain, static_cast<std::size_t>(block.first_row) * in + block.first_column,
                   block.rows, block.columns, in);
   };
-  kernels::gemm(Transpose::no, Transpose::yes, batch, in, out, T(1), dz, out, weights, out, T(0), grad_input, in,
-                chain_block);
+  const kernels::BlockTask chain_task = chain_block;
+  // The two products read dz and write different buffers: one job on the pool, one wait.
+  const kernels::GemmCall<T> products[] = {
+      {Transpose::yes, Transpose::no, in, out, batch, T(1), input, in, dz, out, T(0), grad_weights, out, &bias_task},
+      {Transpose::no, Transpose::yes, batch, in, out, T(1), dz, out, weights, out, T(0), grad_input, in, &chain_task}};
+  kernels::gemm_together(products, grad_input != nullptr ? 2 : 1);
   if (chain != nullptr && !by_blocks) apply_chain(grad_input, *chain, batch, in);
 }
 

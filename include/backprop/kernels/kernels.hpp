@@ -60,6 +60,29 @@ template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
           const T* b, int ldb, T beta, T* c, int ldc, BlockTask epilogue);
 
+// One product of gemm_together: gemm's arguments and an optional epilogue (null: none).
+template <typename T>
+struct GemmCall {
+  Transpose transpose_a;
+  Transpose transpose_b;
+  int m, n, k;
+  T alpha;
+  const T* a;
+  int lda;
+  const T* b;
+  int ldb;
+  T beta;
+  T* c;
+  int ldc;
+  const BlockTask* epilogue;
+};
+
+// Independent products (none reads what another writes) as one job on the pool: the blocks of all of them
+// (each product cut as gemm cuts it, so the same bits) share out among the threads and end in one wait
+// instead of one each, and two products too small to cut run side by side.
+template <typename T>
+void gemm_together(const GemmCall<T>* calls, std::size_t count);
+
 // The same products by three plain loops, in double accumulation order i, j, p: the reference. With an
 // epilogue, it is run once on the whole of C after the product.
 template <typename T>
@@ -68,6 +91,8 @@ void gemm_reference(Transpose transpose_a, Transpose transpose_b, int m, int n, 
 template <typename T>
 void gemm_reference(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a,
                     int lda, const T* b, int ldb, T beta, T* c, int ldc, BlockTask epilogue);
+template <typename T>
+void gemm_together_reference(const GemmCall<T>* calls, std::size_t count);
 
 // out[r, :] = bias[:] for every row r of a (rows x cols) matrix: the start of z = a.W + b.
 template <typename T>

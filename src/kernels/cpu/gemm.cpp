@@ -112,6 +112,8 @@ Grid choose_grid(Transpose transpose_a, Transpose transpose_b, int m, int n, int
       const int columns = std::min(n, 32);
       const int rows = std::min(std::min(fit(static_cast<double>(columns) * k), 128) / 16 * 16, (m + 15) / 16 * 16);
       if (rows >= 16) return {rows, columns};
+    } else if (transpose_a == Transpose::no && transpose_b == Transpose::yes && k >= 32 && 16.0 * 64 * k <= kSmallKernelMultiplyAdds) {
+      return {std::min(m, 16), std::min(n, 64)};
     }
   }
   const bool cut_rows = m >= n;
@@ -119,32 +121,6 @@ Grid choose_grid(Transpose transpose_a, Transpose transpose_b, int m, int n, int
   const int blocks = std::clamp(side / kBlockSide, 1, kMostBlocks);
   const int step = ((side + blocks - 1) / blocks + 15) & ~15;
   return cut_rows ? Grid{step, n} : Grid{m, step};
-}
-
-template <typename T, typename Blas>
-void gemm_blocked(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
-                  const T* b, int ldb, T beta, T* c, int ldc, Blas blas, const BlockTask* epilogue) {
-  const Grid grid = choose_grid<T>(transpose_a, transpose_b, m, n, k);
-  const int row_blocks = (m + grid.block_rows - 1) / grid.block_rows;
-  const int column_blocks = (n + grid.block_columns - 1) / grid.block_columns;
-  const auto run_block = [&](std::size_t index) {
-    Block block;
-    block.first_row = static_cast<int>(index / column_blocks) * grid.block_rows;
-    block.first_column = static_cast<int>(index % column_blocks) * grid.block_columns;
-    block.rows = std::min(grid.block_rows, m - block.first_row);
-    block.columns = std::min(grid.block_columns, n - block.first_column);
-    // Rows [first_row, +rows) of op(A) and columns [first_column, +columns) of op(B).
-    const T* a_block = transpose_a == Transpose::no ? a + static_cast<std::size_t>(block.first_row) * lda
-                                                    : a + block.first_row;
-    const T* b_block = transpose_b == Transpose::no ? b + block.first_column
-                                                    : b + static_cast<std::size_t>(block.first_column) * ldb;
-    blas(transpose_a, transpose_b, block.rows, block.columns, k, alpha, a_block, lda, b_block, ldb, beta,
-         c + static_cast<std::size_t>(block.first_row) * ldc + block.first_column, ldc);
-    if (epilogue != nullptr) (*epilogue)(block);
-  };
-  const std::size_t blocks = static_cast<std::size_t>(row_blocks) * column_blocks;
-  if (blocks == 1) return run_block(0);
-  parallel_for(blocks, run_block);
 }
 
 void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a,
@@ -166,19 +142,78 @@ const bool blas_single_threaded = [] {
 }();
 
 template <typename T>
-void gemm_dispatch(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
-                   const T* b, int ldb, T beta, T* c, int ldc, const BlockTask* epilogue) {
-  if (m == 0 || n == 0) return;
-  if (is_small(m, n, k)) {
-    gemm_small(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    if (epilogue != nullptr) (*epilogue)(Block{0, m, 0, n});
+void blas(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
+          int ldb, T beta, T* c, int ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    blas_sgemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    blas_dgemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
+// How one product is cut: a grid of blocks of C (one block for the plain loops of small products).
+template <typename T>
+struct Plan {
+  const GemmCall<T>* call = nullptr;
+  Grid grid{0, 0};
+  int column_blocks = 0;
+  std::size_t blocks = 0;
+  bool plain_loops = false;
+
+  Plan() = default;
+  explicit Plan(const GemmCall<T>& c) : call(&c) {
+    if (c.m == 0 || c.n == 0) return;
+    plain_loops = is_small(c.m, c.n, c.k);
+    grid = plain_loops ? Grid{c.m, c.n} : choose_grid<T>(c.transpose_a, c.transpose_b, c.m, c.n, c.k);
+    column_blocks = (c.n + grid.block_columns - 1) / grid.block_columns;
+    blocks = static_cast<std::size_t>((c.m + grid.block_rows - 1) / grid.block_rows) * column_blocks;
+  }
+
+  void run_block(std::size_t index) const {
+    const GemmCall<T>& c = *call;
+    if (plain_loops) {
+      gemm_small(c.transpose_a, c.transpose_b, c.m, c.n, c.k, c.alpha, c.a, c.lda, c.b, c.ldb, c.beta, c.c, c.ldc);
+      if (c.epilogue != nullptr) (*c.epilogue)(Block{0, c.m, 0, c.n});
+      return;
+    }
+    Block block;
+    block.first_row = static_cast<int>(index / column_blocks) * grid.block_rows;
+    block.first_column = static_cast<int>(index % column_blocks) * grid.block_columns;
+    block.rows = std::min(grid.block_rows, c.m - block.first_row);
+    block.columns = std::min(grid.block_columns, c.n - block.first_column);
+    // Rows [first_row, +rows) of op(A) and columns [first_column, +columns) of op(B).
+    const T* a_block = c.transpose_a == Transpose::no ? c.a + static_cast<std::size_t>(block.first_row) * c.lda
+                                                      : c.a + block.first_row;
+    const T* b_block = c.transpose_b == Transpose::no ? c.b + block.first_column
+                                                      : c.b + static_cast<std::size_t>(block.first_column) * c.ldb;
+    blas(c.transpose_a, c.transpose_b, block.rows, block.columns, c.k, c.alpha, a_block, c.lda, b_block, c.ldb, c.beta,
+         c.c + static_cast<std::size_t>(block.first_row) * c.ldc + block.first_column, c.ldc);
+    if (c.epilogue != nullptr) (*c.epilogue)(block);
+  }
+};
+
+// The blocks of every product in one job on the pool, numbered product after product.
+constexpr std::size_t kMostProductsTogether = 4;
+
+template <typename T>
+void run_together(const GemmCall<T>* calls, std::size_t count) {
+  if (count > kMostProductsTogether) {
+    for (std::size_t i = 0; i < count; ++i) run_together(calls + i, 1);
     return;
   }
-  if constexpr (std::is_same_v<T, float>) {
-    gemm_blocked(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, blas_sgemm, epilogue);
-  } else {
-    gemm_blocked(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, blas_dgemm, epilogue);
+  Plan<T> plans[kMostProductsTogether];  // no allocation: a training step allocates nothing
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    plans[i] = Plan<T>(calls[i]);
+    total += plans[i].blocks;
   }
+  const auto run_index = [&](std::size_t index) {
+    std::size_t p = 0;
+    while (index >= plans[p].blocks) index -= plans[p++].blocks;
+    plans[p].run_block(index);
+  };
+  if (total == 1) return run_index(0);
+  parallel_for(total, run_index);
 }
 
 }  // namespace
@@ -193,13 +228,29 @@ int thread_count() { return pool_thread_count(); }
 template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
           int ldb, T beta, T* c, int ldc) {
-  gemm_dispatch(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr);
+  const GemmCall<T> call{transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr};
+  run_together(&call, 1);
 }
 
 template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
           int ldb, T beta, T* c, int ldc, BlockTask epilogue) {
-  gemm_dispatch(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &epilogue);
+  const GemmCall<T> call{transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &epilogue};
+  run_together(&call, 1);
+}
+
+template <typename T>
+void gemm_together(const GemmCall<T>* calls, std::size_t count) {
+  run_together(calls, count);
+}
+
+template <typename T>
+void gemm_together_reference(const GemmCall<T>* calls, std::size_t count) {
+  for (const GemmCall<T>* c_pointer = calls; c_pointer != calls + count; ++c_pointer) {
+    const GemmCall<T>& c = *c_pointer;
+    gemm_reference(c.transpose_a, c.transpose_b, c.m, c.n, c.k, c.alpha, c.a, c.lda, c.b, c.ldb, c.beta, c.c, c.ldc);
+    if (c.epilogue != nullptr) (*c.epilogue)(Block{0, c.m, 0, c.n});
+  }
 }
 
 template <typename T>
@@ -230,7 +281,9 @@ void gemm_reference(Transpose transpose_a, Transpose transpose_b, int m, int n, 
   template void gemm<T>(Transpose, Transpose, int, int, int, T, const T*, int, const T*, int, T, T*, int, BlockTask); \
   template void gemm_reference<T>(Transpose, Transpose, int, int, int, T, const T*, int, const T*, int, T, T*, int); \
   template void gemm_reference<T>(Transpose, Transpose, int, int, int, T, const T*, int, const T*, int, T, T*, int,  \
-                                  BlockTask);
+                                  BlockTask);                                                                        \
+  template void gemm_together<T>(const GemmCall<T>*, std::size_t);                                                  \
+  template void gemm_together_reference<T>(const GemmCall<T>*, std::size_t);
 BACKPROP_INSTANTIATE(float)
 BACKPROP_INSTANTIATE(double)
 #undef BACKPROP_INSTANTIATE

@@ -27,10 +27,18 @@ struct Job {
   std::size_t count = 0;
   std::atomic<std::size_t> next{0};
 
-  void take_indices() {
-    for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) (*task)(i);
-  }
+  void take_indices();
 };
+
+// Set while a thread runs a job's task: a parallel_for from inside a task runs inline on that thread
+// instead of waiting for the pool it is part of.
+thread_local bool inside_task = false;
+
+void Job::take_indices() {
+  inside_task = true;
+  for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) (*task)(i);
+  inside_task = false;
+}
 
 // Waiting on a shared 2-core machine. Spinning with PAUSE alone went wrong when another program kept the
 // cores busy: the caller spun on a worker that the scheduler had put on the caller's own core, and a
@@ -77,7 +85,7 @@ class ThreadPool {
   }
 
   void run(std::size_t count, const TaskRef<std::size_t>& task) {
-    if (workers_.empty() || count <= 1) {
+    if (workers_.empty() || count <= 1 || inside_task) {
       for (std::size_t i = 0; i < count; ++i) task(i);
       return;
     }

@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "helpers.hpp"
+#include "synthetic_data.hpp"
 
 namespace backprop {
 namespace {
@@ -411,24 +412,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, DeviceKernels, ::testing::Values("emulated", 
 
 using DeviceTraining = DeviceTest;
 
-Dataset rings(std::size_t rows, std::uint64_t seed) {
-  Dataset data;
-  data.source = "rings";
-  data.rows = rows;
-  data.features = 2;
-  data.task = TaskKind::classification;
-  data.class_names = {"inner", "outer"};
-  Random random(seed);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const int label = static_cast<int>(r % 2);
-    const double radius = (label == 0 ? 1.0 : 2.0) + 0.15 * random.normal();
-    const double angle = random.uniform(0.0, 6.283185307179586);
-    data.features_f32.push_back(static_cast<float>(radius * std::cos(angle)));
-    data.features_f32.push_back(static_cast<float>(radius * std::sin(angle)));
-    data.labels.push_back(label);
-  }
-  return data;
-}
+using testing::rings;
 
 // y = (sin 2x0, x0 x1): a regression with two targets.
 Dataset waves(std::size_t rows, std::uint64_t seed) {

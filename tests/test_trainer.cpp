@@ -13,6 +13,7 @@
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/trainer.hpp"
+#include "synthetic_data.hpp"
 
 namespace backprop {
 namespace {
@@ -94,25 +95,7 @@ TEST(TrainerDropout, KeepsOneMinusPScaledAndLeavesInferenceAlone) {
   for (int i = 0; i < batch * 2; ++i) EXPECT_EQ(network.output(workspace)[i], plain.output(plain_workspace)[i]);
 }
 
-// Two concentric rings, labelled inner/outer, with noise: not linearly separable.
-Dataset rings(std::size_t rows, std::uint64_t seed) {
-  Dataset data;
-  data.source = "rings";
-  data.rows = rows;
-  data.features = 2;
-  data.task = TaskKind::classification;
-  data.class_names = {"inner", "outer"};
-  Random random(seed);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const int label = static_cast<int>(r % 2);
-    const double radius = (label == 0 ? 1.0 : 2.0) + 0.15 * random.normal();
-    const double angle = random.uniform(0.0, 6.283185307179586);
-    data.features_f32.push_back(static_cast<float>(radius * std::cos(angle)));
-    data.features_f32.push_back(static_cast<float>(radius * std::sin(angle)));
-    data.labels.push_back(label);
-  }
-  return data;
-}
+using testing::rings;  // two concentric rings, not linearly separable (synthetic_data.hpp)
 
 NetworkSpec rings_network() {
   NetworkSpec spec = two_hidden(2, 2, Activation::softmax, LossKind::softmax_ce, 0.0);

@@ -1,0 +1,33 @@
+// Small generated data sets shared by the trainer's and the device's tests.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "backprop/data/dataset.hpp"
+#include "backprop/nn/initializer.hpp"
+
+namespace backprop::testing {
+
+// Two concentric rings (radius 1 and 2, noise 0.15), labelled inner/outer alternately: not linearly separable.
+inline Dataset rings(std::size_t rows, std::uint64_t seed) {
+  Dataset data;
+  data.source = "rings";
+  data.rows = rows;
+  data.features = 2;
+  data.task = TaskKind::classification;
+  data.class_names = {"inner", "outer"};
+  Random random(seed);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const int label = static_cast<int>(r % 2);
+    const double radius = (label == 0 ? 1.0 : 2.0) + 0.15 * random.normal();
+    const double angle = random.uniform(0.0, 6.283185307179586);
+    data.features_f32.push_back(static_cast<float>(radius * std::cos(angle)));
+    data.features_f32.push_back(static_cast<float>(radius * std::sin(angle)));
+    data.labels.push_back(label);
+  }
+  return data;
+}
+
+}  // namespace backprop::testing

@@ -67,8 +67,7 @@ void DataParallelStep::compute_rows(const std::size_t* indices, std::size_t coun
   network_.forward_train(workspace_, x_.data(), rows, random);
   last_loss_ = network_.loss_value(workspace_, y_.data(), rows);
   network_.backward(workspace_, x_.data(), y_.data(), rows);
-  if (observer)
-    observer(network_.output(workspace_), y_.data(), classification_ ? labels_.data() : nullptr, count, last_loss_);
+  observer(network_.output(workspace_), y_.data(), classification_ ? labels_.data() : nullptr, count, last_loss_);
 }
 
 double DataParallelStep::compute(const std::size_t* indices, std::size_t count, long step, Random& dropout_random,

@@ -299,10 +299,11 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
   dist::DataParallelStep data_parallel(network, train_data, scaling, batch_size, parallelism.communicator,
                                        parallelism.deterministic);
   MetricSums* current_sums = nullptr;  // the epoch's, receiving the rows this rank computed
-  const dist::RowsObserver add_rows = [&](const float* out, const float* targets, const std::int32_t* row_labels,
-                                          std::size_t rows, double loss) {
+  const auto add_rows_to_sums = [&](const float* out, const float* targets, const std::int32_t* row_labels,
+                                   std::size_t rows, double loss) {
     current_sums->add_batch(out, targets, row_labels, rows, outputs, loss, classification);
   };
+  const dist::RowsObserver add_rows = add_rows_to_sums;
   std::vector<std::size_t> order(train_data.rows);
   std::iota(order.begin(), order.end(), std::size_t{0});
   // Two streams from the one seed: the order of rows, and the dropout masks.

@@ -23,6 +23,7 @@
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/scaling.hpp"
 #include "backprop/dist/communicator.hpp"
+#include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/aligned.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
@@ -32,9 +33,10 @@ namespace backprop::dist {
 inline constexpr std::size_t kChunkRows = 8;  // rows per fixed chunk of --deterministic
 
 // Rows this rank computed, for the trainer's metrics: their outputs (rows, OUT), targets (rows, OUT),
-// labels (rows; classification only, else null) and the loss averaged over them.
-using RowsObserver = std::function<void(const float* outputs, const float* targets, const std::int32_t* labels,
-                                        std::size_t rows, double loss)>;
+// labels (rows; classification only, else null) and the loss averaged over them. A non-owning reference
+// (kernels::TaskRef: no allocation, no std::function call per step); the callable must outlive the call.
+using RowsObserver = kernels::TaskRef<const float* /*outputs*/, const float* /*targets*/,
+                                      const std::int32_t* /*labels*/, std::size_t /*rows*/, double /*loss*/>;
 
 class DataParallelStep {
  public:

@@ -1,4 +1,5 @@
 // The CPU kernels against their plain references and against the definitions of each function.
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -333,6 +334,24 @@ namespace {
 
 // A parallel_ranges inside a task of another runs inline on that thread (it used to wait for the pool it
 // was part of): every element is still visited once.
+// The caller takes pieces from the front and the workers from the back: every piece once, for any count
+// and thread count.
+TEST(ThreadPool, EveryPieceRunsOnceFromBothEnds) {
+  const int saved = thread_count();
+  for (int threads : {1, 2, 3}) {
+    set_thread_count(threads);
+    for (std::size_t n : {1u, 2u, 3u, 17u, 1000u}) {
+      std::vector<std::atomic<int>> visits(n);
+      for (int repeat = 0; repeat < 20; ++repeat)
+        parallel_ranges(n, 1, [&](std::size_t first, std::size_t count) {
+          for (std::size_t i = first; i < first + count; ++i) visits[i].fetch_add(1);
+        });
+      for (const auto& v : visits) ASSERT_EQ(v.load(), 20) << n << " pieces, " << threads << " threads";
+    }
+  }
+  set_thread_count(saved);
+}
+
 TEST(ThreadPool, NestedParallelRangesRunInline) {
   const int saved = thread_count();
   set_thread_count(2);

@@ -156,7 +156,7 @@ template <typename T>
 struct Plan {
   const GemmCall<T>* call = nullptr;
   Grid grid{0, 0};
-  int column_blocks = 0;
+  int row_blocks = 0;
   std::size_t blocks = 0;
   bool plain_loops = false;
 
@@ -165,8 +165,8 @@ struct Plan {
     if (c.m == 0 || c.n == 0) return;
     plain_loops = is_small(c.m, c.n, c.k);
     grid = plain_loops ? Grid{c.m, c.n} : choose_grid<T>(c.transpose_a, c.transpose_b, c.m, c.n, c.k);
-    column_blocks = (c.n + grid.block_columns - 1) / grid.block_columns;
-    blocks = static_cast<std::size_t>((c.m + grid.block_rows - 1) / grid.block_rows) * column_blocks;
+    row_blocks = (c.m + grid.block_rows - 1) / grid.block_rows;
+    blocks = static_cast<std::size_t>(row_blocks) * ((c.n + grid.block_columns - 1) / grid.block_columns);
   }
 
   void run_block(std::size_t index) const {
@@ -176,9 +176,11 @@ struct Plan {
       if (c.epilogue != nullptr) (*c.epilogue)(Block{0, c.m, 0, c.n});
       return;
     }
+    // Blocks numbered column by column: the caller and a worker, which take blocks from the two ends of a
+    // job, each keep to one side of the columns (of a forward's W, of a weight gradient).
     Block block;
-    block.first_row = static_cast<int>(index / column_blocks) * grid.block_rows;
-    block.first_column = static_cast<int>(index % column_blocks) * grid.block_columns;
+    block.first_row = static_cast<int>(index % row_blocks) * grid.block_rows;
+    block.first_column = static_cast<int>(index / row_blocks) * grid.block_columns;
     block.rows = std::min(grid.block_rows, c.m - block.first_row);
     block.columns = std::min(grid.block_columns, c.n - block.first_column);
     // Rows [first_row, +rows) of op(A) and columns [first_column, +columns) of op(B).

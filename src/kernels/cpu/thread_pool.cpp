@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -19,24 +20,44 @@
 namespace backprop::kernels {
 namespace {
 
-// One parallel_for call: its indices are handed out by an atomic counter. The job lives on the caller's
-// stack; a worker joins it under the pool's lock, and the caller waits for the pool's count of workers
-// inside a job to fall to zero (one job at a time), so no worker touches the job once the caller returns.
+// One parallel_for call. The caller takes indices from the front, the workers from the back, until they
+// meet: with 2 threads each one runs about the same half of every job, step after step, so the blocks of
+// C (and the rows or columns of the operands) it touches stay in its own core's cache. The job lives on
+// the caller's stack; a worker joins it under the pool's lock, and the caller waits for the pool's count
+// of workers inside a job to fall to zero (one job at a time), so no worker touches the job once the
+// caller returns.
 struct Job {
   const TaskRef<std::size_t>* task = nullptr;
-  std::size_t count = 0;
-  std::atomic<std::size_t> next{0};
+  // The front (next index from the front) in the low 32 bits, the back (one past the next index from the
+  // back) in the high 32 bits.
+  std::atomic<std::uint64_t> ends{0};
 
-  void take_indices();
+  explicit Job(const TaskRef<std::size_t>* t, std::uint32_t count) : task(t), ends(std::uint64_t{count} << 32) {}
+
+  bool take(bool from_front, std::uint32_t& index) {
+    std::uint64_t now = ends.load(std::memory_order_relaxed);
+    for (;;) {
+      const auto front = static_cast<std::uint32_t>(now);
+      const auto back = static_cast<std::uint32_t>(now >> 32);
+      if (front >= back) return false;
+      const std::uint64_t next = from_front ? now + 1 : now - (std::uint64_t{1} << 32);
+      if (ends.compare_exchange_weak(now, next, std::memory_order_relaxed)) {
+        index = from_front ? front : back - 1;
+        return true;
+      }
+    }
+  }
+
+  void take_indices(bool from_front);
 };
 
 // Set while a thread runs a job's task: a parallel_for from inside a task runs inline on that thread
 // instead of waiting for the pool it is part of.
 thread_local bool inside_task = false;
 
-void Job::take_indices() {
+void Job::take_indices(bool from_front) {
   inside_task = true;
-  for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) (*task)(i);
+  for (std::uint32_t i = 0; take(from_front, i);) (*task)(i);
   inside_task = false;
 }
 
@@ -85,21 +106,19 @@ class ThreadPool {
   }
 
   void run(std::size_t count, const TaskRef<std::size_t>& task) {
-    if (workers_.empty() || count <= 1 || inside_task) {
+    if (workers_.empty() || count <= 1 || inside_task || count > UINT32_MAX) {
       for (std::size_t i = 0; i < count; ++i) task(i);
       return;
     }
     std::lock_guard<std::mutex> one_job_at_a_time(run_mutex_);
-    Job job;
-    job.task = &task;
-    job.count = count;
+    Job job(&task, static_cast<std::uint32_t>(count));
     {
       std::lock_guard<std::mutex> lock(mutex_);
       current_ = &job;
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
-    job.take_indices();
+    job.take_indices(true);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       current_ = nullptr;  // no worker joins from now on
@@ -124,7 +143,7 @@ class ThreadPool {
         if (job != nullptr) workers_inside_.fetch_add(1);
       }
       if (job != nullptr) {
-        job->take_indices();
+        job->take_indices(false);
         workers_inside_.fetch_sub(1, std::memory_order_release);
       }
     }

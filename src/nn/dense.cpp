@@ -54,15 +54,12 @@ void dense_backward_row(T* __restrict grad_weights, T* __restrict grad_bias, T* 
 // Layers up to this many weights take the row path at batch 1; above it the BLAS's blocking pays.
 constexpr long kRowPathWeights = 1L << 20;
 
+// The batch path of dense_forward, out of line like dense_backward_batch.
 template <typename T>
-void dense_forward(T* z, T* a, const T* input, const T* weights, const T* bias, const DenseLayer& layer, int batch) {
+[[gnu::noinline]] void dense_forward_batch(T* z, T* a, const T* input, const T* weights, const T* bias,
+                                           const DenseLayer& layer, int batch) {
   const int out = layer.out;
   const T slope = static_cast<T>(layer.slope);
-  if (batch == 1 && static_cast<long>(layer.in) * out <= kRowPathWeights) {
-    dense_forward_row(z, input, weights, bias, layer.in, out);
-    activation_forward(a, z, layer.activation, slope, batch, out);
-    return;
-  }
   // z = input . W, then on each block of z as the product finishes it: z += b and a = f(z) (softmax, a
   // function of whole rows, after the product).
   const bool row_wise = layer.activation == Activation::softmax;
@@ -78,6 +75,14 @@ void dense_forward(T* z, T* a, const T* input, const T* weights, const T* bias, 
   kernels::gemm(Transpose::no, Transpose::no, batch, out, layer.in, T(1), input, layer.in, weights, out, T(0), z, out,
                 bias_and_activation);
   if (row_wise) activation_forward(a, z, layer.activation, slope, batch, out);
+}
+
+template <typename T>
+void dense_forward(T* z, T* a, const T* input, const T* weights, const T* bias, const DenseLayer& layer, int batch) {
+  if (batch != 1 || static_cast<long>(layer.in) * layer.out > kRowPathWeights)
+    return dense_forward_batch(z, a, input, weights, bias, layer, batch);
+  dense_forward_row(z, input, weights, bias, layer.in, layer.out);
+  activation_forward(a, z, layer.activation, static_cast<T>(layer.slope), batch, layer.out);
 }
 
 // A block (rows, cols) of grad, the input gradient (B, IN) with row stride `stride`, becomes dL/dz of the
@@ -103,17 +108,14 @@ void apply_chain(T* grad, const InputChain<T>& chain, int batch, int in) {
   activation_backward(grad, chain.z, chain.a, grad, chain.activation, chain.slope, batch, in);
 }
 
+// The batch path of dense_backward: the products on the pool, with the element-wise work in their blocks.
+// Kept out of line so that the one-row path stays small (the seed network's update is ~200 ns in all).
 template <typename T>
-void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
-                    const DenseLayer& layer, int batch, const InputChain<T>* chain) {
+[[gnu::noinline]] void dense_backward_batch(T* grad_weights, T* grad_bias, T* grad_input, const T* input,
+                                            const T* dz, const T* weights, const DenseLayer& layer, int batch,
+                                            const InputChain<T>* chain) {
   const int in = layer.in;
   const int out = layer.out;
-  if (grad_input == nullptr) chain = nullptr;
-  if (batch == 1 && static_cast<long>(in) * out <= kRowPathWeights) {
-    dense_backward_row(grad_weights, grad_bias, grad_input, input, dz, weights, in, out);
-    if (chain != nullptr) apply_chain(grad_input, *chain, batch, in);
-    return;
-  }
   // grad_weights = input^T . dz; the blocks of its first rows also sum their columns of dz into grad_bias
   // (each column summed in row order, as kernels::column_sums does).
   const auto bias_sums = [&](const kernels::Block& block) {
@@ -136,6 +138,19 @@ void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input
       {Transpose::no, Transpose::yes, batch, in, out, T(1), dz, out, weights, out, T(0), grad_input, in, &chain_task}};
   kernels::gemm_together(products, grad_input != nullptr ? 2 : 1);
   if (chain != nullptr && !by_blocks) apply_chain(grad_input, *chain, batch, in);
+}
+
+template <typename T>
+void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
+                    const DenseLayer& layer, int batch, const InputChain<T>* chain) {
+  if (grad_input == nullptr) chain = nullptr;
+  if (batch != 1 || static_cast<long>(layer.in) * layer.out > kRowPathWeights)
+    return dense_backward_batch(grad_weights, grad_bias, grad_input, input, dz, weights, layer, batch, chain);
+  dense_backward_row(grad_weights, grad_bias, grad_input, input, dz, weights, layer.in, layer.out);
+  if (chain == nullptr) return;
+  if (chain->mask != nullptr)
+    for (int i = 0; i < layer.in; ++i) grad_input[i] *= chain->mask[i];
+  activation_backward(grad_input, chain->z, chain->a, grad_input, chain->activation, chain->slope, 1, layer.in);
 }
 
 template void dense_forward<float>(float*, float*, const float*, const float*, const float*, const DenseLayer&, int);

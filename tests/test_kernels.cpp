@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -433,6 +434,28 @@ TEST(GemmTogether, SameBitsAsOneProductAtATime) {
     gemm_together_reference(&call, 1);
     EXPECT_EQ(one, group);
     for (std::size_t i = 0; i < one.size(); i += 61) EXPECT_NEAR(alone[s][i], one[i], 1e-5 * (sh.k + 1));
+  }
+}
+
+}  // namespace
+}  // namespace backprop::kernels
+
+namespace backprop::kernels {
+namespace {
+
+// all_finite, inline below 65,536 values and on the pool above: a NaN or an infinity anywhere is seen.
+TEST(Elementwise, AllFiniteSeesANonFiniteValueAnywhere) {
+  for (std::size_t n : {1u, 19u, 65536u, 65537u, 300000u}) {
+    std::vector<float> values(n, -3.5f);
+    EXPECT_TRUE(all_finite(values.data(), n)) << n;
+    for (std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
+      for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+        values[at] = bad;
+        EXPECT_FALSE(all_finite(values.data(), n)) << n << " at " << at;
+        values[at] = std::numeric_limits<float>::max();
+        EXPECT_TRUE(all_finite(values.data(), n)) << n << " at " << at;
+      }
+    }
   }
 }
 

@@ -99,12 +99,17 @@ bool all_finite(const T* values, std::size_t n) {
   using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   constexpr Bits kMagnitude = ~Bits(0) >> 1;
   const Bits infinity = std::bit_cast<Bits>(std::numeric_limits<T>::infinity());
-  std::atomic<bool> finite{true};
-  parallel_ranges(n, 1 << 16, [&](std::size_t first, std::size_t count) {
+  const auto largest_magnitude = [&](std::size_t first, std::size_t count) {
     Bits largest = 0;
     for (std::size_t i = first; i < first + count; ++i)
       largest = std::max(largest, std::bit_cast<Bits>(values[i]) & kMagnitude);
-    if (largest >= infinity) finite.store(false, std::memory_order_relaxed);
+    return largest;
+  };
+  constexpr std::size_t kGrain = 1 << 16;
+  if (n <= kGrain) return largest_magnitude(0, n) < infinity;  // inline: the seed network checks 19 values a step
+  std::atomic<bool> finite{true};
+  parallel_ranges(n, kGrain, [&](std::size_t first, std::size_t count) {
+    if (largest_magnitude(first, count) >= infinity) finite.store(false, std::memory_order_relaxed);
   });
   return finite.load();
 }

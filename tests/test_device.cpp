@@ -8,6 +8,8 @@
 // b then += x.W), so single results are held to float rounding scaled by the length of the sum; training
 // runs, where rounding differences grow over the steps, to 1e-3 on parameters of order 1 after ~150 steps
 // (observed on the emulator, which shares the CPU's gemm and order of operations: no difference at all).
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -404,6 +406,25 @@ TEST_P(DeviceKernels, ANonFiniteGradientOrLossStopsEveryLaterUpdate) {
   status_host = to_host(fresh)[0];
   EXPECT_EQ(status_host.diverged, 1);
   EXPECT_EQ(status_host.diverged_step, 3);
+}
+
+// The CUDA backend is a plugin opened only when a GPU is asked for (docs/gpu.md). Here, where it cannot run,
+// check at least that it loads with every symbol resolved (RTLD_NOW: cuBLAS, the CUDA runtime, the library's
+// error functions), is this build's (the ABI number), and answers the device count like the driver does.
+TEST(CudaPlugin, LoadsWithEverySymbolResolvedAndCountsTheDevices) {
+#ifndef BACKPROP_TEST_CUDA_PLUGIN
+  GTEST_SKIP() << "SKIPPED: this build has no CUDA backend (BACKPROP_WITH_CUDA=OFF)";
+#else
+  void* plugin = ::dlopen(BACKPROP_TEST_CUDA_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(plugin, nullptr) << ::dlerror();
+  const auto abi = reinterpret_cast<int (*)()>(::dlsym(plugin, "backprop_cuda_plugin_abi"));
+  const auto count = reinterpret_cast<int (*)()>(::dlsym(plugin, "backprop_cuda_device_count"));
+  ASSERT_NE(abi, nullptr);
+  ASSERT_NE(count, nullptr);
+  EXPECT_NE(::dlsym(plugin, "backprop_cuda_create"), nullptr);
+  EXPECT_EQ(abi(), 1);
+  EXPECT_EQ(count(), kernels::cuda_device_count());
+#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DeviceKernels, ::testing::Values("emulated", "cuda"), backend_name);

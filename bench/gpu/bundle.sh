@@ -8,10 +8,11 @@ cd "$(dirname "$0")/../.."
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DBACKPROP_NATIVE=OFF -DBACKPROP_WITH_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DBACKPROP_WITH_ONNX=OFF -DBACKPROP_WITH_MPI=OFF -DBACKPROP_WITH_PYTHON=OFF \
   -DBACKPROP_INSTALL=OFF >/dev/null
-cmake --build build-gpu -j2 --target backprop_cli backprop_tests
+cmake --build build-gpu -j2 --target backprop_cli backprop_tests backprop_cuda
 rm -rf .gpu-bundle
 mkdir -p .gpu-bundle/lib
 cp build-gpu/backprop build-gpu/tests/backprop_tests .gpu-bundle/
+cp build-gpu/libbackprop_cuda.so .gpu-bundle/lib/  # the CUDA backend (a plugin found on LD_LIBRARY_PATH there)
 for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0; do
   cp -L "$(ldconfig -p | awk -v name="$lib" '$1 == name { print $NF; exit }')" .gpu-bundle/lib/
 done

@@ -1,5 +1,7 @@
 // The CUDA backend of kernels/device.hpp: cuBLAS for the products and the bias-gradient sums, kernels of
-// ours for the element-wise and per-row work, all on one stream. The per-element math is device_math.hpp's,
+// ours for the element-wise and per-row work, all on one stream. Built as a plugin, libbackprop_cuda.so,
+// that loader.cpp opens only when a GPU is asked for: a program linking cuBLAS maps it at start-up
+// (over 200 MB of resident memory), which a CPU run must not pay. The per-element math is device_math.hpp's,
 // shared with the emulator the tests hold this backend against.
 //
 // Reductions (the loss and metric sums, the gradient norm) are two-stage with a fixed geometry: each block
@@ -9,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include "backprop/error.hpp"
@@ -376,24 +379,30 @@ class CudaBackend final : public DeviceBackend {
 };
 
 }  // namespace
+}  // namespace backprop::kernels
 
-bool cuda_compiled() { return true; }
+// The plugin's entry points (loader.cpp finds them with dlsym): C names, no exception crosses them.
+extern "C" {
 
-int cuda_device_count() {
+int backprop_cuda_plugin_abi() { return 1; }
+
+int backprop_cuda_device_count() {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();  // clear the error: no driver or no device is an answer, not a failure
+    cudaGetLastError();  // no driver or no device is an answer, not a failure
     return 0;
   }
   return count;
 }
 
-std::unique_ptr<DeviceBackend> make_cuda_backend(int index) {
-  const int count = cuda_device_count();
-  if (count == 0) throw_bad_input("--device cuda: no CUDA device found (no GPU, or no NVIDIA driver)");
-  if (index < 0 || index >= count)
-    throw_bad_input("--device cuda: no CUDA device " + std::to_string(index) + " (found " + std::to_string(count) + ")");
-  return std::make_unique<CudaBackend>(index);
+// A new backend on device `index`, or null with the reason in message.
+backprop::kernels::DeviceBackend* backprop_cuda_create(int index, char* message, std::size_t size) {
+  try {
+    return new backprop::kernels::CudaBackend(index);
+  } catch (const std::exception& e) {
+    std::snprintf(message, size, "%s", e.what());
+  }
+  return nullptr;
 }
 
-}  // namespace backprop::kernels
+}  // extern "C"

@@ -13,6 +13,7 @@ Jobs (../shared/peers/ holds the peer programs; this script builds the C ones in
                    `backprop train --batch-size 1` on a CSV, against FANN's fann_train.
   infer-b1 / -b1024  inference of the same MLP through the C++ API (`backprop bench`) against PyTorch.
   peak-memory      peak RSS of one Fashion-MNIST training epoch, against PyTorch's.
+Before and after the jobs it runs bench/two_cores.cpp: 2-thread figures mean little when it says SHARED.
 """
 import argparse
 import datetime
@@ -91,6 +92,21 @@ def build_fann():
     return binary
 
 
+def two_cores_check():
+    """bench/two_cores.cpp's verdict: are the 2 vCPUs 2 cores right now? (None when it cannot be built.)"""
+    binary = os.path.join(ROOT, "build", "peers", "two_cores")
+    os.makedirs(os.path.dirname(binary), exist_ok=True)
+    include = next((d for d in ("/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas")
+                    if os.path.exists(os.path.join(d, "cblas.h"))), "/usr/include")
+    try:
+        if not os.path.exists(binary):
+            run(["g++", "-O2", "-std=c++17", f"-I{include}", os.path.join(ROOT, "bench", "two_cores.cpp"),
+                 "-lopenblas", "-lpthread", "-o", binary])
+        return run([binary]).strip()
+    except (subprocess.CalledProcessError, OSError):
+        return None
+
+
 def peak_rss_kb(command):
     out = subprocess.run(["/usr/bin/time", "-f", "%M", *command], check=True, capture_output=True, text=True)
     return int(out.stderr.strip().splitlines()[-1])
@@ -107,6 +123,7 @@ def main():
     have_fann = os.path.exists("/usr/include/floatfann.h")
     median = lambda f: statistics.median(f() for _ in range(args.repeat))
     rows = []
+    cores_before = two_cores_check()
 
     network = os.path.join(ROOT, "bench", "fashion-mnist-sgd.json")
     epochs = 2 if args.quick else 3
@@ -150,8 +167,11 @@ def main():
     rows.append(("peak memory, 1 epoch (MB, lower wins)", ours_kb / 1024, torch_kb / 1024 if torch_kb else None,
                  "ratio = peer/ours"))
 
+    cores_after = two_cores_check()
     when = datetime.date.today().isoformat()
     print(f"machine: {machine()}, {platform.system()} {platform.release()}; date {when}; medians of {args.repeat}")
+    if cores_before:
+        print(f"two-core check (bench/two_cores.cpp) before: {cores_before}; after: {cores_after}")
     print(f"{'job':40} {'backprop':>12} {'peer':>12} {'ratio':>7}  notes")
     for job, ours, peer, note in rows:
         lower_wins = "lower wins" in job

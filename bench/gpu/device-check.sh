@@ -14,13 +14,18 @@ OUT=${OUT:-/tmp/backprop-gpu-check}
 mkdir -p "$OUT"
 BUNDLE=$PWD/.gpu-bundle
 [ -x "$BUNDLE/backprop" ] || { echo "no .gpu-bundle/backprop: run bench/gpu/bundle.sh here and carry .gpu-bundle" >&2; exit 2; }
-# CUDA's runtime and cuBLAS: the toolkit's, or those of PyTorch's nvidia packages.
-cuda_dirs=$(find /usr/local /opt /usr/lib -xdev \( -name 'libcublas.so.13*' -o -name 'libcudart.so.13*' \) \
-              2>/dev/null | xargs -r -n1 dirname | sort -u | paste -sd: -)
+# CUDA's runtime and cuBLAS: the toolkit's (one version, so preferred), else those of PyTorch's nvidia packages.
+find_cuda() {
+  find "$@" -xdev \( -name 'libcublas.so.13*' -o -name 'libcudart.so.13*' \) 2>/dev/null \
+    | xargs -r -n1 dirname | sort -u | paste -sd: -
+}
+cuda_dirs=$(find_cuda /usr/local/cuda*/)
+[ -n "$cuda_dirs" ] || cuda_dirs=$(find_cuda /usr/local /opt /usr/lib)
 export LD_LIBRARY_PATH="$BUNDLE/lib:$cuda_dirs:${LD_LIBRARY_PATH:-}"
+export BACKPROP_CUDA_PLUGIN="$BUNDLE/lib/libbackprop_cuda.so"  # the bundle's plugin, not the build tree's path
 echo "== machine"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-ldd "$BUNDLE/backprop" | grep -E "not found|cublas|cudart|openblas"
+ldd "$BUNDLE/backprop" "$BUNDLE/lib/libbackprop_cuda.so" | grep -E "not found|cublas|cudart|openblas"
 echo "== device tests"
 timeout 240 "$BUNDLE/backprop_tests" --gtest_filter='Backends/*' >"$OUT/tests.txt" 2>&1
 echo "exit $?"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |Failure|Expected|Which is|^  Actual" "$OUT/tests.txt" | head -60

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,12 +58,8 @@ int run_bench(const BenchArguments& args) {
       inputs.features = spec.input;
       inputs.features_f32 = x;
       const DeviceDataset device_inputs(*device, inputs, Scaling{}, network.output_size(), /*targets=*/false);
-      std::vector<std::uint32_t> identity(inputs.rows);
-      std::iota(identity.begin(), identity.end(), 0u);
-      kernels::DeviceArray<std::uint32_t> order(*device, identity.size());
-      order.upload(identity.data(), identity.size());
       device_network.emplace(*device, network, batch);
-      device_network->gather(device_inputs, order.data(), 0, batch);
+      device_network->gather(device_inputs, device_inputs.in_order(), 0, batch);
       device->synchronize();
       pass = [&] {
         device_network->forward(batch);

@@ -30,4 +30,17 @@ inline Dataset rings(std::size_t rows, std::uint64_t seed) {
   return data;
 }
 
+// rows copies of one feature x with target y: the divergence tests' data.
+inline Dataset one_feature_regression(float x, float y, int rows) {
+  Dataset data;
+  data.source = "one-feature";
+  data.rows = static_cast<std::size_t>(rows);
+  data.features = 1;
+  data.task = TaskKind::regression;
+  data.target_count = 1;
+  data.features_f32.assign(rows, x);
+  data.targets.assign(rows, y);
+  return data;
+}
+
 }  // namespace backprop::testing

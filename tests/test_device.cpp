@@ -581,14 +581,7 @@ TEST_P(DeviceTraining, DivergenceNamesTheEpochAndBatchAndKeepsTheLastFiniteParam
     spec.optimizer.learning_rate = 1.0;
     spec.training.batch_size = 1;
     spec.training.epochs = 1;
-    Dataset data;
-    data.source = "one-feature";
-    data.rows = static_cast<std::size_t>(rows);
-    data.features = 1;
-    data.task = TaskKind::regression;
-    data.target_count = 1;
-    data.features_f32.assign(rows, x);
-    data.targets.assign(rows, 0.0f);
+    const Dataset data = testing::one_feature_regression(x, 0.0f, rows);
     Network<float> network(spec);
     TrainingParallelism parallelism;
     parallelism.device = &backend();
@@ -708,6 +701,21 @@ TEST(DeviceCommand, TheEmulatedDeviceTrainsLikeTheCpuAndResumesExactly) {
   EXPECT_NEAR(loss_of("device.model", "cpu"), cpu_loss, 1e-4);
   EXPECT_NEAR(loss_of("device.model", "emulated"), loss_of("device.model", "cpu"), 1e-6);
   ::unsetenv("BACKPROP_DEVICE");
+}
+
+// `bench` times passes on the device when one is chosen (here the emulated one): one JSON entry per batch.
+TEST(DeviceCommand, BenchTimesForwardPassesOnTheDevice) {
+  using backprop::testing::shell_word;
+  ::setenv("BACKPROP_DEVICE", "emulated", 1);
+  const auto result = backprop::testing::run_backprop(
+      "bench " + shell_word(backprop::testing::source_path("examples/xor.json")) + " --batch 4 --repeat 3 --json");
+  ::unsetenv("BACKPROP_DEVICE");
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  const auto results = nlohmann::json::parse(result.out);
+  ASSERT_EQ(results.size(), 1u) << result.out;
+  EXPECT_EQ(results[0]["batch"], 4);
+  EXPECT_EQ(results[0]["passes"], 3);
+  EXPECT_GT(results[0]["latency_us"].get<double>(), 0.0);
 }
 
 }  // namespace

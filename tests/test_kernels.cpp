@@ -145,11 +145,6 @@ TEST(Elementwise, BroadcastColumnSumsAndSgd) {
   EXPECT_DOUBLE_EQ(p[1], -1.025);
 }
 
-}  // namespace
-}  // namespace backprop::kernels
-
-namespace backprop::kernels {
-namespace {
 
 // The products are cut into blocks by shape alone, so the thread count never changes a bit of the result
 // (DESIGN.md: results bit-identical for a given seed whatever the thread count).
@@ -183,11 +178,6 @@ TEST(GemmThreads, ResultsAreBitIdenticalForAnyThreadCount) {
   set_thread_count(saved);
 }
 
-}  // namespace
-}  // namespace backprop::kernels
-
-namespace backprop::kernels {
-namespace {
 
 // gemm with an epilogue: the blocks handed to it cover C exactly once, whatever the shape and transposes;
 // the result is the reference product with the epilogue applied to the whole of C (float tolerance as in
@@ -366,11 +356,6 @@ TEST(ThreadPool, NestedParallelRangesRunInline) {
   set_thread_count(saved);
 }
 
-}  // namespace
-}  // namespace backprop::kernels
-
-namespace backprop::kernels {
-namespace {
 
 // gemm_together: each product comes out bit for bit as from gemm alone (the same blocks), with every
 // block's epilogue run once, for 1, 2 and 3 threads; and the reference of the group is the references of
@@ -437,11 +422,6 @@ TEST(GemmTogether, SameBitsAsOneProductAtATime) {
   }
 }
 
-}  // namespace
-}  // namespace backprop::kernels
-
-namespace backprop::kernels {
-namespace {
 
 // all_finite, inline below 65,536 values and on the pool above: a NaN or an infinity anywhere is seen.
 TEST(Elementwise, AllFiniteSeesANonFiniteValueAnywhere) {

@@ -180,17 +180,7 @@ TEST(TrainerEarlyStopping, KeepsTheParametersOfTheBestValidationEpoch) {
 }
 
 // Divergence stops training with the epoch and batch, before the update that would spoil the parameters.
-Dataset one_feature_regression(float x, float y, int rows) {
-  Dataset data;
-  data.source = "one-feature";
-  data.rows = static_cast<std::size_t>(rows);
-  data.features = 1;
-  data.task = TaskKind::regression;
-  data.target_count = 1;
-  data.features_f32.assign(rows, x);
-  data.targets.assign(rows, y);
-  return data;
-}
+using testing::one_feature_regression;
 
 std::string divergence(const Dataset& data, double weight, int epochs) {
   NetworkSpec spec;

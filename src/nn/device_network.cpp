@@ -4,6 +4,7 @@
 #include "backprop/nn/device_network.hpp"
 
 #include <cmath>
+#include <numeric>
 #include <string>
 
 #include "backprop/error.hpp"
@@ -48,6 +49,11 @@ DeviceDataset::DeviceDataset(kernels::DeviceBackend& backend, const Dataset& dat
   if (!scaling.empty() && (scaling.offset.size() != width || scaling.scale.size() != width))
     throw_bad_input(data.source + ": expected a scaling of " + std::to_string(width) + " features, got one of " +
                     std::to_string(scaling.offset.size()));
+  if (data.rows > 0xFFFFFFFFull) throw_bad_input(data.source + ": more than 2^32 rows for a device");
+  std::vector<std::uint32_t> in_order(data.rows);
+  std::iota(in_order.begin(), in_order.end(), 0u);
+  in_order_ = kernels::DeviceArray<std::uint32_t>(backend, in_order.size());
+  in_order_.upload(in_order.data(), in_order.size());
   rows_.features = data.features;
   rows_.outputs = outputs;
   if (!data.features_u8.empty()) {

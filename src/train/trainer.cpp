@@ -96,16 +96,13 @@ class DeviceRun {
  public:
   DeviceRun(kernels::DeviceBackend& backend, Network<float>& network, Optimizer<float>& optimizer,
             const Dataset& train_data, const Scaling& scaling, int batch_size)
-      : backend_(backend),
-        data_(backend, train_data, scaling, network.output_size()),
+      : data_(backend, train_data, scaling, network.output_size()),
         network_(backend, network, batch_size),
         optimizer_(backend, optimizer),
         order_(backend, train_data.rows),
         sums_(backend, 1),
         status_(backend, 1),
-        host_order_(train_data.rows) {
-    if (train_data.rows > 0xFFFFFFFFull) throw_bad_input(train_data.source + ": more than 2^32 rows for a device");
-  }
+        host_order_(train_data.rows) {}
 
   void begin_epoch(const std::vector<std::size_t>& order, const MetricSums& sums) {
     std::copy(order.begin(), order.end(), host_order_.begin());
@@ -153,7 +150,6 @@ class DeviceRun {
   DeviceNetwork& network() { return network_; }
 
  private:
-  kernels::DeviceBackend& backend_;
   DeviceDataset data_;
   DeviceNetwork network_;
   DeviceOptimizer optimizer_;
@@ -176,16 +172,11 @@ std::uint64_t device_dropout_seed(std::uint64_t seed, long step) {
 // The sums of a pass without dropout over every row of data on the device, in batches of the network's
 // max_batch (what evaluate() sums on the CPU).
 MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, bool classification) {
-  kernels::DeviceBackend& backend = network.backend();
-  std::vector<std::uint32_t> identity(data.row_count());
-  std::iota(identity.begin(), identity.end(), 0u);
-  kernels::DeviceArray<std::uint32_t> order(backend, identity.size());
-  order.upload(identity.data(), identity.size());
-  kernels::DeviceArray<kernels::DeviceSums> device_sums(backend, 1);
+  kernels::DeviceArray<kernels::DeviceSums> device_sums(network.backend(), 1);
   const auto batch = static_cast<std::size_t>(network.max_batch());
   for (std::size_t start = 0; start < data.row_count(); start += batch) {
     const int count = static_cast<int>(std::min(batch, data.row_count() - start));
-    network.gather(data, order.data(), start, count);
+    network.gather(data, data.in_order(), start, count);
     network.forward(count);
     network.loss(device_sums.data(), count);
   }
@@ -210,14 +201,10 @@ void forward_batches(const Network<float>& network, const Dataset& data, const S
   if (device != nullptr) {
     DeviceNetwork device_network(*device, network, batch_size);
     const DeviceDataset device_data(*device, data, scaling, network.output_size(), /*targets=*/false);
-    std::vector<std::uint32_t> identity(data.rows);
-    std::iota(identity.begin(), identity.end(), 0u);
-    kernels::DeviceArray<std::uint32_t> order(*device, identity.size());
-    order.upload(identity.data(), identity.size());
     float* outputs = workspace.a(network.layer_count() - 1);
     for (std::size_t start = 0; start < data.rows; start += batch_size) {
       const int count = static_cast<int>(std::min<std::size_t>(batch_size, data.rows - start));
-      device_network.gather(device_data, order.data(), start, count);
+      device_network.gather(device_data, device_data.in_order(), start, count);
       device_network.forward(count);
       device->download(outputs, device_network.output(),
                        sizeof(float) * static_cast<std::size_t>(count) * network.output_size());

@@ -30,6 +30,8 @@ class DeviceDataset {
   DeviceDataset(kernels::DeviceBackend& backend, const Dataset& data, const Scaling& scaling, int outputs,
                 bool targets = true);
   const kernels::DeviceRows& rows() const { return rows_; }
+  // The row order 0, 1, ..., rows - 1 on the device: gather()'s order for a pass over the rows as stored.
+  const std::uint32_t* in_order() const { return in_order_.data(); }
   std::size_t row_count() const { return row_count_; }
   bool has_labels() const { return rows_.labels != nullptr; }
 
@@ -39,6 +41,7 @@ class DeviceDataset {
   kernels::DeviceArray<double> offset_, scale_;
   kernels::DeviceArray<std::int32_t> labels_;
   kernels::DeviceArray<float> targets_;
+  kernels::DeviceArray<std::uint32_t> in_order_;
   kernels::DeviceRows rows_;
   std::size_t row_count_ = 0;
 };

@@ -10,82 +10,13 @@
 #include "backprop/nn/dense.hpp"
 
 #include "backprop/kernels/kernels.hpp"
+#include "dense_row.hpp"
 
 namespace backprop {
-namespace {
 
+using detail::dense_backward_row;
+using detail::dense_forward_row;
 using kernels::Transpose;
-
-// One row (per-sample training, batch-1 inference): the products written out, since for small layers a
-// call into the BLAS costs more than the arithmetic. Same formulas, each sum taken in input order.
-template <typename T>
-inline __attribute__((always_inline)) void dense_forward_row_body(T* __restrict z, const T* __restrict input,
-                                                                  const T* __restrict weights,
-                                                                  const T* __restrict bias, int in, int out) {
-  for (int o = 0; o < out; ++o) z[o] = bias[o];
-  for (int i = 0; i < in; ++i) {
-    const T x = input[i];
-    const T* w = weights + static_cast<std::size_t>(i) * out;
-    for (int o = 0; o < out; ++o) z[o] += x * w[o];
-  }
-}
-
-template <typename T>
-inline __attribute__((always_inline)) void dense_backward_row_body(
-    T* __restrict grad_weights, T* __restrict grad_bias, T* __restrict grad_input, const T* __restrict input,
-    const T* __restrict dz, const T* __restrict weights, int in, int out) {
-  for (int i = 0; i < in; ++i) {
-    const T x = input[i];
-    T* g = grad_weights + static_cast<std::size_t>(i) * out;
-    for (int o = 0; o < out; ++o) g[o] = x * dz[o];
-  }
-  for (int o = 0; o < out; ++o) grad_bias[o] = dz[o];
-  if (grad_input != nullptr) {
-    for (int i = 0; i < in; ++i) {
-      const T* w = weights + static_cast<std::size_t>(i) * out;
-      T sum = 0;
-      for (int o = 0; o < out; ++o) sum += dz[o] * w[o];
-      grad_input[i] = sum;
-    }
-  }
-}
-
-// Layers a few units wide (the seed network's 2, 3 and 1) run the same loops unvectorised: vector code for
-// 1 to 7 lanes is all set-up and remainder (the seed network's update: 187 -> 177 ns). GCC only.
-#if defined(__GNUC__) && !defined(__clang__)
-#define BACKPROP_SCALAR_LOOPS __attribute__((optimize("no-tree-vectorize")))
-#else
-#define BACKPROP_SCALAR_LOOPS
-#endif
-
-template <typename T>
-BACKPROP_SCALAR_LOOPS void dense_forward_row_narrow(T* __restrict z, const T* __restrict input,
-                                                    const T* __restrict weights, const T* __restrict bias, int in,
-                                                    int out) {
-  dense_forward_row_body(z, input, weights, bias, in, out);
-}
-
-template <typename T>
-BACKPROP_SCALAR_LOOPS void dense_backward_row_narrow(
-    T* __restrict grad_weights, T* __restrict grad_bias, T* __restrict grad_input, const T* __restrict input,
-    const T* __restrict dz, const T* __restrict weights, int in, int out) {
-  dense_backward_row_body(grad_weights, grad_bias, grad_input, input, dz, weights, in, out);
-}
-
-template <typename T>
-void dense_forward_row(T* z, const T* input, const T* weights, const T* bias, int in, int out) {
-  if (out < 8) return dense_forward_row_narrow(z, input, weights, bias, in, out);
-  dense_forward_row_body(z, input, weights, bias, in, out);
-}
-
-template <typename T>
-void dense_backward_row(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
-                        int in, int out) {
-  if (out < 8) return dense_backward_row_narrow(grad_weights, grad_bias, grad_input, input, dz, weights, in, out);
-  dense_backward_row_body(grad_weights, grad_bias, grad_input, input, dz, weights, in, out);
-}
-
-}  // namespace
 
 // Layers up to this many weights take the row path at batch 1; above it the BLAS's blocking pays.
 constexpr long kRowPathWeights = 1L << 20;

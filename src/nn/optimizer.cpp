@@ -17,10 +17,7 @@ namespace {
 // sgd: p <- p - lr * (g + wd * p)
 template <typename T>
 void sgd_loop(T* parameters, const T* gradients, std::size_t n, T learning_rate, T weight_decay) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const T g = gradients[i] + weight_decay * parameters[i];
-    parameters[i] -= learning_rate * g;
-  }
+  for (std::size_t i = 0; i < n; ++i) parameters[i] = sgd_rule(parameters[i], gradients[i], learning_rate, weight_decay);
 }
 
 // momentum: buf <- mu * buf + g;  p <- p - lr * buf

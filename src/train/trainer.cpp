@@ -15,6 +15,7 @@
 #include "backprop/nn/device_network.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/optimizer.hpp"
+#include "backprop/nn/row_step.hpp"
 #include "backprop/nn/schedule.hpp"
 
 namespace backprop {
@@ -291,6 +292,15 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
     current_sums->add_batch(out, targets, row_labels, rows, outputs, loss, classification);
   };
   const dist::RowsObserver add_rows = add_rows_to_sums;
+  // One row per step in one process: the fused step, with the row, its target and its label gathered here.
+  std::optional<RowStep> row_step;
+  std::vector<float> row_x, row_y;
+  if (batch_size == 1 && parallelism.row_step && parallelism.device == nullptr && !data_parallel.distributed() &&
+      !parallelism.deterministic && RowStep::applies(network)) {
+    row_step.emplace(network, optimizer);
+    row_x.resize(static_cast<std::size_t>(train_data.features));
+    row_y.resize(static_cast<std::size_t>(outputs));
+  }
   std::vector<std::size_t> order(train_data.rows);
   std::iota(order.begin(), order.end(), std::size_t{0});
   // Two streams from the one seed: the order of rows, and the dropout masks.
@@ -396,16 +406,27 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
       }
       // The gradient arena holds the gradient of the whole batch, the same on every rank; loss is this
       // rank's (a loss that is not finite on any rank makes the gradient not finite on all).
-      const double loss = data_parallel.compute(indices, count, step, dropout_random, add_rows);
-      // One pass over the gradient arena gives the norm for clipping and catches divergence before the
-      // update, so the network keeps the last finite parameters.
-      const bool finite = recipe.clip_grad_norm > 0
-                              ? std::isfinite(clip_gradient_norm(network.gradients(), recipe.clip_grad_norm))
-                              : kernels::all_finite(network.gradients().data(), network.gradients().size());
-      if (!std::isfinite(loss) || !finite)
-        throw_runtime_error(divergence_message(network, loss, epoch, batch + 1));
       learning_rate = learning_rate_at(recipe.schedule, spec.optimizer.learning_rate, step, total_steps);
-      optimizer.step(network.parameters(), network.gradients(), learning_rate);
+      if (row_step) {
+        train_data.gather_rows(row_x.data(), indices, 1, scaling);
+        train_data.gather_targets(row_y.data(), indices, 1, outputs);
+        const RowStep::Result row = row_step->step(row_x.data(), row_y.data(), learning_rate);
+        sums.add_batch(row_step->output(), row_y.data(), classification ? &train_data.labels[indices[0]] : nullptr, 1,
+                       outputs, row.loss, classification);
+        if (!row.finite) throw_runtime_error(divergence_message(network, row.loss, epoch, batch + 1));
+      } else {
+        // The gradient arena holds the gradient of the whole batch, the same on every rank; loss is this
+        // rank's (a loss that is not finite on any rank makes the gradient not finite on all).
+        const double loss = data_parallel.compute(indices, count, step, dropout_random, add_rows);
+        // One pass over the gradient arena gives the norm for clipping and catches divergence before the
+        // update, so the network keeps the last finite parameters.
+        const bool finite = recipe.clip_grad_norm > 0
+                                ? std::isfinite(clip_gradient_norm(network.gradients(), recipe.clip_grad_norm))
+                                : kernels::all_finite(network.gradients().data(), network.gradients().size());
+        if (!std::isfinite(loss) || !finite)
+          throw_runtime_error(divergence_message(network, loss, epoch, batch + 1));
+        optimizer.step(network.parameters(), network.gradients(), learning_rate);
+      }
       ++step;
       if (save_every && step % checkpoints->every_steps == 0)
         checkpoints->save(capture(epoch, batch + 1, sums, learning_rate), network);

@@ -34,6 +34,14 @@
 
 namespace backprop {
 
+// The sgd rule for one value, p <- p - lr * (g + wd * p): the update loop and the fused one-row step
+// (row_step.hpp) both use it, so the two give the same bits.
+template <typename T>
+inline T sgd_rule(T parameter, T gradient, T learning_rate, T weight_decay) {
+  const T g = gradient + weight_decay * parameter;
+  return parameter - learning_rate * g;
+}
+
 template <typename T>
 class Optimizer {
  public:

@@ -1,5 +1,6 @@
-// Element-wise kernels. Plain loops the compiler vectorises; the activation derivatives are written
-// from the saved output a where that is cheaper than from z (sigmoid, tanh).
+// Element-wise kernels. Plain loops the compiler vectorises over the formulas of element.hpp; the
+// activation derivatives are written from the saved output a where that is cheaper than from z (sigmoid,
+// tanh).
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -8,6 +9,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "backprop/kernels/element.hpp"
 #include "backprop/kernels/kernels.hpp"
 
 namespace backprop::kernels {
@@ -31,39 +33,34 @@ void column_sums(T* sums, const T* in, int rows, int cols) {
   column_sums(sums, in, rows, cols, cols);
 }
 
-// sigma(z) = 1 / (1 + e^-z). For very negative z, e^-z overflows to infinity and 1 / infinity is exactly 0,
-// so the plain formula has no NaN and needs no branch (which keeps the loop vectorisable).
 template <typename T>
 void sigmoid_forward(T* a, const T* z, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = T(1) / (T(1) + std::exp(-z[i]));
+  for (std::size_t i = 0; i < n; ++i) a[i] = element::sigmoid(z[i]);
 }
 
-// sigma'(z) = a (1 - a)
 template <typename T>
 void sigmoid_backward(T* dz, const T* da, const T* a, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = da[i] * a[i] * (T(1) - a[i]);
+  for (std::size_t i = 0; i < n; ++i) dz[i] = element::sigmoid_backward(da[i], a[i]);
 }
 
 template <typename T>
 void tanh_forward(T* a, const T* z, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = std::tanh(z[i]);
+  for (std::size_t i = 0; i < n; ++i) a[i] = element::tanh(z[i]);
 }
 
-// tanh'(z) = 1 - a^2
 template <typename T>
 void tanh_backward(T* dz, const T* da, const T* a, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = da[i] * (T(1) - a[i] * a[i]);
+  for (std::size_t i = 0; i < n; ++i) dz[i] = element::tanh_backward(da[i], a[i]);
 }
 
 template <typename T>
 void leaky_relu_forward(T* a, const T* z, std::size_t n, T slope) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = z[i] > T(0) ? z[i] : slope * z[i];
+  for (std::size_t i = 0; i < n; ++i) a[i] = element::leaky_relu(z[i], slope);
 }
 
-// f'(z) = 1 for z > 0, slope otherwise (the derivative at 0 is taken as the slope, as PyTorch does).
 template <typename T>
 void leaky_relu_backward(T* dz, const T* da, const T* z, std::size_t n, T slope) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = z[i] > T(0) ? da[i] : slope * da[i];
+  for (std::size_t i = 0; i < n; ++i) dz[i] = element::leaky_relu_backward(da[i], z[i], slope);
 }
 
 template <typename T>

@@ -1,0 +1,53 @@
+// The fused one-row training step. Training one sample at a time (batch size 1, the tutorial's per-sample
+// SGD) on a small network spends more time in calls than in arithmetic: the seed network's 4-2-3-1 step is
+// about 100 floating-point operations, and the general path (DataParallelStep, Network::forward_train,
+// loss_value, backward, the finiteness check and Optimizer::step, through dense_forward, activation_forward
+// and the kernels) makes some forty calls for it. RowStep does the same step for one row with every
+// layer's loops in one function and, for plain SGD, the update folded into the backward pass: the same
+// formulas in the same order, so the loss, the output, the gradient and the parameters are bit-identical to
+// the general path's (tests/test_row_step.cpp). train() uses it whenever it applies (applies(), batch
+// size 1, one process, not --deterministic, on the CPU).
+#pragma once
+
+#include "backprop/nn/aligned.hpp"
+#include "backprop/nn/dense.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/nn/optimizer.hpp"
+
+namespace backprop {
+
+class RowStep {
+ public:
+  // Whether the step is the general path's for this network and recipe: no layer has dropout (the general
+  // path draws masks for those) and no gradient clipping (it needs the whole gradient's norm first).
+  static bool applies(const Network<float>& network);
+
+  RowStep(Network<float>& network, Optimizer<float>& optimizer);
+
+  struct Result {
+    float loss = 0;       // Network::loss_value of the row
+    bool finite = false;  // the loss and every gradient value are finite; when not, nothing was updated
+  };
+  // One training step on the row x (IN) with target y (OUT, as Dataset::gather_targets writes it): forward,
+  // loss, backward into the network's gradient arena and, when the loss and the gradient are finite, the
+  // optimizer's update with this learning rate. output() then holds the network's output for the row.
+  Result step(const float* x, const float* y, double learning_rate);
+  const float* output() const { return a_.data() + offsets_.back(); }
+
+ private:
+  // The forward, the loss and the backward; with Update, plain SGD's update of each layer as soon as its
+  // gradient is known (the parameters are saved first and put back if any value turns out not finite).
+  template <bool Update>
+  float run(const float* x, const float* y, float learning_rate, bool& finite);
+
+  Network<float>& network_;
+  Optimizer<float>& optimizer_;
+  bool fused_update_;                // plain SGD on an arena small enough to save each step
+  float weight_decay_;               // sgd's, as Optimizer::update converts it
+  std::vector<DenseLayer> layers_;
+  std::vector<std::size_t> offsets_;  // of each layer's values in z_, a_ and delta_
+  AlignedVector<float> z_, a_, delta_;
+  AlignedVector<float> saved_;        // the parameters before a fused update
+};
+
+}  // namespace backprop

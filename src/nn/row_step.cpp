@@ -1,0 +1,314 @@
+// The fused one-row training step (row_step.hpp). Each part names the general-path function whose
+// arithmetic it repeats; the pieces they share (the row products of dense_row.hpp, the element formulas of
+// kernels/element.hpp, loss_value, loss_backward and sgd_rule) are the same code.
+#include "backprop/nn/row_step.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "backprop/kernels/element.hpp"
+#include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/loss.hpp"
+#include "dense_row.hpp"
+
+namespace backprop {
+namespace {
+
+namespace element = kernels::element;
+
+// The fused update saves the parameter arena each step, so it is kept to arenas this small (64 KB); a larger
+// network's step is arithmetic, and the separate update costs little beside it.
+constexpr std::size_t kFusedUpdateValues = 16384;
+
+// activation_forward for one row: a = f(z), softmax through the general function.
+inline void activate(float* a, const float* z, const DenseLayer& layer) {
+  const int n = layer.out;
+  const float slope = static_cast<float>(layer.slope);
+  switch (layer.activation) {
+    case Activation::identity:
+      for (int i = 0; i < n; ++i) a[i] = z[i];
+      break;
+    case Activation::sigmoid:
+      for (int i = 0; i < n; ++i) a[i] = element::sigmoid(z[i]);
+      break;
+    case Activation::tanh:
+      for (int i = 0; i < n; ++i) a[i] = element::tanh(z[i]);
+      break;
+    case Activation::relu:
+      for (int i = 0; i < n; ++i) a[i] = element::leaky_relu(z[i], 0.0f);
+      break;
+    case Activation::leaky_relu:
+      for (int i = 0; i < n; ++i) a[i] = element::leaky_relu(z[i], slope);
+      break;
+    case Activation::softmax:
+      activation_forward(a, z, Activation::softmax, slope, 1, n);
+      break;
+  }
+}
+
+// activation_backward for one row, in place: d = d * f'(z). Softmax is only ever the output layer, whose
+// derivative loss_backward applies, so it never comes here.
+inline void derive(float* d, const float* z, const float* a, const DenseLayer& layer) {
+  const int n = layer.out;
+  const float slope = static_cast<float>(layer.slope);
+  switch (layer.activation) {
+    case Activation::identity:
+      break;
+    case Activation::sigmoid:
+      for (int i = 0; i < n; ++i) d[i] = element::sigmoid_backward(d[i], a[i]);
+      break;
+    case Activation::tanh:
+      for (int i = 0; i < n; ++i) d[i] = element::tanh_backward(d[i], a[i]);
+      break;
+    case Activation::relu:
+      for (int i = 0; i < n; ++i) d[i] = element::leaky_relu_backward(d[i], z[i], 0.0f);
+      break;
+    case Activation::leaky_relu:
+      for (int i = 0; i < n; ++i) d[i] = element::leaky_relu_backward(d[i], z[i], slope);
+      break;
+    case Activation::softmax:
+      activation_backward(d, z, a, d, Activation::softmax, slope, 1, n);
+      break;
+  }
+}
+
+// The bits of |v|; a value is finite when they are below infinity's (kernels::all_finite's test).
+inline std::uint32_t magnitude_bits(float v) { return std::bit_cast<std::uint32_t>(v) & 0x7fffffffu; }
+constexpr std::uint32_t kInfinityBits = 0x7f800000u;
+
+// One value of activate() and derive(), for the layers below kFixedWidth units (softmax never: it is a
+// function of the whole row, and only ever an output layer with softmax_ce).
+inline float activate_one(Activation f, float z, float slope) {
+  switch (f) {
+    case Activation::sigmoid: return element::sigmoid(z);
+    case Activation::tanh: return element::tanh(z);
+    case Activation::relu: return element::leaky_relu(z, 0.0f);
+    case Activation::leaky_relu: return element::leaky_relu(z, slope);
+    default: return z;
+  }
+}
+inline float derive_one(Activation f, float d, float z, float a, float slope) {
+  switch (f) {
+    case Activation::sigmoid: return element::sigmoid_backward(d, a);
+    case Activation::tanh: return element::tanh_backward(d, a);
+    case Activation::relu: return element::leaky_relu_backward(d, z, 0.0f);
+    case Activation::leaky_relu: return element::leaky_relu_backward(d, z, slope);
+    default: return d;
+  }
+}
+
+// A layer of Out < 8 units, forward: dense_forward_row_fixed's sums, then f, with the sums still in
+// registers.
+template <int Out>
+inline void forward_fixed(float* __restrict z, float* __restrict a, const float* __restrict input,
+                          const float* __restrict weights, const float* __restrict bias, int in, Activation f,
+                          float slope) {
+  float sums[Out];
+  for (int o = 0; o < Out; ++o) sums[o] = bias[o];
+  for (int i = 0; i < in; ++i) {
+    const float x = input[i];
+    const float* w = weights + static_cast<std::size_t>(i) * Out;
+    for (int o = 0; o < Out; ++o) sums[o] += x * w[o];
+  }
+  for (int o = 0; o < Out; ++o) {
+    z[o] = sums[o];
+    a[o] = activate_one(f, sums[o], slope);
+  }
+}
+
+// A layer of Out < 8 units, backward: dense_backward_row_fixed's values (the input gradient from the
+// weights before the update, then through the layer below's f'), and with Update each weight's and bias's
+// sgd_rule as soon as its gradient is known, the gradient still in a register.
+template <int Out, bool Update>
+inline void backward_fixed(float* __restrict grad_weights, float* __restrict grad_bias, float* __restrict grad_input,
+                           const float* __restrict input, const float* __restrict dz, float* __restrict weights,
+                           float* __restrict bias, int in, const DenseLayer* below, const float* __restrict z_below,
+                           float learning_rate, float weight_decay, std::uint32_t& largest) {
+  float d[Out];
+  for (int o = 0; o < Out; ++o) d[o] = dz[o];
+  if (grad_input != nullptr) {
+    const Activation f = below->activation;
+    const float slope = static_cast<float>(below->slope);
+    for (int i = 0; i < in; ++i) {
+      const float* w = weights + static_cast<std::size_t>(i) * Out;
+      float sum = 0;
+      for (int o = 0; o < Out; ++o) sum += d[o] * w[o];
+      grad_input[i] = derive_one(f, sum, z_below[i], input[i], slope);  // input is the layer below's a
+    }
+  }
+  for (int i = 0; i < in; ++i) {
+    const float x = input[i];
+    float* g = grad_weights + static_cast<std::size_t>(i) * Out;
+    float* w = weights + static_cast<std::size_t>(i) * Out;
+    for (int o = 0; o < Out; ++o) {
+      const float gradient = x * d[o];
+      g[o] = gradient;
+      if constexpr (Update) {
+        largest = std::max(largest, magnitude_bits(gradient));
+        w[o] = sgd_rule(w[o], gradient, learning_rate, weight_decay);
+      }
+    }
+  }
+  for (int o = 0; o < Out; ++o) {
+    grad_bias[o] = d[o];
+    if constexpr (Update) {
+      largest = std::max(largest, magnitude_bits(d[o]));
+      bias[o] = sgd_rule(bias[o], d[o], learning_rate, weight_decay);
+    }
+  }
+}
+
+// p <- sgd_rule(p, g) over n values, and the largest magnitude of g.
+inline void sgd_update(float* __restrict p, const float* __restrict g, int n, float learning_rate,
+                       float weight_decay, std::uint32_t& largest) {
+  for (int i = 0; i < n; ++i) {
+    largest = std::max(largest, magnitude_bits(g[i]));
+    p[i] = sgd_rule(p[i], g[i], learning_rate, weight_decay);
+  }
+}
+
+}  // namespace
+
+bool RowStep::applies(const Network<float>& network) {
+  if (network.spec().training.clip_grad_norm > 0) return false;
+  for (const LayerSpec& layer : network.spec().layers)
+    if (layer.dropout > 0.0) return false;
+  return true;
+}
+
+RowStep::RowStep(Network<float>& network, Optimizer<float>& optimizer)
+    : network_(network),
+      optimizer_(optimizer),
+      fused_update_(optimizer.kind() == OptimizerKind::sgd && network.parameters().size() <= kFusedUpdateValues),
+      weight_decay_(static_cast<float>(optimizer.spec().weight_decay_or_default())) {
+  std::size_t total = 0;
+  for (std::size_t l = 0; l < network.layer_count(); ++l) {
+    layers_.push_back(network.layer(l));
+    offsets_.push_back(total);
+    total += (static_cast<std::size_t>(network.layer(l).out) + 15) / 16 * 16;  // each layer's values aligned
+  }
+  z_.assign(total, 0.0f);
+  a_.assign(total, 0.0f);
+  delta_.assign(total, 0.0f);
+  if (fused_update_) saved_.assign(network.parameters().size(), 0.0f);
+}
+
+template <bool Update>
+float RowStep::run(const float* x, const float* y, float learning_rate, bool& finite) {
+  float* parameters = network_.parameters().data();
+  float* gradients = network_.gradients().data();
+  const std::size_t layers = layers_.size();
+  if constexpr (Update) std::memcpy(saved_.data(), parameters, sizeof(float) * saved_.size());
+
+  // Network::forward_train without dropout: dense_forward's row path, layer by layer.
+  const float* input = x;
+  for (std::size_t l = 0; l < layers; ++l) {
+    const DenseLayer& layer = layers_[l];
+    float* z = z_.data() + offsets_[l];
+    float* a = a_.data() + offsets_[l];
+    const float* w = parameters + layer.weights_offset;
+    const float* b = parameters + layer.bias_offset;
+    const Activation f = layer.activation;
+    const float slope = static_cast<float>(layer.slope);
+    switch (f == Activation::softmax ? 0 : layer.out) {
+      case 1: forward_fixed<1>(z, a, input, w, b, layer.in, f, slope); break;
+      case 2: forward_fixed<2>(z, a, input, w, b, layer.in, f, slope); break;
+      case 3: forward_fixed<3>(z, a, input, w, b, layer.in, f, slope); break;
+      case 4: forward_fixed<4>(z, a, input, w, b, layer.in, f, slope); break;
+      case 5: forward_fixed<5>(z, a, input, w, b, layer.in, f, slope); break;
+      case 6: forward_fixed<6>(z, a, input, w, b, layer.in, f, slope); break;
+      case 7: forward_fixed<7>(z, a, input, w, b, layer.in, f, slope); break;
+      default:
+        detail::dense_forward_row(z, input, w, b, layer.in, layer.out);
+        activate(a, z, layer);
+    }
+    input = a;
+  }
+
+  // Network::loss_value, then Network::backward: dense_backward's row path and the chain through the layer
+  // below's derivative; with Update, the layer's sgd update right after (its input gradient is taken first,
+  // from the weights before the update, as in the general path).
+  const std::size_t last = layers - 1;
+  const float* z_out = z_.data() + offsets_[last];
+  const float* a_out = a_.data() + offsets_[last];
+  const LossKind loss_kind = network_.spec().loss;
+  float loss;
+  if (loss_kind == LossKind::mse && layers_[last].activation != Activation::softmax) {
+    // loss_value and loss_backward of mse for one row, inline: sum (a - y)^2 / 2 in double; dL/dz = (a - y) f'.
+    const int n = layers_[last].out;
+    float* d = delta_.data() + offsets_[last];
+    double sum = 0;
+    for (int i = 0; i < n; ++i) {
+      const double e = static_cast<double>(a_out[i]) - y[i];
+      sum += e * e;
+      d[i] = derive_one(layers_[last].activation, (a_out[i] - y[i]) * 1.0f, z_out[i], a_out[i],
+                        static_cast<float>(layers_[last].slope));
+    }
+    loss = static_cast<float>(sum / 2.0);
+  } else {
+    loss = loss_value(loss_kind, z_out, a_out, y, 1, layers_[last].out);
+    loss_backward(delta_.data() + offsets_[last], loss_kind, z_out, a_out, y, layers_[last], 1);
+  }
+  std::uint32_t largest = 0;
+  for (std::size_t l = layers; l-- > 0;) {
+    const DenseLayer& layer = layers_[l];
+    float* grad_input = l == 0 ? nullptr : delta_.data() + offsets_[l - 1];
+    const float* layer_input = l == 0 ? x : a_.data() + offsets_[l - 1];
+    const DenseLayer* below = l == 0 ? nullptr : &layers_[l - 1];
+    const float* z_below = l == 0 ? nullptr : z_.data() + offsets_[l - 1];
+    float* gw = gradients + layer.weights_offset;
+    float* gb = gradients + layer.bias_offset;
+    float* w = parameters + layer.weights_offset;
+    float* b = parameters + layer.bias_offset;
+    const float* dz = delta_.data() + offsets_[l];
+    const int in = layer.in;
+#define BACKPROP_FIXED(OUT)                                                                                        \
+  case OUT:                                                                                                         \
+    backward_fixed<OUT, Update>(gw, gb, grad_input, layer_input, dz, w, b, in, below, z_below, learning_rate,       \
+                                weight_decay_, largest);                                                            \
+    continue;
+    switch (layer.out) {
+      BACKPROP_FIXED(1)
+      BACKPROP_FIXED(2)
+      BACKPROP_FIXED(3)
+      BACKPROP_FIXED(4)
+      BACKPROP_FIXED(5)
+      BACKPROP_FIXED(6)
+      BACKPROP_FIXED(7)
+      default: break;
+    }
+#undef BACKPROP_FIXED
+    detail::dense_backward_row(gw, gb, grad_input, layer_input, dz, w, in, layer.out);
+    if (l > 0) derive(grad_input, z_below, layer_input, *below);
+    if constexpr (Update) {
+      sgd_update(w, gw, in * layer.out, learning_rate, weight_decay_, largest);
+      sgd_update(b, gb, layer.out, learning_rate, weight_decay_, largest);
+    }
+  }
+  if constexpr (Update) {
+    finite = largest < kInfinityBits && std::isfinite(loss);
+    if (!finite) std::memcpy(parameters, saved_.data(), sizeof(float) * saved_.size());
+  }
+  return loss;
+}
+
+RowStep::Result RowStep::step(const float* x, const float* y, double learning_rate) {
+  Result result;
+  if (fused_update_) {
+    // Optimizer::step's conversion of the rate to float; the step is counted as it counts it.
+    result.loss = run<true>(x, y, static_cast<float>(learning_rate), result.finite);
+    if (result.finite) optimizer_.set_step_count(optimizer_.step_count() + 1);
+    return result;
+  }
+  bool unused = false;
+  result.loss = run<false>(x, y, 0.0f, unused);
+  const auto gradients = network_.gradients();
+  result.finite = std::isfinite(result.loss) && kernels::all_finite(gradients.data(), gradients.size());
+  if (result.finite) optimizer_.step(network_.parameters(), gradients, learning_rate);
+  return result;
+}
+
+}  // namespace backprop

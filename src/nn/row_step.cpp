@@ -7,7 +7,6 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "backprop/kernels/element.hpp"
 #include "backprop/kernels/kernels.hpp"
@@ -125,8 +124,9 @@ inline void forward_fixed(float* __restrict z, float* __restrict a, const float*
 template <int Out, bool Update>
 inline void backward_fixed(float* __restrict grad_weights, float* __restrict grad_bias, float* __restrict grad_input,
                            const float* __restrict input, const float* __restrict dz, float* __restrict weights,
-                           float* __restrict bias, int in, const DenseLayer* below, const float* __restrict z_below,
-                           float learning_rate, float weight_decay, std::uint32_t& largest) {
+                           float* __restrict bias, float* __restrict saved_weights, float* __restrict saved_bias,
+                           int in, const DenseLayer* below, const float* __restrict z_below, float learning_rate,
+                           float weight_decay, std::uint32_t& largest) {
   float d[Out];
   for (int o = 0; o < Out; ++o) d[o] = dz[o];
   if (grad_input != nullptr) {
@@ -148,6 +148,7 @@ inline void backward_fixed(float* __restrict grad_weights, float* __restrict gra
       g[o] = gradient;
       if constexpr (Update) {
         largest = std::max(largest, magnitude_bits(gradient));
+        saved_weights[static_cast<std::size_t>(i) * Out + o] = w[o];
         w[o] = sgd_rule(w[o], gradient, learning_rate, weight_decay);
       }
     }
@@ -156,16 +157,18 @@ inline void backward_fixed(float* __restrict grad_weights, float* __restrict gra
     grad_bias[o] = d[o];
     if constexpr (Update) {
       largest = std::max(largest, magnitude_bits(d[o]));
+      saved_bias[o] = bias[o];
       bias[o] = sgd_rule(bias[o], d[o], learning_rate, weight_decay);
     }
   }
 }
 
-// p <- sgd_rule(p, g) over n values, and the largest magnitude of g.
-inline void sgd_update(float* __restrict p, const float* __restrict g, int n, float learning_rate,
-                       float weight_decay, std::uint32_t& largest) {
+// p <- sgd_rule(p, g) over n values, the values before into saved, and the largest magnitude of g.
+inline void sgd_update(float* __restrict p, float* __restrict saved, const float* __restrict g, int n,
+                       float learning_rate, float weight_decay, std::uint32_t& largest) {
   for (int i = 0; i < n; ++i) {
     largest = std::max(largest, magnitude_bits(g[i]));
+    saved[i] = p[i];
     p[i] = sgd_rule(p[i], g[i], learning_rate, weight_decay);
   }
 }
@@ -201,7 +204,6 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
   float* parameters = network_.parameters().data();
   float* gradients = network_.gradients().data();
   const std::size_t layers = layers_.size();
-  if constexpr (Update) std::memcpy(saved_.data(), parameters, sizeof(float) * saved_.size());
 
   // Network::forward_train without dropout: dense_forward's row path, layer by layer.
   const float* input = x;
@@ -264,11 +266,13 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
     float* w = parameters + layer.weights_offset;
     float* b = parameters + layer.bias_offset;
     const float* dz = delta_.data() + offsets_[l];
+    float* sw = Update ? saved_.data() + layer.weights_offset : nullptr;  // the values before the update
+    float* sb = Update ? saved_.data() + layer.bias_offset : nullptr;
     const int in = layer.in;
 #define BACKPROP_FIXED(OUT)                                                                                        \
   case OUT:                                                                                                         \
-    backward_fixed<OUT, Update>(gw, gb, grad_input, layer_input, dz, w, b, in, below, z_below, learning_rate,       \
-                                weight_decay_, largest);                                                            \
+    backward_fixed<OUT, Update>(gw, gb, grad_input, layer_input, dz, w, b, sw, sb, in, below, z_below,             \
+                                learning_rate, weight_decay_, largest);                                             \
     continue;
     switch (layer.out) {
       BACKPROP_FIXED(1)
@@ -284,13 +288,19 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
     detail::dense_backward_row(gw, gb, grad_input, layer_input, dz, w, in, layer.out);
     if (l > 0) derive(grad_input, z_below, layer_input, *below);
     if constexpr (Update) {
-      sgd_update(w, gw, in * layer.out, learning_rate, weight_decay_, largest);
-      sgd_update(b, gb, layer.out, learning_rate, weight_decay_, largest);
+      sgd_update(w, sw, gw, in * layer.out, learning_rate, weight_decay_, largest);
+      sgd_update(b, sb, gb, layer.out, learning_rate, weight_decay_, largest);
     }
   }
   if constexpr (Update) {
     finite = largest < kInfinityBits && std::isfinite(loss);
-    if (!finite) std::memcpy(parameters, saved_.data(), sizeof(float) * saved_.size());
+    if (!finite) {  // every layer was updated: each takes back its values
+      for (const DenseLayer& layer : layers_) {
+        std::copy_n(saved_.data() + layer.weights_offset, static_cast<std::size_t>(layer.in) * layer.out,
+                    parameters + layer.weights_offset);
+        std::copy_n(saved_.data() + layer.bias_offset, layer.out, parameters + layer.bias_offset);
+      }
+    }
   }
   return loss;
 }

@@ -293,13 +293,20 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
   };
   const dist::RowsObserver add_rows = add_rows_to_sums;
   // One row per step in one process: the fused step, with the row, its target and its label gathered here.
+  // Float rows without scaling, and regression targets, are read where they lie (gather_targets checks
+  // the targets' shape once, here); the others are converted into row_x and row_y.
   std::optional<RowStep> row_step;
   std::vector<float> row_x, row_y;
+  bool rows_in_place = false, targets_in_place = false;
   if (batch_size == 1 && parallelism.row_step && parallelism.device == nullptr && !data_parallel.distributed() &&
       !parallelism.deterministic && RowStep::applies(network)) {
     row_step.emplace(network, optimizer);
     row_x.resize(static_cast<std::size_t>(train_data.features));
     row_y.resize(static_cast<std::size_t>(outputs));
+    const std::size_t first_row = 0;
+    train_data.gather_targets(row_y.data(), &first_row, 1, outputs);
+    rows_in_place = train_data.features_u8.empty() && scaling.empty();
+    targets_in_place = !classification;
   }
   std::vector<std::size_t> order(train_data.rows);
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -408,11 +415,20 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
       // rank's (a loss that is not finite on any rank makes the gradient not finite on all).
       learning_rate = learning_rate_at(recipe.schedule, spec.optimizer.learning_rate, step, total_steps);
       if (row_step) {
-        train_data.gather_rows(row_x.data(), indices, 1, scaling);
-        train_data.gather_targets(row_y.data(), indices, 1, outputs);
-        const RowStep::Result row = row_step->step(row_x.data(), row_y.data(), learning_rate);
-        sums.add_batch(row_step->output(), row_y.data(), classification ? &train_data.labels[indices[0]] : nullptr, 1,
-                       outputs, row.loss, classification);
+        const std::size_t r = indices[0];
+        const float* x = train_data.features_f32.data() + r * static_cast<std::size_t>(train_data.features);
+        if (!rows_in_place) {
+          train_data.gather_rows(row_x.data(), indices, 1, scaling);
+          x = row_x.data();
+        }
+        const float* y = train_data.targets.data() + r * static_cast<std::size_t>(outputs);
+        if (!targets_in_place) {
+          train_data.gather_targets(row_y.data(), indices, 1, outputs);
+          y = row_y.data();
+        }
+        const RowStep::Result row = row_step->step(x, y, learning_rate);
+        sums.add_batch(row_step->output(), y, classification ? &train_data.labels[r] : nullptr, 1, outputs, row.loss,
+                       classification);
         if (!row.finite) throw_runtime_error(divergence_message(network, row.loss, epoch, batch + 1));
       } else {
         // The gradient arena holds the gradient of the whole batch, the same on every rank; loss is this

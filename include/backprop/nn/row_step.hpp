@@ -36,7 +36,7 @@ class RowStep {
 
  private:
   // The forward, the loss and the backward; with Update, plain SGD's update of each layer as soon as its
-  // gradient is known (the parameters are saved first and put back if any value turns out not finite).
+  // gradient is known (each value saved as it is updated, and put back if any value turns out not finite).
   template <bool Update>
   float run(const float* x, const float* y, float learning_rate, bool& finite);
 
@@ -47,7 +47,7 @@ class RowStep {
   std::vector<DenseLayer> layers_;
   std::vector<std::size_t> offsets_;  // of each layer's values in z_, a_ and delta_
   AlignedVector<float> z_, a_, delta_;
-  AlignedVector<float> saved_;        // the parameters before a fused update
+  AlignedVector<float> saved_;        // the parameters before a fused update, laid out like the arena
 };
 
 }  // namespace backprop

@@ -10,7 +10,9 @@ Jobs (../shared/peers/ holds the peer programs; this script builds the C ones in
                    training samples/s through `backprop train` (the epoch time from --log) against
                    PyTorch's best thread setting (1 and 2 threads tried; the best is named).
   seed-net         the tutorial's 4-2-3-1 sigmoid network, one sample per SGD update, through
-                   `backprop train --batch-size 1` on a CSV, against FANN's fann_train.
+                   `backprop train --batch-size 1` on a CSV, against FANN's fann_train; and the floor:
+                   bench/seed_floor.cpp, the same step written out by hand (parameters in registers),
+                   the most a per-sample program can reach on the machine.
   infer-b1 / -b1024  inference of the same MLP through the C++ API (`backprop bench`) against PyTorch.
   peak-memory      peak RSS of one Fashion-MNIST training epoch, against PyTorch's.
 Before and after the jobs it runs bench/two_cores.cpp: 2-thread figures mean little when it says SHARED.
@@ -92,6 +94,13 @@ def build_fann():
     return binary
 
 
+def build_seed_floor():
+    binary = os.path.join(ROOT, "build", "peers", "seed_floor")
+    os.makedirs(os.path.dirname(binary), exist_ok=True)
+    run(["g++", "-O3", "-march=native", os.path.join(ROOT, "bench", "seed_floor.cpp"), "-o", binary])
+    return binary
+
+
 def two_cores_check():
     """bench/two_cores.cpp's verdict: are the 2 vCPUs 2 cores right now? (None when it cannot be built.)"""
     binary = os.path.join(ROOT, "build", "peers", "two_cores")
@@ -145,6 +154,10 @@ def main():
         peer = median(lambda: float(re.search(r"([\d.]+) updates/s", run([fann, "2000000"])).group(1)))
         note = "FANN 2.2 fann_train"
     rows.append(("seed-net per-sample (updates/s)", ours, peer, note + f"; backprop {1e9 / ours:.0f} ns/update"))
+    floor_binary = build_seed_floor()
+    floor = median(lambda: float(re.search(r"([\d.]+) updates/s", run([floor_binary, "4000000"])).group(1)))
+    rows.append(("seed-net floor, hand-written (updates/s)", floor, peer,
+                 f"not backprop: the step's arithmetic alone, {1e9 / floor:.0f} ns (bench/seed_floor.cpp)"))
 
     latency = median(lambda: json.loads(run([BACKPROP, "bench", network, "--batch", "1", "--json"]))[0]["latency_us"])
     throughput = median(

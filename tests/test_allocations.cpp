@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
+#include "backprop/nn/row_step.hpp"
 #include "backprop/train/trainer.hpp"
 
 namespace {
@@ -92,6 +94,25 @@ TEST(Allocations, ATrainingStepAllocatesNothing) {
   }
 }
 
+// The fused one-row step (nn/row_step.hpp), with plain SGD folded into it and with an optimizer of its own.
+TEST(Allocations, TheOneRowStepAllocatesNothing) {
+  for (const std::string type : {"sgd", "adamw"}) {
+    NetworkSpec spec = mlp(8, 0.0);  // 8,700 parameters: sgd takes the fused update
+    spec.optimizer.type = type;
+    Network<float> network(spec);
+    Optimizer<float> optimizer(spec.optimizer, network.parameters().size());
+    RowStep row_step(network, optimizer);
+    Random random(1);
+    std::vector<float> x(784), y(10, 0.0f);
+    for (float& v : x) v = static_cast<float>(random.uniform());
+    y[3] = 1.0f;
+    EXPECT_TRUE(row_step.step(x.data(), y.data(), 1e-3).finite);
+    const long before = allocations.load();
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(row_step.step(x.data(), y.data(), 1e-3).finite);
+    EXPECT_EQ(allocations.load() - before, 0) << type;
+  }
+}
+
 // The trainer's loop: allocations grow with epochs (history, validation) but not with steps.
 TEST(Allocations, TheTrainerAllocatesPerEpochNotPerStep) {
   Dataset data;
@@ -120,6 +141,36 @@ TEST(Allocations, TheTrainerAllocatesPerEpochNotPerStep) {
   const long few_steps = allocations_for(2, 1000) - allocations_for(1, 1000);
   EXPECT_LT(many_steps - few_steps, 10) << "an epoch of 200 steps allocated " << many_steps
                                         << " times, one of 2 steps " << few_steps << " times";
+}
+
+// The same at batch size 1, where the trainer runs the fused one-row step: 2000 steps an epoch.
+TEST(Allocations, TheTrainerAtBatchOneAllocatesPerEpochNotPerStep) {
+  Dataset data;
+  data.source = "generated";
+  data.rows = 2000;
+  data.features = 4;
+  data.task = TaskKind::regression;
+  data.target_count = 1;
+  Random random(3);
+  for (std::size_t r = 0; r < data.rows; ++r) {
+    for (int f = 0; f < 4; ++f) data.features_f32.push_back(static_cast<float>(random.uniform()));
+    data.targets.push_back(static_cast<float>(random.uniform()));
+  }
+  auto allocations_for = [&](int epochs) {
+    NetworkSpec spec;
+    spec.input = 4;
+    spec.loss = LossKind::mse;
+    spec.layers.push_back({.units = 3, .activation = Activation::sigmoid});
+    spec.layers.push_back({.units = 1, .activation = Activation::sigmoid});
+    spec.training.epochs = epochs;
+    spec.training.batch_size = 1;
+    Network<float> network(spec);
+    const long before = allocations.load();
+    train(network, data, nullptr, Scaling{});
+    return allocations.load() - before;
+  };
+  const long second_epoch = allocations_for(2) - allocations_for(1);
+  EXPECT_LT(second_epoch, 10) << "an epoch of 2000 one-row steps allocated " << second_epoch << " times";
 }
 
 }  // namespace

@@ -99,26 +99,16 @@ inline float derive_one(Activation f, float d, float z, float a, float slope) {
   }
 }
 
-// A layer of Out < 8 units, forward: dense_forward_row_fixed's sums, then f, with the sums still in
-// registers.
+// A layer of Out < 8 units, forward: dense_forward_row's copy for the width, then f.
 template <int Out>
 inline void forward_fixed(float* __restrict z, float* __restrict a, const float* __restrict input,
                           const float* __restrict weights, const float* __restrict bias, int in, Activation f,
                           float slope) {
-  float sums[Out];
-  for (int o = 0; o < Out; ++o) sums[o] = bias[o];
-  for (int i = 0; i < in; ++i) {
-    const float x = input[i];
-    const float* w = weights + static_cast<std::size_t>(i) * Out;
-    for (int o = 0; o < Out; ++o) sums[o] += x * w[o];
-  }
-  for (int o = 0; o < Out; ++o) {
-    z[o] = sums[o];
-    a[o] = activate_one(f, sums[o], slope);
-  }
+  detail::dense_forward_row_body(z, input, weights, bias, in, Out);
+  for (int o = 0; o < Out; ++o) a[o] = activate_one(f, z[o], slope);
 }
 
-// A layer of Out < 8 units, backward: dense_backward_row_fixed's values (the input gradient from the
+// A layer of Out < 8 units, backward: dense_backward_row's values (the input gradient from the
 // weights before the update, then through the layer below's f'), and with Update each weight's and bias's
 // sgd_rule as soon as its gradient is known, the gradient still in a register.
 template <int Out, bool Update>
@@ -135,7 +125,7 @@ inline void backward_fixed(float* __restrict grad_weights, float* __restrict gra
     for (int i = 0; i < in; ++i) {
       const float* w = weights + static_cast<std::size_t>(i) * Out;
       float sum = 0;
-      for (int o = 0; o < Out; ++o) sum += d[o] * w[o];
+      for (int o = 0; o < Out; ++o) sum = element::multiply_add(d[o], w[o], sum);
       grad_input[i] = derive_one(f, sum, z_below[i], input[i], slope);  // input is the layer below's a
     }
   }

@@ -7,6 +7,19 @@
 
 namespace backprop::kernels::element {
 
+// a * b + c rounded once where the CPU has a fused multiply-add (FMA), else twice. Written out rather than
+// left to the compiler's contraction of a * b + c, which depends on the code around an inlined copy: the
+// one-row step and the general path compute the same sums in different surroundings and must round them
+// alike (tests/test_row_step.cpp).
+template <typename T>
+inline __attribute__((always_inline)) T multiply_add(T a, T b, T c) {
+#ifdef __FMA__
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
 // sigma(z) = 1 / (1 + e^-z). For very negative z, e^-z overflows to infinity and 1 / infinity is exactly 0,
 // so the plain formula has no NaN and needs no branch (which keeps a loop of it vectorisable).
 template <typename T>
@@ -28,7 +41,7 @@ inline T tanh(T z) {
 // tanh'(z) = 1 - a^2
 template <typename T>
 inline T tanh_backward(T da, T a) {
-  return da * (T(1) - a * a);
+  return da * multiply_add(-a, a, T(1));
 }
 
 // slope 0: relu.

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backprop/kernels/element.hpp"
 #include "backprop/nn/aligned.hpp"
 #include "backprop/nn/spec.hpp"
 
@@ -38,8 +39,8 @@ namespace backprop {
 // (row_step.hpp) both use it, so the two give the same bits.
 template <typename T>
 inline T sgd_rule(T parameter, T gradient, T learning_rate, T weight_decay) {
-  const T g = gradient + weight_decay * parameter;
-  return parameter - learning_rate * g;
+  const T g = kernels::element::multiply_add(weight_decay, parameter, gradient);
+  return kernels::element::multiply_add(-learning_rate, g, parameter);
 }
 
 template <typename T>

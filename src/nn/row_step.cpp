@@ -18,8 +18,8 @@ namespace {
 
 namespace element = kernels::element;
 
-// The fused update saves the parameter arena each step, so it is kept to arenas this small (64 KB); a larger
-// network's step is arithmetic, and the separate update costs little beside it.
+// The fused update saves each parameter as it updates it, into a second arena, so it is kept to arenas this
+// small (64 KB); a larger network's step is mostly arithmetic, and the separate update costs little beside it.
 constexpr std::size_t kFusedUpdateValues = 16384;
 
 // activation_forward for one row: a = f(z), softmax through the general function.

@@ -7,6 +7,7 @@
 
 #include "backprop/data/dataset.hpp"
 #include "backprop/nn/initializer.hpp"
+#include "backprop/nn/spec.hpp"
 
 namespace backprop::testing {
 
@@ -41,6 +42,19 @@ inline Dataset one_feature_regression(float x, float y, int rows) {
   data.features_f32.assign(rows, x);
   data.targets.assign(rows, y);
   return data;
+}
+
+// One identity unit (weight `weight`, bias 0), mse, SGD at learning rate 1, one row per step, one epoch: with
+// one_feature_regression, the divergence tests' network.
+inline NetworkSpec one_weight_network(double weight) {
+  NetworkSpec spec;
+  spec.input = 1;
+  spec.loss = LossKind::mse;
+  spec.layers.push_back({.units = 1, .activation = Activation::identity, .weights = {weight}, .bias = {0.0}});
+  spec.optimizer.learning_rate = 1.0;
+  spec.training.batch_size = 1;
+  spec.training.epochs = 1;
+  return spec;
 }
 
 }  // namespace backprop::testing

@@ -574,13 +574,7 @@ TEST_P(DeviceTraining, ResumingFromACheckpointGivesTheUninterruptedResult) {
 
 TEST_P(DeviceTraining, DivergenceNamesTheEpochAndBatchAndKeepsTheLastFiniteParameters) {
   const auto run = [&](float x, double weight, int rows) -> std::string {
-    NetworkSpec spec;
-    spec.input = 1;
-    spec.loss = LossKind::mse;
-    spec.layers.push_back({.units = 1, .activation = Activation::identity, .weights = {weight}, .bias = {0.0}});
-    spec.optimizer.learning_rate = 1.0;
-    spec.training.batch_size = 1;
-    spec.training.epochs = 1;
+    const NetworkSpec spec = testing::one_weight_network(weight);
     const Dataset data = testing::one_feature_regression(x, 0.0f, rows);
     Network<float> network(spec);
     TrainingParallelism parallelism;

@@ -240,9 +240,7 @@ TEST(RowStep, DivergenceKeepsTheLastFiniteParametersAndNamesTheStep) {
   for (const Diverging& d : {Diverging{3e38f, 1e-38, "epoch 1, batch 1: the gradient of layer 1 is not finite"},
                              Diverging{1e18f, 1.0, "epoch 1, batch 2: the loss is inf"}}) {
     SCOPED_TRACE(d.message);
-    NetworkSpec spec = network(1, {{.units = 1, .activation = Activation::identity, .weights = {d.weight}, .bias = {0.0}}},
-                               LossKind::mse, "sgd");
-    spec.optimizer.learning_rate = 1.0;
+    const NetworkSpec spec = testing::one_weight_network(d.weight);
     const Dataset data = testing::one_feature_regression(d.x, 0.0f, 3);
     std::vector<std::vector<std::uint32_t>> kept;
     std::vector<std::string> messages;

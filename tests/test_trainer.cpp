@@ -183,12 +183,7 @@ TEST(TrainerEarlyStopping, KeepsTheParametersOfTheBestValidationEpoch) {
 using testing::one_feature_regression;
 
 std::string divergence(const Dataset& data, double weight, int epochs) {
-  NetworkSpec spec;
-  spec.input = 1;
-  spec.loss = LossKind::mse;
-  spec.layers.push_back({.units = 1, .activation = Activation::identity, .weights = {weight}, .bias = {0.0}});
-  spec.optimizer.learning_rate = 1.0;
-  spec.training.batch_size = 1;
+  NetworkSpec spec = testing::one_weight_network(weight);
   spec.training.epochs = epochs;
   Network<float> network(spec);
   try {

@@ -1,6 +1,7 @@
 // The fused one-row training step (row_step.hpp). Each part names the general-path function whose
 // arithmetic it repeats; the pieces they share (the row products of dense_row.hpp, the element formulas of
-// kernels/element.hpp, loss_value, loss_backward and sgd_rule) are the same code.
+// kernels/element.hpp, loss_value, loss_backward, activation_forward and activation_backward for layers of 8
+// units or more, and sgd_rule) are the same code.
 #include "backprop/nn/row_step.hpp"
 
 #include <algorithm>
@@ -22,64 +23,12 @@ namespace element = kernels::element;
 // small (64 KB); a larger network's step is mostly arithmetic, and the separate update costs little beside it.
 constexpr std::size_t kFusedUpdateValues = 16384;
 
-// activation_forward for one row: a = f(z), softmax through the general function.
-inline void activate(float* a, const float* z, const DenseLayer& layer) {
-  const int n = layer.out;
-  const float slope = static_cast<float>(layer.slope);
-  switch (layer.activation) {
-    case Activation::identity:
-      for (int i = 0; i < n; ++i) a[i] = z[i];
-      break;
-    case Activation::sigmoid:
-      for (int i = 0; i < n; ++i) a[i] = element::sigmoid(z[i]);
-      break;
-    case Activation::tanh:
-      for (int i = 0; i < n; ++i) a[i] = element::tanh(z[i]);
-      break;
-    case Activation::relu:
-      for (int i = 0; i < n; ++i) a[i] = element::leaky_relu(z[i], 0.0f);
-      break;
-    case Activation::leaky_relu:
-      for (int i = 0; i < n; ++i) a[i] = element::leaky_relu(z[i], slope);
-      break;
-    case Activation::softmax:
-      activation_forward(a, z, Activation::softmax, slope, 1, n);
-      break;
-  }
-}
-
-// activation_backward for one row, in place: d = d * f'(z). Softmax is only ever the output layer, whose
-// derivative loss_backward applies, so it never comes here.
-inline void derive(float* d, const float* z, const float* a, const DenseLayer& layer) {
-  const int n = layer.out;
-  const float slope = static_cast<float>(layer.slope);
-  switch (layer.activation) {
-    case Activation::identity:
-      break;
-    case Activation::sigmoid:
-      for (int i = 0; i < n; ++i) d[i] = element::sigmoid_backward(d[i], a[i]);
-      break;
-    case Activation::tanh:
-      for (int i = 0; i < n; ++i) d[i] = element::tanh_backward(d[i], a[i]);
-      break;
-    case Activation::relu:
-      for (int i = 0; i < n; ++i) d[i] = element::leaky_relu_backward(d[i], z[i], 0.0f);
-      break;
-    case Activation::leaky_relu:
-      for (int i = 0; i < n; ++i) d[i] = element::leaky_relu_backward(d[i], z[i], slope);
-      break;
-    case Activation::softmax:
-      activation_backward(d, z, a, d, Activation::softmax, slope, 1, n);
-      break;
-  }
-}
-
 // The bits of |v|; a value is finite when they are below infinity's (kernels::all_finite's test).
 inline std::uint32_t magnitude_bits(float v) { return std::bit_cast<std::uint32_t>(v) & 0x7fffffffu; }
 constexpr std::uint32_t kInfinityBits = 0x7f800000u;
 
-// One value of activate() and derive(), for the layers below kFixedWidth units (softmax never: it is a
-// function of the whole row, and only ever an output layer with softmax_ce).
+// One value of activation_forward and activation_backward (activation.cpp), for the layers under 8 units
+// (softmax never: it is a function of the whole row, and only ever an output layer with softmax_ce).
 inline float activate_one(Activation f, float z, float slope) {
   switch (f) {
     case Activation::sigmoid: return element::sigmoid(z);
@@ -215,7 +164,7 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
       case 7: forward_fixed<7>(z, a, input, w, b, layer.in, f, slope); break;
       default:
         detail::dense_forward_row(z, input, w, b, layer.in, layer.out);
-        activate(a, z, layer);
+        activation_forward(a, z, layer.activation, static_cast<float>(layer.slope), 1, layer.out);
     }
     input = a;
   }
@@ -276,7 +225,9 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
     }
 #undef BACKPROP_FIXED
     detail::dense_backward_row(gw, gb, grad_input, layer_input, dz, w, in, layer.out);
-    if (l > 0) derive(grad_input, z_below, layer_input, *below);
+    if (l > 0)
+      activation_backward(grad_input, z_below, layer_input, grad_input, below->activation,
+                          static_cast<float>(below->slope), 1, in);
     if constexpr (Update) {
       sgd_update(w, sw, gw, in * layer.out, learning_rate, weight_decay_, largest);
       sgd_update(b, sb, gb, layer.out, learning_rate, weight_decay_, largest);

@@ -80,7 +80,7 @@ TEST(Allocations, ATrainingStepAllocatesNothing) {
     for (float& v : x) v = static_cast<float>(random.uniform());
     for (int r = 0; r < batch; ++r) y[static_cast<std::size_t>(r) * 10 + r % 10] = 1.0f;
     auto step = [&] {
-      network.forward_train(workspace, x.data(), batch, random);
+      network.forward(workspace, x.data(), batch, &random);
       const float loss = network.loss_value(workspace, y.data(), batch);
       network.backward(workspace, x.data(), y.data(), batch);
       EXPECT_TRUE(kernels::all_finite(network.gradients().data(), network.gradients().size()));

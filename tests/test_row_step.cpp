@@ -175,7 +175,7 @@ TEST(RowStep, TrainingIsBitIdenticalToTheGeneralPath) {
   }
 }
 
-// One step on its own, against Network::forward_train, loss_value, backward and Optimizer::step: the loss,
+// One step on its own, against Network::forward (with dropout masks), loss_value, backward and Optimizer::step: the loss,
 // the output, the whole gradient arena, the parameters and the optimizer's state and step count.
 TEST(RowStep, OneStepIsTheGeneralPathsStep) {
   for (const Case& c : cases()) {
@@ -196,7 +196,7 @@ TEST(RowStep, OneStepIsTheGeneralPathsStep) {
         for (float& v : y) v = static_cast<float>(c.spec.loss == LossKind::bce ? step % 2 : random.uniform());
       }
       const RowStep::Result result = row_step.step(x.data(), y.data(), 0.07);
-      general_net.forward_train(workspace, x.data(), 1, unused);
+      general_net.forward(workspace, x.data(), 1, &unused);
       const float loss = general_net.loss_value(workspace, y.data(), 1);
       general_net.backward(workspace, x.data(), y.data(), 1);
       general_optimizer.step(general_net.parameters(), general_net.gradients(), 0.07);

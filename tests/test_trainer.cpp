@@ -40,7 +40,7 @@ TEST(TrainerDropout, GradientsThroughTheMasksMatchCentralDifferences) {
   Workspace<double> workspace(network, 6);
   auto loss_with_masks = [&] {
     Random random(77);  // the same masks every time
-    network.forward_train(workspace, x.data(), 6, random);
+    network.forward(workspace, x.data(), 6, &random);
     return network.loss_value(workspace, y.data(), 6);
   };
   loss_with_masks();
@@ -73,7 +73,7 @@ TEST(TrainerDropout, KeepsOneMinusPScaledAndLeavesInferenceAlone) {
   random_batch(xd, yd, spec, batch, 1);
   const std::vector<float> x(xd.begin(), xd.end());
   Random random(5);
-  network.forward_train(workspace, x.data(), batch, random);
+  network.forward(workspace, x.data(), batch, &random);
   std::size_t dropped = 0;
   const std::size_t n = static_cast<std::size_t>(batch) * 16;
   for (std::size_t i = 0; i < n; ++i) {

@@ -59,20 +59,8 @@ Network<T>::Network(const NetworkSpec& spec) : spec_(spec) {
 }
 
 template <typename T>
-void Network<T>::forward(Workspace<T>& workspace, const T* x, int batch) const {
-  workspace.set_dropout_active(false);
-  const T* input = x;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const DenseLayer& layer = layers_[l];
-    dense_forward(workspace.z(l), workspace.a(l), input, parameters_.data() + layer.weights_offset,
-                  parameters_.data() + layer.bias_offset, layer, batch);
-    input = workspace.a(l);
-  }
-}
-
-template <typename T>
-void Network<T>::forward_train(Workspace<T>& workspace, const T* x, int batch, Random& random) const {
-  workspace.set_dropout_active(true);
+void Network<T>::forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout) const {
+  workspace.set_dropout_active(dropout != nullptr);
   const T* input = x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const DenseLayer& layer = layers_[l];
@@ -86,7 +74,7 @@ void Network<T>::forward_train(Workspace<T>& workspace, const T* x, int batch, R
       T* dropped = workspace.dropped(l);
       const T* a = workspace.a(l);
       for (std::size_t i = 0; i < n; ++i) {
-        mask[i] = random.uniform() < p ? T(0) : keep_scale;
+        mask[i] = dropout->uniform() < p ? T(0) : keep_scale;
         dropped[i] = a[i] * mask[i];
       }
     }

@@ -74,9 +74,11 @@ Json state_json(const TrainingState& s) {
   j["order_random"] = s.order_random;
   j["dropout_random"] = s.dropout_random;
   j["learning_rate"] = bits(s.learning_rate);
-  j["sums"] = {{"loss_sum", bits(s.loss_sum)}, {"squared_error", bits(s.squared_error)},
-               {"absolute_error", bits(s.absolute_error)}, {"correct", s.correct}, {"rows", s.rows},
-               {"values", s.values}};
+  // The counts are whole numbers in the file (the format predates MetricSums' doubles).
+  const auto count = [](double v) { return static_cast<std::size_t>(v); };
+  j["sums"] = {{"loss_sum", bits(s.sums.loss)}, {"squared_error", bits(s.sums.squared_error)},
+               {"absolute_error", bits(s.sums.absolute_error)}, {"correct", count(s.sums.correct)},
+               {"rows", count(s.sums.rows)}, {"values", count(s.sums.values)}};
   j["optimizer_steps"] = s.optimizer_steps;
   j["best_validation_loss"] = bits(s.best_validation_loss);
   j["epochs_without_improvement"] = s.epochs_without_improvement;
@@ -177,12 +179,12 @@ TrainingState read_state(const HeaderReader& r, const Json& s) {
   }
   state.learning_rate = r.real(s, "learning_rate", p);
   const Json& sums = r.at(s, "sums", p);
-  state.loss_sum = r.real(sums, "loss_sum", p + "sums.");
-  state.squared_error = r.real(sums, "squared_error", p + "sums.");
-  state.absolute_error = r.real(sums, "absolute_error", p + "sums.");
-  state.correct = r.whole<std::size_t>(sums, "correct", p + "sums.");
-  state.rows = r.whole<std::size_t>(sums, "rows", p + "sums.");
-  state.values = r.whole<std::size_t>(sums, "values", p + "sums.");
+  state.sums.loss = r.real(sums, "loss_sum", p + "sums.");
+  state.sums.squared_error = r.real(sums, "squared_error", p + "sums.");
+  state.sums.absolute_error = r.real(sums, "absolute_error", p + "sums.");
+  state.sums.correct = static_cast<double>(r.whole<std::size_t>(sums, "correct", p + "sums."));
+  state.sums.rows = static_cast<double>(r.whole<std::size_t>(sums, "rows", p + "sums."));
+  state.sums.values = static_cast<double>(r.whole<std::size_t>(sums, "values", p + "sums."));
   state.optimizer_steps = r.whole<long>(s, "optimizer_steps", p);
   state.best_validation_loss = r.real(s, "best_validation_loss", p);
   state.epochs_without_improvement = r.whole<int>(s, "epochs_without_improvement", p);

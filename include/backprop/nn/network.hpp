@@ -84,12 +84,11 @@ class Network {
   }
   std::span<const T> bias(std::size_t l) const { return cview(parameters_, layers_[l].bias_offset, layers_[l].out); }
 
-  // Forward pass of batch rows of x (B, IN): fills workspace z and a of every layer (no dropout).
-  void forward(Workspace<T>& workspace, const T* x, int batch) const;
-  // The training forward pass: as forward(), then every hidden layer with dropout p keeps each output
-  // with probability 1 - p and scales it by 1 / (1 - p) (inverted dropout), with masks drawn from
-  // random; the following backward() goes through the same masks.
-  void forward_train(Workspace<T>& workspace, const T* x, int batch, Random& random) const;
+  // Forward pass of batch rows of x (B, IN): fills workspace z and a of every layer. With dropout (training),
+  // every hidden layer with dropout p then keeps each output with probability 1 - p and scales it by
+  // 1 / (1 - p) (inverted dropout), with masks drawn from *dropout; the following backward() goes through
+  // the same masks. Without (null), no dropout.
+  void forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout = nullptr) const;
   // The loss of the last forward pass against targets y (B, OUT).
   T loss_value(const Workspace<T>& workspace, const T* y, int batch) const;
   // Backward pass after forward() on the same x: fills workspace delta of every layer and OVERWRITES the

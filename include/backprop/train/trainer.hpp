@@ -11,6 +11,7 @@
 
 #include "backprop/data/dataset.hpp"
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/kernels/metric_sums.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/spec.hpp"
 
@@ -64,9 +65,7 @@ struct TrainingState {
   std::vector<std::size_t> order;              // (rows) the epoch's order of the training rows
   std::string order_random, dropout_random;    // Random::state() of the two streams
   double learning_rate = 0.0;                  // of the epoch's last step so far
-  // The epoch's running metric sums so far (training mode).
-  double loss_sum = 0.0, squared_error = 0.0, absolute_error = 0.0;
-  std::size_t correct = 0, rows = 0, values = 0;
+  MetricSums sums;                             // the epoch's running metric sums so far (training mode)
   long optimizer_steps = 0;                    // Optimizer::step_count()
   std::vector<std::vector<float>> optimizer_state;  // Optimizer::state(), each (N) like the parameter arena
   // Early stopping.

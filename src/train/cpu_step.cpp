@@ -1,0 +1,108 @@
+// The general training step on the CPU (step.hpp): gather the batch's rows, Network::forward with dropout,
+// loss_value, Network::backward into the gradient arena, the gradient reducer of distributed or exact
+// training when there is one, clipping, the finiteness check, Optimizer::step.
+#include <cmath>
+#include <vector>
+
+#include "backprop/kernels/kernels.hpp"
+#include "train/step.hpp"
+
+namespace backprop {
+namespace {
+
+class CpuStep final : public Step, private GradientSource {
+ public:
+  CpuStep(Network<float>& network, Optimizer<float>& optimizer, const Dataset& data, const Scaling& scaling,
+          int batch_size, std::unique_ptr<GradientReducer> reducer, Random& dropout_random)
+      : network_(network),
+        optimizer_(optimizer),
+        data_(data),
+        scaling_(scaling),
+        reducer_(std::move(reducer)),
+        dropout_random_(dropout_random),
+        classification_(data.task == TaskKind::classification),
+        outputs_(network.output_size()),
+        clip_grad_norm_(network.spec().training.clip_grad_norm),
+        workspace_(network, batch_size),
+        x_(static_cast<std::size_t>(batch_size) * data.features),
+        y_(static_cast<std::size_t>(batch_size) * network.output_size()),
+        labels_(static_cast<std::size_t>(batch_size)) {}
+
+  void begin_epoch(std::span<const std::size_t> order, const MetricSums& sums) override {
+    order_ = order.data();
+    // Ranks > 0 leave a resumed epoch's sums (rank 0's, from the checkpoint) to rank 0, so they count once.
+    sums_ = reducer_ && reducer_->rank() > 0 ? MetricSums{} : sums;
+    divergence_.reset();
+  }
+
+  // The gradient arena holds the gradient of the whole batch, the same on every rank; the loss is this
+  // rank's (a loss that is not finite on any rank makes the gradient not finite on all).
+  bool run(std::size_t first, std::size_t count, long step, double learning_rate) override {
+    const std::size_t* indices = order_ + first;
+    const double loss = reducer_ ? reducer_->reduce(*this, indices, count, step, dropout_random_)
+                                 : rows_gradient(indices, count, dropout_random_);
+    // One pass over the gradient arena gives the norm for clipping and catches divergence before the
+    // update, so the network keeps the last finite parameters.
+    const auto gradients = network_.gradients();
+    const bool finite = clip_grad_norm_ > 0 ? std::isfinite(clip_gradient_norm(gradients, clip_grad_norm_))
+                                            : kernels::all_finite(gradients.data(), gradients.size());
+    if (!std::isfinite(loss) || !finite) {
+      divergence_ = Divergence{step, divergence_cause(network_, loss)};
+      return false;
+    }
+    optimizer_.step(network_.parameters(), gradients, learning_rate);
+    return true;
+  }
+
+  MetricSums sums() override { return sums_; }
+  MetricSums totals() override {
+    MetricSums all = sums_;
+    if (reducer_) reducer_->sum_over_ranks(all);
+    return all;
+  }
+  std::optional<Divergence> divergence() override { return divergence_; }
+  Metrics evaluate(const Dataset& data) override { return backprop::evaluate(network_, data, scaling_); }
+
+ private:
+  double rows_gradient(const std::size_t* indices, std::size_t count, Random& random) override {
+    data_.gather_rows(x_.data(), indices, count, scaling_);
+    data_.gather_targets(y_.data(), indices, count, outputs_);
+    if (classification_)
+      for (std::size_t r = 0; r < count; ++r) labels_[r] = data_.labels[indices[r]];
+    const int rows = static_cast<int>(count);
+    network_.forward(workspace_, x_.data(), rows, &random);
+    const double loss = network_.loss_value(workspace_, y_.data(), rows);
+    network_.backward(workspace_, x_.data(), y_.data(), rows);
+    add_rows(sums_, network_.output(workspace_), y_.data(), classification_ ? labels_.data() : nullptr, count,
+             outputs_, loss, classification_);
+    return loss;
+  }
+
+  Network<float>& network_;
+  Optimizer<float>& optimizer_;
+  const Dataset& data_;
+  const Scaling& scaling_;
+  std::unique_ptr<GradientReducer> reducer_;  // null: one process, the plain sum
+  Random& dropout_random_;
+  bool classification_;
+  int outputs_;
+  double clip_grad_norm_;
+  Workspace<float> workspace_;
+  std::vector<float> x_;              // (B, IN) the rows being computed
+  std::vector<float> y_;              // (B, OUT)
+  std::vector<std::int32_t> labels_;  // (B)
+  const std::size_t* order_ = nullptr;
+  MetricSums sums_;
+  std::optional<Divergence> divergence_;
+};
+
+}  // namespace
+
+std::unique_ptr<Step> make_cpu_step(Network<float>& network, Optimizer<float>& optimizer, const Dataset& data,
+                                    const Scaling& scaling, int batch_size, std::unique_ptr<GradientReducer> reducer,
+                                    Random& dropout_random) {
+  return std::make_unique<CpuStep>(network, optimizer, data, scaling, batch_size, std::move(reducer),
+                                   dropout_random);
+}
+
+}  // namespace backprop

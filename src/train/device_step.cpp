@@ -1,0 +1,139 @@
+// The training step on a device (step.hpp; TrainingParallelism::device): the data set, the network and the
+// optimizer state live there, each step is queued without waiting, and the host reads the sums and the step
+// status only when asked (the end of an epoch, a checkpoint, now and then for the progress line).
+#include <algorithm>
+#include <map>
+
+#include "backprop/kernels/device.hpp"
+#include "backprop/nn/device_network.hpp"
+#include "train/step.hpp"
+
+namespace backprop {
+namespace {
+
+// Steps between two reads of the running loss for the progress line (each read waits for the device).
+constexpr std::size_t kDeviceProgressEvery = 50;
+
+// The dropout seed of a step on a device: never 0 (0 means "no dropout" to DeviceNetwork::forward).
+std::uint64_t device_dropout_seed(std::uint64_t seed, long step) {
+  std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 0xA24BAED4963EE407ull * static_cast<std::uint64_t>(step + 1);
+  x = (x ^ (x >> 31)) * 0xBF58476D1CE4E5B9ull;
+  return (x ^ (x >> 29)) | 1;
+}
+
+MetricSums from_device(const kernels::DeviceSums& device_sums, double rows, double values) {
+  MetricSums sums;
+  sums.loss = device_sums.loss;
+  sums.correct = device_sums.correct;
+  sums.squared_error = device_sums.squared_error;
+  sums.absolute_error = device_sums.absolute_error;
+  sums.rows = rows;
+  sums.values = values;
+  return sums;
+}
+
+class DeviceStep final : public Step {
+ public:
+  DeviceStep(kernels::DeviceBackend& backend, Network<float>& network, Optimizer<float>& optimizer,
+             const Dataset& data, const Scaling& scaling, int batch_size)
+      : backend_(backend),
+        host_network_(network),
+        scaling_(scaling),
+        classification_(data.task == TaskKind::classification),
+        data_(backend, data, scaling, network.output_size()),
+        network_(backend, network, batch_size),
+        optimizer_(backend, optimizer),
+        order_(backend, data.rows),
+        sums_(backend, 1),
+        status_(backend, 1),
+        host_order_(data.rows) {}
+
+  void begin_epoch(std::span<const std::size_t> order, const MetricSums& sums) override {
+    std::copy(order.begin(), order.end(), host_order_.begin());
+    order_.upload(host_order_.data(), host_order_.size());
+    const kernels::DeviceSums start{sums.loss, sums.correct, sums.squared_error, sums.absolute_error};
+    sums_.upload(&start, 1);
+    rows_ = sums.rows;
+    values_ = sums.values;
+    // The device's status counts from the run's start: a divergence is reported when it is read.
+  }
+
+  bool run(std::size_t first, std::size_t count, long step, double learning_rate) override {
+    const int rows = static_cast<int>(count);
+    network_.gather(data_, order_.data(), first, rows);
+    network_.forward(rows, device_dropout_seed(host_network_.spec().seed, step));
+    network_.loss_and_gradient(sums_.data(), status_.data(), rows,
+                               static_cast<float>(host_network_.spec().training.clip_grad_norm), step);
+    optimizer_.step(network_, status_.data(), learning_rate);
+    rows_ += static_cast<double>(count);
+    if (!classification_) values_ += static_cast<double>(count) * host_network_.output_size();
+    return true;
+  }
+
+  MetricSums sums() override {
+    kernels::DeviceSums device_sums;
+    sums_.download(&device_sums, 1);
+    return from_device(device_sums, rows_, values_);
+  }
+  std::size_t progress_every() const override { return kDeviceProgressEvery; }
+
+  // A step that diverged skipped its update and every later one, so the device holds the parameters before it.
+  std::optional<Divergence> divergence() override {
+    kernels::StepStatus status;
+    status_.download(&status, 1);
+    if (status.diverged == 0) return std::nullopt;
+    return Divergence{status.diverged_step, status.diverged == 1 ? "the loss is not finite" : "a gradient is not finite"};
+  }
+
+  void synchronize() override {
+    network_.download_parameters(host_network_);
+    optimizer_.download_state();
+  }
+
+  Metrics evaluate(const Dataset& data) override {
+    auto found = validation_.find(&data);
+    if (found == validation_.end())
+      found = validation_.try_emplace(&data, backend_, data, scaling_, host_network_.output_size()).first;
+    return metrics_of(device_pass(network_, found->second, classification_), classification_);
+  }
+
+ private:
+  kernels::DeviceBackend& backend_;
+  Network<float>& host_network_;
+  const Scaling& scaling_;
+  bool classification_;
+  DeviceDataset data_;
+  DeviceNetwork network_;
+  DeviceOptimizer optimizer_;
+  kernels::DeviceArray<std::uint32_t> order_;
+  kernels::DeviceArray<kernels::DeviceSums> sums_;
+  kernels::DeviceArray<kernels::StepStatus> status_;
+  std::vector<std::uint32_t> host_order_;
+  double rows_ = 0, values_ = 0;  // counted on the host
+  std::map<const Dataset*, DeviceDataset> validation_;  // uploaded on first use
+};
+
+}  // namespace
+
+MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, bool classification) {
+  kernels::DeviceArray<kernels::DeviceSums> device_sums(network.backend(), 1);
+  const auto batch = static_cast<std::size_t>(network.max_batch());
+  for (std::size_t start = 0; start < data.row_count(); start += batch) {
+    const int count = static_cast<int>(std::min(batch, data.row_count() - start));
+    network.gather(data, data.in_order(), start, count);
+    network.forward(count);
+    network.loss(device_sums.data(), count);
+  }
+  kernels::DeviceSums sums;
+  device_sums.download(&sums, 1);
+  const auto rows = static_cast<double>(data.row_count());
+  return from_device(sums, rows, classification ? 0.0 : rows * network.output_size());
+}
+
+std::unique_ptr<Step> make_device_step(kernels::DeviceBackend& backend, Network<float>& network,
+                                       Optimizer<float>& optimizer, const Dataset& data, const Scaling& scaling,
+                                       int batch_size) {
+  return std::make_unique<DeviceStep>(backend, network, optimizer, data, scaling, batch_size);
+}
+
+}  // namespace backprop

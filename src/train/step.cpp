@@ -1,0 +1,80 @@
+// make_step, the one place that chooses a training step (step.hpp), and what the steps share: the metric
+// sums of a batch and the cause of a divergence.
+#include "train/step.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "backprop/dist/communicator.hpp"
+#include "backprop/error.hpp"
+#include "backprop/nn/row_step.hpp"
+#include "dist/gradient_reducer.hpp"
+
+namespace backprop {
+
+std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optimizer, const Dataset& data,
+                                const Scaling& scaling, int batch_size, const TrainingParallelism& parallelism,
+                                Random& dropout_random) {
+  const bool distributed = parallelism.communicator != nullptr && parallelism.communicator->size() > 1;
+  if (parallelism.device != nullptr) {
+    if (distributed || parallelism.deterministic)
+      throw_bad_input("--device cuda trains in one process and has no --deterministic mode; use --device cpu "
+                      "under mpirun or with --deterministic");
+    return make_device_step(*parallelism.device, network, optimizer, data, scaling, batch_size);
+  }
+  // One row per step in one process: the fused step, where it computes what the general one does.
+  if (batch_size == 1 && parallelism.row_step && !distributed && !parallelism.deterministic &&
+      RowStep::applies(network))
+    return make_row_training_step(network, optimizer, data, scaling);
+  return make_cpu_step(network, optimizer, data, scaling, batch_size,
+                       dist::make_gradient_reducer(network, batch_size, parallelism.communicator,
+                                                   parallelism.deterministic),
+                       dropout_random);
+}
+
+void add_rows(MetricSums& sums, const float* outputs, const float* targets, const std::int32_t* labels,
+              std::size_t count, int output_count, double batch_loss, bool classification) {
+  sums.loss += batch_loss * static_cast<double>(count);
+  sums.rows += static_cast<double>(count);
+  if (classification) {
+    for (std::size_t r = 0; r < count; ++r)
+      if (predicted_class(outputs + r * output_count, output_count) == labels[r]) sums.correct += 1;
+  } else {
+    const std::size_t n = count * static_cast<std::size_t>(output_count);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = static_cast<double>(outputs[i]) - targets[i];
+      sums.squared_error += d * d;
+      sums.absolute_error += std::abs(d);
+    }
+    sums.values += static_cast<double>(n);
+  }
+}
+
+Metrics metrics_of(const MetricSums& sums, bool classification) {
+  Metrics m;
+  m.rows = static_cast<std::size_t>(sums.rows);
+  if (sums.rows == 0) return m;
+  m.loss = sums.loss / sums.rows;
+  if (classification) {
+    m.accuracy = sums.correct / sums.rows;
+  } else {
+    m.rmse = std::sqrt(sums.squared_error / sums.values);
+    m.mae = sums.absolute_error / sums.values;
+  }
+  return m;
+}
+
+std::string divergence_cause(const Network<float>& network, double loss) {
+  if (!std::isfinite(loss)) return "the loss is " + std::to_string(loss);
+  const auto gradients = network.gradients();
+  for (std::size_t l = 0; l < network.layer_count(); ++l) {
+    const DenseLayer& layer = network.layer(l);
+    const auto first = gradients.begin() + static_cast<std::ptrdiff_t>(layer.weights_offset);
+    const auto last = gradients.begin() + static_cast<std::ptrdiff_t>(layer.bias_offset + layer.out);
+    if (!std::all_of(first, last, [](float g) { return std::isfinite(g); }))
+      return "the gradient of layer " + std::to_string(l + 1) + " is not finite";
+  }
+  return "a value is not finite";
+}
+
+}  // namespace backprop

@@ -1,0 +1,126 @@
+// The training step interface: one call per batch covers the forward pass, the loss, the backward pass, the
+// optimizer's update and the batch's metric sums. train() (trainer.cpp) drives a Step and never asks which one
+// runs; make_step() chooses it in one place:
+//   CpuStep          (cpu_step.cpp)    the general step on the CPU, with an optional GradientReducer from dist/
+//                                      (MPI ranks, or the exact fixed-point sum of --deterministic)
+//   RowTrainingStep  (row_step.cpp)    the fused one-row step at batch size 1 (nn/row_step.hpp)
+//   DeviceStep       (device_step.cpp) the step on a device (kernels/device.hpp, docs/gpu.md)
+// Internal to the library.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "backprop/data/dataset.hpp"
+#include "backprop/data/scaling.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/nn/optimizer.hpp"
+#include "backprop/train/trainer.hpp"
+#include "backprop/kernels/metric_sums.hpp"
+
+namespace backprop {
+
+// A step whose loss or gradient was not finite: which step, and what was not finite ("the loss is inf",
+// "the gradient of layer 2 is not finite").
+struct Divergence {
+  long step = 0;
+  std::string what;
+};
+
+class Step {
+ public:
+  virtual ~Step() = default;
+
+  // An epoch over the training rows in `order` (which must outlive the epoch) begins, its metric sums so far
+  // `sums` (a resumed epoch's, else zero).
+  virtual void begin_epoch(std::span<const std::size_t> order, const MetricSums& sums) = 0;
+
+  // One optimizer step on the rows order[first, first + count): forward, loss, backward, update at this
+  // learning rate; step numbers it (dropout masks, divergence). A step whose loss or gradient is not finite
+  // changes no parameter. Returns false when it is known at once that the step diverged (divergence() then
+  // says how); a device, which does not wait for its steps, returns true and reports it later.
+  virtual bool run(std::size_t first, std::size_t count, long step, double learning_rate) = 0;
+
+  // The epoch's metric sums so far, of this process's rows (a device reads them back: a wait).
+  virtual MetricSums sums() = 0;
+  // The epoch's metric sums over every process (distributed training adds the ranks' sums).
+  virtual MetricSums totals() { return sums(); }
+  // How many steps between two reads of sums() for a progress line (1 where reading is free).
+  virtual std::size_t progress_every() const { return 1; }
+
+  // The first step since begin_epoch whose loss or gradient was not finite, if any.
+  virtual std::optional<Divergence> divergence() = 0;
+  // The parameters and the optimizer's state into the host Network and Optimizer (a device's are its own
+  // until then); the host objects are current after this.
+  virtual void synchronize() {}
+
+  // A pass without dropout over data (validation), with the current parameters.
+  virtual Metrics evaluate(const Dataset& data) = 0;
+};
+
+// The gradient of a whole batch from the shares the processes compute (dist/). The CPU step hands it a
+// GradientSource, which computes the gradient of given rows into the network's gradient arena.
+class GradientSource {
+ public:
+  // Forward, loss and backward of rows indices[0, count) with dropout masks from random: leaves in the
+  // network's gradient arena the gradient of their loss averaged over them, adds the rows to the epoch's
+  // sums and returns that loss.
+  virtual double rows_gradient(const std::size_t* indices, std::size_t count, Random& random) = 0;
+
+ protected:
+  ~GradientSource() = default;
+};
+
+class GradientReducer {
+ public:
+  virtual ~GradientReducer() = default;
+  // Leaves in the network's gradient arena the gradient of the loss averaged over the batch's count rows
+  // (data rows indices[0, count)), the same on every rank, computing this rank's share through source; a
+  // loss or gradient that is not finite on any rank leaves a gradient that is not finite on every rank.
+  // Returns the loss averaged over this rank's rows (0 when it had none).
+  virtual double reduce(GradientSource& source, const std::size_t* indices, std::size_t count, long step,
+                        Random& dropout_random) = 0;
+  // Adds every rank's sums into sums.
+  virtual void sum_over_ranks(MetricSums& sums) = 0;
+  virtual int rank() const = 0;
+  virtual bool distributed() const = 0;  // more than one process
+};
+
+// The step train() runs for this network, data and parallelism (TrainingParallelism in trainer.hpp).
+// dropout_random is the trainer's stream of dropout masks (a checkpoint saves it). Throws Error(bad_input)
+// for a combination that has no step (a device under mpirun or with --deterministic).
+std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optimizer, const Dataset& data,
+                                const Scaling& scaling, int batch_size, const TrainingParallelism& parallelism,
+                                Random& dropout_random);
+
+// What was not finite after a CPU step: the loss, else the first layer whose gradient is not.
+std::string divergence_cause(const Network<float>& network, double loss);
+
+// Adds a batch's rows to sums: their outputs (count, OUT), targets (count, OUT), labels (count; classification
+// only, else null) and the batch's loss averaged over its rows.
+void add_rows(MetricSums& sums, const float* outputs, const float* targets, const std::int32_t* labels,
+              std::size_t count, int output_count, double batch_loss, bool classification);
+// The metrics of the sums: loss and accuracy (classification), or loss, RMSE and MAE.
+Metrics metrics_of(const MetricSums& sums, bool classification);
+
+class DeviceNetwork;
+class DeviceDataset;
+// The sums of a pass without dropout over every row of data on the device, in batches of the network's
+// max_batch (what evaluate() sums on the CPU). device_step.cpp.
+MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, bool classification);
+
+// The steps (each in its own file).
+std::unique_ptr<Step> make_cpu_step(Network<float>& network, Optimizer<float>& optimizer, const Dataset& data,
+                                    const Scaling& scaling, int batch_size, std::unique_ptr<GradientReducer> reducer,
+                                    Random& dropout_random);
+std::unique_ptr<Step> make_row_training_step(Network<float>& network, Optimizer<float>& optimizer,
+                                             const Dataset& data, const Scaling& scaling);
+std::unique_ptr<Step> make_device_step(kernels::DeviceBackend& backend, Network<float>& network,
+                                       Optimizer<float>& optimizer, const Dataset& data, const Scaling& scaling,
+                                       int batch_size);
+
+}  // namespace backprop

@@ -13,6 +13,8 @@ Jobs (../shared/peers/ holds the peer programs; this script builds the C ones in
                    `backprop train --batch-size 1` on a CSV, against FANN's fann_train; and the floor:
                    bench/seed_floor.cpp, the same step written out by hand (parameters in registers),
                    the most a per-sample program can reach on the machine.
+  seed-net one-row  the fused one-row step against backprop's own general CPU step, both through train()
+                   (bench/row_step.cpp, built as build/bench_row_step): whether the fused step earns its place.
   infer-b1 / -b1024  inference of the same MLP through the C++ API (`backprop bench`) against PyTorch.
   peak-memory      peak RSS of one Fashion-MNIST training epoch, against PyTorch's.
 Before and after the jobs it runs bench/two_cores.cpp: 2-thread figures mean little when it says SHARED.
@@ -167,6 +169,15 @@ def main():
     floor = median(lambda: float(re.search(r"([\d.]+) updates/s", run([floor_binary, "4000000"])).group(1)))
     rows.append(("seed-net floor, hand-written (updates/s)", floor, peer,
                  f"not backprop: the step's arithmetic alone, {1e9 / floor:.0f} ns (bench/seed_floor.cpp)"))
+    # The one-row step against the general CPU step, both through train() (bench/row_step.cpp); the peer
+    # column holds the general step, so the ratio is the one-row step's gain.
+    row_step_binary = os.path.join(ROOT, "build", "bench_row_step")
+    if os.path.exists(row_step_binary):
+        outs = [run([row_step_binary]) for _ in range(args.repeat)]
+        fused = statistics.median(1e9 / float(re.search(r"one-row step: ([\d.]+)", o).group(1)) for o in outs)
+        general = statistics.median(1e9 / float(re.search(r"general CPU step: ([\d.]+)", o).group(1)) for o in outs)
+        rows.append(("seed-net one-row step vs general step (updates/s)", fused, general,
+                     "peer = backprop's general CPU step through train() (bench/row_step.cpp)"))
 
     latency = median(lambda: json.loads(run([BACKPROP, "bench", network, "--batch", "1", "--json"]))[0]["latency_us"])
     throughput = median(

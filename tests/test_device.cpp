@@ -160,6 +160,8 @@ TEST_P(DeviceKernels, BiasAndActivationMatchTheCpu) {
                                 f.activation, f.slope);
       EXPECT_LT(largest_difference(to_host(z_device), z), 1e-6) << to_string(f.activation);
       EXPECT_LT(largest_difference(to_host(a_device), a), 1e-6) << to_string(f.activation);
+      if (GetParam() == "emulated")  // the same formulas (kernels/math.hpp) in host arithmetic: the same bits
+        EXPECT_EQ(to_host(a_device), a) << to_string(f.activation);
     }
   }
 }
@@ -184,6 +186,8 @@ TEST_P(DeviceKernels, ActivationBackwardMatchesTheCpuWithAndWithoutAMask) {
       backend().activation_backward(dz.data(), dz.data(), masked ? m_device.data() : nullptr, z_device.data(),
                                     a_device.data(), rows, cols, f.activation, f.slope);
       EXPECT_LT(largest_difference(to_host(dz), expected), 1e-6) << to_string(f.activation) << " masked " << masked;
+      if (GetParam() == "emulated")  // the same formulas in host arithmetic: the same bits
+        EXPECT_EQ(to_host(dz), expected) << to_string(f.activation) << " masked " << masked;
     }
   }
 }
@@ -235,6 +239,7 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
     EXPECT_NEAR(got_status.batch_loss, expected_loss, 1e-6 * std::max(1.0, expected_loss)) << what;
     EXPECT_EQ(got_status.diverged, 0) << what;
     EXPECT_LT(largest_difference(to_host(dz), expected_dz), 1e-8) << what;
+    if (GetParam() == "emulated") EXPECT_EQ(to_host(dz), expected_dz) << what;  // the same formulas: the same bits
     if (c.labels) {
       EXPECT_EQ(got_sums.correct, correct) << what;
     } else {
@@ -356,6 +361,8 @@ TEST_P(DeviceKernels, TheUpdateOfEveryOptimizerMatchesTheCpuStepByStep) {
       const std::vector<float> expected(cpu.parameters().begin(), cpu.parameters().end());
       const std::vector<float> got(device_copy.parameters().begin(), device_copy.parameters().end());
       EXPECT_LT(largest_difference(got, expected), 1e-6) << c.type << " clip " << clip;
+      if (GetParam() == "emulated")  // the same one-parameter updates in host arithmetic: the same bits
+        EXPECT_EQ(got, expected) << c.type << " clip " << clip;
       optimizer.download_state();
       const auto cpu_state = cpu_optimizer.state();
       const auto device_state = device_optimizer_host.state();

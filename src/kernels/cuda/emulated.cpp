@@ -1,6 +1,6 @@
 // The emulated device (kernels/device.hpp): host memory and plain loops over the per-element math the CUDA
-// kernels run (kernels/math.hpp, device_math.hpp), with the CPU's gemm. The reference for the CUDA backend's tests, and the
-// backend that tests the device training path on machines without a GPU.
+// kernels run (kernels/math.hpp, device_math.hpp), with the CPU's gemm. The reference for the CUDA backend's
+// tests, and the backend that tests the device training path on machines without a GPU.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>

@@ -44,7 +44,6 @@ namespace {
 
 using kernels::DeviceArray;
 using kernels::DeviceBackend;
-using kernels::Function;
 using kernels::Transpose;
 
 std::vector<float> random_values(std::size_t n, std::uint64_t seed, double low = -1.0, double high = 1.0) {
@@ -158,9 +157,11 @@ TEST_P(DeviceKernels, BiasAndActivationMatchTheCpu) {
       auto z_device = to_device(backend(), z0), bias_device = to_device(backend(), bias);
       DeviceArray<float> a_device(backend(), n);
       backend().bias_activation(z_device.data(), a_device.data(), bias_device.data(), rows, cols,
-                                device_function(f.activation), f.slope);
+                                f.activation, f.slope);
       EXPECT_LT(largest_difference(to_host(z_device), z), 1e-6) << to_string(f.activation);
       EXPECT_LT(largest_difference(to_host(a_device), a), 1e-6) << to_string(f.activation);
+      if (GetParam() == "emulated")  // the same formulas (kernels/math.hpp) in host arithmetic: the same bits
+        EXPECT_EQ(to_host(a_device), a) << to_string(f.activation);
     }
   }
 }
@@ -183,8 +184,10 @@ TEST_P(DeviceKernels, ActivationBackwardMatchesTheCpuWithAndWithoutAMask) {
       auto dz = to_device(backend(), da);  // in place, as the backward pass uses it
       auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), m_device = to_device(backend(), mask);
       backend().activation_backward(dz.data(), dz.data(), masked ? m_device.data() : nullptr, z_device.data(),
-                                    a_device.data(), rows, cols, device_function(f.activation), f.slope);
+                                    a_device.data(), rows, cols, f.activation, f.slope);
       EXPECT_LT(largest_difference(to_host(dz), expected), 1e-6) << to_string(f.activation) << " masked " << masked;
+      if (GetParam() == "emulated")  // the same formulas in host arithmetic: the same bits
+        EXPECT_EQ(to_host(dz), expected) << to_string(f.activation) << " masked " << masked;
     }
   }
 }
@@ -228,7 +231,7 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
     DeviceArray<kernels::StepStatus> status(backend(), 1);
     backend().loss(dz.data(), sums.data(), status.data(), z_device.data(), a_device.data(), y_device.data(),
                    c.labels ? labels_device.data() : nullptr, rows, cols,
-                   static_cast<kernels::LossFunction>(static_cast<int>(c.loss)), device_function(c.output), 0.0f, rows);
+                   c.loss, c.output, 0.0f, rows);
     const auto got_sums = to_host(sums)[0];
     const auto got_status = to_host(status)[0];
     const std::string what = std::string(to_string(c.loss)) + "/" + std::string(to_string(c.output));
@@ -236,6 +239,7 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
     EXPECT_NEAR(got_status.batch_loss, expected_loss, 1e-6 * std::max(1.0, expected_loss)) << what;
     EXPECT_EQ(got_status.diverged, 0) << what;
     EXPECT_LT(largest_difference(to_host(dz), expected_dz), 1e-8) << what;
+    if (GetParam() == "emulated") EXPECT_EQ(to_host(dz), expected_dz) << what;  // the same formulas: the same bits
     if (c.labels) {
       EXPECT_EQ(got_sums.correct, correct) << what;
     } else {
@@ -357,6 +361,8 @@ TEST_P(DeviceKernels, TheUpdateOfEveryOptimizerMatchesTheCpuStepByStep) {
       const std::vector<float> expected(cpu.parameters().begin(), cpu.parameters().end());
       const std::vector<float> got(device_copy.parameters().begin(), device_copy.parameters().end());
       EXPECT_LT(largest_difference(got, expected), 1e-6) << c.type << " clip " << clip;
+      if (GetParam() == "emulated")  // the same one-parameter updates in host arithmetic: the same bits
+        EXPECT_EQ(got, expected) << c.type << " clip " << clip;
       optimizer.download_state();
       const auto cpu_state = cpu_optimizer.state();
       const auto device_state = device_optimizer_host.state();
@@ -378,7 +384,7 @@ TEST_P(DeviceKernels, ANonFiniteGradientOrLossStopsEveryLaterUpdate) {
   kernels::UpdateRule rule;
   rule.learning_rate = 1.0f;
   backend().check_gradients(status.data(), g.data(), 4, 0.0f, 7);
-  backend().update(p.data(), g.data(), nullptr, nullptr, nullptr, 4, rule, status.data());
+  backend().update(p.data(), g.data(), kernels::OptimizerArenas{}, 4, rule, status.data());
   EXPECT_EQ(to_host(p), (std::vector<float>{0.5f, 1.5f, 2.5f, 3.5f}));
   auto status_host = to_host(status)[0];
   EXPECT_DOUBLE_EQ(status_host.squared_norm, 1.0);
@@ -386,11 +392,11 @@ TEST_P(DeviceKernels, ANonFiniteGradientOrLossStopsEveryLaterUpdate) {
   gradients[2] = std::numeric_limits<float>::infinity();
   g.upload(gradients.data(), 4);
   backend().check_gradients(status.data(), g.data(), 4, 0.0f, 8);
-  backend().update(p.data(), g.data(), nullptr, nullptr, nullptr, 4, rule, status.data());
+  backend().update(p.data(), g.data(), kernels::OptimizerArenas{}, 4, rule, status.data());
   gradients[2] = 0.5f;  // finite again: the divergence is sticky all the same
   g.upload(gradients.data(), 4);
   backend().check_gradients(status.data(), g.data(), 4, 0.0f, 9);
-  backend().update(p.data(), g.data(), nullptr, nullptr, nullptr, 4, rule, status.data());
+  backend().update(p.data(), g.data(), kernels::OptimizerArenas{}, 4, rule, status.data());
   EXPECT_EQ(to_host(p), (std::vector<float>{0.5f, 1.5f, 2.5f, 3.5f}));
   status_host = to_host(status)[0];
   EXPECT_EQ(status_host.diverged, 2);
@@ -401,7 +407,7 @@ TEST_P(DeviceKernels, ANonFiniteGradientOrLossStopsEveryLaterUpdate) {
   const std::vector<float> z = {1e30f}, a = {1e30f}, y = {0.0f};
   auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), y_device = to_device(backend(), y);
   backend().loss(nullptr, sums.data(), fresh.data(), z_device.data(), a_device.data(), y_device.data(), nullptr, 1, 1,
-                 kernels::LossFunction::mse, Function::identity, 0.0f, 1);
+                 LossKind::mse, Activation::identity, 0.0f, 1);
   backend().check_gradients(fresh.data(), g.data(), 4, 0.0f, 3);
   status_host = to_host(fresh)[0];
   EXPECT_EQ(status_host.diverged, 1);

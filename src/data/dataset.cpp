@@ -17,6 +17,7 @@
 #include <memory>
 #include <numeric>
 
+#include "kernels/math.hpp"
 #include "backprop/error.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/initializer.hpp"
@@ -298,7 +299,7 @@ Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesyste
 
 float Dataset::feature(std::size_t r, int f) const {
   const std::size_t at = r * static_cast<std::size_t>(features) + static_cast<std::size_t>(f);
-  return features_u8.empty() ? features_f32[at] : static_cast<float>(features_u8[at]) / 255.0f;
+  return features_u8.empty() ? features_f32[at] : math::byte_feature(features_u8[at]);
 }
 
 void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t count, const Scaling& scaling) const {
@@ -325,11 +326,10 @@ void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t co
       if (!features_u8.empty()) {
         const std::uint8_t* row = features_u8.data() + r * width;
         if (scaling.empty()) {
-          for (std::size_t f = 0; f < width; ++f) row_out[f] = static_cast<float>(row[f]) / 255.0f;
+          for (std::size_t f = 0; f < width; ++f) row_out[f] = math::byte_feature(row[f]);
         } else {
           for (std::size_t f = 0; f < width; ++f)
-            row_out[f] = static_cast<float>(
-                (static_cast<double>(static_cast<float>(row[f]) / 255.0f) - scaling.offset[f]) / scaling.scale[f]);
+            row_out[f] = math::scaled_feature(math::byte_feature(row[f]), scaling.offset[f], scaling.scale[f]);
         }
       } else {
         const float* row = features_f32.data() + r * width;
@@ -337,7 +337,7 @@ void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t co
           std::copy(row, row + width, row_out);
         } else {
           for (std::size_t f = 0; f < width; ++f)
-            row_out[f] = static_cast<float>((static_cast<double>(row[f]) - scaling.offset[f]) / scaling.scale[f]);
+            row_out[f] = math::scaled_feature(row[f], scaling.offset[f], scaling.scale[f]);
         }
       }
     }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/math.hpp"
 #include "backprop/data/dataset.hpp"
 #include "backprop/error.hpp"
 
@@ -39,7 +40,7 @@ void for_each_row(const Dataset& data, F&& f) {
       f(data.features_f32.data() + r * width);
     } else {
       const std::uint8_t* bytes = data.features_u8.data() + r * width;
-      for (std::size_t j = 0; j < width; ++j) row[j] = static_cast<float>(bytes[j]) / 255.0f;  // as Dataset::feature
+      for (std::size_t j = 0; j < width; ++j) row[j] = math::byte_feature(bytes[j]);  // as Dataset::feature
       f(row.data());
     }
   }

@@ -1,10 +1,6 @@
-// Activations: forward and derivative side by side.
-//   identity   f = z                 f' = 1
-//   sigmoid    f = 1 / (1 + e^-z)    f' = a (1 - a)
-//   tanh       f = tanh z            f' = 1 - a^2
-//   relu       f = max(z, 0)         f' = [z > 0]
-//   leaky_relu f = z or slope z      f' = 1 or slope
-//   softmax    a_i = e^z_i / sum e^z_j, dL/dz_i = a_i (dL/da_i - sum_j dL/da_j a_j)
+// Activations over a (rows x cols) matrix: forward and derivative side by side, each the kernels' loop over
+// its formula in src/kernels/math.hpp (identity, sigmoid, tanh, relu = leaky_relu with slope 0, leaky_relu,
+// and softmax row by row), where each formula and its derivative are stated.
 #include <algorithm>
 #include <cstddef>
 

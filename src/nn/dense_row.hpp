@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-#include "backprop/kernels/element.hpp"
+#include "kernels/math.hpp"
 
 namespace backprop::detail {
 
@@ -19,7 +19,7 @@ inline __attribute__((always_inline)) void dense_forward_row_body(T* __restrict 
   for (int i = 0; i < in; ++i) {
     const T x = input[i];
     const T* w = weights + static_cast<std::size_t>(i) * out;
-    for (int o = 0; o < out; ++o) z[o] = kernels::element::multiply_add(x, w[o], z[o]);
+    for (int o = 0; o < out; ++o) z[o] = math::multiply_add(x, w[o], z[o]);
   }
 }
 
@@ -37,7 +37,7 @@ inline __attribute__((always_inline)) void dense_backward_row_body(
     for (int i = 0; i < in; ++i) {
       const T* w = weights + static_cast<std::size_t>(i) * out;
       T sum = 0;
-      for (int o = 0; o < out; ++o) sum = kernels::element::multiply_add(dz[o], w[o], sum);
+      for (int o = 0; o < out; ++o) sum = math::multiply_add(dz[o], w[o], sum);
       grad_input[i] = sum;
     }
   }

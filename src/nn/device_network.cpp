@@ -13,32 +13,10 @@ namespace backprop {
 
 using kernels::Transpose;
 
-kernels::Function device_function(Activation activation) {
-  switch (activation) {
-    case Activation::identity: return kernels::Function::identity;
-    case Activation::sigmoid: return kernels::Function::sigmoid;
-    case Activation::tanh: return kernels::Function::tanh;
-    case Activation::relu:
-    case Activation::leaky_relu: return kernels::Function::leaky_relu;
-    case Activation::softmax: return kernels::Function::softmax;
-  }
-  return kernels::Function::identity;
-}
-
 namespace {
 
-float slope_of(const DenseLayer& layer) {
-  return layer.activation == Activation::relu ? 0.0f : static_cast<float>(layer.slope);
-}
-
-kernels::LossFunction device_loss(LossKind loss) {
-  switch (loss) {
-    case LossKind::mse: return kernels::LossFunction::mse;
-    case LossKind::bce: return kernels::LossFunction::bce;
-    case LossKind::softmax_ce: return kernels::LossFunction::softmax_ce;
-  }
-  return kernels::LossFunction::mse;
-}
+// The slope the device kernels take (leaky_relu's; math.hpp's relu ignores it).
+float slope_of(const DenseLayer& layer) { return static_cast<float>(layer.slope); }
 
 }  // namespace
 
@@ -101,7 +79,7 @@ DeviceDataset::DeviceDataset(kernels::DeviceBackend& backend, const Dataset& dat
 }
 
 DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<float>& network, int max_batch)
-    : backend_(backend), max_batch_(max_batch), input_(network.input_size()), loss_(device_loss(network.loss())) {
+    : backend_(backend), max_batch_(max_batch), input_(network.input_size()), loss_(network.loss()) {
   std::size_t total = 0;
   for (std::size_t l = 0; l < network.layer_count(); ++l) {
     layers_.push_back(network.layer(l));
@@ -144,7 +122,7 @@ void DeviceNetwork::forward(int batch, std::uint64_t dropout_seed) {
     backend_.gemm(Transpose::no, Transpose::no, batch, layer.out, layer.in, 1.0f, input, layer.in,
                   parameters_.data() + layer.weights_offset, layer.out, 0.0f, z, layer.out);
     backend_.bias_activation(z, a, parameters_.data() + layer.bias_offset, batch, layer.out,
-                             device_function(layer.activation), slope_of(layer));
+                             layer.activation, slope_of(layer));
     if (training_ && dropout_[l] > 0) {
       // A different seed per layer: the layer number mixed into the step's seed.
       const std::uint64_t seed = dropout_seed ^ (0xD1B54A32D192ED03ull * (l + 1));
@@ -160,7 +138,7 @@ void DeviceNetwork::loss(kernels::DeviceSums* sums, int batch) const {
   const DenseLayer& output = layers_[last];
   backend_.loss(nullptr, sums, nullptr, buffer(last, kZ), buffer(last, kA), y_.data(),
                 labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_,
-                device_function(output.activation), slope_of(output), batch);
+                output.activation, slope_of(output), batch);
 }
 
 void DeviceNetwork::loss_and_gradient(kernels::DeviceSums* sums, kernels::StepStatus* status, int batch,
@@ -169,7 +147,7 @@ void DeviceNetwork::loss_and_gradient(kernels::DeviceSums* sums, kernels::StepSt
   const DenseLayer& output = layers_[last];
   backend_.loss(buffer(last, kDelta), sums, status, buffer(last, kZ), buffer(last, kA), y_.data(),
                 labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_,
-                device_function(output.activation), slope_of(output), batch);
+                output.activation, slope_of(output), batch);
   for (std::size_t l = last + 1; l-- > 0;) {
     const DenseLayer& layer = layers_[l];
     const float* input = l == 0 ? x_.data() : layer_output(l - 1, training_);
@@ -187,7 +165,7 @@ void DeviceNetwork::loss_and_gradient(kernels::DeviceSums* sums, kernels::StepSt
     backend_.activation_backward(grad_input, grad_input,
                                  training_ && dropout_[l - 1] > 0 ? buffer(l - 1, kMask) : nullptr,
                                  buffer(l - 1, kZ), buffer(l - 1, kA), batch, below.out,
-                                 device_function(below.activation), slope_of(below));
+                                 below.activation, slope_of(below));
   }
   backend_.check_gradients(status, gradients_.data(), gradients_.size(), clip_norm, step);
 }
@@ -214,7 +192,7 @@ void DeviceOptimizer::step(DeviceNetwork& network, const kernels::StepStatus* st
   const OptimizerKind kind = optimizer_.kind();
   const double weight_decay = spec.weight_decay_or_default();
   kernels::UpdateRule rule;
-  rule.kind = static_cast<kernels::UpdateKind>(static_cast<int>(kind));
+  rule.kind = kind;
   rule.learning_rate = static_cast<float>(learning_rate);
   rule.weight_decay = static_cast<float>(kind == OptimizerKind::adamw ? 0.0 : weight_decay);
   rule.decay_factor = static_cast<float>(1.0 - learning_rate * weight_decay);
@@ -228,16 +206,19 @@ void DeviceOptimizer::step(DeviceNetwork& network, const kernels::StepStatus* st
   rule.alpha = static_cast<float>(spec.alpha);
   rule.epsilon = static_cast<float>(spec.epsilon);
   rule.centered = spec.centered;
-  // The state arenas in Optimizer::state()'s order (optimizer.hpp).
-  float* s0 = state_.size() > 0 ? state_[0].data() : nullptr;
-  float* s1 = nullptr;
-  float* s2 = nullptr;
-  if (kind == OptimizerKind::adam || kind == OptimizerKind::adamw) s1 = state_[1].data();
-  if (kind == OptimizerKind::rmsprop) {
-    if (spec.centered) s1 = state_[1].data();
-    if (rule.momentum > 0) s2 = state_.back().data();
+  // The state arenas by the names Optimizer::state_names() gives them.
+  kernels::OptimizerArenas arenas;
+  const auto names = optimizer_.state_names();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    float* arena = state_[i].data();
+    if (names[i] == "momentum_buffer") arenas.momentum_buffer = arena;
+    else if (names[i] == "exp_avg") arenas.exp_avg = arena;
+    else if (names[i] == "exp_avg_sq") arenas.exp_avg_sq = arena;
+    else if (names[i] == "square_avg") arenas.square_avg = arena;
+    else if (names[i] == "grad_avg") arenas.grad_avg = arena;
+    else throw_runtime_error("DeviceOptimizer: no device arena for the optimizer state " + std::string(names[i]));
   }
-  backend_.update(network.parameters(), network.gradients(), s0, s1, s2, network.parameter_count(), rule, status);
+  backend_.update(network.parameters(), network.gradients(), arenas, network.parameter_count(), rule, status);
 }
 
 }  // namespace backprop

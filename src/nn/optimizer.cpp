@@ -1,93 +1,51 @@
 #include "backprop/nn/optimizer.hpp"
 
-#include "backprop/kernels/kernels.hpp"
-
 #include <cmath>
 #include <string>
 
+#include "kernels/math.hpp"
 #include "backprop/error.hpp"
+#include "backprop/kernels/kernels.hpp"
 
 namespace backprop {
 namespace {
 
-// The update loops, one per rule, each one pass over the whole arena (N values). The coefficients arrive
-// already in T and the order of operations follows torch's (x.mul_(a).add_(y, alpha=b) is x * a + b * y),
-// so that double agrees with torch's float64 to rounding. The rules are stated in optimizer.hpp.
+// The update loops, one per rule, each one pass over the whole arena (N values) calling the rule's
+// one-parameter update (kernels/math.hpp, which states each rule; the device's update calls the same). The
+// coefficients arrive already in T, by value (a reference could alias the arenas, and the loop would have to
+// reload them after every store). Loops of inlined calls, so the compiler still vectorises them.
 
-// sgd: p <- p - lr * (g + wd * p)
 template <typename T>
 void sgd_loop(T* parameters, const T* gradients, std::size_t n, T learning_rate, T weight_decay) {
-  for (std::size_t i = 0; i < n; ++i) parameters[i] = sgd_rule(parameters[i], gradients[i], learning_rate, weight_decay);
+  for (std::size_t i = 0; i < n; ++i) math::sgd(parameters[i], gradients[i], learning_rate, weight_decay);
 }
 
-// momentum: buf <- mu * buf + g;  p <- p - lr * buf
-// nesterov: buf <- mu * buf + g;  p <- p - lr * (g + mu * buf)
 template <bool nesterov, typename T>
 void momentum_loop(T* parameters, T* momentum_buffer, const T* gradients, std::size_t n, T learning_rate,
                    T weight_decay, T momentum) {
+  for (std::size_t i = 0; i < n; ++i)
+    math::momentum<nesterov>(parameters[i], momentum_buffer[i], gradients[i], learning_rate, weight_decay, momentum);
+}
+
+// adam, and adamw (decay_factor = 1 - lr * wd applied first; step.weight_decay is 0 then).
+template <bool decoupled, typename T>
+void adam_loop(T* parameters, T* exp_avg, T* exp_avg_sq, const T* gradients, std::size_t n, T decay_factor,
+               const math::AdamStep<T> step) {
   for (std::size_t i = 0; i < n; ++i) {
-    const T g = gradients[i] + weight_decay * parameters[i];
-    const T buffer = momentum_buffer[i] * momentum + g;
-    momentum_buffer[i] = buffer;
-    if constexpr (nesterov)
-      parameters[i] -= learning_rate * (g + momentum * buffer);
+    if constexpr (decoupled)
+      math::adamw(parameters[i], exp_avg[i], exp_avg_sq[i], gradients[i], decay_factor, step);
     else
-      parameters[i] -= learning_rate * buffer;
+      math::adam(parameters[i], exp_avg[i], exp_avg_sq[i], gradients[i], step);
   }
 }
 
-// adam (and adamw after its decoupled decay, with weight_decay 0 here):
-//   m <- b1 * m + (1 - b1) * g;  v <- b2 * v + (1 - b2) * g * g
-//   p <- p - step_size * m / (sqrt(v) / sqrt_bias_correction2 + eps),
-//   step_size = lr / (1 - b1^t), sqrt_bias_correction2 = sqrt(1 - b2^t)
-template <typename T>
-void adam_loop(T* parameters, T* exp_avg, T* exp_avg_sq, const T* gradients, std::size_t n, T step_size,
-               T weight_decay, T beta1, T beta2, T sqrt_bias_correction2, T epsilon) {
-  const T one_minus_beta1 = T(1) - beta1;
-  const T one_minus_beta2 = T(1) - beta2;
-  for (std::size_t i = 0; i < n; ++i) {
-    const T g = gradients[i] + weight_decay * parameters[i];
-    const T m = exp_avg[i] * beta1 + one_minus_beta1 * g;
-    const T v = exp_avg_sq[i] * beta2 + one_minus_beta2 * g * g;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
-    parameters[i] -= step_size * (m / (std::sqrt(v) / sqrt_bias_correction2 + epsilon));
-  }
-}
-
-// p <- p * (1 - lr * wd): adamw's decoupled weight decay, before its adam rule.
-template <typename T>
-void scale_loop(T* parameters, std::size_t n, T factor) {
-  for (std::size_t i = 0; i < n; ++i) parameters[i] *= factor;
-}
-
-// rmsprop:  v <- alpha * v + (1 - alpha) * g * g
-//   centered: a <- alpha * a + (1 - alpha) * g;  d = sqrt(v - a * a) + eps;  else d = sqrt(v) + eps
-//   with momentum: buf <- mu * buf + g / d;  p <- p - lr * buf;   else p <- p - lr * g / d
+// grad_avg is read only when centered, momentum_buffer only with_momentum (each may be null otherwise).
 template <bool centered, bool with_momentum, typename T>
 void rmsprop_loop(T* parameters, T* square_avg, T* grad_avg, T* momentum_buffer, const T* gradients, std::size_t n,
-                  T learning_rate, T weight_decay, T alpha, T epsilon, T momentum) {
-  const T one_minus_alpha = T(1) - alpha;
-  for (std::size_t i = 0; i < n; ++i) {
-    const T g = gradients[i] + weight_decay * parameters[i];
-    const T v = square_avg[i] * alpha + one_minus_alpha * g * g;
-    square_avg[i] = v;
-    T denominator;
-    if constexpr (centered) {
-      const T a = grad_avg[i] * alpha + one_minus_alpha * g;
-      grad_avg[i] = a;
-      denominator = std::sqrt(v - a * a) + epsilon;
-    } else {
-      denominator = std::sqrt(v) + epsilon;
-    }
-    if constexpr (with_momentum) {
-      const T buffer = momentum_buffer[i] * momentum + g / denominator;
-      momentum_buffer[i] = buffer;
-      parameters[i] -= learning_rate * buffer;
-    } else {
-      parameters[i] -= learning_rate * (g / denominator);
-    }
-  }
+                  const math::RmspropStep<T> step) {
+  for (std::size_t i = 0; i < n; ++i)
+    math::rmsprop<centered, with_momentum>(parameters[i], square_avg[i], centered ? &grad_avg[i] : nullptr,
+                                           with_momentum ? &momentum_buffer[i] : nullptr, gradients[i], step);
 }
 
 }  // namespace
@@ -165,32 +123,35 @@ void Optimizer<T>::update(T* p, const T* g, std::size_t first, std::size_t n, do
     case OptimizerKind::nesterov:
       momentum_loop<true>(p, state_[0].data() + first, g, n, lr, l2, momentum);
       break;
-    case OptimizerKind::adamw:
-      scale_loop(p, n, static_cast<T>(1.0 - learning_rate * weight_decay_));
-      [[fallthrough]];
-    case OptimizerKind::adam: {
+    case OptimizerKind::adam:
+    case OptimizerKind::adamw: {
       // Bias corrections in double, as torch computes them in Python floats.
       const double t = static_cast<double>(step_count_);
       const double step_size = learning_rate / (1.0 - std::pow(spec_.beta1, t));
       const double sqrt_bias_correction2 = std::sqrt(1.0 - std::pow(spec_.beta2, t));
-      adam_loop(p, state_[0].data() + first, state_[1].data() + first, g, n, static_cast<T>(step_size), l2,
-                static_cast<T>(spec_.beta1), static_cast<T>(spec_.beta2), static_cast<T>(sqrt_bias_correction2),
-                epsilon);
+      const math::AdamStep<T> step{static_cast<T>(step_size), l2, static_cast<T>(spec_.beta1),
+                                   static_cast<T>(spec_.beta2), static_cast<T>(sqrt_bias_correction2), epsilon};
+      T* exp_avg = state_[0].data() + first;
+      T* exp_avg_sq = state_[1].data() + first;
+      if (kind_ == OptimizerKind::adamw)
+        adam_loop<true>(p, exp_avg, exp_avg_sq, g, n, static_cast<T>(1.0 - learning_rate * weight_decay_), step);
+      else
+        adam_loop<false>(p, exp_avg, exp_avg_sq, g, n, T(1), step);
       break;
     }
     case OptimizerKind::rmsprop: {
-      const T alpha = static_cast<T>(spec_.alpha);
+      const math::RmspropStep<T> step{lr, l2, static_cast<T>(spec_.alpha), epsilon, momentum};
       T* square_avg = state_[0].data() + first;
       T* grad_avg = spec_.centered ? state_[1].data() + first : nullptr;
       T* momentum_buffer = momentum_ > 0 ? state_.back().data() + first : nullptr;
       if (spec_.centered && momentum_ > 0)
-        rmsprop_loop<true, true>(p, square_avg, grad_avg, momentum_buffer, g, n, lr, l2, alpha, epsilon, momentum);
+        rmsprop_loop<true, true>(p, square_avg, grad_avg, momentum_buffer, g, n, step);
       else if (spec_.centered)
-        rmsprop_loop<true, false>(p, square_avg, grad_avg, momentum_buffer, g, n, lr, l2, alpha, epsilon, momentum);
+        rmsprop_loop<true, false>(p, square_avg, grad_avg, momentum_buffer, g, n, step);
       else if (momentum_ > 0)
-        rmsprop_loop<false, true>(p, square_avg, grad_avg, momentum_buffer, g, n, lr, l2, alpha, epsilon, momentum);
+        rmsprop_loop<false, true>(p, square_avg, grad_avg, momentum_buffer, g, n, step);
       else
-        rmsprop_loop<false, false>(p, square_avg, grad_avg, momentum_buffer, g, n, lr, l2, alpha, epsilon, momentum);
+        rmsprop_loop<false, false>(p, square_avg, grad_avg, momentum_buffer, g, n, step);
       break;
     }
   }
@@ -211,8 +172,8 @@ double clip_gradient_norm(std::span<T> gradients, double max_norm) {
   double sum_of_squares = 0.0;
   for (double lane : lanes) sum_of_squares += lane;
   const double norm = std::sqrt(sum_of_squares);
-  // torch's rule, including its 1e-6 guard against a zero norm; false for a NaN norm.
-  const double factor = max_norm / (norm + 1e-6);
+  // torch's rule (math::clip_factor); false for a NaN norm.
+  const double factor = math::clip_factor(norm, max_norm);
   if (std::isfinite(norm) && factor < 1.0) {
     const T scale = static_cast<T>(factor);
     for (T& g : gradients) g *= scale;

@@ -1,7 +1,7 @@
 // The fused one-row training step (row_step.hpp). Each part names the general-path function whose
-// arithmetic it repeats; the pieces they share (the row products of dense_row.hpp, the element formulas of
-// kernels/element.hpp, loss_value, loss_backward, activation_forward and activation_backward for layers of 8
-// units or more, and sgd_rule) are the same code.
+// arithmetic it repeats; the pieces they share (the row products of dense_row.hpp, the formulas of
+// kernels/math.hpp: activations, the loss of a row, the sgd update; activation_forward and
+// activation_backward for layers of 8 units or more) are the same code.
 #include "backprop/nn/row_step.hpp"
 
 #include <algorithm>
@@ -9,15 +9,13 @@
 #include <cmath>
 #include <cstdint>
 
-#include "backprop/kernels/element.hpp"
+#include "kernels/math.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/loss.hpp"
 #include "dense_row.hpp"
 
 namespace backprop {
 namespace {
-
-namespace element = kernels::element;
 
 // The fused update saves each parameter as it updates it, into a second arena, so it is kept to arenas this
 // small (64 KB); a larger network's step is mostly arithmetic, and the separate update costs little beside it.
@@ -27,39 +25,19 @@ constexpr std::size_t kFusedUpdateValues = 16384;
 inline std::uint32_t magnitude_bits(float v) { return std::bit_cast<std::uint32_t>(v) & 0x7fffffffu; }
 constexpr std::uint32_t kInfinityBits = 0x7f800000u;
 
-// One value of activation_forward and activation_backward (activation.cpp), for the layers under 8 units
-// (softmax never: it is a function of the whole row, and only ever an output layer with softmax_ce).
-inline float activate_one(Activation f, float z, float slope) {
-  switch (f) {
-    case Activation::sigmoid: return element::sigmoid(z);
-    case Activation::tanh: return element::tanh(z);
-    case Activation::relu: return element::leaky_relu(z, 0.0f);
-    case Activation::leaky_relu: return element::leaky_relu(z, slope);
-    default: return z;
-  }
-}
-inline float derive_one(Activation f, float d, float z, float a, float slope) {
-  switch (f) {
-    case Activation::sigmoid: return element::sigmoid_backward(d, a);
-    case Activation::tanh: return element::tanh_backward(d, a);
-    case Activation::relu: return element::leaky_relu_backward(d, z, 0.0f);
-    case Activation::leaky_relu: return element::leaky_relu_backward(d, z, slope);
-    default: return d;
-  }
-}
-
-// A layer of Out < 8 units, forward: dense_forward_row's copy for the width, then f.
+// A layer of Out < 8 units, forward: dense_forward_row's copy for the width, then f one value at a time
+// (math::activate; softmax never comes here: it is a function of the whole row).
 template <int Out>
 inline void forward_fixed(float* __restrict z, float* __restrict a, const float* __restrict input,
                           const float* __restrict weights, const float* __restrict bias, int in, Activation f,
                           float slope) {
   detail::dense_forward_row_body(z, input, weights, bias, in, Out);
-  for (int o = 0; o < Out; ++o) a[o] = activate_one(f, z[o], slope);
+  for (int o = 0; o < Out; ++o) a[o] = math::activate(f, z[o], slope);
 }
 
 // A layer of Out < 8 units, backward: dense_backward_row's values (the input gradient from the
 // weights before the update, then through the layer below's f'), and with Update each weight's and bias's
-// sgd_rule as soon as its gradient is known, the gradient still in a register.
+// math::sgd as soon as its gradient is known, the gradient still in a register.
 template <int Out, bool Update>
 inline void backward_fixed(float* __restrict grad_weights, float* __restrict grad_bias, float* __restrict grad_input,
                            const float* __restrict input, const float* __restrict dz, float* __restrict weights,
@@ -74,8 +52,8 @@ inline void backward_fixed(float* __restrict grad_weights, float* __restrict gra
     for (int i = 0; i < in; ++i) {
       const float* w = weights + static_cast<std::size_t>(i) * Out;
       float sum = 0;
-      for (int o = 0; o < Out; ++o) sum = element::multiply_add(d[o], w[o], sum);
-      grad_input[i] = derive_one(f, sum, z_below[i], input[i], slope);  // input is the layer below's a
+      for (int o = 0; o < Out; ++o) sum = math::multiply_add(d[o], w[o], sum);
+      grad_input[i] = math::derivative(f, sum, z_below[i], input[i], slope);  // input is the layer below's a
     }
   }
   for (int i = 0; i < in; ++i) {
@@ -88,7 +66,7 @@ inline void backward_fixed(float* __restrict grad_weights, float* __restrict gra
       if constexpr (Update) {
         largest = std::max(largest, magnitude_bits(gradient));
         saved_weights[static_cast<std::size_t>(i) * Out + o] = w[o];
-        w[o] = sgd_rule(w[o], gradient, learning_rate, weight_decay);
+        math::sgd(w[o], gradient, learning_rate, weight_decay);
       }
     }
   }
@@ -97,18 +75,18 @@ inline void backward_fixed(float* __restrict grad_weights, float* __restrict gra
     if constexpr (Update) {
       largest = std::max(largest, magnitude_bits(d[o]));
       saved_bias[o] = bias[o];
-      bias[o] = sgd_rule(bias[o], d[o], learning_rate, weight_decay);
+      math::sgd(bias[o], d[o], learning_rate, weight_decay);
     }
   }
 }
 
-// p <- sgd_rule(p, g) over n values, the values before into saved, and the largest magnitude of g.
+// p <- math::sgd(p, g) over n values, the values before into saved, and the largest magnitude of g.
 inline void sgd_update(float* __restrict p, float* __restrict saved, const float* __restrict g, int n,
                        float learning_rate, float weight_decay, std::uint32_t& largest) {
   for (int i = 0; i < n; ++i) {
     largest = std::max(largest, magnitude_bits(g[i]));
     saved[i] = p[i];
-    p[i] = sgd_rule(p[i], g[i], learning_rate, weight_decay);
+    math::sgd(p[i], g[i], learning_rate, weight_decay);
   }
 }
 
@@ -176,23 +154,12 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
   const float* z_out = z_.data() + offsets_[last];
   const float* a_out = a_.data() + offsets_[last];
   const LossKind loss_kind = network_.spec().loss;
-  float loss;
-  if (loss_kind == LossKind::mse && layers_[last].activation != Activation::softmax) {
-    // loss_value and loss_backward of mse for one row, inline: sum (a - y)^2 / 2 in double; dL/dz = (a - y) f'.
-    const int n = layers_[last].out;
-    float* d = delta_.data() + offsets_[last];
-    double sum = 0;
-    for (int i = 0; i < n; ++i) {
-      const double e = static_cast<double>(a_out[i]) - y[i];
-      sum += e * e;
-      d[i] = derive_one(layers_[last].activation, (a_out[i] - y[i]) * 1.0f, z_out[i], a_out[i],
-                        static_cast<float>(layers_[last].slope));
-    }
-    loss = static_cast<float>(sum / 2.0);
-  } else {
-    loss = loss_value(loss_kind, z_out, a_out, y, 1, layers_[last].out);
-    loss_backward(delta_.data() + offsets_[last], loss_kind, z_out, a_out, y, layers_[last], 1);
-  }
+  const DenseLayer& output = layers_[last];
+  // loss_value and loss_backward for one row (B = 1), inline: their formulas, kernels/math.hpp's.
+  const float loss = static_cast<float>(
+      math::loss_total(loss_kind, math::add_loss_row(0.0, loss_kind, z_out, a_out, y, output.out), 1));
+  math::loss_gradient_row(delta_.data() + offsets_[last], loss_kind, z_out, a_out, y, output.out, output.activation,
+                          static_cast<float>(output.slope), 1.0f);
   std::uint32_t largest = 0;
   for (std::size_t l = layers; l-- > 0;) {
     const DenseLayer& layer = layers_[l];

@@ -5,14 +5,12 @@
 
 #include "backprop/kernels/device.hpp"
 #include "backprop/nn/device_network.hpp"
+#include "kernels/math.hpp"
 #include "train/step.hpp"
 
 namespace backprop {
 
-int predicted_class(const float* outputs, int output_count) {
-  if (output_count == 1) return outputs[0] > 0.5f ? 1 : 0;
-  return static_cast<int>(std::max_element(outputs, outputs + output_count) - outputs);
-}
+int predicted_class(const float* outputs, int output_count) { return math::predicted_class(outputs, output_count); }
 
 void forward_batches(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
                      kernels::TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,

@@ -9,7 +9,7 @@
 //
 // Two backends implement the interface:
 // - CUDA (src/kernels/cuda/backend.cu, built with BACKPROP_WITH_CUDA): cuBLAS for the products, kernels of
-//   ours for the rest (src/kernels/cuda/device_math.hpp holds their per-element math);
+//   ours for the rest, over the per-element math of src/kernels/math.hpp (the CPU path's too);
 // - the emulator (src/kernels/cuda/emulated.cpp): the same per-element math as plain loops over host
 //   memory, with the CPU's gemm. It is the reference the CUDA backend is tested against, and it lets the
 //   device training path (nn/device_network, train()) be tested on machines without a GPU.
@@ -22,14 +22,12 @@
 #include <utility>
 
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/kinds.hpp"
 
 namespace backprop::kernels {
 
-// Element-wise functions of a layer (relu is leaky_relu with slope 0); softmax is row-wise.
-enum class Function : int { identity, sigmoid, tanh, leaky_relu, softmax };
-enum class LossFunction : int { mse, bce, softmax_ce };
-// The optimizer rules of nn/optimizer.hpp, in the same order as OptimizerKind.
-enum class UpdateKind : int { sgd, momentum, nesterov, adam, adamw, rmsprop };
+// The activations, losses and optimizer rules are the CPU path's enums (nn/kinds.hpp): Activation (softmax
+// row-wise, the others element-wise), LossKind, OptimizerKind.
 
 // A data set in device memory, and how its rows become network inputs and targets.
 struct DeviceRows {
@@ -67,7 +65,7 @@ struct StepStatus {
 // One optimizer step's coefficients, computed on the host (the schedule's learning rate, adam's bias
 // corrections in double as in nn/optimizer.cpp), passed by value to the update kernel.
 struct UpdateRule {
-  UpdateKind kind = UpdateKind::sgd;
+  OptimizerKind kind = OptimizerKind::sgd;
   float learning_rate = 0;
   float weight_decay = 0;  // the L2 term added to the gradient (0 for adamw)
   float decay_factor = 1;  // adamw: p <- p * (1 - lr * wd) first
@@ -76,6 +74,17 @@ struct UpdateRule {
   float alpha = 0;         // rmsprop
   float epsilon = 0;
   bool centered = false;   // rmsprop
+};
+
+// The optimizer's state arenas on the device, by name (nn/optimizer.hpp's state_names()), each of the
+// parameter arena's size; null where the rule keeps none (rmsprop: grad_avg when centered, momentum_buffer
+// when its momentum is > 0).
+struct OptimizerArenas {
+  float* momentum_buffer = nullptr;  // momentum, nesterov, rmsprop
+  float* exp_avg = nullptr;          // adam, adamw
+  float* exp_avg_sq = nullptr;       // adam, adamw
+  float* square_avg = nullptr;       // rmsprop
+  float* grad_avg = nullptr;         // rmsprop, centered
 };
 
 class DeviceBackend {
@@ -97,14 +106,14 @@ class DeviceBackend {
   // sums (cols) = column sums of in (rows x cols): the bias gradient.
   virtual void column_sums(float* sums, const float* in, int rows, int cols) = 0;
   // z (rows x cols) += bias per column, then a = f(z) (row-wise for softmax).
-  virtual void bias_activation(float* z, float* a, const float* bias, int rows, int cols, Function f,
+  virtual void bias_activation(float* z, float* a, const float* bias, int rows, int cols, Activation f,
                                float slope) = 0;
   // Inverted dropout of n values: mask[i] = 0 with probability p, else 1 / (1 - p); dropped = a * mask.
   // The draws are a hash of (seed, i), so a step's masks depend on the seed alone.
   virtual void dropout(float* mask, float* dropped, const float* a, std::size_t n, float p, std::uint64_t seed) = 0;
   // dz = (da * mask) * f'(z, a) over (rows x cols); mask may be null (no dropout); dz may alias da.
   virtual void activation_backward(float* dz, const float* da, const float* mask, const float* z, const float* a,
-                                   int rows, int cols, Function f, float slope) = 0;
+                                   int rows, int cols, Activation f, float slope) = 0;
   // x (count, features) and y (count, outputs) from the data rows order[first .. first + count); labels
   // (count) too when the data has labels (else it may be null). Data without labels or targets fills x only.
   virtual void gather(float* x, float* y, std::int32_t* labels, const DeviceRows& rows, const std::uint32_t* order,
@@ -113,17 +122,15 @@ class DeviceBackend {
   // status (may be null) gets batch_loss and diverged = 3 if the loss is not finite; dz (may be null)
   // gets dL/dz, the output activation's derivative included, with the loss averaged over batch_rows.
   virtual void loss(float* dz, DeviceSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
-                    const std::int32_t* labels, int rows, int cols, LossFunction loss, Function output, float slope,
+                    const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output, float slope,
                     int batch_rows) = 0;
   // The gradient arena's squared norm into status; diverged = 2 (and diverged_step = step) if it is not
   // finite; clip_factor = max_norm / (norm + 1e-6) when that is below 1 and max_norm > 0, else 1.
   virtual void check_gradients(StepStatus* status, const float* gradients, std::size_t n, float max_norm,
                                std::int64_t step) = 0;
-  // One optimizer step over the arena (n values): g = gradients * clip_factor, then the rule; the state
-  // arenas the rule needs (nullptr for the others): momentum and nesterov s0 = buffer; adam(w) s0 = exp_avg,
-  // s1 = exp_avg_sq; rmsprop s0 = square_avg, s1 = grad_avg (centered), s2 = momentum buffer. Nothing
-  // changes when status->diverged.
-  virtual void update(float* parameters, const float* gradients, float* s0, float* s1, float* s2, std::size_t n,
+  // One optimizer step over the arena (n values): g = gradients * clip_factor, then the rule, with the state
+  // arenas the rule keeps. Nothing changes when status->diverged.
+  virtual void update(float* parameters, const float* gradients, const OptimizerArenas& state, std::size_t n,
                       const UpdateRule& rule, const StepStatus* status) = 0;
 };
 

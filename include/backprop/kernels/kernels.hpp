@@ -122,7 +122,7 @@ template <typename T> void softmax_backward(T* dz, const T* da, const T* a, int 
 template <typename T>
 bool all_finite(const T* values, std::size_t n);
 
-// parameters[i] -= learning_rate * gradients[i]: the plain SGD update over a whole arena.
+// parameters[i] -= learning_rate * gradients[i]: the plain SGD update over a whole arena (math::sgd, no decay).
 template <typename T>
 void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rate);
 

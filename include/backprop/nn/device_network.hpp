@@ -88,7 +88,7 @@ class DeviceNetwork {
   int input_;
   std::vector<DenseLayer> layers_;
   std::vector<double> dropout_;  // per layer
-  kernels::LossFunction loss_;
+  LossKind loss_;
   kernels::DeviceArray<float> parameters_, gradients_;
   kernels::DeviceArray<float> workspace_;  // per layer z, a, delta, mask, dropped: (max_batch, OUT) each
   std::vector<std::size_t> offsets_, sizes_;
@@ -113,7 +113,5 @@ class DeviceOptimizer {
   Optimizer<float>& optimizer_;
   std::vector<kernels::DeviceArray<float>> state_;
 };
-
-kernels::Function device_function(Activation activation);
 
 }  // namespace backprop

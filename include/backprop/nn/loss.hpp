@@ -1,4 +1,5 @@
-// Losses. Every loss sums over the outputs and averages over the B rows of the batch.
+// Losses. Every loss sums over the outputs and averages over the B rows of the batch. The code of each
+// formula, one row at a time, is src/kernels/math.hpp's (add_loss_row, loss_gradient_row).
 //   mse        L = 1/(2B) sum_r sum_o (a - y)^2                    dL/da = (a - y) / B
 //   bce        L = 1/B sum -(y log a + (1 - y) log(1 - a)), a = sigmoid(z), computed from z:
 //              per element max(z, 0) - z y + log(1 + e^-|z|)       dL/dz = (a - y) / B

@@ -1,8 +1,10 @@
 // Optimizers over the parameter arena, and gradient clipping by global norm.
 //
-// The update rules are torch.optim's (PyTorch 1.13, the single-tensor path), written below per element,
-// so that the same OptimizerSpec gives the same numbers as torch. g is the gradient, p the parameter,
-// lr the learning rate of this step, wd the weight decay, t the step count (1 on the first step).
+// The update rules are torch.optim's (PyTorch 1.13, the single-tensor path), stated below per element (the
+// code of each, one parameter at a time, is src/kernels/math.hpp's, which the CPU loops, the fused one-row
+// step and the device backends all call), so that the same OptimizerSpec gives the same numbers as torch.
+// g is the gradient, p the parameter, lr the learning rate of this step, wd the weight decay, t the step
+// count (1 on the first step).
 //
 //   L2 weight decay (all but adamw):  g <- g + wd * p                before the rule
 //   sgd:       p <- p - lr * g
@@ -29,19 +31,10 @@
 #include <string_view>
 #include <vector>
 
-#include "backprop/kernels/element.hpp"
 #include "backprop/nn/aligned.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
-
-// The sgd rule for one value, p <- p - lr * (g + wd * p): the update loop and the fused one-row step
-// (row_step.hpp) both use it, so the two give the same bits.
-template <typename T>
-inline T sgd_rule(T parameter, T gradient, T learning_rate, T weight_decay) {
-  const T g = kernels::element::multiply_add(weight_decay, parameter, gradient);
-  return kernels::element::multiply_add(-learning_rate, g, parameter);
-}
 
 template <typename T>
 class Optimizer {

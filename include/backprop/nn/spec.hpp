@@ -9,12 +9,10 @@
 #include <vector>
 
 #include "backprop/data/scaling.hpp"
+#include "backprop/nn/kinds.hpp"
 #include "backprop/nn/schedule.hpp"
 
 namespace backprop {
-
-enum class Activation { identity, sigmoid, tanh, relu, leaky_relu, softmax };
-enum class LossKind { mse, bce, softmax_ce };
 
 enum class InitializerKind {
   automatic,       // he_normal before relu and leaky_relu, xavier_uniform otherwise
@@ -39,12 +37,10 @@ struct LayerSpec {
   std::vector<double> bias;     // (OUT), or empty: zeros
 };
 
-// The update rules are torch.optim's (optimizer.hpp states each), and so are the defaults, so that the same
-// settings give the same numbers. A setting the type does not use is ignored, though still checked for range
-// (so that --optimizer can switch the type of a network file that carries another type's settings). Weight
-// decay, as in torch, applies to every parameter, biases included.
-enum class OptimizerKind { sgd, momentum, nesterov, adam, adamw, rmsprop };
-
+// The update rules are torch.optim's (optimizer.hpp states each; OptimizerKind is in kinds.hpp), and so are
+// the defaults, so that the same settings give the same numbers. A setting the type does not use is ignored,
+// though still checked for range (so that --optimizer can switch the type of a network file that carries
+// another type's settings). Weight decay, as in torch, applies to every parameter, biases included.
 struct OptimizerSpec {
   std::string type = "sgd";  // one of the names of OptimizerKind
   double learning_rate = 0.1;

@@ -1,5 +1,5 @@
-// Element-wise kernels. Plain loops the compiler vectorises over the formulas of element.hpp; the
-// activation derivatives are written from the saved output a where that is cheaper than from z (sigmoid,
+// Element-wise kernels. Plain loops the compiler vectorises over the formulas of kernels/math.hpp (which
+// takes the activation derivatives from the saved output a where that is cheaper than from z: sigmoid,
 // tanh).
 #include <algorithm>
 #include <atomic>
@@ -9,7 +9,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "backprop/kernels/element.hpp"
+#include "kernels/math.hpp"
 #include "backprop/kernels/kernels.hpp"
 
 namespace backprop::kernels {
@@ -35,56 +35,45 @@ void column_sums(T* sums, const T* in, int rows, int cols) {
 
 template <typename T>
 void sigmoid_forward(T* a, const T* z, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = element::sigmoid(z[i]);
+  for (std::size_t i = 0; i < n; ++i) a[i] = math::sigmoid(z[i]);
 }
 
 template <typename T>
 void sigmoid_backward(T* dz, const T* da, const T* a, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = element::sigmoid_backward(da[i], a[i]);
+  for (std::size_t i = 0; i < n; ++i) dz[i] = math::sigmoid_backward(da[i], a[i]);
 }
 
 template <typename T>
 void tanh_forward(T* a, const T* z, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = element::tanh(z[i]);
+  for (std::size_t i = 0; i < n; ++i) a[i] = math::tanh(z[i]);
 }
 
 template <typename T>
 void tanh_backward(T* dz, const T* da, const T* a, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = element::tanh_backward(da[i], a[i]);
+  for (std::size_t i = 0; i < n; ++i) dz[i] = math::tanh_backward(da[i], a[i]);
 }
 
 template <typename T>
 void leaky_relu_forward(T* a, const T* z, std::size_t n, T slope) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = element::leaky_relu(z[i], slope);
+  for (std::size_t i = 0; i < n; ++i) a[i] = math::leaky_relu(z[i], slope);
 }
 
 template <typename T>
 void leaky_relu_backward(T* dz, const T* da, const T* z, std::size_t n, T slope) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = element::leaky_relu_backward(da[i], z[i], slope);
+  for (std::size_t i = 0; i < n; ++i) dz[i] = math::leaky_relu_backward(da[i], z[i], slope);
 }
 
 template <typename T>
 void softmax_forward(T* a, const T* z, int rows, int cols) {
-  for (int r = 0; r < rows; ++r) {
-    const T* zr = z + static_cast<std::size_t>(r) * cols;
-    T* ar = a + static_cast<std::size_t>(r) * cols;
-    const T max = *std::max_element(zr, zr + cols);
-    T sum = 0;
-    for (int c = 0; c < cols; ++c) {
-      ar[c] = std::exp(zr[c] - max);
-      sum += ar[c];
-    }
-    for (int c = 0; c < cols; ++c) ar[c] /= sum;
-  }
+  for (int r = 0; r < rows; ++r)
+    math::softmax_row(a + static_cast<std::size_t>(r) * cols, z + static_cast<std::size_t>(r) * cols, cols);
 }
 
 template <typename T>
 void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols) {
   for (int r = 0; r < rows; ++r) {
     const std::size_t o = static_cast<std::size_t>(r) * cols;
-    T dot = 0;
-    for (int c = 0; c < cols; ++c) dot += da[o + c] * a[o + c];
-    for (int c = 0; c < cols; ++c) dz[o + c] = a[o + c] * (da[o + c] - dot);
+    math::softmax_backward_row(dz + o, da + o, a + o, cols);
   }
 }
 
@@ -113,7 +102,7 @@ bool all_finite(const T* values, std::size_t n) {
 
 template <typename T>
 void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rate) {
-  for (std::size_t i = 0; i < n; ++i) parameters[i] -= learning_rate * gradients[i];
+  for (std::size_t i = 0; i < n; ++i) math::sgd(parameters[i], gradients[i], learning_rate, T(0));
 }
 
 #define BACKPROP_INSTANTIATE(T)                                                   \

@@ -1,8 +1,8 @@
 // The CUDA backend of kernels/device.hpp: cuBLAS for the products and the bias-gradient sums, kernels of
 // ours for the element-wise and per-row work, all on one stream. Built as a plugin, libbackprop_cuda.so,
 // that loader.cpp opens only when a GPU is asked for: a program linking cuBLAS maps it at start-up
-// (over 200 MB of resident memory), which a CPU run must not pay. The per-element math is device_math.hpp's,
-// shared with the emulator the tests hold this backend against.
+// (over 200 MB of resident memory), which a CPU run must not pay. The per-element math is kernels/math.hpp's
+// (the CPU path's) and device_math.hpp's, shared with the emulator the tests hold this backend against.
 //
 // Reductions (the loss and metric sums, the gradient norm) are two-stage with a fixed geometry: each block
 // sums its threads' values by a fixed tree into one partial, then one block sums the partials in a fixed
@@ -61,13 +61,13 @@ __global__ void fill_kernel(float* x, float value, std::size_t n) {
     x[i] = value;
 }
 
-__global__ void bias_activation_kernel(float* z, float* a, const float* bias, int rows, int cols, Function f,
+__global__ void bias_activation_kernel(float* z, float* a, const float* bias, int rows, int cols, Activation f,
                                        float slope) {
   const std::size_t n = static_cast<std::size_t>(rows) * cols;
   for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
     const float value = z[i] + bias[i % cols];
     z[i] = value;
-    a[i] = dm::activate(f, value, slope);
+    a[i] = math::activate(f, value, slope);
   }
 }
 
@@ -76,7 +76,7 @@ __global__ void bias_softmax_kernel(float* z, float* a, const float* bias, int r
   for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
     float* zr = z + static_cast<std::size_t>(r) * cols;
     for (int c = 0; c < cols; ++c) zr[c] += bias[c];
-    dm::softmax_row(a + static_cast<std::size_t>(r) * cols, zr, cols);
+    math::softmax_row(a + static_cast<std::size_t>(r) * cols, zr, cols);
   }
 }
 
@@ -90,10 +90,10 @@ __global__ void dropout_kernel(float* mask, float* dropped, const float* a, std:
 }
 
 __global__ void activation_backward_kernel(float* dz, const float* da, const float* mask, const float* z,
-                                           const float* a, std::size_t n, Function f, float slope) {
+                                           const float* a, std::size_t n, Activation f, float slope) {
   for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
     const float d = mask != nullptr ? da[i] * mask[i] : da[i];
-    dz[i] = dm::derivative(f, d, z[i], a[i], slope);
+    dz[i] = math::derivative(f, d, z[i], a[i], slope);
   }
 }
 
@@ -102,9 +102,12 @@ __global__ void softmax_backward_kernel(float* dz, const float* da, const float*
                                         int cols) {
   for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
     const std::size_t o = static_cast<std::size_t>(r) * cols;
-    float dot = 0.0f;
-    for (int c = 0; c < cols; ++c) dot += (mask ? da[o + c] * mask[o + c] : da[o + c]) * a[o + c];
-    for (int c = 0; c < cols; ++c) dz[o + c] = a[o + c] * ((mask ? da[o + c] * mask[o + c] : da[o + c]) - dot);
+    const float* d = da + o;
+    if (mask != nullptr) {  // the masked row into dz first (dz may alias da)
+      for (int c = 0; c < cols; ++c) dz[o + c] = da[o + c] * mask[o + c];
+      d = dz + o;
+    }
+    math::softmax_backward_row(dz + o, d, a + o, cols);
   }
 }
 
@@ -131,7 +134,7 @@ __global__ void gather_targets_kernel(float* y, std::int32_t* labels, DeviceRows
 
 // First stage of the loss: one thread per row, one partial (4 doubles) per block.
 __global__ void loss_rows_kernel(double* partials, float* dz, const float* z, const float* a, const float* y,
-                                 const std::int32_t* labels, int rows, int cols, LossFunction loss, Function output,
+                                 const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output,
                                  float slope, float inverse_batch) {
   __shared__ double shared[kThreads];
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
@@ -203,14 +206,14 @@ __global__ void check_finish_kernel(StepStatus* status, const double* partials, 
   }
 }
 
-__global__ void update_kernel(float* p, const float* g, float* s0, float* s1, float* s2, std::size_t n,
-                              UpdateRule rule, const StepStatus* status) {
+__global__ void update_kernel(float* p, const float* g, OptimizerArenas state, std::size_t n, UpdateRule rule,
+                              const StepStatus* status) {
   if (status->diverged != 0) return;
   const float factor = status->clip_factor;
   for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
     const float gradient = factor == 1.0f ? g[i] : g[i] * factor;
     float parameter = p[i];
-    dm::update_element(rule, parameter, gradient, s0 ? s0 + i : nullptr, s1 ? s1 + i : nullptr, s2 ? s2 + i : nullptr);
+    dm::update_parameter(rule, parameter, gradient, state, i);
     p[i] = parameter;
   }
 }
@@ -286,8 +289,9 @@ class CudaBackend final : public DeviceBackend {
     check(cublasSgemv(blas_, CUBLAS_OP_N, cols, rows, &one, in, cols, ones(rows), 1, &zero, sums, 1), "sgemv");
   }
 
-  void bias_activation(float* z, float* a, const float* bias, int rows, int cols, Function f, float slope) override {
-    if (f == Function::softmax)
+  void bias_activation(float* z, float* a, const float* bias, int rows, int cols, Activation f,
+                       float slope) override {
+    if (f == Activation::softmax)
       bias_softmax_kernel<<<blocks_for(rows), kThreads, 0, stream_>>>(z, a, bias, rows, cols);
     else
       bias_activation_kernel<<<blocks_for(static_cast<std::size_t>(rows) * cols), kThreads, 0, stream_>>>(
@@ -302,9 +306,9 @@ class CudaBackend final : public DeviceBackend {
   }
 
   void activation_backward(float* dz, const float* da, const float* mask, const float* z, const float* a, int rows,
-                           int cols, Function f, float slope) override {
+                           int cols, Activation f, float slope) override {
     const std::size_t n = static_cast<std::size_t>(rows) * cols;
-    if (f == Function::softmax)
+    if (f == Activation::softmax)
       softmax_backward_kernel<<<blocks_for(rows), kThreads, 0, stream_>>>(dz, da, mask, a, rows, cols);
     else
       activation_backward_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(dz, da, mask, z, a, n, f, slope);
@@ -322,7 +326,7 @@ class CudaBackend final : public DeviceBackend {
   }
 
   void loss(float* dz, DeviceSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
-            const std::int32_t* labels, int rows, int cols, LossFunction loss, Function output, float slope,
+            const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output, float slope,
             int batch_rows) override {
     const int blocks = (rows + kThreads - 1) / kThreads;  // one thread per row, no grid-stride: fixed partials
     if (blocks > loss_partial_blocks_) {
@@ -345,9 +349,9 @@ class CudaBackend final : public DeviceBackend {
     check(cudaGetLastError(), "check_gradients");
   }
 
-  void update(float* parameters, const float* gradients, float* s0, float* s1, float* s2, std::size_t n,
+  void update(float* parameters, const float* gradients, const OptimizerArenas& state, std::size_t n,
               const UpdateRule& rule, const StepStatus* status) override {
-    update_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(parameters, gradients, s0, s1, s2, n, rule, status);
+    update_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(parameters, gradients, state, n, rule, status);
     check(cudaGetLastError(), "update");
   }
 

@@ -1,6 +1,6 @@
 // The emulated device (kernels/device.hpp): host memory and plain loops over the per-element math the CUDA
-// kernels run (device_math.hpp), with the CPU's gemm. The reference for the CUDA backend's tests, and the
-// backend that tests the device training path on machines without a GPU.
+// kernels run (kernels/math.hpp, device_math.hpp), with the CPU's gemm. The reference for the CUDA backend's
+// tests, and the backend that tests the device training path on machines without a GPU.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -45,15 +45,16 @@ class EmulatedBackend final : public DeviceBackend {
     kernels::column_sums(sums, in, rows, cols);
   }
 
-  void bias_activation(float* z, float* a, const float* bias, int rows, int cols, Function f, float slope) override {
+  void bias_activation(float* z, float* a, const float* bias, int rows, int cols, Activation f,
+                       float slope) override {
     for (int r = 0; r < rows; ++r) {
       float* zr = z + static_cast<std::size_t>(r) * cols;
       float* ar = a + static_cast<std::size_t>(r) * cols;
       for (int c = 0; c < cols; ++c) zr[c] += bias[c];
-      if (f == Function::softmax) {
-        dm::softmax_row(ar, zr, cols);
+      if (f == Activation::softmax) {
+        math::softmax_row(ar, zr, cols);
       } else {
-        for (int c = 0; c < cols; ++c) ar[c] = dm::activate(f, zr[c], slope);
+        for (int c = 0; c < cols; ++c) ar[c] = math::activate(f, zr[c], slope);
       }
     }
   }
@@ -67,17 +68,20 @@ class EmulatedBackend final : public DeviceBackend {
   }
 
   void activation_backward(float* dz, const float* da, const float* mask, const float* z, const float* a, int rows,
-                           int cols, Function f, float slope) override {
+                           int cols, Activation f, float slope) override {
     for (int r = 0; r < rows; ++r) {
       const std::size_t o = static_cast<std::size_t>(r) * cols;
-      if (f == Function::softmax) {
-        float dot = 0.0f;
-        for (int c = 0; c < cols; ++c) dot += (mask ? da[o + c] * mask[o + c] : da[o + c]) * a[o + c];
-        for (int c = 0; c < cols; ++c) dz[o + c] = a[o + c] * ((mask ? da[o + c] * mask[o + c] : da[o + c]) - dot);
+      if (f == Activation::softmax) {
+        const float* d = da + o;
+        if (mask != nullptr) {  // the masked row into dz first (dz may alias da)
+          for (int c = 0; c < cols; ++c) dz[o + c] = da[o + c] * mask[o + c];
+          d = dz + o;
+        }
+        math::softmax_backward_row(dz + o, d, a + o, cols);
       } else {
         for (int c = 0; c < cols; ++c) {
           const float d = mask ? da[o + c] * mask[o + c] : da[o + c];
-          dz[o + c] = dm::derivative(f, d, z[o + c], a[o + c], slope);
+          dz[o + c] = math::derivative(f, d, z[o + c], a[o + c], slope);
         }
       }
     }
@@ -97,7 +101,7 @@ class EmulatedBackend final : public DeviceBackend {
   }
 
   void loss(float* dz, DeviceSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
-            const std::int32_t* labels, int rows, int cols, LossFunction loss, Function output, float slope,
+            const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output, float slope,
             int batch_rows) override {
     const float inverse_batch = 1.0f / static_cast<float>(batch_rows);
     DeviceSums batch;
@@ -136,13 +140,13 @@ class EmulatedBackend final : public DeviceBackend {
     status->clip_factor = dm::clip_factor(sum, max_norm);
   }
 
-  void update(float* parameters, const float* gradients, float* s0, float* s1, float* s2, std::size_t n,
+  void update(float* parameters, const float* gradients, const OptimizerArenas& state, std::size_t n,
               const UpdateRule& rule, const StepStatus* status) override {
     if (status->diverged != 0) return;
     const float factor = status->clip_factor;
     for (std::size_t i = 0; i < n; ++i) {
       const float g = factor == 1.0f ? gradients[i] : gradients[i] * factor;
-      dm::update_element(rule, parameters[i], g, s0 ? s0 + i : nullptr, s1 ? s1 + i : nullptr, s2 ? s2 + i : nullptr);
+      dm::update_parameter(rule, parameters[i], g, state, i);
     }
   }
 };

@@ -1,0 +1,307 @@
+// Every per-element formula of the library, written once: the activations and their derivatives, one row's
+// loss and dL/dz, each optimizer's update of one parameter, the predicted class of a row, the scaling of one
+// feature. The CPU loops (kernels/cpu/elementwise.cpp, nn/loss.cpp, nn/optimizer.cpp), the fused one-row
+// step (nn/row_step.cpp), the data set's gather (data/dataset.cpp), the emulated device (kernels/cuda/
+// emulated.cpp) and the CUDA kernels (kernels/cuda/backend.cu) all call these functions, so a formula cannot
+// differ between them. Internal (not installed); compiles as C++20 with g++ and as C++17 under nvcc, where
+// every function is __host__ __device__.
+//
+// The operation order of each formula is part of it: the CPU results are bit-for-bit those of the loops
+// these functions came from (tests/test_row_step.cpp holds the one-row step to the general path's bits), so
+// where a sum of a product must round once or twice the code says so with multiply_add instead of leaving
+// it to the compiler's contraction of a * b + c, which depends on the code around an inlined copy.
+//
+// T is the scalar type of the math (float in training, double for the trace and the gradient check); losses
+// are summed in double whatever T is.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "backprop/nn/kinds.hpp"
+
+#if defined(__CUDACC__)
+#define BACKPROP_HD __host__ __device__ inline
+#define BACKPROP_HD_ALWAYS_INLINE __host__ __device__ __forceinline__
+#else
+#define BACKPROP_HD inline
+#define BACKPROP_HD_ALWAYS_INLINE inline __attribute__((always_inline))
+#endif
+
+namespace backprop::math {
+
+// a * b + c rounded once where the processor has a fused multiply-add (every GPU; a CPU built with FMA),
+// else twice. The one-row step and the general path compute the same sums in different surroundings and
+// must round them alike.
+template <typename T>
+BACKPROP_HD_ALWAYS_INLINE T multiply_add(T a, T b, T c) {
+#if defined(__CUDA_ARCH__) || defined(__FMA__)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+// ---- Activations, one value: a = f(z), and dL/dz = dL/da * f'(z), from a where that is cheaper (sigmoid,
+// tanh), else from z.
+
+// sigmoid(z) = 1 / (1 + e^-z). For very negative z, e^-z overflows to infinity and 1 / infinity is exactly 0,
+// so the plain formula has no NaN and needs no branch (which keeps a loop of it vectorisable).
+template <typename T>
+BACKPROP_HD T sigmoid(T z) {
+  return T(1) / (T(1) + std::exp(-z));
+}
+
+// sigmoid'(z) = a (1 - a)
+template <typename T>
+BACKPROP_HD T sigmoid_backward(T da, T a) {
+  return da * a * (T(1) - a);
+}
+
+template <typename T>
+BACKPROP_HD T tanh(T z) {
+  return std::tanh(z);
+}
+
+// tanh'(z) = 1 - a^2, as one rounding.
+template <typename T>
+BACKPROP_HD T tanh_backward(T da, T a) {
+  return da * multiply_add(-a, a, T(1));
+}
+
+// z for z > 0, slope z otherwise; slope 0 is relu.
+template <typename T>
+BACKPROP_HD T leaky_relu(T z, T slope) {
+  return z > T(0) ? z : slope * z;
+}
+
+// f'(z) = 1 for z > 0, slope otherwise (the derivative at 0 is taken as the slope, as PyTorch does).
+template <typename T>
+BACKPROP_HD T leaky_relu_backward(T da, T z, T slope) {
+  return z > T(0) ? da : slope * da;
+}
+
+// f(z) for the element-wise activations; softmax is a function of the row (softmax_row), here identity.
+template <typename T>
+BACKPROP_HD T activate(Activation f, T z, T slope) {
+  switch (f) {
+    case Activation::sigmoid: return sigmoid(z);
+    case Activation::tanh: return tanh(z);
+    case Activation::relu: return leaky_relu(z, T(0));
+    case Activation::leaky_relu: return leaky_relu(z, slope);
+    default: return z;
+  }
+}
+
+// dL/dz from dL/da for the element-wise activations; softmax is softmax_backward_row's, here identity.
+template <typename T>
+BACKPROP_HD T derivative(Activation f, T da, T z, T a, T slope) {
+  switch (f) {
+    case Activation::sigmoid: return sigmoid_backward(da, a);
+    case Activation::tanh: return tanh_backward(da, a);
+    case Activation::relu: return leaky_relu_backward(da, z, T(0));
+    case Activation::leaky_relu: return leaky_relu_backward(da, z, slope);
+    default: return da;
+  }
+}
+
+// a_i = e^(z_i - max) / sum_j e^(z_j - max) over one row of cols values: the row maximum subtracted first, so
+// no e^z overflows. The maximum is std::max_element's (the first largest; a NaN first stays).
+template <typename T>
+BACKPROP_HD void softmax_row(T* a, const T* z, int cols) {
+  T max = z[0];
+  for (int c = 1; c < cols; ++c)
+    if (max < z[c]) max = z[c];
+  T sum = 0;
+  for (int c = 0; c < cols; ++c) {
+    a[c] = std::exp(z[c] - max);
+    sum += a[c];
+  }
+  for (int c = 0; c < cols; ++c) a[c] /= sum;
+}
+
+// dz_i = a_i (da_i - sum_j da_j a_j): the softmax Jacobian times da, one row. dz may alias da.
+template <typename T>
+BACKPROP_HD void softmax_backward_row(T* dz, const T* da, const T* a, int cols) {
+  T dot = 0;
+  for (int c = 0; c < cols; ++c) dot += da[c] * a[c];
+  for (int c = 0; c < cols; ++c) dz[c] = a[c] * (da[c] - dot);
+}
+
+// ---- Losses, one row of cols outputs (z, a = f(z), target y). Every loss sums over the outputs and
+// averages over the batch of B rows (DESIGN.md's conventions).
+
+// sum + one row's terms of the loss's sum, in double:
+//   mse:        sum (a - y)^2                               (the loss is 1/(2B) of the total: loss_total)
+//   bce:        sum max(z, 0) - z y + log(1 + e^-|z|)       (from z: stable for any z; max as std::max's)
+//   softmax_ce: sum y (logsumexp(z) - z), logsumexp(z) = max + log sum e^(z - max)
+// Taking the running sum, rather than returning the row's own, keeps the CPU's one sum over the batch.
+template <typename T>
+BACKPROP_HD double add_loss_row(double sum, LossKind loss, const T* z, const T* a, const T* y, int cols) {
+  switch (loss) {
+    case LossKind::mse:
+      for (int c = 0; c < cols; ++c) {
+        const double d = static_cast<double>(a[c]) - y[c];
+        sum += d * d;
+      }
+      return sum;
+    case LossKind::bce:
+      for (int c = 0; c < cols; ++c) {
+        const double zc = z[c];
+        sum += (zc < 0.0 ? 0.0 : zc) - zc * y[c] + std::log1p(std::exp(-std::abs(zc)));
+      }
+      return sum;
+    case LossKind::softmax_ce: {
+      T largest = z[0];
+      for (int c = 1; c < cols; ++c)
+        if (largest < z[c]) largest = z[c];
+      const double max = largest;
+      double exp_sum = 0;
+      for (int c = 0; c < cols; ++c) exp_sum += std::exp(z[c] - max);
+      const double log_sum_exp = max + std::log(exp_sum);
+      for (int c = 0; c < cols; ++c) sum += y[c] * (log_sum_exp - z[c]);
+      return sum;
+    }
+  }
+  return sum;
+}
+
+// The loss of a batch of `rows` rows from the total of add_loss_row over them (mse's 1/2 is here).
+BACKPROP_HD double loss_total(LossKind loss, double sum, int rows) {
+  return loss == LossKind::mse ? sum / (2.0 * rows) : sum / rows;
+}
+
+// dz = dL/dz of one row, for the loss averaged over the batch (inverse_batch = 1/B):
+//   softmax_ce: dz = (a sum(y) - y) / B, which is (a - y) / B when y is one-hot
+//   bce:        dz = (a - y) / B            (with a sigmoid output: its derivative cancels)
+//   mse:        dz = (a - y) / B * f'(z)    (dL/da chained through the output activation f, softmax too)
+template <typename T>
+BACKPROP_HD void loss_gradient_row(T* dz, LossKind loss, const T* z, const T* a, const T* y, int cols,
+                                   Activation output, T slope, T inverse_batch) {
+  if (loss == LossKind::softmax_ce) {
+    T y_sum = 0;
+    for (int c = 0; c < cols; ++c) y_sum += y[c];
+    for (int c = 0; c < cols; ++c) dz[c] = (a[c] * y_sum - y[c]) * inverse_batch;
+    return;
+  }
+  for (int c = 0; c < cols; ++c) dz[c] = (a[c] - y[c]) * inverse_batch;
+  if (loss != LossKind::mse) return;
+  if (output == Activation::softmax) {
+    softmax_backward_row(dz, dz, a, cols);
+  } else {
+    for (int c = 0; c < cols; ++c) dz[c] = derivative(output, dz[c], z[c], a[c], slope);
+  }
+}
+
+// The class a row of outputs predicts: the first largest output (std::max_element's), or for one (sigmoid)
+// output a > 0.5.
+BACKPROP_HD int predicted_class(const float* a, int cols) {
+  if (cols == 1) return a[0] > 0.5f ? 1 : 0;
+  int best = 0;
+  for (int c = 1; c < cols; ++c)
+    if (a[best] < a[c]) best = c;
+  return best;
+}
+
+// ---- Optimizers: one parameter's update (the rules of nn/optimizer.hpp, torch.optim's), its state by name.
+// g is the gradient, p the parameter, lr the learning rate, wd the L2 weight decay (0 for adamw). The order
+// of operations follows torch's (x.mul_(a).add_(y, alpha=b) is x * a + b * y), so that double agrees with
+// torch's float64 to rounding.
+
+// sgd: p <- p - lr * (g + wd * p), each step one rounding.
+template <typename T>
+BACKPROP_HD_ALWAYS_INLINE void sgd(T& parameter, T gradient, T learning_rate, T weight_decay) {
+  const T g = multiply_add(weight_decay, parameter, gradient);
+  parameter = multiply_add(-learning_rate, g, parameter);
+}
+
+// momentum: buf <- mu * buf + g;  p <- p - lr * buf
+// nesterov: buf <- mu * buf + g;  p <- p - lr * (g + mu * buf)
+template <bool nesterov, typename T>
+BACKPROP_HD void momentum(T& parameter, T& momentum_buffer, T gradient, T learning_rate, T weight_decay, T mu) {
+  const T g = gradient + weight_decay * parameter;
+  const T buffer = momentum_buffer * mu + g;
+  momentum_buffer = buffer;
+  if constexpr (nesterov)
+    parameter -= learning_rate * (g + mu * buffer);
+  else
+    parameter -= learning_rate * buffer;
+}
+
+// adam: m <- b1 * m + (1 - b1) * g;  v <- b2 * v + (1 - b2) * g * g
+//       p <- p - step_size * m / (sqrt(v) / sqrt_bias_correction2 + eps),
+//       step_size = lr / (1 - b1^t), sqrt_bias_correction2 = sqrt(1 - b2^t)  (computed once per step, in double)
+// adamw: p <- p * decay_factor (decay_factor = 1 - lr * wd, decoupled from g) first, then adam with wd = 0.
+template <typename T>
+struct AdamStep {
+  T step_size, weight_decay, beta1, beta2, sqrt_bias_correction2, epsilon;
+};
+
+template <typename T>
+BACKPROP_HD void adam(T& parameter, T& exp_avg, T& exp_avg_sq, T gradient, const AdamStep<T>& step) {
+  const T g = gradient + step.weight_decay * parameter;
+  const T m = exp_avg * step.beta1 + (T(1) - step.beta1) * g;
+  const T v = exp_avg_sq * step.beta2 + (T(1) - step.beta2) * g * g;
+  exp_avg = m;
+  exp_avg_sq = v;
+  parameter -= step.step_size * (m / (std::sqrt(v) / step.sqrt_bias_correction2 + step.epsilon));
+}
+
+template <typename T>
+BACKPROP_HD void adamw(T& parameter, T& exp_avg, T& exp_avg_sq, T gradient, T decay_factor, const AdamStep<T>& step) {
+  parameter *= decay_factor;
+  adam(parameter, exp_avg, exp_avg_sq, gradient, step);
+}
+
+// rmsprop:  v <- alpha * v + (1 - alpha) * g * g
+//   centered: a <- alpha * a + (1 - alpha) * g;  d = sqrt(v - a * a) + eps;  else d = sqrt(v) + eps
+//   with momentum: buf <- mu * buf + g / d;  p <- p - lr * buf;   else p <- p - lr * g / d
+// grad_avg is used (and may be null otherwise) when centered, momentum_buffer when with_momentum.
+template <typename T>
+struct RmspropStep {
+  T learning_rate, weight_decay, alpha, epsilon, momentum;
+};
+
+template <bool centered, bool with_momentum, typename T>
+BACKPROP_HD void rmsprop(T& parameter, T& square_avg, T* grad_avg, T* momentum_buffer, T gradient,
+                         const RmspropStep<T>& step) {
+  const T g = gradient + step.weight_decay * parameter;
+  const T one_minus_alpha = T(1) - step.alpha;
+  const T v = square_avg * step.alpha + one_minus_alpha * g * g;
+  square_avg = v;
+  T denominator;
+  if constexpr (centered) {
+    const T a = *grad_avg * step.alpha + one_minus_alpha * g;
+    *grad_avg = a;
+    denominator = std::sqrt(v - a * a) + step.epsilon;
+  } else {
+    denominator = std::sqrt(v) + step.epsilon;
+  }
+  if constexpr (with_momentum) {
+    const T buffer = *momentum_buffer * step.momentum + g / denominator;
+    *momentum_buffer = buffer;
+    parameter -= step.learning_rate * buffer;
+  } else {
+    parameter -= step.learning_rate * (g / denominator);
+  }
+}
+
+// torch's clip_grad_norm_ factor, max_norm / (norm + 1e-6) (the 1e-6 guards a zero norm); the gradients are
+// multiplied by it when it is below 1.
+BACKPROP_HD double clip_factor(double norm, double max_norm) {
+  return max_norm / (norm + 1e-6);
+}
+
+// ---- Data: one feature value as a network input.
+
+// A uint8 feature (IDX images, uint8 NPY) reads as value / 255, in float.
+BACKPROP_HD float byte_feature(std::uint8_t value) {
+  return static_cast<float>(value) / 255.0f;
+}
+
+// The scaling (data/scaling.hpp) of one feature, x' = (x - offset) / scale, computed in double.
+BACKPROP_HD float scaled_feature(float x, double offset, double scale) {
+  return static_cast<float>((static_cast<double>(x) - offset) / scale);
+}
+
+}  // namespace backprop::math

@@ -227,7 +227,7 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
     auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), y_device = to_device(backend(), y);
     auto labels_device = to_device(backend(), labels);
     DeviceArray<float> dz(backend(), n);
-    DeviceArray<kernels::DeviceSums> sums(backend(), 1);
+    DeviceArray<MetricSums> sums(backend(), 1);
     DeviceArray<kernels::StepStatus> status(backend(), 1);
     backend().loss(dz.data(), sums.data(), status.data(), z_device.data(), a_device.data(), y_device.data(),
                    c.labels ? labels_device.data() : nullptr, rows, cols,
@@ -403,7 +403,7 @@ TEST_P(DeviceKernels, ANonFiniteGradientOrLossStopsEveryLaterUpdate) {
   EXPECT_EQ(status_host.diverged_step, 8);
   // A loss that is not finite: diverged = 1, numbered by the next gradient check.
   DeviceArray<kernels::StepStatus> fresh(backend(), 1);
-  DeviceArray<kernels::DeviceSums> sums(backend(), 1);
+  DeviceArray<MetricSums> sums(backend(), 1);
   const std::vector<float> z = {1e30f}, a = {1e30f}, y = {0.0f};
   auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), y_device = to_device(backend(), y);
   backend().loss(nullptr, sums.data(), fresh.data(), z_device.data(), a_device.data(), y_device.data(), nullptr, 1, 1,

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "backprop/kernels/metric_sums.hpp"
 #include "backprop/nn/kinds.hpp"
 
 #if defined(__CUDACC__)
@@ -201,6 +202,22 @@ BACKPROP_HD int predicted_class(const float* a, int cols) {
   for (int c = 1; c < cols; ++c)
     if (a[best] < a[c]) best = c;
   return best;
+}
+
+// A row's metrics added to sums: with label >= 0 (classification) whether its predicted class is the label,
+// else (regression) its squared and absolute errors over the cols outputs; the row counted.
+BACKPROP_HD void add_row_metrics(MetricSums& sums, const float* a, const float* y, int label, int cols) {
+  sums.rows += 1;
+  if (label >= 0) {
+    if (predicted_class(a, cols) == label) sums.correct += 1;
+    return;
+  }
+  for (int c = 0; c < cols; ++c) {
+    const double d = static_cast<double>(a[c]) - y[c];
+    sums.squared_error += d * d;
+    sums.absolute_error += fabs(d);
+  }
+  sums.values += cols;
 }
 
 // ---- Optimizers: one parameter's update (the rules of nn/optimizer.hpp, torch.optim's), its state by name.

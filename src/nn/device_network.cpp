@@ -133,7 +133,7 @@ void DeviceNetwork::forward(int batch, std::uint64_t dropout_seed) {
   }
 }
 
-void DeviceNetwork::loss(kernels::DeviceSums* sums, int batch) const {
+void DeviceNetwork::loss(MetricSums* sums, int batch) const {
   const std::size_t last = layers_.size() - 1;
   const DenseLayer& output = layers_[last];
   backend_.loss(nullptr, sums, nullptr, buffer(last, kZ), buffer(last, kA), y_.data(),
@@ -141,7 +141,7 @@ void DeviceNetwork::loss(kernels::DeviceSums* sums, int batch) const {
                 output.activation, slope_of(output), batch);
 }
 
-void DeviceNetwork::loss_and_gradient(kernels::DeviceSums* sums, kernels::StepStatus* status, int batch,
+void DeviceNetwork::loss_and_gradient(MetricSums* sums, kernels::StepStatus* status, int batch,
                                       float clip_norm, std::int64_t step) {
   const std::size_t last = layers_.size() - 1;
   const DenseLayer& output = layers_[last];

@@ -21,17 +21,6 @@ std::uint64_t device_dropout_seed(std::uint64_t seed, long step) {
   return (x ^ (x >> 29)) | 1;
 }
 
-MetricSums from_device(const kernels::DeviceSums& device_sums, double rows, double values) {
-  MetricSums sums;
-  sums.loss = device_sums.loss;
-  sums.correct = device_sums.correct;
-  sums.squared_error = device_sums.squared_error;
-  sums.absolute_error = device_sums.absolute_error;
-  sums.rows = rows;
-  sums.values = values;
-  return sums;
-}
-
 class DeviceStep final : public Step {
  public:
   DeviceStep(kernels::DeviceBackend& backend, Network<float>& network, Optimizer<float>& optimizer,
@@ -51,10 +40,7 @@ class DeviceStep final : public Step {
   void begin_epoch(std::span<const std::size_t> order, const MetricSums& sums) override {
     std::copy(order.begin(), order.end(), host_order_.begin());
     order_.upload(host_order_.data(), host_order_.size());
-    const kernels::DeviceSums start{sums.loss, sums.correct, sums.squared_error, sums.absolute_error};
-    sums_.upload(&start, 1);
-    rows_ = sums.rows;
-    values_ = sums.values;
+    sums_.upload(&sums, 1);
     // The device's status counts from the run's start: a divergence is reported when it is read.
   }
 
@@ -65,15 +51,13 @@ class DeviceStep final : public Step {
     network_.loss_and_gradient(sums_.data(), status_.data(), rows,
                                static_cast<float>(host_network_.spec().training.clip_grad_norm), step);
     optimizer_.step(network_, status_.data(), learning_rate);
-    rows_ += static_cast<double>(count);
-    if (!classification_) values_ += static_cast<double>(count) * host_network_.output_size();
     return true;
   }
 
   MetricSums sums() override {
-    kernels::DeviceSums device_sums;
-    sums_.download(&device_sums, 1);
-    return from_device(device_sums, rows_, values_);
+    MetricSums sums;
+    sums_.download(&sums, 1);
+    return sums;
   }
   std::size_t progress_every() const override { return kDeviceProgressEvery; }
 
@@ -94,7 +78,7 @@ class DeviceStep final : public Step {
     auto found = validation_.find(&data);
     if (found == validation_.end())
       found = validation_.try_emplace(&data, backend_, data, scaling_, host_network_.output_size()).first;
-    return metrics_of(device_pass(network_, found->second, classification_), classification_);
+    return metrics_of(device_pass(network_, found->second), classification_);
   }
 
  private:
@@ -106,17 +90,16 @@ class DeviceStep final : public Step {
   DeviceNetwork network_;
   DeviceOptimizer optimizer_;
   kernels::DeviceArray<std::uint32_t> order_;
-  kernels::DeviceArray<kernels::DeviceSums> sums_;
+  kernels::DeviceArray<MetricSums> sums_;
   kernels::DeviceArray<kernels::StepStatus> status_;
   std::vector<std::uint32_t> host_order_;
-  double rows_ = 0, values_ = 0;  // counted on the host
   std::map<const Dataset*, DeviceDataset> validation_;  // uploaded on first use
 };
 
 }  // namespace
 
-MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, bool classification) {
-  kernels::DeviceArray<kernels::DeviceSums> device_sums(network.backend(), 1);
+MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data) {
+  kernels::DeviceArray<MetricSums> device_sums(network.backend(), 1);
   const auto batch = static_cast<std::size_t>(network.max_batch());
   for (std::size_t start = 0; start < data.row_count(); start += batch) {
     const int count = static_cast<int>(std::min(batch, data.row_count() - start));
@@ -124,10 +107,9 @@ MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, bool c
     network.forward(count);
     network.loss(device_sums.data(), count);
   }
-  kernels::DeviceSums sums;
+  MetricSums sums;
   device_sums.download(&sums, 1);
-  const auto rows = static_cast<double>(data.row_count());
-  return from_device(sums, rows, classification ? 0.0 : rows * network.output_size());
+  return sums;
 }
 
 std::unique_ptr<Step> make_device_step(kernels::DeviceBackend& backend, Network<float>& network,

@@ -48,7 +48,7 @@ Metrics evaluate(const Network<float>& network, const Dataset& data, const Scali
   if (device != nullptr) {
     DeviceNetwork device_network(*device, network, batch_size);
     const DeviceDataset device_data(*device, data, scaling, outputs);
-    return metrics_of(device_pass(device_network, device_data, classification), classification);
+    return metrics_of(device_pass(device_network, device_data), classification);
   }
   std::vector<float> y(static_cast<std::size_t>(batch_size) * outputs);  // (B, OUT)
   std::vector<std::size_t> indices(static_cast<std::size_t>(batch_size));

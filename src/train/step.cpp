@@ -9,6 +9,7 @@
 #include "backprop/error.hpp"
 #include "backprop/nn/row_step.hpp"
 #include "dist/gradient_reducer.hpp"
+#include "kernels/math.hpp"
 
 namespace backprop {
 
@@ -35,18 +36,9 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
 void add_rows(MetricSums& sums, const float* outputs, const float* targets, const std::int32_t* labels,
               std::size_t count, int output_count, double batch_loss, bool classification) {
   sums.loss += batch_loss * static_cast<double>(count);
-  sums.rows += static_cast<double>(count);
-  if (classification) {
-    for (std::size_t r = 0; r < count; ++r)
-      if (predicted_class(outputs + r * output_count, output_count) == labels[r]) sums.correct += 1;
-  } else {
-    const std::size_t n = count * static_cast<std::size_t>(output_count);
-    for (std::size_t i = 0; i < n; ++i) {
-      const double d = static_cast<double>(outputs[i]) - targets[i];
-      sums.squared_error += d * d;
-      sums.absolute_error += std::abs(d);
-    }
-    sums.values += static_cast<double>(n);
+  for (std::size_t r = 0; r < count; ++r) {
+    const std::size_t o = r * static_cast<std::size_t>(output_count);
+    math::add_row_metrics(sums, outputs + o, targets + o, classification ? labels[r] : -1, output_count);
   }
 }
 

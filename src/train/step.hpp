@@ -111,7 +111,7 @@ class DeviceNetwork;
 class DeviceDataset;
 // The sums of a pass without dropout over every row of data on the device, in batches of the network's
 // max_batch (what evaluate() sums on the CPU). device_step.cpp.
-MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, bool classification);
+MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data);
 
 // The steps (each in its own file).
 std::unique_ptr<Step> make_cpu_step(Network<float>& network, Optimizer<float>& optimizer, const Dataset& data,

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/kernels/metric_sums.hpp"
 #include "backprop/nn/kinds.hpp"
 
 namespace backprop::kernels {
@@ -39,14 +40,6 @@ struct DeviceRows {
   const std::int32_t* labels = nullptr;  // classification: (rows) class indices, or
   const float* targets = nullptr;        // regression: (rows, outputs)
   int outputs = 0;                       // the network's outputs (1 with labels: a 0/1 target)
-};
-
-// Sums over the rows of a pass, accumulated on the device in double (download as they are).
-struct DeviceSums {
-  double loss = 0;            // sum over rows of each row's loss (the batch loss is this / rows)
-  double correct = 0;         // classification: rows whose predicted class is the label
-  double squared_error = 0;   // regression: over every output of every row
-  double absolute_error = 0;
 };
 
 // What the step's checks found, on the device: written by loss() and check_gradients(), read by update(),
@@ -121,7 +114,7 @@ class DeviceBackend {
   // The loss of a batch (rows x cols outputs z, a against y): adds each row's loss and metrics to sums;
   // status (may be null) gets batch_loss and diverged = 3 if the loss is not finite; dz (may be null)
   // gets dL/dz, the output activation's derivative included, with the loss averaged over batch_rows.
-  virtual void loss(float* dz, DeviceSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
+  virtual void loss(float* dz, MetricSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
                     const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output, float slope,
                     int batch_rows) = 0;
   // The gradient arena's squared norm into status; diverged = 2 (and diverged_step = step) if it is not

@@ -61,8 +61,8 @@ class DeviceNetwork {
   void forward(int batch, std::uint64_t dropout_seed = 0);
   // The loss of the last forward pass against the gathered targets: adds to sums; with status, also the
   // gradient (backward pass into the gradient arena) and the step's finiteness check (step numbers it).
-  void loss(kernels::DeviceSums* sums, int batch) const;
-  void loss_and_gradient(kernels::DeviceSums* sums, kernels::StepStatus* status, int batch, float clip_norm,
+  void loss(MetricSums* sums, int batch) const;
+  void loss_and_gradient(MetricSums* sums, kernels::StepStatus* status, int batch, float clip_norm,
                          std::int64_t step);
   // The output layer's activations of the last forward pass: (batch, OUT), device memory.
   const float* output() const { return buffer(layers_.size() - 1, kA); }

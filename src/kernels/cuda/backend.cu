@@ -132,47 +132,43 @@ __global__ void gather_targets_kernel(float* y, std::int32_t* labels, DeviceRows
   }
 }
 
-// First stage of the loss: one thread per row, one partial (4 doubles) per block.
+// First stage of the loss: one thread per row, one partial (MetricSums' fields, as doubles) per block.
 __global__ void loss_rows_kernel(double* partials, float* dz, const float* z, const float* a, const float* y,
                                  const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output,
                                  float slope, float inverse_batch) {
   __shared__ double shared[kThreads];
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  dm::RowSums row;
+  MetricSums row;
   if (r < rows) {
     const std::size_t o = static_cast<std::size_t>(r) * cols;
     row = dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols, loss, output, slope,
                        inverse_batch);
   }
-  const double loss_sum = block_sum(row.loss, shared);
-  const double correct = block_sum(row.correct, shared);
-  const double squared = block_sum(row.squared_error, shared);
-  const double absolute = block_sum(row.absolute_error, shared);
-  if (threadIdx.x == 0) {
-    double* out = partials + 4 * static_cast<std::size_t>(blockIdx.x);
-    out[0] = loss_sum;
-    out[1] = correct;
-    out[2] = squared;
-    out[3] = absolute;
+  double fields[MetricSums::kFields];
+  row.to_array(fields);
+  double* out = partials + MetricSums::kFields * static_cast<std::size_t>(blockIdx.x);
+  for (int j = 0; j < MetricSums::kFields; ++j) {
+    const double total = block_sum(fields[j], shared);
+    if (threadIdx.x == 0) out[j] = total;
   }
 }
 
 // Second stage: one block sums the partials in a fixed order into sums and status.
-__global__ void loss_finish_kernel(DeviceSums* sums, StepStatus* status, const double* partials, int blocks,
+__global__ void loss_finish_kernel(MetricSums* sums, StepStatus* status, const double* partials, int blocks,
                                    int rows) {
   __shared__ double shared[kThreads];
-  double part[4] = {0, 0, 0, 0};
+  constexpr int kFields = MetricSums::kFields;
+  double part[kFields] = {};
   for (int b = threadIdx.x; b < blocks; b += kThreads)
-    for (int j = 0; j < 4; ++j) part[j] += partials[4 * static_cast<std::size_t>(b) + j];
-  double total[4];
-  for (int j = 0; j < 4; ++j) total[j] = block_sum(part[j], shared);
+    for (int j = 0; j < kFields; ++j) part[j] += partials[kFields * static_cast<std::size_t>(b) + j];
+  double total[kFields];
+  for (int j = 0; j < kFields; ++j) total[j] = block_sum(part[j], shared);
   if (threadIdx.x == 0) {
-    sums->loss += total[0];
-    sums->correct += total[1];
-    sums->squared_error += total[2];
-    sums->absolute_error += total[3];
+    MetricSums batch;
+    batch.from_array(total);
+    sums->add(batch);
     if (status != nullptr) {
-      status->batch_loss = total[0] / rows;
+      status->batch_loss = batch.loss / rows;
       if (!isfinite(static_cast<float>(status->batch_loss)) && status->diverged == 0) status->diverged = 3;
     }
   }
@@ -325,7 +321,7 @@ class CudaBackend final : public DeviceBackend {
     check(cudaGetLastError(), "gather");
   }
 
-  void loss(float* dz, DeviceSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
+  void loss(float* dz, MetricSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
             const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output, float slope,
             int batch_rows) override {
     const int blocks = (rows + kThreads - 1) / kThreads;  // one thread per row, no grid-stride: fixed partials
@@ -333,7 +329,8 @@ class CudaBackend final : public DeviceBackend {
       cudaStreamSynchronize(stream_);
       cudaFree(loss_partials_);
       loss_partials_ = nullptr;
-      check(cudaMalloc(&loss_partials_, 4 * sizeof(double) * static_cast<std::size_t>(blocks)), "cudaMalloc");
+      check(cudaMalloc(&loss_partials_, MetricSums::kFields * sizeof(double) * static_cast<std::size_t>(blocks)),
+            "cudaMalloc");
       loss_partial_blocks_ = blocks;
     }
     loss_rows_kernel<<<blocks, kThreads, 0, stream_>>>(loss_partials_, dz, z, a, y, labels, rows, cols, loss, output,

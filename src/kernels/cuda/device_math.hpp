@@ -43,29 +43,16 @@ BACKPROP_HD float target_value(const DeviceRows& rows, std::size_t r, int o) {
   return rows.targets[r * static_cast<std::size_t>(rows.outputs) + static_cast<std::size_t>(o)];
 }
 
-// One row's share of DeviceSums.
-struct RowSums {
-  double loss = 0, correct = 0, squared_error = 0, absolute_error = 0;
-};
-
 // The loss of one row (z, a, y of cols values: math::add_loss_row's sum, which loss_total turns into the
-// batch's loss; scaled here to the row's own loss) and, when dz is not null, dL/dz of the batch loss
-// (math::loss_gradient_row). label >= 0 counts a correct prediction; with label < 0 (regression) the squared
-// and absolute errors are summed instead.
-BACKPROP_HD RowSums loss_row(float* dz, const float* z, const float* a, const float* y, int label, int cols,
-                             LossKind loss, Activation output, float slope, float inverse_batch) {
-  RowSums sums;
+// batch's loss; scaled here to the row's own loss) and its metrics (math::add_row_metrics), as one row's
+// MetricSums; when dz is not null, also dL/dz of the batch loss (math::loss_gradient_row). label >= 0: a
+// class label; < 0: regression.
+BACKPROP_HD MetricSums loss_row(float* dz, const float* z, const float* a, const float* y, int label, int cols,
+                                LossKind loss, Activation output, float slope, float inverse_batch) {
+  MetricSums sums;
   sums.loss = math::loss_total(loss, math::add_loss_row(0.0, loss, z, a, y, cols), 1);
   if (dz != nullptr) math::loss_gradient_row(dz, loss, z, a, y, cols, output, slope, inverse_batch);
-  if (label >= 0) {
-    sums.correct = math::predicted_class(a, cols) == label ? 1.0 : 0.0;
-  } else {
-    for (int c = 0; c < cols; ++c) {
-      const double d = static_cast<double>(a[c]) - y[c];
-      sums.squared_error += d * d;
-      sums.absolute_error += fabs(d);
-    }
-  }
+  math::add_row_metrics(sums, a, y, label, cols);
   return sums;
 }
 

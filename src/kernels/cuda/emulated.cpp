@@ -100,24 +100,17 @@ class EmulatedBackend final : public DeviceBackend {
     }
   }
 
-  void loss(float* dz, DeviceSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
+  void loss(float* dz, MetricSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
             const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output, float slope,
             int batch_rows) override {
     const float inverse_batch = 1.0f / static_cast<float>(batch_rows);
-    DeviceSums batch;
+    MetricSums batch;
     for (int r = 0; r < rows; ++r) {
       const std::size_t o = static_cast<std::size_t>(r) * cols;
-      const dm::RowSums row = dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols,
-                                           loss, output, slope, inverse_batch);
-      batch.loss += row.loss;
-      batch.correct += row.correct;
-      batch.squared_error += row.squared_error;
-      batch.absolute_error += row.absolute_error;
+      batch.add(dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols, loss, output,
+                             slope, inverse_batch));
     }
-    sums->loss += batch.loss;
-    sums->correct += batch.correct;
-    sums->squared_error += batch.squared_error;
-    sums->absolute_error += batch.absolute_error;
+    sums->add(batch);
     if (status != nullptr) {
       status->batch_loss = batch.loss / rows;
       if (!std::isfinite(static_cast<float>(status->batch_loss)) && status->diverged == 0) status->diverged = 3;

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "backprop/dist/communicator.hpp"
-#include "backprop/error.hpp"
 #include "backprop/data/prepare.hpp"
+#include "backprop/error.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"

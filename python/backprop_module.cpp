@@ -1,16 +1,20 @@
-// The Python module `backprop` (pybind11) over the same library as the command:
+// The Python module `backprop` (pybind11) over the same library as the command. Network wraps the C++
+// high-level API, backprop::Model (model.hpp): the policy (the options and their checks, reading a model,
+// preparing the data) is the library's, shared with `backprop train`; this file converts numpy arrays and
+// keyword arguments, and prints nothing of its own.
 //
 //   net = backprop.Network.from_file("examples/xor.json")      # a network file or a model (binary or JSON)
 //   history = net.fit(X, y, epochs=20, batch_size=32, optimizer="adam", learning_rate=1e-3,
 //                     validation_split=0.1, seed=1, scale="standard")   # list of per-epoch dicts
-//   P = net.predict(X)              # (N, K) class probabilities, or (N, OUT) outputs for regression
+//   P = net.predict(X)              # (N, K) class probabilities, or (N, OUT) outputs for regression; for one
+//                                   # sigmoid output two columns [1 - p, p] (Model::predict: the one column p)
 //   net.evaluate(X, y)              # {"loss", "accuracy", "rows"} or {"loss", "rmse", "mae", "rows"}
 //   net.save("model.bin")           # a model file (scaling and classes included); backprop.load reads it
 //   backprop.trace("examples/seed.json", input=[1, 2, 3, 4], target=[1], steps=2, loss="bce")
 //
 // Arrays: X is (N, IN) and is read as float32, C order; an array already of that type and layout is used
-// in place (predict reads it batch by batch without a copy; fit and evaluate copy it once into the
-// library's Dataset, which owns its rows). y is (N,) integer class indices 0..K-1 for a classification
+// in place (predict reads it batch by batch without a copy, scaled a batch at a time by the library;
+// fit and evaluate copy it once into the library's Dataset, which owns its rows). y is (N,) integer class indices 0..K-1 for a classification
 // network (softmax_ce, or bce with one sigmoid output: K = 2), and (N,) or (N, OUT) numbers otherwise.
 //
 // Errors: backprop::Error of kind bad_input becomes ValueError, runtime (divergence) RuntimeError, with the

@@ -37,7 +37,7 @@ double median(std::vector<double> values) {
 
 int run_bench(const BenchArguments& args) {
   if (args.threads) kernels::set_thread_count(*args.threads);
-  const NetworkSpec spec = read_network_or_model(args.network);
+  const NetworkSpec spec = io::read_model(args.network).exact_network;
   const Network<float> network(spec);
   const auto device = open_device(args.device);
   if (device && !args.json) std::printf("device %s\n", device->description().c_str());

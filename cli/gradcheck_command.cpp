@@ -24,7 +24,7 @@ struct GradcheckArguments {
 };
 
 int run_gradcheck(const GradcheckArguments& args) {
-  NetworkSpec spec = read_network_or_model(args.network);
+  NetworkSpec spec = io::read_model(args.network).exact_network;
   if (const auto loss = loss_option(args.loss)) spec.loss = *loss;
   validate(spec);
 

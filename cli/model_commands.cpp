@@ -36,7 +36,7 @@ void add_data_options(CLI::App* cmd, DataArguments& a) {
 
 // --- eval ---
 int run_eval(const DataArguments& a) {
-  const io::Model model = io::load_model(a.model);
+  const io::Model model = io::read_model(a.model).model;
   Network<float> network(model.network);
   const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes);
   const auto device = open_device(a.device);
@@ -72,10 +72,11 @@ std::string csv_field(const std::string& text) {
 }
 
 int run_predict(const DataArguments& a) {
-  const io::Model model = io::load_model(a.model);
+  const io::LoadedModel loaded = io::read_model(a.model);
+  const io::Model& model = loaded.model;
   Network<float> network(model.network);
   const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes, true);
-  const bool classification = task_of(model.network) == TaskKind::classification;
+  const bool classification = loaded.task == TaskKind::classification;
   const int outputs = network.output_size();
 
   const auto device = open_device(a.device);
@@ -121,7 +122,7 @@ int run_predict(const DataArguments& a) {
 
 // --- export ---
 int run_export(const DataArguments& a) {
-  const io::Model model = io::load_model(a.model);
+  const io::Model model = io::read_model(a.model).model;
   if (a.format == "onnx")
     io::export_onnx(a.out, model);  // without ONNX built in: Error(bad_input), exit 2
   else
@@ -131,7 +132,7 @@ int run_export(const DataArguments& a) {
 
 // --- info ---
 int run_info(const DataArguments& a) {
-  const io::Model model = io::load_model(a.model);
+  const io::Model model = io::read_model(a.model).model;
   const NetworkSpec& spec = model.network;
   std::size_t parameters = 0;
   std::printf("%s\n", a.model.c_str());

@@ -143,7 +143,7 @@ void print_readable(const Trace& trace, const std::string& source, int digits) {
 }
 
 int run_trace(const TraceArguments& args) {
-  const NetworkSpec spec = read_network_or_model(args.network);
+  const NetworkSpec spec = io::read_model(args.network).exact_network;
   TraceOptions options;
   options.input = io::parse_number_list(args.input, "--input");
   options.target = io::parse_number_list(args.target, "--target");

@@ -13,13 +13,16 @@
 #include <thread>
 
 #include "backprop/dist/communicator.hpp"
+#include "backprop/data/prepare.hpp"
 #include "backprop/error.hpp"
-#include "backprop/io/network_file.hpp"
 #include "backprop/io/model_file.hpp"
+#include "backprop/io/model_io.hpp"
+#include "backprop/io/network_file.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/checkpoint.hpp"
+#include "backprop/train/options.hpp"
 #include "backprop/train/progress.hpp"
 #include "backprop/train/report.hpp"
 #include "backprop/train/trainer.hpp"
@@ -33,37 +36,10 @@ struct TrainArguments {
   std::string checkpoint, resume, device;
   std::optional<long> checkpoint_every;
   bool deterministic = false;
-  std::optional<double> validation_split;
-  std::optional<int> epochs, batch_size, early_stopping, threads;
-  std::optional<long> warmup;
-  std::string optimizer, schedule, scale;
-  std::optional<double> learning_rate, momentum, weight_decay, clip_grad_norm, dropout;
-  std::optional<std::uint64_t> seed;
+  std::optional<int> threads;
+  TrainingOptions options;  // the flags that override the network file's recipe
   bool quiet = false;
 };
-
-// Command-line options override the file's settings.
-void apply_overrides(NetworkSpec& spec, const TrainArguments& a) {
-  TrainingSpec& t = spec.training;
-  if (a.epochs) t.epochs = *a.epochs;
-  if (a.batch_size) t.batch_size = *a.batch_size;
-  if (a.early_stopping) t.early_stopping = *a.early_stopping;
-  if (a.validation_split) t.validation_split = *a.validation_split;
-  if (a.clip_grad_norm) t.clip_grad_norm = *a.clip_grad_norm;
-  if (!a.scale.empty()) t.scale = *parse_scaling(a.scale);
-  if (!a.schedule.empty()) t.schedule.kind = *parse_schedule(a.schedule);
-  if (a.warmup) t.schedule.warmup_steps = *a.warmup;
-  if (!a.optimizer.empty()) spec.optimizer.type = a.optimizer;
-  if (a.learning_rate) spec.optimizer.learning_rate = *a.learning_rate;
-  if (a.momentum) spec.optimizer.momentum = *a.momentum;
-  if (a.weight_decay) spec.optimizer.weight_decay = *a.weight_decay;
-  if (a.seed) spec.seed = *a.seed;
-  if (a.dropout)
-    for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) spec.layers[l].dropout = *a.dropout;
-  validate(spec);
-  validate(spec.optimizer);
-  validate(spec.training.schedule);
-}
 
 // The --report page: the curves, the confusion matrix (on the validation set if there is one, else on the
 // training set), the network, and the recipe with the run's data and wall time.
@@ -190,7 +166,7 @@ dist::Fingerprint fingerprint(const TrainArguments& args, const NetworkSpec& spe
   f.build = dist::build_id();
   const std::string network = io::network_to_json(spec);
   f.network = dist::hash_bytes(network.data(), network.size());
-  const std::string options = std::string(args.deterministic ? "deterministic" : "") + ";scale=" + args.scale +
+  const std::string options = std::string(args.deterministic ? "deterministic" : "") + ";scale=" + args.options.scale.value_or("") +
                               ";target=" + args.target + ";resume=" + (args.resume.empty() ? "no" : "yes") +
                               ";validation=" + (validation ? std::to_string(validation->rows) : "none");
   f.options = dist::hash_bytes(options.data(), options.size());
@@ -233,32 +209,24 @@ bool finish_setup(dist::Communicator& communicator, const dist::Failure& mine, c
 int run_train_rank(const TrainArguments& args, dist::Communicator& communicator, bool& setup_agreed,
                    const TrainArguments& given) {
   if (args.threads) kernels::set_thread_count(*args.threads);
-  io::Model model = io::load_model(args.network);  // a network file, or a model to train further
+  const io::Model model = io::read_model(args.network).model;  // a network file, or a model to train further
   NetworkSpec spec = model.network;
-  apply_overrides(spec, args);
-  if (!args.validation.empty() && args.validation_split)
+  apply_options(args.options, spec);
+  if (!args.validation.empty() && args.options.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
-  if (!args.validation.empty()) spec.training.validation_split = 0;  // the command line overrides the file
 
-  Dataset train_data = load_for_network(spec, args.data, args.labels, args.target, model.classes);
-  Dataset validation_data;
-  bool has_validation = false;
-  if (!args.validation.empty()) {
-    validation_data =
-        load_for_network(spec, args.validation, args.validation_labels, args.target, train_data.class_names);
-    has_validation = true;
-  } else if (spec.training.validation_split > 0) {
-    split_validation(train_data, validation_data, spec.training.validation_split, spec.seed);
-    has_validation = true;
-  }
-
-  // The scaling is fitted on the training rows only; a model trained further keeps its own unless --scale
-  // asks for a new one (its parameters were learnt on inputs scaled that way).
-  Scaling scaling = model.scaling;
-  if (scaling.empty() || !args.scale.empty()) scaling = fit_scaling(spec.training.scale, train_data);
+  Dataset loaded = load_for_network(spec, args.data, args.labels, args.target, model.classes);
+  std::optional<Dataset> validation;
+  if (!args.validation.empty())
+    validation = load_for_network(spec, args.validation, args.validation_labels, args.target, loaded.class_names);
+  TrainingData data = prepare_training_data(spec, std::move(loaded), std::move(validation), model.scaling,
+                                            args.options.scale.has_value());
+  const Dataset& train_data = data.train;
+  const Scaling& scaling = data.scaling;
+  const Dataset* validation_pointer = data.validation_or_null();
+  const bool has_validation = validation_pointer != nullptr;
 
   Network<float> network(spec);
-  const Dataset* validation_pointer = has_validation ? &validation_data : nullptr;
   CheckpointSaver saver(args, network, scaling, train_data, validation_pointer, communicator.rank() == 0);
   if (communicator.size() > 1) {
     setup_agreed = true;
@@ -278,7 +246,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   if (!args.quiet)
     std::printf("training %s on %s: %zu rows%s, network %s, %s, batch %d, %d epochs\n", args.network.c_str(),
                 args.data.c_str(), train_data.rows,
-                has_validation ? (", " + std::to_string(validation_data.rows) + " for validation").c_str() : "",
+                has_validation ? (", " + std::to_string(validation_pointer->rows) + " for validation").c_str() : "",
                 architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
                 spec.training.epochs);
   if (!args.quiet && device) std::printf("device %s\n", device->description().c_str());
@@ -303,17 +271,11 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
                 1e3 * wait / static_cast<double>(steps), 100.0 * wait / std::max(seconds, 1e-9));
   }
 
-  io::Model trained;
-  trained.network = network.spec_with_parameters();
-  trained.scaling = scaling;
-  trained.classes = train_data.class_names;
-  trained.targets = train_data.target_names;
-  trained.features = train_data.feature_names;
-  io::save_model(args.out, trained);
+  io::save_model(args.out, io::build_model(network, scaling, train_data));
   if (!args.quiet)
     std::printf("saved %s (epoch %d of %zu)\n", args.out.c_str(), result.best_epoch, result.history.size());
   if (!args.report.empty()) {
-    write_report(args, network, scaling, result, train_data, has_validation ? &validation_data : nullptr, seconds);
+    write_report(args, network, scaling, result, train_data, validation_pointer, seconds);
     if (!args.quiet) std::printf("wrote %s\n", args.report.c_str());
   }
   return 0;
@@ -367,35 +329,25 @@ void add_train_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--validation-labels", a->validation_labels, "Labels of the validation data (IDX, NPY)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--validation-split", a->validation_split,
-                  "Hold out this fraction of the training rows (shuffled by the seed) for validation")
-      ->check(finite_number("a fraction in (0, 1)", is_open_fraction));
-  cmd->add_option("--epochs", a->epochs, "Passes over the training data (file default: 10)")
-      ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--batch-size", a->batch_size, "Rows per step; the last partial batch is used (default 32)")
-      ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--optimizer", a->optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop (torch.optim's rules)")
-      ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}));
-  cmd->add_option("--learning-rate", a->learning_rate, "Base learning rate")
-      ->check(finite_number("a positive number", is_positive));
-  cmd->add_option("--momentum", a->momentum, "Momentum (momentum, nesterov: default 0.9; rmsprop: 0)")
-      ->check(finite_number("a number in [0, 1)", is_fraction_below_one));
-  cmd->add_option("--weight-decay", a->weight_decay, "Weight decay: L2, or decoupled for adamw (default 0; adamw 0.01)")
-      ->check(finite_number("a number >= 0", is_non_negative));
-  cmd->add_option("--schedule", a->schedule, "Learning-rate schedule: constant, step or cosine")
-      ->check(CLI::IsMember({"constant", "step", "cosine"}));
-  cmd->add_option("--warmup", a->warmup, "Steps of linear warm-up before the schedule")
-      ->check(CLI::Range(0L, 1000000000L));
-  cmd->add_option("--clip-grad-norm", a->clip_grad_norm, "Clip the gradient's global L2 norm to this")
-      ->check(finite_number("a positive number", is_positive));
-  cmd->add_option("--dropout", a->dropout, "Dropout probability of every hidden layer (training only)")
-      ->check(finite_number("a probability in [0, 1)", is_fraction_below_one));
-  cmd->add_option("--scale", a->scale, "Feature scaling fitted on the training data: none, standard or minmax")
-      ->check(CLI::IsMember({"none", "standard", "minmax"}));
-  cmd->add_option("--early-stopping", a->early_stopping,
-                  "Stop after this many epochs without a better validation loss, keeping the best parameters")
-      ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--seed", a->seed, "Seed of initialization, shuffling, dropout and the validation split")
+  // The recipe's flags fill TrainingOptions; the library checks their ranges (apply_options names the flag).
+  TrainingOptions& o = a->options;
+  cmd->add_option("--validation-split", o.validation_split,
+                  "Hold out this fraction of the training rows (shuffled by the seed) for validation");
+  cmd->add_option("--epochs", o.epochs, "Passes over the training data (file default: 10)");
+  cmd->add_option("--batch-size", o.batch_size, "Rows per step; the last partial batch is used (default 32)");
+  cmd->add_option("--optimizer", o.optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop (torch.optim's rules)");
+  cmd->add_option("--learning-rate", o.learning_rate, "Base learning rate");
+  cmd->add_option("--momentum", o.momentum, "Momentum (momentum, nesterov: default 0.9; rmsprop: 0)");
+  cmd->add_option("--weight-decay", o.weight_decay, "Weight decay: L2, or decoupled for adamw (default 0; adamw 0.01)");
+  cmd->add_option("--schedule", o.schedule, "Learning-rate schedule: constant, step or cosine");
+  cmd->add_option("--warmup", o.warmup, "Steps of linear warm-up before the schedule");
+  cmd->add_option("--clip-grad-norm", o.clip_grad_norm, "Clip the gradient's global L2 norm to this");
+  cmd->add_option("--dropout", o.dropout, "Dropout probability of every hidden layer (training only)");
+  cmd->add_option("--scale", o.scale, "Feature scaling fitted on the training data: none, standard or minmax");
+  cmd->add_option("--early-stopping", o.early_stopping,
+                  "Stop after this many epochs without a better validation loss, keeping the best parameters "
+                  "(0: off)");
+  cmd->add_option("--seed", o.seed, "Seed of initialization, shuffling, dropout and the validation split")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", a->threads, "Threads for the matrix products (default: all cores)")
       ->check(CLI::Range(1, 1024));

@@ -1,16 +1,20 @@
-// The Python module `backprop` (pybind11) over the same library as the command:
+// The Python module `backprop` (pybind11) over the same library as the command. Network wraps the C++
+// high-level API, backprop::Model (model.hpp): the policy (the options and their checks, reading a model,
+// preparing the data) is the library's, shared with `backprop train`; this file converts numpy arrays and
+// keyword arguments, and prints nothing of its own.
 //
 //   net = backprop.Network.from_file("examples/xor.json")      # a network file or a model (binary or JSON)
 //   history = net.fit(X, y, epochs=20, batch_size=32, optimizer="adam", learning_rate=1e-3,
 //                     validation_split=0.1, seed=1, scale="standard")   # list of per-epoch dicts
-//   P = net.predict(X)              # (N, K) class probabilities, or (N, OUT) outputs for regression
+//   P = net.predict(X)              # (N, K) class probabilities, or (N, OUT) outputs for regression; for one
+//                                   # sigmoid output two columns [1 - p, p] (Model::predict: the one column p)
 //   net.evaluate(X, y)              # {"loss", "accuracy", "rows"} or {"loss", "rmse", "mae", "rows"}
 //   net.save("model.bin")           # a model file (scaling and classes included); backprop.load reads it
 //   backprop.trace("examples/seed.json", input=[1, 2, 3, 4], target=[1], steps=2, loss="bce")
 //
 // Arrays: X is (N, IN) and is read as float32, C order; an array already of that type and layout is used
-// in place (predict reads it batch by batch without a copy; fit and evaluate copy it once into the
-// library's Dataset, which owns its rows). y is (N,) integer class indices 0..K-1 for a classification
+// in place (predict reads it batch by batch without a copy, scaled a batch at a time by the library;
+// fit and evaluate copy it once into the library's Dataset, which owns its rows). y is (N,) integer class indices 0..K-1 for a classification
 // network (softmax_ce, or bce with one sigmoid output: K = 2), and (N,) or (N, OUT) numbers otherwise.
 //
 // Errors: backprop::Error of kind bad_input becomes ValueError, runtime (divergence) RuntimeError, with the
@@ -33,19 +37,13 @@
 #include <string>
 #include <vector>
 
-#include "backprop/data/dataset.hpp"
-#include "backprop/data/scaling.hpp"
+#include "backprop/data/prepare.hpp"
 #include "backprop/error.hpp"
-#include "backprop/io/model_file.hpp"
-#include "backprop/io/network_file.hpp"
-#include "backprop/io/text.hpp"
-#include "backprop/kernels/device.hpp"
+#include "backprop/io/model_io.hpp"
 #include "backprop/kernels/kernels.hpp"
-#include "backprop/nn/network.hpp"
-#include "backprop/nn/spec.hpp"
+#include "backprop/model.hpp"
 #include "backprop/nn/trace.hpp"
 #include "backprop/train/progress.hpp"
-#include "backprop/train/trainer.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -57,23 +55,6 @@ namespace {
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 using IndexArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
-
-// As the command decides (cli/arguments.cpp): class labels for softmax_ce, and for bce with one output.
-TaskKind task_of(const NetworkSpec& spec) {
-  if (spec.loss == LossKind::softmax_ce) return TaskKind::classification;
-  if (spec.loss == LossKind::bce && spec.output() == 1) return TaskKind::classification;
-  return TaskKind::regression;
-}
-int class_count(const NetworkSpec& spec) { return spec.output() == 1 ? 2 : spec.output(); }
-
-std::string architecture(const NetworkSpec& spec) {
-  std::string text = std::to_string(spec.input);
-  for (const auto& layer : spec.layers) {
-    text += '-';
-    text += std::to_string(layer.units);
-  }
-  return text;
-}
 
 std::string shape_text(const py::array& a) {
   std::string text = "(";
@@ -122,125 +103,77 @@ class InterruptCheck : public TrainingObserver {
   }
 };
 
-// A model, a model exported as JSON, or a network file. A JSON file's network is read with its numbers as
-// written, in double (as `backprop trace` reads it), so that a trace of it matches the file exactly; the
-// float32 network built from it is the same either way.
-io::Model read_model(const std::filesystem::path& path) {
-  io::Model model = io::load_model(path);
-  const std::string text = io::read_file(path);
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && text[first] == '{') model.network = io::parse_network(text, path.string());
-  return model;
+// The training options of fit's keyword arguments: the library checks them (TrainingOptions::validate),
+// naming the keyword ("clip_grad_norm: expected a positive number, got 0").
+struct FitArguments {
+  TrainingOptions options;
+  bool verbose = false;
+  std::string device;
+};
+
+// y as the numbers Model takes, after the checks of its numpy shape and type (the library checks the
+// count, the ranges and finiteness): class indices, a 1-D integer array (or (N, 1)), for a classifier;
+// (N,) or (N, OUT) numbers otherwise.
+std::vector<float> targets_of(const Model& model, std::size_t rows, const py::array& y) {
+  const bool labelled_rows = y.ndim() == 1 || (y.ndim() == 2 && y.shape(1) == 1);
+  const char kind = y.dtype().kind();
+  if (model.task() == TaskKind::classification) {
+    if ((kind != 'i' && kind != 'u' && kind != 'b') || !labelled_rows)
+      throw_bad_input("y: expected class indices in [0, " + std::to_string(class_count(model.spec())) +
+                      ") as a 1-D integer array (the network classifies), got an array of " +
+                      std::string(py::str(y.dtype())) + " of shape " + shape_text(y));
+    const IndexArray labels = IndexArray::ensure(y);
+    return std::vector<float>(labels.data(), labels.data() + labels.size());  // class indices are small
+  }
+  const int outputs = model.output_size();
+  const bool fits = y.ndim() == 2 ? y.shape(1) == outputs : (y.ndim() == 1 && outputs == 1);
+  if (!fits || static_cast<std::size_t>(y.shape(0)) != rows)
+    throw_bad_input("y: expected targets of shape (" + std::to_string(rows) + ", " + std::to_string(outputs) + ")" +
+                    (outputs == 1 ? " or (" + std::to_string(rows) + ",)" : std::string()) +
+                    " (one row per row of X, one number per output), got shape " + shape_text(y));
+  if (kind != 'f' && kind != 'i' && kind != 'u')
+    throw_bad_input("y: expected numbers (the network does regression), got an array of " +
+                    std::string(py::str(y.dtype())));
+  const FloatArray targets = FloatArray::ensure(y);
+  return std::vector<float>(targets.data(), targets.data() + targets.size());
 }
 
+// X (rows, IN) for fit and evaluate: its numpy shape checked here, its values by the library.
+std::span<const float> rows_of(const Model& model, const FloatArray& x) {
+  if (x.ndim() != 2) throw_bad_input("X: expected a 2-D array (rows, features), got shape " + shape_text(x));
+  if (x.shape(1) != model.input_size())
+    throw_bad_input("X: expected " + std::to_string(model.input_size()) +
+                    " features per row (the network's inputs), got shape " + shape_text(x));
+  return {x.data(), static_cast<std::size_t>(x.size())};
+}
+
+// backprop.Network: a thin wrapper over backprop::Model (model.hpp), with numpy arrays.
 class PythonNetwork {
  public:
-  explicit PythonNetwork(io::Model model)
-      : network_(std::make_unique<Network<float>>(model.network)),
-        scaling_(std::move(model.scaling)),
-        classes_(std::move(model.classes)),
-        targets_(std::move(model.targets)),
-        features_(std::move(model.features)) {}
+  explicit PythonNetwork(Model model) : model_(std::move(model)) {}
 
-  static PythonNetwork from_file(const std::filesystem::path& path) { return PythonNetwork(read_model(path)); }
-  static PythonNetwork from_json(const std::string& text) {
-    io::Model model;
-    model.network = io::parse_network(text, "<json>");
-    return PythonNetwork(std::move(model));
-  }
+  static PythonNetwork from_file(const std::filesystem::path& path) { return PythonNetwork(Model::load(path)); }
+  static PythonNetwork from_json(const std::string& text) { return PythonNetwork(Model::from_json(text)); }
 
-  const NetworkSpec& spec() const { return network_->spec(); }
-  bool classification() const { return task_of(spec()) == TaskKind::classification; }
+  const Model& model() const { return model_; }
+  const NetworkSpec& spec() const { return model_.spec(); }
+  bool classification() const { return model_.task() == TaskKind::classification; }
 
-  // The spec to trace: as loaded (its weights in double, exactly as the file wrote them) until the
-  // network has been trained, then the trained float32 parameters.
-  NetworkSpec spec_for_trace() const { return trained_ ? network_->spec_with_parameters() : network_->spec(); }
-
-  py::list fit(const FloatArray& x, const py::array& y, std::optional<int> epochs, std::optional<int> batch_size,
-               std::optional<std::string> optimizer, std::optional<double> learning_rate,
-               std::optional<double> momentum, std::optional<double> weight_decay,
-               std::optional<std::string> schedule, std::optional<long> warmup,
-               std::optional<double> clip_grad_norm, std::optional<double> dropout,
-               std::optional<int> early_stopping, std::optional<double> validation_split,
-               std::optional<std::uint64_t> seed, std::optional<std::string> scale, bool verbose,
-               const std::string& device_name) {
-    // Training continues from the current parameters; the options override the network file's recipe.
-    NetworkSpec spec = network_->spec_with_parameters();
-    TrainingSpec& t = spec.training;
-    if (epochs) {
-      if (*epochs < 1) throw_bad_input("epochs: expected a number >= 1, got " + std::to_string(*epochs));
-      t.epochs = *epochs;
-    }
-    if (batch_size) {
-      if (*batch_size < 1) throw_bad_input("batch_size: expected a number >= 1, got " + std::to_string(*batch_size));
-      t.batch_size = *batch_size;
-    }
-    if (optimizer) spec.optimizer.type = *optimizer;
-    if (learning_rate) spec.optimizer.learning_rate = *learning_rate;
-    if (momentum) spec.optimizer.momentum = *momentum;
-    if (weight_decay) spec.optimizer.weight_decay = *weight_decay;
-    if (schedule) {
-      const auto kind = parse_schedule(*schedule);
-      if (!kind) throw_bad_input("schedule: expected constant, step or cosine, got '" + *schedule + "'");
-      t.schedule.kind = *kind;
-    }
-    if (warmup) t.schedule.warmup_steps = *warmup;
-    if (clip_grad_norm) {
-      if (!(*clip_grad_norm > 0) || !std::isfinite(*clip_grad_norm))
-        throw_bad_input("clip_grad_norm: expected a positive number, got " + io::format_double(*clip_grad_norm));
-      t.clip_grad_norm = *clip_grad_norm;
-    }
-    if (dropout)
-      for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) spec.layers[l].dropout = *dropout;
-    if (early_stopping) {
-      if (*early_stopping < 0)
-        throw_bad_input("early_stopping: expected a patience >= 0 (0: off), got " + std::to_string(*early_stopping));
-      t.early_stopping = *early_stopping;
-    }
-    if (validation_split) {
-      if (!(*validation_split >= 0 && *validation_split < 1))
-        throw_bad_input("validation_split: expected a fraction in [0, 1), got " + io::format_double(*validation_split));
-      t.validation_split = *validation_split;
-    }
-    if (seed) spec.seed = *seed;
-    if (scale) {
-      const auto kind = parse_scaling(*scale);
-      if (!kind) throw_bad_input("scale: expected none, standard or minmax, got '" + *scale + "'");
-      t.scale = *kind;
-    }
-    validate(spec);
-    validate(spec.optimizer);
-    validate(spec.training.schedule);
-
-    Dataset train_data = dataset_of(spec, x, y);
-    const bool is_classification = train_data.task == TaskKind::classification;
-    auto network = std::make_unique<Network<float>>(spec);
-    const auto device = kernels::open_device(device_name);
+  py::list fit(const FloatArray& x, const py::array& y, const FitArguments& arguments) {
+    const std::span<const float> rows = rows_of(model_, x);
+    const std::vector<float> targets = targets_of(model_, static_cast<std::size_t>(x.shape(0)), y);
+    const bool is_classification = classification();
     TrainingResult result;
-    Scaling scaling = scaling_;
     {
       py::gil_scoped_release release;
-      Dataset validation_data;
-      const bool has_validation = t.validation_split > 0;
-      if (has_validation) split_validation(train_data, validation_data, t.validation_split, spec.seed);
-      // Fitted on the training rows; a trained model keeps its own unless `scale` asks for a new one
-      // (its parameters were learnt on inputs scaled that way), as `backprop train` does.
-      if (scaling.empty() || scale) scaling = fit_scaling(t.scale, train_data);
       ObserverList observers;
       InterruptCheck interrupt;
       observers.add(&interrupt);
       ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, is_classification);
-      if (verbose) observers.add(&progress);
-      result = train(*network, train_data, has_validation ? &validation_data : nullptr, scaling, &observers, nullptr,
-                     {nullptr, false, device.get()});
+      if (arguments.verbose) observers.add(&progress);
+      result = model_.fit(rows, targets, arguments.options, {arguments.device, &observers});
       std::fflush(stdout);
     }
-    network_ = std::move(network);
-    scaling_ = std::move(scaling);
-    classes_ = train_data.class_names;
-    targets_ = train_data.target_names;
-    trained_ = true;
-
     py::list history;
     for (const EpochMetrics& m : result.history) {
       py::dict d;
@@ -255,62 +188,55 @@ class PythonNetwork {
     return history;
   }
 
-  // (N, K) probabilities for classification (K = 2 for one sigmoid output: [1 - p, p]), or (N, OUT)
-  // outputs. A 1-D X is one row. Rows are read in place when no scaling applies.
+  // (N, K) probabilities for classification (K = 2 for one sigmoid output: [1 - p, p], where Model::predict
+  // gives the one column p), or (N, OUT) outputs. A 1-D X is one row. Model::predict reads the rows in
+  // place and writes straight into the result (but for the two-column case).
   py::array_t<float> predict(const FloatArray& x) const {
-    const int in = network_->input_size();
+    const int in = model_.input_size();
     if (x.ndim() != 1 && x.ndim() != 2)
       throw_bad_input("X: expected a 2-D array (rows, " + std::to_string(in) + "), got shape " + shape_text(x));
     const std::size_t rows = x.ndim() == 1 ? 1 : static_cast<std::size_t>(x.shape(0));
-    const py::ssize_t columns = x.shape(x.ndim() - 1);
-    if (columns != in)
+    if (x.shape(x.ndim() - 1) != in)
       throw_bad_input("X: expected " + std::to_string(in) + " features per row (the network's inputs), got shape " +
                       shape_text(x));
-    const int outputs = network_->output_size();
+    const auto outputs = static_cast<std::size_t>(model_.output_size());
     const bool two_class_sigmoid = classification() && outputs == 1;
-    const std::size_t result_columns = two_class_sigmoid ? 2 : static_cast<std::size_t>(outputs);
-    py::array_t<float> result({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(result_columns)});
-    if (rows == 0) return result;
-    if (!scaling_.empty() && scaling_.offset.size() != static_cast<std::size_t>(in))
-      throw_bad_input("the model's scaling has " + std::to_string(scaling_.offset.size()) + " features, expected " +
-                      std::to_string(in));
-
-    const float* source = x.data();
+    const std::size_t columns = two_class_sigmoid ? 2 : outputs;
+    py::array_t<float> result({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(columns)});
+    const std::span<const float> input(x.data(), rows * static_cast<std::size_t>(in));
     float* out = result.mutable_data();
     {
       py::gil_scoped_release release;
-      forward_rows(out, source, rows, two_class_sigmoid);
+      if (two_class_sigmoid) {
+        const std::vector<float> p = model_.predict(input);  // (rows, 1)
+        for (std::size_t r = 0; r < rows; ++r) {
+          out[2 * r] = 1.0f - p[r];
+          out[2 * r + 1] = p[r];
+        }
+      } else {
+        model_.predict(input, std::span<float>(out, rows * outputs));
+      }
     }
     return result;
   }
 
-  py::dict evaluate(const FloatArray& x, const py::array& y, int batch_size, const std::string& device_name) const {
-    if (batch_size < 1) throw_bad_input("batch_size: expected a number >= 1, got " + std::to_string(batch_size));
-    const Dataset data = dataset_of(spec(), x, y);
-    const auto device = kernels::open_device(device_name);
+  py::dict evaluate(const FloatArray& x, const py::array& y, int batch_size, const std::string& device) const {
+    const std::span<const float> rows = rows_of(model_, x);
+    const std::vector<float> targets = targets_of(model_, static_cast<std::size_t>(x.shape(0)), y);
     Metrics m;
     {
       py::gil_scoped_release release;
-      m = backprop::evaluate(*network_, data, scaling_, batch_size, device.get());
+      m = model_.evaluate(rows, targets, {device, nullptr, batch_size});
     }
-    py::dict d = metrics_dict(m, data.task == TaskKind::classification, "");
+    py::dict d = metrics_dict(m, classification(), "");
     d["rows"] = m.rows;
     return d;
   }
 
   void save(const std::filesystem::path& path, const std::string& format) const {
-    io::Model model;
-    model.network = network_->spec_with_parameters();
-    model.scaling = scaling_;
-    model.classes = classes_;
-    model.targets = targets_;
-    model.features = features_;
-    if (format == "binary")
-      io::save_model(path, model);
-    else if (format == "json")
-      io::export_model_json(path, model);
-    else
+    if (format != "binary" && format != "json")
       throw_bad_input("format: expected binary or json, got '" + format + "'");
+    model_.save(path, format == "json" ? ModelFormat::json : ModelFormat::binary);
   }
 
   py::list layers() const {
@@ -325,13 +251,14 @@ class PythonNetwork {
   }
 
   py::object scaling() const {
-    if (scaling_.empty()) return py::none();
-    return py::dict("kind"_a = std::string(to_string(scaling_.kind)), "offset"_a = array_of(scaling_.offset),
-                    "scale"_a = array_of(scaling_.scale));
+    const Scaling& scaling = model_.scaling();
+    if (scaling.empty()) return py::none();
+    return py::dict("kind"_a = std::string(to_string(scaling.kind)), "offset"_a = array_of(scaling.offset),
+                    "scale"_a = array_of(scaling.scale));
   }
 
   std::size_t checked_layer(long layer) const {
-    const long count = static_cast<long>(network_->layer_count());
+    const long count = static_cast<long>(model_.network().layer_count());
     if (layer < 0) layer += count;  // Python's negative indices
     if (layer < 0 || layer >= count)
       throw py::index_error("layer " + std::to_string(layer) + " out of range: the network has " +
@@ -341,140 +268,59 @@ class PythonNetwork {
   // Copies of layer l's parameters: weights (IN, OUT), bias (OUT).
   py::array_t<float> weights(long layer) const {
     const std::size_t l = checked_layer(layer);
-    const auto w = network_->weights(l);
-    return array_of(std::vector<float>(w.begin(), w.end()), network_->layer(l).in, network_->layer(l).out);
+    const Network<float>& network = model_.network();
+    const auto w = network.weights(l);
+    return array_of(std::vector<float>(w.begin(), w.end()), network.layer(l).in, network.layer(l).out);
   }
   py::array_t<float> bias(long layer) const {
-    const auto b = network_->bias(checked_layer(layer));
+    const auto b = model_.network().bias(checked_layer(layer));
     return array_of(std::vector<float>(b.begin(), b.end()));
   }
 
   std::string repr() const {
+    const auto& classes = model_.classes();
     return "<backprop.Network " + architecture(spec()) + ", loss " + std::string(to_string(spec().loss)) +
-           (classes_.empty() ? "" : ", " + std::to_string(classes_.size()) + " classes") + ">";
+           (classes.empty() ? "" : ", " + std::to_string(classes.size()) + " classes") + ">";
   }
-
-  const std::vector<std::string>& classes() const { return classes_; }
-  const std::vector<std::string>& targets() const { return targets_; }
 
  private:
-  // out (rows, OUT), or (rows, 2) for two_class_sigmoid = the network's outputs for x (rows, IN), in
-  // batches of 256, each scaled into a buffer when the model has a scaling, else read where it lies.
-  void forward_rows(float* out, const float* x, std::size_t rows, bool two_class_sigmoid) const {
-    const int in = network_->input_size();
-    const int outputs = network_->output_size();
-    const std::size_t out_columns = two_class_sigmoid ? 2 : static_cast<std::size_t>(outputs);
-    const int batch_size = static_cast<int>(std::min<std::size_t>(256, rows));
-    Workspace<float> workspace(*network_, batch_size);
-    std::vector<float> scaled(scaling_.empty() ? 0 : static_cast<std::size_t>(batch_size) * in);  // (B, IN)
-    for (std::size_t start = 0; start < rows; start += batch_size) {
-      const std::size_t count = std::min<std::size_t>(batch_size, rows - start);
-      const float* batch = x + start * in;  // (count, IN)
-      if (!scaling_.empty()) {
-        for (std::size_t r = 0; r < count; ++r)
-          for (int f = 0; f < in; ++f)  // as Dataset::gather_rows: in double, then float
-            scaled[r * in + f] = static_cast<float>((static_cast<double>(batch[r * in + f]) - scaling_.offset[f]) /
-                                                    scaling_.scale[f]);
-        batch = scaled.data();
-      }
-      network_->forward(workspace, batch, static_cast<int>(count));
-      const float* a = network_->output(workspace);  // (count, OUT)
-      float* rows_out = out + start * out_columns;   // (count, out_columns)
-      if (two_class_sigmoid) {
-        for (std::size_t r = 0; r < count; ++r) {
-          rows_out[2 * r] = 1.0f - a[r];
-          rows_out[2 * r + 1] = a[r];
-        }
-      } else {
-        std::copy(a, a + count * outputs, rows_out);
-      }
-    }
-  }
-
-  // The arrays as the library's Dataset (X is copied: a Dataset owns its rows). Checks shapes, label
-  // ranges and finiteness with messages naming the row and column.
-  Dataset dataset_of(const NetworkSpec& spec, const FloatArray& x, const py::array& y) const {
-    Dataset d;
-    d.source = "X";
-    if (x.ndim() != 2)
-      throw_bad_input("X: expected a 2-D array (rows, features), got shape " + shape_text(x));
-    const auto rows = static_cast<std::size_t>(x.shape(0));
-    if (x.shape(1) != spec.input)
-      throw_bad_input("X: expected " + std::to_string(spec.input) + " features per row (the network's inputs), got shape " +
-                      shape_text(x));
-    if (rows == 0) throw_bad_input("X: expected at least one row, got none");
-    d.rows = rows;
-    d.features = spec.input;
-    d.features_f32.assign(x.data(), x.data() + rows * spec.input);
-    for (std::size_t i = 0; i < d.features_f32.size(); ++i)
-      if (!std::isfinite(d.features_f32[i]))
-        throw_bad_input("X: row " + std::to_string(i / spec.input) + ", column " + std::to_string(i % spec.input) +
-                        ": expected a finite number, got " + io::format_float(d.features_f32[i]));
-
-    const bool labelled_rows = y.ndim() == 1 || (y.ndim() == 2 && y.shape(1) == 1);
-    d.task = task_of(spec);
-    if (d.task == TaskKind::classification) {
-      const int classes = class_count(spec);
-      const char kind = y.dtype().kind();
-      if ((kind != 'i' && kind != 'u' && kind != 'b') || !labelled_rows)
-        throw_bad_input("y: expected class indices in [0, " + std::to_string(classes) +
-                        ") as a 1-D integer array (the network classifies), got an array of " +
-                        std::string(py::str(y.dtype())) + " of shape " + shape_text(y));
-      if (static_cast<std::size_t>(y.shape(0)) != rows)
-        throw_bad_input("y: expected " + std::to_string(rows) + " labels (one per row of X), got " +
-                        std::to_string(y.shape(0)));
-      const IndexArray labels = IndexArray::ensure(y);
-      d.labels.resize(rows);
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::int64_t label = labels.data()[r];
-        if (label < 0 || label >= classes)
-          throw_bad_input("y: row " + std::to_string(r) + ": expected a class index in [0, " + std::to_string(classes) +
-                          "), got " + std::to_string(label));
-        d.labels[r] = static_cast<std::int32_t>(label);
-      }
-      if (static_cast<int>(classes_.size()) == classes) {
-        d.class_names = classes_;
-      } else {
-        for (int c = 0; c < classes; ++c) d.class_names.push_back(std::to_string(c));
-      }
-      return d;
-    }
-
-    const int outputs = spec.output();
-    const bool fits = y.ndim() == 2 ? y.shape(1) == outputs : (y.ndim() == 1 && outputs == 1);
-    if (!fits || static_cast<std::size_t>(y.shape(0)) != rows)
-      throw_bad_input("y: expected targets of shape (" + std::to_string(rows) + ", " + std::to_string(outputs) + ")" +
-                      (outputs == 1 ? " or (" + std::to_string(rows) + ",)" : std::string()) +
-                      " (one row per row of X, one number per output), got shape " + shape_text(y));
-    const char kind = y.dtype().kind();
-    if (kind != 'f' && kind != 'i' && kind != 'u')
-      throw_bad_input("y: expected numbers (the network does regression), got an array of " +
-                      std::string(py::str(y.dtype())));
-    const FloatArray targets = FloatArray::ensure(y);
-    d.targets.assign(targets.data(), targets.data() + rows * outputs);
-    for (std::size_t i = 0; i < d.targets.size(); ++i)
-      if (!std::isfinite(d.targets[i]))
-        throw_bad_input("y: row " + std::to_string(i / outputs) + ", column " + std::to_string(i % outputs) +
-                        ": expected a finite number, got " + io::format_float(d.targets[i]));
-    d.target_count = outputs;
-    if (static_cast<int>(targets_.size()) == outputs) d.target_names = targets_;
-    return d;
-  }
-
-  std::unique_ptr<Network<float>> network_;
-  Scaling scaling_;
-  std::vector<std::string> classes_;
-  std::vector<std::string> targets_;
-  std::vector<std::string> features_;
-  bool trained_ = false;
+  Model model_;
 };
+
+// Network.fit's keyword arguments, into FitArguments.
+py::list fit(PythonNetwork& network, const FloatArray& x, const py::array& y, std::optional<int> epochs,
+             std::optional<int> batch_size, std::optional<std::string> optimizer, std::optional<double> learning_rate,
+             std::optional<double> momentum, std::optional<double> weight_decay, std::optional<std::string> schedule,
+             std::optional<long> warmup, std::optional<double> clip_grad_norm, std::optional<double> dropout,
+             std::optional<int> early_stopping, std::optional<double> validation_split,
+             std::optional<std::uint64_t> seed, std::optional<std::string> scale, bool verbose,
+             const std::string& device) {
+  FitArguments arguments;
+  arguments.options = {.epochs = epochs,
+                       .batch_size = batch_size,
+                       .optimizer = optimizer,
+                       .learning_rate = learning_rate,
+                       .momentum = momentum,
+                       .weight_decay = weight_decay,
+                       .schedule = schedule,
+                       .warmup = warmup,
+                       .clip_grad_norm = clip_grad_norm,
+                       .dropout = dropout,
+                       .scale = scale,
+                       .early_stopping = early_stopping,
+                       .validation_split = validation_split,
+                       .seed = seed};
+  arguments.verbose = verbose;
+  arguments.device = device;
+  return network.fit(x, y, arguments);
+}
 
 // backprop.trace: every figure of `steps` plain SGD steps on one batch, in double precision.
 py::list trace_network(const py::object& network, const DoubleArray& input, const DoubleArray& target, int steps,
                        std::optional<std::string> loss, std::optional<double> learning_rate) {
   NetworkSpec spec;
   if (py::isinstance<PythonNetwork>(network)) {
-    spec = network.cast<const PythonNetwork&>().spec_for_trace();
+    spec = network.cast<const PythonNetwork&>().model().spec_for_trace();
   } else {
     std::filesystem::path path;
     try {
@@ -483,7 +329,7 @@ py::list trace_network(const py::object& network, const DoubleArray& input, cons
       throw py::type_error("network: expected a path (a network file or a model) or a backprop.Network, got " +
                            std::string(py::str(py::type::of(network))));
     }
-    spec = read_model(path).network;
+    spec = io::read_model(path).exact_network;
   }
   TraceOptions options;
   options.input.assign(input.data(), input.data() + input.size());
@@ -535,7 +381,7 @@ PYBIND11_MODULE(backprop, m) {
       .def_static("from_file", &PythonNetwork::from_file, "path"_a,
                   "Load a network file (JSON) or a model (binary, or JSON from `backprop export`).")
       .def_static("from_json", &PythonNetwork::from_json, "text"_a, "A network from the text of a network file.")
-      .def("fit", &PythonNetwork::fit, "X"_a, "y"_a, py::kw_only(), "epochs"_a = py::none(),
+      .def("fit", &backprop::python::fit, "X"_a, "y"_a, py::kw_only(), "epochs"_a = py::none(),
            "batch_size"_a = py::none(), "optimizer"_a = py::none(), "learning_rate"_a = py::none(),
            "momentum"_a = py::none(), "weight_decay"_a = py::none(), "schedule"_a = py::none(),
            "warmup"_a = py::none(), "clip_grad_norm"_a = py::none(), "dropout"_a = py::none(),
@@ -556,16 +402,16 @@ PYBIND11_MODULE(backprop, m) {
       .def("bias", &PythonNetwork::bias, "layer"_a, "A copy of layer's bias, (OUT,) float32.")
       .def_property_readonly("layers", &PythonNetwork::layers, "One dict per layer: units, activation, dropout.")
       .def_property_readonly("architecture",
-                             [](const PythonNetwork& n) { return backprop::python::architecture(n.spec()); })
+                             [](const PythonNetwork& n) { return backprop::architecture(n.spec()); })
       .def_property_readonly("input_size", [](const PythonNetwork& n) { return n.spec().input; })
       .def_property_readonly("output_size", [](const PythonNetwork& n) { return n.spec().output(); })
       .def_property_readonly("loss", [](const PythonNetwork& n) { return std::string(to_string(n.spec().loss)); })
       .def_property_readonly("task", [](const PythonNetwork& n) {
         return n.classification() ? "classification" : "regression";
       })
-      .def_property_readonly("classes", &PythonNetwork::classes,
+      .def_property_readonly("classes", [](const PythonNetwork& n) { return n.model().classes(); },
                              "Class names by index (set by fit or a model file; empty before).")
-      .def_property_readonly("targets", &PythonNetwork::targets)
+      .def_property_readonly("targets", [](const PythonNetwork& n) { return n.model().targets(); })
       .def_property_readonly("scaling", &PythonNetwork::scaling, "{'kind', 'offset', 'scale'} or None.")
       .def("__repr__", &PythonNetwork::repr);
 

@@ -1,28 +1,33 @@
-// Trains the tutorial's seed network (examples/seed.json, built here through NetworkSpec) for 10 plain SGD
-// steps through the C++ API, and checks that:
-//  - the first step's loss is the trace's, 0.06937370282921486 (the PyTorch float64 reference in
-//    tests/data/seed_reference.json), and backprop::trace computes the same figure;
-//  - the loss falls at every step, and the output moves toward the target 1.
+// An embedder's program: the installed package through the umbrella header and the high-level API only.
+// It writes the tutorial's seed network (examples/seed.json) as a network file, loads it, trains it for 10
+// plain SGD steps on its one row (x = [1, 2, 3, 4], y = 1; one row per epoch), predicts, saves, loads the
+// model back and evaluates, and checks that:
+//  - the first epoch's loss is the loss before the first step, 0.06937370282921486 (the PyTorch float64
+//    reference in tests/data/seed_reference.json; the model trains in float32, so to 1e-6);
+//  - the loss falls at every epoch, and the output moves toward the target 1;
+//  - the loaded model predicts the same bits, and evaluate's loss is mse's 1/2 (a - y)^2 of that output.
 // Exit code 0 when every check holds, 1 otherwise.
+#include <backprop/backprop.hpp>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
 #include <vector>
-
-#include "backprop/nn/network.hpp"
-#include "backprop/nn/optimizer.hpp"
-#include "backprop/nn/spec.hpp"
-#include "backprop/nn/trace.hpp"
 
 namespace {
 
-backprop::LayerSpec sigmoid_layer(int units, std::vector<double> weights, std::vector<double> bias) {
-  backprop::LayerSpec layer;
-  layer.units = units;
-  layer.activation = backprop::Activation::sigmoid;
-  layer.weights = std::move(weights);  // (IN, OUT) row-major
-  layer.bias = std::move(bias);
-  return layer;
-}
+const char* const kSeedNetwork = R"({
+  "input": 4,
+  "layers": [
+    {"units": 2, "activation": "sigmoid", "weights": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6], [0.7, 0.8]], "bias": [0.1, 0.1]},
+    {"units": 3, "activation": "sigmoid", "weights": [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], "bias": [0.1, 0.1, 0.1]},
+    {"units": 1, "activation": "sigmoid", "weights": [[0.1], [0.2], [0.3]], "bias": [0.1]}
+  ],
+  "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.1}, "seed": 1
+})";
 
 int failures = 0;
 void check(bool ok, const char* what) {
@@ -33,41 +38,39 @@ void check(bool ok, const char* what) {
 }  // namespace
 
 int main() {
-  backprop::NetworkSpec spec;  // 4-2-3-1, sigmoid everywhere, MSE, SGD with learning rate 0.1
-  spec.input = 4;
-  spec.layers = {sigmoid_layer(2, {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}, {0.1, 0.1}),
-                 sigmoid_layer(3, {0.1, 0.2, 0.3, 0.4, 0.5, 0.6}, {0.1, 0.1, 0.1}),
-                 sigmoid_layer(1, {0.1, 0.2, 0.3}, {0.1})};
-  spec.loss = backprop::LossKind::mse;
-  const std::vector<double> x = {1, 2, 3, 4};  // (B = 1, IN = 4)
-  const std::vector<double> y = {1};           // (B = 1, OUT = 1)
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / ("backprop-find-package-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  std::ofstream(folder / "seed.json") << kSeedNetwork;
+  try {
+    backprop::Model model = backprop::Model::load(folder / "seed.json");
+    const std::vector<float> x = {1, 2, 3, 4};  // (rows 1, IN 4)
+    const std::vector<float> y = {1};           // (rows 1, OUT 1)
+    const float before = model.predict(x)[0];
+    const backprop::TrainingResult result = model.fit(x, y, {.epochs = 10, .batch_size = 1}, {.device = "cpu"});
+    bool falls = result.history.size() == 10;
+    for (std::size_t e = 0; e < result.history.size(); ++e) {
+      std::printf("epoch %2zu  loss %.9f\n", e + 1, result.history[e].train.loss);
+      if (e > 0) falls = falls && result.history[e].train.loss < result.history[e - 1].train.loss;
+    }
+    const double reference = 0.06937370282921486;  // PyTorch, float64
+    check(!result.history.empty() && std::abs(result.history[0].train.loss - reference) < 1e-6,
+          "the first loss matches the PyTorch reference 0.0693737028292149");
+    check(falls, "the loss falls at every epoch");
+    const std::vector<float> after = model.predict(x);
+    check(after.size() == 1 && after[0] > before && after[0] < 1.0f, "the output moves toward the target 1");
 
-  backprop::Network<double> network(spec);
-  backprop::Workspace<double> workspace(network, 1);
-  backprop::Optimizer<double> sgd(spec.optimizer, network.parameters().size());
-  std::vector<double> losses, outputs;
-  for (int step = 0; step < 10; ++step) {
-    network.forward(workspace, x.data(), 1);
-    losses.push_back(network.loss_value(workspace, y.data(), 1));
-    outputs.push_back(network.output(workspace)[0]);
-    network.backward(workspace, x.data(), y.data(), 1);  // overwrites the gradient arena
-    sgd.step(network.parameters(), network.gradients(), spec.optimizer.learning_rate);
-    std::printf("step %2d  loss %.15f  output %.15f\n", step + 1, losses.back(), outputs.back());
+    model.save(folder / "seed.model");
+    const backprop::Model loaded = backprop::Model::load(folder / "seed.model");
+    check(loaded.predict(x) == after, "the saved and loaded model predicts the same");
+    const backprop::Metrics metrics = loaded.evaluate(x, y);
+    const double expected = 0.5 * (1.0 - after[0]) * (1.0 - after[0]);
+    check(metrics.rows == 1 && std::abs(metrics.loss - expected) < 1e-7 && std::isnan(metrics.accuracy),
+          "evaluate gives mse's loss of that output (and no accuracy: a regression)");
+  } catch (const backprop::Error& e) {
+    std::printf("FAIL: %s\n", e.what());
+    ++failures;
   }
-
-  backprop::TraceOptions options;
-  options.input = x;
-  options.target = y;
-  const backprop::Trace trace = backprop::trace(spec, options);
-  const double reference = 0.06937370282921486;  // PyTorch, float64
-  check(std::abs(losses[0] - reference) < 1e-12, "first loss matches the PyTorch reference 0.0693737028292149");
-  check(std::abs(trace.steps[0].loss - losses[0]) < 1e-15, "backprop::trace gives the same first loss");
-  bool falls = true, approaches = true;
-  for (std::size_t i = 1; i < losses.size(); ++i) {
-    falls = falls && losses[i] < losses[i - 1];
-    approaches = approaches && outputs[i] > outputs[i - 1] && outputs[i] < 1.0;
-  }
-  check(falls, "the loss falls at every step");
-  check(approaches, "the output moves toward the target 1 at every step");
+  std::filesystem::remove_all(folder);
   return failures == 0 ? 0 : 1;
 }

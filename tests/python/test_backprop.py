@@ -187,6 +187,11 @@ def test_errors_raise_with_the_message(tmp_path):
         net.fit(X, y, epochs=1, optimizer="bogus")
     with pytest.raises(ValueError, match="scale: expected none, standard or minmax, got 'bogus'"):
         net.fit(X, y, epochs=1, scale="bogus")
+    # The library's TrainingOptions name the keyword, never the command's flag (--clip-grad-norm).
+    with pytest.raises(ValueError, match=r"^clip_grad_norm: expected a positive number, got 0$"):
+        net.fit(X, y, clip_grad_norm=0)
+    with pytest.raises(ValueError, match=r"^validation_split: expected a fraction in \[0, 1\), got 1$"):
+        net.fit(X, y, validation_split=1)
     with pytest.raises(ValueError, match="cannot open"):
         backprop.load(tmp_path / "missing.json")
     broken = tmp_path / "broken.json"

@@ -1,0 +1,98 @@
+// The high-level C++ API, the same as the Python module's Network (python/backprop_module.cpp):
+//
+//   backprop::Model model = backprop::Model::load("net.json");   // a network file, binary or JSON model
+//   backprop::TrainingResult result = model.fit(x, y, {});        // {}: the network file's own recipe
+//   std::vector<float> outputs = model.predict(x);                 // (rows, OUT)
+//   backprop::Metrics metrics = model.evaluate(x, y);              // loss, accuracy or rmse and mae, rows
+//   model.save("model.bin");
+//
+// Arrays are std::span<const float>: x is (rows, IN) row-major; y is one class index per row (0..K-1, as
+// floats) for a classifying network (softmax_ce, or bce with one sigmoid output: K = 2), and (rows, OUT)
+// numbers otherwise. fit with TrainingOptions{} trains as `backprop train NET --data D --out M` without
+// flags, and with options set as with the matching flags: the same numbers, bit for bit, on the CPU.
+// predict gives the network's outputs: one column for one sigmoid output (P(class 1)); Python's predict
+// shows that case as two columns [1 - p, p]. Errors are backprop::Error (bad_input: the caller's file,
+// option or arrays; runtime: training diverged).
+//
+// The low-level API (Network, Workspace, Optimizer, train(), evaluate()) stays for the learner and for
+// what this one does not do (checkpoints, data files, MPI).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backprop/data/dataset.hpp"
+#include "backprop/data/scaling.hpp"
+#include "backprop/io/model_file.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/nn/spec.hpp"
+#include "backprop/train/options.hpp"
+#include "backprop/train/trainer.hpp"
+
+namespace backprop {
+
+// How fit and evaluate run (not what they compute).
+struct RunSettings {
+  // "cpu", "cuda" or "emulated" (kernels/device.hpp); "": $BACKPROP_DEVICE if set, else the GPU when there
+  // is one and this backprop has CUDA, else the CPU.
+  std::string device;
+  TrainingObserver* observer = nullptr;  // fit's progress (train/progress.hpp: ConsoleProgress, JsonLinesLog)
+  int batch_size = 256;                  // evaluate's batch (no effect on the figures but rounding)
+};
+
+enum class ModelFormat { binary, json };
+
+class Model {
+ public:
+  // A network file (JSON), a binary model or a JSON model; throws Error(bad_input) naming the file.
+  static Model load(const std::filesystem::path& path);
+  // A network from the text of a network file; `source` names it in messages.
+  static Model from_json(std::string_view text, const std::string& source = "<json>");
+  // A network spec (parameters given or drawn from its seed), with no scaling or names.
+  explicit Model(const NetworkSpec& spec);
+  explicit Model(io::Model model);
+
+  // Trains from the current parameters; options override the recipe (training, optimizer, seed). Keeps the
+  // trained parameters, the scaling (fitted on the training rows; a trained model keeps its own unless
+  // options.scale is set) and the class or target names. Returns the per-epoch history.
+  TrainingResult fit(std::span<const float> x, std::span<const float> y, const TrainingOptions& options = {},
+                     const RunSettings& settings = {});
+  // (rows, OUT) outputs for x (rows, IN), scaled by the model's scaling.
+  std::vector<float> predict(std::span<const float> x) const;
+  // The same into out (rows x OUT), which must have that size.
+  void predict(std::span<const float> x, std::span<float> out) const;
+  // Loss and accuracy (classification; rmse and mae NaN) or loss, rmse and mae (regression; accuracy NaN).
+  Metrics evaluate(std::span<const float> x, std::span<const float> y, const RunSettings& settings = {}) const;
+  // Atomic write: binary (default) or JSON (readable; reads back bit-exact).
+  void save(const std::filesystem::path& path, ModelFormat format = ModelFormat::binary) const;
+
+  const NetworkSpec& spec() const { return network_->spec(); }
+  const Network<float>& network() const { return *network_; }
+  TaskKind task() const;
+  int input_size() const { return network_->input_size(); }
+  int output_size() const { return network_->output_size(); }
+  const Scaling& scaling() const { return scaling_; }
+  const std::vector<std::string>& classes() const { return classes_; }
+  const std::vector<std::string>& targets() const { return targets_; }
+  const std::vector<std::string>& features() const { return features_; }
+  // What save writes: the parameters, scaling and names.
+  io::Model to_model_file() const;
+  // The spec for a trace in double: as loaded (a network file's numbers as written) until fit, then the
+  // trained float32 parameters.
+  NetworkSpec spec_for_trace() const;
+
+ private:
+  Model(io::Model model, NetworkSpec exact_network);
+
+  std::unique_ptr<Network<float>> network_;
+  NetworkSpec exact_network_;  // spec_for_trace until fit
+  Scaling scaling_;
+  std::vector<std::string> classes_, targets_, features_;
+  bool trained_ = false;
+};
+
+}  // namespace backprop

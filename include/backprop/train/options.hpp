@@ -1,0 +1,58 @@
+// The training options a caller may set over a network file's recipe: `backprop train`'s override flags
+// and Python's fit() keyword arguments both fill one TrainingOptions. Every field is optional; an unset
+// field keeps what the network file (or the model trained further) says. Default-constructed, it changes
+// nothing: the file's own "training" and "optimizer" recipe.
+//
+// Messages name the network-file key (Python's keyword): "clip_grad_norm: expected a positive number,
+// got 0". The command adds its flag: it catches TrainingOptionError and writes
+// "--clip-grad-norm (clip_grad_norm): expected a positive number, got 0".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "backprop/error.hpp"
+#include "backprop/nn/spec.hpp"
+
+namespace backprop {
+
+struct TrainingOptions {
+  std::optional<int> epochs;                  // training.epochs, in [1, 1000000]
+  std::optional<int> batch_size;              // training.batch_size, in [1, 2^20]
+  std::optional<std::string> optimizer;       // optimizer.type: sgd, momentum, nesterov, adam, adamw, rmsprop
+  std::optional<double> learning_rate;        // optimizer.learning_rate, > 0
+  std::optional<double> momentum;             // optimizer.momentum, in [0, 1)
+  std::optional<double> weight_decay;         // optimizer.weight_decay, >= 0
+  std::optional<std::string> schedule;        // training.schedule.type: constant, step, cosine
+  std::optional<long> warmup;                 // training.schedule.warmup, steps >= 0
+  std::optional<double> clip_grad_norm;       // training.clip_grad_norm, > 0
+  std::optional<double> dropout;              // every hidden layer's dropout, in [0, 1)
+  std::optional<std::string> scale;           // training.scale: none, standard, minmax (refits a model's scaling)
+  std::optional<int> early_stopping;          // training.early_stopping, patience in [0, 1000000] (0: off)
+  std::optional<double> validation_split;     // training.validation_split, in [0, 1) (0: none)
+  std::optional<std::uint64_t> seed;          // seed of shuffling, dropout and the split (not of the
+                                              // initialization: the parameters exist once a model is read)
+
+  // Throws TrainingOptionError for the first set field out of range (fields in the order above).
+  void validate() const;
+  // validate(), then writes the set fields into spec, then checks the result as a network file is
+  // checked (validate(NetworkSpec), validate(OptimizerSpec), validate(ScheduleSpec): Error(bad_input)
+  // naming the file's key, e.g. "optimizer.momentum: expected a number in (0, 1) for nesterov").
+  void apply(NetworkSpec& spec) const;
+};
+
+// Error(bad_input) about one option: what() is "KEY: EXPECTATION"; key() and expectation() apart, so that
+// a front-end can name the option its own way.
+class TrainingOptionError : public Error {
+ public:
+  TrainingOptionError(std::string key, std::string expectation)
+      : Error(ErrorKind::bad_input, key + ": " + expectation), key_(std::move(key)), expectation_(std::move(expectation)) {}
+  const std::string& key() const { return key_; }
+  const std::string& expectation() const { return expectation_; }
+
+ private:
+  std::string key_, expectation_;
+};
+
+}  // namespace backprop

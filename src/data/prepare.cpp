@@ -1,0 +1,147 @@
+// Data for a network: the task its loss implies, data files and arrays read against it, and the
+// validation split and scaling of a training run.
+#include "backprop/data/prepare.hpp"
+
+#include <cmath>
+#include <filesystem>
+
+#include "backprop/error.hpp"
+#include "backprop/io/text.hpp"
+
+namespace backprop {
+
+TaskKind task_of(const NetworkSpec& spec) {
+  if (spec.loss == LossKind::softmax_ce || (spec.loss == LossKind::bce && spec.output() == 1))
+    return TaskKind::classification;
+  return TaskKind::regression;
+}
+
+int class_count(const NetworkSpec& spec) { return spec.output() == 1 ? 2 : spec.output(); }
+
+std::vector<std::string> classes_for(const NetworkSpec& spec, const std::string& data_path,
+                                     const std::vector<std::string>& model_classes) {
+  if (!model_classes.empty()) return model_classes;
+  // IDX and NPY labels are class indices; anything else is read as CSV, whose labels are collected.
+  const bool indexed_labels = data_path.find("idx") != std::string::npos ||
+                              data_path.find(".npy") != std::string::npos;
+  if (!indexed_labels || task_of(spec) != TaskKind::classification) return {};
+  std::vector<std::string> names;
+  for (int c = 0; c < class_count(spec); ++c) names.push_back(std::to_string(c));
+  return names;
+}
+
+Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const std::string& labels,
+                         const std::string& target, const std::vector<std::string>& model_classes,
+                         bool target_optional) {
+  LoadOptions options;
+  options.task = task_of(spec);
+  options.target = target;
+  options.known_classes = classes_for(spec, data, model_classes);
+  options.expected_features = spec.input;
+  options.target_optional = target_optional;
+  Dataset dataset =
+      load_dataset(data, labels.empty() ? std::nullopt : std::optional<std::filesystem::path>(labels), options);
+  if (options.task == TaskKind::classification && !dataset.class_names.empty()) {
+    const auto expected = static_cast<std::size_t>(class_count(spec));
+    if (dataset.class_names.size() != expected) {
+      std::string names;
+      for (std::size_t i = 0; i < dataset.class_names.size() && i < 12; ++i) {
+        if (i > 0) names += ", ";
+        names += dataset.class_names[i];
+      }
+      throw_bad_input(data + ": the data has " + std::to_string(dataset.class_names.size()) + " classes (" + names +
+                      (dataset.class_names.size() > 12 ? ", ..." : "") + ") but the network's output layer has " +
+                      std::to_string(spec.output()) + " unit(s), which makes " + std::to_string(expected) +
+                      " classes");
+    }
+  }
+  if (options.task == TaskKind::regression && dataset.target_count != 0 && dataset.target_count != spec.output())
+    throw_bad_input(data + ": " + std::to_string(dataset.target_count) + " target column(s) but the network has " +
+                    std::to_string(spec.output()) + " output(s)");
+  return dataset;
+}
+
+namespace {
+
+// Every value of a (rows, width) array finite, else an error naming the array, row and column.
+void check_finite(std::span<const float> values, std::size_t width, const char* array) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i]))
+      throw_bad_input(std::string(array) + ": row " + std::to_string(i / width) + ", column " +
+                      std::to_string(i % width) + ": expected a finite number, got " + io::format_float(values[i]));
+}
+
+void set_labels(Dataset& d, const NetworkSpec& spec, std::span<const float> y, const DataNames& names) {
+  const int classes = class_count(spec);
+  if (y.size() != d.rows)
+    throw_bad_input("y: expected " + std::to_string(d.rows) + " labels (one per row of X), got " +
+                    std::to_string(y.size()));
+  d.labels.resize(d.rows);
+  for (std::size_t r = 0; r < d.rows; ++r) {
+    const float label = y[r];
+    if (!(label >= 0 && label < static_cast<float>(classes) && label == std::floor(label)))
+      throw_bad_input("y: row " + std::to_string(r) + ": expected a class index in [0, " + std::to_string(classes) +
+                      "), got " + io::format_float(label));
+    d.labels[r] = static_cast<std::int32_t>(label);
+  }
+  if (static_cast<int>(names.classes.size()) == classes) {
+    d.class_names = names.classes;
+  } else {
+    for (int c = 0; c < classes; ++c) d.class_names.push_back(std::to_string(c));
+  }
+}
+
+void set_targets(Dataset& d, const NetworkSpec& spec, std::span<const float> y, const DataNames& names) {
+  const auto outputs = static_cast<std::size_t>(spec.output());
+  if (y.size() != d.rows * outputs)
+    throw_bad_input("y: expected " + std::to_string(d.rows) + " rows of " + std::to_string(outputs) +
+                    " target(s) (one row per row of X, one number per output), got " + std::to_string(y.size()) +
+                    " numbers");
+  check_finite(y, outputs, "y");
+  d.targets.assign(y.begin(), y.end());
+  d.target_count = spec.output();
+  if (names.targets.size() == outputs) d.target_names = names.targets;
+}
+
+}  // namespace
+
+Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const float> x, std::span<const float> y,
+                            const DataNames& names) {
+  const auto in = static_cast<std::size_t>(spec.input);
+  if (x.size() % in != 0)
+    throw_bad_input("X: expected rows of " + std::to_string(in) + " features (the network's inputs), got " +
+                    std::to_string(x.size()) + " numbers, not a whole number of rows");
+  if (x.empty()) throw_bad_input("X: expected at least one row, got none");
+  Dataset d;
+  d.source.push_back('X');  // (not = "X": GCC 12 warns -Wrestrict falsely on that assignment here)
+  d.rows = x.size() / in;
+  d.features = spec.input;
+  check_finite(x, in, "X");
+  d.features_f32.assign(x.begin(), x.end());
+  if (names.features.size() == in) d.feature_names = names.features;
+  d.task = task_of(spec);
+  if (d.task == TaskKind::classification)
+    set_labels(d, spec, y, names);
+  else
+    set_targets(d, spec, y, names);
+  return d;
+}
+
+TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::optional<Dataset> validation,
+                                   const Scaling& model_scaling, bool refit_scaling) {
+  TrainingData data;
+  data.task = train.task;
+  if (validation) {
+    spec.training.validation_split = 0;  // the validation set given replaces the recipe's split
+    data.validation = std::move(validation);
+  } else if (spec.training.validation_split > 0) {
+    data.validation.emplace();
+    split_validation(train, *data.validation, spec.training.validation_split, spec.seed);
+  }
+  data.scaling = model_scaling;
+  if (data.scaling.empty() || refit_scaling) data.scaling = fit_scaling(spec.training.scale, train);
+  data.train = std::move(train);
+  return data;
+}
+
+}  // namespace backprop

@@ -1,0 +1,43 @@
+// Reading a network or a model for the front-ends; building a trained network's model.
+#include "backprop/io/model_io.hpp"
+
+#include "backprop/data/prepare.hpp"
+#include "backprop/io/network_file.hpp"
+#include "backprop/io/text.hpp"
+
+namespace backprop::io {
+
+LoadedModel read_model(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  LoadedModel loaded;
+  loaded.model = load_model_bytes(bytes, path.string());
+  // A JSON file is read a second time for its numbers as written (a network file's parameters in double,
+  // not rounded to float32; the weights it leaves out still empty), so that a trace of it matches the file.
+  const auto first = bytes.find_first_not_of(" \t\r\n");
+  const bool json = first != std::string::npos && bytes[first] == '{';
+  loaded.exact_network = json ? parse_network(bytes, path.string()) : loaded.model.network;
+  loaded.task = task_of(loaded.model.network);
+  return loaded;
+}
+
+Model build_model(const Network<float>& trained, const Scaling& scaling, const Dataset& train_data) {
+  Model model;
+  model.network = trained.spec_with_parameters();
+  model.scaling = scaling;
+  model.classes = train_data.class_names;
+  model.targets = train_data.target_names;
+  model.features = train_data.feature_names;
+  return model;
+}
+
+}  // namespace backprop::io
+
+namespace backprop {
+
+std::string architecture(const NetworkSpec& spec) {
+  std::string text = std::to_string(spec.input);
+  for (const auto& layer : spec.layers) text += "-" + std::to_string(layer.units);
+  return text;
+}
+
+}  // namespace backprop

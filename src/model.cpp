@@ -1,0 +1,129 @@
+// Model: the high-level API over the library's policy (io/model_io, data/prepare, train/options) and
+// train(), evaluate(); Python's Network wraps it.
+#include "backprop/model.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "backprop/data/prepare.hpp"
+#include "backprop/error.hpp"
+#include "backprop/io/model_io.hpp"
+#include "backprop/io/network_file.hpp"
+#include "backprop/kernels/device.hpp"
+
+namespace backprop {
+
+Model::Model(io::Model model, NetworkSpec exact_network)
+    : network_(std::make_unique<Network<float>>(model.network)),
+      exact_network_(std::move(exact_network)),
+      scaling_(std::move(model.scaling)),
+      classes_(std::move(model.classes)),
+      targets_(std::move(model.targets)),
+      features_(std::move(model.features)) {}
+
+Model::Model(const NetworkSpec& spec) : network_(std::make_unique<Network<float>>(spec)), exact_network_(spec) {}
+
+Model::Model(io::Model model) : Model(model, model.network) {}
+
+Model Model::load(const std::filesystem::path& path) {
+  io::LoadedModel loaded = io::read_model(path);
+  return Model(std::move(loaded.model), std::move(loaded.exact_network));
+}
+
+Model Model::from_json(std::string_view text, const std::string& source) {
+  return Model(io::parse_network(text, source));
+}
+
+TaskKind Model::task() const { return task_of(spec()); }
+
+TrainingResult Model::fit(std::span<const float> x, std::span<const float> y, const TrainingOptions& options,
+                          const RunSettings& settings) {
+  // Training continues from the current parameters; the options override the recipe.
+  NetworkSpec spec = network_->spec_with_parameters();
+  options.apply(spec);
+  Dataset train_data = dataset_from_arrays(spec, x, y, {classes_, targets_, features_});
+  TrainingData data = prepare_training_data(spec, std::move(train_data), std::nullopt, scaling_,
+                                            options.scale.has_value());
+  const auto device = kernels::open_device(settings.device);
+  auto network = std::make_unique<Network<float>>(spec);
+  TrainingResult result = train(*network, data.train, data.validation_or_null(), data.scaling, settings.observer,
+                                nullptr, {nullptr, false, device.get()});
+  network_ = std::move(network);
+  scaling_ = std::move(data.scaling);
+  classes_ = std::move(data.train.class_names);
+  targets_ = std::move(data.train.target_names);
+  trained_ = true;
+  return result;
+}
+
+void Model::predict(std::span<const float> x, std::span<float> out) const {
+  const auto in = static_cast<std::size_t>(network_->input_size());
+  const auto outputs = static_cast<std::size_t>(network_->output_size());
+  if (x.size() % in != 0)
+    throw_bad_input("X: expected rows of " + std::to_string(in) + " features (the network's inputs), got " +
+                    std::to_string(x.size()) + " numbers, not a whole number of rows");
+  const std::size_t rows = x.size() / in;
+  if (out.size() != rows * outputs)
+    throw_bad_input("predict: expected room for " + std::to_string(rows) + " x " + std::to_string(outputs) +
+                    " outputs, got " + std::to_string(out.size()));
+  if (rows == 0) return;
+  const std::size_t batch_size = std::min<std::size_t>(256, rows);
+  Workspace<float> workspace(*network_, static_cast<int>(batch_size));
+  // With a scaling, each batch is copied into a one-batch Dataset and scaled by gather_rows (the one
+  // place the formula is written); without, the rows are read where they lie.
+  Dataset batch;
+  batch.source = "X";
+  batch.features = static_cast<int>(in);
+  std::vector<float> scaled(scaling_.empty() ? 0 : batch_size * in);  // (B, IN)
+  std::vector<std::size_t> indices(batch_size);
+  std::iota(indices.begin(), indices.end(), std::size_t{0});
+  for (std::size_t start = 0; start < rows; start += batch_size) {
+    const std::size_t count = std::min(batch_size, rows - start);
+    const float* input = x.data() + start * in;  // (count, IN)
+    if (!scaling_.empty()) {
+      batch.rows = count;
+      batch.features_f32.assign(input, input + count * in);
+      batch.gather_rows(scaled.data(), indices.data(), count, scaling_);
+      input = scaled.data();
+    }
+    network_->forward(workspace, input, static_cast<int>(count));
+    const float* a = network_->output(workspace);  // (count, OUT)
+    std::copy(a, a + count * outputs, out.data() + start * outputs);
+  }
+}
+
+std::vector<float> Model::predict(std::span<const float> x) const {
+  const auto in = static_cast<std::size_t>(network_->input_size());
+  std::vector<float> out(x.size() / in * static_cast<std::size_t>(network_->output_size()));  // (rows, OUT)
+  predict(x, out);
+  return out;
+}
+
+Metrics Model::evaluate(std::span<const float> x, std::span<const float> y, const RunSettings& settings) const {
+  if (settings.batch_size < 1)
+    throw_bad_input("batch_size: expected a number >= 1, got " + std::to_string(settings.batch_size));
+  const Dataset data = dataset_from_arrays(spec(), x, y, {classes_, targets_, features_});
+  const auto device = kernels::open_device(settings.device);
+  return backprop::evaluate(*network_, data, scaling_, settings.batch_size, device.get());
+}
+
+io::Model Model::to_model_file() const {
+  io::Model model;
+  model.network = network_->spec_with_parameters();
+  model.scaling = scaling_;
+  model.classes = classes_;
+  model.targets = targets_;
+  model.features = features_;
+  return model;
+}
+
+void Model::save(const std::filesystem::path& path, ModelFormat format) const {
+  if (format == ModelFormat::json)
+    io::export_model_json(path, to_model_file());
+  else
+    io::save_model(path, to_model_file());
+}
+
+NetworkSpec Model::spec_for_trace() const { return trained_ ? network_->spec_with_parameters() : exact_network_; }
+
+}  // namespace backprop

@@ -1,0 +1,79 @@
+// TrainingOptions: the range of every option, checked once for the command and Python alike.
+#include "backprop/train/options.hpp"
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+
+#include "backprop/io/text.hpp"
+#include "backprop/nn/schedule.hpp"
+
+namespace backprop {
+namespace {
+
+// Throws when a set option is refused: "KEY: expected EXPECTED, got VALUE".
+template <typename T>
+void check(const std::optional<T>& value, const char* key, bool (*accept)(T), const char* expected) {
+  if (!value || accept(*value)) return;
+  std::string shown;
+  if constexpr (std::is_floating_point_v<T>)
+    shown = io::format_double(*value);
+  else
+    shown = std::to_string(*value);
+  throw TrainingOptionError(key, std::string("expected ") + expected + ", got " + shown);
+}
+
+void check_name(const std::optional<std::string>& value, const char* key, bool known, const std::string& names) {
+  if (value && !known) throw TrainingOptionError(key, "expected " + names + ", got '" + *value + "'");
+}
+
+bool is_finite(double v) { return std::isfinite(v); }
+
+}  // namespace
+
+void TrainingOptions::validate() const {
+  check<int>(epochs, "epochs", [](int v) { return v >= 1 && v <= 1000000; }, "a number of epochs in [1, 1000000]");
+  check<int>(batch_size, "batch_size", [](int v) { return v >= 1 && v <= (1 << 20); },
+             "a number of rows in [1, 1048576]");
+  check_name(optimizer, "optimizer", optimizer && parse_optimizer(*optimizer).has_value(),
+             "one of " + optimizer_names());
+  check<double>(learning_rate, "learning_rate", [](double v) { return is_finite(v) && v > 0; }, "a positive number");
+  check<double>(momentum, "momentum", [](double v) { return is_finite(v) && v >= 0 && v < 1; }, "a number in [0, 1)");
+  check<double>(weight_decay, "weight_decay", [](double v) { return is_finite(v) && v >= 0; }, "a number >= 0");
+  check_name(schedule, "schedule", schedule && parse_schedule(*schedule).has_value(), "constant, step or cosine");
+  check<long>(warmup, "warmup", [](long v) { return v >= 0 && v <= 1000000000L; },
+              "a number of steps in [0, 1000000000]");
+  check<double>(clip_grad_norm, "clip_grad_norm", [](double v) { return is_finite(v) && v > 0; }, "a positive number");
+  check<double>(dropout, "dropout", [](double v) { return is_finite(v) && v >= 0 && v < 1; },
+                "a probability in [0, 1)");
+  check_name(scale, "scale", scale && parse_scaling(*scale).has_value(), "none, standard or minmax");
+  check<int>(early_stopping, "early_stopping", [](int v) { return v >= 0 && v <= 1000000; },
+             "a patience in [0, 1000000] (0: off)");
+  check<double>(validation_split, "validation_split", [](double v) { return is_finite(v) && v >= 0 && v < 1; },
+                "a fraction in [0, 1)");
+}
+
+void TrainingOptions::apply(NetworkSpec& spec) const {
+  validate();
+  TrainingSpec& t = spec.training;
+  if (epochs) t.epochs = *epochs;
+  if (batch_size) t.batch_size = *batch_size;
+  if (early_stopping) t.early_stopping = *early_stopping;
+  if (validation_split) t.validation_split = *validation_split;
+  if (clip_grad_norm) t.clip_grad_norm = *clip_grad_norm;
+  if (scale) t.scale = *parse_scaling(*scale);
+  if (schedule) t.schedule.kind = *parse_schedule(*schedule);
+  if (warmup) t.schedule.warmup_steps = *warmup;
+  if (optimizer) spec.optimizer.type = *optimizer;
+  if (learning_rate) spec.optimizer.learning_rate = *learning_rate;
+  if (momentum) spec.optimizer.momentum = *momentum;
+  if (weight_decay) spec.optimizer.weight_decay = *weight_decay;
+  if (seed) spec.seed = *seed;
+  if (dropout)
+    for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) spec.layers[l].dropout = *dropout;
+  backprop::validate(spec);
+  backprop::validate(spec.optimizer);
+  backprop::validate(spec.training.schedule);
+}
+
+}  // namespace backprop

@@ -1,0 +1,342 @@
+// The high-level C++ API (model.hpp) against the low-level path and the command: Model::fit gives the
+// parameters, scaling and history that train() and `backprop train` give for the same options on the same
+// data, bit for bit (CPU); predict and evaluate give what `backprop predict` and `backprop eval` print;
+// save and load round-trip exactly; options out of range are refused naming their key (and, by the
+// command, their flag); arrays of the wrong shape are refused naming the array, row and expectation.
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "backprop/backprop.hpp"
+#include "helpers.hpp"
+#include "synthetic_data.hpp"
+
+namespace {
+
+using backprop::Dataset;
+using backprop::Model;
+using backprop::TrainingOptions;
+using backprop::testing::CommandResult;
+using backprop::testing::read_text;
+using backprop::testing::run_backprop;
+using backprop::testing::shell_word;
+using backprop::testing::source_path;
+using backprop::testing::TempDir;
+using backprop::testing::write_file;
+using ::testing::HasSubstr;
+
+// A data file read as the command reads it, and its rows as the arrays Model takes.
+struct Arrays {
+  Dataset data;
+  std::vector<float> y;  // class indices as floats, or (rows, OUT) targets
+  std::span<const float> x() const { return data.features_f32; }
+};
+
+Arrays arrays_of(const std::string& network, const std::string& csv) {
+  Arrays a;
+  a.data = backprop::load_for_network(backprop::io::read_model(network).model.network, csv, "", "", {});
+  if (a.data.task == backprop::TaskKind::classification)
+    a.y.assign(a.data.labels.begin(), a.data.labels.end());
+  else
+    a.y = a.data.targets;
+  return a;
+}
+
+// Rings (two classes, labels 0 and 1) as a CSV whose numbers read back to the same floats, and a 2-8-2
+// softmax network for them.
+void write_rings(const TempDir& dir) {
+  const Dataset rings = backprop::testing::rings(240, 5);
+  std::string csv = "x1,x2,label\n";
+  char line[96];
+  for (std::size_t r = 0; r < rings.rows; ++r) {
+    std::snprintf(line, sizeof line, "%.9g,%.9g,%d\n", rings.features_f32[2 * r], rings.features_f32[2 * r + 1],
+                  rings.labels[r]);
+    csv += line;
+  }
+  write_file(dir / "rings.csv", csv);
+  write_file(dir / "rings.json", R"({"input": 2, "layers": [{"units": 8, "activation": "relu", "dropout": 0.1},
+    {"units": 2, "activation": "softmax"}], "loss": "softmax_ce", "optimizer": {"type": "momentum",
+    "learning_rate": 0.05}, "training": {"epochs": 7, "batch_size": 16}, "seed": 4})");
+}
+
+// Every parameter, the scaling and the recipe of two models, compared exactly.
+void expect_same_model(const backprop::io::Model& actual, const backprop::io::Model& expected) {
+  ASSERT_EQ(actual.network.layers.size(), expected.network.layers.size());
+  for (std::size_t l = 0; l < actual.network.layers.size(); ++l) {
+    EXPECT_EQ(actual.network.layers[l].weights, expected.network.layers[l].weights) << "layer " << l;
+    EXPECT_EQ(actual.network.layers[l].bias, expected.network.layers[l].bias) << "layer " << l;
+  }
+  EXPECT_EQ(actual.scaling.kind, expected.scaling.kind);
+  EXPECT_EQ(actual.scaling.offset, expected.scaling.offset);
+  EXPECT_EQ(actual.scaling.scale, expected.scaling.scale);
+  EXPECT_EQ(backprop::io::network_to_json(actual.network), backprop::io::network_to_json(expected.network));
+}
+
+TEST(ModelApi, FitGivesTheCommandsModelBitForBit) {
+  TempDir dir;
+  write_rings(dir);
+  struct Case {
+    std::string network, data, flags;
+    TrainingOptions options;
+  };
+  const std::vector<Case> cases = {
+      // {}: the network file's own recipe, as `backprop train` without flags
+      {(dir / "rings.json").string(), (dir / "rings.csv").string(), "", {}},
+      {(dir / "rings.json").string(), (dir / "rings.csv").string(),
+       "--epochs 4 --batch-size 1 --optimizer adam --learning-rate 0.01 --validation-split 0.25 --scale minmax "
+       "--seed 9 --dropout 0.2 --clip-grad-norm 0.5",
+       {.epochs = 4, .batch_size = 1, .optimizer = "adam", .learning_rate = 0.01, .clip_grad_norm = 0.5,
+        .dropout = 0.2, .scale = "minmax", .validation_split = 0.25, .seed = 9}},
+      {source_path("examples/noisy-function.json"), source_path("examples/data/noisy-function.csv"),
+       "--epochs 6 --schedule step --warmup 5 --weight-decay 0.001 --early-stopping 2",
+       {.epochs = 6, .weight_decay = 0.001, .schedule = "step", .warmup = 5, .early_stopping = 2}},
+      {source_path("examples/xor.json"), source_path("examples/data/xor.csv"), "--epochs 30 --optimizer nesterov",
+       {.epochs = 30, .optimizer = "nesterov"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.network + " " + c.flags);
+    const CommandResult r = run_backprop("train " + shell_word(c.network) + " --data " + shell_word(c.data) + " " +
+                                         c.flags + " --quiet --device cpu --out " + shell_word(dir / "cli.bin"));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    const backprop::io::Model command = backprop::io::load_model(dir / "cli.bin");
+
+    const Arrays a = arrays_of(c.network, c.data);
+    Model model = Model::load(c.network);
+    const backprop::TrainingResult result = model.fit(a.x(), a.y, c.options, {.device = "cpu"});
+    EXPECT_FALSE(result.history.empty());
+    expect_same_model(model.to_model_file(), command);
+    // Saved and read back, the model is the same again.
+    model.save(dir / "api.bin");
+    expect_same_model(backprop::io::load_model(dir / "api.bin"), command);
+  }
+}
+
+// The low-level steps Model::fit stands for: read, apply the options, prepare the data, train().
+TEST(ModelApi, FitIsTheLowLevelTrainOfThePreparedData) {
+  TempDir dir;
+  write_rings(dir);
+  const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
+  const TrainingOptions options{.epochs = 5, .validation_split = 0.2, .seed = 2};
+
+  backprop::io::Model read = backprop::io::read_model(dir / "rings.json").model;
+  backprop::NetworkSpec spec = read.network;
+  options.apply(spec);
+  backprop::TrainingData data = backprop::prepare_training_data(spec, a.data, std::nullopt, read.scaling, false);
+  ASSERT_NE(data.validation_or_null(), nullptr);
+  EXPECT_EQ(data.validation->rows, 48u);  // 0.2 of 240
+  backprop::Network<float> network(spec);
+  const backprop::TrainingResult low = backprop::train(network, data.train, data.validation_or_null(), data.scaling);
+
+  Model model = Model::load(dir / "rings.json");
+  const backprop::TrainingResult high = model.fit(a.x(), a.y, options, {.device = "cpu"});
+  ASSERT_EQ(high.history.size(), low.history.size());
+  for (std::size_t e = 0; e < low.history.size(); ++e) {
+    EXPECT_EQ(high.history[e].train.loss, low.history[e].train.loss) << "epoch " << e + 1;
+    EXPECT_EQ(high.history[e].validation.loss, low.history[e].validation.loss) << "epoch " << e + 1;
+  }
+  const auto expected = network.parameters();
+  const auto actual = model.network().parameters();
+  ASSERT_EQ(actual.size(), expected.size());
+  EXPECT_TRUE(std::equal(actual.begin(), actual.end(), expected.begin()));
+  EXPECT_EQ(model.classes(), (std::vector<std::string>{"0", "1"}));
+}
+
+// predict and evaluate against `backprop predict` and `backprop eval --json` on the same saved model.
+TEST(ModelApi, PredictAndEvaluateGiveWhatTheCommandPrints) {
+  TempDir dir;
+  struct Case {
+    std::string network, data;
+  };
+  for (const Case& c : {Case{source_path("examples/noisy-function.json"), source_path("examples/data/noisy-function.csv")},
+                        Case{source_path("examples/xor.json"), source_path("examples/data/xor.csv")}}) {
+    SCOPED_TRACE(c.network);
+    const Arrays a = arrays_of(c.network, c.data);
+    Model model = Model::load(c.network);
+    model.fit(a.x(), a.y, {.epochs = 3}, {.device = "cpu"});
+    model.save(dir / "model.bin");
+
+    const std::vector<float> outputs = model.predict(a.x());
+    ASSERT_EQ(outputs.size(), a.data.rows * static_cast<std::size_t>(model.output_size()));
+    const CommandResult predicted = run_backprop("predict " + shell_word(dir / "model.bin") + " --data " +
+                                                 shell_word(c.data) + " --device cpu");
+    ASSERT_EQ(predicted.exit_code, 0) << predicted.out;
+    // The output column: y_<name> (regression), or p_1 of `class,p_0,p_1` (one sigmoid output, P(class 1)).
+    std::vector<float> printed;
+    std::size_t start = predicted.out.find('\n') + 1;
+    while (start < predicted.out.size()) {
+      const std::size_t end = predicted.out.find('\n', start);
+      const std::string line = predicted.out.substr(start, end - start);
+      printed.push_back(std::stof(line.substr(line.rfind(',') + 1)));
+      start = end + 1;
+    }
+    EXPECT_EQ(printed, outputs);
+
+    const backprop::Metrics m = model.evaluate(a.x(), a.y, {.device = "cpu"});
+    const CommandResult evaluated = run_backprop("eval " + shell_word(dir / "model.bin") + " --data " +
+                                                 shell_word(c.data) + " --json --device cpu");
+    ASSERT_EQ(evaluated.exit_code, 0) << evaluated.out;
+    const auto json = nlohmann::json::parse(evaluated.out);
+    EXPECT_EQ(m.loss, json["loss"].get<double>());
+    EXPECT_EQ(m.rows, a.data.rows);
+    if (model.task() == backprop::TaskKind::classification) {
+      EXPECT_EQ(m.accuracy, json["accuracy"].get<double>());
+      EXPECT_TRUE(std::isnan(m.rmse) && std::isnan(m.mae));
+    } else {
+      EXPECT_EQ(m.rmse, json["rmse"].get<double>());
+      EXPECT_EQ(m.mae, json["mae"].get<double>());
+      EXPECT_TRUE(std::isnan(m.accuracy));
+    }
+  }
+}
+
+TEST(ModelApi, SaveAndLoadRoundTripInBothFormats) {
+  TempDir dir;
+  write_rings(dir);
+  const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
+  Model model = Model::load(dir / "rings.json");
+  model.fit(a.x(), a.y, {.epochs = 2, .scale = "standard"}, {.device = "cpu"});
+  const std::vector<float> expected = model.predict(a.x());
+  for (const auto& [name, format] : {std::pair{"m.bin", backprop::ModelFormat::binary},
+                                     std::pair{"m.json", backprop::ModelFormat::json}}) {
+    SCOPED_TRACE(name);
+    model.save(dir / name, format);
+    const Model loaded = Model::load(dir / name);
+    EXPECT_EQ(loaded.predict(a.x()), expected);
+    EXPECT_EQ(loaded.classes(), model.classes());
+    EXPECT_EQ(loaded.scaling().offset, model.scaling().offset);
+    EXPECT_EQ(loaded.scaling().kind, backprop::ScalingKind::standard);
+    EXPECT_EQ(loaded.evaluate(a.x(), a.y).loss, model.evaluate(a.x(), a.y).loss);
+  }
+  EXPECT_EQ(read_text(dir / "m.json").front(), '{');
+}
+
+// A model trained further keeps its scaling unless `scale` is given, as `backprop train MODEL` does.
+TEST(ModelApi, TrainingFurtherKeepsTheScalingUnlessScaleIsGiven) {
+  TempDir dir;
+  write_rings(dir);
+  const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
+  Model model = Model::load(dir / "rings.json");
+  model.fit(a.x(), a.y, {.epochs = 1, .scale = "standard"}, {.device = "cpu"});
+  const std::vector<double> fitted = model.scaling().offset;
+  const std::span<const float> half = a.x().first(a.x().size() / 2);
+  const std::span<const float> half_y = std::span<const float>(a.y).first(a.y.size() / 2);
+  model.fit(half, half_y, {.epochs = 1}, {.device = "cpu"});
+  EXPECT_EQ(model.scaling().offset, fitted);
+  model.fit(half, half_y, {.epochs = 1, .scale = "standard"}, {.device = "cpu"});
+  EXPECT_NE(model.scaling().offset, fitted);
+}
+
+// Each option out of range: TrainingOptionError naming the key, before anything is trained.
+TEST(ModelApi, OptionsOutOfRangeAreRefusedNamingTheKey) {
+  struct Case {
+    TrainingOptions options;
+    std::string key, message;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<Case> cases = {
+      {{.epochs = 0}, "epochs", "epochs: expected a number of epochs in [1, 1000000], got 0"},
+      {{.batch_size = -3}, "batch_size", "batch_size: expected a number of rows in [1, 1048576], got -3"},
+      {{.optimizer = "adagrad"}, "optimizer", "optimizer: expected one of sgd, momentum, nesterov, adam, adamw, rmsprop, got 'adagrad'"},
+      {{.learning_rate = nan}, "learning_rate", "learning_rate: expected a positive number, got nan"},
+      {{.momentum = 1}, "momentum", "momentum: expected a number in [0, 1), got 1"},
+      {{.weight_decay = -0.5}, "weight_decay", "weight_decay: expected a number >= 0, got -0.5"},
+      {{.schedule = "linear"}, "schedule", "schedule: expected constant, step or cosine, got 'linear'"},
+      {{.warmup = -1}, "warmup", "warmup: expected a number of steps in [0, 1000000000], got -1"},
+      {{.clip_grad_norm = 0}, "clip_grad_norm", "clip_grad_norm: expected a positive number, got 0"},
+      {{.dropout = 1}, "dropout", "dropout: expected a probability in [0, 1), got 1"},
+      {{.scale = "bogus"}, "scale", "scale: expected none, standard or minmax, got 'bogus'"},
+      {{.early_stopping = -2}, "early_stopping", "early_stopping: expected a patience in [0, 1000000] (0: off), got -2"},
+      {{.validation_split = 1}, "validation_split", "validation_split: expected a fraction in [0, 1), got 1"},
+  };
+  TempDir dir;
+  write_rings(dir);
+  const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
+  Model model = Model::load(dir / "rings.json");
+  const std::vector<float> before = model.predict(a.x());
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.key);
+    try {
+      c.options.validate();
+      ADD_FAILURE() << "validate() accepted it";
+    } catch (const backprop::TrainingOptionError& e) {
+      EXPECT_EQ(e.key(), c.key);
+      EXPECT_EQ(std::string(e.what()), c.message);
+      EXPECT_EQ(e.kind(), backprop::ErrorKind::bad_input);
+    }
+    EXPECT_THROW(model.fit(a.x(), a.y, c.options), backprop::TrainingOptionError);
+  }
+  EXPECT_EQ(model.predict(a.x()), before) << "a refused fit changed the model";
+  // In range for the option but not for the network: the network file's key.
+  try {
+    model.fit(a.x(), a.y, {.optimizer = "nesterov", .momentum = 0});
+    ADD_FAILURE() << "nesterov with momentum 0 was accepted";
+  } catch (const backprop::Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("optimizer.momentum: expected a number in (0, 1) for nesterov"));
+  }
+}
+
+// The command adds its flag to the library's message, exit code 2.
+TEST(ModelApi, TheCommandNamesTheFlagAndTheKey) {
+  TempDir dir;
+  write_rings(dir);
+  const std::string start = "train " + shell_word(dir / "rings.json") + " --data " + shell_word(dir / "rings.csv") +
+                            " --out " + shell_word(dir / "m.bin") + " ";
+  for (const auto& [flags, message] :
+       {std::pair{"--clip-grad-norm 0", "--clip-grad-norm (clip_grad_norm): expected a positive number, got 0"},
+        std::pair{"--batch-size 0", "--batch-size (batch_size): expected a number of rows in [1, 1048576], got 0"},
+        std::pair{"--scale bogus", "--scale (scale): expected none, standard or minmax, got 'bogus'"},
+        std::pair{"--validation-split 1", "--validation-split (validation_split): expected a fraction in [0, 1), got 1"}}) {
+    const CommandResult r = run_backprop(start + flags);
+    EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.out;
+    EXPECT_THAT(r.out, HasSubstr(message)) << flags;
+  }
+}
+
+TEST(ModelApi, ArraysOfTheWrongShapeAreRefusedNamingTheArray) {
+  TempDir dir;
+  write_rings(dir);
+  Model classifier = Model::load(dir / "rings.json");
+  Model regression = Model::load(source_path("examples/noisy-function.json"));
+  const std::vector<float> x = {1, 2, 3, 4, 5, 6};  // 3 rows of 2
+  const auto message = [](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const backprop::Error& e) {
+      EXPECT_EQ(e.kind(), backprop::ErrorKind::bad_input);
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::vector<float> labels = {0, 1, 1};
+  EXPECT_THAT(message([&] { classifier.fit(std::span(x).first(5), labels, {.epochs = 1}); }),
+              HasSubstr("X: expected rows of 2 features (the network's inputs), got 5 numbers"));
+  EXPECT_THAT(message([&] { classifier.fit({}, {}, {.epochs = 1}); }), HasSubstr("X: expected at least one row, got none"));
+  EXPECT_THAT(message([&] { classifier.fit(x, std::vector<float>{0, 1}, {.epochs = 1}); }),
+              HasSubstr("y: expected 3 labels (one per row of X), got 2"));
+  EXPECT_THAT(message([&] { classifier.evaluate(x, std::vector<float>{0, 2, 1}); }),
+              HasSubstr("y: row 1: expected a class index in [0, 2), got 2"));
+  EXPECT_THAT(message([&] { classifier.evaluate(x, std::vector<float>{0, 0.5f, 1}); }),
+              HasSubstr("y: row 1: expected a class index in [0, 2), got 0.5"));
+  std::vector<float> bad_x = x;
+  bad_x[3] = std::numeric_limits<float>::infinity();
+  EXPECT_THAT(message([&] { classifier.evaluate(bad_x, labels); }),
+              HasSubstr("X: row 1, column 1: expected a finite number, got inf"));
+  EXPECT_THAT(message([&] { regression.fit(x, std::vector<float>{1, 2}, {.epochs = 1}); }),
+              HasSubstr("y: expected 3 rows of 1 target(s) (one row per row of X, one number per output), got 2 numbers"));
+  EXPECT_THAT(message([&] { regression.predict(std::span(x).first(3)); }),
+              HasSubstr("X: expected rows of 2 features"));
+  std::vector<float> out(2);
+  EXPECT_THAT(message([&] { regression.predict(x, out); }), HasSubstr("predict: expected room for 3 x 1 outputs, got 2"));
+  EXPECT_THAT(message([&] { (void)Model::load(dir / "missing.json"); }), HasSubstr("missing.json"));
+  write_file(dir / "broken.json", "{\"input\": 2, \"layers\": [");
+  EXPECT_THAT(message([&] { (void)Model::load(dir / "broken.json"); }), HasSubstr("broken.json:1:"));
+}
+
+}  // namespace

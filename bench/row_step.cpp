@@ -8,9 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "backprop/io/network_file.hpp"
-#include "backprop/kernels/kernels.hpp"
-#include "backprop/train/trainer.hpp"
+#include "backprop/backprop.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <string>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
 #include "commands.hpp"
 

@@ -12,7 +12,7 @@
 
 #include "backprop/data/prepare.hpp"
 #include "backprop/io/model_io.hpp"
-#include "backprop/kernels/device.hpp"
+#include "backprop/device.hpp"
 #include "backprop/nn/spec.hpp"
 #include "backprop/train/options.hpp"
 
@@ -38,8 +38,6 @@ void apply_options(const TrainingOptions& options, NetworkSpec& spec);
 
 // --device cpu|cuda (train, eval, predict, bench).
 void add_device_option(CLI::App* cmd, std::string& device);
-// The device a command runs on: kernels::open_device (null for the CPU).
-using kernels::open_device;
 // A validator for --loss.
 std::optional<LossKind> loss_option(const std::string& text);
 

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <string>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/gradient_check.hpp"

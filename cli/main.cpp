@@ -5,7 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "commands.hpp"
 
 int main(int argc, char** argv) {

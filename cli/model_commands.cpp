@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/onnx_export.hpp"
 #include "backprop/io/text.hpp"

@@ -14,7 +14,7 @@
 
 #include "backprop/dist/communicator.hpp"
 #include "backprop/data/prepare.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"
@@ -249,7 +249,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
                 has_validation ? (", " + std::to_string(validation_pointer->rows) + " for validation").c_str() : "",
                 architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
                 spec.training.epochs);
-  if (!args.quiet && device) std::printf("device %s\n", device->description().c_str());
+  if (!args.quiet && device) std::printf("device %s\n", describe(device).c_str());
   const auto started = std::chrono::steady_clock::now();
   TrainingResult result;
   try {

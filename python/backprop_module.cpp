@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "backprop/data/prepare.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/model.hpp"

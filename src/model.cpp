@@ -6,10 +6,10 @@
 #include <numeric>
 
 #include "backprop/data/prepare.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"
-#include "backprop/kernels/device.hpp"
+#include "backprop/device.hpp"
 
 namespace backprop {
 
@@ -44,7 +44,7 @@ TrainingResult Model::fit(std::span<const float> x, std::span<const float> y, co
   Dataset train_data = dataset_from_arrays(spec, x, y, {classes_, targets_, features_});
   TrainingData data = prepare_training_data(spec, std::move(train_data), std::nullopt, scaling_,
                                             options.scale.has_value());
-  const auto device = kernels::open_device(settings.device);
+  const auto device = open_device(settings.device);
   auto network = std::make_unique<Network<float>>(spec);
   TrainingResult result = train(*network, data.train, data.validation_or_null(), data.scaling, settings.observer,
                                 nullptr, {nullptr, false, device.get()});
@@ -103,7 +103,7 @@ Metrics Model::evaluate(std::span<const float> x, std::span<const float> y, cons
   if (settings.batch_size < 1)
     throw_bad_input("batch_size: expected a number >= 1, got " + std::to_string(settings.batch_size));
   const Dataset data = dataset_from_arrays(spec(), x, y, {classes_, targets_, features_});
-  const auto device = kernels::open_device(settings.device);
+  const auto device = open_device(settings.device);
   return backprop::evaluate(*network_, data, scaling_, settings.batch_size, device.get());
 }
 

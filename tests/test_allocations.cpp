@@ -12,7 +12,7 @@
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
-#include "backprop/nn/row_step.hpp"
+#include "train/row_step.hpp"
 #include "backprop/train/trainer.hpp"
 
 namespace {

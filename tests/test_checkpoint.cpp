@@ -25,7 +25,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/train/checkpoint.hpp"
 #include "helpers.hpp"

@@ -19,7 +19,7 @@
 
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/scaling.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "helpers.hpp"
 
 namespace backprop {

@@ -24,11 +24,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "backprop/error.hpp"
-#include "backprop/kernels/device.hpp"
+#include "backprop/base/error.hpp"
+#include "kernels/device.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/dense.hpp"
-#include "backprop/nn/device_network.hpp"
+#include "device/device_network.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/loss.hpp"
 #include "backprop/nn/network.hpp"

@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/nn/network.hpp"

@@ -6,7 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/nn/network.hpp"
 #include "helpers.hpp"

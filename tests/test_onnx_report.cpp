@@ -20,7 +20,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/onnx_export.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/train/report.hpp"

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "backprop/data/scaling.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/optimizer.hpp"
-#include "backprop/nn/row_step.hpp"
+#include "train/row_step.hpp"
 #include "backprop/train/trainer.hpp"
 #include "synthetic_data.hpp"
 

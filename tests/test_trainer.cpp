@@ -7,7 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/initializer.hpp"

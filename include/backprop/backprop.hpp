@@ -1,25 +1,51 @@
-// The umbrella header of the installed library: the high-level API (model.hpp) and the low-level pieces
-// under it. (The list is to be curated: see DESIGN.md, "Parts".)
+// The umbrella header: every installed header of the library (the curated public set; the library's
+// internal headers live under src/ and are not installed). docs/architecture.md maps the parts.
+//
+// High level (mirrors the Python module): backprop::Model::load(path), model.fit(x, y, options),
+// model.predict(x), model.evaluate(x, y), model.save(path).
+// Low level (for the learner and the embedder): Network, Workspace, Optimizer, train(), the data sets, files.
 #pragma once
 
-#include "backprop/error.hpp"
+// base: errors, random numbers, aligned arrays, task references, metric sums
+#include "backprop/base/aligned.hpp"
+#include "backprop/base/error.hpp"
+#include "backprop/base/metric_sums.hpp"
+#include "backprop/base/random.hpp"
+#include "backprop/base/task.hpp"
 
-// high level: Model::load / fit / predict / evaluate / save, and the options of fit
+// the high-level API and its options; where the math runs
+#include "backprop/device.hpp"
 #include "backprop/model.hpp"
 #include "backprop/train/options.hpp"
 
-// the policy both front-ends share: reading models, preparing data
-#include "backprop/data/prepare.hpp"
-#include "backprop/io/model_io.hpp"
+// kernels: matrix products, element-wise loops, the thread count
+#include "backprop/kernels/kernels.hpp"
 
-// low level: networks, the trainer, data sets, files
-#include "backprop/data/dataset.hpp"
-#include "backprop/data/scaling.hpp"
-#include "backprop/io/model_file.hpp"
-#include "backprop/io/network_file.hpp"
+// nn: the network, its layers, losses, optimizers, schedules, initializers; trace and gradient check
+#include "backprop/nn/dense.hpp"
+#include "backprop/nn/gradient_check.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/nn/kinds.hpp"
+#include "backprop/nn/loss.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
+#include "backprop/nn/schedule.hpp"
 #include "backprop/nn/spec.hpp"
 #include "backprop/nn/trace.hpp"
+
+// data and io: data sets and loaders, scaling, preparing data; network and model files, ONNX export
+#include "backprop/data/dataset.hpp"
+#include "backprop/data/prepare.hpp"
+#include "backprop/data/scaling.hpp"
+#include "backprop/io/model_file.hpp"
+#include "backprop/io/model_io.hpp"
+#include "backprop/io/network_file.hpp"
+#include "backprop/io/onnx_export.hpp"
+#include "backprop/io/text.hpp"
+
+// train: train(), evaluation, checkpoints, progress and logs, the report; dist: the communicator of MPI runs
+#include "backprop/dist/communicator.hpp"
+#include "backprop/train/checkpoint.hpp"
 #include "backprop/train/progress.hpp"
+#include "backprop/train/report.hpp"
 #include "backprop/train/trainer.hpp"

@@ -18,9 +18,9 @@
 #include <numeric>
 
 #include "kernels/math.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
-#include "backprop/nn/initializer.hpp"
+#include "backprop/base/random.hpp"
 #include "loaders.hpp"
 
 namespace backprop {

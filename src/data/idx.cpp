@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "loaders.hpp"
 
 namespace backprop::data {

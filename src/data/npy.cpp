@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
 #include "loaders.hpp"
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
 
 namespace backprop {

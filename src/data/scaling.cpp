@@ -8,7 +8,7 @@
 
 #include "kernels/math.hpp"
 #include "backprop/data/dataset.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 
 namespace backprop {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 
 namespace backprop::dist {
 namespace {

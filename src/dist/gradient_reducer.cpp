@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "backprop/nn/aligned.hpp"
+#include "backprop/base/aligned.hpp"
 
 namespace backprop::dist {
 namespace {

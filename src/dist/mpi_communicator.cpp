@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "backprop/dist/communicator.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 
 namespace backprop::dist {
 namespace {

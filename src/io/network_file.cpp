@@ -1,3 +1,4 @@
+#include "backprop/data/scaling.hpp"
 #include "backprop/io/network_file.hpp"
 
 #include <algorithm>
@@ -8,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
 #include "network_json.hpp"
 

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop_onnx.pb.h"
 

@@ -1,5 +1,5 @@
 // ONNX export in a build without it (CMake option BACKPROP_WITH_ONNX off: protobuf or onnx.proto missing).
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/onnx_export.hpp"
 
 namespace backprop::io {

@@ -12,7 +12,7 @@
 
 #include <cstdio>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 
 namespace backprop::io {
 

@@ -1,12 +1,17 @@
-// Choosing a device by name (kernels/device.hpp): the one rule the command and the Python module share.
+// Choosing a device by name (backprop/device.hpp): the one rule the command, Model and the Python module share.
 #include <cstdlib>
 
-#include "backprop/error.hpp"
-#include "backprop/kernels/device.hpp"
+#include "backprop/base/error.hpp"
+#include "backprop/device.hpp"
+#include "kernels/device.hpp"
 
-namespace backprop::kernels {
+namespace backprop {
 
-std::unique_ptr<DeviceBackend> open_device(const std::string& name, bool cpu_preferred) {
+using kernels::cuda_device_count;
+using kernels::make_cuda_backend;
+using kernels::make_emulated_backend;
+
+Device open_device(const std::string& name, bool cpu_preferred) {
   std::string chosen = name;
   if (chosen.empty()) {
     const char* environment = std::getenv("BACKPROP_DEVICE");
@@ -22,4 +27,6 @@ std::unique_ptr<DeviceBackend> open_device(const std::string& name, bool cpu_pre
   return make_cuda_backend();
 }
 
-}  // namespace backprop::kernels
+std::string describe(const Device& device) { return device ? device->description() : ""; }
+
+}  // namespace backprop

@@ -18,7 +18,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "backprop/kernels/metric_sums.hpp"
+#include "backprop/base/metric_sums.hpp"
 #include "backprop/nn/kinds.hpp"
 
 #if defined(__CUDACC__)

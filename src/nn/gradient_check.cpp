@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
 

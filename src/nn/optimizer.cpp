@@ -4,7 +4,7 @@
 #include <string>
 
 #include "kernels/math.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
 
 namespace backprop {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 
 namespace backprop {
 

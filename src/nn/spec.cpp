@@ -4,7 +4,7 @@
 #include <cmath>
 #include <utility>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 
 namespace backprop {
 namespace {

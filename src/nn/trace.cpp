@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
 

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backprop/error.hpp"
-#include "backprop/io/binary.hpp"
+#include "backprop/base/error.hpp"
+#include "io/binary.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/initializer.hpp"

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
-#include "backprop/kernels/device.hpp"
-#include "backprop/nn/device_network.hpp"
+#include "kernels/device.hpp"
+#include "device/device_network.hpp"
 #include "kernels/math.hpp"
 #include "train/step.hpp"
 
@@ -13,7 +13,7 @@ namespace backprop {
 int predicted_class(const float* outputs, int output_count) { return math::predicted_class(outputs, output_count); }
 
 void forward_batches(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
-                     kernels::TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,
+                     TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,
                      kernels::DeviceBackend* device) {
   Workspace<float> workspace(network, batch_size);
   if (device != nullptr) {

@@ -1,4 +1,5 @@
 // TrainingOptions: the range of every option, checked once for the command and Python alike.
+#include "backprop/data/scaling.hpp"
 #include "backprop/train/options.hpp"
 
 #include <cmath>

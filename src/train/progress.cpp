@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 
 namespace backprop {
 namespace {

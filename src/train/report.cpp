@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <string>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
 
 namespace backprop {

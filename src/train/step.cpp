@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "backprop/dist/communicator.hpp"
-#include "backprop/error.hpp"
-#include "backprop/nn/row_step.hpp"
+#include "backprop/base/error.hpp"
+#include "train/row_step.hpp"
 #include "dist/gradient_reducer.hpp"
 #include "kernels/math.hpp"
 

@@ -20,7 +20,7 @@
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "backprop/train/trainer.hpp"
-#include "backprop/kernels/metric_sums.hpp"
+#include "backprop/base/metric_sums.hpp"
 
 namespace backprop {
 

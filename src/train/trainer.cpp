@@ -8,7 +8,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/nn/schedule.hpp"
 #include "train/step.hpp"
 

@@ -14,7 +14,7 @@
 
 #include "../../src/data/loaders.hpp"
 #include "backprop/data/dataset.hpp"
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/network_file.hpp"
 

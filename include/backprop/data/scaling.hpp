@@ -3,13 +3,13 @@
 // A constant feature (scale 0) gets scale 1, so it maps to 0 rather than to NaN.
 #pragma once
 
-#include <string_view>
 #include <optional>
+#include <string_view>
 #include <vector>
 
-namespace backprop {
+#include "backprop/nn/kinds.hpp"
 
-enum class ScalingKind { none, standard, minmax };
+namespace backprop {
 
 struct Scaling {
   ScalingKind kind = ScalingKind::none;

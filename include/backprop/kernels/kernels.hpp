@@ -8,6 +8,8 @@
 
 #include <cstddef>
 
+#include "backprop/base/task.hpp"
+
 namespace backprop::kernels {
 
 enum class Transpose { no, yes };
@@ -16,21 +18,6 @@ enum class Transpose { no, yes };
 // Default: the machine's cores. Results do not depend on it (gemm cuts work by shape, not by threads).
 void set_thread_count(int threads);
 int thread_count();
-
-// A non-owning reference to a callable taking Args (like std::function, but it never allocates: a
-// training step must not). The callable must outlive the call it is passed to.
-template <typename... Args>
-class TaskRef {
- public:
-  template <typename F>
-  TaskRef(const F& f)  // NOLINT: implicit on purpose, so that a lambda can be passed directly
-      : object_(&f), call_([](const void* object, Args... args) { (*static_cast<const F*>(object))(args...); }) {}
-  void operator()(Args... args) const { call_(object_, args...); }
-
- private:
-  const void* object_;
-  void (*call_)(const void*, Args...);
-};
 
 // Runs body(first, count) over [0, n) cut into pieces of `grain` values (the last one shorter) on the
 // thread pool; one call when n <= grain. For element-wise work: each element belongs to exactly one

@@ -8,29 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "backprop/base/random.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
 
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : engine_(seed) {}
-  double uniform();                       // [0, 1), 53 random bits
-  double uniform(double low, double high);
-  double normal();                        // N(0, 1) by the Box-Muller transform
-  std::uint64_t next() { return engine_(); }
-  std::uint64_t below(std::uint64_t n);  // uniform integer in [0, n), unbiased
-
-  // The whole state as text (the engine's standard text form, then the spare normal's bits), and back, so
-  // that a checkpoint resumes the same sequence. set_state throws Error(bad_input) for text that is not one.
-  std::string state() const;
-  void set_state(const std::string& text);
-
- private:
-  std::mt19937_64 engine_;
-  bool has_spare_normal_ = false;
-  double spare_normal_ = 0.0;
-};
 
 // Fills weights (IN * OUT values, row-major (IN, OUT)) by the initializer's rule.
 void initialize_weights(std::vector<double>& weights, const InitializerSpec& initializer, Activation activation,

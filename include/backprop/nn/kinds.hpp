@@ -1,5 +1,6 @@
-// The kinds of activation, loss and optimizer: one enum per concept, for the network's description
-// (spec.hpp), the CPU path and the device backends alike (kernels/device.hpp). Plain enums and nothing
+// The kinds of activation, loss, optimizer and feature scaling: one enum per concept, for the network's
+// description (spec.hpp), the CPU path, the data's scaling (data/scaling.hpp) and the device backends alike
+// (kernels/device.hpp). Plain enums and nothing
 // else, so that nvcc (C++17) compiles this header too.
 #pragma once
 
@@ -10,5 +11,8 @@ enum class LossKind { mse, bce, softmax_ce };
 
 // The update rules are torch.optim's (optimizer.hpp states each).
 enum class OptimizerKind { sgd, momentum, nesterov, adam, adamw, rmsprop };
+
+// Feature scaling (data/scaling.hpp), named in the training recipe.
+enum class ScalingKind { none, standard, minmax };
 
 }  // namespace backprop

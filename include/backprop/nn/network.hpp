@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-#include "backprop/nn/aligned.hpp"
+#include "backprop/base/aligned.hpp"
 #include "backprop/nn/dense.hpp"
 #include "backprop/nn/spec.hpp"
 

@@ -31,7 +31,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backprop/nn/aligned.hpp"
+#include "backprop/base/aligned.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {

@@ -8,7 +8,6 @@
 #include <string_view>
 #include <vector>
 
-#include "backprop/data/scaling.hpp"
 #include "backprop/nn/kinds.hpp"
 #include "backprop/nn/schedule.hpp"
 

@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {

@@ -11,7 +11,7 @@
 
 #include "backprop/data/dataset.hpp"
 #include "backprop/kernels/kernels.hpp"
-#include "backprop/kernels/metric_sums.hpp"
+#include "backprop/base/metric_sums.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/spec.hpp"
 
@@ -123,7 +123,7 @@ TrainingResult train(Network<float>& network, const Dataset& train, const Datase
 // behind evaluate, confusion_matrix and the predict command.
 // With a device, the passes run there and only the outputs (network.output(workspace)) are filled.
 void forward_batches(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
-                     kernels::TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,
+                     TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,
                      kernels::DeviceBackend* device = nullptr);
 
 // One pass without dropout, in batches.

@@ -14,8 +14,8 @@
 #include <cstdio>
 #include <string>
 
-#include "backprop/error.hpp"
-#include "backprop/kernels/device.hpp"
+#include "backprop/base/error.hpp"
+#include "kernels/device.hpp"
 #include "device_math.hpp"
 
 namespace backprop::kernels {

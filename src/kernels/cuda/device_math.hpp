@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #include "kernels/math.hpp"
-#include "backprop/kernels/device.hpp"
+#include "kernels/device.hpp"
 
 namespace backprop::kernels::device_math {
 

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <new>
 
-#include "backprop/error.hpp"
-#include "backprop/kernels/device.hpp"
+#include "backprop/base/error.hpp"
+#include "kernels/device.hpp"
 #include "device_math.hpp"
 
 namespace backprop::kernels {

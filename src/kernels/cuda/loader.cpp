@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "backprop/error.hpp"
-#include "backprop/kernels/device.hpp"
+#include "backprop/base/error.hpp"
+#include "kernels/device.hpp"
 
 namespace backprop::kernels {
 namespace {

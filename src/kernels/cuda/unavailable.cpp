@@ -1,6 +1,6 @@
 // The CUDA entry points of kernels/device.hpp in a build without BACKPROP_WITH_CUDA.
-#include "backprop/error.hpp"
-#include "backprop/kernels/device.hpp"
+#include "backprop/base/error.hpp"
+#include "kernels/device.hpp"
 
 namespace backprop::kernels {
 

@@ -1,13 +1,13 @@
 // The network's forward pass, backward pass and optimizer step as device launches (device_network.hpp).
 // Layer by layer it is nn/network.cpp's Network::forward_train and Network::backward, and dense.cpp's
 // products, written against kernels::DeviceBackend instead of the CPU kernels.
-#include "backprop/nn/device_network.hpp"
+#include "device/device_network.hpp"
 
 #include <cmath>
 #include <numeric>
 #include <string>
 
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 
 namespace backprop {
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <map>
 
-#include "backprop/kernels/device.hpp"
-#include "backprop/nn/device_network.hpp"
+#include "kernels/device.hpp"
+#include "device/device_network.hpp"
 #include "train/step.hpp"
 
 namespace backprop {

@@ -1,15 +1,16 @@
 // The fused one-row training step. Training one sample at a time (batch size 1, the tutorial's per-sample
 // SGD) on a small network spends more time in calls than in arithmetic: the seed network's 4-2-3-1 step is
-// about 100 floating-point operations, and the general path (DataParallelStep, Network::forward_train,
+// about 100 floating-point operations, and the general CPU step (cpu_step.cpp: Network::forward,
 // loss_value, backward, the finiteness check and Optimizer::step, through dense_forward, activation_forward
 // and the kernels) makes some forty calls for it. RowStep does the same step for one row with every
 // layer's loops in one function and, for plain SGD, the update folded into the backward pass: the same
 // formulas in the same order, so the loss, the output, the gradient and the parameters are bit-identical to
-// the general path's (tests/test_row_step.cpp). train() uses it whenever it applies (applies(), batch
-// size 1, one process, not --deterministic, on the CPU).
+// the general step's (tests/test_row_step.cpp). make_step (step.hpp) chooses it whenever it applies
+// (applies(), batch size 1, one process, not --deterministic, on the CPU); what it gains through train()
+// is measured by bench/row_step.cpp (docs/performance.md). Internal to the library.
 #pragma once
 
-#include "backprop/nn/aligned.hpp"
+#include "backprop/base/aligned.hpp"
 #include "backprop/nn/dense.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"

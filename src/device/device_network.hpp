@@ -16,7 +16,7 @@
 
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/scaling.hpp"
-#include "backprop/kernels/device.hpp"
+#include "kernels/device.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
 

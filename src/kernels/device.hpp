@@ -22,7 +22,7 @@
 #include <utility>
 
 #include "backprop/kernels/kernels.hpp"
-#include "backprop/kernels/metric_sums.hpp"
+#include "backprop/base/metric_sums.hpp"
 #include "backprop/nn/kinds.hpp"
 
 namespace backprop::kernels {
@@ -135,12 +135,7 @@ int cuda_device_count();
 std::unique_ptr<DeviceBackend> make_cuda_backend(int index = 0);
 // The emulator: host memory, the same per-element math (see above).
 std::unique_ptr<DeviceBackend> make_emulated_backend();
-
-// The device called `name`, null for the CPU: "cpu"; "cuda" (the first GPU; Error(bad_input) when there is
-// none or the build has no CUDA); "emulated" (for tests and debugging); "" (not chosen): $BACKPROP_DEVICE if
-// set, else CUDA when a GPU is present, unless cpu_preferred (a run only the CPU path can do: MPI,
-// --deterministic). Anything else is Error(bad_input).
-std::unique_ptr<DeviceBackend> open_device(const std::string& name, bool cpu_preferred = false);
+// Opening a device by name: backprop::open_device (backprop/device.hpp).
 
 // Device memory of n values of T, released with its owner.
 template <typename T>

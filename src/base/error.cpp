@@ -1,4 +1,4 @@
-#include "backprop/error.hpp"
+#include "backprop/base/error.hpp"
 
 namespace backprop {
 

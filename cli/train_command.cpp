@@ -159,28 +159,6 @@ class CheckpointSaver {
   std::string last_saved_;
 };
 
-// Data-parallel runs (mpirun): what must be the same on every rank, as hashes (dist::check_same_setup).
-dist::Fingerprint fingerprint(const TrainArguments& args, const NetworkSpec& spec, const Dataset& train_data,
-                              const Dataset* validation) {
-  dist::Fingerprint f;
-  f.build = dist::build_id();
-  const std::string network = io::network_to_json(spec);
-  f.network = dist::hash_bytes(network.data(), network.size());
-  const std::string options = std::string(args.deterministic ? "deterministic" : "") + ";scale=" + args.options.scale.value_or("") +
-                              ";target=" + args.target + ";resume=" + (args.resume.empty() ? "no" : "yes") +
-                              ";validation=" + (validation ? std::to_string(validation->rows) : "none");
-  f.options = dist::hash_bytes(options.data(), options.size());
-  for (const Dataset* data : {&train_data, validation}) {
-    if (data == nullptr) continue;
-    f.data = dist::hash_bytes(data->features_f32.data(), data->features_f32.size() * sizeof(float), f.data);
-    f.data = dist::hash_bytes(data->features_u8.data(), data->features_u8.size(), f.data);
-    f.data = dist::hash_bytes(data->labels.data(), data->labels.size() * sizeof(std::int32_t), f.data);
-    f.data = dist::hash_bytes(data->targets.data(), data->targets.size() * sizeof(float), f.data);
-    f.data ^= data->rows * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(data->features);
-  }
-  return f;
-}
-
 // Ranks > 0 end with exit code 0 when rank 0 reports a failure of the job: mpirun kills the other ranks as
 // soon as one exits with another code, and rank 0 could be killed before it printed its message. The job's
 // exit code (mpirun's) is rank 0's.
@@ -190,7 +168,8 @@ constexpr int kQuietExit = 0;
 // some rank failed, rank 0 throws the first failing rank's message (printed once, by main; its exit code
 // is the job's) and the others return false; then the ranks must have the same build, network, options
 // and data (rank 0 throws which differ). Returns true when training may start.
-bool finish_setup(dist::Communicator& communicator, const dist::Failure& mine, const dist::Fingerprint& setup) {
+bool finish_setup(dist::Communicator& communicator, const dist::Failure& mine,
+                  const std::vector<dist::SetupPart>& setup) {
   const dist::Failure failure = dist::agree_on_failure(communicator, mine);
   std::string message;
   int exit_code = failure.exit_code;
@@ -206,8 +185,7 @@ bool finish_setup(dist::Communicator& communicator, const dist::Failure& mine, c
   return exit_code == 0;
 }
 
-int run_train_rank(const TrainArguments& args, dist::Communicator& communicator, bool& setup_agreed,
-                   const TrainArguments& given) {
+int run_train_rank(const TrainArguments& args, dist::Communicator& communicator, bool& setup_agreed) {
   if (args.threads) kernels::set_thread_count(*args.threads);
   const io::Model model = io::read_model(args.network).model;  // a network file, or a model to train further
   NetworkSpec spec = model.network;
@@ -230,7 +208,8 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   CheckpointSaver saver(args, network, scaling, train_data, validation_pointer, communicator.rank() == 0);
   if (communicator.size() > 1) {
     setup_agreed = true;
-    if (!finish_setup(communicator, {}, fingerprint(given, spec, train_data, validation_pointer))) return kQuietExit;
+    const RunFingerprint run = fingerprint_run(network, scaling, train_data, validation_pointer, args.deterministic);
+    if (!finish_setup(communicator, {}, fingerprint_parts(run))) return kQuietExit;
     communicator.broadcast(network.parameters(), 0);  // one start for all, whatever each rank initialized
   }
   const auto device = open_device(args.device, communicator.size() > 1 || args.deterministic);
@@ -286,7 +265,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
 int run_train(const TrainArguments& args) {
   const std::unique_ptr<dist::Communicator> communicator = dist::start();
   bool setup_agreed = true;
-  if (communicator->size() == 1) return run_train_rank(args, *communicator, setup_agreed, args);
+  if (communicator->size() == 1) return run_train_rank(args, *communicator, setup_agreed);
   TrainArguments mine = args;
   if (!args.threads)  // the host's cores shared among its ranks
     mine.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist::local_process_count());
@@ -299,7 +278,7 @@ int run_train(const TrainArguments& args) {
   }
   setup_agreed = false;
   try {
-    return run_train_rank(mine, *communicator, setup_agreed, args);
+    return run_train_rank(mine, *communicator, setup_agreed);
   } catch (const std::exception& e) {
     const auto* error = dynamic_cast<const Error*>(&e);
     const int code = error != nullptr && error->kind() == ErrorKind::bad_input ? 2 : 1;

@@ -29,6 +29,7 @@
 #include "backprop/nn/initializer.hpp"
 #include "backprop/train/checkpoint.hpp"
 #include "helpers.hpp"
+#include "synthetic_data.hpp"
 
 namespace {
 
@@ -397,3 +398,56 @@ TEST(Locale, TraceAndPredictPrintTheSameUnderACommaDecimalLocale) {
 }
 
 }  // namespace
+
+namespace backprop {
+namespace {
+
+// One fingerprint for both checks: what the MPI ranks compare (fingerprint_parts) follows what a checkpoint
+// compares (run_difference), part by part.
+TEST(RunFingerprint, EachDifferenceShowsInItsOwnPartAndInTheCheckpointsWords) {
+  const NetworkSpec spec = testing::one_weight_network(0.5);
+  const Dataset data = testing::one_feature_regression(1.0f, 2.0f, 8);
+  const Network<float> network(spec);
+  const RunFingerprint base = fingerprint_run(network, Scaling{}, data, nullptr, false);
+  EXPECT_EQ(run_difference(base, base), "");
+  EXPECT_FALSE(base.build.empty());
+
+  Dataset other_values = data;
+  other_values.targets[3] = 7.0f;
+  NetworkSpec other_spec = spec;
+  other_spec.optimizer.learning_rate *= 2;
+  Scaling scaling;
+  scaling.kind = ScalingKind::standard;
+  scaling.offset = {0.5};
+  scaling.scale = {2.0};
+  RunFingerprint other_build = base;
+  other_build.build += "; another compiler";
+  struct Case {
+    RunFingerprint run;
+    std::size_t part;             // index in fingerprint_parts
+    const char* checkpoint_words;  // in run_difference's sentence ("" where it does not compare)
+  };
+  const std::vector<Case> cases = {
+      {other_build, 0, ""},
+      {fingerprint_run(Network<float>(other_spec), Scaling{}, data, nullptr, false), 1, "training settings differ"},
+      {fingerprint_run(network, Scaling{}, other_values, nullptr, false), 2, "same size, different values"},
+      {fingerprint_run(network, Scaling{}, data, &data, false), 2, "the validation data differs"},
+      {fingerprint_run(network, scaling, data, nullptr, false), 4, "the feature scaling differs"},
+      {fingerprint_run(network, Scaling{}, data, nullptr, true), 5, "without --deterministic"},
+  };
+  const auto base_parts = fingerprint_parts(base);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.checkpoint_words);
+    const auto parts = fingerprint_parts(c.run);
+    ASSERT_EQ(parts.size(), base_parts.size());
+    for (std::size_t p = 0; p < parts.size(); ++p)
+      EXPECT_EQ(parts[p].hash != base_parts[p].hash, p == c.part) << parts[p].what;
+    if (*c.checkpoint_words == '\0')
+      EXPECT_EQ(run_difference(base, c.run), "");  // a checkpoint may resume in another build
+    else
+      EXPECT_THAT(run_difference(base, c.run), ::testing::HasSubstr(c.checkpoint_words));
+  }
+}
+
+}  // namespace
+}  // namespace backprop

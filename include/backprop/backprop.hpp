@@ -48,4 +48,5 @@
 #include "backprop/train/checkpoint.hpp"
 #include "backprop/train/progress.hpp"
 #include "backprop/train/report.hpp"
+#include "backprop/train/fingerprint.hpp"
 #include "backprop/train/trainer.hpp"

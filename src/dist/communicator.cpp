@@ -77,55 +77,11 @@ Failure agree_on_failure(Communicator& communicator, const Failure& mine) {
   return agreed;
 }
 
-std::uint64_t hash_bytes(const void* data, std::size_t size, std::uint64_t seed) {
-  // FNV-1a over 8-byte words (then the tail), mixed: fast enough for a data set of some hundred MB.
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  std::uint64_t h = 0xcbf29ce484222325ull ^ (seed * 0x9E3779B97F4A7C15ull) ^ size;
-  std::size_t i = 0;
-  for (; i + 8 <= size; i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, bytes + i, 8);
-    h = (h ^ word) * 0x100000001b3ull;
-    h ^= h >> 29;
-  }
-  for (; i < size; ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
-  return h;
-}
-
-std::uint64_t build_id() {
-  // Ranks must compute alike to keep identical parameters: the same version, compiler and instruction set
-  // (FMA and vector width change the rounding of the matrix products).
-  std::string id = std::string("backprop ") + BACKPROP_VERSION + "; " + __VERSION__ + "; MPI " +
-                   (mpi_available() ? "on" : "off");
-#ifdef __AVX512F__
-  id += "; avx512f";
-#endif
-#ifdef __AVX2__
-  id += "; avx2";
-#endif
-#ifdef __FMA__
-  id += "; fma";
-#endif
-#ifdef __aarch64__
-  id += "; aarch64";
-#endif
-  return hash_bytes(id.data(), id.size());
-}
-
-std::string check_same_setup(Communicator& communicator, const Fingerprint& mine) {
+std::string check_same_setup(Communicator& communicator, const std::vector<SetupPart>& mine) {
   if (communicator.size() == 1) return "";
-  const struct {
-    std::uint64_t Fingerprint::*field;
-    const char* what;
-  } parts[] = {
-      {&Fingerprint::build, "its build (version, compiler or instruction set; build the same sources alike on every host)"},
-      {&Fingerprint::network, "its network or training recipe (network file, options)"},
-      {&Fingerprint::options, "its command options"},
-      {&Fingerprint::data, "its training or validation data (give every host the same files)"},
-  };
   std::vector<std::uint64_t> all(static_cast<std::size_t>(communicator.size()));
-  for (const auto& part : parts) {
-    communicator.all_gather(mine.*part.field, all);
+  for (const SetupPart& part : mine) {
+    communicator.all_gather(part.hash, all);
     for (std::size_t r = 1; r < all.size(); ++r)
       if (all[r] != all[0])
         return "the ranks differ: rank " + std::to_string(r) + " of " + std::to_string(all.size()) +

@@ -37,16 +37,6 @@ void append_floats(std::string& out, const std::vector<float>& values) {
 
 std::uint64_t bits(double value) { return std::bit_cast<std::uint64_t>(value); }
 
-std::uint64_t dataset_checksum(const Dataset& data) {
-  Fnv1a f;
-  f.add(data.features_f32.data(), data.features_f32.size() * sizeof(float));
-  f.add(data.features_u8.data(), data.features_u8.size());
-  f.add(data.labels.data(), data.labels.size() * sizeof(std::int32_t));
-  f.add(data.targets.data(), data.targets.size() * sizeof(float));
-  for (const auto& name : data.class_names) f.add(name);
-  return f.hash;
-}
-
 // ---- header JSON ----
 
 Json metrics_json(const Metrics& m) {
@@ -205,53 +195,7 @@ TrainingState read_state(const HeaderReader& r, const Json& s) {
   return state;
 }
 
-// The first place where two JSON values differ, as "optimizer.learning_rate: 0.01 there, 0.02 here".
-std::string first_difference(const Json& saved, const Json& now, const std::string& path) {
-  if (saved.is_object() && now.is_object()) {
-    for (const auto& item : saved.items()) {
-      const std::string child = path.empty() ? item.key() : path + "." + item.key();
-      if (!now.contains(item.key())) return child + ": set there, not here";
-      if (item.value() != now[item.key()]) return first_difference(item.value(), now[item.key()], child);
-    }
-    for (const auto& item : now.items())
-      if (!saved.contains(item.key())) return (path.empty() ? item.key() : path + "." + item.key()) + ": set here, not there";
-  }
-  if (saved.is_array() && now.is_array() && saved.size() == now.size())
-    for (std::size_t i = 0; i < saved.size(); ++i)
-      if (saved[i] != now[i]) return first_difference(saved[i], now[i], path + "[" + std::to_string(i) + "]");
-  return path + ": " + saved.dump() + " there, " + now.dump() + " here";
-}
-
 }  // namespace
-
-RunFingerprint fingerprint_run(const Network<float>& network, const Scaling& scaling, const Dataset& train,
-                               const Dataset* validation, bool deterministic) {
-  RunFingerprint f;
-  f.deterministic = deterministic;
-  NetworkSpec settings = network.spec();
-  for (auto& layer : settings.layers) {
-    layer.weights.clear();
-    layer.bias.clear();
-  }
-  f.settings = Json::parse(io::network_to_json(settings)).dump();
-  Fnv1a parameters;
-  parameters.add(network.parameters().data(), network.parameters().size() * sizeof(float));
-  f.initial_parameters = parameters.hash;
-  Fnv1a scale;
-  scale.add(to_string(scaling.kind));
-  scale.add(scaling.offset.data(), scaling.offset.size() * sizeof(double));
-  scale.add(scaling.scale.data(), scaling.scale.size() * sizeof(double));
-  f.scaling = scale.hash;
-  f.train_rows = train.rows;
-  f.train_features = train.features;
-  f.train_checksum = dataset_checksum(train);
-  if (validation != nullptr) {
-    f.has_validation = true;
-    f.validation_rows = validation->rows;
-    f.validation_checksum = dataset_checksum(*validation);
-  }
-  return f;
-}
 
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint) {
   const TrainingState& s = checkpoint.state;
@@ -358,27 +302,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
 }
 
 void check_same_run(const Checkpoint& checkpoint, const RunFingerprint& run, const std::filesystem::path& path) {
-  const RunFingerprint& saved = checkpoint.run;
-  std::string what;
-  if (saved.settings != run.settings)
-    what = "the network or training settings differ (" +
-           first_difference(Json::parse(saved.settings), Json::parse(run.settings), "") + ")";
-  else if (saved.initial_parameters != run.initial_parameters)
-    what = "the network's starting weights differ (a different network file or model)";
-  else if (saved.train_rows != run.train_rows || saved.train_features != run.train_features)
-    what = "the training data differs (" + std::to_string(saved.train_rows) + " rows of " +
-           std::to_string(saved.train_features) + " features there, " + std::to_string(run.train_rows) + " rows of " +
-           std::to_string(run.train_features) + " here)";
-  else if (saved.train_checksum != run.train_checksum)
-    what = "the training data differs (same size, different values)";
-  else if (saved.has_validation != run.has_validation || saved.validation_rows != run.validation_rows ||
-           saved.validation_checksum != run.validation_checksum)
-    what = "the validation data differs";
-  else if (saved.scaling != run.scaling)
-    what = "the feature scaling differs";
-  else if (saved.deterministic != run.deterministic)
-    what = saved.deterministic ? "it was written with --deterministic, give it again"
-                               : "it was written without --deterministic, leave it out";
+  const std::string what = run_difference(checkpoint.run, run);
   if (!what.empty())
     throw_bad_input(path.string() + ": this checkpoint was written by a different run: " + what +
                     "; resume with the same network file, data and options as the run that wrote it");

@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace backprop::dist {
 
@@ -88,14 +89,14 @@ struct Failure {
 };
 Failure agree_on_failure(Communicator& communicator, const Failure& mine);
 
-// What must be equal on every rank for them to train one model: the build (version, compiler, instruction
-// set), the network and recipe, the options, the data. Each part is a 64-bit hash; check_same_setup gathers
-// them and returns a message naming the first rank and part that differ from rank 0's, or "" (on every rank).
-struct Fingerprint {
-  std::uint64_t build = 0, network = 0, options = 0, data = 0;
+// What must be equal on every rank for them to train one model, as parts of one hash each with the words
+// that name the part ("its training or validation data ..."): the run's fingerprint (train/fingerprint.hpp,
+// fingerprint_parts). check_same_setup gathers every rank's hashes and returns a message naming the first
+// rank and part that differ from rank 0's, or "" (on every rank).
+struct SetupPart {
+  std::uint64_t hash = 0;
+  std::string what;
 };
-std::uint64_t build_id();
-std::uint64_t hash_bytes(const void* data, std::size_t size, std::uint64_t seed = 0);
-std::string check_same_setup(Communicator& communicator, const Fingerprint& mine);
+std::string check_same_setup(Communicator& communicator, const std::vector<SetupPart>& mine);
 
 }  // namespace backprop::dist

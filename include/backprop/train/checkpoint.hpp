@@ -30,29 +30,12 @@
 #include "backprop/data/dataset.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/nn/network.hpp"
+#include "backprop/train/fingerprint.hpp"
 #include "backprop/train/trainer.hpp"
 
 namespace backprop {
 
 inline constexpr unsigned kCheckpointFormatVersion = 1;
-
-// What makes two runs the same run: a checkpoint is only resumed by the run that wrote it.
-struct RunFingerprint {
-  std::string settings;                     // JSON: the network file of the run without weights and bias
-  std::uint64_t initial_parameters = 0;     // FNV-1a of the starting parameter arena (float bits)
-  std::uint64_t scaling = 0;                // FNV-1a of the scaling's numbers
-  std::size_t train_rows = 0;
-  int train_features = 0;
-  std::uint64_t train_checksum = 0;         // FNV-1a of the features, labels or targets and class names
-  bool has_validation = false;
-  std::size_t validation_rows = 0;
-  std::uint64_t validation_checksum = 0;
-  bool deterministic = false;               // --deterministic (its arithmetic differs: train/trainer.hpp)
-};
-
-// network: as it starts (before any step). validation may be null.
-RunFingerprint fingerprint_run(const Network<float>& network, const Scaling& scaling, const Dataset& train,
-                               const Dataset* validation, bool deterministic);
 
 struct Checkpoint {
   RunFingerprint run;

@@ -7,14 +7,11 @@
 
 namespace backprop::cli {
 
-void apply_options(const TrainingOptions& options, NetworkSpec& spec) {
-  try {
-    options.apply(spec);
-  } catch (const TrainingOptionError& e) {
-    std::string flag = "--" + e.key();
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    throw_bad_input(flag + " (" + e.key() + "): " + e.expectation());
-  }
+std::string option_message(const OptionError& error) {
+  std::string flag = "--" + error.key();
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  const bool same = flag.substr(2) == error.key();
+  return flag + (same ? "" : " (" + error.key() + ")") + ": " + error.expectation();
 }
 
 std::optional<LossKind> loss_option(const std::string& text) {

@@ -32,9 +32,9 @@ void add_bench_command(CLI::App& app, int& exit_code);
 CLI::Validator finite_number(const std::string& expected, bool (*accept)(double));
 inline bool is_positive(double v) { return v > 0; }
 
-// options.apply(spec), naming the flag of an option out of range:
-// "--clip-grad-norm (clip_grad_norm): expected a positive number, got 0".
-void apply_options(const TrainingOptions& options, NetworkSpec& spec);
+// The message of an option's error with the command's flag added (main.cpp prints it):
+// "--clip-grad-norm (clip_grad_norm): expected a positive number, got 0", "--input: expected 4 numbers ...".
+std::string option_message(const OptionError& error);
 
 // --device cpu|cuda (train, eval, predict, bench).
 void add_device_option(CLI::App* cmd, std::string& device);

@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);  // prints the help or the usage error
     return code == 0 ? 0 : 2;
+  } catch (const backprop::OptionError& e) {
+    std::cerr << "backprop: " << backprop::cli::option_message(e) << "\n";
+    return 2;
   } catch (const backprop::Error& e) {
     std::cerr << "backprop: " << e.what() << "\n";
     return e.kind() == backprop::ErrorKind::bad_input ? 2 : 1;

@@ -189,7 +189,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   if (args.threads) kernels::set_thread_count(*args.threads);
   const io::Model model = io::read_model(args.network).model;  // a network file, or a model to train further
   NetworkSpec spec = model.network;
-  apply_options(args.options, spec);
+  args.options.apply(spec);
   if (!args.validation.empty() && args.options.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
 
@@ -308,7 +308,7 @@ void add_train_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--validation-labels", a->validation_labels, "Labels of the validation data (IDX, NPY)")
       ->check(CLI::ExistingFile);
-  // The recipe's flags fill TrainingOptions; the library checks their ranges (apply_options names the flag).
+  // The recipe's flags fill TrainingOptions; the library checks their ranges (main.cpp names the flag of an OptionError).
   TrainingOptions& o = a->options;
   cmd->add_option("--validation-split", o.validation_split,
                   "Hold out this fraction of the training rows (shuffled by the seed) for validation");

@@ -233,7 +233,7 @@ TEST(ModelApi, TrainingFurtherKeepsTheScalingUnlessScaleIsGiven) {
   EXPECT_NE(model.scaling().offset, fitted);
 }
 
-// Each option out of range: TrainingOptionError naming the key, before anything is trained.
+// Each option out of range: OptionError naming the key, before anything is trained.
 TEST(ModelApi, OptionsOutOfRangeAreRefusedNamingTheKey) {
   struct Case {
     TrainingOptions options;
@@ -265,12 +265,12 @@ TEST(ModelApi, OptionsOutOfRangeAreRefusedNamingTheKey) {
     try {
       c.options.validate();
       ADD_FAILURE() << "validate() accepted it";
-    } catch (const backprop::TrainingOptionError& e) {
+    } catch (const backprop::OptionError& e) {
       EXPECT_EQ(e.key(), c.key);
       EXPECT_EQ(std::string(e.what()), c.message);
       EXPECT_EQ(e.kind(), backprop::ErrorKind::bad_input);
     }
-    EXPECT_THROW(model.fit(a.x(), a.y, c.options), backprop::TrainingOptionError);
+    EXPECT_THROW(model.fit(a.x(), a.y, c.options), backprop::OptionError);
   }
   EXPECT_EQ(model.predict(a.x()), before) << "a refused fit changed the model";
   // In range for the option but not for the network: the network file's key.
@@ -282,7 +282,7 @@ TEST(ModelApi, OptionsOutOfRangeAreRefusedNamingTheKey) {
   }
 }
 
-// The command adds its flag to the library's message, exit code 2.
+// The command adds its flag to the library's message (the key too where the two differ), exit code 2.
 TEST(ModelApi, TheCommandNamesTheFlagAndTheKey) {
   TempDir dir;
   write_rings(dir);
@@ -291,7 +291,7 @@ TEST(ModelApi, TheCommandNamesTheFlagAndTheKey) {
   for (const auto& [flags, message] :
        {std::pair{"--clip-grad-norm 0", "--clip-grad-norm (clip_grad_norm): expected a positive number, got 0"},
         std::pair{"--batch-size 0", "--batch-size (batch_size): expected a number of rows in [1, 1048576], got 0"},
-        std::pair{"--scale bogus", "--scale (scale): expected none, standard or minmax, got 'bogus'"},
+        std::pair{"--scale bogus", "--scale: expected none, standard or minmax, got 'bogus'"},  // flag = key
         std::pair{"--validation-split 1", "--validation-split (validation_split): expected a fraction in [0, 1), got 1"}}) {
     const CommandResult r = run_backprop(start + flags);
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.out;

@@ -6,9 +6,9 @@ namespace backprop::io {
 
 namespace {
 [[noreturn]] void not_built_in() {
-  throw_bad_input(
-      "--format onnx: ONNX export was not built into this backprop (it needs protobuf and ONNX's onnx.proto: "
-      "install libprotobuf-dev protobuf-compiler libonnx-dev and configure with -DBACKPROP_WITH_ONNX=ON)");
+  throw OptionError("format",
+                    "ONNX export was not built into this backprop (it needs protobuf and ONNX's onnx.proto: install "
+                    "libprotobuf-dev protobuf-compiler libonnx-dev and configure with -DBACKPROP_WITH_ONNX=ON)");
 }
 }  // namespace
 

@@ -26,11 +26,11 @@ GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<do
   const std::size_t in = static_cast<std::size_t>(network.input_size());
   const std::size_t out = static_cast<std::size_t>(network.output_size());
   if (x.empty() || x.size() % in != 0)
-    throw_bad_input("--input: expected " + std::to_string(in) + " numbers per row, got " + std::to_string(x.size()));
+    throw OptionError("input", "expected " + std::to_string(in) + " numbers per row, got " + std::to_string(x.size()));
   const int batch = static_cast<int>(x.size() / in);
   if (y.size() != out * batch)
-    throw_bad_input("--target: expected " + std::to_string(out) + " numbers per row for " + std::to_string(batch) +
-                    " row(s), got " + std::to_string(y.size()));
+    throw OptionError("target", "expected " + std::to_string(out) + " numbers per row for " + std::to_string(batch) +
+                                  " row(s), got " + std::to_string(y.size()));
 
   Workspace<double> workspace(network, batch);
   network.forward(workspace, x.data(), batch);

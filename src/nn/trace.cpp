@@ -21,18 +21,18 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
   result.spec = spec;
   if (options.loss) result.spec.loss = *options.loss;
   if (options.learning_rate) result.spec.optimizer.learning_rate = *options.learning_rate;
-  if (options.steps < 1) throw_bad_input("--steps: expected a number of steps >= 1");
+  if (options.steps < 1) throw OptionError("steps", "expected a number of steps >= 1");
   Network<double> network(result.spec);
 
   const std::size_t in = static_cast<std::size_t>(network.input_size());
   const std::size_t out = static_cast<std::size_t>(network.output_size());
   if (options.input.empty() || options.input.size() % in != 0)
-    throw_bad_input("--input: expected " + std::to_string(in) + " numbers per row (the network's inputs), got " +
-                    std::to_string(options.input.size()));
+    throw OptionError("input", "expected " + std::to_string(in) + " numbers per row (the network's inputs), got " +
+                                 std::to_string(options.input.size()));
   const int batch = static_cast<int>(options.input.size() / in);
   if (options.target.size() != out * batch)
-    throw_bad_input("--target: expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
-                    std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
+    throw OptionError("target", "expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
+                                  std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
   result.batch = batch;
   result.learning_rate = result.spec.optimizer.learning_rate;
   result.input = options.input;

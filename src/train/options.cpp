@@ -21,11 +21,11 @@ void check(const std::optional<T>& value, const char* key, bool (*accept)(T), co
     shown = io::format_double(*value);
   else
     shown = std::to_string(*value);
-  throw TrainingOptionError(key, std::string("expected ") + expected + ", got " + shown);
+  throw OptionError(key, std::string("expected ") + expected + ", got " + shown);
 }
 
 void check_name(const std::optional<std::string>& value, const char* key, bool known, const std::string& names) {
-  if (value && !known) throw TrainingOptionError(key, "expected " + names + ", got '" + *value + "'");
+  if (value && !known) throw OptionError(key, "expected " + names + ", got '" + *value + "'");
 }
 
 bool is_finite(double v) { return std::isfinite(v); }

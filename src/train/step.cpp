@@ -19,8 +19,8 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
   const bool distributed = parallelism.communicator != nullptr && parallelism.communicator->size() > 1;
   if (parallelism.device != nullptr) {
     if (distributed || parallelism.deterministic)
-      throw_bad_input("--device cuda trains in one process and has no --deterministic mode; use --device cpu "
-                      "under mpirun or with --deterministic");
+      throw OptionError("device", "a device trains in one process and has no deterministic mode; train on the "
+                                  "cpu under mpirun or when deterministic");
     return make_device_step(*parallelism.device, network, optimizer, data, scaling, batch_size);
   }
   // One row per step in one process: the fused step, where it computes what the general one does.

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace backprop {
 
@@ -20,6 +21,20 @@ class Error : public std::runtime_error {
 
  private:
   ErrorKind kind_;
+};
+
+// A bad value of a named option: a training option, a trace's input, the device. The message is
+// "key: expectation" with the key as the network file and Python name it (clip_grad_norm); the command adds
+// its flag ("--clip-grad-norm (clip_grad_norm): expected a positive number, got 0").
+class OptionError : public Error {
+ public:
+  OptionError(std::string key, std::string expectation)
+      : Error(ErrorKind::bad_input, key + ": " + expectation), key_(std::move(key)), expectation_(std::move(expectation)) {}
+  const std::string& key() const { return key_; }
+  const std::string& expectation() const { return expectation_; }
+
+ private:
+  std::string key_, expectation_;
 };
 
 [[noreturn]] void throw_bad_input(const std::string& message);

@@ -4,7 +4,7 @@
 // nothing: the file's own "training" and "optimizer" recipe.
 //
 // Messages name the network-file key (Python's keyword): "clip_grad_norm: expected a positive number,
-// got 0". The command adds its flag: it catches TrainingOptionError and writes
+// got 0". The command adds its flag: it catches OptionError and writes
 // "--clip-grad-norm (clip_grad_norm): expected a positive number, got 0".
 #pragma once
 
@@ -34,7 +34,7 @@ struct TrainingOptions {
   std::optional<std::uint64_t> seed;          // seed of shuffling, dropout and the split (not of the
                                               // initialization: the parameters exist once a model is read)
 
-  // Throws TrainingOptionError for the first set field out of range (fields in the order above).
+  // Throws OptionError for the first set field out of range (fields in the order above).
   void validate() const;
   // validate(), then writes the set fields into spec, then checks the result as a network file is
   // checked (validate(NetworkSpec), validate(OptimizerSpec), validate(ScheduleSpec): Error(bad_input)
@@ -44,15 +44,5 @@ struct TrainingOptions {
 
 // Error(bad_input) about one option: what() is "KEY: EXPECTATION"; key() and expectation() apart, so that
 // a front-end can name the option its own way.
-class TrainingOptionError : public Error {
- public:
-  TrainingOptionError(std::string key, std::string expectation)
-      : Error(ErrorKind::bad_input, key + ": " + expectation), key_(std::move(key)), expectation_(std::move(expectation)) {}
-  const std::string& key() const { return key_; }
-  const std::string& expectation() const { return expectation_; }
-
- private:
-  std::string key_, expectation_;
-};
 
 }  // namespace backprop

@@ -46,7 +46,7 @@ CreateFunction plugin_create() {
       if (abi != nullptr && made != nullptr && abi() == 1) return made;
       tried += "\n  " + path + ": not this backprop's CUDA plugin";
     }
-    throw_runtime_error("--device cuda: cannot load the CUDA backend (libbackprop_cuda.so); tried:" + tried);
+    throw_runtime_error("the CUDA device: cannot load the CUDA backend (libbackprop_cuda.so); tried:" + tried);
     return CreateFunction{};
   }();
   return create;
@@ -73,12 +73,12 @@ int cuda_device_count() {
 
 std::unique_ptr<DeviceBackend> make_cuda_backend(int index) {
   const int count = cuda_device_count();
-  if (count == 0) throw_bad_input("--device cuda: no CUDA device found (no GPU, or no NVIDIA driver)");
+  if (count == 0) throw OptionError("device", "no CUDA device found (no GPU, or no NVIDIA driver)");
   if (index < 0 || index >= count)
-    throw_bad_input("--device cuda: no CUDA device " + std::to_string(index) + " (found " + std::to_string(count) + ")");
+    throw OptionError("device", "no CUDA device " + std::to_string(index) + " (found " + std::to_string(count) + ")");
   char message[512] = "";
   DeviceBackend* backend = plugin_create()(index, message, sizeof message);
-  if (backend == nullptr) throw_runtime_error(std::string("--device cuda: ") + message);
+  if (backend == nullptr) throw_runtime_error(std::string("the CUDA device: ") + message);
   return std::unique_ptr<DeviceBackend>(backend);
 }
 

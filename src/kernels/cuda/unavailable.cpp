@@ -9,8 +9,8 @@ bool cuda_compiled() { return false; }
 int cuda_device_count() { return 0; }
 
 std::unique_ptr<DeviceBackend> make_cuda_backend(int /*index*/) {
-  throw_bad_input("--device cuda: this build has no CUDA backend (configure with -DBACKPROP_WITH_CUDA=ON, "
-                  "which needs nvcc and cuBLAS)");
+  throw OptionError("device", "this build has no CUDA backend (configure with -DBACKPROP_WITH_CUDA=ON, which needs "
+                              "nvcc and cuBLAS)");
 }
 
 }  // namespace backprop::kernels

@@ -308,8 +308,8 @@ void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t co
     throw_bad_input(source + ": expected a scaling of " + std::to_string(width) + " features, got one of " +
                     std::to_string(scaling.offset.size()));
   // The rows are scattered over the data set (a shuffled batch), so each one is a run of cache misses:
-  // asking for the row two ahead while converting this one halved the time of a batch (128 rows of 784
-  // bytes: 35 us to 17 us on Zen 4). Wide rows are converted on the thread pool, 32 rows a piece (each row
+  // asking for the row two ahead while converting this one halved the time of a batch (docs/performance.md,
+  // "Measurements behind the code"). Wide rows are converted on the thread pool, 32 rows a piece (each row
   // is converted the same way on any thread).
   constexpr std::size_t kPrefetchAhead = 2;
   const std::size_t row_bytes = width * (features_u8.empty() ? sizeof(float) : sizeof(std::uint8_t));
@@ -342,8 +342,8 @@ void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t co
       }
     }
   };
-  // Narrow rows or few of them: one direct call, which the compiler inlines (one row of the seed network
-  // through the pool's indirect call cost ~2 ns an update).
+  // Narrow rows or few of them: one direct call, which the compiler inlines (the pool's indirect call costs
+  // a per-sample step more than its conversion).
   constexpr std::size_t kRowsPerPiece = 32;
   if (width < 256 || count <= kRowsPerPiece) return convert(0, count);
   kernels::parallel_ranges(count, kRowsPerPiece, convert);

@@ -76,7 +76,7 @@ void apply_chain(T* grad, const InputChain<T>& chain, int batch, int in) {
 }
 
 // The batch path of dense_backward: the products on the pool, with the element-wise work in their blocks.
-// Kept out of line so that the one-row path stays small (the seed network's update is ~200 ns in all).
+// Kept out of line so that the one-row path stays small (docs/performance.md, "Measurements behind the code").
 template <typename T>
 [[gnu::noinline]] void dense_backward_batch(T* grad_weights, T* grad_bias, T* grad_input, const T* input,
                                             const T* dz, const T* weights, const DenseLayer& layer, int batch,

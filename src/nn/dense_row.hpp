@@ -46,8 +46,8 @@ inline __attribute__((always_inline)) void dense_backward_row_body(
 // z (OUT) = input (IN) . weights (IN, OUT) + bias (OUT), each sum from the bias in input order. A layer under
 // 8 units wide (the seed network's 2, 3 and 1) takes the loops with its width a constant, one copy per
 // width: the row's sums stay in registers and the loops unroll, where vector code for 1 to 7 lanes is all
-// set-up and remainder (the seed network's update: 178 -> 152 ns). Each value is the same sum in the same
-// order whatever the copy.
+// set-up and remainder (docs/performance.md, "Measurements behind the code"). Each value is the same sum in
+// the same order whatever the copy.
 template <typename T>
 inline __attribute__((always_inline)) void dense_forward_row(T* z, const T* input, const T* weights, const T* bias,
                                                              int in, int out) {

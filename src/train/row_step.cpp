@@ -1,7 +1,7 @@
-// The fused one-row training step (row_step.hpp), and the training Step that runs it (RowTrainingStep). Each part names the general-path function whose
-// arithmetic it repeats; the pieces they share (the row products of dense_row.hpp, the formulas of
-// kernels/math.hpp: activations, the loss of a row, the sgd update; activation_forward and
-// activation_backward for layers of 8 units or more) are the same code.
+// The fused one-row training step (row_step.hpp), and the training Step that runs it (RowTrainingStep). Each
+// part names the general-path function whose arithmetic it repeats; the pieces they share (the row products
+// of dense_row.hpp, the formulas of kernels/math.hpp: activations, the loss of a row, the sgd update;
+// activation_forward and activation_backward for layers of 8 units or more) are the same code.
 #include "train/row_step.hpp"
 
 #include <algorithm>

@@ -80,15 +80,14 @@ void gemm_small(Transpose transpose_a, Transpose transpose_b, int m, int n, int 
 // call, and the pool runs the blocks. The cut depends only on the shape, never on the thread count, so every
 // element of C is computed by the same call whatever --threads says: results are bit-identical for 1, 2 or
 // 16 threads.
-constexpr double kParallelFlops = 1.0e6;  // below this, one call (about 100 us of work at 40 GFLOP/s)
+constexpr double kParallelFlops = 1.0e6;  // below this, one call: too little work to share out
 constexpr int kBlockSide = 64;             // block size along the cut side, rounded to a multiple of 16
 constexpr int kMostBlocks = 16;
 
 // OpenBLAS (0.3.21, Skylake-X/Cooperlake kernels) computes a single-precision product of at most 10^6
 // multiply-adds with its "small matrix" kernels, which read A and B in place instead of packing them; on the
-// MLP's shapes a grid of such blocks runs at ~115 GFLOP/s against ~100 for one packed call (measured on
-// Zen 4, one thread: 128x256x784 NN in 16x64 blocks 447 us against 513 us whole; 784x256x128 TN in 128x32
-// blocks 457 us against 500 us). Those kernels take C's rows (our columns) along their vector width, so NN
+// MLP's shapes a grid of such blocks is faster than one packed call (docs/performance.md, "Measurements behind
+// the code"). Those kernels take C's rows (our columns) along their vector width, so NN
 // blocks are 16 rows and as many columns as fit; TN blocks are 32 columns wide. Our NT and TT products are
 // not taken by them (OpenBLAS's TN kernel, our NT, wants C under 1,200 values), so they keep the 1-D cut.
 constexpr double kSmallKernelMultiplyAdds = 1.0e6;

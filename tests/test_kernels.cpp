@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -81,23 +82,25 @@ TEST(Activations, BackwardMatchesCentralDifferenceOfForward) {
     forward(minus.data(), zm.data());
     for (int i = 0; i < 64; ++i) EXPECT_NEAR(dz[i], (plus[i] - minus[i]) / (2 * h), 1e-8) << name << " " << z[i];
   };
-  check([](double* a, const double* z) { sigmoid_forward(a, z, 64); },
-        [](double* dz, const double* da, const double*, const double* a) { sigmoid_backward(dz, da, a, 64); },
-        "sigmoid");
-  check([](double* a, const double* z) { tanh_forward(a, z, 64); },
-        [](double* dz, const double* da, const double*, const double* a) { tanh_backward(dz, da, a, 64); }, "tanh");
-  check([](double* a, const double* z) { leaky_relu_forward(a, z, 64, 0.0); },
-        [](double* dz, const double* da, const double* z, const double*) { leaky_relu_backward(dz, da, z, 64, 0.0); },
-        "relu");
-  check([](double* a, const double* z) { leaky_relu_forward(a, z, 64, 0.2); },
-        [](double* dz, const double* da, const double* z, const double*) { leaky_relu_backward(dz, da, z, 64, 0.2); },
-        "leaky_relu");
+  for (const auto& [f, slope, name] : {std::tuple{Activation::identity, 0.0, "identity"},
+                                        std::tuple{Activation::sigmoid, 0.0, "sigmoid"},
+                                        std::tuple{Activation::tanh, 0.0, "tanh"},
+                                        std::tuple{Activation::relu, 0.0, "relu"},
+                                        std::tuple{Activation::leaky_relu, 0.2, "leaky_relu"}}) {
+    const Activation activation = f;
+    const double s = slope;
+    check([&](double* a, const double* z) { activation_forward(a, z, 64, activation, s); },
+          [&](double* dz, const double* da, const double* z, const double* a) {
+            activation_backward(dz, da, z, a, 64, activation, s);
+          },
+          name);
+  }
 }
 
 TEST(Activations, SigmoidIsStableAtTheExtremes) {
   const double z[] = {-800, -40, 0, 40, 800};
   double a[5];
-  sigmoid_forward(a, z, 5);
+  activation_forward(a, z, 5, Activation::sigmoid, 0.0);
   EXPECT_EQ(a[0], 0.0);
   EXPECT_NEAR(a[1], std::exp(-40.0), 1e-30);
   EXPECT_EQ(a[2], 0.5);

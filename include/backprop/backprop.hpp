@@ -25,7 +25,7 @@
 #include "backprop/nn/dense.hpp"
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/initializer.hpp"
-#include "backprop/nn/kinds.hpp"
+#include "backprop/base/kinds.hpp"
 #include "backprop/nn/loss.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"

@@ -266,7 +266,7 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
     const auto parsed = parse_activation(activation);
     if (!parsed)
       reader.fail(path + ".activation",
-                  "unknown activation '" + activation + "' (expected identity, sigmoid, tanh, relu, leaky_relu, softmax)");
+                  "unknown activation '" + activation + "' (expected " + activation_names() + ")");
     layer_spec.activation = *parsed;
     if (layer.contains("slope")) layer_spec.slope = reader.number(layer["slope"], path + ".slope");
     if (layer.contains("dropout")) layer_spec.dropout = reader.number(layer["dropout"], path + ".dropout");

@@ -23,7 +23,7 @@
 
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/base/metric_sums.hpp"
-#include "backprop/nn/kinds.hpp"
+#include "backprop/base/kinds.hpp"
 
 namespace backprop::kernels {
 

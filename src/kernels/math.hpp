@@ -17,9 +17,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "backprop/base/metric_sums.hpp"
-#include "backprop/nn/kinds.hpp"
+#include "backprop/base/kinds.hpp"
 
 #if defined(__CUDACC__)
 #define BACKPROP_HD __host__ __device__ inline
@@ -82,28 +83,51 @@ BACKPROP_HD T leaky_relu_backward(T da, T z, T slope) {
   return z > T(0) ? da : slope * da;
 }
 
-// f(z) for the element-wise activations; softmax is a function of the row (softmax_row), here identity.
-template <typename T>
-BACKPROP_HD T activate(Activation f, T z, T slope) {
+// The one switch over the activations: calls body(kind) with kind a std::integral_constant<Activation, F>,
+// so that a loop written once over kind.value is compiled once per activation with its formula inlined (the
+// CPU's loops, kernels/cpu/elementwise.cpp). A new activation is one more case here and one more branch in
+// activate and derivative below.
+template <typename Body>
+BACKPROP_HD_ALWAYS_INLINE auto with_activation(Activation f, Body&& body) {
   switch (f) {
-    case Activation::sigmoid: return sigmoid(z);
-    case Activation::tanh: return tanh(z);
-    case Activation::relu: return leaky_relu(z, T(0));
-    case Activation::leaky_relu: return leaky_relu(z, slope);
-    default: return z;
+    case Activation::sigmoid: return body(std::integral_constant<Activation, Activation::sigmoid>{});
+    case Activation::tanh: return body(std::integral_constant<Activation, Activation::tanh>{});
+    case Activation::relu: return body(std::integral_constant<Activation, Activation::relu>{});
+    case Activation::leaky_relu: return body(std::integral_constant<Activation, Activation::leaky_relu>{});
+    case Activation::softmax: return body(std::integral_constant<Activation, Activation::softmax>{});
+    default: return body(std::integral_constant<Activation, Activation::identity>{});
   }
 }
 
-// dL/dz from dL/da for the element-wise activations; softmax is softmax_backward_row's, here identity.
+// f(z) for the element-wise activations; softmax is a function of the row (softmax_row), here identity.
+template <Activation F, typename T>
+BACKPROP_HD_ALWAYS_INLINE T activate(T z, T slope) {
+  if constexpr (F == Activation::sigmoid) return sigmoid(z);
+  else if constexpr (F == Activation::tanh) return tanh(z);
+  else if constexpr (F == Activation::relu) return leaky_relu(z, T(0));
+  else if constexpr (F == Activation::leaky_relu) return leaky_relu(z, slope);
+  else return z;
+}
+
+// dL/dz from dL/da for the element-wise activations, from a where that is cheaper (sigmoid, tanh), else from
+// z; softmax is softmax_backward_row's, here identity.
+template <Activation F, typename T>
+BACKPROP_HD_ALWAYS_INLINE T derivative(T da, T z, T a, T slope) {
+  if constexpr (F == Activation::sigmoid) return sigmoid_backward(da, a);
+  else if constexpr (F == Activation::tanh) return tanh_backward(da, a);
+  else if constexpr (F == Activation::relu) return leaky_relu_backward(da, z, T(0));
+  else if constexpr (F == Activation::leaky_relu) return leaky_relu_backward(da, z, slope);
+  else return da;
+}
+
+// The same with the activation known only at run time (one value: the one-row step, the device kernels).
+template <typename T>
+BACKPROP_HD T activate(Activation f, T z, T slope) {
+  return with_activation(f, [&](auto kind) { return activate<decltype(kind)::value>(z, slope); });
+}
 template <typename T>
 BACKPROP_HD T derivative(Activation f, T da, T z, T a, T slope) {
-  switch (f) {
-    case Activation::sigmoid: return sigmoid_backward(da, a);
-    case Activation::tanh: return tanh_backward(da, a);
-    case Activation::relu: return leaky_relu_backward(da, z, T(0));
-    case Activation::leaky_relu: return leaky_relu_backward(da, z, slope);
-    default: return da;
-  }
+  return with_activation(f, [&](auto kind) { return derivative<decltype(kind)::value>(da, z, a, slope); });
 }
 
 // a_i = e^(z_i - max) / sum_j e^(z_j - max) over one row of cols values: the row maximum subtracted first, so

@@ -69,11 +69,17 @@ std::optional<InitializerKind> parse_initializer(std::string_view name) { return
 std::string_view to_string(OptimizerKind kind) { return name_of(kOptimizers, kind); }
 std::optional<OptimizerKind> parse_optimizer(std::string_view name) { return value_of(kOptimizers, name); }
 
-std::string optimizer_names() {
+namespace {
+template <typename Table>
+std::string names_of(const Table& table) {
   std::string names;
-  for (const auto& [kind, name] : kOptimizers) names += (names.empty() ? "" : ", ") + std::string(name);
+  for (const auto& [kind, name] : table) names += (names.empty() ? "" : ", ") + std::string(name);
   return names;
 }
+}  // namespace
+
+std::string optimizer_names() { return names_of(kOptimizers); }
+std::string activation_names() { return names_of(kActivations); }
 
 OptimizerKind OptimizerSpec::kind() const {
   const auto parsed = parse_optimizer(type);

@@ -26,7 +26,9 @@ class CpuStep final : public Step, private GradientSource {
         workspace_(network, batch_size),
         x_(static_cast<std::size_t>(batch_size) * data.features),
         y_(static_cast<std::size_t>(batch_size) * network.output_size()),
-        labels_(static_cast<std::size_t>(batch_size)) {}
+        labels_(static_cast<std::size_t>(batch_size)) {
+    host_sums_ = &sums_;
+  }
 
   void begin_epoch(std::span<const std::size_t> order, const MetricSums& sums) override {
     order_ = order.data();

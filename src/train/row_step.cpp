@@ -28,35 +28,41 @@ inline std::uint32_t magnitude_bits(float v) { return std::bit_cast<std::uint32_
 constexpr std::uint32_t kInfinityBits = 0x7f800000u;
 
 // A layer of Out < 8 units, forward: dense_forward_row's copy for the width, then f one value at a time
-// (math::activate; softmax never comes here: it is a function of the whole row).
+// (math::activate; softmax never comes here: it is a function of the whole row). This and backward_fixed are
+// always inlined into RowStep::run: as calls they cost the seed network's step several percent.
 template <int Out>
-inline void forward_fixed(float* __restrict z, float* __restrict a, const float* __restrict input,
-                          const float* __restrict weights, const float* __restrict bias, int in, Activation f,
-                          float slope) {
+inline __attribute__((always_inline)) void forward_fixed(float* __restrict z, float* __restrict a,
+                                                        const float* __restrict input, const float* __restrict weights,
+                                                        const float* __restrict bias, int in, Activation f,
+                                                        float slope) {
   detail::dense_forward_row_body(z, input, weights, bias, in, Out);
-  for (int o = 0; o < Out; ++o) a[o] = math::activate(f, z[o], slope);
+  math::with_activation(f, [&](auto kind) {  // one copy per activation: no switch per value
+    for (int o = 0; o < Out; ++o) a[o] = math::activate<decltype(kind)::value>(z[o], slope);
+  });
 }
 
 // A layer of Out < 8 units, backward: dense_backward_row's values (the input gradient from the
 // weights before the update, then through the layer below's f'), and with Update each weight's and bias's
 // math::sgd as soon as its gradient is known, the gradient still in a register.
 template <int Out, bool Update>
-inline void backward_fixed(float* __restrict grad_weights, float* __restrict grad_bias, float* __restrict grad_input,
-                           const float* __restrict input, const float* __restrict dz, float* __restrict weights,
-                           float* __restrict bias, float* __restrict saved_weights, float* __restrict saved_bias,
-                           int in, const DenseLayer* below, const float* __restrict z_below, float learning_rate,
-                           float weight_decay, std::uint32_t& largest) {
+inline __attribute__((always_inline)) void backward_fixed(
+    float* __restrict grad_weights, float* __restrict grad_bias, float* __restrict grad_input,
+    const float* __restrict input, const float* __restrict dz, float* __restrict weights, float* __restrict bias,
+    float* __restrict saved_weights, float* __restrict saved_bias, int in, const DenseLayer* below,
+    const float* __restrict z_below, float learning_rate, float weight_decay, std::uint32_t& largest) {
   float d[Out];
   for (int o = 0; o < Out; ++o) d[o] = dz[o];
   if (grad_input != nullptr) {
-    const Activation f = below->activation;
     const float slope = static_cast<float>(below->slope);
-    for (int i = 0; i < in; ++i) {
-      const float* w = weights + static_cast<std::size_t>(i) * Out;
-      float sum = 0;
-      for (int o = 0; o < Out; ++o) sum = math::multiply_add(d[o], w[o], sum);
-      grad_input[i] = math::derivative(f, sum, z_below[i], input[i], slope);  // input is the layer below's a
-    }
+    math::with_activation(below->activation, [&](auto kind) {  // one copy per activation
+      for (int i = 0; i < in; ++i) {
+        const float* w = weights + static_cast<std::size_t>(i) * Out;
+        float sum = 0;
+        for (int o = 0; o < Out; ++o) sum = math::multiply_add(d[o], w[o], sum);
+        // input is the layer below's a
+        grad_input[i] = math::derivative<decltype(kind)::value>(sum, z_below[i], input[i], slope);
+      }
+    });
   }
   for (int i = 0; i < in; ++i) {
     const float x = input[i];
@@ -251,6 +257,7 @@ class RowTrainingStep final : public Step {
         row_y_(static_cast<std::size_t>(outputs_)) {
     const std::size_t first_row = 0;
     data.gather_targets(row_y_.data(), &first_row, 1, outputs_);  // checks the targets' shape once, here
+    host_sums_ = &sums_;
   }
 
   void begin_epoch(std::span<const std::size_t> order, const MetricSums& sums) override {

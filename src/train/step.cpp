@@ -9,7 +9,6 @@
 #include "backprop/base/error.hpp"
 #include "train/row_step.hpp"
 #include "dist/gradient_reducer.hpp"
-#include "kernels/math.hpp"
 
 namespace backprop {
 
@@ -31,15 +30,6 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
                        dist::make_gradient_reducer(network, batch_size, parallelism.communicator,
                                                    parallelism.deterministic),
                        dropout_random);
-}
-
-void add_rows(MetricSums& sums, const float* outputs, const float* targets, const std::int32_t* labels,
-              std::size_t count, int output_count, double batch_loss, bool classification) {
-  sums.loss += batch_loss * static_cast<double>(count);
-  for (std::size_t r = 0; r < count; ++r) {
-    const std::size_t o = r * static_cast<std::size_t>(output_count);
-    math::add_row_metrics(sums, outputs + o, targets + o, classification ? labels[r] : -1, output_count);
-  }
 }
 
 Metrics metrics_of(const MetricSums& sums, bool classification) {

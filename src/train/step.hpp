@@ -20,6 +20,7 @@
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "backprop/train/trainer.hpp"
+#include "kernels/math.hpp"
 #include "backprop/base/metric_sums.hpp"
 
 namespace backprop {
@@ -47,6 +48,9 @@ class Step {
 
   // The epoch's metric sums so far, of this process's rows (a device reads them back: a wait).
   virtual MetricSums sums() = 0;
+  // The same sums where the step keeps them on the host, up to date after every run(), for a progress line
+  // that reads them every step without a call; null where they live elsewhere (a device).
+  const MetricSums* host_sums() const { return host_sums_; }
   // The epoch's metric sums over every process (distributed training adds the ranks' sums).
   virtual MetricSums totals() { return sums(); }
   // How many steps between two reads of sums() for a progress line (1 where reading is free).
@@ -60,6 +64,9 @@ class Step {
 
   // A pass without dropout over data (validation), with the current parameters.
   virtual Metrics evaluate(const Dataset& data) = 0;
+
+ protected:
+  const MetricSums* host_sums_ = nullptr;  // set by a step that keeps its sums on the host
 };
 
 // The gradient of a whole batch from the shares the processes compute (dist/). The CPU step hands it a
@@ -101,9 +108,15 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
 std::string divergence_cause(const Network<float>& network, double loss);
 
 // Adds a batch's rows to sums: their outputs (count, OUT), targets (count, OUT), labels (count; classification
-// only, else null) and the batch's loss averaged over its rows.
-void add_rows(MetricSums& sums, const float* outputs, const float* targets, const std::int32_t* labels,
-              std::size_t count, int output_count, double batch_loss, bool classification);
+// only, else null) and the batch's loss averaged over its rows. Inline: the one-row step calls it every step.
+inline void add_rows(MetricSums& sums, const float* outputs, const float* targets, const std::int32_t* labels,
+                     std::size_t count, int output_count, double batch_loss, bool classification) {
+  sums.loss += batch_loss * static_cast<double>(count);
+  for (std::size_t r = 0; r < count; ++r) {
+    const std::size_t o = r * static_cast<std::size_t>(output_count);
+    math::add_row_metrics(sums, outputs + o, targets + o, classification ? labels[r] : -1, output_count);
+  }
+}
 // The metrics of the sums: loss and accuracy (classification), or loss, RMSE and MAE.
 Metrics metrics_of(const MetricSums& sums, bool classification);
 

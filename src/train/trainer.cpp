@@ -132,6 +132,8 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
   const std::unique_ptr<Step> step =
       make_step(network, optimizer, train_data, scaling, batch_size, parallelism, loop.dropout_random);
   const bool save_every = checkpoints && checkpoints->save && checkpoints->every_steps > 0;
+  const MetricSums* host_sums = step->host_sums();
+  const std::size_t progress_every = step->progress_every();
   // A checkpoint of the step just taken: a step that diverged is never saved.
   const auto save = [&](int epoch, std::size_t batch, const MetricSums& sums, double learning_rate) {
     step->synchronize();
@@ -155,16 +157,16 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
       if (!step->run(first, count, loop.step, learning_rate))
         throw_divergence(*step->divergence(), epoch, epoch_first_step);
       ++loop.step;
-      const bool save_now = save_every && loop.step % checkpoints->every_steps == 0;
-      if (save_now || (observer && ((batch + 1) % step->progress_every() == 0 || batch + 1 == batches))) {
-        const MetricSums sums = step->sums();
-        progress_loss = running_loss(sums);
-        if (save_now) {
-          if (const auto diverged = step->divergence()) throw_divergence(*diverged, epoch, epoch_first_step);
-          save(epoch, batch + 1, sums, learning_rate);
-        }
+      if (save_every && loop.step % checkpoints->every_steps == 0) {
+        if (const auto diverged = step->divergence()) throw_divergence(*diverged, epoch, epoch_first_step);
+        save(epoch, batch + 1, step->sums(), learning_rate);
       }
-      if (observer) observer->on_batch(epoch, batch + 1, batches, progress_loss);  // as of the last read
+      if (observer == nullptr) continue;
+      if (host_sums != nullptr)
+        progress_loss = running_loss(*host_sums);
+      else if ((batch + 1) % progress_every == 0 || batch + 1 == batches)
+        progress_loss = running_loss(step->sums());  // a wait for a device: now and then
+      observer->on_batch(epoch, batch + 1, batches, progress_loss);  // as of the last read
     }
     if (const auto diverged = step->divergence()) throw_divergence(*diverged, epoch, epoch_first_step);
     EpochMetrics metrics;

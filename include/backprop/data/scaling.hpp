@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backprop/nn/kinds.hpp"
+#include "backprop/base/kinds.hpp"
 
 namespace backprop {
 

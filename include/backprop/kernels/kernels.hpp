@@ -9,6 +9,7 @@
 #include <cstddef>
 
 #include "backprop/base/task.hpp"
+#include "backprop/base/kinds.hpp"
 
 namespace backprop::kernels {
 
@@ -92,14 +93,12 @@ void column_sums(T* column_sums, const T* in, int rows, int cols);
 template <typename T>
 void column_sums(T* column_sums, const T* in, int rows, int cols, int ld);
 
-// Element-wise activations over n values: forward out = f(in); backward d_in = d_out * f'(.), given the
-// forward's input z and output a (whichever the derivative is cheaper from). d_in may alias d_out.
-template <typename T> void sigmoid_forward(T* a, const T* z, std::size_t n);
-template <typename T> void sigmoid_backward(T* dz, const T* da, const T* a, std::size_t n);
-template <typename T> void tanh_forward(T* a, const T* z, std::size_t n);
-template <typename T> void tanh_backward(T* dz, const T* da, const T* a, std::size_t n);
-template <typename T> void leaky_relu_forward(T* a, const T* z, std::size_t n, T slope);  // slope 0: relu
-template <typename T> void leaky_relu_backward(T* dz, const T* da, const T* z, std::size_t n, T slope);
+// Element-wise activations over n values (not softmax): forward a = f(z); backward dz = da * f'(.), given
+// the forward's input z and output a (the derivative reads whichever is cheaper). dz may alias da. One loop
+// per activation, each over its formula in src/kernels/math.hpp.
+template <typename T> void activation_forward(T* a, const T* z, std::size_t n, Activation f, T slope);
+template <typename T>
+void activation_backward(T* dz, const T* da, const T* z, const T* a, std::size_t n, Activation f, T slope);
 // Row-wise softmax of a (rows x cols) matrix, stable (the row maximum is subtracted first).
 template <typename T> void softmax_forward(T* a, const T* z, int rows, int cols);
 // dz[r, i] = a[r, i] * (da[r, i] - sum_j da[r, j] * a[r, j])  (the softmax Jacobian times da).

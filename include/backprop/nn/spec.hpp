@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backprop/nn/kinds.hpp"
+#include "backprop/base/kinds.hpp"
 #include "backprop/nn/schedule.hpp"
 
 namespace backprop {
@@ -100,7 +100,8 @@ std::optional<LossKind> parse_loss(std::string_view name);
 std::optional<InitializerKind> parse_initializer(std::string_view name);
 std::string_view to_string(OptimizerKind kind);
 std::optional<OptimizerKind> parse_optimizer(std::string_view name);
-// "sgd, momentum, nesterov, adam, adamw, rmsprop": for messages that list the choices.
+// "sgd, momentum, nesterov, adam, adamw, rmsprop", "identity, sigmoid, ...": for messages that list the choices.
 std::string optimizer_names();
+std::string activation_names();
 
 }  // namespace backprop

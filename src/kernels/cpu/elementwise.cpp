@@ -34,33 +34,17 @@ void column_sums(T* sums, const T* in, int rows, int cols) {
 }
 
 template <typename T>
-void sigmoid_forward(T* a, const T* z, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = math::sigmoid(z[i]);
+void activation_forward(T* a, const T* z, std::size_t n, Activation f, T slope) {
+  math::with_activation(f, [&](auto kind) {
+    for (std::size_t i = 0; i < n; ++i) a[i] = math::activate<decltype(kind)::value>(z[i], slope);
+  });
 }
 
 template <typename T>
-void sigmoid_backward(T* dz, const T* da, const T* a, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = math::sigmoid_backward(da[i], a[i]);
-}
-
-template <typename T>
-void tanh_forward(T* a, const T* z, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = math::tanh(z[i]);
-}
-
-template <typename T>
-void tanh_backward(T* dz, const T* da, const T* a, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = math::tanh_backward(da[i], a[i]);
-}
-
-template <typename T>
-void leaky_relu_forward(T* a, const T* z, std::size_t n, T slope) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = math::leaky_relu(z[i], slope);
-}
-
-template <typename T>
-void leaky_relu_backward(T* dz, const T* da, const T* z, std::size_t n, T slope) {
-  for (std::size_t i = 0; i < n; ++i) dz[i] = math::leaky_relu_backward(da[i], z[i], slope);
+void activation_backward(T* dz, const T* da, const T* z, const T* a, std::size_t n, Activation f, T slope) {
+  math::with_activation(f, [&](auto kind) {
+    for (std::size_t i = 0; i < n; ++i) dz[i] = math::derivative<decltype(kind)::value>(da[i], z[i], a[i], slope);
+  });
 }
 
 template <typename T>
@@ -109,12 +93,8 @@ void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rat
   template void broadcast_rows<T>(T*, const T*, int, int);                        \
   template void column_sums<T>(T*, const T*, int, int);                           \
   template void column_sums<T>(T*, const T*, int, int, int);                      \
-  template void sigmoid_forward<T>(T*, const T*, std::size_t);                    \
-  template void sigmoid_backward<T>(T*, const T*, const T*, std::size_t);         \
-  template void tanh_forward<T>(T*, const T*, std::size_t);                       \
-  template void tanh_backward<T>(T*, const T*, const T*, std::size_t);            \
-  template void leaky_relu_forward<T>(T*, const T*, std::size_t, T);              \
-  template void leaky_relu_backward<T>(T*, const T*, const T*, std::size_t, T);   \
+  template void activation_forward<T>(T*, const T*, std::size_t, Activation, T);  \
+  template void activation_backward<T>(T*, const T*, const T*, const T*, std::size_t, Activation, T);  \
   template void softmax_forward<T>(T*, const T*, int, int);                       \
   template void softmax_backward<T>(T*, const T*, const T*, int, int);            \
   template void sgd_update<T>(T*, const T*, std::size_t, T);                      \

@@ -318,7 +318,9 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--learning-rate", o.learning_rate, "Base learning rate");
   cmd->add_option("--momentum", o.momentum, "Momentum (momentum, nesterov: default 0.9; rmsprop: 0)");
   cmd->add_option("--weight-decay", o.weight_decay, "Weight decay: L2, or decoupled for adamw (default 0; adamw 0.01)");
-  cmd->add_option("--schedule", o.schedule, "Learning-rate schedule: constant, step or cosine");
+  cmd->add_option("--schedule", o.schedule,
+                  "Learning-rate schedule: " + schedule_names() +
+                      " (one_cycle: torch's OneCycleLR up to --learning-rate; no --warmup)");
   cmd->add_option("--warmup", o.warmup, "Steps of linear warm-up before the schedule");
   cmd->add_option("--clip-grad-norm", o.clip_grad_norm, "Clip the gradient's global L2 norm to this");
   cmd->add_option("--dropout", o.dropout, "Dropout probability of every hidden layer (training only)");

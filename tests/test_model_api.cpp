@@ -247,7 +247,7 @@ TEST(ModelApi, OptionsOutOfRangeAreRefusedNamingTheKey) {
       {{.learning_rate = nan}, "learning_rate", "learning_rate: expected a positive number, got nan"},
       {{.momentum = 1}, "momentum", "momentum: expected a number in [0, 1), got 1"},
       {{.weight_decay = -0.5}, "weight_decay", "weight_decay: expected a number >= 0, got -0.5"},
-      {{.schedule = "linear"}, "schedule", "schedule: expected constant, step or cosine, got 'linear'"},
+      {{.schedule = "linear"}, "schedule", "schedule: expected constant, step, cosine, one_cycle, got 'linear'"},
       {{.warmup = -1}, "warmup", "warmup: expected a number of steps in [0, 1000000000], got -1"},
       {{.clip_grad_norm = 0}, "clip_grad_norm", "clip_grad_norm: expected a positive number, got 0"},
       {{.dropout = 1}, "dropout", "dropout: expected a probability in [0, 1), got 1"},

@@ -410,6 +410,46 @@ TEST(Schedule, CosineFromBaseToMinimum) {
   EXPECT_DOUBLE_EQ(learning_rate_at(schedule, 0.1, 25, 10), 0.01);  // past the end: stays at the minimum
 }
 
+// one_cycle against torch.optim.lr_scheduler.OneCycleLR's rates, step by step (tests/reference/
+// schedule_reference.py wrote them in float64). Same formula, same order, same roundings: equal.
+TEST(Schedule, OneCycleIsTorchsOneCycleLR) {
+  std::ifstream file(std::string(BACKPROP_SOURCE_DIR) + "/tests/data/one_cycle_reference.json");
+  ASSERT_TRUE(file) << "cannot open tests/data/one_cycle_reference.json";
+  const Json reference = Json::parse(file);
+  ASSERT_GE(reference["cases"].size(), 5u);
+  for (const Json& c : reference["cases"]) {
+    ScheduleSpec schedule{.kind = ScheduleKind::one_cycle};
+    schedule.pct_start = c["pct_start"].get<double>();
+    schedule.div_factor = c["div_factor"].get<double>();
+    schedule.final_div_factor = c["final_div_factor"].get<double>();
+    const long total = c["total_steps"].get<long>();
+    const double max_lr = c["max_lr"].get<double>();
+    const auto& rates = c["rates"];
+    ASSERT_EQ(rates.size(), static_cast<std::size_t>(total));
+    for (long s = 0; s < total; ++s) {
+      const double expected = rates[static_cast<std::size_t>(s)].get<double>();
+      EXPECT_EQ(learning_rate_at(schedule, max_lr, s, total), expected) << "total " << total << ", step " << s;
+    }
+    // Past the end it stays at the last rate.
+    EXPECT_EQ(learning_rate_at(schedule, max_lr, total + 5, total), learning_rate_at(schedule, max_lr, total - 1, total));
+  }
+}
+
+TEST(Schedule, OneCycleRefusesAWarmUpAndOutOfRangeSettings) {
+  ScheduleSpec schedule{.kind = ScheduleKind::one_cycle};
+  EXPECT_NO_THROW(validate(schedule));
+  schedule.warmup_steps = 10;
+  EXPECT_THROW(validate(schedule), Error);
+  schedule.warmup_steps = 0;
+  for (const double bad : {0.0, 1.0, -0.5}) {
+    schedule.pct_start = bad;
+    EXPECT_THROW(validate(schedule), Error) << bad;
+  }
+  schedule.pct_start = 0.3;
+  schedule.div_factor = 0.5;
+  EXPECT_THROW(validate(schedule), Error);
+}
+
 TEST(Schedule, WarmupRampsThenTheScheduleStarts) {
   const ScheduleSpec cosine{.kind = ScheduleKind::cosine, .warmup_steps = 4};
   EXPECT_DOUBLE_EQ(learning_rate_at(cosine, 0.8, -3, 14), 0.2);  // before the start counts as step 0

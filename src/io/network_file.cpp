@@ -131,7 +131,8 @@ class Reader {
 namespace {
 
 // "training": {"epochs", "batch_size", "schedule": "cosine" | {"type", "warmup", "step_size", "gamma",
-// "min_learning_rate"}, "clip_grad_norm", "early_stopping", "scale", "validation_split"}
+// "min_learning_rate", "pct_start", "div_factor", "final_div_factor"}, "clip_grad_norm", "early_stopping", "scale",
+// "validation_split"}
 TrainingSpec read_training(const Reader& reader, const Json& value) {
   TrainingSpec t;
   if (!value.is_object()) reader.fail("training", "expected an object like {\"epochs\": 10, \"batch_size\": 32}");
@@ -165,7 +166,9 @@ TrainingSpec read_training(const Reader& reader, const Json& value) {
     const Json* type = &schedule;
     std::string path = "training.schedule";
     if (schedule.is_object()) {
-      reader.only_keys(schedule, path, {"type", "warmup", "step_size", "gamma", "min_learning_rate"});
+      reader.only_keys(schedule, path,
+                       {"type", "warmup", "step_size", "gamma", "min_learning_rate", "pct_start", "div_factor",
+                        "final_div_factor"});
       if (!schedule.contains("type")) reader.fail(path + ".type", "missing");
       type = &schedule["type"];
       path += ".type";
@@ -177,10 +180,14 @@ TrainingSpec read_training(const Reader& reader, const Json& value) {
       if (schedule.contains("min_learning_rate"))
         t.schedule.min_learning_rate =
             reader.number(schedule["min_learning_rate"], "training.schedule.min_learning_rate");
+      for (const auto& [key, field] : {std::pair{"pct_start", &ScheduleSpec::pct_start},
+                                       std::pair{"div_factor", &ScheduleSpec::div_factor},
+                                       std::pair{"final_div_factor", &ScheduleSpec::final_div_factor}})
+        if (schedule.contains(key)) t.schedule.*field = reader.number(schedule[key], path + "." + key);
     }
     const std::string name = reader.string(*type, path);
     const auto kind = parse_schedule(name);
-    if (!kind) reader.fail(path, "unknown schedule '" + name + "' (expected constant, step, cosine)");
+    if (!kind) reader.fail(path, "unknown schedule '" + name + "' (expected " + schedule_names() + ")");
     t.schedule.kind = *kind;
     try {
       validate(t.schedule);
@@ -198,6 +205,11 @@ Json training_json(const TrainingSpec& t) {
     schedule["gamma"] = t.schedule.gamma;
   }
   if (t.schedule.kind == ScheduleKind::cosine) schedule["min_learning_rate"] = t.schedule.min_learning_rate;
+  if (t.schedule.kind == ScheduleKind::one_cycle) {
+    schedule["pct_start"] = t.schedule.pct_start;
+    schedule["div_factor"] = t.schedule.div_factor;
+    schedule["final_div_factor"] = t.schedule.final_div_factor;
+  }
   return {{"epochs", t.epochs},
           {"batch_size", t.batch_size},
           {"schedule", schedule},

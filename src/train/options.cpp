@@ -41,7 +41,7 @@ void TrainingOptions::validate() const {
   check<double>(learning_rate, "learning_rate", [](double v) { return is_finite(v) && v > 0; }, "a positive number");
   check<double>(momentum, "momentum", [](double v) { return is_finite(v) && v >= 0 && v < 1; }, "a number in [0, 1)");
   check<double>(weight_decay, "weight_decay", [](double v) { return is_finite(v) && v >= 0; }, "a number >= 0");
-  check_name(schedule, "schedule", schedule && parse_schedule(*schedule).has_value(), "constant, step or cosine");
+  check_name(schedule, "schedule", schedule && parse_schedule(*schedule).has_value(), schedule_names());
   check<long>(warmup, "warmup", [](long v) { return v >= 0 && v <= 1000000000L; },
               "a number of steps in [0, 1000000000]");
   check<double>(clip_grad_norm, "clip_grad_norm", [](double v) { return is_finite(v) && v > 0; }, "a positive number");

@@ -320,6 +320,9 @@ ReportSettings recipe_settings(const NetworkSpec& spec, ScalingKind scaling) {
     schedule += ": gamma " + number(t.schedule.gamma) + " every " +
                 (t.schedule.step_size > 0 ? std::to_string(t.schedule.step_size) + " steps" : std::string("third of the run"));
   if (t.schedule.kind == ScheduleKind::cosine) schedule += " to " + number(t.schedule.min_learning_rate);
+  if (t.schedule.kind == ScheduleKind::one_cycle)
+    schedule += ": from / " + number(t.schedule.div_factor) + " up over " + number(t.schedule.pct_start * 100) +
+                "% of the steps, then down to / " + number(t.schedule.div_factor * t.schedule.final_div_factor);
   if (t.schedule.warmup_steps > 0) schedule += ", warm-up " + std::to_string(t.schedule.warmup_steps) + " steps";
   rows.emplace_back("schedule", schedule);
   rows.emplace_back("batch size", std::to_string(t.batch_size));

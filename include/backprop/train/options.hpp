@@ -24,7 +24,7 @@ struct TrainingOptions {
   std::optional<double> learning_rate;        // optimizer.learning_rate, > 0
   std::optional<double> momentum;             // optimizer.momentum, in [0, 1)
   std::optional<double> weight_decay;         // optimizer.weight_decay, >= 0
-  std::optional<std::string> schedule;        // training.schedule.type: constant, step, cosine
+  std::optional<std::string> schedule;        // training.schedule.type: constant, step, cosine, one_cycle
   std::optional<long> warmup;                 // training.schedule.warmup, steps >= 0
   std::optional<double> clip_grad_norm;       // training.clip_grad_norm, > 0
   std::optional<double> dropout;              // every hidden layer's dropout, in [0, 1)

@@ -190,7 +190,7 @@ void add_predict_command(CLI::App& app, int& exit_code) {
 void add_export_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<DataArguments>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Export a model as JSON (readable; loads back bit-exact) or ONNX (opset 13; input \"input\" "
+      "export", "Export a model as JSON (readable; loads back bit-exact) or ONNX (opset 11; input \"input\" "
                 "[batch, IN] of raw features, scaling included; output \"output\" [batch, OUT])");
   cmd->add_option("model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   cmd->add_option("--format", a->format,

@@ -54,10 +54,10 @@ TEST(CommandOnnx, ExportWritesAnOnnxModelOrSaysItIsNotBuiltIn) {
   }
   ASSERT_EQ(result.exit_code, 0) << result.out;
   const std::string bytes = read_text(out);
-  // ModelProto's fields in number order: ir_version (field 1, varint: tag 0x08) = 7, then producer_name
+  // ModelProto's fields in number order: ir_version (field 1, varint: tag 0x08) = 6, then producer_name
   // (field 2, length-delimited: tag 0x12) = "backprop".
   ASSERT_GE(bytes.size(), 12u);
-  EXPECT_EQ(bytes.substr(0, 12), std::string("\x08\x07\x12\x08" "backprop"));
+  EXPECT_EQ(bytes.substr(0, 12), std::string("\x08\x06\x12\x08" "backprop"));
   for (const char* name : {"input", "output", "layer1_weights", "layer3_bias", "Gemm", "Sigmoid", "batch"})
     EXPECT_THAT(bytes, HasSubstr(name));
 }

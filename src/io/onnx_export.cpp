@@ -1,4 +1,4 @@
-// ONNX export: the model as an ONNX graph of opset 13 (the graph is described in
+// ONNX export: the model as an ONNX graph of opset 11 (the graph is described in
 // include/backprop/io/onnx_export.hpp). The message classes are generated at build time by protoc from
 // the onnx.proto that Debian's libonnx-dev ships, renamed to package backprop.onnx_proto and compiled for
 // protobuf's lite runtime (CMakeLists.txt), so the library needs libprotobuf-lite and not libonnx, and
@@ -69,6 +69,16 @@ void add_metadata(onnx::ModelProto& proto, const std::string& key, const std::ve
   onnx::StringStringEntryProto& entry = *proto.add_metadata_props();
   entry.set_key(key);
   entry.set_value(nlohmann::json(names).dump());
+}
+
+// The row-major [in, out] weights of a layer (io::Model's layout) as row-major [out, in]: the layout of
+// Gemm's B with transB = 1, which is what the common exporters write (PyTorch's Linear) and what OpenCV's
+// dnn needs (README, "ONNX").
+std::vector<double> transposed(const std::vector<double>& weights, std::size_t in, std::size_t out) {
+  std::vector<double> result(weights.size());
+  for (std::size_t i = 0; i < in; ++i)
+    for (std::size_t o = 0; o < out; ++o) result[o * in + i] = weights[i * out + o];
+  return result;
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -144,12 +154,16 @@ std::string onnx_model_bytes(const Model& model) {
     const std::string prefix = "layer" + std::to_string(l + 1);
     const bool last = l + 1 == spec.layers.size();
     const bool has_activation = layer.activation != Activation::identity;
-    add_initializer(graph, prefix + "_weights", {spec.layer_input(l), layer.units}, layer.weights);  // (IN, OUT)
-    add_initializer(graph, prefix + "_bias", {layer.units}, layer.bias);                           // (OUT)
+    const auto in = static_cast<std::size_t>(spec.layer_input(l));
+    const auto out = static_cast<std::size_t>(layer.units);
+    add_initializer(graph, prefix + "_weights", {layer.units, spec.layer_input(l)}, transposed(layer.weights, in, out));
+    add_initializer(graph, prefix + "_bias", {layer.units}, layer.bias);  // (OUT)
     const std::string z = last && !has_activation ? "output" : prefix + "_z";
     onnx::NodeProto& gemm = add_node(graph, "Gemm", prefix + "_gemm", {current, prefix + "_weights", prefix + "_bias"}, z);
+    // Both written, though transA = 0 is the default: OpenCV's dnn (4.6) reads a Gemm without transB as if
+    // transB were 1 (measured: wrong outputs, no error), so the attribute must be there.
     add_int_attribute(gemm, "transA", 0);
-    add_int_attribute(gemm, "transB", 0);
+    add_int_attribute(gemm, "transB", 1);
     current = z;
     if (!has_activation) continue;
 

@@ -1,16 +1,22 @@
-"""`backprop export --format onnx` against `backprop predict`.
+"""`backprop export --format onnx` against `backprop predict`, in OpenCV's dnn and in a numpy evaluator.
 
-For models that cover every activation (relu, leaky_relu, sigmoid, tanh, softmax, identity), both losses
-of classification (softmax_ce, bce with one sigmoid output), regression, and the feature scalings
-(standard, minmax, none), the test exports the model to ONNX, checks it with onnx.checker (full check:
-shape inference in strict mode), evaluates the graph with the small numpy evaluator below (onnxruntime is
-not packaged by Debian) and compares its outputs with the probabilities or values `backprop predict`
-prints, within 1e-5. One model is trained by `backprop train` (--scale standard); the others are JSON
-models with explicit weights.
+For every activation (relu, leaky_relu with the default and a set slope, sigmoid, tanh, softmax, identity),
+every feature scaling (none, standard, minmax) and every task (classification with a softmax output, bce with
+one sigmoid output, regression with an identity output or with the activation at the output), the test
+exports a JSON model with explicit weights to ONNX and
+  - checks it with onnx.checker (full check) and onnx.shape_inference (strict mode), and its interface
+    (opset 11, IR version 6, Gemm with transB = 1 and W stored [OUT, IN]);
+  - loads it in OpenCV's dnn (cv2.dnn.readNetFromONNX; Debian 12's python3-opencv is 4.6) and runs a batch of
+    rows (net.setInput / net.forward) and one row;
+  - evaluates the graph with the small numpy evaluator below (onnxruntime is not packaged by Debian);
+and compares both with the probabilities or values `backprop predict` prints, within 1e-5. The evaluator is
+tested on its own too (EvaluatorTest): it must read Gemm's transB, so a graph with the weights transposed the
+wrong way must not match. One model is trained by `backprop train` (--scale standard).
 
 Run by CTest (tests/CMakeLists.txt) with Debian's /usr/bin/python3 and BACKPROP_COMMAND set to the built
-command; needs python3-onnx and python3-numpy. Runs under unittest or pytest; without BACKPROP_COMMAND
-(e.g. collected by another pytest run) or without onnx, every test is skipped with a message.
+command; needs python3-onnx, python3-numpy and python3-opencv. Runs under unittest or pytest; without
+BACKPROP_COMMAND (e.g. collected by another pytest run) or without one of those modules, the tests skip
+with a message (run as a script: exit code 77, which CTest reports as skipped).
 """
 
 import csv
@@ -24,21 +30,40 @@ import unittest
 try:
     import numpy as np
     import onnx
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
 except ImportError as error:  # reported by the skip below
-    np = onnx = numpy_helper = None
+    np = onnx = helper = numpy_helper = None
     IMPORT_ERROR = str(error)
 else:
     IMPORT_ERROR = ""
+try:
+    import cv2
+except ImportError as error:
+    cv2 = None
+    CV2_IMPORT_ERROR = str(error)
+else:
+    CV2_IMPORT_ERROR = ""
 
 COMMAND = os.environ.get("BACKPROP_COMMAND", "")
 TOLERANCE = 1e-5
 SKIP_EXIT_CODE = 77  # CTest's SKIP_RETURN_CODE for this test
 
 
-def skip_reason():
+OPSET = 11
+IR_VERSION = 6
+
+
+def evaluator_skip_reason():
     if IMPORT_ERROR:
         return "needs numpy and onnx (Debian: python3-numpy python3-onnx): " + IMPORT_ERROR
+    return ""
+
+
+def skip_reason():
+    if IMPORT_ERROR:
+        return evaluator_skip_reason()
+    if CV2_IMPORT_ERROR:
+        return "needs OpenCV's Python module (Debian: python3-opencv): " + CV2_IMPORT_ERROR
     if not COMMAND:
         return "BACKPROP_COMMAND (the built backprop command) is not set"
     return ""
@@ -85,7 +110,8 @@ OPERATORS = {
 
 
 def evaluate(model, features):
-    """The graph's outputs for features (rows x inputs), nodes in order (the export writes them sorted)."""
+    """The graph's outputs for features (rows x inputs), nodes in order (the export writes them sorted).
+    Raises ValueError where the shapes do not fit (numpy's matmul), e.g. W read the wrong way round."""
     values = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
     values[model.graph.input[0].name] = np.asarray(features, dtype=np.float32).astype(np.float64)
     for node in model.graph.node:
@@ -95,7 +121,78 @@ def evaluate(model, features):
     return values[model.graph.output[0].name]
 
 
+def with_gemm_weights_transposed(model, flip_trans_b):
+    """A copy of model with every Gemm's B initializer transposed; with flip_trans_b its transB flipped as
+    well (the same function, written the other way), without it the weights are read the wrong way round."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    weights = {node.input[1] for node in model.graph.node if node.op_type == "Gemm"}
+    for tensor in model.graph.initializer:
+        if tensor.name in weights:
+            transposed = np.ascontiguousarray(numpy_helper.to_array(tensor).T)
+            tensor.CopyFrom(numpy_helper.from_array(transposed, tensor.name))
+    if flip_trans_b:
+        for node in model.graph.node:
+            if node.op_type == "Gemm":
+                for attribute in node.attribute:
+                    if attribute.name == "transB":
+                        attribute.i = 1 - attribute.i
+    return model
+
+
+def opencv_outputs(model_path, features):
+    """OpenCV's dnn: the model's outputs for features (rows x inputs) as one batch."""
+    net = cv2.dnn.readNetFromONNX(model_path)
+    net.setInput(np.ascontiguousarray(features, dtype=np.float32))
+    return net.forward().astype(np.float64)
+
+
+class EvaluatorTest(unittest.TestCase):
+    """The numpy evaluator reads Gemm's attributes: a wrong reading of transB fails here."""
+
+    @classmethod
+    def setUpClass(cls):
+        reason = evaluator_skip_reason()
+        if reason:
+            raise unittest.SkipTest(reason)
+
+    @staticmethod
+    def gemm_model(b, trans_b):
+        """One Gemm: output = input B (transB = 0) or input B^T (transB = 1), plus C = 0, 1, 2, ..."""
+        inputs, outputs = (b.shape[1], b.shape[0]) if trans_b else b.shape
+        graph = helper.make_graph(
+            [helper.make_node("Gemm", ["input", "b", "c"], ["output"], transA=0, transB=trans_b)], "gemm",
+            [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", inputs])],
+            [helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, ["batch", outputs])],
+            [numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.arange(outputs, dtype=np.float32), "c")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
+    def test_gemm_reads_trans_b(self):
+        x = np.array([[1.0, 2.0], [3.0, -1.0]], dtype=np.float32)
+        b = np.array([[1.0, 2.0], [0.0, 5.0]], dtype=np.float32)  # square and not symmetric: only transB tells
+        c = np.arange(2.0)
+        self.assertFalse(np.allclose(x @ b, x @ b.T))
+        np.testing.assert_allclose(evaluate(self.gemm_model(b, 0), x), x @ b + c)
+        np.testing.assert_allclose(evaluate(self.gemm_model(b, 1), x), x @ b.T + c)
+
+    def test_gemm_with_trans_b_and_weights_stored_out_by_in(self):
+        x = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+        w = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]], dtype=np.float32)  # [OUT 2, IN 3]: the export's layout
+        model = self.gemm_model(w, 1)
+        np.testing.assert_allclose(evaluate(model, x), [[-2.0, 6.5]])
+        # The same function written the other way (W^T stored [IN, OUT], transB = 0): the same outputs.
+        rewritten = with_gemm_weights_transposed(model, flip_trans_b=True)
+        np.testing.assert_allclose(evaluate(rewritten, x), [[-2.0, 6.5]])
+        # W^T stored with transB = 1 left: read the wrong way round, the shapes do not fit.
+        with self.assertRaises(ValueError):
+            evaluate(with_gemm_weights_transposed(model, flip_trans_b=False), x)
+
+
 # ---- models and data ----
+
+ONNX_ACTIVATIONS = {"relu": "Relu", "leaky_relu": "LeakyRelu", "sigmoid": "Sigmoid", "tanh": "Tanh",
+                    "softmax": "Softmax"}
 
 
 def rng_matrix(rng, rows, columns, scale=0.8):
@@ -184,11 +281,13 @@ class OnnxExportTest(unittest.TestCase):
         self.run_command("export", model_path, "--format", "onnx", "--out", onnx_path)
         model = onnx.load(onnx_path)
         onnx.checker.check_model(model, full_check=True)
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        self.assertEqual(inferred.graph.output[0].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
 
-        # The interface: opset 13, input "input" [batch, 3], output "output" [batch, OUT], float32.
+        # The interface: opset 11, input "input" [batch, 3], output "output" [batch, OUT], float32.
         self.assertEqual(model.producer_name, "backprop")
-        self.assertEqual([(o.domain, o.version) for o in model.opset_import], [("", 13)])
-        self.assertEqual(model.ir_version, 7)
+        self.assertEqual([(o.domain, o.version) for o in model.opset_import], [("", OPSET)])
+        self.assertEqual(model.ir_version, IR_VERSION)
         for value, width in ((model.graph.input[0], 3), (model.graph.output[0], outputs)):
             tensor = value.type.tensor_type
             self.assertEqual(tensor.elem_type, onnx.TensorProto.FLOAT)
@@ -196,16 +295,43 @@ class OnnxExportTest(unittest.TestCase):
         self.assertEqual([i.name for i in model.graph.input], ["input"])
         self.assertEqual([o.name for o in model.graph.output], ["output"])
         self.assertEqual([n.op_type for n in model.graph.node], expected_ops)
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-        self.assertEqual(inferred.graph.output[0].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
+
+        # Each Gemm as PyTorch writes Linear: transA = 0 and transB = 1 both written (OpenCV 4.6 reads a Gemm
+        # without transB as if it were 1), W stored [OUT, IN], b [OUT].
+        initializers = {t.name: t for t in model.graph.initializer}
+        inputs = 3
+        for node in (n for n in model.graph.node if n.op_type == "Gemm"):
+            self.assertEqual(_attributes(node), {"transA": 0, "transB": 1}, node.name)
+            self.assertEqual(len(node.input), 3, node.name)
+            weights, bias = initializers[node.input[1]], initializers[node.input[2]]
+            self.assertEqual(len(bias.dims), 1, node.name)
+            self.assertEqual(list(weights.dims), [bias.dims[0], inputs], node.name)
+            inputs = bias.dims[0]
+        self.assertEqual(inputs, outputs)
 
         header, expected = self.predictions(model_path, classification)
-        actual = evaluate(model, self.features)
-        if classification and outputs == 1:  # one sigmoid output: predict prints p_<class 0> = 1 - a, p_<class 1> = a
-            actual = np.column_stack([1.0 - actual[:, 0], actual[:, 0]])
-        self.assertEqual(actual.shape, expected.shape, header)
-        error = np.abs(actual - expected) / np.maximum(1.0, np.abs(expected))
-        self.assertLessEqual(error.max(), TOLERANCE, "largest difference from backprop predict: %g" % error.max())
+
+        def compare(actual, what):
+            if classification and outputs == 1:  # one sigmoid output a: predict prints 1 - a, a
+                actual = np.column_stack([1.0 - actual[:, 0], actual[:, 0]])
+            rows = expected[: len(actual)]
+            self.assertEqual(actual.shape, rows.shape, "%s: %s" % (what, header))
+            error = np.abs(actual - rows) / np.maximum(1.0, np.abs(rows))
+            self.assertLessEqual(error.max(), TOLERANCE,
+                                 "%s: largest difference from backprop predict: %g" % (what, error.max()))
+
+        compare(evaluate(model, self.features), "the numpy evaluator")
+        compare(evaluate(with_gemm_weights_transposed(model, flip_trans_b=True), self.features),
+                "the numpy evaluator, the graph rewritten with transB = 0")
+        try:  # the weights read the wrong way round: the shapes do not fit, or the outputs differ
+            wrong = evaluate(with_gemm_weights_transposed(model, flip_trans_b=False), self.features)
+        except ValueError:
+            pass
+        else:
+            with self.assertRaises(AssertionError):
+                compare(wrong, "the numpy evaluator, the weights read the wrong way round")
+        compare(opencv_outputs(onnx_path, self.features), "OpenCV's dnn, %d rows" % len(self.features))
+        compare(opencv_outputs(onnx_path, self.features[:1]), "OpenCV's dnn, one row")
         return model
 
     # ---- the cases ----
@@ -242,6 +368,45 @@ class OnnxExportTest(unittest.TestCase):
         path = self.model_file("identity_hidden", layers_for(rng, [3, 3, 2], ["identity", "sigmoid"]), "mse",
                                self.scaling("standard"))
         self.export_and_check(path, False, ["Sub", "Div", "Gemm", "Gemm", "Sigmoid"], 2)
+
+    def test_every_activation_with_every_scaling_for_every_task(self):
+        # (loss, output units, output activation or None for the hidden one, classes, targets)
+        tasks = {
+            "classification": ("softmax_ce", 4, "softmax", ["a", "b", "c", "d"], []),
+            "bce": ("bce", 1, "sigmoid", ["no", "yes"], []),
+            "regression": ("mse", 2, "identity", [], ["u", "v"]),
+            "regression, the activation at the output": ("mse", 2, None, [], ["u", "v"]),
+        }
+        hidden = [("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("sigmoid", None), ("tanh", None),
+                  ("identity", None)]
+        rng = np.random.default_rng(11)
+        count = 0
+        for task, (loss, units, output_activation, classes, targets) in tasks.items():
+            for scaling in ("none", "standard", "minmax"):
+                for activation, slope in hidden:
+                    last = output_activation or activation
+                    if output_activation is None and activation == "identity":
+                        continue  # the same model as "regression"
+                    with self.subTest(task=task, scaling=scaling, activation=activation, slope=slope):
+                        count += 1
+                        activations = [activation, activation, last]
+                        layers = layers_for(rng, [3, 5, 4, units], activations, slope)
+                        path = self.model_file("case%d" % count, layers, loss, self.scaling(scaling),
+                                               classes=classes, targets=targets)
+                        ops = [] if scaling == "none" else ["Sub", "Div"]
+                        for name in activations:
+                            ops += ["Gemm"] + ([ONNX_ACTIVATIONS[name]] if name != "identity" else [])
+                        model = self.export_and_check(path, bool(classes), ops, units)
+                        for node in model.graph.node:
+                            if node.op_type == "LeakyRelu":
+                                self.assertAlmostEqual(_attributes(node)["alpha"], slope or 0.01, places=6)
+                            if node.op_type == "Softmax":
+                                self.assertEqual(_attributes(node), {"axis": 1})
+                        metadata = {p.key: json.loads(p.value) for p in model.metadata_props}
+                        self.assertEqual(metadata.get("classes", []), classes)
+                        self.assertEqual(metadata.get("targets", []), targets)
+                        self.assertEqual(metadata["features"], ["x1", "x2", "x3"])
+        self.assertEqual(count, 4 * 3 * len(hidden) - 3)
 
     def test_a_trained_model(self):
         # Labels from a rule on the features, so that training has something to learn.

@@ -42,6 +42,7 @@
 #include "backprop/io/model_io.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/model.hpp"
+#include "backprop/io/trace_render.hpp"
 #include "backprop/nn/trace.hpp"
 #include "backprop/train/progress.hpp"
 
@@ -315,10 +316,31 @@ py::list fit(PythonNetwork& network, const FloatArray& x, const py::array& y, st
   return network.fit(x, y, arguments);
 }
 
+// backprop.trace's result: the list of steps (indexing, len, iteration as a list) and the trace written out
+// for a learner by the library's renderers, as `backprop trace --format` writes it; Jupyter shows the page.
+struct PythonTrace {
+  Trace trace;
+  std::string source;
+  py::list steps;
+
+  std::string render(io::TraceFormat format, int digits, bool expand) const {
+    return io::render_trace(trace, format, {.digits = digits, .expand = expand, .source = source});
+  }
+  // Jupyter's rich display: nothing (the plain repr) for a network too large to write out.
+  py::object rich(io::TraceFormat format) const {
+    try {
+      return py::str(render(format, 4, true));
+    } catch (const Error&) {
+      return py::none();
+    }
+  }
+};
+
 // backprop.trace: every figure of `steps` plain SGD steps on one batch, in double precision.
-py::list trace_network(const py::object& network, const DoubleArray& input, const DoubleArray& target, int steps,
-                       std::optional<std::string> loss, std::optional<double> learning_rate) {
+PythonTrace trace_network(const py::object& network, const DoubleArray& input, const DoubleArray& target, int steps,
+                          std::optional<std::string> loss, std::optional<double> learning_rate) {
   NetworkSpec spec;
+  std::string source = "a backprop.Network";
   if (py::isinstance<PythonNetwork>(network)) {
     spec = network.cast<const PythonNetwork&>().model().spec_for_trace();
   } else {
@@ -330,6 +352,7 @@ py::list trace_network(const py::object& network, const DoubleArray& input, cons
                            std::string(py::str(py::type::of(network))));
     }
     spec = io::read_model(path).exact_network;
+    source = path.string();
   }
   TraceOptions options;
   options.input.assign(input.data(), input.data() + input.size());
@@ -357,7 +380,7 @@ py::list trace_network(const py::object& network, const DoubleArray& input, cons
     }
     out.append(py::dict("step"_a = step.step, "loss"_a = step.loss, "layers"_a = std::move(layers)));
   }
-  return out;
+  return PythonTrace{result, std::move(source), std::move(out)};
 }
 
 }  // namespace
@@ -416,12 +439,36 @@ PYBIND11_MODULE(backprop, m) {
       .def("__repr__", &PythonNetwork::repr);
 
   m.def("load", &PythonNetwork::from_file, "path"_a, "Network.from_file(path).");
+  using backprop::python::PythonTrace;
+  using backprop::io::TraceFormat;
+  py::class_<PythonTrace>(m, "Trace",
+                          "The steps of backprop.trace (a list: trace[0]['loss']), and the trace written out for a "
+                          "learner: text(), markdown(), html(), dot(), as `backprop trace --format` writes them.")
+      .def("__len__", [](const PythonTrace& t) { return t.steps.size(); })
+      .def("__getitem__", [](const PythonTrace& t, const py::object& index) { return t.steps[index]; })
+      .def("__iter__", [](const PythonTrace& t) { return t.steps.attr("__iter__")(); })
+      .def_property_readonly("steps", [](const PythonTrace& t) { return t.steps; }, "The list of steps.")
+      .def("text", [](const PythonTrace& t, int digits, bool expand) { return t.render(TraceFormat::text, digits, expand); },
+           py::kw_only(), "digits"_a = 4, "expand"_a = true, "The readable trace (with each figure's working).")
+      .def("markdown",
+           [](const PythonTrace& t, int digits, bool expand) { return t.render(TraceFormat::markdown, digits, expand); },
+           py::kw_only(), "digits"_a = 4, "expand"_a = true, "A Markdown document, the math as LaTeX.")
+      .def("html", [](const PythonTrace& t, int digits) { return t.render(TraceFormat::html, digits, true); },
+           py::kw_only(), "digits"_a = 4, "A self-contained page that steps through the trace (loads nothing).")
+      .def("dot", [](const PythonTrace& t, int digits) { return t.render(TraceFormat::dot, digits, true); },
+           py::kw_only(), "digits"_a = 4, "A Graphviz graph of the last step, for `dot -Tsvg`.")
+      .def("_repr_html_", [](const PythonTrace& t) { return t.rich(TraceFormat::html); })
+      .def("_repr_markdown_", [](const PythonTrace& t) { return t.rich(TraceFormat::markdown); })
+      .def("__repr__", [](const PythonTrace& t) {
+        return "<backprop.Trace of " + t.source + ": " + std::to_string(t.steps.size()) + " step(s)>";
+      });
   m.def("trace", &backprop::python::trace_network, "network"_a, py::kw_only(), "input"_a, "target"_a,
         "steps"_a = 1, "loss"_a = py::none(), "learning_rate"_a = py::none(),
         "Every figure of `steps` plain SGD steps on one batch, in double precision, as `backprop trace`:\n"
         "network is a path (network file or model) or a Network; input (B, IN) and target (B, OUT), or one row\n"
-        "each. Returns a list of steps: {'step', 'loss', 'layers': [{'activation', 'z', 'a', 'delta' (B, OUT),\n"
-        "'grad_weights', 'weights' (IN, OUT), 'grad_bias', 'bias' (OUT,)}]}; weights and bias after the step.");
+        "each. Returns a Trace: a list of steps: {'step', 'loss', 'layers': [{'activation', 'z', 'a', 'delta' (B, OUT),\n"
+        "'grad_weights', 'weights' (IN, OUT), 'grad_bias', 'bias' (OUT,)}]}; weights and bias after the step;\n"
+        "and .text(), .markdown(), .html(), .dot(): every figure with its working.");
   m.def("set_threads", &backprop::kernels::set_thread_count, "threads"_a,
         "Threads of the matrix products (OpenBLAS's pool).");
 }

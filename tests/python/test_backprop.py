@@ -73,6 +73,27 @@ def test_trace_shapes_and_a_network_object():
     assert by_path[0]["loss"] == by_object[0]["loss"]
 
 
+def test_trace_is_written_out_as_the_command_writes_it():
+    trace = backprop.trace(str(SEED_NETWORK), input=[1, 2, 3, 4], target=[1], steps=2, loss="bce")
+    assert len(trace) == 2 and [step["step"] for step in trace] == [1, 2] and trace[-1] is trace.steps[-1]
+    # The same renderer as `backprop trace ... --expand --format markdown` (docs/seed-trace.md, checked current
+    # by tests/test_trace_render.cpp); only the heading names the network differently.
+    committed = (ROOT / "docs" / "seed-trace.md").read_text()
+    assert trace.markdown().split("\n", 1)[1] == committed.split("\n", 1)[1]
+    assert "- $z_{3}[0] = 0.1000\\,(0.6453) + 0.2000\\,(0.6895) + 0.3000\\,(0.7304) + 0.1000 = 0.5216$" in trace.markdown()
+    assert trace._repr_markdown_() == trace.markdown() and trace._repr_html_() == trace.html()
+    assert trace.html().startswith("<!DOCTYPE html>") and trace.html().count('<circle class="unit') == 10
+    assert trace.dot().count(" -> ") == 17
+    assert "delta3[0] = (a3[0] - y[0]) = (0.6275 - 1.0000) = -0.3725" in trace.text()
+    assert "z3 = W3^T a2 + b3 = [0.52155742]" in trace.text(digits=8, expand=False)
+    wide = backprop.Network.from_json(json.dumps({"input": 2, "layers": [{"units": 17, "activation": "tanh"},
+                                                  {"units": 1, "activation": "sigmoid"}], "loss": "bce", "seed": 1}))
+    too_large = backprop.trace(wide, input=[1, 2], target=[1])
+    with pytest.raises(ValueError, match="--json"):
+        too_large.html()
+    assert too_large._repr_html_() is None  # a notebook then shows the plain repr
+
+
 # ---- classification ----
 
 def test_fit_classification_reaches_the_stated_accuracy():

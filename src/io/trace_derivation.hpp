@@ -1,0 +1,90 @@
+// The working of every figure of a trace, built once (trace_derivation.cpp) and written by each renderer:
+// plain text (trace_render.cpp), Markdown with LaTeX (trace_render.cpp), HTML and Graphviz (trace_page.cpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backprop/nn/trace.hpp"
+
+namespace backprop::io::trace_detail {
+
+// One piece of a formula in the three notations: plain text (which the tests parse and re-evaluate), LaTeX,
+// and HTML whose numbers carry their full-precision value on hover.
+struct Formula {
+  std::string text, tex, html;
+  bool empty() const { return text.empty(); }
+  Formula& operator+=(const Formula& other);
+};
+Formula operator+(Formula left, const Formula& right);
+
+// Numbers at a fixed number of decimals; the locale is never consulted.
+class NumberFormat {
+ public:
+  explicit NumberFormat(int digits) : digits_(digits) {}
+  int digits() const { return digits_; }
+  std::string fixed(double v) const;
+  Formula number(double v) const;  // as is: -0.3725
+  Formula factor(double v) const;  // in parentheses when negative: (-0.3725)
+  Formula list(const double* v, int n) const;                      // [a, b, c]
+  Formula block(const std::vector<double>& v, int rows, int cols) const;  // a list, or a list of rows
+
+ private:
+  int digits_;
+};
+
+// Literal text: the same in text and HTML (escaped), tex as given.
+Formula lit(const std::string& text, const std::string& tex);
+inline Formula lit(const std::string& same) { return lit(same, same); }
+std::string escape_html(const std::string& text);
+
+// The phases of one step, in the order the page steps through them: forward layer by layer, the loss,
+// backward from the last layer down, the update.
+struct Phases {
+  int layers = 0;
+  int forward(int layer) const { return layer - 1; }         // layer from 1
+  int loss() const { return layers; }
+  int backward(int layer) const { return layers + 1 + (layers - layer); }
+  int update() const { return 2 * layers + 1; }
+  int count() const { return 2 * layers + 2; }
+};
+
+// One figure: name = symbolic = working... = value. symbolic (may be empty) names what is combined;
+// each working evaluates to value from the printed numbers.
+struct Worked {
+  Formula name;
+  Formula symbolic;
+  std::vector<Formula> working;
+  double value = 0.0;
+  std::string element;  // the drawn element it belongs to: "u<layer>-<unit>" (layer 0: the inputs),
+                        // "w<layer>-<in>-<out>" (a weight), "loss"
+  int phase = 0;
+};
+
+struct LayerDerivation {
+  std::vector<Worked> z, a, delta, grad_weights, grad_bias, weights, bias;
+};
+
+struct StepDerivation {
+  Worked loss;
+  std::vector<LayerDerivation> layers;
+};
+
+// Every figure of every step with its working.
+std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& format);
+
+// "z3[0]" for one row, "z3[1][0]" (row 1) for a batch: the figure's indices.
+std::string index_suffix(int batch, int row, int unit);
+
+// A worked figure as one line of text or one LaTeX equation.
+std::string worked_text(const Worked& worked, const NumberFormat& format);
+std::string worked_tex(const Worked& worked, const NumberFormat& format);
+std::string worked_html(const Worked& worked, const NumberFormat& format);
+
+// The HTML page and the Graphviz graph (trace_page.cpp).
+std::string render_html(const Trace& trace, const std::vector<StepDerivation>& steps, const NumberFormat& format,
+                        const std::string& source);
+std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& steps, const NumberFormat& format,
+                       const std::string& source);
+
+}  // namespace backprop::io::trace_detail

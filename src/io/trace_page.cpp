@@ -1,0 +1,330 @@
+// The trace drawn: a self-contained HTML page (the network as SVG, controls that step through the phases and
+// the steps, the working of any unit or weight on a click) and a Graphviz graph of the last step.
+//
+// The page loads nothing: its style and its small script are written here, and every element it shows is in
+// the page from the start; the script only highlights, reveals and resizes. Element ids: "u<layer>-<unit>"
+// (layer 0 holds the inputs), "w<layer>-<in>-<out>" for the weight from unit <in> of layer-1 to unit <out>.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "backprop/io/model_io.hpp"
+#include "backprop/io/text.hpp"
+#include "trace_derivation.hpp"
+
+namespace backprop::io::trace_detail {
+namespace {
+
+std::string unit_id(int layer, int unit) { return "u" + std::to_string(layer) + "-" + std::to_string(unit); }
+std::string weight_id(int layer, int in, int out) {
+  return "w" + std::to_string(layer) + "-" + std::to_string(in) + "-" + std::to_string(out);
+}
+
+// The worked figures of one step, by the element they belong to, in the order of the phases.
+std::map<std::string, std::vector<const Worked*>> by_element(const StepDerivation& step) {
+  std::map<std::string, std::vector<const Worked*>> out;
+  std::vector<const Worked*> all;
+  for (const LayerDerivation& layer : step.layers)
+    for (auto part : {&LayerDerivation::z, &LayerDerivation::a, &LayerDerivation::delta, &LayerDerivation::grad_weights,
+                      &LayerDerivation::grad_bias, &LayerDerivation::weights, &LayerDerivation::bias})
+      for (const Worked& worked : layer.*part) all.push_back(&worked);
+  all.push_back(&step.loss);
+  std::stable_sort(all.begin(), all.end(), [](const Worked* a, const Worked* b) { return a->phase < b->phase; });
+  for (const Worked* worked : all) out[worked->element].push_back(worked);
+  return out;
+}
+
+std::string phase_name(const Phases& phases, int phase) {
+  if (phase == phases.loss()) return "the loss";
+  if (phase == phases.update()) return "the update";
+  if (phase < phases.loss()) return "forward, layer " + std::to_string(phase + 1);
+  return "backward, layer " + std::to_string(phases.layers - (phase - phases.loss() - 1));
+}
+
+// Where the drawing puts each unit: a column per layer, the units of a column spread evenly.
+struct Layout {
+  std::vector<int> sizes;  // units per column, the inputs first
+  int width = 760, height = 0;
+  double x(int layer) const { return 70 + layer * (width - 140.0) / std::max<std::size_t>(1, sizes.size() - 1); }
+  double y(int layer, int unit) const { return (unit + 1) * double(height) / (sizes[layer] + 1); }
+};
+
+constexpr const char* kStyle = R"(
+body { font: 15px/1.45 system-ui, sans-serif; margin: 0; background: #f4f6f9; color: #1d2330; }
+header, main { max-width: 1100px; margin: 0 auto; padding: 12px 20px; }
+h1 { font-size: 20px; margin: 8px 0; } h3 { font-size: 15px; margin: 4px 0 8px; }
+.panel { background: #fff; border: 1px solid #d8dde6; border-radius: 6px; padding: 12px 16px; margin: 12px 0; }
+#controls button { font: inherit; margin-right: 6px; padding: 4px 10px; }
+#where { margin-left: 10px; font-weight: 600; }
+svg .weight { cursor: pointer; stroke-linecap: round; opacity: 0.55; }
+svg .unit { cursor: pointer; fill: #2ca02c; stroke: #16501a; stroke-width: 2; }
+svg .unit.input { fill: #9aa5b8; stroke: #4a5568; }
+svg .weight.active { opacity: 1; }
+svg .unit.active { stroke: #ff7f0e; stroke-width: 5; }
+svg .selected { stroke: #111 !important; stroke-width: 5 !important; opacity: 1; }
+svg text { font-size: 12px; fill: #1d2330; pointer-events: none; }
+.line { font-family: ui-monospace, monospace; font-size: 13px; white-space: pre-wrap; margin: 2px 0; }
+.n { border-bottom: 1px dotted #8895aa; }
+)";
+
+// Reads the state from the address (#step=1&phase=2&el=u3-0), so that a link opens on a figure.
+constexpr const char* kScript = R"(
+(function () {
+  var data = JSON.parse(document.getElementById('trace-data').textContent);
+  var state = { step: 1, phase: data.phases - 1, el: '' };
+  location.hash.replace(/^#/, '').split('&').forEach(function (pair) {
+    var kv = pair.split('=');
+    if (kv[0] === 'step') state.step = Math.min(data.steps, Math.max(1, parseInt(kv[1], 10) || 1));
+    if (kv[0] === 'phase') state.phase = Math.min(data.phases - 1, Math.max(0, parseInt(kv[1], 10) || 0));
+    if (kv[0] === 'el') state.el = decodeURIComponent(kv[1] || '');
+  });
+  function each(selector, f) { Array.prototype.forEach.call(document.querySelectorAll(selector), f); }
+  function layersOf(phase) {  // the layer a phase works on, -1 for the loss, 0 for the update (all)
+    if (phase < data.layers) return phase + 1;
+    if (phase === data.layers) return -1;
+    if (phase === data.phases - 1) return 0;
+    return data.layers - (phase - data.layers - 1);
+  }
+  function show() {
+    var layer = layersOf(state.phase);
+    each('svg .weight', function (line) {
+      line.setAttribute('stroke-width', line.getAttribute('data-width').split(' ')[state.step - 1]);
+      line.setAttribute('stroke', line.getAttribute('data-colour').split(' ')[state.step - 1]);
+      var l = +line.getAttribute('data-layer');
+      line.classList.toggle('active', layer === 0 || l === layer);
+    });
+    each('svg .unit', function (unit) {
+      var l = +unit.getAttribute('data-layer');
+      unit.classList.toggle('active', (layer > 0 && l === layer) || (layer === -1 && l === data.layers));
+      unit.classList.toggle('selected', unit.id === state.el);
+    });
+    each('svg .weight', function (line) { line.classList.toggle('selected', line.id === state.el); });
+    each('.phase-panel', function (p) {
+      p.hidden = !(+p.getAttribute('data-step') === state.step && +p.getAttribute('data-phase') === state.phase);
+    });
+    each('.element-panel', function (p) {
+      p.hidden = !(+p.getAttribute('data-step') === state.step && p.getAttribute('data-el') === state.el);
+    });
+    document.getElementById('where').textContent =
+      'step ' + state.step + ' of ' + data.steps + ': ' + data.phaseNames[state.phase];
+    document.getElementById('hint').hidden = state.el !== '';
+  }
+  function move(by) {
+    var at = (state.step - 1) * data.phases + state.phase + by;
+    at = Math.min(data.steps * data.phases - 1, Math.max(0, at));
+    state.step = Math.floor(at / data.phases) + 1;
+    state.phase = at % data.phases;
+    show();
+  }
+  document.getElementById('back').onclick = function () { move(-1); };
+  document.getElementById('next').onclick = function () { move(1); };
+  document.getElementById('previous-step').onclick = function () { move(-data.phases); };
+  document.getElementById('next-step').onclick = function () { move(data.phases); };
+  each('svg .unit, svg .weight', function (e) {
+    e.addEventListener('click', function () { state.el = e.id; show(); });
+  });
+  show();
+  document.body.setAttribute('data-ready', 'yes');
+})();
+)";
+
+// The SVG: every weight as a <line> (width for size, colour for sign, per step), every unit as a <circle>.
+void write_network_svg(std::ostream& out, const Trace& trace, const Layout& layout) {
+  const int last = static_cast<int>(trace.spec.layers.size());
+  out << "<svg id=\"network\" viewBox=\"0 0 " << layout.width << " " << layout.height << "\" width=\"" << layout.width
+      << "\" height=\"" << layout.height << "\" role=\"img\" aria-label=\"the network\">\n";
+  std::vector<double> largest(trace.steps.size(), 0.0);  // each step's largest |w|, for the widths
+  for (std::size_t s = 0; s < trace.steps.size(); ++s)
+    for (const TraceLayer& layer : trace.steps[s].layers)
+      for (double w : layer.weights_before) largest[s] = std::max(largest[s], std::abs(w));
+  for (int l = 1; l <= last; ++l) {
+    const TraceLayer& first = trace.steps[0].layers[l - 1];
+    for (int i = 0; i < first.in; ++i) {
+      for (int j = 0; j < first.out; ++j) {
+        std::string widths, colours;
+        for (std::size_t s = 0; s < trace.steps.size(); ++s) {
+          const double w = trace.steps[s].layers[l - 1].weights_before[i * first.out + j];
+          char width[32];
+          std::snprintf(width, sizeof width, "%.2f", 1.0 + 6.0 * std::abs(w) / (largest[s] > 0 ? largest[s] : 1.0));
+          widths += (s ? " " : "") + std::string(width);
+          colours += (s ? " " : "") + std::string(w < 0 ? "#d62728" : "#1f77b4");
+        }
+        const std::string first_width = widths.substr(0, widths.find(' '));
+        out << "<line class=\"weight\" id=\"" << weight_id(l, i, j) << "\" data-layer=\"" << l << "\" x1=\""
+            << layout.x(l - 1) << "\" y1=\"" << layout.y(l - 1, i) << "\" x2=\"" << layout.x(l) << "\" y2=\""
+            << layout.y(l, j) << "\" stroke=\"" << colours.substr(0, 7) << "\" stroke-width=\"" << first_width
+            << "\" data-width=\"" << widths << "\" data-colour=\"" << colours << "\"><title>W" << l << "[" << i
+            << "][" << j << "]</title></line>\n";
+      }
+    }
+  }
+  for (int l = 0; l <= last; ++l) {
+    for (int j = 0; j < layout.sizes[l]; ++j) {
+      const std::string name = (l == 0 ? "x" : "unit " + std::to_string(l) + ".") + std::to_string(j);
+      out << "<circle class=\"unit" << (l == 0 ? " input" : "") << "\" id=\"" << unit_id(l, j) << "\" data-layer=\""
+          << l << "\" cx=\"" << layout.x(l) << "\" cy=\"" << layout.y(l, j) << "\" r=\"18\"><title>" << name
+          << "</title></circle>\n";
+      out << "<text x=\"" << layout.x(l) - 14 << "\" y=\"" << layout.y(l, j) + 34 << "\">"
+          << (l == 0 ? "x[" : "a" + std::to_string(l) + "[") << j << "]</text>\n";
+    }
+  }
+  out << "</svg>\n";
+}
+
+void write_lines(std::ostream& out, const std::vector<const Worked*>& lines, const NumberFormat& f) {
+  for (const Worked* worked : lines) out << "<div class=\"line\">" << worked_html(*worked, f) << "</div>\n";
+}
+
+}  // namespace
+
+std::string render_html(const Trace& trace, const std::vector<StepDerivation>& steps, const NumberFormat& f,
+                        const std::string& source) {
+  const int last = static_cast<int>(trace.spec.layers.size());
+  const Phases phases{last};
+  Layout layout;
+  layout.sizes.push_back(trace.spec.input);
+  for (const LayerSpec& layer : trace.spec.layers) layout.sizes.push_back(layer.units);
+  layout.height = 60 + 56 * *std::max_element(layout.sizes.begin(), layout.sizes.end());
+
+  std::ostringstream out;
+  const std::string title = "backprop trace of " + escape_html(source);
+  out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << title
+      << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n<header>\n<h1>" << title << "</h1>\n<p>Network "
+      << escape_html(architecture(trace.spec)) << ", loss " << to_string(trace.spec.loss) << ", plain SGD with learning rate "
+      << format_double(trace.learning_rate) << ", " << trace.steps.size() << " step(s) on a batch of " << trace.batch
+      << " row(s). Figures to " << f.digits()
+      << " decimals; hover over one for its full precision. Click a unit or a weight for its working.</p>\n"
+      << "<div id=\"controls\"><button id=\"previous-step\">&laquo; step</button><button id=\"back\">&#x25C0; "
+         "back</button><button id=\"next\">next &#x25B6;</button><button id=\"next-step\">step &raquo;</button>"
+         "<span id=\"where\"></span></div>\n</header>\n<main>\n<div class=\"panel\">\n";
+  write_network_svg(out, trace, layout);
+  out << "<p>Blue lines are positive weights, red negative; the wider, the larger (as they stand during the step)."
+         "</p>\n</div>\n<div class=\"panel\" id=\"elements\">\n<p id=\"hint\">Click a unit or a weight to see its "
+         "working.</p>\n";
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    const auto elements = by_element(steps[s]);
+    for (int l = 0; l <= last; ++l) {
+      for (int j = 0; j < layout.sizes[l]; ++j) {
+        const std::string id = unit_id(l, j);
+        out << "<div class=\"element-panel\" data-step=\"" << s + 1 << "\" data-el=\"" << id << "\" hidden>\n<h3>Step "
+            << s + 1 << ", " << (l == 0 ? "input " : "layer " + std::to_string(l) + ", unit ") << j << "</h3>\n";
+        if (l == 0) {
+          for (int r = 0; r < trace.batch; ++r)
+            out << "<div class=\"line\">a0" << index_suffix(trace.batch, r, j) << " = x" << index_suffix(trace.batch, r, j)
+                << " = " << f.number(trace.input[r * trace.spec.input + j]).html << "</div>\n";
+        } else if (auto found = elements.find(id); found != elements.end()) {
+          write_lines(out, found->second, f);
+          if (l == last) write_lines(out, {&steps[s].loss}, f);
+        }
+        out << "</div>\n";
+        if (l == 0) continue;
+        for (int i = 0; i < layout.sizes[l - 1]; ++i) {
+          const std::string wid = weight_id(l, i, j);
+          const double before = trace.steps[s].layers[l - 1].weights_before[i * layout.sizes[l] + j];
+          out << "<div class=\"element-panel\" data-step=\"" << s + 1 << "\" data-el=\"" << wid << "\" hidden>\n<h3>Step "
+              << s + 1 << ", weight W" << l << "[" << i << "][" << j << "] = " << f.number(before).html << "</h3>\n";
+          if (auto found = elements.find(wid); found != elements.end()) write_lines(out, found->second, f);
+          out << "</div>\n";
+        }
+      }
+    }
+  }
+  out << "</div>\n<div class=\"panel\" id=\"phases\">\n";
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    std::vector<std::vector<const Worked*>> by_phase(phases.count());
+    for (const auto& [id, lines] : by_element(steps[s]))
+      for (const Worked* worked : lines) by_phase[worked->phase].push_back(worked);
+    for (int p = 0; p < phases.count(); ++p) {
+      out << "<div class=\"phase-panel\" data-step=\"" << s + 1 << "\" data-phase=\"" << p << "\" hidden>\n<h3>Step "
+          << s + 1 << ": " << phase_name(phases, p) << "</h3>\n";
+      write_lines(out, by_phase[p], f);
+      out << "</div>\n";
+    }
+  }
+  std::string names;
+  for (int p = 0; p < phases.count(); ++p) names += (p ? ", \"" : "\"") + phase_name(phases, p) + "\"";
+  out << "</div>\n</main>\n<script type=\"application/json\" id=\"trace-data\">{\"steps\": " << steps.size()
+      << ", \"layers\": " << last << ", \"phases\": " << phases.count() << ", \"phaseNames\": [" << names
+      << "]}</script>\n<script>" << kScript << "</script>\n</body>\n</html>\n";
+  return out.str();
+}
+
+namespace {
+
+std::string dot_string(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// "name = value" for the figures' labels; the full working for their tooltips (an SVG shows it on hover).
+std::pair<std::string, std::string> dot_label(const std::vector<const Worked*>& lines, const NumberFormat& f,
+                                              const std::string& heading) {
+  std::string label = heading, tooltip = heading;
+  for (const Worked* worked : lines) {
+    label += "\n" + worked->name.text + " = " + f.fixed(worked->value);
+    tooltip += "\n" + worked_text(*worked, f);
+  }
+  return {label, tooltip};
+}
+
+}  // namespace
+
+std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& steps, const NumberFormat& f,
+                       const std::string& source) {
+  const int last = static_cast<int>(trace.spec.layers.size());
+  const TraceStep& step = trace.steps.back();
+  const auto elements = by_element(steps.back());
+  auto lines_of = [&](const std::string& id) {
+    auto found = elements.find(id);
+    return found == elements.end() ? std::vector<const Worked*>{} : found->second;
+  };
+  std::ostringstream out;
+  out << "// backprop trace of " << source << ": step " << step.step << " of " << trace.steps.size()
+      << " (the last); each unit's z, a, delta, grad b and updated b, each weight's grad and updated value\n"
+      << "digraph trace {\n  rankdir=LR;\n  splines=line;\n  nodesep=0.4;\n  ranksep=2.2;\n"
+      << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8f5e9\", fontname=\"Helvetica\", fontsize=10];\n"
+      << "  edge [fontname=\"Helvetica\", fontsize=9, arrowsize=0.6];\n"
+      << "  label=" << dot_string("backprop trace of " + source + ", step " + std::to_string(step.step) + ", loss " +
+                                  std::string(to_string(trace.spec.loss)) + " = " + f.fixed(step.loss))
+      << ";\n  labelloc=t;\n";
+  for (int j = 0; j < trace.spec.input; ++j) {
+    std::string label = "x[" + std::to_string(j) + "]";
+    for (int r = 0; r < trace.batch; ++r) label += "\n" + f.fixed(trace.input[r * trace.spec.input + j]);
+    out << "  " << "u0_" << j << " [label=" << dot_string(label) << ", fillcolor=\"#e2e8f0\"];\n";
+  }
+  for (int l = 1; l <= last; ++l) {
+    const TraceLayer& layer = step.layers[l - 1];
+    out << "  subgraph layer" << l << " { rank=same;";
+    for (int j = 0; j < layer.out; ++j) out << " u" << l << "_" << j << ";";
+    out << " }\n";
+    for (int j = 0; j < layer.out; ++j) {
+      std::vector<const Worked*> lines = lines_of(unit_id(l, j));
+      if (l == last) lines.push_back(&steps.back().loss);
+      const auto [label, tooltip] = dot_label(lines, f, "layer " + std::to_string(l) + ", unit " + std::to_string(j) +
+                                                            " (" + std::string(to_string(layer.activation)) + ")");
+      out << "  u" << l << "_" << j << " [label=" << dot_string(label) << ", tooltip=" << dot_string(tooltip) << "];\n";
+    }
+    for (int i = 0; i < layer.in; ++i) {
+      for (int j = 0; j < layer.out; ++j) {
+        const double w = layer.weights_before[i * layer.out + j];
+        const auto [label, tooltip] = dot_label(lines_of(weight_id(l, i, j)), f, "w = " + f.fixed(w));
+        out << "  u" << l - 1 << "_" << i << " -> u" << l << "_" << j << " [label=" << dot_string(label)
+            << ", tooltip=" << dot_string(tooltip) << ", color=\"" << (w < 0 ? "#d62728" : "#1f77b4") << "\"];\n";
+      }
+    }
+  }
+  out << "}\n";
+  return out.str();
+}
+
+}  // namespace backprop::io::trace_detail

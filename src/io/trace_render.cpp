@@ -1,0 +1,226 @@
+// The trace as plain text (the readable form `backprop trace` has always printed, with the working of each
+// figure under it when expanded) and as Markdown with LaTeX math; the choice of format and the size limit.
+#include "backprop/io/trace_render.hpp"
+
+#include <sstream>
+#include <string>
+
+#include "backprop/base/error.hpp"
+#include "backprop/io/model_io.hpp"
+#include "backprop/io/text.hpp"
+#include "trace_derivation.hpp"
+
+namespace backprop::io {
+
+using namespace trace_detail;
+
+TraceFormat parse_trace_format(std::string_view name) {
+  if (name == "text") return TraceFormat::text;
+  if (name == "markdown") return TraceFormat::markdown;
+  if (name == "html") return TraceFormat::html;
+  if (name == "dot") return TraceFormat::dot;
+  throw OptionError("format", "expected text, markdown, html or dot, got '" + std::string(name) + "'");
+}
+
+void check_expandable(const Trace& trace) {
+  int widest = trace.spec.input;
+  for (const LayerSpec& layer : trace.spec.layers) widest = std::max(widest, layer.units);
+  if (widest > kExpandMaxUnits || trace.batch > kExpandMaxRows)
+    throw_bad_input("the network (" + architecture(trace.spec) + ", a batch of " + std::to_string(trace.batch) +
+                    " row(s)) is too large to write out with its working: at most " +
+                    std::to_string(kExpandMaxUnits) + " units in a layer and " + std::to_string(kExpandMaxRows) +
+                    " rows; the plain trace or --json (every figure at full precision) have no limit");
+}
+
+namespace {
+
+void write_entries(std::ostream& out, const std::vector<Worked>& entries, const NumberFormat& format,
+                   const char* indent) {
+  for (const Worked& worked : entries) out << indent << worked_text(worked, format) << "\n";
+}
+
+// One step as text: the lines the readable trace has always printed, each followed (expanded) by the working
+// of its figures.
+void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& step, const StepDerivation* derived,
+                     const NumberFormat& f) {
+  const NetworkSpec& spec = trace.spec;
+  const int batch = trace.batch;
+  const int last = static_cast<int>(spec.layers.size());
+  auto entries = [&](int l, std::vector<Worked> LayerDerivation::*part, const char* indent) {
+    if (derived) write_entries(out, derived->layers[l - 1].*part, f, indent);
+  };
+  out << "\n=== Step " << step.step << " ===\nForward pass\n";
+  for (int l = 1; l <= last; ++l) {
+    const TraceLayer& layer = step.layers[l - 1];
+    const std::string L = std::to_string(l), prev = std::to_string(l - 1);
+    out << "  Layer " << L << " (" << layer.in << " -> " << layer.out << ", " << to_string(layer.activation) << ")\n";
+    out << "    z" << L << " = W" << L << "^T a" << prev << " + b" << L << " = " << f.block(layer.z, batch, layer.out).text
+        << "\n";
+    entries(l, &LayerDerivation::z, "      ");
+    out << "    a" << L << " = " << to_string(layer.activation) << "(z" << L << ") = " << f.block(layer.a, batch, layer.out).text
+        << "\n";
+    entries(l, &LayerDerivation::a, "      ");
+  }
+  out << "  Loss (" << to_string(spec.loss) << ") = " << f.fixed(step.loss) << "\n";
+  if (derived) out << "    " << worked_text(derived->loss, f) << "\n";
+
+  out << "Backward pass\n";
+  if (derived && batch > 1)
+    out << "  (the loss is the mean over the batch's " << batch << " rows: each row's delta carries the 1/" << batch
+        << ", and the gradients sum over the rows)\n";
+  const std::string over_batch = batch > 1 ? " / B" : "";
+  for (int l = last; l >= 1; --l) {
+    const TraceLayer& layer = step.layers[l - 1];
+    const std::string L = std::to_string(l), prev = std::to_string(l - 1);
+    const std::string derivative = std::string(to_string(layer.activation)) + "'(z" + L + ")";
+    out << "  Layer " << L << "\n";
+    std::string rule = "(W" + std::to_string(l + 1) + " delta" + std::to_string(l + 1) + ") * " + derivative;
+    if (l == last) rule = "(a" + L + " - y)" + over_batch + (spec.loss == LossKind::mse ? " * " + derivative : "");
+    out << "    delta" << L << " = " << rule << " = " << f.block(layer.delta, batch, layer.out).text << "\n";
+    entries(l, &LayerDerivation::delta, "      ");
+    out << "    grad W" << L << " = a" << prev << " delta" << L << "^T = "
+        << f.block(layer.grad_weights, layer.in, layer.out).text << "\n";
+    entries(l, &LayerDerivation::grad_weights, "      ");
+    out << "    grad b" << L << " = " << (batch > 1 ? "column sums of delta" : "delta") << L << " = "
+        << f.list(layer.grad_bias.data(), layer.out).text << "\n";
+    entries(l, &LayerDerivation::grad_bias, "      ");
+  }
+
+  out << "Update (W <- W - " << format_double(trace.learning_rate) << " grad W, b <- b - "
+      << format_double(trace.learning_rate) << " grad b)\n";
+  for (int l = last; l >= 1; --l) {
+    const TraceLayer& layer = step.layers[l - 1];
+    const std::string L = std::to_string(l);
+    out << "  W" << L << " = " << f.block(layer.weights, layer.in, layer.out).text << "\n";
+    entries(l, &LayerDerivation::weights, "    ");
+    out << "  b" << L << " = " << f.list(layer.bias.data(), layer.out).text << "\n";
+    entries(l, &LayerDerivation::bias, "    ");
+  }
+}
+
+std::string render_text(const Trace& trace, const std::vector<StepDerivation>* derived, const NumberFormat& f,
+                        const std::string& source) {
+  std::ostringstream out;
+  const NetworkSpec& spec = trace.spec;
+  out << "backprop trace: " << source << ", network " << architecture(spec) << ", loss " << to_string(spec.loss)
+      << ", SGD learning rate " << format_double(trace.learning_rate) << ", " << trace.steps.size()
+      << " step(s), batch of " << trace.batch << "\n";
+  out << "x = a0 = " << f.block(trace.input, trace.batch, spec.input).text << "\n";
+  out << "y      = " << f.block(trace.target, trace.batch, spec.output()).text << "\n";
+  for (std::size_t s = 0; s < trace.steps.size(); ++s)
+    write_text_step(out, trace, trace.steps[s], derived ? &(*derived)[s] : nullptr, f);
+  return out.str();
+}
+
+// ---- Markdown: headings, the matrix form of each line as a display equation, the working as a list ----
+
+void write_tex_entries(std::ostream& out, const std::vector<Worked>& entries, const NumberFormat& format) {
+  if (entries.empty()) return;
+  for (const Worked& worked : entries) out << "- $" << worked_tex(worked, format) << "$\n";
+  out << "\n";
+}
+
+std::string tex_loss_rule(LossKind loss, int batch) {
+  const std::string mean = batch > 1 ? "\\frac{1}{B}\\sum_{r}" : "";
+  if (loss == LossKind::mse) return (batch > 1 ? "\\frac{1}{2B}\\sum_{r}" : "\\frac{1}{2}") + std::string("\\sum_j (a_j - y_j)^2");
+  if (loss == LossKind::bce) return "-" + mean + "\\sum_j \\big[y_j \\ln a_j + (1 - y_j) \\ln(1 - a_j)\\big]";
+  return "-" + mean + "\\sum_j y_j \\ln p_j";
+}
+
+void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep& step, const StepDerivation* derived,
+                         const NumberFormat& f) {
+  const NetworkSpec& spec = trace.spec;
+  const int batch = trace.batch;
+  const int last = static_cast<int>(spec.layers.size());
+  auto entries = [&](int l, std::vector<Worked> LayerDerivation::*part) {
+    if (derived) write_tex_entries(out, derived->layers[l - 1].*part, f);
+  };
+  auto equation = [&](const std::string& tex) { out << "$$" << tex << "$$\n\n"; };
+  out << "## Step " << step.step << "\n\n### Forward pass\n\n";
+  for (int l = 1; l <= last; ++l) {
+    const TraceLayer& layer = step.layers[l - 1];
+    const std::string L = std::to_string(l), prev = std::to_string(l - 1);
+    const std::string activation(to_string(layer.activation));
+    out << "**Layer " << L << "** (" << layer.in << " → " << layer.out << ", " << activation << ")\n\n";
+    equation("z_{" + L + "} = W_{" + L + "}^T a_{" + prev + "} + b_{" + L + "} = " + f.block(layer.z, batch, layer.out).tex);
+    entries(l, &LayerDerivation::z);
+    equation("a_{" + L + "} = \\operatorname{" + (activation == "leaky_relu" ? "leaky\\_relu" : activation) + "}(z_{" +
+             L + "}) = " + f.block(layer.a, batch, layer.out).tex);
+    entries(l, &LayerDerivation::a);
+  }
+  out << "### Loss (" << to_string(spec.loss) << ")\n\n";
+  equation("L = " + tex_loss_rule(spec.loss, batch) + " = " + f.fixed(step.loss));
+  if (derived) equation(worked_tex(derived->loss, f));
+
+  out << "### Backward pass\n\n";
+  if (batch > 1)
+    out << "The loss is the mean over the batch's " << batch << " rows: each row's $\\delta$ carries the $1/" << batch
+        << "$, and the gradients sum over the rows.\n\n";
+  for (int l = last; l >= 1; --l) {
+    const TraceLayer& layer = step.layers[l - 1];
+    const std::string L = std::to_string(l), prev = std::to_string(l - 1), next = std::to_string(l + 1);
+    out << "**Layer " << L << "**\n\n";
+    const std::string derivative = "f_{" + L + "}'(z_{" + L + "})";
+    std::string rule = "(W_{" + next + "}\\,\\delta_{" + next + "}) \\odot " + derivative;
+    if (l == last)
+      rule = "(a_{" + L + "} - y)" + (batch > 1 ? std::string("/B") : "") +
+             (spec.loss == LossKind::mse ? " \\odot " + derivative : "");
+    equation("\\delta_{" + L + "} = " + rule + " = " + f.block(layer.delta, batch, layer.out).tex);
+    entries(l, &LayerDerivation::delta);
+    equation("\\mathrm{grad}\\,W_{" + L + "} = a_{" + prev + "}\\,\\delta_{" + L + "}^T = " +
+             f.block(layer.grad_weights, layer.in, layer.out).tex);
+    entries(l, &LayerDerivation::grad_weights);
+    equation("\\mathrm{grad}\\,b_{" + L + "} = " + (batch > 1 ? "\\sum_r \\delta_{" : "\\delta_{") + L + "} = " +
+             f.list(layer.grad_bias.data(), layer.out).tex);
+    entries(l, &LayerDerivation::grad_bias);
+  }
+
+  const std::string lr = format_double(trace.learning_rate);
+  out << "### Update\n\n";
+  equation("W \\leftarrow W - " + lr + "\\,\\mathrm{grad}\\,W, \\quad b \\leftarrow b - " + lr + "\\,\\mathrm{grad}\\,b");
+  for (int l = last; l >= 1; --l) {
+    const TraceLayer& layer = step.layers[l - 1];
+    const std::string L = std::to_string(l);
+    out << "**Layer " << L << "**\n\n";
+    equation("W_{" + L + "} = " + f.block(layer.weights, layer.in, layer.out).tex);
+    entries(l, &LayerDerivation::weights);
+    equation("b_{" + L + "} = " + f.list(layer.bias.data(), layer.out).tex);
+    entries(l, &LayerDerivation::bias);
+  }
+}
+
+std::string render_markdown(const Trace& trace, const std::vector<StepDerivation>* derived, const NumberFormat& f,
+                            const std::string& source) {
+  std::ostringstream out;
+  const NetworkSpec& spec = trace.spec;
+  out << "# Backprop trace of " << source << "\n\n"
+      << "Network " << architecture(spec) << ", loss " << to_string(spec.loss) << ", plain SGD with learning rate "
+      << format_double(trace.learning_rate) << ", " << trace.steps.size() << " step(s) on a batch of " << trace.batch
+      << " row(s). Weights are IN x OUT, so a layer computes $z = W^T a + b$. Every figure is computed in double "
+         "precision and printed to "
+      << f.digits() << " decimals; redone by hand from the printed figures, a last digit may differ by one.\n\n";
+  out << "$$x = a_{0} = " << f.block(trace.input, trace.batch, spec.input).tex << ", \\quad y = "
+      << f.block(trace.target, trace.batch, spec.output()).tex << "$$\n\n";
+  for (std::size_t s = 0; s < trace.steps.size(); ++s)
+    write_markdown_step(out, trace, trace.steps[s], derived ? &(*derived)[s] : nullptr, f);
+  return out.str();
+}
+
+}  // namespace
+
+std::string render_trace(const Trace& trace, TraceFormat format, const TraceRenderOptions& options) {
+  if (options.digits < 0 || options.digits > 17) throw OptionError("digits", "expected a number of decimals from 0 to 17");
+  const bool expand = options.expand || format == TraceFormat::html || format == TraceFormat::dot;
+  if (expand) check_expandable(trace);
+  const NumberFormat numbers(options.digits);
+  const std::vector<StepDerivation> derived = expand ? derive(trace, numbers) : std::vector<StepDerivation>{};
+  const std::vector<StepDerivation>* working = expand ? &derived : nullptr;
+  switch (format) {
+    case TraceFormat::markdown: return render_markdown(trace, working, numbers, options.source);
+    case TraceFormat::html: return render_html(trace, derived, numbers, options.source);
+    case TraceFormat::dot: return render_dot(trace, derived, numbers, options.source);
+    default: return render_text(trace, working, numbers, options.source);
+  }
+}
+
+}  // namespace backprop::io

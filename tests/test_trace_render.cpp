@@ -1,0 +1,511 @@
+// `backprop trace --expand` and its formats: markdown, html, dot.
+//
+// The working is checked by re-evaluating it: every printed line `name = working = ... = value` is parsed, each
+// working is evaluated in interval arithmetic from its printed numbers (a figure printed with D decimals stands
+// for any value within half a unit of its last place; numbers with another count of decimals, such as the
+// learning rate or a slope, are exact), and the stated value must lie in that interval, widened by half a unit
+// of its own last place and by 1e-12 of the magnitudes involved (double rounding, which matters at --digits 17).
+// The stated value must also agree with the JSON trace (full precision) to half a unit of its last place.
+// That is done at the default 4 decimals and at 17, for every activation and every loss, on a batch of 3 rows.
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "helpers.hpp"
+#include "image.hpp"
+
+namespace backprop::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using ::testing::HasSubstr;
+
+// ---- An interval evaluator for the printed working ----
+
+struct Interval {
+  double lo = 0, hi = 0;
+};
+
+Interval operator+(Interval a, Interval b) { return {a.lo + b.lo, a.hi + b.hi}; }
+Interval operator-(Interval a, Interval b) { return {a.lo - b.hi, a.hi - b.lo}; }
+Interval operator*(Interval a, Interval b) {
+  const double p[] = {a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi};
+  return {*std::min_element(p, p + 4), *std::max_element(p, p + 4)};
+}
+Interval monotonic(Interval a, double (*f)(double)) { return {f(a.lo), f(a.hi)}; }
+double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+
+// Grammar: expr = term {(+|-) term}; term = unary {(*|/|juxtaposition) unary}; unary = -unary | power;
+// power = primary [^ integer]; primary = number | (expr) | function(expr). Throws std::invalid_argument on
+// anything else (a symbolic part such as "delta3[0]").
+class Evaluator {
+ public:
+  Evaluator(std::string text, int digits) : s_(std::move(text)), digits_(digits) {}
+
+  Interval evaluate() {
+    const Interval v = expr();
+    skip();
+    if (at_ < s_.size()) fail();
+    return v;
+  }
+  double magnitude() const { return magnitude_; }
+
+ private:
+  [[noreturn]] void fail() const { throw std::invalid_argument("cannot evaluate '" + s_ + "' at " + std::to_string(at_)); }
+  void skip() {
+    while (at_ < s_.size() && s_[at_] == ' ') ++at_;
+  }
+  bool take(char c) {
+    skip();
+    if (at_ < s_.size() && s_[at_] == c) {
+      ++at_;
+      return true;
+    }
+    return false;
+  }
+  Interval note(Interval v) {
+    magnitude_ = std::max({magnitude_, std::abs(v.lo), std::abs(v.hi)});
+    return v;
+  }
+  Interval expr() {
+    Interval v = term();
+    for (;;) {
+      if (take('+')) v = note(v + term());
+      else if (take('-')) v = note(v - term());
+      else return v;
+    }
+  }
+  Interval term() {
+    Interval v = unary();
+    for (;;) {
+      skip();
+      if (take('*')) {
+        v = note(v * unary());
+      } else if (take('/')) {
+        const Interval d = unary();
+        if (d.lo <= 0 && d.hi >= 0) fail();
+        v = note(v * Interval{std::min(1 / d.lo, 1 / d.hi), std::max(1 / d.lo, 1 / d.hi)});
+      } else if (at_ < s_.size() && (s_[at_] == '(' || std::isalpha(static_cast<unsigned char>(s_[at_])))) {
+        v = note(v * unary());
+      } else {
+        return v;
+      }
+    }
+  }
+  Interval unary() {
+    if (take('-')) {
+      const Interval v = unary();
+      return {-v.hi, -v.lo};
+    }
+    Interval v = primary();
+    if (take('^')) {
+      skip();
+      if (s_.compare(at_, 1, "2") != 0) fail();
+      ++at_;
+      const double a = v.lo * v.lo, b = v.hi * v.hi;
+      v = v.lo <= 0 && v.hi >= 0 ? Interval{0, std::max(a, b)} : Interval{std::min(a, b), std::max(a, b)};
+    }
+    return note(v);
+  }
+  Interval primary() {
+    skip();
+    if (take('(')) {
+      const Interval v = expr();
+      if (!take(')')) fail();
+      return v;
+    }
+    const std::size_t start = at_;
+    if (at_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[at_]))) {
+      while (at_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[at_])) || s_[at_] == '.')) ++at_;
+      const std::string token = s_.substr(start, at_ - start);
+      const double value = std::stod(token);
+      const std::size_t dot = token.find('.');
+      const bool printed = dot != std::string::npos && static_cast<int>(token.size() - dot - 1) == digits_;
+      const double half = printed ? 0.5 * std::pow(10.0, -digits_) : 0.0;
+      return {value - half, value + half};
+    }
+    while (at_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[at_])) || s_[at_] == '_')) ++at_;
+    const std::string name = s_.substr(start, at_ - start);
+    static const std::map<std::string, double (*)(double)> functions = {
+        {"exp", [](double x) { return std::exp(x); }}, {"ln", [](double x) { return std::log(x); }},
+        {"sigmoid", sigmoid}, {"tanh", [](double x) { return std::tanh(x); }}};
+    const auto f = functions.find(name);
+    if (f == functions.end() || !take('(')) fail();
+    const Interval v = expr();
+    if (!take(')')) fail();
+    return monotonic(v, f->second);
+  }
+
+  std::string s_;
+  std::size_t at_ = 0;
+  int digits_;
+  double magnitude_ = 0;
+};
+
+// ---- The printed lines against the JSON trace ----
+
+std::vector<std::string> split(const std::string& text, const std::string& separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t at; (at = text.find(separator, start)) != std::string::npos; start = at + separator.size())
+    parts.push_back(text.substr(start, at - start));
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+// The JSON figure a printed name stands for ("grad W2[1][0]", "z3[2][0]", "L"); nullptr for a matrix line.
+const Json* figure_of(const Json& step, const std::string& name) {
+  static const std::regex pattern(R"(^(grad W|grad b|W|b|z|a|delta)(\d+)((?:\[\d+\])+)$)");
+  if (name == "L") return &step["loss"];
+  std::smatch m;
+  if (!std::regex_match(name, m, pattern)) return nullptr;
+  static const std::map<std::string, std::string> keys = {{"grad W", "grad_weights"}, {"grad b", "grad_bias"},
+                                                           {"W", "weights"}, {"b", "bias"}, {"z", "z"}, {"a", "a"},
+                                                           {"delta", "delta"}};
+  const Json* at = &step["layers"][std::stoul(m[2].str()) - 1][keys.at(m[1].str())];
+  std::vector<std::size_t> indices;
+  static const std::regex index(R"(\[(\d+)\])");
+  const std::string all = m[3].str();
+  for (auto it = std::sregex_iterator(all.begin(), all.end(), index); it != std::sregex_iterator(); ++it)
+    indices.push_back(std::stoul((*it)[1].str()));
+  // One row (or one input) is written as a flat list: [i][j] is then [j] with i = 0.
+  if (indices.size() == 2 && !(*at)[0].is_array()) {
+    EXPECT_EQ(indices[0], 0u) << name;
+    indices.erase(indices.begin());
+  }
+  for (std::size_t i : indices) at = &(*at)[i];
+  return at;
+}
+
+// Checks every worked line of an expanded text trace; returns how many workings were evaluated, by kind.
+std::map<std::string, int> check_working(const std::string& text, const Json& trace, int digits) {
+  std::map<std::string, int> evaluated;
+  std::istringstream lines(text);
+  int step = 0;
+  const double half = 0.5 * std::pow(10.0, -digits);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("=== Step ", 0) == 0) step = std::stoi(line.substr(9));
+    const std::size_t indent = line.find_first_not_of(' ');
+    if (step == 0 || indent == std::string::npos || indent < 4 || line.find(" = ") == std::string::npos) continue;
+    const std::vector<std::string> parts = split(line.substr(indent), " = ");
+    const Json* expected = figure_of(trace["steps"][step - 1], parts.front());
+    if (expected == nullptr) continue;
+    const double stated = std::stod(parts.back());
+    const double exact = expected->get<double>();
+    EXPECT_LE(std::abs(stated - exact), half * (1 + 1e-9) + 1e-15 * std::max(1.0, std::abs(exact)))
+        << "step " << step << ": " << line << "\n  full precision: " << exact;
+    for (std::size_t p = 1; p + 1 < parts.size(); ++p) {
+      Evaluator evaluator(parts[p], digits);
+      Interval v;
+      try {
+        v = evaluator.evaluate();
+      } catch (const std::invalid_argument&) {
+        EXPECT_EQ(p, 1u) << "only the first part may be symbolic: " << line;
+        continue;
+      }
+      const double slack = half + 1e-12 * std::max({1.0, evaluator.magnitude(), std::abs(stated)});
+      EXPECT_GE(stated, v.lo - slack) << "step " << step << ": " << parts[p] << " is [" << v.lo << ", " << v.hi
+                                      << "], not " << parts.back() << "\n  in: " << line;
+      EXPECT_LE(stated, v.hi + slack) << "step " << step << ": " << parts[p] << " is [" << v.lo << ", " << v.hi
+                                      << "], not " << parts.back() << "\n  in: " << line;
+      ++evaluated[std::regex_replace(parts.front(), std::regex(R"(\d.*$)"), "")];
+    }
+  }
+  return evaluated;
+}
+
+TEST(TraceWorking, TheEvaluatorCatchesAWrongLine) {
+  Evaluator right("0.1000(1.0000) + 0.3000(2.0000) + 0.1000", 4);
+  const Interval v = right.evaluate();
+  EXPECT_LE(v.lo, 0.8);
+  EXPECT_GE(v.hi, 0.8);
+  EXPECT_GT(v.lo, 0.799);  // a slip of 0.001 falls outside
+  Evaluator softmax("exp(0.5000) / (exp(0.5000) + exp(0.2000))", 4);
+  const Interval p = softmax.evaluate();
+  EXPECT_NEAR(0.5 * (p.lo + p.hi), std::exp(0.5) / (std::exp(0.5) + std::exp(0.2)), 1e-4);
+  EXPECT_THROW(Evaluator("delta3[0]", 4).evaluate(), std::invalid_argument);
+}
+
+struct Case {
+  const char* name;
+  const char* network;  // the network file
+  const char* target;   // three rows
+};
+
+// Every activation in a hidden or output layer, every loss, mse through a softmax too.
+const Case kCases[] = {
+    {"bce_sigmoid_tanh",
+     R"({"input": 3, "layers": [{"units": 4, "activation": "sigmoid"}, {"units": 3, "activation": "tanh"},
+         {"units": 1, "activation": "sigmoid"}], "loss": "bce", "optimizer": {"type": "sgd", "learning_rate": 0.5}, "seed": 3})",
+     "1;0;0.3"},
+    {"mse_relu_leaky_identity",
+     R"({"input": 3, "layers": [{"units": 4, "activation": "relu"}, {"units": 3, "activation": "leaky_relu", "slope": 0.1},
+         {"units": 2, "activation": "identity"}], "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.1}, "seed": 4})",
+     "0.5,-1;2,0.25;-0.75,1"},
+    {"mse_leaky_tanh",
+     R"({"input": 3, "layers": [{"units": 3, "activation": "leaky_relu"}, {"units": 2, "activation": "tanh"}],
+         "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.2}, "seed": 5})",
+     "0.5,-0.5;0.1,0.2;-0.3,0.9"},
+    {"softmax_ce_tanh",
+     R"({"input": 3, "layers": [{"units": 4, "activation": "tanh"}, {"units": 3, "activation": "softmax"}],
+         "loss": "softmax_ce", "optimizer": {"type": "sgd", "learning_rate": 0.3}, "seed": 6})",
+     "1,0,0;0,0,1;0,1,0"},
+    {"mse_sigmoid_softmax",
+     R"({"input": 3, "layers": [{"units": 3, "activation": "sigmoid"}, {"units": 3, "activation": "softmax"}],
+         "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.3}, "seed": 7})",
+     "1,0,0;0,0.5,0.5;0,1,0"},
+};
+
+void PrintTo(const Case& c, std::ostream* out) { *out << c.name; }
+
+class TraceWorkingCase : public ::testing::TestWithParam<Case> {};
+
+TEST_P(TraceWorkingCase, EveryWorkedLineEvaluatesToItsValueAtFourAndSeventeenDecimals) {
+  TempDir dir;
+  write_file(dir / "net.json", GetParam().network);
+  const std::string base = "trace " + shell_word(dir / "net.json") +
+                           " --input '0.5,-1,2;1.5,0.25,-0.5;-2,1,0.75' --target '" + GetParam().target + "' --steps 2";
+  const auto json = run_backprop(base + " --json");
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  const Json trace = Json::parse(json.out);
+  for (int digits : {4, 17}) {
+    const auto text = run_backprop(base + " --expand --digits " + std::to_string(digits));
+    ASSERT_EQ(text.exit_code, 0) << text.out;
+    const std::map<std::string, int> evaluated = check_working(text.out, trace, digits);
+    // Every kind of figure had its working evaluated, for all 3 rows of both steps.
+    for (const char* kind : {"z", "a", "delta", "grad W", "grad b", "W", "b", "L"})
+      EXPECT_GT(evaluated.count(kind) ? evaluated.at(kind) : 0, 0) << kind << " at " << digits << " decimals";
+    EXPECT_EQ(evaluated.at("L"), 2);
+    EXPECT_THAT(text.out, HasSubstr("mean over the batch's 3 rows"));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryActivationAndLoss, TraceWorkingCase, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// ---- The seed network ----
+
+std::string seed_trace(const std::string& options) {
+  const auto result = run_backprop("trace " + shell_word(source_path("examples/seed.json")) +
+                                   " --input 1,2,3,4 --target 1 --steps 2 " + options);
+  EXPECT_EQ(result.exit_code, 0) << result.out;
+  return result.out;
+}
+
+std::string fixed4(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.4f", v);
+  return buffer;
+}
+
+// The plain trace writes the weight gradient as the outer product a_(l-1) delta_l^T, IN x OUT like W.
+TEST(TraceText, WritesTheWeightGradientAsAnOuterProduct) {
+  const std::string text = seed_trace("--loss bce");
+  EXPECT_THAT(text, HasSubstr("grad W3 = a2 delta3^T = [[-0.2404], [-0.2568], [-0.2721]]"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("^T delta")));
+}
+
+TEST(TraceText, ExpandedSeedReadsLikeTheTutorial) {
+  const std::string text = seed_trace("--loss bce --expand");
+  EXPECT_THAT(text, HasSubstr("      z1[0] = 0.1000(1.0000) + 0.3000(2.0000) + 0.5000(3.0000) + 0.7000(4.0000) + "
+                              "0.1000 = 5.1000\n"));
+  EXPECT_THAT(text, HasSubstr("      a3[0] = sigmoid(z3[0]) = sigmoid(0.5216) = 1 / (1 + exp(-0.5216)) = 0.6275\n"));
+  EXPECT_THAT(text, HasSubstr("    L = -(ln(0.6275)) = 0.4660\n"));
+  EXPECT_THAT(text, HasSubstr("      delta3[0] = (a3[0] - y[0]) = (0.6275 - 1.0000) = -0.3725\n"));
+  EXPECT_THAT(text, HasSubstr("      delta2[0] = (sum_k W3[0][k] delta3[k]) sigmoid'(z2[0]) = "
+                              "(0.1000(-0.3725))(0.6453(1 - 0.6453)) = -0.0085\n"));
+  EXPECT_THAT(text, HasSubstr("      grad W3[0][0] = a2[0] delta3[0] = 0.6453(-0.3725) = -0.2404\n"));
+  EXPECT_THAT(text, HasSubstr("    W3[0][0] = 0.1000 - 0.1(-0.2404) = 0.1240\n"));
+}
+
+class SeedMarkdown : public ::testing::TestWithParam<std::string> {};
+
+// The tutorial's corrected figures: step 1's output layer under bce, and every z, a and delta of step 2 from
+// the PyTorch reference, each on its own worked line.
+TEST_P(SeedMarkdown, CarriesTheCorrectedFigures) {
+  const std::string loss = GetParam();
+  const std::string markdown = seed_trace("--loss " + loss + " --expand --format markdown");
+  EXPECT_THAT(markdown, HasSubstr("$$z_{1} = W_{1}^T a_{0} + b_{1} = [5.1000, 6.1000]$$"));
+  if (loss == "bce") {
+    EXPECT_THAT(markdown, HasSubstr("- $z_{3}[0] = 0.1000\\,(0.6453) + 0.2000\\,(0.6895) + 0.3000\\,(0.7304) + 0.1000 = 0.5216$"));
+    EXPECT_THAT(markdown, HasSubstr("= 0.6275$\n"));
+    EXPECT_THAT(markdown, HasSubstr("- $\\delta_{3}[0] = (a_{3}[0] - y[0]) = (0.6275 - 1.0000) = -0.3725$"));
+  }
+  const std::size_t step2 = markdown.find("## Step 2");
+  ASSERT_NE(step2, std::string::npos);
+  const std::string second = markdown.substr(step2);
+  const Json reference = Json::parse(read_text(source_path("tests/data/seed_reference.json")))[loss]["steps"][1];
+  for (int l = 0; l < 3; ++l) {
+    const std::string L = std::to_string(l + 1);
+    for (const auto& [key, tex] : {std::pair{"z", "z_{"}, {"a", "a_{"}, {"delta", "\\delta_{"}}) {
+      const Json& values = reference["layers"][l][key];
+      for (std::size_t j = 0; j < values.size(); ++j) {
+        const std::string start = "\n- $" + std::string(tex) + L + "}[" + std::to_string(j) + "] = ";
+        const std::size_t at = second.find(start);
+        ASSERT_NE(at, std::string::npos) << loss << ": no line " << start;
+        const std::string line = second.substr(at + 1, second.find('\n', at + 1) - at - 1);
+        EXPECT_THAT(line, ::testing::EndsWith(" = " + fixed4(values[j]) + "$")) << loss << " step 2";
+      }
+    }
+  }
+  EXPECT_THAT(second, HasSubstr("$$L = "));
+}
+
+INSTANTIATE_TEST_SUITE_P(BothReadings, SeedMarkdown, ::testing::Values("bce", "mse"));
+
+// ---- The page in headless Chromium, the graph in Graphviz ----
+
+TEST(TracePage, ChromiumDrawsTheNetworkAndShowsAUnitsWorking) {
+  const fs::path chromium = "/usr/bin/chromium";
+  if (!fs::exists(chromium))
+    GTEST_SKIP() << "SKIPPED: /usr/bin/chromium is not installed (Debian package chromium); CI installs it";
+  TempDir dir;
+  write_file(dir / "trace.html", seed_trace("--loss bce --format html"));
+  const std::string page = "file://" + (dir / "trace.html").string();
+  const std::string shot = headless_chromium(chromium, dir / "profile") + " --screenshot=" +
+                           shell_word(dir / "trace.png") + " --window-size=1000,900 " + shell_word(page) + " > " +
+                           shell_word(dir / "chromium.log") + " 2>&1";
+  const int status = std::system(shot.c_str());
+  ASSERT_TRUE(fs::exists(dir / "trace.png")) << "no screenshot (status " << status << "):\n" << read_text(dir / "chromium.log");
+  const Image image = decode_png(read_text(dir / "trace.png"));
+  ASSERT_EQ(image.width, 1000);
+  // The 10 units' green (#2ca02c; the 4 inputs are grey) and the positive weights' blue (#1f77b4).
+  EXPECT_GT(count_pixels_near(image, 0x2c, 0xa0, 0x2c, 24), 6u * 700u) << "the units were not drawn";
+  EXPECT_GT(count_pixels_near(image, 0x1f, 0x77, 0xb4, 24), 1500u) << "the weights were not drawn";
+
+  // After the script ran: step 2, unit 0 of layer 3 selected, its working revealed.
+  const std::string dom_command = headless_chromium(chromium, dir / "profile2") + " --dump-dom " +
+                                  shell_word(page + "#step=2&el=u3-0") + " > " + shell_word(dir / "dom.html") +
+                                  " 2> " + shell_word(dir / "chromium.log");
+  ASSERT_EQ(std::system(dom_command.c_str()), 0) << read_text(dir / "chromium.log");
+  const std::string dom = read_text(dir / "dom.html");
+  EXPECT_THAT(dom, HasSubstr("data-ready=\"yes\"")) << "the page's script did not run";
+  auto count = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (std::size_t at = dom.find(needle); at != std::string::npos; at = dom.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<circle class=\"unit"), 4u + 2u + 3u + 1u);
+  EXPECT_EQ(count("<line class=\"weight"), 4u * 2u + 2u * 3u + 3u * 1u);
+  const std::string open = "<div class=\"element-panel\" data-step=\"2\" data-el=\"u3-0\">";
+  const std::size_t panel = dom.find(open);
+  ASSERT_NE(panel, std::string::npos) << "the selected unit's working is not revealed";
+  const std::string shown = std::regex_replace(dom.substr(panel, dom.find("</div>\n</div>", panel) - panel),
+                                               std::regex("<[^>]*>"), "");
+  EXPECT_THAT(shown, HasSubstr("z3[0] = 0.1240(0.6459) + 0.2257(0.6905) + 0.3272(0.7317) + 0.1372 = 0.6126"));
+  EXPECT_THAT(shown, HasSubstr("delta3[0] = (a3[0] - y[0]) = (0.6485 - 1.0000) = -0.3515"));
+  EXPECT_THAT(dom, ::testing::Not(HasSubstr("http"))) << "the page must load nothing";
+}
+
+TEST(TraceDot, GraphvizAcceptsTheGraph) {
+  if (std::system("command -v dot > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "SKIPPED: Graphviz's dot is not installed (Debian package graphviz); CI installs it";
+  TempDir dir;
+  write_file(dir / "trace.dot", seed_trace("--loss mse --format dot"));
+  const std::string command = "dot -Tsvg " + shell_word(dir / "trace.dot") + " -o " + shell_word(dir / "trace.svg") +
+                              " 2> " + shell_word(dir / "dot.log");
+  ASSERT_EQ(std::system(command.c_str()), 0) << read_text(dir / "dot.log");
+  const std::string svg = read_text(dir / "trace.svg");
+  auto count = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (std::size_t at = svg.find(needle); at != std::string::npos; at = svg.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("class=\"node\""), 10u);
+  EXPECT_EQ(count("class=\"edge\""), 17u);
+  // Step 2 under mse: the last step is drawn (Graphviz writes a minus as &#45;).
+  EXPECT_THAT(svg, HasSubstr("delta3[0] = &#45;0.0854"));
+}
+
+// ---- The generated docs (docs/regenerate.py writes them) ----
+
+// `backprop ARGUMENTS` run in the source folder, so that the network's name reads as in the docs.
+std::string run_in_sources(const std::string& arguments) {
+  const std::string command = "cd " + shell_word(source_path("")) + " && \"" + BACKPROP_COMMAND + "\" " + arguments;
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  EXPECT_EQ(::pclose(pipe), 0) << arguments;
+  return out;
+}
+
+constexpr const char* kRegenerate = "stale: regenerate with `python3 docs/regenerate.py build/backprop`";
+
+// The trace runs in double precision, so the same figures print on any CPU: compared at the printed precision.
+TEST(TraceDocs, TheSeedTraceDocumentAndPageAreCurrent) {
+  const std::string seed = "trace examples/seed.json --input 1,2,3,4 --target 1 --steps 2 --loss bce";
+  EXPECT_EQ(read_text(source_path("docs/seed-trace.md")), run_in_sources(seed + " --expand --format markdown"))
+      << "docs/seed-trace.md is " << kRegenerate;
+  EXPECT_EQ(read_text(source_path("docs/seed-trace.html")), run_in_sources(seed + " --format html"))
+      << "docs/seed-trace.html is " << kRegenerate;
+}
+
+// docs/seed-example.md: each generated part is the output of the command it names, headings two levels down;
+// the rest (the errata) is written by hand.
+TEST(TraceDocs, TheSeedExamplesGeneratedPartsAreCurrent) {
+  const std::string text = read_text(source_path("docs/seed-example.md"));
+  const std::string open = "<!-- generated by: backprop ", close = "<!-- end of generated part -->";
+  int parts = 0;
+  for (std::size_t at = text.find(open); at != std::string::npos; at = text.find(open, at + 1)) {
+    const std::size_t arguments_end = text.find(" -->\n", at);
+    const std::string arguments = text.substr(at + open.size(), arguments_end - at - open.size());
+    const std::size_t body = arguments_end + 5, end = text.find(close, body);
+    ASSERT_NE(end, std::string::npos);
+    std::string expected;
+    std::istringstream lines(run_in_sources(arguments));
+    for (std::string line; std::getline(lines, line);) expected += (line.rfind('#', 0) == 0 ? "##" : "") + line + "\n";
+    EXPECT_EQ(text.substr(body, end - body), expected) << "docs/seed-example.md's part `" << arguments << "` is " << kRegenerate;
+    ++parts;
+  }
+  EXPECT_EQ(parts, 2) << "one generated part per reading of the loss";
+  EXPECT_THAT(text, HasSubstr("## Figures in the tutorial that do not follow from its own inputs"));
+}
+
+// ---- Refusals ----
+
+TEST(TraceRefusals, TooLargeUnknownFormatAndExpandWithJsonExitWith2) {
+  TempDir dir;
+  write_file(dir / "wide.json", R"({"input": 2, "layers": [{"units": 17, "activation": "tanh"},
+      {"units": 1, "activation": "sigmoid"}], "loss": "bce", "seed": 1})");
+  const std::string wide = "trace " + shell_word(dir / "wide.json") + " --input 1,2 --target 1";
+  for (const char* options : {" --expand", " --format html", " --format dot", " --format markdown --expand"}) {
+    const auto result = run_backprop(wide + options);
+    EXPECT_EQ(result.exit_code, 2) << options;
+    EXPECT_THAT(result.out, HasSubstr("too large to write out")) << options;
+    EXPECT_THAT(result.out, HasSubstr("--json")) << options;
+  }
+  EXPECT_EQ(run_backprop(wide).exit_code, 0) << "the plain trace has no limit";
+  EXPECT_EQ(run_backprop(wide + " --json").exit_code, 0);
+
+  const std::string seed = "trace " + shell_word(source_path("examples/seed.json"));
+  const auto rows = run_backprop(seed + " --input '1,2,3,4;1,2,3,4;1,2,3,4;1,2,3,4;1,2,3,4;1,2,3,4;1,2,3,4;1,2,3,4;1,2,3,4'"
+                                        " --target '1;1;1;1;1;1;1;1;1' --expand");
+  EXPECT_EQ(rows.exit_code, 2);
+  EXPECT_THAT(rows.out, HasSubstr("a batch of 9 row(s)"));
+
+  const auto format = run_backprop(seed + " --input 1,2,3,4 --target 1 --format pdf");
+  EXPECT_EQ(format.exit_code, 2);
+  EXPECT_THAT(format.out, HasSubstr("--format: expected text, markdown, html or dot, got 'pdf'"));
+
+  const auto both = run_backprop(seed + " --input 1,2,3,4 --target 1 --expand --json");
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_THAT(both.out, HasSubstr("--expand: not with --json"));
+  const auto json_html = run_backprop(seed + " --input 1,2,3,4 --target 1 --format html --json");
+  EXPECT_EQ(json_html.exit_code, 2);
+  EXPECT_THAT(json_html.out, HasSubstr("--format: not with --json"));
+}
+
+}  // namespace
+}  // namespace backprop::testing

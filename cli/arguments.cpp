@@ -42,9 +42,15 @@ CLI::Validator finite_number(const std::string& expected, bool (*accept)(double)
       "NUMBER");
 }
 
+namespace {
+bool standard_output_failure_reported = false;  // by write_standard_output's error: said once, not twice
+}  // namespace
+
 void write_standard_output(std::string_view text) {
-  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    standard_output_failure_reported = true;
     throw_runtime_error(std::string("standard output: cannot write: ") + std::strerror(errno));
+  }
 }
 
 int finish_standard_output(int exit_code) {
@@ -59,7 +65,7 @@ int finish_standard_output(int exit_code) {
     lost = true;
     error_number = errno;
   }
-  if (!lost) return exit_code;
+  if (!lost || standard_output_failure_reported) return exit_code == 0 && lost ? 1 : exit_code;
   std::fprintf(stderr, "backprop: standard output: cannot write: %s\n",
                error_number != 0 ? std::strerror(error_number) : "an earlier write failed; the output is incomplete");
   return exit_code == 0 ? 1 : exit_code;

@@ -351,6 +351,7 @@ TEST(Outputs, StandardOutputThatCannotBeWrittenIsExit1) {
       EXPECT_EQ(run.exit_code, 1) << c.name << " " << arguments[0] << "\n" << describe(run);
       EXPECT_THAT(run.err, HasSubstr("standard output")) << c.name << " " << arguments[0];
       EXPECT_THAT(run.err, HasSubstr(c.reason)) << c.name << " " << arguments[0];
+      EXPECT_EQ(run.err.find("standard output"), run.err.rfind("standard output")) << "said twice: " << run.err;
     }
   }
 }

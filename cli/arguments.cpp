@@ -1,4 +1,10 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "backprop/base/error.hpp"
@@ -34,6 +40,47 @@ CLI::Validator finite_number(const std::string& expected, bool (*accept)(double)
         return "";
       },
       "NUMBER");
+}
+
+namespace {
+bool standard_output_failure_reported = false;  // by write_standard_output's error: said once, not twice
+}  // namespace
+
+void write_standard_output(std::string_view text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    standard_output_failure_reported = true;
+    throw_runtime_error(std::string("standard output: cannot write: ") + std::strerror(errno));
+  }
+}
+
+int finish_standard_output(int exit_code) {
+  // fflush writes what is buffered; the error flag keeps the failure of any earlier write (printf, cout,
+  // which share stdout's buffer). close() then reports what only closing says (a deferred write error).
+  // close(), not fclose(stdout): C++'s cout flushes stdout once more at exit, which a closed FILE forbids.
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  int error_number = errno;
+  bool lost = !flushed || std::ferror(stdout) != 0;
+  if (!lost && ::close(STDOUT_FILENO) != 0 && errno != EBADF) {
+    lost = true;
+    error_number = errno;
+  }
+  if (!lost || standard_output_failure_reported) return exit_code == 0 && lost ? 1 : exit_code;
+  std::fprintf(stderr, "backprop: standard output: cannot write: %s\n",
+               error_number != 0 ? std::strerror(error_number) : "an earlier write failed; the output is incomplete");
+  return exit_code == 0 ? 1 : exit_code;
+}
+
+void guard_standard_descriptors() {
+  for (const int descriptor : {STDOUT_FILENO, STDERR_FILENO}) {
+    if (::fcntl(descriptor, F_GETFD) != -1 || errno != EBADF) continue;
+    // Opened read-only: a write to it fails with EBADF, which finish_standard_output reports.
+    const int opened = ::open("/dev/null", O_RDONLY);
+    if (opened >= 0 && opened != descriptor) {
+      ::dup2(opened, descriptor);
+      ::close(opened);
+    }
+  }
 }
 
 }  // namespace backprop::cli

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +36,19 @@ inline bool is_positive(double v) { return v > 0; }
 // The message of an option's error with the command's flag added (main.cpp prints it):
 // "--clip-grad-norm (clip_grad_norm): expected a positive number, got 0", "--input: expected 4 numbers ...".
 std::string option_message(const OptionError& error);
+
+// Writes text to standard output and flushes it; a failed write (a full disk, a closed descriptor, a pipe
+// whose reader is gone) throws Error(runtime) "standard output: cannot write: REASON" at once.
+void write_standard_output(std::string_view text);
+
+// The end of every run (main): flushes standard output and closes its descriptor, checking both and the
+// stream's error flag, so that output lost by any earlier write is reported. Returns exit_code, or 1 (a
+// runtime failure, with the message on standard error) when standard output was lost and exit_code was 0.
+int finish_standard_output(int exit_code);
+
+// Makes a closed standard output or error a descriptor on which writes fail (EBADF), so that the first
+// file the program opens does not take descriptor 1 or 2 and receive the printed text.
+void guard_standard_descriptors();
 
 // --device cpu|cuda (train, eval, predict, bench).
 void add_device_option(CLI::App* cmd, std::string& device);

@@ -1,5 +1,6 @@
 // backprop: build, train and run feedforward networks. See DESIGN.md for the commands' contracts.
-// Exit codes: 0 success, 1 runtime failure (a failed check, divergence), 2 bad usage or bad input.
+// Exit codes: 0 success, 1 runtime failure (a failed check, divergence, a failed write to a file or to
+// standard output), 2 bad usage or bad input (README, "Exit codes").
 #include <iostream>
 #include <new>
 
@@ -8,7 +9,9 @@
 #include "backprop/base/error.hpp"
 #include "commands.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"backprop: feedforward neural networks by an explicit forward pass and backpropagation"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Print help for every command");
@@ -42,4 +45,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  backprop::cli::guard_standard_descriptors();
+  return backprop::cli::finish_standard_output(run(argc, argv));
 }

@@ -11,6 +11,7 @@
 #include "backprop/base/error.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/onnx_export.hpp"
+#include "backprop/io/output_files.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/trainer.hpp"
@@ -72,6 +73,7 @@ std::string csv_field(const std::string& text) {
 }
 
 int run_predict(const DataArguments& a) {
+  io::check_output_files({{"the model", a.model}, {"--data", a.data}, {"--labels", a.labels}}, {{"--out", a.out}});
   const io::LoadedModel loaded = io::read_model(a.model);
   const io::Model& model = loaded.model;
   Network<float> network(model.network);
@@ -114,7 +116,7 @@ int run_predict(const DataArguments& a) {
                   },
                   device.get());
   if (a.out.empty() || a.out == "-")
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    write_standard_output(text);
   else
     io::write_file_atomically(a.out, text);
   return 0;
@@ -122,6 +124,7 @@ int run_predict(const DataArguments& a) {
 
 // --- export ---
 int run_export(const DataArguments& a) {
+  io::check_output_files({{"the model", a.model}}, {{"--out", a.out}});
   const io::Model model = io::read_model(a.model).model;
   if (a.format == "onnx")
     io::export_onnx(a.out, model);  // without ONNX built in: Error(bad_input), exit 2

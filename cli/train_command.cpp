@@ -18,6 +18,7 @@
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"
+#include "backprop/io/output_files.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
@@ -136,8 +137,8 @@ class CheckpointSaver {
                   std::to_string(state.batch) + ", step " + std::to_string(state.step) + ")";
   }
 
-  // A run killed while it wrote the checkpoint leaves "FILE.tmp-PID" (io::write_file_atomically) beside
-  // it; such files whose process is gone are removed.
+  // A run killed while it wrote the checkpoint leaves "FILE.tmp-PID-XXXXXX" (io::write_file_atomically)
+  // beside it; such files whose process is gone are removed.
   void remove_abandoned_temporaries() const {
     const std::filesystem::path file(args_.checkpoint);
     const std::string prefix = file.filename().string() + ".tmp-";
@@ -146,8 +147,8 @@ class CheckpointSaver {
     for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
       const std::string name = entry.path().filename().string();
       if (!name.starts_with(prefix) || name.size() == prefix.size()) continue;
-      const std::string pid = name.substr(prefix.size());
-      if (pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
+      const std::string pid = name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
+      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
       if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry, error);
     }
   }
@@ -186,6 +187,14 @@ bool finish_setup(dist::Communicator& communicator, const dist::Failure& mine,
 }
 
 int run_train_rank(const TrainArguments& args, dist::Communicator& communicator, bool& setup_agreed) {
+  // Before any work: no output may be one of the inputs or another output (resuming from the checkpoint
+  // that the run rewrites is how a run continues).
+  io::check_output_files({{"the network file", args.network}, {"--data", args.data}, {"--labels", args.labels},
+                          {"--validation", args.validation}, {"--validation-labels", args.validation_labels},
+                          {"--resume", args.resume}},
+                         {{"--out", args.out}, {"--log", args.log}, {"--report", args.report},
+                          {"--checkpoint", args.checkpoint}},
+                         {{"--resume", "--checkpoint"}});
   if (args.threads) kernels::set_thread_count(*args.threads);
   const io::Model model = io::read_model(args.network).model;  // a network file, or a model to train further
   NetworkSpec spec = model.network;

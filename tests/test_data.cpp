@@ -6,6 +6,9 @@
 // deviations computed here in double by the textbook formulas, tolerance 1e-12 relative.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <chrono>
@@ -20,6 +23,7 @@
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/scaling.hpp"
 #include "backprop/base/error.hpp"
+#include "data/loaders.hpp"
 #include "helpers.hpp"
 
 namespace backprop {
@@ -455,6 +459,93 @@ TEST(IdxErrors, TruncatedGzip) {
   EXPECT_THAT(message, HasSubstr("truncated"));
   // The whole file still loads.
   EXPECT_EQ(load_dataset(dir / "full-idx3-ubyte.gz", dir / "l-idx1-ubyte.gz", {}).features_u8, values);
+}
+
+// A gzip file of `head` followed by `mebibytes` MiB of zeros, ~1 KB per MiB: gzip members concatenated
+// (each a valid gzip stream; readers continue through them), the zeros' member compressed once.
+void write_gzip_bomb(const std::filesystem::path& path, const Bytes& head, std::size_t mebibytes) {
+  const std::filesystem::path zeros = path.string() + ".zeros";
+  write_gzip(zeros, Bytes(std::size_t{1} << 20, 0));
+  write_gzip(path, head);
+  const Bytes member = [&] {
+    std::ifstream in(zeros, std::ios::binary);
+    return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }();
+  std::filesystem::remove(zeros);
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  for (std::size_t i = 0; i < mebibytes; ++i)
+    out.write(reinterpret_cast<const char*>(member.data()), static_cast<std::streamsize>(member.size()));
+}
+
+// The peak resident memory, in MiB, of a child process that loads the data, and the message it got.
+struct ChildLoad {
+  long peak_mebibytes = -1;
+  bool refused = false;
+};
+ChildLoad load_in_child(const std::filesystem::path& data, const std::optional<std::filesystem::path>& labels) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    int code = 0;
+    try {
+      load_dataset(data, labels, {});
+    } catch (const Error& error) {
+      code = error.kind() == ErrorKind::bad_input ? 2 : 1;
+    } catch (...) {
+      code = 3;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  rusage usage{};
+  ::wait4(child, &status, 0, &usage);
+  return {usage.ru_maxrss / 1024, WIFEXITED(status) && WEXITSTATUS(status) == 2};
+}
+
+// Regression: a 0.5 MB .gz unpacking to 512 MiB past an IDX header that declares 2 records of 2 bytes
+// was unpacked whole (over 512 MiB of memory), then refused. It is refused once the data passes the
+// declared size. The child's peak counts the test program too (tens of MiB; under ASan more), far below
+// what unpacking would take.
+TEST(IdxErrors, AGzipBombIsRefusedAtTheDeclaredSizeNotUnpacked) {
+  TempDir dir;
+  const Bytes labels = idx_file({2}, {0, 1});
+  write_bytes(dir / "l-idx1-ubyte", labels);
+  write_gzip_bomb(dir / "bomb-idx3-ubyte.gz", idx_file({2, 2}, {1, 2, 3, 4}), 512);
+  ASSERT_LT(std::filesystem::file_size(dir / "bomb-idx3-ubyte.gz"), std::uintmax_t{2} << 20);
+  const ChildLoad images = load_in_child(dir / "bomb-idx3-ubyte.gz", dir / "l-idx1-ubyte");
+  EXPECT_TRUE(images.refused);
+  EXPECT_LT(images.peak_mebibytes, 256) << "MiB at the peak: the data was unpacked";
+  EXPECT_THAT(bad_input_message([&] { load_dataset(dir / "bomb-idx3-ubyte.gz", dir / "l-idx1-ubyte", {}); }),
+              HasSubstr("bomb-idx3-ubyte.gz: byte offset 16: expected the end of the file after 2 records as the "
+                        "header declares, got more"));
+  // The labels file, and NPY the same.
+  write_bytes(dir / "i-idx3-ubyte", idx_file({2, 2}, {1, 2, 3, 4}));
+  write_gzip_bomb(dir / "bomb-idx1-ubyte.gz", labels, 512);
+  const ChildLoad label_load = load_in_child(dir / "i-idx3-ubyte", dir / "bomb-idx1-ubyte.gz");
+  EXPECT_TRUE(label_load.refused);
+  EXPECT_LT(label_load.peak_mebibytes, 256) << "MiB at the peak: the labels were unpacked";
+  write_gzip_bomb(dir / "bomb.npy.gz", npy_file(npy_dict("|u1", "(2, 2)"), {1, 2, 3, 4}), 512);
+  write_bytes(dir / "y.npy", npy_file(npy_dict("|u1", "(2,)"), {0, 1}));
+  const ChildLoad npy = load_in_child(dir / "bomb.npy.gz", dir / "y.npy");
+  EXPECT_TRUE(npy.refused);
+  EXPECT_LT(npy.peak_mebibytes, 256) << "MiB at the peak: the NPY data was unpacked";
+  EXPECT_THAT(bad_input_message([&] { load_dataset(dir / "bomb.npy.gz", dir / "y.npy", {}); }),
+              HasSubstr("after 2 rows as the shape declares, got more"));
+}
+
+// CSV declares no size: it is read in chunks up to a cap (data::kMaxCsvBytes, 1 GiB, documented in
+// docs/reliability.md), here lowered to test it without a gigabyte.
+TEST(CsvErrors, TextPastTheCapIsRefusedAsItIsRead) {
+  TempDir dir;
+  std::string text = "a,b\n";
+  while (text.size() < 5000) text += "1,2\n";
+  testing::write_file(dir / "big.csv", text);
+  write_gzip(dir / "big.csv.gz", Bytes(text.begin(), text.end()));
+  EXPECT_EQ(data::read_file_bytes(dir / "big.csv", 5000).size(), text.size());
+  for (const char* name : {"big.csv", "big.csv.gz"}) {
+    const std::string message = bad_input_message([&] { data::read_file_bytes(dir / name, 4096); });
+    EXPECT_THAT(message, HasSubstr(std::string(name) + ": expected CSV data of at most 4096 bytes")) << name;
+  }
+  EXPECT_EQ(data::kMaxCsvBytes, std::size_t{1} << 30);
 }
 
 TEST(IdxLoad, FashionMnistTestSet) {

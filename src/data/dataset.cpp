@@ -3,8 +3,6 @@
 
 #include "backprop/kernels/kernels.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -50,106 +48,9 @@ std::string hex_byte(std::uint8_t value) {
   return std::string("0x") + digits[value >> 4] + digits[value & 15];
 }
 
-namespace {
-
-bool ends_with(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
-std::string lowercase(std::string text) {
-  for (char& c : text) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return text;
-}
-
-// The uncompressed size a gzip file declares in its last 4 bytes (modulo 2^32), to allocate once.
-std::size_t gzip_size_hint(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return 0;
-  const std::streamoff size = in.tellg();
-  if (size < 18) return 0;
-  in.seekg(size - 4);
-  unsigned char trailer[4] = {};
-  if (!in.read(reinterpret_cast<char*>(trailer), 4)) return 0;
-  const std::size_t declared = std::size_t{trailer[0]} | (std::size_t{trailer[1]} << 8) |
-                               (std::size_t{trailer[2]} << 16) | (std::size_t{trailer[3]} << 24);
-  // deflate expands at most about 1032:1; a larger claim is not worth trusting for an allocation.
-  return std::min(declared, static_cast<std::size_t>(size) * 1032);
-}
-
-std::vector<std::uint8_t> read_gzip_file(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  errno = 0;
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> file(gzopen(name.c_str(), "rb"), &gzclose);
-  if (!file) throw_bad_input(name + ": cannot open: " + (errno ? std::strerror(errno) : "out of memory"));
-  gzbuffer(file.get(), 1 << 18);
-  std::vector<std::uint8_t> bytes(std::max<std::size_t>(gzip_size_hint(path) + 1, 1 << 16));
-  std::size_t used = 0;
-  while (true) {
-    if (used == bytes.size()) bytes.resize(bytes.size() * 2);
-    const std::size_t room = std::min<std::size_t>(bytes.size() - used, INT_MAX / 2);
-    const int got = gzread(file.get(), bytes.data() + used, static_cast<unsigned>(room));
-    if (got <= 0) break;
-    used += static_cast<std::size_t>(got);
-  }
-  int status = Z_OK;
-  const char* message = gzerror(file.get(), &status);
-  if (status != Z_OK && status != Z_STREAM_END)
-    throw_bad_input(name + ": byte offset " + std::to_string(used) +
-                    " of the decompressed data: expected a complete gzip stream, got " +
-                    (status == Z_ERRNO ? std::string(std::strerror(errno)) : std::string(message)) +
-                    (status == Z_BUF_ERROR ? " (the file is truncated)" : ""));
-  bytes.resize(used);
-  return bytes;
-}
-
-}  // namespace
-
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
-  if (ends_with(lowercase(path.filename().string()), ".gz")) return read_gzip_file(path);
-  const std::string name = path.string();
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) throw_bad_input(name + ": cannot open: is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_bad_input(name + ": cannot open: " + std::strerror(errno));
-  const std::uintmax_t size = std::filesystem::is_regular_file(path, error) ? std::filesystem::file_size(path, error) : 0;
-  std::vector<std::uint8_t> bytes;
-  if (!error && size > 0) {
-    bytes.resize(static_cast<std::size_t>(size));
-    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-    bytes.resize(static_cast<std::size_t>(in.gcount()));
-  }
-  // Whatever follows (a file that grew, or a pipe whose size is unknown).
-  bytes.insert(bytes.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) throw_bad_input(name + ": cannot read: " + std::strerror(errno));
-  return bytes;
-}
-
 }  // namespace data
 
 namespace {
-
-enum class FileFormat { csv, idx, npy };
-
-std::string lowercase_name(const std::filesystem::path& path) {
-  std::string name = path.filename().string();
-  for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  if (name.size() > 3 && name.ends_with(".gz")) name.resize(name.size() - 3);
-  return name;
-}
-
-// By the name (.csv, .npy, *-idx3-ubyte, *.idx3-ubyte, *.idx, each optionally .gz); otherwise by the
-// first bytes: the NPY magic, the IDX magic's two zero bytes, else text taken as CSV.
-FileFormat format_of(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
-  const std::string name = lowercase_name(path);
-  if (name.ends_with(".csv")) return FileFormat::csv;
-  if (name.ends_with(".npy")) return FileFormat::npy;
-  if (name.ends_with("ubyte") || name.ends_with(".idx") || name.find(".idx") != std::string::npos ||
-      name.find("-idx") != std::string::npos)
-    return FileFormat::idx;
-  if (bytes.size() >= 6 && std::memcmp(bytes.data(), "\x93NUMPY", 6) == 0) return FileFormat::npy;
-  if (bytes.size() >= 4 && bytes[0] == 0 && bytes[1] == 0) return FileFormat::idx;
-  return FileFormat::csv;
-}
 
 // Integer class names ("0", "7") when every known class is one, so that integer labels are matched by
 // value; otherwise integer labels are indices into the known classes.
@@ -228,12 +129,6 @@ void attach_labels(Dataset& data, const data::LabelColumn& column, const std::st
   }
 }
 
-std::string read_standard_input() {
-  std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-  if (std::cin.bad()) throw_bad_input("<stdin>: cannot read");
-  return text;
-}
-
 }  // namespace
 
 Dataset load_dataset(const std::filesystem::path& data_path, const std::optional<std::filesystem::path>& labels_path,
@@ -241,10 +136,10 @@ Dataset load_dataset(const std::filesystem::path& data_path, const std::optional
   if (data_path == "-") {
     if (labels_path) throw_bad_input("<stdin>: expected no labels file with CSV data on standard input, got " +
                                      labels_path->string());
-    return data::parse_csv(read_standard_input(), "<stdin>", options);
+    return data::parse_csv(data::read_standard_input(), "<stdin>", options);
   }
-  return data::dataset_from_bytes(data::read_file_bytes(data_path), data_path, labels_path, data::read_file_bytes,
-                                  options);
+  const auto read = [](const std::filesystem::path& path) { return data::read_file_bytes(path); };
+  return data::dataset_from_bytes(read(data_path), data_path, labels_path, read, options);
 }
 
 namespace data {
@@ -254,8 +149,8 @@ Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesyste
                            const std::function<std::vector<std::uint8_t>(const std::filesystem::path&)>& read_labels,
                            const LoadOptions& options) {
   const std::string source = data_path.string();
-  const FileFormat format = format_of(data_path, bytes);
-  if (format == FileFormat::csv) {
+  const data::FileFormat format = data::format_of(data_path, bytes);
+  if (format == data::FileFormat::csv) {
     if (labels_path)
       throw_bad_input(source + ": expected no labels file with CSV data (the target is a column of the CSV), got " +
                       labels_path->string());
@@ -267,7 +162,7 @@ Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesyste
   data.source = source;
   data.task = options.task;
   if (bytes.empty()) throw_bad_input(source + ": byte offset 0: expected an IDX or NPY header, got an empty file");
-  if (format == FileFormat::idx)
+  if (format == data::FileFormat::idx)
     data::read_idx_features(data, std::move(bytes), source);
   else
     data::read_npy_features(data, bytes, source);
@@ -278,7 +173,7 @@ Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesyste
   if (!labels_path) {
     if (!options.target_optional)
       throw_bad_input(source + ": expected a labels file (IDX1 or .npy) beside the " +
-                      std::string(format == FileFormat::idx ? "IDX" : "NPY") + " features, got none");
+                      std::string(format == data::FileFormat::idx ? "IDX" : "NPY") + " features, got none");
     if (options.task == TaskKind::classification) data.class_names = options.known_classes;
     return data;
   }
@@ -286,10 +181,10 @@ Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesyste
   const std::vector<std::uint8_t> label_bytes = read_labels(*labels_path);
   if (label_bytes.empty())
     throw_bad_input(labels_source + ": byte offset 0: expected an IDX1 or NPY header, got an empty file");
-  const FileFormat labels_format = format_of(*labels_path, label_bytes);
-  if (labels_format == FileFormat::csv)
+  const data::FileFormat labels_format = data::format_of(*labels_path, label_bytes);
+  if (labels_format == data::FileFormat::csv)
     throw_bad_input(labels_source + ": expected labels in IDX1 (-idx1-ubyte) or NPY (.npy), got another format");
-  const data::LabelColumn column = labels_format == FileFormat::idx ? data::read_idx_labels(label_bytes, labels_source)
+  const data::LabelColumn column = labels_format == data::FileFormat::idx ? data::read_idx_labels(label_bytes, labels_source)
                                                                     : data::read_npy_labels(label_bytes, labels_source);
   attach_labels(data, column, labels_source, options);
   return data;

@@ -4,6 +4,7 @@
 // offsets in messages are 0-based.
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,17 @@ void check_idx_length(const std::vector<std::uint8_t>& bytes, const std::string&
 }
 
 }  // namespace
+
+std::optional<DeclaredEnd> idx_declared_end(const std::vector<std::uint8_t>& prefix, const std::string& source) {
+  if (prefix.size() < 4 || prefix.size() < 4 + 4 * std::size_t{prefix[3]}) return std::nullopt;
+  const IdxHeader header = read_idx_header(prefix, source);
+  constexpr std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t end = header.dimensions[0];  // records, then records times each other dimension: the values
+  for (std::size_t d = 1; d < header.dimensions.size(); ++d)
+    end = header.dimensions[d] != 0 && end > most / header.dimensions[d] ? most : end * header.dimensions[d];
+  end = end > most - header.data_offset ? most : end + header.data_offset;
+  return DeclaredEnd{end, std::to_string(header.dimensions[0]) + " records as the header declares"};
+}
 
 void read_idx_features(Dataset& data, std::vector<std::uint8_t> bytes, const std::string& source) {
   const IdxHeader header = read_idx_header(bytes, source);

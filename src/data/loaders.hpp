@@ -15,9 +15,37 @@
 
 namespace backprop::data {
 
-// The bytes of a file; a name ending in ".gz" is decompressed (zlib), and a truncated or corrupt gzip
-// stream is an error naming the file. Throws Error(bad_input) "FILE: cannot open: REASON".
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
+// The most bytes of CSV text read into memory (after decompression): 1 GiB. CSV declares no size, so this
+// bounds what a file (or a small .csv.gz) can make the reader take; the parsed values take up to twice as
+// much again. Larger data goes in NPY or IDX files, whose headers declare their size.
+inline constexpr std::size_t kMaxCsvBytes = std::size_t{1} << 30;
+
+// The bytes of a file, read in chunks; a name ending in ".gz" is decompressed as it is read (zlib), and a
+// truncated or corrupt gzip stream is an error naming the file. The reading stops with Error(bad_input) as
+// soon as the data passes what an IDX or NPY header declares, or csv_limit bytes of CSV: a small .gz that
+// unpacks to gigabytes is refused without being unpacked. Throws Error(bad_input) "FILE: cannot open: REASON".
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path, std::size_t csv_limit = kMaxCsvBytes);
+
+// Standard input as CSV text ("--data -"), read the same way (at most csv_limit bytes).
+std::string read_standard_input(std::size_t csv_limit = kMaxCsvBytes);
+
+enum class FileFormat { csv, idx, npy };
+// By the name (.csv, .npy, *-idx3-ubyte, *.idx3-ubyte, *.idx, each optionally .gz), or nothing.
+std::optional<FileFormat> format_by_name(const std::filesystem::path& path);
+// By the name; otherwise by the first bytes (6 are enough): the NPY magic, the IDX magic's two zero bytes,
+// else text taken as CSV.
+FileFormat format_of(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
+
+// Where a file must end, as its header declares: `bytes` from its start; `what` says so for messages ("2
+// records as the header declares"); empty for the CSV cap.
+struct DeclaredEnd {
+  std::uint64_t bytes = 0;
+  std::string what;
+};
+// The end an IDX or NPY header declares (saturating at 2^64 - 1), from the file's first bytes; nothing
+// while they do not hold the whole header yet. A header the readers below refuse throws their message.
+std::optional<DeclaredEnd> idx_declared_end(const std::vector<std::uint8_t>& prefix, const std::string& source);
+std::optional<DeclaredEnd> npy_declared_end(const std::vector<std::uint8_t>& prefix, const std::string& source);
 
 // What load_dataset does once the data file is read, in memory (the fuzzers, tests/fuzz/, feed it): the
 // format comes from `data_path`'s name, then from the bytes; `read_labels` is called for the labels file

@@ -324,6 +324,30 @@ void for_each_value(const NpyDtype& dtype, const std::uint8_t* data, std::size_t
 
 }  // namespace
 
+std::optional<DeclaredEnd> npy_declared_end(const std::vector<std::uint8_t>& prefix, const std::string& source) {
+  // The header is complete once its length field and the length it gives are in the prefix; a wrong magic
+  // or version is refused as soon as it is seen, as read_npy_header says.
+  if (prefix.size() < 12) return std::nullopt;
+  if (std::memcmp(prefix.data(), "\x93NUMPY", 6) != 0 || prefix[6] < 1 || prefix[6] > 3)
+    read_npy_header(prefix, source);
+  const bool version_1 = prefix[6] == 1;
+  const std::size_t header_length = version_1 ? (std::size_t{prefix[8]} | (std::size_t{prefix[9]} << 8))
+                                              : std::size_t{read_little_u32(prefix.data() + 8)};
+  // numpy writes a few hundred bytes (and reads at most 10,000 by default); a longer one would make the
+  // reader take all of a stream before it could tell the data's size.
+  constexpr std::size_t kMostHeaderBytes = std::size_t{1} << 20;
+  if (header_length > kMostHeaderBytes)
+    throw_bad_input(source + ": header (byte offset 8): expected a header of at most " +
+                    std::to_string(kMostHeaderBytes) + " bytes, got one of " + std::to_string(header_length));
+  if (prefix.size() < (version_1 ? 10 : 12) + header_length) return std::nullopt;
+  const NpyArray array = read_npy_header(prefix, source);
+  constexpr std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t end = array.dtype.size;
+  for (const std::uint64_t size : array.shape) end = size != 0 && end > most / size ? most : end * size;
+  end = end > most - array.data_offset ? most : end + array.data_offset;
+  return DeclaredEnd{end, std::to_string(array.shape[0]) + " rows as the shape declares"};
+}
+
 void read_npy_features(Dataset& data, const std::vector<std::uint8_t>& bytes, const std::string& source) {
   const NpyArray array = read_npy_header(bytes, source);
   const NpyExtent extent = check_npy_length(bytes, source, array);

@@ -94,7 +94,9 @@ void ConsoleProgress::on_finish(int best_epoch, bool stopped_early) {
 }
 
 JsonLinesLog::JsonLinesLog(const std::filesystem::path& path) : path_(path), out_(path, std::ios::trunc) {
-  if (!out_) throw_bad_input(path.string() + ": cannot write the log: " + std::strerror(errno));
+  // A log that cannot be written is a failed write (exit 1); a missing folder or a log that is an input
+  // was refused before the run (io::check_output_files, exit 2).
+  if (!out_) throw_runtime_error(path.string() + ": cannot write the log: " + std::strerror(errno));
 }
 
 void JsonLinesLog::on_epoch(const EpochMetrics& m) {
@@ -114,7 +116,7 @@ void JsonLinesLog::on_epoch(const EpochMetrics& m) {
   }
   out_ << j.dump() << "\n";
   out_.flush();
-  if (!out_) throw_bad_input(path_.string() + ": cannot write the log");
+  if (!out_) throw_runtime_error(path_.string() + ": cannot write the log: " + std::strerror(errno));
 }
 
 }  // namespace backprop

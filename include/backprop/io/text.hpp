@@ -32,8 +32,12 @@ std::optional<double> parse_double(std::string_view text);
 // naming `what` (an option name) and the offending item.
 std::vector<double> parse_number_list(std::string_view text, std::string_view what);
 
-// Writes bytes to path atomically: a temporary file in the same folder, fsync, rename over path. On any
-// failure the temporary file is removed, path is left as it was, and Error(bad_input) names the path.
+// Writes bytes to path. A regular file (or a new one) is replaced atomically: a temporary file with a
+// unique name ("PATH.tmp-PID-XXXXXX") in the same folder, with the old file's permissions, fsync, rename
+// over path. A symlink has its final target replaced and stays a link; a FIFO or a device (/dev/null) is
+// written in place. On any failure the temporary file is removed and path is left as it was. A folder as
+// path, or a folder that does not exist, is Error(bad_input); a failed write is Error(runtime); both name
+// the path.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
 // Shortest text that reads back to the same double, or float (std::to_chars).

@@ -2,7 +2,7 @@
 """backprop's scikit-learn classifier in a Pipeline with a StandardScaler, cross-validated on a data set
 bundled with scikit-learn (handwritten digits, 8x8 pixels, 1797 rows, 10 classes).
 
-    python3 -m venv --system-site-packages .venv && .venv/bin/pip install --no-build-isolation .
+    /usr/bin/python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install --no-build-isolation .
     .venv/bin/python examples/python/sklearn_pipeline.py [--folds N] [--epochs N]
 (or, from a build folder: PYTHONPATH=build/python /usr/bin/python3 examples/python/sklearn_pipeline.py)
 

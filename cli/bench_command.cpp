@@ -57,7 +57,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("network", a->network, "Network file or model")->required()->check(CLI::ExistingFile);
   cmd->add_option("--batch", a->batches, "Batch sizes (default: 1 1024)")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--threads", a->threads, "Threads for the matrix products (default: all cores)")
-      ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(1, kernels::kMaxThreads));
   cmd->add_option("--repeat", a->repeat, "Timed passes per batch size (default: about half a second's worth)")
       ->check(CLI::Range(1, 10000000));
   add_device_option(cmd, a->device);

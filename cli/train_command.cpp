@@ -340,7 +340,7 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--seed", o.seed, "Seed of initialization, shuffling, dropout and the validation split")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", a->threads, "Threads for the matrix products (default: all cores)")
-      ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(1, kernels::kMaxThreads));
   cmd->add_option("--log", a->log, "Write one JSON object per epoch to this file (JSON lines)");
   cmd->add_option("--report", a->report,
                   "Write a training report to this file: one self-contained HTML page (loss and accuracy or RMSE "

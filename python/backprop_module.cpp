@@ -1,4 +1,5 @@
-// The Python module `backprop` (pybind11) over the same library as the command. Network wraps the C++
+// The compiled part of the Python package `backprop` (pybind11; python/backprop/__init__.py re-exports it,
+// python/backprop/sklearn.py adds the scikit-learn estimators) over the same library as the command. Network wraps the C++
 // high-level API, backprop::Model (model.hpp): the policy (the options and their checks, reading a model,
 // preparing the data) is the library's, shared with `backprop train`; this file converts numpy arrays and
 // keyword arguments, and prints nothing of its own.
@@ -18,8 +19,14 @@
 // network (softmax_ce, or bce with one sigmoid output: K = 2), and (N,) or (N, OUT) numbers otherwise.
 //
 // Errors: backprop::Error of kind bad_input becomes ValueError, runtime (divergence) RuntimeError, with the
-// library's message. The GIL is released while the library computes (fit, predict, evaluate); one
-// Network must not be used from two Python threads at once.
+// library's message.
+//
+// Threads: the GIL is released while the library computes (fit, predict, evaluate, save). A Network holds
+// its model through a shared pointer to a model that is never changed: every call takes the pointer under
+// the GIL and computes on that model, while fit trains a copy and swaps the pointer in, under the GIL, when
+// it is done. So predict, evaluate and save run in parallel with each other and with a fit on the same
+// Network (they see the model from before the fit, or after it, whole); two fits on one Network run one
+// after the other, the second from the first's result.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -33,12 +40,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "backprop/data/prepare.hpp"
 #include "backprop/base/error.hpp"
+#include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/model.hpp"
@@ -151,29 +160,54 @@ std::span<const float> rows_of(const Model& model, const FloatArray& x) {
 // backprop.Network: a thin wrapper over backprop::Model (model.hpp), with numpy arrays.
 class PythonNetwork {
  public:
-  explicit PythonNetwork(Model model) : model_(std::move(model)) {}
+  explicit PythonNetwork(Model model) : model_(std::make_shared<const Model>(std::move(model))) {}
 
   static PythonNetwork from_file(const std::filesystem::path& path) { return PythonNetwork(Model::load(path)); }
   static PythonNetwork from_json(const std::string& text) { return PythonNetwork(Model::from_json(text)); }
+  // What to_bytes wrote (pickle's state): the binary model, its checksum checked.
+  static PythonNetwork from_bytes(const py::bytes& data) {
+    return PythonNetwork(Model(io::load_model_bytes(std::string(data), "backprop.Network bytes")));
+  }
+  py::bytes to_bytes() const {
+    const std::shared_ptr<const Model> model = model_;
+    std::string bytes;
+    {
+      py::gil_scoped_release release;
+      bytes = io::model_bytes(model->to_model_file());
+    }
+    return py::bytes(bytes);
+  }
 
-  const Model& model() const { return model_; }
-  const NetworkSpec& spec() const { return model_.spec(); }
-  bool classification() const { return model_.task() == TaskKind::classification; }
+  // The model now; call with the GIL held (fit swaps the pointer under it). The model itself never changes.
+  const Model& model() const { return *model_; }
+  const NetworkSpec& spec() const { return model_->spec(); }
+  bool classification() const { return model_->task() == TaskKind::classification; }
 
   py::list fit(const FloatArray& x, const py::array& y, const FitArguments& arguments) {
-    const std::span<const float> rows = rows_of(model_, x);
-    const std::vector<float> targets = targets_of(model_, static_cast<std::size_t>(x.shape(0)), y);
+    const std::span<const float> rows = rows_of(*model_, x);
+    const std::vector<float> targets = targets_of(*model_, static_cast<std::size_t>(x.shape(0)), y);
     const bool is_classification = classification();
     TrainingResult result;
     {
       py::gil_scoped_release release;
+      const std::lock_guard<std::mutex> one_fit_at_a_time(*fit_mutex_);
+      std::shared_ptr<const Model> current;
+      {
+        py::gil_scoped_acquire gil;
+        current = model_;
+      }
+      // A copy to train (Model(to_model_file()) trains bit for bit as the model it copies: the same
+      // parameters, scaling and names), published under the GIL when done.
+      auto trained = std::make_shared<Model>(current->to_model_file());
       ObserverList observers;
       InterruptCheck interrupt;
       observers.add(&interrupt);
       ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, is_classification);
       if (arguments.verbose) observers.add(&progress);
-      result = model_.fit(rows, targets, arguments.options, {arguments.device, &observers});
+      result = trained->fit(rows, targets, arguments.options, {arguments.device, &observers});
       std::fflush(stdout);
+      py::gil_scoped_acquire gil;
+      model_ = std::move(trained);
     }
     py::list history;
     for (const EpochMetrics& m : result.history) {
@@ -193,14 +227,15 @@ class PythonNetwork {
   // gives the one column p), or (N, OUT) outputs. A 1-D X is one row. Model::predict reads the rows in
   // place and writes straight into the result (but for the two-column case).
   py::array_t<float> predict(const FloatArray& x) const {
-    const int in = model_.input_size();
+    const std::shared_ptr<const Model> model = model_;  // this call's model, whatever a fit does meanwhile
+    const int in = model->input_size();
     if (x.ndim() != 1 && x.ndim() != 2)
       throw_bad_input("X: expected a 2-D array (rows, " + std::to_string(in) + "), got shape " + shape_text(x));
     const std::size_t rows = x.ndim() == 1 ? 1 : static_cast<std::size_t>(x.shape(0));
     if (x.shape(x.ndim() - 1) != in)
       throw_bad_input("X: expected " + std::to_string(in) + " features per row (the network's inputs), got shape " +
                       shape_text(x));
-    const auto outputs = static_cast<std::size_t>(model_.output_size());
+    const auto outputs = static_cast<std::size_t>(model->output_size());
     const bool two_class_sigmoid = classification() && outputs == 1;
     const std::size_t columns = two_class_sigmoid ? 2 : outputs;
     py::array_t<float> result({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(columns)});
@@ -209,25 +244,26 @@ class PythonNetwork {
     {
       py::gil_scoped_release release;
       if (two_class_sigmoid) {
-        const std::vector<float> p = model_.predict(input);  // (rows, 1)
+        const std::vector<float> p = model->predict(input);  // (rows, 1)
         for (std::size_t r = 0; r < rows; ++r) {
           out[2 * r] = 1.0f - p[r];
           out[2 * r + 1] = p[r];
         }
       } else {
-        model_.predict(input, std::span<float>(out, rows * outputs));
+        model->predict(input, std::span<float>(out, rows * outputs));
       }
     }
     return result;
   }
 
   py::dict evaluate(const FloatArray& x, const py::array& y, int batch_size, const std::string& device) const {
-    const std::span<const float> rows = rows_of(model_, x);
-    const std::vector<float> targets = targets_of(model_, static_cast<std::size_t>(x.shape(0)), y);
+    const std::shared_ptr<const Model> model = model_;
+    const std::span<const float> rows = rows_of(*model, x);
+    const std::vector<float> targets = targets_of(*model, static_cast<std::size_t>(x.shape(0)), y);
     Metrics m;
     {
       py::gil_scoped_release release;
-      m = model_.evaluate(rows, targets, {device, nullptr, batch_size});
+      m = model->evaluate(rows, targets, {device, nullptr, batch_size});
     }
     py::dict d = metrics_dict(m, classification(), "");
     d["rows"] = m.rows;
@@ -237,7 +273,9 @@ class PythonNetwork {
   void save(const std::filesystem::path& path, const std::string& format) const {
     if (format != "binary" && format != "json")
       throw_bad_input("format: expected binary or json, got '" + format + "'");
-    model_.save(path, format == "json" ? ModelFormat::json : ModelFormat::binary);
+    const std::shared_ptr<const Model> model = model_;
+    py::gil_scoped_release release;
+    model->save(path, format == "json" ? ModelFormat::json : ModelFormat::binary);
   }
 
   py::list layers() const {
@@ -252,14 +290,14 @@ class PythonNetwork {
   }
 
   py::object scaling() const {
-    const Scaling& scaling = model_.scaling();
+    const Scaling& scaling = model_->scaling();
     if (scaling.empty()) return py::none();
     return py::dict("kind"_a = std::string(to_string(scaling.kind)), "offset"_a = array_of(scaling.offset),
                     "scale"_a = array_of(scaling.scale));
   }
 
   std::size_t checked_layer(long layer) const {
-    const long count = static_cast<long>(model_.network().layer_count());
+    const long count = static_cast<long>(model_->network().layer_count());
     if (layer < 0) layer += count;  // Python's negative indices
     if (layer < 0 || layer >= count)
       throw py::index_error("layer " + std::to_string(layer) + " out of range: the network has " +
@@ -269,23 +307,24 @@ class PythonNetwork {
   // Copies of layer l's parameters: weights (IN, OUT), bias (OUT).
   py::array_t<float> weights(long layer) const {
     const std::size_t l = checked_layer(layer);
-    const Network<float>& network = model_.network();
+    const Network<float>& network = model_->network();
     const auto w = network.weights(l);
     return array_of(std::vector<float>(w.begin(), w.end()), network.layer(l).in, network.layer(l).out);
   }
   py::array_t<float> bias(long layer) const {
-    const auto b = model_.network().bias(checked_layer(layer));
+    const auto b = model_->network().bias(checked_layer(layer));
     return array_of(std::vector<float>(b.begin(), b.end()));
   }
 
   std::string repr() const {
-    const auto& classes = model_.classes();
+    const auto& classes = model_->classes();
     return "<backprop.Network " + architecture(spec()) + ", loss " + std::string(to_string(spec().loss)) +
            (classes.empty() ? "" : ", " + std::to_string(classes.size()) + " classes") + ">";
   }
 
  private:
-  Model model_;
+  std::shared_ptr<const Model> model_;  // read and replaced with the GIL held
+  std::unique_ptr<std::mutex> fit_mutex_ = std::make_unique<std::mutex>();  // a pointer: Network stays movable
 };
 
 // Network.fit's keyword arguments, into FitArguments.
@@ -386,7 +425,7 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
 }  // namespace
 }  // namespace backprop::python
 
-PYBIND11_MODULE(backprop, m) {
+PYBIND11_MODULE(_backprop, m) {
   using backprop::python::PythonNetwork;
   m.doc() = "Feedforward neural networks by an explicit forward pass and backpropagation (the backprop C++ library)";
   m.attr("__version__") = BACKPROP_VERSION;
@@ -400,10 +439,23 @@ PYBIND11_MODULE(backprop, m) {
   });
 
   py::class_<PythonNetwork>(m, "Network",
-                            "A network with its feature scaling and class names: what a model file holds.")
+                            "A network with its feature scaling and class names: what a model file holds.\n\n"
+                            "Pickles through its binary model bytes (to_bytes). Thread-safe: predict, evaluate,\n"
+                            "save and to_bytes run in parallel (the GIL is released), also during a fit of the\n"
+                            "same Network, which they see whole before or after; two fits run one after the other.")
       .def_static("from_file", &PythonNetwork::from_file, "path"_a,
                   "Load a network file (JSON) or a model (binary, or JSON from `backprop export`).")
       .def_static("from_json", &PythonNetwork::from_json, "text"_a, "A network from the text of a network file.")
+      .def_static("from_bytes", &PythonNetwork::from_bytes, "data"_a,
+                  "A network from to_bytes()'s bytes; damaged bytes (checksum, truncation) raise ValueError.")
+      .def("to_bytes", &PythonNetwork::to_bytes,
+           "The binary model file's bytes (parameters, scaling, class names, checksum): what save writes.")
+      .def(py::pickle([](const PythonNetwork& n) { return py::make_tuple(n.to_bytes()); },
+                      [](const py::tuple& state) {
+                        if (state.size() != 1 || !py::isinstance<py::bytes>(state[0]))
+                          throw py::value_error("backprop.Network: expected a pickled state of (bytes,)");
+                        return PythonNetwork::from_bytes(state[0].cast<py::bytes>());
+                      }))
       .def("fit", &backprop::python::fit, "X"_a, "y"_a, py::kw_only(), "epochs"_a = py::none(),
            "batch_size"_a = py::none(), "optimizer"_a = py::none(), "learning_rate"_a = py::none(),
            "momentum"_a = py::none(), "weight_decay"_a = py::none(), "schedule"_a = py::none(),
@@ -424,17 +476,23 @@ PYBIND11_MODULE(backprop, m) {
       .def("weights", &PythonNetwork::weights, "layer"_a, "A copy of layer's weights, (IN, OUT) float32.")
       .def("bias", &PythonNetwork::bias, "layer"_a, "A copy of layer's bias, (OUT,) float32.")
       .def_property_readonly("layers", &PythonNetwork::layers, "One dict per layer: units, activation, dropout.")
-      .def_property_readonly("architecture",
-                             [](const PythonNetwork& n) { return backprop::architecture(n.spec()); })
-      .def_property_readonly("input_size", [](const PythonNetwork& n) { return n.spec().input; })
-      .def_property_readonly("output_size", [](const PythonNetwork& n) { return n.spec().output(); })
-      .def_property_readonly("loss", [](const PythonNetwork& n) { return std::string(to_string(n.spec().loss)); })
-      .def_property_readonly("task", [](const PythonNetwork& n) {
-        return n.classification() ? "classification" : "regression";
-      })
+      .def_property_readonly(
+          "architecture", [](const PythonNetwork& n) { return backprop::architecture(n.spec()); },
+          "The layer sizes and activations as text, e.g. '2-16(tanh)-3(softmax)'.")
+      .def_property_readonly("input_size", [](const PythonNetwork& n) { return n.spec().input; },
+                             "Features per row (IN).")
+      .def_property_readonly("output_size", [](const PythonNetwork& n) { return n.spec().output(); },
+                             "Outputs of the last layer (OUT).")
+      .def_property_readonly(
+          "loss", [](const PythonNetwork& n) { return std::string(to_string(n.spec().loss)); },
+          "'mse', 'bce' or 'softmax_ce'.")
+      .def_property_readonly(
+          "task", [](const PythonNetwork& n) { return n.classification() ? "classification" : "regression"; },
+          "'classification' (bce, softmax_ce) or 'regression' (mse).")
       .def_property_readonly("classes", [](const PythonNetwork& n) { return n.model().classes(); },
                              "Class names by index (set by fit or a model file; empty before).")
-      .def_property_readonly("targets", [](const PythonNetwork& n) { return n.model().targets(); })
+      .def_property_readonly("targets", [](const PythonNetwork& n) { return n.model().targets(); },
+                             "Output names of a regression model (from a CSV header; may be empty).")
       .def_property_readonly("scaling", &PythonNetwork::scaling, "{'kind', 'offset', 'scale'} or None.")
       .def("__repr__", &PythonNetwork::repr);
 
@@ -470,5 +528,6 @@ PYBIND11_MODULE(backprop, m) {
         "'grad_weights', 'weights' (IN, OUT), 'grad_bias', 'bias' (OUT,)}]}; weights and bias after the step;\n"
         "and .text(), .markdown(), .html(), .dot(): every figure with its working.");
   m.def("set_threads", &backprop::kernels::set_thread_count, "threads"_a,
-        "Threads of the matrix products (OpenBLAS's pool).");
+        "Threads of the matrix products for the whole process, 1 to 1024 (ValueError otherwise); the default\n"
+        "is the machine's cores. Results do not depend on it. A change waits for the product running now.");
 }

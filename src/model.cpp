@@ -67,6 +67,7 @@ void Model::predict(std::span<const float> x, std::span<float> out) const {
     throw_bad_input("predict: expected room for " + std::to_string(rows) + " x " + std::to_string(outputs) +
                     " outputs, got " + std::to_string(out.size()));
   if (rows == 0) return;
+  check_finite(x, in, "X");  // as the data files and fit's arrays are
   const std::size_t batch_size = std::min<std::size_t>(256, rows);
   Workspace<float> workspace(*network_, static_cast<int>(batch_size));
   // With a scaling, each batch is copied into a one-batch Dataset and scaled by gather_rows (the one

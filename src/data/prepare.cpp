@@ -61,15 +61,14 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
   return dataset;
 }
 
-namespace {
-
-// Every value of a (rows, width) array finite, else an error naming the array, row and column.
 void check_finite(std::span<const float> values, std::size_t width, const char* array) {
   for (std::size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i]))
       throw_bad_input(std::string(array) + ": row " + std::to_string(i / width) + ", column " +
                       std::to_string(i % width) + ": expected a finite number, got " + io::format_float(values[i]));
 }
+
+namespace {
 
 void set_labels(Dataset& d, const NetworkSpec& spec, std::span<const float> y, const DataNames& names) {
   const int classes = class_count(spec);

@@ -436,6 +436,8 @@ void save_model(const fs::path& path, const Model& model) {
   write_file_atomically(path, binary_bytes(checked_for_saving(model, path.string() + ": cannot save: ")));
 }
 
+std::string model_bytes(const Model& model) { return binary_bytes(checked_for_saving(model, "model_bytes: ")); }
+
 Model load_model(const fs::path& path) { return load_model_bytes(read_file(path), path.string()); }
 
 Model load_model_bytes(std::string_view bytes, const std::string& file) {

@@ -22,6 +22,10 @@
 namespace backprop::io {
 
 std::string read_file(const std::filesystem::path& path) {
+  // A directory opens as a stream that reads nothing: without this it would be reported as an empty file.
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))
+    throw_bad_input(path.string() + ": is a directory: expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_bad_input(path.string() + ": cannot open: " + std::strerror(errno));
   std::ostringstream buffer;

@@ -1,6 +1,8 @@
 #include "backprop/nn/trace.hpp"
 
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
@@ -12,6 +14,14 @@ namespace {
 template <typename Span>
 std::vector<double> to_vector(Span values) {
   return std::vector<double>(values.begin(), values.end());
+}
+
+// A NaN or infinity would run through every figure of the trace; refused as the data files refuse them.
+void check_finite(const std::vector<double>& values, const char* key) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i]))
+      throw OptionError(key, "expected finite numbers, got " + std::to_string(values[i]) + " at position " +
+                                 std::to_string(i + 1));
 }
 
 }  // namespace
@@ -33,6 +43,8 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
   if (options.target.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
                                   std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
+  check_finite(options.input, "input");
+  check_finite(options.target, "target");
   result.batch = batch;
   result.learning_rate = result.spec.optimizer.learning_rate;
   result.input = options.input;

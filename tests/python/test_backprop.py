@@ -5,8 +5,12 @@ The trace is held against the PyTorch float64 reference (tests/data/seed_referen
 tests/test_seed_trace.cpp holds `backprop trace`; training is checked on small generated data sets with
 fixed seeds, against stated accuracies and errors.
 """
+import concurrent.futures
 import json
+import os
 import pathlib
+import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -245,3 +249,145 @@ def test_device_keyword_emulated_trains_like_the_cpu_and_bad_names_are_refused()
     assert emulated.evaluate(X, y, device="emulated")["loss"] == pytest.approx(emulated.evaluate(X, y)["loss"], rel=1e-6)
     with pytest.raises(ValueError, match="device: expected cpu or cuda, got 'tpu'"):
         cpu.fit(X, y, epochs=1, device="tpu")
+
+
+# ---- bad input the library refuses everywhere: NaN rows, a directory, thread counts ----
+
+def test_predict_and_trace_refuse_nan_and_infinity():
+    net = classifier()
+    X = np.zeros((5, 2), dtype=np.float32)
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"^X: row 3, column 1: expected a finite number, got nan$"):
+        net.predict(X)
+    with pytest.raises(ValueError, match=r"X: row 0, column 0: expected a finite number, got inf"):
+        net.predict(np.array([np.inf, 0.0]))
+    with pytest.raises(ValueError, match=r"^input: expected finite numbers, got nan at position 2$"):
+        backprop.trace(str(SEED_NETWORK), input=[1, np.nan, 3, 4], target=[1])
+    with pytest.raises(ValueError, match=r"^target: expected finite numbers, got -inf at position 1$"):
+        backprop.trace(str(SEED_NETWORK), input=[1, 2, 3, 4], target=[-np.inf])
+
+
+def test_loading_a_directory_says_it_is_a_directory(tmp_path):
+    with pytest.raises(ValueError, match=r": is a directory: expected a file$") as error:
+        backprop.Network.from_file(tmp_path)
+    assert str(tmp_path) in str(error.value) and "empty" not in str(error.value)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1025, 100000])
+def test_set_threads_takes_1_to_1024(threads):
+    with pytest.raises(ValueError, match=rf"^threads: expected a number from 1 to 1024, got {threads}$"):
+        backprop.set_threads(threads)
+
+
+def test_set_threads_in_range_keeps_the_results():
+    X, _ = blobs()
+    net = classifier()
+    expected = net.predict(X)
+    try:
+        for threads in (1, 3, 1024):  # 1024: the top of the range is accepted (the threads start and stop)
+            backprop.set_threads(threads)
+            np.testing.assert_array_equal(net.predict(X), expected)
+    finally:
+        backprop.set_threads(os.cpu_count() or 1)
+
+
+# ---- pickling: through the model bytes and their checksum ----
+
+def test_pickle_round_trip_predicts_identically():
+    X, y = blobs()
+    net = classifier()
+    net.fit(X, y, epochs=3, seed=1, scale="standard")
+    for copy in (pickle.loads(pickle.dumps(net)), backprop.Network.from_bytes(net.to_bytes())):
+        np.testing.assert_array_equal(copy.predict(X), net.predict(X))
+        assert copy.classes == net.classes and copy.scaling is not None
+        np.testing.assert_array_equal(copy.scaling["offset"], net.scaling["offset"])
+    assert type(pickle.loads(pickle.dumps(net))) is backprop.Network
+
+
+def test_unpickling_damaged_bytes_raises_a_clear_value_error():
+    data = bytearray(classifier().to_bytes())
+    data[-9] ^= 0x01  # one bit of the last parameter (the checksum's 8 bytes follow): only the checksum can tell
+    with pytest.raises(ValueError, match=r"^backprop.Network bytes: .*checksum"):
+        backprop.Network.from_bytes(bytes(data))
+    pickled = pickle.dumps(classifier())
+    # The same bytes damaged inside a pickle: found where they lie and flipped.
+    start = pickled.index(b"BKPROP\r\n")
+    damaged = bytearray(pickled)
+    damaged[start + 40] ^= 0x01
+    with pytest.raises(ValueError, match=r"^backprop.Network bytes: "):
+        pickle.loads(bytes(damaged))
+    with pytest.raises(ValueError, match=r"backprop.Network bytes: .*"):
+        backprop.Network.from_bytes(bytes(data[:30]))  # cut short
+
+
+# ---- threads: the GIL is released; one Network used from several threads at once ----
+
+def test_predict_from_8_threads_at_once_equals_serial():
+    X, y = blobs(rows_per_class=400)
+    net = classifier()
+    net.fit(X, y, epochs=2, seed=1)
+    chunks = np.array_split(X, 8)
+    serial = [net.predict(chunk) for chunk in chunks]
+    start = threading.Barrier(8)
+
+    def work(i):
+        start.wait()  # all 8 inside predict together, as far as the scheduler allows
+        return [net.predict(chunks[i]) for _ in range(20)]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(8)))
+    for i, repeats in enumerate(results):
+        for result in repeats:
+            np.testing.assert_array_equal(result, serial[i])
+
+
+def test_fit_in_one_thread_while_others_predict_and_evaluate():
+    # Defect 1 of the hardening issue: fit replaced the model that predict and evaluate (GIL released) were
+    # reading, and the process crashed. Now each call reads the model from before the fit or after it,
+    # whole: every prediction made meanwhile equals one of the two.
+    X, y = blobs()
+    net = classifier()
+    before = net.predict(X)
+    done = threading.Event()
+    seen = []
+
+    def read():
+        while not done.is_set():
+            seen.append(net.predict(X))
+            net.evaluate(X, y)
+            net.weights(0), net.layers, net.scaling, repr(net)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for _ in range(3):  # three fits, one after the other: the third state is the one to keep
+            net.fit(X, y, epochs=30, batch_size=8, seed=1, scale="standard")
+            seen.append(net.predict(X))
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join()
+    states = [before]
+    reference = classifier()
+    for _ in range(3):
+        reference.fit(X, y, epochs=30, batch_size=8, seed=1, scale="standard")
+        states.append(reference.predict(X))
+    np.testing.assert_array_equal(net.predict(X), states[-1])  # the fits ran in full, one after the other
+    for prediction in seen:
+        assert any(np.array_equal(prediction, state) for state in states)
+
+
+def test_two_fits_at_once_run_one_after_the_other():
+    X, y = blobs()
+    net = classifier()
+    threads = [threading.Thread(target=net.fit, args=(X, y), kwargs=dict(epochs=10, seed=1, scale="standard"))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    reference = classifier()
+    for _ in range(2):
+        reference.fit(X, y, epochs=10, seed=1, scale="standard")
+    np.testing.assert_array_equal(net.predict(X), reference.predict(X))

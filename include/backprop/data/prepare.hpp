@@ -36,6 +36,10 @@ struct DataNames {
   std::vector<std::string> classes, targets, features;
 };
 
+// Every value of a (rows, width) row-major array finite, else Error(bad_input) naming the array ("X"), the
+// row and the column.
+void check_finite(std::span<const float> values, std::size_t width, const char* array);
+
 // A Dataset of arrays ("X" and "y" in messages): x (rows, IN) row-major, rows = x.size() / IN >= 1;
 // y: rows class indices (whole numbers in [0, class_count)) for a classifying network, else (rows, OUT)
 // numbers. Every value must be finite. The names are kept where their count fits (classes: class_count;

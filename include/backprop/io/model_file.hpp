@@ -37,6 +37,8 @@ struct Model {
 // Atomic write; on any failure the file at `path` is left as it was. Throws Error(bad_input) for an
 // unwritable destination.
 void save_model(const std::filesystem::path& path, const Model& model);
+// The bytes save_model writes (binary, checksum included): what Python's pickle carries.
+std::string model_bytes(const Model& model);
 // Binary or JSON (by content: the magic), or a plain network file (then without scaling or classes).
 // Throws Error(bad_input) naming the file and byte offset: wrong magic or version, truncated, bad
 // checksum, sizes that do not fit the file, a header that is not a valid network.

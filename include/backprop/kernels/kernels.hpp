@@ -17,6 +17,8 @@ enum class Transpose { no, yes };
 
 // Threads of the matrix products: the project's one pool (the BLAS itself runs single-threaded inside it).
 // Default: the machine's cores. Results do not depend on it (gemm cuts work by shape, not by threads).
+// Throws OptionError("threads") outside 1..kMaxThreads (each thread is created up front).
+inline constexpr int kMaxThreads = 1024;
 void set_thread_count(int threads);
 int thread_count();
 

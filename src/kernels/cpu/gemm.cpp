@@ -2,8 +2,10 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <string>
 #include <type_traits>
 
+#include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "thread_pool.hpp"
 
@@ -220,6 +222,9 @@ void run_together(const GemmCall<T>* calls, std::size_t count) {
 }  // namespace
 
 void set_thread_count(int threads) {
+  if (threads < 1 || threads > kMaxThreads)
+    throw OptionError("threads", "expected a number from 1 to " + std::to_string(kMaxThreads) + ", got " +
+                                     std::to_string(threads));
   openblas_set_num_threads(1);
   set_pool_thread_count(threads);
 }

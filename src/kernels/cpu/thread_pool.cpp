@@ -86,9 +86,11 @@ class ThreadPool {
  public:
   ~ThreadPool() { resize(1); }
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int size() const { return worker_count_.load(std::memory_order_relaxed) + 1; }
 
+  // Waits for the job running now (another thread's product): a resize never pulls workers out of a job.
   void resize(int threads) {
+    std::lock_guard<std::mutex> no_job_meanwhile(run_mutex_);
     threads = std::max(threads, 1);
     if (threads == size()) return;
     {
@@ -103,10 +105,12 @@ class ThreadPool {
     // Each worker starts from the generation current now: a later change (work, or a stop) wakes it.
     const std::uint64_t start = generation_.load();
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this, start] { work(start); });
+    worker_count_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   }
 
   void run(std::size_t count, const TaskRef<std::size_t>& task) {
-    if (workers_.empty() || count <= 1 || inside_task || count > UINT32_MAX) {
+    // worker_count_, not workers_: a resize from another thread may be changing the vector.
+    if (worker_count_.load(std::memory_order_relaxed) == 0 || count <= 1 || inside_task || count > UINT32_MAX) {
       for (std::size_t i = 0; i < count; ++i) task(i);
       return;
     }
@@ -154,6 +158,7 @@ class ThreadPool {
   std::mutex run_mutex_;
   std::condition_variable wake_;
   std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> worker_count_{0};   // workers_.size(), readable without run_mutex_
   std::atomic<int> workers_inside_{0};  // workers inside the current job (there is one job at a time)
   bool stop_ = false;
   Job* current_ = nullptr;

@@ -1,0 +1,288 @@
+"""scikit-learn estimators over backprop.Network: MLPClassifier and MLPRegressor.
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from backprop.sklearn import MLPClassifier
+    model = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64,), max_iter=100, random_state=0))
+    model.fit(X_train, y_train).score(X_test, y_test)
+
+They follow the scikit-learn estimator contract (get_params/set_params, fit/predict/score, predict_proba,
+partial_fit, pickling, sklearn.utils.estimator_checks.check_estimator) and take the parameters of
+scikit-learn's MLPClassifier and MLPRegressor where the meaning is the same, plus backprop's own. The
+training itself (options and their checks, scaling, the epochs) is the library's: each fit builds a network
+file's network and calls Network.fit with the matching options, so a bad option raises the library's
+ValueError naming it ("clip_grad_norm: expected a positive number, got -1").
+
+Differences from scikit-learn's MLP, on purpose:
+- max_iter epochs always run (there is no `tol`); early_stopping=True stops after n_iter_no_change epochs
+  without a better validation loss and keeps the best parameters.
+- solver 'sgd' is plain SGD; scikit-learn's default SGD (momentum 0.9, Nesterov) is solver='nesterov'.
+- alpha is scikit-learn's L2 penalty, passed as the optimizer's weight_decay = alpha / batch_size (the
+  gradient of scikit-learn's penalty term, averaged over a batch); the library applies it to the biases too.
+- scale='standard' (default) standardizes the features inside the model (fitted on the training rows),
+  so a Pipeline with a StandardScaler in front is not needed (and does no harm).
+"""
+import json
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_random_state
+
+from ._backprop import Network, set_threads
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+# scikit-learn's activation names and backprop's, to the network file's.
+_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh",
+                "relu": "relu", "leaky_relu": "leaky_relu"}
+_MOMENTUM_SOLVERS = ("momentum", "nesterov")
+
+# Why two of scikit-learn's checks are declared rather than passed (the "_xfail_checks" tag, which
+# check_estimator reports as a SkipTestWarning): a row's prediction is computed in float32 by matrix
+# products whose blocking depends on the number of rows in the batch, so the same row predicted inside a
+# different batch may differ in its last bit (relative 1e-7), which is what these checks compare, at 1e-7.
+_BATCH_DEPENDENT_CHECKS = {
+    "check_methods_subset_invariance":
+        "float32 matrix products: a row's outputs may differ in the last bit with the batch around it",
+    "check_methods_sample_order_invariance":
+        "float32 matrix products: a row's outputs may differ in the last bit with the batch around it",
+}
+
+
+def _validate_data(estimator, X, y="no_validation", reset=True, **check_params):
+    """scikit-learn's own input checks (check_array / check_X_y, n_features_in_, feature_names_in_), so that
+    its messages and warnings are the ones its estimator checks expect; X comes back float32, C order.
+    y: "no_validation" (predict) or the targets, None included (fit then says that y is required)."""
+    check_params = dict(check_params, dtype=np.float32, order="C")
+    try:  # scikit-learn >= 1.6
+        from sklearn.utils.validation import validate_data
+    except ImportError:
+        return estimator._validate_data(X, y, reset=reset, **check_params)
+    return validate_data(estimator, X, y, reset=reset, **check_params)
+
+
+class _BaseMLP(BaseEstimator):
+    """The parameters and the training shared by MLPClassifier and MLPRegressor (see the module's help)."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
+                 schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.momentum = momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.scale = scale
+        self.dropout = dropout
+        self.schedule = schedule
+        self.warmup = warmup
+        self.clip_grad_norm = clip_grad_norm
+        self.threads = threads
+        self.device = device
+
+    # ---- what the two estimators define ----
+    # _output_layer(): (units, activation, loss) of the last layer; _targets(y): y as Network.fit takes it.
+
+    def _more_tags(self):
+        return {"_xfail_checks": _BATCH_DEPENDENT_CHECKS}
+
+    # ---- the network and its training ----
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
+        if not all(isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes: expected positive whole numbers, got {self.hidden_layer_sizes!r}")
+        return [int(s) for s in sizes]
+
+    def _new_network(self, n_features, seed):
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {', '.join(_ACTIVATIONS)}, got {self.activation!r}")
+        hidden = [{"units": s, "activation": _ACTIVATIONS[self.activation]} for s in self._hidden_sizes()]
+        units, activation, loss = self._output_layer()
+        spec = {"input": int(n_features), "layers": hidden + [{"units": units, "activation": activation}],
+                "loss": loss, "seed": int(seed)}
+        return Network.from_json(json.dumps(spec))
+
+    def _batch_size(self, rows):
+        if self.batch_size == "auto":
+            return min(200, rows)
+        if not isinstance(self.batch_size, numbers.Integral) or not 1 <= self.batch_size <= rows:
+            if isinstance(self.batch_size, numbers.Integral) and self.batch_size > rows:
+                warnings.warn(f"batch_size {self.batch_size} is larger than the {rows} rows: clipped to {rows}")
+                return rows
+            raise ValueError(f"batch_size: expected 'auto' or a whole number >= 1, got {self.batch_size!r}")
+        return int(self.batch_size)
+
+    def _fit_options(self, rows, epochs, seed, first):
+        """Network.fit's keyword arguments for `epochs` epochs; `first`: the network's first training (the
+        scaling is fitted then and kept by later partial_fit calls)."""
+        batch_size = self._batch_size(rows)
+        options = {"epochs": int(epochs), "batch_size": batch_size, "optimizer": self.solver,
+                   "learning_rate": float(self.learning_rate_init), "weight_decay": float(self.alpha) / batch_size,
+                   "schedule": self.schedule, "warmup": int(self.warmup), "dropout": float(self.dropout),
+                   "seed": int(seed), "device": "" if self.device is None else self.device}
+        if self.solver in _MOMENTUM_SOLVERS:
+            options["momentum"] = float(self.momentum)
+        if self.clip_grad_norm is not None:
+            options["clip_grad_norm"] = float(self.clip_grad_norm)
+        if first:
+            options["scale"] = self.scale
+        if self.early_stopping and epochs > 1:
+            options["validation_split"] = float(self.validation_fraction)
+            options["early_stopping"] = int(self.n_iter_no_change)
+        else:
+            options["validation_split"] = 0.0
+            options["early_stopping"] = 0
+        return options
+
+    def _train(self, X, targets, epochs, first):
+        if self.threads is not None:
+            set_threads(int(self.threads))  # the process's matrix-product threads (ValueError outside 1..1024)
+        if first:
+            self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            self.network_ = self._new_network(X.shape[1], self._seed)
+            self.loss_curve_ = []
+            self.validation_loss_curve_ = [] if self.early_stopping else None
+            self.n_iter_ = 0
+        # Each call shuffles differently but reproducibly: the seed moves on with the epochs done.
+        history = self.network_.fit(X, targets, **self._fit_options(len(X), epochs, self._seed + self.n_iter_, first))
+        self.loss_curve_ += [epoch["loss"] for epoch in history]
+        if self.validation_loss_curve_ is not None:
+            self.validation_loss_curve_ += [epoch.get("validation_loss") for epoch in history]
+        self.n_iter_ += len(history)
+        return self
+
+    def _network_output(self, X):
+        check_is_fitted(self, "network_")
+        X = _validate_data(self, X, reset=False)
+        return self.network_.predict(X).astype(np.float64)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """A multilayer perceptron classifier trained by backprop: hidden layers of `activation`, a softmax output
+    over the classes, softmax cross-entropy loss.
+
+    Parameters (scikit-learn's MLPClassifier's where the meaning is the same; see the module's help):
+      hidden_layer_sizes  tuple of hidden layer widths, default (100,)
+      activation          'relu' (default), 'tanh', 'logistic' (= 'sigmoid'), 'identity', 'leaky_relu'
+      solver              'adam' (default), 'adamw', 'rmsprop', 'sgd' (plain), 'momentum', 'nesterov'
+      alpha               L2 penalty (weight_decay = alpha / batch_size), default 1e-4
+      batch_size          'auto' (min(200, rows)) or a number of rows
+      learning_rate_init  the optimizer's learning rate, default 1e-3
+      max_iter            epochs, default 200
+      momentum            for solver 'momentum' and 'nesterov', default 0.9
+      early_stopping, validation_fraction, n_iter_no_change
+                          hold out that fraction of the rows; stop after that many epochs without a better
+                          validation loss, keeping the best parameters
+      random_state        None, an int or a RandomState: initialization, shuffling, dropout, split
+    backprop's own:
+      scale               feature scaling inside the model: 'standard' (default), 'minmax', 'none'
+      dropout             dropout rate of the hidden layers in training, default 0
+      schedule, warmup    learning rate schedule 'constant' (default), 'step', 'cosine'; warm-up steps
+      clip_grad_norm      clip the gradient's norm to this (None: off)
+      threads             threads of the matrix products (process-wide, backprop.set_threads); None: as set
+      device              'cpu', 'cuda'; None: $BACKPROP_DEVICE, else the GPU when there is one
+
+    Attributes after fit: classes_, n_features_in_ (feature_names_in_ for a DataFrame), network_ (the
+    backprop.Network), loss_curve_ (training loss per epoch), validation_loss_curve_ (with early_stopping),
+    n_iter_ (epochs run).
+    """
+
+    def _output_layer(self):
+        return len(self.classes_), "softmax", "softmax_ce"
+
+    def _class_indices(self, y):
+        indices = np.searchsorted(self.classes_, y)
+        indices = np.minimum(indices, len(self.classes_) - 1)
+        unknown = self.classes_[indices] != y
+        if np.any(unknown):
+            raise ValueError(f"y: labels not among the classes {list(self.classes_)}: {sorted(set(y[unknown]))}")
+        return indices.astype(np.int64)
+
+    def fit(self, X, y):
+        """Train a new network on X (rows, features: any numeric array-like) and y (one label per row:
+        numbers or strings; classes_ keeps them). Returns self."""
+        X, y = _validate_data(self, X, y)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"MLPClassifier needs at least 2 classes to train; got 1 class ({self.classes_[0]!r})")
+        return self._train(X, self._class_indices(y), self.max_iter, first=True)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over X and y, from the parameters so far; the first call needs `classes` (every label
+        that y may hold) and fits the scaling. Returns self."""
+        first = not hasattr(self, "network_")
+        X, y = _validate_data(self, X, y, reset=first)
+        check_classification_targets(y)
+        if first:
+            if classes is None:
+                raise ValueError("classes: expected every class label on the first call to partial_fit, got None")
+            self.classes_ = np.unique(classes)
+            if len(self.classes_) < 2:
+                raise ValueError(f"classes: expected at least 2 classes, got {list(self.classes_)}")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes: expected {list(self.classes_)} as on the first call, got {list(classes)}")
+        return self._train(X, self._class_indices(y), 1, first=first)
+
+    def predict_proba(self, X):
+        """(rows, classes) probabilities, columns in the order of classes_."""
+        return self._network_output(X)
+
+    def predict(self, X):
+        """The most probable class label of each row."""
+        probabilities = self.predict_proba(X)  # first: it raises NotFittedError before fit
+        return self.classes_[np.argmax(probabilities, axis=1)]
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """A multilayer perceptron regressor trained by backprop: hidden layers of `activation`, an identity
+    output per target, mean squared error loss (1/2 mean of squares, as scikit-learn's loss_curve_).
+
+    Parameters and attributes: as MLPClassifier's (help(MLPClassifier)), without classes_; y is (rows,) or
+    (rows, targets) numbers, and predict gives the same shape ((rows,) for one target).
+    """
+
+    def _output_layer(self):
+        return self.n_outputs_, "identity", "mse"
+
+    def _more_tags(self):
+        return dict(super()._more_tags(), multioutput=True)
+
+    def _regression_targets(self, X, y, reset):
+        X, y = _validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True)
+        y = np.asarray(y, dtype=np.float32)
+        return X, (y.reshape(-1, 1) if y.ndim == 1 else y)
+
+    def fit(self, X, y):
+        """Train a new network on X (rows, features) and y (rows,) or (rows, targets). Returns self."""
+        X, y = self._regression_targets(X, y, reset=True)
+        self.n_outputs_ = y.shape[1]
+        return self._train(X, y, self.max_iter, first=True)
+
+    def partial_fit(self, X, y):
+        """One epoch over X and y, from the parameters so far (the first call fits the scaling). Returns self."""
+        first = not hasattr(self, "network_")
+        X, y = self._regression_targets(X, y, reset=first)
+        if first:
+            self.n_outputs_ = y.shape[1]
+        elif y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y: expected {self.n_outputs_} target(s) per row as on the first call, got {y.shape[1]}")
+        return self._train(X, y, 1, first=first)
+
+    def predict(self, X):
+        """(rows,) predictions for one target, (rows, targets) for several."""
+        out = self._network_output(X)
+        return out.ravel() if out.shape[1] == 1 else out

@@ -41,7 +41,9 @@
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/onnx_export.hpp"
+#include "backprop/io/output_files.hpp"
 #include "backprop/io/text.hpp"
+#include "backprop/io/trace_render.hpp"
 
 // train: train(), evaluation, checkpoints, progress and logs, the report; dist: the communicator of MPI runs
 #include "backprop/dist/communicator.hpp"

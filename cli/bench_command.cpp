@@ -37,6 +37,7 @@ int run_bench(const BenchArguments& args) {
     const InferenceTiming t = time_inference(network, batch, args.repeat, device);
     results.push_back({{"batch", batch},
                        {"latency_us", t.latency_seconds * 1e6},
+                       {"mean_us", t.mean_seconds * 1e6},
                        {"samples_per_second", batch / t.latency_seconds},
                        {"passes", t.passes}});
     if (!args.json)

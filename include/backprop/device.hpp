@@ -31,7 +31,8 @@ std::string describe(const Device& device);
 // second. What `backprop bench` prints.
 struct InferenceTiming {
   int batch = 0;
-  double latency_seconds = 0;
+  double latency_seconds = 0;  // the median pass
+  double mean_seconds = 0;     // the mean pass (what a peer that times a loop of passes reports)
   int passes = 0;
 };
 InferenceTiming time_inference(const Network<float>& network, int batch, int repeat, const Device& device = {});

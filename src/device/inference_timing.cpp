@@ -60,7 +60,9 @@ InferenceTiming time_inference(const Network<float>& network, int batch, int rep
     pass();
     s = std::chrono::duration<double>(clock::now() - t0).count();
   }
-  return {batch, median(seconds), passes};
+  double total = 0;
+  for (const double s : seconds) total += s;
+  return {batch, median(seconds), total / passes, passes};
 }
 
 }  // namespace backprop

@@ -16,6 +16,7 @@ Jobs (../shared/peers/ holds the peer programs; this script builds the C ones in
   seed-net one-row  the fused one-row step against backprop's own general CPU step, both through train()
                    (bench/row_step.cpp, built as build/bench_row_step): whether the fused step earns its place.
   infer-b1 / -b1024  inference of the same MLP through the C++ API (`backprop bench`) against PyTorch.
+  load-t10k        reading the gzip-compressed Fashion-MNIST test set and one pass over it (`backprop eval`).
   peak-memory      peak RSS of one Fashion-MNIST training epoch, against PyTorch's.
 Before and after the jobs it runs bench/two_cores.cpp: 2-thread figures mean little when it says SHARED.
 """
@@ -30,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.normpath(os.path.join(ROOT, "..", "shared", "peers"))
@@ -37,6 +39,8 @@ BACKPROP = os.path.join(ROOT, "build", "backprop")
 DATA = "/usr/share/datasets/fashion-mnist"
 TRAIN_IMAGES = f"{DATA}/train-images-idx3-ubyte.gz"
 TRAIN_LABELS = f"{DATA}/train-labels-idx1-ubyte.gz"
+TEST_IMAGES = f"{DATA}/t10k-images-idx3-ubyte.gz"
+TEST_LABELS = f"{DATA}/t10k-labels-idx1-ubyte.gz"
 PYTHON = "/usr/bin/python3"
 
 
@@ -190,6 +194,14 @@ def main():
     # Latency: lower is better, so the ratio is peer / ours (above 1: faster than the peer).
     rows.append(("infer-b1 latency (us, lower wins)", latency, torch_latency, "PyTorch 1 thread; ratio = peer/ours"))
     rows.append(("infer-b1024 (samples/s)", throughput, torch_throughput, "PyTorch 1 thread"))
+
+    # Reading the gzip-compressed test set (10,000 images) and one pass over it: the load time that
+    # IdxLoad.FashionMnistTestSet once asserted (a timing is a benchmark's figure, not a test).
+    def load_seconds():
+        started = time.perf_counter()
+        run([BACKPROP, "eval", network, "--data", TEST_IMAGES, "--labels", TEST_LABELS, "--json"])
+        return time.perf_counter() - started
+    rows.append(("load + eval t10k, gz (s, lower wins)", median(load_seconds), None, "no peer"))
 
     scratch = tempfile.mkdtemp()
     ours_kb = median(lambda: peak_rss_kb([BACKPROP, "train", network, "--data", TRAIN_IMAGES, "--labels", TRAIN_LABELS,

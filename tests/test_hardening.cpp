@@ -3,7 +3,9 @@
 // class names, seeds of 2^63 and more, duplicate JSON keys, the layer cap, numbers that underflow, crafted
 // class names, --version, flags that do nothing alone. docs/reliability.md lists them.
 #include <algorithm>
+#include <clocale>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <filesystem>
 #include <sstream>
@@ -18,6 +20,7 @@
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/text.hpp"
+#include "data/loaders.hpp"
 #include "helpers.hpp"
 
 namespace backprop {
@@ -258,6 +261,69 @@ TEST(HardeningCommand, FlagsThatDoNothingAloneAreRefused) {
   EXPECT_EQ(target.exit_code, 2) << target.out;
   EXPECT_THAT(target.out, HasSubstr("--target"));
   EXPECT_FALSE(fs::exists(dir / "m.bin"));
+}
+
+// ---- the locale, in-process: an embedder that calls setlocale ----
+
+// What the library writes with numbers in it: a trace's figures (as io::format_double writes them), a
+// training report, a model's JSON, a CSV read and its predictions written (as predict writes them).
+std::string library_text() {
+  std::string out;
+  const NetworkSpec seed = io::read_network_file(testing::source_path("examples/seed.json"));
+  TraceOptions options;
+  options.input = {1, 2, 3, 4};
+  options.target = {1};
+  options.steps = 2;
+  for (const TraceStep& step : trace(seed, options).steps) {
+    out += io::format_double(step.loss) + "\n";
+    for (const TraceLayer& layer : step.layers)
+      for (double v : layer.weights) out += io::format_double(v) + " ";
+  }
+  TrainingReport report;
+  report.title = "locale";
+  report.spec = seed;
+  report.settings = recipe_settings(seed, ScalingKind::none);
+  for (int e = 1; e <= 3; ++e) {
+    EpochMetrics m;
+    m.epoch = e;
+    m.learning_rate = 0.125;
+    m.seconds = 1.5;
+    m.train.loss = 1.0 / (e + 0.5);
+    m.train.rmse = 0.25 / e;
+    m.train.mae = 0.5 / e;
+    m.train.rows = 10;
+    report.result.history.push_back(m);
+  }
+  out += training_report_html(report);
+  Model model = Model::from_json(kClassifier, "net.json");
+  out += io::model_to_json(model.to_model_file());
+  LoadOptions load;
+  load.known_classes = {"x", "y"};
+  const Dataset data = data::parse_csv("a,b,label\n1.5,-0.25,x\n2.75,0.125,y\n", "data.csv", load);
+  for (float v : model.predict(data.features_f32)) out += io::format_float(v) + ",";
+  return out;
+}
+
+TEST(HardeningLocale, TheLibraryWritesTheSameUnderACommaDecimalLocaleSetInProcess) {
+  const std::string before = library_text();
+  const char* chosen = nullptr;
+  for (const char* name : {"de_DE.UTF-8", "de_DE.utf8", "de_DE"})
+    if (std::setlocale(LC_ALL, name) != nullptr) {
+      chosen = name;
+      break;
+    }
+  if (chosen == nullptr)
+    GTEST_SKIP() << "the de_DE.UTF-8 locale is not installed (CI generates it: locale-gen); nothing checked";
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%.1f", 0.5);
+  const std::string comma = buffer;  // the locale works: printf writes "0,5"
+  const std::string localized = library_text();
+  std::setlocale(LC_ALL, "C");
+  EXPECT_EQ(comma, "0,5");
+  const auto differ = std::mismatch(before.begin(), before.end(), localized.begin(), localized.end());
+  EXPECT_EQ(before, localized) << "under " << chosen << ", first at "
+                               << before.substr(static_cast<std::size_t>(std::max<std::ptrdiff_t>(
+                                                    0, differ.first - before.begin() - 40)), 80);
 }
 
 }  // namespace

@@ -240,6 +240,7 @@ std::optional<detail::DuplicateKey> detail::first_duplicate_key(std::string_view
   bool expect_key = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
+    if (c == '\0') break;  // nlohmann's parser ends the document at a NUL byte (found by fuzz_model)
     if (c == '{' || c == '[') {
       open.emplace_back(c == '{' ? std::optional<std::set<std::string>>(std::in_place) : std::nullopt);
       expect_key = c == '{';
@@ -251,8 +252,9 @@ std::optional<detail::DuplicateKey> detail::first_duplicate_key(std::string_view
     } else if (c == '"') {
       std::size_t end = i + 1;
       while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
+      if (end >= text.size()) break;
       if (expect_key && !open.empty() && open.back()) {
-        const auto key = Json::parse(text.substr(i, end + 1 - i)).get<std::string>();
+        const auto key = Json::parse(text.substr(i, end + 1 - i)).get<std::string>();  // a string parse accepted
         if (!open.back()->insert(key).second) return DuplicateKey{key, i};
       }
       expect_key = false;

@@ -18,6 +18,7 @@ Jobs (../shared/peers/ holds the peer programs; this script builds the C ones in
   seed-net one-row  the fused one-row step against backprop's own general CPU step, both through train()
                    (bench/row_step.cpp, built as build/bench_row_step): whether the fused step earns its place.
   infer-b1 / -b1024  inference of the same MLP through the C++ API (`backprop bench`) against PyTorch.
+  load-t10k        reading the gzip-compressed Fashion-MNIST test set and one pass over it (`backprop eval`).
   peak-memory      peak RSS of one Fashion-MNIST training epoch, against PyTorch's.
   time-to-0.90     the README's main job (examples/fashion-mnist.json) against ../shared/peers/torch_recipe.py
                    15 0.2, each over seeds 1, 2, 3: mean test accuracy and the whole-process wall time.
@@ -34,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.normpath(os.path.join(ROOT, "..", "shared", "peers"))
@@ -41,6 +43,8 @@ BACKPROP = os.path.join(ROOT, "build", "backprop")
 DATA = "/usr/share/datasets/fashion-mnist"
 TRAIN_IMAGES = f"{DATA}/train-images-idx3-ubyte.gz"
 TRAIN_LABELS = f"{DATA}/train-labels-idx1-ubyte.gz"
+TEST_IMAGES = f"{DATA}/t10k-images-idx3-ubyte.gz"
+TEST_LABELS = f"{DATA}/t10k-labels-idx1-ubyte.gz"
 PYTHON = "/usr/bin/python3"
 
 
@@ -279,6 +283,14 @@ def main():
         rows.append(("time to 0.90: main job vs torch_recipe (s, lower wins)", ours_sec, theirs_sec,
                      f"test accuracy over seeds 1-3: backprop {spread(ours_acc)}, PyTorch {spread(theirs_acc)} "
                      f"(15 epochs, dropout 0.2); whole-process wall time, median; ratio = peer/ours; target 2x"))
+
+    # Reading the gzip-compressed test set (10,000 images) and one pass over it: the load time that
+    # IdxLoad.FashionMnistTestSet once asserted (a timing is a benchmark's figure, not a test).
+    def load_seconds():
+        started = time.perf_counter()
+        run([BACKPROP, "eval", network, "--data", TEST_IMAGES, "--labels", TEST_LABELS, "--json"])
+        return time.perf_counter() - started
+    rows.append(("load + eval t10k, gz (s, lower wins)", median(load_seconds), None, "no peer"))
 
     scratch = tempfile.mkdtemp()
     ours_kb = median(lambda: peak_rss_kb([BACKPROP, "train", network, "--data", TRAIN_IMAGES, "--labels", TRAIN_LABELS,

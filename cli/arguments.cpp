@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -30,6 +32,28 @@ void add_device_option(CLI::App* cmd, std::string& device) {
                   "Where the math runs: cpu or cuda (default: $BACKPROP_DEVICE, else cuda when a GPU is present and "
                   "this backprop has CUDA, else cpu)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+}
+
+CLI::Validator seed_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::uint64_t value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (text.empty() || error != std::errc() || end != text.data() + text.size())
+          return "expected a whole number in [0, 18446744073709551615], got '" + text + "'";
+        return "";
+      },
+      "SEED");
+}
+
+CLI::Validator target_columns() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text.find_first_not_of(" \t,") == std::string::npos)
+          return "expected a column name or a 0-based index (several separated by ','), got '" + text + "'";
+        return "";
+      },
+      "COLUMNS");
 }
 
 CLI::Validator finite_number(const std::string& expected, bool (*accept)(double)) {

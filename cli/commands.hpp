@@ -32,6 +32,10 @@ void add_bench_command(CLI::App& app, int& exit_code);
 // ("a positive number", "a number in [0, 1)"). CLI11's own range checks let NaN through.
 CLI::Validator finite_number(const std::string& expected, bool (*accept)(double));
 inline bool is_positive(double v) { return v > 0; }
+// A seed: an unsigned 64-bit whole number, every one of them kept exactly; others refused (not clamped).
+CLI::Validator seed_number();
+// --target: at least one column; '' (which would silently mean the default, the last column) is refused.
+CLI::Validator target_columns();
 
 // The message of an option's error with the command's flag added (main.cpp prints it):
 // "--clip-grad-norm (clip_grad_norm): expected a positive number, got 0", "--input: expected 4 numbers ...".

@@ -15,6 +15,9 @@ int run(int argc, char** argv) {
   CLI::App app{"backprop: feedforward neural networks by an explicit forward pass and backpropagation"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Print help for every command");
+  app.set_version_flag("--version",
+                       "backprop " BACKPROP_VERSION "\nbuilt with " BACKPROP_BUILD_OPTIONS "\ncompiler " BACKPROP_COMPILER,
+                       "Print the version, the build's options (BLAS, MPI, CUDA, ONNX, Python) and the compiler");
   int exit_code = 0;
   backprop::cli::add_trace_command(app, exit_code);
   backprop::cli::add_gradcheck_command(app, exit_code);

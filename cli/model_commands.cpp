@@ -32,7 +32,8 @@ void add_data_options(CLI::App* cmd, DataArguments& a) {
   cmd->add_option("--data", a.data, "Data: .csv (header row), IDX images (*-idx3-ubyte[.gz]) or .npy")
       ->required();
   cmd->add_option("--labels", a.labels, "Labels for IDX (IDX1 file) or NPY (.npy) data");
-  cmd->add_option("--target", a.target, "CSV target column(s), by name or 0-based index; default: the last column");
+  cmd->add_option("--target", a.target, "CSV target column(s), by name or 0-based index; default: the last column")
+      ->check(target_columns());
 }
 
 // --- eval ---
@@ -83,9 +84,13 @@ int run_predict(const DataArguments& a) {
 
   const auto device = open_device(a.device);
   std::string text;
+  // A network file has no class names: its classes are 0, 1, ..., in the header as in the rows.
+  std::vector<std::string> classes = model.classes;
+  if (classification && classes.empty())
+    for (int c = 0; c < class_count(model.network); ++c) classes.push_back(std::to_string(c));
   if (classification) {
     text = "class";
-    for (const auto& name : model.classes) text += "," + csv_field(std::string("p_").append(name));
+    for (const auto& name : classes) text += "," + csv_field(std::string("p_").append(name));
   } else {
     for (int o = 0; o < outputs; ++o) {
       const std::string name = o < static_cast<int>(model.targets.size()) ? model.targets[o] : std::to_string(o);
@@ -101,7 +106,7 @@ int run_predict(const DataArguments& a) {
                       std::string line;
                       if (classification) {
                         const int predicted = predicted_class(row, outputs);
-                        line = csv_field(model.classes.empty() ? std::to_string(predicted) : model.classes[predicted]);
+                        line = csv_field(classes[predicted]);
                         if (outputs == 1) {
                           line.append(",").append(io::format_float(1.0f - row[0])).append(",");
                           line.append(io::format_float(row[0]));

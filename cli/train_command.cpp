@@ -312,11 +312,13 @@ void add_train_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--labels", a->labels, "Labels for IDX (IDX1 file) or NPY (.npy) data")->check(CLI::ExistingFile);
   cmd->add_option("--target", a->target,
-                  "CSV target column(s), by name or 0-based index, several separated by ','; default: the last column");
-  cmd->add_option("--validation", a->validation, "Validation data file (same format as --data)")
-      ->check(CLI::ExistingFile);
+                  "CSV target column(s), by name or 0-based index, several separated by ','; default: the last column")
+      ->check(target_columns());
+  CLI::Option* validation = cmd->add_option("--validation", a->validation, "Validation data file (same format as --data)")
+                                ->check(CLI::ExistingFile);
   cmd->add_option("--validation-labels", a->validation_labels, "Labels of the validation data (IDX, NPY)")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingFile)
+      ->needs(validation);
   // The recipe's flags fill TrainingOptions; the library checks their ranges (main.cpp names the flag of an OptionError).
   TrainingOptions& o = a->options;
   cmd->add_option("--validation-split", o.validation_split,
@@ -338,7 +340,7 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "Stop after this many epochs without a better validation loss, keeping the best parameters "
                   "(0: off)");
   cmd->add_option("--seed", o.seed, "Seed of initialization, shuffling, dropout and the validation split")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seed_number());
   cmd->add_option("--threads", a->threads, "Threads for the matrix products (default: all cores)")
       ->check(CLI::Range(1, kernels::kMaxThreads));
   cmd->add_option("--log", a->log, "Write one JSON object per epoch to this file (JSON lines)");

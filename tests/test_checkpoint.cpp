@@ -350,52 +350,8 @@ TEST(Locale, TheProgramNeverSetsALocale) {
   }
 }
 
-// BACKPROP_TEST_LOCALE if set (e.g. a locale built by localedef into a folder named by LOCPATH), else the
-// first comma-decimal locale installed, or "".
-std::string comma_decimal_locale() {
-  if (const char* named = std::getenv("BACKPROP_TEST_LOCALE"); named != nullptr && *named != '\0') return named;
-  FILE* pipe = ::popen("locale -a 2>/dev/null", "r");
-  if (pipe == nullptr) return "";
-  std::string names;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) names.append(buffer, n);
-  ::pclose(pipe);
-  for (const char* wanted : {"de_DE.utf8", "de_DE.UTF-8", "fr_FR.utf8", "fr_FR.UTF-8", "nl_NL.utf8", "ru_RU.utf8",
-                             "es_ES.utf8", "it_IT.utf8", "de_DE"}) {
-    std::istringstream lines(names);
-    for (std::string line; std::getline(lines, line);)
-      if (line == wanted) return line;
-  }
-  return "";
-}
-
-TEST(Locale, TraceAndPredictPrintTheSameUnderACommaDecimalLocale) {
-  const std::string locale = comma_decimal_locale();
-  if (locale.empty())
-    GTEST_SKIP() << "no comma-decimal locale is installed (locale -a lists none of de_DE, fr_FR, ...); "
-                    "Locale.TheProgramNeverSetsALocale still holds";
-  TempDir dir;
-  write_file(dir / "net.json", kNetwork);
-  write_file(dir / "data.csv", make_csv(300, 3));
-  const std::string seed = shell_word(source_path("examples/seed.json"));
-  const std::string trace = "trace " + seed + " --input 1,2,3,4 --target 1 --steps 2";
-  const std::string train = "train " + shell_word(dir / "net.json") + " --data " + shell_word(dir / "data.csv") +
-                            " --epochs 1 --quiet --out " + shell_word(dir / "m.bin");
-  ASSERT_EQ(run_backprop(train).exit_code, 0);
-  const std::string predict = "predict " + shell_word(dir / "m.bin") + " --data " + shell_word(dir / "data.csv");
-  const char* lc_all = std::getenv("LC_ALL");
-  const std::optional<std::string> saved_lc_all = lc_all ? std::optional<std::string>(lc_all) : std::nullopt;
-  for (const std::string& command : {trace, trace + " --json", predict}) {
-    // run_backprop runs the command through the shell, which passes this process's environment on.
-    setenv("LC_ALL", "C", 1);
-    const std::string plain = run_backprop(command).out;
-    setenv("LC_ALL", locale.c_str(), 1);
-    const std::string localized = run_backprop(command).out;
-    if (saved_lc_all) setenv("LC_ALL", saved_lc_all->c_str(), 1); else unsetenv("LC_ALL");
-    EXPECT_EQ(plain, localized) << command << " prints differently under LC_ALL=" << locale;
-  }
-}
+// The library's output under a comma-decimal locale that an embedding program sets is checked in process:
+// HardeningLocale.TheLibraryWritesTheSameUnderACommaDecimalLocaleSetInProcess (test_hardening.cpp).
 
 }  // namespace
 

@@ -299,10 +299,14 @@ TEST(CommandBinary, XorTrainsAndPredictsTwoClasses) {
 TEST(CommandRegression, NoisyFunctionLearnsWithinTheNoise) {
   TempDir dir;
   const std::string data = shell_word(source_path("examples/data/noisy-function.csv"));
-  const CommandResult trained = run_backprop("train " + shell_word(source_path("examples/noisy-function.json")) +
-                                             " --data " + data + " --epochs 30 --out " + shell_word(dir / "model.bin"));
+  // The README's run: the network file's whole recipe (200 epochs, 20% held out), under a second.
+  const CommandResult trained =
+      run_backprop("train " + shell_word(source_path("examples/noisy-function.json")) + " --data " + data +
+                   " --quiet --log " + shell_word(dir / "log.jsonl") + " --out " + shell_word(dir / "model.bin"));
   ASSERT_EQ(trained.exit_code, 0) << trained.out;
-  EXPECT_THAT(trained.out, HasSubstr("rmse"));
+  const auto log = lines_of(read_text(dir / "log.jsonl"));
+  ASSERT_EQ(log.size(), 200u);
+  const Json last = Json::parse(log.back());
 
   const CommandResult evaluated = run_backprop("eval " + shell_word(dir / "model.bin") + " --data " + data + " --json");
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.out;
@@ -310,9 +314,14 @@ TEST(CommandRegression, NoisyFunctionLearnsWithinTheNoise) {
   ASSERT_TRUE(metrics.contains("rmse") && metrics["rmse"].is_number()) << evaluated.out;
   ASSERT_TRUE(metrics.contains("mae") && metrics["mae"].is_number()) << evaluated.out;
   EXPECT_FALSE(metrics.contains("accuracy")) << evaluated.out;
-  // y = sin(x1) cos(x2) + 0.1 x1 + N(0, 0.05^2) has a standard deviation of ~0.6: predicting the mean gives
-  // rmse ~0.6, a perfect fit 0.05. 0.2 is far from both.
-  EXPECT_LT(metrics["rmse"].get<double>(), 0.2) << evaluated.out;
+  // y = sin(x1) cos(x2) + 0.1 x1 + N(0, 0.05^2). A model off the function by e (RMS) scores an RMSE of
+  // sqrt(0.05^2 + e^2); the README's 0.054 is e = 0.02. The bound 0.06 allows e up to 0.033; the noise alone
+  // (400 validation rows: the RMSE of pure noise is 0.05 +- 0.0018) cannot take it there. Predicting the mean
+  // scores ~0.6. Below 0.045 on all 2000 rows (0.05 - 4 x 0.0008, its spread over 2000) would be a fit of the
+  // noise itself.
+  EXPECT_LT(last["validation_rmse"].get<double>(), 0.06) << log.back();
+  EXPECT_LT(metrics["rmse"].get<double>(), 0.06) << evaluated.out;
+  EXPECT_GT(metrics["rmse"].get<double>(), 0.045) << evaluated.out;
   EXPECT_LE(metrics["mae"].get<double>(), metrics["rmse"].get<double>()) << evaluated.out;
   EXPECT_EQ(metrics["rows"], 2000) << evaluated.out;
 
@@ -321,8 +330,9 @@ TEST(CommandRegression, NoisyFunctionLearnsWithinTheNoise) {
   const auto lines = lines_of(predicted.out);
   ASSERT_EQ(lines.size(), 2001u);
   EXPECT_EQ(lines[0], "y_y");
-  // The first row: x1 = -1.057003, x2 = -2.094905, y = 0.318823 (noise-free 0.3338).
-  EXPECT_NEAR(std::stod(lines[1]), 0.3338, 0.25) << lines[1];
+  // The first row: x1 = -1.057003, x2 = -2.094905, y = 0.318823 (noise-free 0.3338). One point of a fit off by
+  // e = 0.033 RMS at most: within 3e = 0.1 of the function.
+  EXPECT_NEAR(std::stod(lines[1]), 0.3338, 0.1) << lines[1];
 }
 
 // ---- 3. options override the network file ----

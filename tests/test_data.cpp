@@ -554,11 +554,10 @@ TEST(IdxLoad, FashionMnistTestSet) {
   const auto labels = folder / "t10k-labels-idx1-ubyte.gz";
   if (!std::filesystem::exists(images) || !std::filesystem::exists(labels))
     GTEST_SKIP() << "Fashion-MNIST is not installed at " << folder << " (apt-get install dataset-fashion-mnist)";
-  const auto start = std::chrono::steady_clock::now();
+  // How long it takes is a benchmark's figure (bench/run.py, "load + eval t10k"), not a test's.
   LoadOptions options;
   options.expected_features = 784;
   const Dataset data = load_dataset(images, labels, options);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(data.rows, 10000u);
   EXPECT_EQ(data.features, 784);
   EXPECT_EQ(data.features_u8.size(), 10000u * 784u);
@@ -566,7 +565,6 @@ TEST(IdxLoad, FashionMnistTestSet) {
   std::vector<int> per_class(10, 0);
   for (const std::int32_t label : data.labels) ++per_class.at(static_cast<std::size_t>(label));
   EXPECT_THAT(per_class, ::testing::Each(1000));  // the test set is balanced
-  EXPECT_LT(seconds, 2.0) << "loading 10000 images took " << seconds << " s";
 }
 
 // ---------------------------------------------------------------------------------------------------- NPY

@@ -6,8 +6,9 @@
 //
 // Tolerances: products and sums are ordered differently on a device (cuBLAS; z = x.W then + b instead of
 // b then += x.W), so single results are held to float rounding scaled by the length of the sum; training
-// runs, where rounding differences grow over the steps, to 1e-3 on parameters of order 1 after ~150 steps
-// (observed on the emulator, which shares the CPU's gemm and order of operations: no difference at all).
+// runs, where rounding differences grow over the steps, to 1e-3 on parameters of order 1 after ~150 steps.
+// The emulator's products and column sums are plain loops of its own (summed in double), so these tests
+// compare two implementations on every machine, not only where there is a GPU.
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -595,8 +596,32 @@ TEST_P(DeviceTraining, DivergenceNamesTheEpochAndBatchAndKeepsTheLastFiniteParam
     return "no error";
   };
   // As TrainerDivergence's cases: a gradient that overflows at once; a loss that overflows at step 2.
-  EXPECT_THAT(run(3e38f, 1e-38, 1), ::testing::HasSubstr("training diverged at epoch 1, batch 1: a gradient is not finite"));
-  EXPECT_THAT(run(1e18f, 1.0, 3), ::testing::HasSubstr("training diverged at epoch 1, batch 2: the loss is not finite"));
+  EXPECT_THAT(run(3e38f, 1e-38, 1),
+              ::testing::HasSubstr("training diverged at epoch 1, batch 1: the gradient of layer 1 is not finite"));
+  EXPECT_THAT(run(1e18f, 1.0, 3),
+              ::testing::HasSubstr("training diverged at epoch 1, batch 2: the loss is inf at layer 1: its outputs are not finite"));
+}
+
+// As TrainerDivergence.AnUpdateThatOverflowsTheWeightsNamesTheStepAndTheLayer: the loss and the gradient are
+// finite, the update is not. The device reports the step that did it, not a later one.
+TEST_P(DeviceTraining, AnUpdateThatOverflowsTheWeightsNamesTheStepAndTheLayer) {
+  NetworkSpec spec = testing::one_weight_network(0.0);
+  spec.optimizer.learning_rate = 1e21;
+  spec.training.batch_size = 2;
+  spec.training.epochs = 2;
+  Network<float> network(spec);
+  TrainingParallelism parallelism;
+  parallelism.device = &backend();
+  std::string message = "no error";
+  try {
+    train(network, testing::one_feature_regression(1.0f, 1e18f, 6), nullptr, Scaling{}, nullptr, nullptr,
+          parallelism);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::runtime);
+    message = e.what();
+  }
+  EXPECT_THAT(message, ::testing::HasSubstr(
+                           "training diverged at epoch 1, batch 1: the update made the parameters of layer 1 not finite"));
 }
 
 TEST_P(DeviceTraining, EvaluateAndPredictionsMatchTheCpu) {

@@ -98,9 +98,11 @@ TEST(FuzzRegressions, CompanionsAreValid) {
   for (auto [features, labels, features_name, labels_name] :
        {std::tuple{backprop::fuzz::idx_images(), backprop::fuzz::idx_labels(), "a-idx3-ubyte", "a-idx1-ubyte"},
         std::tuple{backprop::fuzz::npy_features(), backprop::fuzz::npy_labels(), "a.npy", "b.npy"}}) {
+    // A copy to capture: clang 14 (the fuzzers' compiler) refuses a lambda capturing a structured binding.
+    const std::vector<std::uint8_t> label_bytes = labels;
     const backprop::Dataset data = backprop::data::dataset_from_bytes(
         features, features_name, std::filesystem::path(labels_name),
-        [&](const std::filesystem::path&) { return labels; }, options);
+        [&](const std::filesystem::path&) { return label_bytes; }, options);
     EXPECT_EQ(data.rows, 2u);
   }
 }

@@ -205,7 +205,39 @@ TEST(TrainerDivergence, AGradientThatOverflowsNamesTheLayer) {
 TEST(TrainerDivergence, ALossThatOverflowsNamesTheEpochAndBatch) {
   // x = 1e18: the first step is finite but throws w to about -1e37, and the next loss overflows.
   EXPECT_THAT(divergence(one_feature_regression(1e18f, 0.0f, 3), 1.0, 1),
-              ::testing::HasSubstr("training diverged at epoch 1, batch 2: the loss is inf"));
+              ::testing::HasSubstr("training diverged at epoch 1, batch 2: the loss is inf at layer 1: its outputs are not finite"));
+}
+
+// An update that overflows the weights though the loss (5e35) and the gradient (-1e18) are finite: x = 1,
+// y = 1e18, w = 0 and a learning rate of 1e21 give w = 1e39, beyond float. Each CPU step (the one-row step
+// at batch size 1, fused and not, and the general step) reports it at the step that did it, naming the layer.
+std::string update_overflow(int batch_size, int rows, int hidden_units) {
+  NetworkSpec spec = testing::one_weight_network(0.0);
+  if (hidden_units > 0) {  // a wide identity layer first: past the one-row step's fused update (16384 values)
+    spec.layers.insert(spec.layers.begin(), {.units = hidden_units, .activation = Activation::identity,
+                                             .weights = std::vector<double>(hidden_units, 0.0),
+                                             .bias = std::vector<double>(hidden_units, 0.0)});
+    spec.layers[1].weights.assign(hidden_units, 0.0);
+  }
+  spec.optimizer.learning_rate = 1e21;
+  spec.training.batch_size = batch_size;
+  Network<float> network(spec);
+  try {
+    train(network, testing::one_feature_regression(1.0f, 1e18f, rows), nullptr, Scaling{});
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::runtime);
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(TrainerDivergence, AnUpdateThatOverflowsTheWeightsNamesTheStepAndTheLayer) {
+  const std::string message = "training diverged at epoch 1, batch 1: the update made the parameters of layer ";
+  EXPECT_THAT(update_overflow(1, 3, 0), ::testing::HasSubstr(message + "1 not finite"));   // one-row, fused
+  EXPECT_THAT(update_overflow(2, 4, 0), ::testing::HasSubstr(message + "1 not finite"));   // general step
+  // With a first layer of zeros, only layer 2's bias has a gradient (-1e18): it goes to 1e39.
+  EXPECT_THAT(update_overflow(1, 3, 9000), ::testing::HasSubstr(message + "2 not finite"));  // one-row, not fused
+  EXPECT_THAT(update_overflow(2, 4, 9000), ::testing::HasSubstr(message + "2 not finite"));
 }
 
 // A network wide enough that its products are shared among threads: training with 1, 2 and 3 threads

@@ -3,6 +3,8 @@
 // status only when asked (the end of an epoch, a checkpoint, now and then for the progress line).
 #include <algorithm>
 #include <map>
+#include <span>
+#include <vector>
 
 #include "kernels/device.hpp"
 #include "device/device_network.hpp"
@@ -35,22 +37,27 @@ class DeviceStep final : public Step {
         order_(backend, data.rows),
         sums_(backend, 1),
         status_(backend, 1),
-        host_order_(data.rows) {}
+        host_order_(data.rows),
+        batch_size_(static_cast<std::size_t>(batch_size)) {}
 
   void begin_epoch(std::span<const std::size_t> order, const MetricSums& sums) override {
     std::copy(order.begin(), order.end(), host_order_.begin());
     order_.upload(host_order_.data(), host_order_.size());
     sums_.upload(&sums, 1);
     // The device's status counts from the run's start: a divergence is reported when it is read.
+    epoch_first_step_ = -1;
   }
 
   bool run(std::size_t first, std::size_t count, long step, double learning_rate) override {
-    const int rows = static_cast<int>(count);
-    network_.gather(data_, order_.data(), first, rows);
-    network_.forward(rows, device_dropout_seed(host_network_.spec().seed, step));
-    network_.loss_and_gradient(sums_.data(), status_.data(), rows,
-                               static_cast<float>(host_network_.spec().training.clip_grad_norm), step);
+    if (epoch_first_step_ < 0) {
+      epoch_first_step_ = step;
+      epoch_first_row_ = first;
+    }
+    queue_gradient(first, static_cast<int>(count), step, sums_, status_);
     optimizer_.step(network_, status_.data(), learning_rate);
+    // The update's own overflow: the gradient check's kernel over the parameters, into the same status, so the
+    // step is numbered and no later step updates (step.hpp's Step::run).
+    backend_.check_gradients(status_.data(), network_.parameters(), network_.parameter_count(), 0.0f, step);
     return true;
   }
 
@@ -66,7 +73,40 @@ class DeviceStep final : public Step {
     kernels::StepStatus status;
     status_.download(&status, 1);
     if (status.diverged == 0) return std::nullopt;
-    return Divergence{status.diverged_step, status.diverged == 1 ? "the loss is not finite" : "a gradient is not finite"};
+    return Divergence{status.diverged_step, cause(status.diverged_step)};
+  }
+
+  // The step's forward pass, loss and backward pass, adding to sums and checking into status.
+  void queue_gradient(std::size_t first, int rows, long step, kernels::DeviceArray<MetricSums>& sums,
+                      kernels::DeviceArray<kernels::StepStatus>& status) {
+    network_.gather(data_, order_.data(), first, rows);
+    network_.forward(rows, device_dropout_seed(host_network_.spec().seed, step));
+    network_.loss_and_gradient(sums.data(), status.data(), rows,
+                               static_cast<float>(host_network_.spec().training.clip_grad_norm), step);
+  }
+
+  // What the step that diverged made not finite (divergence_cause's message, as on the CPU). The device holds
+  // the parameters as that step left them (every later update was skipped): not finite, its update overflowed;
+  // else the step again, on its rows with its dropout masks, gives its loss, outputs and gradient. Its epoch
+  // is this one (train() reads divergence() before the next begins).
+  std::string cause(long step) {
+    network_.download_parameters(host_network_);
+    if (!parameters_finite(host_network_)) return divergence_cause(host_network_, 0.0);
+    const std::size_t first = epoch_first_row_ + static_cast<std::size_t>(step - epoch_first_step_) * batch_size_;
+    const int rows = static_cast<int>(std::min<std::size_t>(batch_size_, data_.row_count() - first));
+    kernels::DeviceArray<MetricSums> sums(backend_, 1);
+    kernels::DeviceArray<kernels::StepStatus> status(backend_, 1);
+    queue_gradient(first, rows, step, sums, status);
+    kernels::StepStatus checked;
+    status.download(&checked, 1);
+    std::vector<float> outputs(static_cast<std::size_t>(rows) * network_.output_size());
+    backend_.download(outputs.data(), network_.output(), outputs.size() * sizeof(float));
+    const auto gradients = host_network_.gradients();
+    backend_.download(gradients.data(), network_.gradients(), gradients.size() * sizeof(float));
+    const std::size_t last = host_network_.layer_count() - 1;
+    return divergence_cause(host_network_, static_cast<float>(checked.batch_loss), [&](std::size_t l) {
+      return l == last ? std::span<const float>(outputs) : std::span<const float>();  // the others stay there
+    });
   }
 
   void synchronize() override {
@@ -94,6 +134,9 @@ class DeviceStep final : public Step {
   kernels::DeviceArray<kernels::StepStatus> status_;
   std::vector<std::uint32_t> host_order_;
   std::map<const Dataset*, DeviceDataset> validation_;  // uploaded on first use
+  std::size_t batch_size_;
+  long epoch_first_step_ = -1;       // the step number of the epoch's first run (-1: none yet)
+  std::size_t epoch_first_row_ = 0;  // and its first row in the order (a resumed epoch starts mid-way)
 };
 
 }  // namespace

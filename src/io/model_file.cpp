@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <set>
 #include <string_view>
 
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backprop/base/error.hpp"
+#include "backprop/data/prepare.hpp"
 #include "io/binary.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/text.hpp"
@@ -168,6 +170,23 @@ class ExtrasReader {
     if (root.contains("targets")) model.targets = names(root["targets"], "targets");
     if (root.contains("features")) model.features = names(root["features"], "features");
     check_scaling(model.scaling, model.network.input, source_ + ": ");
+    check_classes(model);
+  }
+
+  // Class names, when there are any, name each class the outputs make exactly once: predict writes one
+  // column per name and indexes them by the predicted class.
+  void check_classes(const Model& model) const {
+    if (model.classes.empty()) return;
+    const auto expected = static_cast<std::size_t>(class_count(model.network));
+    if (model.classes.size() != expected || task_of(model.network) != TaskKind::classification)
+      fail("classes", "expected " + std::to_string(expected) + " names, one for each class the " +
+                          std::to_string(model.network.output()) + " output(s) of a classifier make, got " +
+                          std::to_string(model.classes.size()));
+    std::set<std::string_view> seen;
+    for (std::size_t i = 0; i < model.classes.size(); ++i)
+      if (!seen.insert(model.classes[i]).second)
+        fail("classes[" + std::to_string(i) + "]", "expected each class name once, got '" + model.classes[i] +
+                                                        "' again");
   }
 
  private:
@@ -328,6 +347,9 @@ Model load_binary(std::string_view bytes, const std::string& file) {
     if (const auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
     fail(kFixedHeaderBytes, "header: " + what + " (expected finite numbers)");
   }
+  if (const auto duplicate = detail::first_duplicate_key(header_text))
+    fail(kFixedHeaderBytes + duplicate->offset, "header: duplicate key '" + duplicate->key +
+                                                    "' (expected each key once in an object)");
 
   Model model;
   const std::string header_source = file + ": header";

@@ -11,6 +11,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
+#include "data/loaders.hpp"
 #include "network_json.hpp"
 
 namespace backprop::io {
@@ -64,6 +65,17 @@ class Reader {
         return static_cast<long long>(v);
     }
     fail(path, "expected a whole number >= " + std::to_string(minimum) + ", got " + describe(value));
+  }
+
+  // A seed: any unsigned 64-bit whole number, kept exactly (nlohmann reads up to 2^64 - 1 as an unsigned
+  // integer and anything larger as a double, which is refused).
+  std::uint64_t seed(const Json& value, const std::string& path) const {
+    if (value.is_number_unsigned()) return value.get<std::uint64_t>();
+    if (value.is_number_float()) {
+      const double v = value.get<double>();
+      if (std::isfinite(v) && v == std::floor(v) && v >= 0 && v < 9.0e15) return static_cast<std::uint64_t>(v);
+    }
+    fail(path, "expected a whole number >= 0 and at most 18446744073709551615, got " + describe(value));
   }
 
   std::string string(const Json& value, const std::string& path) const {
@@ -233,9 +245,46 @@ NetworkSpec parse_network(std::string_view text, const std::string& source) {
                                                    : std::span<const std::string_view>());
 }
 
+std::optional<detail::DuplicateKey> detail::first_duplicate_key(std::string_view text) {
+  // One set of keys per open object (null for an array); a string is a key when it follows '{' or, in an
+  // object, ','. Keys are compared decoded, so "\u0061" and "a" are one key.
+  std::vector<std::optional<std::set<std::string>>> open;
+  bool expect_key = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\0') break;  // nlohmann's parser ends the document at a NUL byte (found by fuzz_model)
+    if (c == '{' || c == '[') {
+      open.emplace_back(c == '{' ? std::optional<std::set<std::string>>(std::in_place) : std::nullopt);
+      expect_key = c == '{';
+    } else if (c == '}' || c == ']') {
+      if (!open.empty()) open.pop_back();
+      expect_key = false;
+    } else if (c == ',') {
+      expect_key = !open.empty() && open.back().has_value();
+    } else if (c == '"') {
+      std::size_t end = i + 1;
+      while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
+      if (end >= text.size()) break;
+      if (expect_key && !open.empty() && open.back()) {
+        const auto key = Json::parse(text.substr(i, end + 1 - i)).get<std::string>();  // a string parse accepted
+        if (!open.back()->insert(key).second) return DuplicateKey{key, i};
+      }
+      expect_key = false;
+      i = end;
+    }
+  }
+  return std::nullopt;
+}
+
 Json detail::parse_json_document(std::string_view text, const std::string& source) {
   try {
-    return Json::parse(text.begin(), text.end());
+    Json document = Json::parse(text.begin(), text.end());
+    if (const auto duplicate = first_duplicate_key(text)) {
+      const auto where = position_of(text, duplicate->offset);
+      throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                      ": duplicate key '" + data::quoted_excerpt(duplicate->key) + "' (expected each key once in an object)");
+    }
+    return document;
   } catch (const Json::parse_error& e) {
     // e.byte is the 1-based count of bytes read when the error was found; 0 before any.
     const auto where = position_of(text, e.byte > 0 ? e.byte - 1 : 0);
@@ -262,6 +311,11 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
   if (!root.contains("layers")) reader.fail("layers", "missing (an array of layers)");
   const Json& layers = root["layers"];
   if (!layers.is_array() || layers.empty()) reader.fail("layers", "expected a non-empty array of layers");
+  // Each layer costs its bookkeeping however small (500,000 one-unit layers took 833 MB): a cap far above
+  // any network this trains well, as the parameter cap below is.
+  if (layers.size() > kMaxNetworkLayers)
+    reader.fail("layers", "expected at most " + std::to_string(kMaxNetworkLayers) + " layers, got " +
+                              std::to_string(layers.size()));
   if (root.contains("initializer")) spec.initializer = reader.initializer(root["initializer"], "initializer");
 
   for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -338,7 +392,7 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
       o.centered = optimizer["centered"].get<bool>();
     }
   }
-  if (root.contains("seed")) spec.seed = static_cast<std::uint64_t>(reader.whole_number(root["seed"], "seed", 0));
+  if (root.contains("seed")) spec.seed = reader.seed(root["seed"], "seed");
   if (root.contains("training")) spec.training = read_training(reader, root["training"]);
 
   try {

@@ -85,8 +85,15 @@ std::optional<double> parse_double(std::string_view text) {
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   double value = 0.0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
+  std::from_chars_result parsed = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (parsed.ec == std::errc::result_out_of_range) {
+    // Out of double's range: 1e-400 underflows to 0 (finite, taken), 1e400 overflows (refused). The wider
+    // long double tells which.
+    long double wide = 0.0L;
+    parsed = std::from_chars(text.data(), text.data() + text.size(), wide);
+    value = static_cast<double>(wide);
+  }
+  if (text.empty() || parsed.ec != std::errc() || parsed.ptr != text.data() + text.size() || !std::isfinite(value))
     return std::nullopt;
   return value;
 }

@@ -1,13 +1,21 @@
 #include "backprop/nn/spec.hpp"
 
 #include <array>
+#include <cfloat>
 #include <cmath>
 #include <utility>
 
 #include "backprop/base/error.hpp"
 
 namespace backprop {
+
+// Below FLT_MAX plus half its ulp (2^103): what rounds to a finite float, as FLT_MAX printed with 9 digits
+// (3.40282347e+38, a little above it) does.
+bool fits_float(double v) { return std::isfinite(v) && std::fabs(v) < 0x1.ffffffp+127; }
+
 namespace {
+
+constexpr const char* kFloatRange = " within float32's range (magnitude at most 3.4028235e+38)";
 
 constexpr std::array<std::pair<Activation, std::string_view>, 6> kActivations{{
     {Activation::identity, "identity"},
@@ -103,6 +111,13 @@ void validate(const OptimizerSpec& optimizer) {
   auto in_unit_interval = [](double v) { return v >= 0.0 && v < 1.0; };  // false for NaN
   if (!(optimizer.learning_rate > 0.0 && std::isfinite(optimizer.learning_rate)))
     throw_bad_input("optimizer.learning_rate: expected a positive number");
+  // The update runs in float32: a setting past its range is bad input, not an overflow while training.
+  for (const auto& [name, value] : {std::pair{"learning_rate", optimizer.learning_rate},
+                                    std::pair{"epsilon", optimizer.epsilon},
+                                    std::pair{"weight_decay", optimizer.weight_decay_or_default()}})
+    if (std::isfinite(value) && !fits_float(value))
+      throw_bad_input(std::string("optimizer.") + name + ": expected a number" + kFloatRange + ", got " +
+                      std::to_string(value));
   if (!in_unit_interval(optimizer.momentum_or_default()))
     throw_bad_input("optimizer.momentum: expected a number in [0, 1)");
   if (kind == OptimizerKind::nesterov && !(optimizer.momentum_or_default() > 0.0))

@@ -1,6 +1,6 @@
 // The general training step on the CPU (step.hpp): gather the batch's rows, Network::forward with dropout,
 // loss_value, Network::backward into the gradient arena, the gradient reducer of distributed or exact
-// training when there is one, clipping, the finiteness check, Optimizer::step.
+// training when there is one, clipping, the finiteness check, Optimizer::step, the parameters' check.
 #include <cmath>
 #include <vector>
 
@@ -48,12 +48,15 @@ class CpuStep final : public Step, private GradientSource {
     const auto gradients = network_.gradients();
     const bool finite = clip_grad_norm_ > 0 ? std::isfinite(clip_gradient_norm(gradients, clip_grad_norm_))
                                             : kernels::all_finite(gradients.data(), gradients.size());
-    if (!std::isfinite(loss) || !finite) {
-      divergence_ = Divergence{step, divergence_cause(network_, loss)};
-      return false;
+    if (std::isfinite(loss) && finite) {
+      optimizer_.step(network_.parameters(), gradients, learning_rate);
+      if (parameters_finite(network_)) return true;
     }
-    optimizer_.step(network_.parameters(), gradients, learning_rate);
-    return true;
+    divergence_ = Divergence{step, divergence_cause(network_, loss, [&](std::size_t l) {
+                               const std::size_t n = last_rows_ * network_.layer(l).out;
+                               return std::span<const float>(workspace_.a(l), n);
+                             })};
+    return false;
   }
 
   MetricSums sums() override { return sums_; }
@@ -72,6 +75,7 @@ class CpuStep final : public Step, private GradientSource {
     if (classification_)
       for (std::size_t r = 0; r < count; ++r) labels_[r] = data_.labels[indices[r]];
     const int rows = static_cast<int>(count);
+    last_rows_ = count;
     network_.forward(workspace_, x_.data(), rows, &random);
     const double loss = network_.loss_value(workspace_, y_.data(), rows);
     network_.backward(workspace_, x_.data(), y_.data(), rows);
@@ -94,6 +98,7 @@ class CpuStep final : public Step, private GradientSource {
   std::vector<float> y_;              // (B, OUT)
   std::vector<std::int32_t> labels_;  // (B)
   const std::size_t* order_ = nullptr;
+  std::size_t last_rows_ = 0;  // of the last forward pass in workspace_
   MetricSums sums_;
   std::optional<Divergence> divergence_;
 };

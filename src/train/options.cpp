@@ -14,14 +14,14 @@ namespace {
 
 // Throws when a set option is refused: "KEY: expected EXPECTED, got VALUE".
 template <typename T>
-void check(const std::optional<T>& value, const char* key, bool (*accept)(T), const char* expected) {
+void check(const std::optional<T>& value, const char* key, bool (*accept)(T), const std::string& expected) {
   if (!value || accept(*value)) return;
   std::string shown;
   if constexpr (std::is_floating_point_v<T>)
     shown = io::format_double(*value);
   else
     shown = std::to_string(*value);
-  throw OptionError(key, std::string("expected ") + expected + ", got " + shown);
+  throw OptionError(key, "expected " + expected + ", got " + shown);
 }
 
 void check_name(const std::optional<std::string>& value, const char* key, bool known, const std::string& names) {
@@ -29,6 +29,14 @@ void check_name(const std::optional<std::string>& value, const char* key, bool k
 }
 
 bool is_finite(double v) { return std::isfinite(v); }
+
+// Every number the options set is used as a float32 (the arenas, the update), so it must fit one: checked
+// after the option's own range, with its own message.
+void check_float(const std::optional<double>& value, const char* key) {
+  if (value && std::isfinite(*value) && !fits_float(*value))
+    throw OptionError(key, "expected a number within float32's range (magnitude at most 3.4028235e+38), got " +
+                               io::format_double(*value));
+}
 
 }  // namespace
 
@@ -39,12 +47,15 @@ void TrainingOptions::validate() const {
   check_name(optimizer, "optimizer", optimizer && parse_optimizer(*optimizer).has_value(),
              "one of " + optimizer_names());
   check<double>(learning_rate, "learning_rate", [](double v) { return is_finite(v) && v > 0; }, "a positive number");
+  check_float(learning_rate, "learning_rate");
   check<double>(momentum, "momentum", [](double v) { return is_finite(v) && v >= 0 && v < 1; }, "a number in [0, 1)");
   check<double>(weight_decay, "weight_decay", [](double v) { return is_finite(v) && v >= 0; }, "a number >= 0");
+  check_float(weight_decay, "weight_decay");
   check_name(schedule, "schedule", schedule && parse_schedule(*schedule).has_value(), schedule_names());
   check<long>(warmup, "warmup", [](long v) { return v >= 0 && v <= 1000000000L; },
               "a number of steps in [0, 1000000000]");
   check<double>(clip_grad_norm, "clip_grad_norm", [](double v) { return is_finite(v) && v > 0; }, "a positive number");
+  check_float(clip_grad_norm, "clip_grad_norm");
   check<double>(dropout, "dropout", [](double v) { return is_finite(v) && v >= 0 && v < 1; },
                 "a probability in [0, 1)");
   check_name(scale, "scale", scale && parse_scaling(*scale).has_value(), "none, standard or minmax");

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <charconv>
 #include <string>
 
 #include "backprop/base/error.hpp"
@@ -18,21 +18,23 @@ namespace {
 constexpr const char* kTrainColor = "#1f77b4";       // blue
 constexpr const char* kValidationColor = "#ff7f0e";  // orange
 
-std::string printf_text(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value);
-  return buffer;
+// printf's %.*f (fixed) or %.*g (general) as in the "C" locale, whatever locale an embedding program set
+// (std::to_chars never reads it; snprintf would write "0,5" under de_DE).
+std::string number_text(double value, std::chars_format format, int digits) {
+  char buffer[352];  // a fixed double of up to 309 integer digits and the decimals asked for here
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value, format, digits);
+  return error == std::errc() ? std::string(buffer, end) : std::string("nan");
 }
+std::string fixed_text(double value, int digits) { return number_text(value, std::chars_format::fixed, digits); }
+std::string general_text(double value, int digits) { return number_text(value, std::chars_format::general, digits); }
 
 // A metric for a table: fixed digits, "-" when not applicable (NaN).
 std::string metric_text(double value, int digits = 4) {
   if (!std::isfinite(value)) return "-";
-  char format[16];
-  std::snprintf(format, sizeof format, "%%.%df", digits);
-  return printf_text(format, value);
+  return fixed_text(value, digits);
 }
 
-std::string coordinate(double value) { return printf_text("%.1f", value); }
+std::string coordinate(double value) { return fixed_text(value, 1); }
 
 std::string activation_text(const LayerSpec& layer) {
   std::string text(to_string(layer.activation));
@@ -90,7 +92,7 @@ std::string line_chart(const std::string& label, const std::vector<Series>& seri
     svg += "<line class=\"grid\" x1=\"" + coordinate(left) + "\" x2=\"" + coordinate(left + plot_width) + "\" y1=\"" + y +
            "\" y2=\"" + y + "\"/>";
     svg += "<text class=\"tick\" x=\"" + coordinate(left - 6) + "\" y=\"" + y + "\" text-anchor=\"end\" dy=\"0.32em\">" +
-           html_escape(printf_text("%.4g", std::fabs(value) < step * 1e-6 ? 0.0 : value)) + "</text>\n";
+           html_escape(general_text(std::fabs(value) < step * 1e-6 ? 0.0 : value, 4)) + "</text>\n";
   }
   // x ticks: epoch 1 and multiples of a round step.
   const int x_step = std::max(1, static_cast<int>(nice_step(std::max(epochs - 1, 1), 8)));
@@ -137,7 +139,7 @@ std::string line_chart(const std::string& label, const std::vector<Series>& seri
         if (std::isfinite(s.values[e]))
           svg += "<circle cx=\"" + coordinate(x_of(static_cast<double>(e + 1))) + "\" cy=\"" + coordinate(y_of(s.values[e])) +
                  "\" r=\"3\" fill=\"" + std::string(s.color) + "\"><title>" +
-                 html_escape(s.name + ", epoch " + std::to_string(e + 1) + ": " + printf_text("%.6g", s.values[e])) +
+                 html_escape(s.name + ", epoch " + std::to_string(e + 1) + ": " + general_text(s.values[e], 6)) +
                  "</title></circle>";
     svg += "\n<line x1=\"" + coordinate(legend_x) + "\" x2=\"" + coordinate(legend_x + 22) + "\" y1=\"14\" y2=\"14\" stroke=\"" +
            std::string(s.color) + "\" stroke-width=\"3\"/>";
@@ -203,7 +205,7 @@ std::string confusion_table(const std::vector<std::size_t>& counts, const std::v
       const double share = row_total ? static_cast<double>(count) / static_cast<double>(row_total) : 0.0;
       // Shade by the share of the row: blue on the diagonal (right), red off it (wrong).
       const char* rgb = t == p ? "31,119,180" : "214,39,40";
-      html += "<td class=\"number\" style=\"background:rgba(" + std::string(rgb) + "," + printf_text("%.3f", share) + ")" +
+      html += "<td class=\"number\" style=\"background:rgba(" + std::string(rgb) + "," + fixed_text(share, 3) + ")" +
               (share > 0.55 ? ";color:#fff" : "") + "\">" + std::to_string(count) + "</td>";
     }
     html += "<td class=\"number\">" + std::to_string(row_total) + "</td><td class=\"number\">" +
@@ -224,7 +226,7 @@ std::string epoch_table(const std::vector<EpochMetrics>& history, bool classific
     const double train_metric = classification ? m.train.accuracy : m.train.rmse;
     const double validation_metric = classification ? m.validation.accuracy : m.validation.rmse;
     html += "<tr><td>" + std::to_string(m.epoch) + "</td><td class=\"number\">" +
-            html_escape(printf_text("%.4g", m.learning_rate)) + "</td><td class=\"number\">" + metric_text(m.seconds, 2) +
+            html_escape(general_text(m.learning_rate, 4)) + "</td><td class=\"number\">" + metric_text(m.seconds, 2) +
             "</td><td class=\"number\">" + metric_text(m.train.loss, 6) + "</td><td class=\"number\">" +
             metric_text(train_metric) + "</td><td class=\"number\">" +
             (m.has_validation ? metric_text(m.validation.loss, 6) : "-") + "</td><td class=\"number\">" +

@@ -72,29 +72,30 @@ inline __attribute__((always_inline)) void backward_fixed(
       const float gradient = x * d[o];
       g[o] = gradient;
       if constexpr (Update) {
-        largest = std::max(largest, magnitude_bits(gradient));
         saved_weights[static_cast<std::size_t>(i) * Out + o] = w[o];
         math::sgd(w[o], gradient, learning_rate, weight_decay);
+        largest = std::max(largest, magnitude_bits(w[o]));
       }
     }
   }
   for (int o = 0; o < Out; ++o) {
     grad_bias[o] = d[o];
     if constexpr (Update) {
-      largest = std::max(largest, magnitude_bits(d[o]));
       saved_bias[o] = bias[o];
       math::sgd(bias[o], d[o], learning_rate, weight_decay);
+      largest = std::max(largest, magnitude_bits(bias[o]));
     }
   }
 }
 
-// p <- math::sgd(p, g) over n values, the values before into saved, and the largest magnitude of g.
+// p <- math::sgd(p, g) over n values, the values before into saved, and the largest magnitude of the updated
+// p: not finite when a gradient was not (inf or NaN passes into p) or when the update overflowed.
 inline void sgd_update(float* __restrict p, float* __restrict saved, const float* __restrict g, int n,
                        float learning_rate, float weight_decay, std::uint32_t& largest) {
   for (int i = 0; i < n; ++i) {
-    largest = std::max(largest, magnitude_bits(g[i]));
     saved[i] = p[i];
     math::sgd(p[i], g[i], learning_rate, weight_decay);
+    largest = std::max(largest, magnitude_bits(p[i]));
   }
 }
 
@@ -210,7 +211,9 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
   }
   if constexpr (Update) {
     finite = largest < kInfinityBits && std::isfinite(loss);
-    if (!finite) {  // every layer was updated: each takes back its values
+    // Every layer was updated: each takes back its values when the loss or a gradient was not finite (an
+    // update that overflowed from finite ones stays, as in the general step).
+    if (!finite && !(std::isfinite(loss) && kernels::all_finite(gradients, network_.gradients().size()))) {
       for (const DenseLayer& layer : layers_) {
         std::copy_n(saved_.data() + layer.weights_offset, static_cast<std::size_t>(layer.in) * layer.out,
                     parameters + layer.weights_offset);
@@ -233,7 +236,10 @@ RowStep::Result RowStep::step(const float* x, const float* y, double learning_ra
   result.loss = run<false>(x, y, 0.0f, unused);
   const auto gradients = network_.gradients();
   result.finite = std::isfinite(result.loss) && kernels::all_finite(gradients.data(), gradients.size());
-  if (result.finite) optimizer_.step(network_.parameters(), gradients, learning_rate);
+  if (result.finite) {
+    optimizer_.step(network_.parameters(), gradients, learning_rate);
+    result.finite = parameters_finite(network_);
+  }
   return result;
 }
 
@@ -282,7 +288,9 @@ class RowTrainingStep final : public Step {
     const RowStep::Result row = row_step_.step(x, y, learning_rate);
     add_rows(sums_, row_step_.output(), y, classification_ ? &data_.labels[r] : nullptr, 1, outputs_, row.loss,
              classification_);
-    if (!row.finite) divergence_ = Divergence{step, divergence_cause(network_, row.loss)};
+    if (!row.finite)
+      divergence_ = Divergence{step, divergence_cause(network_, row.loss,
+                                                      [&](std::size_t l) { return row_step_.layer_output(l); })};
     return row.finite;
   }
 

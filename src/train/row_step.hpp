@@ -27,13 +27,19 @@ class RowStep {
 
   struct Result {
     float loss = 0;       // Network::loss_value of the row
-    bool finite = false;  // the loss and every gradient value are finite; when not, nothing was updated
+    // The loss, every gradient value and every updated parameter are finite. When the loss or a gradient is
+    // not, nothing was updated; when only the update overflowed, its parameters stay (step.hpp's Step::run).
+    bool finite = false;
   };
   // One training step on the row x (IN) with target y (OUT, as Dataset::gather_targets writes it): forward,
   // loss, backward into the network's gradient arena and, when the loss and the gradient are finite, the
   // optimizer's update with this learning rate. output() then holds the network's output for the row.
   Result step(const float* x, const float* y, double learning_rate);
   const float* output() const { return a_.data() + offsets_.back(); }
+  // Layer l's output for the last row (OUT_l values).
+  std::span<const float> layer_output(std::size_t l) const {
+    return {a_.data() + offsets_[l], static_cast<std::size_t>(layers_[l].out)};
+  }
 
  private:
   // The forward, the loss and the backward; with Update, plain SGD's update of each layer as soon as its

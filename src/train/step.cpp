@@ -7,6 +7,7 @@
 
 #include "backprop/dist/communicator.hpp"
 #include "backprop/base/error.hpp"
+#include "backprop/kernels/kernels.hpp"
 #include "train/row_step.hpp"
 #include "dist/gradient_reducer.hpp"
 
@@ -46,17 +47,46 @@ Metrics metrics_of(const MetricSums& sums, bool classification) {
   return m;
 }
 
-std::string divergence_cause(const Network<float>& network, double loss) {
-  if (!std::isfinite(loss)) return "the loss is " + std::to_string(loss);
-  const auto gradients = network.gradients();
+namespace {
+
+bool finite(std::span<const float> values) {
+  return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
+}
+
+// The first layer (1-based) whose weights and bias in arena (the parameter or the gradient arena) are not all
+// finite; 0 when every one is.
+std::size_t first_layer_not_finite(const Network<float>& network, std::span<const float> arena) {
   for (std::size_t l = 0; l < network.layer_count(); ++l) {
     const DenseLayer& layer = network.layer(l);
-    const auto first = gradients.begin() + static_cast<std::ptrdiff_t>(layer.weights_offset);
-    const auto last = gradients.begin() + static_cast<std::ptrdiff_t>(layer.bias_offset + layer.out);
-    if (!std::all_of(first, last, [](float g) { return std::isfinite(g); }))
-      return "the gradient of layer " + std::to_string(l + 1) + " is not finite";
+    if (!finite(arena.subspan(layer.weights_offset, layer.bias_offset + layer.out - layer.weights_offset)))
+      return l + 1;
   }
+  return 0;
+}
+
+}  // namespace
+
+std::string divergence_cause(const Network<float>& network, double loss, const LayerOutputs& outputs) {
+  const std::size_t layers = network.layer_count();
+  // A step whose loss or gradient is not finite skips its update, so parameters that are not finite were made
+  // so by the step's own update (each earlier one was checked).
+  if (const std::size_t l = first_layer_not_finite(network, network.parameters()))
+    return "the update made the parameters of layer " + std::to_string(l) + " not finite";
+  if (!std::isfinite(loss)) {
+    std::string what = "the loss is " + std::to_string(loss) + " at layer ";
+    for (std::size_t l = 0; outputs && l < layers; ++l)
+      if (const auto values = outputs(l); !values.empty() && !finite(values))
+        return what + std::to_string(l + 1) + ": its outputs are not finite";
+    return what + std::to_string(layers) + ", the output layer";
+  }
+  if (const std::size_t l = first_layer_not_finite(network, network.gradients()))
+    return "the gradient of layer " + std::to_string(l) + " is not finite";
   return "a value is not finite";
+}
+
+bool parameters_finite(const Network<float>& network) {
+  const auto parameters = network.parameters();
+  return kernels::all_finite(parameters.data(), parameters.size());
 }
 
 }  // namespace backprop

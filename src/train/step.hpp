@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -25,8 +26,7 @@
 
 namespace backprop {
 
-// A step whose loss or gradient was not finite: which step, and what was not finite ("the loss is inf",
-// "the gradient of layer 2 is not finite").
+// A step that diverged: which step, and what was not finite, naming the layer (divergence_cause).
 struct Divergence {
   long step = 0;
   std::string what;
@@ -42,8 +42,10 @@ class Step {
 
   // One optimizer step on the rows order[first, first + count): forward, loss, backward, update at this
   // learning rate; step numbers it (dropout masks, divergence). A step whose loss or gradient is not finite
-  // changes no parameter. Returns false when it is known at once that the step diverged (divergence() then
-  // says how); a device, which does not wait for its steps, returns true and reports it later.
+  // changes no parameter; a step whose update makes a parameter not finite (a learning rate that throws the
+  // weights past float's range) leaves it so: either is a divergence, and train() saves nothing after it.
+  // Returns false when it is known at once that the step diverged (divergence() then says how); a device,
+  // which does not wait for its steps, returns true and reports it later.
   virtual bool run(std::size_t first, std::size_t count, long step, double learning_rate) = 0;
 
   // The epoch's metric sums so far, of this process's rows (a device reads them back: a wait).
@@ -104,8 +106,14 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
                                 const Scaling& scaling, int batch_size, const TrainingParallelism& parallelism,
                                 Random& dropout_random);
 
-// What was not finite after a CPU step: the loss, else the first layer whose gradient is not.
-std::string divergence_cause(const Network<float>& network, double loss);
+// The outputs of layer l (0-based) of a step's last forward pass, all rows; empty where they are not at hand.
+using LayerOutputs = std::function<std::span<const float>(std::size_t layer)>;
+// What was not finite after a step, naming the layer: the first layer whose parameters the update made not
+// finite, else the loss (and the first layer whose outputs are not finite, else the output layer), else the
+// first layer whose gradient is not finite. Every step's message comes from here.
+std::string divergence_cause(const Network<float>& network, double loss, const LayerOutputs& outputs = {});
+// After a step's update: every parameter finite (the check that catches an update's overflow).
+bool parameters_finite(const Network<float>& network);
 
 // Adds a batch's rows to sums: their outputs (count, OUT), targets (count, OUT), labels (count; classification
 // only, else null) and the batch's loss averaged over its rows. Inline: the one-row step calls it every step.

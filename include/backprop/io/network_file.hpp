@@ -22,6 +22,8 @@ namespace backprop::io {
 // far past what trains on a CPU in reasonable time. A larger one is refused as bad input naming the layer,
 // rather than allocated (a model holds them in double while it is read).
 inline constexpr std::uint64_t kMaxNetworkParameters = std::uint64_t{1} << 24;
+// The most layers a network file may declare (docs/reliability.md).
+inline constexpr std::size_t kMaxNetworkLayers = 1000;
 
 // Throws Error(bad_input) "FILE:LINE:COLUMN: syntax error: ..." for malformed JSON and
 // "FILE: layers[1].weights: expected ..." for a well-formed file that is not a valid network.

@@ -83,13 +83,17 @@ struct NetworkSpec {
   int layer_input(std::size_t layer) const { return layer == 0 ? input : layers[layer - 1].units; }
 };
 
+// A number that float32 holds as a finite value (|v| <= 3.4028235e38): training runs in float32, so a
+// learning rate, a weight or any setting beyond it is bad input (a weight of 1e39 would be inf).
+bool fits_float(double v);
+
 // Throws Error(bad_input) naming what is wrong ("layers[1].weights: ..."): units < 1, softmax anywhere
 // but last, a loss that does not fit the output activation (bce needs sigmoid, softmax_ce needs softmax),
-// weights or bias of the wrong shape, non-finite numbers, a dropout outside [0, 1).
+// weights or bias of the wrong shape, numbers beyond float32's range, a dropout outside [0, 1).
 void validate(const NetworkSpec& spec);
 // Throws Error(bad_input) "optimizer.momentum: expected ..." for an unknown type or a setting out of range:
 // learning_rate > 0; momentum, beta1, beta2, alpha in [0, 1) (nesterov: momentum > 0, as torch demands);
-// epsilon > 0 (0 would divide 0 by 0 where a gradient stays 0); weight_decay >= 0; all finite.
+// epsilon > 0 (0 would divide 0 by 0 where a gradient stays 0); weight_decay >= 0; all within float32's range.
 void validate(const OptimizerSpec& optimizer);
 
 std::string_view to_string(Activation activation);

@@ -1,6 +1,7 @@
 // The emulated device (kernels/device.hpp): host memory and plain loops over the per-element math the CUDA
-// kernels run (kernels/math.hpp, device_math.hpp), with the CPU's gemm. The reference for the CUDA backend's
-// tests, and the backend that tests the device training path on machines without a GPU.
+// kernels run (kernels/math.hpp, device_math.hpp), with products and column sums of its own (not the CPU's).
+// The reference for the CUDA backend's tests, and the backend that tests the device training path on machines
+// without a GPU.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -36,13 +37,32 @@ class EmulatedBackend final : public DeviceBackend {
   }
   void synchronize() override {}
 
+  // Plain loops, not the CPU's kernels::gemm and column_sums: the device tests hold the CPU path against this
+  // backend, so it must be a second implementation. Each sum in double, then rounded once.
   void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a, int lda,
             const float* b, int ldb, float beta, float* c, int ldc) override {
-    kernels::gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    const auto at = [&](int i, int p) {  // op(A)[i][p]
+      return transpose_a == Transpose::no ? a[static_cast<std::size_t>(i) * lda + p] : a[static_cast<std::size_t>(p) * lda + i];
+    };
+    const auto bt = [&](int p, int j) {  // op(B)[p][j]
+      return transpose_b == Transpose::no ? b[static_cast<std::size_t>(p) * ldb + j] : b[static_cast<std::size_t>(j) * ldb + p];
+    };
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double sum = 0;
+        for (int p = 0; p < k; ++p) sum += static_cast<double>(at(i, p)) * bt(p, j);
+        float& out = c[static_cast<std::size_t>(i) * ldc + j];
+        // beta 0 overwrites (C may hold anything, NaN included), as BLAS does.
+        out = static_cast<float>(alpha * sum + (beta == 0.0f ? 0.0 : static_cast<double>(beta) * out));
+      }
   }
 
   void column_sums(float* sums, const float* in, int rows, int cols) override {
-    kernels::column_sums(sums, in, rows, cols);
+    for (int col = 0; col < cols; ++col) {
+      double sum = 0;
+      for (int r = 0; r < rows; ++r) sum += in[static_cast<std::size_t>(r) * cols + col];
+      sums[col] = static_cast<float>(sum);
+    }
   }
 
   void bias_activation(float* z, float* a, const float* bias, int rows, int cols, Activation f,

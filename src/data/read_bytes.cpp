@@ -91,8 +91,13 @@ std::vector<std::uint8_t> read_chunks(const std::filesystem::path& path, const s
   bool finished = false;
   while (!finished) {
     const std::size_t used = bytes.size();
-    bytes.resize(used + kChunkBytes);
-    const std::size_t got = read_chunk(bytes.data() + used, kChunkBytes);
+    // Within the capacity reserved for the declared size (at least one byte: the read that finds the end),
+    // so that the last read does not make the vector grow to twice the data (a 47 MB data set took 36 MB
+    // more at its peak); past it, a chunk, which the check below refuses.
+    const std::size_t room = end && bytes.capacity() > used ? std::min(kChunkBytes, bytes.capacity() - used)
+                                                            : kChunkBytes;
+    bytes.resize(used + room);
+    const std::size_t got = read_chunk(bytes.data() + used, room);
     bytes.resize(used + got);
     finished = got == 0;
     if (!end) {

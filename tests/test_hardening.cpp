@@ -328,3 +328,25 @@ TEST(HardeningLocale, TheLibraryWritesTheSameUnderACommaDecimalLocaleSetInProces
 
 }  // namespace
 }  // namespace backprop
+
+namespace backprop {
+namespace {
+
+// A data set with more classes than the network has outputs names the classes, each label cut to 60
+// characters: an over-long label is not echoed in full.
+TEST(HardeningCsvLabels, TooManyClassesNamesThemWithLongLabelsCut) {
+  TempDir dir;
+  write_file(dir / "net.json", kClassifier);
+  const std::string long_label(300, 'q');
+  write_file(dir / "data.csv", "a,b,label\n1,2,x\n-1,0.5,y\n0.5,0.5," + long_label + "\n");
+  const CommandResult r = run_backprop("train " + shell_word(dir / "net.json") + " --data " +
+                                       shell_word(dir / "data.csv") + " --out " + shell_word(dir / "m.bin"));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("the data has 3 classes"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr(std::string(50, 'q')));
+  EXPECT_THAT(r.out, ::testing::Not(::testing::HasSubstr(std::string(100, 'q'))));
+  EXPECT_FALSE(std::filesystem::exists(dir / "m.bin"));
+}
+
+}  // namespace
+}  // namespace backprop

@@ -7,6 +7,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
+#include "loaders.hpp"
 
 namespace backprop {
 
@@ -47,7 +48,7 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
       std::string names;
       for (std::size_t i = 0; i < dataset.class_names.size() && i < 12; ++i) {
         if (i > 0) names += ", ";
-        names += dataset.class_names[i];
+        names += "'" + data::quoted_excerpt(dataset.class_names[i]) + "'";  // a long label cut to 60 characters
       }
       throw_bad_input(data + ": the data has " + std::to_string(dataset.class_names.size()) + " classes (" + names +
                       (dataset.class_names.size() > 12 ? ", ..." : "") + ") but the network's output layer has " +

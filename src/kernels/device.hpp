@@ -11,8 +11,9 @@
 // - CUDA (src/kernels/cuda/backend.cu, built with BACKPROP_WITH_CUDA): cuBLAS for the products, kernels of
 //   ours for the rest, over the per-element math of src/kernels/math.hpp (the CPU path's too);
 // - the emulator (src/kernels/cuda/emulated.cpp): the same per-element math as plain loops over host
-//   memory, with the CPU's gemm. It is the reference the CUDA backend is tested against, and it lets the
-//   device training path (nn/device_network, train()) be tested on machines without a GPU.
+//   memory, with its own plain gemm and column sums (so the device tests compare two implementations with
+//   the CPU's). It is the reference the CUDA backend is tested against, and it lets the device training path
+//   (src/device/: DeviceNetwork, DeviceStep) be tested on machines without a GPU.
 #pragma once
 
 #include <cstddef>

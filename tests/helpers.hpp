@@ -6,6 +6,8 @@
 #include <fstream>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -61,6 +63,18 @@ inline CommandResult run_backprop(const std::string& arguments) {
 }
 
 // A path as one word of a shell command line (run_backprop goes through the shell).
+// In a forked child: replaces the process with the backprop command and these arguments (exit 127 if it
+// cannot start). For tests that set up the child's file descriptors or limits themselves.
+[[noreturn]] inline void exec_backprop(const std::vector<std::string>& arguments) {
+  std::string command = BACKPROP_COMMAND;
+  std::vector<std::string> copies = arguments;
+  std::vector<char*> argv{command.data()};
+  for (auto& a : copies) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(command.c_str(), argv.data());
+  ::_exit(127);
+}
+
 inline std::string shell_word(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
 inline std::string source_path(const std::string& relative) { return std::string(BACKPROP_SOURCE_DIR) + "/" + relative; }

@@ -110,14 +110,7 @@ class Checkpoints : public ::testing::Test {
       const int null = ::open("/dev/null", O_WRONLY);
       ::dup2(null, STDOUT_FILENO);
       ::dup2(null, STDERR_FILENO);
-      std::vector<char*> argv;
-      std::string command = BACKPROP_COMMAND;
-      argv.push_back(command.data());
-      std::vector<std::string> copies = args;
-      for (auto& a : copies) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(command.c_str(), argv.data());
-      ::_exit(127);
+      backprop::testing::exec_backprop(args);
     }
     int status = 0;
     for (;;) {

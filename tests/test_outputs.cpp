@@ -78,14 +78,7 @@ Outcome run_command(const std::vector<std::string>& arguments, Stdout stdout_mod
       const rlimit limit{limit_file_bytes, limit_file_bytes};
       ::setrlimit(RLIMIT_FSIZE, &limit);
     }
-    std::vector<char*> argv;
-    std::string command = BACKPROP_COMMAND;
-    argv.push_back(command.data());
-    std::vector<std::string> copies = arguments;
-    for (auto& a : copies) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(command.c_str(), argv.data());
-    ::_exit(127);
+    backprop::testing::exec_backprop(arguments);
   }
   if (pipe_ends[1] >= 0) ::close(pipe_ends[1]);
   int status = 0;

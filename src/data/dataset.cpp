@@ -197,6 +197,17 @@ float Dataset::feature(std::size_t r, int f) const {
   return features_u8.empty() ? features_f32[at] : math::byte_feature(features_u8[at]);
 }
 
+void Dataset::prefetch_row(std::size_t r) const {
+  const auto width = static_cast<std::size_t>(features);
+  const char* row = features_u8.empty() ? reinterpret_cast<const char*>(features_f32.data() + r * width)
+                                        : reinterpret_cast<const char*>(features_u8.data() + r * width);
+  const std::size_t bytes = width * (features_u8.empty() ? sizeof(float) : sizeof(std::uint8_t));
+  for (std::size_t byte = 0; byte < bytes; byte += 64) __builtin_prefetch(row + byte);
+  if (bytes > 0) __builtin_prefetch(row + bytes - 1);  // the last line, where the row does not start on one
+  if (!labels.empty()) __builtin_prefetch(labels.data() + r);
+  if (!targets.empty()) __builtin_prefetch(targets.data() + r * static_cast<std::size_t>(target_count));
+}
+
 void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t count, const Scaling& scaling) const {
   const auto width = static_cast<std::size_t>(features);
   if (!scaling.empty() && (scaling.offset.size() != width || scaling.scale.size() != width))
@@ -207,17 +218,11 @@ void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t co
   // "Measurements behind the code"). Wide rows are converted on the thread pool, 32 rows a piece (each row
   // is converted the same way on any thread).
   constexpr std::size_t kPrefetchAhead = 2;
-  const std::size_t row_bytes = width * (features_u8.empty() ? sizeof(float) : sizeof(std::uint8_t));
-  const char* base = features_u8.empty() ? reinterpret_cast<const char*>(features_f32.data())
-                                         : reinterpret_cast<const char*>(features_u8.data());
   const auto convert = [&](std::size_t first, std::size_t rows) {
     for (std::size_t i = first; i < first + rows; ++i) {
       const std::size_t r = indices[i];
       float* row_out = out + i * width;  // (features)
-      if (i + kPrefetchAhead < first + rows) {
-        const char* ahead = base + indices[i + kPrefetchAhead] * row_bytes;
-        for (std::size_t byte = 0; byte < row_bytes; byte += 64) __builtin_prefetch(ahead + byte);
-      }
+      if (i + kPrefetchAhead < first + rows) prefetch_row(indices[i + kPrefetchAhead]);
       if (!features_u8.empty()) {
         const std::uint8_t* row = features_u8.data() + r * width;
         if (scaling.empty()) {

@@ -44,6 +44,9 @@ struct Dataset {
   // classification with softmax_ce (outputs = classes), a single 0/1 for bce with one output
   // (outputs = 1, two classes), the numbers for regression.
   void gather_targets(float* out, const std::size_t* indices, std::size_t count, int outputs) const;
+  // Asks the cache for row r's features and its label or target, some steps before they are read: a
+  // shuffled epoch reads the rows in an order the hardware cannot guess, but the program knows it.
+  void prefetch_row(std::size_t r) const;
 };
 
 struct LoadOptions {

@@ -25,7 +25,11 @@ struct GradcheckArguments {
 
 int run_gradcheck(const GradcheckArguments& args) {
   NetworkSpec spec = io::read_model(args.network).exact_network;
-  if (const auto loss = loss_option(args.loss)) spec.loss = *loss;
+  if (const auto loss = loss_option(args.loss)) {
+    spec.loss = *loss;
+    // The file's label smoothing belongs to its softmax_ce; another loss checked here has none.
+    if (spec.loss != LossKind::softmax_ce) spec.training.label_smoothing = 0.0;
+  }
   validate(spec);
 
   std::vector<double> x, y;
@@ -42,8 +46,10 @@ int run_gradcheck(const GradcheckArguments& args) {
   }
   const GradientCheckResult result = gradient_check(spec, x, y);
 
-  std::printf("gradcheck %s: network %s, loss %s, %s, %zu parameters, central differences h = %g\n",
+  const double smoothing = spec.training.label_smoothing;
+  std::printf("gradcheck %s: network %s, loss %s%s, %s, %zu parameters, central differences h = %g\n",
               args.network.c_str(), architecture(spec).c_str(), std::string(to_string(spec.loss)).c_str(),
+              smoothing > 0 ? (" (label smoothing " + io::format_double(smoothing) + ")").c_str() : "",
               source.c_str(), result.parameters_checked, kGradientCheckStep);
   std::printf("%-6s %-11s %-16s %-16s\n", "layer", "activation", "max error W", "max error b");
   for (std::size_t l = 0; l < result.layers.size(); ++l) {

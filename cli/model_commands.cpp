@@ -144,7 +144,9 @@ int run_info(const DataArguments& a) {
   const NetworkSpec& spec = model.network;
   std::size_t parameters = 0;
   std::printf("%s\n", a.model.c_str());
-  std::printf("  network     %s, loss %s\n", architecture(spec).c_str(), std::string(to_string(spec.loss)).c_str());
+  const double smoothing = spec.training.label_smoothing;
+  std::printf("  network     %s, loss %s%s\n", architecture(spec).c_str(), std::string(to_string(spec.loss)).c_str(),
+              smoothing > 0 ? (" (trained with label smoothing " + io::format_double(smoothing) + ")").c_str() : "");
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     const auto& layer = spec.layers[l];
     const std::size_t in = static_cast<std::size_t>(spec.layer_input(l));

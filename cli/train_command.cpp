@@ -335,6 +335,9 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--warmup", o.warmup, "Steps of linear warm-up before the schedule");
   cmd->add_option("--clip-grad-norm", o.clip_grad_norm, "Clip the gradient's global L2 norm to this");
   cmd->add_option("--dropout", o.dropout, "Dropout probability of every hidden layer (training only)");
+  cmd->add_option("--label-smoothing", o.label_smoothing,
+                  "softmax_ce only: train against (1 - X) one-hot + X / classes (torch's label_smoothing; 0: off); "
+                  "the training and validation losses are the smoothed loss, eval reports the plain one");
   cmd->add_option("--scale", o.scale, "Feature scaling fitted on the training data: none, standard or minmax");
   cmd->add_option("--early-stopping", o.early_stopping,
                   "Stop after this many epochs without a better validation loss, keeping the best parameters "

@@ -9,7 +9,8 @@
 //                     validation_split=0.1, seed=1, scale="standard")   # list of per-epoch dicts
 //   P = net.predict(X)              # (N, K) class probabilities, or (N, OUT) outputs for regression; for one
 //                                   # sigmoid output two columns [1 - p, p] (Model::predict: the one column p)
-//   net.evaluate(X, y)              # {"loss", "accuracy", "rows"} or {"loss", "rmse", "mae", "rows"}
+//   net.evaluate(X, y)              # {"loss", "accuracy", "rows"} or {"loss", "rmse", "mae", "rows"}; the
+//                                   # loss without the recipe's label smoothing (the plain cross-entropy)
 //   net.save("model.bin")           # a model file (scaling and classes included); backprop.load reads it
 //   backprop.trace("examples/seed.json", input=[1, 2, 3, 4], target=[1], steps=2, loss="bce")
 //
@@ -333,8 +334,8 @@ py::list fit(PythonNetwork& network, const FloatArray& x, const py::array& y, st
              std::optional<double> momentum, std::optional<double> weight_decay, std::optional<std::string> schedule,
              std::optional<long> warmup, std::optional<double> clip_grad_norm, std::optional<double> dropout,
              std::optional<int> early_stopping, std::optional<double> validation_split,
-             std::optional<std::uint64_t> seed, std::optional<std::string> scale, bool verbose,
-             const std::string& device) {
+             std::optional<std::uint64_t> seed, std::optional<std::string> scale,
+             std::optional<double> label_smoothing, bool verbose, const std::string& device) {
   FitArguments arguments;
   arguments.options = {.epochs = epochs,
                        .batch_size = batch_size,
@@ -349,6 +350,7 @@ py::list fit(PythonNetwork& network, const FloatArray& x, const py::array& y, st
                        .scale = scale,
                        .early_stopping = early_stopping,
                        .validation_split = validation_split,
+                       .label_smoothing = label_smoothing,
                        .seed = seed};
   arguments.verbose = verbose;
   arguments.device = device;
@@ -461,16 +463,19 @@ PYBIND11_MODULE(_backprop, m) {
            "momentum"_a = py::none(), "weight_decay"_a = py::none(), "schedule"_a = py::none(),
            "warmup"_a = py::none(), "clip_grad_norm"_a = py::none(), "dropout"_a = py::none(),
            "early_stopping"_a = py::none(), "validation_split"_a = py::none(), "seed"_a = py::none(),
-           "scale"_a = py::none(), "verbose"_a = false, "device"_a = "",
+           "scale"_a = py::none(), "label_smoothing"_a = py::none(), "verbose"_a = false, "device"_a = "",
            "Train on X (N, IN) and y: class indices (N,) for a classifier, numbers (N,) or (N, OUT) otherwise.\n"
            "device: 'cpu' or 'cuda'; '' (default): $BACKPROP_DEVICE, else the GPU when there is one.\n"
            "Options left None keep the network file's recipe ('training', 'optimizer'); training continues from\n"
-           "the current parameters. Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
+           "the current parameters. label_smoothing (softmax_ce only, [0, 1)): torch's; the history's losses are\n"
+           "then the smoothed training objective, evaluate() the plain cross-entropy.\n"
+           "Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
            "accuracy or rmse and mae, and validation_... with a validation split).")
       .def("predict", &PythonNetwork::predict, "X"_a,
            "(N, K) class probabilities (K = 2 for one sigmoid output) or (N, OUT) outputs, float32.")
       .def("evaluate", &PythonNetwork::evaluate, "X"_a, "y"_a, py::kw_only(), "batch_size"_a = 256, "device"_a = "",
-           "{'loss', 'accuracy', 'rows'} for a classifier, {'loss', 'rmse', 'mae', 'rows'} otherwise.")
+           "{'loss', 'accuracy', 'rows'} for a classifier, {'loss', 'rmse', 'mae', 'rows'} otherwise.\n"
+           "The loss is the plain one: without the recipe's label smoothing.")
       .def("save", &PythonNetwork::save, "path"_a, py::kw_only(), "format"_a = "binary",
            "Write a model file (atomically): binary, or format='json' (readable, reads back bit-exact).")
       .def("weights", &PythonNetwork::weights, "layer"_a, "A copy of layer's weights, (IN, OUT) float32.")
@@ -486,6 +491,9 @@ PYBIND11_MODULE(_backprop, m) {
       .def_property_readonly(
           "loss", [](const PythonNetwork& n) { return std::string(to_string(n.spec().loss)); },
           "'mse', 'bce' or 'softmax_ce'.")
+      .def_property_readonly(
+          "label_smoothing", [](const PythonNetwork& n) { return n.spec().training.label_smoothing; },
+          "The recipe's label smoothing (training.label_smoothing; softmax_ce only, 0: off).")
       .def_property_readonly(
           "task", [](const PythonNetwork& n) { return n.classification() ? "classification" : "regression"; },
           "'classification' (bce, softmax_ce) or 'regression' (mse).")

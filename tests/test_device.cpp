@@ -198,10 +198,15 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
     LossKind loss;
     Activation output;
     bool labels;
+    double label_smoothing = 0.0;
   };
+  // softmax_ce with label smoothing: one-hot targets (labels), and soft targets whose rows do not sum to 1.
   const Case cases[] = {{LossKind::softmax_ce, Activation::softmax, true}, {LossKind::mse, Activation::identity, false},
                         {LossKind::mse, Activation::sigmoid, false},       {LossKind::mse, Activation::softmax, false},
-                        {LossKind::bce, Activation::sigmoid, false}};
+                        {LossKind::bce, Activation::sigmoid, false},
+                        {LossKind::softmax_ce, Activation::softmax, true, 0.1},
+                        {LossKind::softmax_ce, Activation::softmax, true, 0.6},
+                        {LossKind::softmax_ce, Activation::softmax, false, 0.25}};
   const int rows = 300, cols = 10;  // more rows than one block of threads
   const std::size_t n = static_cast<std::size_t>(rows) * cols;
   for (const auto& c : cases) {
@@ -215,8 +220,10 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
     }
     if (!c.labels) y = random_values(n, 10, 0, 1);
     const DenseLayer layer{cols, cols, c.output, 0.01, 0, 0};
-    const double expected_loss = loss_value(c.loss, z.data(), a.data(), y.data(), rows, cols);
-    loss_backward(expected_dz.data(), c.loss, z.data(), a.data(), y.data(), layer, rows);
+    const double expected_loss = loss_value(c.loss, c.label_smoothing, z.data(), a.data(), y.data(), rows, cols);
+    loss_backward(expected_dz.data(), c.loss, c.label_smoothing, z.data(), a.data(), y.data(), layer, rows);
+    if (c.label_smoothing > 0)  // the smoothing takes effect (so that the device's agreement below says something)
+      EXPECT_GT(std::abs(expected_loss - loss_value(c.loss, 0.0, z.data(), a.data(), y.data(), rows, cols)), 0.01);
     double correct = 0, squared = 0;
     for (int r = 0; r < rows; ++r) {
       correct += predicted_class(a.data() + static_cast<std::size_t>(r) * cols, cols) == labels[r] ? 1 : 0;
@@ -232,10 +239,11 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
     DeviceArray<kernels::StepStatus> status(backend(), 1);
     backend().loss(dz.data(), sums.data(), status.data(), z_device.data(), a_device.data(), y_device.data(),
                    c.labels ? labels_device.data() : nullptr, rows, cols,
-                   c.loss, c.output, 0.0f, rows);
+                   c.loss, c.label_smoothing, c.output, 0.0f, rows);
     const auto got_sums = to_host(sums)[0];
     const auto got_status = to_host(status)[0];
-    const std::string what = std::string(to_string(c.loss)) + "/" + std::string(to_string(c.output));
+    const std::string what = std::string(to_string(c.loss)) + "/" + std::string(to_string(c.output)) +
+                             " label smoothing " + std::to_string(c.label_smoothing);
     EXPECT_NEAR(got_sums.loss / rows, expected_loss, 1e-6 * std::max(1.0, expected_loss)) << what;
     EXPECT_NEAR(got_status.batch_loss, expected_loss, 1e-6 * std::max(1.0, expected_loss)) << what;
     EXPECT_EQ(got_status.diverged, 0) << what;
@@ -408,7 +416,7 @@ TEST_P(DeviceKernels, ANonFiniteGradientOrLossStopsEveryLaterUpdate) {
   const std::vector<float> z = {1e30f}, a = {1e30f}, y = {0.0f};
   auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), y_device = to_device(backend(), y);
   backend().loss(nullptr, sums.data(), fresh.data(), z_device.data(), a_device.data(), y_device.data(), nullptr, 1, 1,
-                 LossKind::mse, Activation::identity, 0.0f, 1);
+                 LossKind::mse, 0.0, Activation::identity, 0.0f, 1);
   backend().check_gradients(fresh.data(), g.data(), 4, 0.0f, 3);
   status_host = to_host(fresh)[0];
   EXPECT_EQ(status_host.diverged, 1);
@@ -508,6 +516,20 @@ void expect_same_training(DeviceBackend& backend, NetworkSpec spec, const Datase
 TEST_P(DeviceTraining, SoftmaxCrossEntropyWithMomentumMatchesTheCpu) {
   expect_same_training(backend(), small_network(2, Activation::softmax, LossKind::softmax_ce, "momentum"),
                        rings(600, 1), nullptr, Scaling{});
+}
+
+// The smoothed loss and its gradient on the device: parameters, training and validation losses as the CPU's.
+// Smoothing ignored on either side would move the parameters and the losses far past the tolerances.
+TEST_P(DeviceTraining, LabelSmoothingWithAdamMatchesTheCpu) {
+  NetworkSpec spec = small_network(3, Activation::softmax, LossKind::softmax_ce, "adam");
+  spec.training.label_smoothing = 0.2;
+  Dataset data = rings(600, 10), validation = rings(200, 11);
+  for (Dataset* d : {&data, &validation}) {  // three classes: the outer ring's far half is a class of its own
+    d->class_names.push_back("outer, right");
+    for (std::size_t r = 0; r < d->rows; ++r)
+      if (d->labels[r] == 1 && d->features_f32[2 * r] > 0) d->labels[r] = 2;
+  }
+  expect_same_training(backend(), spec, data, &validation, Scaling{});
 }
 
 TEST_P(DeviceTraining, RegressionWithAdamClippingAndScalingMatchesTheCpu) {
@@ -625,12 +647,19 @@ TEST_P(DeviceTraining, AnUpdateThatOverflowsTheWeightsNamesTheStepAndTheLayer) {
 }
 
 TEST_P(DeviceTraining, EvaluateAndPredictionsMatchTheCpu) {
-  const NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
+  NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
+  spec.training.label_smoothing = 0.3;
   Network<float> network(spec);
   const Dataset data = rings(700, 9);  // batches of 256: two full and one of 188
   const Metrics cpu = evaluate(network, data, Scaling{});
   const Metrics device = evaluate(network, data, Scaling{}, 256, &backend());
   EXPECT_NEAR(device.loss, cpu.loss, 1e-6);
+  // The training objective (the smoothed loss) where asked for, on both; the plain loss otherwise.
+  const Metrics cpu_objective = evaluate(network, data, Scaling{}, 256, nullptr, EvaluatedLoss::training_objective);
+  const Metrics device_objective =
+      evaluate(network, data, Scaling{}, 256, &backend(), EvaluatedLoss::training_objective);
+  EXPECT_NEAR(device_objective.loss, cpu_objective.loss, 1e-6);
+  EXPECT_GT(std::abs(cpu_objective.loss - cpu.loss), 1e-3);
   EXPECT_DOUBLE_EQ(device.accuracy, cpu.accuracy);
   EXPECT_EQ(device.rows, cpu.rows);
   std::vector<float> cpu_outputs, device_outputs;

@@ -1,15 +1,19 @@
 // Gradients of every activation x loss pair against central finite differences (double), loss values
 // against the formulas of DESIGN.md written out here, and the float path against the double path.
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
 #include "helpers.hpp"
+#include "kernels/math.hpp"
 
 namespace backprop {
 namespace {
@@ -117,6 +121,77 @@ TEST(LossValue, MatchesTheFormulasOfTheDesign) {
     }
     expected /= batch;
     EXPECT_NEAR(network.loss_value(workspace, y.data(), batch), expected, 1e-14) << to_string(loss);
+  }
+}
+
+// softmax_ce with label smoothing against torch.nn.functional.cross_entropy(z, target, label_smoothing=eps) in
+// float64 (tests/reference/label_smoothing_reference.py wrote the figures): the loss of a batch of 4 rows of 5
+// classes and its dL/dz, for eps 0, 0.1, 0.25 and 0.9, with one-hot targets (torch's class-index path) and with
+// probability rows (its soft-target path). kernels/math.hpp's formulas in double, as the trace and the gradient
+// check run them. Tolerance: 1e-12 relative for the loss, and for each dL/dz relative to the batch's largest
+// |dL/dz| (an element that is a near-cancellation of a sum(q) and q has no digits of its own to compare).
+TEST(LossValue, LabelSmoothingIsTorchsCrossEntropy) {
+  std::ifstream file(testing::source_path("tests/data/label_smoothing_reference.json"));
+  ASSERT_TRUE(file) << "cannot open tests/data/label_smoothing_reference.json";
+  const nlohmann::json reference = nlohmann::json::parse(file);
+  const auto z_rows = reference["z"].get<std::vector<std::vector<double>>>();
+  const int batch = static_cast<int>(z_rows.size()), classes = static_cast<int>(z_rows[0].size());
+  std::vector<double> z, a(static_cast<std::size_t>(batch) * classes);  // (B, K)
+  for (const auto& row : z_rows) z.insert(z.end(), row.begin(), row.end());
+  for (int r = 0; r < batch; ++r) math::softmax_row(a.data() + r * classes, z.data() + r * classes, classes);
+  ASSERT_EQ(reference["cases"].size(), 8u);
+  for (const auto& c : reference["cases"]) {
+    const double eps = c["label_smoothing"].get<double>();
+    SCOPED_TRACE("label smoothing " + std::to_string(eps) + ", " + c["targets"].get<std::string>());
+    std::vector<double> y, expected_grad;  // (B, K) each
+    for (const auto& row : c["y"]) y.insert(y.end(), row.begin(), row.end());
+    for (const auto& row : c["grad"]) expected_grad.insert(expected_grad.end(), row.begin(), row.end());
+    double sum = 0;
+    for (int r = 0; r < batch; ++r)
+      sum = math::add_loss_row(sum, LossKind::softmax_ce, eps, z.data() + r * classes, a.data() + r * classes,
+                               y.data() + r * classes, classes);
+    const double expected_loss = c["loss"].get<double>();
+    EXPECT_NEAR(math::loss_total(LossKind::softmax_ce, sum, batch), expected_loss, 1e-12 * expected_loss);
+    std::vector<double> grad(y.size());
+    for (int r = 0; r < batch; ++r)
+      math::loss_gradient_row(grad.data() + r * classes, LossKind::softmax_ce, eps, z.data() + r * classes,
+                              a.data() + r * classes, y.data() + r * classes, classes, Activation::softmax, 0.0,
+                              1.0 / batch);
+    double largest = 0;
+    for (double g : expected_grad) largest = std::max(largest, std::abs(g));
+    for (std::size_t i = 0; i < grad.size(); ++i) EXPECT_NEAR(grad[i], expected_grad[i], 1e-12 * largest) << i;
+  }
+}
+
+// The gradient of the smoothed loss against central finite differences of that loss (the gradient check
+// takes the network's loss_value, the training objective), for one-hot and soft targets; tolerance as
+// GradientCheck's. The output biases make the outputs far from uniform, where smoothing matters (at uniform
+// outputs it changes neither the loss nor dL/dz): the loss differs from the plain one, which
+// loss_value(..., 0) still gives.
+TEST(LabelSmoothing, GradientsMatchCentralDifferencesOfTheSmoothedLoss) {
+  for (const double eps : {0.05, 0.3, 0.8}) {
+    for (const bool soft : {false, true}) {
+      SCOPED_TRACE("label smoothing " + std::to_string(eps) + (soft ? ", soft targets" : ", one-hot targets"));
+      NetworkSpec spec = small_network(Activation::tanh, Activation::softmax, LossKind::softmax_ce, 4, 5);
+      spec.layers.back().bias = {2.5, -1.5, 0.5, -2.0};
+      spec.training.label_smoothing = eps;
+      std::vector<double> x, y;
+      const int batch = 6;
+      random_batch(x, y, spec, batch, 5);
+      if (soft)
+        for (double& v : y) v = 0.1 + 0.2 * v;  // rows of 0.3 and 0.1s: sum 0.6, not one-hot
+      const GradientCheckResult result = gradient_check(spec, x, y);
+      EXPECT_LE(result.max_error(), kDefaultGradientTolerance);
+      Network<double> network(spec);
+      Workspace<double> workspace(network, batch);
+      network.forward(workspace, x.data(), batch);
+      EXPECT_GT(std::abs(network.loss_value(workspace, y.data(), batch) -
+                         network.loss_value(workspace, y.data(), batch, 0.0)),
+                1e-3);
+      spec.training.label_smoothing = 0;
+      EXPECT_EQ(network.loss_value(workspace, y.data(), batch, 0.0),
+                Network<double>(spec).loss_value(workspace, y.data(), batch));
+    }
   }
 }
 

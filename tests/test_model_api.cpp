@@ -94,6 +94,8 @@ TEST(ModelApi, FitGivesTheCommandsModelBitForBit) {
        "--seed 9 --dropout 0.2 --clip-grad-norm 0.5",
        {.epochs = 4, .batch_size = 1, .optimizer = "adam", .learning_rate = 0.01, .clip_grad_norm = 0.5,
         .dropout = 0.2, .scale = "minmax", .validation_split = 0.25, .seed = 9}},
+      {(dir / "rings.json").string(), (dir / "rings.csv").string(), "--label-smoothing 0.15 --epochs 3",
+       {.epochs = 3, .label_smoothing = 0.15}},
       {source_path("examples/noisy-function.json"), source_path("examples/data/noisy-function.csv"),
        "--epochs 6 --schedule step --warmup 5 --weight-decay 0.001 --early-stopping 2",
        {.epochs = 6, .weight_decay = 0.001, .schedule = "step", .warmup = 5, .early_stopping = 2}},
@@ -254,6 +256,9 @@ TEST(ModelApi, OptionsOutOfRangeAreRefusedNamingTheKey) {
       {{.scale = "bogus"}, "scale", "scale: expected none, standard or minmax, got 'bogus'"},
       {{.early_stopping = -2}, "early_stopping", "early_stopping: expected a patience in [0, 1000000] (0: off), got -2"},
       {{.validation_split = 1}, "validation_split", "validation_split: expected a fraction in [0, 1), got 1"},
+      {{.label_smoothing = 1}, "label_smoothing", "label_smoothing: expected a number in [0, 1) (0: off), got 1"},
+      {{.label_smoothing = -0.1}, "label_smoothing",
+       "label_smoothing: expected a number in [0, 1) (0: off), got -0.1"},
   };
   TempDir dir;
   write_rings(dir);
@@ -280,6 +285,19 @@ TEST(ModelApi, OptionsOutOfRangeAreRefusedNamingTheKey) {
   } catch (const backprop::Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("optimizer.momentum: expected a number in (0, 1) for nesterov"));
   }
+  // Label smoothing is softmax_ce's: for another loss, an OptionError of its key (0 is accepted).
+  Model regression = Model::load(source_path("examples/noisy-function.json"));
+  const Arrays r = arrays_of(source_path("examples/noisy-function.json"),
+                             source_path("examples/data/noisy-function.csv"));
+  try {
+    regression.fit(r.x(), r.y, {.epochs = 1, .label_smoothing = 0.1});
+    ADD_FAILURE() << "label smoothing with mse was accepted";
+  } catch (const backprop::OptionError& e) {
+    EXPECT_EQ(e.key(), "label_smoothing");
+    EXPECT_EQ(std::string(e.what()),
+              "label_smoothing: expected 0 with the loss mse (label smoothing is for softmax_ce only), got 0.1");
+  }
+  EXPECT_NO_THROW(regression.fit(r.x(), r.y, {.epochs = 1, .label_smoothing = 0.0}));
 }
 
 // The command adds its flag to the library's message (the key too where the two differ), exit code 2.
@@ -292,7 +310,9 @@ TEST(ModelApi, TheCommandNamesTheFlagAndTheKey) {
        {std::pair{"--clip-grad-norm 0", "--clip-grad-norm (clip_grad_norm): expected a positive number, got 0"},
         std::pair{"--batch-size 0", "--batch-size (batch_size): expected a number of rows in [1, 1048576], got 0"},
         std::pair{"--scale bogus", "--scale: expected none, standard or minmax, got 'bogus'"},  // flag = key
-        std::pair{"--validation-split 1", "--validation-split (validation_split): expected a fraction in [0, 1), got 1"}}) {
+        std::pair{"--validation-split 1", "--validation-split (validation_split): expected a fraction in [0, 1), got 1"},
+        std::pair{"--label-smoothing 1.5",
+                  "--label-smoothing (label_smoothing): expected a number in [0, 1) (0: off), got 1.5"}}) {
     const CommandResult r = run_backprop(start + flags);
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.out;
     EXPECT_THAT(r.out, HasSubstr(message)) << flags;

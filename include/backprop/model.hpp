@@ -66,6 +66,7 @@ class Model {
   // The same into out (rows x OUT), which must have that size.
   void predict(std::span<const float> x, std::span<float> out) const;
   // Loss and accuracy (classification; rmse and mae NaN) or loss, rmse and mae (regression; accuracy NaN).
+  // The loss is the plain one, without the recipe's label smoothing (EvaluatedLoss::plain).
   Metrics evaluate(std::span<const float> x, std::span<const float> y, const RunSettings& settings = {}) const;
   // Atomic write: binary (default) or JSON (readable; reads back bit-exact).
   void save(const std::filesystem::path& path, ModelFormat format = ModelFormat::binary) const;

@@ -40,6 +40,7 @@ class Network:
         validation_split: Optional[float] = None,
         seed: Optional[int] = None,
         scale: Optional[str] = None,
+        label_smoothing: Optional[float] = None,
         verbose: bool = False,
         device: str = "",
     ) -> list[dict[str, float]]: ...
@@ -58,6 +59,8 @@ class Network:
     def output_size(self) -> int: ...
     @property
     def loss(self) -> str: ...
+    @property
+    def label_smoothing(self) -> float: ...
     @property
     def task(self) -> str: ...
     @property

@@ -92,7 +92,11 @@ class _BaseMLP(BaseEstimator):
         self.device = device
 
     # ---- what the two estimators define ----
-    # _output_layer(): (units, activation, loss) of the last layer; _targets(y): y as Network.fit takes it.
+    # _output_layer(): (units, activation, loss) of the last layer; _targets(y): y as Network.fit takes it;
+    # _loss_options(): Network.fit's options of the loss (the classifier's label_smoothing).
+
+    def _loss_options(self):
+        return {}
 
     def _more_tags(self):
         return {"_xfail_checks": _BATCH_DEPENDENT_CHECKS}
@@ -137,6 +141,7 @@ class _BaseMLP(BaseEstimator):
             options["momentum"] = float(self.momentum)
         if self.clip_grad_norm is not None:
             options["clip_grad_norm"] = float(self.clip_grad_norm)
+        options.update(self._loss_options())
         if first:
             options["scale"] = self.scale
         if self.early_stopping and epochs > 1:
@@ -194,11 +199,32 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
       clip_grad_norm      clip the gradient's norm to this (None: off)
       threads             threads of the matrix products (process-wide, backprop.set_threads); None: as set
       device              'cpu', 'cuda'; None: $BACKPROP_DEVICE, else the GPU when there is one
+      label_smoothing     train against (1 - eps) one-hot + eps / classes, in [0, 1), default 0 (off): as
+                          torch.nn.CrossEntropyLoss(label_smoothing=eps); loss_curve_ and validation_loss_curve_
+                          are then that smoothed loss, network_.evaluate the plain cross-entropy
 
     Attributes after fit: classes_, n_features_in_ (feature_names_in_ for a DataFrame), network_ (the
     backprop.Network), loss_curve_ (training loss per epoch), validation_loss_curve_ (with early_stopping),
     n_iter_ (epochs run).
     """
+
+    # scikit-learn's estimators list every parameter in their own __init__ (get_params reads its signature):
+    # the shared ones as _BaseMLP's, and label_smoothing, which only the classifier's loss has.
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
+                 schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None,
+                 label_smoothing=0.0):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate_init=learning_rate_init, max_iter=max_iter, momentum=momentum,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction,
+                         n_iter_no_change=n_iter_no_change, random_state=random_state, scale=scale,
+                         dropout=dropout, schedule=schedule, warmup=warmup, clip_grad_norm=clip_grad_norm,
+                         threads=threads, device=device)
+        self.label_smoothing = label_smoothing
+
+    def _loss_options(self):
+        return {"label_smoothing": float(self.label_smoothing)}
 
     def _output_layer(self):
         return len(self.classes_), "softmax", "softmax_ce"

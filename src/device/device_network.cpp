@@ -79,7 +79,11 @@ DeviceDataset::DeviceDataset(kernels::DeviceBackend& backend, const Dataset& dat
 }
 
 DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<float>& network, int max_batch)
-    : backend_(backend), max_batch_(max_batch), input_(network.input_size()), loss_(network.loss()) {
+    : backend_(backend),
+      max_batch_(max_batch),
+      input_(network.input_size()),
+      loss_(network.loss()),
+      label_smoothing_(network.label_smoothing()) {
   std::size_t total = 0;
   for (std::size_t l = 0; l < network.layer_count(); ++l) {
     layers_.push_back(network.layer(l));
@@ -133,11 +137,11 @@ void DeviceNetwork::forward(int batch, std::uint64_t dropout_seed) {
   }
 }
 
-void DeviceNetwork::loss(MetricSums* sums, int batch) const {
+void DeviceNetwork::loss(MetricSums* sums, int batch, double label_smoothing) const {
   const std::size_t last = layers_.size() - 1;
   const DenseLayer& output = layers_[last];
   backend_.loss(nullptr, sums, nullptr, buffer(last, kZ), buffer(last, kA), y_.data(),
-                labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_,
+                labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_, label_smoothing,
                 output.activation, slope_of(output), batch);
 }
 
@@ -146,7 +150,7 @@ void DeviceNetwork::loss_and_gradient(MetricSums* sums, kernels::StepStatus* sta
   const std::size_t last = layers_.size() - 1;
   const DenseLayer& output = layers_[last];
   backend_.loss(buffer(last, kDelta), sums, status, buffer(last, kZ), buffer(last, kA), y_.data(),
-                labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_,
+                labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_, label_smoothing_,
                 output.activation, slope_of(output), batch);
   for (std::size_t l = last + 1; l-- > 0;) {
     const DenseLayer& layer = layers_[l];

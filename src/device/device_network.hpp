@@ -59,9 +59,10 @@ class DeviceNetwork {
   // Forward pass of the gathered batch; with dropout_seed != 0 (training) hidden layers with dropout draw
   // their masks from (dropout_seed, layer).
   void forward(int batch, std::uint64_t dropout_seed = 0);
-  // The loss of the last forward pass against the gathered targets: adds to sums; with status, also the
+  // The loss of the last forward pass against the gathered targets, with this label smoothing (0: the plain
+  // loss): adds to sums. loss_and_gradient: the training objective (the network's label smoothing), also the
   // gradient (backward pass into the gradient arena) and the step's finiteness check (step numbers it).
-  void loss(MetricSums* sums, int batch) const;
+  void loss(MetricSums* sums, int batch, double label_smoothing) const;
   void loss_and_gradient(MetricSums* sums, kernels::StepStatus* status, int batch, float clip_norm,
                          std::int64_t step);
   // The output layer's activations of the last forward pass: (batch, OUT), device memory.
@@ -89,6 +90,7 @@ class DeviceNetwork {
   std::vector<DenseLayer> layers_;
   std::vector<double> dropout_;  // per layer
   LossKind loss_;
+  double label_smoothing_;
   kernels::DeviceArray<float> parameters_, gradients_;
   kernels::DeviceArray<float> workspace_;  // per layer z, a, delta, mask, dropped: (max_batch, OUT) each
   std::vector<std::size_t> offsets_, sizes_;

@@ -118,7 +118,7 @@ class DeviceStep final : public Step {
     auto found = validation_.find(&data);
     if (found == validation_.end())
       found = validation_.try_emplace(&data, backend_, data, scaling_, host_network_.output_size()).first;
-    return metrics_of(device_pass(network_, found->second), classification_);
+    return metrics_of(device_pass(network_, found->second, host_network_.label_smoothing()), classification_);
   }
 
  private:
@@ -141,14 +141,14 @@ class DeviceStep final : public Step {
 
 }  // namespace
 
-MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data) {
+MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, double label_smoothing) {
   kernels::DeviceArray<MetricSums> device_sums(network.backend(), 1);
   const auto batch = static_cast<std::size_t>(network.max_batch());
   for (std::size_t start = 0; start < data.row_count(); start += batch) {
     const int count = static_cast<int>(std::min(batch, data.row_count() - start));
     network.gather(data, data.in_order(), start, count);
     network.forward(count);
-    network.loss(device_sums.data(), count);
+    network.loss(device_sums.data(), count, label_smoothing);
   }
   MetricSums sums;
   device_sums.download(&sums, 1);

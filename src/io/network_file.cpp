@@ -144,12 +144,13 @@ namespace {
 
 // "training": {"epochs", "batch_size", "schedule": "cosine" | {"type", "warmup", "step_size", "gamma",
 // "min_learning_rate", "pct_start", "div_factor", "final_div_factor"}, "clip_grad_norm", "early_stopping", "scale",
-// "validation_split"}
+// "validation_split", "label_smoothing"}
 TrainingSpec read_training(const Reader& reader, const Json& value) {
   TrainingSpec t;
   if (!value.is_object()) reader.fail("training", "expected an object like {\"epochs\": 10, \"batch_size\": 32}");
   reader.only_keys(value, "training",
-                   {"epochs", "batch_size", "schedule", "clip_grad_norm", "early_stopping", "scale", "validation_split"});
+                   {"epochs", "batch_size", "schedule", "clip_grad_norm", "early_stopping", "scale", "validation_split",
+                    "label_smoothing"});
   auto whole = [&](const char* key, long long minimum, long long maximum) {
     const long long v = reader.whole_number(value[key], std::string("training.") + key, minimum);
     if (v > maximum) reader.fail(std::string("training.") + key, "expected at most " + std::to_string(maximum));
@@ -166,6 +167,11 @@ TrainingSpec read_training(const Reader& reader, const Json& value) {
     t.validation_split = reader.number(value["validation_split"], "training.validation_split");
     if (!(t.validation_split >= 0 && t.validation_split < 1))
       reader.fail("training.validation_split", "expected a fraction in [0, 1)");
+  }
+  if (value.contains("label_smoothing")) {  // that the loss is softmax_ce is validate(NetworkSpec)'s check
+    t.label_smoothing = reader.number(value["label_smoothing"], "training.label_smoothing");
+    if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
+      reader.fail("training.label_smoothing", "expected a number in [0, 1) (0: off)");
   }
   if (value.contains("scale")) {
     const std::string name = reader.string(value["scale"], "training.scale");
@@ -222,13 +228,17 @@ Json training_json(const TrainingSpec& t) {
     schedule["div_factor"] = t.schedule.div_factor;
     schedule["final_div_factor"] = t.schedule.final_div_factor;
   }
-  return {{"epochs", t.epochs},
-          {"batch_size", t.batch_size},
-          {"schedule", schedule},
-          {"clip_grad_norm", t.clip_grad_norm},
-          {"early_stopping", t.early_stopping},
-          {"scale", std::string(to_string(t.scale))},
-          {"validation_split", t.validation_split}};
+  Json training = {{"epochs", t.epochs},
+                   {"batch_size", t.batch_size},
+                   {"schedule", schedule},
+                   {"clip_grad_norm", t.clip_grad_norm},
+                   {"early_stopping", t.early_stopping},
+                   {"scale", std::string(to_string(t.scale))},
+                   {"validation_split", t.validation_split}};
+  // Only when set: a model, a checkpoint's run and an MPI rank's settings without it stay byte for byte what
+  // they were before the key existed (absent reads as 0).
+  if (t.label_smoothing != 0.0) training["label_smoothing"] = t.label_smoothing;
+  return training;
 }
 
 }  // namespace

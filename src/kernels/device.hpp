@@ -115,9 +115,10 @@ class DeviceBackend {
   // The loss of a batch (rows x cols outputs z, a against y): adds each row's loss and metrics to sums;
   // status (may be null) gets batch_loss and diverged = 3 if the loss is not finite; dz (may be null)
   // gets dL/dz, the output activation's derivative included, with the loss averaged over batch_rows.
+  // label_smoothing: softmax_ce's (math::add_loss_row), 0 for none.
   virtual void loss(float* dz, MetricSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
-                    const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output, float slope,
-                    int batch_rows) = 0;
+                    const std::int32_t* labels, int rows, int cols, LossKind loss, double label_smoothing,
+                    Activation output, float slope, int batch_rows) = 0;
   // The gradient arena's squared norm into status; diverged = 2 (and diverged_step = step) if it is not
   // finite; clip_factor = max_norm / (norm + 1e-6) when that is below 1 and max_norm > 0, else 1.
   virtual void check_gradients(StepStatus* status, const float* gradients, std::size_t n, float max_norm,

@@ -156,13 +156,23 @@ BACKPROP_HD void softmax_backward_row(T* dz, const T* da, const T* a, int cols) 
 // ---- Losses, one row of cols outputs (z, a = f(z), target y). Every loss sums over the outputs and
 // averages over the batch of B rows (DESIGN.md's conventions).
 
+// Label smoothing (softmax_ce only; torch.nn.CrossEntropyLoss(label_smoothing=eps)): the row's target y is
+// replaced by q = (1 - eps) y + eps / K over its K = cols classes, in the loss and in dL/dz alike. eps = 0
+// runs the unsmoothed lines below as they are, so that a run without smoothing keeps every bit it had.
+// One target's q from keep = 1 - eps and share = eps / K, rounded alike wherever it is computed:
+template <typename T>
+BACKPROP_HD_ALWAYS_INLINE T smoothed_target(T y, T keep, T share) {
+  return multiply_add(keep, y, share);
+}
+
 // sum + one row's terms of the loss's sum, in double:
 //   mse:        sum (a - y)^2                               (the loss is 1/(2B) of the total: loss_total)
 //   bce:        sum max(z, 0) - z y + log(1 + e^-|z|)       (from z: stable for any z; max as std::max's)
-//   softmax_ce: sum y (logsumexp(z) - z), logsumexp(z) = max + log sum e^(z - max)
+//   softmax_ce: sum q (logsumexp(z) - z), logsumexp(z) = max + log sum e^(z - max); q = y when eps = 0
 // Taking the running sum, rather than returning the row's own, keeps the CPU's one sum over the batch.
 template <typename T>
-BACKPROP_HD double add_loss_row(double sum, LossKind loss, const T* z, const T* a, const T* y, int cols) {
+BACKPROP_HD double add_loss_row(double sum, LossKind loss, double label_smoothing, const T* z, const T* a, const T* y,
+                                int cols) {
   switch (loss) {
     case LossKind::mse:
       for (int c = 0; c < cols; ++c) {
@@ -184,7 +194,12 @@ BACKPROP_HD double add_loss_row(double sum, LossKind loss, const T* z, const T* 
       double exp_sum = 0;
       for (int c = 0; c < cols; ++c) exp_sum += std::exp(z[c] - max);
       const double log_sum_exp = max + std::log(exp_sum);
-      for (int c = 0; c < cols; ++c) sum += y[c] * (log_sum_exp - z[c]);
+      if (label_smoothing == 0.0) {
+        for (int c = 0; c < cols; ++c) sum += y[c] * (log_sum_exp - z[c]);
+        return sum;
+      }
+      const double keep = 1.0 - label_smoothing, share = label_smoothing / cols;
+      for (int c = 0; c < cols; ++c) sum += smoothed_target<double>(y[c], keep, share) * (log_sum_exp - z[c]);
       return sum;
     }
   }
@@ -197,16 +212,24 @@ BACKPROP_HD double loss_total(LossKind loss, double sum, int rows) {
 }
 
 // dz = dL/dz of one row, for the loss averaged over the batch (inverse_batch = 1/B):
-//   softmax_ce: dz = (a sum(y) - y) / B, which is (a - y) / B when y is one-hot
+//   softmax_ce: dz = (a sum(q) - q) / B, which is (a - q) / B when y is one-hot (q = y when eps = 0)
 //   bce:        dz = (a - y) / B            (with a sigmoid output: its derivative cancels)
 //   mse:        dz = (a - y) / B * f'(z)    (dL/da chained through the output activation f, softmax too)
+// (softmax_ce: dL/dz_j = sum_k q_k (softmax_j - [j = k]) = a_j sum(q) - q_j.)
 template <typename T>
-BACKPROP_HD void loss_gradient_row(T* dz, LossKind loss, const T* z, const T* a, const T* y, int cols,
-                                   Activation output, T slope, T inverse_batch) {
-  if (loss == LossKind::softmax_ce) {
+BACKPROP_HD void loss_gradient_row(T* dz, LossKind loss, double label_smoothing, const T* z, const T* a, const T* y,
+                                   int cols, Activation output, T slope, T inverse_batch) {
+  if (loss == LossKind::softmax_ce && label_smoothing == 0.0) {
     T y_sum = 0;
     for (int c = 0; c < cols; ++c) y_sum += y[c];
     for (int c = 0; c < cols; ++c) dz[c] = (a[c] * y_sum - y[c]) * inverse_batch;
+    return;
+  }
+  if (loss == LossKind::softmax_ce) {
+    const T keep = static_cast<T>(1.0 - label_smoothing), share = static_cast<T>(label_smoothing / cols);
+    T q_sum = 0;
+    for (int c = 0; c < cols; ++c) q_sum += smoothed_target(y[c], keep, share);
+    for (int c = 0; c < cols; ++c) dz[c] = (a[c] * q_sum - smoothed_target(y[c], keep, share)) * inverse_batch;
     return;
   }
   for (int c = 0; c < cols; ++c) dz[c] = (a[c] - y[c]) * inverse_batch;

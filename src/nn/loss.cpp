@@ -9,35 +9,35 @@
 namespace backprop {
 
 template <typename T>
-T loss_value(LossKind loss, const T* z, const T* a, const T* y, int batch, int outputs) {
+T loss_value(LossKind loss, double label_smoothing, const T* z, const T* a, const T* y, int batch, int outputs) {
   // Sum in double whatever T is: the loss is a printed metric, and a float sum over a large batch
   // loses digits for nothing. One running sum over the rows, in row order.
   double sum = 0;
   for (int r = 0; r < batch; ++r) {
     const std::size_t o = static_cast<std::size_t>(r) * outputs;
-    sum = math::add_loss_row(sum, loss, z + o, a + o, y + o, outputs);
+    sum = math::add_loss_row(sum, loss, label_smoothing, z + o, a + o, y + o, outputs);
   }
   return static_cast<T>(math::loss_total(loss, sum, batch));
 }
 
 template <typename T>
-void loss_backward(T* dz, LossKind loss, const T* z, const T* a, const T* y, const DenseLayer& output_layer,
-                   int batch) {
+void loss_backward(T* dz, LossKind loss, double label_smoothing, const T* z, const T* a, const T* y,
+                   const DenseLayer& output_layer, int batch) {
   const int outputs = output_layer.out;
   const T inverse_batch = T(1) / static_cast<T>(batch);
   const T slope = static_cast<T>(output_layer.slope);
   for (int r = 0; r < batch; ++r) {
     const std::size_t o = static_cast<std::size_t>(r) * outputs;
-    math::loss_gradient_row(dz + o, loss, z + o, a + o, y + o, outputs, output_layer.activation, slope,
-                            inverse_batch);
+    math::loss_gradient_row(dz + o, loss, label_smoothing, z + o, a + o, y + o, outputs, output_layer.activation,
+                            slope, inverse_batch);
   }
 }
 
-template float loss_value<float>(LossKind, const float*, const float*, const float*, int, int);
-template double loss_value<double>(LossKind, const double*, const double*, const double*, int, int);
-template void loss_backward<float>(float*, LossKind, const float*, const float*, const float*, const DenseLayer&,
-                                   int);
-template void loss_backward<double>(double*, LossKind, const double*, const double*, const double*,
+template float loss_value<float>(LossKind, double, const float*, const float*, const float*, int, int);
+template double loss_value<double>(LossKind, double, const double*, const double*, const double*, int, int);
+template void loss_backward<float>(float*, LossKind, double, const float*, const float*, const float*,
+                                   const DenseLayer&, int);
+template void loss_backward<double>(double*, LossKind, double, const double*, const double*, const double*,
                                     const DenseLayer&, int);
 
 }  // namespace backprop

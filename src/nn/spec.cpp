@@ -163,6 +163,12 @@ void validate(const NetworkSpec& spec) {
   if (spec.loss == LossKind::softmax_ce && last != Activation::softmax)
     throw_bad_input("loss: softmax_ce needs a softmax output layer, the last layer is " +
                     std::string(to_string(last)));
+  const double smoothing = spec.training.label_smoothing;
+  if (!(smoothing >= 0.0 && smoothing < 1.0))
+    throw_bad_input("training.label_smoothing: expected a number in [0, 1) (0: off)");
+  if (smoothing != 0.0 && spec.loss != LossKind::softmax_ce)
+    throw_bad_input("training.label_smoothing: expected 0 with the loss " + std::string(to_string(spec.loss)) +
+                    " (label smoothing is for softmax_ce only)");
   validate(spec.optimizer);
   if (!(spec.initializer.scale > 0.0 && std::isfinite(spec.initializer.scale)))
     throw_bad_input("initializer.scale: expected a positive number");

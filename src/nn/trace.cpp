@@ -30,6 +30,9 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
   Trace result;
   result.spec = spec;
   if (options.loss) result.spec.loss = *options.loss;
+  // The trace is of the plain loss, as its update is plain SGD: the recipe's label smoothing, like its
+  // optimizer and dropout, is training's, not the worked example's.
+  result.spec.training.label_smoothing = 0.0;
   if (options.learning_rate) result.spec.optimizer.learning_rate = *options.learning_rate;
   if (options.steps < 1) throw OptionError("steps", "expected a number of steps >= 1");
   Network<double> network(result.spec);

@@ -66,7 +66,9 @@ class CpuStep final : public Step, private GradientSource {
     return all;
   }
   std::optional<Divergence> divergence() override { return divergence_; }
-  Metrics evaluate(const Dataset& data) override { return backprop::evaluate(network_, data, scaling_); }
+  Metrics evaluate(const Dataset& data) override {
+    return backprop::evaluate(network_, data, scaling_, 256, nullptr, EvaluatedLoss::training_objective);
+  }
 
  private:
   double rows_gradient(const std::size_t* indices, std::size_t count, Random& random) override {

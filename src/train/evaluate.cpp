@@ -42,13 +42,14 @@ void forward_batches(const Network<float>& network, const Dataset& data, const S
 }
 
 Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
-                 kernels::DeviceBackend* device) {
+                 kernels::DeviceBackend* device, EvaluatedLoss loss) {
   const int outputs = network.output_size();
   const bool classification = data.task == TaskKind::classification;
+  const double label_smoothing = loss == EvaluatedLoss::training_objective ? network.label_smoothing() : 0.0;
   if (device != nullptr) {
     DeviceNetwork device_network(*device, network, batch_size);
     const DeviceDataset device_data(*device, data, scaling, outputs);
-    return metrics_of(device_pass(device_network, device_data), classification);
+    return metrics_of(device_pass(device_network, device_data, label_smoothing), classification);
   }
   std::vector<float> y(static_cast<std::size_t>(batch_size) * outputs);  // (B, OUT)
   std::vector<std::size_t> indices(static_cast<std::size_t>(batch_size));
@@ -57,9 +58,10 @@ Metrics evaluate(const Network<float>& network, const Dataset& data, const Scali
                   [&](std::size_t start, std::size_t count, const Workspace<float>& workspace) {
                     std::iota(indices.begin(), indices.begin() + count, start);
                     data.gather_targets(y.data(), indices.data(), count, outputs);
-                    const double loss = network.loss_value(workspace, y.data(), static_cast<int>(count));
+                    const double batch_loss =
+                        network.loss_value(workspace, y.data(), static_cast<int>(count), label_smoothing);
                     add_rows(sums, network.output(workspace), y.data(),
-                             classification ? data.labels.data() + start : nullptr, count, outputs, loss,
+                             classification ? data.labels.data() + start : nullptr, count, outputs, batch_loss,
                              classification);
                   });
   return metrics_of(sums, classification);

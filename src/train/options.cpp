@@ -63,6 +63,8 @@ void TrainingOptions::validate() const {
              "a patience in [0, 1000000] (0: off)");
   check<double>(validation_split, "validation_split", [](double v) { return is_finite(v) && v >= 0 && v < 1; },
                 "a fraction in [0, 1)");
+  check<double>(label_smoothing, "label_smoothing", [](double v) { return is_finite(v) && v >= 0 && v < 1; },
+                "a number in [0, 1) (0: off)");
 }
 
 void TrainingOptions::apply(NetworkSpec& spec) const {
@@ -83,6 +85,13 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
   if (seed) spec.seed = *seed;
   if (dropout)
     for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) spec.layers[l].dropout = *dropout;
+  if (label_smoothing) {
+    if (*label_smoothing != 0.0 && spec.loss != LossKind::softmax_ce)
+      throw OptionError("label_smoothing", "expected 0 with the loss " + std::string(to_string(spec.loss)) +
+                                               " (label smoothing is for softmax_ce only), got " +
+                                               io::format_double(*label_smoothing));
+    t.label_smoothing = *label_smoothing;
+  }
   backprop::validate(spec);
   backprop::validate(spec.optimizer);
   backprop::validate(spec.training.schedule);

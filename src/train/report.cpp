@@ -329,7 +329,8 @@ ReportSettings recipe_settings(const NetworkSpec& spec, ScalingKind scaling) {
   rows.emplace_back("schedule", schedule);
   rows.emplace_back("batch size", std::to_string(t.batch_size));
   rows.emplace_back("epochs", std::to_string(t.epochs));
-  rows.emplace_back("loss", std::string(to_string(spec.loss)));
+  rows.emplace_back("loss", std::string(to_string(spec.loss)) +
+                                (t.label_smoothing > 0 ? ", label smoothing " + number(t.label_smoothing) : ""));
   rows.emplace_back("gradient clipping", t.clip_grad_norm > 0 ? "global norm " + number(t.clip_grad_norm) : "off");
   rows.emplace_back("early stopping", t.early_stopping > 0 ? "patience " + std::to_string(t.early_stopping) + " epochs" : "off");
   rows.emplace_back("scaling", std::string(to_string(scaling)));
@@ -402,12 +403,18 @@ std::string training_report_html(const TrainingReport& report) {
                                })});
   }
   const std::string metric_name = classification ? "accuracy" : "RMSE";
+  const double smoothing = report.spec.training.label_smoothing;
   html += "<div class=\"charts\">\n<section>\n<h2>Loss</h2>\n" + line_chart("loss", loss_series, epochs, best) +
           "</section>\n<section>\n<h2>" + html_escape(classification ? "Accuracy" : "RMSE") + "</h2>\n" +
           line_chart(metric_name, metric_series, epochs, best) + "</section>\n</div>\n";
   html += "<p class=\"note\">Training figures are averaged over each epoch's batches as it ran (dropout on); "
           "validation figures are a pass after the epoch. The dashed line marks the best epoch, whose "
-          "parameters the model keeps.</p>\n";
+          "parameters the model keeps." +
+          (smoothing > 0 ? " Both losses are the training objective, the cross-entropy against the targets "
+                           "smoothed by " + html_escape(io::format_double(smoothing)) +
+                           " (backprop eval reports the plain cross-entropy)."
+                         : std::string()) +
+          "</p>\n";
 
   if (k > 0)
     html += "<section>\n<h2>Confusion matrix" +

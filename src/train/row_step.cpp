@@ -163,12 +163,13 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
   const float* z_out = z_.data() + offsets_[last];
   const float* a_out = a_.data() + offsets_[last];
   const LossKind loss_kind = network_.spec().loss;
+  const double smoothing = network_.label_smoothing();
   const DenseLayer& output = layers_[last];
   // loss_value and loss_backward for one row (B = 1), inline: their formulas, kernels/math.hpp's.
   const float loss = static_cast<float>(
-      math::loss_total(loss_kind, math::add_loss_row(0.0, loss_kind, z_out, a_out, y, output.out), 1));
-  math::loss_gradient_row(delta_.data() + offsets_[last], loss_kind, z_out, a_out, y, output.out, output.activation,
-                          static_cast<float>(output.slope), 1.0f);
+      math::loss_total(loss_kind, math::add_loss_row(0.0, loss_kind, smoothing, z_out, a_out, y, output.out), 1));
+  math::loss_gradient_row(delta_.data() + offsets_[last], loss_kind, smoothing, z_out, a_out, y, output.out,
+                          output.activation, static_cast<float>(output.slope), 1.0f);
   std::uint32_t largest = 0;
   for (std::size_t l = layers; l-- > 0;) {
     const DenseLayer& layer = layers_[l];
@@ -298,7 +299,9 @@ class RowTrainingStep final : public Step {
 
   MetricSums sums() override { return sums_; }
   std::optional<Divergence> divergence() override { return divergence_; }
-  Metrics evaluate(const Dataset& data) override { return backprop::evaluate(network_, data, scaling_); }
+  Metrics evaluate(const Dataset& data) override {
+    return backprop::evaluate(network_, data, scaling_, 256, nullptr, EvaluatedLoss::training_objective);
+  }
 
  private:
   Network<float>& network_;

@@ -64,7 +64,8 @@ class Step {
   // until then); the host objects are current after this.
   virtual void synchronize() {}
 
-  // A pass without dropout over data (validation), with the current parameters.
+  // A pass without dropout over data (validation), with the current parameters; its loss is the training
+  // objective (EvaluatedLoss::training_objective).
   virtual Metrics evaluate(const Dataset& data) = 0;
 
  protected:
@@ -131,8 +132,8 @@ Metrics metrics_of(const MetricSums& sums, bool classification);
 class DeviceNetwork;
 class DeviceDataset;
 // The sums of a pass without dropout over every row of data on the device, in batches of the network's
-// max_batch (what evaluate() sums on the CPU). device_step.cpp.
-MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data);
+// max_batch (what evaluate() sums on the CPU), the loss with this label smoothing. device_step.cpp.
+MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, double label_smoothing);
 
 // The steps (each in its own file).
 std::unique_ptr<Step> make_cpu_step(Network<float>& network, Optimizer<float>& optimizer, const Dataset& data,

@@ -127,6 +127,29 @@ def test_fit_classification_reaches_the_stated_accuracy():
     np.testing.assert_array_equal(net.predict(np.asfortranarray(X)), probabilities)
 
 
+def test_label_smoothing_trains_the_smoothed_loss_and_evaluate_reports_the_plain_one():
+    X, y = blobs()
+    options = dict(epochs=20, batch_size=16, optimizer="adam", learning_rate=0.01, seed=1, scale="standard")
+    plain, smoothed, zero = classifier(), classifier(), classifier()
+    plain_history = plain.fit(X, y, **options)
+    history = smoothed.fit(X, y, label_smoothing=0.2, **options)
+    zero.fit(X, y, label_smoothing=0.0, **options)
+    assert smoothed.label_smoothing == 0.2 and plain.label_smoothing == 0.0
+    # 0 is the fit without it, bit for bit; 0.2 trains to confident outputs whose smoothed loss stays far up.
+    np.testing.assert_array_equal(zero.predict(X), plain.predict(X))
+    assert history[-1]["loss"] > plain_history[-1]["loss"] + 0.1
+    # evaluate: the plain cross-entropy of the predicted probabilities (float32 outputs: 1e-5 relative).
+    P = smoothed.predict(X).astype(np.float64)
+    cross_entropy = -np.mean(np.log(P[np.arange(len(y)), y]))
+    assert smoothed.evaluate(X, y)["loss"] == pytest.approx(cross_entropy, rel=1e-5)
+    q = 0.8 * np.eye(3)[y] + 0.2 / 3
+    assert abs(cross_entropy - np.mean(-(q * np.log(P)).sum(axis=1))) > 0.05
+    # Kept in the model: saved and loaded, pickled.
+    assert pickle.loads(pickle.dumps(smoothed)).label_smoothing == 0.2
+    with pytest.raises(ValueError, match=r"^label_smoothing: expected a number in \[0, 1\) \(0: off\), got 1$"):
+        classifier().fit(X, y, label_smoothing=1.0)
+
+
 def test_one_sigmoid_output_gives_two_class_probabilities():
     net = backprop.load(XOR_NETWORK)
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
@@ -181,6 +204,8 @@ def test_fit_regression():
     assert {"rmse", "mae", "validation_rmse", "validation_mae"} <= set(history[-1])
     assert "accuracy" not in history[-1]
     assert history[-1]["validation_rmse"] < 0.1  # 0.047 measured; sin is smooth
+    with pytest.raises(ValueError, match="^label_smoothing: expected 0 with the loss mse"):
+        net.fit(X, y, epochs=1, label_smoothing=0.1)
     metrics = net.evaluate(X, y[:, None])  # (N, 1) works as well as (N,)
     assert set(metrics) == {"loss", "rmse", "mae", "rows"}
     assert metrics["rmse"] < 0.1

@@ -36,7 +36,7 @@ struct GradientCheckResult {
 
 double gradient_relative_error(double analytic, double numeric);
 
-// x (B, IN), y (B, OUT) row-major.
+// x (B, IN), y (B, OUT) row-major. The loss is the network's training objective: with the spec's label smoothing.
 GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<double>& x,
                                    const std::vector<double>& y);
 

@@ -5,6 +5,8 @@
 //              per element max(z, 0) - z y + log(1 + e^-|z|)       dL/dz = (a - y) / B
 //   softmax_ce L = 1/B sum_r sum_o -y log a, a = softmax(z), computed from z:
 //              per row sum_o y_o (logsumexp(z) - z_o)              dL/dz = (a - y) / B  (rows of y sum to 1)
+//              with label smoothing eps (training.label_smoothing, softmax_ce only): y replaced by
+//              q = (1 - eps) y + eps / OUT, torch.nn.CrossEntropyLoss(label_smoothing=eps); dL/dz = (a - q) / B
 // bce and softmax_ce are fused with their output activation: the output delta comes straight from z and
 // a, which is both exact and free of the overflow of log(a) when a rounds to 0 or 1.
 #pragma once
@@ -13,13 +15,14 @@
 
 namespace backprop {
 
-// The loss of a batch, from the output layer's saved z and a (B, OUT) and the targets y (B, OUT).
+// The loss of a batch, from the output layer's saved z and a (B, OUT) and the targets y (B, OUT);
+// label_smoothing in [0, 1), 0 but for softmax_ce.
 template <typename T>
-T loss_value(LossKind loss, const T* z, const T* a, const T* y, int batch, int outputs);
+T loss_value(LossKind loss, double label_smoothing, const T* z, const T* a, const T* y, int batch, int outputs);
 
 // dz (B, OUT) = dL/dz of the output layer.
 template <typename T>
-void loss_backward(T* dz, LossKind loss, const T* z, const T* a, const T* y, const DenseLayer& output_layer,
-                   int batch);
+void loss_backward(T* dz, LossKind loss, double label_smoothing, const T* z, const T* a, const T* y,
+                   const DenseLayer& output_layer, int batch);
 
 }  // namespace backprop

@@ -70,6 +70,9 @@ class Network {
   int input_size() const { return spec_.input; }
   int output_size() const { return layers_.back().out; }
   LossKind loss() const { return spec_.loss; }
+  // The recipe's label smoothing (spec().training.label_smoothing; 0 but for softmax_ce): part of the loss
+  // that loss_value() and backward() compute, the training objective.
+  double label_smoothing() const { return spec_.training.label_smoothing; }
 
   std::span<T> parameters() { return parameters_; }
   std::span<const T> parameters() const { return parameters_; }
@@ -89,10 +92,15 @@ class Network {
   // 1 / (1 - p) (inverted dropout), with masks drawn from *dropout; the following backward() goes through
   // the same masks. Without (null), no dropout.
   void forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout = nullptr) const;
-  // The loss of the last forward pass against targets y (B, OUT).
-  T loss_value(const Workspace<T>& workspace, const T* y, int batch) const;
+  // The loss of the last forward pass against targets y (B, OUT): the training objective, with the
+  // recipe's label smoothing.
+  T loss_value(const Workspace<T>& workspace, const T* y, int batch) const {
+    return loss_value(workspace, y, batch, label_smoothing());
+  }
+  // The same with this label smoothing instead (0: the plain loss, as a model's evaluation reports it).
+  T loss_value(const Workspace<T>& workspace, const T* y, int batch, double label_smoothing) const;
   // Backward pass after forward() on the same x: fills workspace delta of every layer and OVERWRITES the
-  // gradient arena with dL/dparameters.
+  // gradient arena with dL/dparameters (of the training objective: with the recipe's label smoothing).
   void backward(Workspace<T>& workspace, const T* x, const T* y, int batch);
   // The output layer's activations after forward(): (B, OUT).
   const T* output(const Workspace<T>& workspace) const { return workspace.a(layers_.size() - 1); }

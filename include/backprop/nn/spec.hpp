@@ -68,6 +68,10 @@ struct TrainingSpec {
   int early_stopping = 0;              // > 0: stop after this many epochs without a better validation loss
   ScalingKind scale = ScalingKind::none;  // feature scaling fitted on the training data
   double validation_split = 0.0;       // > 0: hold out this fraction of the training data
+  // softmax_ce only, in [0, 1): train against (1 - eps) y + eps / K instead of the one-hot y (K classes),
+  // torch.nn.CrossEntropyLoss(label_smoothing=eps). 0: off (and not written to a file, so that a run
+  // without it writes what it wrote before the option existed).
+  double label_smoothing = 0.0;
 };
 
 struct NetworkSpec {
@@ -89,7 +93,8 @@ bool fits_float(double v);
 
 // Throws Error(bad_input) naming what is wrong ("layers[1].weights: ..."): units < 1, softmax anywhere
 // but last, a loss that does not fit the output activation (bce needs sigmoid, softmax_ce needs softmax),
-// weights or bias of the wrong shape, numbers beyond float32's range, a dropout outside [0, 1).
+// weights or bias of the wrong shape, numbers beyond float32's range, a dropout outside [0, 1), a
+// training.label_smoothing outside [0, 1) or not 0 with a loss other than softmax_ce.
 void validate(const NetworkSpec& spec);
 // Throws Error(bad_input) "optimizer.momentum: expected ..." for an unknown type or a setting out of range:
 // learning_rate > 0; momentum, beta1, beta2, alpha in [0, 1) (nesterov: momentum > 0, as torch demands);

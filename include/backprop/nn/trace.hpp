@@ -36,14 +36,15 @@ struct TraceOptions {
 };
 
 struct Trace {
-  NetworkSpec spec;  // as traced (loss and learning rate applied)
+  NetworkSpec spec;  // as traced (loss and learning rate applied, label smoothing 0)
   int batch = 1;
   double learning_rate = 0.0;
   std::vector<double> input, target;
   std::vector<TraceStep> steps;
 };
 
-// Runs opts.steps plain SGD updates of the network on one batch and records every figure. Throws
+// Runs opts.steps plain SGD updates of the network on one batch and records every figure: the network's loss
+// without the training recipe's label smoothing (as without its optimizer, schedule and dropout). Throws
 // Error(bad_input) when the input or target do not fit the network or the loss does not fit the output.
 Trace trace(const NetworkSpec& spec, const TraceOptions& options);
 

@@ -31,6 +31,7 @@ struct TrainingOptions {
   std::optional<std::string> scale;           // training.scale: none, standard, minmax (refits a model's scaling)
   std::optional<int> early_stopping;          // training.early_stopping, patience in [0, 1000000] (0: off)
   std::optional<double> validation_split;     // training.validation_split, in [0, 1) (0: none)
+  std::optional<double> label_smoothing;      // training.label_smoothing, in [0, 1) (0: off); softmax_ce only
   std::optional<std::uint64_t> seed;          // seed of shuffling, dropout and the split (not of the
                                               // initialization: the parameters exist once a model is read)
 
@@ -38,7 +39,8 @@ struct TrainingOptions {
   void validate() const;
   // validate(), then writes the set fields into spec, then checks the result as a network file is
   // checked (validate(NetworkSpec), validate(OptimizerSpec), validate(ScheduleSpec): Error(bad_input)
-  // naming the file's key, e.g. "optimizer.momentum: expected a number in (0, 1) for nesterov").
+  // naming the file's key, e.g. "optimizer.momentum: expected a number in (0, 1) for nesterov"). A
+  // label_smoothing above 0 for a network whose loss is not softmax_ce is an OptionError of label_smoothing.
   void apply(NetworkSpec& spec) const;
 };
 

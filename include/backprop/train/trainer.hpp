@@ -126,9 +126,16 @@ void forward_batches(const Network<float>& network, const Dataset& data, const S
                      TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,
                      kernels::DeviceBackend* device = nullptr);
 
+// The loss evaluate() reports. The two differ only for a network whose recipe has label smoothing
+// (spec().training.label_smoothing > 0, softmax_ce): plain is the cross-entropy against the true labels, a
+// model's evaluation (backprop eval, Model::evaluate), comparable with any other model's; training_objective
+// is the smoothed loss that training minimises, train()'s validation loss (which early stopping follows),
+// as torch reports it when the validation uses the training's criterion.
+enum class EvaluatedLoss { plain, training_objective };
+
 // One pass without dropout, in batches.
 Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size = 256,
-                 kernels::DeviceBackend* device = nullptr);
+                 kernels::DeviceBackend* device = nullptr, EvaluatedLoss loss = EvaluatedLoss::plain);
 
 // (K x K) counts: confusion[true_class * K + predicted_class]; classification only.
 std::vector<std::size_t> confusion_matrix(const Network<float>& network, const Dataset& data, const Scaling& scaling);

@@ -134,15 +134,15 @@ __global__ void gather_targets_kernel(float* y, std::int32_t* labels, DeviceRows
 
 // First stage of the loss: one thread per row, one partial (MetricSums' fields, as doubles) per block.
 __global__ void loss_rows_kernel(double* partials, float* dz, const float* z, const float* a, const float* y,
-                                 const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output,
-                                 float slope, float inverse_batch) {
+                                 const std::int32_t* labels, int rows, int cols, LossKind loss,
+                                 double label_smoothing, Activation output, float slope, float inverse_batch) {
   __shared__ double shared[kThreads];
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   MetricSums row;
   if (r < rows) {
     const std::size_t o = static_cast<std::size_t>(r) * cols;
-    row = dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols, loss, output, slope,
-                       inverse_batch);
+    row = dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols, loss,
+                       label_smoothing, output, slope, inverse_batch);
   }
   double fields[MetricSums::kFields];
   row.to_array(fields);
@@ -322,8 +322,8 @@ class CudaBackend final : public DeviceBackend {
   }
 
   void loss(float* dz, MetricSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
-            const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output, float slope,
-            int batch_rows) override {
+            const std::int32_t* labels, int rows, int cols, LossKind loss, double label_smoothing, Activation output,
+            float slope, int batch_rows) override {
     const int blocks = (rows + kThreads - 1) / kThreads;  // one thread per row, no grid-stride: fixed partials
     if (blocks > loss_partial_blocks_) {
       cudaStreamSynchronize(stream_);
@@ -333,8 +333,9 @@ class CudaBackend final : public DeviceBackend {
             "cudaMalloc");
       loss_partial_blocks_ = blocks;
     }
-    loss_rows_kernel<<<blocks, kThreads, 0, stream_>>>(loss_partials_, dz, z, a, y, labels, rows, cols, loss, output,
-                                                       slope, 1.0f / static_cast<float>(batch_rows));
+    loss_rows_kernel<<<blocks, kThreads, 0, stream_>>>(loss_partials_, dz, z, a, y, labels, rows, cols, loss,
+                                                       label_smoothing, output, slope,
+                                                       1.0f / static_cast<float>(batch_rows));
     loss_finish_kernel<<<1, kThreads, 0, stream_>>>(sums, status, loss_partials_, blocks, rows);
     check(cudaGetLastError(), "loss");
   }

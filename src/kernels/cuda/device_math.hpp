@@ -48,10 +48,12 @@ BACKPROP_HD float target_value(const DeviceRows& rows, std::size_t r, int o) {
 // MetricSums; when dz is not null, also dL/dz of the batch loss (math::loss_gradient_row). label >= 0: a
 // class label; < 0: regression.
 BACKPROP_HD MetricSums loss_row(float* dz, const float* z, const float* a, const float* y, int label, int cols,
-                                LossKind loss, Activation output, float slope, float inverse_batch) {
+                                LossKind loss, double label_smoothing, Activation output, float slope,
+                                float inverse_batch) {
   MetricSums sums;
-  sums.loss = math::loss_total(loss, math::add_loss_row(0.0, loss, z, a, y, cols), 1);
-  if (dz != nullptr) math::loss_gradient_row(dz, loss, z, a, y, cols, output, slope, inverse_batch);
+  sums.loss = math::loss_total(loss, math::add_loss_row(0.0, loss, label_smoothing, z, a, y, cols), 1);
+  if (dz != nullptr)
+    math::loss_gradient_row(dz, loss, label_smoothing, z, a, y, cols, output, slope, inverse_batch);
   math::add_row_metrics(sums, a, y, label, cols);
   return sums;
 }

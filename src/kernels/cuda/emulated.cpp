@@ -121,14 +121,14 @@ class EmulatedBackend final : public DeviceBackend {
   }
 
   void loss(float* dz, MetricSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
-            const std::int32_t* labels, int rows, int cols, LossKind loss, Activation output, float slope,
-            int batch_rows) override {
+            const std::int32_t* labels, int rows, int cols, LossKind loss, double label_smoothing, Activation output,
+            float slope, int batch_rows) override {
     const float inverse_batch = 1.0f / static_cast<float>(batch_rows);
     MetricSums batch;
     for (int r = 0; r < rows; ++r) {
       const std::size_t o = static_cast<std::size_t>(r) * cols;
-      batch.add(dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols, loss, output,
-                             slope, inverse_batch));
+      batch.add(dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols, loss,
+                             label_smoothing, output, slope, inverse_batch));
     }
     sums->add(batch);
     if (status != nullptr) {

@@ -2,7 +2,9 @@
 #include <cblas.h>
 #ifdef BACKPROP_WITH_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
-extern "C" void omp_set_num_threads(int);  // libgomp's: oneDNN runs each call on an OpenMP team
+// libgomp's (declared here: clang, which builds the fuzzers, has no omp.h without libomp-dev)
+extern "C" int omp_get_max_threads();
+extern "C" void omp_set_num_threads(int);
 #endif
 
 #include <algorithm>
@@ -137,12 +139,16 @@ Grid choose_grid(Transpose transpose_a, Transpose transpose_b, int m, int n, int
 void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a,
                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
 #ifdef BACKPROP_WITH_ONEDNN
-  // The pool is the one owner of threads: each thread that calls oneDNN asks, once, for a team of one.
-  thread_local const bool team_of_one = (omp_set_num_threads(1), true);
-  (void)team_of_one;
+  // The pool is the one owner of threads: oneDNN runs each call on an OpenMP team of omp_get_max_threads(),
+  // so the calling thread asks for a team of one, and gives the caller's setting back afterwards (a program
+  // that uses the library keeps its own OpenMP threads). A team of one runs on the calling thread and
+  // allocates nothing (tests/test_allocations.cpp).
+  const int caller_threads = omp_get_max_threads();
+  if (caller_threads != 1) omp_set_num_threads(1);
   const dnnl_status_t status = dnnl_sgemm(transpose_a == Transpose::yes ? 'T' : 'N',
                                           transpose_b == Transpose::yes ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
                                           beta, c, ldc);
+  if (caller_threads != 1) omp_set_num_threads(caller_threads);
   if (status != dnnl_success) throw_runtime_error("oneDNN sgemm failed (status " + std::to_string(status) + ")");
 #else
   cblas_sgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), m, n, k, alpha, a, lda, b, ldb, beta, c,

@@ -7,6 +7,7 @@
 //       build/libbackprop.a -lopenblas -lz -lprotobuf-lite -lmpi -ldl -lpthread -o ours && ./ours
 //   g++ -O2 bench/blas_compare.cpp -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas -o openblas && ./openblas
 //   g++ -O2 -DUSE_BLIS bench/blas_compare.cpp -lblis -lpthread -o blis && ./blis
+//   g++ -O2 -DUSE_DNNL bench/blas_compare.cpp -ldnnl -lgomp -o dnnl && ./dnnl          (oneDNN: libdnnl-dev)
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -16,6 +17,9 @@
 #endif
 #ifdef USE_BLIS
 #include <blis.h>
+#elif defined(USE_DNNL)
+#include <oneapi/dnnl/dnnl.h>
+extern "C" void omp_set_num_threads(int);
 #else
 #include <cblas.h>
 extern "C" void openblas_set_num_threads(int);
@@ -24,6 +28,8 @@ struct Shape { const char* name; int m, n, k; bool ta, tb; };
 int main() {
 #ifdef USE_BLIS
   bli_thread_set_num_threads(1);
+#elif defined(USE_DNNL)
+  omp_set_num_threads(1);
 #else
   openblas_set_num_threads(1);
 #endif
@@ -50,6 +56,9 @@ int main() {
         float one = 1, zero = 0;
         bli_sgemm(s.ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, s.tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, s.m, s.n, s.k,
                   &one, a.data(), ca, 1, b.data(), cb, 1, &zero, c.data(), s.n, 1);
+#elif defined(USE_DNNL)
+        dnnl_sgemm(s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', s.m, s.n, s.k, 1.0f, a.data(), ca, b.data(), cb, 0.0f, c.data(),
+                   s.n);
 #elif defined(USE_OURS)
         using backprop::kernels::Transpose;
         backprop::kernels::gemm(s.ta ? Transpose::yes : Transpose::no, s.tb ? Transpose::yes : Transpose::no, s.m, s.n, s.k,

@@ -1,5 +1,11 @@
-// Matrix products: the BLAS for speed, three loops for reference.
+// Matrix products: oneDNN's sgemm or the BLAS for speed, three loops for reference.
 #include <cblas.h>
+#ifdef BACKPROP_WITH_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+// libgomp's (declared here: clang, which builds the fuzzers, has no omp.h without libomp-dev)
+extern "C" int omp_get_max_threads();
+extern "C" void omp_set_num_threads(int);
+#endif
 
 #include <algorithm>
 #include <string>
@@ -94,6 +100,12 @@ constexpr int kMostBlocks = 16;
 // not taken by them (OpenBLAS's TN kernel, our NT, wants C under 1,200 values), so they keep the 1-D cut.
 constexpr double kSmallKernelMultiplyAdds = 1.0e6;
 
+#ifdef BACKPROP_WITH_ONEDNN
+constexpr bool kOneDnn = true;
+#else
+constexpr bool kOneDnn = false;
+#endif
+
 struct Grid {
   int block_rows;
   int block_columns;
@@ -103,7 +115,7 @@ struct Grid {
 template <typename T>
 Grid choose_grid(Transpose transpose_a, Transpose transpose_b, int m, int n, int k) {
   if (2.0 * m * n * k < kParallelFlops) return {m, n};
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (std::is_same_v<T, float> && !kOneDnn) {
     const auto fit = [&](double rows_times_columns) { return static_cast<int>(kSmallKernelMultiplyAdds / rows_times_columns); };
     if (transpose_a == Transpose::no && transpose_b == Transpose::no) {
       const int rows = std::min(m, 16);
@@ -126,8 +138,22 @@ Grid choose_grid(Transpose transpose_a, Transpose transpose_b, int m, int n, int
 
 void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a,
                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+#ifdef BACKPROP_WITH_ONEDNN
+  // The pool is the one owner of threads: oneDNN runs each call on an OpenMP team of omp_get_max_threads(),
+  // so the calling thread asks for a team of one, and gives the caller's setting back afterwards (a program
+  // that uses the library keeps its own OpenMP threads). A team of one runs on the calling thread and
+  // allocates nothing (tests/test_allocations.cpp).
+  const int caller_threads = omp_get_max_threads();
+  if (caller_threads != 1) omp_set_num_threads(1);
+  const dnnl_status_t status = dnnl_sgemm(transpose_a == Transpose::yes ? 'T' : 'N',
+                                          transpose_b == Transpose::yes ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
+                                          beta, c, ldc);
+  if (caller_threads != 1) omp_set_num_threads(caller_threads);
+  if (status != dnnl_success) throw_runtime_error("oneDNN sgemm failed (status " + std::to_string(status) + ")");
+#else
   cblas_sgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), m, n, k, alpha, a, lda, b, ldb, beta, c,
               ldc);
+#endif
 }
 
 void blas_dgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, double alpha, const double* a,

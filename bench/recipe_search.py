@@ -28,6 +28,15 @@ cands = {
   "P one_cycle lr2e-3 d0.2 e18": dict(epochs=18, lr=2e-3, dropout=0.2, schedule={"type": "one_cycle"}),
   "Q one_cycle lr2e-3 d0.1 e16": dict(epochs=16, lr=2e-3, dropout=0.1, schedule={"type": "one_cycle"}),
   "R one_cycle lr2e-3 d0.3 e18": dict(epochs=18, lr=2e-3, dropout=0.3, schedule={"type": "one_cycle"}),
+  # The third round (oneDNN's products, label smoothing added): P again, and P's neighbours with smoothing.
+  "S one_cycle lr2e-3 d0.2 e18 ls0.1": dict(epochs=18, lr=2e-3, dropout=0.2, ls=0.1, schedule={"type": "one_cycle"}),
+  "T one_cycle lr2e-3 d0.2 e22": dict(epochs=22, lr=2e-3, dropout=0.2, schedule={"type": "one_cycle"}),
+  "U one_cycle lr2e-3 d0.2 e22 ls0.1": dict(epochs=22, lr=2e-3, dropout=0.2, ls=0.1, schedule={"type": "one_cycle"}),
+  "V one_cycle lr2e-3 d0.1 e16 ls0.1": dict(epochs=16, lr=2e-3, dropout=0.1, ls=0.1, schedule={"type": "one_cycle"}),
+  "W one_cycle lr2e-3 d0.2 e18 ls0.05": dict(epochs=18, lr=2e-3, dropout=0.2, ls=0.05, schedule={"type": "one_cycle"}),
+  "X one_cycle lr2e-3 d0.3 e22 ls0.1": dict(epochs=22, lr=2e-3, dropout=0.3, ls=0.1, schedule={"type": "one_cycle"}),
+  "Y one_cycle lr3e-3 d0.2 e20 ls0.1": dict(epochs=20, lr=3e-3, dropout=0.2, ls=0.1, schedule={"type": "one_cycle"}),
+  "Z one_cycle lr2e-3 d0.2 e18 ls0.2": dict(epochs=18, lr=2e-3, dropout=0.2, ls=0.2, schedule={"type": "one_cycle"}),
 }
 only = sys.argv[2:] 
 results = {}
@@ -41,6 +50,7 @@ for name, c in cands.items():
         spec["training"]["epochs"] = c["epochs"]
         spec["training"]["schedule"] = c["schedule"]
         spec["training"]["validation_split"] = 0.1
+        if c.get("ls"): spec["training"]["label_smoothing"] = c["ls"]
         for l in spec["layers"][:-1]: l["dropout"] = c["dropout"]
         f = f"{OUT}/net-{name[0]}-{seed}.json"
         json.dump(spec, open(f, "w"))

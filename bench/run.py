@@ -8,7 +8,10 @@ same machine, medians of several runs. It prints; it never passes or fails.
 Jobs (../shared/peers/ holds the peer programs; this script builds the C ones into build/peers/):
   fmnist-train-bB  Fashion-MNIST MLP 784-256-128-10, ReLU, softmax_ce, SGD momentum 0.9, batch B:
                    training samples/s through `backprop train` (the epoch time from --log) against
-                   PyTorch's best thread setting (1 and 2 threads tried; the best is named).
+                   PyTorch's best setting (torch threads 1 or 2 x OPENBLAS_NUM_THREADS 1 or 2; the best is
+                   named); at batch 128 also one core against one core (both pinned with taskset), backprop's
+                   2 threads against its 1, OPENBLAS_CORETYPE=Haswell against unset, and at batch 32 the default
+                   thread count against --threads 1.
   seed-net         the tutorial's 4-2-3-1 sigmoid network, one sample per SGD update, through
                    `backprop train --batch-size 1` on a CSV, against FANN's fann_train; and the floor:
                    bench/seed_floor.cpp, the same step written out by hand (parameters in registers),
@@ -68,18 +71,28 @@ def machine():
     return f"{os.cpu_count()} cores, {model}"
 
 
-def backprop_epoch_samples_per_second(network, batch, threads, epochs, extra=()):
+# One thread is taken on one core (taskset -c 0), so that no helper thread of either side runs beside it.
+PIN = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+
+
+def backprop_epoch_samples_per_second(network, batch, threads, epochs, extra=(), env=None):
+    """threads None: backprop's default (no --threads); 1: pinned to one core."""
     with tempfile.TemporaryDirectory() as folder:
         log = os.path.join(folder, "log.jsonl")
-        run([BACKPROP, "train", network, "--data", TRAIN_IMAGES, "--labels", TRAIN_LABELS, "--epochs", str(epochs),
-             "--batch-size", str(batch), "--threads", str(threads), "--log", log, "--quiet",
-             "--out", os.path.join(folder, "m.model"), *extra])
+        thread_option = [] if threads is None else ["--threads", str(threads)]
+        run([*(PIN if threads == 1 else []), BACKPROP, "train", network, "--data", TRAIN_IMAGES, "--labels",
+             TRAIN_LABELS, "--epochs", str(epochs), "--batch-size", str(batch), *thread_option, "--log", log, "--quiet",
+             "--out", os.path.join(folder, "m.model"), *extra], env=env)
         seconds = [json.loads(line)["seconds"] for line in open(log)]
     return 60000 / statistics.median(seconds)
 
 
-def torch_training(batch, threads, epochs):
-    out = run([PYTHON, os.path.join(PEERS, "torch_fmnist.py"), str(threads), str(batch), str(epochs)])
+def torch_training(batch, threads, epochs, blas_threads=None):
+    """torch.set_num_threads(threads), OPENBLAS_NUM_THREADS=blas_threads (default: threads); one and one is pinned."""
+    blas_threads = blas_threads or threads
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads))
+    pin = PIN if threads == 1 and blas_threads == 1 else []
+    out = run([*pin, PYTHON, os.path.join(PEERS, "torch_fmnist.py"), str(threads), str(batch), str(epochs)], env=env)
     rates = [float(x) for x in re.findall(r"samples/s=(\d+)", out)]
     return statistics.median(rates)
 
@@ -225,16 +238,42 @@ def main():
 
     network = os.path.join(ROOT, "bench", "fashion-mnist-sgd.json")
     epochs = 2 if args.quick else 3
+    # PyTorch's settings: torch threads 1 or 2, each with OPENBLAS_NUM_THREADS 1 or 2; the best is its figure.
+    torch_settings = [(1, 1), (1, 2), (2, 1), (2, 2)]
     for batch in ([128] if args.quick else [32, 128, 512]):
         ours = median_by_threads(lambda t: backprop_epoch_samples_per_second(network, batch, t, epochs))
         best_threads = max(ours, key=ours.get)
         peer, note = None, "python3-torch missing"
         if have_torch:
-            theirs = median_by_threads(lambda t: torch_training(batch, t, epochs))
+            theirs = {}
+            for _ in range(args.repeat):
+                for setting in torch_settings:
+                    theirs.setdefault(setting, []).append(torch_training(batch, setting[0], epochs, setting[1]))
+            theirs = {k: statistics.median(v) for k, v in theirs.items()}
             best = max(theirs, key=theirs.get)
-            peer, note = theirs[best], f"PyTorch best {best} thread(s); other {theirs[3 - best]:.0f}"
+            peer = theirs[best]
+            note = (f"PyTorch best: {best[0]} torch thread(s), OPENBLAS_NUM_THREADS={best[1]}; "
+                    f"one core {theirs[(1, 1)]:.0f}")
+            if batch == 128:
+                rows.append(("fmnist-train-b128, one core (samples/s)", ours[1], theirs[(1, 1)],
+                             "both pinned to core 0 (taskset), 1 thread each; target 1.5x"))
         rows.append((f"fmnist-train-b{batch} (samples/s)", ours[best_threads], peer,
-                     f"backprop {best_threads} thread(s), other {ours[3 - best_threads]:.0f}; {note}"))
+                     f"backprop {best_threads} thread(s), other {ours[3 - best_threads]:.0f}; {note}"
+                     + ("; target 2.0x" if batch == 128 else "")))
+        if batch == 128:
+            rows.append(("fmnist-train-b128: 2 threads vs 1 pinned", ours[2], ours[1],
+                         "backprop against itself; target 1.5x"))
+    # The same figure whatever OpenBLAS is told: the float products are oneDNN's, which reads the CPU itself.
+    haswell = dict(os.environ, OPENBLAS_CORETYPE="Haswell")
+    told = median(lambda: backprop_epoch_samples_per_second(network, 128, 2, epochs, env=haswell))
+    untold = median(lambda: backprop_epoch_samples_per_second(network, 128, 2, epochs))
+    rows.append(("fmnist-train-b128, OPENBLAS_CORETYPE=Haswell vs unset", told, untold,
+                 "2 threads; target within 10% (0.90-1.10)"))
+    # Default options (no --threads) against --threads 1 pinned, on the smallest work per step of the jobs.
+    default = median(lambda: backprop_epoch_samples_per_second(network, 32, None, epochs))
+    one = median(lambda: backprop_epoch_samples_per_second(network, 32, 1, epochs))
+    rows.append(("fmnist-train-b32, default vs --threads 1", default, one,
+                 "backprop against itself; target: never below 1.0"))
 
     ours = median(seed_net_backprop)
     peer, note = None, "libfann-dev missing"
@@ -265,6 +304,9 @@ def main():
     bench = lambda batch: json.loads(run([BACKPROP, "bench", network, "--batch", str(batch), "--threads", "1",
                                           "--json"]))[0]
     latency = median(lambda: bench(1)["mean_us"])
+    default_bench = lambda: json.loads(run([BACKPROP, "bench", network, "--batch", "1", "--json"]))[0]["mean_us"]
+    rows.append(("infer-b1, default vs --threads 1 (us, lower wins)", median(default_bench), latency,
+                 "backprop against itself; target: never below 1.0"))
     throughput = median(lambda: 1024 / (bench(1024)["mean_us"] * 1e-6))
     torch_latency = torch_throughput = None
     if have_torch:

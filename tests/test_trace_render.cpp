@@ -443,7 +443,8 @@ std::string run_in_sources(const std::string& arguments) {
 
 constexpr const char* kRegenerate = "stale: regenerate with `python3 docs/regenerate.py build/backprop`";
 
-// The trace runs in double precision, so the same figures print on any CPU: compared at the printed precision.
+// The trace runs in double precision and the library fuses no a * b + c on its own (-ffp-contract=off; without
+// BACKPROP_NATIVE no FMA at all), so the same figures print on any x86-64: compared at the printed precision.
 TEST(TraceDocs, TheSeedTraceDocumentAndPageAreCurrent) {
   const std::string seed = "trace examples/seed.json --input 1,2,3,4 --target 1 --steps 2 --loss bce";
   EXPECT_EQ(read_text(source_path("docs/seed-trace.md")), run_in_sources(seed + " --expand --format markdown"))

@@ -14,7 +14,9 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <type_traits>
 
+#include "kernels/cpu/clones.hpp"
 #include "kernels/math.hpp"
 #include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
@@ -197,6 +199,28 @@ float Dataset::feature(std::size_t r, int f) const {
   return features_u8.empty() ? features_f32[at] : math::byte_feature(features_u8[at]);
 }
 
+namespace {
+
+// One row of features as floats, scaled when offset is not null: the loop of gather_rows, once for each CPU
+// level (kernels/cpu/clones.hpp).
+template <typename Feature>
+BACKPROP_CPU_CLONES void convert_row(float* __restrict out, const Feature* __restrict row, std::size_t width,
+                                     const double* offset, const double* scale) {
+  const auto value = [](Feature x) {
+    if constexpr (std::is_same_v<Feature, std::uint8_t>)
+      return math::byte_feature(x);
+    else
+      return x;
+  };
+  if (offset == nullptr) {
+    for (std::size_t f = 0; f < width; ++f) out[f] = value(row[f]);
+  } else {
+    for (std::size_t f = 0; f < width; ++f) out[f] = math::scaled_feature(value(row[f]), offset[f], scale[f]);
+  }
+}
+
+}  // namespace
+
 void Dataset::prefetch_row(std::size_t r) const {
   const auto width = static_cast<std::size_t>(features);
   const char* row = features_u8.empty() ? reinterpret_cast<const char*>(features_f32.data() + r * width)
@@ -218,28 +242,16 @@ void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t co
   // "Measurements behind the code"). Wide rows are converted on the thread pool, 32 rows a piece (each row
   // is converted the same way on any thread).
   constexpr std::size_t kPrefetchAhead = 2;
+  const double* offset = scaling.empty() ? nullptr : scaling.offset.data();
+  const double* scale = scaling.empty() ? nullptr : scaling.scale.data();
   const auto convert = [&](std::size_t first, std::size_t rows) {
     for (std::size_t i = first; i < first + rows; ++i) {
       const std::size_t r = indices[i];
-      float* row_out = out + i * width;  // (features)
       if (i + kPrefetchAhead < first + rows) prefetch_row(indices[i + kPrefetchAhead]);
-      if (!features_u8.empty()) {
-        const std::uint8_t* row = features_u8.data() + r * width;
-        if (scaling.empty()) {
-          for (std::size_t f = 0; f < width; ++f) row_out[f] = math::byte_feature(row[f]);
-        } else {
-          for (std::size_t f = 0; f < width; ++f)
-            row_out[f] = math::scaled_feature(math::byte_feature(row[f]), scaling.offset[f], scaling.scale[f]);
-        }
-      } else {
-        const float* row = features_f32.data() + r * width;
-        if (scaling.empty()) {
-          std::copy(row, row + width, row_out);
-        } else {
-          for (std::size_t f = 0; f < width; ++f)
-            row_out[f] = math::scaled_feature(row[f], scaling.offset[f], scaling.scale[f]);
-        }
-      }
+      if (!features_u8.empty())
+        convert_row(out + i * width, features_u8.data() + r * width, width, offset, scale);
+      else
+        convert_row(out + i * width, features_f32.data() + r * width, width, offset, scale);
     }
   };
   // Narrow rows or few of them: one direct call, which the compiler inlines (the pool's indirect call costs

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/cpu/clones.hpp"
 #include "kernels/math.hpp"
 #include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
@@ -13,15 +14,16 @@ namespace {
 // The update loops, one per rule, each one pass over the whole arena (N values) calling the rule's
 // one-parameter update (kernels/math.hpp, which states each rule; the device's update calls the same). The
 // coefficients arrive already in T, by value (a reference could alias the arenas, and the loop would have to
-// reload them after every store). Loops of inlined calls, so the compiler still vectorises them.
+// reload them after every store). Loops of inlined calls, so the compiler still vectorises them, once for each
+// CPU level (kernels/cpu/clones.hpp).
 
 template <typename T>
-void sgd_loop(T* parameters, const T* gradients, std::size_t n, T learning_rate, T weight_decay) {
+BACKPROP_CPU_CLONES void sgd_loop(T* parameters, const T* gradients, std::size_t n, T learning_rate, T weight_decay) {
   for (std::size_t i = 0; i < n; ++i) math::sgd(parameters[i], gradients[i], learning_rate, weight_decay);
 }
 
 template <bool nesterov, typename T>
-void momentum_loop(T* parameters, T* momentum_buffer, const T* gradients, std::size_t n, T learning_rate,
+BACKPROP_CPU_CLONES void momentum_loop(T* parameters, T* momentum_buffer, const T* gradients, std::size_t n, T learning_rate,
                    T weight_decay, T momentum) {
   for (std::size_t i = 0; i < n; ++i)
     math::momentum<nesterov>(parameters[i], momentum_buffer[i], gradients[i], learning_rate, weight_decay, momentum);
@@ -29,7 +31,7 @@ void momentum_loop(T* parameters, T* momentum_buffer, const T* gradients, std::s
 
 // adam, and adamw (decay_factor = 1 - lr * wd applied first; step.weight_decay is 0 then).
 template <bool decoupled, typename T>
-void adam_loop(T* parameters, T* exp_avg, T* exp_avg_sq, const T* gradients, std::size_t n, T decay_factor,
+BACKPROP_CPU_CLONES void adam_loop(T* parameters, T* exp_avg, T* exp_avg_sq, const T* gradients, std::size_t n, T decay_factor,
                const math::AdamStep<T> step) {
   for (std::size_t i = 0; i < n; ++i) {
     if constexpr (decoupled)
@@ -41,7 +43,7 @@ void adam_loop(T* parameters, T* exp_avg, T* exp_avg_sq, const T* gradients, std
 
 // grad_avg is read only when centered, momentum_buffer only with_momentum (each may be null otherwise).
 template <bool centered, bool with_momentum, typename T>
-void rmsprop_loop(T* parameters, T* square_avg, T* grad_avg, T* momentum_buffer, const T* gradients, std::size_t n,
+BACKPROP_CPU_CLONES void rmsprop_loop(T* parameters, T* square_avg, T* grad_avg, T* momentum_buffer, const T* gradients, std::size_t n,
                   const math::RmspropStep<T> step) {
   for (std::size_t i = 0; i < n; ++i)
     math::rmsprop<centered, with_momentum>(parameters[i], square_avg[i], centered ? &grad_avg[i] : nullptr,

@@ -4,6 +4,7 @@
 // order of training rows and dropout masks all draw from it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -14,6 +15,7 @@ class Random {
  public:
   explicit Random(std::uint64_t seed) : engine_(seed) {}
   double uniform();                       // [0, 1), 53 random bits
+  void uniforms(double* out, std::size_t n);  // n of them: the numbers of n calls of uniform()
   double uniform(double low, double high);
   double normal();                        // N(0, 1) by the Box-Muller transform
   std::uint64_t next() { return engine_(); }

@@ -9,6 +9,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/cpu/clones.hpp"
 #include "kernels/math.hpp"
 #include "backprop/kernels/kernels.hpp"
 
@@ -20,7 +21,7 @@ void broadcast_rows(T* out, const T* bias, int rows, int cols) {
 }
 
 template <typename T>
-void column_sums(T* __restrict sums, const T* __restrict in, int rows, int cols, int ld) {
+BACKPROP_CPU_CLONES void column_sums(T* __restrict sums, const T* __restrict in, int rows, int cols, int ld) {
   for (int c = 0; c < cols; ++c) sums[c] = in[c];
   for (int r = 1; r < rows; ++r) {
     const T* row = in + static_cast<std::size_t>(r) * ld;
@@ -34,27 +35,27 @@ void column_sums(T* sums, const T* in, int rows, int cols) {
 }
 
 template <typename T>
-void activation_forward(T* a, const T* z, std::size_t n, Activation f, T slope) {
+BACKPROP_CPU_CLONES void activation_forward(T* a, const T* z, std::size_t n, Activation f, T slope) {
   math::with_activation(f, [&](auto kind) {
     for (std::size_t i = 0; i < n; ++i) a[i] = math::activate<decltype(kind)::value>(z[i], slope);
   });
 }
 
 template <typename T>
-void activation_backward(T* dz, const T* da, const T* z, const T* a, std::size_t n, Activation f, T slope) {
+BACKPROP_CPU_CLONES void activation_backward(T* dz, const T* da, const T* z, const T* a, std::size_t n, Activation f, T slope) {
   math::with_activation(f, [&](auto kind) {
     for (std::size_t i = 0; i < n; ++i) dz[i] = math::derivative<decltype(kind)::value>(da[i], z[i], a[i], slope);
   });
 }
 
 template <typename T>
-void softmax_forward(T* a, const T* z, int rows, int cols) {
+BACKPROP_CPU_CLONES void softmax_forward(T* a, const T* z, int rows, int cols) {
   for (int r = 0; r < rows; ++r)
     math::softmax_row(a + static_cast<std::size_t>(r) * cols, z + static_cast<std::size_t>(r) * cols, cols);
 }
 
 template <typename T>
-void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols) {
+BACKPROP_CPU_CLONES void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols) {
   for (int r = 0; r < rows; ++r) {
     const std::size_t o = static_cast<std::size_t>(r) * cols;
     math::softmax_backward_row(dz + o, da + o, a + o, cols);
@@ -65,27 +66,30 @@ void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols) {
 // cleared, its bits compare >= those of infinity. The largest such value over the array is an integer max,
 // which the compiler vectorises (unlike a floating-point sum, whose order it must keep).
 template <typename T>
+using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+
+template <typename T>
+BACKPROP_CPU_CLONES Bits<T> largest_magnitude(const T* values, std::size_t n) {
+  constexpr Bits<T> kMagnitude = ~Bits<T>(0) >> 1;
+  Bits<T> largest = 0;
+  for (std::size_t i = 0; i < n; ++i) largest = std::max(largest, std::bit_cast<Bits<T>>(values[i]) & kMagnitude);
+  return largest;
+}
+
+template <typename T>
 bool all_finite(const T* values, std::size_t n) {
-  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  constexpr Bits kMagnitude = ~Bits(0) >> 1;
-  const Bits infinity = std::bit_cast<Bits>(std::numeric_limits<T>::infinity());
-  const auto largest_magnitude = [&](std::size_t first, std::size_t count) {
-    Bits largest = 0;
-    for (std::size_t i = first; i < first + count; ++i)
-      largest = std::max(largest, std::bit_cast<Bits>(values[i]) & kMagnitude);
-    return largest;
-  };
+  const Bits<T> infinity = std::bit_cast<Bits<T>>(std::numeric_limits<T>::infinity());
   constexpr std::size_t kGrain = 1 << 16;
-  if (n <= kGrain) return largest_magnitude(0, n) < infinity;  // inline: the seed network checks 19 values a step
+  if (n <= kGrain) return largest_magnitude(values, n) < infinity;  // the seed network checks 19 values a step
   std::atomic<bool> finite{true};
   parallel_ranges(n, kGrain, [&](std::size_t first, std::size_t count) {
-    if (largest_magnitude(first, count) >= infinity) finite.store(false, std::memory_order_relaxed);
+    if (largest_magnitude(values + first, count) >= infinity) finite.store(false, std::memory_order_relaxed);
   });
   return finite.load();
 }
 
 template <typename T>
-void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rate) {
+BACKPROP_CPU_CLONES void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rate) {
   for (std::size_t i = 0; i < n; ++i) math::sgd(parameters[i], gradients[i], learning_rate, T(0));
 }
 

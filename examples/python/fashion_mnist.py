@@ -7,7 +7,7 @@ trained from numpy arrays.
     PYTHONPATH=build/python /usr/bin/python3 examples/python/fashion_mnist.py [--epochs N] [--out MODEL]
 
 Reads Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist, IDX files, gzip) with numpy and
-gzip alone, and prints the test accuracy (about 0.903 after the file's 16 epochs; fewer epochs for a quick
+gzip alone, and prints the test accuracy (about 0.90 after the file's 16 epochs; fewer epochs for a quick
 run).
 """
 import argparse

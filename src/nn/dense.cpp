@@ -11,12 +11,37 @@
 
 #include "backprop/kernels/kernels.hpp"
 #include "dense_row.hpp"
+#include "kernels/cpu/clones.hpp"
 
 namespace backprop {
 
-using detail::dense_backward_row;
-using detail::dense_forward_row;
 using kernels::Transpose;
+
+namespace detail {
+
+template <typename T>
+BACKPROP_CPU_CLONES void dense_forward_row_cloned(T* z, const T* input, const T* weights, const T* bias, int in,
+                                                  int out) {
+  dense_forward_row(z, input, weights, bias, in, out);
+}
+
+template <typename T>
+BACKPROP_CPU_CLONES void dense_backward_row_cloned(T* grad_weights, T* grad_bias, T* grad_input, const T* input,
+                                                   const T* dz, const T* weights, int in, int out) {
+  dense_backward_row(grad_weights, grad_bias, grad_input, input, dz, weights, in, out);
+}
+
+template void dense_forward_row_cloned<float>(float*, const float*, const float*, const float*, int, int);
+template void dense_forward_row_cloned<double>(double*, const double*, const double*, const double*, int, int);
+template void dense_backward_row_cloned<float>(float*, float*, float*, const float*, const float*, const float*, int,
+                                               int);
+template void dense_backward_row_cloned<double>(double*, double*, double*, const double*, const double*,
+                                                const double*, int, int);
+
+}  // namespace detail
+
+using detail::dense_backward_row_cloned;
+using detail::dense_forward_row_cloned;
 
 // Layers up to this many weights take the row path at batch 1; above it the BLAS's blocking pays.
 constexpr long kRowPathWeights = 1L << 20;
@@ -48,7 +73,7 @@ template <typename T>
 void dense_forward(T* z, T* a, const T* input, const T* weights, const T* bias, const DenseLayer& layer, int batch) {
   if (batch != 1 || static_cast<long>(layer.in) * layer.out > kRowPathWeights)
     return dense_forward_batch(z, a, input, weights, bias, layer, batch);
-  dense_forward_row(z, input, weights, bias, layer.in, layer.out);
+  dense_forward_row_cloned(z, input, weights, bias, layer.in, layer.out);
   activation_forward(a, z, layer.activation, static_cast<T>(layer.slope), batch, layer.out);
 }
 
@@ -113,7 +138,7 @@ void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input
   if (grad_input == nullptr) chain = nullptr;
   if (batch != 1 || static_cast<long>(layer.in) * layer.out > kRowPathWeights)
     return dense_backward_batch(grad_weights, grad_bias, grad_input, input, dz, weights, layer, batch, chain);
-  dense_backward_row(grad_weights, grad_bias, grad_input, input, dz, weights, layer.in, layer.out);
+  dense_backward_row_cloned(grad_weights, grad_bias, grad_input, input, dz, weights, layer.in, layer.out);
   if (chain == nullptr) return;
   if (chain->mask != nullptr)
     for (int i = 0; i < layer.in; ++i) grad_input[i] *= chain->mask[i];

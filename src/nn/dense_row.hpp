@@ -81,4 +81,13 @@ inline __attribute__((always_inline)) void dense_backward_row(T* grad_weights, T
   }
 }
 
+// The same two, out of line and compiled for each CPU level (kernels/cpu/clones.hpp; defined in dense.cpp):
+// the row path of dense.cpp, and the one-row step's layers of 8 units or more. The inline copies above stay
+// for the narrow layers, where a call would cost more than the sums; every copy gives the same bits.
+template <typename T>
+void dense_forward_row_cloned(T* z, const T* input, const T* weights, const T* bias, int in, int out);
+template <typename T>
+void dense_backward_row_cloned(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz,
+                               const T* weights, int in, int out);
+
 }  // namespace backprop::detail

@@ -150,7 +150,7 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
       case 6: forward_fixed<6>(z, a, input, w, b, layer.in, f, slope); break;
       case 7: forward_fixed<7>(z, a, input, w, b, layer.in, f, slope); break;
       default:
-        detail::dense_forward_row(z, input, w, b, layer.in, layer.out);
+        detail::dense_forward_row_cloned(z, input, w, b, layer.in, layer.out);
         activation_forward(a, z, layer.activation, static_cast<float>(layer.slope), 1, layer.out);
     }
     input = a;
@@ -201,7 +201,7 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
       default: break;
     }
 #undef BACKPROP_FIXED
-    detail::dense_backward_row(gw, gb, grad_input, layer_input, dz, w, in, layer.out);
+    detail::dense_backward_row_cloned(gw, gb, grad_input, layer_input, dz, w, in, layer.out);
     if (l > 0)
       activation_backward(grad_input, z_below, layer_input, grad_input, below->activation,
                           static_cast<float>(below->slope), 1, in);

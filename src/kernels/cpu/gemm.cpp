@@ -13,6 +13,7 @@ extern "C" void omp_set_num_threads(int);
 
 #include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
+#include "kernels/cpu/clones.hpp"
 #include "thread_pool.hpp"
 
 namespace backprop::kernels {
@@ -31,7 +32,7 @@ bool is_small(int m, int n, int k) { return static_cast<long>(m) * n * k <= kSma
 // contiguous rows (vectorised over the columns of C), or is a dot product of two contiguous rows. Each
 // C[i, j] still sums its k products in order p = 0..k-1, so a shape always gives the same bits.
 template <typename T>
-void gemm_small(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha,
+BACKPROP_CPU_CLONES void gemm_small(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha,
                 const T* __restrict a, int lda, const T* __restrict b, int ldb, T beta, T* __restrict c, int ldc) {
   // __restrict: C never overlaps A or B (as for the BLAS), so C's row can stay in registers.
   for (int i = 0; i < m; ++i) {

@@ -196,9 +196,9 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
                           {"--checkpoint", args.checkpoint}},
                          {{"--resume", "--checkpoint"}});
   if (args.threads) kernels::set_thread_count(*args.threads);
-  const io::Model model = io::read_model(args.network).model;  // a network file, or a model to train further
-  NetworkSpec spec = model.network;
-  args.options.apply(spec);
+  const io::LoadedModel read = io::read_model(args.network);  // a network file, or a model to train further
+  const io::Model& model = read.model;
+  NetworkSpec spec = args.options.start_spec(model.network, read.exact_network);
   if (!args.validation.empty() && args.options.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
 
@@ -342,7 +342,9 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--early-stopping", o.early_stopping,
                   "Stop after this many epochs without a better validation loss, keeping the best parameters "
                   "(0: off)");
-  cmd->add_option("--seed", o.seed, "Seed of initialization, shuffling, dropout and the validation split")
+  cmd->add_option("--seed", o.seed,
+                  "Seed of the initialization (of the weights a network file leaves out), shuffling, dropout and the "
+                  "validation split")
       ->check(seed_number());
   cmd->add_option("--threads", a->threads, "Threads for the matrix products (default: all cores)")
       ->check(CLI::Range(1, kernels::kMaxThreads));

@@ -38,9 +38,10 @@ TaskKind Model::task() const { return task_of(spec()); }
 
 TrainingResult Model::fit(std::span<const float> x, std::span<const float> y, const TrainingOptions& options,
                           const RunSettings& settings) {
-  // Training continues from the current parameters; the options override the recipe.
-  NetworkSpec spec = network_->spec_with_parameters();
-  options.apply(spec);
+  // Training continues from the current parameters; the options override the recipe (and a new seed redraws
+  // the initialization of a network not trained yet).
+  NetworkSpec spec = options.start_spec(network_->spec_with_parameters(),
+                                        trained_ ? network_->spec_with_parameters() : exact_network_);
   Dataset train_data = dataset_from_arrays(spec, x, y, {classes_, targets_, features_});
   TrainingData data = prepare_training_data(spec, std::move(train_data), std::nullopt, scaling_,
                                             options.scale.has_value());

@@ -396,6 +396,33 @@ TEST_F(CommandClassifier, SameSeedGivesTheSameModelAndAnotherSeedAnother) {
   EXPECT_TRUE(read_text(dir_ / "a.bin") != read_text(dir_ / "c.bin")) << "--seed did not change the model";
 }
 
+// --seed is the network file's "seed": it also redraws the initialization of the weights the file leaves
+// out (the file is read with the parameters drawn from its own seed first), so that `--seed 2` on a file of
+// seed 1 trains the model of the same file with seed 2. A trained model keeps its parameters: there --seed
+// moves only the order and the dropout.
+TEST_F(CommandClassifier, SeedOptionIsTheFilesSeedInitializationIncluded) {
+  std::string seed_two = kClassifierNetwork;
+  seed_two.replace(seed_two.find("\"seed\": 1"), 9, "\"seed\": 2");
+  write_file(dir_ / "net2.json", seed_two);
+  train_model("option.bin", "--quiet --epochs 2 --threads 1 --seed 2");
+  const CommandResult r = run_backprop("train " + shell_word(dir_ / "net2.json") + " --data " +
+                                       shell_word(dir_ / "train.csv") + " --out " + shell_word(dir_ / "file.bin") +
+                                       " --quiet --epochs 2 --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(read_text(dir_ / "option.bin") == read_text(dir_ / "file.bin"))
+      << "--seed 2 on a file of seed 1 did not train the file of seed 2";
+  // Training the trained model further with a learning rate of 1e-12 and another seed: its parameters are
+  // kept (a fresh initialization would change the loss by far more than 1e-6 of it).
+  train_model("again.bin", "--quiet --epochs 2 --threads 1");
+  const CommandResult further = run_backprop(
+      "train " + shell_word(dir_ / "again.bin") + " --data " + shell_word(dir_ / "train.csv") + " --out " +
+      shell_word(dir_ / "further.bin") + " --quiet --epochs 1 --learning-rate 1e-12 --seed 7");
+  ASSERT_EQ(further.exit_code, 0) << further.out;
+  const double before = eval_json("again.bin", "train.csv")["loss"].get<double>();
+  const double after = eval_json("further.bin", "train.csv")["loss"].get<double>();
+  EXPECT_NEAR(after, before, 1e-6 * before) << "a trained model restarted from a fresh initialization";
+}
+
 // ---- 4. validation and early stopping ----
 
 TEST_F(CommandClassifier, ValidationSplitIsLogged) {

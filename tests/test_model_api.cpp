@@ -120,16 +120,35 @@ TEST(ModelApi, FitGivesTheCommandsModelBitForBit) {
   }
 }
 
-// The low-level steps Model::fit stands for: read, apply the options, prepare the data, train().
+// fit's seed is the network file's "seed", the initialization included (TrainingOptions::start_spec): the
+// file of seed 4 fitted with seed 9 is the file of seed 9 fitted as it is.
+TEST(ModelApi, FitsSeedRedrawsTheInitializationOfANetworkFile) {
+  TempDir dir;
+  write_rings(dir);
+  std::string nine = read_text(dir / "rings.json");
+  nine.replace(nine.find("\"seed\": 4"), 9, "\"seed\": 9");
+  write_file(dir / "rings9.json", nine);
+  const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
+  Model with_option = Model::load(dir / "rings.json");
+  with_option.fit(a.x(), a.y, {.epochs = 2, .seed = 9}, {.device = "cpu"});
+  Model with_file = Model::load(dir / "rings9.json");
+  with_file.fit(a.x(), a.y, {.epochs = 2}, {.device = "cpu"});
+  expect_same_model(with_option.to_model_file(), with_file.to_model_file());
+  Model unchanged = Model::load(dir / "rings.json");
+  unchanged.fit(a.x(), a.y, {.epochs = 2}, {.device = "cpu"});
+  EXPECT_NE(unchanged.to_model_file().network.layers[0].weights, with_file.to_model_file().network.layers[0].weights);
+}
+
+// The low-level steps Model::fit stands for: read, the options' start spec, prepare the data, train().
 TEST(ModelApi, FitIsTheLowLevelTrainOfThePreparedData) {
   TempDir dir;
   write_rings(dir);
   const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
   const TrainingOptions options{.epochs = 5, .validation_split = 0.2, .seed = 2};
 
-  backprop::io::Model read = backprop::io::read_model(dir / "rings.json").model;
-  backprop::NetworkSpec spec = read.network;
-  options.apply(spec);
+  const backprop::io::LoadedModel loaded = backprop::io::read_model(dir / "rings.json");
+  const backprop::io::Model& read = loaded.model;
+  backprop::NetworkSpec spec = options.start_spec(read.network, loaded.exact_network);
   backprop::TrainingData data = backprop::prepare_training_data(spec, a.data, std::nullopt, read.scaling, false);
   ASSERT_NE(data.validation_or_null(), nullptr);
   EXPECT_EQ(data.validation->rows, 48u);  // 0.2 of 240

@@ -67,6 +67,17 @@ void TrainingOptions::validate() const {
                 "a number in [0, 1) (0: off)");
 }
 
+NetworkSpec TrainingOptions::start_spec(NetworkSpec current, const NetworkSpec& as_written) const {
+  if (seed && *seed != current.seed && as_written.layers.size() == current.layers.size()) {
+    for (std::size_t l = 0; l < current.layers.size(); ++l) {
+      if (as_written.layers[l].weights.empty()) current.layers[l].weights.clear();  // drawn again (Network)
+      if (as_written.layers[l].bias.empty()) current.layers[l].bias.clear();        // zeros again
+    }
+  }
+  apply(current);
+  return current;
+}
+
 void TrainingOptions::apply(NetworkSpec& spec) const {
   validate();
   TrainingSpec& t = spec.training;

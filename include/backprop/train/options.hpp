@@ -32,8 +32,8 @@ struct TrainingOptions {
   std::optional<int> early_stopping;          // training.early_stopping, patience in [0, 1000000] (0: off)
   std::optional<double> validation_split;     // training.validation_split, in [0, 1) (0: none)
   std::optional<double> label_smoothing;      // training.label_smoothing, in [0, 1) (0: off); softmax_ce only
-  std::optional<std::uint64_t> seed;          // seed of shuffling, dropout and the split (not of the
-                                              // initialization: the parameters exist once a model is read)
+  std::optional<std::uint64_t> seed;          // seed of the initialization (start_spec), shuffling, dropout
+                                              // and the split
 
   // Throws OptionError for the first set field out of range (fields in the order above).
   void validate() const;
@@ -42,6 +42,11 @@ struct TrainingOptions {
   // naming the file's key, e.g. "optimizer.momentum: expected a number in (0, 1) for nesterov"). A
   // label_smoothing above 0 for a network whose loss is not softmax_ce is an OptionError of label_smoothing.
   void apply(NetworkSpec& spec) const;
+  // The spec a run starts from: apply() on `current` (the parameters as they stand). A seed that differs from
+  // the spec's also redraws, from the new seed, the weights that the network file as written leaves out
+  // (empty in `as_written`; pass `current` for a trained model), as the file's own "seed" would: the
+  // initialization follows --seed. Parameters the file gives keep their values.
+  NetworkSpec start_spec(NetworkSpec current, const NetworkSpec& as_written) const;
 };
 
 // Error(bad_input) about one option: what() is "KEY: EXPECTATION"; key() and expectation() apart, so that

@@ -42,7 +42,7 @@ int run_eval(const DataArguments& a) {
   Network<float> network(model.network);
   const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes);
   const auto device = open_device(a.device);
-  const Metrics m = evaluate(network, data, model.scaling, 256, device.get());
+  const Metrics m = evaluate(network, data, model.scaling, kEvaluationBatchSize, device.get());
   const bool classification = data.task == TaskKind::classification;
   if (a.json) {
     nlohmann::ordered_json j;
@@ -99,7 +99,7 @@ int run_predict(const DataArguments& a) {
   }
   text += "\n";
 
-  forward_batches(network, data, model.scaling, 256,
+  forward_batches(network, data, model.scaling, kEvaluationBatchSize,
                   [&](std::size_t, std::size_t count, const Workspace<float>& workspace) {
                     for (std::size_t r = 0; r < count; ++r) {
                       const float* row = network.output(workspace) + r * outputs;

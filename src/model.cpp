@@ -69,7 +69,7 @@ void Model::predict(std::span<const float> x, std::span<float> out) const {
                     " outputs, got " + std::to_string(out.size()));
   if (rows == 0) return;
   check_finite(x, in, "X");  // as the data files and fit's arrays are
-  const std::size_t batch_size = std::min<std::size_t>(256, rows);
+  const std::size_t batch_size = std::min<std::size_t>(kEvaluationBatchSize, rows);
   Workspace<float> workspace(*network_, static_cast<int>(batch_size));
   // With a scaling, each batch is copied into a one-batch Dataset and scaled by gather_rows (the one
   // place the formula is written); without, the rows are read where they lie.

@@ -67,7 +67,8 @@ class CpuStep final : public Step, private GradientSource {
   }
   std::optional<Divergence> divergence() override { return divergence_; }
   Metrics evaluate(const Dataset& data) override {
-    return backprop::evaluate(network_, data, scaling_, 256, nullptr, EvaluatedLoss::training_objective);
+    return backprop::evaluate(network_, data, scaling_, kEvaluationBatchSize, nullptr,
+                              EvaluatedLoss::training_objective);
   }
 
  private:

@@ -71,7 +71,7 @@ std::vector<std::size_t> confusion_matrix(const Network<float>& network, const D
   const int outputs = network.output_size();
   const std::size_t classes = data.class_names.size();
   std::vector<std::size_t> confusion(classes * classes, 0);
-  forward_batches(network, data, scaling, 256,
+  forward_batches(network, data, scaling, kEvaluationBatchSize,
                   [&](std::size_t start, std::size_t count, const Workspace<float>& workspace) {
                     for (std::size_t r = 0; r < count; ++r) {
                       const auto predicted = static_cast<std::size_t>(

@@ -300,7 +300,8 @@ class RowTrainingStep final : public Step {
   MetricSums sums() override { return sums_; }
   std::optional<Divergence> divergence() override { return divergence_; }
   Metrics evaluate(const Dataset& data) override {
-    return backprop::evaluate(network_, data, scaling_, 256, nullptr, EvaluatedLoss::training_objective);
+    return backprop::evaluate(network_, data, scaling_, kEvaluationBatchSize, nullptr,
+                              EvaluatedLoss::training_objective);
   }
 
  private:

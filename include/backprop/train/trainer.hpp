@@ -133,8 +133,12 @@ void forward_batches(const Network<float>& network, const Dataset& data, const S
 // as torch reports it when the validation uses the training's criterion.
 enum class EvaluatedLoss { plain, training_objective };
 
+// The batch of an evaluation pass (no gradients: only its workspace's size and the products' shape depend on it).
+constexpr int kEvaluationBatchSize = 256;
+
 // One pass without dropout, in batches.
-Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size = 256,
+Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling,
+                 int batch_size = kEvaluationBatchSize,
                  kernels::DeviceBackend* device = nullptr, EvaluatedLoss loss = EvaluatedLoss::plain);
 
 // (K x K) counts: confusion[true_class * K + predicted_class]; classification only.

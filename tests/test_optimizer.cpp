@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <numbers>
 #include <optional>
 #include <span>
@@ -478,6 +479,35 @@ TEST(Schedule, NamesAndValidation) {
   EXPECT_THROW(validate(ScheduleSpec{.step_size = -1}), Error);
   EXPECT_THROW(validate(ScheduleSpec{.gamma = 0.0}), Error);
   EXPECT_THROW(validate(ScheduleSpec{.min_learning_rate = NAN}), Error);
+}
+
+// step() says whether every updated parameter is finite, found in the update's own pass: true for an ordinary
+// step, false for a gradient that is not finite and for an update that throws a parameter past float's range;
+// under every rule, on arenas of several update pieces (kUpdateGrain is 2^15) with the bad value in the last.
+TEST(OptimizerRules, StepSaysWhetherTheUpdatedParametersAreFinite) {
+  const std::size_t n = (1 << 16) + 37;
+  for (const std::string type : {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}) {
+    for (const bool centered : {false, true}) {
+      if (centered && type != "rmsprop") continue;
+      OptimizerSpec spec;
+      spec.type = type;
+      spec.centered = centered;
+      std::vector<float> parameters(n, 0.5f), gradients(n, 0.25f);
+      Optimizer<float> optimizer(spec, n);
+      EXPECT_TRUE(optimizer.step(parameters, gradients, 0.01)) << type;
+      for (float p : parameters) ASSERT_TRUE(std::isfinite(p)) << type;
+      gradients[n - 1] = std::numeric_limits<float>::quiet_NaN();
+      EXPECT_FALSE(optimizer.step(parameters, gradients, 0.01)) << type << ": a NaN gradient";
+      EXPECT_TRUE(std::isnan(parameters[n - 1])) << type;
+      // A finite gradient and a finite rate whose product overflows: the parameter becomes infinite.
+      Optimizer<float> fresh(spec, n);
+      std::vector<float> ordinary(n, 0.5f), large(n, 0.25f);
+      large[n - 2] = 3e38f;
+      const bool overflowed = !fresh.step(ordinary, large, 1e30);
+      EXPECT_EQ(overflowed, !std::isfinite(ordinary[n - 2])) << type;
+      if (type == "sgd" || type == "momentum" || type == "nesterov") EXPECT_TRUE(overflowed) << type;
+    }
+  }
 }
 
 }  // namespace

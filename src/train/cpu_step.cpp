@@ -1,7 +1,9 @@
 // The general training step on the CPU (step.hpp): gather the batch's rows, Network::forward with dropout,
 // loss_value, Network::backward into the gradient arena, the gradient reducer of distributed or exact
 // training when there is one, clipping, the finiteness check, Optimizer::step, the parameters' check.
+#include <algorithm>
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include "backprop/kernels/kernels.hpp"
@@ -31,7 +33,7 @@ class CpuStep final : public Step, private GradientSource {
   }
 
   void begin_epoch(std::span<const std::size_t> order, const MetricSums& sums) override {
-    order_ = order.data();
+    order_ = order;
     // Ranks > 0 leave a resumed epoch's sums (rank 0's, from the checkpoint) to rank 0, so they count once.
     sums_ = reducer_ && reducer_->rank() > 0 ? MetricSums{} : sums;
     divergence_.reset();
@@ -40,7 +42,13 @@ class CpuStep final : public Step, private GradientSource {
   // The gradient arena holds the gradient of the whole batch, the same on every rank; the loss is this
   // rank's (a loss that is not finite on any rank makes the gradient not finite on all).
   bool run(std::size_t first, std::size_t count, long step, double learning_rate) override {
-    const std::size_t* indices = order_ + first;
+    const std::size_t* indices = order_.data() + first;
+    // The next step's rows are asked of the cache once this step's are gathered (rows_gradient), so that they
+    // arrive while the products run: a shuffled batch's rows are scattered over the data set, and gathering
+    // them cold waited on memory for 3% of a step at batch 128 (docs/performance.md). Not under a reducer,
+    // whose shares are cut otherwise.
+    if (!reducer_ && first + count < order_.size())
+      next_rows_ = order_.subspan(first + count, std::min(count, order_.size() - first - count));
     const double loss = reducer_ ? reducer_->reduce(*this, indices, count, step, dropout_random_)
                                  : rows_gradient(indices, count, dropout_random_);
     // One pass over the gradient arena gives the norm for clipping and catches divergence before the
@@ -49,8 +57,7 @@ class CpuStep final : public Step, private GradientSource {
     const bool finite = clip_grad_norm_ > 0 ? std::isfinite(clip_gradient_norm(gradients, clip_grad_norm_))
                                             : kernels::all_finite(gradients.data(), gradients.size());
     if (std::isfinite(loss) && finite) {
-      optimizer_.step(network_.parameters(), gradients, learning_rate);
-      if (parameters_finite(network_)) return true;
+      if (optimizer_.step(network_.parameters(), gradients, learning_rate)) return true;
     }
     divergence_ = Divergence{step, divergence_cause(network_, loss, [&](std::size_t l) {
                                const std::size_t n = last_rows_ * network_.layer(l).out;
@@ -75,6 +82,8 @@ class CpuStep final : public Step, private GradientSource {
   double rows_gradient(const std::size_t* indices, std::size_t count, Random& random) override {
     data_.gather_rows(x_.data(), indices, count, scaling_);
     data_.gather_targets(y_.data(), indices, count, outputs_);
+    for (const std::size_t r : next_rows_) data_.prefetch_row(r);
+    next_rows_ = {};
     if (classification_)
       for (std::size_t r = 0; r < count; ++r) labels_[r] = data_.labels[indices[r]];
     const int rows = static_cast<int>(count);
@@ -100,7 +109,8 @@ class CpuStep final : public Step, private GradientSource {
   std::vector<float> x_;              // (B, IN) the rows being computed
   std::vector<float> y_;              // (B, OUT)
   std::vector<std::int32_t> labels_;  // (B)
-  const std::size_t* order_ = nullptr;
+  std::span<const std::size_t> order_;
+  std::span<const std::size_t> next_rows_;  // to prefetch after this step's gather (run)
   std::size_t last_rows_ = 0;  // of the last forward pass in workspace_
   MetricSums sums_;
   std::optional<Divergence> divergence_;

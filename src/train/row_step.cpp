@@ -5,13 +5,13 @@
 #include "train/row_step.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/loss.hpp"
+#include "kernels/cpu/finite.hpp"
 #include "kernels/math.hpp"
 #include "nn/dense_row.hpp"
 #include "train/step.hpp"
@@ -23,9 +23,8 @@ namespace {
 // small (64 KB); a larger network's step is mostly arithmetic, and the separate update costs little beside it.
 constexpr std::size_t kFusedUpdateValues = 16384;
 
-// The bits of |v|; a value is finite when they are below infinity's (kernels::all_finite's test).
-inline std::uint32_t magnitude_bits(float v) { return std::bit_cast<std::uint32_t>(v) & 0x7fffffffu; }
-constexpr std::uint32_t kInfinityBits = 0x7f800000u;
+using kernels::magnitude_bits;
+constexpr std::uint32_t kInfinityBits = kernels::kInfinityBits<float>;
 
 // A layer of Out < 8 units, forward: dense_forward_row's copy for the width, then f one value at a time
 // (math::activate; softmax never comes here: it is a function of the whole row). This and backward_fixed are
@@ -237,10 +236,7 @@ RowStep::Result RowStep::step(const float* x, const float* y, double learning_ra
   result.loss = run<false>(x, y, 0.0f, unused);
   const auto gradients = network_.gradients();
   result.finite = std::isfinite(result.loss) && kernels::all_finite(gradients.data(), gradients.size());
-  if (result.finite) {
-    optimizer_.step(network_.parameters(), gradients, learning_rate);
-    result.finite = parameters_finite(network_);
-  }
+  if (result.finite) result.finite = optimizer_.step(network_.parameters(), gradients, learning_rate);
   return result;
 }
 

@@ -44,8 +44,9 @@ class Optimizer {
 
   // One update of parameters (N) from gradients (N), N = parameter_count, with this step's learning rate
   // (the schedule's, which overrides spec.learning_rate). Increments step_count() first, as torch does.
-  // Throws Error(runtime) if a span's size is not parameter_count.
-  void step(std::span<T> parameters, std::span<const T> gradients, double learning_rate);
+  // Returns whether every updated parameter is finite (false: the update overflowed, or took in a gradient that
+  // was not finite), found in the same pass. Throws Error(runtime) if a span's size is not parameter_count.
+  bool step(std::span<T> parameters, std::span<const T> gradients, double learning_rate);
 
   OptimizerKind kind() const { return kind_; }
   const OptimizerSpec& spec() const { return spec_; }
@@ -78,8 +79,9 @@ class Optimizer {
 
   // Values per piece of the arena updated on one thread (a multiple of 16: pieces stay 64-byte aligned).
   static constexpr std::size_t kUpdateGrain = 1 << 15;
-  // The update of values [first, first + n) of the arena; p and g point at value first.
-  void update(T* p, const T* g, std::size_t first, std::size_t n, double learning_rate);
+  // The update of values [first, first + n) of the arena; p and g point at value first. Returns whether every
+  // updated value is finite.
+  bool update(T* p, const T* g, std::size_t first, std::size_t n, double learning_rate);
 };
 
 // Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_: norm = sqrt(sum of g^2) over the

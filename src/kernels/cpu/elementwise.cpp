@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "kernels/cpu/clones.hpp"
+#include "kernels/cpu/finite.hpp"
 #include "kernels/math.hpp"
 #include "backprop/kernels/kernels.hpp"
 
@@ -62,23 +63,17 @@ BACKPROP_CPU_CLONES void softmax_backward(T* dz, const T* da, const T* a, int ro
   }
 }
 
-// A float or double is NaN or infinite exactly when its exponent bits are all ones: with the sign bit
-// cleared, its bits compare >= those of infinity. The largest such value over the array is an integer max,
-// which the compiler vectorises (unlike a floating-point sum, whose order it must keep).
-template <typename T>
-using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-
+// The largest magnitude_bits over the array (kernels/cpu/finite.hpp).
 template <typename T>
 BACKPROP_CPU_CLONES Bits<T> largest_magnitude(const T* values, std::size_t n) {
-  constexpr Bits<T> kMagnitude = ~Bits<T>(0) >> 1;
   Bits<T> largest = 0;
-  for (std::size_t i = 0; i < n; ++i) largest = std::max(largest, std::bit_cast<Bits<T>>(values[i]) & kMagnitude);
+  for (std::size_t i = 0; i < n; ++i) largest = std::max(largest, magnitude_bits(values[i]));
   return largest;
 }
 
 template <typename T>
 bool all_finite(const T* values, std::size_t n) {
-  const Bits<T> infinity = std::bit_cast<Bits<T>>(std::numeric_limits<T>::infinity());
+  constexpr Bits<T> infinity = kInfinityBits<T>;
   constexpr std::size_t kGrain = 1 << 16;
   if (n <= kGrain) return largest_magnitude(values, n) < infinity;  // the seed network checks 19 values a step
   std::atomic<bool> finite{true};

@@ -320,6 +320,37 @@ TEST(DenseBlocks, FusedForwardAndBackwardMatchPlainLoops) {
     }
 }
 
+// dense_backward says whether the weight and bias gradients it wrote are finite, from the blocks of its
+// products (batch path: every block of a product cut for the pool) and from the row path (batch 1): true on
+// ordinary values; false when one input value is infinite (only the weight gradients of its column then) or
+// one dz is NaN (weights and bias), wherever in the batch that value sits.
+TEST(DenseBlocks, BackwardSaysWhetherItsGradientIsFinite) {
+  for (const int batch : {1, 3, 100}) {
+    const int in = 300, out = 200;
+    DenseLayer layer;
+    layer.in = in;
+    layer.out = out;
+    layer.activation = Activation::relu;
+    const auto weights = kernels::random_values<float>(static_cast<std::size_t>(in) * out, 41);
+    std::vector<float> grad_weights(static_cast<std::size_t>(in) * out), grad_bias(out);
+    for (const int bad : {-1, 0, 1}) {  // -1: none; 0: an infinite input; 1: a NaN dz
+      for (const std::size_t where : {std::size_t{0}, static_cast<std::size_t>(batch) * 97 / 100}) {
+        auto input = kernels::random_values<float>(static_cast<std::size_t>(batch) * in, 42);
+        auto dz = kernels::random_values<float>(static_cast<std::size_t>(batch) * out, 43);
+        if (bad == 0) input[where * in + in - 1] = std::numeric_limits<float>::infinity();
+        if (bad == 1) dz[where * out + out / 2] = std::numeric_limits<float>::quiet_NaN();
+        const bool finite = dense_backward(grad_weights.data(), grad_bias.data(), static_cast<float*>(nullptr),
+                                           input.data(), dz.data(), weights.data(), layer, batch);
+        bool really = true;
+        for (float g : grad_weights) really = really && std::isfinite(g);
+        for (float g : grad_bias) really = really && std::isfinite(g);
+        EXPECT_EQ(finite, really) << "batch " << batch << ", case " << bad;
+        EXPECT_EQ(finite, bad < 0) << "batch " << batch << ", case " << bad;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace backprop
 

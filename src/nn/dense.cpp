@@ -11,7 +11,10 @@
 
 #include "backprop/kernels/kernels.hpp"
 #include "dense_row.hpp"
+#include <atomic>
+
 #include "kernels/cpu/clones.hpp"
+#include "kernels/cpu/finite.hpp"
 
 namespace backprop {
 
@@ -103,16 +106,26 @@ void apply_chain(T* grad, const InputChain<T>& chain, int batch, int in) {
 // The batch path of dense_backward: the products on the pool, with the element-wise work in their blocks.
 // Kept out of line so that the one-row path stays small (docs/performance.md, "Measurements behind the code").
 template <typename T>
-[[gnu::noinline]] void dense_backward_batch(T* grad_weights, T* grad_bias, T* grad_input, const T* input,
+[[gnu::noinline]] bool dense_backward_batch(T* grad_weights, T* grad_bias, T* grad_input, const T* input,
                                             const T* dz, const T* weights, const DenseLayer& layer, int batch,
                                             const InputChain<T>* chain) {
   const int in = layer.in;
   const int out = layer.out;
   // grad_weights = input^T . dz; the blocks of its first rows also sum their columns of dz into grad_bias
-  // (each column summed in row order, as kernels::column_sums does).
+  // (each column summed in row order, as kernels::column_sums does). Each block then looks for a value that is
+  // not finite in what it wrote, while that is still in cache: the step's check before its update costs no
+  // pass over the gradient arena of its own.
+  std::atomic<bool> finite{true};
   const auto bias_sums = [&](const kernels::Block& block) {
-    if (block.first_row != 0) return;
-    kernels::column_sums(grad_bias + block.first_column, dz + block.first_column, batch, block.columns, out);
+    const T* bias_block = grad_bias + block.first_column;
+    if (block.first_row == 0) kernels::column_sums(grad_bias + block.first_column, dz + block.first_column, batch,
+                                                   block.columns, out);
+    const kernels::Bits<T> largest = std::max(
+        kernels::largest_magnitude(grad_weights + static_cast<std::size_t>(block.first_row) * out + block.first_column,
+                                   block.rows, block.columns, out),
+        block.first_row == 0 ? kernels::largest_magnitude(bias_block, static_cast<std::size_t>(block.columns))
+                             : kernels::Bits<T>(0));
+    if (largest >= kernels::kInfinityBits<T>) finite.store(false, std::memory_order_relaxed);
   };
   const kernels::BlockTask bias_task = bias_sums;
   // grad_input = dz . W^T, each block then through the layer below's mask and f' (softmax, whose
@@ -130,27 +143,32 @@ template <typename T>
       {Transpose::no, Transpose::yes, batch, in, out, T(1), dz, out, weights, out, T(0), grad_input, in, &chain_task}};
   kernels::gemm_together(products, grad_input != nullptr ? 2 : 1);
   if (chain != nullptr && !by_blocks) apply_chain(grad_input, *chain, batch, in);
+  return finite.load();
 }
 
 template <typename T>
-void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
+bool dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
                     const DenseLayer& layer, int batch, const InputChain<T>* chain) {
   if (grad_input == nullptr) chain = nullptr;
   if (batch != 1 || static_cast<long>(layer.in) * layer.out > kRowPathWeights)
     return dense_backward_batch(grad_weights, grad_bias, grad_input, input, dz, weights, layer, batch, chain);
   dense_backward_row_cloned(grad_weights, grad_bias, grad_input, input, dz, weights, layer.in, layer.out);
-  if (chain == nullptr) return;
+  const bool finite = std::max(kernels::largest_magnitude(grad_weights, static_cast<std::size_t>(layer.in) * layer.out),
+                               kernels::largest_magnitude(grad_bias, static_cast<std::size_t>(layer.out))) <
+                      kernels::kInfinityBits<T>;
+  if (chain == nullptr) return finite;
   if (chain->mask != nullptr)
     for (int i = 0; i < layer.in; ++i) grad_input[i] *= chain->mask[i];
   activation_backward(grad_input, chain->z, chain->a, grad_input, chain->activation, chain->slope, 1, layer.in);
+  return finite;
 }
 
 template void dense_forward<float>(float*, float*, const float*, const float*, const float*, const DenseLayer&, int);
 template void dense_forward<double>(double*, double*, const double*, const double*, const double*, const DenseLayer&,
                                     int);
-template void dense_backward<float>(float*, float*, float*, const float*, const float*, const float*,
+template bool dense_backward<float>(float*, float*, float*, const float*, const float*, const float*,
                                     const DenseLayer&, int, const InputChain<float>*);
-template void dense_backward<double>(double*, double*, double*, const double*, const double*, const double*,
+template bool dense_backward<double>(double*, double*, double*, const double*, const double*, const double*,
                                      const DenseLayer&, int, const InputChain<double>*);
 
 }  // namespace backprop

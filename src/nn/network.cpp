@@ -96,7 +96,8 @@ T Network<T>::loss_value(const Workspace<T>& workspace, const T* y, int batch, d
 }
 
 template <typename T>
-void Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int batch) {
+bool Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int batch) {
+  bool finite = true;
   const std::size_t last = layers_.size() - 1;
   loss_backward(workspace.delta(last), spec_.loss, label_smoothing(), workspace.z(last), workspace.a(last), y,
                 layers_[last], batch);
@@ -114,10 +115,11 @@ void Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int b
       chain.activation = below.activation;
       chain.slope = static_cast<T>(below.slope);
     }
-    dense_backward(gradients_.data() + layer.weights_offset, gradients_.data() + layer.bias_offset, grad_input, input,
-                   workspace.delta(l), parameters_.data() + layer.weights_offset, layer, batch,
-                   l > 0 ? &chain : nullptr);
+    finite &= dense_backward(gradients_.data() + layer.weights_offset, gradients_.data() + layer.bias_offset,
+                             grad_input, input, workspace.delta(l), parameters_.data() + layer.weights_offset, layer,
+                             batch, l > 0 ? &chain : nullptr);
   }
+  return finite;
 }
 
 template <typename T>

@@ -51,11 +51,13 @@ class CpuStep final : public Step, private GradientSource {
       next_rows_ = order_.subspan(first + count, std::min(count, order_.size() - first - count));
     const double loss = reducer_ ? reducer_->reduce(*this, indices, count, step, dropout_random_)
                                  : rows_gradient(indices, count, dropout_random_);
-    // One pass over the gradient arena gives the norm for clipping and catches divergence before the
-    // update, so the network keeps the last finite parameters.
+    // Divergence is caught before the update, so the network keeps the last finite parameters: by the backward
+    // pass itself (it looks at each block of the gradient as it writes it), or, where the arena is a sum over
+    // processes, by a pass over it; with clipping, by the norm (its own pass).
     const auto gradients = network_.gradients();
     const bool finite = clip_grad_norm_ > 0 ? std::isfinite(clip_gradient_norm(gradients, clip_grad_norm_))
-                                            : kernels::all_finite(gradients.data(), gradients.size());
+                        : reducer_      ? kernels::all_finite(gradients.data(), gradients.size())
+                                        : backward_finite_;
     if (std::isfinite(loss) && finite) {
       if (optimizer_.step(network_.parameters(), gradients, learning_rate)) return true;
     }
@@ -90,7 +92,7 @@ class CpuStep final : public Step, private GradientSource {
     last_rows_ = count;
     network_.forward(workspace_, x_.data(), rows, &random);
     const double loss = network_.loss_value(workspace_, y_.data(), rows);
-    network_.backward(workspace_, x_.data(), y_.data(), rows);
+    backward_finite_ = network_.backward(workspace_, x_.data(), y_.data(), rows);
     add_rows(sums_, network_.output(workspace_), y_.data(), classification_ ? labels_.data() : nullptr, count,
              outputs_, loss, classification_);
     return loss;
@@ -112,6 +114,7 @@ class CpuStep final : public Step, private GradientSource {
   std::span<const std::size_t> order_;
   std::span<const std::size_t> next_rows_;  // to prefetch after this step's gather (run)
   std::size_t last_rows_ = 0;  // of the last forward pass in workspace_
+  bool backward_finite_ = true;  // of the last backward pass
   MetricSums sums_;
   std::optional<Divergence> divergence_;
 };

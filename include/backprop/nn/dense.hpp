@@ -41,9 +41,10 @@ struct InputChain {
 //   grad_bias (OUT)        = column sums of dz
 //   grad_input (B, IN)     = dz . weights^T      (skipped when grad_input is null: the first layer)
 // and, with a chain, grad_input = (dz . weights^T) * mask * f'(z_below): the layer below's dL/dz, applied
-// block by block while each block of the product is in cache.
+// block by block while each block of the product is in cache. Returns whether grad_weights and grad_bias are
+// finite (each block of the product looked at while in cache).
 template <typename T>
-void dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
+bool dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
                     const DenseLayer& layer, int batch, const InputChain<T>* chain = nullptr);
 
 // a (rows, cols) = f(z), row-wise for softmax.

@@ -101,7 +101,8 @@ class Network {
   T loss_value(const Workspace<T>& workspace, const T* y, int batch, double label_smoothing) const;
   // Backward pass after forward() on the same x: fills workspace delta of every layer and OVERWRITES the
   // gradient arena with dL/dparameters (of the training objective: with the recipe's label smoothing).
-  void backward(Workspace<T>& workspace, const T* x, const T* y, int batch);
+  // Returns whether every gradient is finite (found as it is written: no pass of its own).
+  bool backward(Workspace<T>& workspace, const T* x, const T* y, int batch);
   // The output layer's activations after forward(): (B, OUT).
   const T* output(const Workspace<T>& workspace) const { return workspace.a(layers_.size() - 1); }
 

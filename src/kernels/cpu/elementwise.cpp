@@ -72,6 +72,15 @@ BACKPROP_CPU_CLONES Bits<T> largest_magnitude(const T* values, std::size_t n) {
 }
 
 template <typename T>
+Bits<T> largest_magnitude(const T* values, int rows, int columns, int stride) {
+  Bits<T> largest = 0;
+  for (int r = 0; r < rows; ++r)
+    largest = std::max(largest, largest_magnitude(values + static_cast<std::size_t>(r) * stride,
+                                                  static_cast<std::size_t>(columns)));
+  return largest;
+}
+
+template <typename T>
 bool all_finite(const T* values, std::size_t n) {
   constexpr Bits<T> infinity = kInfinityBits<T>;
   constexpr std::size_t kGrain = 1 << 16;
@@ -97,7 +106,9 @@ BACKPROP_CPU_CLONES void sgd_update(T* parameters, const T* gradients, std::size
   template void softmax_forward<T>(T*, const T*, int, int);                       \
   template void softmax_backward<T>(T*, const T*, const T*, int, int);            \
   template void sgd_update<T>(T*, const T*, std::size_t, T);                      \
-  template bool all_finite<T>(const T*, std::size_t);
+  template bool all_finite<T>(const T*, std::size_t);                            \
+  template Bits<T> largest_magnitude<T>(const T*, std::size_t);                   \
+  template Bits<T> largest_magnitude<T>(const T*, int, int, int);
 BACKPROP_INSTANTIATE(float)
 BACKPROP_INSTANTIATE(double)
 #undef BACKPROP_INSTANTIATE

@@ -25,4 +25,11 @@ inline Bits<T> magnitude_bits(T v) {
 template <typename T>
 inline constexpr Bits<T> kInfinityBits = std::bit_cast<Bits<T>>(std::numeric_limits<T>::infinity());
 
+// The largest magnitude_bits over values[0..n), and over a block of rows x columns with row stride `stride`
+// (kernels/cpu/elementwise.cpp, compiled for each CPU level).
+template <typename T>
+Bits<T> largest_magnitude(const T* values, std::size_t n);
+template <typename T>
+Bits<T> largest_magnitude(const T* values, int rows, int columns, int stride);
+
 }  // namespace backprop::kernels

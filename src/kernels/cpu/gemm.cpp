@@ -166,9 +166,17 @@ void blas_dgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int 
               ldc);
 }
 
-// The BLAS never starts threads of its own: the pool is the one owner of threads.
+// The BLAS runs no threads of its own: the pool is the one owner of threads. OpenBLAS's pthread build starts one
+// thread per core as it loads (before main, from OPENBLAS_NUM_THREADS, which a program cannot set for itself in
+// time), and they spin for about 0.1 s waiting for work that never comes: on 2 cores, `backprop eval` of the
+// Fashion-MNIST test set took 94 ms wall and 177 ms of CPU with them, 77 and 88 ms without
+// (docs/performance.md). So they are stopped here, by the call OpenBLAS's own fork handler makes; weak, because
+// its serial and OpenMP builds have no such threads and no such function. A call on one thread never restarts them.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
 const bool blas_single_threaded = [] {
   openblas_set_num_threads(1);
+  if (blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
   return true;
 }();
 

@@ -21,7 +21,10 @@ Jobs (../shared/peers/ holds the peer programs; this script builds the C ones in
   seed-net one-row  the fused one-row step against backprop's own general CPU step, both through train()
                    (bench/row_step.cpp, built as build/bench_row_step): whether the fused step earns its place.
   infer-b1 / -b1024  inference of the same MLP through the C++ API (`backprop bench`) against PyTorch.
-  load-t10k        reading the gzip-compressed Fashion-MNIST test set and one pass over it (`backprop eval`).
+  step phases      the batch-128 step taken apart (build/bench_step_phases): microseconds of each phase, and the
+                   step's GFLOP/s against this core's fused multiply-add peak (1 and 2 threads).
+  load-t10k        reading the gzip-compressed Fashion-MNIST test set and one pass over it (`backprop eval`), and
+                   its CPU time against the same with OPENBLAS_NUM_THREADS=1 (no OpenBLAS thread spinning).
   peak-memory      peak RSS of one Fashion-MNIST training epoch, against PyTorch's.
   time-to-0.90     the README's main job (examples/fashion-mnist.json) against ../shared/peers/torch_recipe.py
                    15 0.2, each over seeds 1, 2, 3: mean test accuracy and the whole-process wall time.
@@ -33,6 +36,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -299,6 +303,18 @@ def main():
         rows.append(("seed-net one-row step vs general step (updates/s)", fused, general,
                      "peer = backprop's general CPU step through train() (bench/row_step.cpp)"))
 
+    # The step taken apart (bench/step_phases.cpp): its phases, and its rate against this core's FMA peak.
+    phases_binary = os.path.join(ROOT, "build", "bench_step_phases")
+    if os.path.exists(phases_binary):
+        for threads in (1, 2):
+            outs = [run([*(PIN if threads == 1 else []), phases_binary, "128", str(threads)]) for _ in range(args.repeat)]
+            rates = [float(re.search(r"([\d.]+) GFLOP/s;", o).group(1)) for o in outs]
+            peak = statistics.median(float(re.search(r"FMA peak ([\d.]+)", o).group(1)) for o in outs)
+            middle = outs[rates.index(statistics.median(rates))] if args.repeat % 2 else outs[0]
+            phases = re.search(r"\(us\): (.*); step", middle).group(1)
+            rows.append((f"fmnist b128 step, {threads} thread(s) (GFLOP/s)", statistics.median(rates), peak * threads,
+                         f"peer = {threads} x this core's FMA peak; phases (us): {phases}"))
+
     # Both sides on one thread (PyTorch's torch_infer.py sets 1 torch thread; OPENBLAS_NUM_THREADS=1 keeps its
     # OpenBLAS to one too) and the same statistic: torch_infer.py times a loop of passes, a mean.
     bench = lambda batch: json.loads(run([BACKPROP, "bench", network, "--batch", str(batch), "--threads", "1",
@@ -333,6 +349,16 @@ def main():
         run([BACKPROP, "eval", network, "--data", TEST_IMAGES, "--labels", TEST_LABELS, "--json"])
         return time.perf_counter() - started
     rows.append(("load + eval t10k, gz (s, lower wins)", median(load_seconds), None, "no peer"))
+    # OpenBLAS's start-up threads, stopped when the library loads (src/kernels/cpu/gemm.cpp): the CPU time of the same
+    # command with OpenBLAS told to start none, the ratio ~1.0 when none spins.
+    def eval_cpu_seconds(env=None):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run([BACKPROP, "eval", network, "--data", TEST_IMAGES, "--labels", TEST_LABELS, "--json"], env=env)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    no_threads = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    rows.append(("eval t10k CPU time, default vs OPENBLAS_NUM_THREADS=1 (s, lower wins)", median(eval_cpu_seconds),
+                 median(lambda: eval_cpu_seconds(no_threads)), "OpenBLAS's start-up threads stopped; target ~1.0"))
 
     scratch = tempfile.mkdtemp()
     ours_kb = median(lambda: peak_rss_kb([BACKPROP, "train", network, "--data", TRAIN_IMAGES, "--labels", TRAIN_LABELS,

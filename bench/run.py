@@ -349,7 +349,7 @@ def main():
         run([BACKPROP, "eval", network, "--data", TEST_IMAGES, "--labels", TEST_LABELS, "--json"])
         return time.perf_counter() - started
     rows.append(("load + eval t10k, gz (s, lower wins)", median(load_seconds), None, "no peer"))
-    # OpenBLAS's start-up threads, stopped when the library loads (src/kernels/cpu/gemm.cpp): the CPU time of the same
+    # OpenBLAS's start-up threads, stopped as the command starts (kernels::own_blas_threads): the CPU time of the same
     # command with OpenBLAS told to start none, the ratio ~1.0 when none spins.
     def eval_cpu_seconds(env=None):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "backprop/base/error.hpp"
+#include "backprop/kernels/kernels.hpp"
 #include "commands.hpp"
 
 namespace {
@@ -53,6 +54,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  backprop::kernels::own_blas_threads();  // the process is the command's: no OpenBLAS thread spins beside it
   backprop::cli::guard_standard_descriptors();
   return backprop::cli::finish_standard_output(run(argc, argv));
 }

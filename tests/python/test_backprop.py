@@ -316,6 +316,36 @@ def test_set_threads_in_range_keeps_the_results():
         backprop.set_threads(os.cpu_count() or 1)
 
 
+# numpy shares the process's OpenBLAS: importing backprop, fitting and predicting in float (oneDNN's products)
+# and setting backprop's threads leave OpenBLAS's thread count as numpy had it; backprop sets OpenBLAS to one
+# thread only before a call of its own into it. In a fresh interpreter, OpenBLAS told to use 2 threads (it takes
+# fewer on a one-core machine, where the test still checks that nothing changed it).
+OPENBLAS_THREADS_AROUND_BACKPROP = """
+import ctypes, json, numpy as np
+openblas = ctypes.CDLL("libopenblas.so.0")
+before = openblas.openblas_get_num_threads()
+import backprop
+net = backprop.Network.from_json(json.dumps({"input": 2, "layers": [{"units": 8, "activation": "relu"},
+    {"units": 3, "activation": "softmax"}], "loss": "softmax_ce", "seed": 1}))
+X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+net.fit(X, np.arange(64) % 3, epochs=2, batch_size=16)
+net.predict(X)
+backprop.set_threads(1)
+print(before, openblas.openblas_get_num_threads())
+"""
+
+
+def test_numpy_keeps_its_openblas_threads():
+    import subprocess
+    import sys
+    environment = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", OPENBLAS_THREADS_AROUND_BACKPROP], env=environment, check=True,
+                         capture_output=True, text=True).stdout.split()
+    before, after = int(out[0]), int(out[1])
+    assert before == min(2, os.cpu_count() or 1)
+    assert after == before
+
+
 # ---- pickling: through the model bytes and their checksum ----
 
 def test_pickle_round_trip_predicts_identically():

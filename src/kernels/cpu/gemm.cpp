@@ -8,6 +8,7 @@ extern "C" void omp_set_num_threads(int);
 #endif
 
 #include <algorithm>
+#include <mutex>
 #include <string>
 #include <type_traits>
 
@@ -140,6 +141,28 @@ Grid choose_grid(Transpose transpose_a, Transpose transpose_b, int m, int n, int
   return cut_rows ? Grid{step, n} : Grid{m, step};
 }
 
+}  // namespace
+
+// OpenBLAS runs no threads of its own while the library uses it: the pool is the one owner of threads. Its pthread
+// build also starts one thread per core as it loads (before main, from OPENBLAS_NUM_THREADS, which a program
+// cannot set for itself in time), and they spin for about 0.1 s waiting for work that never comes: on 2 cores,
+// `backprop eval` of the Fashion-MNIST test set took 94 ms wall and 177 ms of CPU with them, 77 and 88 ms without
+// (docs/performance.md). So they are stopped, by the call OpenBLAS's own fork handler makes; weak, because its
+// serial and OpenMP builds have no such threads and no such function. A call on one thread never restarts them.
+// Done before the library's first OpenBLAS call, not when it loads: a program that never makes one (a Python
+// session training in float beside numpy, which shares the process's OpenBLAS) keeps OpenBLAS as it was.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
+void own_blas_threads() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
+  });
+}
+
+namespace {
+
 void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a,
                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
 #ifdef BACKPROP_WITH_ONEDNN
@@ -155,6 +178,7 @@ void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int 
   if (caller_threads != 1) omp_set_num_threads(caller_threads);
   if (status != dnnl_success) throw_runtime_error("oneDNN sgemm failed (status " + std::to_string(status) + ")");
 #else
+  own_blas_threads();
   cblas_sgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), m, n, k, alpha, a, lda, b, ldb, beta, c,
               ldc);
 #endif
@@ -162,23 +186,12 @@ void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int 
 
 void blas_dgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, double alpha, const double* a,
                 int lda, const double* b, int ldb, double beta, double* c, int ldc) {
+  own_blas_threads();
   cblas_dgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), m, n, k, alpha, a, lda, b, ldb, beta, c,
               ldc);
 }
 
-// The BLAS runs no threads of its own: the pool is the one owner of threads. OpenBLAS's pthread build starts one
-// thread per core as it loads (before main, from OPENBLAS_NUM_THREADS, which a program cannot set for itself in
-// time), and they spin for about 0.1 s waiting for work that never comes: on 2 cores, `backprop eval` of the
-// Fashion-MNIST test set took 94 ms wall and 177 ms of CPU with them, 77 and 88 ms without
-// (docs/performance.md). So they are stopped here, by the call OpenBLAS's own fork handler makes; weak, because
-// its serial and OpenMP builds have no such threads and no such function. A call on one thread never restarts them.
-extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
 
-const bool blas_single_threaded = [] {
-  openblas_set_num_threads(1);
-  if (blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
-  return true;
-}();
 
 template <typename T>
 void blas(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
@@ -271,7 +284,6 @@ void set_thread_count(int threads) {
   if (threads < 1 || threads > kMaxThreads)
     throw OptionError("threads", "expected a number from 1 to " + std::to_string(kMaxThreads) + ", got " +
                                      std::to_string(threads));
-  openblas_set_num_threads(1);
   set_pool_thread_count(threads);
 }
 

@@ -117,9 +117,8 @@ template <typename T>
   // pass over the gradient arena of its own.
   std::atomic<bool> finite{true};
   const auto bias_sums = [&](const kernels::Block& block) {
-    const T* bias_block = grad_bias + block.first_column;
-    if (block.first_row == 0) kernels::column_sums(grad_bias + block.first_column, dz + block.first_column, batch,
-                                                   block.columns, out);
+    T* bias_block = grad_bias + block.first_column;
+    if (block.first_row == 0) kernels::column_sums(bias_block, dz + block.first_column, batch, block.columns, out);
     const kernels::Bits<T> largest = std::max(
         kernels::largest_magnitude(grad_weights + static_cast<std::size_t>(block.first_row) * out + block.first_column,
                                    block.rows, block.columns, out),

@@ -3,11 +3,7 @@
 // tanh).
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <cmath>
-#include <cstdint>
-#include <limits>
-#include <type_traits>
 
 #include "kernels/cpu/clones.hpp"
 #include "kernels/cpu/finite.hpp"
@@ -43,7 +39,8 @@ BACKPROP_CPU_CLONES void activation_forward(T* a, const T* z, std::size_t n, Act
 }
 
 template <typename T>
-BACKPROP_CPU_CLONES void activation_backward(T* dz, const T* da, const T* z, const T* a, std::size_t n, Activation f, T slope) {
+BACKPROP_CPU_CLONES void activation_backward(T* dz, const T* da, const T* z, const T* a, std::size_t n, Activation f,
+                                             T slope) {
   math::with_activation(f, [&](auto kind) {
     for (std::size_t i = 0; i < n; ++i) dz[i] = math::derivative<decltype(kind)::value>(da[i], z[i], a[i], slope);
   });

@@ -191,8 +191,6 @@ void blas_dgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int 
               ldc);
 }
 
-
-
 template <typename T>
 void blas(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
           int ldb, T beta, T* c, int ldc) {

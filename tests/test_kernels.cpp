@@ -10,6 +10,7 @@
 
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/initializer.hpp"
+#include "kernels/cpu/zero_skip.hpp"
 
 namespace backprop::kernels {
 namespace {
@@ -456,6 +457,142 @@ TEST(GemmTogether, SameBitsAsOneProductAtATime) {
   }
 }
 
+
+// Products whose A is mostly zeros skip them (kernels/cpu/zero_skip.hpp). A skipped term adds exactly zero, so
+// each element must be, bit for bit, one fused multiply-add chain over k = 0..K-1 in order (zeros included),
+// then alpha times it plus beta C: checked exactly, for 1, 2 and 3 threads, with the blocks covering C once.
+// Shapes: the MLP's (first layer forward, its weight gradient, the middle layer's), and ones whose rows, columns
+// and k are not multiples of the groups (8 rows, 4 columns of A), the strips (32, 64 columns) or 64; A with half,
+// a tenth and none of its values nonzero, a NaN in A, a padded leading dimension; alpha and beta not 1 and 0.
+std::vector<float> fused_chain_reference(Transpose ta, int m, int n, int k, float alpha, const float* a, int lda,
+                                         const float* b, int ldb, float beta, const std::vector<float>& c_in) {
+  std::vector<float> c = c_in;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      float sum = 0.0f;
+      for (int p = 0; p < k; ++p) {
+        const float a_ip = ta == Transpose::no ? a[static_cast<std::size_t>(i) * lda + p] : a[static_cast<std::size_t>(p) * lda + i];
+        sum = std::fma(a_ip, b[static_cast<std::size_t>(p) * ldb + j], sum);
+      }
+      float& out = c[static_cast<std::size_t>(i) * n + j];
+      out = beta == 0.0f ? alpha * sum : alpha * sum + beta * out;
+    }
+  return c;
+}
+
+TEST(GemmZeroSkip, EachElementIsTheFusedChainOverItsNonzeroTerms) {
+  struct Case { int m, n, k; Transpose ta; double nonzero; float alpha, beta; int pad; bool nan; };
+  const Case cases[] = {{128, 256, 784, Transpose::no, 0.5, 1.0f, 0.0f, 0, false},
+                        {784, 256, 128, Transpose::yes, 0.5, 1.0f, 0.0f, 0, false},
+                        {128, 128, 256, Transpose::no, 0.5, 1.0f, 0.0f, 0, false},
+                        {256, 128, 128, Transpose::yes, 0.5, 1.0f, 0.0f, 0, false},
+                        {100, 48, 300, Transpose::no, 0.1, 0.5f, 0.25f, 3, false},
+                        {101, 112, 130, Transpose::yes, 0.5, 0.5f, 0.25f, 5, true},
+                        {13, 16, 4000, Transpose::no, 0.5, 1.0f, 0.0f, 1, true},
+                        {203, 80, 70, Transpose::yes, 0.1, 2.0f, 1.0f, 0, false},
+                        {64, 64, 512, Transpose::no, 0.0, 1.0f, 0.5f, 0, false}};
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
+  const int saved = thread_count();
+  for (const Case& cs : cases) {
+    const int a_rows = cs.ta == Transpose::no ? cs.m : cs.k;
+    const int lda = (cs.ta == Transpose::no ? cs.k : cs.m) + cs.pad;
+    // Zeros as in images and ReLU outputs, where they share rows and columns: a value is nonzero (with
+    // probability 0.8) only in a row and a column of A each drawn nonzero with probability `nonzero`.
+    Random random(7);
+    std::vector<char> live_row(a_rows), live_column(lda);
+    for (char& live : live_row) live = random.uniform() < cs.nonzero;
+    for (char& live : live_column) live = random.uniform() < cs.nonzero;
+    std::vector<float> a(static_cast<std::size_t>(a_rows) * lda, 0.0f);
+    for (int r = 0; r < a_rows; ++r)
+      for (int col = 0; col < lda; ++col)
+        if (live_row[r] && live_column[col] && random.uniform() < 0.8)
+          a[static_cast<std::size_t>(r) * lda + col] = static_cast<float>(random.uniform(-1.0, 1.0));
+    if (cs.nan) a[a.size() / 3] = std::numeric_limits<float>::quiet_NaN();
+    const int ldb = cs.n + cs.pad;
+    const auto b = random_values<float>(static_cast<std::size_t>(cs.k) * ldb, 8);
+    const auto c_in = random_values<float>(static_cast<std::size_t>(cs.m) * cs.n, 9);
+    const auto expected = fused_chain_reference(cs.ta, cs.m, cs.n, cs.k, cs.alpha, a.data(), lda, b.data(), ldb,
+                                                cs.beta, c_in);
+    const auto same = [&](float value, float want) { return std::isnan(want) ? std::isnan(value) : value == want; };
+    // Block by block (gemm's blocks: kZeroSkipBlockRows rows by all columns), each must take the path wherever
+    // the CPU has it (these A are sparse enough), write its rows exactly, and nothing else.
+    std::vector<float> c = c_in;
+    const GemmCall<float> call{cs.ta, Transpose::no, cs.m, cs.n, cs.k, cs.alpha, a.data(), lda, b.data(), ldb,
+                               cs.beta, c.data(), cs.n, nullptr};
+    ASSERT_EQ(zero_skips_possible(call), avx512) << cs.m << "x" << cs.n << "x" << cs.k;
+    if (avx512) {
+      for (int first = 0; first < cs.m; first += kZeroSkipBlockRows) {
+        const Block block{first, std::min(kZeroSkipBlockRows, cs.m - first), 0, cs.n};
+        c = c_in;
+        ASSERT_TRUE(zero_skip_block(call, block)) << cs.m << "x" << cs.n << "x" << cs.k << " rows from " << first;
+        for (std::size_t i = 0; i < c.size(); ++i) {
+          const int row = static_cast<int>(i) / cs.n;
+          const bool inside = row >= first && row < first + block.rows;
+          ASSERT_TRUE(same(c[i], inside ? expected[i] : c_in[i]))
+              << cs.m << "x" << cs.n << "x" << cs.k << " at " << i << ": " << c[i] << " for " << expected[i];
+        }
+      }
+    }
+    // Through gemm: the blocks cover C once, and the bits are the same for any thread count (and the chain's,
+    // where the path is taken; elsewhere another library's order, within the float tolerance of Gemm above).
+    for (int threads : {1, 2, 3}) {
+      set_thread_count(threads);
+      c = c_in;
+      std::vector<std::atomic<int>> covered(c.size());
+      const auto count = [&](const Block& block) {
+        for (int r = block.first_row; r < block.first_row + block.rows; ++r)
+          for (int col = block.first_column; col < block.first_column + block.columns; ++col)
+            ++covered[static_cast<std::size_t>(r) * cs.n + col];
+      };
+      gemm<float>(cs.ta, Transpose::no, cs.m, cs.n, cs.k, cs.alpha, a.data(), lda, b.data(), ldb, cs.beta, c.data(),
+                  cs.n, count);
+      for (const auto& v : covered) ASSERT_EQ(v.load(), 1) << cs.m << "x" << cs.n << "x" << cs.k;
+      for (std::size_t i = 0; i < c.size(); ++i) {
+        if (avx512) {
+          ASSERT_TRUE(same(c[i], expected[i])) << cs.m << "x" << cs.n << "x" << cs.k << " at " << i << ", "
+                                               << threads << " threads";
+        } else if (!std::isnan(expected[i])) {
+          ASSERT_NEAR(c[i], expected[i], 1e-5 * (cs.k + 1));
+        }
+      }
+    }
+  }
+  set_thread_count(saved);
+}
+
+// A dense A's blocks go to the library, writing nothing themselves, and so do those of an A whose zeros are
+// scattered; a sparse A of the same shape takes the path. Products the path does not cover (B transposed, C's
+// width not a multiple of 16, too small, k above 4096) never try.
+TEST(GemmZeroSkip, DenseOrUncoveredProductsGoToTheLibrary) {
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
+  const auto a = random_values<float>(784 * 128, 3);
+  const auto b = random_values<float>(784 * 256, 4);
+  // Half of A's values zero, each on its own: a group of 8 rows (4 columns) still needs almost every k.
+  std::vector<float> scattered = a;
+  Random random(5);
+  for (float& v : scattered)
+    if (random.uniform() < 0.5) v = 0.0f;
+  // Half of A's columns (of 784) zero in every row: the first layer's product skips them.
+  std::vector<float> sparse_a = a;
+  for (std::size_t i = 0; i < sparse_a.size(); i += 2) sparse_a[i] = 0.0f;
+  std::vector<float> c(784 * 256, 7.0f);
+  const auto call = [&](Transpose ta, Transpose tb, int m, int n, int k, const std::vector<float>& values) {
+    return GemmCall<float>{ta, tb, m, n, k, 1.0f, values.data(), ta == Transpose::no ? k : m, b.data(),
+                           tb == Transpose::no ? n : k, 0.0f, c.data(), n, nullptr};
+  };
+  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::yes, 128, 256, 784, sparse_a)));
+  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 250, 784, sparse_a)));
+  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 4, 16, 64, sparse_a)));
+  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 2, 16, 4097, sparse_a)));
+  if (!avx512) return;
+  const Block block{0, kZeroSkipBlockRows, 0, 256};
+  EXPECT_FALSE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, a), block));
+  EXPECT_FALSE(zero_skip_block(call(Transpose::yes, Transpose::no, 784, 256, 128, a), block));
+  EXPECT_FALSE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, scattered), block));
+  EXPECT_FALSE(zero_skip_block(call(Transpose::yes, Transpose::no, 784, 256, 128, scattered), block));
+  for (float v : c) ASSERT_EQ(v, 7.0f);
+  EXPECT_TRUE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, sparse_a), block));
+}
 
 // all_finite, inline below 65,536 values and on the pool above: a NaN or an infinity anywhere is seen.
 TEST(Elementwise, AllFiniteSeesANonFiniteValueAnywhere) {

@@ -16,6 +16,7 @@ extern "C" void omp_set_num_threads(int);
 #include "backprop/kernels/kernels.hpp"
 #include "kernels/cpu/clones.hpp"
 #include "thread_pool.hpp"
+#include "zero_skip.hpp"
 
 namespace backprop::kernels {
 namespace {
@@ -209,12 +210,15 @@ struct Plan {
   int row_blocks = 0;
   std::size_t blocks = 0;
   bool plain_loops = false;
+  bool skip_zeros = false;  // blocks that may skip A's zeros (zero_skip.hpp)
 
   Plan() = default;
   explicit Plan(const GemmCall<T>& c) : call(&c) {
     if (c.m == 0 || c.n == 0) return;
     plain_loops = is_small(c.m, c.n, c.k);
+    if constexpr (std::is_same_v<T, float>) skip_zeros = !plain_loops && zero_skips_possible(c);
     grid = plain_loops ? Grid{c.m, c.n} : choose_grid<T>(c.transpose_a, c.transpose_b, c.m, c.n, c.k);
+    if (skip_zeros) grid = Grid{kZeroSkipBlockRows, c.n};
     row_blocks = (c.m + grid.block_rows - 1) / grid.block_rows;
     blocks = static_cast<std::size_t>(row_blocks) * ((c.n + grid.block_columns - 1) / grid.block_columns);
   }
@@ -234,6 +238,12 @@ struct Plan {
     block.rows = std::min(grid.block_rows, c.m - block.first_row);
     block.columns = std::min(grid.block_columns, c.n - block.first_column);
     // Rows [first_row, +rows) of op(A) and columns [first_column, +columns) of op(B).
+    if constexpr (std::is_same_v<T, float>) {
+      if (skip_zeros && zero_skip_block(c, block)) {
+        if (c.epilogue != nullptr) (*c.epilogue)(block);
+        return;
+      }
+    }
     const T* a_block = c.transpose_a == Transpose::no ? c.a + static_cast<std::size_t>(block.first_row) * c.lda
                                                       : c.a + block.first_row;
     const T* b_block = c.transpose_b == Transpose::no ? c.b + block.first_column

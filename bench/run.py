@@ -10,8 +10,9 @@ Jobs (../shared/peers/ holds the peer programs; this script builds the C ones in
                    training samples/s through `backprop train` (the epoch time from --log) against
                    PyTorch's best setting (torch threads 1 or 2 x OPENBLAS_NUM_THREADS 1 or 2; the best is
                    named); at batch 128 also one core against one core (both pinned with taskset), backprop's
-                   2 threads against its 1, OPENBLAS_CORETYPE=Haswell against unset, and at batch 32 the default
-                   thread count against --threads 1.
+                   2 threads against its 1, the inputs standardized (--scale standard: no zeros for the products
+                   to skip), OPENBLAS_CORETYPE=Haswell against unset, and at batch 32 the default thread count
+                   against --threads 1. Both sides scale the pixels to [0, 1] otherwise (zeros stay zeros).
   seed-net         the tutorial's 4-2-3-1 sigmoid network, one sample per SGD update, through
                    `backprop train --batch-size 1` on a CSV, against FANN's fann_train; and the floor:
                    bench/seed_floor.cpp, the same step written out by hand (parameters in registers),
@@ -267,6 +268,14 @@ def main():
         if batch == 128:
             rows.append(("fmnist-train-b128: 2 threads vs 1 pinned", ours[2], ours[1],
                          "backprop against itself; target 1.5x"))
+            # The same job with the inputs standardized: no zeros left for the products to skip
+            # (src/kernels/cpu/zero_skip.hpp), so this is the speed on data without them.
+            dense = median_by_threads(lambda t: backprop_epoch_samples_per_second(network, batch, t, epochs,
+                                                                                  extra=["--scale", "standard"]))
+            dense_best = max(dense, key=dense.get)
+            rows.append(("fmnist-train-b128, --scale standard (samples/s)", dense[dense_best], peer,
+                         f"no zeros to skip; backprop {dense_best} thread(s), one core {dense[1]:.0f}"
+                         + (f" ({dense[1] / theirs[(1, 1)]:.2f}x PyTorch's)" if have_torch else "") + "; report"))
     # The same figure whatever OpenBLAS is told: the float products are oneDNN's, which reads the CPU itself.
     haswell = dict(os.environ, OPENBLAS_CORETYPE="Haswell")
     told = median(lambda: backprop_epoch_samples_per_second(network, 128, 2, epochs, env=haswell))
@@ -313,7 +322,8 @@ def main():
             middle = outs[rates.index(statistics.median(rates))] if args.repeat % 2 else outs[0]
             phases = re.search(r"\(us\): (.*); step", middle).group(1)
             rows.append((f"fmnist b128 step, {threads} thread(s) (GFLOP/s)", statistics.median(rates), peak * threads,
-                         f"peer = {threads} x this core's FMA peak; phases (us): {phases}"))
+                         f"peer = {threads} x this core's FMA peak; dense products' FLOPs (zeros skipped count); "
+                         f"phases (us): {phases}"))
 
     # Both sides on one thread (PyTorch's torch_infer.py sets 1 torch thread; OPENBLAS_NUM_THREADS=1 keeps its
     # OpenBLAS to one too) and the same statistic: torch_infer.py times a loop of passes, a mean.

@@ -560,9 +560,10 @@ TEST(GemmZeroSkip, EachElementIsTheFusedChainOverItsNonzeroTerms) {
   set_thread_count(saved);
 }
 
-// A dense A's blocks go to the library, writing nothing themselves, and so do those of an A whose zeros are
-// scattered; a sparse A of the same shape takes the path. Products the path does not cover (B transposed, C's
-// width not a multiple of 16, too small, k above 4096) never try.
+// A dense A's blocks go to the library, writing nothing themselves (and the first look at A keeps the product
+// from trying), and so do those of an A whose zeros are scattered; a sparse A of the same shape takes the path.
+// Products the path does not cover (B transposed, C's width not a multiple of 16, too small, k above 4096)
+// never try.
 TEST(GemmZeroSkip, DenseOrUncoveredProductsGoToTheLibrary) {
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
   const auto a = random_values<float>(784 * 128, 3);
@@ -585,6 +586,11 @@ TEST(GemmZeroSkip, DenseOrUncoveredProductsGoToTheLibrary) {
   EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 4, 16, 64, sparse_a)));
   EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 2, 16, 4097, sparse_a)));
   if (!avx512) return;
+  // The first look sees a dense A; one with zeros, even scattered, is tried block by block.
+  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 256, 784, a)));
+  EXPECT_FALSE(zero_skips_possible(call(Transpose::yes, Transpose::no, 784, 256, 128, a)));
+  EXPECT_TRUE(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 256, 784, scattered)));
+  EXPECT_TRUE(zero_skips_possible(call(Transpose::yes, Transpose::no, 784, 256, 128, scattered)));
   const Block block{0, kZeroSkipBlockRows, 0, 256};
   EXPECT_FALSE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, a), block));
   EXPECT_FALSE(zero_skip_block(call(Transpose::yes, Transpose::no, 784, 256, 128, a), block));
@@ -592,6 +598,29 @@ TEST(GemmZeroSkip, DenseOrUncoveredProductsGoToTheLibrary) {
   EXPECT_FALSE(zero_skip_block(call(Transpose::yes, Transpose::no, 784, 256, 128, scattered), block));
   for (float v : c) ASSERT_EQ(v, 7.0f);
   EXPECT_TRUE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, sparse_a), block));
+}
+
+// A^T . B with B's rows 1 KiB apart reads a copy with the rows set apart: the same values (so the same bits,
+// which EachElementIsTheFusedChainOverItsNonzeroTerms checks through gemm); other calls are left as they are.
+TEST(GemmZeroSkip, BRowsSetApartAreACopyOfB) {
+  const auto a = random_values<float>(128 * 784, 1);
+  const auto b = random_values<float>(128 * 256, 2);
+  const GemmCall<float> gradient{Transpose::yes, Transpose::no, 784, 256, 128, 1.0f, a.data(), 784, b.data(), 256,
+                                 0.0f, nullptr, 256, nullptr};
+  const GemmCall<float> spread = with_b_rows_apart(gradient, 2);
+  EXPECT_NE(spread.ldb % 256, 0);
+  EXPECT_GE(spread.ldb, 256);
+  for (int k = 0; k < 128; ++k)
+    for (int j = 0; j < 256; ++j)
+      ASSERT_EQ(spread.b[static_cast<std::size_t>(k) * spread.ldb + j], b[static_cast<std::size_t>(k) * 256 + j]);
+  EXPECT_EQ(spread.a, gradient.a);
+  EXPECT_EQ(spread.k, gradient.k);
+  GemmCall<float> forward = gradient;
+  forward.transpose_a = Transpose::no;
+  EXPECT_EQ(with_b_rows_apart(forward, 2).b, b.data());
+  GemmCall<float> narrow = gradient;
+  narrow.ldb = narrow.n = 250;
+  EXPECT_EQ(with_b_rows_apart(narrow, 2).b, b.data());
 }
 
 // all_finite, inline below 65,536 values and on the pool above: a NaN or an infinity anywhere is seen.

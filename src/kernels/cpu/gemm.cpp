@@ -205,7 +205,7 @@ void blas(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T a
 // How one product is cut: a grid of blocks of C (one block for the plain loops of small products).
 template <typename T>
 struct Plan {
-  const GemmCall<T>* call = nullptr;
+  GemmCall<T> call{};
   Grid grid{0, 0};
   int row_blocks = 0;
   std::size_t blocks = 0;
@@ -213,10 +213,14 @@ struct Plan {
   bool skip_zeros = false;  // blocks that may skip A's zeros (zero_skip.hpp)
 
   Plan() = default;
-  explicit Plan(const GemmCall<T>& c) : call(&c) {
+  // slot: the product's place in its job (its own buffer, should B's rows be set apart for the zero skips).
+  Plan(const GemmCall<T>& c, std::size_t slot) : call(c) {
     if (c.m == 0 || c.n == 0) return;
     plain_loops = is_small(c.m, c.n, c.k);
-    if constexpr (std::is_same_v<T, float>) skip_zeros = !plain_loops && zero_skips_possible(c);
+    if constexpr (std::is_same_v<T, float>) {
+      skip_zeros = !plain_loops && zero_skips_possible(c);
+      if (skip_zeros) call = with_b_rows_apart(c, slot);
+    }
     grid = plain_loops ? Grid{c.m, c.n} : choose_grid<T>(c.transpose_a, c.transpose_b, c.m, c.n, c.k);
     if (skip_zeros) grid = Grid{kZeroSkipBlockRows, c.n};
     row_blocks = (c.m + grid.block_rows - 1) / grid.block_rows;
@@ -224,7 +228,7 @@ struct Plan {
   }
 
   void run_block(std::size_t index) const {
-    const GemmCall<T>& c = *call;
+    const GemmCall<T>& c = call;
     if (plain_loops) {
       gemm_small(c.transpose_a, c.transpose_b, c.m, c.n, c.k, c.alpha, c.a, c.lda, c.b, c.ldb, c.beta, c.c, c.ldc);
       if (c.epilogue != nullptr) (*c.epilogue)(Block{0, c.m, 0, c.n});
@@ -256,6 +260,7 @@ struct Plan {
 
 // The blocks of every product in one job on the pool, numbered product after product.
 constexpr std::size_t kMostProductsTogether = 4;
+static_assert(kMostProductsTogether <= kZeroSkipSlots);
 
 template <typename T>
 void run_together(const GemmCall<T>* calls, std::size_t count) {
@@ -267,7 +272,7 @@ void run_together(const GemmCall<T>* calls, std::size_t count) {
   std::size_t total = 0;
   double flops = 0;
   for (std::size_t i = 0; i < count; ++i) {
-    plans[i] = Plan<T>(calls[i]);
+    plans[i] = Plan<T>(calls[i], i);
     total += plans[i].blocks;
     flops += 2.0 * calls[i].m * calls[i].n * calls[i].k;
   }

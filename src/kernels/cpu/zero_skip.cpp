@@ -3,7 +3,9 @@
 #include "kernels/cpu/zero_skip.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -28,6 +30,7 @@ static_assert(kZeroSkipBlockRows % kRowsPerGroup == 0 && kZeroSkipBlockRows <= 6
 constexpr double kMostSetRows = 0.90;
 constexpr double kMostSetColumns = 0.80;
 constexpr double kLeastFlops = 1.0e6;  // smaller products: not worth the masks
+constexpr double kMostNonzeroLooked = 0.95;  // zero_skips_possible's first look
 
 bool cpu_has_avx512() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
@@ -183,8 +186,34 @@ BACKPROP_AVX512 void strips(const GemmCall<float>& c, const Masks& m, const Bloc
 }  // namespace
 
 bool zero_skips_possible(const GemmCall<float>& c) {
-  return cpu_has_avx512() && c.transpose_b == Transpose::no && c.n % 16 == 0 && c.m > 0 && c.k > 0 &&
-         c.k <= 64 * kMostWords && 2.0 * c.m * c.n * c.k >= kLeastFlops;
+  if (!cpu_has_avx512() || c.transpose_b != Transpose::no || c.n % 16 != 0 || c.m <= 0 || c.k <= 0 ||
+      c.k > 64 * kMostWords || 2.0 * c.m * c.n * c.k < kLeastFlops)
+    return false;
+  const bool rows_of_a = c.transpose_a == Transpose::no;
+  const int length = rows_of_a ? c.k : c.m;  // of one stored row of A
+  const int probes[] = {0, c.m / 2, c.m - 1};
+  std::size_t nonzero = 0, looked = 0;
+  for (int p = 0; p < (rows_of_a ? 3 : std::min(c.k, 8)); ++p) {
+    const float* row = c.a + static_cast<std::size_t>(rows_of_a ? probes[p] : p) * c.lda;
+    for (int first = 0; first < length; first += 64)
+      nonzero += static_cast<std::size_t>(__builtin_popcountll(nonzero_bits(row + first, length - first)));
+    looked += static_cast<std::size_t>(length);
+  }
+  return static_cast<double>(nonzero) < kMostNonzeroLooked * static_cast<double>(looked);
+}
+
+GemmCall<float> with_b_rows_apart(const GemmCall<float>& c, std::size_t slot) {
+  if (c.transpose_a == Transpose::no || c.ldb % 256 != 0) return c;
+  thread_local std::array<std::vector<float>, kZeroSkipSlots> buffers;
+  std::vector<float>& buffer = buffers.at(slot);
+  const int ld = (c.n + 15) / 16 * 16 + 32;  // rows 128 bytes past a multiple of 1 KiB apart, at least
+  if (buffer.size() < static_cast<std::size_t>(c.k) * ld) buffer.resize(static_cast<std::size_t>(c.k) * ld);
+  for (int k = 0; k < c.k; ++k)
+    std::copy_n(c.b + static_cast<std::size_t>(k) * c.ldb, c.n, buffer.data() + static_cast<std::size_t>(k) * ld);
+  GemmCall<float> spread = c;
+  spread.b = buffer.data();
+  spread.ldb = ld;
+  return spread;
 }
 
 bool zero_skip_block(const GemmCall<float>& c, const Block& block) {
@@ -211,6 +240,7 @@ bool zero_skip_block(const GemmCall<float>& c, const Block& block) {
 #else
 
 bool zero_skips_possible(const GemmCall<float>&) { return false; }
+GemmCall<float> with_b_rows_apart(const GemmCall<float>& c, std::size_t) { return c; }
 bool zero_skip_block(const GemmCall<float>&, const Block&) { return false; }
 
 #endif

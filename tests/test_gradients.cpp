@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "backprop/nn/gradient_check.hpp"
+#include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/dense.hpp"
 #include "backprop/nn/initializer.hpp"
+#include "backprop/nn/loss.hpp"
 #include "backprop/nn/network.hpp"
 #include "helpers.hpp"
 #include "kernels/math.hpp"
@@ -122,6 +126,46 @@ TEST(LossValue, MatchesTheFormulasOfTheDesign) {
     expected /= batch;
     EXPECT_NEAR(network.loss_value(workspace, y.data(), batch), expected, 1e-14) << to_string(loss);
   }
+}
+
+// On the CPU the batch's rows go to the pool in pieces (64 rows, at most 64 pieces): the loss is the pieces'
+// running sums added in order, the same bits for any thread count, and within rows x epsilon (relative, in
+// double: the bound on a running sum's rounding, the terms being positive) of one running sum over all the rows;
+// dL/dz is each row's formula, to the bit. Batches of one piece, of 200 rows (a short last
+// piece), and of 5000 (pieces of 79 rows).
+TEST(LossValue, PiecesOnThePoolGiveTheSameBitsForAnyThreadCount) {
+  const int cols = 10;
+  const DenseLayer layer{cols, cols, Activation::softmax, 0.01, 0, 0};
+  const int saved = kernels::thread_count();
+  for (const int rows : {50, 200, 5000}) {
+    const std::size_t n = static_cast<std::size_t>(rows) * cols;
+    Random random(4);
+    std::vector<double> z(n), a(n), y(n, 0.0);
+    for (double& v : z) v = random.uniform(-3.0, 3.0);
+    activation_forward(a.data(), z.data(), Activation::softmax, 0.0, rows, cols);
+    for (int r = 0; r < rows; ++r) y[static_cast<std::size_t>(r) * cols + r % cols] = 1.0;
+    double running = 0;
+    std::vector<double> row_dz(n);
+    for (int r = 0; r < rows; ++r) {
+      const std::size_t o = static_cast<std::size_t>(r) * cols;
+      running = math::add_loss_row(running, LossKind::softmax_ce, 0.1, z.data() + o, a.data() + o, y.data() + o, cols);
+      math::loss_gradient_row(row_dz.data() + o, LossKind::softmax_ce, 0.1, z.data() + o, a.data() + o, y.data() + o,
+                              cols, Activation::softmax, 0.01, 1.0 / rows);
+    }
+    const double expected = math::loss_total(LossKind::softmax_ce, running, rows);
+    std::vector<double> losses;
+    for (int threads : {1, 2, 3}) {
+      kernels::set_thread_count(threads);
+      losses.push_back(loss_value(LossKind::softmax_ce, 0.1, z.data(), a.data(), y.data(), rows, cols));
+      std::vector<double> dz(n);
+      loss_backward(dz.data(), LossKind::softmax_ce, 0.1, z.data(), a.data(), y.data(), layer, rows);
+      EXPECT_EQ(dz, row_dz) << rows << " rows, " << threads << " threads";
+    }
+    EXPECT_EQ(losses[0], losses[1]) << rows;
+    EXPECT_EQ(losses[0], losses[2]) << rows;
+    EXPECT_NEAR(losses[0], expected, rows * std::numeric_limits<double>::epsilon() * expected) << rows;
+  }
+  kernels::set_thread_count(saved);
 }
 
 // softmax_ce with label smoothing against torch.nn.functional.cross_entropy(z, target, label_smoothing=eps) in

@@ -2,21 +2,40 @@
 // loss_gradient_row), shared with the fused one-row step and the device backends.
 #include "backprop/nn/loss.hpp"
 
+#include <algorithm>
 #include <cstddef>
+
+#include "backprop/kernels/kernels.hpp"
 
 #include "kernels/math.hpp"
 
 namespace backprop {
 
+// Rows per piece of the pool's work: two pieces at batch 128, at most kMostLossPieces. The pieces depend on the
+// batch alone, never on the thread count.
+constexpr int kLossRows = 64;
+constexpr int kMostLossPieces = 64;
+
+int loss_piece_rows(int batch) { return std::max(kLossRows, (batch + kMostLossPieces - 1) / kMostLossPieces); }
+
 template <typename T>
 T loss_value(LossKind loss, double label_smoothing, const T* z, const T* a, const T* y, int batch, int outputs) {
   // Sum in double whatever T is: the loss is a printed metric, and a float sum over a large batch
-  // loses digits for nothing. One running sum over the rows, in row order.
+  // loses digits for nothing. A running sum over each piece's rows in row order, the pieces' sums added in
+  // order.
+  const int rows = loss_piece_rows(batch);
+  double sums[kMostLossPieces] = {};
+  kernels::parallel_ranges(static_cast<std::size_t>(batch), static_cast<std::size_t>(rows),
+                           [&](std::size_t first, std::size_t count) {
+                             double sum = 0;
+                             for (std::size_t r = first; r < first + count; ++r) {
+                               const std::size_t o = r * outputs;
+                               sum = math::add_loss_row(sum, loss, label_smoothing, z + o, a + o, y + o, outputs);
+                             }
+                             sums[first / rows] = sum;
+                           });
   double sum = 0;
-  for (int r = 0; r < batch; ++r) {
-    const std::size_t o = static_cast<std::size_t>(r) * outputs;
-    sum = math::add_loss_row(sum, loss, label_smoothing, z + o, a + o, y + o, outputs);
-  }
+  for (int piece = 0; piece * rows < batch; ++piece) sum += sums[piece];
   return static_cast<T>(math::loss_total(loss, sum, batch));
 }
 
@@ -26,11 +45,14 @@ void loss_backward(T* dz, LossKind loss, double label_smoothing, const T* z, con
   const int outputs = output_layer.out;
   const T inverse_batch = T(1) / static_cast<T>(batch);
   const T slope = static_cast<T>(output_layer.slope);
-  for (int r = 0; r < batch; ++r) {
-    const std::size_t o = static_cast<std::size_t>(r) * outputs;
-    math::loss_gradient_row(dz + o, loss, label_smoothing, z + o, a + o, y + o, outputs, output_layer.activation,
-                            slope, inverse_batch);
-  }
+  kernels::parallel_ranges(static_cast<std::size_t>(batch), static_cast<std::size_t>(loss_piece_rows(batch)),
+                           [&](std::size_t first, std::size_t count) {
+                             for (std::size_t r = first; r < first + count; ++r) {
+                               const std::size_t o = r * outputs;
+                               math::loss_gradient_row(dz + o, loss, label_smoothing, z + o, a + o, y + o, outputs,
+                                                       output_layer.activation, slope, inverse_batch);
+                             }
+                           });
 }
 
 template float loss_value<float>(LossKind, double, const float*, const float*, const float*, int, int);

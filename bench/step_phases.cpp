@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
       const auto t0 = Clock::now();
       data.gather_rows(x.data(), rows, batch, Scaling{});
       data.gather_targets(y.data(), rows, batch, outputs);
-      for (std::size_t r = first + batch; r < std::min(order.size(), first + 2 * batch); ++r) data.prefetch_row(order[r]);
+      if (first + batch < order.size())
+        data.prefetch_rows(order.data() + first + batch, std::min(order.size(), first + 2 * batch) - (first + batch));
       const auto t1 = Clock::now();
       network.forward(workspace, x.data(), batch);
       const auto t2 = Clock::now();

@@ -221,6 +221,17 @@ BACKPROP_CPU_CLONES void convert_row(float* __restrict out, const Feature* __res
 
 }  // namespace
 
+namespace {
+
+// Wide rows go to the thread pool 32 rows a piece (each row is converted the same way on any thread). Narrow
+// rows or few of them: one direct call, which the compiler inlines (the pool's indirect call costs a per-sample
+// step more than its conversion).
+constexpr std::size_t kRowsPerPiece = 32;
+
+bool rows_on_the_pool(int features, std::size_t count) { return features >= 256 && count > kRowsPerPiece; }
+
+}  // namespace
+
 void Dataset::prefetch_row(std::size_t r) const {
   const auto width = static_cast<std::size_t>(features);
   const char* row = features_u8.empty() ? reinterpret_cast<const char*>(features_f32.data() + r * width)
@@ -239,8 +250,7 @@ void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t co
                     std::to_string(scaling.offset.size()));
   // The rows are scattered over the data set (a shuffled batch), so each one is a run of cache misses:
   // asking for the row two ahead while converting this one halved the time of a batch (docs/performance.md,
-  // "Measurements behind the code"). Wide rows are converted on the thread pool, 32 rows a piece (each row
-  // is converted the same way on any thread).
+  // "Measurements behind the code"). Wide rows are converted on the thread pool (rows_on_the_pool).
   constexpr std::size_t kPrefetchAhead = 2;
   const double* offset = scaling.empty() ? nullptr : scaling.offset.data();
   const double* scale = scaling.empty() ? nullptr : scaling.scale.data();
@@ -254,11 +264,16 @@ void Dataset::gather_rows(float* out, const std::size_t* indices, std::size_t co
         convert_row(out + i * width, features_f32.data() + r * width, width, offset, scale);
     }
   };
-  // Narrow rows or few of them: one direct call, which the compiler inlines (the pool's indirect call costs
-  // a per-sample step more than its conversion).
-  constexpr std::size_t kRowsPerPiece = 32;
-  if (width < 256 || count <= kRowsPerPiece) return convert(0, count);
+  if (!rows_on_the_pool(features, count)) return convert(0, count);
   kernels::parallel_ranges(count, kRowsPerPiece, convert);
+}
+
+void Dataset::prefetch_rows(const std::size_t* indices, std::size_t count) const {
+  const auto ask = [&](std::size_t first, std::size_t rows) {
+    for (std::size_t i = first; i < first + rows; ++i) prefetch_row(indices[i]);
+  };
+  if (!rows_on_the_pool(features, count)) return ask(0, count);
+  kernels::parallel_ranges(count, kRowsPerPiece, ask);
 }
 
 void Dataset::gather_targets(float* out, const std::size_t* indices, std::size_t count, int outputs) const {

@@ -84,7 +84,7 @@ class CpuStep final : public Step, private GradientSource {
   double rows_gradient(const std::size_t* indices, std::size_t count, Random& random) override {
     data_.gather_rows(x_.data(), indices, count, scaling_);
     data_.gather_targets(y_.data(), indices, count, outputs_);
-    for (const std::size_t r : next_rows_) data_.prefetch_row(r);
+    data_.prefetch_rows(next_rows_.data(), next_rows_.size());
     next_rows_ = {};
     if (classification_)
       for (std::size_t r = 0; r < count; ++r) labels_[r] = data_.labels[indices[r]];

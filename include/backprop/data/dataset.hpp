@@ -47,6 +47,9 @@ struct Dataset {
   // Asks the cache for row r's features and its label or target, some steps before they are read: a
   // shuffled epoch reads the rows in an order the hardware cannot guess, but the program knows it.
   void prefetch_row(std::size_t r) const;
+  // The same for rows indices[0..count), cut as gather_rows cuts them (wide rows on the thread pool, so that
+  // each thread asks for its share while a batch's products are still to come).
+  void prefetch_rows(const std::size_t* indices, std::size_t count) const;
 };
 
 struct LoadOptions {

@@ -219,10 +219,6 @@ BACKPROP_CPU_CLONES void convert_row(float* __restrict out, const Feature* __res
   }
 }
 
-}  // namespace
-
-namespace {
-
 // Wide rows go to the thread pool 32 rows a piece (each row is converted the same way on any thread). Narrow
 // rows or few of them: one direct call, which the compiler inlines (the pool's indirect call costs a per-sample
 // step more than its conversion).

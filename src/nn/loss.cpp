@@ -11,12 +11,16 @@
 
 namespace backprop {
 
+namespace {
+
 // Rows per piece of the pool's work: two pieces at batch 128, at most kMostLossPieces. The pieces depend on the
 // batch alone, never on the thread count.
 constexpr int kLossRows = 64;
 constexpr int kMostLossPieces = 64;
 
 int loss_piece_rows(int batch) { return std::max(kLossRows, (batch + kMostLossPieces - 1) / kMostLossPieces); }
+
+}  // namespace
 
 template <typename T>
 T loss_value(LossKind loss, double label_smoothing, const T* z, const T* a, const T* y, int batch, int outputs) {

@@ -34,7 +34,9 @@ int thread_count();
 void parallel_ranges(std::size_t n, std::size_t grain, TaskRef<std::size_t, std::size_t> body);
 
 // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.  beta == 0 overwrites C (NaNs in C are
-// not propagated). Implemented for float and double through the BLAS (OpenBLAS).
+// not propagated). float: oneDNN's sgemm where the build found it (else OpenBLAS), and on a CPU with AVX-512
+// tiles that skip the terms whose A value is zero where A has enough of them (src/kernels/cpu/zero_skip.hpp);
+// double: OpenBLAS.
 template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
           const T* b, int ldb, T beta, T* c, int ldc);
@@ -50,8 +52,9 @@ using BlockTask = TaskRef<const Block&>;
 
 // The same product, with epilogue(block) run on each block of C right after the block is computed, by the
 // same thread while the block is in its cache (a layer's bias and activation, say). The blocks cover C
-// exactly once; they depend on the shape alone (never on the thread count), and the epilogue of a block
-// may read and write that block of C and anything else no other block touches.
+// exactly once; they depend on the shape (and, for a float product that may skip A's zeros, on a first look at
+// A's values), never on the thread count. The epilogue of a block may read and write that block of C and anything
+// else no other block touches; it does not start products of its own.
 template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
           const T* b, int ldb, T beta, T* c, int ldc, BlockTask epilogue);

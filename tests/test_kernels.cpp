@@ -462,7 +462,7 @@ TEST(GemmTogether, SameBitsAsOneProductAtATime) {
 // each element must be, bit for bit, one fused multiply-add chain over k = 0..K-1 in order (zeros included),
 // then alpha times it plus beta C: checked exactly, for 1, 2 and 3 threads, with the blocks covering C once.
 // Shapes: the MLP's (first layer forward, its weight gradient, the middle layer's), and ones whose rows, columns
-// and k are not multiples of the groups (8 rows, 4 columns of A), the strips (32, 64 columns) or 64; A with half,
+// and k are not multiples of the groups (4 rows or columns of A), the strips (64 columns) or 64; A with half,
 // a tenth and none of its values nonzero, a NaN in A, a padded leading dimension; alpha and beta not 1 and 0.
 std::vector<float> fused_chain_reference(Transpose ta, int m, int n, int k, float alpha, const float* a, int lda,
                                          const float* b, int ldb, float beta, const std::vector<float>& c_in) {
@@ -568,7 +568,7 @@ TEST(GemmZeroSkip, DenseOrUncoveredProductsGoToTheLibrary) {
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
   const auto a = random_values<float>(784 * 128, 3);
   const auto b = random_values<float>(784 * 256, 4);
-  // Half of A's values zero, each on its own: a group of 8 rows (4 columns) still needs almost every k.
+  // Half of A's values zero, each on its own: a group of 4 rows (columns) still needs almost every k (94%).
   std::vector<float> scattered = a;
   Random random(5);
   for (float& v : scattered)

@@ -3,8 +3,8 @@
 // zero, so leaving it out changes no bit of the sum; what a skip needs is a cheap way to know, for a tile of C,
 // which k to visit.
 //
-// Tiles are groups of C's rows (8 rows of A . B: rows of A, grouped by the likeness of their zeros; 4 of
-// A^T . B: columns of A) across 16-column vectors of B. Bit k of a group's mask is set when any row of the group
+// Tiles are groups of 4 of C's rows (A . B: rows of A, grouped by the likeness of their zeros; A^T . B: columns
+// of A) across 4 vectors of 16 columns of B. Bit k of a group's mask is set when any row of the group
 // has a nonzero A value at k; the tile visits those k in order, so each C[i, j] is one fused multiply-add chain
 // over k = 0..K-1 with the zero terms left out: the same bits for any thread count, any grouping and any cut of
 // C, and on any CPU that takes the path.

@@ -208,7 +208,9 @@ GemmCall<float> with_b_rows_apart(const GemmCall<float>& c, std::size_t slot) {
   if (c.transpose_a == Transpose::no || c.ldb % 256 != 0) return c;
   thread_local std::array<std::vector<float>, kZeroSkipSlots> buffers;
   std::vector<float>& buffer = buffers.at(slot);
-  const int ld = (c.n + 15) / 16 * 16 + 32;  // rows 128 bytes past a multiple of 1 KiB apart, at least
+  // Rows at least 128 bytes past a multiple of 1 KiB apart (whatever the width).
+  int ld = (c.n + 15) / 16 * 16 + 32;
+  if (ld % 256 == 0) ld += 32;
   if (buffer.size() < static_cast<std::size_t>(c.k) * ld) buffer.resize(static_cast<std::size_t>(c.k) * ld);
   for (int k = 0; k < c.k; ++k)
     std::copy_n(c.b + static_cast<std::size_t>(k) * c.ldb, c.n, buffer.data() + static_cast<std::size_t>(k) * ld);

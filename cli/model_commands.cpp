@@ -6,14 +6,13 @@
 #include <sstream>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "backprop/base/error.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/onnx_export.hpp"
 #include "backprop/io/output_files.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/network.hpp"
+#include "backprop/train/metrics.hpp"
 #include "backprop/train/trainer.hpp"
 #include "commands.hpp"
 
@@ -23,6 +22,7 @@ namespace {
 struct DataArguments {
   std::string model, data, labels, target, out, format, device;
   bool json = false;
+  std::optional<double> threshold;  // predict: two classes, the second when its probability is at least this
 };
 
 void add_data_options(CLI::App* cmd, DataArguments& a) {
@@ -37,30 +37,60 @@ void add_data_options(CLI::App* cmd, DataArguments& a) {
 }
 
 // --- eval ---
+// The plain output stays short: today's line, then one line of the figures people quote, the per-class
+// table and the confusion matrix where the classes are few, the thresholds of two classes; --json has all.
+void print_classification(const ClassificationMetrics& m) {
+  std::printf("  balanced accuracy %.4f  f1 macro %.4f  f1 weighted %.4f  log loss %.6f  roc auc %.4f  "
+              "average precision %.4f\n",
+              m.balanced_accuracy, m.f1_macro, m.f1_weighted, m.log_loss, m.roc_auc, m.average_precision);
+  constexpr std::size_t kMostClassesShown = 12;
+  const std::size_t k = m.classes.size();
+  if (k > kMostClassesShown) return;
+  std::size_t width = 5;
+  for (const ClassScores& s : m.classes) width = std::max(width, s.name.size());
+  std::printf("  %-*s  precision  recall      f1  support   predicted:", static_cast<int>(width), "class");
+  for (const ClassScores& s : m.classes) std::printf(" %s", s.name.c_str());
+  std::printf("\n");
+  for (std::size_t c = 0; c < k; ++c) {
+    const ClassScores& s = m.classes[c];
+    std::printf("  %-*s  %9.4f  %6.4f  %6.4f  %7zu  ", static_cast<int>(width), s.name.c_str(), s.precision,
+                s.recall, s.f1, s.support);
+    for (std::size_t o = 0; o < k; ++o) std::printf(" %zu", m.confusion[c * k + o]);
+    std::printf("\n");
+  }
+  if (k == 2) {
+    const BinaryThresholds& t = m.thresholds;
+    std::printf("  threshold on p_%s: %.6g maximises F1 (%.4f), %.6g maximises Youden's J (%.4f)\n",
+                m.classes[1].name.c_str(), t.f1_threshold, t.f1, t.youden_threshold, t.youden_j);
+  }
+}
+
+void print_regression(const RegressionMetrics& m) {
+  std::printf("  r2 %.6f  largest errors:", m.r2);
+  for (const RowError& e : m.largest_errors)
+    std::printf(" row %zu%s %.6g (target %.6g)", e.row,
+                e.output == 0 ? "" : (" output " + std::to_string(e.output)).c_str(), e.prediction - e.target,
+                e.target);
+  std::printf("\n");
+}
+
 int run_eval(const DataArguments& a) {
   const io::Model model = io::read_model(a.model).model;
   Network<float> network(model.network);
   const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes);
   const auto device = open_device(a.device);
-  const Metrics m = evaluate(network, data, model.scaling, kEvaluationBatchSize, device.get());
-  const bool classification = data.task == TaskKind::classification;
+  const EvaluationReport report = evaluate_report(network, data, model.scaling, device.get());
+  const Metrics& m = report.basic;
   if (a.json) {
-    nlohmann::ordered_json j;
-    j["loss"] = m.loss;
-    if (classification) {
-      j["accuracy"] = m.accuracy;
-    } else {
-      j["rmse"] = m.rmse;
-      j["mae"] = m.mae;
-    }
-    j["rows"] = m.rows;
-    std::cout << j.dump() << "\n";
-  } else if (classification) {
+    write_standard_output(report_json(report) + "\n");
+  } else if (data.task == TaskKind::classification) {
     std::printf("%s on %s: loss %.6f  accuracy %.4f  (%zu rows)\n", a.model.c_str(), a.data.c_str(), m.loss,
                 m.accuracy, m.rows);
+    print_classification(report.classification);
   } else {
     std::printf("%s on %s: loss %.6f  rmse %.6f  mae %.6f  (%zu rows)\n", a.model.c_str(), a.data.c_str(), m.loss,
                 m.rmse, m.mae, m.rows);
+    print_regression(report.regression);
   }
   return 0;
 }
@@ -77,9 +107,13 @@ int run_predict(const DataArguments& a) {
   io::check_output_files({{"the model", a.model}, {"--data", a.data}, {"--labels", a.labels}}, {{"--out", a.out}});
   const io::LoadedModel loaded = io::read_model(a.model);
   const io::Model& model = loaded.model;
+  const bool classification = loaded.task == TaskKind::classification;
+  if (a.threshold && !(classification && class_count(model.network) == 2))
+    throw_bad_input("--threshold: expected a model of two classes (the threshold is on the second's probability), " +
+                    a.model + " has " +
+                    (classification ? std::to_string(class_count(model.network)) + " classes" : "numeric targets"));
   Network<float> network(model.network);
   const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes, true);
-  const bool classification = loaded.task == TaskKind::classification;
   const int outputs = network.output_size();
 
   const auto device = open_device(a.device);
@@ -105,7 +139,8 @@ int run_predict(const DataArguments& a) {
                       const float* row = network.output(workspace) + r * outputs;
                       std::string line;
                       if (classification) {
-                        const int predicted = predicted_class(row, outputs);
+                        const int predicted =
+                            a.threshold ? (row[outputs - 1] >= *a.threshold ? 1 : 0) : predicted_class(row, outputs);
                         line = csv_field(classes[predicted]);
                         if (outputs == 1) {
                           line.append(",").append(io::format_float(1.0f - row[0])).append(",");
@@ -178,9 +213,13 @@ int run_info(const DataArguments& a) {
 
 void add_eval_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<DataArguments>();
-  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a model on labelled data: loss and accuracy, or RMSE and MAE");
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a model on labelled data: loss, accuracy, per-class precision, recall and F1, ROC AUC, ...; or RMSE, MAE, R²");
   add_data_options(cmd, *a);
-  cmd->add_flag("--json", a->json, "Print one JSON object: {\"loss\", \"accuracy\"} or {\"loss\", \"rmse\", \"mae\"}, and \"rows\"");
+  cmd->add_flag("--json", a->json,
+                "Print one JSON object: \"loss\", \"accuracy\" or \"rmse\" and \"mae\", \"rows\", then scikit-learn's "
+                "figures by its names (balanced_accuracy, log_loss, roc_auc, average_precision, f1_macro, ..., "
+                "classes, confusion_matrix, thresholds; r2, mean_absolute_error, root_mean_squared_error, "
+                "largest_errors)");
   add_device_option(cmd, a->device);
   cmd->callback([a, &exit_code] { exit_code = run_eval(*a); });
 }
@@ -193,6 +232,10 @@ void add_predict_command(CLI::App& app, int& exit_code) {
                  "ignored");
   add_data_options(cmd, *a);
   cmd->add_option("--out", a->out, "Output CSV file (written atomically); - or omitted: standard output");
+  cmd->add_option("--threshold", a->threshold,
+                  "Two classes: predict the second when its probability is at least this (default: the more "
+                  "probable class; eval prints the thresholds that maximise F1 and Youden's J)")
+      ->check(finite_number("a probability in [0, 1]", [](double v) { return v >= 0 && v <= 1; }));
   add_device_option(cmd, a->device);
   cmd->callback([a, &exit_code] { exit_code = run_predict(*a); });
 }

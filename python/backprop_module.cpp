@@ -9,8 +9,9 @@
 //                     validation_split=0.1, seed=1, scale="standard")   # list of per-epoch dicts
 //   P = net.predict(X)              # (N, K) class probabilities, or (N, OUT) outputs for regression; for one
 //                                   # sigmoid output two columns [1 - p, p] (Model::predict: the one column p)
-//   net.evaluate(X, y)              # {"loss", "accuracy", "rows"} or {"loss", "rmse", "mae", "rows"}; the
-//                                   # loss without the recipe's label smoothing (the plain cross-entropy)
+//   net.evaluate(X, y)              # {"loss", "accuracy", "rows", ...} or {"loss", "rmse", "mae", "rows", ...}: the
+//                                   # figures of `backprop eval --json` (scikit-learn's names); the loss
+//                                   # without the recipe's label smoothing (the plain cross-entropy)
 //   net.save("model.bin")           # a model file (scaling and classes included); backprop.load reads it
 //   backprop.trace("examples/seed.json", input=[1, 2, 3, 4], target=[1], steps=2, loss="bce")
 //
@@ -257,18 +258,17 @@ class PythonNetwork {
     return result;
   }
 
-  py::dict evaluate(const FloatArray& x, const py::array& y, int batch_size, const std::string& device) const {
+  py::object evaluate(const FloatArray& x, const py::array& y, int batch_size, const std::string& device) const {
     const std::shared_ptr<const Model> model = model_;
     const std::span<const float> rows = rows_of(*model, x);
     const std::vector<float> targets = targets_of(*model, static_cast<std::size_t>(x.shape(0)), y);
-    Metrics m;
+    std::string text;
     {
       py::gil_scoped_release release;
-      m = model->evaluate(rows, targets, {device, nullptr, batch_size});
+      text = report_json(model->report(rows, targets, {device, nullptr, batch_size}));
     }
-    py::dict d = metrics_dict(m, classification(), "");
-    d["rows"] = m.rows;
-    return d;
+    // The names and the layout of `backprop eval --json`, written once (train/metrics.hpp).
+    return py::module_::import("json").attr("loads")(text);
   }
 
   void save(const std::filesystem::path& path, const std::string& format) const {
@@ -474,7 +474,9 @@ PYBIND11_MODULE(_backprop, m) {
       .def("predict", &PythonNetwork::predict, "X"_a,
            "(N, K) class probabilities (K = 2 for one sigmoid output) or (N, OUT) outputs, float32.")
       .def("evaluate", &PythonNetwork::evaluate, "X"_a, "y"_a, py::kw_only(), "batch_size"_a = 256, "device"_a = "",
-           "{'loss', 'accuracy', 'rows'} for a classifier, {'loss', 'rmse', 'mae', 'rows'} otherwise.\n"
+           "{'loss', 'accuracy', 'rows', ...} for a classifier, {'loss', 'rmse', 'mae', 'rows', ...} otherwise:\n"
+           "the figures of `backprop eval --json`, named as scikit-learn's functions (balanced_accuracy,\n"
+           "log_loss, roc_auc, average_precision, f1_macro, classes, confusion_matrix, r2, ...).\n"
            "The loss is the plain one: without the recipe's label smoothing.")
       .def("save", &PythonNetwork::save, "path"_a, py::kw_only(), "format"_a = "binary",
            "Write a model file (atomically): binary, or format='json' (readable, reads back bit-exact).")

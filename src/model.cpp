@@ -109,6 +109,15 @@ Metrics Model::evaluate(std::span<const float> x, std::span<const float> y, cons
   return backprop::evaluate(*network_, data, scaling_, settings.batch_size, device.get());
 }
 
+EvaluationReport Model::report(std::span<const float> x, std::span<const float> y,
+                                const RunSettings& settings) const {
+  if (settings.batch_size < 1)
+    throw_bad_input("batch_size: expected a number >= 1, got " + std::to_string(settings.batch_size));
+  const Dataset data = dataset_from_arrays(spec(), x, y, {classes_, targets_, features_});
+  const auto device = open_device(settings.device);
+  return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size);
+}
+
 io::Model Model::to_model_file() const {
   io::Model model;
   model.network = network_->spec_with_parameters();

@@ -51,4 +51,5 @@
 #include "backprop/train/progress.hpp"
 #include "backprop/train/report.hpp"
 #include "backprop/train/fingerprint.hpp"
+#include "backprop/train/metrics.hpp"
 #include "backprop/train/trainer.hpp"

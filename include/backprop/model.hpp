@@ -4,6 +4,7 @@
 //   backprop::TrainingResult result = model.fit(x, y, {});        // {}: the network file's own recipe
 //   std::vector<float> outputs = model.predict(x);                 // (rows, OUT)
 //   backprop::Metrics metrics = model.evaluate(x, y);              // loss, accuracy or rmse and mae, rows
+//   backprop::EvaluationReport all = model.report(x, y);           // and F1, ROC AUC, R², ... (metrics.hpp)
 //   model.save("model.bin");
 //
 // Arrays are std::span<const float>: x is (rows, IN) row-major; y is one class index per row (0..K-1, as
@@ -30,6 +31,7 @@
 #include "backprop/io/model_file.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/spec.hpp"
+#include "backprop/train/metrics.hpp"
 #include "backprop/train/options.hpp"
 #include "backprop/train/trainer.hpp"
 
@@ -68,6 +70,9 @@ class Model {
   // Loss and accuracy (classification; rmse and mae NaN) or loss, rmse and mae (regression; accuracy NaN).
   // The loss is the plain one, without the recipe's label smoothing (EvaluatedLoss::plain).
   Metrics evaluate(std::span<const float> x, std::span<const float> y, const RunSettings& settings = {}) const;
+  // evaluate's metrics and the figures people quote (train/metrics.hpp: per-class precision, recall and F1,
+  // ROC AUC, log loss, ...; R², the largest errors), as `backprop eval` reports them.
+  EvaluationReport report(std::span<const float> x, std::span<const float> y, const RunSettings& settings = {}) const;
   // Atomic write: binary (default) or JSON (readable; reads back bit-exact).
   void save(const std::filesystem::path& path, ModelFormat format = ModelFormat::binary) const;
 

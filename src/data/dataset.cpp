@@ -21,6 +21,7 @@
 #include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/base/random.hpp"
+#include "backprop/data/folds.hpp"
 #include "loaders.hpp"
 
 namespace backprop {
@@ -312,44 +313,17 @@ void split_validation(Dataset& train, Dataset& validation, double fraction, std:
                     " for training and " + std::to_string(held_out) +
                     " for validation; expected at least one row on each side");
 
-  // Fisher-Yates from the seed, then each side in the file's order.
+  // Fisher-Yates from the seed, then each side in the file's order; classification stratified (folds.hpp).
   std::vector<std::size_t> order(rows);
   std::iota(order.begin(), order.end(), std::size_t{0});
   Random random(seed);
   for (std::size_t i = rows - 1; i > 0; --i) std::swap(order[i], order[random.below(i + 1)]);
-  std::vector<std::size_t> kept(order.begin(), order.end() - static_cast<std::ptrdiff_t>(held_out));
-  std::vector<std::size_t> moved(order.end() - static_cast<std::ptrdiff_t>(held_out), order.end());
-  std::sort(kept.begin(), kept.end());
-  std::sort(moved.begin(), moved.end());
-
-  const auto width = static_cast<std::size_t>(train.features);
-  const auto target_width = static_cast<std::size_t>(train.target_count);
-  auto take = [&](const std::vector<std::size_t>& picked, const Dataset& from) {
-    Dataset part;
-    part.source = from.source;
-    part.rows = picked.size();
-    part.features = from.features;
-    part.feature_names = from.feature_names;
-    part.task = from.task;
-    part.class_names = from.class_names;
-    part.target_count = from.target_count;
-    part.target_names = from.target_names;
-    auto copy_rows = [&](const auto& in, auto& out, std::size_t row_width) {
-      if (in.empty()) return;
-      out.resize(picked.size() * row_width);
-      for (std::size_t i = 0; i < picked.size(); ++i)
-        std::copy_n(in.begin() + static_cast<std::ptrdiff_t>(picked[i] * row_width), row_width,
-                    out.begin() + static_cast<std::ptrdiff_t>(i * row_width));
-    };
-    copy_rows(from.features_f32, part.features_f32, width);
-    copy_rows(from.features_u8, part.features_u8, width);
-    copy_rows(from.labels, part.labels, 1);
-    copy_rows(from.targets, part.targets, target_width);
-    return part;
-  };
-  validation = take(moved, train);
+  const std::vector<std::uint8_t> held = held_out_rows(train, order, held_out);
+  std::vector<std::size_t> kept, moved;
+  for (std::size_t r = 0; r < rows; ++r) (held[r] ? moved : kept).push_back(r);
+  validation = take_rows(train, moved);
   validation.source = train.source + " (validation split)";
-  train = take(kept, train);
+  train = take_rows(train, kept);
 }
 
 }  // namespace backprop

@@ -91,7 +91,8 @@ struct LoadOptions {
 Dataset load_dataset(const std::filesystem::path& data_path, const std::optional<std::filesystem::path>& labels_path,
                      const LoadOptions& options);
 
-// Splits off the last `fraction` of the rows (after a shuffle from the seed) as a validation set.
+// Splits off round(fraction x rows) rows (after a shuffle from the seed) as a validation set: the last ones
+// of the shuffled order, stratified by class for classification (held_out_rows, data/folds.hpp).
 void split_validation(Dataset& train, Dataset& validation, double fraction, std::uint64_t seed);
 
 }  // namespace backprop

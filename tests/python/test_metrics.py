@@ -1,0 +1,182 @@
+"""`backprop eval --json` and Network.evaluate against sklearn.metrics on the same predictions (issue 30).
+
+The predictions are `backprop predict`'s probabilities (float32, written so that they read back exactly) or
+Network.predict's; scikit-learn computes each figure from them in float64 and ours must agree to 1e-9
+relative. The data sets: two classes with one sigmoid output and with a softmax of two, four classes, a
+regression of one and of two outputs, and breast cancer with a trained model. Features on a small grid of
+integers and repeated rows make many rows score the same (ties), which the ranking figures (ROC AUC,
+average precision, the thresholds) must take as scikit-learn's curves do.
+"""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from sklearn import metrics
+from sklearn.datasets import load_breast_cancer
+from sklearn.preprocessing import label_binarize
+
+import backprop
+
+COMMAND = os.environ.get("BACKPROP_COMMAND", "backprop")
+REL = 1e-9
+
+
+def close(ours, reference, what):
+    assert ours == pytest.approx(reference, rel=REL, abs=1e-12), what
+
+
+def network_file(path, inputs, layers, loss, seed):
+    path.write_text(json.dumps({"input": inputs, "layers": [{"units": u, "activation": a} for u, a in layers],
+                                "loss": loss, "seed": seed}))
+    return path
+
+
+def tied_rows(rows, inputs, seed):
+    # Integers in [0, 3) on each feature: 3^inputs distinct rows among `rows`, so that many repeat.
+    return np.random.default_rng(seed).integers(0, 3, size=(rows, inputs)).astype(np.float64)
+
+
+def write_csv(path, X, y):
+    y = np.asarray(y).reshape(len(X), -1)
+    header = [f"x{i}" for i in range(X.shape[1])] + [f"y{i}" for i in range(y.shape[1])]
+    lines = [",".join(header)] + [",".join(f"{v:g}" for v in row) for row in np.hstack([X, y])]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(*arguments):
+    result = subprocess.run([COMMAND, *map(str, arguments)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def predicted_probabilities(model, data, tmp_path):
+    out = tmp_path / "predictions.csv"
+    run("predict", model, "--data", data, "--out", out)
+    table = np.genfromtxt(out, delimiter=",", names=True, dtype=None, encoding=None)
+    columns = [name for name in table.dtype.names if name.startswith("p_")]
+    # The shortest text that reads back as the same float32 (not as a double): read as float32, then widened.
+    probabilities = np.column_stack([table[c] for c in columns]).astype(np.float32).astype(np.float64)
+    return np.array([table["class"]]).ravel(), probabilities
+
+
+def check_classification(ours, y, probabilities, predicted, sigmoid=False):
+    # One sigmoid output: scikit-learn is given P(class 1) alone and takes 1 - p itself, as the library does.
+    k = probabilities.shape[1]
+    labels = list(range(k))
+    close(ours["accuracy"], metrics.accuracy_score(y, predicted), "accuracy")
+    close(ours["balanced_accuracy"], metrics.balanced_accuracy_score(y, predicted), "balanced_accuracy")
+    for average in ("macro", "weighted"):
+        p, r, f, _ = metrics.precision_recall_fscore_support(y, predicted, average=average, zero_division=0)
+        close(ours[f"precision_{average}"], p, average)
+        close(ours[f"recall_{average}"], r, average)
+        close(ours[f"f1_{average}"], f, average)
+    p, r, f, support = metrics.precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
+    for c, scores in enumerate(ours["classes"].values()):
+        close([scores["precision"], scores["recall"], scores["f1"]], [p[c], r[c], f[c]], f"class {c}")
+        assert scores["support"] == support[c]
+    assert ours["confusion_matrix"] == metrics.confusion_matrix(y, predicted, labels=labels).tolist()
+    if k == 2:
+        close(ours["log_loss"], metrics.log_loss(y, probabilities[:, 1] if sigmoid else probabilities, labels=labels),
+              "log_loss")
+        close(ours["roc_auc"], metrics.roc_auc_score(y, probabilities[:, 1]), "roc_auc")
+        close(ours["average_precision"], metrics.average_precision_score(y, probabilities[:, 1]), "ap")
+        check_thresholds(ours["thresholds"], y, probabilities[:, 1])
+    else:
+        close(ours["log_loss"], metrics.log_loss(y, probabilities, labels=labels), "log_loss")
+        close(ours["roc_auc"], metrics.roc_auc_score(y, probabilities, multi_class="ovr", average="macro",
+                                                     labels=labels), "roc_auc")
+        # scikit-learn 1.2 binarizes multiclass labels for average precision only from 1.3 on: done here.
+        close(ours["average_precision"],
+              metrics.average_precision_score(label_binarize(y, classes=labels), probabilities, average="macro"),
+              "average_precision")
+
+
+def check_thresholds(ours, y, score):
+    # Every distinct score as a threshold (positive when score >= it), the highest of equal bests.
+    candidates = np.unique(score)[::-1]
+    f1 = [metrics.f1_score(y, (score >= t).astype(int)) for t in candidates]
+    best = int(np.argmax(f1))
+    close(ours["f1"]["f1"], f1[best], "max F1")
+    assert ours["f1"]["threshold"] == candidates[best]
+    fpr, tpr, thresholds = metrics.roc_curve(y, score, drop_intermediate=False)
+    j = (tpr - fpr)[1:]  # roc_curve's first point is above every score
+    best = int(np.argmax(j))
+    close(ours["youden"]["j"], j[best], "Youden's J")
+    assert ours["youden"]["threshold"] == thresholds[1:][best]
+
+
+@pytest.mark.parametrize("case", ["sigmoid", "softmax2", "softmax4"])
+def test_eval_classification_matches_sklearn(tmp_path, case):
+    outputs, classes, loss = {"sigmoid": (1, 2, "bce"), "softmax2": (2, 2, "softmax_ce"),
+                              "softmax4": (4, 4, "softmax_ce")}[case]
+    X = tied_rows(400, 3, seed=classes)
+    y = np.random.default_rng(7).integers(0, classes, size=len(X))
+    y[: classes] = np.arange(classes)  # every class present
+    data = write_csv(tmp_path / "data.csv", X, y)
+    network = network_file(tmp_path / "net.json", 3, [(5, "tanh"), (outputs, "sigmoid" if outputs == 1 else "softmax")],
+                           loss, seed=11)
+    ours = json.loads(run("eval", network, "--data", data, "--json"))
+    predicted, probabilities = predicted_probabilities(network, data, tmp_path)
+    if outputs == 1:
+        probabilities = np.column_stack([1 - probabilities[:, 1], probabilities[:, 1]])
+    assert len(np.unique(probabilities[:, -1])) < len(X) / 4, "the data should make many ties"
+    assert ours["rows"] == len(X)
+    check_classification(ours, y, probabilities, predicted.astype(int), sigmoid=outputs == 1)
+
+
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_eval_regression_matches_sklearn(tmp_path, outputs):
+    rng = np.random.default_rng(3)
+    X = tied_rows(300, 4, seed=outputs)
+    y = np.round(rng.normal(size=(len(X), outputs)), 2)
+    data = write_csv(tmp_path / "data.csv", X, y)
+    network = network_file(tmp_path / "net.json", 4, [(6, "tanh"), (outputs, "identity")], "mse", seed=5)
+    target = ",".join(f"y{i}" for i in range(outputs))
+    ours = json.loads(run("eval", network, "--data", data, "--target", target, "--json"))
+    out = tmp_path / "predictions.csv"
+    run("predict", network, "--data", data, "--target", target, "--out", out)
+    prediction = np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2).astype(np.float32).astype(np.float64)
+    truth = y.astype(np.float32).astype(np.float64)  # the data is read as float32
+    close(ours["mean_absolute_error"], metrics.mean_absolute_error(truth, prediction), "mae")
+    close(ours["root_mean_squared_error"], metrics.mean_squared_error(truth, prediction, squared=False), "rmse")
+    close(ours["r2"], metrics.r2_score(truth, prediction), "r2")
+    errors = np.abs(prediction - truth).max(axis=1)
+    order = sorted(range(len(X)), key=lambda r: (-errors[r], r))[:5]
+    assert [e["row"] for e in ours["largest_errors"]] == order
+    for e in ours["largest_errors"]:
+        close(abs(e["error"]), errors[e["row"]], "largest error")
+
+
+def test_network_evaluate_matches_sklearn_on_a_trained_model():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X.astype(np.float32)
+    net = backprop.Network.from_json(json.dumps({"input": 30, "layers": [{"units": 16, "activation": "relu"},
+                                                                         {"units": 2, "activation": "softmax"}],
+                                                 "loss": "softmax_ce", "seed": 2}))
+    net.fit(X, y, epochs=5, batch_size=32, optimizer="adam", learning_rate=1e-3, scale="standard", seed=2)
+    ours = net.evaluate(X, y)
+    probabilities = net.predict(X).astype(np.float64)
+    check_classification(ours, y, probabilities, probabilities.argmax(axis=1))
+    assert ours["rows"] == len(X) and 0.8 < ours["accuracy"] < 1.0
+
+
+def test_predict_threshold_picks_the_second_class_at_or_above_it(tmp_path):
+    X = tied_rows(200, 3, seed=1)
+    y = np.random.default_rng(2).integers(0, 2, size=len(X))
+    data = write_csv(tmp_path / "data.csv", X, y)
+    network = network_file(tmp_path / "net.json", 3, [(4, "tanh"), (1, "sigmoid")], "bce", seed=3)
+    _, probabilities = predicted_probabilities(network, data, tmp_path)
+    threshold = float(np.median(probabilities[:, 1]))
+    out = tmp_path / "thresholded.csv"
+    run("predict", network, "--data", data, "--threshold", threshold, "--out", out)
+    predicted = np.genfromtxt(out, delimiter=",", names=True)["class"]
+    np.testing.assert_array_equal(predicted, (probabilities[:, 1] >= threshold).astype(int))
+    assert 0 < predicted.sum() < len(X)
+
+    four = network_file(tmp_path / "four.json", 3, [(4, "tanh"), (4, "softmax")], "softmax_ce", seed=3)
+    refused = subprocess.run([COMMAND, "predict", str(four), "--data", str(data), "--threshold", "0.5"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "--threshold: expected a model of two classes" in refused.stderr

@@ -28,6 +28,7 @@ int run(int argc, char** argv) {
   backprop::cli::add_export_command(app, exit_code);
   backprop::cli::add_info_command(app, exit_code);
   backprop::cli::add_bench_command(app, exit_code);
+  backprop::cli::add_cv_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -28,19 +28,10 @@
 #include "backprop/train/report.hpp"
 #include "backprop/train/trainer.hpp"
 #include "commands.hpp"
+#include "train_arguments.hpp"
 
 namespace backprop::cli {
 namespace {
-
-struct TrainArguments {
-  std::string network, data, labels, target, validation, validation_labels, out, log, report;
-  std::string checkpoint, resume, device;
-  std::optional<long> checkpoint_every;
-  bool deterministic = false;
-  std::optional<int> threads;
-  TrainingOptions options;  // the flags that override the network file's recipe
-  bool quiet = false;
-};
 
 // The --report page: the curves, the confusion matrix (on the validation set if there is one, else on the
 // training set), the network, and the recipe with the run's data and wall time.
@@ -195,19 +186,10 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
                          {{"--out", args.out}, {"--log", args.log}, {"--report", args.report},
                           {"--checkpoint", args.checkpoint}},
                          {{"--resume", "--checkpoint"}});
-  if (args.threads) kernels::set_thread_count(*args.threads);
-  const io::LoadedModel read = io::read_model(args.network);  // a network file, or a model to train further
-  const io::Model& model = read.model;
-  NetworkSpec spec = args.options.start_spec(model.network, read.exact_network);
-  if (!args.validation.empty() && args.options.validation_split)
-    throw_bad_input("give --validation or --validation-split, not both");
-
-  Dataset loaded = load_for_network(spec, args.data, args.labels, args.target, model.classes);
-  std::optional<Dataset> validation;
-  if (!args.validation.empty())
-    validation = load_for_network(spec, args.validation, args.validation_labels, args.target, loaded.class_names);
-  TrainingData data = prepare_training_data(spec, std::move(loaded), std::move(validation), model.scaling,
-                                            args.options.scale.has_value());
+  TrainingInputs inputs = load_training_inputs(args);
+  NetworkSpec& spec = inputs.spec;
+  TrainingData data = prepare_training_data(spec, std::move(inputs.data), std::move(inputs.validation),
+                                            inputs.read.model.scaling, args.options.scale.has_value());
   const Dataset& train_data = data.train;
   const Scaling& scaling = data.scaling;
   const Dataset* validation_pointer = data.validation_or_null();
@@ -299,30 +281,28 @@ int run_train(const TrainArguments& args) {
 
 }  // namespace
 
-void add_train_command(CLI::App& app, int& exit_code) {
-  auto a = std::make_shared<TrainArguments>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a network (or continue a model) on a data set and save the model");
-  cmd->add_option("network", a->network, "Network file (JSON) or a model to train further")
+void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
+  cmd->add_option("network", a.network, "Network file (JSON) or a model to train further")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--data", a->data,
+  cmd->add_option("--data", a.data,
                   "Training data: .csv (header row), IDX images (*-idx3-ubyte[.gz], with --labels) or .npy "
                   "(with --labels)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--labels", a->labels, "Labels for IDX (IDX1 file) or NPY (.npy) data")->check(CLI::ExistingFile);
-  cmd->add_option("--target", a->target,
+  cmd->add_option("--labels", a.labels, "Labels for IDX (IDX1 file) or NPY (.npy) data")->check(CLI::ExistingFile);
+  cmd->add_option("--target", a.target,
                   "CSV target column(s), by name or 0-based index, several separated by ','; default: the last column")
       ->check(target_columns());
-  CLI::Option* validation = cmd->add_option("--validation", a->validation, "Validation data file (same format as --data)")
+  CLI::Option* validation = cmd->add_option("--validation", a.validation, "Validation data file (same format as --data)")
                                 ->check(CLI::ExistingFile);
-  cmd->add_option("--validation-labels", a->validation_labels, "Labels of the validation data (IDX, NPY)")
+  cmd->add_option("--validation-labels", a.validation_labels, "Labels of the validation data (IDX, NPY)")
       ->check(CLI::ExistingFile)
       ->needs(validation);
   // The recipe's flags fill TrainingOptions; the library checks their ranges (main.cpp names the flag of an OptionError).
-  TrainingOptions& o = a->options;
+  TrainingOptions& o = a.options;
   cmd->add_option("--validation-split", o.validation_split,
-                  "Hold out this fraction of the training rows (shuffled by the seed) for validation");
+                  "Hold out this fraction of the training rows (shuffled by the seed; each class its share) for validation");
   cmd->add_option("--epochs", o.epochs, "Passes over the training data (file default: 10)");
   cmd->add_option("--batch-size", o.batch_size, "Rows per step; the last partial batch is used (default 32)");
   cmd->add_option("--optimizer", o.optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop (torch.optim's rules)");
@@ -346,8 +326,33 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "Seed of the initialization (of the weights a network file leaves out), shuffling, dropout and the "
                   "validation split")
       ->check(seed_number());
-  cmd->add_option("--threads", a->threads, "Threads for the matrix products (default: all cores)")
+  cmd->add_option("--threads", a.threads, "Threads for the matrix products (default: all cores)")
       ->check(CLI::Range(1, kernels::kMaxThreads));
+  cmd->add_flag("--deterministic", a.deterministic,
+                "Bit-identical results for a seed across runs, thread counts, MPI rank counts and --resume "
+                "(gradients summed exactly in fixed point; slower; a checkpoint resumes only with the same choice)");
+  add_device_option(cmd, a.device);
+  cmd->add_flag("--quiet", a.quiet, "Print nothing but errors");
+}
+
+TrainingInputs load_training_inputs(const TrainArguments& args) {
+  if (args.threads) kernels::set_thread_count(*args.threads);
+  TrainingInputs inputs{io::read_model(args.network), {}, {}, std::nullopt};  // a network file, or a model
+  const io::Model& model = inputs.read.model;
+  inputs.spec = args.options.start_spec(model.network, inputs.read.exact_network);
+  if (!args.validation.empty() && args.options.validation_split)
+    throw_bad_input("give --validation or --validation-split, not both");
+  inputs.data = load_for_network(inputs.spec, args.data, args.labels, args.target, model.classes);
+  if (!args.validation.empty())
+    inputs.validation =
+        load_for_network(inputs.spec, args.validation, args.validation_labels, args.target, inputs.data.class_names);
+  return inputs;
+}
+
+void add_train_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<TrainArguments>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a network (or continue a model) on a data set and save the model");
+  add_training_arguments(cmd, *a);
   cmd->add_option("--log", a->log, "Write one JSON object per epoch to this file (JSON lines)");
   cmd->add_option("--report", a->report,
                   "Write a training report to this file: one self-contained HTML page (loss and accuracy or RMSE "
@@ -361,11 +366,6 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "Continue from this checkpoint; give the same network file, data and options as the run that "
                   "wrote it (the result is bit-identical to an uninterrupted run)")
       ->check(CLI::ExistingFile);
-  cmd->add_flag("--deterministic", a->deterministic,
-                "Bit-identical results for a seed across runs, thread counts, MPI rank counts and --resume "
-                "(gradients summed exactly in fixed point; slower; a checkpoint resumes only with the same choice)");
-  add_device_option(cmd, a->device);
-  cmd->add_flag("--quiet", a->quiet, "Print nothing but errors");
   cmd->add_option("--out", a->out, "The model file to write (binary; written atomically)")->required();
   cmd->callback([a, &exit_code] { exit_code = run_train(*a); });
 }

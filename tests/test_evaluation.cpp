@@ -5,10 +5,16 @@
 #include <set>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "backprop/base/error.hpp"
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/folds.hpp"
+#include "backprop/data/prepare.hpp"
+#include "backprop/io/model_io.hpp"
+#include "backprop/io/text.hpp"
+#include "helpers.hpp"
+#include "synthetic_data.hpp"
 
 namespace backprop {
 namespace {
@@ -77,6 +83,71 @@ TEST(CrossValidationFolds, EachFoldHoldsEachClassToWithinOneRowAndTheFoldsPartit
   EXPECT_NE(cross_validation_folds(data, 5, 10), folds);
   EXPECT_THROW(cross_validation_folds(data, 1, 9), Error);
   EXPECT_THROW(cross_validation_folds(data, 104, 9), Error);
+}
+
+// The lines of a CSV (header first) for these rows of a data set read from it.
+std::string csv_rows(const std::vector<std::string>& lines, const std::vector<std::size_t>& rows) {
+  std::string text = lines[0] + "\n";
+  for (std::size_t r : rows) text += lines[r + 1] + "\n";
+  return text;
+}
+
+// cv's fold k is `backprop train` on the other rows, byte for byte, and its figures are `backprop eval`'s on
+// the fold's rows; the mean and std are those of the folds.
+TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
+  testing::TempDir dir;
+  const Dataset rings = testing::rings(120, 4);
+  std::vector<std::string> lines = {"x,y,ring"};
+  for (std::size_t r = 0; r < rings.rows; ++r)
+    lines.push_back(io::format_float(rings.features_f32[2 * r]) + "," + io::format_float(rings.features_f32[2 * r + 1]) +
+                    "," + rings.class_names[static_cast<std::size_t>(rings.labels[r])]);
+  testing::write_file(dir / "data.csv", csv_rows(lines, [&] {
+                        std::vector<std::size_t> all(rings.rows);
+                        std::iota(all.begin(), all.end(), std::size_t{0});
+                        return all;
+                      }()));
+  testing::write_file(dir / "net.json", R"({"input": 2, "layers": [{"units": 8, "activation": "tanh"},
+      {"units": 2, "activation": "softmax"}], "loss": "softmax_ce", "optimizer": {"type": "adam",
+      "learning_rate": 0.01}, "training": {"epochs": 4, "batch_size": 16, "validation_split": 0.2,
+      "scale": "standard"}, "seed": 1})");
+  const auto cv = testing::run_backprop("cv " + testing::shell_word(dir / "net.json") + " --data " +
+                                        testing::shell_word(dir / "data.csv") + " --folds 4 --seed 3 --json --out-dir " +
+                                        testing::shell_word(dir / "folds"));
+  ASSERT_EQ(cv.exit_code, 0) << cv.out;
+  const auto result = nlohmann::json::parse(cv.out);
+  ASSERT_EQ(result["folds"].size(), 4u);
+
+  const io::Model network = io::read_model(dir / "net.json").model;
+  const Dataset data = load_for_network(network.network, (dir / "data.csv").string(), "", "", {});
+  const auto folds = cross_validation_folds(data, 4, 3);
+  for (std::size_t f = 0; f < folds.size(); ++f) {
+    std::vector<std::size_t> kept;
+    for (std::size_t r = 0; r < data.rows; ++r)
+      if (!std::binary_search(folds[f].begin(), folds[f].end(), r)) kept.push_back(r);
+    const std::string n = std::to_string(f + 1);
+    testing::write_file(dir / ("train" + n + ".csv"), csv_rows(lines, kept));
+    testing::write_file(dir / ("test" + n + ".csv"), csv_rows(lines, folds[f]));
+    const auto trained = testing::run_backprop(
+        "train " + testing::shell_word(dir / "net.json") + " --data " + testing::shell_word(dir / ("train" + n + ".csv")) +
+        " --seed 3 --quiet --out " + testing::shell_word(dir / ("model" + n + ".bin")));
+    ASSERT_EQ(trained.exit_code, 0) << trained.out;
+    EXPECT_EQ(testing::read_text(dir / ("model" + n + ".bin")), testing::read_text(dir / "folds" / ("fold-1-" + n + ".model")))
+        << "fold " << n;
+    const auto evaluated = testing::run_backprop("eval " + testing::shell_word(dir / ("model" + n + ".bin")) + " --data " +
+                                                 testing::shell_word(dir / ("test" + n + ".csv")) + " --json");
+    ASSERT_EQ(evaluated.exit_code, 0) << evaluated.out;
+    const auto expected = nlohmann::json::parse(evaluated.out);
+    const auto& fold = result["folds"][f];
+    for (const char* key : {"loss", "accuracy", "rows", "balanced_accuracy", "log_loss", "roc_auc", "f1_macro"})
+      EXPECT_EQ(fold[key], expected[key]) << "fold " << n << ", " << key;
+  }
+  for (const char* key : {"accuracy", "roc_auc"}) {
+    double mean = 0, variance = 0;
+    for (const auto& fold : result["folds"]) mean += fold[key].get<double>() / 4;
+    for (const auto& fold : result["folds"]) variance += (fold[key].get<double>() - mean) * (fold[key].get<double>() - mean) / 4;
+    EXPECT_NEAR(result["mean"][key].get<double>(), mean, 1e-12);
+    EXPECT_NEAR(result["std"][key].get<double>(), std::sqrt(variance), 1e-12);
+  }
 }
 
 }  // namespace

@@ -52,4 +52,5 @@
 #include "backprop/train/report.hpp"
 #include "backprop/train/fingerprint.hpp"
 #include "backprop/train/metrics.hpp"
+#include "backprop/train/cross_validation.hpp"
 #include "backprop/train/trainer.hpp"

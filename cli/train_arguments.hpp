@@ -1,0 +1,39 @@
+// What `train` and `cv` share: their flags (the network, the data, the recipe's overrides, the threads and
+// the device) and reading the network and the data they name.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "backprop/data/dataset.hpp"
+#include "backprop/io/model_io.hpp"
+#include "backprop/train/options.hpp"
+
+namespace backprop::cli {
+
+struct TrainArguments {
+  std::string network, data, labels, target, validation, validation_labels, out, log, report;
+  std::string checkpoint, resume, device;
+  std::optional<long> checkpoint_every;
+  bool deterministic = false;
+  std::optional<int> threads;
+  TrainingOptions options;  // the flags that override the network file's recipe
+  bool quiet = false;
+};
+
+// The network, --data, --labels, --target, --validation, --validation-labels, every recipe flag (into
+// a.options), --threads, --deterministic, --device and --quiet.
+void add_training_arguments(CLI::App* cmd, TrainArguments& a);
+
+// The network (or model) read, the options applied to its recipe, the data and the --validation set loaded.
+struct TrainingInputs {
+  io::LoadedModel read;
+  NetworkSpec spec;
+  Dataset data;
+  std::optional<Dataset> validation;
+};
+TrainingInputs load_training_inputs(const TrainArguments& args);
+
+}  // namespace backprop::cli

@@ -1,0 +1,61 @@
+// k-fold cross-validation (`backprop cv`): the rows dealt into folds (data/folds.hpp: stratified for
+// classification), each fold's network trained on the other rows exactly as `backprop train` trains (the
+// recipe's validation split, the scaling fitted on the fold's training rows, train()) and evaluated on the
+// fold (train/metrics.hpp), repeated with the folds drawn again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backprop/data/dataset.hpp"
+#include "backprop/data/prepare.hpp"
+#include "backprop/nn/spec.hpp"
+#include "backprop/train/metrics.hpp"
+#include "backprop/train/trainer.hpp"
+
+namespace backprop {
+
+struct CrossValidationSettings {
+  int folds = 5;
+  int repeats = 1;
+  // The folds of repeat r are drawn from seed + r; the training's own seed stays the spec's, as for train.
+  std::uint64_t seed = 0;
+};
+
+struct FoldResult {
+  int repeat = 0, fold = 0;  // from 0
+  std::size_t training_rows = 0;
+  EvaluationReport report;   // on the fold's rows
+  TrainingResult training;
+};
+
+// Called after each fold with its result, the trained network and its data (the scaling, the names), so
+// that a caller may print or keep the model.
+using FoldCallback = std::function<void(const FoldResult&, const Network<float>&, const TrainingData&)>;
+
+// spec: the recipe with the options applied (TrainingOptions::start_spec); data: every row; validation: a
+// validation set given for every fold (else the recipe's split, if any, from each fold's training rows);
+// model_scaling and refit_scaling as prepare_training_data takes them. Throws as train() and
+// cross_validation_folds do.
+std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& data,
+                                       const std::optional<Dataset>& validation, const Scaling& model_scaling,
+                                       bool refit_scaling, const CrossValidationSettings& settings,
+                                       const TrainingParallelism& parallelism = {},
+                                       const FoldCallback& on_fold = {});
+
+// The mean and the standard deviation (numpy's std, ddof 0) of each of named_metrics over the folds: (name,
+// mean, std) in named_metrics' order. A figure NaN in some fold is NaN.
+struct MetricSummary {
+  std::string name;
+  double mean = 0, std = 0;
+};
+std::vector<MetricSummary> summarize(const std::vector<FoldResult>& folds);
+
+// `backprop cv --json`: {"folds": [{"repeat", "fold", named figures...}, ...], "mean": {...}, "std": {...}}.
+std::string cross_validation_json(const std::vector<FoldResult>& folds);
+
+}  // namespace backprop

@@ -30,6 +30,9 @@ Jobs (../shared/peers/ holds the peer programs; this script builds the C ones in
   time-to-0.90     the README's main job (examples/fashion-mnist.json) against ../shared/peers/torch_recipe.py
                    15 0.2, each over seeds 1, 2, 3: mean test accuracy and the whole-process wall time.
 Before and after the jobs it runs bench/two_cores.cpp: 2-thread figures mean little when it says SHARED.
+The header names the CPU (model, family, vector extensions) and the level of backprop's products: BACKPROP_CPU=avx2
+on a CPU with AVX-512 stands for an AVX2 CPU, the peer held to AVX2 too (PEER_ENV below). --b128-only runs the
+batch-128 training rows alone. Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (env -u), for both sides.
 """
 import argparse
 import datetime
@@ -60,7 +63,13 @@ def run(command, **kwargs):
     return subprocess.run(command, check=True, capture_output=True, text=True, **kwargs).stdout
 
 
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "bmi2", "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_vnni",
+                "avx512_bf16", "avx512_fp16", "amx_tile")
+
+
 def machine():
+    """The CPU's model, family and model numbers, and its vector extensions (those the products' levels use and
+    the peers' libraries may pick)."""
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -70,10 +79,30 @@ def machine():
         number = re.search(r"^model\s*:\s*(\d+)", text, re.M).group(1)
         flags = re.search(r"flags\s*:\s*(.*)", text).group(1).split()
         simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
-        model = f"{model} (family {family} model {number}, {simd})"
+        extensions = " ".join(f for f in VECTOR_FLAGS if f in flags)
+        model = f"{model} (family {family} model {number}, {simd}; vector extensions: {extensions})"
     except (OSError, AttributeError):
         pass
     return f"{os.cpu_count()} cores, {model}"
+
+
+# The level backprop's products run at (BACKPROP_CPU, src/kernels/cpu/cpu_level.cpp: avx512, avx2, baseline; unset,
+# the widest the CPU has). Forced to avx2 on a CPU with AVX-512, the run stands for an AVX2 CPU: backprop holds its
+# own oneDNN to AVX2, and the peer is held the same way (its OpenBLAS to the kernels it picks on a Zen 3 or a
+# Haswell, its oneDNN and ATen to AVX2), so that neither side uses AVX-512.
+FORCED = os.environ.get("BACKPROP_CPU", "")
+PEER_ENV = {}
+if FORCED == "avx2":
+    amd = "AuthenticAMD" in open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else False
+    PEER_ENV = {"OPENBLAS_CORETYPE": "Zen" if amd else "Haswell", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+def level_line():
+    if not FORCED:
+        return "level: the widest the CPU has (BACKPROP_CPU unset)"
+    peer = ", ".join(f"{k}={v}" for k, v in PEER_ENV.items()) or "as it is"
+    return f"level: BACKPROP_CPU={FORCED} (forced); the peer: {peer}"
 
 
 # One thread is taken on one core (taskset -c 0), so that no helper thread of either side runs beside it.
@@ -95,7 +124,7 @@ def backprop_epoch_samples_per_second(network, batch, threads, epochs, extra=(),
 def torch_training(batch, threads, epochs, blas_threads=None):
     """torch.set_num_threads(threads), OPENBLAS_NUM_THREADS=blas_threads (default: threads); one and one is pinned."""
     blas_threads = blas_threads or threads
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads))
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads), **PEER_ENV)
     pin = PIN if threads == 1 and blas_threads == 1 else []
     out = run([*pin, PYTHON, os.path.join(PEERS, "torch_fmnist.py"), str(threads), str(batch), str(epochs)], env=env)
     rates = [float(x) for x in re.findall(r"samples/s=(\d+)", out)]
@@ -161,9 +190,9 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def wall_seconds(command):
+def wall_seconds(command, env=None):
     started = datetime.datetime.now()
-    out = run(command)
+    out = run(command, env=env)
     return (datetime.datetime.now() - started).total_seconds(), out
 
 
@@ -185,7 +214,8 @@ def time_to_accuracy(seeds=(1, 2, 3)):
                        f"{DATA}/t10k-labels-idx1-ubyte.gz", "--json"])
             ours_acc.append(json.loads(out)["accuracy"])
             recipe = os.path.join(PEERS, "torch_recipe.py")
-            seconds, out = wall_seconds([PYTHON, "-c", TORCH_RECIPE_WITH_SEED, str(seed), recipe, "15", "0.2"])
+            seconds, out = wall_seconds([PYTHON, "-c", TORCH_RECIPE_WITH_SEED, str(seed), recipe, "15", "0.2"],
+                                        env=dict(os.environ, **PEER_ENV))
             theirs_sec.append(seconds)
             theirs_acc.append(float(re.search(r"test_acc=([\d.]+)", out).group(1)))
     return ours_acc, statistics.median(ours_sec), theirs_acc, statistics.median(theirs_sec)
@@ -223,6 +253,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is shown)")
     parser.add_argument("--quick", action="store_true", help="batch 128 only, fewer epochs")
+    parser.add_argument("--b128-only", action="store_true",
+                        help="the batch-128 training rows alone (2 threads, one core, 2 against 1, standardized)")
     args = parser.parse_args()
     if not os.path.exists(BACKPROP):
         sys.exit(f"build backprop first: {BACKPROP} is missing")
@@ -245,7 +277,7 @@ def main():
     epochs = 2 if args.quick else 3
     # PyTorch's settings: torch threads 1 or 2, each with OPENBLAS_NUM_THREADS 1 or 2; the best is its figure.
     torch_settings = [(1, 1), (1, 2), (2, 1), (2, 2)]
-    for batch in ([128] if args.quick else [32, 128, 512]):
+    for batch in ([128] if args.quick or args.b128_only else [32, 128, 512]):
         ours = median_by_threads(lambda t: backprop_epoch_samples_per_second(network, batch, t, epochs))
         best_threads = max(ours, key=ours.get)
         peer, note = None, "python3-torch missing"
@@ -276,6 +308,9 @@ def main():
             rows.append(("fmnist-train-b128, --scale standard (samples/s)", dense[dense_best], peer,
                          f"no zeros to skip; backprop {dense_best} thread(s), one core {dense[1]:.0f}"
                          + (f" ({dense[1] / theirs[(1, 1)]:.2f}x PyTorch's)" if have_torch else "") + "; report"))
+    if args.b128_only:
+        print_table(rows, args.repeat, cores_before, two_cores_check())
+        return
     # The same figure whatever OpenBLAS is told: the float products are oneDNN's, which reads the CPU itself.
     haswell = dict(os.environ, OPENBLAS_CORETYPE="Haswell")
     told = median(lambda: backprop_epoch_samples_per_second(network, 128, 2, epochs, env=haswell))
@@ -336,7 +371,7 @@ def main():
     throughput = median(lambda: 1024 / (bench(1024)["mean_us"] * 1e-6))
     torch_latency = torch_throughput = None
     if have_torch:
-        one_thread = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+        one_thread = dict(os.environ, OPENBLAS_NUM_THREADS="1", **PEER_ENV)
         outs = [run([PYTHON, os.path.join(PEERS, "torch_infer.py")], env=one_thread) for _ in range(args.repeat)]
         torch_latency = statistics.median(float(re.search(r"latency ([\d.]+) us", o).group(1)) for o in outs)
         torch_throughput = statistics.median(float(re.search(r"throughput (\d+)", o).group(1)) for o in outs)
@@ -379,9 +414,13 @@ def main():
     rows.append(("peak memory, 1 epoch (MB, lower wins)", ours_kb / 1024, torch_kb / 1024 if torch_kb else None,
                  "ratio = peer/ours"))
 
-    cores_after = two_cores_check()
+    print_table(rows, args.repeat, cores_before, two_cores_check())
+
+
+def print_table(rows, repeat, cores_before, cores_after):
     when = datetime.date.today().isoformat()
-    print(f"machine: {machine()}, {platform.system()} {platform.release()}; date {when}; medians of {args.repeat}")
+    print(f"machine: {machine()}, {platform.system()} {platform.release()}; date {when}; medians of {repeat}")
+    print(level_line())
     if cores_before:
         print(f"two-core check (bench/two_cores.cpp) before: {cores_before}; after: {cores_after}")
     print(f"{'job':40} {'backprop':>12} {'peer':>12} {'ratio':>7}  notes")

@@ -5,7 +5,7 @@
 // forward pass, the loss, the backward pass (which also checks the gradient), the optimizer's update (which
 // also checks the parameters). Prints the median microseconds of each phase over the steps of two epochs, the
 // step's GFLOP/s, and this core's fused multiply-add peak measured by a loop of independent AVX-512 (else
-// AVX2) FMAs, so that the step's share of the peak is a measured figure. The GFLOP/s count the dense products'
+// AVX2: at BACKPROP_CPU=avx2 too) FMAs, so that the step's share of the peak is a measured figure. The GFLOP/s count the dense products'
 // multiply-adds: on a CPU where the products skip the input's zeros (src/kernels/cpu/zero_skip.hpp) fewer are
 // done, and the share can pass 100%. A benchmark: it never fails.
 //   build/bench_step_phases [BATCH] [THREADS] [DATA DIR]   (defaults: 128, 1, /usr/share/datasets/fashion-mnist)
@@ -25,6 +25,7 @@
 #include "backprop/backprop.hpp"
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/prepare.hpp"
+#include "backprop/kernels/kernels.hpp"
 
 namespace {
 
@@ -126,10 +127,12 @@ int main(int argc, char** argv) {
     multiply_adds += (l == 0 ? 2 : 3) * weights;
   }
   const double step_gflops = 2 * multiply_adds * batch / median(step) / 1e3;
-  const double peak = __builtin_cpu_supports("avx512f") ? fma_peak_avx512() : fma_peak_avx2();
-  std::printf("batch %d, %d thread(s), medians over %zu steps (us): gather %.1f, forward %.1f, loss %.1f, "
+  // The peak of the vectors the products use: AVX-512's where the level is (BACKPROP_CPU forces a narrower one).
+  const backprop::kernels::CpuLevel level = backprop::kernels::cpu_level();
+  const double peak = level == backprop::kernels::CpuLevel::avx512 ? fma_peak_avx512() : fma_peak_avx2();
+  std::printf("level %s; batch %d, %d thread(s), medians over %zu steps (us): gather %.1f, forward %.1f, loss %.1f, "
               "backward %.1f, update %.1f; step %.1f = %.0f samples/s\n",
-              batch, threads, step.size(), median(gather), median(forward), median(loss), median(backward),
+              backprop::kernels::cpu_level_name(level), batch, threads, step.size(), median(gather), median(forward), median(loss), median(backward),
               median(update), median(step), batch / median(step) * 1e6);
   std::printf("step: %.3f MFLOP a sample as dense products, %.1f GFLOP/s; this core's FMA peak %.1f GFLOP/s (one "
               "thread): %.0f%% of %d x the peak\n",

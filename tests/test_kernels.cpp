@@ -1,15 +1,19 @@
 // The CPU kernels against their plain references and against the definitions of each function.
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <tuple>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/initializer.hpp"
+#include "helpers.hpp"
 #include "kernels/cpu/zero_skip.hpp"
 
 namespace backprop::kernels {
@@ -480,61 +484,82 @@ std::vector<float> fused_chain_reference(Transpose ta, int m, int n, int k, floa
   return c;
 }
 
+// The levels of the tiles this CPU can run (avx512, avx2), and the level gemm takes (cpu_level(): the widest,
+// or BACKPROP_CPU's, so that a run of the tests forced to a level holds gemm's path at it to the chain too).
+std::vector<CpuLevel> tile_levels() {
+  std::vector<CpuLevel> levels;
+  for (CpuLevel level : {CpuLevel::avx512, CpuLevel::avx2})
+    if (cpu_can_run(level)) levels.push_back(level);
+  return levels;
+}
+
+// A test matrix A (a_rows x lda) whose zeros are as in images and ReLU outputs, where they share rows and columns:
+// a value is nonzero (with probability 0.8) only in a row and a column of A each drawn nonzero with probability
+// `nonzero`; and a NaN a third of the way in when asked.
+std::vector<float> sparse_matrix(int a_rows, int lda, double nonzero, bool nan, std::uint64_t seed) {
+  Random random(seed);
+  std::vector<char> live_row(a_rows), live_column(lda);
+  for (char& live : live_row) live = random.uniform() < nonzero;
+  for (char& live : live_column) live = random.uniform() < nonzero;
+  std::vector<float> a(static_cast<std::size_t>(a_rows) * lda, 0.0f);
+  for (int r = 0; r < a_rows; ++r)
+    for (int col = 0; col < lda; ++col)
+      if (live_row[r] && live_column[col] && random.uniform() < 0.8)
+        a[static_cast<std::size_t>(r) * lda + col] = static_cast<float>(random.uniform(-1.0, 1.0));
+  if (nan) a[a.size() / 3] = std::numeric_limits<float>::quiet_NaN();
+  return a;
+}
+
+struct ZeroSkipCase { int m, n, k; Transpose ta; double nonzero; float alpha, beta; int pad; bool nan; };
+const ZeroSkipCase kZeroSkipCases[] = {{128, 256, 784, Transpose::no, 0.5, 1.0f, 0.0f, 0, false},
+                                       {784, 256, 128, Transpose::yes, 0.5, 1.0f, 0.0f, 0, false},
+                                       {128, 128, 256, Transpose::no, 0.5, 1.0f, 0.0f, 0, false},
+                                       {256, 128, 128, Transpose::yes, 0.5, 1.0f, 0.0f, 0, false},
+                                       {100, 48, 300, Transpose::no, 0.1, 0.5f, 0.25f, 3, false},
+                                       {101, 112, 130, Transpose::yes, 0.5, 0.5f, 0.25f, 5, true},
+                                       {13, 16, 4000, Transpose::no, 0.5, 1.0f, 0.0f, 1, true},
+                                       {203, 80, 70, Transpose::yes, 0.1, 2.0f, 1.0f, 0, false},
+                                       {64, 64, 512, Transpose::no, 0.0, 1.0f, 0.5f, 0, false}};
+
 TEST(GemmZeroSkip, EachElementIsTheFusedChainOverItsNonzeroTerms) {
-  struct Case { int m, n, k; Transpose ta; double nonzero; float alpha, beta; int pad; bool nan; };
-  const Case cases[] = {{128, 256, 784, Transpose::no, 0.5, 1.0f, 0.0f, 0, false},
-                        {784, 256, 128, Transpose::yes, 0.5, 1.0f, 0.0f, 0, false},
-                        {128, 128, 256, Transpose::no, 0.5, 1.0f, 0.0f, 0, false},
-                        {256, 128, 128, Transpose::yes, 0.5, 1.0f, 0.0f, 0, false},
-                        {100, 48, 300, Transpose::no, 0.1, 0.5f, 0.25f, 3, false},
-                        {101, 112, 130, Transpose::yes, 0.5, 0.5f, 0.25f, 5, true},
-                        {13, 16, 4000, Transpose::no, 0.5, 1.0f, 0.0f, 1, true},
-                        {203, 80, 70, Transpose::yes, 0.1, 2.0f, 1.0f, 0, false},
-                        {64, 64, 512, Transpose::no, 0.0, 1.0f, 0.5f, 0, false}};
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
+  const bool skips = cpu_level() != CpuLevel::baseline;
   const int saved = thread_count();
-  for (const Case& cs : cases) {
+  for (const ZeroSkipCase& cs : kZeroSkipCases) {
     const int a_rows = cs.ta == Transpose::no ? cs.m : cs.k;
     const int lda = (cs.ta == Transpose::no ? cs.k : cs.m) + cs.pad;
-    // Zeros as in images and ReLU outputs, where they share rows and columns: a value is nonzero (with
-    // probability 0.8) only in a row and a column of A each drawn nonzero with probability `nonzero`.
-    Random random(7);
-    std::vector<char> live_row(a_rows), live_column(lda);
-    for (char& live : live_row) live = random.uniform() < cs.nonzero;
-    for (char& live : live_column) live = random.uniform() < cs.nonzero;
-    std::vector<float> a(static_cast<std::size_t>(a_rows) * lda, 0.0f);
-    for (int r = 0; r < a_rows; ++r)
-      for (int col = 0; col < lda; ++col)
-        if (live_row[r] && live_column[col] && random.uniform() < 0.8)
-          a[static_cast<std::size_t>(r) * lda + col] = static_cast<float>(random.uniform(-1.0, 1.0));
-    if (cs.nan) a[a.size() / 3] = std::numeric_limits<float>::quiet_NaN();
+    const auto a = sparse_matrix(a_rows, lda, cs.nonzero, cs.nan, 7);
     const int ldb = cs.n + cs.pad;
     const auto b = random_values<float>(static_cast<std::size_t>(cs.k) * ldb, 8);
     const auto c_in = random_values<float>(static_cast<std::size_t>(cs.m) * cs.n, 9);
     const auto expected = fused_chain_reference(cs.ta, cs.m, cs.n, cs.k, cs.alpha, a.data(), lda, b.data(), ldb,
                                                 cs.beta, c_in);
     const auto same = [&](float value, float want) { return std::isnan(want) ? std::isnan(value) : value == want; };
-    // Block by block (gemm's blocks: kZeroSkipBlockRows rows by all columns), each must take the path wherever
-    // the CPU has it (these A are sparse enough), write its rows exactly, and nothing else.
+    // Block by block (gemm's blocks: kZeroSkipBlockRows rows by all columns) at each level the CPU runs, each
+    // must take the path (these A are sparse enough), write its rows exactly, and nothing else.
     std::vector<float> c = c_in;
     const GemmCall<float> call{cs.ta, Transpose::no, cs.m, cs.n, cs.k, cs.alpha, a.data(), lda, b.data(), ldb,
                                cs.beta, c.data(), cs.n, nullptr};
-    ASSERT_EQ(zero_skips_possible(call), avx512) << cs.m << "x" << cs.n << "x" << cs.k;
-    if (avx512) {
+    EXPECT_FALSE(zero_skips_possible(call, CpuLevel::baseline));
+    ASSERT_EQ(zero_skips_possible(call, cpu_level()), skips) << cs.m << "x" << cs.n << "x" << cs.k;
+    for (CpuLevel level : tile_levels()) {
+      ASSERT_TRUE(zero_skips_possible(call, level)) << cpu_level_name(level);
       for (int first = 0; first < cs.m; first += kZeroSkipBlockRows) {
         const Block block{first, std::min(kZeroSkipBlockRows, cs.m - first), 0, cs.n};
         c = c_in;
-        ASSERT_TRUE(zero_skip_block(call, block)) << cs.m << "x" << cs.n << "x" << cs.k << " rows from " << first;
+        ASSERT_TRUE(zero_skip_block(call, block, level))
+            << cs.m << "x" << cs.n << "x" << cs.k << " rows from " << first << ", " << cpu_level_name(level);
         for (std::size_t i = 0; i < c.size(); ++i) {
           const int row = static_cast<int>(i) / cs.n;
           const bool inside = row >= first && row < first + block.rows;
           ASSERT_TRUE(same(c[i], inside ? expected[i] : c_in[i]))
-              << cs.m << "x" << cs.n << "x" << cs.k << " at " << i << ": " << c[i] << " for " << expected[i];
+              << cs.m << "x" << cs.n << "x" << cs.k << " at " << i << ", " << cpu_level_name(level) << ": " << c[i]
+              << " for " << expected[i];
         }
       }
     }
-    // Through gemm: the blocks cover C once, and the bits are the same for any thread count (and the chain's,
-    // where the path is taken; elsewhere another library's order, within the float tolerance of Gemm above).
+    // Through gemm, at cpu_level(): the blocks cover C once, and the bits are the same for any thread count (and
+    // the chain's, where the path is taken; elsewhere another library's order, within the float tolerance of
+    // Gemm above).
     for (int threads : {1, 2, 3}) {
       set_thread_count(threads);
       c = c_in;
@@ -548,7 +573,7 @@ TEST(GemmZeroSkip, EachElementIsTheFusedChainOverItsNonzeroTerms) {
                   cs.n, count);
       for (const auto& v : covered) ASSERT_EQ(v.load(), 1) << cs.m << "x" << cs.n << "x" << cs.k;
       for (std::size_t i = 0; i < c.size(); ++i) {
-        if (avx512) {
+        if (skips) {
           ASSERT_TRUE(same(c[i], expected[i])) << cs.m << "x" << cs.n << "x" << cs.k << " at " << i << ", "
                                                << threads << " threads";
         } else if (!std::isnan(expected[i])) {
@@ -560,12 +585,49 @@ TEST(GemmZeroSkip, EachElementIsTheFusedChainOverItsNonzeroTerms) {
   set_thread_count(saved);
 }
 
+// The AVX2 tiles and the AVX-512 tiles give the same bits, NaN payloads and signs included, block by block, on
+// the cases above and on ones the fused chain over all k would not give: B with infinities and NaNs (a term whose
+// A value is zero is skipped only where the whole group of 4 is zero, so 0 x inf is in some sums and not in
+// others: the levels must skip the same terms), and B with values that cancel to zero. Needs a CPU with both.
+TEST(GemmZeroSkip, Avx2AndAvx512TilesGiveTheSameBits) {
+  if (!cpu_can_run(CpuLevel::avx512) || !cpu_can_run(CpuLevel::avx2))
+    GTEST_SKIP() << "needs a CPU that runs both levels (AVX-512 and AVX2 + FMA)";
+  for (int variant = 0; variant < 3; ++variant) {
+    for (const ZeroSkipCase& cs : kZeroSkipCases) {
+      const int a_rows = cs.ta == Transpose::no ? cs.m : cs.k;
+      const int lda = (cs.ta == Transpose::no ? cs.k : cs.m) + cs.pad;
+      const auto a = sparse_matrix(a_rows, lda, cs.nonzero, cs.nan, 11 + variant);
+      const int ldb = cs.n + cs.pad;
+      auto b = random_values<float>(static_cast<std::size_t>(cs.k) * ldb, 12 + variant);
+      if (variant == 1) {
+        for (std::size_t i = 0; i < b.size(); i += 97) b[i] = std::numeric_limits<float>::infinity();
+        for (std::size_t i = 5; i < b.size(); i += 389) b[i] = std::numeric_limits<float>::quiet_NaN();
+      } else if (variant == 2) {
+        for (float& v : b) v = std::round(v * 4.0f);  // small integers: many sums exactly zero
+      }
+      const auto c_in = random_values<float>(static_cast<std::size_t>(cs.m) * cs.n, 13);
+      std::vector<float> wide = c_in, narrow = c_in;
+      GemmCall<float> call{cs.ta, Transpose::no, cs.m, cs.n, cs.k, cs.alpha, a.data(), lda, b.data(), ldb,
+                           cs.beta, wide.data(), cs.n, nullptr};
+      for (int first = 0; first < cs.m; first += kZeroSkipBlockRows) {
+        const Block block{first, std::min(kZeroSkipBlockRows, cs.m - first), 0, cs.n};
+        call.c = wide.data();
+        ASSERT_TRUE(zero_skip_block(call, block, CpuLevel::avx512));
+        call.c = narrow.data();
+        ASSERT_TRUE(zero_skip_block(call, block, CpuLevel::avx2));
+      }
+      ASSERT_EQ(std::memcmp(wide.data(), narrow.data(), wide.size() * sizeof(float)), 0)
+          << cs.m << "x" << cs.n << "x" << cs.k << ", variant " << variant;
+      EXPECT_NE(std::memcmp(wide.data(), c_in.data(), wide.size() * sizeof(float)), 0);  // the tiles wrote C
+    }
+  }
+}
+
 // A dense A's blocks go to the library, writing nothing themselves (and the first look at A keeps the product
 // from trying), and so do those of an A whose zeros are scattered; a sparse A of the same shape takes the path.
 // Products the path does not cover (B transposed, C's width not a multiple of 16, too small, k above 4096)
 // never try.
 TEST(GemmZeroSkip, DenseOrUncoveredProductsGoToTheLibrary) {
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
   const auto a = random_values<float>(784 * 128, 3);
   const auto b = random_values<float>(784 * 256, 4);
   // Half of A's values zero, each on its own: a group of 4 rows (columns) still needs almost every k (94%).
@@ -581,23 +643,72 @@ TEST(GemmZeroSkip, DenseOrUncoveredProductsGoToTheLibrary) {
     return GemmCall<float>{ta, tb, m, n, k, 1.0f, values.data(), ta == Transpose::no ? k : m, b.data(),
                            tb == Transpose::no ? n : k, 0.0f, c.data(), n, nullptr};
   };
-  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::yes, 128, 256, 784, sparse_a)));
-  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 250, 784, sparse_a)));
-  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 4, 16, 64, sparse_a)));
-  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 2, 16, 4097, sparse_a)));
-  if (!avx512) return;
-  // The first look sees a dense A; one with zeros, even scattered, is tried block by block.
-  EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 256, 784, a)));
-  EXPECT_FALSE(zero_skips_possible(call(Transpose::yes, Transpose::no, 784, 256, 128, a)));
-  EXPECT_TRUE(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 256, 784, scattered)));
-  EXPECT_TRUE(zero_skips_possible(call(Transpose::yes, Transpose::no, 784, 256, 128, scattered)));
-  const Block block{0, kZeroSkipBlockRows, 0, 256};
-  EXPECT_FALSE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, a), block));
-  EXPECT_FALSE(zero_skip_block(call(Transpose::yes, Transpose::no, 784, 256, 128, a), block));
-  EXPECT_FALSE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, scattered), block));
-  EXPECT_FALSE(zero_skip_block(call(Transpose::yes, Transpose::no, 784, 256, 128, scattered), block));
+  for (CpuLevel level : {CpuLevel::avx512, CpuLevel::avx2, CpuLevel::baseline}) {
+    const std::string name = cpu_level_name(level);
+    EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::yes, 128, 256, 784, sparse_a), level)) << name;
+    EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 250, 784, sparse_a), level)) << name;
+    EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 4, 16, 64, sparse_a), level)) << name;
+    EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 2, 16, 4097, sparse_a), level)) << name;
+    // A level the CPU cannot run, and the baseline, never try.
+    EXPECT_EQ(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 256, 784, sparse_a), level),
+              level != CpuLevel::baseline && cpu_can_run(level)) << name;
+  }
+  for (CpuLevel level : tile_levels()) {
+    const std::string name = cpu_level_name(level);
+    // The first look sees a dense A; one with zeros, even scattered, is tried block by block.
+    EXPECT_FALSE(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 256, 784, a), level)) << name;
+    EXPECT_FALSE(zero_skips_possible(call(Transpose::yes, Transpose::no, 784, 256, 128, a), level)) << name;
+    EXPECT_TRUE(zero_skips_possible(call(Transpose::no, Transpose::no, 128, 256, 784, scattered), level)) << name;
+    EXPECT_TRUE(zero_skips_possible(call(Transpose::yes, Transpose::no, 784, 256, 128, scattered), level)) << name;
+    const Block block{0, kZeroSkipBlockRows, 0, 256};
+    EXPECT_FALSE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, a), block, level)) << name;
+    EXPECT_FALSE(zero_skip_block(call(Transpose::yes, Transpose::no, 784, 256, 128, a), block, level)) << name;
+    EXPECT_FALSE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, scattered), block, level)) << name;
+    EXPECT_FALSE(zero_skip_block(call(Transpose::yes, Transpose::no, 784, 256, 128, scattered), block, level))
+        << name;
+    for (float v : c) ASSERT_EQ(v, 7.0f) << name;
+    EXPECT_TRUE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, sparse_a), block, level)) << name;
+    std::fill(c.begin(), c.end(), 7.0f);
+  }
+  EXPECT_FALSE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, sparse_a),
+                               Block{0, kZeroSkipBlockRows, 0, 256}, CpuLevel::baseline));
   for (float v : c) ASSERT_EQ(v, 7.0f);
-  EXPECT_TRUE(zero_skip_block(call(Transpose::no, Transpose::no, 128, 256, 784, sparse_a), block));
+}
+
+// The level: BACKPROP_CPU's where set (a run of the tests forced to a level), else the widest the CPU runs; a
+// wider level implies the narrower ones. The command refuses a name that is no level, and a level this CPU cannot
+// run, with exit 2 and a message naming BACKPROP_CPU, before doing anything; it runs at each level the CPU can.
+TEST(CpuLevel, ForcedWhereTheCpuRunsItRefusedElsewhere) {
+  EXPECT_TRUE(cpu_can_run(CpuLevel::baseline));
+  if (cpu_can_run(CpuLevel::avx512)) EXPECT_TRUE(cpu_can_run(CpuLevel::avx2));
+  const char* forced = std::getenv("BACKPROP_CPU");
+  const std::string saved = forced != nullptr ? forced : "";
+  const CpuLevel widest = cpu_can_run(CpuLevel::avx512) ? CpuLevel::avx512
+                          : cpu_can_run(CpuLevel::avx2) ? CpuLevel::avx2
+                                                        : CpuLevel::baseline;
+  EXPECT_EQ(std::string(cpu_level_name(cpu_level())), saved.empty() ? cpu_level_name(widest) : saved);
+
+  ::setenv("BACKPROP_CPU", "avx1024", 1);
+  const auto unknown = testing::run_backprop("--version");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
+  EXPECT_THAT(unknown.out, ::testing::HasSubstr("BACKPROP_CPU: expected avx512, avx2 or baseline, got 'avx1024'"));
+  for (CpuLevel level : {CpuLevel::avx512, CpuLevel::avx2, CpuLevel::baseline}) {
+    ::setenv("BACKPROP_CPU", cpu_level_name(level), 1);
+    const auto result = testing::run_backprop("--version");
+    if (cpu_can_run(level)) {
+      EXPECT_EQ(result.exit_code, 0) << cpu_level_name(level) << ": " << result.out;
+      EXPECT_THAT(result.out, ::testing::HasSubstr("backprop "));
+    } else {
+      EXPECT_EQ(result.exit_code, 2) << result.out;
+      EXPECT_THAT(result.out, ::testing::HasSubstr(std::string("BACKPROP_CPU=") + cpu_level_name(level) +
+                                                   ": this CPU cannot run it"));
+    }
+  }
+  if (saved.empty()) {
+    ::unsetenv("BACKPROP_CPU");
+  } else {
+    ::setenv("BACKPROP_CPU", saved.c_str(), 1);
+  }
 }
 
 // A^T . B with B's rows 1 KiB apart reads a copy with the rows set apart: the same values (so the same bits,

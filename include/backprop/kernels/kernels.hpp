@@ -33,10 +33,23 @@ int thread_count();
 // piece, and the pieces depend on n and grain alone, so the results never depend on the thread count.
 void parallel_ranges(std::size_t n, std::size_t grain, TaskRef<std::size_t, std::size_t> body);
 
+// The vector level of the float products: the tiles that skip A's zeros (src/kernels/cpu/zero_skip.hpp) in
+// AVX-512 or AVX2 + FMA, which give the same bits, or none (baseline: every product to the library). The widest
+// the CPU runs, unless the environment variable BACKPROP_CPU names one (avx512, avx2 or baseline), so that
+// tests and benchmarks can take each path the machine can execute. A forced level below AVX-512 also limits
+// oneDNN's own kernels to it (unless ONEDNN_MAX_CPU_ISA says otherwise), as on a CPU of that kind. Read once, by
+// the first call (the command calls it as it starts); throws bad input (exit 2 from the command) when
+// BACKPROP_CPU names no level or one the CPU cannot run. The hot loops compiled per x86-64 level when the
+// program loads (kernels/cpu/clones.hpp) follow the CPU, not BACKPROP_CPU; their copies give the same bits.
+enum class CpuLevel { baseline, avx2, avx512 };
+CpuLevel cpu_level();
+bool cpu_can_run(CpuLevel level);
+const char* cpu_level_name(CpuLevel level);
+
 // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.  beta == 0 overwrites C (NaNs in C are
-// not propagated). float: oneDNN's sgemm where the build found it (else OpenBLAS), and on a CPU with AVX-512
-// tiles that skip the terms whose A value is zero where A has enough of them (src/kernels/cpu/zero_skip.hpp);
-// double: OpenBLAS.
+// not propagated). float: oneDNN's sgemm where the build found it (else OpenBLAS), and at cpu_level() avx2 or
+// avx512 tiles that skip the terms whose A value is zero where A has enough of them
+// (src/kernels/cpu/zero_skip.hpp); double: OpenBLAS.
 template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
           const T* b, int ldb, T beta, T* c, int ldc);

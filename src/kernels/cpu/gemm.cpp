@@ -218,7 +218,7 @@ struct Plan {
     if (c.m == 0 || c.n == 0) return;
     plain_loops = is_small(c.m, c.n, c.k);
     if constexpr (std::is_same_v<T, float>) {
-      skip_zeros = !plain_loops && zero_skips_possible(c);
+      skip_zeros = !plain_loops && zero_skips_possible(c, cpu_level());
       if (skip_zeros) call = with_b_rows_apart(c, slot);
     }
     grid = plain_loops ? Grid{c.m, c.n} : choose_grid<T>(c.transpose_a, c.transpose_b, c.m, c.n, c.k);
@@ -243,7 +243,7 @@ struct Plan {
     block.columns = std::min(grid.block_columns, c.n - block.first_column);
     // Rows [first_row, +rows) of op(A) and columns [first_column, +columns) of op(B).
     if constexpr (std::is_same_v<T, float>) {
-      if (skip_zeros && zero_skip_block(c, block)) {
+      if (skip_zeros && zero_skip_block(c, block, cpu_level())) {
         if (c.epilogue != nullptr) (*c.epilogue)(block);
         return;
       }

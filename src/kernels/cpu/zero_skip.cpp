@@ -1,5 +1,6 @@
 // Float products that skip A's zeros (zero_skip.hpp): each block's masks, built by the thread that runs the
-// block from the rows or columns of A it reads anyway, and the tiles that visit the masks' set bits.
+// block from the rows or columns of A it reads anyway, and the tiles that visit the masks' set bits. The code of
+// a level is zero_skip_tiles.hpp, compiled here once for AVX-512 and once for AVX2 + FMA over their vectors.
 #include "kernels/cpu/zero_skip.hpp"
 
 #include <algorithm>
@@ -10,9 +11,6 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define BACKPROP_ZERO_SKIP 1
-// The path's functions are compiled for AVX-512 whatever the build's baseline, and called only where the CPU
-// has it (cpu_has_avx512).
-#define BACKPROP_AVX512 __attribute__((target("avx512f,bmi,bmi2,fma")))
 #endif
 
 namespace backprop::kernels {
@@ -20,10 +18,9 @@ namespace backprop::kernels {
 #ifdef BACKPROP_ZERO_SKIP
 namespace {
 
-// Tiles of 4 rows of C by 4 vectors of B (64 columns): 16 accumulators.
+// Tiles of 4 rows of C by 64 columns (AVX-512: 4 vectors of 16) or 24 (AVX2: 3 vectors of 8).
 constexpr int kRowsPerGroup = 4;     // A . B: 4 rows of A share a mask
 constexpr int kColumnsPerGroup = 4;  // A^T . B: 4 columns of A share a mask
-constexpr int kTileVectors = 4;
 constexpr int kMostWords = 64;       // k up to 4096: a block's masks live on its thread's stack
 constexpr int kGroupsPerBlock = kZeroSkipBlockRows / kColumnsPerGroup;  // A^T . B: 16, one 16-bit row each
 static_assert(kZeroSkipBlockRows % kRowsPerGroup == 0 && kZeroSkipBlockRows <= 64 && kGroupsPerBlock <= 16);
@@ -33,23 +30,6 @@ constexpr double kMostSetRows = 0.90;
 constexpr double kMostSetColumns = 0.80;
 constexpr double kLeastFlops = 1.0e6;  // smaller products: not worth the masks
 constexpr double kMostNonzeroLooked = 0.95;  // zero_skips_possible's first look
-
-bool cpu_has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
-  return has;
-}
-
-// Bit i of the result: A's value row[i] is not zero (NaN counts as not zero), for i < min(count, 64).
-BACKPROP_AVX512 std::uint64_t nonzero_bits(const float* row, int count) {
-  std::uint64_t word = 0;
-  for (int q = 0; q < 4 && 16 * q < count; ++q) {
-    const int lanes = std::min(16, count - 16 * q);
-    const auto lane_mask = static_cast<__mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1);
-    const __m512 v = _mm512_maskz_loadu_ps(lane_mask, row + 16 * q);
-    word |= static_cast<std::uint64_t>(_mm512_cmpneq_ps_mask(v, _mm512_setzero_ps())) << (16 * q);
-  }
-  return word;
-}
 
 // Transposes a 64 x 64 bit matrix in place: bit t of word s becomes bit s of word t.
 void transpose_bits(std::uint64_t (&x)[64]) {
@@ -62,6 +42,10 @@ void transpose_bits(std::uint64_t (&x)[64]) {
     }
 }
 
+// Out of the levels' code: a library function instantiated in code compiled for AVX-512 could be the copy that
+// AVX2's code calls.
+void sort_keys(std::uint64_t* keys, int count) { std::sort(keys, keys + count); }
+
 // One block's masks: group g's `words` words at masks[g]; C's rows in the masks' order (A . B) or in order.
 struct Masks {
   std::uint64_t masks[kZeroSkipBlockRows / std::min(kRowsPerGroup, kColumnsPerGroup)][kMostWords];
@@ -70,126 +54,111 @@ struct Masks {
   std::size_t set = 0;  // bits set over all groups
 };
 
-// A . B, C's rows [first, first + rows): each row's nonzero bits, the rows put in order of (first nonzero word,
-// bits set), so that rows with like zeros share a group (on Fashion-MNIST a group of 4 rows of a block needs 65%
-// of k instead of 79%), and group g's mask the union of its rows' bits. The order changes no bit of the result
-// (a skipped term adds exactly zero), only how many terms are skipped.
-BACKPROP_AVX512 void row_group_masks(const GemmCall<float>& c, int first, int rows, Masks& out) {
-  std::uint64_t bits[kZeroSkipBlockRows][kMostWords];
-  std::uint64_t keys[kZeroSkipBlockRows];
-  const int words = out.words;
-  for (int i = 0; i < rows; ++i) {
-    int first_word = words, count = 0;
-    for (int w = 0; w < words; ++w) {
-      bits[i][w] = nonzero_bits(c.a + static_cast<std::size_t>(first + i) * c.lda + 64 * w, c.k - 64 * w);
-      if (bits[i][w] != 0 && first_word == words) first_word = w;
-      count += __builtin_popcountll(bits[i][w]);
-    }
-    keys[i] = static_cast<std::uint64_t>(first_word) << 40 | static_cast<std::uint64_t>(count) << 20 |
-              static_cast<std::uint64_t>(i);
-  }
-  std::sort(keys, keys + rows);
-  for (int i = 0; i < rows; ++i) out.order[i] = first + static_cast<int>(keys[i] & 0xFFFFF);
-  for (int g = 0; g * kRowsPerGroup < rows; ++g)
-    for (int w = 0; w < words; ++w) {
-      std::uint64_t word = 0;
-      for (int i = g * kRowsPerGroup; i < std::min(rows, (g + 1) * kRowsPerGroup); ++i)
-        word |= bits[out.order[i] - first][w];
-      out.masks[g][w] = word;
-      out.set += static_cast<std::size_t>(__builtin_popcountll(word));
-    }
-}
-
-// A^T . B, A stored k x m, C's rows [first, first + rows) (columns of A): group g's mask has bit k set when row k
-// of A is nonzero in one of columns first + 4g .. first + 4g + 3. Each row of A gives its 16 groups' bits, which
-// are transposed in 64 x 64 squares into the groups' masks.
-BACKPROP_AVX512 void column_group_masks(const GemmCall<float>& c, int first, int rows, Masks& out) {
-  for (int w = 0; w < out.words; ++w) {
-    std::uint64_t square[64];
-    for (int t = 0; t < 64; ++t) {
-      const int k = 64 * w + t;
-      if (k >= c.k) {
-        square[t] = 0;
-        continue;
-      }
-      const std::uint64_t nonzero = nonzero_bits(c.a + static_cast<std::size_t>(k) * c.lda + first, rows);
-      square[t] = _pext_u64(nonzero | nonzero >> 1 | nonzero >> 2 | nonzero >> 3, 0x1111111111111111ull);
-    }
-    transpose_bits(square);
-    for (int g = 0; g * kColumnsPerGroup < rows; ++g) {
-      out.masks[g][w] = square[g];
-      out.set += static_cast<std::size_t>(__builtin_popcountll(square[g]));
-    }
-  }
-  for (int i = 0; i < rows; ++i) out.order[i] = first + i;
-}
-
-// One tile: MR rows of C (out[r]) by 16 NC columns, A's values for row r at a[r] + k * a_k_step, summing over
-// the k whose mask bit is set, in increasing k. C = alpha sum + beta C (beta == 0: C is not read).
-template <int MR, int NC>
-BACKPROP_AVX512 void tile(const float* const (&a)[MR], std::size_t a_k_step, const std::uint64_t* mask, int words,
-                          const float* b, int ldb, float* const (&out)[MR], float alpha, float beta) {
-  __m512 sum[MR][NC];
-  for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < NC; ++j) sum[r][j] = _mm512_setzero_ps();
-  for (int w = 0; w < words; ++w)
-    for (std::uint64_t bits = mask[w]; bits != 0; bits &= bits - 1) {
-      const std::size_t k = static_cast<std::size_t>(64 * w + __builtin_ctzll(bits));
-      __m512 b_k[NC];
-      for (int j = 0; j < NC; ++j) b_k[j] = _mm512_loadu_ps(b + k * ldb + 16 * j);
-      for (int r = 0; r < MR; ++r) {
-        const __m512 a_rk = _mm512_set1_ps(a[r][k * a_k_step]);
-        for (int j = 0; j < NC; ++j) sum[r][j] = _mm512_fmadd_ps(a_rk, b_k[j], sum[r][j]);
-      }
-    }
-  const __m512 alpha_v = _mm512_set1_ps(alpha);
-  const __m512 beta_v = _mm512_set1_ps(beta);
-  for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < NC; ++j) {
-      __m512 v = _mm512_mul_ps(alpha_v, sum[r][j]);
-      if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(beta_v, _mm512_loadu_ps(out[r] + 16 * j)));
-      _mm512_storeu_ps(out[r] + 16 * j, v);
-    }
-}
-
-// The block's rows (in the masks' order) by columns [column, column + 16 NC), a group of MR rows at a time; a
-// last group with fewer rows goes a row at a time with the group's mask.
-template <int MR, int NC>
-BACKPROP_AVX512 void strip(const GemmCall<float>& c, const Masks& m, int rows, int column) {
-  const bool rows_of_a = c.transpose_a == Transpose::no;
-  const std::size_t a_k_step = rows_of_a ? 1 : static_cast<std::size_t>(c.lda);
-  for (int g = 0; g * MR < rows; ++g) {
-    const int in_group = std::min(MR, rows - g * MR);
-    const float* a[MR];
-    float* out[MR];
-    for (int r = 0; r < in_group; ++r) {
-      const int row = m.order[g * MR + r];
-      a[r] = rows_of_a ? c.a + static_cast<std::size_t>(row) * c.lda : c.a + row;
-      out[r] = c.c + static_cast<std::size_t>(row) * c.ldc + column;
-    }
-    if (in_group == MR) {
-      tile<MR, NC>(a, a_k_step, m.masks[g], m.words, c.b + column, c.ldb, out, c.alpha, c.beta);
-      continue;
-    }
-    for (int r = 0; r < in_group; ++r)
-      tile<1, NC>({a[r]}, a_k_step, m.masks[g], m.words, c.b + column, c.ldb, {out[r]}, c.alpha, c.beta);
-  }
-}
-
-// The block in strips of 16 NC columns, then 16 at a time for what is left.
-template <int MR, int NC>
-BACKPROP_AVX512 void strips(const GemmCall<float>& c, const Masks& m, const Block& block) {
-  const int end_column = block.first_column + block.columns;
-  int column = block.first_column;
-  for (; column + 16 * NC <= end_column; column += 16 * NC) strip<MR, NC>(c, m, block.rows, column);
-  for (; column < end_column; column += 16) strip<MR, 1>(c, m, block.rows, column);
-}
-
 }  // namespace
 
-bool zero_skips_possible(const GemmCall<float>& c) {
-  if (!cpu_has_avx512() || c.transpose_b != Transpose::no || c.n % 16 != 0 || c.m <= 0 || c.k <= 0 ||
-      c.k > 64 * kMostWords || 2.0 * c.m * c.n * c.k < kLeastFlops)
+// Each level's functions are compiled for it whatever the build's baseline, and called only at that level
+// (cpu_level, which the CPU can run). POPCNT and BMI come with both: every CPU with AVX2 + FMA has them.
+#ifdef __clang__
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma,bmi,bmi2,popcnt"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma,bmi,bmi2,popcnt")
+#endif
+namespace avx512 {
+namespace {
+
+using Vec = __m512;
+constexpr int kLanes = 16;
+constexpr int kTileVectors = 4;  // 16 accumulators of the 32 registers
+inline Vec vzero() { return _mm512_setzero_ps(); }
+inline Vec vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+inline Vec vbroadcast(float x) { return _mm512_set1_ps(x); }
+inline Vec vfmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline Vec vmul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+inline Vec vadd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+
+inline std::uint64_t nonzero_bits(const float* row, int count) {
+  std::uint64_t word = 0;
+  for (int q = 0; q < 4 && 16 * q < count; ++q) {
+    const int lanes = std::min(16, count - 16 * q);
+    const auto lane_mask = static_cast<__mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(lane_mask, row + 16 * q);
+    word |= static_cast<std::uint64_t>(_mm512_cmpneq_ps_mask(v, _mm512_setzero_ps())) << (16 * q);
+  }
+  return word;
+}
+
+inline std::uint64_t any_of_fours(std::uint64_t bits) {
+  return _pext_u64(bits | bits >> 1 | bits >> 2 | bits >> 3, 0x1111111111111111ull);
+}
+
+#include "kernels/cpu/zero_skip_tiles.hpp"
+
+}  // namespace
+}  // namespace avx512
+#ifdef __clang__
+#pragma clang attribute pop
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi,popcnt"))), apply_to = function)
+#else
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi,popcnt")
+#endif
+namespace avx2 {
+namespace {
+
+using Vec = __m256;
+constexpr int kLanes = 8;
+constexpr int kTileVectors = 3;  // 12 accumulators, 3 rows of B and a broadcast: the 16 registers
+inline Vec vzero() { return _mm256_setzero_ps(); }
+inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+inline Vec vbroadcast(float x) { return _mm256_set1_ps(x); }
+inline Vec vfmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline Vec vmul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+inline Vec vadd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+
+// Unordered not-equal, as AVX-512's cmpneq: a NaN is not zero. Lanes past count are loaded as zeros.
+inline std::uint64_t nonzero_bits(const float* row, int count) {
+  std::uint64_t word = 0;
+  for (int q = 0; q < 8 && 8 * q < count; ++q) {
+    __m256 v;
+    if (count - 8 * q >= 8) {
+      v = _mm256_loadu_ps(row + 8 * q);
+    } else {
+      const __m256i lanes = _mm256_set1_epi32(count - 8 * q);
+      const __m256i live = _mm256_cmpgt_epi32(lanes, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      v = _mm256_maskload_ps(row + 8 * q, live);
+    }
+    const int bits = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+    word |= static_cast<std::uint64_t>(static_cast<unsigned>(bits)) << (8 * q);
+  }
+  return word;
+}
+
+// Without PEXT (slow on the AVX2 CPUs before Zen 3): bits 4g gathered into bit g by halving the gaps.
+inline std::uint64_t any_of_fours(std::uint64_t bits) {
+  std::uint64_t x = (bits | bits >> 1 | bits >> 2 | bits >> 3) & 0x1111111111111111ull;
+  x = (x | x >> 3) & 0x0303030303030303ull;
+  x = (x | x >> 6) & 0x000F000F000F000Full;
+  x = (x | x >> 12) & 0x000000FF000000FFull;
+  return (x | x >> 24) & 0xFFFFull;
+}
+
+#include "kernels/cpu/zero_skip_tiles.hpp"
+
+}  // namespace
+}  // namespace avx2
+#ifdef __clang__
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+bool zero_skips_possible(const GemmCall<float>& c, CpuLevel level) {
+  if (level == CpuLevel::baseline || !cpu_can_run(level) || c.transpose_b != Transpose::no || c.n % 16 != 0 ||
+      c.m <= 0 || c.k <= 0 || c.k > 64 * kMostWords || 2.0 * c.m * c.n * c.k < kLeastFlops)
     return false;
   const bool rows_of_a = c.transpose_a == Transpose::no;
   const int length = rows_of_a ? c.k : c.m;  // of one stored row of A
@@ -197,8 +166,7 @@ bool zero_skips_possible(const GemmCall<float>& c) {
   std::size_t nonzero = 0, looked = 0;
   for (int p = 0; p < (rows_of_a ? 3 : std::min(c.k, 8)); ++p) {
     const float* row = c.a + static_cast<std::size_t>(rows_of_a ? probes[p] : p) * c.lda;
-    for (int first = 0; first < length; first += 64)
-      nonzero += static_cast<std::size_t>(__builtin_popcountll(nonzero_bits(row + first, length - first)));
+    nonzero += level == CpuLevel::avx512 ? avx512::count_nonzero(row, length) : avx2::count_nonzero(row, length);
     looked += static_cast<std::size_t>(length);
   }
   return static_cast<double>(nonzero) < kMostNonzeroLooked * static_cast<double>(looked);
@@ -220,32 +188,23 @@ GemmCall<float> with_b_rows_apart(const GemmCall<float>& c, std::size_t slot) {
   return spread;
 }
 
-bool zero_skip_block(const GemmCall<float>& c, const Block& block) {
-  Masks m;
-  m.words = (c.k + 63) / 64;
-  const bool rows_of_a = c.transpose_a == Transpose::no;
-  const int group = rows_of_a ? kRowsPerGroup : kColumnsPerGroup;
-  if (rows_of_a) {
-    row_group_masks(c, block.first_row, block.rows, m);
-  } else {
-    column_group_masks(c, block.first_row, block.rows, m);
+bool zero_skip_block(const GemmCall<float>& c, const Block& block, CpuLevel level) {
+  switch (level) {
+    case CpuLevel::avx512:
+      return avx512::skip_block(c, block);
+    case CpuLevel::avx2:
+      return avx2::skip_block(c, block);
+    case CpuLevel::baseline:
+      return false;
   }
-  const double most = rows_of_a ? kMostSetRows : kMostSetColumns;
-  const int groups = (block.rows + group - 1) / group;
-  if (static_cast<double>(m.set) > most * groups * c.k) return false;
-  if (rows_of_a) {
-    strips<kRowsPerGroup, kTileVectors>(c, m, block);
-  } else {
-    strips<kColumnsPerGroup, kTileVectors>(c, m, block);
-  }
-  return true;
+  return false;
 }
 
 #else
 
-bool zero_skips_possible(const GemmCall<float>&) { return false; }
+bool zero_skips_possible(const GemmCall<float>&, CpuLevel) { return false; }
 GemmCall<float> with_b_rows_apart(const GemmCall<float>& c, std::size_t) { return c; }
-bool zero_skip_block(const GemmCall<float>&, const Block&) { return false; }
+bool zero_skip_block(const GemmCall<float>&, const Block&, CpuLevel) { return false; }
 
 #endif
 

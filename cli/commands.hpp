@@ -28,6 +28,7 @@ void add_export_command(CLI::App& app, int& exit_code);
 void add_info_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
 void add_cv_command(CLI::App& app, int& exit_code);
+void add_importance_command(CLI::App& app, int& exit_code);
 
 // An option check: the value must be a finite number and satisfy `accept`; the message says `expected`
 // ("a positive number", "a number in [0, 1)"). CLI11's own range checks let NaN through.

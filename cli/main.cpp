@@ -29,6 +29,7 @@ int run(int argc, char** argv) {
   backprop::cli::add_info_command(app, exit_code);
   backprop::cli::add_bench_command(app, exit_code);
   backprop::cli::add_cv_command(app, exit_code);
+  backprop::cli::add_importance_command(app, exit_code);
   try {
     backprop::kernels::cpu_level();  // BACKPROP_CPU refused before anything is read or written
     app.parse(argc, argv);

@@ -53,4 +53,5 @@
 #include "backprop/train/fingerprint.hpp"
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/cross_validation.hpp"
+#include "backprop/train/importance.hpp"
 #include "backprop/train/trainer.hpp"

@@ -180,3 +180,47 @@ def test_predict_threshold_picks_the_second_class_at_or_above_it(tmp_path):
     refused = subprocess.run([COMMAND, "predict", str(four), "--data", str(data), "--threshold", "0.5"],
                              capture_output=True, text=True)
     assert refused.returncode == 2 and "--threshold: expected a model of two classes" in refused.stderr
+
+
+class _Predictor:
+    """A fitted model for sklearn.inspection: the backprop model's most probable class."""
+
+    def __init__(self, path):
+        self.network = backprop.Network.from_file(str(path))
+
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X):
+        return self.network.predict(np.asarray(X, dtype=np.float32)).argmax(axis=1)
+
+
+def test_importance_ranks_columns_as_sklearn_and_a_noise_column_scores_near_zero(tmp_path):
+    from sklearn.inspection import permutation_importance
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1500, 4)).round(3)
+    # x0 decides most, x1 less, x2 a little; x3 is noise the labels never see.
+    y = (2.0 * X[:, 0] + 1.0 * X[:, 1] + 0.6 * X[:, 2] + 0.3 * rng.normal(size=len(X)) > 0).astype(int)
+    data = write_csv(tmp_path / "data.csv", X, y)
+    network = tmp_path / "net.json"
+    network.write_text(json.dumps({"input": 4, "layers": [{"units": 16, "activation": "tanh"},
+                                                          {"units": 2, "activation": "softmax"}],
+                                   "loss": "softmax_ce", "optimizer": {"type": "adam", "learning_rate": 0.01},
+                                   "training": {"epochs": 30, "batch_size": 32, "scale": "standard"}, "seed": 1}))
+    model = tmp_path / "model.bin"
+    run("train", network, "--data", data, "--out", model, "--quiet")
+    ours = json.loads(run("importance", model, "--data", data, "--repeats", 10, "--json"))
+    assert ours["metric"] == "accuracy" and [c["name"] for c in ours["columns"]] == ["x0", "x1", "x2", "x3"]
+    means = np.array([c["mean"] for c in ours["columns"]])
+    assert abs(means[3]) < 0.01, means  # noise: near zero
+    assert means[0] > 0.2, means        # the deciding column: clearly above
+    assert ours["columns"][3]["std"] < 0.01 and ours["columns"][0]["std"] > 0
+
+    reference = permutation_importance(_Predictor(model), X.astype(np.float32), y, scoring="accuracy",
+                                       n_repeats=10, random_state=0)
+    assert list(np.argsort(-means)) == list(np.argsort(-reference.importances_mean)), (means, reference.importances_mean)
+    close(ours["baseline"], metrics.accuracy_score(y, _Predictor(model).predict(X)), "baseline accuracy")
+
+    refused = subprocess.run([COMMAND, "importance", str(model), "--data", str(data), "--metric", "r2"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "metric: 'r2' is a figure of regression" in refused.stderr

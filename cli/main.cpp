@@ -1,6 +1,6 @@
 // backprop: build, train and run feedforward networks. See DESIGN.md for the commands' contracts.
 // Exit codes: 0 success, 1 runtime failure (a failed check, divergence, a failed write to a file or to
-// standard output), 2 bad usage or bad input (README, "Exit codes").
+// standard output), 2 bad usage or bad input (docs/contracts.md, "Exit codes").
 #include <iostream>
 #include <new>
 

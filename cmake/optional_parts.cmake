@@ -70,6 +70,10 @@ function(backprop_package_loads result package)
   foreach(name IN LISTS names)
     if(name MATCHES "(_DIR|_ROOT|_INCLUDE_DIR|_LIBRARY)$|^CMAKE_(PREFIX_PATH|FIND_ROOT_PATH|[A-Z_]*IGNORE_[A-Z_]*PATH|DISABLE_FIND_PACKAGE_.*)$"
        AND NOT name MATCHES "^(CMAKE_)?(HOME|PROJECT|BINARY|SOURCE)_DIR$|^backprop_")
+      # A path found by an earlier configure whose package has since been removed is searched for again.
+      if(name MATCHES "(_INCLUDE_DIR|_LIBRARY)$" AND IS_ABSOLUTE "${${name}}" AND NOT EXISTS "${${name}}")
+        continue()
+      endif()
       string(REPLACE ";" "\\;" value "${${name}}")
       list(APPEND args "-D${name}=${value}")
     endif()

@@ -73,7 +73,7 @@ void add_metadata(onnx::ModelProto& proto, const std::string& key, const std::ve
 
 // The row-major [in, out] weights of a layer (io::Model's layout) as row-major [out, in]: the layout of
 // Gemm's B with transB = 1, which is what the common exporters write (PyTorch's Linear) and what OpenCV's
-// dnn needs (README, "ONNX").
+// dnn needs (docs/onnx.md).
 std::vector<double> transposed(const std::vector<double>& weights, std::size_t in, std::size_t out) {
   std::vector<double> result(weights.size());
   for (std::size_t i = 0; i < in; ++i)

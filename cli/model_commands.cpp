@@ -7,12 +7,14 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
+#include "backprop/io/c_export.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/onnx_export.hpp"
 #include "backprop/io/output_files.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/metrics.hpp"
+#include "backprop/train/calibration.hpp"
 #include "backprop/train/trainer.hpp"
 #include "commands.hpp"
 
@@ -23,6 +25,7 @@ struct DataArguments {
   std::string model, data, labels, target, out, format, device;
   bool json = false;
   std::optional<double> threshold;  // predict: two classes, the second when its probability is at least this
+  std::string name = "model", quantize, calibration;  // export --format c
 };
 
 void add_data_options(CLI::App* cmd, DataArguments& a) {
@@ -163,7 +166,35 @@ int run_predict(const DataArguments& a) {
 }
 
 // --- export ---
+// --format c: the model as X.h and X.c (io/c_export.hpp); int8 calibrated on --calibration's rows.
+void export_c(const DataArguments& a) {
+  if (a.format != "c" && (!a.quantize.empty() || !a.calibration.empty() || a.name != "model"))
+    throw_bad_input("--name, --quantize and --calibration are options of --format c");
+  if (!a.quantize.empty() && a.calibration.empty())
+    throw_bad_input("--quantize int8: expected --calibration DATA (rows the layers' input ranges are measured on)");
+  if (a.quantize.empty() && !a.calibration.empty())
+    throw_bad_input("--calibration: expected --quantize int8 with it (a float export needs no calibration)");
+  io::check_c_name(a.name);
+  io::check_output_files({{"the model", a.model}, {"--calibration", a.calibration}},
+                         {{"--out", a.out}, {"--out's .c", io::c_source_path(a.out).string()}});
+  const io::LoadedModel loaded = io::read_model(a.model);
+  io::CExportOptions options;
+  options.name = a.name;
+  options.int8 = a.quantize == "int8";
+  options.source = a.model;
+  if (options.int8) {
+    const Network<float> network(loaded.model.network);
+    const Dataset rows = load_for_network(loaded.model.network, a.calibration, "", "", loaded.model.classes, true);
+    options.input_ranges = layer_input_ranges(network, rows, loaded.model.scaling);
+  }
+  io::export_c(a.out, loaded.model, loaded.task, options);
+}
+
 int run_export(const DataArguments& a) {
+  if (a.format == "c" || !a.quantize.empty() || !a.calibration.empty() || a.name != "model") {
+    export_c(a);
+    return 0;
+  }
   io::check_output_files({{"the model", a.model}}, {{"--out", a.out}});
   const io::Model model = io::read_model(a.model).model;
   if (a.format == "onnx")
@@ -243,14 +274,21 @@ void add_predict_command(CLI::App& app, int& exit_code) {
 void add_export_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<DataArguments>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Export a model as JSON (readable; loads back bit-exact) or ONNX (opset 11; input \"input\" "
-                "[batch, IN] of raw features, scaling included; output \"output\" [batch, OUT])");
+      "export", "Export a model as JSON (readable; loads back bit-exact), ONNX (opset 11; input \"input\" "
+                "[batch, IN] of raw features, scaling included; output \"output\" [batch, OUT]) or C (X.h and X.c: "
+                "NAME_predict(features, outputs, scratch), float or int8; docs/c-export.md)");
   cmd->add_option("model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   cmd->add_option("--format", a->format,
-                  io::onnx_export_available() ? "json or onnx" : "json (onnx: not built into this backprop)")
+                  io::onnx_export_available() ? "json, onnx or c" : "json or c (onnx: not built into this backprop)")
       ->required()
-      ->check(CLI::IsMember({"json", "onnx"}));
-  cmd->add_option("--out", a->out, "The file to write (atomically)")->required();
+      ->check(CLI::IsMember({"json", "onnx", "c"}));
+  cmd->add_option("--out", a->out, "The file to write (atomically); for c the header X.h, X.c written beside it")
+      ->required();
+  cmd->add_option("--name", a->name, "c: the prefix of the file's names (NAME_predict, NAME_INPUTS, ...); default model");
+  cmd->add_option("--quantize", a->quantize, "c: int8 (weights int8 per output unit, inputs int8 per layer, int32 sums)")
+      ->check(CLI::IsMember({"int8"}));
+  cmd->add_option("--calibration", a->calibration,
+                  "c --quantize int8: data whose rows calibrate each layer's input range (any file predict reads)");
   cmd->callback([a, &exit_code] { exit_code = run_export(*a); });
 }
 

@@ -1,0 +1,359 @@
+"""`backprop export --format c` against `backprop predict`: the exported X.h and X.c compiled and run.
+
+For every activation (relu, leaky_relu with the default and a set slope, sigmoid, tanh, softmax, identity), every
+feature scaling (none, standard, minmax) and every task (classification with a softmax output, bce with one
+sigmoid output, regression with an identity output or with the activation at the output), the test exports a
+JSON model with explicit weights as C and
+  - compiles the pair with a test program with `gcc -std=c99 -Wall -Wextra -Werror -pedantic`, with clang the
+    same way, and as C++ with `g++ -std=c++17 -Wall -Wextra -Werror -pedantic` (every case: gcc; a sample of
+    cases: clang and g++, as the generated code has one shape);
+  - runs it on a batch of rows and compares with the probabilities or values `backprop predict` prints, within
+    1e-5 (relative above 1);
+  - checks the interface: NAME_INPUTS, NAME_OUTPUTS, NAME_SCRATCH, the names arrays.
+int8 (--quantize int8 --calibration DATA): a model trained on a tabular set (scikit-learn's breast cancer table)
+keeps its test accuracy within 1 point of the float export's, and a Fashion-MNIST model (the README's network,
+trained briefly) within 0.5 points; the int8 weight arrays are a quarter of the float ones' bytes. Bad input
+(a name that is not a C identifier, a calibration file of the wrong width, --quantize without --calibration, an
+--out that is not a .h) is exit 2 with a message.
+
+Run by CTest with Debian's /usr/bin/python3 and BACKPROP_COMMAND set to the built command; needs gcc, g++ and
+clang (the README's packages), numpy, and for the tabular int8 case scikit-learn. Exit code 77 (skipped) when
+BACKPROP_COMMAND is not set or a tool is missing.
+"""
+
+import csv
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+try:
+    import numpy as np
+except ImportError as error:
+    np = None
+    IMPORT_ERROR = str(error)
+else:
+    IMPORT_ERROR = ""
+
+COMMAND = os.environ.get("BACKPROP_COMMAND", "")
+TOLERANCE = 1e-5
+SKIP_EXIT_CODE = 77
+FASHION = "/usr/share/datasets/fashion-mnist"
+STRICT = ["-Wall", "-Wextra", "-Werror", "-pedantic"]
+COMPILERS = {"gcc": ["gcc", "-std=c99"] + STRICT, "clang": ["clang", "-std=c99"] + STRICT,
+             "g++": ["g++", "-std=c++17", "-x", "c++"] + STRICT}
+
+
+def skip_reason():
+    if IMPORT_ERROR:
+        return "needs numpy (Debian: python3-numpy): " + IMPORT_ERROR
+    if not COMMAND:
+        return "BACKPROP_COMMAND (the built backprop command) is not set"
+    missing = [c for c in ("gcc", "g++", "clang") if shutil.which(c) is None]
+    if missing:
+        return "needs the compilers " + ", ".join(missing)
+    return ""
+
+
+# A program that reads rows of NAME_INPUTS floats (raw float32, from the file named first) and writes each
+# row's outputs as text, one row a line; it also prints the interface's constants and names on its first line.
+TEST_PROGRAM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "HEADER"
+
+int main(int argc, char **argv) {
+  float features[NAME_INPUTS], outputs[NAME_OUTPUTS], scratch[NAME_SCRATCH];
+  FILE *in = fopen(argv[1], "rb");
+  int o;
+  (void)argc;
+  if (!in) return 3;
+  printf("INPUTS %d OUTPUTS %d SCRATCH %d first-feature %s last-name %s\n", NAME_INPUTS, NAME_OUTPUTS,
+         NAME_SCRATCH, NAME_features[0], LAST_NAME);
+  while (fread(features, sizeof(float), NAME_INPUTS, in) == NAME_INPUTS) {
+    NAME_predict(features, outputs, scratch);
+    for (o = 0; o < NAME_OUTPUTS; ++o) printf(o ? " %.9g" : "%.9g", outputs[o]);
+    printf("\n");
+  }
+  fclose(in);
+  return 0;
+}
+"""
+
+
+def rng_matrix(rng, rows, columns, scale=0.8):
+    return (rng.standard_normal((rows, columns)) * scale).round(6).tolist()
+
+
+def layers_for(rng, sizes, activations, slope=None):
+    layers = []
+    for inputs, (units, activation) in zip(sizes, zip(sizes[1:], activations)):
+        layer = {"units": units, "activation": activation,
+                 "weights": rng_matrix(rng, inputs, units), "bias": rng_matrix(rng, 1, units, 0.3)[0]}
+        if activation == "leaky_relu" and slope is not None:
+            layer["slope"] = slope
+        layers.append(layer)
+    return layers
+
+
+class CExportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        reason = skip_reason()
+        if reason:
+            raise unittest.SkipTest(reason)
+        cls.temp = tempfile.TemporaryDirectory(prefix="backprop-c-")
+        cls.dir = cls.temp.name
+        rng = np.random.default_rng(7)
+        features = np.column_stack([rng.normal(50.0, 10.0, 40), rng.normal(-3.0, 0.5, 40), rng.uniform(0.0, 2.0, 40)])
+        cls.features = features.astype(np.float32)
+        cls.data = os.path.join(cls.dir, "features.csv")
+        write_csv(cls.data, ["x1", "x2", "x3"], cls.features)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.temp.cleanup()
+
+    def run_command(self, *arguments, expect=0):
+        result = subprocess.run([COMMAND, *arguments], capture_output=True, text=True)
+        self.assertEqual(result.returncode, expect,
+                         "backprop %s:\n%s%s" % (" ".join(arguments), result.stdout, result.stderr))
+        return result
+
+    def model_file(self, name, layers, loss, scaling, classes=(), targets=()):
+        network = os.path.join(self.dir, name + ".net.json")
+        with open(network, "w") as f:
+            json.dump({"input": 3, "layers": layers, "loss": loss}, f)
+        exported = os.path.join(self.dir, name + ".model.json")
+        self.run_command("export", network, "--format", "json", "--out", exported)
+        with open(exported) as f:
+            model = json.load(f)
+        model.update(scaling=scaling, classes=list(classes), targets=list(targets), features=["x1", "x2", "x3"])
+        with open(exported, "w") as f:
+            json.dump(model, f)
+        return exported
+
+    def scaling(self, kind):
+        if kind == "none":
+            return {"kind": "none", "offset": [], "scale": []}
+        x = self.features.astype(np.float64)
+        if kind == "standard":
+            return {"kind": "standard", "offset": x.mean(axis=0).tolist(), "scale": x.std(axis=0).tolist()}
+        return {"kind": "minmax", "offset": x.min(axis=0).tolist(), "scale": (x.max(axis=0) - x.min(axis=0)).tolist()}
+
+    def predictions(self, model_path, data):
+        out = os.path.join(self.dir, "predictions.csv")
+        self.run_command("predict", model_path, "--data", data, "--out", out)
+        with open(out, newline="") as f:
+            rows = list(csv.reader(f))
+        columns = [i for i, name in enumerate(rows[0]) if name.startswith(("p_", "y_"))]
+        return np.array([[float(row[i]) for i in columns] for row in rows[1:]])
+
+    def export(self, model_path, name, *extra):
+        header = os.path.join(self.dir, name + ".h")
+        self.run_command("export", model_path, "--format", "c", "--out", header, "--name", name, *extra)
+        self.assertTrue(os.path.exists(header[:-2] + ".c"))
+        return header
+
+    def compiled_outputs(self, header, name, features, compiler="gcc", last_name=None):
+        """Compiles header's .c with the test program by `compiler` and runs it on the rows of features."""
+        program = TEST_PROGRAM.replace("HEADER", os.path.basename(header)).replace("NAME_", name + "_")
+        program = program.replace("LAST_NAME", last_name or name + "_features[0]")
+        main = os.path.join(self.dir, "main_%s.c" % name)
+        with open(main, "w") as f:
+            f.write(program)
+        binary = os.path.join(self.dir, "run_%s_%s" % (name, compiler.replace("+", "p")))
+        build = subprocess.run(COMPILERS[compiler] + ["-O2", "-o", binary, main, header[:-2] + ".c", "-lm"],
+                               capture_output=True, text=True)
+        self.assertEqual(build.returncode, 0, "%s:\n%s" % (" ".join(COMPILERS[compiler]), build.stderr))
+        rows = os.path.join(self.dir, "rows.f32")
+        np.ascontiguousarray(features, dtype=np.float32).tofile(rows)
+        run = subprocess.run([binary, rows], capture_output=True, text=True)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        lines = run.stdout.splitlines()
+        return lines[0], np.array([[float(v) for v in line.split()] for line in lines[1:]])
+
+    def assert_close(self, actual, expected, what):
+        self.assertEqual(actual.shape, expected.shape, what)
+        error = np.abs(actual - expected) / np.maximum(1.0, np.abs(expected))
+        self.assertLessEqual(error.max(), TOLERANCE, "%s: largest difference from backprop predict: %g" % (what, error.max()))
+
+    # ---- float: every activation, scaling and task ----
+
+    def test_every_activation_with_every_scaling_for_every_task(self):
+        tasks = {
+            "classification": ("softmax_ce", 4, "softmax", ["a", "b", "c", "d"], []),
+            "bce": ("bce", 1, "sigmoid", ["no", "yes"], []),
+            "regression": ("mse", 2, "identity", [], ["u", "v"]),
+            "regression, the activation at the output": ("mse", 2, None, [], ["u", "v"]),
+        }
+        hidden = [("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("sigmoid", None), ("tanh", None),
+                  ("identity", None)]
+        rng = np.random.default_rng(11)
+        count = 0
+        for task, (loss, units, output_activation, classes, targets) in tasks.items():
+            for scaling in ("none", "standard", "minmax"):
+                for activation, slope in hidden:
+                    if output_activation is None and activation == "identity":
+                        continue
+                    with self.subTest(task=task, scaling=scaling, activation=activation, slope=slope):
+                        count += 1
+                        activations = [activation, activation, output_activation or activation]
+                        path = self.model_file("case%d" % count, layers_for(rng, [3, 5, 4, units], activations, slope),
+                                               loss, self.scaling(scaling), classes=classes, targets=targets)
+                        name = "m%d" % count
+                        header = self.export(path, name)
+                        expected = self.predictions(path, self.data)
+                        # Every case with gcc; clang and C++ for every fourth (the code has one shape).
+                        for compiler in ["gcc"] + (["clang", "g++"] if count % 4 == 1 else []):
+                            first, actual = self.compiled_outputs(header, name, self.features, compiler)
+                            self.assert_close(actual, expected, "%s, %s" % (name, compiler))
+                        outputs = 2 if units == 1 else units
+                        self.assertIn("INPUTS 3 OUTPUTS %d " % outputs, first)
+                        self.assertIn("first-feature x1", first)
+                        with open(header) as f:
+                            text = f.read()
+                        self.assertIn("#define %s_CLASSES" % name, text) if classes else \
+                            self.assertIn("%s_targets[%s_OUTPUTS]" % (name, name), text)
+        self.assertEqual(count, 4 * 3 * len(hidden) - 3)
+
+    def test_the_interface_and_the_names(self):
+        rng = np.random.default_rng(3)
+        path = self.model_file("named", layers_for(rng, [3, 4, 3], ["relu", "softmax"]), "softmax_ce",
+                               self.scaling("standard"), classes=['say "hi"', "b\\c", "d*/e"])
+        header = self.export(path, "m_wine")
+        with open(header) as f:
+            text = f.read()
+        for line in ("#define m_wine_INPUTS 3", "#define m_wine_OUTPUTS 3", "#define m_wine_CLASSES 3",
+                     "void m_wine_predict(const float *features, float *outputs, float *scratch);"):
+            self.assertIn(line, text)
+        scratch = int(re.search(r"#define m_wine_SCRATCH (\d+)", text).group(1))
+        self.assertGreaterEqual(scratch, 1)
+        self.assertIn("From " + path, text)  # the comment names the file and its checksum
+        self.assertRegex(text, r"FNV-1a 64 of its bytes: [0-9a-f]{16}")
+        # Names with quotes, backslashes and a comment's end come out as the same bytes.
+        first, actual = self.compiled_outputs(header, "m_wine", self.features, "gcc", last_name="m_wine_classes[2]")
+        self.assertIn("last-name d*/e", first)
+        self.assert_close(actual, self.predictions(path, self.data), "named")
+
+    # ---- int8 ----
+
+    def int8_accuracy(self, model_path, name, calibration, features, labels):
+        float_header = self.export(model_path, name + "_f")
+        int8_header = self.export(model_path, name + "_q", "--quantize", "int8", "--calibration", calibration)
+        _, float_outputs = self.compiled_outputs(float_header, name + "_f", features)
+        _, int8_outputs = self.compiled_outputs(int8_header, name + "_q", features)
+        float_accuracy = float(np.mean(float_outputs.argmax(axis=1) == labels))
+        int8_accuracy = float(np.mean(int8_outputs.argmax(axis=1) == labels))
+        return float_header, int8_header, float_accuracy, int8_accuracy
+
+    def test_int8_on_a_tabular_model_within_one_point(self):
+        try:
+            from sklearn.datasets import load_breast_cancer
+            from sklearn.model_selection import train_test_split
+        except ImportError as error:
+            self.skipTest("needs scikit-learn (Debian: python3-sklearn): %s" % error)
+        x, y = load_breast_cancer(return_X_y=True)
+        x_train, x_test, y_train, y_test = train_test_split(x.astype(np.float32), y, test_size=0.3, random_state=0)
+        names = ["f%d" % i for i in range(x.shape[1])]
+        train = os.path.join(self.dir, "cancer_train.csv")
+        write_csv(train, names + ["label"], x_train, y_train)
+        network = os.path.join(self.dir, "cancer.json")
+        with open(network, "w") as f:
+            json.dump({"input": x.shape[1], "layers": [{"units": 32, "activation": "relu"},
+                                                       {"units": 2, "activation": "softmax"}],
+                       "seed": 1, "optimizer": {"type": "adam", "learning_rate": 0.01},
+                       "training": {"epochs": 60, "batch_size": 32, "scale": "standard"}}, f)
+        model = os.path.join(self.dir, "cancer.model")
+        self.run_command("train", network, "--data", train, "--quiet", "--out", model)
+        _, _, float_accuracy, int8_accuracy = self.int8_accuracy(model, "cancer", train, x_test, y_test)
+        print("\nbreast cancer test accuracy: float %.4f, int8 %.4f" % (float_accuracy, int8_accuracy))
+        self.assertGreater(float_accuracy, 0.9)
+        self.assertLessEqual(float_accuracy - int8_accuracy, 0.01)
+
+    def test_int8_on_fashion_mnist_within_half_a_point_and_a_quarter_of_the_weight_bytes(self):
+        if not os.path.isdir(FASHION):
+            self.skipTest("needs Debian's dataset-fashion-mnist")
+        network = os.path.join(self.dir, "fashion.json")
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "fashion-mnist.json")) as f:
+            spec = json.load(f)
+        spec["training"]["epochs"] = 2  # a brief run: the quantization's effect is the point, not the model
+        with open(network, "w") as f:
+            json.dump(spec, f)
+        model = os.path.join(self.dir, "fashion.model")
+        self.run_command("train", network, "--data", FASHION + "/train-images-idx3-ubyte.gz", "--labels",
+                         FASHION + "/train-labels-idx1-ubyte.gz", "--quiet", "--out", model)
+        images, labels = read_idx(FASHION + "/t10k-images-idx3-ubyte.gz"), read_idx(FASHION + "/t10k-labels-idx1-ubyte.gz")
+        features = images.reshape(len(images), -1).astype(np.float32) / 255.0  # as backprop reads uint8 images
+        float_header, int8_header, float_accuracy, int8_accuracy = self.int8_accuracy(
+            model, "fashion", FASHION + "/train-images-idx3-ubyte.gz", features, labels)
+        print("\nFashion-MNIST test accuracy: float %.4f, int8 %.4f" % (float_accuracy, int8_accuracy))
+        self.assertGreater(float_accuracy, 0.8)
+        self.assertLessEqual(float_accuracy - int8_accuracy, 0.005)
+        # The float export gives predict's outputs on the test images too.
+        expected = self.predictions(model, FASHION + "/t10k-images-idx3-ubyte.gz")
+        _, actual = self.compiled_outputs(float_header, "fashion_f", features[:500])
+        self.assert_close(actual, expected[:500], "Fashion-MNIST float")
+        float_bytes, int8_bytes = weight_bytes(float_header[:-2] + ".c"), weight_bytes(int8_header[:-2] + ".c")
+        print("weight arrays: float %d bytes, int8 %d bytes" % (float_bytes, int8_bytes))
+        self.assertLessEqual(int8_bytes * 4, float_bytes)
+
+    # ---- bad input ----
+
+    def test_bad_input_is_exit_2_with_a_message(self):
+        rng = np.random.default_rng(5)
+        path = self.model_file("bad", layers_for(rng, [3, 4, 2], ["relu", "softmax"]), "softmax_ce",
+                               self.scaling("none"), classes=["a", "b"])
+        out = os.path.join(self.dir, "bad.h")
+        for name in ("9lives", "my-model", "int", "a b", ""):
+            result = self.run_command("export", path, "--format", "c", "--out", out, "--name", name, expect=2)
+            self.assertIn("--name: expected a C identifier", result.stderr)
+        narrow = os.path.join(self.dir, "narrow.csv")
+        write_csv(narrow, ["x1", "x2"], self.features[:, :2])
+        result = self.run_command("export", path, "--format", "c", "--out", out, "--quantize", "int8",
+                                  "--calibration", narrow, expect=2)
+        self.assertIn("narrow.csv", result.stderr)
+        result = self.run_command("export", path, "--format", "c", "--out", out, "--quantize", "int8", expect=2)
+        self.assertIn("--calibration", result.stderr)
+        result = self.run_command("export", path, "--format", "c", "--out", os.path.join(self.dir, "bad.c"), expect=2)
+        self.assertIn("ending in .h", result.stderr)
+        self.assertFalse(os.path.exists(out))
+
+
+def weight_bytes(source):
+    """The bytes of the layer weight arrays (static const float/int8_t NAME_wK[OUT][IN]) declared in source."""
+    total = 0
+    with open(source) as f:
+        for kind, rows, columns in re.findall(r"static const (float|int8_t) \w+_w\d+\[(\d+)\]\[(\d+)\]", f.read()):
+            total += int(rows) * int(columns) * (4 if kind == "float" else 1)
+    return total
+
+
+def write_csv(path, header, features, labels=None):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for i, row in enumerate(features):
+            writer.writerow(["%.9g" % v for v in row] + ([str(labels[i])] if labels is not None else []))
+
+
+def read_idx(path):
+    """An IDX file (gzip) as a numpy array of uint8."""
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+if __name__ == "__main__":
+    reason = skip_reason()
+    if reason:
+        print("SKIPPED: " + reason)
+        sys.exit(SKIP_EXIT_CODE)
+    unittest.main()

@@ -34,6 +34,11 @@ void add_device_option(CLI::App* cmd, std::string& device) {
       ->check(CLI::IsMember({"cpu", "cuda"}));
 }
 
+void note_ignored_columns(const Dataset& data) {
+  const std::string note = ignored_columns_note(data);
+  if (!note.empty()) std::fprintf(stderr, "backprop: note: %s\n", note.c_str());
+}
+
 CLI::Validator seed_number() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
@@ -44,6 +49,29 @@ CLI::Validator seed_number() {
         return "";
       },
       "SEED");
+}
+
+void read_integers_in_decimal(CLI::App& app) {
+  // CLI11 converts integers with strtoll's base 0, so "010" would be 8 and "09" an error: every integer
+  // option's text is made plain decimal first (a transform runs before the option's checks).
+  const CLI::Validator decimal(
+      [](std::string& text) -> std::string {
+        std::size_t digits = text.size() > 0 && (text[0] == '+' || text[0] == '-') ? 1 : 0;
+        const bool negative = digits == 1 && text[0] == '-';
+        if (digits == text.size() || text.find_first_not_of("0123456789", digits) != std::string::npos)
+          return "expected a whole number in decimal digits, got '" + text + "'";
+        while (digits + 1 < text.size() && text[digits] == '0') ++digits;
+        text = (negative ? "-" : "") + text.substr(digits);
+        return "";
+      },
+      "");
+  for (CLI::App* command : app.get_subcommands({})) {
+    for (CLI::Option* option : command->get_options()) {
+      const std::string type = option->get_type_name();
+      if (type.rfind("INT", 0) == 0 || type.rfind("UINT", 0) == 0) option->transform(decimal);
+    }
+    read_integers_in_decimal(*command);
+  }
 }
 
 CLI::Validator target_columns() {

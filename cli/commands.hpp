@@ -36,6 +36,9 @@ CLI::Validator finite_number(const std::string& expected, bool (*accept)(double)
 inline bool is_positive(double v) { return v > 0; }
 // A seed: an unsigned 64-bit whole number, every one of them kept exactly; others refused (not clamped).
 CLI::Validator seed_number();
+// Makes every integer option of app's commands (and theirs) read its text as decimal: "010" is 10, "0x10"
+// refused (CLI11 alone would take "010" as octal 8). Called once, after every command is added.
+void read_integers_in_decimal(CLI::App& app);
 // --target: at least one column; '' (which would silently mean the default, the last column) is refused.
 CLI::Validator target_columns();
 
@@ -55,6 +58,9 @@ int finish_standard_output(int exit_code);
 // Makes a closed standard output or error a descriptor on which writes fail (EBADF), so that the first
 // file the program opens does not take descriptor 1 or 2 and receive the printed text.
 void guard_standard_descriptors();
+
+// Prints data's ignored_columns_note (data/dataset.hpp) on standard error, when there is one.
+void note_ignored_columns(const Dataset& data);
 
 // --device cpu|cuda (train, eval, predict, bench).
 void add_device_option(CLI::App* cmd, std::string& device);

@@ -81,7 +81,7 @@ int run_cv(const CvArguments& a) {
                 architecture(inputs.spec).c_str());
   const CrossValidationSettings settings{a.folds, a.repeats, inputs.spec.seed};
   const auto folds = cross_validate(
-      inputs.spec, inputs.data, inputs.validation, inputs.read.model.scaling, args.options.scale.has_value(),
+      inputs.spec, inputs.data, inputs.validation, trained_scaling(inputs.read.model), requested_scale(args.options),
       settings, {nullptr, args.deterministic, device.get()},
       [&](const FoldResult& fold, const Network<float>& network, const TrainingData& data) {
         if (chatty)

@@ -1,12 +1,19 @@
 // backprop: build, train and run feedforward networks. See DESIGN.md for the commands' contracts.
 // Exit codes: 0 success, 1 runtime failure (a failed check, divergence, a failed write to a file or to
 // standard output), 2 bad usage or bad input (docs/contracts.md, "Exit codes").
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <new>
 
 #include <CLI/CLI.hpp>
 
 #include "backprop/base/error.hpp"
+#include "backprop/io/text.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "commands.hpp"
 
@@ -30,6 +37,7 @@ int run(int argc, char** argv) {
   backprop::cli::add_bench_command(app, exit_code);
   backprop::cli::add_cv_command(app, exit_code);
   backprop::cli::add_importance_command(app, exit_code);
+  backprop::cli::read_integers_in_decimal(app);
   try {
     backprop::kernels::cpu_level();  // BACKPROP_CPU refused before anything is read or written
     app.parse(argc, argv);
@@ -54,9 +62,46 @@ int run(int argc, char** argv) {
   return exit_code;
 }
 
+// Under a limit on the address space (ulimit -v of a few hundred MB), the worker thread OpenBLAS starts when
+// it is loaded loops for ever in blas_memory_alloc, failing to allocate its buffer, and own_blas_threads would
+// wait for it. The command runs OpenBLAS on its own thread anyway: started again with OPENBLAS_NUM_THREADS=1,
+// OpenBLAS starts no worker. Only under such a limit, so that an ordinary run is not started twice.
+void restart_without_blas_threads(char** argv) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
+  if (threads != nullptr && std::strcmp(threads, "1") == 0) return;
+  if (::setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) return;
+  ::execv("/proc/self/exe", argv);  // returns only on failure: then go on as before
+}
+
+// SIGINT, SIGTERM, SIGHUP: the temporary file of a save in progress is removed before the signal ends the
+// process as it would have (its default action, raised again), so that no temporary outlives the command.
+extern "C" void on_stop_signal(int signal_number) {
+  backprop::io::remove_temporaries_in_flight();
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+void remove_temporaries_when_stopped() {
+  for (const int signal_number : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction current {};
+    if (::sigaction(signal_number, nullptr, &current) != 0 || current.sa_handler == SIG_IGN) continue;
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    ::sigemptyset(&action.sa_mask);
+    ::sigaction(signal_number, &action, nullptr);
+  }
+  // Output that cannot be written (a pipe whose reader left: `train ... | head -1`) is an error of the write,
+  // which the command reports, not a signal that kills it before it saves its model.
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  restart_without_blas_threads(argv);
+  remove_temporaries_when_stopped();
   backprop::kernels::own_blas_threads();  // the process is the command's: no OpenBLAS thread spins beside it
   backprop::cli::guard_standard_descriptors();
   return backprop::cli::finish_standard_output(run(argc, argv));

@@ -80,7 +80,10 @@ void print_regression(const RegressionMetrics& m) {
 int run_eval(const DataArguments& a) {
   const io::Model model = io::read_model(a.model).model;
   Network<float> network(model.network);
-  const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes);
+  const Dataset data =
+      load_for_network(model.network, a.data, a.labels, a.target, {model.classes, model.targets, model.features});
+  note_ignored_columns(data);
+  if (model.byte_inputs) check_byte_inputs(data);
   const auto device = open_device(a.device);
   const EvaluationReport report = evaluate_report(network, data, model.scaling, device.get());
   const Metrics& m = report.basic;
@@ -116,7 +119,10 @@ int run_predict(const DataArguments& a) {
                     a.model + " has " +
                     (classification ? std::to_string(class_count(model.network)) + " classes" : "numeric targets"));
   Network<float> network(model.network);
-  const Dataset data = load_for_network(model.network, a.data, a.labels, a.target, model.classes, true);
+  const Dataset data = load_for_network(model.network, a.data, a.labels, a.target,
+                                        {model.classes, model.targets, model.features}, true);
+  note_ignored_columns(data);
+  if (model.byte_inputs) check_byte_inputs(data);
   const int outputs = network.output_size();
 
   const auto device = open_device(a.device);

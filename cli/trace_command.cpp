@@ -57,9 +57,12 @@ void print_json(const Trace& trace) {
 }
 
 int run_trace(const TraceArguments& args) {
-  const NetworkSpec spec = io::read_model(args.network).exact_network;
+  const io::LoadedModel loaded = io::read_model(args.network);
+  const NetworkSpec& spec = loaded.exact_network;
   TraceOptions options;
-  options.input = io::parse_number_list(args.input, "--input");
+  const std::vector<double> given = io::parse_number_list(args.input, "--input");
+  // What the model computes: its inputs scaled as predict scales them (the trace shows both).
+  options.input = traced_input(loaded.model, given);
   options.target = io::parse_number_list(args.target, "--target");
   options.steps = args.steps;
   options.loss = loss_option(args.loss);
@@ -74,8 +77,8 @@ int run_trace(const TraceArguments& args) {
   if (args.json) {
     print_json(result);
   } else {
-    std::cout << io::render_trace(result, format,
-                                  {.digits = args.digits, .expand = args.expand, .source = args.network});
+    std::cout << io::render_trace(result, format, trace_render_options(loaded.model, given, args.digits, args.expand,
+                                                                        args.network));
   }
   return 0;
 }
@@ -95,7 +98,7 @@ void add_trace_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--target", args->target,
                   "Target: one number per output (one-hot for softmax_ce), a row per input row")
       ->required();
-  cmd->add_option("--steps", args->steps, "Number of SGD steps to trace")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--steps", args->steps, "Number of SGD steps to trace")->check(CLI::Range(1, kMaxTraceSteps));
   cmd->add_option("--loss", args->loss, "Loss, overriding the network file's: mse, bce or softmax_ce")
       ->check(CLI::IsMember({"mse", "bce", "softmax_ce"}));
   cmd->add_option("--learning-rate", args->learning_rate, "SGD learning rate, overriding the network file's")

@@ -189,7 +189,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   TrainingInputs inputs = load_training_inputs(args);
   NetworkSpec& spec = inputs.spec;
   TrainingData data = prepare_training_data(spec, std::move(inputs.data), std::move(inputs.validation),
-                                            inputs.read.model.scaling, args.options.scale.has_value());
+                                            trained_scaling(inputs.read.model), requested_scale(args.options));
   const Dataset& train_data = data.train;
   const Scaling& scaling = data.scaling;
   const Dataset* validation_pointer = data.validation_or_null();
@@ -241,7 +241,9 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
                 1e3 * wait / static_cast<double>(steps), 100.0 * wait / std::max(seconds, 1e-9));
   }
 
-  io::save_model(args.out, io::build_model(network, scaling, train_data));
+  io::Model trained = io::build_model(network, scaling, train_data);
+  trained.byte_inputs = trained.byte_inputs || inputs.read.model.byte_inputs;  // further on floats in [0, 1]
+  io::save_model(args.out, trained);
   if (!args.quiet)
     std::printf("saved %s (epoch %d of %zu)\n", args.out.c_str(), result.best_epoch, result.history.size());
   if (!args.report.empty()) {
@@ -342,11 +344,27 @@ TrainingInputs load_training_inputs(const TrainArguments& args) {
   inputs.spec = args.options.start_spec(model.network, inputs.read.exact_network);
   if (!args.validation.empty() && args.options.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
-  inputs.data = load_for_network(inputs.spec, args.data, args.labels, args.target, model.classes);
-  if (!args.validation.empty())
-    inputs.validation =
-        load_for_network(inputs.spec, args.validation, args.validation_labels, args.target, inputs.data.class_names);
+  // A model's CSV columns are matched by its feature names, the validation file's by the training file's.
+  inputs.data = load_for_network(inputs.spec, args.data, args.labels, args.target,
+                                 {model.classes, model.targets, model.features});
+  note_ignored_columns(inputs.data);
+  if (model.byte_inputs) check_byte_inputs(inputs.data);
+  if (!args.validation.empty()) {
+    const Dataset& data = inputs.data;
+    inputs.validation = load_for_network(inputs.spec, args.validation, args.validation_labels, args.target,
+                                         {data.class_names, data.target_names, data.feature_names});
+    note_ignored_columns(*inputs.validation);
+    if (model.byte_inputs || !data.features_u8.empty()) check_byte_inputs(*inputs.validation);
+  }
   return inputs;
+}
+
+std::optional<Scaling> trained_scaling(const io::Model& model) {
+  return model.trained ? std::optional<Scaling>(model.scaling) : std::nullopt;
+}
+
+std::optional<ScalingKind> requested_scale(const TrainingOptions& options) {
+  return options.scale ? parse_scaling(*options.scale) : std::nullopt;
 }
 
 void add_train_command(CLI::App& app, int& exit_code) {

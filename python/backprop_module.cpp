@@ -15,7 +15,8 @@
 //   net.save("model.bin")           # a model file (scaling and classes included); backprop.load reads it
 //   backprop.trace("examples/seed.json", input=[1, 2, 3, 4], target=[1], steps=2, loss="bce")
 //
-// Arrays: X is (N, IN) and is read as float32, C order; an array already of that type and layout is used
+// Arrays: X is (N, IN); a uint8 array is read as value / 255 (as IDX and uint8 NPY files are, and recorded
+// in the model trained on it), anything else as float32, C order; an array already of that type and layout is used
 // in place (predict reads it batch by batch without a copy, scaled a batch at a time by the library;
 // fit and evaluate copy it once into the library's Dataset, which owns its rows). y is (N,) integer class indices 0..K-1 for a classification
 // network (softmax_ce, or bce with one sigmoid output: K = 2), and (N,) or (N, OUT) numbers otherwise.
@@ -150,13 +151,35 @@ std::vector<float> targets_of(const Model& model, std::size_t rows, const py::ar
   return std::vector<float>(targets.data(), targets.data() + targets.size());
 }
 
+// X as the library takes it: a uint8 array as bytes (read as value / 255, as IDX and uint8 NPY files are),
+// anything else as float32 (numpy converts it once when it is not already float32 in C order).
+using ByteArray = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+struct Features {
+  FloatArray floats;
+  ByteArray bytes;
+  bool is_bytes = false;
+
+  explicit Features(const py::object& x) {
+    is_bytes = py::isinstance<py::array>(x) &&
+               py::reinterpret_borrow<py::array>(x).dtype().is(py::dtype::of<std::uint8_t>());
+    if (is_bytes)
+      bytes = py::cast<ByteArray>(x);
+    else
+      floats = py::cast<FloatArray>(x);
+  }
+  const py::array& array() const { return is_bytes ? static_cast<const py::array&>(bytes) : floats; }
+  std::span<const float> float_values() const { return {floats.data(), static_cast<std::size_t>(floats.size())}; }
+  std::span<const std::uint8_t> byte_values() const {
+    return {bytes.data(), static_cast<std::size_t>(bytes.size())};
+  }
+};
+
 // X (rows, IN) for fit and evaluate: its numpy shape checked here, its values by the library.
-std::span<const float> rows_of(const Model& model, const FloatArray& x) {
+void check_rows(const Model& model, const py::array& x) {
   if (x.ndim() != 2) throw_bad_input("X: expected a 2-D array (rows, features), got shape " + shape_text(x));
   if (x.shape(1) != model.input_size())
     throw_bad_input("X: expected " + std::to_string(model.input_size()) +
                     " features per row (the network's inputs), got shape " + shape_text(x));
-  return {x.data(), static_cast<std::size_t>(x.size())};
 }
 
 // backprop.Network: a thin wrapper over backprop::Model (model.hpp), with numpy arrays.
@@ -185,9 +208,9 @@ class PythonNetwork {
   const NetworkSpec& spec() const { return model_->spec(); }
   bool classification() const { return model_->task() == TaskKind::classification; }
 
-  py::list fit(const FloatArray& x, const py::array& y, const FitArguments& arguments) {
-    const std::span<const float> rows = rows_of(*model_, x);
-    const std::vector<float> targets = targets_of(*model_, static_cast<std::size_t>(x.shape(0)), y);
+  py::list fit(const Features& x, const py::array& y, const FitArguments& arguments) {
+    check_rows(*model_, x.array());
+    const std::vector<float> targets = targets_of(*model_, static_cast<std::size_t>(x.array().shape(0)), y);
     const bool is_classification = classification();
     TrainingResult result;
     {
@@ -206,7 +229,9 @@ class PythonNetwork {
       observers.add(&interrupt);
       ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, is_classification);
       if (arguments.verbose) observers.add(&progress);
-      result = trained->fit(rows, targets, arguments.options, {arguments.device, &observers});
+      const RunSettings settings{arguments.device, &observers};
+      result = x.is_bytes ? trained->fit_bytes(x.byte_values(), targets, arguments.options, settings)
+                          : trained->fit(x.float_values(), targets, arguments.options, settings);
       std::fflush(stdout);
       py::gil_scoped_acquire gil;
       model_ = std::move(trained);
@@ -228,7 +253,8 @@ class PythonNetwork {
   // (N, K) probabilities for classification (K = 2 for one sigmoid output: [1 - p, p], where Model::predict
   // gives the one column p), or (N, OUT) outputs. A 1-D X is one row. Model::predict reads the rows in
   // place and writes straight into the result (but for the two-column case).
-  py::array_t<float> predict(const FloatArray& x) const {
+  py::array_t<float> predict(const Features& features) const {
+    const py::array& x = features.array();
     const std::shared_ptr<const Model> model = model_;  // this call's model, whatever a fit does meanwhile
     const int in = model->input_size();
     if (x.ndim() != 1 && x.ndim() != 2)
@@ -241,31 +267,34 @@ class PythonNetwork {
     const bool two_class_sigmoid = classification() && outputs == 1;
     const std::size_t columns = two_class_sigmoid ? 2 : outputs;
     py::array_t<float> result({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(columns)});
-    const std::span<const float> input(x.data(), rows * static_cast<std::size_t>(in));
     float* out = result.mutable_data();
     {
       py::gil_scoped_release release;
-      if (two_class_sigmoid) {
-        const std::vector<float> p = model->predict(input);  // (rows, 1)
-        for (std::size_t r = 0; r < rows; ++r) {
-          out[2 * r] = 1.0f - p[r];
-          out[2 * r + 1] = p[r];
-        }
-      } else {
-        model->predict(input, std::span<float>(out, rows * outputs));
+      // (rows, OUTPUTS) into out, or for one sigmoid output into p and then out as [1 - p, p].
+      std::vector<float> p(two_class_sigmoid ? rows : 0);
+      const std::span<float> into = two_class_sigmoid ? std::span<float>(p) : std::span<float>(out, rows * outputs);
+      if (features.is_bytes)
+        model->predict_bytes(features.byte_values(), into);
+      else
+        model->predict(features.float_values(), into);
+      for (std::size_t r = 0; r < p.size(); ++r) {
+        out[2 * r] = 1.0f - p[r];
+        out[2 * r + 1] = p[r];
       }
     }
     return result;
   }
 
-  py::object evaluate(const FloatArray& x, const py::array& y, int batch_size, const std::string& device) const {
+  py::object evaluate(const Features& x, const py::array& y, int batch_size, const std::string& device) const {
     const std::shared_ptr<const Model> model = model_;
-    const std::span<const float> rows = rows_of(*model, x);
-    const std::vector<float> targets = targets_of(*model, static_cast<std::size_t>(x.shape(0)), y);
+    check_rows(*model, x.array());
+    const std::vector<float> targets = targets_of(*model, static_cast<std::size_t>(x.array().shape(0)), y);
     std::string text;
     {
       py::gil_scoped_release release;
-      text = report_json(model->report(rows, targets, {device, nullptr, batch_size}));
+      const RunSettings settings{device, nullptr, batch_size};
+      text = report_json(x.is_bytes ? model->report_bytes(x.byte_values(), targets, settings)
+                                    : model->report(x.float_values(), targets, settings));
     }
     // The names and the layout of `backprop eval --json`, written once (train/metrics.hpp).
     return py::module_::import("json").attr("loads")(text);
@@ -329,7 +358,7 @@ class PythonNetwork {
 };
 
 // Network.fit's keyword arguments, into FitArguments.
-py::list fit(PythonNetwork& network, const FloatArray& x, const py::array& y, std::optional<int> epochs,
+py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, std::optional<int> epochs,
              std::optional<int> batch_size, std::optional<std::string> optimizer, std::optional<double> learning_rate,
              std::optional<double> momentum, std::optional<double> weight_decay, std::optional<std::string> schedule,
              std::optional<long> warmup, std::optional<double> clip_grad_norm, std::optional<double> dropout,
@@ -354,7 +383,7 @@ py::list fit(PythonNetwork& network, const FloatArray& x, const py::array& y, st
                        .seed = seed};
   arguments.verbose = verbose;
   arguments.device = device;
-  return network.fit(x, y, arguments);
+  return network.fit(Features(x), y, arguments);
 }
 
 // backprop.trace's result: the list of steps (indexing, len, iteration as a list) and the trace written out
@@ -363,9 +392,13 @@ struct PythonTrace {
   Trace trace;
   std::string source;
   py::list steps;
+  io::TraceRenderOptions render_options;  // the source, and the input as given where the model scaled it
 
   std::string render(io::TraceFormat format, int digits, bool expand) const {
-    return io::render_trace(trace, format, {.digits = digits, .expand = expand, .source = source});
+    io::TraceRenderOptions options = render_options;
+    options.digits = digits;
+    options.expand = expand;
+    return io::render_trace(trace, format, options);
   }
   // Jupyter's rich display: nothing (the plain repr) for a network too large to write out.
   py::object rich(io::TraceFormat format) const {
@@ -381,9 +414,12 @@ struct PythonTrace {
 PythonTrace trace_network(const py::object& network, const DoubleArray& input, const DoubleArray& target, int steps,
                           std::optional<std::string> loss, std::optional<double> learning_rate) {
   NetworkSpec spec;
+  io::Model model;  // its scaling: the trace is of what the model computes, as predict
   std::string source = "a backprop.Network";
   if (py::isinstance<PythonNetwork>(network)) {
-    spec = network.cast<const PythonNetwork&>().model().spec_for_trace();
+    const Model& traced = network.cast<const PythonNetwork&>().model();
+    spec = traced.spec_for_trace();
+    model = traced.to_model_file();
   } else {
     std::filesystem::path path;
     try {
@@ -392,11 +428,14 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
       throw py::type_error("network: expected a path (a network file or a model) or a backprop.Network, got " +
                            std::string(py::str(py::type::of(network))));
     }
-    spec = io::read_model(path).exact_network;
+    io::LoadedModel loaded = io::read_model(path);
+    spec = std::move(loaded.exact_network);
+    model = std::move(loaded.model);
     source = path.string();
   }
   TraceOptions options;
-  options.input.assign(input.data(), input.data() + input.size());
+  const std::vector<double> given(input.data(), input.data() + input.size());
+  options.input = io::traced_input(model, given);
   options.target.assign(target.data(), target.data() + target.size());
   options.steps = steps;
   if (loss) {
@@ -421,7 +460,8 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
     }
     out.append(py::dict("step"_a = step.step, "loss"_a = step.loss, "layers"_a = std::move(layers)));
   }
-  return PythonTrace{result, std::move(source), std::move(out)};
+  io::TraceRenderOptions render_options = io::trace_render_options(model, given, 4, true, source);
+  return PythonTrace{result, std::move(source), std::move(out), std::move(render_options)};
 }
 
 }  // namespace
@@ -429,6 +469,7 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
 
 PYBIND11_MODULE(_backprop, m) {
   using backprop::python::PythonNetwork;
+  using backprop::python::Features;
   m.doc() = "Feedforward neural networks by an explicit forward pass and backpropagation (the backprop C++ library)";
   m.attr("__version__") = BACKPROP_VERSION;
 
@@ -471,9 +512,13 @@ PYBIND11_MODULE(_backprop, m) {
            "then the smoothed training objective, evaluate() the plain cross-entropy.\n"
            "Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
            "accuracy or rmse and mae, and validation_... with a validation split).")
-      .def("predict", &PythonNetwork::predict, "X"_a,
+      .def("predict", [](const PythonNetwork& n, const py::object& x) { return n.predict(Features(x)); }, "X"_a,
            "(N, K) class probabilities (K = 2 for one sigmoid output) or (N, OUT) outputs, float32.")
-      .def("evaluate", &PythonNetwork::evaluate, "X"_a, "y"_a, py::kw_only(), "batch_size"_a = 256, "device"_a = "",
+      .def("evaluate",
+           [](const PythonNetwork& n, const py::object& x, const py::array& y, int batch_size, const std::string& device) {
+             return n.evaluate(Features(x), y, batch_size, device);
+           },
+           "X"_a, "y"_a, py::kw_only(), "batch_size"_a = 256, "device"_a = "",
            "{'loss', 'accuracy', 'rows', ...} for a classifier, {'loss', 'rmse', 'mae', 'rows', ...} otherwise:\n"
            "the figures of `backprop eval --json`, named as scikit-learn's functions (balanced_accuracy,\n"
            "log_loss, roc_auc, average_precision, f1_macro, classes, confusion_matrix, r2, ...).\n"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <type_traits>
 
 #include "backprop/data/prepare.hpp"
 #include "backprop/base/error.hpp"
@@ -19,7 +20,9 @@ Model::Model(io::Model model, NetworkSpec exact_network)
       scaling_(std::move(model.scaling)),
       classes_(std::move(model.classes)),
       targets_(std::move(model.targets)),
-      features_(std::move(model.features)) {}
+      features_(std::move(model.features)),
+      scaling_trained_(model.trained),
+      byte_inputs_(model.byte_inputs) {}
 
 Model::Model(const NetworkSpec& spec) : network_(std::make_unique<Network<float>>(spec)), exact_network_(spec) {}
 
@@ -43,8 +46,24 @@ TrainingResult Model::fit(std::span<const float> x, std::span<const float> y, co
   NetworkSpec spec = options.start_spec(network_->spec_with_parameters(),
                                         trained_ ? network_->spec_with_parameters() : exact_network_);
   Dataset train_data = dataset_from_arrays(spec, x, y, {classes_, targets_, features_});
-  TrainingData data = prepare_training_data(spec, std::move(train_data), std::nullopt, scaling_,
-                                            options.scale.has_value());
+  return fit_data(std::move(train_data), std::move(spec), options, settings);
+}
+
+TrainingResult Model::fit_bytes(std::span<const std::uint8_t> x, std::span<const float> y, const TrainingOptions& options,
+                          const RunSettings& settings) {
+  NetworkSpec spec = options.start_spec(network_->spec_with_parameters(),
+                                        trained_ ? network_->spec_with_parameters() : exact_network_);
+  Dataset train_data = dataset_from_arrays(spec, x, y, {classes_, targets_, features_});
+  return fit_data(std::move(train_data), std::move(spec), options, settings);
+}
+
+TrainingResult Model::fit_data(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
+                               const RunSettings& settings) {
+  if (byte_inputs_) check_byte_inputs(train_data);
+  const bool byte_data = !train_data.features_u8.empty();
+  TrainingData data = prepare_training_data(
+      spec, std::move(train_data), std::nullopt, scaling_trained_ ? std::optional<Scaling>(scaling_) : std::nullopt,
+      options.scale ? parse_scaling(*options.scale) : std::nullopt);
   const auto device = open_device(settings.device);
   auto network = std::make_unique<Network<float>>(spec);
   TrainingResult result = train(*network, data.train, data.validation_or_null(), data.scaling, settings.observer,
@@ -54,10 +73,13 @@ TrainingResult Model::fit(std::span<const float> x, std::span<const float> y, co
   classes_ = std::move(data.train.class_names);
   targets_ = std::move(data.train.target_names);
   trained_ = true;
+  scaling_trained_ = true;
+  byte_inputs_ = byte_inputs_ || byte_data;
   return result;
 }
 
-void Model::predict(std::span<const float> x, std::span<float> out) const {
+template <typename Feature>
+void Model::predict_rows(std::span<const Feature> x, std::span<float> out) const {
   const auto in = static_cast<std::size_t>(network_->input_size());
   const auto outputs = static_cast<std::size_t>(network_->output_size());
   if (x.size() % in != 0)
@@ -68,31 +90,45 @@ void Model::predict(std::span<const float> x, std::span<float> out) const {
     throw_bad_input("predict: expected room for " + std::to_string(rows) + " x " + std::to_string(outputs) +
                     " outputs, got " + std::to_string(out.size()));
   if (rows == 0) return;
-  check_finite(x, in, "X");  // as the data files and fit's arrays are
+  constexpr bool bytes = std::is_same_v<Feature, std::uint8_t>;
+  if constexpr (!bytes) {
+    check_finite(x, in, "X");  // as the data files and fit's arrays are
+    if (byte_inputs_) check_byte_inputs(x, in, "X");
+  }
   const std::size_t batch_size = std::min<std::size_t>(kEvaluationBatchSize, rows);
   Workspace<float> workspace(*network_, static_cast<int>(batch_size));
-  // With a scaling, each batch is copied into a one-batch Dataset and scaled by gather_rows (the one
-  // place the formula is written); without, the rows are read where they lie.
+  // With a scaling or bytes, each batch is copied into a one-batch Dataset and converted by gather_rows (the
+  // one place the formulas are written); float rows without a scaling are read where they lie.
+  const bool converted = bytes || !scaling_.empty();
   Dataset batch;
   batch.source = "X";
   batch.features = static_cast<int>(in);
-  std::vector<float> scaled(scaling_.empty() ? 0 : batch_size * in);  // (B, IN)
+  std::vector<float> scaled(converted ? batch_size * in : 0);  // (B, IN)
   std::vector<std::size_t> indices(batch_size);
   std::iota(indices.begin(), indices.end(), std::size_t{0});
   for (std::size_t start = 0; start < rows; start += batch_size) {
     const std::size_t count = std::min(batch_size, rows - start);
-    const float* input = x.data() + start * in;  // (count, IN)
-    if (!scaling_.empty()) {
+    const Feature* rows_in = x.data() + start * in;  // (count, IN)
+    const float* input = nullptr;
+    if (converted) {
       batch.rows = count;
-      batch.features_f32.assign(input, input + count * in);
+      if constexpr (bytes)
+        batch.features_u8.assign(rows_in, rows_in + count * in);
+      else
+        batch.features_f32.assign(rows_in, rows_in + count * in);
       batch.gather_rows(scaled.data(), indices.data(), count, scaling_);
       input = scaled.data();
+    } else if constexpr (!bytes) {
+      input = rows_in;
     }
     network_->forward(workspace, input, static_cast<int>(count));
     const float* a = network_->output(workspace);  // (count, OUT)
     std::copy(a, a + count * outputs, out.data() + start * outputs);
   }
 }
+
+void Model::predict(std::span<const float> x, std::span<float> out) const { predict_rows(x, out); }
+void Model::predict_bytes(std::span<const std::uint8_t> x, std::span<float> out) const { predict_rows(x, out); }
 
 std::vector<float> Model::predict(std::span<const float> x) const {
   const auto in = static_cast<std::size_t>(network_->input_size());
@@ -101,19 +137,39 @@ std::vector<float> Model::predict(std::span<const float> x) const {
   return out;
 }
 
-Metrics Model::evaluate(std::span<const float> x, std::span<const float> y, const RunSettings& settings) const {
+template <typename Feature>
+Dataset Model::evaluation_data(std::span<const Feature> x, std::span<const float> y,
+                               const RunSettings& settings) const {
   if (settings.batch_size < 1)
     throw_bad_input("batch_size: expected a number >= 1, got " + std::to_string(settings.batch_size));
-  const Dataset data = dataset_from_arrays(spec(), x, y, {classes_, targets_, features_});
+  Dataset data = dataset_from_arrays(spec(), x, y, {classes_, targets_, features_});
+  if (byte_inputs_) check_byte_inputs(data);
+  return data;
+}
+
+Metrics Model::evaluate(std::span<const float> x, std::span<const float> y, const RunSettings& settings) const {
+  const Dataset data = evaluation_data(x, y, settings);
+  const auto device = open_device(settings.device);
+  return backprop::evaluate(*network_, data, scaling_, settings.batch_size, device.get());
+}
+
+Metrics Model::evaluate_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
+                              const RunSettings& settings) const {
+  const Dataset data = evaluation_data(x, y, settings);
   const auto device = open_device(settings.device);
   return backprop::evaluate(*network_, data, scaling_, settings.batch_size, device.get());
 }
 
 EvaluationReport Model::report(std::span<const float> x, std::span<const float> y,
                                 const RunSettings& settings) const {
-  if (settings.batch_size < 1)
-    throw_bad_input("batch_size: expected a number >= 1, got " + std::to_string(settings.batch_size));
-  const Dataset data = dataset_from_arrays(spec(), x, y, {classes_, targets_, features_});
+  const Dataset data = evaluation_data(x, y, settings);
+  const auto device = open_device(settings.device);
+  return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size);
+}
+
+EvaluationReport Model::report_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
+                                     const RunSettings& settings) const {
+  const Dataset data = evaluation_data(x, y, settings);
   const auto device = open_device(settings.device);
   return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size);
 }
@@ -125,6 +181,8 @@ io::Model Model::to_model_file() const {
   model.classes = classes_;
   model.targets = targets_;
   model.features = features_;
+  model.trained = scaling_trained_;
+  model.byte_inputs = byte_inputs_;
   return model;
 }
 

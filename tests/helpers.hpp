@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,8 +50,14 @@ struct CommandResult {
 };
 
 // Runs the built backprop command with the given arguments (a shell-quoted string).
+// $BACKPROP_TEST_COMMAND, when set, runs another build instead (to check that a test fails on an older one).
+inline std::string backprop_command() {
+  const char* other = std::getenv("BACKPROP_TEST_COMMAND");
+  return other != nullptr && *other != '\0' ? other : BACKPROP_COMMAND;
+}
+
 inline CommandResult run_backprop(const std::string& arguments) {
-  const std::string command = std::string("\"") + BACKPROP_COMMAND + "\" " + arguments + " 2>&1";
+  const std::string command = "\"" + backprop_command() + "\" " + arguments + " 2>&1";
   CommandResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -66,7 +73,7 @@ inline CommandResult run_backprop(const std::string& arguments) {
 // In a forked child: replaces the process with the backprop command and these arguments (exit 127 if it
 // cannot start). For tests that set up the child's file descriptors or limits themselves.
 [[noreturn]] inline void exec_backprop(const std::vector<std::string>& arguments) {
-  std::string command = BACKPROP_COMMAND;
+  std::string command = backprop_command();
   std::vector<std::string> copies = arguments;
   std::vector<char*> argv{command.data()};
   for (auto& a : copies) argv.push_back(a.data());

@@ -350,3 +350,249 @@ TEST(HardeningCsvLabels, TooManyClassesNamesThemWithLongLabelsCut) {
 
 }  // namespace
 }  // namespace backprop
+
+// ==== Issue 33: no wrong answer with exit 0 (docs/reliability.md, "Cases ... (issue 33)") ====
+// Each test's repro was run on the binary of 5943dcf, where it failed: BACKPROP_TEST_COMMAND=OLD-BINARY runs the
+// command tests against another build.
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+namespace backprop {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::CommandResult;
+using testing::read_text;
+using testing::run_backprop;
+using testing::shell_word;
+using testing::TempDir;
+using testing::write_file;
+namespace fs = std::filesystem;
+
+// A regression network of two named features (y = 2a - b + 0.5 ab, 200 rows on a grid), scaled standard.
+constexpr const char* kRegression =
+    R"({"input": 2, "layers": [{"units": 8, "activation": "tanh"}, {"units": 1, "activation": "identity"}],
+        "loss": "mse", "optimizer": {"type": "adam", "learning_rate": 0.02},
+        "training": {"epochs": 40, "batch_size": 16, "scale": "standard"}, "seed": 1})";
+
+// The rows as CSV with the columns in `order` (names a, b, y; plus "extra" when asked), from `first` on.
+std::string regression_csv(const std::vector<std::string>& order, int first = 0, int count = 200) {
+  std::string text;
+  for (std::size_t i = 0; i < order.size(); ++i) text += (i ? "," : "") + order[i];
+  text += "\n";
+  for (int r = first; r < first + count; ++r) {
+    const double a = -1.0 + 0.1 * (r % 20), b = 0.05 * (r / 20) * (r % 3 == 0 ? -1 : 1);
+    const double y = 2 * a - b + 0.5 * a * b;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const double v = order[i] == "a" ? a : order[i] == "b" ? b : order[i] == "y" ? y : 7.0;
+      text += (i ? "," : "") + io::format_double(v);
+    }
+    text += "\n";
+  }
+  return text;
+}
+
+// The trained model of kRegression on a, b, y in `dir`: dir/r.model.
+void train_regression(const TempDir& dir) {
+  write_file(dir / "r.json", kRegression);
+  write_file(dir / "abY.csv", regression_csv({"a", "b", "y"}));
+  const CommandResult r = run_backprop("train " + shell_word(dir / "r.json") + " --data " + shell_word(dir / "abY.csv") +
+                                       " --quiet --out " + shell_word(dir / "r.model"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+}
+
+std::string eval_line(const fs::path& model, const fs::path& data, const std::string& more = "") {
+  const CommandResult r = run_backprop("eval " + shell_word(model) + " --data " + shell_word(data) + " --json" + more);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  return r.out;
+}
+
+// ---- 1: columns by name ----
+
+TEST(Hardening33Columns, SwappedColumnsAreMatchedByTheModelsFeatureNames) {
+  TempDir dir;
+  train_regression(dir);
+  write_file(dir / "baY.csv", regression_csv({"b", "a", "y"}));
+  write_file(dir / "yab.csv", regression_csv({"y", "a", "b"}));
+  const std::string plain = eval_line(dir / "r.model", dir / "abY.csv");
+  EXPECT_THAT(plain, HasSubstr("\"rmse\""));
+  // The same rows, columns in another order: the same figures (5943dcf read b as a: RMSE many times larger).
+  EXPECT_EQ(eval_line(dir / "r.model", dir / "baY.csv"), plain);
+  EXPECT_EQ(eval_line(dir / "r.model", dir / "yab.csv"), plain);
+  const CommandResult predicted = run_backprop("predict " + shell_word(dir / "r.model") + " --data " +
+                                               shell_word(dir / "baY.csv"));
+  const CommandResult expected = run_backprop("predict " + shell_word(dir / "r.model") + " --data " +
+                                              shell_word(dir / "abY.csv"));
+  EXPECT_EQ(predicted.exit_code, 0) << predicted.out;
+  EXPECT_EQ(predicted.out, expected.out);
+}
+
+TEST(Hardening33Columns, AMissingFeatureIsExit2NamingIt) {
+  TempDir dir;
+  write_file(dir / "xor.json", read_text(testing::source_path("examples/xor.json")));
+  const CommandResult trained = run_backprop("train " + shell_word(dir / "xor.json") + " --data " +
+                                             shell_word(testing::source_path("examples/data/xor.csv")) +
+                                             " --epochs 5 --quiet --out " + shell_word(dir / "x.model"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  // The issue's case: a,xor for a model of a,b; predict took the target as feature b (exit 0).
+  write_file(dir / "axor.csv", "a,xor\n0,0\n1,1\n");
+  for (const std::string command : {"predict", "eval"}) {
+    const CommandResult r = run_backprop(command + " " + shell_word(dir / "x.model") + " --data " +
+                                         shell_word(dir / "axor.csv"));
+    EXPECT_EQ(r.exit_code, 2) << command << ": " << r.out;
+    EXPECT_THAT(r.out, HasSubstr("axor.csv:1: expected a column named 'b' (a feature of the model")) << r.out;
+  }
+  // Two columns besides the features and no --target: which is the target is not guessed.
+  write_file(dir / "two.csv", "xor,b,a,extra\n0,0,0,5\n1,0,1,5\n");
+  const CommandResult ambiguous = run_backprop("eval " + shell_word(dir / "x.model") + " --data " +
+                                               shell_word(dir / "two.csv"));
+  EXPECT_EQ(ambiguous.exit_code, 2) << ambiguous.out;
+  EXPECT_THAT(ambiguous.out, HasSubstr("expected one column besides the model's features ('a,b') to be the target, "
+                                       "got 2: 'xor,extra'; name the target (--target)"));
+  EXPECT_EQ(run_backprop("eval " + shell_word(dir / "x.model") + " --data " + shell_word(dir / "two.csv") +
+                         " --target xor").exit_code, 0);
+}
+
+TEST(Hardening33Columns, ExtraColumnsAreIgnoredWithOneNote) {
+  TempDir dir;
+  train_regression(dir);
+  write_file(dir / "extra.csv", regression_csv({"extra", "b", "y", "a"}));
+  const CommandResult predicted = run_backprop("predict " + shell_word(dir / "r.model") + " --data " +
+                                               shell_word(dir / "extra.csv") + " --out " + shell_word(dir / "p.csv"));
+  EXPECT_EQ(predicted.exit_code, 0) << predicted.out;  // 5943dcf: exit 2, 3 feature columns for 2 inputs
+  EXPECT_THAT(predicted.out, HasSubstr("note: " + (dir / "extra.csv").string() +
+                                       ": ignored 1 column that the model does not take: 'extra'"));
+  const CommandResult plain = run_backprop("predict " + shell_word(dir / "r.model") + " --data " +
+                                           shell_word(dir / "abY.csv"));
+  EXPECT_EQ(read_text(dir / "p.csv"), plain.out);
+  // eval: y is the model's target by name, extra is ignored (the note, then the same figures).
+  const std::vector<std::string> evaluated = lines_of(eval_line(dir / "r.model", dir / "extra.csv"));
+  ASSERT_EQ(evaluated.size(), 2u);
+  EXPECT_THAT(evaluated[0], HasSubstr("ignored 1 column that the model does not take: 'extra'"));
+  EXPECT_EQ(evaluated[1] + "\n", eval_line(dir / "r.model", dir / "abY.csv"));
+}
+
+TEST(Hardening33Columns, ADuplicateColumnNameIsRefused) {
+  TempDir dir;
+  write_file(dir / "xor.json", read_text(testing::source_path("examples/xor.json")));
+  write_file(dir / "dup.csv", "a,a,xor\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n");
+  const CommandResult r = run_backprop("train " + shell_word(dir / "xor.json") + " --data " +
+                                       shell_word(dir / "dup.csv") + " --epochs 1 --out " + shell_word(dir / "m"));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("dup.csv:1:2: expected each column name once, got 'a' in columns 1 and 2"));
+  EXPECT_FALSE(fs::exists(dir / "m"));
+}
+
+TEST(Hardening33Columns, TrainingAModelFurtherMatchesByNameAndKeepsItsNames) {
+  TempDir dir;
+  train_regression(dir);
+  write_file(dir / "baY.csv", regression_csv({"b", "a", "y"}));
+  // A step too small to matter: the model must stay what it was (5943dcf trained it on b as a and
+  // stored the names b, a).
+  const CommandResult r = run_backprop("train " + shell_word(dir / "r.model") + " --data " +
+                                       shell_word(dir / "baY.csv") + " --epochs 1 --learning-rate 1e-12 --quiet --out " +
+                                       shell_word(dir / "again.model"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(io::load_model(dir / "again.model").features, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(eval_line(dir / "again.model", dir / "abY.csv"), eval_line(dir / "r.model", dir / "abY.csv"));
+}
+
+TEST(Hardening33Columns, TheValidationFileIsMatchedByTheTrainingFilesNames) {
+  TempDir dir;
+  write_file(dir / "r.json", kRegression);
+  write_file(dir / "train.csv", regression_csv({"a", "b", "y"}));
+  write_file(dir / "valid.csv", regression_csv({"a", "b", "y"}, 7, 50));
+  write_file(dir / "swapped.csv", regression_csv({"y", "b", "a"}, 7, 50));
+  std::vector<std::string> logs;
+  for (const std::string name : {"valid.csv", "swapped.csv"}) {
+    const CommandResult r = run_backprop("train " + shell_word(dir / "r.json") + " --data " +
+                                         shell_word(dir / "train.csv") + " --validation " + shell_word(dir / name) +
+                                         " --epochs 3 --quiet --log " + shell_word(dir / (name + ".log")) +
+                                         " --out " + shell_word(dir / (name + ".model")));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    logs.push_back(read_text(dir / (name + ".log")));
+  }
+  // The validation losses (and everything else but the seconds) agree.
+  const auto without_seconds = [](const std::string& log) {
+    std::string out;
+    for (const std::string& line : lines_of(log)) {
+      auto j = nlohmann::json::parse(line);
+      j.erase("seconds");
+      out += j.dump() + "\n";
+    }
+    return out;
+  };
+  EXPECT_THAT(logs[0], HasSubstr("validation_loss"));
+  EXPECT_EQ(without_seconds(logs[1]), without_seconds(logs[0]));
+}
+
+// ---- 2: a trained model keeps its scaling ----
+
+TEST(Hardening33Scaling, ATrainedModelKeepsItsScalingAndRefusesAnotherKind) {
+  TempDir dir;
+  train_regression(dir);
+  // A subset with other statistics (a >= 0.5 only): refitting standard scaling there moves every input.
+  std::string subset = "a,b,y\n";
+  for (const std::string& line : lines_of(regression_csv({"a", "b", "y"}))) {
+    if (line[0] == 'a' || line[0] == '-') continue;
+    if (std::stod(line) >= 0.5) subset += line + "\n";
+  }
+  write_file(dir / "subset.csv", subset);
+  const std::string before = eval_line(dir / "r.model", dir / "abY.csv");
+  const CommandResult same = run_backprop("train " + shell_word(dir / "r.model") + " --data " +
+                                          shell_word(dir / "subset.csv") + " --scale standard --epochs 1 " +
+                                          "--learning-rate 1e-12 --quiet --out " + shell_word(dir / "same.model"));
+  ASSERT_EQ(same.exit_code, 0) << same.out;
+  EXPECT_EQ(eval_line(dir / "same.model", dir / "abY.csv"), before);  // 5943dcf refitted: RMSE several times larger
+  const CommandResult other = run_backprop("train " + shell_word(dir / "r.model") + " --data " +
+                                           shell_word(dir / "subset.csv") + " --scale minmax --epochs 1 --out " +
+                                           shell_word(dir / "other.model"));
+  EXPECT_EQ(other.exit_code, 2) << other.out;
+  EXPECT_THAT(other.out, HasSubstr("--scale: expected standard or no scale: a trained model keeps its own scaling"));
+  EXPECT_FALSE(fs::exists(dir / "other.model"));
+}
+
+// ---- 4: an output layer that cannot learn ----
+
+TEST(Hardening33Losses, ASoftmaxLayerOfOneUnitIsRefused) {
+  TempDir dir;
+  write_file(dir / "one.json", R"({"input": 2, "layers": [{"units": 3, "activation": "tanh"},
+                                   {"units": 1, "activation": "softmax"}], "loss": "softmax_ce", "seed": 1})");
+  write_file(dir / "mse.json", R"({"input": 2, "layers": [{"units": 1, "activation": "softmax"}], "loss": "mse"})");
+  write_file(dir / "data.csv", "a,b,label\n0,0,0\n1,1,1\n0,1,1\n1,0,0\n");
+  for (const std::string file : {"one.json", "mse.json"}) {
+    const CommandResult r = run_backprop("train " + shell_word(dir / file) + " --data " + shell_word(dir / "data.csv") +
+                                         " --epochs 2 --out " + shell_word(dir / "m"));
+    EXPECT_EQ(r.exit_code, 2) << file << ": " << r.out;  // 5943dcf: exit 0, loss 0 at every epoch
+    EXPECT_THAT(r.out, HasSubstr(".units: expected at least 2 units for softmax (one unit's softmax is always 1"));
+  }
+  EXPECT_FALSE(fs::exists(dir / "m"));
+}
+
+// ---- 5: trace traces what the model computes ----
+
+TEST(Hardening33Trace, ATraceOfAModelScalesItsInputAsPredictDoes) {
+  TempDir dir;
+  train_regression(dir);
+  write_file(dir / "row.csv", "a,b,y\n0.7,-0.3,0\n");
+  const CommandResult predicted = run_backprop("predict " + shell_word(dir / "r.model") + " --data " +
+                                               shell_word(dir / "row.csv"));
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.out;
+  const double expected = std::stod(lines_of(predicted.out).at(1));
+  const CommandResult traced = run_backprop("trace " + shell_word(dir / "r.model") +
+                                            " --input 0.7,-0.3 --target 0 --json");
+  ASSERT_EQ(traced.exit_code, 0) << traced.out;
+  const auto j = nlohmann::json::parse(traced.out);
+  const double output = j["steps"][0]["layers"][1]["a"][0].get<double>();
+  // predict computes in float32, the trace in double: within float rounding (5943dcf: 1.09 against 0.355).
+  EXPECT_NEAR(output, expected, 1e-5 * std::max(1.0, std::fabs(expected)));
+  const CommandResult text = run_backprop("trace " + shell_word(dir / "r.model") + " --input 0.7,-0.3 --target 0");
+  EXPECT_THAT(text.out, HasSubstr("input  = [0.7000, -0.3000]  (as given; x is it scaled by the model's standard "
+                                  "scaling"));
+}
+
+}  // namespace
+}  // namespace backprop

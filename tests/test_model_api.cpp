@@ -149,7 +149,7 @@ TEST(ModelApi, FitIsTheLowLevelTrainOfThePreparedData) {
   const backprop::io::LoadedModel loaded = backprop::io::read_model(dir / "rings.json");
   const backprop::io::Model& read = loaded.model;
   backprop::NetworkSpec spec = options.start_spec(read.network, loaded.exact_network);
-  backprop::TrainingData data = backprop::prepare_training_data(spec, a.data, std::nullopt, read.scaling, false);
+  backprop::TrainingData data = backprop::prepare_training_data(spec, a.data, std::nullopt, std::nullopt, std::nullopt);
   ASSERT_NE(data.validation_or_null(), nullptr);
   EXPECT_EQ(data.validation->rows, 48u);  // 0.2 of 240
   backprop::Network<float> network(spec);
@@ -239,7 +239,10 @@ TEST(ModelApi, SaveAndLoadRoundTripInBothFormats) {
 }
 
 // A model trained further keeps its scaling unless `scale` is given, as `backprop train MODEL` does.
-TEST(ModelApi, TrainingFurtherKeepsTheScalingUnlessScaleIsGiven) {
+// Issue 33: a trained model's parameters were learnt on inputs scaled its way, so training further keeps that
+// scaling; the same kind asked again changes nothing, another kind is refused (it refitted the scaling under
+// the trained weights before: RMSE 0.098 became 0.679).
+TEST(ModelApi, TrainingFurtherKeepsTheScalingAndRefusesAnotherKind) {
   TempDir dir;
   write_rings(dir);
   const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
@@ -251,7 +254,17 @@ TEST(ModelApi, TrainingFurtherKeepsTheScalingUnlessScaleIsGiven) {
   model.fit(half, half_y, {.epochs = 1}, {.device = "cpu"});
   EXPECT_EQ(model.scaling().offset, fitted);
   model.fit(half, half_y, {.epochs = 1, .scale = "standard"}, {.device = "cpu"});
-  EXPECT_NE(model.scaling().offset, fitted);
+  EXPECT_EQ(model.scaling().offset, fitted);
+  const std::vector<float> before = model.predict(a.x());
+  try {
+    model.fit(half, half_y, {.epochs = 1, .scale = "minmax"}, {.device = "cpu"});
+    ADD_FAILURE() << "a scale of another kind was accepted";
+  } catch (const backprop::OptionError& e) {
+    EXPECT_EQ(e.key(), "scale");
+    EXPECT_THAT(e.what(), HasSubstr("a trained model keeps its own scaling (standard"));
+  }
+  EXPECT_EQ(model.scaling().kind, backprop::ScalingKind::standard);
+  EXPECT_EQ(model.predict(a.x()), before);  // nothing trained
 }
 
 // Each option out of range: OptionError naming the key, before anything is trained.

@@ -216,7 +216,8 @@ class ModelFileBinary : public ::testing::Test {
 TEST_F(ModelFileBinary, LayoutMatchesTheHeaderComment) {
   ASSERT_GE(bytes_.size(), 24u);
   EXPECT_EQ(bytes_.substr(0, 8), std::string("BKPROP\r\n"));
-  EXPECT_EQ(u32_at(bytes_, 8), io::kModelFormatVersion);
+  // Version 1: the model records no uint8 inputs, version 2's one addition (ModelFileVersions below).
+  EXPECT_EQ(u32_at(bytes_, 8), io::kFirstModelFormatVersion);
   const BinaryParts parts = split(bytes_);
   const auto header = nlohmann::json::parse(parts.header);
   const std::size_t count = parameter_bits(model_.network).size();
@@ -285,9 +286,9 @@ TEST_F(ModelFileBinary, WrongMagicIsRefused) {
 
 TEST_F(ModelFileBinary, NewerVersionIsRefused) {
   BinaryParts parts = split(bytes_);
-  put_u32(parts.prefix, 8, 2);
+  put_u32(parts.prefix, 8, 3);
   const std::string message = error_for(join(parts));
-  EXPECT_NE(message.find("damaged.bkp: offset 8: format version 2 is newer than this program reads (1)"),
+  EXPECT_NE(message.find("damaged.bkp: offset 8: format version 3 is newer than this program reads (2)"),
             std::string::npos)
       << message;
 }
@@ -470,10 +471,10 @@ TEST_F(ModelFileJson, ModelWithoutWeightsIsRefused) {
 
 TEST_F(ModelFileJson, NewerVersionAndWrongFormatAreRefused) {
   auto root = nlohmann::json::parse(io::model_to_json(model_));
-  root["version"] = 2;
+  root["version"] = 3;
   write_file(dir_ / "model.json", root.dump());
   std::string message = load_error(dir_ / "model.json");
-  EXPECT_NE(message.find("model.json: version: 2 is newer than this program reads (1)"), std::string::npos) << message;
+  EXPECT_NE(message.find("model.json: version: 3 is newer than this program reads (2)"), std::string::npos) << message;
 
   root["version"] = 1;
   root["format"] = "something-else";

@@ -19,6 +19,7 @@
 // what this one does not do (checkpoints, data files, MPI).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -59,8 +60,9 @@ class Model {
   explicit Model(io::Model model);
 
   // Trains from the current parameters; options override the recipe (training, optimizer, seed). Keeps the
-  // trained parameters, the scaling (fitted on the training rows; a trained model keeps its own unless
-  // options.scale is set) and the class or target names. Returns the per-epoch history.
+  // trained parameters, the scaling (fitted on the training rows; a trained model keeps its own, and an
+  // options.scale of another kind is refused: OptionError "scale") and the class or target names. Returns
+  // the per-epoch history.
   TrainingResult fit(std::span<const float> x, std::span<const float> y, const TrainingOptions& options = {},
                      const RunSettings& settings = {});
   // (rows, OUT) outputs for x (rows, IN), scaled by the model's scaling.
@@ -73,6 +75,18 @@ class Model {
   // evaluate's metrics and the figures people quote (train/metrics.hpp: per-class precision, recall and F1,
   // ROC AUC, log loss, ...; R², the largest errors), as `backprop eval` reports them.
   EvaluationReport report(std::span<const float> x, std::span<const float> y, const RunSettings& settings = {}) const;
+
+  // fit, predict, evaluate and report with uint8 features, each read as value / 255, as IDX and uint8 NPY
+  // files are (one meaning for the same bytes everywhere). A model trained on uint8 data records it
+  // (byte_inputs()): given floats, it takes only values in [0, 1] (check_byte_inputs, data/prepare.hpp).
+  TrainingResult fit_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
+                           const TrainingOptions& options = {}, const RunSettings& settings = {});
+  void predict_bytes(std::span<const std::uint8_t> x, std::span<float> out) const;
+  Metrics evaluate_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
+                         const RunSettings& settings = {}) const;
+  EvaluationReport report_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
+                                const RunSettings& settings = {}) const;
+  bool byte_inputs() const { return byte_inputs_; }
   // Atomic write: binary (default) or JSON (readable; reads back bit-exact).
   void save(const std::filesystem::path& path, ModelFormat format = ModelFormat::binary) const;
 
@@ -98,7 +112,16 @@ class Model {
   NetworkSpec exact_network_;  // spec_for_trace until fit
   Scaling scaling_;
   std::vector<std::string> classes_, targets_, features_;
-  bool trained_ = false;
+  bool trained_ = false;          // fit has run (spec_for_trace)
+  bool scaling_trained_ = false;  // a trained model's scaling (a model file's or fit's): kept by fit
+  bool byte_inputs_ = false;      // trained on uint8 data (io::Model::byte_inputs)
+
+  TrainingResult fit_data(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
+                          const RunSettings& settings);
+  template <typename Feature>
+  void predict_rows(std::span<const Feature> x, std::span<float> out) const;
+  template <typename Feature>
+  Dataset evaluation_data(std::span<const Feature> x, std::span<const float> y, const RunSettings& settings) const;
 };
 
 }  // namespace backprop

@@ -16,6 +16,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
+#include "columns.hpp"
 #include "loaders.hpp"
 
 namespace backprop::data {
@@ -165,92 +166,6 @@ class CsvReader {
   std::string unescaped_;
 };
 
-std::string join_names(const std::vector<std::string>& names) {
-  std::string joined;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i > 0) joined += ",";
-    joined += names[i];
-  }
-  return quoted_excerpt(joined);
-}
-
-std::vector<std::string_view> split_target_option(std::string_view target) {
-  std::vector<std::string_view> items;
-  if (trim(target).empty()) return items;
-  std::size_t start = 0;
-  while (start <= target.size()) {
-    std::size_t end = target.find(',', start);
-    if (end == std::string_view::npos) end = target.size();
-    items.push_back(trim(target.substr(start, end - start)));
-    start = end + 1;
-  }
-  return items;
-}
-
-std::optional<std::size_t> parse_index(std::string_view text) {
-  if (text.empty() || text.size() > 9) return std::nullopt;
-  std::size_t value = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<std::size_t>(c - '0');
-  }
-  return value;
-}
-
-// The target columns named by options.target (header name first, else 0-based index); empty when the
-// target is optional and absent.
-std::vector<std::size_t> resolve_target_columns(const std::vector<std::string>& header, std::size_t header_line,
-                                                const std::string& source, const LoadOptions& options) {
-  const std::vector<std::string_view> items = split_target_option(options.target);
-  const std::size_t columns = header.size();
-  std::vector<std::size_t> targets;
-  if (items.empty()) {
-    // Without a named target the last column is the target, unless the target is optional and every
-    // column is needed as a feature.
-    if (options.target_optional && options.expected_features &&
-        static_cast<std::size_t>(*options.expected_features) == columns)
-      return targets;
-    targets.push_back(columns - 1);
-    return targets;
-  }
-  std::size_t missing = 0;
-  std::string first_missing;
-  for (const std::string_view item : items) {
-    std::optional<std::size_t> found;
-    std::size_t matches = 0;
-    for (std::size_t c = 0; c < columns; ++c) {
-      if (header[c] == item) {
-        if (!found) found = c;
-        ++matches;
-      }
-    }
-    if (matches > 1)
-      throw_bad_input(source + ":" + std::to_string(header_line) + ":" + std::to_string(*found + 1) +
-                      ": expected one column named '" + std::string(item) + "' (the target), got " +
-                      std::to_string(matches));
-    if (!found) {
-      const std::optional<std::size_t> index = parse_index(item);
-      if (index && *index < columns) found = index;
-    }
-    if (!found) {
-      if (missing++ == 0) first_missing = std::string(item);
-      continue;
-    }
-    if (std::find(targets.begin(), targets.end(), *found) != targets.end())
-      throw_bad_input(source + ":" + std::to_string(header_line) + ":" + std::to_string(*found + 1) +
-                      ": expected each target column once, got column " + std::to_string(*found + 1) + " (" +
-                      header[*found] + ") twice in '" + options.target + "'");
-    targets.push_back(*found);
-  }
-  if (missing > 0) {
-    if (options.target_optional && missing == items.size()) return {};
-    throw_bad_input(source + ":" + std::to_string(header_line) + ": expected a target column named '" +
-                    first_missing + "' or a 0-based index below " + std::to_string(columns) + ", got header '" +
-                    join_names(header) + "'");
-  }
-  return targets;
-}
-
 // Class labels as they are read: each distinct text gets an id in order of first appearance; the ids
 // are renumbered into the final class order at the end.
 class LabelCollector {
@@ -320,7 +235,7 @@ class KnownClasses {
     return std::nullopt;
   }
 
-  std::string describe() const { return join_names(names_); }
+  std::string describe() const { return header_text(names_); }
 
  private:
   const std::vector<std::string>& names_;
@@ -328,18 +243,64 @@ class KnownClasses {
   std::map<std::string, std::int32_t, std::less<>> ids_;
 };
 
+// What a header row must be beyond its shape: comma-separated (a file of one column whose name holds ';' or
+// a tab is another separator's), and names free of control characters (they go into the model, messages
+// and predict's CSV).
+void check_header(const std::vector<std::string>& header, std::size_t line, const std::string& source) {
+  if (header.size() == 1) {
+    for (const char separator : {';', '\t', '|'}) {
+      if (header[0].find(separator) == std::string::npos) continue;
+      const std::string shown = separator == '\t' ? "a tab" : std::string("'") + separator + "'";
+      throw_bad_input(source + ":" + std::to_string(line) + ": expected columns separated by ',', got a header of one "
+                      "column that holds " + shown + " ('" + quoted_excerpt(header[0]) +
+                      "'): only comma-separated files are read; convert the file to commas");
+    }
+  }
+  for (std::size_t c = 0; c < header.size(); ++c)
+    if (io::first_control_character(header[c]))
+      throw_bad_input(source + ":" + std::to_string(line) + ":" + std::to_string(c + 1) +
+                      ": expected a column name without control characters, got '" + quoted_excerpt(header[c]) + "'");
+}
+
+void check_feature_count(const Dataset& data, const std::vector<std::string>& header, std::size_t line,
+                         const LoadOptions& options) {
+  const std::string& source = data.source;
+  if (data.features == 0)
+    throw_bad_input(source + ":" + std::to_string(line) +
+                    ": expected at least one feature column besides the target, got header '" + header_text(header) +
+                    "'");
+  if (options.expected_features && *options.expected_features != data.features)
+    throw_bad_input(source + ":" + std::to_string(line) + ": expected " + std::to_string(*options.expected_features) +
+                    " feature columns (the network's inputs), got " + std::to_string(data.features) + " ('" +
+                    header_text(data.feature_names) + "')");
+}
+
 }  // namespace
+
+void check_csv_text(std::string_view text, const std::string& source, bool complete) {
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (text.size() >= 2 && text[0] == '\x1F' && text[1] == '\x8B')
+    throw_bad_input(source + ":1:1: expected CSV text, got gzip-compressed bytes (the magic 0x1F 0x8B): name the "
+                    "file with .gz at the end (data.csv.gz) to have it decompressed");
+  char byte[8];
+  // Column names and labels end up in the model (JSON, which must be UTF-8): refuse other bytes here. A
+  // sequence cut by the end of an incomplete prefix is the next chunk's to finish.
+  if (const auto bad = io::first_invalid_utf8(text); bad && (complete || *bad + 4 <= text.size())) {
+    const auto where = io::position_of(text, *bad);
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
+    throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                    ": expected UTF-8 text, got the byte " + byte + (*bad < 1024 ? " (is it a binary file?)" : ""));
+  }
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
+    const auto where = io::position_of(text, nul);
+    throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                    ": expected CSV text, got the byte 0x00 (is it a binary file?)");
+  }
+}
 
 Dataset parse_csv(std::string_view text, const std::string& source, const LoadOptions& options) {
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  // Column names and labels end up in the model (JSON, which must be UTF-8): refuse other bytes here.
-  if (const auto bad = io::first_invalid_utf8(text)) {
-    const auto where = io::position_of(text, *bad);
-    char byte[8];
-    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
-    throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                    ": expected UTF-8 text, got the byte " + byte);
-  }
+  check_csv_text(text, source, true);
   CsvReader reader(text, source);
   CsvRecord record;
   if (!reader.next(record))
@@ -348,7 +309,9 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
   std::vector<std::string> header(record.fields.begin(), record.fields.end());
   const std::size_t columns = header.size();
 
-  const std::vector<std::size_t> target_columns = resolve_target_columns(header, header_line, source, options);
+  check_header(header, header_line, source);
+  const ColumnPlan plan = plan_columns(header, header_line, source, options);
+  const std::vector<std::size_t>& target_columns = plan.targets;
   // predict (target_optional): a target column present in the data is skipped, not read, so unlabelled
   // rows ("?", empty) predict as well as labelled ones.
   const bool has_targets = !target_columns.empty() && !options.target_optional;
@@ -358,25 +321,19 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
                     ": expected one target column for classification, got " + std::to_string(target_columns.size()) +
                     " ('" + options.target + "')");
 
-  // role[c] >= 0: feature index; role[c] < 0: target index -role[c] - 1.
-  std::vector<int> role(columns, 0);
+  // role[c] >= 0: feature index; role[c] < 0: target index -role[c] - 1; kIgnored: neither.
+  constexpr int kIgnored = std::numeric_limits<int>::min();
+  std::vector<int> role(columns, kIgnored);
   for (std::size_t t = 0; t < target_columns.size(); ++t) role[target_columns[t]] = -static_cast<int>(t) - 1;
   Dataset data;
   data.source = source;
   data.task = options.task;
-  for (std::size_t c = 0; c < columns; ++c) {
-    if (role[c] < 0) continue;
+  for (const std::size_t c : plan.features) {
     role[c] = data.features++;
     data.feature_names.push_back(header[c]);
   }
-  if (data.features == 0)
-    throw_bad_input(source + ":" + std::to_string(header_line) +
-                    ": expected at least one feature column besides the target, got header '" + join_names(header) +
-                    "'");
-  if (options.expected_features && *options.expected_features != data.features)
-    throw_bad_input(source + ":" + std::to_string(header_line) + ": expected " +
-                    std::to_string(*options.expected_features) + " feature columns (the network's inputs), got " +
-                    std::to_string(data.features) + " ('" + join_names(data.feature_names) + "')");
+  for (const std::size_t c : plan.ignored) data.ignored_columns.push_back(header[c]);
+  check_feature_count(data, header, header_line, options);
   for (const std::size_t c : target_columns) {
     if (has_targets && !classification) data.target_names.push_back(header[c]);
   }
@@ -396,6 +353,7 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
   const std::optional<KnownClasses> known =
       options.known_classes.empty() ? std::nullopt : std::optional<KnownClasses>(options.known_classes);
   std::vector<float> row_targets(target_columns.size());
+  std::vector<float> row_features(static_cast<std::size_t>(data.features));
 
   auto where = [&](std::size_t c) {
     return source + ":" + std::to_string(record.field_lines[c]) + ":" + std::to_string(c + 1) + ": ";
@@ -403,8 +361,11 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
   auto parse_number = [&](std::size_t c) -> float {
     const std::string_view field = record.fields[c];
     const std::optional<double> value = io::parse_double(field);
-    const bool finite_float = value && std::fabs(*value) <= std::numeric_limits<float>::max();
-    if (!finite_float)
+    if (value && std::fabs(*value) > std::numeric_limits<float>::max())
+      throw_bad_input(where(c) + "expected a number within float32's range (magnitude at most 3.4028235e+38) in "
+                      "column " + std::to_string(c + 1) + " (" + header[c] + "), got '" + quoted_excerpt(field) +
+                      "', which overflows float32");
+    if (!value)
       throw_bad_input(where(c) + "expected a finite number in column " + std::to_string(c + 1) + " (" + header[c] +
                       "), got '" + quoted_excerpt(field) + "'");
     return static_cast<float>(*value);
@@ -419,10 +380,10 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
     }
     for (std::size_t c = 0; c < columns; ++c) {
       if (role[c] >= 0) {
-        data.features_f32.push_back(parse_number(c));
+        row_features[static_cast<std::size_t>(role[c])] = parse_number(c);
         continue;
       }
-      if (!has_targets) continue;
+      if (!has_targets || role[c] == kIgnored) continue;
       const std::size_t t = static_cast<std::size_t>(-role[c] - 1);
       if (!classification) {
         row_targets[t] = parse_number(c);
@@ -432,6 +393,9 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
       if (label.empty())
         throw_bad_input(where(c) + "expected a class label in column " + std::to_string(c + 1) + " (" + header[c] +
                         "), got ''");
+      if (io::first_control_character(label))
+        throw_bad_input(where(c) + "expected a class label without control characters in column " +
+                        std::to_string(c + 1) + " (" + header[c] + "), got '" + quoted_excerpt(label) + "'");
       if (known) {
         const std::optional<std::int32_t> id = known->find(label);
         if (!id)
@@ -442,6 +406,7 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
         data.labels.push_back(collected.id_of(label));
       }
     }
+    data.features_f32.insert(data.features_f32.end(), row_features.begin(), row_features.end());
     if (has_targets && !classification) data.targets.insert(data.targets.end(), row_targets.begin(), row_targets.end());
     ++data.rows;
   }

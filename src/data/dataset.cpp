@@ -300,6 +300,16 @@ void Dataset::gather_targets(float* out, const std::size_t* indices, std::size_t
   for (std::size_t i = 0; i < count; ++i) out[i * width + static_cast<std::size_t>(labels[indices[i]])] = 1.0f;
 }
 
+std::string ignored_columns_note(const Dataset& data) {
+  if (data.ignored_columns.empty()) return "";
+  std::string names;
+  for (std::size_t i = 0; i < data.ignored_columns.size(); ++i)
+    names += (i > 0 ? ", '" : "'") + data::quoted_excerpt(data.ignored_columns[i]) + "'";
+  const std::size_t count = data.ignored_columns.size();
+  return data.source + ": ignored " + std::to_string(count) + (count == 1 ? " column" : " columns") +
+         " that the model does not take: " + names;
+}
+
 void split_validation(Dataset& train, Dataset& validation, double fraction, std::uint64_t seed) {
   if (&train == &validation) throw_bad_input("split_validation: expected two different data sets, got one");
   if (!(fraction > 0.0 && fraction < 1.0))

@@ -57,6 +57,12 @@ Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesyste
 
 // Every loader fills features (and rows), and the targets when there are any.
 
+// Refuses bytes that cannot be CSV text, from the start of the data on (the reader calls it on the first
+// chunk, so that a binary file is refused before 1 GiB of it is read; parse_csv on the whole text):
+// gzip-compressed bytes, bytes that are not UTF-8, a NUL byte. complete: text is the whole data (else a
+// UTF-8 sequence cut at its end is no error).
+void check_csv_text(std::string_view text, const std::string& source, bool complete);
+
 // CSV text with a header row; `source` names it in messages (the file, or "<stdin>").
 Dataset parse_csv(std::string_view text, const std::string& source, const LoadOptions& options);
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <type_traits>
 
 #include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
@@ -32,14 +33,15 @@ std::vector<std::string> classes_for(const NetworkSpec& spec, const std::string&
 }
 
 Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const std::string& labels,
-                         const std::string& target, const std::vector<std::string>& model_classes,
-                         bool target_optional) {
+                         const std::string& target, const DataNames& model, bool target_optional) {
   LoadOptions options;
   options.task = task_of(spec);
   options.target = target;
-  options.known_classes = classes_for(spec, data, model_classes);
+  options.known_classes = classes_for(spec, data, model.classes);
   options.expected_features = spec.input;
   options.target_optional = target_optional;
+  options.feature_names = model.features;
+  options.target_names = model.targets;
   Dataset dataset =
       load_dataset(data, labels.empty() ? std::nullopt : std::optional<std::filesystem::path>(labels), options);
   if (options.task == TaskKind::classification && !dataset.class_names.empty()) {
@@ -67,6 +69,20 @@ void check_finite(std::span<const float> values, std::size_t width, const char* 
     if (!std::isfinite(values[i]))
       throw_bad_input(std::string(array) + ": row " + std::to_string(i / width) + ", column " +
                       std::to_string(i % width) + ": expected a finite number, got " + io::format_float(values[i]));
+}
+
+void check_byte_inputs(std::span<const float> values, std::size_t width, const std::string& source) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!(values[i] >= 0.0f && values[i] <= 1.0f))
+      throw_bad_input(source + ": row " + std::to_string(i / width) + ", column " + std::to_string(i % width) +
+                      ": expected a number in [0, 1] (the model was trained on uint8 data, read as value / 255), "
+                      "got " + io::format_float(values[i]) +
+                      ": give the data as uint8 (IDX, uint8 NPY, a uint8 array) or divided by 255");
+}
+
+void check_byte_inputs(const Dataset& data) {
+  if (!data.features_u8.empty()) return;
+  check_byte_inputs(data.features_f32, static_cast<std::size_t>(data.features), data.source);
 }
 
 namespace {
@@ -105,8 +121,12 @@ void set_targets(Dataset& d, const NetworkSpec& spec, std::span<const float> y, 
 
 }  // namespace
 
-Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const float> x, std::span<const float> y,
-                            const DataNames& names) {
+namespace {
+
+// Rows and the task's targets of x (float or uint8 features), checked as dataset_from_arrays says.
+template <typename Feature>
+Dataset arrays_dataset(const NetworkSpec& spec, std::span<const Feature> x, std::span<const float> y,
+                       const DataNames& names) {
   const auto in = static_cast<std::size_t>(spec.input);
   if (x.size() % in != 0)
     throw_bad_input("X: expected rows of " + std::to_string(in) + " features (the network's inputs), got " +
@@ -116,8 +136,12 @@ Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const float> x, s
   d.source.push_back('X');  // (not = "X": GCC 12 warns -Wrestrict falsely on that assignment here)
   d.rows = x.size() / in;
   d.features = spec.input;
-  check_finite(x, in, "X");
-  d.features_f32.assign(x.begin(), x.end());
+  if constexpr (std::is_same_v<Feature, float>) {
+    check_finite(x, in, "X");
+    d.features_f32.assign(x.begin(), x.end());
+  } else {
+    d.features_u8.assign(x.begin(), x.end());
+  }
   if (names.features.size() == in) d.feature_names = names.features;
   d.task = task_of(spec);
   if (d.task == TaskKind::classification)
@@ -127,8 +151,27 @@ Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const float> x, s
   return d;
 }
 
+}  // namespace
+
+Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const float> x, std::span<const float> y,
+                            const DataNames& names) {
+  return arrays_dataset(spec, x, y, names);
+}
+
+Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const std::uint8_t> x, std::span<const float> y,
+                            const DataNames& names) {
+  return arrays_dataset(spec, x, y, names);
+}
+
 TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::optional<Dataset> validation,
-                                   const Scaling& model_scaling, bool refit_scaling) {
+                                   const std::optional<Scaling>& trained_scaling,
+                                   std::optional<ScalingKind> requested_scale) {
+  if (trained_scaling && requested_scale && *requested_scale != trained_scaling->kind)
+    throw OptionError("scale", "expected " + std::string(to_string(trained_scaling->kind)) +
+                                   " or no scale: a trained model keeps its own scaling (" +
+                                   std::string(to_string(trained_scaling->kind)) +
+                                   ", which its weights were learnt on) when trained further, got " +
+                                   std::string(to_string(*requested_scale)));
   TrainingData data;
   data.task = train.task;
   if (validation) {
@@ -138,8 +181,12 @@ TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::option
     data.validation.emplace();
     split_validation(train, *data.validation, spec.training.validation_split, spec.seed);
   }
-  data.scaling = model_scaling;
-  if (data.scaling.empty() || refit_scaling) data.scaling = fit_scaling(spec.training.scale, train);
+  if (trained_scaling) {
+    data.scaling = *trained_scaling;
+    spec.training.scale = trained_scaling->kind;  // the recipe the model records says what it was trained with
+  } else {
+    data.scaling = fit_scaling(spec.training.scale, train);
+  }
   data.train = std::move(train);
   return data;
 }

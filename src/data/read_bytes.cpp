@@ -59,6 +59,7 @@ std::optional<DeclaredEnd> limit_of(const std::filesystem::path& path, const std
   if (prefix.size() < 6 && !complete && !format_by_name(path)) return std::nullopt;
   switch (format_of(path, prefix)) {
     case FileFormat::csv:
+      check_csv_text(std::string_view(reinterpret_cast<const char*>(prefix.data()), prefix.size()), name, complete);
       return DeclaredEnd{csv_limit, ""};
     case FileFormat::idx:
       return idx_declared_end(prefix, name);

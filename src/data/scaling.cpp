@@ -48,6 +48,16 @@ void for_each_row(const Dataset& data, F&& f) {
 
 }  // namespace
 
+std::vector<double> scale_rows(const Scaling& scaling, std::vector<double> rows) {
+  if (scaling.empty()) return rows;
+  const std::size_t width = scaling.offset.size();
+  if (width == 0 || rows.size() % width != 0)
+    throw_bad_input("expected rows of " + std::to_string(width) + " features (the scaling's), got " +
+                    std::to_string(rows.size()) + " numbers");
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = (rows[i] - scaling.offset[i % width]) / scaling.scale[i % width];
+  return rows;
+}
+
 Scaling fit_scaling(ScalingKind kind, const Dataset& data) {
   Scaling scaling;
   scaling.kind = kind;

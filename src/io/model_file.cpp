@@ -40,7 +40,12 @@ constexpr std::size_t kFixedHeaderBytes = 16;  // magic, version, header length
 constexpr std::size_t kChecksumBytes = 8;
 constexpr std::string_view kModelFormatName = "backprop-model";
 // Keys the binary header adds to a network file (it has no "format" or "version": the prefix holds them).
-constexpr std::string_view kBinaryHeaderKeys[] = {"scaling", "classes", "targets", "features", "parameter_count"};
+constexpr std::string_view kBinaryHeaderKeys[] = {"scaling", "classes", "targets", "features", "parameter_count",
+                                                  "inputs"};
+constexpr std::string_view kByteInputs = "uint8";
+
+// The version a model is written as: 1 unless it holds version 2's one addition.
+unsigned version_for(const Model& model) { return model.byte_inputs ? kModelFormatVersion : kFirstModelFormatVersion; }
 
 // ---- checksum and little-endian bytes ----
 
@@ -169,6 +174,12 @@ class ExtrasReader {
     if (root.contains("classes")) model.classes = names(root["classes"], "classes");
     if (root.contains("targets")) model.targets = names(root["targets"], "targets");
     if (root.contains("features")) model.features = names(root["features"], "features");
+    if (root.contains("inputs")) {
+      const Json& inputs = root["inputs"];
+      if (!inputs.is_string() || inputs.get<std::string>() != kByteInputs)
+        fail("inputs", "expected \"uint8\" (a model trained on uint8 data), got " + inputs.dump());
+      model.byte_inputs = true;
+    }
     check_scaling(model.scaling, model.network.input, source_ + ": ");
     check_classes(model);
   }
@@ -224,6 +235,11 @@ class ExtrasReader {
     for (std::size_t i = 0; i < value.size(); ++i) {
       if (!value[i].is_string()) fail(path + "[" + std::to_string(i) + "]", "expected a string, got " + value[i].dump());
       out.push_back(value[i].get<std::string>());
+      // A name is printed (info), written into predict's CSV and into messages: a NUL would cut it there,
+      // a line break forge a line.
+      if (first_control_character(out.back()))
+        fail(path + "[" + std::to_string(i) + "]",
+             "expected a name without control characters (NUL, line breaks, ...), got " + value[i].dump());
     }
     return out;
   }
@@ -236,6 +252,7 @@ void add_extras(Json& root, const Model& model) {
   root["classes"] = model.classes;
   root["targets"] = model.targets;
   root["features"] = model.features;
+  if (model.byte_inputs) root["inputs"] = std::string(kByteInputs);
 }
 
 // The model ready to write: parameters filled and float-rounded, everything checked, so that what is
@@ -250,10 +267,17 @@ Model checked_for_saving(const Model& model, const std::string& where) {
   }
   round_parameters_to_float(out.network, where);
   check_scaling(model.scaling, out.network.input, where);
+  for (const auto& [key, names] : {std::pair{"classes", &model.classes}, std::pair{"targets", &model.targets},
+                                   std::pair{"features", &model.features}})
+    for (std::size_t i = 0; i < names->size(); ++i)
+      if (first_control_character((*names)[i]))
+        throw_bad_input(where + key + "[" + std::to_string(i) + "]: expected a name without control characters");
   out.scaling = model.scaling;
   out.classes = model.classes;
   out.targets = model.targets;
   out.features = model.features;
+  out.trained = model.trained;
+  out.byte_inputs = model.byte_inputs;
   return out;
 }
 
@@ -289,7 +313,7 @@ std::string binary_bytes(const Model& model) {
   std::string bytes;
   bytes.reserve(kFixedHeaderBytes + header_text.size() + 4 * count + kChecksumBytes);
   bytes.append(kMagic);
-  append_u32(bytes, kModelFormatVersion);
+  append_u32(bytes, version_for(model));
   append_u32(bytes, static_cast<std::uint32_t>(header_text.size()));
   bytes.append(header_text);
   for (const auto& layer : model.network.layers)
@@ -323,9 +347,9 @@ Model load_binary(std::string_view bytes, const std::string& file) {
   if (version > kModelFormatVersion)
     throw_bad_input(file + ": offset 8: format version " + std::to_string(version) +
                     " is newer than this program reads (" + std::to_string(kModelFormatVersion) + ")");
-  if (version != kModelFormatVersion)
+  if (version < kFirstModelFormatVersion)
     fail(8, "format version " + std::to_string(version) + " is not a valid version (expected " +
-                std::to_string(kModelFormatVersion) + ")");
+                std::to_string(kFirstModelFormatVersion) + " to " + std::to_string(kModelFormatVersion) + ")");
   const std::uint64_t header_length = read_u32(bytes, 12);
   const std::uint64_t room = size - kFixedHeaderBytes - kChecksumBytes;
   if (header_length > room)
@@ -368,6 +392,7 @@ Model load_binary(std::string_view bytes, const std::string& file) {
   const std::uint64_t expected_count = parameter_count(model.network);
   if (!header.contains("parameter_count") || !header["parameter_count"].is_number_unsigned())
     throw_bad_input(header_source + ": parameter_count: expected a whole number >= 0" + damage_note);
+  model.trained = true;
   const auto stored_count = header["parameter_count"].get<std::uint64_t>();
   if (stored_count != expected_count)
     throw_bad_input(header_source + ": parameter_count: " + std::to_string(stored_count) +
@@ -434,7 +459,7 @@ Model load_json(std::string_view text, const std::string& file) {
     throw_bad_input(file + ": version: expected the model format version (" + std::to_string(kModelFormatVersion) +
                     ")" + (root.contains("version") ? ", got " + root["version"].dump() : ""));
   const auto version = root["version"].get<std::uint64_t>();
-  if (version != kModelFormatVersion)
+  if (version > kModelFormatVersion || version < kFirstModelFormatVersion)
     throw_bad_input(file + ": version: " + std::to_string(version) +
                     (version > kModelFormatVersion ? " is newer than this program reads (" : " is not a valid version (expected ") +
                     std::to_string(kModelFormatVersion) + ")");
@@ -449,6 +474,7 @@ Model load_json(std::string_view text, const std::string& file) {
   }
   round_parameters_to_float(model.network, file + ": ");
   ExtrasReader(file).read(root, model);
+  model.trained = true;
   return model;
 }
 
@@ -460,19 +486,59 @@ void save_model(const fs::path& path, const Model& model) {
 
 std::string model_bytes(const Model& model) { return binary_bytes(checked_for_saving(model, "model_bytes: ")); }
 
-Model load_model(const fs::path& path) { return load_model_bytes(read_file(path), path.string()); }
+Model load_model(const fs::path& path) {
+  return load_model_bytes(read_file(path, model_size_limit(path.string())), path.string());
+}
 
-Model load_model_bytes(std::string_view bytes, const std::string& file) {
+namespace {
+
+enum class ModelStart { json, binary, unknown };
+
+// What the first bytes say: JSON ('{' after white space), binary (the magic, or its start, or a mangled
+// magic "BKPROP..." that load_binary describes), or neither (throws, naming what was found). complete:
+// bytes is the whole file; otherwise an undecided start (white space so far) is `unknown`.
+ModelStart model_start(std::string_view bytes, const std::string& file, bool complete) {
   const std::size_t first = bytes.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && bytes[first] == '{') return load_json(bytes, file);
-  // A binary model, or the start of one cut short.
-  const std::string_view start = std::string_view(bytes).substr(0, kMagic.size());
-  if (!start.empty() && kMagic.substr(0, start.size()) == start) return load_binary(bytes, file);
+  if (first != std::string::npos && bytes[first] == '{') return ModelStart::json;
+  const std::string_view start = bytes.substr(0, kMagic.size());
+  if (!start.empty() && kMagic.substr(0, start.size()) == start) return ModelStart::binary;
+  if (start.starts_with("BKPROP")) return ModelStart::binary;  // a mangled magic: load_binary says so
+  if (!complete && first == std::string::npos) return ModelStart::unknown;
   if (bytes.empty()) throw_bad_input(file + ": offset 0: empty file: expected a model (binary or JSON) or a network file");
-  if (start.starts_with("BKPROP")) return load_binary(bytes, file);  // a mangled magic: say so
   throw_bad_input(file + ": offset " + std::to_string(first == std::string::npos ? 0 : first) +
                   ": expected a binary model (starting \"BKPROP\\r\\n\") or a JSON model or network file "
-                  "(starting '{'), got \"" + show_bytes(start) + "\"");
+                  "(starting '{'), got \"" + show_bytes(bytes.substr(first == std::string::npos ? 0 : first, 8)) +
+                  "\"");
+}
+
+}  // namespace
+
+SizeLimit model_size_limit(const std::string& source) {
+  return [source](std::string_view start, bool complete) -> ReadLimit {
+    switch (model_start(start, source, complete)) {
+      case ModelStart::json:
+      case ModelStart::unknown:
+        return {kMaxJsonModelBytes, "the most a JSON model or network file may have"};
+      case ModelStart::binary:
+        break;
+    }
+    if (start.size() < kFixedHeaderBytes) return {kMaxJsonModelBytes, "a binary model's start"};
+    // A header length past the cap still reads a file that ends before it, so that load_binary says what
+    // does not fit; the reading stops past the cap.
+    const std::size_t header_length = std::min<std::size_t>(read_u32(start, 12), kMaxModelHeaderBytes);
+    return {kFixedHeaderBytes + header_length + 4 * static_cast<std::size_t>(kMaxNetworkParameters) + kChecksumBytes,
+            "a binary model: a header of at most " + std::to_string(kMaxModelHeaderBytes) + " bytes, at most " +
+                std::to_string(kMaxNetworkParameters) + " float32 parameters and a checksum"};
+  };
+}
+
+Model load_model_bytes(std::string_view bytes, const std::string& file) {
+  switch (model_start(bytes, file, true)) {
+    case ModelStart::json: return load_json(bytes, file);
+    case ModelStart::binary: return load_binary(bytes, file);
+    case ModelStart::unknown: break;  // not with complete bytes
+  }
+  throw_bad_input(file + ": offset 0: expected a model (binary or JSON) or a network file");
 }
 
 std::string model_to_json(const Model& model) {
@@ -482,7 +548,7 @@ std::string model_to_json(const Model& model) {
       for (double& value : *values) value = json_number_for_float(static_cast<float>(value));
   Json root = Json::parse(network_to_json(printable.network));
   root["format"] = std::string(kModelFormatName);
-  root["version"] = kModelFormatVersion;
+  root["version"] = version_for(printable);
   add_extras(root, printable);
   return root.dump(1) + "\n";
 }

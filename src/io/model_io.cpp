@@ -8,7 +8,7 @@
 namespace backprop::io {
 
 LoadedModel read_model(const std::filesystem::path& path) {
-  const std::string bytes = read_file(path);
+  const std::string bytes = read_file(path, model_size_limit(path.string()));
   LoadedModel loaded;
   loaded.model = load_model_bytes(bytes, path.string());
   // A JSON file is read a second time for its numbers as written (a network file's parameters in double,
@@ -27,6 +27,8 @@ Model build_model(const Network<float>& trained, const Scaling& scaling, const D
   model.classes = train_data.class_names;
   model.targets = train_data.target_names;
   model.features = train_data.feature_names;
+  model.trained = true;
+  model.byte_inputs = !train_data.features_u8.empty();
   return model;
 }
 

@@ -1,6 +1,8 @@
 #include "backprop/data/scaling.hpp"
 #include "backprop/io/network_file.hpp"
 
+#include "backprop/io/model_file.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <climits>
@@ -244,7 +246,7 @@ Json training_json(const TrainingSpec& t) {
 }  // namespace
 
 NetworkSpec read_network_file(const std::filesystem::path& path) {
-  return parse_network(read_file(path), path.string());
+  return parse_network(read_file(path, model_size_limit(path.string())), path.string());
 }
 
 NetworkSpec parse_network(std::string_view text, const std::string& source) {

@@ -1,6 +1,8 @@
 #include "backprop/io/output_files.hpp"
 
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -78,6 +80,17 @@ void check_writable_place(const NamedFile& output) {
                     std::strerror(errno) + ")");
   if (!S_ISDIR(info.st_mode))
     throw_bad_input(quoted(output) + ": cannot write: expected a folder, got " + folder.string() + ", not a folder");
+  // A FIFO or a device is written in place; anything else through a temporary file in the folder, so the
+  // folder must take a new file: tried now (created and removed at once), as root too, rather than found
+  // when the work is done.
+  if (::stat(target.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) return;
+  std::string probe = (folder / ".backprop-probe-XXXXXX").string();
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0)
+    throw_bad_input(quoted(output) + ": cannot write: cannot create a file in the folder " + folder.string() + " (" +
+                    std::strerror(errno) + ")");
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 }  // namespace

@@ -21,17 +21,41 @@
 
 namespace backprop::io {
 
-std::string read_file(const std::filesystem::path& path) {
+std::string read_file(const std::filesystem::path& path, const SizeLimit& limit) {
+  const std::string name = path.string();
   // A directory opens as a stream that reads nothing: without this it would be reported as an empty file.
   std::error_code error;
-  if (std::filesystem::is_directory(path, error))
-    throw_bad_input(path.string() + ": is a directory: expected a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_bad_input(path.string() + ": cannot open: " + std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw_bad_input(path.string() + ": cannot read: " + std::strerror(errno));
-  return std::move(buffer).str();
+  if (std::filesystem::is_directory(path, error)) throw_bad_input(name + ": is a directory: expected a file");
+  const int descriptor = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) throw_bad_input(name + ": cannot open: " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{descriptor};
+  constexpr std::size_t kChunk = std::size_t{1} << 20;
+  std::string bytes;
+  ReadLimit cap{kMaxReadFileBytes, "the most a file read whole may have"};
+  while (true) {
+    const std::size_t used = bytes.size();
+    bytes.resize(used + kChunk);  // std::bad_alloc, out of memory, is not a damaged file: it goes through
+    const ssize_t got = ::read(descriptor, bytes.data() + used, kChunk);
+    if (got < 0 && errno == EINTR) {
+      bytes.resize(used);
+      continue;
+    }
+    if (got < 0) {
+      const int error_number = errno;
+      if (error_number == EISDIR) throw_bad_input(name + ": is a directory: expected a file");
+      throw_runtime_error(name + ": cannot read: " + std::strerror(error_number));
+    }
+    bytes.resize(used + static_cast<std::size_t>(got));
+    if (limit) cap = limit(bytes, got == 0);
+    if (bytes.size() > cap.bytes)
+      throw_bad_input(name + ": expected at most " + std::to_string(cap.bytes) + " bytes (" + cap.what +
+                      "), got more: the file was read no further");
+    if (got == 0) break;
+  }
+  return bytes;
 }
 
 TextPosition position_of(std::string_view text, std::size_t offset) {
@@ -76,6 +100,14 @@ std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
     for (std::size_t k = 2; k < length; ++k)
       if (bytes[i + k] < 0x80 || bytes[i + k] > 0xBF) return i;
     i += length;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> first_control_character(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) return i;
   }
   return std::nullopt;
 }
@@ -172,7 +204,47 @@ int create_temporary(const std::filesystem::path& path, const std::filesystem::p
   throw_cannot_write(path, "cannot create a temporary file beside " + target.string(), EEXIST);
 }
 
+// The temporary files being written now, for remove_temporaries_in_flight (called from a signal handler: a
+// fixed array of C strings, atomics for the slots' states, nothing allocated there).
+constexpr int kTemporarySlots = 16;
+constexpr std::size_t kTemporaryPathBytes = 4096;
+struct TemporarySlot {
+  std::atomic<int> state{0};  // 0: free; 1: being filled; 2: holds a path
+  char path[kTemporaryPathBytes];
+};
+TemporarySlot temporary_slots[kTemporarySlots];
+
+// Holds a temporary file's name in a slot while it exists under that name.
+class TemporaryInFlight {
+ public:
+  explicit TemporaryInFlight(const std::filesystem::path& path) {
+    const std::string& name = path.native();
+    if (name.size() >= kTemporaryPathBytes) return;
+    for (int i = 0; i < kTemporarySlots; ++i) {
+      int expected = 0;
+      if (!temporary_slots[i].state.compare_exchange_strong(expected, 1)) continue;
+      std::memcpy(temporary_slots[i].path, name.c_str(), name.size() + 1);
+      temporary_slots[i].state.store(2);
+      slot_ = i;
+      return;
+    }
+  }
+  ~TemporaryInFlight() {
+    if (slot_ >= 0) temporary_slots[slot_].state.store(0);
+  }
+  TemporaryInFlight(const TemporaryInFlight&) = delete;
+  TemporaryInFlight& operator=(const TemporaryInFlight&) = delete;
+
+ private:
+  int slot_ = -1;
+};
+
 }  // namespace
+
+void remove_temporaries_in_flight() noexcept {
+  for (TemporarySlot& slot : temporary_slots)
+    if (slot.state.load() == 2) ::unlink(slot.path);
+}
 
 // A regular file (or a new one) is replaced through a temporary file in its folder: written, fsynced,
 // renamed over it, then the folder fsynced (best effort). On any failure the temporary file is removed and
@@ -197,6 +269,7 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
 
   std::filesystem::path temporary;
   const int fd = create_temporary(path, target, temporary);
+  const TemporaryInFlight in_flight(temporary);  // removed by a signal handler should the process be stopped
   auto fail = [&](const std::string& step, int error_number, bool close_fd) {
     if (close_fd) ::close(fd);
     ::unlink(temporary.c_str());

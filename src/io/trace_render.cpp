@@ -6,6 +6,7 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
+#include "backprop/data/prepare.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/text.hpp"
 #include "trace_derivation.hpp"
@@ -98,13 +99,18 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
   }
 }
 
+std::string printable(std::string_view text);
+
 std::string render_text(const Trace& trace, const std::vector<StepDerivation>* derived, const NumberFormat& f,
-                        const std::string& source) {
+                        const std::string& source, const std::vector<double>& raw_input, const std::string& scaling) {
   std::ostringstream out;
   const NetworkSpec& spec = trace.spec;
   out << "backprop trace: " << source << ", network " << architecture(spec) << ", loss " << to_string(spec.loss)
       << ", SGD learning rate " << format_double(trace.learning_rate) << ", " << trace.steps.size()
       << " step(s), batch of " << trace.batch << "\n";
+  if (!raw_input.empty())
+    out << "input  = " << f.block(raw_input, trace.batch, spec.input).text << "  (as given; x is it scaled by the "
+        << "model's " << printable(scaling) << " scaling, (input - offset) / scale)\n";
   out << "x = a0 = " << f.block(trace.input, trace.batch, spec.input).text << "\n";
   out << "y      = " << f.block(trace.target, trace.batch, spec.output()).text << "\n";
   for (std::size_t s = 0; s < trace.steps.size(); ++s)
@@ -190,7 +196,8 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
 }
 
 std::string render_markdown(const Trace& trace, const std::vector<StepDerivation>* derived, const NumberFormat& f,
-                            const std::string& source) {
+                            const std::string& source, const std::vector<double>& raw_input,
+                            const std::string& scaling) {
   std::ostringstream out;
   const NetworkSpec& spec = trace.spec;
   out << "# Backprop trace of " << source << "\n\n"
@@ -199,11 +206,46 @@ std::string render_markdown(const Trace& trace, const std::vector<StepDerivation
       << " row(s). Weights are IN x OUT, so a layer computes $z = W^T a + b$. Every figure is computed in double "
          "precision and printed to "
       << f.digits() << " decimals; redone by hand from the printed figures, a last digit may differ by one.\n\n";
+  if (!raw_input.empty())
+    out << "The input as given, $" << f.block(raw_input, trace.batch, spec.input).tex << "$, is scaled by the model's "
+        << printable(scaling) << " scaling, $x = (\\text{input} - \\text{offset}) / \\text{scale}$:\n\n";
   out << "$$x = a_{0} = " << f.block(trace.input, trace.batch, spec.input).tex << ", \\quad y = "
       << f.block(trace.target, trace.batch, spec.output()).tex << "$$\n\n";
   for (std::size_t s = 0; s < trace.steps.size(); ++s)
     write_markdown_step(out, trace, trace.steps[s], derived ? &(*derived)[s] : nullptr, f);
   return out.str();
+}
+
+// A user's string (the file name) as one line of plain text: control characters as \xNN, so that a newline
+// in a name cannot end a comment line of the dot graph or forge a line of the text.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7F) {
+      out += c;
+      continue;
+    }
+    static constexpr char digits[] = "0123456789abcdef";
+    out += "\\x";
+    out += digits[byte >> 4];
+    out += digits[byte & 15];
+  }
+  return out;
+}
+
+// The same as Markdown text: HTML's special characters as entities (a name cannot open a tag) and
+// the characters that start Markdown's emphasis, code, links or math escaped with a backslash.
+std::string markdown_text(std::string_view text) {
+  std::string out;
+  for (const char c : printable(text)) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else if (std::string_view("\\`*_[]$").find(c) != std::string_view::npos) (out += '\\') += c;
+    else out += c;
+  }
+  return out;
 }
 
 }  // namespace
@@ -216,11 +258,35 @@ std::string render_trace(const Trace& trace, TraceFormat format, const TraceRend
   const std::vector<StepDerivation> derived = expand ? derive(trace, numbers) : std::vector<StepDerivation>{};
   const std::vector<StepDerivation>* working = expand ? &derived : nullptr;
   switch (format) {
-    case TraceFormat::markdown: return render_markdown(trace, working, numbers, options.source);
-    case TraceFormat::html: return render_html(trace, derived, numbers, options.source);
-    case TraceFormat::dot: return render_dot(trace, derived, numbers, options.source);
-    default: return render_text(trace, working, numbers, options.source);
+    case TraceFormat::markdown: return render_markdown(trace, working, numbers, markdown_text(options.source), options.raw_input,
+                                                   options.scaling);
+    case TraceFormat::html: return render_html(trace, derived, numbers, printable(options.source));
+    case TraceFormat::dot: return render_dot(trace, derived, numbers, printable(options.source));
+    default: return render_text(trace, working, numbers, printable(options.source), options.raw_input, options.scaling);
   }
+}
+
+std::vector<double> traced_input(const Model& model, const std::vector<double>& given) {
+  const auto width = static_cast<std::size_t>(model.network.input);
+  if (given.empty() || given.size() % width != 0)  // trace() says what it expects
+    return given;
+  if (model.byte_inputs) {
+    std::vector<float> values(given.size());
+    for (std::size_t i = 0; i < given.size(); ++i)
+      values[i] = static_cast<float>(given[i]);
+    check_byte_inputs(values, width, "input");
+  }
+  return scale_rows(model.scaling, given);
+}
+
+TraceRenderOptions trace_render_options(const Model& model, const std::vector<double>& given, int digits,
+                                        bool expand, const std::string& source) {
+  TraceRenderOptions options{.digits = digits, .expand = expand, .source = source};
+  if (!model.scaling.empty()) {
+    options.raw_input = given;
+    options.scaling = std::string(to_string(model.scaling.kind));
+  }
+  return options;
 }
 
 }  // namespace backprop::io

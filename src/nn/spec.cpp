@@ -141,6 +141,10 @@ void validate(const NetworkSpec& spec) {
       throw_bad_input(where + ".units: expected a number of units >= 1, got " + std::to_string(layer.units));
     if (layer.activation == Activation::softmax && l + 1 != spec.layers.size())
       throw_bad_input(where + ".activation: softmax is allowed only in the last layer");
+    // One unit's softmax is exp(z) / exp(z) = 1 whatever z: its gradient is 0 and no loss can learn from it.
+    if (layer.activation == Activation::softmax && layer.units == 1)
+      throw_bad_input(where + ".units: expected at least 2 units for softmax (one unit's softmax is always 1, so "
+                              "nothing can be learnt; for two classes use one sigmoid unit with bce), got 1");
     if (!std::isfinite(layer.slope)) throw_bad_input(where + ".slope: expected a finite number");
     if (!(layer.dropout >= 0.0 && layer.dropout < 1.0))
       throw_bad_input(where + ".dropout: expected a probability in [0, 1)");

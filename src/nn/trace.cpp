@@ -1,5 +1,6 @@
 #include "backprop/nn/trace.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -34,7 +35,9 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
   // optimizer and dropout, is training's, not the worked example's.
   result.spec.training.label_smoothing = 0.0;
   if (options.learning_rate) result.spec.optimizer.learning_rate = *options.learning_rate;
-  if (options.steps < 1) throw OptionError("steps", "expected a number of steps >= 1");
+  if (options.steps < 1 || options.steps > kMaxTraceSteps)
+    throw OptionError("steps", "expected a number of steps in [1, " + std::to_string(kMaxTraceSteps) + "], got " +
+                                   std::to_string(options.steps));
   Network<double> network(result.spec);
 
   const std::size_t in = static_cast<std::size_t>(network.input_size());
@@ -48,6 +51,18 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
                                   std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
   check_finite(options.input, "input");
   check_finite(options.target, "target");
+  // Every figure of every step is kept: refuse a trace that would not fit the cap before computing any.
+  std::size_t per_step = 1;
+  for (std::size_t l = 0; l < network.layer_count(); ++l) {
+    const DenseLayer& layer = network.layer(l);
+    const auto units = static_cast<std::size_t>(layer.out);
+    per_step += 3 * static_cast<std::size_t>(batch) * units + 3 * (static_cast<std::size_t>(layer.in) + 1) * units;
+  }
+  if (static_cast<std::size_t>(options.steps) > kMaxTraceFigures / per_step)
+    throw OptionError("steps", "expected at most " + std::to_string(std::max<std::size_t>(1, kMaxTraceFigures / per_step)) +
+                                   " steps for this network and batch (a trace keeps every figure of every step, " +
+                                   std::to_string(per_step) + " a step, at most " + std::to_string(kMaxTraceFigures) +
+                                   " in all), got " + std::to_string(options.steps));
   result.batch = batch;
   result.learning_rate = result.spec.optimizer.learning_rate;
   result.input = options.input;

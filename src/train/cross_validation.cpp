@@ -10,8 +10,10 @@
 namespace backprop {
 
 std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& data,
-                                       const std::optional<Dataset>& validation, const Scaling& model_scaling,
-                                       bool refit_scaling, const CrossValidationSettings& settings,
+                                       const std::optional<Dataset>& validation,
+                                       const std::optional<Scaling>& trained_scaling,
+                                       std::optional<ScalingKind> requested_scale,
+                                       const CrossValidationSettings& settings,
                                        const TrainingParallelism& parallelism, const FoldCallback& on_fold) {
   std::vector<FoldResult> results;
   for (int repeat = 0; repeat < settings.repeats; ++repeat) {
@@ -25,8 +27,8 @@ std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& d
       const Dataset test = take_rows(data, folds[f]);
       // What `backprop train` does with the fold's rows as its --data.
       NetworkSpec fold_spec = spec;
-      TrainingData prepared = prepare_training_data(fold_spec, take_rows(data, kept), validation, model_scaling,
-                                                    refit_scaling);
+      TrainingData prepared = prepare_training_data(fold_spec, take_rows(data, kept), validation, trained_scaling,
+                                                    requested_scale);
       Network<float> network(fold_spec);
       FoldResult result;
       result.repeat = repeat;

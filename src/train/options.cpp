@@ -38,6 +38,21 @@ void check_float(const std::optional<double>& value, const char* key) {
                                io::format_double(*value));
 }
 
+// Whether the optimizer's rule reads the momentum (torch.optim's: SGD's momentum and Nesterov, RMSprop's).
+bool uses_momentum(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::momentum:
+    case OptimizerKind::nesterov:
+    case OptimizerKind::rmsprop:
+      return true;
+    case OptimizerKind::sgd:
+    case OptimizerKind::adam:
+    case OptimizerKind::adamw:
+      return false;
+  }
+  return false;
+}
+
 }  // namespace
 
 void TrainingOptions::validate() const {
@@ -91,7 +106,14 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
   if (warmup) t.schedule.warmup_steps = *warmup;
   if (optimizer) spec.optimizer.type = *optimizer;
   if (learning_rate) spec.optimizer.learning_rate = *learning_rate;
-  if (momentum) spec.optimizer.momentum = *momentum;
+  if (momentum) {
+    // A setting the chosen rule would not read is refused rather than silently without effect.
+    if (!uses_momentum(spec.optimizer.kind()))
+      throw OptionError("momentum", "expected no momentum with the optimizer " + spec.optimizer.type +
+                                        ", which does not use it (momentum, nesterov and rmsprop do), got " +
+                                        io::format_double(*momentum));
+    spec.optimizer.momentum = *momentum;
+  }
   if (weight_decay) spec.optimizer.weight_decay = *weight_decay;
   if (seed) spec.seed = *seed;
   if (dropout)

@@ -28,6 +28,7 @@ struct Dataset {
   std::vector<float> features_f32;        // (rows, features), or empty when features_u8 is used
   std::vector<std::uint8_t> features_u8;  // (rows, features), value / 255
   std::vector<std::string> feature_names; // CSV header names; empty for IDX and NPY
+  std::vector<std::string> ignored_columns;  // CSV columns neither a feature nor a target (by name matching)
 
   TaskKind task = TaskKind::classification;
   std::vector<std::int32_t> labels;       // classification: class index per row, in [0, class_names.size())
@@ -62,6 +63,13 @@ struct LoadOptions {
   std::vector<std::string> known_classes;
   // The feature count the network expects; checked with a message naming the file.
   std::optional<int> expected_features;
+  // The feature names a model knows (as many as expected_features): CSV columns are matched to them by name,
+  // in the model's order, wherever they stand; a missing one is an error naming it, other columns are
+  // ignored (Dataset::ignored_columns). Empty: by position (every column but the targets, in order).
+  std::vector<std::string> feature_names;
+  // The target names a regression model knows: without `target`, the columns of these names when the
+  // header has them all.
+  std::vector<std::string> target_names;
   // predict: the data may have no target column (a CSV whose header lacks --target, or no --labels).
   bool target_optional = false;
 };
@@ -76,6 +84,8 @@ struct LoadOptions {
 // - Any name ending in .gz is decompressed first (so .csv.gz and .npy.gz work too). A name with none of
 //   the extensions is recognised by its first bytes (the NPY magic, IDX's two zero bytes, else CSV).
 //   data_path "-" is CSV read from standard input (messages name it "<stdin>").
+// - CSV columns: the rule is data/columns.hpp's (src/data/): each header name at most once, the targets,
+//   the features by name when feature_names is given, the rest ignored.
 // - Binary messages read "FILE: record N (byte offset B): ..." with N and B 0-based, or
 //   "FILE: header (byte offset B): ..." for the header; CSV messages about the whole header row name
 //   "FILE:LINE:" without a column.
@@ -90,6 +100,10 @@ struct LoadOptions {
 //   IDX/NPY labels given are loaded as usual. class_names = known_classes when given.
 Dataset load_dataset(const std::filesystem::path& data_path, const std::optional<std::filesystem::path>& labels_path,
                      const LoadOptions& options);
+
+// One line for the front-ends to show when columns were ignored ("FILE: ignored 2 columns that are not
+// features of the model: 'x', 'y'"), or "" when none was.
+std::string ignored_columns_note(const Dataset& data);
 
 // Splits off round(fraction x rows) rows (after a shuffle from the seed) as a validation set: the last ones
 // of the shuffled order, stratified by class for classification (held_out_rows, data/folds.hpp).

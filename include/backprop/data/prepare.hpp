@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backprop/data/dataset.hpp"
@@ -25,20 +26,33 @@ int class_count(const NetworkSpec& spec);
 std::vector<std::string> classes_for(const NetworkSpec& spec, const std::string& data_path,
                                      const std::vector<std::string>& model_classes);
 
-// Loads a data file for the network (load_dataset with the network's task and inputs), and checks that a
-// classification set has class_count classes and a regression set one target per output.
-Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const std::string& labels,
-                         const std::string& target, const std::vector<std::string>& model_classes,
-                         bool target_optional = false);
-
-// The names a model carries over to data given as arrays (which have none of their own).
+// The names a model carries over to data: arrays have none of their own; a CSV's columns are matched to
+// the features (and, without --target, the targets) by name.
 struct DataNames {
+  // Implicit from the classes alone: a model that knows only its classes (its CSV read by position).
+  DataNames(std::vector<std::string> classes = {}, std::vector<std::string> targets = {},  // NOLINT
+            std::vector<std::string> features = {})
+      : classes(std::move(classes)), targets(std::move(targets)), features(std::move(features)) {}
   std::vector<std::string> classes, targets, features;
 };
+
+// Loads a data file for the network (load_dataset with the network's task and inputs), and checks that a
+// classification set has class_count classes and a regression set one target per output. A CSV's columns
+// are matched to model.features by name when the model has them (data/columns.hpp's rule).
+Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const std::string& labels,
+                         const std::string& target, const DataNames& model, bool target_optional = false);
+
 
 // Every value of a (rows, width) row-major array finite, else Error(bad_input) naming the array ("X"), the
 // row and the column.
 void check_finite(std::span<const float> values, std::size_t width, const char* array);
+
+// A model trained on uint8 data reads each byte as value / 255, so float features given to it must be in
+// [0, 1]: a value outside is Error(bad_input) naming the source, row and column ("X: row 0, column 3: expected
+// a number in [0, 1] ..."), as raw 0-255 values would be read 255 times too large. uint8 data (features_u8)
+// passes: it is read as the model was trained.
+void check_byte_inputs(const Dataset& data);
+void check_byte_inputs(std::span<const float> values, std::size_t width, const std::string& source);
 
 // A Dataset of arrays ("X" and "y" in messages): x (rows, IN) row-major, rows = x.size() / IN >= 1;
 // y: rows class indices (whole numbers in [0, class_count)) for a classifying network, else (rows, OUT)
@@ -46,6 +60,9 @@ void check_finite(std::span<const float> values, std::size_t width, const char* 
 // targets: OUT; features: IN); otherwise classes are "0".."K-1" and targets and features stay unnamed.
 // Throws Error(bad_input) naming the array, row and column.
 Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const float> x, std::span<const float> y,
+                            const DataNames& names = {});
+// The same with uint8 features, kept as bytes and read as value / 255 (as IDX and uint8 NPY files are).
+Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const std::uint8_t> x, std::span<const float> y,
                             const DataNames& names = {});
 
 // The data of one training run.
@@ -60,10 +77,12 @@ struct TrainingData {
 
 // Prepares a run of spec's recipe: a validation set given replaces the recipe's split (and
 // spec.training.validation_split becomes 0, as the trained model then records); otherwise
-// spec.training.validation_split > 0 splits off that fraction of train (shuffled by spec.seed). The
-// scaling (spec.training.scale) is fitted on the training rows only; a model trained further keeps its
-// own (model_scaling: its parameters were learnt on inputs scaled that way) unless refit_scaling.
+// spec.training.validation_split > 0 splits off that fraction of train (shuffled by spec.seed). A network
+// not trained yet (trained_scaling empty) gets the scaling spec.training.scale fitted on the training rows
+// only. A trained model keeps its own scaling, which its parameters were learnt on: a requested kind that
+// differs from it is refused (OptionError of "scale"), the same kind is accepted and changes nothing.
 TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::optional<Dataset> validation,
-                                   const Scaling& model_scaling, bool refit_scaling);
+                                   const std::optional<Scaling>& trained_scaling,
+                                   std::optional<ScalingKind> requested_scale);
 
 }  // namespace backprop

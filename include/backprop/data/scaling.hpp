@@ -22,6 +22,11 @@ struct Scaling {
 std::string_view to_string(ScalingKind kind);
 std::optional<ScalingKind> parse_scaling(std::string_view name);
 
+// rows (whole rows of the scaling's features, row-major) scaled in double, x' = (x - offset) / scale: the
+// formula of the model's inputs (math::scaled_feature) without the rounding to float, for the trace in
+// double. Error(bad_input) when rows is not whole rows of that width.
+std::vector<double> scale_rows(const Scaling& scaling, std::vector<double> rows);
+
 struct Dataset;
 // Fits the scaling on every row of the data set (statistics accumulated in double).
 Scaling fit_scaling(ScalingKind kind, const Dataset& data);

@@ -2,16 +2,17 @@
 //
 // Binary (default; written atomically: temporary file in the same folder, fsync, rename):
 //   offset 0   8 bytes  magic "BKPROP\r\n" (the \r\n catches text-mode mangling)
-//           8  u32 LE   format version (1)
+//           8  u32 LE   format version (1; 2 when the header holds "inputs")
 //          12  u32 LE   header length H in bytes
 //          16  H bytes  header: UTF-8 JSON, the network file of the model WITHOUT weights and bias,
 //                       plus "scaling" {"kind", "offset", "scale"}, "classes" [names], "targets" [names],
-//                       "features" [names], "parameter_count" N
+//                       "features" [names], "parameter_count" N, and "inputs": "uint8" for a model
+//                       trained on uint8 data (version 2)
 //      16 + H  N x f32 LE  the parameters, layer by layer W (IN x OUT row-major) then b
 //      end - 8 u64 LE   FNV-1a 64 checksum of every byte before it
 // JSON (`backprop export --format json`): the same network file WITH "weights" and "bias" (floats printed
 // so that they read back bit-exact as float32), plus "scaling", "classes", "targets", "features" and
-// "format": "backprop-model", "version": 1. It loads back wherever a model or a network file is taken.
+// "format": "backprop-model", "version": 1 (2 with "inputs"). It loads back wherever a model or a network file is taken.
 #pragma once
 
 #include <filesystem>
@@ -20,11 +21,15 @@
 #include <vector>
 
 #include "backprop/data/scaling.hpp"
+#include "backprop/io/text.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop::io {
 
-inline constexpr unsigned kModelFormatVersion = 1;
+// Version 2 added "inputs": "uint8" (a model trained on uint8 data, read as value / 255). A model is written
+// as version 1 unless it records that, so that every other file is byte for byte what it was; both read.
+inline constexpr unsigned kModelFormatVersion = 2;  // the newest this program reads
+inline constexpr unsigned kFirstModelFormatVersion = 1;
 
 struct Model {
   NetworkSpec network;                    // with weights and bias of every layer filled
@@ -32,6 +37,13 @@ struct Model {
   std::vector<std::string> classes;       // classification: class index -> label; empty for regression
   std::vector<std::string> targets;       // regression: output names (CSV header); may be empty
   std::vector<std::string> features;      // CSV feature names; may be empty
+  // A trained model (a model file, or a network saved after training): its scaling was fitted and stays
+  // when it is trained further. False for a network file (not written; a model file reads back true).
+  bool trained = false;
+  // Trained on uint8 features read as value / 255 (IDX, uint8 NPY, uint8 arrays): such a model is given
+  // numbers in [0, 1] (check_byte_inputs refuses others: raw 0-255 values would be read 255 times too
+  // large). Written as "inputs": "uint8" (format version 2); false: float features (or not recorded).
+  bool byte_inputs = false;
 };
 
 // Atomic write; on any failure the file at `path` is left as it was. Throws Error(bad_input) for an
@@ -46,6 +58,13 @@ Model load_model(const std::filesystem::path& path);
 // The same from bytes in memory; `source` names them in messages (the fuzzers, tests/fuzz/, use it).
 Model load_model_bytes(std::string_view bytes, const std::string& source);
 std::string model_to_json(const Model& model);
+// What read_file may read of a model or network file (load_model, read_model, read_network_file): the first
+// bytes must be the binary magic or, after white space, '{' (else Error(bad_input), as load_model_bytes
+// says it); a binary model at most what its header length declares plus 4 bytes for each of the most
+// parameters a network may have (kMaxNetworkParameters); a JSON file at most kMaxJsonModelBytes.
+inline constexpr std::size_t kMaxJsonModelBytes = std::size_t{1} << 30;
+inline constexpr std::size_t kMaxModelHeaderBytes = std::size_t{1} << 26;
+SizeLimit model_size_limit(const std::string& source);
 void export_model_json(const std::filesystem::path& path, const Model& model);  // atomic, like save_model
 
 }  // namespace backprop::io

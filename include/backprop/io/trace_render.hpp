@@ -5,8 +5,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 #include <string_view>
 
+#include "backprop/io/model_file.hpp"
 #include "backprop/nn/trace.hpp"
 
 namespace backprop::io {
@@ -20,6 +22,9 @@ struct TraceRenderOptions {
   int digits = 4;        // decimals of every printed figure, fixed notation (0 to 17)
   bool expand = false;   // every figure with its working; html and dot always carry it
   std::string source;    // what was traced (a file name), for the heading
+  // The input as given, when the model's scaling made the traced x from it (text and markdown show both).
+  std::vector<double> raw_input;
+  std::string scaling;   // the scaling's kind, for that line
 };
 
 // Beyond these the working no longer fits on a page: the JSON trace (--json) holds every figure instead.
@@ -32,5 +37,13 @@ void check_expandable(const Trace& trace);
 // The trace in the format; with the working when options.expand or the format is html or dot (then
 // check_expandable applies). Throws OptionError("digits", ...) for digits outside 0 to 17.
 std::string render_trace(const Trace& trace, TraceFormat format, const TraceRenderOptions& options);
+
+// A trace of a model traces what it computes: the rows given (the network's inputs, row-major) scaled by the
+// model's scaling, as predict scales them (data/scaling.hpp's scale_rows); a model trained on uint8 data
+// also needs them in [0, 1] (check_byte_inputs). `given` unchanged for a network file.
+std::vector<double> traced_input(const Model& model, const std::vector<double>& given);
+// The options render_trace takes for such a trace: the source, and the input as given when it was scaled.
+TraceRenderOptions trace_render_options(const Model& model, const std::vector<double>& given, int digits,
+                                        bool expand, const std::string& source);
 
 }  // namespace backprop::io

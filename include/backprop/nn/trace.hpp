@@ -2,6 +2,7 @@
 // double precision, as the tutorial in ../shared/seed/ writes them out by hand. `backprop trace` prints it.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <vector>
 
@@ -26,6 +27,11 @@ struct TraceStep {
   double loss = 0.0;     // before the update
   std::vector<TraceLayer> layers;
 };
+
+// The most steps a trace takes, and the most figures it keeps in all (every figure of every step, in
+// double: 2^26 numbers are 512 MiB); more is refused (OptionError "steps") before any is computed.
+inline constexpr int kMaxTraceSteps = 1000000;
+inline constexpr std::size_t kMaxTraceFigures = std::size_t{1} << 26;
 
 struct TraceOptions {
   std::vector<double> input;    // (B, IN) row-major

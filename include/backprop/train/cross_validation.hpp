@@ -39,11 +39,13 @@ using FoldCallback = std::function<void(const FoldResult&, const Network<float>&
 
 // spec: the recipe with the options applied (TrainingOptions::start_spec); data: every row; validation: a
 // validation set given for every fold (else the recipe's split, if any, from each fold's training rows);
-// model_scaling and refit_scaling as prepare_training_data takes them. Throws as train() and
+// trained_scaling and requested_scale as prepare_training_data takes them. Throws as train() and
 // cross_validation_folds do.
 std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& data,
-                                       const std::optional<Dataset>& validation, const Scaling& model_scaling,
-                                       bool refit_scaling, const CrossValidationSettings& settings,
+                                       const std::optional<Dataset>& validation,
+                                       const std::optional<Scaling>& trained_scaling,
+                                       std::optional<ScalingKind> requested_scale,
+                                       const CrossValidationSettings& settings,
                                        const TrainingParallelism& parallelism = {},
                                        const FoldCallback& on_fold = {});
 

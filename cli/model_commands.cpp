@@ -190,7 +190,11 @@ void export_c(const DataArguments& a) {
   options.source = a.model;
   if (options.int8) {
     const Network<float> network(loaded.model.network);
-    const Dataset rows = load_for_network(loaded.model.network, a.calibration, "", "", loaded.model.classes, true);
+    const io::Model& model = loaded.model;
+    const Dataset rows = load_for_network(model.network, a.calibration, "", "",
+                                          {model.classes, model.targets, model.features}, true);
+    note_ignored_columns(rows);
+    if (model.byte_inputs) check_byte_inputs(rows);
     options.input_ranges = layer_input_ranges(network, rows, loaded.model.scaling);
   }
   io::export_c(a.out, loaded.model, loaded.task, options);

@@ -2,12 +2,20 @@
 // user would reach it: divergence in the last step, options beyond float's range, predict's header without
 // class names, seeds of 2^63 and more, duplicate JSON keys, the layer cap, numbers that underflow, crafted
 // class names, --version, flags that do nothing alone. docs/reliability.md lists them.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <clocale>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -355,10 +363,6 @@ TEST(HardeningCsvLabels, TooManyClassesNamesThemWithLongLabelsCut) {
 // Each test's repro was run on the binary of 5943dcf, where it failed: BACKPROP_TEST_COMMAND=OLD-BINARY runs the
 // command tests against another build.
 
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/time.h>
-
 namespace backprop {
 namespace {
 
@@ -592,6 +596,385 @@ TEST(Hardening33Trace, ATraceOfAModelScalesItsInputAsPredictDoes) {
   const CommandResult text = run_backprop("trace " + shell_word(dir / "r.model") + " --input 0.7,-0.3 --target 0");
   EXPECT_THAT(text.out, HasSubstr("input  = [0.7000, -0.3000]  (as given; x is it scaled by the model's standard "
                                   "scaling"));
+}
+
+// ---- 3: uint8 is value / 255 everywhere, and the model records it ----
+
+// A uint8 NPY of `rows` rows of 2 pixels and its labels (class 1 when the first pixel is above 127).
+std::string npy_u8(const std::string& shape, const std::vector<std::uint8_t>& values) {
+  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xFF);
+  bytes += static_cast<char>(header.size() >> 8);
+  return bytes + header + std::string(values.begin(), values.end());
+}
+
+TEST(Hardening33Bytes, AModelTrainedOnUint8RecordsItAndRefusesRawFloats) {
+  TempDir dir;
+  std::vector<std::uint8_t> pixels, labels;
+  std::string scaled = "p0,p1,label\n", raw = "p0,p1,label\n";
+  for (int r = 0; r < 64; ++r) {
+    const auto a = static_cast<std::uint8_t>((r * 37) % 256), b = static_cast<std::uint8_t>((r * 91 + 13) % 256);
+    pixels.push_back(a);
+    pixels.push_back(b);
+    labels.push_back(a > 127 ? 1 : 0);
+    scaled += io::format_float(static_cast<float>(a) / 255.0f) + "," + io::format_float(static_cast<float>(b) / 255.0f) +
+              "," + std::to_string(labels.back()) + "\n";
+    raw += std::to_string(a) + "," + std::to_string(b) + "," + std::to_string(labels.back()) + "\n";
+  }
+  write_file(dir / "x.npy", npy_u8("(64, 2)", pixels));
+  write_file(dir / "y.npy", npy_u8("(64,)", labels));
+  write_file(dir / "scaled.csv", scaled);
+  write_file(dir / "raw.csv", raw);
+  write_file(dir / "net.json", kClassifier);
+  const CommandResult trained = run_backprop("train " + shell_word(dir / "net.json") + " --data " +
+                                             shell_word(dir / "x.npy") + " --labels " + shell_word(dir / "y.npy") +
+                                             " --epochs 5 --quiet --out " + shell_word(dir / "m.model"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  const io::Model model = io::load_model(dir / "m.model");
+  EXPECT_TRUE(model.byte_inputs);
+  const std::string bytes = read_text(dir / "m.model");
+  EXPECT_EQ(bytes[8], 2);  // format version 2: the header holds "inputs": "uint8"
+  EXPECT_THAT(bytes, HasSubstr("\"inputs\":\"uint8\""));
+  // The same numbers from the bytes and from floats in [0, 1]: the same figures.
+  const CommandResult from_bytes = run_backprop("eval " + shell_word(dir / "m.model") + " --data " +
+                                                shell_word(dir / "x.npy") + " --labels " + shell_word(dir / "y.npy") +
+                                                " --json");
+  const CommandResult from_floats = run_backprop("eval " + shell_word(dir / "m.model") + " --data " +
+                                                 shell_word(dir / "scaled.csv") + " --json");
+  ASSERT_EQ(from_bytes.exit_code, 0) << from_bytes.out;
+  EXPECT_EQ(nlohmann::json::parse(from_floats.out)["loss"], nlohmann::json::parse(from_bytes.out)["loss"]);
+  // Raw 0-255 values are not what the model was trained on: refused (5943dcf: exit 0, a loss far off).
+  for (const std::string command : {"eval", "predict"}) {
+    const CommandResult r = run_backprop(command + " " + shell_word(dir / "m.model") + " --data " +
+                                         shell_word(dir / "raw.csv"));
+    EXPECT_EQ(r.exit_code, 2) << command << ": " << r.out;
+    EXPECT_THAT(r.out, HasSubstr("raw.csv: row 0, column 1: expected a number in [0, 1] (the model was trained on "
+                                 "uint8 data, read as value / 255), got 13"));
+  }
+  // The JSON export says it too, and reads back.
+  ASSERT_EQ(run_backprop("export " + shell_word(dir / "m.model") + " --format json --out " +
+                         shell_word(dir / "m.json")).exit_code, 0);
+  EXPECT_TRUE(io::load_model(dir / "m.json").byte_inputs);
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "m.json"))["version"], 2);
+}
+
+TEST(Hardening33Bytes, TheModelApiReadsUint8AsValueOver255) {
+  Model model = Model::from_json(kClassifier);
+  const std::vector<std::uint8_t> bytes = {0, 255, 51, 102, 204, 153};
+  std::vector<float> floats;
+  for (const std::uint8_t b : bytes) floats.push_back(static_cast<float>(b) / 255.0f);
+  std::vector<float> from_bytes(6), from_floats(6);
+  model.predict_bytes(bytes, from_bytes);
+  model.predict(floats, from_floats);
+  EXPECT_EQ(from_bytes, from_floats);
+  const std::vector<float> y = {0, 1, 1};
+  model.fit_bytes(bytes, y, {.epochs = 2, .batch_size = 3}, {.device = "cpu"});
+  EXPECT_TRUE(model.byte_inputs());
+  EXPECT_TRUE(model.to_model_file().byte_inputs);
+  const std::vector<float> raw = {0, 255, 51, 102, 204, 153};
+  EXPECT_THROW(model.evaluate(raw, y), Error);
+  EXPECT_EQ(model.evaluate_bytes(bytes, y).loss, model.evaluate(floats, y).loss);
+}
+
+// ---- 6: out of memory while reading a model ----
+
+// The command run in a child with its output in `output`, after `setup` (limits); killed after `seconds`.
+struct ChildRun {
+  int exit_code = -1;
+  bool timed_out = false;
+  long peak_mebibytes = -1;
+  std::string out;
+};
+ChildRun run_limited(const std::vector<std::string>& arguments, const std::function<void()>& setup, int seconds,
+                     const fs::path& output) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    setup();
+    testing::exec_backprop(arguments);
+  }
+  ChildRun run;
+  int status = 0;
+  rusage usage{};
+  for (int waited = 0;; waited += 10) {
+    if (::wait4(child, &status, WNOHANG, &usage) == child) break;
+    if (waited > seconds * 1000) {
+      run.timed_out = true;
+      ::kill(child, SIGKILL);
+      ::wait4(child, &status, 0, &usage);
+      break;
+    }
+    ::usleep(10000);
+  }
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.peak_mebibytes = usage.ru_maxrss / 1024;
+  run.out = read_text(output);
+  return run;
+}
+
+void limit_address_space(rlim_t bytes) {
+  const rlimit limit{bytes, bytes};
+  ::setrlimit(RLIMIT_AS, &limit);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;  // its shadow memory needs terabytes of address space
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+TEST(Hardening33Memory, OutOfMemoryWhileReadingAModelIsSaidSoExit1) {
+  if (kAddressSanitizer) GTEST_SKIP() << "ASan's shadow memory cannot run under an address-space limit";
+  TempDir dir;
+  write_file(dir / "big.json", "{");
+  fs::resize_file(dir / "big.json", std::uintmax_t{600} << 20);  // sparse: 600 MiB of zeros after '{'
+  const ChildRun run = run_limited({"info", (dir / "big.json").string()}, [] {
+    ::setenv("OPENBLAS_NUM_THREADS", "1", 1);  // this test is of the reading, not of item 7's OpenBLAS start
+    limit_address_space(rlim_t{400} << 20);
+  }, 60, dir / "out.txt");
+  EXPECT_FALSE(run.timed_out);
+  EXPECT_EQ(run.exit_code, 1) << run.out;  // 5943dcf: exit 2, a syntax error in the part it had read
+  EXPECT_THAT(run.out, HasSubstr("backprop: out of memory"));
+}
+
+// ---- 7: under ulimit -v every command spun for ever ----
+
+TEST(Hardening33Memory, UnderAnAddressSpaceLimitTheCommandStillRuns) {
+  if (kAddressSanitizer) GTEST_SKIP() << "ASan's shadow memory cannot run under an address-space limit";
+  TempDir dir;
+  const ChildRun run = run_limited({"--version"}, [] {
+    ::unsetenv("OPENBLAS_NUM_THREADS");
+    limit_address_space(rlim_t{200} << 20);
+  }, 30, dir / "out.txt");
+  EXPECT_FALSE(run.timed_out) << "spun until killed (OpenBLAS's worker in blas_memory_alloc)";
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("backprop "));
+}
+
+// ---- 8: files checked by their first bytes, not read whole first ----
+
+TEST(Hardening33Memory, AFileThatIsNotAModelOrCsvIsRefusedFromItsFirstBytes) {
+  TempDir dir;
+  write_file(dir / "zeros.bin", "");
+  fs::resize_file(dir / "zeros.bin", std::uintmax_t{300} << 20);  // sparse: costs no disk
+  fs::copy_file(dir / "zeros.bin", dir / "zeros.csv");
+  for (const auto& arguments : std::vector<std::vector<std::string>>{
+           {"info", (dir / "zeros.bin").string()},
+           {"eval", testing::source_path("examples/xor.json"), "--data", (dir / "zeros.csv").string()}}) {
+    const ChildRun run = run_limited(arguments, [] {}, 60, dir / "out.txt");
+    EXPECT_EQ(run.exit_code, 2) << arguments[0] << ": " << run.out;
+    // 5943dcf read all 300 MiB first (a peak above 300 MiB); the test program's own pages are counted too.
+    EXPECT_LT(run.peak_mebibytes, 150) << arguments[0] << ": " << run.out;
+  }
+  // A stream that never ends: 5943dcf grew without end.
+  const ChildRun random = run_limited({"info", "/dev/urandom"}, [] {}, 30, dir / "out.txt");
+  EXPECT_FALSE(random.timed_out);
+  EXPECT_EQ(random.exit_code, 2) << random.out;
+  EXPECT_THAT(random.out, HasSubstr("/dev/urandom: offset"));
+}
+
+// ---- 9: no temporary outlives its command ----
+
+TEST(Hardening33Signals, SigtermDuringTheFinalSaveLeavesNoTemporaryFile) {
+  TempDir dir;
+  // A model of 16 million parameters (64 MB) to make the save long enough to be caught.
+  constexpr int kInputs = 4000;
+  write_file(dir / "big.json", "{\"input\": " + std::to_string(kInputs) +
+                                   ", \"layers\": [{\"units\": 4000, \"activation\": \"identity\"}, {\"units\": 1, "
+                                   "\"activation\": \"identity\"}], \"loss\": \"mse\", \"seed\": 1, "
+                                   "\"optimizer\": {\"type\": \"sgd\", \"learning_rate\": 1e-9}}");
+  std::string header, row;
+  for (int i = 0; i < kInputs; ++i) {
+    header += "c" + std::to_string(i) + ",";
+    row += "0,";
+  }
+  write_file(dir / "big.csv", header + "y\n" + row + "0\n");
+  bool caught = false;
+  for (int attempt = 0; attempt < 3 && !caught; ++attempt) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(null, STDERR_FILENO);
+      testing::exec_backprop({"train", (dir / "big.json").string(), "--data", (dir / "big.csv").string(), "--epochs",
+                              "1", "--quiet", "--out", (dir / "out.model").string()});
+    }
+    int status = 0;
+    while (::waitpid(child, &status, WNOHANG) == 0) {
+      for (const auto& entry : fs::directory_iterator(dir.path())) {
+        if (entry.path().filename().string().starts_with("out.model.tmp-")) {
+          ::kill(child, SIGTERM);
+          caught = true;
+          break;
+        }
+      }
+      if (caught) {
+        ::waitpid(child, &status, 0);
+        break;
+      }
+    }
+    if (!caught) continue;  // the save was over before the folder was looked at: once more
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);  // ended as the signal ends it
+    for (const auto& entry : fs::directory_iterator(dir.path()))
+      EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr(".tmp-")));  // 5943dcf left 64 MB there
+  }
+  EXPECT_TRUE(caught) << "the save's temporary file was never seen: the test could not stop it in time";
+}
+
+// ---- 10: integers are decimal ----
+
+TEST(Hardening33Options, IntegersWithALeadingZeroAreDecimal) {
+  TempDir dir;
+  write_file(dir / "xor.json", read_text(testing::source_path("examples/xor.json")));
+  const std::string start = "train " + shell_word(dir / "xor.json") + " --data " +
+                            shell_word(testing::source_path("examples/data/xor.csv")) + " --quiet ";
+  const CommandResult ten = run_backprop(start + "--epochs 010 --log " + shell_word(dir / "ten.log") + " --out " +
+                                         shell_word(dir / "ten.model"));
+  ASSERT_EQ(ten.exit_code, 0) << ten.out;
+  EXPECT_EQ(lines_of(read_text(dir / "ten.log")).size(), 10u);  // 5943dcf: 8 (octal)
+  const CommandResult nine = run_backprop(start + "--epochs 09 --log " + shell_word(dir / "nine.log") + " --out " +
+                                          shell_word(dir / "nine.model"));
+  ASSERT_EQ(nine.exit_code, 0) << nine.out;  // 5943dcf: "Could not convert"
+  EXPECT_EQ(lines_of(read_text(dir / "nine.log")).size(), 9u);
+  ASSERT_EQ(run_backprop(start + "--epochs 3 --seed 010 --out " + shell_word(dir / "a.model")).exit_code, 0);
+  ASSERT_EQ(run_backprop(start + "--epochs 3 --seed 10 --out " + shell_word(dir / "b.model")).exit_code, 0);
+  EXPECT_EQ(read_text(dir / "a.model"), read_text(dir / "b.model"));
+  const CommandResult hex = run_backprop(start + "--epochs 0x10 --out " + shell_word(dir / "c.model"));
+  EXPECT_EQ(hex.exit_code, 2) << hex.out;
+  EXPECT_THAT(hex.out, HasSubstr("expected a whole number in decimal digits, got '0x10'"));
+}
+
+// ---- 11: control characters in a model's names ----
+
+TEST(Hardening33Names, AControlCharacterInAModelsClassNameIsRefused) {
+  TempDir dir;
+  write_file(dir / "net.json", kClassifier);
+  write_file(dir / "data.csv", kTwoClasses);
+  ASSERT_EQ(run_backprop("train " + shell_word(dir / "net.json") + " --data " + shell_word(dir / "data.csv") +
+                         " --epochs 1 --quiet --out " + shell_word(dir / "m.model")).exit_code, 0);
+  ASSERT_EQ(run_backprop("export " + shell_word(dir / "m.model") + " --format json --out " +
+                         shell_word(dir / "m.json")).exit_code, 0);
+  auto root = nlohmann::json::parse(read_text(dir / "m.json"));
+  ASSERT_EQ(root["classes"][0], "x");
+  for (const std::string bad : {std::string("x\0y", 3), std::string("x\ny"), std::string("x\x1b[2Jy")}) {
+    root["classes"][0] = bad;
+    write_file(dir / "bad.json", root.dump());
+    for (const std::string command : {"info", "predict"}) {
+      const CommandResult r = run_backprop(command + " " + shell_word(dir / "bad.json") +
+                                           (command == "predict" ? " --data " + shell_word(dir / "data.csv") : ""));
+      EXPECT_EQ(r.exit_code, 2) << command << ": " << r.out;  // 5943dcf: 0, the name cut or written raw
+      EXPECT_THAT(r.out, HasSubstr("classes[0]: expected a name without control characters"));
+    }
+  }
+}
+
+// ---- 12: the trace's step limit is the library's ----
+
+TEST(Hardening33Trace, TheStepLimitAndTheFigureCapAreTheLibrarys) {
+  const NetworkSpec spec = io::parse_network(read_text(testing::source_path("examples/seed.json")), "seed.json");
+  TraceOptions options{.input = {1, 2, 3, 4}, .target = {1}, .steps = 1000000000};
+  try {
+    trace(spec, options);
+    ADD_FAILURE() << "10^9 steps accepted";
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.key(), "steps");
+    EXPECT_THAT(e.what(), HasSubstr("expected a number of steps in [1, 1000000], got 1000000000"));
+  }
+  // 10^6 steps of a 64-64-64 network would keep 2.5e10 figures: refused before any is computed.
+  const NetworkSpec wide = io::parse_network(
+      R"({"input": 64, "layers": [{"units": 64, "activation": "tanh"}, {"units": 64, "activation": "identity"}]})",
+      "wide.json");
+  TraceOptions many{.input = std::vector<double>(64, 0.5), .target = std::vector<double>(64, 0.0), .steps = 1000000};
+  EXPECT_THROW(trace(wide, many), OptionError);
+}
+
+// ---- 13: user strings escaped in every format ----
+
+TEST(Hardening33Trace, AFileNameIsEscapedInEveryFormat) {
+  TempDir dir;
+  const std::string seed = read_text(testing::source_path("examples/seed.json"));
+  const fs::path newline = dir / "a\nb.json";
+  const fs::path html = dir / "<img src=x onerror=alert(1)>.json";
+  write_file(newline, seed);
+  write_file(html, seed);
+  const std::string args = " --input 1,2,3,4 --target 1 --format ";
+  const CommandResult dot = run_backprop("trace " + shell_word(newline) + args + "dot");
+  ASSERT_EQ(dot.exit_code, 0) << dot.out;
+  const std::vector<std::string> lines = lines_of(dot.out);
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr("a\\x0ab.json"));  // 5943dcf: the comment ended at the newline
+  EXPECT_EQ(lines[1], "digraph trace {");
+  const CommandResult text = run_backprop("trace " + shell_word(newline) + args + "text");
+  EXPECT_THAT(lines_of(text.out).at(0), HasSubstr("a\\x0ab.json, network 4-2-3-1"));
+  const CommandResult markdown = run_backprop("trace " + shell_word(html) + args + "markdown");
+  ASSERT_EQ(markdown.exit_code, 0) << markdown.out;
+  EXPECT_THAT(markdown.out, Not(HasSubstr("<img")));  // 5943dcf: raw HTML in the heading
+  EXPECT_THAT(markdown.out, HasSubstr("&lt;img src=x onerror=alert(1)&gt;.json"));
+}
+
+// ---- weak spots ----
+
+TEST(Hardening33Outputs, AnOutputFolderThatTakesNoFileIsRefusedBeforeTraining) {
+  TempDir dir;
+  write_file(dir / "xor.json", read_text(testing::source_path("examples/xor.json")));
+  // /proc/self is a folder where no file can be made, even by root (a chmod 0555 folder would not stop root).
+  const CommandResult r = run_backprop("train " + shell_word(dir / "xor.json") + " --data " +
+                                       shell_word(testing::source_path("examples/data/xor.csv")) +
+                                       " --epochs 50 --out /proc/self/m.model");
+  EXPECT_EQ(r.exit_code, 2) << r.out;  // 5943dcf: trained 50 epochs, then exit 1
+  EXPECT_THAT(r.out, HasSubstr("--out /proc/self/m.model: cannot write: cannot create a file in the folder /proc/self"));
+  EXPECT_THAT(r.out, Not(HasSubstr("epoch")));
+}
+
+TEST(Hardening33Outputs, ProgressThatCannotBeWrittenDoesNotCostTheModel) {
+  TempDir dir;
+  write_file(dir / "xor.json", read_text(testing::source_path("examples/xor.json")));
+  // More progress than a pipe holds, to a reader that leaves after one line.
+  const CommandResult r = run_backprop("train " + shell_word(dir / "xor.json") + " --data " +
+                                       shell_word(testing::source_path("examples/data/xor.csv")) +
+                                       " --epochs 3000 --out " + shell_word(dir / "m.model") + " | head -1");
+  EXPECT_THAT(r.out, HasSubstr("training "));
+  EXPECT_TRUE(fs::exists(dir / "m.model"));  // 5943dcf: killed by SIGPIPE (141), no model
+  EXPECT_EQ(io::load_model(dir / "m.model").network.layers.size(), 2u);
+}
+
+TEST(Hardening33Options, ASettingTheOptimizerDoesNotUseIsRefused) {
+  TempDir dir;
+  write_file(dir / "xor.json", read_text(testing::source_path("examples/xor.json")));  // adam
+  const std::string start = "train " + shell_word(dir / "xor.json") + " --data " +
+                            shell_word(testing::source_path("examples/data/xor.csv")) + " --epochs 1 --out " +
+                            shell_word(dir / "m.model");
+  for (const std::string optimizer : {"adam", "adamw", "sgd"}) {
+    const CommandResult r = run_backprop(start + " --optimizer " + optimizer + " --momentum 0.9");
+    EXPECT_EQ(r.exit_code, 2) << optimizer << ": " << r.out;  // 5943dcf: 0, the momentum silently unused
+    EXPECT_THAT(r.out, HasSubstr("--momentum: expected no momentum with the optimizer " + optimizer));
+  }
+  for (const std::string optimizer : {"momentum", "nesterov", "rmsprop"})
+    EXPECT_EQ(run_backprop(start + " --optimizer " + optimizer + " --momentum 0.5").exit_code, 0) << optimizer;
+}
+
+TEST(Hardening33Csv, OtherSeparatorsAndGzipBytesAreNamed) {
+  TempDir dir;
+  LoadOptions options;
+  const auto message = [&](const std::string& name, const std::string& text) {
+    write_file(dir / name, text);
+    try {
+      load_dataset(dir / name, std::nullopt, options);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_THAT(message("semi.csv", "a;b;y\n1;2;0\n"),
+              HasSubstr("semi.csv:1: expected columns separated by ',', got a header of one column that holds ';'"));
+  EXPECT_THAT(message("tab.csv", "a\tb\ty\n1\t2\t0\n"), HasSubstr("got a header of one column that holds a tab"));
+  EXPECT_THAT(message("packed.csv", std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00", 8)),
+              HasSubstr("packed.csv:1:1: expected CSV text, got gzip-compressed bytes"));
 }
 
 }  // namespace

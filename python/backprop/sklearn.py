@@ -54,9 +54,12 @@ _BATCH_DEPENDENT_CHECKS = {
 
 def _validate_data(estimator, X, y="no_validation", reset=True, **check_params):
     """scikit-learn's own input checks (check_array / check_X_y, n_features_in_, feature_names_in_), so that
-    its messages and warnings are the ones its estimator checks expect; X comes back float32, C order.
+    its messages and warnings are the ones its estimator checks expect; X comes back float32, C order, but a
+    uint8 array stays uint8: backprop reads uint8 as value / 255 everywhere (as its IDX and NPY files), and a
+    network trained on it records that (network_.save keeps it).
     y: "no_validation" (predict) or the targets, None included (fit then says that y is required)."""
-    check_params = dict(check_params, dtype=np.float32, order="C")
+    dtype = np.uint8 if isinstance(X, np.ndarray) and X.dtype == np.uint8 else np.float32
+    check_params = dict(check_params, dtype=dtype, order="C")
     try:  # scikit-learn >= 1.6
         from sklearn.utils.validation import validate_data
     except ImportError:

@@ -110,3 +110,15 @@ def test_a_setting_the_optimizer_does_not_use_is_refused():
     with pytest.raises(ValueError, match="momentum: expected no momentum with the optimizer adam"):
         classifier().fit(X, y, epochs=1, optimizer="adam", momentum=0.9)
     classifier().fit(X, y, epochs=1, optimizer="rmsprop", momentum=0.5)
+
+
+def test_the_estimators_read_uint8_as_the_module_does():
+    sklearn_module = pytest.importorskip("backprop.sklearn")
+    X, y = pixels(96, seed=4)
+    model = sklearn_module.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0, scale="none")
+    model.fit(X, y)
+    # network_ was trained on value / 255 and says so: the same bytes through the module give the same outputs
+    # (5943dcf's estimator trained on the raw 0-255 values, which network_.predict then read as value / 255).
+    np.testing.assert_array_equal(model.predict_proba(X), model.network_.predict(X).astype(np.float64))
+    with pytest.raises(ValueError, match=r"expected a number in \[0, 1\]"):
+        model.predict_proba(X.astype(np.float32))

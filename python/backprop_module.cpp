@@ -16,7 +16,8 @@
 //   backprop.trace("examples/seed.json", input=[1, 2, 3, 4], target=[1], steps=2, loss="bce")
 //
 // Arrays: X is (N, IN); a uint8 array is read as value / 255 (as IDX and uint8 NPY files are, and recorded
-// in the model trained on it), anything else as float32, C order; an array already of that type and layout is used
+// in the model trained on it), anything else as float32, C order; a pandas DataFrame given to a network that
+// knows its features' names (a model trained on a CSV) has its columns matched by name (by_name); an array already of that type and layout is used
 // in place (predict reads it batch by batch without a copy, scaled a batch at a time by the library;
 // fit and evaluate copy it once into the library's Dataset, which owns its rows). y is (N,) integer class indices 0..K-1 for a classification
 // network (softmax_ce, or bce with one sigmoid output: K = 2), and (N,) or (N, OUT) numbers otherwise.
@@ -48,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "backprop/data/columns.hpp"
 #include "backprop/data/prepare.hpp"
 #include "backprop/base/error.hpp"
 #include "backprop/io/model_file.hpp"
@@ -151,6 +153,32 @@ std::vector<float> targets_of(const Model& model, std::size_t rows, const py::ar
   return std::vector<float>(targets.data(), targets.data() + targets.size());
 }
 
+// X as a network that knows its features' names takes it: a table with named columns (a pandas DataFrame:
+// `columns` and `iloc`) has them matched by name, the rule of CSV files (data::plan_columns): each feature's
+// column wherever it stands, a missing one ValueError naming it, other columns left out with one warning.
+// Anything else (arrays, a network without names) as it is, by position.
+py::object by_name(const py::object& x, const Model& model) {
+  if (model.features().empty() || !py::hasattr(x, "columns") || !py::hasattr(x, "iloc")) return x;
+  std::vector<std::string> header;
+  for (const py::handle column : x.attr("columns")) header.push_back(py::str(column));
+  LoadOptions options;
+  options.task = model.task();
+  options.expected_features = model.input_size();
+  options.feature_names = model.features();
+  options.target_names = model.targets();
+  options.target_optional = true;
+  const data::ColumnPlan plan = data::plan_columns(header, 0, "X", options);
+  std::vector<std::string> left_out;
+  for (const std::size_t c : plan.ignored) left_out.push_back(header[c]);
+  for (const std::size_t c : plan.targets) left_out.push_back(header[c]);
+  if (!left_out.empty())
+    PyErr_WarnEx(PyExc_UserWarning, ("X: left out " + std::to_string(left_out.size()) +
+                                     " column(s) that the network does not take: '" + data::header_text(left_out) +
+                                     "'").c_str(), 1);
+  const py::object all = py::module_::import("builtins").attr("slice")(py::none());
+  return x.attr("iloc")[py::make_tuple(all, py::cast(plan.features))];
+}
+
 // X as the library takes it: a uint8 array as bytes (read as value / 255, as IDX and uint8 NPY files are),
 // anything else as float32 (numpy converts it once when it is not already float32 in C order).
 using ByteArray = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
@@ -159,7 +187,9 @@ struct Features {
   ByteArray bytes;
   bool is_bytes = false;
 
-  explicit Features(const py::object& x) {
+  Features(const py::object& table, const Model& model) {
+    py::object x = by_name(table, model);
+    if (py::hasattr(x, "to_numpy")) x = x.attr("to_numpy")();  // a DataFrame of uint8 columns stays uint8
     is_bytes = py::isinstance<py::array>(x) &&
                py::reinterpret_borrow<py::array>(x).dtype().is(py::dtype::of<std::uint8_t>());
     if (is_bytes)
@@ -383,7 +413,7 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, st
                        .seed = seed};
   arguments.verbose = verbose;
   arguments.device = device;
-  return network.fit(Features(x), y, arguments);
+  return network.fit(Features(x, network.model()), y, arguments);
 }
 
 // backprop.trace's result: the list of steps (indexing, len, iteration as a list) and the trace written out
@@ -512,11 +542,11 @@ PYBIND11_MODULE(_backprop, m) {
            "then the smoothed training objective, evaluate() the plain cross-entropy.\n"
            "Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
            "accuracy or rmse and mae, and validation_... with a validation split).")
-      .def("predict", [](const PythonNetwork& n, const py::object& x) { return n.predict(Features(x)); }, "X"_a,
+      .def("predict", [](const PythonNetwork& n, const py::object& x) { return n.predict(Features(x, n.model())); }, "X"_a,
            "(N, K) class probabilities (K = 2 for one sigmoid output) or (N, OUT) outputs, float32.")
       .def("evaluate",
            [](const PythonNetwork& n, const py::object& x, const py::array& y, int batch_size, const std::string& device) {
-             return n.evaluate(Features(x), y, batch_size, device);
+             return n.evaluate(Features(x, n.model()), y, batch_size, device);
            },
            "X"_a, "y"_a, py::kw_only(), "batch_size"_a = 256, "device"_a = "",
            "{'loss', 'accuracy', 'rows', ...} for a classifier, {'loss', 'rmse', 'mae', 'rows', ...} otherwise:\n"

@@ -34,6 +34,7 @@
 #include "backprop/nn/trace.hpp"
 
 // data and io: data sets and loaders, scaling, preparing data; network and model files, ONNX export
+#include "backprop/data/columns.hpp"
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/prepare.hpp"
 #include "backprop/data/scaling.hpp"

@@ -1,5 +1,5 @@
 // The columns of a table: targets, features matched by name, the rest ignored (columns.hpp says the rule).
-#include "columns.hpp"
+#include "backprop/data/columns.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -56,14 +56,22 @@ std::optional<std::size_t> column_named(const std::vector<std::string>& header, 
   return static_cast<std::size_t>(found - header.begin());
 }
 
-std::string at_line(const std::string& source, std::size_t line) { return source + ":" + std::to_string(line) + ":"; }
+// "FILE:LINE:" (a file's header row), or "SOURCE:" for a table without lines (line 0: a DataFrame).
+std::string at_line(const std::string& source, std::size_t line) {
+  return line == 0 ? source + ":" : source + ":" + std::to_string(line) + ":";
+}
+// "FILE:LINE:COLUMN: ", or "SOURCE: column COLUMN: " (1-based).
+std::string at_column(const std::string& source, std::size_t line, std::size_t column) {
+  return line == 0 ? source + ": column " + std::to_string(column) + ": "
+                   : source + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+}
 
 void refuse_duplicate_names(const std::vector<std::string>& header, std::size_t line, const std::string& source) {
   for (std::size_t c = 1; c < header.size(); ++c) {
     const auto first = std::find(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(c), header[c]);
     if (first == header.begin() + static_cast<std::ptrdiff_t>(c)) continue;
     const auto earlier = static_cast<std::size_t>(first - header.begin());
-    throw_bad_input(at_line(source, line) + std::to_string(c + 1) + ": expected each column name once, got '" +
+    throw_bad_input(at_column(source, line, c + 1) + "expected each column name once, got '" +
                     quoted_excerpt(header[c]) + "' in columns " + std::to_string(earlier + 1) + " and " +
                     std::to_string(c + 1));
   }
@@ -88,8 +96,8 @@ std::vector<std::size_t> named_targets(const std::vector<std::string>& header, s
       continue;
     }
     if (std::find(targets.begin(), targets.end(), *found) != targets.end())
-      throw_bad_input(at_line(source, header_line) + std::to_string(*found + 1) +
-                      ": expected each target column once, got column " + std::to_string(*found + 1) + " (" +
+      throw_bad_input(at_column(source, header_line, *found + 1) +
+                      "expected each target column once, got column " + std::to_string(*found + 1) + " (" +
                       header[*found] + ") twice in '" + options.target + "'");
     targets.push_back(*found);
   }
@@ -159,7 +167,7 @@ ColumnPlan plan_columns(const std::vector<std::string>& header, std::size_t head
       continue;
     }
     if (is_target(*c))
-      throw_bad_input(at_line(source, header_line) + std::to_string(*c + 1) + ": column '" + quoted_excerpt(name) +
+      throw_bad_input(at_column(source, header_line, *c + 1) + "column '" + quoted_excerpt(name) +
                       "' is a feature of the model, expected it not to be the target ('" + options.target + "')");
     plan.features.push_back(*c);
   }

@@ -16,7 +16,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/io/text.hpp"
-#include "columns.hpp"
+#include "backprop/data/columns.hpp"
 #include "loaders.hpp"
 
 namespace backprop::data {

@@ -122,3 +122,27 @@ def test_the_estimators_read_uint8_as_the_module_does():
     np.testing.assert_array_equal(model.predict_proba(X), model.network_.predict(X).astype(np.float64))
     with pytest.raises(ValueError, match=r"expected a number in \[0, 1\]"):
         model.predict_proba(X.astype(np.float32))
+
+
+@pytest.mark.skipif("BACKPROP_COMMAND" not in os.environ, reason="needs the command (CTest sets BACKPROP_COMMAND)")
+def test_a_dataframe_is_matched_by_the_models_feature_names(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=200), rng.normal(size=200)
+    frame = pandas.DataFrame({"a": a, "b": b, "y": 2 * a - b})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "net.json").write_text(json.dumps({
+        "input": 2, "layers": [{"units": 8, "activation": "tanh"}, {"units": 1, "activation": "identity"}],
+        "loss": "mse", "training": {"epochs": 20, "scale": "standard"}, "seed": 1}))
+    subprocess.run([os.environ["BACKPROP_COMMAND"], "train", str(tmp_path / "net.json"), "--data",
+                    str(tmp_path / "data.csv"), "--quiet", "--out", str(tmp_path / "m.model")], check=True)
+    net = backprop.load(tmp_path / "m.model")
+    expected = net.predict(frame[["a", "b"]].to_numpy())
+    # Columns in another order, and an extra one: the model's features by name (5943dcf took them by position).
+    with pytest.warns(UserWarning, match="left out 2 column"):
+        np.testing.assert_array_equal(net.predict(frame[["y", "b", "a"]].assign(extra=1.0)), expected)
+    np.testing.assert_array_equal(net.predict(frame[["b", "a"]]), expected)
+    with pytest.raises(ValueError, match="X: expected a column named 'b'"):
+        net.predict(frame[["a", "y"]])
+    assert net.evaluate(frame[["b", "a"]], frame["y"].to_numpy())["loss"] == \
+        net.evaluate(frame[["a", "b"]].to_numpy(), frame["y"].to_numpy())["loss"]

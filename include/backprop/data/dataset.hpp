@@ -84,7 +84,7 @@ struct LoadOptions {
 // - Any name ending in .gz is decompressed first (so .csv.gz and .npy.gz work too). A name with none of
 //   the extensions is recognised by its first bytes (the NPY magic, IDX's two zero bytes, else CSV).
 //   data_path "-" is CSV read from standard input (messages name it "<stdin>").
-// - CSV columns: the rule is data/columns.hpp's (src/data/): each header name at most once, the targets,
+// - CSV columns: the rule is data/columns.hpp's: each header name at most once, the targets,
 //   the features by name when feature_names is given, the rest ignored.
 // - Binary messages read "FILE: record N (byte offset B): ..." with N and B 0-based, or
 //   "FILE: header (byte offset B): ..." for the header; CSV messages about the whole header row name

@@ -10,6 +10,8 @@
 //   the column of that name, in the model's order, wherever it stands; a name the header lacks is refused
 //   naming it. Without names, every column that is not a target, in the file's order.
 // - Every other column is ignored (ColumnPlan::ignored; the front-ends print one note naming them).
+// The CSV loader and the Python module (a pandas DataFrame given to a network that knows its features'
+// names) call it.
 #pragma once
 
 #include <cstddef>
@@ -29,7 +31,8 @@ struct ColumnPlan {
 // The names joined by ',' for messages (shortened to 60 characters).
 std::string header_text(const std::vector<std::string>& names);
 
-// header: the names as read; header_line and source name the place in messages (Error(bad_input)).
+// header: the names as read; header_line and source name the place in messages (Error(bad_input)):
+// "FILE:LINE:COLUMN: ...", or for header_line 0 (a table without lines, a DataFrame) "SOURCE: column C: ...".
 ColumnPlan plan_columns(const std::vector<std::string>& header, std::size_t header_line, const std::string& source,
                         const LoadOptions& options);
 

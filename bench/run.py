@@ -67,6 +67,16 @@ VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "bmi2", "avx512f", "avx512dq", "
                 "avx512_bf16", "avx512_fp16", "amx_tile")
 
 
+def amd_core(cpuinfo, family, number):
+    """AMD's core generation from the family and model numbers (a virtual machine's model name is often just "AMD
+    EPYC"): family 25 is Zen 3 or Zen 4 by model, 26 Zen 5, 23 Zen 1 or 2."""
+    if "AuthenticAMD" not in cpuinfo:
+        return ""
+    if family == 25:
+        return ", Zen 4" if 0x10 <= number <= 0x1F or 0x60 <= number <= 0x7F or 0xA0 <= number <= 0xAF else ", Zen 3"
+    return {26: ", Zen 5", 23: ", Zen 1 or 2"}.get(family, "")
+
+
 def machine():
     """The CPU's model, family and model numbers, and its vector extensions (those the products' levels use and
     the peers' libraries may pick)."""
@@ -80,7 +90,8 @@ def machine():
         flags = re.search(r"flags\s*:\s*(.*)", text).group(1).split()
         simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
         extensions = " ".join(f for f in VECTOR_FLAGS if f in flags)
-        model = f"{model} (family {family} model {number}, {simd}; vector extensions: {extensions})"
+        core = amd_core(text, int(family), int(number))
+        model = f"{model} (family {family} model {number}{core}, {simd}; vector extensions: {extensions})"
     except (OSError, AttributeError):
         pass
     return f"{os.cpu_count()} cores, {model}"
@@ -91,18 +102,22 @@ def machine():
 # own oneDNN to AVX2, and the peer is held the same way (its OpenBLAS to the kernels it picks on a Zen 3 or a
 # Haswell, its oneDNN and ATen to AVX2), so that neither side uses AVX-512.
 FORCED = os.environ.get("BACKPROP_CPU", "")
+ONEDNN_ISA = os.environ.get("ONEDNN_MAX_CPU_ISA", "")
 PEER_ENV = {}
-if FORCED == "avx2":
+# BACKPROP_CPU=baseline with ONEDNN_MAX_CPU_ISA=AVX2 is the code before the AVX2 tiles on an AVX2 CPU (no skipping,
+# oneDNN's AVX2 kernels): the peer is held to AVX2 then too.
+if FORCED == "avx2" or ONEDNN_ISA.upper() == "AVX2":
     amd = "AuthenticAMD" in open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else False
     PEER_ENV = {"OPENBLAS_CORETYPE": "Zen" if amd else "Haswell", "ONEDNN_MAX_CPU_ISA": "AVX2",
                 "ATEN_CPU_CAPABILITY": "avx2"}
 
 
 def level_line():
-    if not FORCED:
+    if not FORCED and not ONEDNN_ISA:
         return "level: the widest the CPU has (BACKPROP_CPU unset)"
     peer = ", ".join(f"{k}={v}" for k, v in PEER_ENV.items()) or "as it is"
-    return f"level: BACKPROP_CPU={FORCED} (forced); the peer: {peer}"
+    onednn = f", ONEDNN_MAX_CPU_ISA={ONEDNN_ISA}" if ONEDNN_ISA else ""
+    return f"level: BACKPROP_CPU={FORCED} (forced){onednn}; the peer: {peer}"
 
 
 # One thread is taken on one core (taskset -c 0), so that no helper thread of either side runs beside it.
@@ -250,12 +265,16 @@ def seed_net_on_data(have_fann, rows=1_000_000, epochs=4):
 
 
 def main():
+    global BACKPROP
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is shown)")
     parser.add_argument("--quick", action="store_true", help="batch 128 only, fewer epochs")
+    parser.add_argument("--backprop", default=BACKPROP,
+                        help="the backprop command to measure (another build's, for a before/after pair)")
     parser.add_argument("--b128-only", action="store_true",
                         help="the batch-128 training rows alone (2 threads, one core, 2 against 1, standardized)")
     args = parser.parse_args()
+    BACKPROP = os.path.abspath(args.backprop)
     if not os.path.exists(BACKPROP):
         sys.exit(f"build backprop first: {BACKPROP} is missing")
     have_torch = subprocess.run([PYTHON, "-c", "import torch"], capture_output=True).returncode == 0
@@ -420,7 +439,7 @@ def main():
 def print_table(rows, repeat, cores_before, cores_after):
     when = datetime.date.today().isoformat()
     print(f"machine: {machine()}, {platform.system()} {platform.release()}; date {when}; medians of {repeat}")
-    print(level_line())
+    print(f"{level_line()}; backprop: {BACKPROP}")
     if cores_before:
         print(f"two-core check (bench/two_cores.cpp) before: {cores_before}; after: {cores_after}")
     print(f"{'job':40} {'backprop':>12} {'peer':>12} {'ratio':>7}  notes")

@@ -90,11 +90,13 @@ int run_eval(const DataArguments& a) {
   if (a.json) {
     write_standard_output(report_json(report) + "\n");
   } else if (data.task == TaskKind::classification) {
-    std::printf("%s on %s: loss %.6f  accuracy %.4f  (%zu rows)\n", a.model.c_str(), a.data.c_str(), m.loss,
+    std::printf("%s on %s: loss %.6f  accuracy %.4f  (%zu rows)\n", io::printable(a.model).c_str(),
+                io::printable(a.data).c_str(), m.loss,
                 m.accuracy, m.rows);
     print_classification(report.classification);
   } else {
-    std::printf("%s on %s: loss %.6f  rmse %.6f  mae %.6f  (%zu rows)\n", a.model.c_str(), a.data.c_str(), m.loss,
+    std::printf("%s on %s: loss %.6f  rmse %.6f  mae %.6f  (%zu rows)\n", io::printable(a.model).c_str(),
+                io::printable(a.data).c_str(), m.loss,
                 m.rmse, m.mae, m.rows);
     print_regression(report.regression);
   }
@@ -219,7 +221,7 @@ int run_info(const DataArguments& a) {
   const io::Model model = io::read_model(a.model).model;
   const NetworkSpec& spec = model.network;
   std::size_t parameters = 0;
-  std::printf("%s\n", a.model.c_str());
+  std::printf("%s\n", io::printable(a.model).c_str());
   const double smoothing = spec.training.label_smoothing;
   std::printf("  network     %s, loss %s%s\n", architecture(spec).c_str(), std::string(to_string(spec.loss)).c_str(),
               smoothing > 0 ? (" (trained with label smoothing " + io::format_double(smoothing) + ")").c_str() : "");

@@ -214,8 +214,8 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
     observers.add(log.get());
   }
   if (!args.quiet)
-    std::printf("training %s on %s: %zu rows%s, network %s, %s, batch %d, %d epochs\n", args.network.c_str(),
-                args.data.c_str(), train_data.rows,
+    std::printf("training %s on %s: %zu rows%s, network %s, %s, batch %d, %d epochs\n",
+                io::printable(args.network).c_str(), io::printable(args.data).c_str(), train_data.rows,
                 has_validation ? (", " + std::to_string(validation_pointer->rows) + " for validation").c_str() : "",
                 architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
                 spec.training.epochs);
@@ -245,10 +245,11 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   trained.byte_inputs = trained.byte_inputs || inputs.read.model.byte_inputs;  // further on floats in [0, 1]
   io::save_model(args.out, trained);
   if (!args.quiet)
-    std::printf("saved %s (epoch %d of %zu)\n", args.out.c_str(), result.best_epoch, result.history.size());
+    std::printf("saved %s (epoch %d of %zu)\n", io::printable(args.out).c_str(), result.best_epoch,
+                result.history.size());
   if (!args.report.empty()) {
     write_report(args, network, scaling, result, train_data, validation_pointer, seconds);
-    if (!args.quiet) std::printf("wrote %s\n", args.report.c_str());
+    if (!args.quiet) std::printf("wrote %s\n", io::printable(args.report).c_str());
   }
   return 0;
 }

@@ -911,6 +911,9 @@ TEST(Hardening33Trace, AFileNameIsEscapedInEveryFormat) {
   EXPECT_EQ(lines[1], "digraph trace {");
   const CommandResult text = run_backprop("trace " + shell_word(newline) + args + "text");
   EXPECT_THAT(lines_of(text.out).at(0), HasSubstr("a\\x0ab.json, network 4-2-3-1"));
+  // The command's own lines name files the same way (info, eval, train).
+  const CommandResult info = run_backprop("info " + shell_word(newline));
+  EXPECT_EQ(lines_of(info.out).at(0), (dir / "a\\x0ab.json").string());
   const CommandResult markdown = run_backprop("trace " + shell_word(html) + args + "markdown");
   ASSERT_EQ(markdown.exit_code, 0) << markdown.out;
   EXPECT_THAT(markdown.out, Not(HasSubstr("<img")));  // 5943dcf: raw HTML in the heading

@@ -127,6 +127,8 @@ std::string onnx_model_bytes(const Model& model) {
   std::string doc = "backprop model " + architecture + ", loss " + std::string(to_string(spec.loss));
   if (!model.classes.empty()) doc += "; classes: " + joined(model.classes);
   if (!model.targets.empty()) doc += "; targets: " + joined(model.targets);
+  // The graph takes floats: a model trained on uint8 data read each byte as value / 255, so must its caller.
+  if (model.byte_inputs) doc += "; trained on uint8 data read as value / 255: give each byte as value / 255";
   proto.set_doc_string(doc);
   add_metadata(proto, "classes", model.classes);
   add_metadata(proto, "targets", model.targets);

@@ -99,8 +99,6 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
   }
 }
 
-std::string printable(std::string_view text);
-
 std::string render_text(const Trace& trace, const std::vector<StepDerivation>* derived, const NumberFormat& f,
                         const std::string& source, const std::vector<double>& raw_input, const std::string& scaling) {
   std::ostringstream out;
@@ -214,24 +212,6 @@ std::string render_markdown(const Trace& trace, const std::vector<StepDerivation
   for (std::size_t s = 0; s < trace.steps.size(); ++s)
     write_markdown_step(out, trace, trace.steps[s], derived ? &(*derived)[s] : nullptr, f);
   return out.str();
-}
-
-// A user's string (the file name) as one line of plain text: control characters as \xNN, so that a newline
-// in a name cannot end a comment line of the dot graph or forge a line of the text.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte != 0x7F) {
-      out += c;
-      continue;
-    }
-    static constexpr char digits[] = "0123456789abcdef";
-    out += "\\x";
-    out += digits[byte >> 4];
-    out += digits[byte & 15];
-  }
-  return out;
 }
 
 // The same as Markdown text: HTML's special characters as entities (a name cannot open a tag) and

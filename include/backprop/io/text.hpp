@@ -45,6 +45,10 @@ std::optional<std::size_t> first_invalid_utf8(std::string_view text);
 // features, targets) go into messages, CSV and the terminal, where such a byte would cut or forge a line.
 std::optional<std::size_t> first_control_character(std::string_view text);
 
+// A user's string (a file name) as one line of plain text: control characters written \xNN, so that a
+// newline in a name cannot end a line of the output (a comment of the dot graph) or forge one.
+std::string printable(std::string_view text);
+
 // The whole of text as a finite double, or nothing (also for "nan", "inf", trailing characters).
 std::optional<double> parse_double(std::string_view text);
 

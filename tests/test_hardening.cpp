@@ -654,6 +654,14 @@ TEST(Hardening33Bytes, AModelTrainedOnUint8RecordsItAndRefusesRawFloats) {
     EXPECT_THAT(r.out, HasSubstr("raw.csv: row 0, column 1: expected a number in [0, 1] (the model was trained on "
                                  "uint8 data, read as value / 255), got 13"));
   }
+  // --target names a CSV column: with NPY data it did nothing (5943dcf: exit 0); refused as every setting
+  // that would do nothing is.
+  const CommandResult target = run_backprop("eval " + shell_word(dir / "m.model") + " --data " +
+                                            shell_word(dir / "x.npy") + " --labels " + shell_word(dir / "y.npy") +
+                                            " --target label");
+  EXPECT_EQ(target.exit_code, 2) << target.out;
+  EXPECT_THAT(target.out, HasSubstr("x.npy: expected no target column with NPY data (the targets are the labels "
+                                    "file), got 'label'"));
   // The JSON export says it too, and reads back.
   ASSERT_EQ(run_backprop("export " + shell_word(dir / "m.model") + " --format json --out " +
                          shell_word(dir / "m.json")).exit_code, 0);

@@ -165,6 +165,11 @@ Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesyste
   data.source = source;
   data.task = options.task;
   if (bytes.empty()) throw_bad_input(source + ": byte offset 0: expected an IDX or NPY header, got an empty file");
+  // A target column names a CSV column: with IDX or NPY data it would do nothing, so it is refused.
+  if (options.target.find_first_not_of(" \t,") != std::string::npos)
+    throw_bad_input(source + ": expected no target column with " +
+                    std::string(format == data::FileFormat::idx ? "IDX" : "NPY") +
+                    " data (the targets are the labels file), got '" + options.target + "'");
   if (format == data::FileFormat::idx)
     data::read_idx_features(data, std::move(bytes), source);
   else

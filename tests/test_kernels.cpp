@@ -8,6 +8,9 @@
 #include <tuple>
 #include <vector>
 
+#ifdef BACKPROP_TEST_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -710,6 +713,34 @@ TEST(CpuLevel, ForcedWhereTheCpuRunsItRefusedElsewhere) {
     ::setenv("BACKPROP_CPU", saved.c_str(), 1);
   }
 }
+
+#ifdef BACKPROP_TEST_ONEDNN
+// A forced level below AVX-512 holds oneDNN's kernels to it (unless ONEDNN_MAX_CPU_ISA says otherwise), so that
+// the dense products run as on a CPU of that kind: checked in the runs of the tests forced to avx2 and baseline
+// (CI's); at the widest level oneDNN is left as it is. A float product through oneDNN first (it reads the level).
+TEST(CpuLevel, AForcedLevelHoldsOneDnnToIt) {
+  const auto a = random_values<float>(256 * 256, 1), b = random_values<float>(256 * 256, 2);
+  std::vector<float> c(256 * 256);
+  gemm<float>(Transpose::no, Transpose::yes, 256, 256, 256, 1.0f, a.data(), 256, b.data(), 256, 0.0f, c.data(), 256);
+  const CpuLevel widest = cpu_can_run(CpuLevel::avx512) ? CpuLevel::avx512
+                          : cpu_can_run(CpuLevel::avx2) ? CpuLevel::avx2
+                                                        : CpuLevel::baseline;
+  const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  if (std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || std::getenv("DNNL_MAX_CPU_ISA") != nullptr) return;
+  switch (cpu_level()) {
+    case CpuLevel::baseline:
+      if (widest != CpuLevel::baseline) EXPECT_EQ(isa, dnnl_cpu_isa_sse41);
+      break;
+    case CpuLevel::avx2:
+      if (widest != CpuLevel::avx2) EXPECT_EQ(isa, dnnl_cpu_isa_avx2);
+      break;
+    case CpuLevel::avx512:
+      EXPECT_NE(isa, dnnl_cpu_isa_avx2);
+      EXPECT_NE(isa, dnnl_cpu_isa_sse41);
+      break;
+  }
+}
+#endif
 
 // A^T . B with B's rows 1 KiB apart reads a copy with the rows set apart: the same values (so the same bits,
 // which EachElementIsTheFusedChainOverItsNonzeroTerms checks through gemm); other calls are left as they are.

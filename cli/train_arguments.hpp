@@ -16,6 +16,7 @@ namespace backprop::cli {
 struct TrainArguments {
   std::string network, data, labels, target, validation, validation_labels, out, log, report;
   std::string checkpoint, resume, device;
+  std::string sample_weight;  // a CSV column of the rows' weights in the loss
   std::optional<long> checkpoint_every;
   bool deterministic = false;
   std::optional<int> threads;

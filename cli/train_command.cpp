@@ -321,6 +321,12 @@ void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
   cmd->add_option("--label-smoothing", o.label_smoothing,
                   "softmax_ce only: train against (1 - X) one-hot + X / classes (torch's label_smoothing; 0: off); "
                   "the training and validation losses are the smoothed loss, eval reports the plain one");
+  cmd->add_option("--class-weight", o.class_weight,
+                  "Classification: each class's weight in the loss, balanced (n / (classes x the class's rows), "
+                  "scikit-learn's) or LABEL=W,LABEL=W (labels as the data writes them; others 1), or none "
+                  "(torch's CrossEntropyLoss(weight=) / BCELoss(weight=))");
+  cmd->add_option("--sample-weight", a.sample_weight,
+                  "CSV column (by header name) of each row's weight in the loss (>= 0), not a feature");
   cmd->add_option("--scale", o.scale, "Feature scaling fitted on the training data: none, standard or minmax");
   cmd->add_option("--early-stopping", o.early_stopping,
                   "Stop after this many epochs without a better validation loss, keeping the best parameters "
@@ -347,7 +353,7 @@ TrainingInputs load_training_inputs(const TrainArguments& args) {
     throw_bad_input("give --validation or --validation-split, not both");
   // A model's CSV columns are matched by its feature names, the validation file's by the training file's.
   inputs.data = load_for_network(inputs.spec, args.data, args.labels, args.target,
-                                 {model.classes, model.targets, model.features});
+                                 {model.classes, model.targets, model.features}, false, args.sample_weight);
   note_ignored_columns(inputs.data);
   if (model.byte_inputs) check_byte_inputs(inputs.data);
   if (!args.validation.empty()) {

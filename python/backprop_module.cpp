@@ -122,6 +122,7 @@ class InterruptCheck : public TrainingObserver {
 // naming the keyword ("clip_grad_norm: expected a positive number, got 0").
 struct FitArguments {
   TrainingOptions options;
+  std::vector<float> sample_weight;  // (N) or empty
   bool verbose = false;
   std::string device;
 };
@@ -260,8 +261,9 @@ class PythonNetwork {
       ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, is_classification);
       if (arguments.verbose) observers.add(&progress);
       const RunSettings settings{arguments.device, &observers};
-      result = x.is_bytes ? trained->fit_bytes(x.byte_values(), targets, arguments.options, settings)
-                          : trained->fit(x.float_values(), targets, arguments.options, settings);
+      const std::span<const float> weights = arguments.sample_weight;
+      result = x.is_bytes ? trained->fit_bytes(x.byte_values(), targets, arguments.options, settings, weights)
+                          : trained->fit(x.float_values(), targets, arguments.options, settings, weights);
       std::fflush(stdout);
       py::gil_scoped_acquire gil;
       model_ = std::move(trained);
@@ -394,8 +396,26 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, st
              std::optional<long> warmup, std::optional<double> clip_grad_norm, std::optional<double> dropout,
              std::optional<int> early_stopping, std::optional<double> validation_split,
              std::optional<std::uint64_t> seed, std::optional<std::string> scale,
-             std::optional<double> label_smoothing, bool verbose, const std::string& device) {
+             std::optional<double> label_smoothing, const py::object& class_weight, const py::object& sample_weight,
+             bool verbose, const std::string& device) {
   FitArguments arguments;
+  // class_weight: "balanced", "none", or {label: weight} (labels as the model's classes name them).
+  std::optional<std::string> weights;
+  if (py::isinstance<py::dict>(class_weight)) {
+    std::string text;
+    for (auto item : class_weight.cast<py::dict>())
+      text += (text.empty() ? "" : ",") + py::str(item.first).cast<std::string>() + "=" +
+              py::repr(py::float_(item.second.cast<double>())).cast<std::string>();
+    weights = text;
+  } else if (!class_weight.is_none()) {
+    weights = class_weight.cast<std::string>();
+  }
+  if (!sample_weight.is_none()) {
+    const auto array = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(sample_weight);
+    if (!array || array.ndim() != 1)  // its length: Model::fit's check
+      throw_bad_input("sample_weight: expected one number per row of X, a 1-D array");
+    arguments.sample_weight.assign(array.data(), array.data() + array.shape(0));
+  }
   arguments.options = {.epochs = epochs,
                        .batch_size = batch_size,
                        .optimizer = optimizer,
@@ -410,6 +430,7 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, st
                        .early_stopping = early_stopping,
                        .validation_split = validation_split,
                        .label_smoothing = label_smoothing,
+                       .class_weight = weights,
                        .seed = seed};
   arguments.verbose = verbose;
   arguments.device = device;
@@ -534,11 +555,14 @@ PYBIND11_MODULE(_backprop, m) {
            "momentum"_a = py::none(), "weight_decay"_a = py::none(), "schedule"_a = py::none(),
            "warmup"_a = py::none(), "clip_grad_norm"_a = py::none(), "dropout"_a = py::none(),
            "early_stopping"_a = py::none(), "validation_split"_a = py::none(), "seed"_a = py::none(),
-           "scale"_a = py::none(), "label_smoothing"_a = py::none(), "verbose"_a = false, "device"_a = "",
+           "scale"_a = py::none(), "label_smoothing"_a = py::none(), "class_weight"_a = py::none(),
+           "sample_weight"_a = py::none(), "verbose"_a = false, "device"_a = "",
            "Train on X (N, IN) and y: class indices (N,) for a classifier, numbers (N,) or (N, OUT) otherwise.\n"
            "device: 'cpu' or 'cuda'; '' (default): $BACKPROP_DEVICE, else the GPU when there is one.\n"
            "Options left None keep the network file's recipe ('training', 'optimizer'); training continues from\n"
-           "the current parameters. label_smoothing (softmax_ce only, [0, 1)): torch's; the history's losses are\n"
+           "the current parameters. class_weight: 'balanced' or {label: weight} (classifiers); sample_weight: (N,)\n"
+           "weights of the rows in the loss (torch's CrossEntropyLoss(weight=) / BCELoss(weight=)).\n"
+           "label_smoothing (softmax_ce only, [0, 1)): torch's; the history's losses are\n"
            "then the smoothed training objective, evaluate() the plain cross-entropy.\n"
            "Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
            "accuracy or rmse and mae, and validation_... with a validation split).")

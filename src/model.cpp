@@ -40,25 +40,36 @@ Model Model::from_json(std::string_view text, const std::string& source) {
 TaskKind Model::task() const { return task_of(spec()); }
 
 TrainingResult Model::fit(std::span<const float> x, std::span<const float> y, const TrainingOptions& options,
-                          const RunSettings& settings) {
+                          const RunSettings& settings, std::span<const float> sample_weight) {
   // Training continues from the current parameters; the options override the recipe (and a new seed redraws
   // the initialization of a network not trained yet).
   NetworkSpec spec = options.start_spec(network_->spec_with_parameters(),
                                         trained_ ? network_->spec_with_parameters() : exact_network_);
   Dataset train_data = dataset_from_arrays(spec, x, y, {classes_, targets_, features_});
-  return fit_data(std::move(train_data), std::move(spec), options, settings);
+  return fit_data(std::move(train_data), std::move(spec), options, settings, sample_weight);
 }
 
 TrainingResult Model::fit_bytes(std::span<const std::uint8_t> x, std::span<const float> y, const TrainingOptions& options,
-                          const RunSettings& settings) {
+                          const RunSettings& settings, std::span<const float> sample_weight) {
   NetworkSpec spec = options.start_spec(network_->spec_with_parameters(),
                                         trained_ ? network_->spec_with_parameters() : exact_network_);
   Dataset train_data = dataset_from_arrays(spec, x, y, {classes_, targets_, features_});
-  return fit_data(std::move(train_data), std::move(spec), options, settings);
+  return fit_data(std::move(train_data), std::move(spec), options, settings, sample_weight);
 }
 
 TrainingResult Model::fit_data(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
-                               const RunSettings& settings) {
+                               const RunSettings& settings, std::span<const float> sample_weight) {
+  if (!sample_weight.empty()) {
+    if (sample_weight.size() != train_data.rows)
+      throw_bad_input("sample_weight: expected " + std::to_string(train_data.rows) + " weights (one per row of X), got " +
+                      std::to_string(sample_weight.size()));
+    check_finite(sample_weight, 1, "sample_weight");
+    for (std::size_t r = 0; r < sample_weight.size(); ++r)
+      if (sample_weight[r] < 0)
+        throw_bad_input("sample_weight: row " + std::to_string(r) + ": expected a weight >= 0, got " +
+                        std::to_string(sample_weight[r]));
+    train_data.weights.assign(sample_weight.begin(), sample_weight.end());
+  }
   if (byte_inputs_) check_byte_inputs(train_data);
   const bool byte_data = !train_data.features_u8.empty();
   TrainingData data = prepare_training_data(

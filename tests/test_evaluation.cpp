@@ -1,6 +1,7 @@
 // Issue 30: the stratified rows of a validation split and of cross-validation's folds (data/folds.hpp). The
 // figures of eval are checked against sklearn.metrics in tests/python/test_metrics.py.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 
@@ -13,6 +14,7 @@
 #include "backprop/data/prepare.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/text.hpp"
+#include "backprop/nn/loss.hpp"
 #include "helpers.hpp"
 #include "synthetic_data.hpp"
 
@@ -147,6 +149,51 @@ TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
     for (const auto& fold : result["folds"]) variance += (fold[key].get<double>() - mean) * (fold[key].get<double>() - mean) / 4;
     EXPECT_NEAR(result["mean"][key].get<double>(), mean, 1e-12);
     EXPECT_NEAR(result["std"][key].get<double>(), std::sqrt(variance), 1e-12);
+  }
+}
+
+// nn/loss.hpp's weighted loss and dL/dz in double against PyTorch's (tests/reference/class_weight_reference.py):
+// CrossEntropyLoss(weight=), BCELoss(weight=) and sample weights, to 1e-12.
+TEST(WeightedLoss, IsTorchsWeightedLoss) {
+  const auto reference =
+      nlohmann::json::parse(testing::read_text(testing::source_path("tests/data/class_weight_reference.json")));
+  ASSERT_EQ(reference["cases"].size(), 4u);
+  for (const auto& c : reference["cases"]) {
+    const std::string name = c["case"];
+    const LossKind loss = name.starts_with("softmax_ce") ? LossKind::softmax_ce
+                          : name.starts_with("bce")      ? LossKind::bce
+                                                         : LossKind::mse;
+    const auto z_rows = c["z"].get<std::vector<std::vector<double>>>();
+    const int batch = static_cast<int>(z_rows.size()), outputs = static_cast<int>(z_rows[0].size());
+    std::vector<double> z, a, y, grad;
+    for (const auto& row : z_rows) z.insert(z.end(), row.begin(), row.end());
+    for (const auto& row : c["y"].get<std::vector<std::vector<double>>>()) y.insert(y.end(), row.begin(), row.end());
+    for (const auto& row : c["grad"].get<std::vector<std::vector<double>>>())
+      grad.insert(grad.end(), row.begin(), row.end());
+    const std::vector<double> weights = c["rows"].get<std::vector<double>>();
+    a = z;
+    DenseLayer layer{outputs, outputs, Activation::identity};
+    if (loss == LossKind::bce) {
+      layer.activation = Activation::sigmoid;
+      for (double& v : a) v = 1 / (1 + std::exp(-v));
+    } else if (loss == LossKind::softmax_ce) {
+      layer.activation = Activation::softmax;
+      for (int r = 0; r < batch; ++r) {
+        double sum = 0;
+        for (int o = 0; o < outputs; ++o) sum += std::exp(z[r * outputs + o]);
+        for (int o = 0; o < outputs; ++o) a[r * outputs + o] = std::exp(z[r * outputs + o]) / sum;
+      }
+    }
+    const double value = loss_value<double>(loss, 0.0, z.data(), a.data(), y.data(), batch, outputs, weights.data());
+    EXPECT_NEAR(value, c["loss"].get<double>(), 1e-12 * std::abs(c["loss"].get<double>())) << name;
+    std::vector<double> dz(z.size());
+    loss_backward<double>(dz.data(), loss, 0.0, z.data(), a.data(), y.data(), layer, batch, weights.data());
+    for (std::size_t i = 0; i < dz.size(); ++i) EXPECT_NEAR(dz[i], grad[i], 1e-12) << name << ", element " << i;
+    // Every weight 1 is the unweighted loss (to rounding: the weighted sum adds each row's loss whole).
+    const std::vector<double> ones(static_cast<std::size_t>(batch), 1.0);
+    const double plain = loss_value<double>(loss, 0.0, z.data(), a.data(), y.data(), batch, outputs);
+    EXPECT_NEAR(loss_value<double>(loss, 0.0, z.data(), a.data(), y.data(), batch, outputs, ones.data()), plain,
+                1e-15 * plain) << name;
   }
 }
 

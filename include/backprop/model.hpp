@@ -63,8 +63,10 @@ class Model {
   // trained parameters, the scaling (fitted on the training rows; a trained model keeps its own, and an
   // options.scale of another kind is refused: OptionError "scale") and the class or target names. Returns
   // the per-epoch history.
+  // sample_weight: (rows) each row's weight in the loss (>= 0), or empty (nn/loss.hpp; with options.class_weight,
+  // multiplied by the row's class weight).
   TrainingResult fit(std::span<const float> x, std::span<const float> y, const TrainingOptions& options = {},
-                     const RunSettings& settings = {});
+                     const RunSettings& settings = {}, std::span<const float> sample_weight = {});
   // (rows, OUT) outputs for x (rows, IN), scaled by the model's scaling.
   std::vector<float> predict(std::span<const float> x) const;
   // The same into out (rows x OUT), which must have that size.
@@ -80,7 +82,8 @@ class Model {
   // files are (one meaning for the same bytes everywhere). A model trained on uint8 data records it
   // (byte_inputs()): given floats, it takes only values in [0, 1] (check_byte_inputs, data/prepare.hpp).
   TrainingResult fit_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
-                           const TrainingOptions& options = {}, const RunSettings& settings = {});
+                           const TrainingOptions& options = {}, const RunSettings& settings = {},
+                           std::span<const float> sample_weight = {});
   void predict_bytes(std::span<const std::uint8_t> x, std::span<float> out) const;
   Metrics evaluate_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
                          const RunSettings& settings = {}) const;
@@ -117,7 +120,7 @@ class Model {
   bool byte_inputs_ = false;      // trained on uint8 data (io::Model::byte_inputs)
 
   TrainingResult fit_data(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
-                          const RunSettings& settings);
+                          const RunSettings& settings, std::span<const float> sample_weight);
   template <typename Feature>
   void predict_rows(std::span<const Feature> x, std::span<float> out) const;
   template <typename Feature>

@@ -41,6 +41,8 @@ class Network:
         seed: Optional[int] = None,
         scale: Optional[str] = None,
         label_smoothing: Optional[float] = None,
+        class_weight: Union[str, dict[Any, float], None] = None,
+        sample_weight: Optional[_Array] = None,
         verbose: bool = False,
         device: str = "",
     ) -> list[dict[str, float]]: ...

@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
 from ._backprop import Network, set_threads
 
@@ -40,7 +40,7 @@ _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "sigmoid": "sigmo
                 "relu": "relu", "leaky_relu": "leaky_relu"}
 _MOMENTUM_SOLVERS = ("momentum", "nesterov")
 
-# Why two of scikit-learn's checks are declared rather than passed (the "_xfail_checks" tag, which
+# Why three of scikit-learn's checks are declared rather than passed (the "_xfail_checks" tag, which
 # check_estimator reports as a SkipTestWarning): a row's prediction is computed in float32 by matrix
 # products whose blocking depends on the number of rows in the batch, so the same row predicted inside a
 # different batch may differ in its last bit (relative 1e-7), which is what these checks compare, at 1e-7.
@@ -49,6 +49,10 @@ _BATCH_DEPENDENT_CHECKS = {
         "float32 matrix products: a row's outputs may differ in the last bit with the batch around it",
     "check_methods_sample_order_invariance":
         "float32 matrix products: a row's outputs may differ in the last bit with the batch around it",
+    # And a third, as scikit-learn's own SGD estimators declare it: a row of weight 0 adds nothing to the
+    # loss, but it still takes a place in the shuffled mini-batches, which then differ from those without it.
+    "check_sample_weights_invariance":
+        "zero sample_weight is not equivalent to removing the sample: the mini-batches differ",
 }
 
 
@@ -155,7 +159,7 @@ class _BaseMLP(BaseEstimator):
             options["early_stopping"] = 0
         return options
 
-    def _train(self, X, targets, epochs, first):
+    def _train(self, X, targets, epochs, first, sample_weight=None):
         if self.threads is not None:
             set_threads(int(self.threads))  # the process's matrix-product threads (ValueError outside 1..1024)
         if first:
@@ -165,7 +169,10 @@ class _BaseMLP(BaseEstimator):
             self.validation_loss_curve_ = [] if self.early_stopping else None
             self.n_iter_ = 0
         # Each call shuffles differently but reproducibly: the seed moves on with the epochs done.
-        history = self.network_.fit(X, targets, **self._fit_options(len(X), epochs, self._seed + self.n_iter_, first))
+        options = self._fit_options(len(X), epochs, self._seed + self.n_iter_, first)
+        if sample_weight is not None:
+            options["sample_weight"] = _check_sample_weight(sample_weight, X, dtype=np.float32)
+        history = self.network_.fit(X, targets, **options)
         self.loss_curve_ += [epoch["loss"] for epoch in history]
         if self.validation_loss_curve_ is not None:
             self.validation_loss_curve_ += [epoch.get("validation_loss") for epoch in history]
@@ -205,6 +212,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
       label_smoothing     train against (1 - eps) one-hot + eps / classes, in [0, 1), default 0 (off): as
                           torch.nn.CrossEntropyLoss(label_smoothing=eps); loss_curve_ and validation_loss_curve_
                           are then that smoothed loss, network_.evaluate the plain cross-entropy
+      class_weight        None (default), 'balanced' (n / (classes x the class's rows)) or {label: weight}:
+                          each class's weight in the loss, torch.nn.CrossEntropyLoss(weight=); fit(X, y,
+                          sample_weight=) weighs the rows too (the weighted mean: sum w l / sum w)
 
     Attributes after fit: classes_, n_features_in_ (feature_names_in_ for a DataFrame), network_ (the
     backprop.Network), loss_curve_ (training loss per epoch), validation_loss_curve_ (with early_stopping),
@@ -217,7 +227,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
                  schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None,
-                 label_smoothing=0.0):
+                 label_smoothing=0.0, class_weight=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate_init=learning_rate_init, max_iter=max_iter, momentum=momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
@@ -225,9 +235,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                          dropout=dropout, schedule=schedule, warmup=warmup, clip_grad_norm=clip_grad_norm,
                          threads=threads, device=device)
         self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
 
     def _loss_options(self):
-        return {"label_smoothing": float(self.label_smoothing)}
+        options = {"label_smoothing": float(self.label_smoothing)}
+        if self.class_weight is None or isinstance(self.class_weight, str):
+            options["class_weight"] = "none" if self.class_weight is None else self.class_weight
+        else:  # {label: weight}: the network names its classes by their index in classes_
+            unknown = [label for label in self.class_weight if label not in self.classes_]
+            if unknown:
+                raise ValueError(f"class_weight: labels not among the classes {list(self.classes_)}: {unknown}")
+            options["class_weight"] = {str(int(np.searchsorted(self.classes_, label))): float(weight)
+                                       for label, weight in self.class_weight.items()}
+        return options
 
     def _output_layer(self):
         return len(self.classes_), "softmax", "softmax_ce"
@@ -240,15 +260,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(f"y: labels not among the classes {list(self.classes_)}: {sorted(set(y[unknown]))}")
         return indices.astype(np.int64)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a new network on X (rows, features: any numeric array-like) and y (one label per row:
-        numbers or strings; classes_ keeps them). Returns self."""
+        numbers or strings; classes_ keeps them); sample_weight: each row's weight in the loss (>= 0).
+        Returns self."""
         X, y = _validate_data(self, X, y)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"MLPClassifier needs at least 2 classes to train; got 1 class ({self.classes_[0]!r})")
-        return self._train(X, self._class_indices(y), self.max_iter, first=True)
+        return self._train(X, self._class_indices(y), self.max_iter, first=True, sample_weight=sample_weight)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over X and y, from the parameters so far; the first call needs `classes` (every label
@@ -295,11 +316,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y = np.asarray(y, dtype=np.float32)
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y)
 
-    def fit(self, X, y):
-        """Train a new network on X (rows, features) and y (rows,) or (rows, targets). Returns self."""
+    def fit(self, X, y, sample_weight=None):
+        """Train a new network on X (rows, features) and y (rows,) or (rows, targets); sample_weight: each
+        row's weight in the loss (>= 0; 1/(2N) sum w (a - y)^2). Returns self."""
         X, y = self._regression_targets(X, y, reset=True)
         self.n_outputs_ = y.shape[1]
-        return self._train(X, y, self.max_iter, first=True)
+        return self._train(X, y, self.max_iter, first=True, sample_weight=sample_weight)
 
     def partial_fit(self, X, y):
         """One epoch over X and y, from the parameters so far (the first call fits the scaling). Returns self."""

@@ -31,6 +31,7 @@ Dataset take_rows(const Dataset& from, std::span<const std::size_t> rows) {
   copy_rows(from.features_u8, part.features_u8, width);
   copy_rows(from.labels, part.labels, 1);
   copy_rows(from.targets, part.targets, static_cast<std::size_t>(from.target_count));
+  copy_rows(from.weights, part.weights, 1);
   return part;
 }
 

@@ -2,6 +2,7 @@
 // validation split and scaling of a training run.
 #include "backprop/data/prepare.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <type_traits>
@@ -32,18 +33,63 @@ std::vector<std::string> classes_for(const NetworkSpec& spec, const std::string&
   return names;
 }
 
+namespace {
+
+// The column named `name` taken out of the features into weights.
+void take_weight_column(Dataset& d, const std::string& name) {
+  const auto found = std::find(d.feature_names.begin(), d.feature_names.end(), name);
+  if (found == d.feature_names.end())
+    throw_bad_input(d.source + ": expected a column named '" + name + "' (--sample-weight) in the header, got none");
+  const auto column = static_cast<std::size_t>(found - d.feature_names.begin());
+  const auto width = static_cast<std::size_t>(d.features);
+  std::vector<float> kept;
+  kept.reserve(d.rows * (width - 1));
+  d.weights.resize(d.rows);
+  for (std::size_t r = 0; r < d.rows; ++r) {
+    for (std::size_t c = 0; c < width; ++c) {
+      const float v = d.feature(r, static_cast<int>(c));
+      if (c != column) {
+        kept.push_back(v);
+      } else if (!(v >= 0)) {
+        throw_bad_input(d.source + ": row " + std::to_string(r + 1) + ", column '" + name +
+                        "': expected a sample weight >= 0, got " + io::format_float(v));
+      } else {
+        d.weights[r] = v;
+      }
+    }
+  }
+  d.features_f32 = std::move(kept);
+  d.features_u8.clear();
+  d.feature_names.erase(found);
+  d.features -= 1;
+}
+
+}  // namespace
+
 Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const std::string& labels,
-                         const std::string& target, const DataNames& model, bool target_optional) {
+                         const std::string& target, const DataNames& model, bool target_optional,
+                         const std::string& sample_weight) {
   LoadOptions options;
   options.task = task_of(spec);
   options.target = target;
   options.known_classes = classes_for(spec, data, model.classes);
-  options.expected_features = spec.input;
+  options.expected_features = spec.input + (sample_weight.empty() ? 0 : 1);
   options.target_optional = target_optional;
   options.feature_names = model.features;
+  if (!sample_weight.empty() && !options.feature_names.empty()) options.feature_names.push_back(sample_weight);
   options.target_names = model.targets;
-  Dataset dataset =
-      load_dataset(data, labels.empty() ? std::nullopt : std::optional<std::filesystem::path>(labels), options);
+  Dataset dataset;
+  try {
+    dataset = load_dataset(data, labels.empty() ? std::nullopt : std::optional<std::filesystem::path>(labels), options);
+  } catch (const Error& e) {
+    // The count of feature columns it expected includes the weight column: say so.
+    if (sample_weight.empty() || e.kind() != ErrorKind::bad_input ||
+        std::string(e.what()).find("feature column") == std::string::npos)
+      throw;
+    throw Error(ErrorKind::bad_input, e.what() + std::string(" (one of them the --sample-weight column '") +
+                                          sample_weight + "')");
+  }
+  if (!sample_weight.empty()) take_weight_column(dataset, sample_weight);
   if (options.task == TaskKind::classification && !dataset.class_names.empty()) {
     const auto expected = static_cast<std::size_t>(class_count(spec));
     if (dataset.class_names.size() != expected) {
@@ -163,6 +209,41 @@ Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const std::uint8_
   return arrays_dataset(spec, x, y, names);
 }
 
+namespace {
+
+// Each training row's weight: its sample weight (if any) times its class's (class_weight.hpp's rule).
+void apply_class_weights(const ClassWeightSpec& spec, Dataset& train) {
+  if (!spec.empty()) {
+    if (train.task != TaskKind::classification)
+      throw_bad_input(train.source + ": training.class_weight: expected none for numeric targets (regression)");
+    const std::size_t k = train.class_names.size();
+    std::vector<double> by_class(k, 1.0), counts(k, 0.0);
+    for (const std::int32_t label : train.labels) counts[static_cast<std::size_t>(label)] += 1;
+    for (std::size_t c = 0; c < k && spec.balanced; ++c)
+      if (counts[c] > 0) by_class[c] = static_cast<double>(train.rows) / (static_cast<double>(k) * counts[c]);
+    for (const auto& [label, weight] : spec.labels) {
+      const auto found = std::find(train.class_names.begin(), train.class_names.end(), label);
+      if (found == train.class_names.end()) {
+        std::string names;
+        for (const auto& name : train.class_names) names += (names.empty() ? "" : ", ") + name;
+        throw_bad_input(train.source + ": training.class_weight: no class '" + label + "' in the data (its classes: " +
+                        names + ")");
+      }
+      by_class[static_cast<std::size_t>(found - train.class_names.begin())] = weight;
+    }
+    if (train.weights.empty()) train.weights.assign(train.rows, 1.0f);
+    for (std::size_t r = 0; r < train.rows; ++r)
+      train.weights[r] = static_cast<float>(train.weights[r] * by_class[static_cast<std::size_t>(train.labels[r])]);
+  }
+  double total = 0;
+  for (float w : train.weights) total += w;
+  if (!train.weights.empty() && !(total > 0))
+    throw_bad_input(train.source + ": expected some training row of weight above 0 (class and sample weights), "
+                    "got every weight 0");
+}
+
+}  // namespace
+
 TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::optional<Dataset> validation,
                                    const std::optional<Scaling>& trained_scaling,
                                    std::optional<ScalingKind> requested_scale) {
@@ -181,6 +262,7 @@ TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::option
     data.validation.emplace();
     split_validation(train, *data.validation, spec.training.validation_split, spec.seed);
   }
+  apply_class_weights(spec.training.class_weight, train);
   if (trained_scaling) {
     data.scaling = *trained_scaling;
     spec.training.scale = trained_scaling->kind;  // the recipe the model records says what it was trained with

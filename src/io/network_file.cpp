@@ -144,6 +144,24 @@ class Reader {
 
 namespace {
 
+// "class_weight": "balanced" or {"LABEL": weight, ...} (weights finite and >= 0).
+ClassWeightSpec read_class_weight(const Reader& reader, const Json& value) {
+  ClassWeightSpec weights;
+  if (value.is_string() && value.get<std::string>() == "balanced") {
+    weights.balanced = true;
+    return weights;
+  }
+  if (!value.is_object() || value.empty())
+    reader.fail("training.class_weight", "expected \"balanced\" or an object of weights by class label like "
+                                         "{\"yes\": 5, \"no\": 1}");
+  for (const auto& item : value.items()) {
+    const double w = reader.number(item.value(), "training.class_weight." + item.key());
+    if (!(w >= 0) || !fits_float(w)) reader.fail("training.class_weight." + item.key(), "expected a weight >= 0");
+    weights.labels.emplace_back(item.key(), w);
+  }
+  return weights;
+}
+
 // "training": {"epochs", "batch_size", "schedule": "cosine" | {"type", "warmup", "step_size", "gamma",
 // "min_learning_rate", "pct_start", "div_factor", "final_div_factor"}, "clip_grad_norm", "early_stopping", "scale",
 // "validation_split", "label_smoothing"}
@@ -152,7 +170,8 @@ TrainingSpec read_training(const Reader& reader, const Json& value) {
   if (!value.is_object()) reader.fail("training", "expected an object like {\"epochs\": 10, \"batch_size\": 32}");
   reader.only_keys(value, "training",
                    {"epochs", "batch_size", "schedule", "clip_grad_norm", "early_stopping", "scale", "validation_split",
-                    "label_smoothing"});
+                    "label_smoothing", "class_weight"});
+  if (value.contains("class_weight")) t.class_weight = read_class_weight(reader, value["class_weight"]);
   auto whole = [&](const char* key, long long minimum, long long maximum) {
     const long long v = reader.whole_number(value[key], std::string("training.") + key, minimum);
     if (v > maximum) reader.fail(std::string("training.") + key, "expected at most " + std::to_string(maximum));
@@ -240,6 +259,8 @@ Json training_json(const TrainingSpec& t) {
   // Only when set: a model, a checkpoint's run and an MPI rank's settings without it stay byte for byte what
   // they were before the key existed (absent reads as 0).
   if (t.label_smoothing != 0.0) training["label_smoothing"] = t.label_smoothing;
+  if (t.class_weight.balanced) training["class_weight"] = "balanced";
+  for (const auto& [label, weight] : t.class_weight.labels) training["class_weight"][label] = weight;
   return training;
 }
 

@@ -89,18 +89,19 @@ void Network<T>::forward(Workspace<T>& workspace, const T* x, int batch, Random*
 }
 
 template <typename T>
-T Network<T>::loss_value(const Workspace<T>& workspace, const T* y, int batch, double label_smoothing) const {
+T Network<T>::loss_value(const Workspace<T>& workspace, const T* y, int batch, double label_smoothing,
+                         const T* weights) const {
   const std::size_t last = layers_.size() - 1;
   return backprop::loss_value(spec_.loss, label_smoothing, workspace.z(last), workspace.a(last), y, batch,
-                              layers_[last].out);
+                              layers_[last].out, weights);
 }
 
 template <typename T>
-bool Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int batch) {
+bool Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int batch, const T* weights) {
   bool finite = true;
   const std::size_t last = layers_.size() - 1;
   loss_backward(workspace.delta(last), spec_.loss, label_smoothing(), workspace.z(last), workspace.a(last), y,
-                layers_[last], batch);
+                layers_[last], batch, weights);
   for (std::size_t l = last + 1; l-- > 0;) {
     const DenseLayer& layer = layers_[l];
     const T* input = l == 0 ? x : workspace.layer_output(l - 1);

@@ -91,8 +91,14 @@ class CpuStep final : public Step, private GradientSource {
     const int rows = static_cast<int>(count);
     last_rows_ = count;
     network_.forward(workspace_, x_.data(), rows, &random);
-    const double loss = network_.loss_value(workspace_, y_.data(), rows);
-    backward_finite_ = network_.backward(workspace_, x_.data(), y_.data(), rows);
+    const float* weights = nullptr;
+    if (!data_.weights.empty()) {
+      weights_.resize(count);
+      for (std::size_t r = 0; r < count; ++r) weights_[r] = data_.weights[indices[r]];
+      weights = weights_.data();
+    }
+    const double loss = network_.loss_value(workspace_, y_.data(), rows, weights);
+    backward_finite_ = network_.backward(workspace_, x_.data(), y_.data(), rows, weights);
     add_rows(sums_, network_.output(workspace_), y_.data(), classification_ ? labels_.data() : nullptr, count,
              outputs_, loss, classification_);
     return loss;
@@ -111,6 +117,7 @@ class CpuStep final : public Step, private GradientSource {
   std::vector<float> x_;              // (B, IN) the rows being computed
   std::vector<float> y_;              // (B, OUT)
   std::vector<std::int32_t> labels_;  // (B)
+  std::vector<float> weights_;        // (B) the rows' weights, when the data has them
   std::span<const std::size_t> order_;
   std::span<const std::size_t> next_rows_;  // to prefetch after this step's gather (run)
   std::size_t last_rows_ = 0;  // of the last forward pass in workspace_

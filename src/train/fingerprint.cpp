@@ -19,6 +19,7 @@ std::uint64_t dataset_checksum(const Dataset& data) {
   f.add(data.features_u8.data(), data.features_u8.size());
   f.add(data.labels.data(), data.labels.size() * sizeof(std::int32_t));
   f.add(data.targets.data(), data.targets.size() * sizeof(float));
+  f.add(data.weights.data(), data.weights.size() * sizeof(float));  // none: the hash as before weights existed
   for (const auto& name : data.class_names) f.add(name);
   return f.hash;
 }

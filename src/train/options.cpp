@@ -2,7 +2,9 @@
 #include "backprop/data/scaling.hpp"
 #include "backprop/train/options.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <charconv>
 #include <string>
 #include <type_traits>
 
@@ -53,6 +55,34 @@ bool uses_momentum(OptimizerKind kind) {
   return false;
 }
 
+// "balanced", "none" or "LABEL=W,LABEL=W": the spec, or OptionError naming class_weight.
+ClassWeightSpec parse_class_weight(const std::string& text) {
+  ClassWeightSpec weights;
+  if (text == "balanced") weights.balanced = true;
+  if (text == "balanced" || text == "none") return weights;
+  const auto refuse = [&](const std::string& why) {
+    throw OptionError("class_weight", "expected balanced, none or LABEL=WEIGHT,LABEL=WEIGHT (weights >= 0)" +
+                                          why + ", got '" + text + "'");
+  };
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, end - start);
+    const std::size_t equals = item.rfind('=');
+    if (equals == std::string::npos || equals == 0) refuse("");
+    const std::string number = item.substr(equals + 1);
+    double w = -1;  // from_chars: whatever the locale
+    const auto [parsed_end, error] = std::from_chars(number.data(), number.data() + number.size(), w);
+    if (error != std::errc() || parsed_end != number.data() + number.size() || !(w >= 0) || !fits_float(w))
+      refuse("; '" + number + "' is not a weight");
+    for (const auto& [label, weight] : weights.labels)
+      if (label == item.substr(0, equals)) refuse("; '" + label + "' twice");
+    weights.labels.emplace_back(item.substr(0, equals), w);
+    start = end + 1;
+  }
+  return weights;
+}
+
 }  // namespace
 
 void TrainingOptions::validate() const {
@@ -80,6 +110,7 @@ void TrainingOptions::validate() const {
                 "a fraction in [0, 1)");
   check<double>(label_smoothing, "label_smoothing", [](double v) { return is_finite(v) && v >= 0 && v < 1; },
                 "a number in [0, 1) (0: off)");
+  if (class_weight) parse_class_weight(*class_weight);
 }
 
 NetworkSpec TrainingOptions::start_spec(NetworkSpec current, const NetworkSpec& as_written) const {
@@ -124,6 +155,14 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
                                                " (label smoothing is for softmax_ce only), got " +
                                                io::format_double(*label_smoothing));
     t.label_smoothing = *label_smoothing;
+  }
+  if (class_weight) {
+    const bool classifying = spec.loss == LossKind::softmax_ce || (spec.loss == LossKind::bce && spec.output() == 1);
+    ClassWeightSpec weights = parse_class_weight(*class_weight);
+    if (!weights.empty() && !classifying)
+      throw OptionError("class_weight", "expected none for a network that does not classify (loss " +
+                                            std::string(to_string(spec.loss)) + "), got '" + *class_weight + "'");
+    t.class_weight = std::move(weights);
   }
   backprop::validate(spec);
   backprop::validate(spec.optimizer);

@@ -17,6 +17,14 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
                                 const Scaling& scaling, int batch_size, const TrainingParallelism& parallelism,
                                 Random& dropout_random) {
   const bool distributed = parallelism.communicator != nullptr && parallelism.communicator->size() > 1;
+  const bool weighted = !data.weights.empty();
+  // Row weights (class_weight, sample weights) are in the general CPU step's loss alone so far.
+  if (weighted && (parallelism.device != nullptr || distributed || parallelism.deterministic))
+    throw OptionError("class_weight", std::string("expected no class or sample weights ") +
+                                          (parallelism.device != nullptr ? "on a device"
+                                           : distributed                 ? "under mpirun"
+                                                                         : "with --deterministic") +
+                                          " (they are computed on the CPU in one process only, so far)");
   if (parallelism.device != nullptr) {
     if (distributed || parallelism.deterministic)
       throw OptionError("device", "a device trains in one process and has no deterministic mode; train on the "
@@ -24,7 +32,7 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
     return make_device_step(*parallelism.device, network, optimizer, data, scaling, batch_size);
   }
   // One row per step in one process: the fused step, where it computes what the general one does.
-  if (batch_size == 1 && parallelism.row_step && !distributed && !parallelism.deterministic &&
+  if (batch_size == 1 && parallelism.row_step && !distributed && !parallelism.deterministic && !weighted &&
       RowStep::applies(network))
     return make_row_training_step(network, optimizer, data, scaling);
   return make_cpu_step(network, optimizer, data, scaling, batch_size,

@@ -36,6 +36,9 @@ struct Dataset {
   std::vector<float> targets;             // regression: (rows, target_count)
   int target_count = 0;                   // regression: numbers per row
   std::vector<std::string> target_names;  // regression: CSV header names of the targets
+  // Each row's weight in the training loss (nn/loss.hpp): the sample weight column times its class's weight
+  // (prepare_training_data); empty: every row 1.
+  std::vector<float> weights;
 
   // Row r, feature f as a float (before scaling).
   float feature(std::size_t r, int f) const;

@@ -39,8 +39,11 @@ struct DataNames {
 // Loads a data file for the network (load_dataset with the network's task and inputs), and checks that a
 // classification set has class_count classes and a regression set one target per output. A CSV's columns
 // are matched to model.features by name when the model has them (data/columns.hpp's rule).
+// sample_weight: a CSV column (by header name) of the rows' weights in the training loss (finite, >= 0),
+// read into Dataset::weights and not a feature.
 Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const std::string& labels,
-                         const std::string& target, const DataNames& model, bool target_optional = false);
+                         const std::string& target, const DataNames& model, bool target_optional = false,
+                         const std::string& sample_weight = "");
 
 
 // Every value of a (rows, width) row-major array finite, else Error(bad_input) naming the array ("X"), the
@@ -81,6 +84,8 @@ struct TrainingData {
 // not trained yet (trained_scaling empty) gets the scaling spec.training.scale fitted on the training rows
 // only. A trained model keeps its own scaling, which its parameters were learnt on: a requested kind that
 // differs from it is refused (OptionError of "scale"), the same kind is accepted and changes nothing.
+// The training rows' weights become their sample weights (if any) times their class's weight
+// (spec.training.class_weight, "balanced" counted on the training rows).
 TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::optional<Dataset> validation,
                                    const std::optional<Scaling>& trained_scaling,
                                    std::optional<ScalingKind> requested_scale);

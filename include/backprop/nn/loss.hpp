@@ -15,14 +15,20 @@
 
 namespace backprop {
 
+// Row weights w (B) (class and sample weights, training.class_weight; null: every row 1, the formulas above
+// exactly): each row's loss and gradient multiplied by its weight, over the weighted mean's denominator as
+// torch defines it: softmax_ce sum_r w_r l_r / sum_r w_r (CrossEntropyLoss(weight=) for class weights), bce
+// and mse 1/B sum_r w_r l_r (BCELoss(weight=) with a weight per row; mse keeps its 1/2).
+
 // The loss of a batch, from the output layer's saved z and a (B, OUT) and the targets y (B, OUT);
 // label_smoothing in [0, 1), 0 but for softmax_ce.
 template <typename T>
-T loss_value(LossKind loss, double label_smoothing, const T* z, const T* a, const T* y, int batch, int outputs);
+T loss_value(LossKind loss, double label_smoothing, const T* z, const T* a, const T* y, int batch, int outputs,
+             const T* weights = nullptr);
 
 // dz (B, OUT) = dL/dz of the output layer.
 template <typename T>
 void loss_backward(T* dz, LossKind loss, double label_smoothing, const T* z, const T* a, const T* y,
-                   const DenseLayer& output_layer, int batch);
+                   const DenseLayer& output_layer, int batch, const T* weights = nullptr);
 
 }  // namespace backprop

@@ -94,15 +94,17 @@ class Network {
   void forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout = nullptr) const;
   // The loss of the last forward pass against targets y (B, OUT): the training objective, with the
   // recipe's label smoothing.
-  T loss_value(const Workspace<T>& workspace, const T* y, int batch) const {
-    return loss_value(workspace, y, batch, label_smoothing());
+  // weights (B): the rows' weights in the loss (nn/loss.hpp; null: none).
+  T loss_value(const Workspace<T>& workspace, const T* y, int batch, const T* weights = nullptr) const {
+    return loss_value(workspace, y, batch, label_smoothing(), weights);
   }
   // The same with this label smoothing instead (0: the plain loss, as a model's evaluation reports it).
-  T loss_value(const Workspace<T>& workspace, const T* y, int batch, double label_smoothing) const;
+  T loss_value(const Workspace<T>& workspace, const T* y, int batch, double label_smoothing,
+               const T* weights = nullptr) const;
   // Backward pass after forward() on the same x: fills workspace delta of every layer and OVERWRITES the
-  // gradient arena with dL/dparameters (of the training objective: with the recipe's label smoothing).
-  // Returns whether every gradient is finite (found as it is written: no pass of its own).
-  bool backward(Workspace<T>& workspace, const T* x, const T* y, int batch);
+  // gradient arena with dL/dparameters (of the training objective: with the recipe's label smoothing and
+  // the rows' weights). Returns whether every gradient is finite (found as it is written: no pass of its own).
+  bool backward(Workspace<T>& workspace, const T* x, const T* y, int batch, const T* weights = nullptr);
   // The output layer's activations after forward(): (B, OUT).
   const T* output(const Workspace<T>& workspace) const { return workspace.a(layers_.size() - 1); }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "backprop/base/kinds.hpp"
@@ -60,6 +61,18 @@ struct OptimizerSpec {
 };
 
 // The training recipe a network file may carry ("training": {...}); command-line options override it.
+// Class weights (training.class_weight; --class-weight; Python's class_weight): each row's loss multiplied
+// by its class's weight (nn/loss.hpp, as torch.nn.CrossEntropyLoss(weight=) and BCELoss(weight=)).
+// balanced: n / (K x the class's rows) over the training rows, scikit-learn's compute_class_weight("balanced");
+// else the weight of each class named by its label as the data writes it (a class not named: 1). Empty: none
+// (and not written to a file).
+struct ClassWeightSpec {
+  bool balanced = false;
+  std::vector<std::pair<std::string, double>> labels;
+  bool empty() const { return !balanced && labels.empty(); }
+  bool operator==(const ClassWeightSpec&) const = default;
+};
+
 struct TrainingSpec {
   int epochs = 10;
   int batch_size = 32;                 // the last partial batch of an epoch is used too
@@ -72,6 +85,7 @@ struct TrainingSpec {
   // torch.nn.CrossEntropyLoss(label_smoothing=eps). 0: off (and not written to a file, so that a run
   // without it writes what it wrote before the option existed).
   double label_smoothing = 0.0;
+  ClassWeightSpec class_weight;        // classification only
 };
 
 struct NetworkSpec {

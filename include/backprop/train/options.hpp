@@ -32,6 +32,9 @@ struct TrainingOptions {
   std::optional<int> early_stopping;          // training.early_stopping, patience in [0, 1000000] (0: off)
   std::optional<double> validation_split;     // training.validation_split, in [0, 1) (0: none)
   std::optional<double> label_smoothing;      // training.label_smoothing, in [0, 1) (0: off); softmax_ce only
+  // training.class_weight: "balanced", "LABEL=W,LABEL=W" (labels as the data writes them; weights >= 0) or
+  // "none"; classification only.
+  std::optional<std::string> class_weight;
   std::optional<std::uint64_t> seed;          // seed of the initialization (start_spec), shuffling, dropout
                                               // and the split
 

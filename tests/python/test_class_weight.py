@@ -1,0 +1,135 @@
+"""Class and sample weights (issue 30): the loss of nn/loss.hpp (its PyTorch reference is
+tests/test_evaluation.cpp's WeightedLoss) through the command, Network.fit and the scikit-learn estimators."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import backprop
+from backprop.sklearn import MLPClassifier
+
+COMMAND = os.environ.get("BACKPROP_COMMAND", "backprop")
+
+
+def run(*arguments, expect=0):
+    result = subprocess.run([COMMAND, *map(str, arguments)], capture_output=True, text=True)
+    assert result.returncode == expect, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def imbalanced(rows=600, seed=0):
+    # Class 1 is one row in ten and overlaps class 0: unweighted training favours class 0.
+    rng = np.random.default_rng(seed)
+    y = (rng.random(rows) < 0.1).astype(int)
+    X = rng.normal(size=(rows, 2)) + y[:, None] * 1.2
+    return X.round(4), y
+
+
+def write_csv(path, X, y, weights=None):
+    header = ["a", "b"] + (["w"] if weights is not None else []) + ["label"]
+    columns = [X[:, 0], X[:, 1]] + ([weights] if weights is not None else []) + [y]
+    lines = [",".join(header)] + [",".join(f"{v:g}" for v in row) for row in zip(*columns)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+NETWORK = {"input": 2, "layers": [{"units": 8, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
+           "loss": "softmax_ce", "optimizer": {"type": "adam", "learning_rate": 0.01},
+           "training": {"epochs": 20, "batch_size": 32}, "seed": 4}
+
+
+@pytest.fixture
+def network(tmp_path):
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(NETWORK))
+    return path
+
+
+def test_a_constant_sample_weight_trains_the_same_model_and_is_not_a_feature(tmp_path, network):
+    X, y = imbalanced()
+    run("train", network, "--data", write_csv(tmp_path / "plain.csv", X, y), "--out", tmp_path / "plain.bin", "--quiet")
+    weighted = write_csv(tmp_path / "weighted.csv", X, y, np.full(len(y), 2.0))
+    run("train", network, "--data", weighted, "--sample-weight", "w", "--out", tmp_path / "weighted.bin", "--quiet")
+    # softmax_ce's weighted mean divides by the weights' sum: a constant weight changes nothing.
+    assert (tmp_path / "plain.bin").read_bytes() == (tmp_path / "weighted.bin").read_bytes()
+
+
+def test_balanced_class_weights_raise_the_rare_class_recall(tmp_path, network):
+    X, y = imbalanced()
+    data = write_csv(tmp_path / "data.csv", X, y)
+    recall = {}
+    for weights in ("none", "balanced"):
+        model = tmp_path / f"{weights}.bin"
+        run("train", network, "--data", data, "--class-weight", weights, "--out", model, "--quiet")
+        report = json.loads(run("eval", model, "--data", data, "--json"))
+        recall[weights] = (report["classes"]["1"]["recall"], report["balanced_accuracy"])
+    assert recall["balanced"][0] > recall["none"][0] + 0.2, recall
+    assert recall["balanced"][1] > recall["none"][1], recall
+
+
+def test_network_fit_class_weight_is_the_same_as_those_sample_weights():
+    X, y = imbalanced()
+    X = X.astype(np.float32)
+    by_class = backprop.Network.from_json(json.dumps(NETWORK))
+    by_class.fit(X, y, class_weight={"1": 5.0}, seed=2)
+    by_row = backprop.Network.from_json(json.dumps(NETWORK))
+    by_row.fit(X, y, sample_weight=np.where(y == 1, 5.0, 1.0), seed=2)
+    np.testing.assert_array_equal(by_class.predict(X), by_row.predict(X))
+    unweighted = backprop.Network.from_json(json.dumps(NETWORK))
+    unweighted.fit(X, y, seed=2)
+    assert not np.array_equal(unweighted.predict(X), by_row.predict(X))
+    with pytest.raises(ValueError, match="sample_weight: expected .* weights \\(one per row of X\\)"):
+        by_row.fit(X, y, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="expected a weight >= 0"):
+        by_row.fit(X, y, sample_weight=-np.ones(len(y)))
+
+
+def test_mlp_classifier_class_weight_and_sample_weight():
+    X, y = imbalanced()
+    labels = np.where(y == 1, "rare", "common")
+    settings = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=0, learning_rate_init=0.01)
+    plain = MLPClassifier(**settings).fit(X, labels)
+    ones = MLPClassifier(**settings).fit(X, labels, sample_weight=np.ones(len(y)))
+    np.testing.assert_array_equal(plain.predict_proba(X), ones.predict_proba(X))
+    balanced = MLPClassifier(**settings, class_weight="balanced").fit(X, labels)
+    as_dict = MLPClassifier(**settings, class_weight={"rare": 5.0}).fit(X, labels)
+    recall = lambda model: np.mean(model.predict(X)[labels == "rare"] == "rare")
+    assert recall(balanced) > recall(plain) + 0.2 and recall(as_dict) > recall(plain)
+    with pytest.raises(ValueError, match="class_weight: labels not among the classes"):
+        MLPClassifier(**settings, class_weight={"other": 2.0}).fit(X, labels)
+
+
+def test_bad_weights_are_refused_with_the_option_named(tmp_path, network):
+    X, y = imbalanced()
+    data = write_csv(tmp_path / "data.csv", X, y)
+    out = tmp_path / "m.bin"
+    assert "no class 'maybe' in the data" in run("train", network, "--data", data, "--class-weight", "maybe=2",
+                                                 "--out", out, expect=2)
+    assert "--class-weight (class_weight): expected balanced, none or LABEL=WEIGHT" in run(
+        "train", network, "--data", data, "--class-weight", "1=-1", "--out", out, expect=2)
+    assert "one of them the --sample-weight column 'w'" in run("train", network, "--data", data,
+                                                                  "--sample-weight", "w", "--out", out, expect=2)
+    assert "with --deterministic" in run("train", network, "--data", data, "--class-weight", "balanced",
+                                         "--deterministic", "--out", out, expect=2)
+    regression = tmp_path / "regression.json"
+    regression.write_text(json.dumps(dict(NETWORK, layers=[{"units": 1, "activation": "identity"}], loss="mse")))
+    assert "expected none for a network that does not classify" in run(
+        "train", regression, "--data", data, "--class-weight", "balanced", "--out", out, expect=2)
+    assert not out.exists()
+
+
+def test_the_checkpoint_keeps_the_class_weights(tmp_path, network):
+    X, y = imbalanced()
+    data = write_csv(tmp_path / "data.csv", X, y)
+    checkpoint = tmp_path / "run.ckpt"
+    run("train", network, "--data", data, "--class-weight", "balanced", "--epochs", 2, "--checkpoint", checkpoint,
+        "--out", tmp_path / "m.bin", "--quiet")
+    refused = run("train", network, "--data", data, "--class-weight", "none", "--epochs", 2, "--resume", checkpoint,
+                  "--out", tmp_path / "m2.bin", expect=2)
+    assert "training.class_weight" in refused
+    run("train", network, "--data", data, "--class-weight", "balanced", "--epochs", 2, "--resume", checkpoint,
+        "--out", tmp_path / "m2.bin", "--quiet")
+    # Resumed, the run ends where the uninterrupted one did.
+    assert (tmp_path / "m2.bin").read_bytes() == (tmp_path / "m.bin").read_bytes()

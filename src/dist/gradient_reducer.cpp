@@ -77,7 +77,9 @@ class PlainReducer final : public ReducerBase {
       std::fill(gradients.begin(), gradients.end(), 0.0f);  // a batch smaller than the ranks
     } else {
       loss = source.rows_gradient(indices + mine.begin, mine.size(), rank_ == 0 ? dropout_random : rank_random_);
-      const float weight = static_cast<float>(static_cast<double>(mine.size()) / static_cast<double>(count));
+      const double total = source.share(indices, count);  // the row count, or the weights' sum
+      const float weight =
+          total > 0 ? static_cast<float>(source.share(indices + mine.begin, mine.size()) / total) : 0.0f;
       for (float& g : gradients) g *= weight;
       // A loss that is not finite here must stop every rank: a NaN in the sum reaches them all.
       if (!std::isfinite(loss)) gradients[0] = std::numeric_limits<float>::quiet_NaN();
@@ -106,6 +108,7 @@ class ExactReducer final : public ReducerBase {
     const std::size_t chunks = (static_cast<std::size_t>(max_batch) + kChunkRows - 1) / kChunkRows;
     const std::size_t mine = rank_rows(chunks, 0, size_).size();  // rank 0 has the most
     chunk_gradients_.resize(mine * network.parameters().size());
+    chunk_weights_.resize(mine);
   }
 
   double reduce(GradientSource& source, const std::size_t* indices, std::size_t count, long step,
@@ -146,7 +149,10 @@ class ExactReducer final : public ReducerBase {
       const double loss = source.rows_gradient(indices + first, rows, chunk_random);
       loss_sum += loss * static_cast<double>(rows);
       rows_done += rows;
-      const double weight = static_cast<double>(rows) / static_cast<double>(count);
+      // The chunk's part of the batch (rows / count without row weights), the same on every rank.
+      const double total = source.share(indices, count);
+      const double weight = total > 0 ? source.share(indices + first, rows) / total : 0.0;
+      chunk_weights_[k - mine.begin] = weight;
       float* slot = chunk_gradients_.data() + (k - mine.begin) * parameters;
       for (std::size_t l = 0; l < layers; ++l) {  // copy and largest magnitude in one pass
         float m = 0, poison = 0;  // poison: 0, or NaN once a value is NaN or infinite (x * 0)
@@ -193,11 +199,8 @@ class ExactReducer final : public ReducerBase {
       if (to_fixed_[l] == 0) continue;
       for (std::size_t c0 = 0; c0 < local_chunks; c0 += batched) {
         const std::size_t c1 = std::min(local_chunks, c0 + batched);
-        for (std::size_t c = c0; c < c1; ++c) {
-          const std::size_t rows = std::min(kChunkRows, count - (mine.begin + c) * kChunkRows);
-          // exact: to_fixed is a power of two
-          factors[c - c0] = static_cast<double>(rows) / static_cast<double>(count) * to_fixed_[l];
-        }
+        for (std::size_t c = c0; c < c1; ++c)
+          factors[c - c0] = chunk_weights_[c] * to_fixed_[l];  // exact: to_fixed is a power of two
         for (std::size_t i = first; i < last; ++i) {
           std::int64_t sum = fixed_sum_[i];
           for (std::size_t c = c0; c < c1; ++c)
@@ -210,6 +213,7 @@ class ExactReducer final : public ReducerBase {
 
   std::vector<double> largest_, to_fixed_, from_fixed_;  // (layers)
   AlignedVector<float> chunk_gradients_;  // (chunks of this rank, parameters)
+  std::vector<double> chunk_weights_;     // (chunks of this rank): each one's part of the batch's gradient
   std::vector<std::int64_t> fixed_sum_;   // (parameters): the fixed-point sum
 };
 

@@ -54,8 +54,10 @@ T loss_value(LossKind loss, double label_smoothing, const T* z, const T* a, cons
   double sum = 0;
   for (int piece = 0; piece * rows < batch; ++piece) sum += sums[piece];
   if (weights == nullptr) return static_cast<T>(math::loss_total(loss, sum, batch));
-  // loss_total's mse 1/2, over the denominator of the weighted mean instead of the rows.
-  return static_cast<T>(math::loss_total(loss, sum, batch) * batch / weighted_denominator(loss, weights, batch));
+  // loss_total's mse 1/2, over the denominator of the weighted mean instead of the rows; rows all of weight
+  // 0 (a batch of them) add nothing.
+  const double denominator = weighted_denominator(loss, weights, batch);
+  return denominator > 0 ? static_cast<T>(math::loss_total(loss, sum, batch) * batch / denominator) : T(0);
 }
 
 template <typename T>
@@ -70,9 +72,10 @@ void loss_backward(T* dz, LossKind loss, double label_smoothing, const T* z, con
                              for (std::size_t r = first; r < first + count; ++r) {
                                const std::size_t o = r * outputs;
                                // A row's weight scales its gradient as it scales its loss.
-                               const T scale = weights == nullptr
-                                                   ? inverse_batch
-                                                   : static_cast<T>(static_cast<double>(weights[r]) / denominator);
+                               const T scale =
+                                   weights == nullptr ? inverse_batch
+                                   : denominator > 0  ? static_cast<T>(static_cast<double>(weights[r]) / denominator)
+                                                      : T(0);
                                math::loss_gradient_row(dz + o, loss, label_smoothing, z + o, a + o, y + o, outputs,
                                                        output_layer.activation, slope, scale);
                              }

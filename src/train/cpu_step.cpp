@@ -104,6 +104,13 @@ class CpuStep final : public Step, private GradientSource {
     return loss;
   }
 
+  double share(const std::size_t* indices, std::size_t count) const override {
+    if (data_.weights.empty() || network_.spec().loss != LossKind::softmax_ce) return static_cast<double>(count);
+    double total = 0;
+    for (std::size_t r = 0; r < count; ++r) total += data_.weights[indices[r]];
+    return total;
+  }
+
   Network<float>& network_;
   Optimizer<float>& optimizer_;
   const Dataset& data_;

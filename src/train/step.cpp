@@ -18,13 +18,11 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
                                 Random& dropout_random) {
   const bool distributed = parallelism.communicator != nullptr && parallelism.communicator->size() > 1;
   const bool weighted = !data.weights.empty();
-  // Row weights (class_weight, sample weights) are in the general CPU step's loss alone so far.
-  if (weighted && (parallelism.device != nullptr || distributed || parallelism.deterministic))
-    throw OptionError("class_weight", std::string("expected no class or sample weights ") +
-                                          (parallelism.device != nullptr ? "on a device"
-                                           : distributed                 ? "under mpirun"
-                                                                         : "with --deterministic") +
-                                          " (they are computed on the CPU in one process only, so far)");
+  // Row weights (class_weight, sample weights) are in the CPU steps' loss (and the reducers' shares) alone
+  // so far.
+  if (weighted && parallelism.device != nullptr)
+    throw OptionError("class_weight", "expected no class or sample weights on a device (they are computed on the "
+                                      "CPU only, so far)");
   if (parallelism.device != nullptr) {
     if (distributed || parallelism.deterministic)
       throw OptionError("device", "a device trains in one process and has no deterministic mode; train on the "

@@ -80,6 +80,10 @@ class GradientSource {
   // network's gradient arena the gradient of their loss averaged over them, adds the rows to the epoch's
   // sums and returns that loss.
   virtual double rows_gradient(const std::size_t* indices, std::size_t count, Random& random) = 0;
+  // The rows' part of the denominator of the batch's loss (nn/loss.hpp): their count, or the sum of their
+  // weights where the loss is a weighted mean (softmax_ce with row weights). A reducer weighs each share's
+  // gradient by its part of the batch's.
+  virtual double share(const std::size_t* /*indices*/, std::size_t count) const { return static_cast<double>(count); }
 
  protected:
   ~GradientSource() = default;

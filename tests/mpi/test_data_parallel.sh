@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training under mpirun (docs/distributed.md), registered with CTest when BACKPROP_WITH_MPI:
 #   test_data_parallel.sh BACKPROP_COMMAND MPIEXEC WORK_DIR
-# - --deterministic: the models of 1, 2 and 3 ranks are byte-identical to a plain single-process run;
+# - --deterministic: the models of 1, 2 and 3 ranks are byte-identical to a plain single-process run, with
+#   class weights too;
 # - without it: one rank under mpirun is byte-identical to a plain run (the same code path), and 2 and 3
 #   ranks predict within 1e-4 of it (float sums in another order);
 # - only rank 0 writes the log;
@@ -36,6 +37,13 @@ for n in 1 2 3; do
   mpirun "$n" "$backprop" "${train[@]}" dropout.json --deterministic --out "det$n.model"
   cmp det0.model "det$n.model" && echo "$n ranks: byte-identical" || fail "--deterministic, $n ranks: the model differs"
 done
+
+echo "--- --deterministic with class weights (issue 30): 2 ranks byte-identical to a plain process"
+"$backprop" "${train[@]}" dropout.json --deterministic --class-weight p=3,q=0.5 --out weighted0.model
+mpirun 2 "$backprop" "${train[@]}" dropout.json --deterministic --class-weight p=3,q=0.5 --out weighted2.model
+cmp weighted0.model weighted2.model && echo "2 ranks, class weights: byte-identical" ||
+  fail "--deterministic with class weights, 2 ranks: the model differs"
+cmp -s weighted0.model det0.model && fail "class weights changed nothing" || true
 
 echo "--- without it: 1 rank identical, 2 and 3 ranks within 1e-4"
 "$backprop" "${train[@]}" plain.json --out plain0.model

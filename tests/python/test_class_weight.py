@@ -111,13 +111,35 @@ def test_bad_weights_are_refused_with_the_option_named(tmp_path, network):
         "train", network, "--data", data, "--class-weight", "1=-1", "--out", out, expect=2)
     assert "one of them the --sample-weight column 'w'" in run("train", network, "--data", data,
                                                                   "--sample-weight", "w", "--out", out, expect=2)
-    assert "with --deterministic" in run("train", network, "--data", data, "--class-weight", "balanced",
-                                         "--deterministic", "--out", out, expect=2)
+    emulated = subprocess.run([COMMAND, "train", str(network), "--data", str(data), "--class-weight", "balanced",
+                               "--out", str(out)], capture_output=True, text=True,
+                              env=dict(os.environ, BACKPROP_DEVICE="emulated"))
+    assert emulated.returncode == 2 and "expected no class or sample weights on a device" in emulated.stderr
     regression = tmp_path / "regression.json"
     regression.write_text(json.dumps(dict(NETWORK, layers=[{"units": 1, "activation": "identity"}], loss="mse")))
     assert "expected none for a network that does not classify" in run(
         "train", regression, "--data", data, "--class-weight", "balanced", "--out", out, expect=2)
     assert not out.exists()
+
+
+def test_deterministic_training_takes_the_weights_through_the_exact_reducer(tmp_path, network):
+    # --deterministic sums 8-row chunks in fixed point, each weighted by its part of the batch's weights: the
+    # same model for any thread count, and the plain sum's model to float rounding.
+    X, y = imbalanced()
+    data = write_csv(tmp_path / "data.csv", X, y, np.where(y == 1, 3.0, 0.5))
+    for name, flags in {"plain": [], "one": ["--deterministic", "--threads", 1],
+                        "two": ["--deterministic", "--threads", 2]}.items():
+        run("train", network, "--data", data, "--sample-weight", "w", "--class-weight", "balanced", *flags,
+            "--out", tmp_path / f"{name}.bin", "--quiet")
+    assert (tmp_path / "one.bin").read_bytes() == (tmp_path / "two.bin").read_bytes()
+    X32 = X.astype(np.float32)
+    plain = backprop.Network.from_file(str(tmp_path / "plain.bin")).predict(X32)
+    exact = backprop.Network.from_file(str(tmp_path / "one.bin")).predict(X32)
+    np.testing.assert_allclose(exact, plain, atol=1e-4)
+    unweighted = tmp_path / "unweighted.bin"
+    run("train", network, "--data", write_csv(tmp_path / "u.csv", X, y), "--deterministic", "--out", unweighted,
+        "--quiet")
+    assert np.abs(backprop.Network.from_file(str(unweighted)).predict(X32) - exact).max() > 1e-2
 
 
 def test_the_checkpoint_keeps_the_class_weights(tmp_path, network):

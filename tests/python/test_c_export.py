@@ -5,8 +5,7 @@ feature scaling (none, standard, minmax) and every task (classification with a s
 sigmoid output, regression with an identity output or with the activation at the output), the test exports a
 JSON model with explicit weights as C and
   - compiles the pair with a test program with `gcc -std=c99 -Wall -Wextra -Werror -pedantic`, with clang the
-    same way, and as C++ with `g++ -std=c++17 -Wall -Wextra -Werror -pedantic` (every case: gcc; a sample of
-    cases: clang and g++, as the generated code has one shape);
+    same way, and as C++ with `g++ -std=c++17 -Wall -Wextra -Werror -pedantic`;
   - runs it on a batch of rows and compares with the probabilities or values `backprop predict` prints, within
     1e-5 (relative above 1);
   - checks the interface: NAME_INPUTS, NAME_OUTPUTS, NAME_SCRATCH, the names arrays.
@@ -209,8 +208,7 @@ class CExportTest(unittest.TestCase):
                         name = "m%d" % count
                         header = self.export(path, name)
                         expected = self.predictions(path, self.data)
-                        # Every case with gcc; clang and C++ for every fourth (the code has one shape).
-                        for compiler in ["gcc"] + (["clang", "g++"] if count % 4 == 1 else []):
+                        for compiler in COMPILERS:
                             first, actual = self.compiled_outputs(header, name, self.features, compiler)
                             self.assert_close(actual, expected, "%s, %s" % (name, compiler))
                         outputs = 2 if units == 1 else units

@@ -23,6 +23,7 @@
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/checkpoint.hpp"
+#include "backprop/train/metrics.hpp"
 #include "backprop/train/options.hpp"
 #include "backprop/train/progress.hpp"
 #include "backprop/train/report.hpp"
@@ -44,8 +45,24 @@ void write_report(const TrainArguments& args, const Network<float>& network, con
   report.result = result;
   if (train_data.task == TaskKind::classification) {
     const Dataset& counted = validation_data ? *validation_data : train_data;
-    report.confusion = confusion_matrix(network, counted, scaling);
+    const std::vector<float> outputs = network_outputs(network, counted, scaling);  // (rows, OUT)
+    const int width = network.output_size();
+    const ClassificationMetrics m = classification_metrics(outputs, width, counted.labels, counted.class_names);
+    report.confusion = m.confusion;
     report.class_names = train_data.class_names;
+    report.class_scores = m.classes;
+    if (counted.class_names.size() == 2) {  // the curves of P(second class)
+      std::vector<double> scores(counted.rows);
+      std::vector<std::uint8_t> positive(counted.rows);
+      for (std::size_t r = 0; r < counted.rows; ++r) {
+        scores[r] = outputs[r * static_cast<std::size_t>(width) + static_cast<std::size_t>(width - 1)];
+        positive[r] = counted.labels[r] == 1 ? 1 : 0;
+      }
+      report.roc = roc_curve(scores, positive);
+      report.precision_recall = precision_recall_curve(scores, positive);
+      report.roc_auc = m.roc_auc;
+      report.average_precision = m.average_precision;
+    }
     report.confusion_data = std::string(validation_data ? "validation set, " : "training set, ") +
                             std::to_string(counted.rows) + (counted.rows == 1 ? " row" : " rows");
   }

@@ -2,6 +2,7 @@
 // figures of eval are checked against sklearn.metrics in tests/python/test_metrics.py.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <set>
 
@@ -15,6 +16,7 @@
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/text.hpp"
 #include "backprop/nn/loss.hpp"
+#include "backprop/train/metrics.hpp"
 #include "helpers.hpp"
 #include "synthetic_data.hpp"
 
@@ -195,6 +197,68 @@ TEST(WeightedLoss, IsTorchsWeightedLoss) {
     EXPECT_NEAR(loss_value<double>(loss, 0.0, z.data(), a.data(), y.data(), batch, outputs, ones.data()), plain,
                 1e-15 * plain) << name;
   }
+}
+
+// The curves behind ROC AUC and average precision, by hand: scores 0.9 (+), 0.8 (-), 0.8 (+), 0.3 (-); the
+// tie at 0.8 is one point.
+TEST(Curves, RocAndPrecisionRecallPointsByHand) {
+  const std::vector<double> scores = {0.9, 0.8, 0.8, 0.3};
+  const std::vector<std::uint8_t> positive = {1, 0, 1, 0};
+  const auto roc = roc_curve(scores, positive);
+  const std::vector<std::pair<double, double>> expected_roc = {{0, 0}, {0, 0.5}, {0.5, 1}, {1, 1}};
+  ASSERT_EQ(roc.size(), expected_roc.size());
+  for (std::size_t i = 0; i < roc.size(); ++i) {
+    EXPECT_DOUBLE_EQ(roc[i].x, expected_roc[i].first) << i;
+    EXPECT_DOUBLE_EQ(roc[i].y, expected_roc[i].second) << i;
+  }
+  const auto pr = precision_recall_curve(scores, positive);
+  const std::vector<std::pair<double, double>> expected_pr = {{0, 1}, {0.5, 1}, {1, 2.0 / 3}, {1, 0.5}};
+  ASSERT_EQ(pr.size(), expected_pr.size());
+  for (std::size_t i = 0; i < pr.size(); ++i) {
+    EXPECT_DOUBLE_EQ(pr[i].x, expected_pr[i].first) << i;
+    EXPECT_DOUBLE_EQ(pr[i].y, expected_pr[i].second) << i;
+  }
+  // The areas: trapezoids under the ROC (0.5 x 0.75 + 0.5 x 1 = 0.875), the steps of the PR curve
+  // (0.5 x 1 + 0.5 x 2/3).
+  EXPECT_DOUBLE_EQ(roc_auc(scores, positive), 0.875);
+  EXPECT_DOUBLE_EQ(average_precision(scores, positive), 0.5 + 0.5 * 2.0 / 3);
+  EXPECT_TRUE(roc_curve(scores, std::vector<std::uint8_t>(4, 1)).empty());
+}
+
+// train --report shows each class's scores and, for two classes, the ROC and precision-recall curves with
+// the areas eval reports on the same rows.
+TEST(CrossValidationCommand, TheReportShowsTheCurvesAndEachClassesScores) {
+  testing::TempDir dir;
+  const Dataset rings = testing::rings(200, 6);
+  std::string csv = "x,y,ring\n";
+  for (std::size_t r = 0; r < rings.rows; ++r)
+    csv += io::format_float(rings.features_f32[2 * r]) + "," + io::format_float(rings.features_f32[2 * r + 1]) + "," +
+           rings.class_names[static_cast<std::size_t>(rings.labels[r])] + "\n";
+  testing::write_file(dir / "data.csv", csv);
+  testing::write_file(dir / "net.json", R"({"input": 2, "layers": [{"units": 8, "activation": "tanh"},
+      {"units": 1, "activation": "sigmoid"}], "loss": "bce", "optimizer": {"type": "adam", "learning_rate": 0.02},
+      "training": {"epochs": 10, "batch_size": 16}, "seed": 2})");
+  const auto trained = testing::run_backprop("train " + testing::shell_word(dir / "net.json") + " --data " +
+                                             testing::shell_word(dir / "data.csv") + " --quiet --out " +
+                                             testing::shell_word(dir / "m.bin") + " --report " +
+                                             testing::shell_word(dir / "report.html"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  const std::string page = testing::read_text(dir / "report.html");
+  const auto evaluated = testing::run_backprop("eval " + testing::shell_word(dir / "m.bin") + " --data " +
+                                               testing::shell_word(dir / "data.csv") + " --json");
+  const auto figures = nlohmann::json::parse(evaluated.out);
+  char auc[64], ap[64];
+  std::snprintf(auc, sizeof auc, "ROC curve (AUC %.4f)", figures["roc_auc"].get<double>());
+  std::snprintf(ap, sizeof ap, "Precision-recall curve (average precision %.4f)",
+                figures["average_precision"].get<double>());
+  EXPECT_NE(page.find(auc), std::string::npos) << auc;
+  EXPECT_NE(page.find(ap), std::string::npos) << ap;
+  EXPECT_NE(page.find("Precision, recall and F1 per class (training set, 200 rows)"), std::string::npos);
+  char f1[64];
+  std::snprintf(f1, sizeof f1, "%.4f", figures["classes"]["outer"]["f1"].get<double>());
+  EXPECT_NE(page.find(std::string("<td>outer</td>")), std::string::npos);
+  EXPECT_NE(page.find(f1), std::string::npos) << f1;
+  EXPECT_NE(page.find("<polyline class=\"series\""), std::string::npos);
 }
 
 }  // namespace

@@ -117,6 +117,26 @@ BinaryThresholds binary_thresholds(std::span<const double> scores, std::span<con
   return best;
 }
 
+std::vector<CurvePoint> roc_curve(std::span<const double> scores, std::span<const std::uint8_t> positive) {
+  std::vector<CurvePoint> points = {{0, 0}};
+  const auto [p, n] = walk_curve(scores, positive, [&](double, double tp, double fp, double gtp, double gfp) {
+    points.push_back({fp + gfp, tp + gtp});
+  });
+  if (p == 0 || n == 0) return {};
+  for (CurvePoint& point : points) point = {point.x / n, point.y / p};
+  return points;
+}
+
+std::vector<CurvePoint> precision_recall_curve(std::span<const double> scores, std::span<const std::uint8_t> positive) {
+  std::vector<CurvePoint> points = {{0, 1}};
+  const auto [p, n] = walk_curve(scores, positive, [&](double, double tp, double fp, double gtp, double gfp) {
+    points.push_back({tp + gtp, (tp + gtp) / (tp + gtp + fp + gfp)});
+  });
+  if (p == 0 || n == 0) return {};
+  for (std::size_t i = 1; i < points.size(); ++i) points[i].x /= p;
+  return points;
+}
+
 namespace {
 
 // Precision, recall, F1 and support per class from the confusion matrix, and their macro and weighted means

@@ -269,7 +269,74 @@ tr.total td { font-weight: 600; }
 details summary { cursor: pointer; color: #2c5d8f; margin: 4px 0 8px; }
 .columns { display: flex; flex-wrap: wrap; gap: 18px; }
 .columns section { flex: 1 1 420px; margin: 0 0 18px; }
+svg.curve { width: 100%; height: auto; max-width: 360px; }
+svg .chance { stroke: #b7bfcc; stroke-width: 1; stroke-dasharray: 4 4; }
+td.bar { width: 240px; }
+td.bar div { background: #3b7dd8; height: 12px; border-radius: 2px; }
 )";
+
+// A curve in the unit square (ROC: with the diagonal of chance), axes from 0 to 1 by 0.2.
+std::string curve_chart(const std::string& x_label, const std::string& y_label, const std::vector<CurvePoint>& curve,
+                        bool diagonal) {
+  const double left = 52, top = 16, size = 260;
+  auto x_of = [&](double x) { return left + x * size; };
+  auto y_of = [&](double y) { return top + (1 - y) * size; };
+  std::string svg = "<svg class=\"curve\" viewBox=\"0 0 330 330\" width=\"330\" height=\"330\" role=\"img\" "
+                    "aria-label=\"" + html_escape(y_label + " against " + x_label) + "\">\n";
+  for (int i = 0; i <= 5; ++i) {
+    const std::string at = fixed_text(i * 0.2, 1);
+    svg += "<line class=\"grid\" x1=\"" + coordinate(left) + "\" x2=\"" + coordinate(left + size) + "\" y1=\"" +
+           coordinate(y_of(i * 0.2)) + "\" y2=\"" + coordinate(y_of(i * 0.2)) + "\"/>\n";
+    svg += "<text class=\"tick\" x=\"" + coordinate(left - 6) + "\" y=\"" + coordinate(y_of(i * 0.2)) +
+           "\" text-anchor=\"end\" dy=\"0.32em\">" + at + "</text>\n";
+    svg += "<text class=\"tick\" x=\"" + coordinate(x_of(i * 0.2)) + "\" y=\"" + coordinate(top + size + 16) +
+           "\" text-anchor=\"middle\">" + at + "</text>\n";
+  }
+  svg += "<line class=\"axis\" x1=\"" + coordinate(left) + "\" x2=\"" + coordinate(left) + "\" y1=\"" +
+         coordinate(top) + "\" y2=\"" + coordinate(top + size) + "\"/>\n";
+  if (diagonal)
+    svg += "<line class=\"chance\" x1=\"" + coordinate(x_of(0)) + "\" x2=\"" + coordinate(x_of(1)) + "\" y1=\"" +
+           coordinate(y_of(0)) + "\" y2=\"" + coordinate(y_of(1)) + "\"/>\n";
+  std::string points;
+  for (const CurvePoint& p : curve) points += coordinate(x_of(p.x)) + "," + coordinate(y_of(p.y)) + " ";
+  svg += "<polyline class=\"series\" stroke=\"" + std::string(kTrainColor) + "\" points=\"" + points + "\"/>\n";
+  svg += "<text class=\"label\" x=\"" + coordinate(left + size / 2) + "\" y=\"324\" text-anchor=\"middle\">" +
+         html_escape(x_label) + "</text>\n";
+  svg += "<text class=\"label\" transform=\"translate(14 " + coordinate(top + size / 2) +
+         ") rotate(-90)\" text-anchor=\"middle\">" + html_escape(y_label) + "</text>\n";
+  return svg + "</svg>\n";
+}
+
+// Each class's precision, recall and F1, with a bar of its F1.
+std::string class_scores_table(const std::vector<ClassScores>& classes) {
+  std::string table = "<table class=\"data\">\n<tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
+                      "<th>support</th><th></th></tr>\n";
+  for (const ClassScores& c : classes)
+    table += "<tr><td>" + html_escape(c.name) + "</td><td class=\"number\">" + metric_text(c.precision) +
+             "</td><td class=\"number\">" + metric_text(c.recall) + "</td><td class=\"number\">" +
+             metric_text(c.f1) + "</td><td class=\"number\">" + std::to_string(c.support) +
+             "</td><td class=\"bar\"><div style=\"width:" + fixed_text(100 * std::clamp(c.f1, 0.0, 1.0), 1) +
+             "%\"></div></td></tr>\n";
+  return table + "</table>\n";
+}
+
+// The per-class scores and, for two classes, the ROC and precision-recall curves (on the confusion matrix's
+// rows).
+std::string evaluation_sections(const TrainingReport& report) {
+  std::string html;
+  const std::string rows =
+      report.confusion_data.empty() ? std::string() : " (" + html_escape(report.confusion_data) + ")";
+  if (!report.class_scores.empty())
+    html += "<section>\n<h2>Precision, recall and F1 per class" + rows + "</h2>\n" +
+            class_scores_table(report.class_scores) + "</section>\n";
+  if (!report.roc.empty())
+    html += "<div class=\"charts\">\n<section>\n<h2>ROC curve (AUC " + metric_text(report.roc_auc) + ")</h2>\n" +
+            curve_chart("false positive rate", "true positive rate", report.roc, true) +
+            "</section>\n<section>\n<h2>Precision-recall curve (average precision " +
+            metric_text(report.average_precision) + ")</h2>\n" +
+            curve_chart("recall", "precision", report.precision_recall, false) + "</section>\n</div>\n";
+  return html;
+}
 
 std::string card(const std::string& name, const std::string& value) {
   return "<div class=\"card\"><div class=\"value\">" + html_escape(value) + "</div><div class=\"name\">" +
@@ -420,6 +487,8 @@ std::string training_report_html(const TrainingReport& report) {
     html += "<section>\n<h2>Confusion matrix" +
             (report.confusion_data.empty() ? std::string() : " (" + html_escape(report.confusion_data) + ")") +
             "</h2>\n" + confusion_table(report.confusion, report.class_names) + "</section>\n";
+
+  html += evaluation_sections(report);
 
   ReportSettings run = report.settings;
   run.emplace_back("best epoch", std::to_string(best) + " of " + std::to_string(epochs));

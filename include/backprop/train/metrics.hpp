@@ -76,6 +76,15 @@ double roc_auc(std::span<const double> scores, std::span<const std::uint8_t> pos
 double average_precision(std::span<const double> scores, std::span<const std::uint8_t> positive);
 BinaryThresholds binary_thresholds(std::span<const double> scores, std::span<const std::uint8_t> positive);
 
+// The curves behind roc_auc and average_precision, one point per distinct score from the highest: (false
+// positive rate, true positive rate) from (0, 0) to (1, 1), and (recall, precision) from (0, 1). Empty
+// without both kinds of row.
+struct CurvePoint {
+  double x = 0, y = 0;
+};
+std::vector<CurvePoint> roc_curve(std::span<const double> scores, std::span<const std::uint8_t> positive);
+std::vector<CurvePoint> precision_recall_curve(std::span<const double> scores, std::span<const std::uint8_t> positive);
+
 // outputs and targets (rows, output_count); the `largest` rows by their largest absolute error.
 RegressionMetrics regression_metrics(std::span<const float> outputs, std::span<const float> targets,
                                      int output_count, std::size_t largest = 5);

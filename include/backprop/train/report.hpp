@@ -14,6 +14,7 @@
 
 #include "backprop/data/scaling.hpp"
 #include "backprop/nn/spec.hpp"
+#include "backprop/train/metrics.hpp"
 #include "backprop/train/trainer.hpp"
 
 namespace backprop {
@@ -32,6 +33,11 @@ struct TrainingReport {
   std::vector<std::size_t> confusion;         // (K x K) from confusion_matrix, or empty (regression)
   std::vector<std::string> class_names;       // K names; empty for regression
   std::string confusion_data;                 // what the confusion matrix counts, e.g. "validation set"
+  // On the same rows (issue 30), where given: each class's precision, recall, F1 (bars), and for two classes
+  // the ROC and precision-recall curves of P(second class) with their areas.
+  std::vector<ClassScores> class_scores;
+  std::vector<CurvePoint> roc, precision_recall;
+  double roc_auc = kNotApplicable, average_precision = kNotApplicable;
   ReportSettings settings;                    // recipe_settings plus the run's (data files, rows, wall time)
 };
 

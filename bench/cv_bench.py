@@ -67,16 +67,21 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         network, data = write_inputs(folder, args.epochs)
-        ours, theirs = [], []
+        ours, one_thread, theirs = [], [], []
         for _ in range(args.repeat):  # interleaved, so that a slow stretch of the machine hits both
             ours.append(timed([COMMAND, "cv", network, "--data", data, "--folds", "5", "--json"]))
+            one_thread.append(timed([COMMAND, "cv", network, "--data", data, "--folds", "5", "--json",
+                                     "--threads", "1"]))
             theirs.append(timed([sys.executable, "-c", SKLEARN, str(args.epochs)]))
         ours_s = statistics.median(t for t, _ in ours)
+        one_s = statistics.median(t for t, _ in one_thread)
         theirs_s = statistics.median(t for t, _ in theirs)
         print(f"cv-breast-cancer 5 folds x {args.epochs} epochs, 30-64-1/2 ReLU, Adam 1e-3, batch 200, standardized")
         print(f"  backprop cv             {ours_s:7.3f} s  mean accuracy {ours[0][1]['mean']['accuracy']:.4f}")
+        print(f"  backprop cv --threads 1 {one_s:7.3f} s  mean accuracy {one_thread[0][1]['mean']['accuracy']:.4f}")
         print(f"  sklearn cross_validate  {theirs_s:7.3f} s  mean accuracy {theirs[0][1]['accuracy']:.4f}")
-        print(f"  speed-up {theirs_s / ours_s:.1f}x (medians of {args.repeat}; whole processes)")
+        print(f"  speed-up {theirs_s / ours_s:.1f}x, {theirs_s / one_s:.1f}x with one thread "
+              f"(medians of {args.repeat}; whole processes)")
 
 
 if __name__ == "__main__":

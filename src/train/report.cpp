@@ -398,6 +398,12 @@ ReportSettings recipe_settings(const NetworkSpec& spec, ScalingKind scaling) {
   rows.emplace_back("epochs", std::to_string(t.epochs));
   rows.emplace_back("loss", std::string(to_string(spec.loss)) +
                                 (t.label_smoothing > 0 ? ", label smoothing " + number(t.label_smoothing) : ""));
+  if (!t.class_weight.empty()) {
+    std::string weights = t.class_weight.balanced ? "balanced" : "";
+    for (const auto& [label, weight] : t.class_weight.labels)
+      weights += (weights.empty() ? "" : ", ") + label + " " + number(weight);
+    rows.emplace_back("class weights", weights);
+  }
   rows.emplace_back("gradient clipping", t.clip_grad_norm > 0 ? "global norm " + number(t.clip_grad_norm) : "off");
   rows.emplace_back("early stopping", t.early_stopping > 0 ? "patience " + std::to_string(t.early_stopping) + " epochs" : "off");
   rows.emplace_back("scaling", std::string(to_string(scaling)));

@@ -62,9 +62,12 @@ def test_balanced_class_weights_raise_the_rare_class_recall(tmp_path, network):
     recall = {}
     for weights in ("none", "balanced"):
         model = tmp_path / f"{weights}.bin"
-        run("train", network, "--data", data, "--class-weight", weights, "--out", model, "--quiet")
+        run("train", network, "--data", data, "--class-weight", weights, "--out", model, "--quiet",
+            "--report", tmp_path / f"{weights}.html")
         report = json.loads(run("eval", model, "--data", data, "--json"))
         recall[weights] = (report["classes"]["1"]["recall"], report["balanced_accuracy"])
+    assert "<th>class weights</th><td>balanced</td>" in (tmp_path / "balanced.html").read_text()
+    assert "class weights" not in (tmp_path / "none.html").read_text()
     assert recall["balanced"][0] > recall["none"][0] + 0.2, recall
     assert recall["balanced"][1] > recall["none"][1], recall
 

@@ -967,6 +967,23 @@ TEST(Hardening33Options, ASettingTheOptimizerDoesNotUseIsRefused) {
   }
   for (const std::string optimizer : {"momentum", "nesterov", "rmsprop"})
     EXPECT_EQ(run_backprop(start + " --optimizer " + optimizer + " --momentum 0.5").exit_code, 0) << optimizer;
+  // The same in a network file, for every setting and rule (5943dcf: each ignored); a model's header keeps what it
+  // was trained with, so models saved so far load.
+  struct Case {
+    std::string type, key, value, rules;
+  };
+  for (const Case& c : std::vector<Case>{{"adam", "momentum", "0.9", "momentum, nesterov and rmsprop"},
+                                         {"sgd", "beta1", "0.8", "adam and adamw"},
+                                         {"momentum", "epsilon", "1e-6", "adam, adamw and rmsprop"},
+                                         {"adamw", "centered", "true", "rmsprop"},
+                                         {"nesterov", "alpha", "0.9", "rmsprop"}}) {
+    write_file(dir / "file.json", R"({"input": 2, "layers": [{"units": 1, "activation": "sigmoid"}], "loss": "bce",
+                                      "optimizer": {"type": ")" + c.type + "\", \"" + c.key + "\": " + c.value + "}}");
+    const CommandResult r = run_backprop("info " + shell_word(dir / "file.json"));
+    EXPECT_EQ(r.exit_code, 2) << c.key << ": " << r.out;
+    EXPECT_THAT(r.out, HasSubstr("optimizer." + c.key + ": expected no " + c.key + " with the optimizer " + c.type +
+                                 ", which does not use it (" + c.rules + " do)"));
+  }
 }
 
 TEST(Hardening33Csv, OtherSeparatorsAndGzipBytesAreNamed) {

@@ -424,6 +424,17 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
         reader.fail("optimizer.centered", "expected true or false, got " + Reader::describe(optimizer["centered"]));
       o.centered = optimizer["centered"].get<bool>();
     }
+    // A network file's setting that its optimizer would not read is refused, as the option is. A model's
+    // header keeps what it was trained with (an --optimizer given over a file's type left that file's
+    // settings beside it), so that every model saved so far still loads.
+    if (extra_keys.empty()) {
+      const OptimizerKind kind = parse_optimizer(o.type).value_or(OptimizerKind::sgd);
+      for (const auto& item : optimizer.items())
+        if (!optimizer_uses(kind, item.key()))
+          reader.fail("optimizer." + item.key(), "expected no " + item.key() + " with the optimizer " + o.type +
+                                                     ", which does not use it (" + optimizers_using(item.key()) +
+                                                     " do)");
+    }
   }
   if (root.contains("seed")) spec.seed = reader.seed(root["seed"], "seed");
   if (root.contains("training")) spec.training = read_training(reader, root["training"]);

@@ -89,6 +89,33 @@ std::string names_of(const Table& table) {
 std::string optimizer_names() { return names_of(kOptimizers); }
 std::string activation_names() { return names_of(kActivations); }
 
+bool optimizer_uses(OptimizerKind kind, std::string_view key) {
+  if (key == "learning_rate" || key == "weight_decay" || key == "type") return true;
+  switch (kind) {
+    case OptimizerKind::sgd:
+      return false;
+    case OptimizerKind::momentum:
+    case OptimizerKind::nesterov:
+      return key == "momentum";
+    case OptimizerKind::adam:
+    case OptimizerKind::adamw:
+      return key == "beta1" || key == "beta2" || key == "epsilon";
+    case OptimizerKind::rmsprop:
+      return key == "momentum" || key == "alpha" || key == "epsilon" || key == "centered";
+  }
+  return false;
+}
+
+std::string optimizers_using(std::string_view key) {
+  std::vector<std::string> names;
+  for (const auto& [kind, name] : kOptimizers)
+    if (optimizer_uses(kind, key)) names.emplace_back(name);
+  std::string text;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return text;
+}
+
 OptimizerKind OptimizerSpec::kind() const {
   const auto parsed = parse_optimizer(type);
   if (!parsed) throw_bad_input("optimizer.type: unknown optimizer '" + type + "' (expected " + optimizer_names() + ")");

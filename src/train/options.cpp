@@ -40,21 +40,6 @@ void check_float(const std::optional<double>& value, const char* key) {
                                io::format_double(*value));
 }
 
-// Whether the optimizer's rule reads the momentum (torch.optim's: SGD's momentum and Nesterov, RMSprop's).
-bool uses_momentum(OptimizerKind kind) {
-  switch (kind) {
-    case OptimizerKind::momentum:
-    case OptimizerKind::nesterov:
-    case OptimizerKind::rmsprop:
-      return true;
-    case OptimizerKind::sgd:
-    case OptimizerKind::adam:
-    case OptimizerKind::adamw:
-      return false;
-  }
-  return false;
-}
-
 // "balanced", "none" or "LABEL=W,LABEL=W": the spec, or OptionError naming class_weight.
 ClassWeightSpec parse_class_weight(const std::string& text) {
   ClassWeightSpec weights;
@@ -139,9 +124,9 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
   if (learning_rate) spec.optimizer.learning_rate = *learning_rate;
   if (momentum) {
     // A setting the chosen rule would not read is refused rather than silently without effect.
-    if (!uses_momentum(spec.optimizer.kind()))
+    if (!optimizer_uses(spec.optimizer.kind(), "momentum"))
       throw OptionError("momentum", "expected no momentum with the optimizer " + spec.optimizer.type +
-                                        ", which does not use it (momentum, nesterov and rmsprop do), got " +
+                                        ", which does not use it (" + optimizers_using("momentum") + " do), got " +
                                         io::format_double(*momentum));
     spec.optimizer.momentum = *momentum;
   }

@@ -126,5 +126,12 @@ std::optional<OptimizerKind> parse_optimizer(std::string_view name);
 // "sgd, momentum, nesterov, adam, adamw, rmsprop", "identity, sigmoid, ...": for messages that list the choices.
 std::string optimizer_names();
 std::string activation_names();
+// Whether the optimizer's rule reads the setting `key` of "optimizer" (torch.optim's: momentum for
+// momentum, nesterov and rmsprop; beta1, beta2 for adam and adamw; epsilon for those and rmsprop; alpha and
+// centered for rmsprop; learning_rate and weight_decay for all). A setting the rule does not read is refused
+// where it is given (a network file's key, --momentum), not silently without effect. Also the rules that use
+// `key`, for messages ("momentum, nesterov and rmsprop").
+bool optimizer_uses(OptimizerKind kind, std::string_view key);
+std::string optimizers_using(std::string_view key);
 
 }  // namespace backprop

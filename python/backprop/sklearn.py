@@ -274,6 +274,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def partial_fit(self, X, y, classes=None):
         """One epoch over X and y, from the parameters so far; the first call needs `classes` (every label
         that y may hold) and fits the scaling. Returns self."""
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            # As scikit-learn's SGDClassifier: the balance of one call's rows is not the data's.
+            raise ValueError("class_weight 'balanced' is not supported for partial_fit: give the weights as "
+                             "{label: weight}, e.g. from sklearn.utils.class_weight.compute_class_weight")
         first = not hasattr(self, "network_")
         X, y = _validate_data(self, X, y, reset=first)
         check_classification_targets(y)

@@ -102,6 +102,10 @@ def test_mlp_classifier_class_weight_and_sample_weight():
     assert recall(balanced) > recall(plain) + 0.2 and recall(as_dict) > recall(plain)
     with pytest.raises(ValueError, match="class_weight: labels not among the classes"):
         MLPClassifier(**settings, class_weight={"other": 2.0}).fit(X, labels)
+    with pytest.raises(ValueError, match="class_weight 'balanced' is not supported for partial_fit"):
+        MLPClassifier(**settings, class_weight="balanced").partial_fit(X, labels, classes=["common", "rare"])
+    partial = MLPClassifier(**settings, class_weight={"rare": 5.0}).partial_fit(X, labels, classes=["common", "rare"])
+    assert partial.n_iter_ == 1
 
 
 def test_bad_weights_are_refused_with_the_option_named(tmp_path, network):

@@ -194,11 +194,53 @@ void write_in_place(const std::filesystem::path& path, const std::filesystem::pa
   if (::close(fd) != 0) throw_cannot_write(path, "close " + target.string(), errno);
 }
 
+// The temporary files being written now, for remove_temporaries_in_flight (called from a signal handler: a
+// fixed array of C strings, atomics for the slots' states, nothing allocated there).
+constexpr int kTemporarySlots = 16;
+constexpr std::size_t kTemporaryPathBytes = 4096;
+struct TemporarySlot {
+  std::atomic<int> state{0};  // 0: free; 1: being filled; 2: holds a path
+  char path[kTemporaryPathBytes];
+};
+TemporarySlot temporary_slots[kTemporarySlots];
+
+// Holds a temporary file's name in a slot from before the file is created until it is renamed or removed, so
+// that a signal arriving at any moment in between finds the name (a name held a moment before its file exists
+// is unlinked in vain, which is harmless).
+class TemporaryInFlight {
+ public:
+  TemporaryInFlight() = default;
+  void hold(const std::filesystem::path& path) {
+    release();
+    const std::string& name = path.native();
+    if (name.size() >= kTemporaryPathBytes) return;
+    for (int i = 0; i < kTemporarySlots; ++i) {
+      int expected = 0;
+      if (!temporary_slots[i].state.compare_exchange_strong(expected, 1)) continue;
+      std::memcpy(temporary_slots[i].path, name.c_str(), name.size() + 1);
+      temporary_slots[i].state.store(2);
+      slot_ = i;
+      return;
+    }
+  }
+  void release() {
+    if (slot_ >= 0) temporary_slots[slot_].state.store(0);
+    slot_ = -1;
+  }
+  ~TemporaryInFlight() { release(); }
+  TemporaryInFlight(const TemporaryInFlight&) = delete;
+  TemporaryInFlight& operator=(const TemporaryInFlight&) = delete;
+
+ private:
+  int slot_ = -1;
+};
+
 // Creates "<target>.tmp-<pid>-<6 characters>" with O_EXCL (mkstemp's guarantee: a name nobody else holds,
 // never a file or link that was already there), mode 0666 less the umask, as a new file would get. The pid
 // stays in the name so that a checkpoint's abandoned temporaries can be told from a running process's.
+// Its name is held in `in_flight` before the file is created.
 int create_temporary(const std::filesystem::path& path, const std::filesystem::path& target,
-                     std::filesystem::path& temporary) {
+                     std::filesystem::path& temporary, TemporaryInFlight& in_flight) {
   static constexpr char letters[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   static std::atomic<std::uint64_t> counter{0};
   std::uint64_t state = (std::uint64_t(::getpid()) << 32) ^
@@ -211,49 +253,15 @@ int create_temporary(const std::filesystem::path& path, const std::filesystem::p
       suffix += letters[(state >> 33) % (sizeof letters - 1)];
     }
     temporary = std::filesystem::path(target).concat(suffix);
+    in_flight.hold(temporary);
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0 || errno != EEXIST) {
-      if (fd < 0) throw_cannot_write(path, "cannot create " + temporary.string(), errno);
-      return fd;
-    }
+    if (fd >= 0) return fd;
+    const int error = errno;
+    in_flight.release();  // another's file, or none: not ours to remove
+    if (error != EEXIST) throw_cannot_write(path, "cannot create " + temporary.string(), error);
   }
   throw_cannot_write(path, "cannot create a temporary file beside " + target.string(), EEXIST);
 }
-
-// The temporary files being written now, for remove_temporaries_in_flight (called from a signal handler: a
-// fixed array of C strings, atomics for the slots' states, nothing allocated there).
-constexpr int kTemporarySlots = 16;
-constexpr std::size_t kTemporaryPathBytes = 4096;
-struct TemporarySlot {
-  std::atomic<int> state{0};  // 0: free; 1: being filled; 2: holds a path
-  char path[kTemporaryPathBytes];
-};
-TemporarySlot temporary_slots[kTemporarySlots];
-
-// Holds a temporary file's name in a slot while it exists under that name.
-class TemporaryInFlight {
- public:
-  explicit TemporaryInFlight(const std::filesystem::path& path) {
-    const std::string& name = path.native();
-    if (name.size() >= kTemporaryPathBytes) return;
-    for (int i = 0; i < kTemporarySlots; ++i) {
-      int expected = 0;
-      if (!temporary_slots[i].state.compare_exchange_strong(expected, 1)) continue;
-      std::memcpy(temporary_slots[i].path, name.c_str(), name.size() + 1);
-      temporary_slots[i].state.store(2);
-      slot_ = i;
-      return;
-    }
-  }
-  ~TemporaryInFlight() {
-    if (slot_ >= 0) temporary_slots[slot_].state.store(0);
-  }
-  TemporaryInFlight(const TemporaryInFlight&) = delete;
-  TemporaryInFlight& operator=(const TemporaryInFlight&) = delete;
-
- private:
-  int slot_ = -1;
-};
 
 }  // namespace
 
@@ -284,8 +292,8 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
                     std::strerror(folder_error) + ")");
 
   std::filesystem::path temporary;
-  const int fd = create_temporary(path, target, temporary);
-  const TemporaryInFlight in_flight(temporary);  // removed by a signal handler should the process be stopped
+  TemporaryInFlight in_flight;  // the name, removed by a signal handler should the process be stopped
+  const int fd = create_temporary(path, target, temporary, in_flight);
   auto fail = [&](const std::string& step, int error_number, bool close_fd) {
     if (close_fd) ::close(fd);
     ::unlink(temporary.c_str());

@@ -39,6 +39,11 @@ except ImportError as error:
 else:
     IMPORT_ERROR = ""
 
+# The export tests' models and data, one copy: the ONNX test's (its onnx and cv2 imports are optional there).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_onnx_export as export_cases  # noqa: E402
+
+layers_for = export_cases.layers_for
 COMMAND = os.environ.get("BACKPROP_COMMAND", "")
 TOLERANCE = 1e-5
 SKIP_EXIT_CODE = 77
@@ -85,21 +90,6 @@ int main(int argc, char **argv) {
 """
 
 
-def rng_matrix(rng, rows, columns, scale=0.8):
-    return (rng.standard_normal((rows, columns)) * scale).round(6).tolist()
-
-
-def layers_for(rng, sizes, activations, slope=None):
-    layers = []
-    for inputs, (units, activation) in zip(sizes, zip(sizes[1:], activations)):
-        layer = {"units": units, "activation": activation,
-                 "weights": rng_matrix(rng, inputs, units), "bias": rng_matrix(rng, 1, units, 0.3)[0]}
-        if activation == "leaky_relu" and slope is not None:
-            layer["slope"] = slope
-        layers.append(layer)
-    return layers
-
-
 class CExportTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -124,26 +114,8 @@ class CExportTest(unittest.TestCase):
                          "backprop %s:\n%s%s" % (" ".join(arguments), result.stdout, result.stderr))
         return result
 
-    def model_file(self, name, layers, loss, scaling, classes=(), targets=()):
-        network = os.path.join(self.dir, name + ".net.json")
-        with open(network, "w") as f:
-            json.dump({"input": 3, "layers": layers, "loss": loss}, f)
-        exported = os.path.join(self.dir, name + ".model.json")
-        self.run_command("export", network, "--format", "json", "--out", exported)
-        with open(exported) as f:
-            model = json.load(f)
-        model.update(scaling=scaling, classes=list(classes), targets=list(targets), features=["x1", "x2", "x3"])
-        with open(exported, "w") as f:
-            json.dump(model, f)
-        return exported
-
-    def scaling(self, kind):
-        if kind == "none":
-            return {"kind": "none", "offset": [], "scale": []}
-        x = self.features.astype(np.float64)
-        if kind == "standard":
-            return {"kind": "standard", "offset": x.mean(axis=0).tolist(), "scale": x.std(axis=0).tolist()}
-        return {"kind": "minmax", "offset": x.min(axis=0).tolist(), "scale": (x.max(axis=0) - x.min(axis=0)).tolist()}
+    model_file = export_cases.OnnxExportTest.model_file  # a JSON model with explicit weights and scaling
+    scaling = export_cases.OnnxExportTest.scaling
 
     def predictions(self, model_path, data):
         out = os.path.join(self.dir, "predictions.csv")

@@ -62,6 +62,12 @@ void guard_standard_descriptors();
 // Prints data's ignored_columns_note (data/dataset.hpp) on standard error, when there is one.
 void note_ignored_columns(const Dataset& data);
 
+// A data file's rows for a trained model (eval, predict, importance, export's calibration): load_for_network
+// with the model's names (CSV columns matched by name), the ignored columns noted, and uint8 inputs checked
+// where the model was trained on them. `target_optional`: the target column may be absent (predict).
+Dataset load_for_model(const io::Model& model, const std::string& data, const std::string& labels,
+                       const std::string& target, bool target_optional = false);
+
 // --device cpu|cuda (train, eval, predict, bench).
 void add_device_option(CLI::App* cmd, std::string& device);
 // A validator for --loss.

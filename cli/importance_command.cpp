@@ -24,10 +24,7 @@ struct ImportanceArguments {
 int run_importance(const ImportanceArguments& a) {
   const io::Model model = io::read_model(a.model).model;
   Network<float> network(model.network);
-  const Dataset data =
-      load_for_network(model.network, a.data, a.labels, a.target, {model.classes, model.targets, model.features});
-  note_ignored_columns(data);
-  if (model.byte_inputs) check_byte_inputs(data);
+  const Dataset data = load_for_model(model, a.data, a.labels, a.target);
   importance_metric(a.metric, data.task);  // a bad name refused before any work
   const auto device = open_device(a.device);
   const ImportanceResult result =

@@ -80,10 +80,7 @@ void print_regression(const RegressionMetrics& m) {
 int run_eval(const DataArguments& a) {
   const io::Model model = io::read_model(a.model).model;
   Network<float> network(model.network);
-  const Dataset data =
-      load_for_network(model.network, a.data, a.labels, a.target, {model.classes, model.targets, model.features});
-  note_ignored_columns(data);
-  if (model.byte_inputs) check_byte_inputs(data);
+  const Dataset data = load_for_model(model, a.data, a.labels, a.target);
   const auto device = open_device(a.device);
   const EvaluationReport report = evaluate_report(network, data, model.scaling, device.get());
   const Metrics& m = report.basic;
@@ -121,10 +118,7 @@ int run_predict(const DataArguments& a) {
                     a.model + " has " +
                     (classification ? std::to_string(class_count(model.network)) + " classes" : "numeric targets"));
   Network<float> network(model.network);
-  const Dataset data = load_for_network(model.network, a.data, a.labels, a.target,
-                                        {model.classes, model.targets, model.features}, true);
-  note_ignored_columns(data);
-  if (model.byte_inputs) check_byte_inputs(data);
+  const Dataset data = load_for_model(model, a.data, a.labels, a.target, true);
   const int outputs = network.output_size();
 
   const auto device = open_device(a.device);
@@ -193,10 +187,7 @@ void export_c(const DataArguments& a) {
   if (options.int8) {
     const Network<float> network(loaded.model.network);
     const io::Model& model = loaded.model;
-    const Dataset rows = load_for_network(model.network, a.calibration, "", "",
-                                          {model.classes, model.targets, model.features}, true);
-    note_ignored_columns(rows);
-    if (model.byte_inputs) check_byte_inputs(rows);
+    const Dataset rows = load_for_model(model, a.calibration, "", "", true);
     options.input_ranges = layer_input_ranges(network, rows, loaded.model.scaling);
   }
   io::export_c(a.out, loaded.model, loaded.task, options);

@@ -1,11 +1,8 @@
 // backprop train NET.json --data D [...] --out MODEL: trains a network (or continues a model) on a data set
 // and saves the model. Options given here override the network file's "optimizer" and "training".
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -22,11 +19,9 @@
 #include "backprop/io/text.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
-#include "backprop/train/checkpoint.hpp"
-#include "backprop/train/metrics.hpp"
 #include "backprop/train/options.hpp"
 #include "backprop/train/progress.hpp"
-#include "backprop/train/report.hpp"
+#include "backprop/train/run.hpp"
 #include "backprop/train/trainer.hpp"
 #include "commands.hpp"
 #include "train_arguments.hpp"
@@ -34,164 +29,23 @@
 namespace backprop::cli {
 namespace {
 
-// The --report page: the curves, the confusion matrix (on the validation set if there is one, else on the
-// training set), the network, and the recipe with the run's data and wall time.
-void write_report(const TrainArguments& args, const Network<float>& network, const Scaling& scaling,
-                  const TrainingResult& result, const Dataset& train_data, const Dataset* validation_data,
-                  double seconds) {
-  TrainingReport report;
-  report.title = std::filesystem::path(args.network).filename().string();
-  report.spec = network.spec();
-  report.result = result;
-  if (train_data.task == TaskKind::classification) {
-    const Dataset& counted = validation_data ? *validation_data : train_data;
-    const std::vector<float> outputs = network_outputs(network, counted, scaling);  // (rows, OUT)
-    const int width = network.output_size();
-    const ClassificationMetrics m = classification_metrics(outputs, width, counted.labels, counted.class_names);
-    report.confusion = m.confusion;
-    report.class_names = train_data.class_names;
-    report.class_scores = m.classes;
-    if (counted.class_names.size() == 2) {  // the curves of P(second class)
-      std::vector<double> scores(counted.rows);
-      std::vector<std::uint8_t> positive(counted.rows);
-      for (std::size_t r = 0; r < counted.rows; ++r) {
-        scores[r] = outputs[r * static_cast<std::size_t>(width) + static_cast<std::size_t>(width - 1)];
-        positive[r] = counted.labels[r] == 1 ? 1 : 0;
-      }
-      report.roc = roc_curve(scores, positive);
-      report.precision_recall = precision_recall_curve(scores, positive);
-      report.roc_auc = m.roc_auc;
-      report.average_precision = m.average_precision;
-    }
-    report.confusion_data = std::string(validation_data ? "validation set, " : "training set, ") +
-                            std::to_string(counted.rows) + (counted.rows == 1 ? " row" : " rows");
-  }
-  report.settings = {{"network file", args.network},
-                     {"training data", args.data + (args.labels.empty() ? "" : ", labels " + args.labels)},
-                     {"training rows", std::to_string(train_data.rows)}};
-  if (validation_data) {
-    const std::string split = io::format_double(network.spec().training.validation_split);
-    report.settings.emplace_back("validation data",
-                                 args.validation.empty() ? "split " + split + " of the training data" : args.validation);
-    report.settings.emplace_back("validation rows", std::to_string(validation_data->rows));
-  }
-  for (auto& row : recipe_settings(network.spec(), scaling.kind)) report.settings.push_back(std::move(row));
-  char wall_time[32];
-  std::snprintf(wall_time, sizeof wall_time, seconds < 10 ? "%.3f s" : "%.1f s", seconds);
-  report.settings.emplace_back("training wall time", wall_time);
-  write_training_report(args.report, report);
-}
-
-// --checkpoint, --checkpoint-every, --resume: fingerprints the run, loads the state to resume (refusing a
-// checkpoint of another run), and saves the state every N steps and between epochs.
-class CheckpointSaver {
- public:
-  // writes: whether this process writes the checkpoint (rank 0 of a data-parallel run; every rank resumes).
-  CheckpointSaver(const TrainArguments& args, Network<float>& network, const Scaling& scaling, const Dataset& train_data,
-                  const Dataset* validation, bool writes)
-      : args_(args) {
-    if (args.checkpoint_every && args.checkpoint.empty()) throw_bad_input("--checkpoint-every needs --checkpoint FILE");
-    if (args.checkpoint.empty() && args.resume.empty()) return;
-    checkpoint_.run = fingerprint_run(network, scaling, train_data, validation, args.deterministic);
-    checkpoint_.model.scaling = scaling;
-    checkpoint_.model.classes = train_data.class_names;
-    checkpoint_.model.targets = train_data.target_names;
-    checkpoint_.model.features = train_data.feature_names;
-    if (!args.resume.empty()) {
-      Checkpoint saved = load_checkpoint(args.resume);
-      check_same_run(saved, checkpoint_.run, args.resume);
-      const auto& layers = saved.model.network.layers;
-      NetworkSpec resumed = network.spec();
-      if (layers.size() != resumed.layers.size())
-        throw_bad_input(args.resume + ": the checkpoint's model has " + std::to_string(layers.size()) +
-                        " layers, the network " + std::to_string(resumed.layers.size()));
-      for (std::size_t l = 0; l < resumed.layers.size(); ++l) {
-        resumed.layers[l].weights = layers[l].weights;
-        resumed.layers[l].bias = layers[l].bias;
-      }
-      network = Network<float>(resumed);
-      resume_ = std::move(saved.state);
-      hooks_.resume = &resume_;
-      if (!args.quiet)
-        std::printf("resuming from %s: epoch %d, batch %zu, step %ld\n", args.resume.c_str(), resume_.epoch,
-                    resume_.batch, resume_.step);
-      last_saved_ = args.resume + " (epoch " + std::to_string(resume_.epoch) + ", batch " +
-                    std::to_string(resume_.batch) + ", step " + std::to_string(resume_.step) + ")";
-    }
-    if (args.checkpoint.empty() || !writes) return;
-    remove_abandoned_temporaries();
-    hooks_.every_steps = args.checkpoint_every.value_or(0);
-    hooks_.at_epoch_end = true;
-    hooks_.save = [this](const TrainingState& state, const Network<float>& trained) { save(state, trained); };
-  }
-
-  const TrainingCheckpoints* hooks() const { return &hooks_; }
-
-  // For a divergence message: where the last good state is.
-  std::string where_to_resume() const {
-    if (args_.checkpoint.empty() && args_.resume.empty()) return "";
-    if (last_saved_.empty()) return "; no checkpoint was written before that";
-    return "; the last good checkpoint is " + last_saved_ + ", kept as it was";
-  }
-
- private:
-  void save(const TrainingState& state, const Network<float>& network) {
-    // The loop never saves a diverged step; this also keeps a non-finite state out of the file.
-    if (!kernels::all_finite(network.parameters().data(), network.parameters().size())) return;
-    checkpoint_.state = state;
-    checkpoint_.model.network = network.spec_with_parameters();
-    save_checkpoint(args_.checkpoint, checkpoint_);
-    last_saved_ = args_.checkpoint + " (epoch " + std::to_string(state.epoch) + ", batch " +
-                  std::to_string(state.batch) + ", step " + std::to_string(state.step) + ")";
-  }
-
-  // A run killed while it wrote the checkpoint leaves "FILE.tmp-PID-XXXXXX" (io::write_file_atomically)
-  // beside it; such files whose process is gone are removed.
-  void remove_abandoned_temporaries() const {
-    const std::filesystem::path file(args_.checkpoint);
-    const std::string prefix = file.filename().string() + ".tmp-";
-    std::error_code error;
-    const auto folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
-    for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
-      const std::string name = entry.path().filename().string();
-      if (!name.starts_with(prefix) || name.size() == prefix.size()) continue;
-      const std::string pid = name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
-      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
-      if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry, error);
-    }
-  }
-
-  const TrainArguments& args_;
-  Checkpoint checkpoint_;
-  TrainingState resume_;
-  TrainingCheckpoints hooks_;
-  std::string last_saved_;
-};
-
 // Ranks > 0 end with exit code 0 when rank 0 reports a failure of the job: mpirun kills the other ranks as
 // soon as one exits with another code, and rank 0 could be killed before it printed its message. The job's
 // exit code (mpirun's) is rank 0's.
 constexpr int kQuietExit = 0;
 
-// Every rank of a data-parallel run calls this once after its set-up (mine: its failure, or none): when
-// some rank failed, rank 0 throws the first failing rank's message (printed once, by main; its exit code
-// is the job's) and the others return false; then the ranks must have the same build, network, options
-// and data (rank 0 throws which differ). Returns true when training may start.
-bool finish_setup(dist::Communicator& communicator, const dist::Failure& mine,
-                  const std::vector<dist::SetupPart>& setup) {
-  const dist::Failure failure = dist::agree_on_failure(communicator, mine);
-  std::string message;
-  int exit_code = failure.exit_code;
-  if (exit_code != 0) {
-    message = "rank " + std::to_string(failure.rank) + " of " + std::to_string(communicator.size()) + ": " +
-              failure.message;
-  } else {
-    message = dist::check_same_setup(communicator, setup);
-    exit_code = message.empty() ? 0 : 2;
-  }
-  if (exit_code != 0 && communicator.rank() == 0)
-    throw Error(exit_code == 2 ? ErrorKind::bad_input : ErrorKind::runtime, message);
-  return exit_code == 0;
+// The flags of the run's files and the report's sources (the training run, train/run.hpp, owns the policy).
+TrainingRunSettings run_settings(const TrainArguments& args, dist::Communicator& communicator,
+                                 kernels::DeviceBackend* device, TrainingObserver* observer) {
+  if (args.checkpoint_every && args.checkpoint.empty()) throw_bad_input("--checkpoint-every needs --checkpoint FILE");
+  TrainingRunSettings settings;
+  settings.files = {args.checkpoint, args.checkpoint_every, args.resume, args.report};
+  settings.sources = {std::filesystem::path(args.network).filename().string(), args.network,
+                      args.data + (args.labels.empty() ? "" : ", labels " + args.labels), args.validation};
+  settings.observer = observer;
+  settings.parallelism = {&communicator, args.deterministic, device};
+  if (!args.quiet) settings.notice = [](const std::string& line) { std::printf("%s\n", line.c_str()); };
+  return settings;
 }
 
 int run_train_rank(const TrainArguments& args, dist::Communicator& communicator, bool& setup_agreed) {
@@ -213,19 +67,15 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   const bool has_validation = validation_pointer != nullptr;
 
   Network<float> network(spec);
-  CheckpointSaver saver(args, network, scaling, train_data, validation_pointer, communicator.rank() == 0);
-  if (communicator.size() > 1) {
-    setup_agreed = true;
-    const RunFingerprint run = fingerprint_run(network, scaling, train_data, validation_pointer, args.deterministic);
-    if (!finish_setup(communicator, {}, fingerprint_parts(run))) return kQuietExit;
-    communicator.broadcast(network.parameters(), 0);  // one start for all, whatever each rank initialized
-  }
   const auto device = open_device(args.device, communicator.size() > 1 || args.deterministic);
   const bool classification = train_data.task == TaskKind::classification;
   ObserverList observers;
   ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, classification);
   if (!args.quiet) observers.add(&progress);
-  std::unique_ptr<JsonLinesLog> log;
+  TrainingRun run(network, data, run_settings(args, communicator, device.get(), &observers));
+  setup_agreed = true;
+  if (!run.agree()) return kQuietExit;
+  std::unique_ptr<JsonLinesLog> log;  // created once the run may start
   if (!args.log.empty()) {
     log = std::make_unique<JsonLinesLog>(args.log);
     observers.add(log.get());
@@ -237,16 +87,8 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
                 architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
                 spec.training.epochs);
   if (!args.quiet && device) std::printf("device %s\n", describe(device).c_str());
-  const auto started = std::chrono::steady_clock::now();
-  TrainingResult result;
-  try {
-    result = train(network, train_data, validation_pointer, scaling, &observers, saver.hooks(),
-                   {&communicator, args.deterministic, device.get()});
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::runtime) throw;
-    throw Error(e.kind(), e.what() + saver.where_to_resume());  // divergence: where the last good state is
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const TrainingResult result = run.train();
+  const double seconds = run.seconds();
   if (communicator.rank() > 0) return 0;  // rank 0 writes the model, the report and prints
   if (communicator.size() > 1 && !args.quiet) {
     const long steps = std::max(1L, communicator.gradient_reductions());
@@ -264,10 +106,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   if (!args.quiet)
     std::printf("saved %s (epoch %d of %zu)\n", io::printable(args.out).c_str(), result.best_epoch,
                 result.history.size());
-  if (!args.report.empty()) {
-    write_report(args, network, scaling, result, train_data, validation_pointer, seconds);
-    if (!args.quiet) std::printf("wrote %s\n", io::printable(args.report).c_str());
-  }
+  if (run.write_report(result) && !args.quiet) std::printf("wrote %s\n", io::printable(args.report).c_str());
   return 0;
 }
 
@@ -293,7 +132,7 @@ int run_train(const TrainArguments& args) {
   } catch (const std::exception& e) {
     const auto* error = dynamic_cast<const Error*>(&e);
     const int code = error != nullptr && error->kind() == ErrorKind::bad_input ? 2 : 1;
-    if (!setup_agreed) finish_setup(*communicator, {code, e.what()}, {});  // rank 0 throws the message
+    if (!setup_agreed) agree_on_setup(*communicator, {code, e.what()}, {});  // rank 0 throws the message
     else if (communicator->rank() == 0) throw;  // a failure of every rank (divergence): rank 0 says it
     return kQuietExit;
   }

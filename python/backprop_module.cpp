@@ -7,6 +7,7 @@
 //   net = backprop.Network.from_file("examples/xor.json")      # a network file or a model (binary or JSON)
 //   history = net.fit(X, y, epochs=20, batch_size=32, optimizer="adam", learning_rate=1e-3,
 //                     validation_split=0.1, seed=1, scale="standard")   # list of per-epoch dicts
+//   net.fit(X, y, epochs=20, checkpoint="run.ckpt", checkpoint_every=100, resume="run.ckpt", report="run.html")
 //   P = net.predict(X)              # (N, K) class probabilities, or (N, OUT) outputs for regression; for one
 //                                   # sigmoid output two columns [1 - p, p] (Model::predict: the one column p)
 //   net.evaluate(X, y)              # {"loss", "accuracy", "rows", ...} or {"loss", "rmse", "mae", "rows", ...}: the
@@ -123,6 +124,7 @@ class InterruptCheck : public TrainingObserver {
 struct FitArguments {
   TrainingOptions options;
   std::vector<float> sample_weight;  // (N) or empty
+  RunFiles files;                    // checkpoint, checkpoint_every, resume, report (train/run.hpp)
   bool verbose = false;
   std::string device;
 };
@@ -260,7 +262,12 @@ class PythonNetwork {
       observers.add(&interrupt);
       ConsoleProgress progress(stdout, ::isatty(STDOUT_FILENO) != 0, is_classification);
       if (arguments.verbose) observers.add(&progress);
-      const RunSettings settings{arguments.device, &observers};
+      RunSettings settings;
+      settings.device = arguments.device;
+      settings.observer = &observers;
+      settings.files = arguments.files;
+      settings.sources = {"backprop.Network.fit", "", "arrays X and y", ""};
+      if (arguments.verbose) settings.notice = [](const std::string& line) { std::printf("%s\n", line.c_str()); };
       const std::span<const float> weights = arguments.sample_weight;
       result = x.is_bytes ? trained->fit_bytes(x.byte_values(), targets, arguments.options, settings, weights)
                           : trained->fit(x.float_values(), targets, arguments.options, settings, weights);
@@ -324,7 +331,9 @@ class PythonNetwork {
     std::string text;
     {
       py::gil_scoped_release release;
-      const RunSettings settings{device, nullptr, batch_size};
+      RunSettings settings;
+      settings.device = device;
+      settings.batch_size = batch_size;
       text = report_json(x.is_bytes ? model->report_bytes(x.byte_values(), targets, settings)
                                     : model->report(x.float_values(), targets, settings));
     }
@@ -397,7 +406,9 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, st
              std::optional<int> early_stopping, std::optional<double> validation_split,
              std::optional<std::uint64_t> seed, std::optional<std::string> scale,
              std::optional<double> label_smoothing, const py::object& class_weight, const py::object& sample_weight,
-             bool verbose, const std::string& device) {
+             bool verbose, const std::string& device, std::optional<std::filesystem::path> checkpoint,
+             std::optional<long> checkpoint_every, std::optional<std::filesystem::path> resume,
+             std::optional<std::filesystem::path> report) {
   FitArguments arguments;
   // class_weight: "balanced", "none", or {label: weight} (labels as the model's classes name them).
   std::optional<std::string> weights;
@@ -434,6 +445,7 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, st
                        .seed = seed};
   arguments.verbose = verbose;
   arguments.device = device;
+  arguments.files = {checkpoint.value_or(""), checkpoint_every, resume.value_or(""), report.value_or("")};
   return network.fit(Features(x, network.model()), y, arguments);
 }
 
@@ -556,7 +568,8 @@ PYBIND11_MODULE(_backprop, m) {
            "warmup"_a = py::none(), "clip_grad_norm"_a = py::none(), "dropout"_a = py::none(),
            "early_stopping"_a = py::none(), "validation_split"_a = py::none(), "seed"_a = py::none(),
            "scale"_a = py::none(), "label_smoothing"_a = py::none(), "class_weight"_a = py::none(),
-           "sample_weight"_a = py::none(), "verbose"_a = false, "device"_a = "",
+           "sample_weight"_a = py::none(), "verbose"_a = false, "device"_a = "", "checkpoint"_a = py::none(),
+           "checkpoint_every"_a = py::none(), "resume"_a = py::none(), "report"_a = py::none(),
            "Train on X (N, IN) and y: class indices (N,) for a classifier, numbers (N,) or (N, OUT) otherwise.\n"
            "device: 'cpu' or 'cuda'; '' (default): $BACKPROP_DEVICE, else the GPU when there is one.\n"
            "Options left None keep the network file's recipe ('training', 'optimizer'); training continues from\n"
@@ -564,6 +577,9 @@ PYBIND11_MODULE(_backprop, m) {
            "weights of the rows in the loss (torch's CrossEntropyLoss(weight=) / BCELoss(weight=)).\n"
            "label_smoothing (softmax_ce only, [0, 1)): torch's; the history's losses are\n"
            "then the smoothed training objective, evaluate() the plain cross-entropy.\n"
+           "checkpoint: save the training state to this file between epochs and every checkpoint_every steps;\n"
+           "resume: continue from such a checkpoint (the same network as it started, X, y and options: the\n"
+           "result is bit-identical to the uninterrupted fit); report: write the HTML training report there.\n"
            "Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
            "accuracy or rmse and mae, and validation_... with a validation split).")
       .def("predict", [](const PythonNetwork& n, const py::object& x) { return n.predict(Features(x, n.model())); }, "X"_a,

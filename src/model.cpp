@@ -77,15 +77,17 @@ TrainingResult Model::fit_data(Dataset train_data, NetworkSpec spec, const Train
       options.scale ? parse_scaling(*options.scale) : std::nullopt);
   const auto device = open_device(settings.device);
   auto network = std::make_unique<Network<float>>(spec);
-  TrainingResult result = train(*network, data.train, data.validation_or_null(), data.scaling, settings.observer,
-                                nullptr, {nullptr, false, device.get()});
-  network_ = std::move(network);
-  scaling_ = std::move(data.scaling);
-  classes_ = std::move(data.train.class_names);
-  targets_ = std::move(data.train.target_names);
+  TrainingRun run(*network, data,
+                  {settings.files, settings.sources, settings.observer, {nullptr, false, device.get()}, settings.notice});
+  const TrainingResult result = run.train();
+  network_ = std::move(network);  // the same Network object: the run's report reads it
+  scaling_ = data.scaling;
+  classes_ = data.train.class_names;
+  targets_ = data.train.target_names;
   trained_ = true;
   scaling_trained_ = true;
   byte_inputs_ = byte_inputs_ || byte_data;
+  run.write_report(result);
   return result;
 }
 

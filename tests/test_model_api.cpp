@@ -392,3 +392,114 @@ TEST(ModelApi, ArraysOfTheWrongShapeAreRefusedNamingTheArray) {
 }
 
 }  // namespace
+
+namespace interrupted {
+
+struct Interrupted {};
+
+// Stops a fit after batch `batch` of epoch `epoch`, as a kill would: an exception out of train().
+class StopAt : public backprop::TrainingObserver {
+ public:
+  StopAt(int epoch, std::size_t batch) : epoch_(epoch), batch_(batch) {}
+  void on_batch(int epoch, std::size_t batch, std::size_t, double) override {
+    if (epoch == epoch_ && batch == batch_) throw Interrupted{};
+  }
+
+ private:
+  int epoch_;
+  std::size_t batch_;
+};
+
+}  // namespace interrupted
+
+// Model::fit with checkpoints, interrupted and resumed from its checkpoint, gives the uninterrupted fit's
+// model byte for byte (the command's kill test, tests/test_checkpoint.cpp, for the C++ API): dropout, adam,
+// a cosine schedule with warm-up, a validation split with early stopping and shuffling all carry state.
+TEST(ModelApi, FitInterruptedAndResumedGivesTheUninterruptedModelByteForByte) {
+  TempDir dir;
+  write_rings(dir);
+  const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
+  // 180 training rows in batches of 16: 12 steps an epoch, 72 in all.
+  const TrainingOptions options{.epochs = 6, .batch_size = 16, .optimizer = "adam", .learning_rate = 0.01,
+                                .schedule = "cosine", .warmup = 10, .early_stopping = 3, .validation_split = 0.25};
+  Model whole = Model::load(dir / "rings.json");
+  const backprop::TrainingResult uninterrupted = whole.fit(a.x(), a.y, options, {.device = "cpu"});
+  whole.save(dir / "whole.bin");
+
+  const std::filesystem::path checkpoint = dir / "run.ckpt";
+  backprop::RunSettings saving{.device = "cpu"};
+  saving.files = {.checkpoint = checkpoint, .checkpoint_every = 5};
+  // Stopped at step 42 (epoch 4, batch 6): the last checkpoint is of step 40, mid-epoch.
+  ASSERT_EQ(uninterrupted.history.size(), 6u);  // no early stop before the interruption
+  Model stopped = Model::load(dir / "rings.json");
+  interrupted::StopAt stop(4, 6);
+  saving.observer = &stop;
+  EXPECT_THROW(stopped.fit(a.x(), a.y, options, saving), interrupted::Interrupted);
+  EXPECT_EQ(backprop::load_checkpoint(checkpoint).state.step, 40);
+  // A fit that did not end leaves the model as it was.
+  EXPECT_EQ(backprop::io::model_bytes(stopped.to_model_file()),
+            backprop::io::model_bytes(Model::load(dir / "rings.json").to_model_file()));
+
+  // Another run (another learning rate) is refused naming the checkpoint and what differs.
+  backprop::RunSettings resuming{.device = "cpu"};
+  resuming.files = {.checkpoint = checkpoint, .checkpoint_every = 5, .resume = checkpoint,
+                    .report = dir / "report.html"};
+  TrainingOptions other = options;
+  other.learning_rate = 0.02;
+  Model refused = Model::load(dir / "rings.json");
+  try {
+    refused.fit(a.x(), a.y, other, resuming);
+    ADD_FAILURE() << "another run resumed";
+  } catch (const backprop::Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(checkpoint.string() + ": this checkpoint was written by a different run"));
+    EXPECT_THAT(e.what(), HasSubstr("optimizer.learning_rate"));
+  }
+
+  std::vector<std::string> notices;
+  resuming.notice = [&](const std::string& line) { notices.push_back(line); };
+  Model resumed = Model::load(dir / "rings.json");
+  const backprop::TrainingResult result = resumed.fit(a.x(), a.y, options, resuming);
+  EXPECT_EQ(notices, std::vector<std::string>{"resuming from " + checkpoint.string() + ": epoch 4, batch 4, step 40"});
+  resumed.save(dir / "resumed.bin");
+  const std::string expected = read_text(dir / "whole.bin"), actual = read_text(dir / "resumed.bin");
+  EXPECT_FALSE(expected.empty());
+  EXPECT_TRUE(expected == actual) << "the resumed fit's model differs from the uninterrupted fit's";
+  ASSERT_EQ(result.history.size(), uninterrupted.history.size());
+  for (std::size_t e = 0; e < result.history.size(); ++e)
+    EXPECT_EQ(result.history[e].validation.loss, uninterrupted.history[e].validation.loss) << "epoch " << e + 1;
+
+  // The report: the page, with the run's sources and settings.
+  const std::string report = read_text(dir / "report.html");
+  EXPECT_THAT(report, HasSubstr("<html"));
+  EXPECT_THAT(report, HasSubstr("Model::fit"));
+  EXPECT_THAT(report, HasSubstr("arrays x and y"));
+  EXPECT_THAT(report, HasSubstr("training wall time"));
+  EXPECT_THAT(report, HasSubstr("validation rows"));
+}
+
+// checkpoint_every is checked by the library (the command checks its flags before): out of range, or without
+// a checkpoint to write.
+TEST(ModelApi, CheckpointEveryIsRefusedOutOfRangeOrWithoutACheckpoint) {
+  TempDir dir;
+  write_rings(dir);
+  const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
+  Model model = Model::load(dir / "rings.json");
+  backprop::RunSettings settings{.device = "cpu"};
+  settings.files.checkpoint_every = 5;
+  try {
+    model.fit(a.x(), a.y, {}, settings);
+    ADD_FAILURE() << "checkpoint_every without a checkpoint";
+  } catch (const backprop::OptionError& e) {
+    EXPECT_EQ(e.key(), "checkpoint_every");
+    EXPECT_THAT(e.what(), HasSubstr("expected a checkpoint file to write"));
+  }
+  settings.files.checkpoint = dir / "run.ckpt";
+  settings.files.checkpoint_every = 0;
+  try {
+    model.fit(a.x(), a.y, {}, settings);
+    ADD_FAILURE() << "checkpoint_every 0";
+  } catch (const backprop::OptionError& e) {
+    EXPECT_EQ(std::string(e.what()), "checkpoint_every: expected a number of steps in [1, 1000000000], got 0");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "run.ckpt"));
+}

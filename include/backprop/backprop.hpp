@@ -46,11 +46,12 @@
 #include "backprop/io/text.hpp"
 #include "backprop/io/trace_render.hpp"
 
-// train: train(), evaluation, checkpoints, progress and logs, the report; dist: the communicator of MPI runs
+// train: train(), the training run (resume, checkpoints, report), evaluation, checkpoints, progress and logs, the report; dist: the communicator of MPI runs
 #include "backprop/dist/communicator.hpp"
 #include "backprop/train/checkpoint.hpp"
 #include "backprop/train/progress.hpp"
 #include "backprop/train/report.hpp"
+#include "backprop/train/run.hpp"
 #include "backprop/train/fingerprint.hpp"
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/cross_validation.hpp"

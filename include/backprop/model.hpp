@@ -15,12 +15,14 @@
 // shows that case as two columns [1 - p, p]. Errors are backprop::Error (bad_input: the caller's file,
 // option or arrays; runtime: training diverged).
 //
-// The low-level API (Network, Workspace, Optimizer, train(), evaluate()) stays for the learner and for
-// what this one does not do (checkpoints, data files, MPI).
+// fit writes checkpoints, resumes and writes the training report as the command does (RunSettings::files).
+// The low-level API (Network, Workspace, Optimizer, train(), TrainingRun, evaluate()) stays for the learner
+// and for what this one does not do (data files, MPI).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,6 +36,7 @@
 #include "backprop/nn/spec.hpp"
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/options.hpp"
+#include "backprop/train/run.hpp"
 #include "backprop/train/trainer.hpp"
 
 namespace backprop {
@@ -45,6 +48,12 @@ struct RunSettings {
   std::string device;
   TrainingObserver* observer = nullptr;  // fit's progress (train/progress.hpp: ConsoleProgress, JsonLinesLog)
   int batch_size = 256;                  // evaluate's batch (no effect on the figures but rounding)
+  // fit's checkpoints, resume and report (train/run.hpp), as `backprop train --checkpoint --checkpoint-every
+  // --resume --report`: a fit resumed from the checkpoint of an interrupted fit (the same model as it started,
+  // the same x, y, options and sample weights) gives the uninterrupted fit's model, bit for bit.
+  RunFiles files;
+  RunSources sources{"Model::fit", "", "arrays x and y", ""};  // what the report names
+  std::function<void(const std::string&)> notice;              // fit's lines for the user (resuming); null: none
 };
 
 enum class ModelFormat { binary, json };
@@ -64,7 +73,8 @@ class Model {
   // options.scale of another kind is refused: OptionError "scale") and the class or target names. Returns
   // the per-epoch history.
   // sample_weight: (rows) each row's weight in the loss (>= 0), or empty (nn/loss.hpp; with options.class_weight,
-  // multiplied by the row's class weight).
+  // multiplied by the row's class weight). settings.files: checkpoints, resume and the report (a report that
+  // cannot be written throws after the model has taken the trained parameters).
   TrainingResult fit(std::span<const float> x, std::span<const float> y, const TrainingOptions& options = {},
                      const RunSettings& settings = {}, std::span<const float> sample_weight = {});
   // (rows, OUT) outputs for x (rows, IN), scaled by the model's scaling.

@@ -45,6 +45,10 @@ class Network:
         sample_weight: Optional[_Array] = None,
         verbose: bool = False,
         device: str = "",
+        checkpoint: Optional[_Path] = None,
+        checkpoint_every: Optional[int] = None,
+        resume: Optional[_Path] = None,
+        report: Optional[_Path] = None,
     ) -> list[dict[str, float]]: ...
     def predict(self, X: _Array) -> npt.NDArray[np.float32]: ...
     def evaluate(self, X: _Array, y: _Array, *, batch_size: int = 256, device: str = "") -> dict[str, Any]: ...

@@ -77,7 +77,8 @@ class _BaseMLP(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
-                 schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None):
+                 schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None, checkpoint=None,
+                 checkpoint_every=None, resume=None, report=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -97,6 +98,10 @@ class _BaseMLP(BaseEstimator):
         self.clip_grad_norm = clip_grad_norm
         self.threads = threads
         self.device = device
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.report = report
 
     # ---- what the two estimators define ----
     # _output_layer(): (units, activation, loss) of the last layer; _targets(y): y as Network.fit takes it;
@@ -159,7 +164,12 @@ class _BaseMLP(BaseEstimator):
             options["early_stopping"] = 0
         return options
 
-    def _train(self, X, targets, epochs, first, sample_weight=None):
+    def _run_files(self):
+        """Network.fit's checkpoint, checkpoint_every, resume and report: fit's (a whole run), not partial_fit's."""
+        names = ("checkpoint", "checkpoint_every", "resume", "report")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+    def _train(self, X, targets, epochs, first, sample_weight=None, files=None):
         if self.threads is not None:
             set_threads(int(self.threads))  # the process's matrix-product threads (ValueError outside 1..1024)
         if first:
@@ -172,6 +182,7 @@ class _BaseMLP(BaseEstimator):
         options = self._fit_options(len(X), epochs, self._seed + self.n_iter_, first)
         if sample_weight is not None:
             options["sample_weight"] = _check_sample_weight(sample_weight, X, dtype=np.float32)
+        options.update(files or {})
         history = self.network_.fit(X, targets, **options)
         self.loss_curve_ += [epoch["loss"] for epoch in history]
         if self.validation_loss_curve_ is not None:
@@ -209,6 +220,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
       clip_grad_norm      clip the gradient's norm to this (None: off)
       threads             threads of the matrix products (process-wide, backprop.set_threads); None: as set
       device              'cpu', 'cuda'; None: $BACKPROP_DEVICE, else the GPU when there is one
+      checkpoint, checkpoint_every, resume, report
+                          fit's files, as `backprop train`'s flags: save the training state to `checkpoint`
+                          between epochs and every checkpoint_every steps; continue an interrupted fit from
+                          `resume` (the same parameters and data: bit-identical to the uninterrupted fit;
+                          random_state must be an int); write the HTML training report to `report`.
+                          partial_fit does not use them
       label_smoothing     train against (1 - eps) one-hot + eps / classes, in [0, 1), default 0 (off): as
                           torch.nn.CrossEntropyLoss(label_smoothing=eps); loss_curve_ and validation_loss_curve_
                           are then that smoothed loss, network_.evaluate the plain cross-entropy
@@ -226,14 +243,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
-                 schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None,
-                 label_smoothing=0.0, class_weight=None):
+                 schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None, checkpoint=None,
+                 checkpoint_every=None, resume=None, report=None, label_smoothing=0.0, class_weight=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate_init=learning_rate_init, max_iter=max_iter, momentum=momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
                          n_iter_no_change=n_iter_no_change, random_state=random_state, scale=scale,
                          dropout=dropout, schedule=schedule, warmup=warmup, clip_grad_norm=clip_grad_norm,
-                         threads=threads, device=device)
+                         threads=threads, device=device, checkpoint=checkpoint,
+                         checkpoint_every=checkpoint_every, resume=resume, report=report)
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
 
@@ -269,7 +287,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"MLPClassifier needs at least 2 classes to train; got 1 class ({self.classes_[0]!r})")
-        return self._train(X, self._class_indices(y), self.max_iter, first=True, sample_weight=sample_weight)
+        return self._train(X, self._class_indices(y), self.max_iter, first=True, sample_weight=sample_weight,
+                           files=self._run_files())
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over X and y, from the parameters so far; the first call needs `classes` (every label
@@ -325,7 +344,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         row's weight in the loss (>= 0; 1/(2N) sum w (a - y)^2). Returns self."""
         X, y = self._regression_targets(X, y, reset=True)
         self.n_outputs_ = y.shape[1]
-        return self._train(X, y, self.max_iter, first=True, sample_weight=sample_weight)
+        return self._train(X, y, self.max_iter, first=True, sample_weight=sample_weight, files=self._run_files())
 
     def partial_fit(self, X, y):
         """One epoch over X and y, from the parameters so far (the first call fits the scaling). Returns self."""

@@ -1,4 +1,4 @@
-// Whether the fused one-row step (nn/row_step.hpp) still earns its place: the tutorial's 4-2-3-1 network
+// Whether the fused one-row step (train/row_step.hpp) still earns its place: the tutorial's 4-2-3-1 network
 // (bench/seed-net.json) trained one sample per SGD update through train() itself, once with the one-row step
 // and once with the general CPU step (TrainingParallelism::row_step = false; the two give the same bits).
 // Prints the median epoch time of each as ns per update, and their ratio. A benchmark: it never fails.

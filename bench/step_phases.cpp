@@ -24,7 +24,7 @@
 
 #include "backprop/backprop.hpp"
 #include "backprop/data/dataset.hpp"
-#include "backprop/data/prepare.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/kernels/kernels.hpp"
 
 namespace {

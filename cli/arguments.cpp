@@ -10,7 +10,7 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "commands.hpp"
 
 namespace backprop::cli {
@@ -96,7 +96,7 @@ CLI::Validator target_columns() {
 CLI::Validator finite_number(const std::string& expected, bool (*accept)(double)) {
   return CLI::Validator(
       [expected, accept](std::string& text) -> std::string {
-        const auto value = io::parse_double(text);
+        const auto value = parse_double(text);
         if (!value || !accept(*value)) return "expected " + expected + ", got '" + text + "'";
         return "";
       },

@@ -11,7 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "backprop/data/prepare.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/device.hpp"
 #include "backprop/nn/spec.hpp"

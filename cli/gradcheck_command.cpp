@@ -6,7 +6,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/io/network_file.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/nn/gradient_check.hpp"
 #include "commands.hpp"
 
@@ -37,8 +37,8 @@ int run_gradcheck(const GradcheckArguments& args) {
   if (args.input.empty() != args.target.empty())
     throw_bad_input("gradcheck: give both --input and --target, or neither (random ones)");
   if (!args.input.empty()) {
-    x = io::parse_number_list(args.input, "--input");
-    y = io::parse_number_list(args.target, "--target");
+    x = parse_number_list(args.input, "--input");
+    y = parse_number_list(args.target, "--target");
     source = "given input";
   } else {
     random_batch(x, y, spec, args.batch, args.seed);
@@ -49,7 +49,7 @@ int run_gradcheck(const GradcheckArguments& args) {
   const double smoothing = spec.training.label_smoothing;
   std::printf("gradcheck %s: network %s, loss %s%s, %s, %zu parameters, central differences h = %g\n",
               args.network.c_str(), architecture(spec).c_str(), std::string(to_string(spec.loss)).c_str(),
-              smoothing > 0 ? (" (label smoothing " + io::format_double(smoothing) + ")").c_str() : "",
+              smoothing > 0 ? (" (label smoothing " + format_double(smoothing) + ")").c_str() : "",
               source.c_str(), result.parameters_checked, kGradientCheckStep);
   std::printf("%-6s %-11s %-16s %-16s\n", "layer", "activation", "max error W", "max error b");
   for (std::size_t l = 0; l < result.layers.size(); ++l) {

@@ -1,4 +1,4 @@
-// backprop: build, train and run feedforward networks. See DESIGN.md for the commands' contracts.
+// backprop: build, train and run feedforward networks. See docs/contracts.md for the commands' contracts.
 // Exit codes: 0 success, 1 runtime failure (a failed check, divergence, a failed write to a file or to
 // standard output), 2 bad usage or bad input (docs/contracts.md, "Exit codes").
 #include <signal.h>
@@ -13,7 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/io/write_file.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "commands.hpp"
 

@@ -11,7 +11,8 @@
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/onnx_export.hpp"
 #include "backprop/io/output_files.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
+#include "backprop/io/write_file.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/calibration.hpp"
@@ -87,13 +88,13 @@ int run_eval(const DataArguments& a) {
   if (a.json) {
     write_standard_output(report_json(report) + "\n");
   } else if (data.task == TaskKind::classification) {
-    std::printf("%s on %s: loss %.6f  accuracy %.4f  (%zu rows)\n", io::printable(a.model).c_str(),
-                io::printable(a.data).c_str(), m.loss,
+    std::printf("%s on %s: loss %.6f  accuracy %.4f  (%zu rows)\n", printable(a.model).c_str(),
+                printable(a.data).c_str(), m.loss,
                 m.accuracy, m.rows);
     print_classification(report.classification);
   } else {
-    std::printf("%s on %s: loss %.6f  rmse %.6f  mae %.6f  (%zu rows)\n", io::printable(a.model).c_str(),
-                io::printable(a.data).c_str(), m.loss,
+    std::printf("%s on %s: loss %.6f  rmse %.6f  mae %.6f  (%zu rows)\n", printable(a.model).c_str(),
+                printable(a.data).c_str(), m.loss,
                 m.rmse, m.mae, m.rows);
     print_regression(report.regression);
   }
@@ -148,13 +149,13 @@ int run_predict(const DataArguments& a) {
                             a.threshold ? (row[outputs - 1] >= *a.threshold ? 1 : 0) : predicted_class(row, outputs);
                         line = csv_field(classes[predicted]);
                         if (outputs == 1) {
-                          line.append(",").append(io::format_float(1.0f - row[0])).append(",");
-                          line.append(io::format_float(row[0]));
+                          line.append(",").append(format_float(1.0f - row[0])).append(",");
+                          line.append(format_float(row[0]));
                         } else {
-                          for (int o = 0; o < outputs; ++o) line.append(",").append(io::format_float(row[o]));
+                          for (int o = 0; o < outputs; ++o) line.append(",").append(format_float(row[o]));
                         }
                       } else {
-                        for (int o = 0; o < outputs; ++o) line.append(o ? "," : "").append(io::format_float(row[o]));
+                        for (int o = 0; o < outputs; ++o) line.append(o ? "," : "").append(format_float(row[o]));
                       }
                       text += line + "\n";
                     }
@@ -212,10 +213,10 @@ int run_info(const DataArguments& a) {
   const io::Model model = io::read_model(a.model).model;
   const NetworkSpec& spec = model.network;
   std::size_t parameters = 0;
-  std::printf("%s\n", io::printable(a.model).c_str());
+  std::printf("%s\n", printable(a.model).c_str());
   const double smoothing = spec.training.label_smoothing;
   std::printf("  network     %s, loss %s%s\n", architecture(spec).c_str(), std::string(to_string(spec.loss)).c_str(),
-              smoothing > 0 ? (" (trained with label smoothing " + io::format_double(smoothing) + ")").c_str() : "");
+              smoothing > 0 ? (" (trained with label smoothing " + format_double(smoothing) + ")").c_str() : "");
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     const auto& layer = spec.layers[l];
     const std::size_t in = static_cast<std::size_t>(spec.layer_input(l));
@@ -223,11 +224,11 @@ int run_info(const DataArguments& a) {
     parameters += count;
     std::printf("  layer %zu     %zu -> %d, %s%s, %zu parameters\n", l + 1, in, layer.units,
                 std::string(to_string(layer.activation)).c_str(),
-                layer.dropout > 0 ? (", dropout " + io::format_double(layer.dropout)).c_str() : "", count);
+                layer.dropout > 0 ? (", dropout " + format_double(layer.dropout)).c_str() : "", count);
   }
   std::printf("  parameters  %zu\n", parameters);
   std::printf("  optimizer   %s, learning rate %s\n", spec.optimizer.type.c_str(),
-              io::format_double(spec.optimizer.learning_rate).c_str());
+              format_double(spec.optimizer.learning_rate).c_str());
   std::printf("  scaling     %s\n", std::string(to_string(model.scaling.kind)).c_str());
   if (!model.classes.empty()) {
     std::string names;

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backprop/io/network_file.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/io/trace_render.hpp"
 #include "backprop/nn/trace.hpp"
 #include "commands.hpp"
@@ -60,10 +60,10 @@ int run_trace(const TraceArguments& args) {
   const io::LoadedModel loaded = io::read_model(args.network);
   const NetworkSpec& spec = loaded.exact_network;
   TraceOptions options;
-  const std::vector<double> given = io::parse_number_list(args.input, "--input");
+  const std::vector<double> given = parse_number_list(args.input, "--input");
   // What the model computes: its inputs scaled as predict scales them (the trace shows both).
   options.input = traced_input(loaded.model, given);
-  options.target = io::parse_number_list(args.target, "--target");
+  options.target = parse_number_list(args.target, "--target");
   options.steps = args.steps;
   options.loss = loss_option(args.loss);
   if (args.learning_rate > 0) options.learning_rate = args.learning_rate;

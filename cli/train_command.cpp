@@ -10,13 +10,13 @@
 #include <thread>
 
 #include "backprop/dist/communicator.hpp"
-#include "backprop/data/prepare.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/base/error.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/output_files.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/options.hpp"
@@ -82,7 +82,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   }
   if (!args.quiet)
     std::printf("training %s on %s: %zu rows%s, network %s, %s, batch %d, %d epochs\n",
-                io::printable(args.network).c_str(), io::printable(args.data).c_str(), train_data.rows,
+                printable(args.network).c_str(), printable(args.data).c_str(), train_data.rows,
                 has_validation ? (", " + std::to_string(validation_pointer->rows) + " for validation").c_str() : "",
                 architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
                 spec.training.epochs);
@@ -104,9 +104,9 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   trained.byte_inputs = trained.byte_inputs || inputs.read.model.byte_inputs;  // further on floats in [0, 1]
   io::save_model(args.out, trained);
   if (!args.quiet)
-    std::printf("saved %s (epoch %d of %zu)\n", io::printable(args.out).c_str(), result.best_epoch,
+    std::printf("saved %s (epoch %d of %zu)\n", printable(args.out).c_str(), result.best_epoch,
                 result.history.size());
-  if (run.write_report(result) && !args.quiet) std::printf("wrote %s\n", io::printable(args.report).c_str());
+  if (run.write_report(result) && !args.quiet) std::printf("wrote %s\n", printable(args.report).c_str());
   return 0;
 }
 

@@ -51,7 +51,7 @@
 #include <vector>
 
 #include "backprop/data/columns.hpp"
-#include "backprop/data/prepare.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/base/error.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"

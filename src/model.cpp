@@ -1,4 +1,4 @@
-// Model: the high-level API over the library's policy (io/model_io, data/prepare, train/options) and
+// Model: the high-level API over the library's policy (io/model_io, train/prepare, train/options) and
 // train(), evaluate(); Python's Network wraps it.
 #include "backprop/model.hpp"
 
@@ -6,7 +6,7 @@
 #include <numeric>
 #include <type_traits>
 
-#include "backprop/data/prepare.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/base/error.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"

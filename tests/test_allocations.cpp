@@ -1,4 +1,4 @@
-// A training step allocates nothing (DESIGN.md, Memory): every buffer is sized before the loop. The test
+// A training step allocates nothing (docs/performance.md, "Design"): every buffer is sized before the loop. The test
 // program's operator new counts allocations; the count is read around training steps.
 #include <atomic>
 #include <cstdlib>
@@ -96,7 +96,7 @@ TEST(Allocations, ATrainingStepAllocatesNothing) {
   }
 }
 
-// The fused one-row step (nn/row_step.hpp), with plain SGD folded into it and with an optimizer of its own.
+// The fused one-row step (train/row_step.hpp), with plain SGD folded into it and with an optimizer of its own.
 TEST(Allocations, TheOneRowStepAllocatesNothing) {
   for (const std::string type : {"sgd", "adamw"}) {
     NetworkSpec spec = mlp(8, 0.0);  // 8,700 parameters: sgd takes the fused update

@@ -1,4 +1,4 @@
-// The backprop command end to end (DESIGN.md, "Contracts"): train -> eval -> predict round trips on
+// The backprop command end to end (docs/contracts.md): train -> eval -> predict round trips on
 // small generated data, options that override the network file, validation and early stopping, export
 // and info, and bad input, which must exit 2 with a message naming the file (and line) and damage
 // nothing already saved. Every test runs the built command in a fresh TempDir.
@@ -250,7 +250,7 @@ TEST_F(CommandClassifier, EvalWithoutJsonPrintsLossAndAccuracy) {
   EXPECT_THAT(r.out, HasSubstr("300 rows"));
 }
 
-// Regression: DESIGN.md: "a target column named by --target is ignored if present" (and predict's --help says so),
+// Regression: docs/contracts.md: "a target column named by --target is ignored if present" (and predict's --help says so),
 // but predict reads the target column against the model's classes, so rows whose label is unknown (the usual
 // case when predicting: "?" or a class never seen) make predict exit 2 instead of predicting them.
 TEST_F(CommandClassifier, PredictIgnoresTheValuesOfATargetColumn) {
@@ -659,7 +659,7 @@ TEST_F(CommandClassifier, BadOptionValuesAreBadUsage) {
 // Regression: values that pass the option's own check but not the network's validation are refused (exit 2) with
 // a message naming a key of the network file that the user did not write, not the option they did:
 // `--learning-rate nan` and `--learning-rate 0` say "optimizer.learning_rate: expected a positive number",
-// `--momentum 1` says "optimizer.momentum: expected a number in [0, 1)". DESIGN.md: every error names
+// `--momentum 1` says "optimizer.momentum: expected a number in [0, 1)". docs/contracts.md: every error names
 // where the bad value is.
 TEST_F(CommandClassifier, OptionValuesRefusedByTheNetworkNameTheOption) {
   struct Case {

@@ -12,9 +12,9 @@
 #include "backprop/base/error.hpp"
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/folds.hpp"
-#include "backprop/data/prepare.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/io/model_io.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/nn/loss.hpp"
 #include "backprop/train/metrics.hpp"
 #include "helpers.hpp"
@@ -103,7 +103,7 @@ TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
   const Dataset rings = testing::rings(120, 4);
   std::vector<std::string> lines = {"x,y,ring"};
   for (std::size_t r = 0; r < rings.rows; ++r)
-    lines.push_back(io::format_float(rings.features_f32[2 * r]) + "," + io::format_float(rings.features_f32[2 * r + 1]) +
+    lines.push_back(format_float(rings.features_f32[2 * r]) + "," + format_float(rings.features_f32[2 * r + 1]) +
                     "," + rings.class_names[static_cast<std::size_t>(rings.labels[r])]);
   testing::write_file(dir / "data.csv", csv_rows(lines, [&] {
                         std::vector<std::size_t> all(rings.rows);
@@ -232,7 +232,7 @@ TEST(CrossValidationCommand, TheReportShowsTheCurvesAndEachClassesScores) {
   const Dataset rings = testing::rings(200, 6);
   std::string csv = "x,y,ring\n";
   for (std::size_t r = 0; r < rings.rows; ++r)
-    csv += io::format_float(rings.features_f32[2 * r]) + "," + io::format_float(rings.features_f32[2 * r + 1]) + "," +
+    csv += format_float(rings.features_f32[2 * r]) + "," + format_float(rings.features_f32[2 * r + 1]) + "," +
            rings.class_names[static_cast<std::size_t>(rings.labels[r])] + "\n";
   testing::write_file(dir / "data.csv", csv);
   testing::write_file(dir / "net.json", R"({"input": 2, "layers": [{"units": 8, "activation": "tanh"},

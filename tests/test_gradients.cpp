@@ -1,5 +1,5 @@
 // Gradients of every activation x loss pair against central finite differences (double), loss values
-// against the formulas of DESIGN.md written out here, and the float path against the double path.
+// against the formulas of docs/contracts.md ("Losses") written out here, and the float path against the double path.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -105,7 +105,7 @@ TEST(GradientCheckCommand, SeedNetworkPassesUnderEveryLossItFits) {
   }
 }
 
-// Loss values against the formulas written out independently (DESIGN.md, Loss conventions).
+// Loss values against the formulas written out independently (docs/contracts.md, "Losses").
 TEST(LossValue, MatchesTheFormulasOfTheDesign) {
   for (LossKind loss : {LossKind::mse, LossKind::bce, LossKind::softmax_ce}) {
     const Activation output = loss == LossKind::softmax_ce ? Activation::softmax : Activation::sigmoid;

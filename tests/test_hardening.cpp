@@ -27,7 +27,7 @@
 #include "backprop/backprop.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/network_file.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "data/loaders.hpp"
 #include "helpers.hpp"
 
@@ -213,12 +213,12 @@ TEST(HardeningJson, AtMost1000LayersAreRead) {
 }
 
 TEST(HardeningNumbers, ANumberThatUnderflowsIsZeroAndFinite) {
-  EXPECT_EQ(io::parse_double("1e-400"), 0.0);
-  EXPECT_EQ(io::parse_double("-1e-400"), 0.0);
-  EXPECT_TRUE(std::signbit(*io::parse_double("-1e-400")));
-  EXPECT_EQ(io::parse_double("4.9e-324"), 4.9e-324);  // the smallest denormal stays itself
-  EXPECT_FALSE(io::parse_double("1e400").has_value());
-  EXPECT_FALSE(io::parse_double("-1e400").has_value());
+  EXPECT_EQ(parse_double("1e-400"), 0.0);
+  EXPECT_EQ(parse_double("-1e-400"), 0.0);
+  EXPECT_TRUE(std::signbit(*parse_double("-1e-400")));
+  EXPECT_EQ(parse_double("4.9e-324"), 4.9e-324);  // the smallest denormal stays itself
+  EXPECT_FALSE(parse_double("1e400").has_value());
+  EXPECT_FALSE(parse_double("-1e400").has_value());
   // Through the command: a CSV cell and --input.
   TempDir dir;
   write_file(dir / "net.json", kClassifier);
@@ -273,7 +273,7 @@ TEST(HardeningCommand, FlagsThatDoNothingAloneAreRefused) {
 
 // ---- the locale, in-process: an embedder that calls setlocale ----
 
-// What the library writes with numbers in it: a trace's figures (as io::format_double writes them), a
+// What the library writes with numbers in it: a trace's figures (as format_double writes them), a
 // training report, a model's JSON, a CSV read and its predictions written (as predict writes them).
 std::string library_text() {
   std::string out;
@@ -283,9 +283,9 @@ std::string library_text() {
   options.target = {1};
   options.steps = 2;
   for (const TraceStep& step : trace(seed, options).steps) {
-    out += io::format_double(step.loss) + "\n";
+    out += format_double(step.loss) + "\n";
     for (const TraceLayer& layer : step.layers)
-      for (double v : layer.weights) out += io::format_double(v) + " ";
+      for (double v : layer.weights) out += format_double(v) + " ";
   }
   TrainingReport report;
   report.title = "locale";
@@ -308,7 +308,7 @@ std::string library_text() {
   LoadOptions load;
   load.known_classes = {"x", "y"};
   const Dataset data = data::parse_csv("a,b,label\n1.5,-0.25,x\n2.75,0.125,y\n", "data.csv", load);
-  for (float v : model.predict(data.features_f32)) out += io::format_float(v) + ",";
+  for (float v : model.predict(data.features_f32)) out += format_float(v) + ",";
   return out;
 }
 
@@ -392,7 +392,7 @@ std::string regression_csv(const std::vector<std::string>& order, int first = 0,
     const double y = 2 * a - b + 0.5 * a * b;
     for (std::size_t i = 0; i < order.size(); ++i) {
       const double v = order[i] == "a" ? a : order[i] == "b" ? b : order[i] == "y" ? y : 7.0;
-      text += (i ? "," : "") + io::format_double(v);
+      text += (i ? "," : "") + format_double(v);
     }
     text += "\n";
   }
@@ -620,7 +620,7 @@ TEST(Hardening33Bytes, AModelTrainedOnUint8RecordsItAndRefusesRawFloats) {
     pixels.push_back(a);
     pixels.push_back(b);
     labels.push_back(a > 127 ? 1 : 0);
-    scaled += io::format_float(static_cast<float>(a) / 255.0f) + "," + io::format_float(static_cast<float>(b) / 255.0f) +
+    scaled += format_float(static_cast<float>(a) / 255.0f) + "," + format_float(static_cast<float>(b) / 255.0f) +
               "," + std::to_string(labels.back()) + "\n";
     raw += std::to_string(a) + "," + std::to_string(b) + "," + std::to_string(labels.back()) + "\n";
   }

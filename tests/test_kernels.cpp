@@ -158,7 +158,7 @@ TEST(Elementwise, BroadcastColumnSumsAndSgd) {
 
 
 // The products are cut into blocks by shape alone, so the thread count never changes a bit of the result
-// (DESIGN.md: results bit-identical for a given seed whatever the thread count).
+// (docs/contracts.md: results bit-identical for a given seed whatever the thread count).
 TEST(GemmThreads, ResultsAreBitIdenticalForAnyThreadCount) {
   const int shapes[][3] = {{128, 256, 784}, {784, 256, 128}, {1024, 10, 128}, {300, 700, 50}};
   const int saved = thread_count();

@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "backprop/base/error.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/io/onnx_export.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/train/report.hpp"

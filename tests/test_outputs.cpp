@@ -23,7 +23,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/io/output_files.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/io/write_file.hpp"
 #include "helpers.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-// The fused one-row training step (nn/row_step.hpp) against the general path it replaces at batch size 1:
+// The fused one-row training step (train/row_step.hpp) against the general path it replaces at batch size 1:
 // the same bits, step by step and over whole training runs, for every activation, loss and optimizer type
 // it meets, and the same divergence errors.
 #include <gmock/gmock.h>

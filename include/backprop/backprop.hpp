@@ -36,14 +36,16 @@
 // data and io: data sets and loaders, scaling, preparing data; network and model files, ONNX export
 #include "backprop/data/columns.hpp"
 #include "backprop/data/dataset.hpp"
-#include "backprop/data/prepare.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/data/scaling.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/onnx_export.hpp"
 #include "backprop/io/output_files.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
+#include "backprop/base/read_file.hpp"
+#include "backprop/io/write_file.hpp"
 #include "backprop/io/trace_render.hpp"
 
 // train: train(), the training run (resume, checkpoints, report), evaluation, checkpoints, progress and logs, the report; dist: the communicator of MPI runs

@@ -90,7 +90,7 @@ class Model {
 
   // fit, predict, evaluate and report with uint8 features, each read as value / 255, as IDX and uint8 NPY
   // files are (one meaning for the same bytes everywhere). A model trained on uint8 data records it
-  // (byte_inputs()): given floats, it takes only values in [0, 1] (check_byte_inputs, data/prepare.hpp).
+  // (byte_inputs()): given floats, it takes only values in [0, 1] (check_byte_inputs, data/dataset.hpp).
   TrainingResult fit_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
                            const TrainingOptions& options = {}, const RunSettings& settings = {},
                            std::span<const float> sample_weight = {});

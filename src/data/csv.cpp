@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/data/columns.hpp"
 #include "loaders.hpp"
 
@@ -185,7 +185,7 @@ class LabelCollector {
     std::vector<std::optional<double>> values(texts_.size());
     bool all_numbers = true;
     for (std::size_t i = 0; i < texts_.size(); ++i) {
-      values[i] = io::parse_double(texts_[i]);
+      values[i] = parse_double(texts_[i]);
       all_numbers = all_numbers && values[i].has_value();
     }
     std::vector<std::int32_t> order(texts_.size());
@@ -220,14 +220,14 @@ class KnownClasses {
   explicit KnownClasses(const std::vector<std::string>& names) : names_(names), values_(names.size()) {
     for (std::size_t i = 0; i < names.size(); ++i) {
       ids_.emplace(names[i], static_cast<std::int32_t>(i));
-      values_[i] = io::parse_double(names[i]);
+      values_[i] = parse_double(names[i]);
     }
   }
 
   std::optional<std::int32_t> find(std::string_view label) const {
     const auto found = ids_.find(label);
     if (found != ids_.end()) return found->second;
-    const std::optional<double> value = io::parse_double(label);
+    const std::optional<double> value = parse_double(label);
     if (value) {
       for (std::size_t i = 0; i < values_.size(); ++i)
         if (values_[i] && *values_[i] == *value) return static_cast<std::int32_t>(i);
@@ -257,7 +257,7 @@ void check_header(const std::vector<std::string>& header, std::size_t line, cons
     }
   }
   for (std::size_t c = 0; c < header.size(); ++c)
-    if (io::first_control_character(header[c]))
+    if (first_control_character(header[c]))
       throw_bad_input(source + ":" + std::to_string(line) + ":" + std::to_string(c + 1) +
                       ": expected a column name without control characters, got '" + quoted_excerpt(header[c]) + "'");
 }
@@ -285,14 +285,14 @@ void check_csv_text(std::string_view text, const std::string& source, bool compl
   char byte[8];
   // Column names and labels end up in the model (JSON, which must be UTF-8): refuse other bytes here. A
   // sequence cut by the end of an incomplete prefix is the next chunk's to finish.
-  if (const auto bad = io::first_invalid_utf8(text); bad && (complete || *bad + 4 <= text.size())) {
-    const auto where = io::position_of(text, *bad);
+  if (const auto bad = first_invalid_utf8(text); bad && (complete || *bad + 4 <= text.size())) {
+    const auto where = position_of(text, *bad);
     std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
     throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
                     ": expected UTF-8 text, got the byte " + byte + (*bad < 1024 ? " (is it a binary file?)" : ""));
   }
   if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
-    const auto where = io::position_of(text, nul);
+    const auto where = position_of(text, nul);
     throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
                     ": expected CSV text, got the byte 0x00 (is it a binary file?)");
   }
@@ -360,7 +360,7 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
   };
   auto parse_number = [&](std::size_t c) -> float {
     const std::string_view field = record.fields[c];
-    const std::optional<double> value = io::parse_double(field);
+    const std::optional<double> value = parse_double(field);
     if (value && std::fabs(*value) > std::numeric_limits<float>::max())
       throw_bad_input(where(c) + "expected a number within float32's range (magnitude at most 3.4028235e+38) in "
                       "column " + std::to_string(c + 1) + " (" + header[c] + "), got '" + quoted_excerpt(field) +
@@ -393,7 +393,7 @@ Dataset parse_csv(std::string_view text, const std::string& source, const LoadOp
       if (label.empty())
         throw_bad_input(where(c) + "expected a class label in column " + std::to_string(c + 1) + " (" + header[c] +
                         "), got ''");
-      if (io::first_control_character(label))
+      if (first_control_character(label))
         throw_bad_input(where(c) + "expected a class label without control characters in column " +
                         std::to_string(c + 1) + " (" + header[c] + "), got '" + quoted_excerpt(label) + "'");
       if (known) {

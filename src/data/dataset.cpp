@@ -16,10 +16,10 @@
 #include <numeric>
 #include <type_traits>
 
-#include "kernels/cpu/clones.hpp"
+#include "base/clones.hpp"
 #include "kernels/math.hpp"
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/base/random.hpp"
 #include "backprop/data/folds.hpp"
 #include "loaders.hpp"
@@ -27,24 +27,6 @@
 namespace backprop {
 
 namespace data {
-
-std::string quoted_excerpt(std::string_view text) {
-  constexpr std::size_t limit = 60;
-  std::string excerpt;
-  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) {
-      static constexpr char digits[] = "0123456789abcdef";
-      excerpt += "\\x";
-      excerpt += digits[c >> 4];
-      excerpt += digits[c & 15];
-    } else {
-      excerpt += static_cast<char>(c);
-    }
-  }
-  if (text.size() > limit) excerpt += "...";
-  return excerpt;
-}
 
 std::string hex_byte(std::uint8_t value) {
   static constexpr char digits[] = "0123456789ABCDEF";
@@ -60,7 +42,7 @@ namespace {
 std::optional<std::map<long long, std::int32_t>> integer_class_names(const std::vector<std::string>& names) {
   std::map<long long, std::int32_t> by_value;
   for (std::size_t i = 0; i < names.size(); ++i) {
-    const std::optional<double> value = io::parse_double(names[i]);
+    const std::optional<double> value = parse_double(names[i]);
     if (!value || *value != std::floor(*value) || std::fabs(*value) > 1e15) return std::nullopt;
     by_value.emplace(static_cast<long long>(*value), static_cast<std::int32_t>(i));
   }
@@ -83,7 +65,7 @@ void attach_labels(Dataset& data, const data::LabelColumn& column, const std::st
     for (std::size_t i = 0; i < column.values.size(); ++i) {
       if (std::fabs(column.values[i]) > std::numeric_limits<float>::max())
         throw_bad_input(record_at(i) + "expected a target within float range, got " +
-                        io::format_double(column.values[i]));
+                        format_double(column.values[i]));
       data.targets[i] = static_cast<float>(column.values[i]);
     }
     data.target_names.clear();
@@ -102,24 +84,24 @@ void attach_labels(Dataset& data, const data::LabelColumn& column, const std::st
   for (std::size_t i = 0; i < column.rows; ++i) {
     const double value = column.values[i];
     if (value != std::floor(value) || value < 0)
-      throw_bad_input(record_at(i) + "expected a class label, an integer >= 0, got " + io::format_double(value));
+      throw_bad_input(record_at(i) + "expected a class label, an integer >= 0, got " + format_double(value));
     if (known_by_value) {
       // Class names are integers within 1e15 (integer_class_names): a larger label is no class, and casting
       // it to long long would be undefined (tests/fuzz/crashers/npy/label-beyond-long-long-known-classes.npy).
       const auto found = value > 1e15 ? known_by_value->end() : known_by_value->find(static_cast<long long>(value));
       if (found == known_by_value->end())
         throw_bad_input(record_at(i) + "expected a class the model knows (" + std::to_string(known.size()) +
-                        " classes, " + known.front() + " to " + known.back() + "), got " + io::format_double(value));
+                        " classes, " + known.front() + " to " + known.back() + "), got " + format_double(value));
       data.labels[i] = found->second;
     } else if (!known.empty()) {
       if (value >= static_cast<double>(known.size()))
         throw_bad_input(record_at(i) + "expected a class index below " + std::to_string(known.size()) +
-                        " (the model's classes), got " + io::format_double(value));
+                        " (the model's classes), got " + format_double(value));
       data.labels[i] = static_cast<std::int32_t>(value);
     } else {
       if (value >= most_classes)
-        throw_bad_input(record_at(i) + "expected a class index below " + io::format_double(most_classes) + ", got " +
-                        io::format_double(value));
+        throw_bad_input(record_at(i) + "expected a class index below " + format_double(most_classes) + ", got " +
+                        format_double(value));
       data.labels[i] = static_cast<std::int32_t>(value);
     }
     largest = std::max(largest, value);
@@ -208,7 +190,7 @@ float Dataset::feature(std::size_t r, int f) const {
 namespace {
 
 // One row of features as floats, scaled when offset is not null: the loop of gather_rows, once for each CPU
-// level (kernels/cpu/clones.hpp).
+// level (base/clones.hpp).
 template <typename Feature>
 BACKPROP_CPU_CLONES void convert_row(float* __restrict out, const Feature* __restrict row, std::size_t width,
                                      const double* offset, const double* scale) {
@@ -309,7 +291,7 @@ std::string ignored_columns_note(const Dataset& data) {
   if (data.ignored_columns.empty()) return "";
   std::string names;
   for (std::size_t i = 0; i < data.ignored_columns.size(); ++i)
-    names += (i > 0 ? ", '" : "'") + data::quoted_excerpt(data.ignored_columns[i]) + "'";
+    names += (i > 0 ? ", '" : "'") + quoted_excerpt(data.ignored_columns[i]) + "'";
   const std::size_t count = data.ignored_columns.size();
   return data.source + ": ignored " + std::to_string(count) + (count == 1 ? " column" : " columns") +
          " that the model does not take: " + names;
@@ -319,11 +301,11 @@ void split_validation(Dataset& train, Dataset& validation, double fraction, std:
   if (&train == &validation) throw_bad_input("split_validation: expected two different data sets, got one");
   if (!(fraction > 0.0 && fraction < 1.0))
     throw_bad_input(train.source + ": expected a validation fraction between 0 and 1 (exclusive), got " +
-                    io::format_double(fraction));
+                    format_double(fraction));
   const std::size_t rows = train.rows;
   const auto held_out = static_cast<std::size_t>(std::llround(static_cast<double>(rows) * fraction));
   if (held_out == 0 || held_out >= rows)
-    throw_bad_input(train.source + ": a validation fraction of " + io::format_double(fraction) + " of " +
+    throw_bad_input(train.source + ": a validation fraction of " + format_double(fraction) + " of " +
                     std::to_string(rows) + " rows leaves " + std::to_string(rows - std::min(held_out, rows)) +
                     " for training and " + std::to_string(held_out) +
                     " for validation; expected at least one row on each side");
@@ -339,6 +321,27 @@ void split_validation(Dataset& train, Dataset& validation, double fraction, std:
   validation = take_rows(train, moved);
   validation.source = train.source + " (validation split)";
   train = take_rows(train, kept);
+}
+
+void check_finite(std::span<const float> values, std::size_t width, const char* array) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i]))
+      throw_bad_input(std::string(array) + ": row " + std::to_string(i / width) + ", column " +
+                      std::to_string(i % width) + ": expected a finite number, got " + format_float(values[i]));
+}
+
+void check_byte_inputs(std::span<const float> values, std::size_t width, const std::string& source) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!(values[i] >= 0.0f && values[i] <= 1.0f))
+      throw_bad_input(source + ": row " + std::to_string(i / width) + ", column " + std::to_string(i % width) +
+                      ": expected a number in [0, 1] (the model was trained on uint8 data, read as value / 255), "
+                      "got " + format_float(values[i]) +
+                      ": give the data as uint8 (IDX, uint8 NPY, a uint8 array) or divided by 255");
+}
+
+void check_byte_inputs(const Dataset& data) {
+  if (!data.features_u8.empty()) return;
+  check_byte_inputs(data.features_f32, static_cast<std::size_t>(data.features), data.source);
 }
 
 }  // namespace backprop

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backprop/base/text.hpp"
 #include "backprop/data/dataset.hpp"
 
 namespace backprop::data {
@@ -87,8 +88,7 @@ LabelColumn read_idx_labels(const std::vector<std::uint8_t>& bytes, const std::s
 // .npy: integers ('|u1', '|i1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8') or floats ('<f4', '<f8'); (N) or (N, T).
 LabelColumn read_npy_labels(const std::vector<std::uint8_t>& bytes, const std::string& source);
 
-// Little helpers for messages.
-std::string quoted_excerpt(std::string_view text);  // the text, shortened to 60 characters if longer
+// For messages (quoted_excerpt: base/text.hpp).
 std::string hex_byte(std::uint8_t value);           // "0x08"
 
 }  // namespace backprop::data

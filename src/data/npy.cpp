@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "loaders.hpp"
 
 namespace backprop::data {
@@ -367,7 +367,7 @@ void read_npy_features(Dataset& data, const std::vector<std::uint8_t>& bytes, co
     throw_bad_input(source + ": record " + std::to_string(i / extent.per_row) + " (byte offset " +
                     std::to_string(array.data_offset + i * array.dtype.size) + "): expected " + expected + ", got " +
                     (std::isnan(value) ? std::string("nan") : std::isinf(value) ? std::string("inf")
-                                                                                : io::format_double(value)));
+                                                                                : format_double(value)));
   };
   if (array.dtype.kind == 'f' && array.dtype.size == 4) {
     std::memcpy(out, values, count * sizeof(float));

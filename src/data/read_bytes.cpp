@@ -93,8 +93,8 @@ std::vector<std::uint8_t> read_chunks(const std::filesystem::path& path, const s
   while (!finished) {
     const std::size_t used = bytes.size();
     // Within the capacity reserved for the declared size (at least one byte: the read that finds the end),
-    // so that the last read does not make the vector grow to twice the data (a 47 MB data set took 36 MB
-    // more at its peak); past it, a chunk, which the check below refuses.
+    // so that the last read does not make the vector grow to twice the data (the peak it saves:
+    // docs/performance.md, "Measurements behind the code"); past it, a chunk, which the check below refuses.
     const std::size_t room = end && bytes.capacity() > used ? std::min(kChunkBytes, bytes.capacity() - used)
                                                             : kChunkBytes;
     bytes.resize(used + room);

@@ -11,7 +11,9 @@
 
 #include "backprop/base/error.hpp"
 #include "io/binary.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
+#include "backprop/base/read_file.hpp"
+#include "backprop/io/write_file.hpp"
 
 namespace backprop::io {
 namespace {
@@ -218,7 +220,7 @@ std::vector<double> unit_scales(const LayerSpec& layer, std::size_t in) {
 // The static arrays of layer k (from 1): the weights, bias, and for int8 the scales. Float weights are the
 // model's IN x OUT, as the tutorial writes W: the loop adds x[i] times row i to every unit at once, a loop
 // without a chain from one step to the next, which the compiler vectorizes (a dot product per unit in float
-// is one chain of dependent additions: about 12x slower at -O3, measured). int8 weights are OUT x IN, one row
+// is one chain of dependent additions, which the compiler cannot vectorize without reordering the sum). int8 weights are OUT x IN, one row
 // per unit with its scale: an int32 dot product has no such chain.
 std::string layer_arrays(const Model& model, std::size_t l, const CExportOptions& options) {
   const LayerSpec& layer = model.network.layers[l];

@@ -22,10 +22,12 @@
 #include <nlohmann/json.hpp>
 
 #include "backprop/base/error.hpp"
-#include "backprop/data/prepare.hpp"
+#include "backprop/nn/spec.hpp"
 #include "io/binary.hpp"
 #include "backprop/io/network_file.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
+#include "backprop/base/read_file.hpp"
+#include "backprop/io/write_file.hpp"
 #include "backprop/nn/network.hpp"
 #include "network_json.hpp"
 

@@ -1,9 +1,9 @@
 // Reading a network or a model for the front-ends; building a trained network's model.
 #include "backprop/io/model_io.hpp"
 
-#include "backprop/data/prepare.hpp"
+#include "backprop/nn/spec.hpp"
 #include "backprop/io/network_file.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/read_file.hpp"
 
 namespace backprop::io {
 

@@ -12,7 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
+#include "backprop/base/read_file.hpp"
 #include "data/loaders.hpp"
 #include "network_json.hpp"
 
@@ -315,7 +316,7 @@ Json detail::parse_json_document(std::string_view text, const std::string& sourc
     if (const auto duplicate = first_duplicate_key(text)) {
       const auto where = position_of(text, duplicate->offset);
       throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                      ": duplicate key '" + data::quoted_excerpt(duplicate->key) + "' (expected each key once in an object)");
+                      ": duplicate key '" + quoted_excerpt(duplicate->key) + "' (expected each key once in an object)");
     }
     return document;
   } catch (const Json::parse_error& e) {

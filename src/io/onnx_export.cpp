@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/io/write_file.hpp"
 #include "backprop_onnx.pb.h"
 
 namespace backprop::io {

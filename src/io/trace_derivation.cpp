@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 
 namespace backprop::io::trace_detail {
 
@@ -21,19 +21,7 @@ Formula& Formula::operator+=(const Formula& other) {
 
 Formula operator+(Formula left, const Formula& right) { return left += right; }
 
-std::string escape_html(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
-
-Formula lit(const std::string& text, const std::string& tex) { return {text, tex, escape_html(text)}; }
+Formula lit(const std::string& text, const std::string& tex) { return {text, tex, html_escape(text)}; }
 
 std::string NumberFormat::fixed(double v) const {
   char buffer[400];

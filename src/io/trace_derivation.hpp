@@ -36,7 +36,6 @@ class NumberFormat {
 // Literal text: the same in text and HTML (escaped), tex as given.
 Formula lit(const std::string& text, const std::string& tex);
 inline Formula lit(const std::string& same) { return lit(same, same); }
-std::string escape_html(const std::string& text);
 
 // The phases of one step, in the order the page steps through them: forward layer by layer, the loss,
 // backward from the last layer down, the update.

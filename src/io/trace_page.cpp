@@ -11,7 +11,7 @@
 #include <string>
 
 #include "backprop/io/model_io.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "trace_derivation.hpp"
 
 namespace backprop::io::trace_detail {
@@ -189,10 +189,10 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
   layout.height = 60 + 56 * *std::max_element(layout.sizes.begin(), layout.sizes.end());
 
   std::ostringstream out;
-  const std::string title = "backprop trace of " + escape_html(source);
+  const std::string title = "backprop trace of " + html_escape(source);
   out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << title
       << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n<header>\n<h1>" << title << "</h1>\n<p>Network "
-      << escape_html(architecture(trace.spec)) << ", loss " << to_string(trace.spec.loss) << ", plain SGD with learning rate "
+      << html_escape(architecture(trace.spec)) << ", loss " << to_string(trace.spec.loss) << ", plain SGD with learning rate "
       << format_double(trace.learning_rate) << ", " << trace.steps.size() << " step(s) on a batch of " << trace.batch
       << " row(s). Figures to " << f.digits()
       << " decimals; hover over one for its full precision. Click a unit or a weight for its working.</p>\n"

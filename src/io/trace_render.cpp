@@ -6,9 +6,9 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
-#include "backprop/data/prepare.hpp"
+#include "backprop/data/dataset.hpp"
 #include "backprop/io/model_io.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "trace_derivation.hpp"
 
 namespace backprop::io {

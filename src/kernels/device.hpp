@@ -1,5 +1,5 @@
 // The device backend: memory and kernels on an accelerator (CUDA), behind one narrow interface that knows
-// nothing of layers (DESIGN.md: kernels/cuda/). nn/device_network.hpp builds the network's forward pass,
+// nothing of layers (docs/architecture.md: kernels/cuda/). device/device_network.hpp builds the network's forward pass,
 // backward pass and optimizer update out of these calls; train() runs its loop on it when asked to.
 //
 // Every pointer passed to a DeviceBackend method is device memory from allocate() (except the host side of
@@ -28,7 +28,7 @@
 
 namespace backprop::kernels {
 
-// The activations, losses and optimizer rules are the CPU path's enums (nn/kinds.hpp): Activation (softmax
+// The activations, losses and optimizer rules are the CPU path's enums (base/kinds.hpp): Activation (softmax
 // row-wise, the others element-wise), LossKind, OptimizerKind.
 
 // A data set in device memory, and how its rows become network inputs and targets.

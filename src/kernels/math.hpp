@@ -1,7 +1,7 @@
 // Every per-element formula of the library, written once: the activations and their derivatives, one row's
 // loss and dL/dz, each optimizer's update of one parameter, the predicted class of a row, the scaling of one
 // feature. The CPU loops (kernels/cpu/elementwise.cpp, nn/loss.cpp, nn/optimizer.cpp), the fused one-row
-// step (nn/row_step.cpp), the data set's gather (data/dataset.cpp), the emulated device (kernels/cuda/
+// step (train/row_step.cpp), the data set's gather (data/dataset.cpp), the emulated device (kernels/cuda/
 // emulated.cpp) and the CUDA kernels (kernels/cuda/backend.cu) all call these functions, so a formula cannot
 // differ between them. Internal (not installed); compiles as C++20 with g++ and as C++17 under nvcc, where
 // every function is __host__ __device__.
@@ -154,7 +154,7 @@ BACKPROP_HD void softmax_backward_row(T* dz, const T* da, const T* a, int cols) 
 }
 
 // ---- Losses, one row of cols outputs (z, a = f(z), target y). Every loss sums over the outputs and
-// averages over the batch of B rows (DESIGN.md's conventions).
+// averages over the batch of B rows (docs/contracts.md, "Losses").
 
 // Label smoothing (softmax_ce only; torch.nn.CrossEntropyLoss(label_smoothing=eps)): the row's target y is
 // replaced by q = (1 - eps) y + eps / K over its K = cols classes, in the loss and in dL/dz alike. eps = 0

@@ -13,7 +13,7 @@
 #include "dense_row.hpp"
 #include <atomic>
 
-#include "kernels/cpu/clones.hpp"
+#include "base/clones.hpp"
 #include "kernels/cpu/finite.hpp"
 
 namespace backprop {

@@ -81,7 +81,7 @@ inline __attribute__((always_inline)) void dense_backward_row(T* grad_weights, T
   }
 }
 
-// The same two, out of line and compiled for each CPU level (kernels/cpu/clones.hpp; defined in dense.cpp):
+// The same two, out of line and compiled for each CPU level (base/clones.hpp; defined in dense.cpp):
 // the row path of dense.cpp, and the one-row step's layers of 8 units or more. The inline copies above stay
 // for the narrow layers, where a call would cost more than the sums; every copy gives the same bits.
 template <typename T>

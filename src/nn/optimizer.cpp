@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "kernels/cpu/clones.hpp"
+#include "base/clones.hpp"
 #include "kernels/cpu/finite.hpp"
 #include "kernels/math.hpp"
 #include "backprop/base/error.hpp"
@@ -18,7 +18,7 @@ namespace {
 // one-parameter update (kernels/math.hpp, which states each rule; the device's update calls the same). The
 // coefficients arrive already in T, by value (a reference could alias the arenas, and the loop would have to
 // reload them after every store). Loops of inlined calls, so the compiler still vectorises them, once for each
-// CPU level (kernels/cpu/clones.hpp). Each returns the largest magnitude of the parameters it wrote, so that
+// CPU level (base/clones.hpp). Each returns the largest magnitude of the parameters it wrote, so that
 // the finiteness check of the update costs no pass of its own (kernels/cpu/finite.hpp).
 
 using kernels::Bits;

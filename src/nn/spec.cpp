@@ -205,4 +205,12 @@ void validate(const NetworkSpec& spec) {
     throw_bad_input("initializer.scale: expected a positive number");
 }
 
+TaskKind task_of(const NetworkSpec& spec) {
+  if (spec.loss == LossKind::softmax_ce || (spec.loss == LossKind::bce && spec.output() == 1))
+    return TaskKind::classification;
+  return TaskKind::regression;
+}
+
+int class_count(const NetworkSpec& spec) { return spec.output() == 1 ? 2 : spec.output(); }
+
 }  // namespace backprop

@@ -11,7 +11,8 @@
 #include "backprop/base/error.hpp"
 #include "io/binary.hpp"
 #include "backprop/io/network_file.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/read_file.hpp"
+#include "backprop/io/write_file.hpp"
 #include "backprop/nn/initializer.hpp"
 
 namespace backprop {
@@ -230,11 +231,11 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkp
 Checkpoint load_checkpoint(const std::filesystem::path& path) {
   const std::string file = path.string();
   // The magic first: a file that is not a checkpoint is refused from its first bytes, not read whole.
-  const std::string bytes = io::read_file(path, [&file](std::string_view start, bool) -> io::ReadLimit {
+  const std::string bytes = read_file(path, [&file](std::string_view start, bool) -> ReadLimit {
     if (start.substr(0, kMagic.size()) != kMagic.substr(0, std::min(start.size(), kMagic.size())))
       throw_bad_input(file + ": offset 0: wrong magic: expected \"BKCKPT\\r\\n\" (a checkpoint written by backprop "
                       "train --checkpoint) (not a usable checkpoint)");
-    return {io::kMaxReadFileBytes, "the most a checkpoint is read"};
+    return {kMaxReadFileBytes, "the most a checkpoint is read"};
   });
   const std::size_t size = bytes.size();
   auto fail = [&](std::size_t offset, const std::string& what) {

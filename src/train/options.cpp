@@ -8,7 +8,7 @@
 #include <string>
 #include <type_traits>
 
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/nn/schedule.hpp"
 
 namespace backprop {
@@ -20,7 +20,7 @@ void check(const std::optional<T>& value, const char* key, bool (*accept)(T), co
   if (!value || accept(*value)) return;
   std::string shown;
   if constexpr (std::is_floating_point_v<T>)
-    shown = io::format_double(*value);
+    shown = format_double(*value);
   else
     shown = std::to_string(*value);
   throw OptionError(key, "expected " + expected + ", got " + shown);
@@ -37,7 +37,7 @@ bool is_finite(double v) { return std::isfinite(v); }
 void check_float(const std::optional<double>& value, const char* key) {
   if (value && std::isfinite(*value) && !fits_float(*value))
     throw OptionError(key, "expected a number within float32's range (magnitude at most 3.4028235e+38), got " +
-                               io::format_double(*value));
+                               format_double(*value));
 }
 
 // "balanced", "none" or "LABEL=W,LABEL=W": the spec, or OptionError naming class_weight.
@@ -127,7 +127,7 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
     if (!optimizer_uses(spec.optimizer.kind(), "momentum"))
       throw OptionError("momentum", "expected no momentum with the optimizer " + spec.optimizer.type +
                                         ", which does not use it (" + optimizers_using("momentum") + " do), got " +
-                                        io::format_double(*momentum));
+                                        format_double(*momentum));
     spec.optimizer.momentum = *momentum;
   }
   if (weight_decay) spec.optimizer.weight_decay = *weight_decay;
@@ -138,7 +138,7 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
     if (*label_smoothing != 0.0 && spec.loss != LossKind::softmax_ce)
       throw OptionError("label_smoothing", "expected 0 with the loss " + std::string(to_string(spec.loss)) +
                                                " (label smoothing is for softmax_ce only), got " +
-                                               io::format_double(*label_smoothing));
+                                               format_double(*label_smoothing));
     t.label_smoothing = *label_smoothing;
   }
   if (class_weight) {

@@ -10,7 +10,8 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
+#include "backprop/io/write_file.hpp"
 
 namespace backprop {
 namespace {
@@ -38,7 +39,7 @@ std::string coordinate(double value) { return fixed_text(value, 1); }
 
 std::string activation_text(const LayerSpec& layer) {
   std::string text(to_string(layer.activation));
-  if (layer.activation == Activation::leaky_relu) text += " (slope " + io::format_double(layer.slope) + ")";
+  if (layer.activation == Activation::leaky_relu) text += " (slope " + format_double(layer.slope) + ")";
   return text;
 }
 
@@ -178,7 +179,7 @@ std::string network_table(const NetworkSpec& spec) {
     total += in * out + out;
     html += "<tr><td>" + std::to_string(l + 1) + "</td><td>" + std::to_string(in) + " &rarr; " + std::to_string(out) +
             "</td><td>" + html_escape(activation_text(layer)) + "</td><td>" +
-            (layer.dropout > 0 ? html_escape(io::format_double(layer.dropout)) : "-") + "</td><td class=\"number\">" +
+            (layer.dropout > 0 ? html_escape(format_double(layer.dropout)) : "-") + "</td><td class=\"number\">" +
             std::to_string(in * out) + "</td><td class=\"number\">" + std::to_string(out) + "</td><td class=\"number\">" +
             std::to_string(in * out + out) + "</td></tr>\n";
   }
@@ -345,26 +346,10 @@ std::string card(const std::string& name, const std::string& value) {
 
 }  // namespace
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 ReportSettings recipe_settings(const NetworkSpec& spec, ScalingKind scaling) {
   ReportSettings rows;
   const OptimizerSpec& o = spec.optimizer;
-  const auto number = [](double v) { return io::format_double(v); };
+  const auto number = [](double v) { return format_double(v); };
   std::string optimizer = o.type + ": learning rate " + number(o.learning_rate);
   switch (o.kind()) {
     case OptimizerKind::sgd: break;
@@ -484,7 +469,7 @@ std::string training_report_html(const TrainingReport& report) {
           "validation figures are a pass after the epoch. The dashed line marks the best epoch, whose "
           "parameters the model keeps." +
           (smoothing > 0 ? " Both losses are the training objective, the cross-entropy against the targets "
-                           "smoothed by " + html_escape(io::format_double(smoothing)) +
+                           "smoothed by " + html_escape(format_double(smoothing)) +
                            " (backprop eval reports the plain cross-entropy)."
                          : std::string()) +
           "</p>\n";

@@ -8,7 +8,8 @@
 #include <cstdio>
 
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/text.hpp"
+#include "backprop/io/write_file.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/train/fingerprint.hpp"
 #include "backprop/train/metrics.hpp"
@@ -188,7 +189,7 @@ bool TrainingRun::write_report(const TrainingResult& result) const {
   report.settings.emplace_back("training data", sources.training_data);
   report.settings.emplace_back("training rows", std::to_string(train_data.rows));
   if (validation) {
-    const std::string split = io::format_double(network_.spec().training.validation_split);
+    const std::string split = format_double(network_.spec().training.validation_split);
     report.settings.emplace_back("validation data", sources.validation_data.empty()
                                                         ? "split " + split + " of the training data"
                                                         : sources.validation_data);

@@ -3,7 +3,7 @@
 // runs; make_step() chooses it in one place:
 //   CpuStep          (cpu_step.cpp)    the general step on the CPU, with an optional GradientReducer from dist/
 //                                      (MPI ranks, or the exact fixed-point sum of --deterministic)
-//   RowTrainingStep  (row_step.cpp)    the fused one-row step at batch size 1 (nn/row_step.hpp)
+//   RowTrainingStep  (row_step.cpp)    the fused one-row step at batch size 1 (train/row_step.hpp)
 //   DeviceStep       (device_step.cpp) the step on a device (kernels/device.hpp, docs/gpu.md)
 // Internal to the library.
 #pragma once
@@ -21,6 +21,7 @@
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "backprop/train/trainer.hpp"
+#include "dist/gradient_reducer.hpp"
 #include "kernels/math.hpp"
 #include "backprop/base/metric_sums.hpp"
 
@@ -70,38 +71,6 @@ class Step {
 
  protected:
   const MetricSums* host_sums_ = nullptr;  // set by a step that keeps its sums on the host
-};
-
-// The gradient of a whole batch from the shares the processes compute (dist/). The CPU step hands it a
-// GradientSource, which computes the gradient of given rows into the network's gradient arena.
-class GradientSource {
- public:
-  // Forward, loss and backward of rows indices[0, count) with dropout masks from random: leaves in the
-  // network's gradient arena the gradient of their loss averaged over them, adds the rows to the epoch's
-  // sums and returns that loss.
-  virtual double rows_gradient(const std::size_t* indices, std::size_t count, Random& random) = 0;
-  // The rows' part of the denominator of the batch's loss (nn/loss.hpp): their count, or the sum of their
-  // weights where the loss is a weighted mean (softmax_ce with row weights). A reducer weighs each share's
-  // gradient by its part of the batch's.
-  virtual double share(const std::size_t* /*indices*/, std::size_t count) const { return static_cast<double>(count); }
-
- protected:
-  ~GradientSource() = default;
-};
-
-class GradientReducer {
- public:
-  virtual ~GradientReducer() = default;
-  // Leaves in the network's gradient arena the gradient of the loss averaged over the batch's count rows
-  // (data rows indices[0, count)), the same on every rank, computing this rank's share through source; a
-  // loss or gradient that is not finite on any rank leaves a gradient that is not finite on every rank.
-  // Returns the loss averaged over this rank's rows (0 when it had none).
-  virtual double reduce(GradientSource& source, const std::size_t* indices, std::size_t count, long step,
-                        Random& dropout_random) = 0;
-  // Adds every rank's sums into sums.
-  virtual void sum_over_ranks(MetricSums& sums) = 0;
-  virtual int rank() const = 0;
-  virtual bool distributed() const = 0;  // more than one process
 };
 
 // The step train() runs for this network, data and parallelism (TrainingParallelism in trainer.hpp).

@@ -9,17 +9,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "backprop/base/kinds.hpp"
 #include "backprop/data/scaling.hpp"
 
 namespace backprop {
-
-enum class TaskKind {
-  classification,  // one class label per row (softmax_ce; bce with one output = two classes)
-  regression,      // one or more numeric targets per row (mse; bce with several outputs: targets in [0, 1])
-};
 
 struct Dataset {
   std::string source;        // the file, for messages
@@ -111,5 +108,16 @@ std::string ignored_columns_note(const Dataset& data);
 // Splits off round(fraction x rows) rows (after a shuffle from the seed) as a validation set: the last ones
 // of the shuffled order, stratified by class for classification (held_out_rows, data/folds.hpp).
 void split_validation(Dataset& train, Dataset& validation, double fraction, std::uint64_t seed);
+
+// Every value of a (rows, width) row-major array finite, else Error(bad_input) naming the array ("X"), the
+// row and the column.
+void check_finite(std::span<const float> values, std::size_t width, const char* array);
+
+// A model trained on uint8 data reads each byte as value / 255, so float features given to it must be in
+// [0, 1]: a value outside is Error(bad_input) naming the source, row and column ("X: row 0, column 3: expected
+// a number in [0, 1] ..."), as raw 0-255 values would be read 255 times too large. uint8 data (features_u8)
+// passes: it is read as the model was trained.
+void check_byte_inputs(const Dataset& data);
+void check_byte_inputs(std::span<const float> values, std::size_t width, const std::string& source);
 
 }  // namespace backprop

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "backprop/data/scaling.hpp"
-#include "backprop/io/text.hpp"
+#include "backprop/base/read_file.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop::io {

@@ -20,7 +20,7 @@ struct LoadedModel {
   // gradcheck, which compute in double; weights a network file leaves out stay empty. A binary model's
   // float32 parameters otherwise (= model.network).
   NetworkSpec exact_network;
-  TaskKind task = TaskKind::regression;  // what the loss implies (task_of, data/prepare.hpp)
+  TaskKind task = TaskKind::regression;  // what the loss implies (task_of, nn/spec.hpp)
 };
 
 // A network file (JSON), a binary model or a JSON model (by content). Throws Error(bad_input) naming the

@@ -1,4 +1,4 @@
-// The network file (JSON, DESIGN.md):
+// The network file (JSON, docs/contracts.md):
 //   {"input": 4,
 //    "layers": [{"units": 2, "activation": "sigmoid", "weights": [[...4 rows of 2...]], "bias": [0.1, 0.1]}, ...],
 //    "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.1}, "seed": 1,

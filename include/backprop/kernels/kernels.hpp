@@ -20,7 +20,7 @@ enum class Transpose { no, yes };
 // Throws OptionError("threads") outside 1..kMaxThreads (each thread is created up front).
 inline constexpr int kMaxThreads = 1024;
 void set_thread_count(int threads);
-// OpenBLAS to one thread and the threads it started when it loaded stopped (they would spin ~0.1 s): the pool is
+// OpenBLAS to one thread and the threads it started when it loaded stopped (they would spin, idle): the pool is
 // the one owner of threads. The library does this itself before its first OpenBLAS call (the double products, the
 // float ones in a build without oneDNN), not when it loads, so that a program sharing the process's OpenBLAS
 // (numpy) keeps it as it was unless the library uses it; a program whose process is its own (the command) calls it
@@ -40,7 +40,7 @@ void parallel_ranges(std::size_t n, std::size_t grain, TaskRef<std::size_t, std:
 // oneDNN's own kernels to it (unless ONEDNN_MAX_CPU_ISA says otherwise), as on a CPU of that kind. Read once, by
 // the first call (the command calls it as it starts); throws bad input (exit 2 from the command) when
 // BACKPROP_CPU names no level or one the CPU cannot run. The hot loops compiled per x86-64 level when the
-// program loads (kernels/cpu/clones.hpp) follow the CPU, not BACKPROP_CPU; their copies give the same bits.
+// program loads (base/clones.hpp) follow the CPU, not BACKPROP_CPU; their copies give the same bits.
 enum class CpuLevel { baseline, avx2, avx512 };
 CpuLevel cpu_level();
 bool cpu_can_run(CpuLevel level);

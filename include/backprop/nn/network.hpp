@@ -1,6 +1,6 @@
 // A feedforward network of dense layers over a parameter arena.
 //
-// Memory (DESIGN.md): every W and b of every layer lives in one contiguous aligned arena, in layer
+// Memory (docs/performance.md, "Design"): every W and b of every layer lives in one contiguous aligned arena, in layer
 // order W1 b1 W2 b2 ...; the gradients live in a second arena of the same layout, so an optimizer is
 // one loop and a checkpoint one write. Activations and deltas of a batch live in a Workspace sized for
 // the largest batch; a training step allocates nothing.

@@ -134,4 +134,9 @@ std::string activation_names();
 bool optimizer_uses(OptimizerKind kind, std::string_view key);
 std::string optimizers_using(std::string_view key);
 
+// Classification when the loss is softmax_ce, or bce with one output (two classes); regression otherwise.
+TaskKind task_of(const NetworkSpec& spec);
+// The classes of a classifying network: its outputs, 2 for one sigmoid output.
+int class_count(const NetworkSpec& spec);
+
 }  // namespace backprop

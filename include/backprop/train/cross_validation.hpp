@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "backprop/data/dataset.hpp"
-#include "backprop/data/prepare.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/nn/spec.hpp"
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/trainer.hpp"

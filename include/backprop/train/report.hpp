@@ -47,7 +47,4 @@ std::string training_report_html(const TrainingReport& report);
 // Writes the page atomically (io::write_file_atomically); on failure the file is left as it was.
 void write_training_report(const std::filesystem::path& path, const TrainingReport& report);
 
-// Text with &, <, >, " and ' replaced by character references.
-std::string html_escape(std::string_view text);
-
 }  // namespace backprop

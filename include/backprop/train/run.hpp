@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "backprop/data/prepare.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/dist/communicator.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/checkpoint.hpp"

@@ -100,10 +100,10 @@ class DeviceBackend;
 struct TrainingParallelism {
   dist::Communicator* communicator = nullptr;  // null: this process alone
   bool deterministic = false;
-  // Train on this device (kernels/device.hpp, nn/device_network.hpp, docs/gpu.md) instead of the CPU: one
+  // Train on this device (kernels/device.hpp, device/device_network.hpp, docs/gpu.md) instead of the CPU: one
   // process, not deterministic. The network receives the parameters at the end (and for checkpoints).
   kernels::DeviceBackend* device = nullptr;
-  // At batch size 1 in one process on the CPU (not deterministic), the fused one-row step (nn/row_step.hpp)
+  // At batch size 1 in one process on the CPU (not deterministic), the fused one-row step (train/row_step.hpp)
   // replaces the general forward, loss and backward; both give the same bits. false: always the general path
   // (for the tests that compare the two).
   bool row_step = true;

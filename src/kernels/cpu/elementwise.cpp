@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cmath>
 
-#include "kernels/cpu/clones.hpp"
+#include "base/clones.hpp"
 #include "kernels/cpu/finite.hpp"
 #include "kernels/math.hpp"
 #include "backprop/kernels/kernels.hpp"

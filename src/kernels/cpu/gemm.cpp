@@ -14,7 +14,7 @@ extern "C" void omp_set_num_threads(int);
 
 #include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
-#include "kernels/cpu/clones.hpp"
+#include "base/clones.hpp"
 #include "thread_pool.hpp"
 #include "zero_skip.hpp"
 
@@ -133,8 +133,7 @@ Grid choose_grid(Transpose transpose_a, Transpose transpose_b, int m, int n, int
     }
   }
   // oneDNN keeps its speed when C's rows are whole (N in full, contiguous): its products are cut along M
-  // wherever that gives two blocks or more. One thread, 128x256x784: 245 GFLOP/s in row blocks against 214 in
-  // column blocks (248 as one call); batch 128 on 2 threads 365-377k samples/s against 336-362k.
+  // wherever that gives two blocks or more (the figures: docs/performance.md, "Measurements behind the code").
   const bool cut_rows = kOneDnn ? m >= 2 * kBlockSide || m >= n : m >= n;
   const int side = cut_rows ? m : n;
   const int blocks = std::clamp(side / kBlockSide, 1, kMostBlocks);
@@ -146,9 +145,8 @@ Grid choose_grid(Transpose transpose_a, Transpose transpose_b, int m, int n, int
 
 // OpenBLAS runs no threads of its own while the library uses it: the pool is the one owner of threads. Its pthread
 // build also starts one thread per core as it loads (before main, from OPENBLAS_NUM_THREADS, which a program
-// cannot set for itself in time), and they spin for about 0.1 s waiting for work that never comes: on 2 cores,
-// `backprop eval` of the Fashion-MNIST test set took 94 ms wall and 177 ms of CPU with them, 77 and 88 ms without
-// (docs/performance.md). So they are stopped, by the call OpenBLAS's own fork handler makes; weak, because its
+// cannot set for itself in time), and they spin waiting for work that never comes, taking CPU time and wall
+// time from the pool (docs/performance.md, "Measurements behind the code"). So they are stopped, by the call OpenBLAS's own fork handler makes; weak, because its
 // serial and OpenMP builds have no such threads and no such function. A call on one thread never restarts them.
 // Done before the library's first OpenBLAS call, not when it loads: a program that never makes one (a Python
 // session training in float beside numpy, which shares the process's OpenBLAS) keeps OpenBLAS as it was.

@@ -1,5 +1,6 @@
 // The project's one pool of threads (private to kernels/). The BLAS runs single-threaded inside it, so
-// no two thread pools compete for the cores (PyTorch's 4x loss on 2 cores came from exactly that).
+// no two thread pools compete for the cores (PyTorch's loss on 2 cores came from exactly that: docs/performance.md,
+// "Measurements behind the code").
 //
 // parallel_for(count, task) runs task(0..count-1), each index exactly once, on the calling thread and the
 // workers, and returns when all are done. Which thread runs an index never changes a result: callers

@@ -32,8 +32,8 @@ inline constexpr std::size_t kZeroSkipSlots = 4;
 
 // A^T . B with B's rows a multiple of 1 KiB apart (a hidden layer 256 wide, say): the same call with B copied
 // into the calling thread's buffer `slot` with its rows set apart, since rows 1 KiB apart fall in a quarter of the
-// L1 cache's sets and the tiles read 4 lines of each of them in turn (in the step, the backward pass took 9-13 us
-// less with the copy counted). Other calls come back as they are. The values are the same: so are the bits. The
+// L1 cache's sets and the tiles read 4 lines of each of them in turn (the backward pass is faster with the copy
+// counted: docs/performance.md, "Measurements behind the code"). Other calls come back as they are. The values are the same: so are the bits. The
 // buffer lives until the thread's next product of the same slot: gemm's epilogues must not start products.
 GemmCall<float> with_b_rows_apart(const GemmCall<float>& call, std::size_t slot);
 

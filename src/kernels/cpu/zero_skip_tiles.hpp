@@ -14,8 +14,8 @@ std::size_t count_nonzero(const float* row, int length) {
 }
 
 // A . B, C's rows [first, first + rows): each row's nonzero bits, the rows put in order of (first nonzero word,
-// bits set), so that rows with like zeros share a group (on Fashion-MNIST a group of 4 rows of a block needs 65%
-// of k instead of 79%), and group g's mask the union of its rows' bits. The order changes no bit of the result
+// bits set), so that rows with like zeros share a group (a group then needs fewer of the k: docs/performance.md,
+// "Measurements behind the code"), and group g's mask the union of its rows' bits. The order changes no bit of the result
 // (a skipped term adds exactly zero), only how many terms are skipped.
 void row_group_masks(const GemmCall<float>& c, int first, int rows, Masks& out) {
   std::uint64_t bits[kZeroSkipBlockRows][kMostWords];

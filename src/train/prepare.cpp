@@ -1,6 +1,6 @@
-// Data for a network: the task its loss implies, data files and arrays read against it, and the
-// validation split and scaling of a training run.
-#include "backprop/data/prepare.hpp"
+// Data for a network: data files and arrays read against it, and the validation split and scaling of a
+// training run.
+#include "backprop/train/prepare.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,18 +8,9 @@
 #include <type_traits>
 
 #include "backprop/base/error.hpp"
-#include "backprop/io/text.hpp"
-#include "loaders.hpp"
+#include "backprop/base/text.hpp"
 
 namespace backprop {
-
-TaskKind task_of(const NetworkSpec& spec) {
-  if (spec.loss == LossKind::softmax_ce || (spec.loss == LossKind::bce && spec.output() == 1))
-    return TaskKind::classification;
-  return TaskKind::regression;
-}
-
-int class_count(const NetworkSpec& spec) { return spec.output() == 1 ? 2 : spec.output(); }
 
 std::vector<std::string> classes_for(const NetworkSpec& spec, const std::string& data_path,
                                      const std::vector<std::string>& model_classes) {
@@ -52,7 +43,7 @@ void take_weight_column(Dataset& d, const std::string& name) {
         kept.push_back(v);
       } else if (!(v >= 0)) {
         throw_bad_input(d.source + ": row " + std::to_string(r + 1) + ", column '" + name +
-                        "': expected a sample weight >= 0, got " + io::format_float(v));
+                        "': expected a sample weight >= 0, got " + format_float(v));
       } else {
         d.weights[r] = v;
       }
@@ -96,7 +87,7 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
       std::string names;
       for (std::size_t i = 0; i < dataset.class_names.size() && i < 12; ++i) {
         if (i > 0) names += ", ";
-        names += "'" + data::quoted_excerpt(dataset.class_names[i]) + "'";  // a long label cut to 60 characters
+        names += "'" + quoted_excerpt(dataset.class_names[i]) + "'";  // a long label cut to 60 characters
       }
       throw_bad_input(data + ": the data has " + std::to_string(dataset.class_names.size()) + " classes (" + names +
                       (dataset.class_names.size() > 12 ? ", ..." : "") + ") but the network's output layer has " +
@@ -108,27 +99,6 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
     throw_bad_input(data + ": " + std::to_string(dataset.target_count) + " target column(s) but the network has " +
                     std::to_string(spec.output()) + " output(s)");
   return dataset;
-}
-
-void check_finite(std::span<const float> values, std::size_t width, const char* array) {
-  for (std::size_t i = 0; i < values.size(); ++i)
-    if (!std::isfinite(values[i]))
-      throw_bad_input(std::string(array) + ": row " + std::to_string(i / width) + ", column " +
-                      std::to_string(i % width) + ": expected a finite number, got " + io::format_float(values[i]));
-}
-
-void check_byte_inputs(std::span<const float> values, std::size_t width, const std::string& source) {
-  for (std::size_t i = 0; i < values.size(); ++i)
-    if (!(values[i] >= 0.0f && values[i] <= 1.0f))
-      throw_bad_input(source + ": row " + std::to_string(i / width) + ", column " + std::to_string(i % width) +
-                      ": expected a number in [0, 1] (the model was trained on uint8 data, read as value / 255), "
-                      "got " + io::format_float(values[i]) +
-                      ": give the data as uint8 (IDX, uint8 NPY, a uint8 array) or divided by 255");
-}
-
-void check_byte_inputs(const Dataset& data) {
-  if (!data.features_u8.empty()) return;
-  check_byte_inputs(data.features_f32, static_cast<std::size_t>(data.features), data.source);
 }
 
 namespace {
@@ -143,7 +113,7 @@ void set_labels(Dataset& d, const NetworkSpec& spec, std::span<const float> y, c
     const float label = y[r];
     if (!(label >= 0 && label < static_cast<float>(classes) && label == std::floor(label)))
       throw_bad_input("y: row " + std::to_string(r) + ": expected a class index in [0, " + std::to_string(classes) +
-                      "), got " + io::format_float(label));
+                      "), got " + format_float(label));
     d.labels[r] = static_cast<std::int32_t>(label);
   }
   if (static_cast<int>(names.classes.size()) == classes) {
@@ -211,7 +181,7 @@ Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const std::uint8_
 
 namespace {
 
-// Each training row's weight: its sample weight (if any) times its class's (class_weight.hpp's rule).
+// Each training row's weight: its sample weight (if any) times its class's (ClassWeightSpec's rule, nn/spec.hpp).
 void apply_class_weights(const ClassWeightSpec& spec, Dataset& train) {
   if (!spec.empty()) {
     if (train.task != TaskKind::classification)

@@ -1,6 +1,7 @@
-// Data for a network: which task its loss implies, loading a data file or arrays against it, and the
-// preparation before training (the validation split, the scaling fitted on the training rows). The
-// command and the Python module both call these, so that they decide alike.
+// Data for a network: loading a data file or arrays against it, and the preparation before training (the
+// validation split, the scaling fitted on the training rows): training policy, which reads the network's
+// spec (the task its loss implies: task_of, nn/spec.hpp). The command, Model and the Python module all call
+// these, so that they decide alike.
 #pragma once
 
 #include <cstdint>
@@ -15,11 +16,6 @@
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
-
-// Classification when the loss is softmax_ce, or bce with one output (two classes); regression otherwise.
-TaskKind task_of(const NetworkSpec& spec);
-// The classes of a classifying network: its outputs, 2 for one sigmoid output.
-int class_count(const NetworkSpec& spec);
 
 // The class names a data file is read against: the model's when it has them; "0".."K-1" for IDX and NPY
 // labels (K = class_count); empty (collected from the data) for CSV.
@@ -45,17 +41,6 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
                          const std::string& target, const DataNames& model, bool target_optional = false,
                          const std::string& sample_weight = "");
 
-
-// Every value of a (rows, width) row-major array finite, else Error(bad_input) naming the array ("X"), the
-// row and the column.
-void check_finite(std::span<const float> values, std::size_t width, const char* array);
-
-// A model trained on uint8 data reads each byte as value / 255, so float features given to it must be in
-// [0, 1]: a value outside is Error(bad_input) naming the source, row and column ("X: row 0, column 3: expected
-// a number in [0, 1] ..."), as raw 0-255 values would be read 255 times too large. uint8 data (features_u8)
-// passes: it is read as the model was trained.
-void check_byte_inputs(const Dataset& data);
-void check_byte_inputs(std::span<const float> values, std::size_t width, const std::string& source);
 
 // A Dataset of arrays ("X" and "y" in messages): x (rows, IN) row-major, rows = x.size() / IN >= 1;
 // y: rows class indices (whole numbers in [0, class_count)) for a classifying network, else (rows, OUT)

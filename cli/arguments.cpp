@@ -39,7 +39,7 @@ void note_ignored_columns(const Dataset& data) {
   if (!note.empty()) std::fprintf(stderr, "backprop: note: %s\n", note.c_str());
 }
 
-Dataset load_for_model(const io::Model& model, const std::string& data, const std::string& labels,
+Dataset load_for_model(const io::ModelFile& model, const std::string& data, const std::string& labels,
                        const std::string& target, bool target_optional) {
   Dataset rows = load_for_network(model.network, data, labels, target, {model.classes, model.targets, model.features},
                                   target_optional);

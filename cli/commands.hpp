@@ -65,7 +65,7 @@ void note_ignored_columns(const Dataset& data);
 // A data file's rows for a trained model (eval, predict, importance, export's calibration): load_for_network
 // with the model's names (CSV columns matched by name), the ignored columns noted, and uint8 inputs checked
 // where the model was trained on them. `target_optional`: the target column may be absent (predict).
-Dataset load_for_model(const io::Model& model, const std::string& data, const std::string& labels,
+Dataset load_for_model(const io::ModelFile& model, const std::string& data, const std::string& labels,
                        const std::string& target, bool target_optional = false);
 
 // --device cpu|cuda (train, eval, predict, bench).

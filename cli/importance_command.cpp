@@ -22,7 +22,7 @@ struct ImportanceArguments {
 };
 
 int run_importance(const ImportanceArguments& a) {
-  const io::Model model = io::read_model(a.model).model;
+  const io::ModelFile model = io::read_model(a.model).model;
   Network<float> network(model.network);
   const Dataset data = load_for_model(model, a.data, a.labels, a.target);
   importance_metric(a.metric, data.task);  // a bad name refused before any work

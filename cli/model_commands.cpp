@@ -79,7 +79,7 @@ void print_regression(const RegressionMetrics& m) {
 }
 
 int run_eval(const DataArguments& a) {
-  const io::Model model = io::read_model(a.model).model;
+  const io::ModelFile model = io::read_model(a.model).model;
   Network<float> network(model.network);
   const Dataset data = load_for_model(model, a.data, a.labels, a.target);
   const auto device = open_device(a.device);
@@ -112,7 +112,7 @@ std::string csv_field(const std::string& text) {
 int run_predict(const DataArguments& a) {
   io::check_output_files({{"the model", a.model}, {"--data", a.data}, {"--labels", a.labels}}, {{"--out", a.out}});
   const io::LoadedModel loaded = io::read_model(a.model);
-  const io::Model& model = loaded.model;
+  const io::ModelFile& model = loaded.model;
   const bool classification = loaded.task == TaskKind::classification;
   if (a.threshold && !(classification && class_count(model.network) == 2))
     throw_bad_input("--threshold: expected a model of two classes (the threshold is on the second's probability), " +
@@ -187,7 +187,7 @@ void export_c(const DataArguments& a) {
   options.source = a.model;
   if (options.int8) {
     const Network<float> network(loaded.model.network);
-    const io::Model& model = loaded.model;
+    const io::ModelFile& model = loaded.model;
     const Dataset rows = load_for_model(model, a.calibration, "", "", true);
     options.input_ranges = layer_input_ranges(network, rows, loaded.model.scaling);
   }
@@ -200,7 +200,7 @@ int run_export(const DataArguments& a) {
     return 0;
   }
   io::check_output_files({{"the model", a.model}}, {{"--out", a.out}});
-  const io::Model model = io::read_model(a.model).model;
+  const io::ModelFile model = io::read_model(a.model).model;
   if (a.format == "onnx")
     io::export_onnx(a.out, model);  // without ONNX built in: Error(bad_input), exit 2
   else
@@ -210,7 +210,7 @@ int run_export(const DataArguments& a) {
 
 // --- info ---
 int run_info(const DataArguments& a) {
-  const io::Model model = io::read_model(a.model).model;
+  const io::ModelFile model = io::read_model(a.model).model;
   const NetworkSpec& spec = model.network;
   std::size_t parameters = 0;
   std::printf("%s\n", printable(a.model).c_str());

@@ -39,7 +39,7 @@ TrainingInputs load_training_inputs(const TrainArguments& args);
 
 // What prepare_training_data (and cross_validate) take about the scaling: a trained model's own (kept), and
 // the kind --scale asks for (refused when it differs from a trained model's).
-std::optional<Scaling> trained_scaling(const io::Model& model);
+std::optional<Scaling> trained_scaling(const io::ModelFile& model);
 std::optional<ScalingKind> requested_scale(const TrainingOptions& options);
 
 }  // namespace backprop::cli

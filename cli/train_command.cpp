@@ -100,7 +100,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
                 1e3 * wait / static_cast<double>(steps), 100.0 * wait / std::max(seconds, 1e-9));
   }
 
-  io::Model trained = io::build_model(network, scaling, train_data);
+  io::ModelFile trained = io::build_model(network, scaling, train_data);
   trained.byte_inputs = trained.byte_inputs || inputs.read.model.byte_inputs;  // further on floats in [0, 1]
   io::save_model(args.out, trained);
   if (!args.quiet)
@@ -203,7 +203,7 @@ void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
 TrainingInputs load_training_inputs(const TrainArguments& args) {
   if (args.threads) kernels::set_thread_count(*args.threads);
   TrainingInputs inputs{io::read_model(args.network), {}, {}, std::nullopt};  // a network file, or a model
-  const io::Model& model = inputs.read.model;
+  const io::ModelFile& model = inputs.read.model;
   inputs.spec = args.options.start_spec(model.network, inputs.read.exact_network);
   if (!args.validation.empty() && args.options.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
@@ -222,7 +222,7 @@ TrainingInputs load_training_inputs(const TrainArguments& args) {
   return inputs;
 }
 
-std::optional<Scaling> trained_scaling(const io::Model& model) {
+std::optional<Scaling> trained_scaling(const io::ModelFile& model) {
   return model.trained ? std::optional<Scaling>(model.scaling) : std::nullopt;
 }
 

@@ -477,7 +477,7 @@ struct PythonTrace {
 PythonTrace trace_network(const py::object& network, const DoubleArray& input, const DoubleArray& target, int steps,
                           std::optional<std::string> loss, std::optional<double> learning_rate) {
   NetworkSpec spec;
-  io::Model model;  // its scaling: the trace is of what the model computes, as predict
+  io::ModelFile model;  // its scaling: the trace is of what the model computes, as predict
   std::string source = "a backprop.Network";
   if (py::isinstance<PythonNetwork>(network)) {
     const Model& traced = network.cast<const PythonNetwork&>().model();

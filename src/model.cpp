@@ -14,7 +14,7 @@
 
 namespace backprop {
 
-Model::Model(io::Model model, NetworkSpec exact_network)
+Model::Model(io::ModelFile model, NetworkSpec exact_network)
     : network_(std::make_unique<Network<float>>(model.network)),
       exact_network_(std::move(exact_network)),
       scaling_(std::move(model.scaling)),
@@ -26,7 +26,7 @@ Model::Model(io::Model model, NetworkSpec exact_network)
 
 Model::Model(const NetworkSpec& spec) : network_(std::make_unique<Network<float>>(spec)), exact_network_(spec) {}
 
-Model::Model(io::Model model) : Model(model, model.network) {}
+Model::Model(io::ModelFile model) : Model(model, model.network) {}
 
 Model Model::load(const std::filesystem::path& path) {
   io::LoadedModel loaded = io::read_model(path);
@@ -187,8 +187,8 @@ EvaluationReport Model::report_bytes(std::span<const std::uint8_t> x, std::span<
   return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size);
 }
 
-io::Model Model::to_model_file() const {
-  io::Model model;
+io::ModelFile Model::to_model_file() const {
+  io::ModelFile model;
   model.network = network_->spec_with_parameters();
   model.scaling = scaling_;
   model.classes = classes_;

@@ -245,6 +245,11 @@ TEST(CsvErrors, MissingAndEmptyFiles) {
   TempDir dir;
   EXPECT_THAT(bad_input_message([&] { load_dataset(dir / "absent.csv", std::nullopt, {}); }),
               HasSubstr("absent.csv: cannot open"));
+  // A folder opens as a stream that reads nothing: the one file reader (base/read_file.hpp) says what it is,
+  // for data files as for network and model files.
+  std::filesystem::create_directory(dir / "folder.csv");
+  EXPECT_THAT(bad_input_message([&] { load_dataset(dir / "folder.csv", std::nullopt, {}); }),
+              HasSubstr("folder.csv: is a directory: expected a file"));
   EXPECT_THAT(csv_error(dir, ""), HasSubstr("data.csv:1:1: expected a header row"));
   EXPECT_THAT(csv_error(dir, "\n  \n"), HasSubstr("data.csv:1:1: expected a header row"));
   EXPECT_THAT(csv_error(dir, "a,b,label\n"), HasSubstr("data.csv:2:1: expected rows of data after the header"));

@@ -121,7 +121,7 @@ TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
   const auto result = nlohmann::json::parse(cv.out);
   ASSERT_EQ(result["folds"].size(), 4u);
 
-  const io::Model network = io::read_model(dir / "net.json").model;
+  const io::ModelFile network = io::read_model(dir / "net.json").model;
   const Dataset data = load_for_network(network.network, (dir / "data.csv").string(), "", "", {});
   const auto folds = cross_validation_folds(data, 4, 3);
   for (std::size_t f = 0; f < folds.size(); ++f) {

@@ -230,7 +230,7 @@ TEST(HardeningNumbers, ANumberThatUnderflowsIsZeroAndFinite) {
 }
 
 TEST(HardeningModel, ClassNamesThatDoNotMatchTheOutputsOrRepeatAreRefused) {
-  io::Model model = Model::from_json(kClassifier, "net.json").to_model_file();
+  io::ModelFile model = Model::from_json(kClassifier, "net.json").to_model_file();
   model.classes = {"a", "b"};
   nlohmann::json exported = nlohmann::json::parse(io::model_to_json(model));
   ASSERT_TRUE(exported.contains("format")) << exported;
@@ -633,7 +633,7 @@ TEST(Hardening33Bytes, AModelTrainedOnUint8RecordsItAndRefusesRawFloats) {
                                              shell_word(dir / "x.npy") + " --labels " + shell_word(dir / "y.npy") +
                                              " --epochs 5 --quiet --out " + shell_word(dir / "m.model"));
   ASSERT_EQ(trained.exit_code, 0) << trained.out;
-  const io::Model model = io::load_model(dir / "m.model");
+  const io::ModelFile model = io::load_model(dir / "m.model");
   EXPECT_TRUE(model.byte_inputs);
   const std::string bytes = read_text(dir / "m.model");
   EXPECT_EQ(bytes[8], 2);  // format version 2: the header holds "inputs": "uint8"

@@ -122,7 +122,7 @@ TEST(LabelSmoothingCommand, EvalReportsThePlainLossAndTheValidationLossIsTheObje
                                         "--label-smoothing 0.2 --validation " + r.validation + " --log " +
                                             shell_word(r.dir / "log.jsonl"));
   ASSERT_EQ(trained.exit_code, 0) << trained.out;
-  const io::Model model = io::load_model(r.dir / "m.model");
+  const io::ModelFile model = io::load_model(r.dir / "m.model");
   const Network<float> network(model.network);
   const Dataset validation =
       load_for_network(model.network, (r.dir / "validation.csv").string(), "", "", model.classes);

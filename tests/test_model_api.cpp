@@ -67,7 +67,7 @@ void write_rings(const TempDir& dir) {
 }
 
 // Every parameter, the scaling and the recipe of two models, compared exactly.
-void expect_same_model(const backprop::io::Model& actual, const backprop::io::Model& expected) {
+void expect_same_model(const backprop::io::ModelFile& actual, const backprop::io::ModelFile& expected) {
   ASSERT_EQ(actual.network.layers.size(), expected.network.layers.size());
   for (std::size_t l = 0; l < actual.network.layers.size(); ++l) {
     EXPECT_EQ(actual.network.layers[l].weights, expected.network.layers[l].weights) << "layer " << l;
@@ -107,7 +107,7 @@ TEST(ModelApi, FitGivesTheCommandsModelBitForBit) {
     const CommandResult r = run_backprop("train " + shell_word(c.network) + " --data " + shell_word(c.data) + " " +
                                          c.flags + " --quiet --device cpu --out " + shell_word(dir / "cli.bin"));
     ASSERT_EQ(r.exit_code, 0) << r.out;
-    const backprop::io::Model command = backprop::io::load_model(dir / "cli.bin");
+    const backprop::io::ModelFile command = backprop::io::load_model(dir / "cli.bin");
 
     const Arrays a = arrays_of(c.network, c.data);
     Model model = Model::load(c.network);
@@ -147,7 +147,7 @@ TEST(ModelApi, FitIsTheLowLevelTrainOfThePreparedData) {
   const TrainingOptions options{.epochs = 5, .validation_split = 0.2, .seed = 2};
 
   const backprop::io::LoadedModel loaded = backprop::io::read_model(dir / "rings.json");
-  const backprop::io::Model& read = loaded.model;
+  const backprop::io::ModelFile& read = loaded.model;
   backprop::NetworkSpec spec = options.start_spec(read.network, loaded.exact_network);
   backprop::TrainingData data = backprop::prepare_training_data(spec, a.data, std::nullopt, std::nullopt, std::nullopt);
   ASSERT_NE(data.validation_or_null(), nullptr);

@@ -24,7 +24,7 @@
 namespace backprop {
 namespace {
 
-using io::Model;
+using io::ModelFile;
 using testing::TempDir;
 using testing::read_text;
 using testing::write_file;
@@ -49,7 +49,7 @@ float random_finite_float(std::mt19937& generator) {
 }
 
 // A 3-5-4-3 classifier with every per-layer setting and parameters of every magnitude.
-Model sample_model() {
+ModelFile sample_model() {
   NetworkSpec spec;
   spec.input = 3;
   LayerSpec hidden1;
@@ -84,7 +84,7 @@ Model sample_model() {
   spec.layers[0].weights[3] = std::numeric_limits<float>::max();
   spec.layers[0].weights[4] = -std::numeric_limits<float>::min();
 
-  Model model;
+  ModelFile model;
   model.network = spec;
   model.scaling.kind = ScalingKind::standard;
   model.scaling.offset = {1.5, -2.25, 0.1};
@@ -95,7 +95,7 @@ Model sample_model() {
   return model;
 }
 
-void expect_same_model(const Model& expected, const Model& actual) {
+void expect_same_model(const ModelFile& expected, const ModelFile& actual) {
   const NetworkSpec& a = expected.network;
   const NetworkSpec& b = actual.network;
   EXPECT_EQ(a.input, b.input);
@@ -208,7 +208,7 @@ class ModelFileBinary : public ::testing::Test {
   }
 
   TempDir dir_;
-  Model model_ = sample_model();
+  ModelFile model_ = sample_model();
   fs::path model_path_ = dir_ / "model.bkp";
   std::string bytes_;
 };
@@ -240,11 +240,11 @@ TEST_F(ModelFileBinary, RoundTripIsBitExact) {
 }
 
 TEST_F(ModelFileBinary, RegressionModelWithoutScalingRoundTrips) {
-  Model model;
+  ModelFile model;
   model.network = io::read_network_file(testing::source_path("examples/seed.json"));
   model.targets = {"y"};
   io::save_model(dir_ / "seed.bkp", model);
-  const Model loaded = io::load_model(dir_ / "seed.bkp");
+  const ModelFile loaded = io::load_model(dir_ / "seed.bkp");
   EXPECT_EQ(loaded.scaling.kind, ScalingKind::none);
   EXPECT_EQ(loaded.targets, std::vector<std::string>{"y"});
   EXPECT_EQ(loaded.network.layers[0].weights[0], static_cast<double>(0.1f));
@@ -372,7 +372,7 @@ TEST_F(ModelFileBinary, ScalingOfTheWrongLengthIsRefused) {
             std::string::npos)
       << message;
 
-  Model model = sample_model();
+  ModelFile model = sample_model();
   model.scaling.offset.pop_back();
   const std::string save_message = bad_input_message([&] { io::save_model(dir_ / "bad.bkp", model); });
   EXPECT_NE(save_message.find("scaling.offset: expected 3 numbers"), std::string::npos) << save_message;
@@ -396,7 +396,7 @@ TEST_F(ModelFileBinary, NonFiniteParameterIsRefusedWithItsName) {
 class ModelFileJson : public ::testing::Test {
  protected:
   TempDir dir_;
-  Model model_ = sample_model();
+  ModelFile model_ = sample_model();
 };
 
 TEST_F(ModelFileJson, ExportRoundTripIsBitExact) {
@@ -413,7 +413,7 @@ TEST_F(ModelFileJson, ExportRoundTripIsBitExact) {
 
 TEST_F(ModelFileJson, ManyRandomFloatsReadBackBitExact) {
   // One layer of 200 x 100 parameters from random bit patterns, through JSON text and back.
-  Model model;
+  ModelFile model;
   model.network.input = 200;
   LayerSpec layer;
   layer.units = 100;
@@ -444,7 +444,7 @@ TEST_F(ModelFileJson, NetworkFileStillRefusesModelKeysWithoutFormat) {
 }
 
 TEST_F(ModelFileJson, PlainNetworkFileLoadsAsAModel) {
-  const Model seed = io::load_model(testing::source_path("examples/seed.json"));
+  const ModelFile seed = io::load_model(testing::source_path("examples/seed.json"));
   EXPECT_EQ(seed.scaling.kind, ScalingKind::none);
   EXPECT_TRUE(seed.classes.empty());
   ASSERT_EQ(seed.network.layers.size(), 3u);
@@ -454,7 +454,7 @@ TEST_F(ModelFileJson, PlainNetworkFileLoadsAsAModel) {
   write_file(dir_ / "net.json",
              R"({"input": 4, "layers": [{"units": 3, "activation": "relu"}, {"units": 2, "activation": "sigmoid"}],
                  "seed": 42})");
-  const Model drawn = io::load_model(dir_ / "net.json");
+  const ModelFile drawn = io::load_model(dir_ / "net.json");
   const NetworkSpec initial = Network<double>(io::read_network_file(dir_ / "net.json")).spec_with_parameters();
   EXPECT_EQ(parameter_bits(drawn.network), parameter_bits(initial));
   ASSERT_EQ(drawn.network.layers[0].weights.size(), 12u);
@@ -538,7 +538,7 @@ TEST(ModelFileSave, RefusedModelLeavesTheOldFileByteIdentical) {
   TempDir dir;
   io::save_model(dir / "model.bkp", sample_model());
   const std::string old_bytes = read_text(dir / "model.bkp");
-  Model broken = sample_model();
+  ModelFile broken = sample_model();
   broken.network.layers[1].weights[0] = std::nan("");
   EXPECT_THROW(io::save_model(dir / "model.bkp", broken), Error);
   broken = sample_model();
@@ -552,7 +552,7 @@ TEST(ModelFileSave, RefusedModelLeavesTheOldFileByteIdentical) {
 TEST(ModelFileSave, SavingOverAnExistingModelReplacesItWholly) {
   TempDir dir;
   io::save_model(dir / "model.bkp", sample_model());
-  Model smaller;
+  ModelFile smaller;
   smaller.network = io::read_network_file(testing::source_path("examples/seed.json"));
   io::save_model(dir / "model.bkp", smaller);
   EXPECT_EQ(parameter_bits(io::load_model(dir / "model.bkp").network), parameter_bits(smaller.network));

@@ -66,7 +66,7 @@ class Model {
   static Model from_json(std::string_view text, const std::string& source = "<json>");
   // A network spec (parameters given or drawn from its seed), with no scaling or names.
   explicit Model(const NetworkSpec& spec);
-  explicit Model(io::Model model);
+  explicit Model(io::ModelFile model);
 
   // Trains from the current parameters; options override the recipe (training, optimizer, seed). Keeps the
   // trained parameters, the scaling (fitted on the training rows; a trained model keeps its own, and an
@@ -113,13 +113,13 @@ class Model {
   const std::vector<std::string>& targets() const { return targets_; }
   const std::vector<std::string>& features() const { return features_; }
   // What save writes: the parameters, scaling and names.
-  io::Model to_model_file() const;
+  io::ModelFile to_model_file() const;
   // The spec for a trace in double: as loaded (a network file's numbers as written) until fit, then the
   // trained float32 parameters.
   NetworkSpec spec_for_trace() const;
 
  private:
-  Model(io::Model model, NetworkSpec exact_network);
+  Model(io::ModelFile model, NetworkSpec exact_network);
 
   std::unique_ptr<Network<float>> network_;
   NetworkSpec exact_network_;  // spec_for_trace until fit
@@ -127,7 +127,7 @@ class Model {
   std::vector<std::string> classes_, targets_, features_;
   bool trained_ = false;          // fit has run (spec_for_trace)
   bool scaling_trained_ = false;  // a trained model's scaling (a model file's or fit's): kept by fit
-  bool byte_inputs_ = false;      // trained on uint8 data (io::Model::byte_inputs)
+  bool byte_inputs_ = false;      // trained on uint8 data (io::ModelFile::byte_inputs)
 
   TrainingResult fit_data(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
                           const RunSettings& settings, std::span<const float> sample_weight);

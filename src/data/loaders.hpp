@@ -24,7 +24,8 @@ inline constexpr std::size_t kMaxCsvBytes = std::size_t{1} << 30;
 // The bytes of a file, read in chunks; a name ending in ".gz" is decompressed as it is read (zlib), and a
 // truncated or corrupt gzip stream is an error naming the file. The reading stops with Error(bad_input) as
 // soon as the data passes what an IDX or NPY header declares, or csv_limit bytes of CSV: a small .gz that
-// unpacks to gigabytes is refused without being unpacked. Throws Error(bad_input) "FILE: cannot open: REASON".
+// unpacks to gigabytes is refused without being unpacked. A plain file is opened and read by base/read_file.hpp's
+// FileReader (its errors: "FILE: cannot open: REASON", "FILE: is a directory: expected a file").
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path, std::size_t csv_limit = kMaxCsvBytes);
 
 // Standard input as CSV text ("--data -"), read the same way (at most csv_limit bytes).

@@ -16,13 +16,12 @@
 #include <vector>
 
 #include "backprop/base/error.hpp"
+#include "backprop/base/read_file.hpp"
 #include "loaders.hpp"
 
 namespace backprop::data {
 
 namespace {
-
-constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
 
 std::string lowercase_name(const std::filesystem::path& path) {
   std::string name = path.filename().string();
@@ -80,34 +79,31 @@ std::optional<DeclaredEnd> limit_of(const std::filesystem::path& path, const std
                   end.what + ", got " + got);
 }
 
-// The bytes of one stream, read a chunk at a time. `total`: the size when known beforehand (a regular
-// file), so that a file longer than its header declares is refused before it is read; `hint`: an expected
-// size to allocate once.
+// The bytes of one stream, read a chunk at a time (base/read_file.hpp's loop). `total`: the size when known
+// beforehand (a regular file), so that a file longer than its header declares is refused before it is read;
+// `hint`: an expected size to allocate once.
 // `path` gives the format by its name; `name` is how messages call the stream.
-std::vector<std::uint8_t> read_chunks(const std::filesystem::path& path, const std::string& name,
-                                      const ReadChunk& read_chunk, std::optional<std::uint64_t> total,
-                                      std::uint64_t hint, std::size_t csv_limit) {
+std::vector<std::uint8_t> read_data_chunks(const std::filesystem::path& path, const std::string& name,
+                                           const ReadChunk& read_chunk, std::optional<std::uint64_t> total,
+                                           std::uint64_t hint, std::size_t csv_limit) {
   std::vector<std::uint8_t> bytes;
   std::optional<DeclaredEnd> end;
-  bool finished = false;
-  while (!finished) {
-    const std::size_t used = bytes.size();
-    // Within the capacity reserved for the declared size (at least one byte: the read that finds the end),
-    // so that the last read does not make the vector grow to twice the data (the peak it saves:
-    // docs/performance.md, "Measurements behind the code"); past it, a chunk, which the check below refuses.
-    const std::size_t room = end && bytes.capacity() > used ? std::min(kChunkBytes, bytes.capacity() - used)
-                                                            : kChunkBytes;
-    bytes.resize(used + room);
-    const std::size_t got = read_chunk(bytes.data() + used, room);
-    bytes.resize(used + got);
-    finished = got == 0;
+  // Within the capacity reserved for the declared size (at least one byte: the read that finds the end), so
+  // that the last read does not make the vector grow to twice the data (the peak it saves: docs/performance.md,
+  // "Measurements behind the code"); past it, a chunk, which the check below refuses.
+  const auto room = [&](const std::vector<std::uint8_t>& so_far) {
+    return end && so_far.capacity() > so_far.size() ? std::min(kReadChunkBytes, so_far.capacity() - so_far.size())
+                                                    : kReadChunkBytes;
+  };
+  const auto check = [&](std::vector<std::uint8_t>& so_far, bool finished) {
     if (!end) {
-      end = limit_of(path, name, bytes, finished, csv_limit);
+      end = limit_of(path, name, so_far, finished, csv_limit);
       if (end && total && *total > end->bytes) refuse_beyond(name, *end, total);
-      if (end) bytes.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(end->bytes, hint) + 1));
+      if (end) so_far.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(end->bytes, hint) + 1));
     }
-    if (end && bytes.size() > end->bytes) refuse_beyond(name, *end, total);
-  }
+    if (end && so_far.size() > end->bytes) refuse_beyond(name, *end, total);
+  };
+  read_chunks(bytes, read_chunk, room, check);
   return bytes;
 }
 
@@ -133,7 +129,7 @@ std::vector<std::uint8_t> read_gzip_file(const std::filesystem::path& path, std:
                       (status == Z_BUF_ERROR ? " (the file is truncated)" : ""));
     return 0;
   };
-  return read_chunks(path, name, read_chunk, std::nullopt, gzip_size_hint(path), csv_limit);
+  return read_data_chunks(path, name, read_chunk, std::nullopt, gzip_size_hint(path), csv_limit);
 }
 
 }  // namespace
@@ -158,23 +154,11 @@ FileFormat format_of(const std::filesystem::path& path, const std::vector<std::u
 
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path, std::size_t csv_limit) {
   if (is_gzip_name(path)) return read_gzip_file(path, csv_limit);
-  const std::string name = path.string();
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) throw_bad_input(name + ": cannot open: is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_bad_input(name + ": cannot open: " + std::strerror(errno));
-  std::optional<std::uint64_t> size;
-  if (std::filesystem::is_regular_file(path, error)) {
-    const std::uintmax_t bytes = std::filesystem::file_size(path, error);
-    if (!error) size = bytes;
-  }
-  const ReadChunk read_chunk = [&](std::uint8_t* into, std::size_t room) -> std::size_t {
-    in.read(reinterpret_cast<char*>(into), static_cast<std::streamsize>(room));
-    if (in.bad()) throw_bad_input(name + ": cannot read: " + std::strerror(errno));
-    return static_cast<std::size_t>(in.gcount());
-  };
+  FileReader file(path);
+  const ReadChunk read_chunk = [&](std::uint8_t* into, std::size_t room) { return file.read(into, room); };
   // A regular file longer than its header declares is refused before it is read, naming its length.
-  return read_chunks(path, name, read_chunk, size, size.value_or(0), csv_limit);
+  const std::optional<std::uint64_t> size = file.size();
+  return read_data_chunks(path, path.string(), read_chunk, size, size.value_or(0), csv_limit);
 }
 
 std::string read_standard_input(std::size_t csv_limit) {
@@ -183,7 +167,8 @@ std::string read_standard_input(std::size_t csv_limit) {
     if (std::cin.bad()) throw_bad_input("<stdin>: cannot read");
     return static_cast<std::size_t>(std::cin.gcount());
   };
-  const std::vector<std::uint8_t> bytes = read_chunks("stdin.csv", "<stdin>", read_chunk, std::nullopt, 0, csv_limit);
+  const std::vector<std::uint8_t> bytes =
+      read_data_chunks("stdin.csv", "<stdin>", read_chunk, std::nullopt, 0, csv_limit);
   return std::string(bytes.begin(), bytes.end());
 }
 

@@ -87,7 +87,7 @@ struct Shape {
   bool one_sigmoid_class = false;  // one sigmoid output of a classifier: outputs 1 - p, p
 };
 
-Shape shape_of(const Model& model, TaskKind task, const CExportOptions& options) {
+Shape shape_of(const ModelFile& model, TaskKind task, const CExportOptions& options) {
   const NetworkSpec& spec = model.network;
   Shape shape;
   shape.inputs = spec.input;
@@ -104,7 +104,7 @@ Shape shape_of(const Model& model, TaskKind task, const CExportOptions& options)
   return shape;
 }
 
-void check_model(const Model& model, const CExportOptions& options) {
+void check_model(const ModelFile& model, const CExportOptions& options) {
   check_c_name(options.name);
   const NetworkSpec& spec = model.network;
   if (spec.input < 1 || spec.layers.empty()) throw_bad_input("C export: the model has no layers");
@@ -141,7 +141,7 @@ std::string activation_statement(const LayerSpec& layer, const std::string& targ
 
 
 // The comment block at the top of both files.
-std::string comment_block(const Model& model, const Shape& shape, const CExportOptions& options,
+std::string comment_block(const ModelFile& model, const Shape& shape, const CExportOptions& options,
                           std::uint64_t source_checksum) {
   const NetworkSpec& spec = model.network;
   char checksum[32];
@@ -170,7 +170,7 @@ std::string comment_block(const Model& model, const Shape& shape, const CExportO
   return text + " */\n";
 }
 
-std::string header_text(const Model& model, const Shape& shape, const CExportOptions& options,
+std::string header_text(const ModelFile& model, const Shape& shape, const CExportOptions& options,
                         std::uint64_t checksum) {
   const std::string& n = options.name;
   std::string guard = n + "_H";
@@ -222,7 +222,7 @@ std::vector<double> unit_scales(const LayerSpec& layer, std::size_t in) {
 // without a chain from one step to the next, which the compiler vectorizes (a dot product per unit in float
 // is one chain of dependent additions, which the compiler cannot vectorize without reordering the sum). int8 weights are OUT x IN, one row
 // per unit with its scale: an int32 dot product has no such chain.
-std::string layer_arrays(const Model& model, std::size_t l, const CExportOptions& options) {
+std::string layer_arrays(const ModelFile& model, std::size_t l, const CExportOptions& options) {
   const LayerSpec& layer = model.network.layers[l];
   const auto in = static_cast<std::size_t>(model.network.layer_input(l));
   const auto out = static_cast<std::size_t>(layer.units);
@@ -259,7 +259,7 @@ std::string layer_arrays(const Model& model, std::size_t l, const CExportOptions
 }
 
 // Layer l's loop in NAME_predict, reading `in` and writing `out` (C expressions).
-std::string layer_loop(const Model& model, std::size_t l, const CExportOptions& options, const std::string& in,
+std::string layer_loop(const ModelFile& model, std::size_t l, const CExportOptions& options, const std::string& in,
                        const std::string& out, const std::string& quantized) {
   const LayerSpec& layer = model.network.layers[l];
   const std::string k = std::to_string(l + 1), n = options.name;
@@ -293,7 +293,7 @@ std::string layer_loop(const Model& model, std::size_t l, const CExportOptions& 
   return text;
 }
 
-std::string predict_function(const Model& model, const Shape& shape, const CExportOptions& options) {
+std::string predict_function(const ModelFile& model, const Shape& shape, const CExportOptions& options) {
   const NetworkSpec& spec = model.network;
   const std::string n = options.name, widest = std::to_string(shape.widest);
   const std::string quantized = "((int8_t *)(void *)(scratch + " + std::to_string(2 * shape.widest) + "))";
@@ -321,7 +321,7 @@ std::string predict_function(const Model& model, const Shape& shape, const CExpo
   return text + "}\n";
 }
 
-std::string source_text(const Model& model, const Shape& shape, const CExportOptions& options,
+std::string source_text(const ModelFile& model, const Shape& shape, const CExportOptions& options,
                         const std::string& header_name, std::uint64_t checksum) {
   const std::string n = options.name;
   std::string text = comment_block(model, shape, options, checksum);
@@ -358,7 +358,7 @@ void check_c_name(std::string_view name) {
                     "keyword), got '" + comment_text(name) + "'");
 }
 
-CSource c_source(const Model& model, TaskKind task, const CExportOptions& options, const std::string& header_name,
+CSource c_source(const ModelFile& model, TaskKind task, const CExportOptions& options, const std::string& header_name,
                  std::uint64_t source_checksum) {
   check_model(model, options);
   const Shape shape = shape_of(model, task, options);
@@ -374,7 +374,7 @@ std::filesystem::path c_source_path(const std::filesystem::path& header_path) {
   return source_path.replace_extension(".c");
 }
 
-void export_c(const std::filesystem::path& header_path, const Model& model, TaskKind task,
+void export_c(const std::filesystem::path& header_path, const ModelFile& model, TaskKind task,
               const CExportOptions& options) {
   const std::filesystem::path source_path = c_source_path(header_path);
   const std::uint64_t checksum = options.source.empty() ? 0 : fnv1a_64(read_file(options.source));

@@ -47,7 +47,9 @@ constexpr std::string_view kBinaryHeaderKeys[] = {"scaling", "classes", "targets
 constexpr std::string_view kByteInputs = "uint8";
 
 // The version a model is written as: 1 unless it holds version 2's one addition.
-unsigned version_for(const Model& model) { return model.byte_inputs ? kModelFormatVersion : kFirstModelFormatVersion; }
+unsigned version_for(const ModelFile& model) {
+  return model.byte_inputs ? kModelFormatVersion : kFirstModelFormatVersion;
+}
 
 // ---- checksum and little-endian bytes ----
 
@@ -171,7 +173,7 @@ class ExtrasReader {
     throw_bad_input(source_ + ": " + path + ": " + expected);
   }
 
-  void read(const Json& root, Model& model) const {
+  void read(const Json& root, ModelFile& model) const {
     if (root.contains("scaling")) model.scaling = scaling(root["scaling"]);
     if (root.contains("classes")) model.classes = names(root["classes"], "classes");
     if (root.contains("targets")) model.targets = names(root["targets"], "targets");
@@ -188,7 +190,7 @@ class ExtrasReader {
 
   // Class names, when there are any, name each class the outputs make exactly once: predict writes one
   // column per name and indexes them by the predicted class.
-  void check_classes(const Model& model) const {
+  void check_classes(const ModelFile& model) const {
     if (model.classes.empty()) return;
     const auto expected = static_cast<std::size_t>(class_count(model.network));
     if (model.classes.size() != expected || task_of(model.network) != TaskKind::classification)
@@ -249,7 +251,7 @@ class ExtrasReader {
   const std::string& source_;
 };
 
-void add_extras(Json& root, const Model& model) {
+void add_extras(Json& root, const ModelFile& model) {
   root["scaling"] = scaling_json(model.scaling);
   root["classes"] = model.classes;
   root["targets"] = model.targets;
@@ -259,8 +261,8 @@ void add_extras(Json& root, const Model& model) {
 
 // The model ready to write: parameters filled and float-rounded, everything checked, so that what is
 // written always loads back. Throws Error(bad_input) "WHERE...", e.g. where = "PATH: cannot save: ".
-Model checked_for_saving(const Model& model, const std::string& where) {
-  Model out;
+ModelFile checked_for_saving(const ModelFile& model, const std::string& where) {
+  ModelFile out;
   try {
     validate(model.network);
     out.network = with_parameters(model.network);
@@ -299,7 +301,7 @@ double json_number_for_float(float value) {
 
 // ---- binary ----
 
-std::string binary_bytes(const Model& model) {
+std::string binary_bytes(const ModelFile& model) {
   NetworkSpec architecture_only = model.network;
   std::uint64_t count = 0;
   for (auto& layer : architecture_only.layers) {
@@ -325,7 +327,7 @@ std::string binary_bytes(const Model& model) {
   return bytes;
 }
 
-Model load_binary(std::string_view bytes, const std::string& file) {
+ModelFile load_binary(std::string_view bytes, const std::string& file) {
   const std::size_t size = bytes.size();
   // Computed first so that every structural error can also say whether the bytes are damaged.
   const bool checksum_matches =
@@ -377,7 +379,7 @@ Model load_binary(std::string_view bytes, const std::string& file) {
     fail(kFixedHeaderBytes + duplicate->offset, "header: duplicate key '" + duplicate->key +
                                                     "' (expected each key once in an object)");
 
-  Model model;
+  ModelFile model;
   const std::string header_source = file + ": header";
   try {
     model.network = detail::network_from_json(header, header_source, kBinaryHeaderKeys);
@@ -444,9 +446,9 @@ Model load_binary(std::string_view bytes, const std::string& file) {
 
 // ---- JSON ----
 
-Model load_json(std::string_view text, const std::string& file) {
+ModelFile load_json(std::string_view text, const std::string& file) {
   const Json root = detail::parse_json_document(text, file);
-  Model model;
+  ModelFile model;
   if (!root.is_object() || !root.contains("format")) {
     // A plain network file: the parameters it gives, the initializer's draws for those it does not.
     model.network = with_parameters(detail::network_from_json(root, file));
@@ -482,13 +484,13 @@ Model load_json(std::string_view text, const std::string& file) {
 
 }  // namespace
 
-void save_model(const fs::path& path, const Model& model) {
+void save_model(const fs::path& path, const ModelFile& model) {
   write_file_atomically(path, binary_bytes(checked_for_saving(model, path.string() + ": cannot save: ")));
 }
 
-std::string model_bytes(const Model& model) { return binary_bytes(checked_for_saving(model, "model_bytes: ")); }
+std::string model_bytes(const ModelFile& model) { return binary_bytes(checked_for_saving(model, "model_bytes: ")); }
 
-Model load_model(const fs::path& path) {
+ModelFile load_model(const fs::path& path) {
   return load_model_bytes(read_file(path, model_size_limit(path.string())), path.string());
 }
 
@@ -534,7 +536,7 @@ SizeLimit model_size_limit(const std::string& source) {
   };
 }
 
-Model load_model_bytes(std::string_view bytes, const std::string& file) {
+ModelFile load_model_bytes(std::string_view bytes, const std::string& file) {
   switch (model_start(bytes, file, true)) {
     case ModelStart::json: return load_json(bytes, file);
     case ModelStart::binary: return load_binary(bytes, file);
@@ -543,8 +545,8 @@ Model load_model_bytes(std::string_view bytes, const std::string& file) {
   throw_bad_input(file + ": offset 0: expected a model (binary or JSON) or a network file");
 }
 
-std::string model_to_json(const Model& model) {
-  Model printable = checked_for_saving(model, "model_to_json: ");
+std::string model_to_json(const ModelFile& model) {
+  ModelFile printable = checked_for_saving(model, "model_to_json: ");
   for (auto& layer : printable.network.layers)
     for (auto* values : {&layer.weights, &layer.bias})
       for (double& value : *values) value = json_number_for_float(static_cast<float>(value));
@@ -555,7 +557,7 @@ std::string model_to_json(const Model& model) {
   return root.dump(1) + "\n";
 }
 
-void export_model_json(const fs::path& path, const Model& model) {
+void export_model_json(const fs::path& path, const ModelFile& model) {
   // Checked here too, so that an error names the file rather than model_to_json.
   write_file_atomically(path, model_to_json(checked_for_saving(model, path.string() + ": cannot save: ")));
 }

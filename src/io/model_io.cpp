@@ -20,8 +20,8 @@ LoadedModel read_model(const std::filesystem::path& path) {
   return loaded;
 }
 
-Model build_model(const Network<float>& trained, const Scaling& scaling, const Dataset& train_data) {
-  Model model;
+ModelFile build_model(const Network<float>& trained, const Scaling& scaling, const Dataset& train_data) {
+  ModelFile model;
   model.network = trained.spec_with_parameters();
   model.scaling = scaling;
   model.classes = train_data.class_names;

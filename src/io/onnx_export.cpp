@@ -19,7 +19,7 @@ namespace {
 
 namespace onnx = backprop::onnx_proto;
 
-// A float32 initializer of the given shape; values are doubles that hold floats (io::Model's convention).
+// A float32 initializer of the given shape; values are doubles that hold floats (io::ModelFile's convention).
 void add_initializer(onnx::GraphProto& graph, const std::string& name, const std::vector<std::int64_t>& dims,
                      const std::vector<double>& values) {
   onnx::TensorProto& tensor = *graph.add_initializer();
@@ -71,7 +71,7 @@ void add_metadata(onnx::ModelProto& proto, const std::string& key, const std::ve
   entry.set_value(nlohmann::json(names).dump());
 }
 
-// The row-major [in, out] weights of a layer (io::Model's layout) as row-major [out, in]: the layout of
+// The row-major [in, out] weights of a layer (io::ModelFile's layout) as row-major [out, in]: the layout of
 // Gemm's B with transB = 1, which is what the common exporters write (PyTorch's Linear) and what OpenCV's
 // dnn needs (docs/onnx.md).
 std::vector<double> transposed(const std::vector<double>& weights, std::size_t in, std::size_t out) {
@@ -88,7 +88,7 @@ std::string joined(const std::vector<std::string>& names) {
 }
 
 // Throws Error(bad_input) when a parameter or the scaling does not fit the network.
-void check_shapes(const Model& model) {
+void check_shapes(const ModelFile& model) {
   const NetworkSpec& spec = model.network;
   if (spec.input < 1 || spec.layers.empty()) throw_bad_input("ONNX export: the model has no layers");
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
@@ -110,7 +110,7 @@ void check_shapes(const Model& model) {
 
 bool onnx_export_available() { return true; }
 
-std::string onnx_model_bytes(const Model& model) {
+std::string onnx_model_bytes(const ModelFile& model) {
   check_shapes(model);
   const NetworkSpec& spec = model.network;
 
@@ -190,7 +190,7 @@ std::string onnx_model_bytes(const Model& model) {
   return bytes;
 }
 
-void export_onnx(const std::filesystem::path& path, const Model& model) {
+void export_onnx(const std::filesystem::path& path, const ModelFile& model) {
   write_file_atomically(path, onnx_model_bytes(model));
 }
 

@@ -13,7 +13,7 @@ namespace {
 }  // namespace
 
 bool onnx_export_available() { return false; }
-std::string onnx_model_bytes(const Model&) { not_built_in(); }
-void export_onnx(const std::filesystem::path&, const Model&) { not_built_in(); }
+std::string onnx_model_bytes(const ModelFile&) { not_built_in(); }
+void export_onnx(const std::filesystem::path&, const ModelFile&) { not_built_in(); }
 
 }  // namespace backprop::io

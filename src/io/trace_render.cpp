@@ -246,7 +246,7 @@ std::string render_trace(const Trace& trace, TraceFormat format, const TraceRend
   }
 }
 
-std::vector<double> traced_input(const Model& model, const std::vector<double>& given) {
+std::vector<double> traced_input(const ModelFile& model, const std::vector<double>& given) {
   const auto width = static_cast<std::size_t>(model.network.input);
   if (given.empty() || given.size() % width != 0)  // trace() says what it expects
     return given;
@@ -259,7 +259,7 @@ std::vector<double> traced_input(const Model& model, const std::vector<double>& 
   return scale_rows(model.scaling, given);
 }
 
-TraceRenderOptions trace_render_options(const Model& model, const std::vector<double>& given, int digits,
+TraceRenderOptions trace_render_options(const ModelFile& model, const std::vector<double>& given, int digits,
                                         bool expand, const std::string& source) {
   TraceRenderOptions options{.digits = digits, .expand = expand, .source = source};
   if (!model.scaling.empty()) {

@@ -48,7 +48,7 @@ struct CSource {
 // that do not fit the network.
 // `task` is the model's (io::LoadedModel::task): a classifier's outputs are probabilities.
 // source_checksum: the model file's FNV-1a 64, for the comment block.
-CSource c_source(const Model& model, TaskKind task, const CExportOptions& options, const std::string& header_name,
+CSource c_source(const ModelFile& model, TaskKind task, const CExportOptions& options, const std::string& header_name,
                  std::uint64_t source_checksum = 0);
 
 // X.c's path for X.h; throws Error(bad_input) "--out: expected a header file name ending in .h ..." otherwise.
@@ -56,7 +56,7 @@ std::filesystem::path c_source_path(const std::filesystem::path& header_path);
 
 // Writes X.h (header_path, which must end in ".h") and X.c beside it, each atomically; the comment block names
 // options.source with the FNV-1a 64 checksum of its bytes.
-void export_c(const std::filesystem::path& header_path, const Model& model, TaskKind task,
+void export_c(const std::filesystem::path& header_path, const ModelFile& model, TaskKind task,
               const CExportOptions& options);
 
 }  // namespace backprop::io

@@ -31,7 +31,8 @@ namespace backprop::io {
 inline constexpr unsigned kModelFormatVersion = 2;  // the newest this program reads
 inline constexpr unsigned kFirstModelFormatVersion = 1;
 
-struct Model {
+// What a model file holds (its name is the file's; the high-level API's class is backprop::Model, model.hpp).
+struct ModelFile {
   NetworkSpec network;                    // with weights and bias of every layer filled
   Scaling scaling;                        // applied to raw features before the network
   std::vector<std::string> classes;       // classification: class index -> label; empty for regression
@@ -48,16 +49,16 @@ struct Model {
 
 // Atomic write; on any failure the file at `path` is left as it was. Throws Error(bad_input) for an
 // unwritable destination.
-void save_model(const std::filesystem::path& path, const Model& model);
+void save_model(const std::filesystem::path& path, const ModelFile& model);
 // The bytes save_model writes (binary, checksum included): what Python's pickle carries.
-std::string model_bytes(const Model& model);
+std::string model_bytes(const ModelFile& model);
 // Binary or JSON (by content: the magic), or a plain network file (then without scaling or classes).
 // Throws Error(bad_input) naming the file and byte offset: wrong magic or version, truncated, bad
 // checksum, sizes that do not fit the file, a header that is not a valid network.
-Model load_model(const std::filesystem::path& path);
+ModelFile load_model(const std::filesystem::path& path);
 // The same from bytes in memory; `source` names them in messages (the fuzzers, tests/fuzz/, use it).
-Model load_model_bytes(std::string_view bytes, const std::string& source);
-std::string model_to_json(const Model& model);
+ModelFile load_model_bytes(std::string_view bytes, const std::string& source);
+std::string model_to_json(const ModelFile& model);
 // What read_file may read of a model or network file (load_model, read_model, read_network_file): the first
 // bytes must be the binary magic or, after white space, '{' (else Error(bad_input), as load_model_bytes
 // says it); a binary model at most what its header length declares plus 4 bytes for each of the most
@@ -65,6 +66,6 @@ std::string model_to_json(const Model& model);
 inline constexpr std::size_t kMaxJsonModelBytes = std::size_t{1} << 30;
 inline constexpr std::size_t kMaxModelHeaderBytes = std::size_t{1} << 26;
 SizeLimit model_size_limit(const std::string& source);
-void export_model_json(const std::filesystem::path& path, const Model& model);  // atomic, like save_model
+void export_model_json(const std::filesystem::path& path, const ModelFile& model);  // atomic, like save_model
 
 }  // namespace backprop::io

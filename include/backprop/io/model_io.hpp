@@ -15,7 +15,7 @@ namespace backprop::io {
 struct LoadedModel {
   // As load_model reads it: every parameter present (the initializer's draws from the file's seed where a
   // network file gives none) and rounded to float32; scaling, classes, targets and features of a model.
-  Model model;
+  ModelFile model;
   // The network with its numbers as the file writes them, in double (a JSON file), for trace and
   // gradcheck, which compute in double; weights a network file leaves out stay empty. A binary model's
   // float32 parameters otherwise (= model.network).
@@ -29,7 +29,7 @@ LoadedModel read_model(const std::filesystem::path& path);
 
 // The model that saving a trained network writes: its parameters, the scaling its inputs were scaled by,
 // and the names of the data it was trained on (classes, targets, features).
-Model build_model(const Network<float>& trained, const Scaling& scaling, const Dataset& train_data);
+ModelFile build_model(const Network<float>& trained, const Scaling& scaling, const Dataset& train_data);
 
 }  // namespace backprop::io
 

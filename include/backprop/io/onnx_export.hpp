@@ -37,9 +37,9 @@ bool onnx_export_available();
 
 // The serialized ModelProto. Throws Error(bad_input) when ONNX was not built in, or when the model's
 // parameters or scaling do not fit its network.
-std::string onnx_model_bytes(const Model& model);
+std::string onnx_model_bytes(const ModelFile& model);
 
 // Writes onnx_model_bytes(model) atomically (write_file_atomically): on failure path is left as it was.
-void export_onnx(const std::filesystem::path& path, const Model& model);
+void export_onnx(const std::filesystem::path& path, const ModelFile& model);
 
 }  // namespace backprop::io

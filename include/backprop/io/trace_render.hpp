@@ -41,9 +41,9 @@ std::string render_trace(const Trace& trace, TraceFormat format, const TraceRend
 // A trace of a model traces what it computes: the rows given (the network's inputs, row-major) scaled by the
 // model's scaling, as predict scales them (data/scaling.hpp's scale_rows); a model trained on uint8 data
 // also needs them in [0, 1] (check_byte_inputs). `given` unchanged for a network file.
-std::vector<double> traced_input(const Model& model, const std::vector<double>& given);
+std::vector<double> traced_input(const ModelFile& model, const std::vector<double>& given);
 // The options render_trace takes for such a trace: the source, and the input as given when it was scaled.
-TraceRenderOptions trace_render_options(const Model& model, const std::vector<double>& given, int digits,
+TraceRenderOptions trace_render_options(const ModelFile& model, const std::vector<double>& given, int digits,
                                         bool expand, const std::string& source);
 
 }  // namespace backprop::io

@@ -39,7 +39,7 @@ inline constexpr unsigned kCheckpointFormatVersion = 1;
 
 struct Checkpoint {
   RunFingerprint run;
-  io::Model model;      // the network with the state's parameters, scaling, classes, names
+  io::ModelFile model;      // the network with the state's parameters, scaling, classes, names
   TrainingState state;
 };
 

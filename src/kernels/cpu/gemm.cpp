@@ -280,8 +280,8 @@ void run_together(const GemmCall<T>* calls, std::size_t count) {
     plans[p].run_block(index);
   };
   // Products too small to share out, even together, stay on the calling thread: waking a worker costs more
-  // than they do (the seed network at batch 8 ran at 4.5M samples/s on 2 threads, 7.1M on 1). The blocks are
-  // the same either way, so the results are too.
+  // than they do (docs/performance.md, "Measurements behind the code"). The blocks are the same either way, so
+  // the results are too.
   if (total == 1 || flops < kParallelFlops) {
     for (std::size_t i = 0; i < total; ++i) run_index(i);
     return;

@@ -64,9 +64,9 @@ void Job::take_indices(bool from_front) {
 // Waiting on a shared 2-core machine. Spinning with PAUSE alone went wrong when another program kept the
 // cores busy: the caller spun on a worker that the scheduler had put on the caller's own core, and a
 // waiting worker spun through time the caller needed, and the 2-thread figures swung widely from run to run
-// (docs/performance.md, "Measurements behind the code"). So a waiter spins briefly (a step's products come microseconds apart),
-// then yields the core to whatever else is runnable on it (the thread it waits for, perhaps), and a worker
-// idle for longer sleeps.
+// (docs/performance.md, "Measurements behind the code"). So a waiter spins briefly (a step's products come
+// microseconds apart), then yields the core to whatever else is runnable on it (the thread it waits for,
+// perhaps), and a worker idle for longer sleeps.
 constexpr int kPauseSpins = 2000;      // PAUSEs: longer than a step's products are apart, far below a time slice
 constexpr int kYieldSpins = 200;        // then sched_yield (each returns at once on an idle core)
 

@@ -14,7 +14,6 @@
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
 #include "backprop/base/read_file.hpp"
-#include "data/loaders.hpp"
 #include "network_json.hpp"
 
 namespace backprop::io {

@@ -5,7 +5,8 @@ Every #include "..." of the library (src/, include/backprop/), the command (cli/
 resolved to the folder that holds the header: "backprop/F/x.hpp" (a public header) and "F/x.hpp" (an internal
 header under src/) to F, a name beside the including file to its own folder. An include of another folder must be
 one ALLOWED lists for the including folder; an include that resolves to no file, an internal header (src/) included by
-a public header or by cli/ or python/, and a folder that has no row in ALLOWED are errors too.
+a public header or by cli/ or python/, another folder's internal header that is not one it offers (SHARED_INTERNAL),
+and a folder that has no row in ALLOWED are errors too.
 
 Usage: layers.py ROOT [--plant FILE:HEADER]... (--plant adds an include line to FILE as it is read, without
 changing the file: the test that shows the check fails on an upward include.)
@@ -30,6 +31,18 @@ ALLOWED = {
     "nn": ["kernels", "base"],
     "kernels": ["base"],
     "base": [],
+}
+# The internal headers (under src/) that a folder offers to the folders above it; any other internal header is
+# its folder's own (data/loaders.hpp: the loaders' private declarations), and another folder may not include it.
+SHARED_INTERNAL = {
+    "src/base/clones.hpp",  # BACKPROP_CPU_CLONES, for every folder's hot loops
+    "src/kernels/math.hpp",  # every per-element formula
+    "src/kernels/device.hpp",  # the device backend's interface
+    "src/kernels/cpu/finite.hpp",  # the one finiteness test of the CPU loops
+    "src/nn/dense_row.hpp",  # the one-row products, for the one-row step
+    "src/io/binary.hpp",  # the byte-level helpers of the file formats (the fingerprint's hash)
+    "src/dist/gradient_reducer.hpp",  # the reducers and the GradientSource the CPU step implements
+    "src/device/device_network.hpp",  # the network on a device, for its step and its evaluation
 }
 # Headers generated into the build folder (not in the sources): the folder that includes them.
 GENERATED = {"backprop_onnx.pb.h": "io"}
@@ -77,6 +90,7 @@ def check_file(root, relative, lines, errors):
             continue
         header = match.group(1)
         where = f"{relative}:{number}: #include \"{header}\""
+        found = None
         if header in GENERATED:
             target = GENERATED[header]
         else:
@@ -89,10 +103,14 @@ def check_file(root, relative, lines, errors):
                               "or the module, which are built without src/ on their include path")
                 continue
             target = folder_of(found)
-        if target != folder and target not in ALLOWED[folder]:
+        if target == folder:
+            continue
+        if target not in ALLOWED[folder]:
             errors.append(f"{where}: {folder}/ may not include {target}/ (it may include: "
                           f"{', '.join(ALLOWED[folder]) or 'nothing else'}; docs/architecture.md, \"Layers\")")
-
+        elif found and found.startswith("src/") and found not in SHARED_INTERNAL:
+            errors.append(f"{where}: {found} is internal to {target}/ (not one of the internal headers it offers "
+                          "to the folders above: SHARED_INTERNAL, tests/style/layers.py)")
 
 def main():
     arguments = sys.argv[1:]

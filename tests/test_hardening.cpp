@@ -273,8 +273,8 @@ TEST(HardeningCommand, FlagsThatDoNothingAloneAreRefused) {
 
 // ---- the locale, in-process: an embedder that calls setlocale ----
 
-// What the library writes with numbers in it: a trace's figures (as format_double writes them), a
-// training report, a model's JSON, a CSV read and its predictions written (as predict writes them).
+// What the library writes with numbers in it: a trace's figures (as format_double writes them) and the trace
+// written out (text, markdown, html), a training report, a model's JSON, a CSV read and its predictions written (as predict writes them).
 std::string library_text() {
   std::string out;
   const NetworkSpec seed = io::read_network_file(testing::source_path("examples/seed.json"));
@@ -282,11 +282,17 @@ std::string library_text() {
   options.input = {1, 2, 3, 4};
   options.target = {1};
   options.steps = 2;
-  for (const TraceStep& step : trace(seed, options).steps) {
+  const Trace traced = trace(seed, options);
+  for (const TraceStep& step : traced.steps) {
     out += format_double(step.loss) + "\n";
     for (const TraceLayer& layer : step.layers)
       for (double v : layer.weights) out += format_double(v) + " ";
   }
+  // The trace written out: its figures to 4 decimals with their working, and the page's widths.
+  io::TraceRenderOptions render;
+  render.expand = true;
+  for (io::TraceFormat format : {io::TraceFormat::text, io::TraceFormat::markdown, io::TraceFormat::html})
+    out += io::render_trace(traced, format, render);
   TrainingReport report;
   report.title = "locale";
   report.spec = seed;

@@ -138,6 +138,18 @@ std::string format_double(double value) {
   return error == std::errc() ? std::string(buffer, end) : std::string("nan");
 }
 
+std::string format_fixed(double value, int digits) {
+  char buffer[400];  // a fixed double of up to 309 integer digits and up to 17 decimals
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed, digits);
+  return error == std::errc() ? std::string(buffer, end) : std::string("nan");
+}
+
+std::string format_general(double value, int digits) {
+  char buffer[64];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, digits);
+  return error == std::errc() ? std::string(buffer, end) : std::string("nan");
+}
+
 std::string format_float(float value) {
   char buffer[32];
   const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);

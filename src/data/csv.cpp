@@ -282,14 +282,12 @@ void check_csv_text(std::string_view text, const std::string& source, bool compl
   if (text.size() >= 2 && text[0] == '\x1F' && text[1] == '\x8B')
     throw_bad_input(source + ":1:1: expected CSV text, got gzip-compressed bytes (the magic 0x1F 0x8B): name the "
                     "file with .gz at the end (data.csv.gz) to have it decompressed");
-  char byte[8];
   // Column names and labels end up in the model (JSON, which must be UTF-8): refuse other bytes here. A
   // sequence cut by the end of an incomplete prefix is the next chunk's to finish.
   if (const auto bad = first_invalid_utf8(text); bad && (complete || *bad + 4 <= text.size())) {
     const auto where = position_of(text, *bad);
-    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
     throw_bad_input(source + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                    ": expected UTF-8 text, got the byte " + byte + (*bad < 1024 ? " (is it a binary file?)" : ""));
+                    ": expected UTF-8 text, got the byte " + hex_byte(static_cast<std::uint8_t>(text[*bad])) + (*bad < 1024 ? " (is it a binary file?)" : ""));
   }
   if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
     const auto where = position_of(text, nul);

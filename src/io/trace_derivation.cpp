@@ -5,7 +5,6 @@
 // them, at the printed precision, so that a learner can redo each line by hand.
 #include "trace_derivation.hpp"
 
-#include <cstdio>
 #include <string>
 
 #include "backprop/base/text.hpp"
@@ -23,11 +22,8 @@ Formula operator+(Formula left, const Formula& right) { return left += right; }
 
 Formula lit(const std::string& text, const std::string& tex) { return {text, tex, html_escape(text)}; }
 
-std::string NumberFormat::fixed(double v) const {
-  char buffer[400];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits_, v);  // the program never sets a locale
-  return buffer;
-}
+// The "C" locale's figures whatever locale an embedding program (Python's locale.setlocale) set.
+std::string NumberFormat::fixed(double v) const { return format_fixed(v, digits_); }
 
 Formula NumberFormat::number(double v) const {
   const std::string shown = fixed(v);

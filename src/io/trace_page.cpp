@@ -146,9 +146,8 @@ void write_network_svg(std::ostream& out, const Trace& trace, const Layout& layo
         std::string widths, colours;
         for (std::size_t s = 0; s < trace.steps.size(); ++s) {
           const double w = trace.steps[s].layers[l - 1].weights_before[i * first.out + j];
-          char width[32];
-          std::snprintf(width, sizeof width, "%.2f", 1.0 + 6.0 * std::abs(w) / (largest[s] > 0 ? largest[s] : 1.0));
-          widths += (s ? " " : "") + std::string(width);
+          const double width = 1.0 + 6.0 * std::abs(w) / (largest[s] > 0 ? largest[s] : 1.0);
+          widths += (s ? " " : "") + format_fixed(width, 2);
           colours += (s ? " " : "") + std::string(w < 0 ? "#d62728" : "#1f77b4");
         }
         const std::string first_width = widths.substr(0, widths.find(' '));

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <charconv>
 #include <string>
 
 #include "backprop/base/error.hpp"
@@ -19,23 +18,13 @@ namespace {
 constexpr const char* kTrainColor = "#1f77b4";       // blue
 constexpr const char* kValidationColor = "#ff7f0e";  // orange
 
-// printf's %.*f (fixed) or %.*g (general) as in the "C" locale, whatever locale an embedding program set
-// (std::to_chars never reads it; snprintf would write "0,5" under de_DE).
-std::string number_text(double value, std::chars_format format, int digits) {
-  char buffer[352];  // a fixed double of up to 309 integer digits and the decimals asked for here
-  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value, format, digits);
-  return error == std::errc() ? std::string(buffer, end) : std::string("nan");
-}
-std::string fixed_text(double value, int digits) { return number_text(value, std::chars_format::fixed, digits); }
-std::string general_text(double value, int digits) { return number_text(value, std::chars_format::general, digits); }
-
 // A metric for a table: fixed digits, "-" when not applicable (NaN).
 std::string metric_text(double value, int digits = 4) {
   if (!std::isfinite(value)) return "-";
-  return fixed_text(value, digits);
+  return format_fixed(value, digits);
 }
 
-std::string coordinate(double value) { return fixed_text(value, 1); }
+std::string coordinate(double value) { return format_fixed(value, 1); }
 
 std::string activation_text(const LayerSpec& layer) {
   std::string text(to_string(layer.activation));
@@ -93,7 +82,7 @@ std::string line_chart(const std::string& label, const std::vector<Series>& seri
     svg += "<line class=\"grid\" x1=\"" + coordinate(left) + "\" x2=\"" + coordinate(left + plot_width) + "\" y1=\"" + y +
            "\" y2=\"" + y + "\"/>";
     svg += "<text class=\"tick\" x=\"" + coordinate(left - 6) + "\" y=\"" + y + "\" text-anchor=\"end\" dy=\"0.32em\">" +
-           html_escape(general_text(std::fabs(value) < step * 1e-6 ? 0.0 : value, 4)) + "</text>\n";
+           html_escape(format_general(std::fabs(value) < step * 1e-6 ? 0.0 : value, 4)) + "</text>\n";
   }
   // x ticks: epoch 1 and multiples of a round step.
   const int x_step = std::max(1, static_cast<int>(nice_step(std::max(epochs - 1, 1), 8)));
@@ -140,7 +129,7 @@ std::string line_chart(const std::string& label, const std::vector<Series>& seri
         if (std::isfinite(s.values[e]))
           svg += "<circle cx=\"" + coordinate(x_of(static_cast<double>(e + 1))) + "\" cy=\"" + coordinate(y_of(s.values[e])) +
                  "\" r=\"3\" fill=\"" + std::string(s.color) + "\"><title>" +
-                 html_escape(s.name + ", epoch " + std::to_string(e + 1) + ": " + general_text(s.values[e], 6)) +
+                 html_escape(s.name + ", epoch " + std::to_string(e + 1) + ": " + format_general(s.values[e], 6)) +
                  "</title></circle>";
     svg += "\n<line x1=\"" + coordinate(legend_x) + "\" x2=\"" + coordinate(legend_x + 22) + "\" y1=\"14\" y2=\"14\" stroke=\"" +
            std::string(s.color) + "\" stroke-width=\"3\"/>";
@@ -206,7 +195,7 @@ std::string confusion_table(const std::vector<std::size_t>& counts, const std::v
       const double share = row_total ? static_cast<double>(count) / static_cast<double>(row_total) : 0.0;
       // Shade by the share of the row: blue on the diagonal (right), red off it (wrong).
       const char* rgb = t == p ? "31,119,180" : "214,39,40";
-      html += "<td class=\"number\" style=\"background:rgba(" + std::string(rgb) + "," + fixed_text(share, 3) + ")" +
+      html += "<td class=\"number\" style=\"background:rgba(" + std::string(rgb) + "," + format_fixed(share, 3) + ")" +
               (share > 0.55 ? ";color:#fff" : "") + "\">" + std::to_string(count) + "</td>";
     }
     html += "<td class=\"number\">" + std::to_string(row_total) + "</td><td class=\"number\">" +
@@ -227,7 +216,7 @@ std::string epoch_table(const std::vector<EpochMetrics>& history, bool classific
     const double train_metric = classification ? m.train.accuracy : m.train.rmse;
     const double validation_metric = classification ? m.validation.accuracy : m.validation.rmse;
     html += "<tr><td>" + std::to_string(m.epoch) + "</td><td class=\"number\">" +
-            html_escape(general_text(m.learning_rate, 4)) + "</td><td class=\"number\">" + metric_text(m.seconds, 2) +
+            html_escape(format_general(m.learning_rate, 4)) + "</td><td class=\"number\">" + metric_text(m.seconds, 2) +
             "</td><td class=\"number\">" + metric_text(m.train.loss, 6) + "</td><td class=\"number\">" +
             metric_text(train_metric) + "</td><td class=\"number\">" +
             (m.has_validation ? metric_text(m.validation.loss, 6) : "-") + "</td><td class=\"number\">" +
@@ -285,7 +274,7 @@ std::string curve_chart(const std::string& x_label, const std::string& y_label, 
   std::string svg = "<svg class=\"curve\" viewBox=\"0 0 330 330\" width=\"330\" height=\"330\" role=\"img\" "
                     "aria-label=\"" + html_escape(y_label + " against " + x_label) + "\">\n";
   for (int i = 0; i <= 5; ++i) {
-    const std::string at = fixed_text(i * 0.2, 1);
+    const std::string at = format_fixed(i * 0.2, 1);
     svg += "<line class=\"grid\" x1=\"" + coordinate(left) + "\" x2=\"" + coordinate(left + size) + "\" y1=\"" +
            coordinate(y_of(i * 0.2)) + "\" y2=\"" + coordinate(y_of(i * 0.2)) + "\"/>\n";
     svg += "<text class=\"tick\" x=\"" + coordinate(left - 6) + "\" y=\"" + coordinate(y_of(i * 0.2)) +
@@ -316,7 +305,7 @@ std::string class_scores_table(const std::vector<ClassScores>& classes) {
     table += "<tr><td>" + html_escape(c.name) + "</td><td class=\"number\">" + metric_text(c.precision) +
              "</td><td class=\"number\">" + metric_text(c.recall) + "</td><td class=\"number\">" +
              metric_text(c.f1) + "</td><td class=\"number\">" + std::to_string(c.support) +
-             "</td><td class=\"bar\"><div style=\"width:" + fixed_text(100 * std::clamp(c.f1, 0.0, 1.0), 1) +
+             "</td><td class=\"bar\"><div style=\"width:" + format_fixed(100 * std::clamp(c.f1, 0.0, 1.0), 1) +
              "%\"></div></td></tr>\n";
   return table + "</table>\n";
 }

@@ -47,5 +47,10 @@ std::vector<double> parse_number_list(std::string_view text, std::string_view wh
 // Shortest text that reads back to the same double, or float (std::to_chars).
 std::string format_double(double value);
 std::string format_float(float value);
+// printf's %.*f (fixed: `digits` decimals) and %.*g (general: `digits` significant digits) as in the "C"
+// locale, whatever locale an embedding program set (std::to_chars never reads it; snprintf would write "0,5"
+// under de_DE). "nan" where to_chars fails.
+std::string format_fixed(double value, int digits);
+std::string format_general(double value, int digits);
 
 }  // namespace backprop

@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
@@ -196,9 +195,8 @@ bool TrainingRun::write_report(const TrainingResult& result) const {
     report.settings.emplace_back("validation rows", std::to_string(validation->rows));
   }
   for (auto& row : recipe_settings(network_.spec(), data_.scaling.kind)) report.settings.push_back(std::move(row));
-  char wall_time[32];
-  std::snprintf(wall_time, sizeof wall_time, seconds_ < 10 ? "%.3f s" : "%.1f s", seconds_);
-  report.settings.emplace_back("training wall time", wall_time);
+  // The "C" locale's figure whatever locale an embedding program set, as every figure of the report.
+  report.settings.emplace_back("training wall time", format_fixed(seconds_, seconds_ < 10 ? 3 : 1) + " s");
   write_training_report(settings_.files.report, report);
   return true;
 }

@@ -6,12 +6,15 @@
 // Low level (for the learner and the embedder): Network, Workspace, Optimizer, train(), the data sets, files.
 #pragma once
 
-// base: errors, random numbers, aligned arrays, task references, metric sums
+// base: errors, random numbers, aligned arrays, task references, metric sums, the kinds, text and file reading
 #include "backprop/base/aligned.hpp"
 #include "backprop/base/error.hpp"
+#include "backprop/base/kinds.hpp"
 #include "backprop/base/metric_sums.hpp"
 #include "backprop/base/random.hpp"
+#include "backprop/base/read_file.hpp"
 #include "backprop/base/task.hpp"
+#include "backprop/base/text.hpp"
 
 // the high-level API and its options; where the math runs
 #include "backprop/device.hpp"
@@ -25,7 +28,6 @@
 #include "backprop/nn/dense.hpp"
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/initializer.hpp"
-#include "backprop/base/kinds.hpp"
 #include "backprop/nn/loss.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
@@ -33,23 +35,22 @@
 #include "backprop/nn/spec.hpp"
 #include "backprop/nn/trace.hpp"
 
-// data and io: data sets and loaders, scaling, preparing data; network and model files, ONNX export
+// data and io: data sets and loaders, scaling; network and model files, ONNX export, atomic writes, the trace
 #include "backprop/data/columns.hpp"
 #include "backprop/data/dataset.hpp"
-#include "backprop/train/prepare.hpp"
 #include "backprop/data/scaling.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/io/onnx_export.hpp"
 #include "backprop/io/output_files.hpp"
-#include "backprop/base/text.hpp"
-#include "backprop/base/read_file.hpp"
-#include "backprop/io/write_file.hpp"
 #include "backprop/io/trace_render.hpp"
+#include "backprop/io/write_file.hpp"
 
-// train: train(), the training run (resume, checkpoints, report), evaluation, checkpoints, progress and logs, the report; dist: the communicator of MPI runs
+// train: data for a network, train(), the training run (resume, checkpoints, report), evaluation, checkpoints,
+// progress and logs, the report; dist: the communicator of MPI runs
 #include "backprop/dist/communicator.hpp"
+#include "backprop/train/prepare.hpp"
 #include "backprop/train/checkpoint.hpp"
 #include "backprop/train/progress.hpp"
 #include "backprop/train/report.hpp"

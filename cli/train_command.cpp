@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "backprop/dist/communicator.hpp"
 #include "backprop/train/prepare.hpp"
@@ -22,6 +23,7 @@
 #include "backprop/train/options.hpp"
 #include "backprop/train/progress.hpp"
 #include "backprop/train/run.hpp"
+#include "backprop/train/settings.hpp"
 #include "backprop/train/trainer.hpp"
 #include "commands.hpp"
 #include "train_arguments.hpp"
@@ -158,39 +160,17 @@ void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
   cmd->add_option("--validation-labels", a.validation_labels, "Labels of the validation data (IDX, NPY)")
       ->check(CLI::ExistingFile)
       ->needs(validation);
-  // The recipe's flags fill TrainingOptions; the library checks their ranges (main.cpp names the flag of an OptionError).
-  TrainingOptions& o = a.options;
-  cmd->add_option("--validation-split", o.validation_split,
-                  "Hold out this fraction of the training rows (shuffled by the seed; each class its share) for validation");
-  cmd->add_option("--epochs", o.epochs, "Passes over the training data (file default: 10)");
-  cmd->add_option("--batch-size", o.batch_size, "Rows per step; the last partial batch is used (default 32)");
-  cmd->add_option("--optimizer", o.optimizer, "sgd, momentum, nesterov, adam, adamw or rmsprop (torch.optim's rules)");
-  cmd->add_option("--learning-rate", o.learning_rate, "Base learning rate");
-  cmd->add_option("--momentum", o.momentum, "Momentum (momentum, nesterov: default 0.9; rmsprop: 0)");
-  cmd->add_option("--weight-decay", o.weight_decay, "Weight decay: L2, or decoupled for adamw (default 0; adamw 0.01)");
-  cmd->add_option("--schedule", o.schedule,
-                  "Learning-rate schedule: " + schedule_names() +
-                      " (one_cycle: torch's OneCycleLR up to --learning-rate; no --warmup)");
-  cmd->add_option("--warmup", o.warmup, "Steps of linear warm-up before the schedule");
-  cmd->add_option("--clip-grad-norm", o.clip_grad_norm, "Clip the gradient's global L2 norm to this");
-  cmd->add_option("--dropout", o.dropout, "Dropout probability of every hidden layer (training only)");
-  cmd->add_option("--label-smoothing", o.label_smoothing,
-                  "softmax_ce only: train against (1 - X) one-hot + X / classes (torch's label_smoothing; 0: off); "
-                  "the training and validation losses are the smoothed loss, eval reports the plain one");
-  cmd->add_option("--class-weight", o.class_weight,
-                  "Classification: each class's weight in the loss, balanced (n / (classes x the class's rows), "
-                  "scikit-learn's) or LABEL=W,LABEL=W (labels as the data writes them; others 1), or none "
-                  "(torch's CrossEntropyLoss(weight=) / BCELoss(weight=))");
+  // The recipe's flags fill TrainingOptions, one for each setting of the library's table (train/settings.hpp:
+  // the flag, its help, the choices from the kinds' name tables); the library checks their ranges (main.cpp
+  // names the flag of an OptionError).
+  for (const TrainingSetting& setting : training_settings()) {
+    CLI::Option* option = std::visit(
+        [&](auto field) { return cmd->add_option(setting.flag(), a.options.*field, setting.help_text()); },
+        setting.field);
+    if (setting.key == "seed") option->check(seed_number());
+  }
   cmd->add_option("--sample-weight", a.sample_weight,
                   "CSV column (by header name) of each row's weight in the loss (>= 0), not a feature");
-  cmd->add_option("--scale", o.scale, "Feature scaling fitted on the training data: none, standard or minmax");
-  cmd->add_option("--early-stopping", o.early_stopping,
-                  "Stop after this many epochs without a better validation loss, keeping the best parameters "
-                  "(0: off)");
-  cmd->add_option("--seed", o.seed,
-                  "Seed of the initialization (of the weights a network file leaves out), shuffling, dropout and the "
-                  "validation split")
-      ->check(seed_number());
   cmd->add_option("--threads", a.threads, "Threads for the matrix products (default: all cores)")
       ->check(CLI::Range(1, kernels::kMaxThreads));
   cmd->add_flag("--deterministic", a.deterministic,

@@ -48,6 +48,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "backprop/data/columns.hpp"
@@ -60,6 +61,7 @@
 #include "backprop/io/trace_render.hpp"
 #include "backprop/nn/trace.hpp"
 #include "backprop/train/progress.hpp"
+#include "backprop/train/settings.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -399,27 +401,50 @@ class PythonNetwork {
 };
 
 // Network.fit's keyword arguments, into FitArguments.
-py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, std::optional<int> epochs,
-             std::optional<int> batch_size, std::optional<std::string> optimizer, std::optional<double> learning_rate,
-             std::optional<double> momentum, std::optional<double> weight_decay, std::optional<std::string> schedule,
-             std::optional<long> warmup, std::optional<double> clip_grad_norm, std::optional<double> dropout,
-             std::optional<int> early_stopping, std::optional<double> validation_split,
-             std::optional<std::uint64_t> seed, std::optional<std::string> scale,
-             std::optional<double> label_smoothing, const py::object& class_weight, const py::object& sample_weight,
-             bool verbose, const std::string& device, std::optional<std::filesystem::path> checkpoint,
-             std::optional<long> checkpoint_every, std::optional<std::filesystem::path> resume,
-             std::optional<std::filesystem::path> report) {
+// A training setting's keyword (train/settings.hpp) into its TrainingOptions field; None leaves it unset. A
+// value of another type is TypeError naming the keyword; its range is the library's check.
+void set_option(TrainingOptions& options, const TrainingSetting& setting, const py::handle& value) {
+  if (value.is_none()) return;
+  std::visit(
+      [&](auto field) {
+        using Value = typename std::remove_reference_t<decltype(options.*field)>::value_type;
+        try {
+          options.*field = value.cast<Value>();
+        } catch (const py::cast_error&) {
+          const std::string_view type = setting.type();
+          throw py::type_error("fit(): " + std::string(setting.key) + ": expected " +
+                               (type == "text" ? "a str" : type == "float" ? "a number" : "an int") + ", got " +
+                               std::string(py::str(py::type::of(value).attr("__name__"))));
+        }
+      },
+      setting.field);
+}
+
+// Network.fit's keyword arguments, into FitArguments: the training settings by the library's table (any
+// other keyword is TypeError, as Python says it), class_weight also as {label: weight}.
+py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, const py::object& class_weight,
+             const py::object& sample_weight, bool verbose, const std::string& device,
+             std::optional<std::filesystem::path> checkpoint, std::optional<long> checkpoint_every,
+             std::optional<std::filesystem::path> resume, std::optional<std::filesystem::path> report,
+             const py::kwargs& settings) {
   FitArguments arguments;
+  for (const auto& [keyword, value] : settings) {
+    const std::string key = py::str(keyword);
+    const auto all = training_settings();
+    const auto setting = std::find_if(all.begin(), all.end(), [&](const TrainingSetting& s) { return s.key == key; });
+    if (setting == all.end() || key == "class_weight")
+      throw py::type_error("fit() got an unexpected keyword argument '" + key + "'");
+    set_option(arguments.options, *setting, value);
+  }
   // class_weight: "balanced", "none", or {label: weight} (labels as the model's classes name them).
-  std::optional<std::string> weights;
   if (py::isinstance<py::dict>(class_weight)) {
     std::string text;
     for (auto item : class_weight.cast<py::dict>())
       text += (text.empty() ? "" : ",") + py::str(item.first).cast<std::string>() + "=" +
               py::repr(py::float_(item.second.cast<double>())).cast<std::string>();
-    weights = text;
-  } else if (!class_weight.is_none()) {
-    weights = class_weight.cast<std::string>();
+    arguments.options.class_weight = text;
+  } else {
+    set_option(arguments.options, training_setting("class_weight"), class_weight);
   }
   if (!sample_weight.is_none()) {
     const auto array = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(sample_weight);
@@ -427,26 +452,45 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, st
       throw_bad_input("sample_weight: expected one number per row of X, a 1-D array");
     arguments.sample_weight.assign(array.data(), array.data() + array.shape(0));
   }
-  arguments.options = {.epochs = epochs,
-                       .batch_size = batch_size,
-                       .optimizer = optimizer,
-                       .learning_rate = learning_rate,
-                       .momentum = momentum,
-                       .weight_decay = weight_decay,
-                       .schedule = schedule,
-                       .warmup = warmup,
-                       .clip_grad_norm = clip_grad_norm,
-                       .dropout = dropout,
-                       .scale = scale,
-                       .early_stopping = early_stopping,
-                       .validation_split = validation_split,
-                       .label_smoothing = label_smoothing,
-                       .class_weight = weights,
-                       .seed = seed};
   arguments.verbose = verbose;
   arguments.device = device;
   arguments.files = {checkpoint.value_or(""), checkpoint_every, resume.value_or(""), report.value_or("")};
   return network.fit(Features(x, network.model()), y, arguments);
+}
+
+// Network.fit's help: the fixed text and each training setting of the library's table. Made once; pybind
+// keeps the pointer.
+const std::string& fit_doc() {
+  static const std::string doc = [] {
+    std::string text =
+        "Train on X (N, IN) and y: class indices (N,) for a classifier, numbers (N,) or (N, OUT) otherwise.\n"
+        "device: 'cpu' or 'cuda'; '' (default): $BACKPROP_DEVICE, else the GPU when there is one.\n"
+        "Settings left None keep the network file's recipe ('training', 'optimizer'); training continues from\n"
+        "the current parameters. class_weight: also {label: weight} (classifiers); sample_weight: (N,)\n"
+        "weights of the rows in the loss (torch's CrossEntropyLoss(weight=) / BCELoss(weight=)).\n"
+        "checkpoint: save the training state to this file between epochs and every checkpoint_every steps;\n"
+        "resume: continue from such a checkpoint (the same network as it started, X, y and options: the\n"
+        "result is bit-identical to the uninterrupted fit); report: write the HTML training report there.\n"
+        "Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
+        "accuracy or rmse and mae, and validation_... with a validation split).\n\nSettings (backprop.training_settings()):\n";
+    for (const TrainingSetting& setting : training_settings())
+      text += "  " + std::string(setting.key) + " (" + std::string(setting.type() == "text" ? "str" : setting.type()) +
+              "): " + setting.help_text() + "\n";
+    return text;
+  }();
+  return doc;
+}
+
+// The library's table of training settings (train/settings.hpp) as dicts.
+py::list settings_list() {
+  py::list list;
+  for (const TrainingSetting& s : training_settings())
+    list.append(py::dict("key"_a = std::string(s.key), "type"_a = std::string(s.type() == "text" ? "str" : s.type()),
+                         "flag"_a = s.flag(), "file_key"_a = std::string(s.file_key),
+                         "file_default"_a = std::string(s.file_default), "help"_a = s.help_text(),
+                         "example"_a = std::string(s.example), "sklearn"_a = std::string(s.sklearn),
+                         "fingerprint"_a = s.fingerprint));
+  return list;
 }
 
 // backprop.trace's result: the list of steps (indexing, len, iteration as a list) and the trace written out
@@ -562,26 +606,10 @@ PYBIND11_MODULE(_backprop, m) {
                           throw py::value_error("backprop.Network: expected a pickled state of (bytes,)");
                         return PythonNetwork::from_bytes(state[0].cast<py::bytes>());
                       }))
-      .def("fit", &backprop::python::fit, "X"_a, "y"_a, py::kw_only(), "epochs"_a = py::none(),
-           "batch_size"_a = py::none(), "optimizer"_a = py::none(), "learning_rate"_a = py::none(),
-           "momentum"_a = py::none(), "weight_decay"_a = py::none(), "schedule"_a = py::none(),
-           "warmup"_a = py::none(), "clip_grad_norm"_a = py::none(), "dropout"_a = py::none(),
-           "early_stopping"_a = py::none(), "validation_split"_a = py::none(), "seed"_a = py::none(),
-           "scale"_a = py::none(), "label_smoothing"_a = py::none(), "class_weight"_a = py::none(),
+      .def("fit", &backprop::python::fit, "X"_a, "y"_a, py::kw_only(), "class_weight"_a = py::none(),
            "sample_weight"_a = py::none(), "verbose"_a = false, "device"_a = "", "checkpoint"_a = py::none(),
            "checkpoint_every"_a = py::none(), "resume"_a = py::none(), "report"_a = py::none(),
-           "Train on X (N, IN) and y: class indices (N,) for a classifier, numbers (N,) or (N, OUT) otherwise.\n"
-           "device: 'cpu' or 'cuda'; '' (default): $BACKPROP_DEVICE, else the GPU when there is one.\n"
-           "Options left None keep the network file's recipe ('training', 'optimizer'); training continues from\n"
-           "the current parameters. class_weight: 'balanced' or {label: weight} (classifiers); sample_weight: (N,)\n"
-           "weights of the rows in the loss (torch's CrossEntropyLoss(weight=) / BCELoss(weight=)).\n"
-           "label_smoothing (softmax_ce only, [0, 1)): torch's; the history's losses are\n"
-           "then the smoothed training objective, evaluate() the plain cross-entropy.\n"
-           "checkpoint: save the training state to this file between epochs and every checkpoint_every steps;\n"
-           "resume: continue from such a checkpoint (the same network as it started, X, y and options: the\n"
-           "result is bit-identical to the uninterrupted fit); report: write the HTML training report there.\n"
-           "Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
-           "accuracy or rmse and mae, and validation_... with a validation split).")
+           backprop::python::fit_doc().c_str())
       .def("predict", [](const PythonNetwork& n, const py::object& x) { return n.predict(Features(x, n.model())); }, "X"_a,
            "(N, K) class probabilities (K = 2 for one sigmoid output) or (N, OUT) outputs, float32.")
       .def("evaluate",
@@ -652,6 +680,10 @@ PYBIND11_MODULE(_backprop, m) {
         "each. Returns a Trace: a list of steps: {'step', 'loss', 'layers': [{'activation', 'z', 'a', 'delta' (B, OUT),\n"
         "'grad_weights', 'weights' (IN, OUT), 'grad_bias', 'bias' (OUT,)}]}; weights and bias after the step;\n"
         "and .text(), .markdown(), .html(), .dot(): every figure with its working.");
+  m.def("training_settings", &backprop::python::settings_list,
+        "The training settings, each as the library declares it once (train/settings.hpp): key (fit's keyword),\n"
+        "type, flag (backprop train's), file_key (the network file's), file_default, help, example, sklearn (the\n"
+        "estimators' parameter) and fingerprint (whether a checkpoint resumes only with the same value).");
   m.def("set_threads", &backprop::kernels::set_thread_count, "threads"_a,
         "Threads of the matrix products for the whole process, 1 to 1024 (ValueError otherwise); the default\n"
         "is the machine's cores. Results do not depend on it. A change waits for the product running now.");

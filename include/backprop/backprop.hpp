@@ -55,6 +55,7 @@
 #include "backprop/train/progress.hpp"
 #include "backprop/train/report.hpp"
 #include "backprop/train/run.hpp"
+#include "backprop/train/settings.hpp"
 #include "backprop/train/fingerprint.hpp"
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/cross_validation.hpp"

@@ -1,6 +1,8 @@
-// TrainingOptions: the range of every option, checked once for the command and Python alike.
+// TrainingOptions: the checks of the settings' table (train/settings.hpp), once for the command and Python
+// alike, and the options written into a network's spec.
 #include "backprop/data/scaling.hpp"
 #include "backprop/train/options.hpp"
+#include "backprop/train/settings.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,33 +14,6 @@
 #include "backprop/nn/schedule.hpp"
 
 namespace backprop {
-namespace {
-
-// Throws when a set option is refused: "KEY: expected EXPECTED, got VALUE".
-template <typename T>
-void check(const std::optional<T>& value, const char* key, bool (*accept)(T), const std::string& expected) {
-  if (!value || accept(*value)) return;
-  std::string shown;
-  if constexpr (std::is_floating_point_v<T>)
-    shown = format_double(*value);
-  else
-    shown = std::to_string(*value);
-  throw OptionError(key, "expected " + expected + ", got " + shown);
-}
-
-void check_name(const std::optional<std::string>& value, const char* key, bool known, const std::string& names) {
-  if (value && !known) throw OptionError(key, "expected " + names + ", got '" + *value + "'");
-}
-
-bool is_finite(double v) { return std::isfinite(v); }
-
-// Every number the options set is used as a float32 (the arenas, the update), so it must fit one: checked
-// after the option's own range, with its own message.
-void check_float(const std::optional<double>& value, const char* key) {
-  if (value && std::isfinite(*value) && !fits_float(*value))
-    throw OptionError(key, "expected a number within float32's range (magnitude at most 3.4028235e+38), got " +
-                               format_double(*value));
-}
 
 // "balanced", "none" or "LABEL=W,LABEL=W": the spec, or OptionError naming class_weight.
 ClassWeightSpec parse_class_weight(const std::string& text) {
@@ -68,34 +43,8 @@ ClassWeightSpec parse_class_weight(const std::string& text) {
   return weights;
 }
 
-}  // namespace
-
 void TrainingOptions::validate() const {
-  check<int>(epochs, "epochs", [](int v) { return v >= 1 && v <= 1000000; }, "a number of epochs in [1, 1000000]");
-  check<int>(batch_size, "batch_size", [](int v) { return v >= 1 && v <= (1 << 20); },
-             "a number of rows in [1, 1048576]");
-  check_name(optimizer, "optimizer", optimizer && parse_optimizer(*optimizer).has_value(),
-             "one of " + optimizer_names());
-  check<double>(learning_rate, "learning_rate", [](double v) { return is_finite(v) && v > 0; }, "a positive number");
-  check_float(learning_rate, "learning_rate");
-  check<double>(momentum, "momentum", [](double v) { return is_finite(v) && v >= 0 && v < 1; }, "a number in [0, 1)");
-  check<double>(weight_decay, "weight_decay", [](double v) { return is_finite(v) && v >= 0; }, "a number >= 0");
-  check_float(weight_decay, "weight_decay");
-  check_name(schedule, "schedule", schedule && parse_schedule(*schedule).has_value(), schedule_names());
-  check<long>(warmup, "warmup", [](long v) { return v >= 0 && v <= 1000000000L; },
-              "a number of steps in [0, 1000000000]");
-  check<double>(clip_grad_norm, "clip_grad_norm", [](double v) { return is_finite(v) && v > 0; }, "a positive number");
-  check_float(clip_grad_norm, "clip_grad_norm");
-  check<double>(dropout, "dropout", [](double v) { return is_finite(v) && v >= 0 && v < 1; },
-                "a probability in [0, 1)");
-  check_name(scale, "scale", scale && parse_scaling(*scale).has_value(), "none, standard or minmax");
-  check<int>(early_stopping, "early_stopping", [](int v) { return v >= 0 && v <= 1000000; },
-             "a patience in [0, 1000000] (0: off)");
-  check<double>(validation_split, "validation_split", [](double v) { return is_finite(v) && v >= 0 && v < 1; },
-                "a fraction in [0, 1)");
-  check<double>(label_smoothing, "label_smoothing", [](double v) { return is_finite(v) && v >= 0 && v < 1; },
-                "a number in [0, 1) (0: off)");
-  if (class_weight) parse_class_weight(*class_weight);
+  for (const TrainingSetting& setting : training_settings()) check_setting(setting, *this);
 }
 
 NetworkSpec TrainingOptions::start_spec(NetworkSpec current, const NetworkSpec& as_written) const {

@@ -38,7 +38,8 @@ struct TrainingOptions {
   std::optional<std::uint64_t> seed;          // seed of the initialization (start_spec), shuffling, dropout
                                               // and the split
 
-  // Throws OptionError for the first set field out of range (fields in the order above).
+  // Throws OptionError for the first set field out of range (fields in the order above): the ranges and
+  // choices of train/settings.hpp's table, which declares each setting once.
   void validate() const;
   // validate(), then writes the set fields into spec, then checks the result as a network file is
   // checked (validate(NetworkSpec), validate(OptimizerSpec), validate(ScheduleSpec): Error(bad_input)
@@ -51,6 +52,10 @@ struct TrainingOptions {
   // initialization follows --seed. Parameters the file gives keep their values.
   NetworkSpec start_spec(NetworkSpec current, const NetworkSpec& as_written) const;
 };
+
+// training.class_weight's text ("balanced", "none" or "LABEL=W,LABEL=W") as the spec holds it; OptionError
+// of class_weight when it is not that.
+ClassWeightSpec parse_class_weight(const std::string& text);
 
 // Error(bad_input) about one option: what() is "KEY: EXPECTATION"; key() and expectation() apart, so that
 // a front-end can name the option its own way.

@@ -1,0 +1,92 @@
+"""The library's table of training settings (train/settings.hpp, backprop.training_settings()) against the
+Python side: Network.fit takes each setting's keyword (and no other), the .pyi stub lists each with its type,
+the scikit-learn estimators have the parameter the table names, and the docs' lists of the command's options
+name every flag. (The network file, the options' checks, the fingerprint and the command's flags:
+tests/test_settings.cpp.)"""
+import ast
+import json
+import pathlib
+import re
+
+import numpy as np
+import pytest
+
+import backprop
+from backprop.sklearn import MLPClassifier, MLPRegressor
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SETTINGS = backprop.training_settings()
+# Network.fit's keywords that are not training settings: the data's weights and how and where the run goes.
+FIT_OWN = {"sample_weight", "verbose", "device", "checkpoint", "checkpoint_every", "resume", "report"}
+# The estimators' parameters that are not one setting's: the network's shape and the run's place.
+ESTIMATOR_OWN = {"hidden_layer_sizes", "activation", "early_stopping", "threads", "device", "checkpoint",
+                 "checkpoint_every", "resume", "report"}
+PYTHON_TYPES = {"int": int, "float": float, "str": str}
+
+
+def network():
+    return backprop.Network.from_json(json.dumps({
+        "input": 2, "layers": [{"units": 4, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
+        "loss": "softmax_ce", "optimizer": {"type": "momentum"}, "training": {"epochs": 1}, "seed": 3}))
+
+
+def test_the_table_names_every_setting_once():
+    keys = [s["key"] for s in SETTINGS]
+    assert len(keys) == len(set(keys)) and len(keys) >= 16
+    for s in SETTINGS:
+        assert s["flag"] == "--" + s["key"].replace("_", "-")
+        assert s["type"] in PYTHON_TYPES and s["help"] and s["file_key"] and s["example"]
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s["key"])
+def test_fit_takes_each_settings_keyword(setting):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    value = PYTHON_TYPES[setting["type"]](setting["example"])
+    keywords = {"validation_split": 0.25, setting["key"]: value}  # early_stopping needs validation rows
+    assert network().fit(X, y, **keywords)
+    # Of its type: another is TypeError naming the keyword.
+    wrong = {"int": 1.5, "float": "text", "str": object()}[setting["type"]]
+    with pytest.raises(TypeError, match=f"{setting['key']}: expected"):
+        network().fit(X, y, **{setting["key"]: wrong})
+
+
+def test_fit_refuses_a_keyword_that_is_not_a_setting():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        network().fit(np.zeros((4, 2), np.float32), np.zeros(4, np.int64), epoch=3)
+
+
+def test_the_stub_lists_each_setting_with_its_type():
+    tree = ast.parse((ROOT / "python" / "backprop" / "_backprop.pyi").read_text())
+    network_class = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Network")
+    fit = next(n for n in network_class.body if isinstance(n, ast.FunctionDef) and n.name == "fit")
+    annotations = {a.arg: ast.unparse(a.annotation) for a in fit.args.kwonlyargs}
+    assert set(annotations) == {s["key"] for s in SETTINGS} | FIT_OWN
+    for s in SETTINGS:
+        if s["key"] != "class_weight":  # also {label: weight}
+            assert annotations[s["key"]] == f"Optional[{s['type']}]", s["key"]
+
+
+@pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
+def test_the_estimators_have_the_parameter_the_table_names(estimator):
+    params = set(estimator().get_params())
+    named = {s["sklearn"] for s in SETTINGS if s["sklearn"]}
+    classifier_only = {"label_smoothing", "class_weight"}  # the classifier's loss alone has them
+    expected = named - (classifier_only if estimator is MLPRegressor else set())
+    assert expected <= params
+    assert params - named <= ESTIMATOR_OWN
+
+
+def test_the_contracts_list_every_flag_of_train():
+    contracts = (ROOT / "docs" / "contracts.md").read_text()
+    for s in SETTINGS:
+        assert f"`{s['flag']}" in contracts, s["flag"]
+
+
+def test_the_readmes_flags_of_the_recipe_are_settings():
+    readme = (ROOT / "README.md").read_text()
+    sentence = readme[readme.index("every\n  recipe setting has a flag"):]
+    sentence = sentence[:sentence.index("...")]
+    named = set(re.findall(r"`(--[a-z-]+)`", sentence))
+    assert named and named <= {s["flag"] for s in SETTINGS}

@@ -61,16 +61,11 @@ NetworkSpec TrainingOptions::start_spec(NetworkSpec current, const NetworkSpec& 
 void TrainingOptions::apply(NetworkSpec& spec) const {
   validate();
   TrainingSpec& t = spec.training;
-  if (epochs) t.epochs = *epochs;
-  if (batch_size) t.batch_size = *batch_size;
-  if (early_stopping) t.early_stopping = *early_stopping;
-  if (validation_split) t.validation_split = *validation_split;
-  if (clip_grad_norm) t.clip_grad_norm = *clip_grad_norm;
+  // The settings written as they are (the table's in_spec), then those with a line of their own.
+  for (const TrainingSetting& setting : training_settings()) apply_setting(setting, *this, spec);
   if (scale) t.scale = *parse_scaling(*scale);
   if (schedule) t.schedule.kind = *parse_schedule(*schedule);
-  if (warmup) t.schedule.warmup_steps = *warmup;
   if (optimizer) spec.optimizer.type = *optimizer;
-  if (learning_rate) spec.optimizer.learning_rate = *learning_rate;
   if (momentum) {
     // A setting the chosen rule would not read is refused rather than silently without effect.
     if (!optimizer_uses(spec.optimizer.kind(), "momentum"))
@@ -79,8 +74,6 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
                                         format_double(*momentum));
     spec.optimizer.momentum = *momentum;
   }
-  if (weight_decay) spec.optimizer.weight_decay = *weight_decay;
-  if (seed) spec.seed = *seed;
   if (dropout)
     for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) spec.layers[l].dropout = *dropout;
   if (label_smoothing) {

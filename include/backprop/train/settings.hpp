@@ -7,9 +7,10 @@
 // fingerprint, the .pyi stub, the estimators' parameters and the lists of options in docs/contracts.md and
 // README.md (tests/python/test_settings.py).
 //
-// Adding a training setting: its entry here and its field in TrainingOptions (options.hpp), its place in the
-// spec (nn/spec.hpp) with TrainingOptions::apply's line and the network file's key (io/network_file.cpp), and
-// the code that uses it; the tests then name whatever else must know it (the stub, the docs' lists).
+// Adding a training setting: its entry here (with its field of the spec, which TrainingOptions::apply then
+// writes) and its field in TrainingOptions (options.hpp), its place in the spec (nn/spec.hpp) and the network
+// file's key (io/network_file.cpp), and the code that uses it; the tests then name whatever else must know it
+// (the stub, the docs' lists). docs/architecture.md has the checklist.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,9 @@ using OptionField = std::variant<std::optional<int> TrainingOptions::*, std::opt
                                  std::optional<double> TrainingOptions::*,
                                  std::optional<std::string> TrainingOptions::*,
                                  std::optional<std::uint64_t> TrainingOptions::*>;
+
+// Where a setting lands in a network's spec, for the settings TrainingOptions::apply writes as they are.
+using SpecField = std::variant<int*, long*, double*, std::optional<double>*, std::uint64_t*>;
 
 // A number's accepted values: from minimum to maximum, each end included unless open. NaN never is.
 struct SettingRange {
@@ -54,6 +58,9 @@ struct TrainingSetting {
   std::string (*expected_names)() = nullptr;
   std::string (*choices)() = nullptr;
   void (*parse)(const std::string&) = nullptr;  // a text with a grammar of its own: throws its OptionError
+  // The spec's field that TrainingOptions::apply sets to the option's value; null where apply has a line of
+  // its own (a name parsed, a check against the network, every hidden layer's dropout).
+  SpecField (*in_spec)(NetworkSpec&) = nullptr;
   std::string_view help{};      // the command's help; "{choices}" stands for choices()
   std::string_view example{};   // an accepted value that is not the file's default (the tests set it)
   std::string_view sklearn{};   // the estimators' parameter that sets it ("" none): backprop/sklearn.py
@@ -68,6 +75,9 @@ struct TrainingSetting {
 std::span<const TrainingSetting> training_settings();
 // The setting of that key; Error(bad_input) "unknown training setting 'KEY'" when there is none.
 const TrainingSetting& training_setting(std::string_view key);
+
+// Writes the setting's value in options, when set, into its field of spec (setting.in_spec).
+void apply_setting(const TrainingSetting& setting, const TrainingOptions& options, NetworkSpec& spec);
 
 // Throws OptionError naming the setting when its value in options is set and refused (its range, or a
 // name not among the choices).

@@ -579,6 +579,9 @@ PYBIND11_MODULE(_backprop, m) {
   using backprop::python::Features;
   m.doc() = "Feedforward neural networks by an explicit forward pass and backpropagation (the backprop C++ library)";
   m.attr("__version__") = BACKPROP_VERSION;
+  std::vector<std::string> activations;  // in base/kinds.hpp's order
+  for (const backprop::ActivationName& entry : backprop::kActivationNames) activations.emplace_back(entry.name);
+  m.attr("ACTIVATIONS") = py::tuple(py::cast(activations));
 
   py::register_exception_translator([](std::exception_ptr error) {
     try {

@@ -142,8 +142,13 @@ struct FunctionCase {
   Activation activation;
   float slope;
 };
-const FunctionCase kFunctions[] = {{Activation::identity, 0}, {Activation::sigmoid, 0}, {Activation::tanh, 0},
-                                   {Activation::relu, 0},     {Activation::leaky_relu, 0.1f}, {Activation::softmax, 0}};
+// Every activation (base/kinds.hpp's list), with leaky_relu's slope 0.1 (the others ignore it).
+const std::vector<FunctionCase> kFunctions = [] {
+  std::vector<FunctionCase> cases;
+  for (const ActivationName& entry : kActivationNames)
+    cases.push_back({entry.kind, entry.kind == Activation::leaky_relu ? 0.1f : 0.0f});
+  return cases;
+}();
 
 TEST_P(DeviceKernels, BiasAndActivationMatchTheCpu) {
   for (const auto& f : kFunctions) {
@@ -516,6 +521,13 @@ void expect_same_training(DeviceBackend& backend, NetworkSpec spec, const Datase
 TEST_P(DeviceTraining, SoftmaxCrossEntropyWithMomentumMatchesTheCpu) {
   expect_same_training(backend(), small_network(2, Activation::softmax, LossKind::softmax_ce, "momentum"),
                        rings(600, 1), nullptr, Scaling{});
+}
+
+// silu hidden layers on the device: its forward and derivative are math.hpp's, as the CPU's.
+TEST_P(DeviceTraining, SiluHiddenLayersMatchTheCpu) {
+  NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
+  spec.layers[0].activation = spec.layers[1].activation = Activation::silu;
+  expect_same_training(backend(), spec, rings(600, 12), nullptr, Scaling{});
 }
 
 // The smoothed loss and its gradient on the device: parameters, training and validation losses as the CPU's.

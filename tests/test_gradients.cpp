@@ -16,6 +16,7 @@
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/loss.hpp"
 #include "backprop/nn/network.hpp"
+#include "backprop/nn/trace.hpp"
 #include "helpers.hpp"
 #include "kernels/math.hpp"
 
@@ -52,16 +53,15 @@ std::string pair_name(const ::testing::TestParamInfo<Pair>& info) {
          std::string(to_string(info.param.loss));
 }
 
+// Every activation (base/kinds.hpp's list) in the hidden layers (softmax: the output's only) and at the
+// output under mse, and each with bce and softmax_ce.
 std::vector<Pair> every_pair() {
   std::vector<Pair> pairs;
-  const Activation hidden[] = {Activation::identity, Activation::sigmoid, Activation::tanh, Activation::relu,
-                               Activation::leaky_relu};
-  const Activation outputs[] = {Activation::identity, Activation::sigmoid,    Activation::tanh,
-                                Activation::relu,     Activation::leaky_relu, Activation::softmax};
-  for (Activation h : hidden) {
-    for (Activation o : outputs) pairs.push_back({h, o, LossKind::mse});
-    pairs.push_back({h, Activation::sigmoid, LossKind::bce});
-    pairs.push_back({h, Activation::softmax, LossKind::softmax_ce});
+  for (const ActivationName& hidden : kActivationNames) {
+    if (hidden.kind == Activation::softmax) continue;
+    for (const ActivationName& output : kActivationNames) pairs.push_back({hidden.kind, output.kind, LossKind::mse});
+    pairs.push_back({hidden.kind, Activation::sigmoid, LossKind::bce});
+    pairs.push_back({hidden.kind, Activation::softmax, LossKind::softmax_ce});
   }
   return pairs;
 }
@@ -283,6 +283,76 @@ TEST(FloatAndDouble, ForwardAndGradientsAgree) {
     EXPECT_NEAR(f.loss_value(wf, yf.data(), batch), d.loss_value(wd, y.data(), batch), 1e-6) << name;
     for (std::size_t i = 0; i < d.gradients().size(); ++i)
       EXPECT_NEAR(f.gradients()[i], d.gradients()[i], 1e-5 * std::max(1.0, std::abs(d.gradients()[i]))) << name;
+  }
+}
+
+// silu (torch.nn.SiLU) against PyTorch autograd in float64 (tests/reference/silu_reference.py wrote the
+// figures): a 3-4-3-2 network with two silu hidden layers, a batch of 4 rows whose z reach -23 and +23 (both
+// tails of the sigmoid), mse. The trace runs the network's forward and backward in double (math.hpp's silu
+// and silu_backward); each of z, a, delta, grad W, grad b and the loss must agree within 1e-12 relative to
+// the largest magnitude of its kind in the layer (a few roundings of sums over at most 4 terms).
+TEST(SiluReference, TraceIsTorchsSiLU) {
+  std::ifstream file(testing::source_path("tests/data/silu_reference.json"));
+  ASSERT_TRUE(file) << "cannot open tests/data/silu_reference.json";
+  const nlohmann::json reference = nlohmann::json::parse(file);
+  auto flat = [](const nlohmann::json& rows) {
+    std::vector<double> out;
+    for (const auto& row : rows) {
+      if (row.is_array()) {
+        for (double v : row) out.push_back(v);
+      } else {
+        out.push_back(row.get<double>());
+      }
+    }
+    return out;
+  };
+  NetworkSpec spec;
+  spec.input = reference["input"].get<int>();
+  spec.loss = LossKind::mse;
+  for (const auto& layer : reference["layers"]) {
+    LayerSpec l{.units = static_cast<int>(layer["bias"].size()),
+                .activation = *parse_activation(layer["activation"].get<std::string>())};
+    l.weights = flat(layer["weights"]);
+    l.bias = flat(layer["bias"]);
+    spec.layers.push_back(l);
+  }
+  ASSERT_EQ(spec.layers[0].activation, Activation::silu);
+  TraceOptions options;
+  options.input = flat(reference["x"]);
+  options.target = flat(reference["y"]);
+  const Trace traced = trace(spec, options);
+  ASSERT_EQ(traced.steps.size(), 1u);
+  const TraceStep& step = traced.steps[0];
+  const double loss = reference["loss"].get<double>();
+  EXPECT_NEAR(step.loss, loss, 1e-12 * loss);
+  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
+    const nlohmann::json& expected = reference["layers"][l];
+    const TraceLayer& layer = step.layers[l];
+    const std::pair<const char*, const std::vector<double>*> figures[] = {
+        {"z", &layer.z}, {"a", &layer.a}, {"delta", &layer.delta}, {"grad_weights", &layer.grad_weights},
+        {"grad_bias", &layer.grad_bias}};
+    for (const auto& [key, actual] : figures) {
+      const std::vector<double> want = flat(expected[key]);
+      ASSERT_EQ(actual->size(), want.size()) << "layer " << l + 1 << " " << key;
+      double largest = 0;
+      for (double v : want) largest = std::max(largest, std::abs(v));
+      for (std::size_t i = 0; i < want.size(); ++i)
+        EXPECT_NEAR((*actual)[i], want[i], 1e-12 * largest) << "layer " << l + 1 << " " << key << "[" << i << "]";
+    }
+  }
+}
+
+// silu's derivative at the points where its parts meet: 0 (s = 1/2, silu'(0) = 1/2) and far in each tail
+// (silu'(z) -> 0 below, -> 1 above), without a NaN where e^-z overflows; float as double.
+TEST(SiluReference, DerivativeAtZeroAndInTheTails) {
+  EXPECT_EQ(math::silu_backward(1.0, 0.0), 0.5);
+  EXPECT_EQ(math::silu(0.0), 0.0);
+  for (float z : {-200.0f, -100.0f, 100.0f, 200.0f}) {
+    const float a = math::activate(Activation::silu, z, 0.0f);
+    const float d = math::derivative(Activation::silu, 1.0f, z, a, 0.0f);
+    EXPECT_TRUE(std::isfinite(a) && std::isfinite(d)) << z;
+    EXPECT_EQ(d, z > 0 ? 1.0f : 0.0f) << z;
+    EXPECT_EQ(a, z > 0 ? z : 0.0f) << z;
   }
 }
 

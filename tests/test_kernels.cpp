@@ -90,18 +90,17 @@ TEST(Activations, BackwardMatchesCentralDifferenceOfForward) {
     forward(minus.data(), zm.data());
     for (int i = 0; i < 64; ++i) EXPECT_NEAR(dz[i], (plus[i] - minus[i]) / (2 * h), 1e-8) << name << " " << z[i];
   };
-  for (const auto& [f, slope, name] : {std::tuple{Activation::identity, 0.0, "identity"},
-                                        std::tuple{Activation::sigmoid, 0.0, "sigmoid"},
-                                        std::tuple{Activation::tanh, 0.0, "tanh"},
-                                        std::tuple{Activation::relu, 0.0, "relu"},
-                                        std::tuple{Activation::leaky_relu, 0.2, "leaky_relu"}}) {
-    const Activation activation = f;
-    const double s = slope;
+  // Every element-wise activation of base/kinds.hpp's list (softmax's Jacobian: SoftmaxBackwardIsTheJacobian...),
+  // leaky_relu with slope 0.2.
+  for (const ActivationName& entry : kActivationNames) {
+    if (entry.kind == Activation::softmax) continue;
+    const Activation activation = entry.kind;
+    const double s = activation == Activation::leaky_relu ? 0.2 : 0.0;
     check([&](double* a, const double* z) { activation_forward(a, z, 64, activation, s); },
           [&](double* dz, const double* da, const double* z, const double* a) {
             activation_backward(dz, da, z, a, 64, activation, s);
           },
-          name);
+          entry.name);
   }
 }
 

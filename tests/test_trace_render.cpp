@@ -264,6 +264,10 @@ const Case kCases[] = {
      R"({"input": 3, "layers": [{"units": 3, "activation": "sigmoid"}, {"units": 3, "activation": "softmax"}],
          "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.3}, "seed": 7})",
      "1,0,0;0,0.5,0.5;0,1,0"},
+    {"mse_silu_silu",
+     R"({"input": 3, "layers": [{"units": 4, "activation": "silu"}, {"units": 2, "activation": "silu"}],
+         "loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.2}, "seed": 8})",
+     "0.5,-0.5;0.1,0.2;-0.3,0.9"},
 };
 
 void PrintTo(const Case& c, std::ostream* out) { *out << c.name; }

@@ -7,6 +7,8 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+# Every activation's name, as network files, the command and Network.from_json take them.
+ACTIVATIONS: tuple[str, ...]
 
 _Path = Union[str, os.PathLike[str]]
 _Array = npt.ArrayLike

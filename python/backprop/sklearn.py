@@ -31,13 +31,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
-from ._backprop import Network, set_threads
+from ._backprop import ACTIVATIONS, Network, set_threads
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-# scikit-learn's activation names and backprop's, to the network file's.
-_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh",
-                "relu": "relu", "leaky_relu": "leaky_relu"}
+# scikit-learn's activation names and backprop's, to the network file's: every element-wise activation
+# (softmax is the classifier's output's own), and scikit-learn's 'logistic' for sigmoid.
+_ACTIVATIONS = {"logistic": "sigmoid", **{name: name for name in ACTIVATIONS if name != "softmax"}}
 _MOMENTUM_SOLVERS = ("momentum", "nesterov")
 
 # Why three of scikit-learn's checks are declared rather than passed (the "_xfail_checks" tag, which
@@ -202,7 +202,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Parameters (scikit-learn's MLPClassifier's where the meaning is the same; see the module's help):
       hidden_layer_sizes  tuple of hidden layer widths, default (100,)
-      activation          'relu' (default), 'tanh', 'logistic' (= 'sigmoid'), 'identity', 'leaky_relu'
+      activation          'relu' (default), 'logistic' (= 'sigmoid'), or any name of backprop.ACTIVATIONS but
+                          'softmax': 'identity', 'tanh', 'leaky_relu', 'silu', ...
       solver              'adam' (default), 'adamw', 'rmsprop', 'sgd' (plain), 'momentum', 'nesterov'
       alpha               L2 penalty (weight_decay = alpha / batch_size), default 1e-4
       batch_size          'auto' (min(200, rows)) or a number of rows

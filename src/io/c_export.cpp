@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backprop/base/error.hpp"
+#include "io/activation_forms.hpp"
 #include "io/binary.hpp"
 #include "backprop/base/text.hpp"
 #include "backprop/base/read_file.hpp"
@@ -125,20 +126,6 @@ void check_model(const ModelFile& model, const CExportOptions& options) {
 std::string activation_name(const LayerSpec& layer) {
   return std::string(to_string(layer.activation));
 }
-
-// The statement that applies the layer's activation to z, writing `target` (softmax: the whole row, after).
-std::string activation_statement(const LayerSpec& layer, const std::string& target) {
-  switch (layer.activation) {
-    case Activation::identity: return target + " = z;";
-    case Activation::sigmoid: return target + " = 1.0f / (1.0f + expf(-z));";
-    case Activation::tanh: return target + " = tanhf(z);";
-    case Activation::relu: return target + " = z > 0.0f ? z : 0.0f;";
-    case Activation::leaky_relu: return target + " = z > 0.0f ? z : " + float_literal(layer.slope) + " * z;";
-    case Activation::softmax: return target + " = z; /* softmax over the row below */";
-  }
-  return target + " = z;";
-}
-
 
 // The comment block at the top of both files.
 std::string comment_block(const ModelFile& model, const Shape& shape, const CExportOptions& options,
@@ -282,7 +269,7 @@ std::string layer_loop(const ModelFile& model, std::size_t l, const CExportOptio
     text += "    for (o = 0; o < " + outs + "; ++o) " + out + "[o] += " + n + "_w" + k + "[i][o] * x;\n  }\n";
     text += "  for (o = 0; o < " + outs + "; ++o) {\n    const float z = " + out + "[o];\n";
   }
-  text += "    " + activation_statement(layer, out + "[o]") + "\n  }\n";
+  text += "    " + c_activation_statement(layer, out + "[o]", float_literal) + "\n  }\n";
   if (layer.activation == Activation::softmax) {
     text += "  {  /* softmax: e^(z - max) / sum, the row's largest z subtracted first so that no e^z overflows */\n";
     text += "    float max = " + out + "[0], sum = 0.0f;\n";

@@ -12,6 +12,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/io/write_file.hpp"
+#include "io/activation_forms.hpp"
 #include "backprop_onnx.pb.h"
 
 namespace backprop::io {
@@ -155,7 +156,8 @@ std::string onnx_model_bytes(const ModelFile& model) {
     const LayerSpec& layer = spec.layers[l];
     const std::string prefix = "layer" + std::to_string(l + 1);
     const bool last = l + 1 == spec.layers.size();
-    const bool has_activation = layer.activation != Activation::identity;
+    const std::vector<OnnxActivationNode> activation = onnx_activation_nodes(layer);
+    const bool has_activation = !activation.empty();
     const auto in = static_cast<std::size_t>(spec.layer_input(l));
     const auto out = static_cast<std::size_t>(layer.units);
     add_initializer(graph, prefix + "_weights", {layer.units, spec.layer_input(l)}, transposed(layer.weights, in, out));
@@ -170,17 +172,15 @@ std::string onnx_model_bytes(const ModelFile& model) {
     if (!has_activation) continue;
 
     const std::string a = last ? "output" : prefix + "_a";
-    switch (layer.activation) {
-      case Activation::relu: add_node(graph, "Relu", prefix + "_relu", {current}, a); break;
-      case Activation::leaky_relu:
-        add_float_attribute(add_node(graph, "LeakyRelu", prefix + "_leaky_relu", {current}, a), "alpha", layer.slope);
-        break;
-      case Activation::sigmoid: add_node(graph, "Sigmoid", prefix + "_sigmoid", {current}, a); break;
-      case Activation::tanh: add_node(graph, "Tanh", prefix + "_tanh", {current}, a); break;
-      case Activation::softmax:
-        add_int_attribute(add_node(graph, "Softmax", prefix + "_softmax", {current}, a), "axis", 1);
-        break;
-      case Activation::identity: break;
+    std::vector<std::string> written;  // the tensor each of the activation's nodes writes
+    for (const OnnxActivationNode& node : activation) {
+      std::vector<std::string> inputs;
+      for (const std::string& input : node.inputs)
+        inputs.push_back(input == "z" ? current : written.at(std::stoul(input.substr(1))));
+      written.push_back(written.size() + 1 == activation.size() ? a : prefix + "_" + node.name);
+      onnx::NodeProto& added = add_node(graph, node.op_type, prefix + "_" + node.name, inputs, written.back());
+      if (!node.float_attribute.empty()) add_float_attribute(added, node.float_attribute, node.float_value);
+      if (!node.int_attribute.empty()) add_int_attribute(added, node.int_attribute, node.int_value);
     }
     current = a;
   }

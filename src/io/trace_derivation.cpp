@@ -8,6 +8,7 @@
 #include <string>
 
 #include "backprop/base/text.hpp"
+#include "io/activation_forms.hpp"
 
 namespace backprop::io::trace_detail {
 
@@ -51,12 +52,11 @@ std::string index_suffix(int batch, int row, int unit) {
   return (batch > 1 ? "[" + std::to_string(row) + "]" : std::string()) + "[" + std::to_string(unit) + "]";
 }
 
-namespace {
-
-// left(right), as the tutorial writes a product: 0.1(1), 0.6453(-0.3725).
 Formula times(const Formula& left, const Formula& right) {
   return left + lit("(", "\\,(") + right + lit(")");
 }
+
+namespace {
 
 Formula join(const std::vector<Formula>& terms, const Formula& separator) {
   Formula out;
@@ -70,9 +70,14 @@ std::string tex_operator(const std::string& name) {
   return "\\operatorname{" + escaped + "}";
 }
 
+}  // namespace
+
 Formula function(const std::string& name, const Formula& argument) {
   return lit(name + "(", tex_operator(name) + "(") + argument + lit(")");
 }
+
+namespace {
+
 
 // A figure's name: z3[0] / z_{3}[0]; symbol is the text name, tex_symbol its LaTeX.
 Formula figure(const std::string& symbol, const std::string& tex_symbol, int layer, const std::string& suffix) {
@@ -99,18 +104,6 @@ struct Context {
   double slope(int l) const { return trace.spec.layers[l - 1].slope; }
 };
 
-// f'(z) worked from the saved z and a (sigmoid: a(1 - a); tanh: 1 - a^2; relu and leaky_relu: 1 or the slope).
-Formula derivative_working(const Context& c, int l, double z, double a) {
-  const NumberFormat& f = c.format;
-  switch (c.layer(l).activation) {
-    case Activation::sigmoid: return times(f.number(a), lit("1 - ") + f.number(a));
-    case Activation::tanh: return lit("(1 - ") + f.factor(a) + lit("^2)", "^{2})");
-    case Activation::relu: return lit(z > 0 ? "1" : "0");
-    case Activation::leaky_relu: return lit(z > 0 ? "1" : format_double(c.slope(l)));
-    default: return lit("1");  // identity (softmax is the last layer's, handled with the loss)
-  }
-}
-
 Formula derivative_symbol(const Context& c, int l, const std::string& suffix) {
   const std::string name(to_string(c.layer(l).activation));
   return lit(name + "'(", tex_operator(name) + "'(") + figure("z", "z", l, suffix) + lit(")");
@@ -134,24 +127,8 @@ void derive_forward(const Context& c, int l, LayerDerivation& out) {
 
       Worked worked{figure("a", "a", l, suffix), function(activation, figure("z", "z", l, suffix)), {}, a, element,
                     c.phases.forward(l)};
-      switch (layer.activation) {
-        case Activation::sigmoid:
-          worked.working = {function("sigmoid", f.number(z)),
-                            lit("1 / (1 + exp(-", "\\frac{1}{1 + e^{-") + f.factor(z) + lit("))", "}}")};
-          break;
-        case Activation::tanh: worked.working = {function("tanh", f.number(z))}; break;
-        case Activation::relu: worked.working = {z > 0 ? f.number(z) : lit("0")}; break;
-        case Activation::leaky_relu:
-          worked.working = {z > 0 ? f.number(z) : times(lit(format_double(c.slope(l))), f.number(z))};
-          break;
-        case Activation::softmax: {
-          std::vector<Formula> exps;
-          for (int k = 0; k < layer.out; ++k) exps.push_back(function("exp", f.number(layer.z[r * layer.out + k])));
-          worked.working = {function("exp", f.number(z)) + lit(" / (") + join(exps, lit(" + ")) + lit(")")};
-          break;
-        }
-        default: worked.working = {f.number(z)};  // identity
-      }
+      worked.working = activation_working(layer.activation, f, z, c.slope(l), layer.z.data() + r * layer.out,
+                                          layer.out);
       out.a.push_back(std::move(worked));
     }
   }
@@ -218,7 +195,8 @@ void derive_output_delta(const Context& c, int l, LayerDerivation& out) {
         worked.symbolic = (c.batch > 1 ? lit("(") + a_minus_y + over_batch + lit(")") : a_minus_y) + lit(" ") +
                           derivative_symbol(c, l, suffix);
         const Formula scaled = c.batch > 1 ? lit("(") + error(j) + over_batch + lit(")") : error(j);
-        worked.working = {times(scaled, derivative_working(c, l, layer.z[r * layer.out + j], a[j]))};
+        worked.working = {times(scaled, derivative_working(layer.activation, f, layer.z[r * layer.out + j], a[j],
+                                                               c.slope(l)))};
       }
       out.delta.push_back(std::move(worked));
     }
@@ -243,8 +221,8 @@ void derive_hidden_delta(const Context& c, int l, LayerDerivation& out) {
                                        "}" + (c.batch > 1 ? "[" + std::to_string(r) + "]" : "") + "[k]\\Big)\\,") +
                                derivative_symbol(c, l, suffix);
       const double z = layer.z[r * layer.out + i], a = layer.a[r * layer.out + i];
-      out.delta.push_back({delta_name(l, suffix), symbolic,
-                           {times(lit("(") + join(terms, lit(" + ")) + lit(")"), derivative_working(c, l, z, a))},
+      const Formula derivative = derivative_working(layer.activation, f, z, a, c.slope(l));
+      out.delta.push_back({delta_name(l, suffix), symbolic, {times(lit("(") + join(terms, lit(" + ")) + lit(")"), derivative)},
                            layer.delta[r * layer.out + i], "u" + std::to_string(l) + "-" + std::to_string(i),
                            c.phases.backward(l)});
     }

@@ -36,6 +36,10 @@ class NumberFormat {
 // Literal text: the same in text and HTML (escaped), tex as given.
 Formula lit(const std::string& text, const std::string& tex);
 inline Formula lit(const std::string& same) { return lit(same, same); }
+// left(right), as the tutorial writes a product: 0.1(1), 0.6453(-0.3725).
+Formula times(const Formula& left, const Formula& right);
+// name(argument), the name an operator in LaTeX: sigmoid(0.5216).
+Formula function(const std::string& name, const Formula& argument);
 
 // The phases of one step, in the order the page steps through them: forward layer by layer, the loss,
 // backward from the last layer down, the update.

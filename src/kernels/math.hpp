@@ -83,10 +83,24 @@ BACKPROP_HD T leaky_relu_backward(T da, T z, T slope) {
   return z > T(0) ? da : slope * da;
 }
 
+// silu(z) = z sigmoid(z) (torch.nn.SiLU).
+template <typename T>
+BACKPROP_HD T silu(T z) {
+  return z * sigmoid(z);
+}
+
+// silu'(z) = s (1 + z (1 - s)), s = sigmoid(z) from z again (a = z s gives s only where z is not 0), as
+// torch's silu_backward writes it: da s, times the bracket, the bracket's sum rounded once.
+template <typename T>
+BACKPROP_HD T silu_backward(T da, T z) {
+  const T s = sigmoid(z);
+  return da * s * multiply_add(z, T(1) - s, T(1));
+}
+
 // The one switch over the activations: calls body(kind) with kind a std::integral_constant<Activation, F>,
 // so that a loop written once over kind.value is compiled once per activation with its formula inlined (the
 // CPU's loops, kernels/cpu/elementwise.cpp). A new activation is one more case here and one more branch in
-// activate and derivative below.
+// activate and derivative below (the compiler refuses a switch that misses a kind: -Werror=switch).
 template <typename Body>
 BACKPROP_HD_ALWAYS_INLINE auto with_activation(Activation f, Body&& body) {
   switch (f) {
@@ -95,8 +109,10 @@ BACKPROP_HD_ALWAYS_INLINE auto with_activation(Activation f, Body&& body) {
     case Activation::relu: return body(std::integral_constant<Activation, Activation::relu>{});
     case Activation::leaky_relu: return body(std::integral_constant<Activation, Activation::leaky_relu>{});
     case Activation::softmax: return body(std::integral_constant<Activation, Activation::softmax>{});
-    default: return body(std::integral_constant<Activation, Activation::identity>{});
+    case Activation::silu: return body(std::integral_constant<Activation, Activation::silu>{});
+    case Activation::identity: break;
   }
+  return body(std::integral_constant<Activation, Activation::identity>{});
 }
 
 // f(z) for the element-wise activations; softmax is a function of the row (softmax_row), here identity.
@@ -106,7 +122,11 @@ BACKPROP_HD_ALWAYS_INLINE T activate(T z, T slope) {
   else if constexpr (F == Activation::tanh) return tanh(z);
   else if constexpr (F == Activation::relu) return leaky_relu(z, T(0));
   else if constexpr (F == Activation::leaky_relu) return leaky_relu(z, slope);
-  else return z;
+  else if constexpr (F == Activation::silu) return silu(z);
+  else {
+    static_assert(F == Activation::identity || F == Activation::softmax, "activate: a kind without its formula");
+    return z;
+  }
 }
 
 // dL/dz from dL/da for the element-wise activations, from a where that is cheaper (sigmoid, tanh), else from
@@ -117,7 +137,11 @@ BACKPROP_HD_ALWAYS_INLINE T derivative(T da, T z, T a, T slope) {
   else if constexpr (F == Activation::tanh) return tanh_backward(da, a);
   else if constexpr (F == Activation::relu) return leaky_relu_backward(da, z, T(0));
   else if constexpr (F == Activation::leaky_relu) return leaky_relu_backward(da, z, slope);
-  else return da;
+  else if constexpr (F == Activation::silu) return silu_backward(da, z);
+  else {
+    static_assert(F == Activation::identity || F == Activation::softmax, "derivative: a kind without its formula");
+    return da;
+  }
 }
 
 // The same with the activation known only at run time (one value: the one-row step, the device kernels).

@@ -1,6 +1,6 @@
 // Activations over a (rows x cols) matrix: forward and derivative side by side, each the kernels' loop over
-// its formula in src/kernels/math.hpp (identity, sigmoid, tanh, relu = leaky_relu with slope 0, leaky_relu,
-// and softmax row by row), where each formula and its derivative are stated.
+// its formula in src/kernels/math.hpp (each element-wise activation, and softmax row by row), where each
+// formula and its derivative are stated.
 #include <cstddef>
 
 #include "backprop/kernels/kernels.hpp"

@@ -17,14 +17,6 @@ namespace {
 
 constexpr const char* kFloatRange = " within float32's range (magnitude at most 3.4028235e+38)";
 
-constexpr std::array<std::pair<Activation, std::string_view>, 6> kActivations{{
-    {Activation::identity, "identity"},
-    {Activation::sigmoid, "sigmoid"},
-    {Activation::tanh, "tanh"},
-    {Activation::relu, "relu"},
-    {Activation::leaky_relu, "leaky_relu"},
-    {Activation::softmax, "softmax"},
-}};
 constexpr std::array<std::pair<LossKind, std::string_view>, 3> kLosses{{
     {LossKind::mse, "mse"},
     {LossKind::bce, "bce"},
@@ -68,10 +60,14 @@ bool all_finite(const std::vector<double>& values) {
 
 }  // namespace
 
-std::string_view to_string(Activation activation) { return name_of(kActivations, activation); }
+std::string_view to_string(Activation activation) { return kActivationNames[static_cast<int>(activation)].name; }
 std::string_view to_string(LossKind loss) { return name_of(kLosses, loss); }
 std::string_view to_string(InitializerKind kind) { return name_of(kInitializers, kind); }
-std::optional<Activation> parse_activation(std::string_view name) { return value_of(kActivations, name); }
+std::optional<Activation> parse_activation(std::string_view name) {
+  for (const ActivationName& entry : kActivationNames)
+    if (entry.name == name) return entry.kind;
+  return std::nullopt;
+}
 std::optional<LossKind> parse_loss(std::string_view name) { return value_of(kLosses, name); }
 std::optional<InitializerKind> parse_initializer(std::string_view name) { return value_of(kInitializers, name); }
 std::string_view to_string(OptimizerKind kind) { return name_of(kOptimizers, kind); }
@@ -87,7 +83,11 @@ std::string names_of(const Table& table) {
 }  // namespace
 
 std::string optimizer_names() { return names_of(kOptimizers); }
-std::string activation_names() { return names_of(kActivations); }
+std::string activation_names() {
+  std::string names;
+  for (const ActivationName& entry : kActivationNames) names += (names.empty() ? "" : ", ") + std::string(entry.name);
+  return names;
+}
 
 bool optimizer_uses(OptimizerKind kind, std::string_view key) {
   if (key == "learning_rate" || key == "weight_decay" || key == "type") return true;

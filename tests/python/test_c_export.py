@@ -164,7 +164,7 @@ class CExportTest(unittest.TestCase):
             "regression, the activation at the output": ("mse", 2, None, [], ["u", "v"]),
         }
         hidden = [("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("sigmoid", None), ("tanh", None),
-                  ("identity", None)]
+                  ("identity", None), ("silu", None)]
         rng = np.random.default_rng(11)
         count = 0
         for task, (loss, units, output_activation, classes, targets) in tasks.items():

@@ -1,6 +1,7 @@
 """`backprop export --format onnx` against `backprop predict`, in OpenCV's dnn and in a numpy evaluator.
 
-For every activation (relu, leaky_relu with the default and a set slope, sigmoid, tanh, softmax, identity),
+For every activation (relu, leaky_relu with the default and a set slope, sigmoid, tanh, softmax, identity,
+silu as Sigmoid then Mul),
 every feature scaling (none, standard, minmax) and every task (classification with a softmax output, bce with
 one sigmoid output, regression with an identity output or with the activation at the output), the test
 exports a JSON model with explicit weights to ONNX and
@@ -98,6 +99,7 @@ OPERATORS = {
     "Sub": lambda i, a: i[0] - i[1],
     "Div": lambda i, a: i[0] / i[1],
     "Add": lambda i, a: i[0] + i[1],
+    "Mul": lambda i, a: i[0] * i[1],
     "MatMul": lambda i, a: i[0] @ i[1],
     "Gemm": _gemm,
     "Relu": lambda i, a: np.maximum(i[0], 0.0),
@@ -191,8 +193,9 @@ class EvaluatorTest(unittest.TestCase):
 
 # ---- models and data ----
 
-ONNX_ACTIVATIONS = {"relu": "Relu", "leaky_relu": "LeakyRelu", "sigmoid": "Sigmoid", "tanh": "Tanh",
-                    "softmax": "Softmax"}
+# Each activation's nodes, in order (identity: none).
+ONNX_ACTIVATIONS = {"relu": ["Relu"], "leaky_relu": ["LeakyRelu"], "sigmoid": ["Sigmoid"], "tanh": ["Tanh"],
+                    "softmax": ["Softmax"], "silu": ["Sigmoid", "Mul"], "identity": []}
 
 
 def rng_matrix(rng, rows, columns, scale=0.8):
@@ -378,7 +381,7 @@ class OnnxExportTest(unittest.TestCase):
             "regression, the activation at the output": ("mse", 2, None, [], ["u", "v"]),
         }
         hidden = [("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("sigmoid", None), ("tanh", None),
-                  ("identity", None)]
+                  ("identity", None), ("silu", None)]
         rng = np.random.default_rng(11)
         count = 0
         for task, (loss, units, output_activation, classes, targets) in tasks.items():
@@ -395,7 +398,7 @@ class OnnxExportTest(unittest.TestCase):
                                                classes=classes, targets=targets)
                         ops = [] if scaling == "none" else ["Sub", "Div"]
                         for name in activations:
-                            ops += ["Gemm"] + ([ONNX_ACTIVATIONS[name]] if name != "identity" else [])
+                            ops += ["Gemm"] + ONNX_ACTIVATIONS[name]
                         model = self.export_and_check(path, bool(classes), ops, units)
                         for node in model.graph.node:
                             if node.op_type == "LeakyRelu":

@@ -81,6 +81,19 @@ def test_same_random_state_same_model_and_bad_parameters_are_refused():
         MLPClassifier(threads=0).fit(X_train, y_train)
 
 
+def test_every_element_wise_activation_is_a_choice_and_silu_trains():
+    import backprop
+    assert "silu" in backprop.ACTIVATIONS and "softmax" in backprop.ACTIVATIONS
+    X_train, X_test, y_train, y_test = iris_split()
+    with pytest.raises(ValueError, match="activation: expected one of logistic, identity, sigmoid, tanh, relu, "
+                                         "leaky_relu, silu, got 'softmax'"):
+        MLPClassifier(activation="softmax").fit(X_train, y_train)
+    model = MLPClassifier(hidden_layer_sizes=(8,), activation="silu", max_iter=200, learning_rate_init=0.02,
+                          random_state=0).fit(X_train, y_train)
+    assert model.network_.layers[0]["activation"] == "silu"
+    assert model.score(X_test, y_test) >= 0.9
+
+
 def test_label_smoothing_is_a_parameter_of_the_classifier():
     X_train, X_test, y_train, y_test = iris_split()
     parameters = dict(hidden_layer_sizes=(16,), max_iter=100, learning_rate_init=0.01, random_state=0)

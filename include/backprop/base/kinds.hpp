@@ -1,12 +1,33 @@
 // The kinds of activation, loss, optimizer, feature scaling and task: one enum per concept, for the network's
 // description (spec.hpp), the CPU path, the data's scaling (data/scaling.hpp) and the device backends alike
-// (kernels/device.hpp). Plain enums and nothing
-// else, so that nvcc (C++17) compiles this header too.
+// (kernels/device.hpp). Plain enums and name tables and nothing else, so that nvcc (C++17) compiles this
+// header too.
 #pragma once
 
 namespace backprop {
 
-enum class Activation { identity, sigmoid, tanh, relu, leaky_relu, softmax };
+// An activation is its formula (kernels/math.hpp), its entry here (the enum and the name below) and its
+// written forms (src/io/activation_forms.cpp: the trace's working, ONNX nodes, C statement); every other
+// place takes these.
+enum class Activation { identity, sigmoid, tanh, relu, leaky_relu, softmax, silu };
+
+// Each activation's name in the network file, the command and Python, in the enum's order.
+struct ActivationName {
+  Activation kind;
+  const char* name;
+};
+inline constexpr ActivationName kActivationNames[] = {
+    {Activation::identity, "identity"}, {Activation::sigmoid, "sigmoid"},       {Activation::tanh, "tanh"},
+    {Activation::relu, "relu"},         {Activation::leaky_relu, "leaky_relu"}, {Activation::softmax, "softmax"},
+    {Activation::silu, "silu"},
+};
+constexpr bool activation_names_in_enum_order() {
+  for (unsigned i = 0; i < sizeof kActivationNames / sizeof kActivationNames[0]; ++i)
+    if (static_cast<unsigned>(kActivationNames[i].kind) != i) return false;
+  return true;
+}
+static_assert(activation_names_in_enum_order(), "kActivationNames: one entry per Activation, in the enum's order");
+
 enum class LossKind { mse, bce, softmax_ce };
 
 // The update rules are torch.optim's (optimizer.hpp states each).

@@ -9,7 +9,8 @@
 //   per layer l (from 1): Gemm            z = a W^T + b, W an [OUT, IN] initializer "layer<l>_weights"
 //                                          (transA = 0, transB = 1: the form PyTorch writes for Linear),
 //                                          b an [OUT] initializer "layer<l>_bias"
-//                         the activation  Relu, LeakyRelu (alpha = slope), Sigmoid, Tanh, Softmax (axis 1);
+//                         the activation  its nodes (src/io/activation_forms.cpp): Relu, LeakyRelu (alpha =
+//                                          slope), Sigmoid, Tanh, Softmax (axis 1), silu as Sigmoid then Mul;
 //                                          identity adds no node
 //   output "output" float32 [batch, OUT]  the last layer's activations (one sigmoid output: p(class 1))
 // Opset 11 and this node form are chosen for the consumers (OpenCV's dnn, onnxruntime, TensorRT); the

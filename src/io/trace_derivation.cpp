@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
 #include "io/activation_forms.hpp"
 
@@ -136,30 +137,61 @@ void derive_forward(const Context& c, int l, LayerDerivation& out) {
 
 // L = -(1/B) sum y ln a + (1 - y) ln(1 - a) (bce), -(1/B) sum y ln p (softmax_ce), (1/(2B)) sum (a - y)^2 (mse);
 // terms whose target makes them vanish (y = 0 or 1) are left out, as the tutorial writes -ln(a3).
+// One output's term of the loss's sum; empty where the target makes it vanish.
+Formula loss_term(LossKind loss, const NumberFormat& f, double a, double y) {
+  const Formula ln_a = function("ln", f.number(a));
+  const Formula ln_1_a = function("ln", lit("1 - ") + f.number(a));
+  switch (loss) {
+    case LossKind::mse: return lit("(") + f.number(a) + lit(" - ") + f.factor(y) + lit(")^2", ")^{2}");
+    case LossKind::bce:
+      if (y == 1) return ln_a;
+      if (y == 0) return ln_1_a;
+      return f.number(y) + lit(" ") + ln_a + lit(" + (1 - ") + f.number(y) + lit(") ") + ln_1_a;
+    case LossKind::softmax_ce:
+      if (y == 1) return ln_a;
+      if (y == 0) return {};
+      return f.number(y) + lit(" ") + ln_a;
+  }
+  throw_runtime_error("trace: a loss without its terms");
+}
+
 Worked derive_loss(const Context& c) {
   const NumberFormat& f = c.format;
   const TraceLayer& output = c.step.layers.back();
   const LossKind loss = c.trace.spec.loss;
   std::vector<Formula> terms;
   for (std::size_t k = 0; k < output.a.size(); ++k) {
-    const double a = output.a[k], y = c.trace.target[k];
-    if (loss == LossKind::mse) {
-      terms.push_back(lit("(") + f.number(a) + lit(" - ") + f.factor(y) + lit(")^2", ")^{2}"));
-    } else {
-      const Formula ln_a = function("ln", f.number(a));
-      const Formula ln_1_a = function("ln", lit("1 - ") + f.number(a));
-      if (y == 1) terms.push_back(ln_a);
-      else if (y == 0 && loss == LossKind::bce) terms.push_back(ln_1_a);
-      else if (y != 0 && loss == LossKind::softmax_ce) terms.push_back(f.number(y) + lit(" ") + ln_a);
-      else if (y != 0) terms.push_back(f.number(y) + lit(" ") + ln_a + lit(" + (1 - ") + f.number(y) + lit(") ") + ln_1_a);
-    }
+    Formula term = loss_term(loss, f, output.a[k], c.trace.target[k]);
+    if (!term.empty()) terms.push_back(std::move(term));
   }
   if (terms.empty()) terms.push_back(lit("0"));
-  Formula working = loss == LossKind::mse ? lit("(") + join(terms, lit(" + ")) + lit(") / " + std::to_string(2 * c.batch))
-                                          : lit("-(") + join(terms, lit(" + ")) + lit(")");
-  if (loss != LossKind::mse && c.batch > 1) working += lit(" / " + std::to_string(c.batch));
+  Formula working;
+  switch (loss) {
+    case LossKind::mse:
+      working = lit("(") + join(terms, lit(" + ")) + lit(") / " + std::to_string(2 * c.batch));
+      break;
+    case LossKind::bce:
+    case LossKind::softmax_ce:
+      working = lit("-(") + join(terms, lit(" + ")) + lit(")");
+      if (c.batch > 1) working += lit(" / " + std::to_string(c.batch));
+      break;
+  }
   return {lit("L"), {}, {working}, c.step.loss, "loss", c.phases.loss()};
 }
+
+}  // namespace
+
+bool delta_carries_derivative(LossKind loss) {
+  switch (loss) {
+    case LossKind::mse: return true;
+    case LossKind::bce:         // with its sigmoid output
+    case LossKind::softmax_ce:  // with its softmax output
+      return false;
+  }
+  throw_runtime_error("trace: a loss without its output delta");
+}
+
+namespace {
 
 // The output layer's delta from the loss's own formula: bce: (a - y)/B; softmax_ce: (p - y)/B (p times the
 // row's target sum, which is 1 for a one-hot target); mse: (a - y)/B f'(z), through the softmax's Jacobian
@@ -183,7 +215,7 @@ void derive_output_delta(const Context& c, int l, LayerDerivation& out) {
       if (loss == LossKind::softmax_ce && target_sum != 1.0) {
         worked.working = {lit("(") + times(f.number(a[j]), f.number(target_sum)) + lit(" - ") + f.factor(y[j]) +
                           lit(")") + over_batch};
-      } else if (loss != LossKind::mse) {
+      } else if (!delta_carries_derivative(loss)) {
         worked.working = {error(j) + over_batch};
       } else if (layer.activation == Activation::softmax) {
         // dL/dz_j = a_j (g_j - sum_k a_k g_k) with g = (a - y)/B: the 1/B is taken out to the end.

@@ -76,6 +76,10 @@ struct StepDerivation {
 // Every figure of every step with its working.
 std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& format);
 
+// Whether the output layer's delta carries the output activation's derivative: (a - y) f'(z) for mse; bce and
+// softmax_ce cancel it ((a - y) with their sigmoid and softmax outputs).
+bool delta_carries_derivative(LossKind loss);
+
 // "z3[0]" for one row, "z3[1][0]" (row 1) for a batch: the figure's indices.
 std::string index_suffix(int batch, int row, int unit);
 

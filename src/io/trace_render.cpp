@@ -76,7 +76,7 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
     const std::string derivative = std::string(to_string(layer.activation)) + "'(z" + L + ")";
     out << "  Layer " << L << "\n";
     std::string rule = "(W" + std::to_string(l + 1) + " delta" + std::to_string(l + 1) + ") * " + derivative;
-    if (l == last) rule = "(a" + L + " - y)" + over_batch + (spec.loss == LossKind::mse ? " * " + derivative : "");
+    if (l == last) rule = "(a" + L + " - y)" + over_batch + (delta_carries_derivative(spec.loss) ? " * " + derivative : "");
     out << "    delta" << L << " = " << rule << " = " << f.block(layer.delta, batch, layer.out).text << "\n";
     entries(l, &LayerDerivation::delta, "      ");
     out << "    grad W" << L << " = a" << prev << " delta" << L << "^T = "
@@ -126,9 +126,13 @@ void write_tex_entries(std::ostream& out, const std::vector<Worked>& entries, co
 
 std::string tex_loss_rule(LossKind loss, int batch) {
   const std::string mean = batch > 1 ? "\\frac{1}{B}\\sum_{r}" : "";
-  if (loss == LossKind::mse) return (batch > 1 ? "\\frac{1}{2B}\\sum_{r}" : "\\frac{1}{2}") + std::string("\\sum_j (a_j - y_j)^2");
-  if (loss == LossKind::bce) return "-" + mean + "\\sum_j \\big[y_j \\ln a_j + (1 - y_j) \\ln(1 - a_j)\\big]";
-  return "-" + mean + "\\sum_j y_j \\ln p_j";
+  switch (loss) {
+    case LossKind::mse:
+      return (batch > 1 ? "\\frac{1}{2B}\\sum_{r}" : "\\frac{1}{2}") + std::string("\\sum_j (a_j - y_j)^2");
+    case LossKind::bce: return "-" + mean + "\\sum_j \\big[y_j \\ln a_j + (1 - y_j) \\ln(1 - a_j)\\big]";
+    case LossKind::softmax_ce: return "-" + mean + "\\sum_j y_j \\ln p_j";
+  }
+  throw_runtime_error("trace: a loss without its rule");
 }
 
 void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep& step, const StepDerivation* derived,
@@ -168,7 +172,7 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     std::string rule = "(W_{" + next + "}\\,\\delta_{" + next + "}) \\odot " + derivative;
     if (l == last)
       rule = "(a_{" + L + "} - y)" + (batch > 1 ? std::string("/B") : "") +
-             (spec.loss == LossKind::mse ? " \\odot " + derivative : "");
+             (delta_carries_derivative(spec.loss) ? " \\odot " + derivative : "");
     equation("\\delta_{" + L + "} = " + rule + " = " + f.block(layer.delta, batch, layer.out).tex);
     entries(l, &LayerDerivation::delta);
     equation("\\mathrm{grad}\\,W_{" + L + "} = a_{" + prev + "}\\,\\delta_{" + L + "}^T = " +
@@ -238,12 +242,14 @@ std::string render_trace(const Trace& trace, TraceFormat format, const TraceRend
   const std::vector<StepDerivation> derived = expand ? derive(trace, numbers) : std::vector<StepDerivation>{};
   const std::vector<StepDerivation>* working = expand ? &derived : nullptr;
   switch (format) {
+    case TraceFormat::text:
+      return render_text(trace, working, numbers, printable(options.source), options.raw_input, options.scaling);
     case TraceFormat::markdown: return render_markdown(trace, working, numbers, markdown_text(options.source), options.raw_input,
                                                    options.scaling);
     case TraceFormat::html: return render_html(trace, derived, numbers, printable(options.source));
     case TraceFormat::dot: return render_dot(trace, derived, numbers, printable(options.source));
-    default: return render_text(trace, working, numbers, printable(options.source), options.raw_input, options.scaling);
   }
+  throw_runtime_error("trace: no such format");
 }
 
 std::vector<double> traced_input(const ModelFile& model, const std::vector<double>& given) {

@@ -232,7 +232,12 @@ BACKPROP_HD double add_loss_row(double sum, LossKind loss, double label_smoothin
 
 // The loss of a batch of `rows` rows from the total of add_loss_row over them (mse's 1/2 is here).
 BACKPROP_HD double loss_total(LossKind loss, double sum, int rows) {
-  return loss == LossKind::mse ? sum / (2.0 * rows) : sum / rows;
+  switch (loss) {
+    case LossKind::mse: return sum / (2.0 * rows);
+    case LossKind::bce:
+    case LossKind::softmax_ce: break;
+  }
+  return sum / rows;
 }
 
 // dz = dL/dz of one row, for the loss averaged over the batch (inverse_batch = 1/B):

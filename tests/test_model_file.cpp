@@ -286,9 +286,11 @@ TEST_F(ModelFileBinary, WrongMagicIsRefused) {
 
 TEST_F(ModelFileBinary, NewerVersionIsRefused) {
   BinaryParts parts = split(bytes_);
-  put_u32(parts.prefix, 8, 3);
+  const unsigned newer = io::kModelFormatVersion + 1;
+  put_u32(parts.prefix, 8, newer);
   const std::string message = error_for(join(parts));
-  EXPECT_NE(message.find("damaged.bkp: offset 8: format version 3 is newer than this program reads (2)"),
+  EXPECT_NE(message.find("damaged.bkp: offset 8: format version " + std::to_string(newer) +
+                         " is newer than this program reads (" + std::to_string(io::kModelFormatVersion) + ")"),
             std::string::npos)
       << message;
 }
@@ -471,10 +473,14 @@ TEST_F(ModelFileJson, ModelWithoutWeightsIsRefused) {
 
 TEST_F(ModelFileJson, NewerVersionAndWrongFormatAreRefused) {
   auto root = nlohmann::json::parse(io::model_to_json(model_));
-  root["version"] = 3;
+  const unsigned newer = io::kModelFormatVersion + 1;
+  root["version"] = newer;
   write_file(dir_ / "model.json", root.dump());
   std::string message = load_error(dir_ / "model.json");
-  EXPECT_NE(message.find("model.json: version: 3 is newer than this program reads (2)"), std::string::npos) << message;
+  EXPECT_NE(message.find("model.json: version: " + std::to_string(newer) + " is newer than this program reads (" +
+                         std::to_string(io::kModelFormatVersion) + ")"),
+            std::string::npos)
+      << message;
 
   root["version"] = 1;
   root["format"] = "something-else";

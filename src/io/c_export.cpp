@@ -1,6 +1,8 @@
 // C export (include/backprop/io/c_export.hpp): the model's forward pass written as plain C99.
 #include "backprop/io/c_export.hpp"
 
+#include "backprop/nn/batch_norm.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -347,6 +349,19 @@ void check_c_name(std::string_view name) {
 
 CSource c_source(const ModelFile& model, TaskKind task, const CExportOptions& options, const std::string& header_name,
                  std::uint64_t source_checksum) {
+  if (model.network.has(LayerKind::batch_norm)) {
+    // Evaluation's batch_norms are affine maps: folded into the dense layers after them, and an int8 layer
+    // reads the range of what the batch_norm before it read.
+    Model folded = model;
+    std::vector<std::size_t> from;
+    folded.network = fold_batch_norms(model.network, &from);
+    CExportOptions folded_options = options;
+    if (options.input_ranges.size() == model.network.layers.size()) {
+      folded_options.input_ranges.clear();
+      for (const std::size_t l : from) folded_options.input_ranges.push_back(options.input_ranges[l]);
+    }
+    return c_source(folded, task, folded_options, header_name, source_checksum);
+  }
   check_model(model, options);
   const Shape shape = shape_of(model, task, options);
   return {header_text(model, shape, options, source_checksum),

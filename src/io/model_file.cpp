@@ -46,9 +46,11 @@ constexpr std::string_view kBinaryHeaderKeys[] = {"scaling", "classes", "targets
                                                   "inputs"};
 constexpr std::string_view kByteInputs = "uint8";
 
-// The version a model is written as: 1 unless it holds version 2's one addition.
+// The version a model is written as: the oldest that holds what it has, so that every other file is byte for
+// byte what an older program wrote.
 unsigned version_for(const ModelFile& model) {
-  return model.byte_inputs ? kModelFormatVersion : kFirstModelFormatVersion;
+  if (model.network.has(LayerKind::batch_norm)) return kBatchNormModelFormatVersion;
+  return model.byte_inputs ? kByteInputsModelFormatVersion : kFirstModelFormatVersion;
 }
 
 // ---- checksum and little-endian bytes ----
@@ -83,9 +85,8 @@ std::uint64_t parameter_count(const NetworkSpec& spec) {
   constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max() / 4;
   std::uint64_t count = 0;
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
-    const auto in = static_cast<std::uint64_t>(spec.layer_input(l));
-    const auto out = static_cast<std::uint64_t>(spec.layers[l].units);
-    const std::uint64_t layer = in * out + out;  // in < 2^31, out < 2^31: no overflow
+    std::uint64_t layer = 0;  // in < 2^31, out < 2^31: no overflow
+    for (const LayerArray& array : spec.arrays(l)) layer += array.size;
     count = layer > kMax - count ? kMax : count + layer;
   }
   return count;
@@ -100,17 +101,20 @@ std::string architecture(const NetworkSpec& spec) {
   return text;
 }
 
-// "layers[1].weights[2][0]" for the index-th parameter in file order (W row-major, then b, per layer).
+// "layers[1].weights[2][0]" for the index-th parameter in file order (each entry's arrays in turn: NetworkSpec::
+// arrays, a dense layer's W row-major then b).
 std::string parameter_name(const NetworkSpec& spec, std::uint64_t index) {
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
-    const auto in = static_cast<std::uint64_t>(spec.layer_input(l));
     const auto out = static_cast<std::uint64_t>(spec.layers[l].units);
-    const std::string layer = "layers[" + std::to_string(l) + "]";
-    if (index < in * out)
-      return layer + ".weights[" + std::to_string(index / out) + "][" + std::to_string(index % out) + "]";
-    index -= in * out;
-    if (index < out) return layer + ".bias[" + std::to_string(index) + "]";
-    index -= out;
+    for (const LayerArray& array : spec.arrays(l)) {
+      if (index >= array.size) {
+        index -= array.size;
+        continue;
+      }
+      const std::string name = "layers[" + std::to_string(l) + "]." + std::string(array.key);
+      return name + (array.size > out ? "[" + std::to_string(index / out) + "][" + std::to_string(index % out) + "]"
+                                      : "[" + std::to_string(index) + "]");
+    }
   }
   return "parameter " + std::to_string(index);
 }
@@ -118,17 +122,18 @@ std::string parameter_name(const NetworkSpec& spec, std::uint64_t index) {
 // The spec with every layer's weights and bias present: where any is missing, the initializer's draws
 // from the seed (Network<double> fills them exactly as training would start).
 NetworkSpec with_parameters(const NetworkSpec& spec) {
-  for (const auto& layer : spec.layers)
-    if (layer.weights.empty() || layer.bias.empty()) return Network<double>(spec).spec_with_parameters();
+  for (std::size_t l = 0; l < spec.layers.size(); ++l)
+    for (const LayerArray& array : spec.arrays(l))
+      if ((spec.layers[l].*array.member).empty()) return Network<double>(spec).spec_with_parameters();
   return spec;
 }
 
 // Rounds every parameter to float32; names the first that does not fit. `where` prefixes the message.
 void round_parameters_to_float(NetworkSpec& spec, const std::string& where) {
   std::uint64_t index = 0;
-  for (auto& layer : spec.layers) {
-    for (auto* values : {&layer.weights, &layer.bias}) {
-      for (double& value : *values) {
+  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
+    for (const LayerArray& array : spec.arrays(l)) {
+      for (double& value : spec.layers[l].*array.member) {
         const float rounded = static_cast<float>(value);
         if (!std::isfinite(rounded))
           throw_bad_input(where + parameter_name(spec, index) + ": " + format_double(value) +
@@ -304,11 +309,11 @@ double json_number_for_float(float value) {
 std::string binary_bytes(const ModelFile& model) {
   NetworkSpec architecture_only = model.network;
   std::uint64_t count = 0;
-  for (auto& layer : architecture_only.layers) {
-    count += layer.weights.size() + layer.bias.size();
-    layer.weights.clear();
-    layer.bias.clear();
-  }
+  for (std::size_t l = 0; l < architecture_only.layers.size(); ++l)
+    for (const LayerArray& array : architecture_only.arrays(l)) {
+      count += (architecture_only.layers[l].*array.member).size();
+      (architecture_only.layers[l].*array.member).clear();
+    }
   Json header = Json::parse(network_to_json(architecture_only));
   add_extras(header, model);
   header["parameter_count"] = count;
@@ -320,9 +325,10 @@ std::string binary_bytes(const ModelFile& model) {
   append_u32(bytes, version_for(model));
   append_u32(bytes, static_cast<std::uint32_t>(header_text.size()));
   bytes.append(header_text);
-  for (const auto& layer : model.network.layers)
-    for (const auto* values : {&layer.weights, &layer.bias})
-      for (double value : *values) append_u32(bytes, std::bit_cast<std::uint32_t>(static_cast<float>(value)));
+  for (std::size_t l = 0; l < model.network.layers.size(); ++l)
+    for (const LayerArray& array : model.network.arrays(l))
+      for (double value : model.network.layers[l].*array.member)
+        append_u32(bytes, std::bit_cast<std::uint32_t>(static_cast<float>(value)));
   append_u64(bytes, fnv1a_64(bytes));
   return bytes;
 }
@@ -388,10 +394,10 @@ ModelFile load_binary(std::string_view bytes, const std::string& file) {
     throw_bad_input(e.what() + damage_note);
   }
   for (std::size_t l = 0; l < model.network.layers.size(); ++l)
-    if (!model.network.layers[l].weights.empty() || !model.network.layers[l].bias.empty())
-      throw_bad_input(header_source + ": layers[" + std::to_string(l) +
-                      "]: unexpected weights or bias (a binary model holds its parameters after the header)" +
-                      damage_note);
+    for (const LayerArray& array : model.network.arrays(l))
+      if (!(model.network.layers[l].*array.member).empty())
+        throw_bad_input(header_source + ": layers[" + std::to_string(l) + "]." + std::string(array.key) +
+                        ": unexpected (a binary model holds its parameters after the header)" + damage_note);
 
   const std::uint64_t expected_count = parameter_count(model.network);
   if (!header.contains("parameter_count") || !header["parameter_count"].is_number_unsigned())
@@ -424,13 +430,10 @@ ModelFile load_binary(std::string_view bytes, const std::string& file) {
   std::size_t offset = parameters_offset;
   std::uint64_t index = 0;
   for (std::size_t l = 0; l < model.network.layers.size(); ++l) {
-    LayerSpec& layer = model.network.layers[l];
-    const auto in = static_cast<std::size_t>(model.network.layer_input(l));
-    const auto out = static_cast<std::size_t>(layer.units);
-    layer.weights.resize(in * out);
-    layer.bias.resize(out);
-    for (auto* values : {&layer.weights, &layer.bias}) {
-      for (double& value : *values) {
+    for (const LayerArray& array : model.network.arrays(l)) {
+      std::vector<double>& values = model.network.layers[l].*array.member;
+      values.resize(array.size);
+      for (double& value : values) {
         const float parameter = std::bit_cast<float>(read_u32(bytes, offset));
         if (!std::isfinite(parameter))
           fail(offset, parameter_name(model.network, index) + ": expected a finite number, got " +

@@ -332,6 +332,54 @@ Json detail::parse_json_document(std::string_view text, const std::string& sourc
   }
 }
 
+namespace {
+
+// A dense entry of "layers" (no "type", or "dense"); in: its number of inputs.
+LayerSpec read_dense_layer(const Reader& reader, const Json& layer, const std::string& path, int in) {
+  reader.only_keys(layer, path, {"type", "units", "activation", "slope", "dropout", "initializer", "weights", "bias"});
+  LayerSpec layer_spec;
+  if (!layer.contains("units")) reader.fail(path + ".units", "missing");
+  layer_spec.units =
+      static_cast<int>(std::min<long long>(reader.whole_number(layer["units"], path + ".units", 1), 1 << 24));
+  if (!layer.contains("activation")) reader.fail(path + ".activation", "missing");
+  const std::string activation = reader.string(layer["activation"], path + ".activation");
+  const auto parsed = parse_activation(activation);
+  if (!parsed)
+    reader.fail(path + ".activation", "unknown activation '" + activation + "' (expected " + activation_names() + ")");
+  layer_spec.activation = *parsed;
+  if (layer.contains("slope")) layer_spec.slope = reader.number(layer["slope"], path + ".slope");
+  if (layer.contains("dropout")) layer_spec.dropout = reader.number(layer["dropout"], path + ".dropout");
+  if (layer.contains("initializer"))
+    layer_spec.initializer = reader.initializer(layer["initializer"], path + ".initializer");
+  const auto out = static_cast<std::size_t>(layer_spec.units);
+  if (layer.contains("weights"))
+    layer_spec.weights = reader.matrix(layer["weights"], path + ".weights", static_cast<std::size_t>(in), out);
+  if (layer.contains("bias")) layer_spec.bias = reader.vector(layer["bias"], path + ".bias", out);
+  return layer_spec;
+}
+
+// {"type": "batch_norm"} with optional "momentum" and "eps" (and, in a model, its four arrays): it keeps the width
+// of what it normalizes, so "units" may be left out.
+LayerSpec read_batch_norm(const Reader& reader, const Json& layer, const std::string& path, int in) {
+  reader.only_keys(layer, path, {"type", "units", "momentum", "eps", "scale", "shift", "running_mean", "running_var"});
+  LayerSpec layer_spec;
+  layer_spec.kind = LayerKind::batch_norm;
+  layer_spec.activation = Activation::identity;
+  layer_spec.units = in;
+  if (layer.contains("units"))
+    layer_spec.units =
+        static_cast<int>(std::min<long long>(reader.whole_number(layer["units"], path + ".units", 1), 1 << 24));
+  if (layer.contains("momentum")) layer_spec.momentum = reader.number(layer["momentum"], path + ".momentum");
+  if (layer.contains("eps")) layer_spec.eps = reader.number(layer["eps"], path + ".eps");
+  const auto out = static_cast<std::size_t>(layer_spec.units);
+  for (const LayerArray& array : layer_arrays(layer_spec, in))
+    if (const std::string key(array.key); layer.contains(key))
+      layer_spec.*array.member = reader.vector(layer[key], path + "." + key, out);
+  return layer_spec;
+}
+
+}  // namespace
+
 NetworkSpec detail::network_from_json(const Json& root, const std::string& source,
                                       std::span<const std::string_view> extra_keys) {
   Reader reader(source);
@@ -355,36 +403,29 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
     const std::string path = "layers[" + std::to_string(l) + "]";
     const Json& layer = layers[l];
     if (!layer.is_object()) reader.fail(path, "expected an object with \"units\" and \"activation\"");
-    reader.only_keys(layer, path, {"units", "activation", "slope", "dropout", "initializer", "weights", "bias"});
-    LayerSpec layer_spec;
-    if (!layer.contains("units")) reader.fail(path + ".units", "missing");
-    layer_spec.units =
-        static_cast<int>(std::min<long long>(reader.whole_number(layer["units"], path + ".units", 1), 1 << 24));
-    if (!layer.contains("activation")) reader.fail(path + ".activation", "missing");
-    const std::string activation = reader.string(layer["activation"], path + ".activation");
-    const auto parsed = parse_activation(activation);
-    if (!parsed)
-      reader.fail(path + ".activation",
-                  "unknown activation '" + activation + "' (expected " + activation_names() + ")");
-    layer_spec.activation = *parsed;
-    if (layer.contains("slope")) layer_spec.slope = reader.number(layer["slope"], path + ".slope");
-    if (layer.contains("dropout")) layer_spec.dropout = reader.number(layer["dropout"], path + ".dropout");
-    if (layer.contains("initializer"))
-      layer_spec.initializer = reader.initializer(layer["initializer"], path + ".initializer");
-    const std::size_t in = l == 0 ? static_cast<std::size_t>(spec.input) : spec.layers.back().units;
-    const std::size_t out = static_cast<std::size_t>(layer_spec.units);
-    if (layer.contains("weights")) layer_spec.weights = reader.matrix(layer["weights"], path + ".weights", in, out);
-    if (layer.contains("bias")) layer_spec.bias = reader.vector(layer["bias"], path + ".bias", out);
-    spec.layers.push_back(std::move(layer_spec));
+    const int in = l == 0 ? spec.input : spec.layers.back().units;
+    LayerKind kind = LayerKind::dense;
+    if (layer.contains("type")) {
+      const std::string type = reader.string(layer["type"], path + ".type");
+      const auto parsed = parse_layer_kind(type);
+      if (!parsed) reader.fail(path + ".type", "unknown layer type '" + type + "' (expected dense, batch_norm)");
+      kind = *parsed;
+    }
+    switch (kind) {
+      case LayerKind::dense:
+        spec.layers.push_back(read_dense_layer(reader, layer, path, in));
+        break;
+      case LayerKind::batch_norm:
+        spec.layers.push_back(read_batch_norm(reader, layer, path, in));
+        break;
+    }
   }
   // A file of a few bytes must not make the program allocate without bound (found by tests/fuzz/fuzz_model:
   // {"input": 2147483647, "layers": [{"units": 16777216, ...}]} asked for 2^55 parameters): refused here,
   // before anything holds the parameters, with the first layer that passes the limit.
   std::uint64_t parameters = 0;
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
-    const auto in = static_cast<std::uint64_t>(spec.layer_input(l));
-    const auto out = static_cast<std::uint64_t>(spec.layers[l].units);
-    parameters += (in + 1) * out;  // each factor < 2^31: no overflow
+    for (const LayerArray& array : spec.arrays(l)) parameters += array.size;  // each < 2^55: no overflow
     if (parameters > kMaxNetworkParameters)
       reader.fail("layers[" + std::to_string(l) + "].units",
                   "expected a network of at most " + std::to_string(kMaxNetworkParameters) +
@@ -466,6 +507,19 @@ static Json optimizer_json(const OptimizerSpec& optimizer) {
   return j;
 }
 
+namespace {
+
+Json batch_norm_json(const LayerSpec& layer) {
+  Json j = {{"type", std::string(to_string(layer.kind))}, {"units", layer.units}};
+  if (layer.momentum != LayerSpec{}.momentum) j["momentum"] = layer.momentum;
+  if (layer.eps != LayerSpec{}.eps) j["eps"] = layer.eps;
+  for (const LayerArray& array : layer_arrays(layer, layer.units))
+    if (!(layer.*array.member).empty()) j[std::string(array.key)] = layer.*array.member;
+  return j;
+}
+
+}  // namespace
+
 std::string network_to_json(const NetworkSpec& spec) {
   auto initializer_json = [](const InitializerSpec& init) {
     Json j = {{"type", std::string(to_string(init.kind))}};
@@ -477,6 +531,10 @@ std::string network_to_json(const NetworkSpec& spec) {
   Json layers = Json::array();
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     const LayerSpec& layer = spec.layers[l];
+    if (layer.kind == LayerKind::batch_norm) {
+      layers.push_back(batch_norm_json(layer));
+      continue;
+    }
     Json j;
     j["units"] = layer.units;
     j["activation"] = std::string(to_string(layer.activation));

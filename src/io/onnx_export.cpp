@@ -93,18 +93,32 @@ void check_shapes(const ModelFile& model) {
   const NetworkSpec& spec = model.network;
   if (spec.input < 1 || spec.layers.empty()) throw_bad_input("ONNX export: the model has no layers");
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
-    const LayerSpec& layer = spec.layers[l];
-    const auto in = static_cast<std::size_t>(spec.layer_input(l));
-    const auto out = static_cast<std::size_t>(layer.units);
-    if (layer.weights.size() != in * out || layer.bias.size() != out)
-      throw_bad_input("ONNX export: layers[" + std::to_string(l) + "]: expected " + std::to_string(in) + " x " +
-                      std::to_string(out) + " weights and " + std::to_string(out) + " biases");
+    for (const LayerArray& array : spec.arrays(l))
+      if ((spec.layers[l].*array.member).size() != array.size)
+        throw_bad_input("ONNX export: layers[" + std::to_string(l) + "]." + std::string(array.key) + ": expected " +
+                        std::to_string(array.size) + " numbers");
   }
   if (!model.scaling.empty()) {
     const auto width = static_cast<std::size_t>(spec.input);
     if (model.scaling.offset.size() != width || model.scaling.scale.size() != width)
       throw_bad_input("ONNX export: expected a scaling of " + std::to_string(width) + " features");
   }
+}
+
+// A batch_norm in evaluation (its running statistics): BatchNormalization over the features (axis 1 of (N, C)).
+// Never the last entry (nn/spec.hpp), so its output is an inner tensor.
+std::string add_batch_norm(onnx::GraphProto& graph, const LayerSpec& layer, const std::string& prefix,
+                           const std::string& current) {
+  std::vector<std::string> inputs{current};
+  for (const LayerArray& array : layer_arrays(layer, layer.units)) {
+    const std::string name = prefix + "_" + std::string(array.key);
+    add_initializer(graph, name, {layer.units}, layer.*array.member);
+    inputs.push_back(name);
+  }
+  onnx::NodeProto& node = add_node(graph, "BatchNormalization", prefix + "_batch_norm", inputs, prefix + "_a");
+  add_float_attribute(node, "epsilon", layer.eps);
+  add_float_attribute(node, "momentum", 1.0 - layer.momentum);  // ONNX's: the running statistic's own weight
+  return prefix + "_a";
 }
 
 }  // namespace
@@ -155,6 +169,10 @@ std::string onnx_model_bytes(const ModelFile& model) {
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     const LayerSpec& layer = spec.layers[l];
     const std::string prefix = "layer" + std::to_string(l + 1);
+    if (layer.kind == LayerKind::batch_norm) {
+      current = add_batch_norm(graph, layer, prefix, current);
+      continue;
+    }
     const bool last = l + 1 == spec.layers.size();
     const std::vector<OnnxActivationNode> activation = onnx_activation_nodes(layer);
     const bool has_activation = !activation.empty();

@@ -103,6 +103,13 @@ void apply_chain(T* grad, const InputChain<T>& chain, int batch, int in) {
   activation_backward(grad, chain.z, chain.a, grad, chain.activation, chain.slope, batch, in);
 }
 
+template <typename T>
+void apply_input_chain(T* grad, const InputChain<T>& chain, int batch, int in) {
+  apply_chain(grad, chain, batch, in);
+}
+template void apply_input_chain<float>(float*, const InputChain<float>&, int, int);
+template void apply_input_chain<double>(double*, const InputChain<double>&, int, int);
+
 // The batch path of dense_backward: the products on the pool, with the element-wise work in their blocks.
 // Kept out of line so that the one-row path stays small (docs/performance.md, "Measurements behind the code").
 template <typename T>

@@ -33,12 +33,13 @@ GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<do
                                   " row(s), got " + std::to_string(y.size()));
 
   Workspace<double> workspace(network, batch);
-  network.forward(workspace, x.data(), batch);
+  // Training's function (batch_norm: the batch's statistics), without dropout masks.
+  network.forward(workspace, x.data(), batch, nullptr, true);
   network.backward(workspace, x.data(), y.data(), batch);
   const std::vector<double> analytic(network.gradients().begin(), network.gradients().end());
 
   auto loss_at = [&]() {
-    network.forward(workspace, x.data(), batch);
+    network.forward(workspace, x.data(), batch, nullptr, true);
     return network.loss_value(workspace, y.data(), batch);
   };
   auto check = [&](std::size_t index) {
@@ -56,7 +57,7 @@ GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<do
   for (std::size_t l = 0; l < network.layer_count(); ++l) {
     const DenseLayer& layer = network.layer(l);
     GradientCheckLayer errors;
-    const std::size_t weight_count = static_cast<std::size_t>(layer.in) * layer.out;
+    const std::size_t weight_count = layer.weight_count();
     for (std::size_t i = 0; i < weight_count; ++i)
       errors.max_error_weights = std::max(errors.max_error_weights, check(layer.weights_offset + i));
     for (int i = 0; i < layer.out; ++i)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/loss.hpp"
@@ -18,7 +19,8 @@ Workspace<T>::Workspace(const Network<T>& network, int max_batch) : max_batch_(m
     has_dropout_.push_back(dropout);
     offsets_.push_back(total);
     sizes_.push_back(size);
-    total += (dropout ? 5 : 3) * size;
+    const bool batch_norm = network.layer(l).kind == LayerKind::batch_norm;
+    total += (dropout ? 5 : 3) * size + (batch_norm ? (static_cast<std::size_t>(network.layer(l).out) + 15) / 16 * 16 : 0);
   }
   buffer_.assign(total, T(0));
 }
@@ -27,64 +29,117 @@ template <typename T>
 Network<T>::Network(const NetworkSpec& spec) : spec_(spec) {
   validate(spec_);
   std::size_t offset = 0;
+  std::size_t statistics = 0;
+  const auto aligned = [](std::size_t count) { return (count + 15) / 16 * 16; };
   for (std::size_t l = 0; l < spec_.layers.size(); ++l) {
     const LayerSpec& layer_spec = spec_.layers[l];
     DenseLayer layer;
+    layer.kind = layer_spec.kind;
     layer.in = spec_.layer_input(l);
     layer.out = layer_spec.units;
     layer.activation = layer_spec.activation;
     layer.slope = layer_spec.slope;
+    layer.momentum = layer_spec.momentum;
+    layer.eps = layer_spec.eps;
     // Keep each W and b 64-byte aligned in the arena (16 floats); the padding is never read.
     layer.weights_offset = offset;
-    offset += (static_cast<std::size_t>(layer.in) * layer.out + 15) / 16 * 16;
+    offset += aligned(layer.weight_count());
     layer.bias_offset = offset;
-    offset += (static_cast<std::size_t>(layer.out) + 15) / 16 * 16;
+    offset += aligned(static_cast<std::size_t>(layer.out));
+    layer.statistics_offset = statistics;
+    if (layer.kind == LayerKind::batch_norm) statistics += 2 * static_cast<std::size_t>(layer.out);
     layers_.push_back(layer);
   }
   parameters_.assign(offset, T(0));
   gradients_.assign(offset, T(0));
+  statistics_.assign(statistics, T(0));
+  initialize();
+}
 
+// The spec's parameters and statistics where it gives them; else a dense layer's weights drawn by the
+// initializer from the spec's seed (in double, so that a float and a double network of one spec start from the
+// same values) and zero biases, a batch_norm's scale 1, shift 0, running mean 0 and running variance 1.
+template <typename T>
+void Network<T>::initialize() {
   Random random(spec_.seed);
   std::vector<double> drawn;
+  const auto copy = [](const std::vector<double>& from, std::span<T> to, double otherwise) {
+    if (from.empty()) std::fill(to.begin(), to.end(), static_cast<T>(otherwise));
+    std::transform(from.begin(), from.end(), to.begin(), [](double v) { return T(v); });
+  };
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const LayerSpec& layer_spec = spec_.layers[l];
-    const std::vector<double>* weights = &layer_spec.weights;
-    if (weights->empty()) {
-      initialize_weights(drawn, layer_spec.initializer.value_or(spec_.initializer), layer_spec.activation,
-                         layers_[l].in, layers_[l].out, random);
-      weights = &drawn;
+    const DenseLayer& layer = layers_[l];
+    switch (layer.kind) {
+      case LayerKind::dense: {
+        const std::vector<double>* weights = &layer_spec.weights;
+        if (weights->empty()) {
+          initialize_weights(drawn, layer_spec.initializer.value_or(spec_.initializer), layer_spec.activation,
+                             layer.in, layer.out, random);
+          weights = &drawn;
+        }
+        copy(*weights, this->weights(l), 0.0);
+        copy(layer_spec.bias, bias(l), 0.0);
+        break;
+      }
+      case LayerKind::batch_norm: {
+        const auto out = static_cast<std::size_t>(layer.out);
+        copy(layer_spec.weights, this->weights(l), 1.0);
+        copy(layer_spec.bias, bias(l), 0.0);
+        copy(layer_spec.running_mean, statistics().subspan(layer.statistics_offset, out), 0.0);
+        copy(layer_spec.running_var, statistics().subspan(layer.statistics_offset + out, out), 1.0);
+        break;
+      }
     }
-    std::transform(weights->begin(), weights->end(), this->weights(l).begin(), [](double v) { return T(v); });
-    std::transform(layer_spec.bias.begin(), layer_spec.bias.end(), bias(l).begin(), [](double v) { return T(v); });
   }
 }
 
 template <typename T>
-void Network<T>::forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout) const {
+void Network<T>::forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout, bool training) const {
   workspace.set_dropout_active(dropout != nullptr);
   const T* input = x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const DenseLayer& layer = layers_[l];
-    dense_forward(workspace.z(l), workspace.a(l), input, parameters_.data() + layer.weights_offset,
-                  parameters_.data() + layer.bias_offset, layer, batch);
-    if (workspace.dropout_active(l)) {
-      const double p = spec_.layers[l].dropout;
-      const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
-      const std::size_t n = static_cast<std::size_t>(batch) * layer.out;
-      T* mask = workspace.mask(l);
-      T* dropped = workspace.dropped(l);
-      const T* a = workspace.a(l);
-      double draws[256];  // the numbers of uniform(), a block at a time
-      for (std::size_t first = 0; first < n; first += std::size(draws)) {
-        const std::size_t count = std::min(std::size(draws), n - first);
-        dropout->uniforms(draws, count);
-        for (std::size_t i = first; i < first + count; ++i) {
-          mask[i] = draws[i - first] < p ? T(0) : keep_scale;
-          dropped[i] = a[i] * mask[i];
-        }
-      }
-    }
+    layer_forward(workspace, l, input, batch, dropout, training);
     input = workspace.layer_output(l);
+  }
+}
+
+template <typename T>
+void Network<T>::layer_forward(Workspace<T>& workspace, std::size_t l, const T* input, int batch, Random* dropout,
+                               bool training) const {
+  const DenseLayer& layer = layers_[l];
+  const T* weights = parameters_.data() + layer.weights_offset;
+  const T* bias = parameters_.data() + layer.bias_offset;
+  switch (layer.kind) {
+    case LayerKind::batch_norm: {
+      T* mean = statistics_.data() + layer.statistics_offset;
+      T* variance = mean + layer.out;
+      if (training)
+        batch_norm_forward_training(workspace.a(l), workspace.batch_norm_saved(l), input, weights, bias, mean,
+                                    variance, layer, batch);
+      else
+        batch_norm_forward_evaluation(workspace.a(l), input, weights, bias, mean, variance, layer, batch);
+      return;
+    }
+    case LayerKind::dense:
+      break;
+  }
+  dense_forward(workspace.z(l), workspace.a(l), input, weights, bias, layer, batch);
+  if (!workspace.dropout_active(l)) return;
+  const double p = spec_.layers[l].dropout;
+  const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
+  const std::size_t n = static_cast<std::size_t>(batch) * layer.out;
+  T* mask = workspace.mask(l);
+  T* dropped = workspace.dropped(l);
+  const T* a = workspace.a(l);
+  double draws[256];  // the numbers of uniform(), a block at a time
+  for (std::size_t first = 0; first < n; first += std::size(draws)) {
+    const std::size_t count = std::min(std::size(draws), n - first);
+    dropout->uniforms(draws, count);
+    for (std::size_t i = first; i < first + count; ++i) {
+      mask[i] = draws[i - first] < p ? T(0) : keep_scale;
+      dropped[i] = a[i] * mask[i];
+    }
   }
 }
 
@@ -102,25 +157,39 @@ bool Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int b
   const std::size_t last = layers_.size() - 1;
   loss_backward(workspace.delta(last), spec_.loss, label_smoothing(), workspace.z(last), workspace.a(last), y,
                 layers_[last], batch, weights);
-  for (std::size_t l = last + 1; l-- > 0;) {
-    const DenseLayer& layer = layers_[l];
-    const T* input = l == 0 ? x : workspace.layer_output(l - 1);
-    // dL/da of the layer below goes straight into its delta buffer, then becomes dL/dz in place.
-    T* grad_input = l == 0 ? nullptr : workspace.delta(l - 1);
-    InputChain<T> chain;
-    if (l > 0) {
-      const DenseLayer& below = layers_[l - 1];
-      chain.z = workspace.z(l - 1);
-      chain.a = workspace.a(l - 1);
-      chain.mask = workspace.dropout_active(l - 1) ? workspace.mask(l - 1) : nullptr;
-      chain.activation = below.activation;
-      chain.slope = static_cast<T>(below.slope);
-    }
-    finite &= dense_backward(gradients_.data() + layer.weights_offset, gradients_.data() + layer.bias_offset,
-                             grad_input, input, workspace.delta(l), parameters_.data() + layer.weights_offset, layer,
-                             batch, l > 0 ? &chain : nullptr);
-  }
+  for (std::size_t l = last + 1; l-- > 0;) finite &= layer_backward(workspace, l, x, batch);
   return finite;
+}
+
+// Layer l's gradients from its delta, and the delta of the entry below (dL/da of it, written straight into its
+// delta buffer, then through its dropout mask and activation: its dL/dz).
+template <typename T>
+bool Network<T>::layer_backward(Workspace<T>& workspace, std::size_t l, const T* x, int batch) {
+  const DenseLayer& layer = layers_[l];
+  const T* input = l == 0 ? x : workspace.layer_output(l - 1);
+  T* grad_input = l == 0 ? nullptr : workspace.delta(l - 1);
+  InputChain<T> chain;
+  if (l > 0) {
+    const DenseLayer& below = layers_[l - 1];
+    chain.z = workspace.z(l - 1);
+    chain.a = workspace.a(l - 1);
+    chain.mask = workspace.dropout_active(l - 1) ? workspace.mask(l - 1) : nullptr;
+    chain.activation = below.activation;
+    chain.slope = static_cast<T>(below.slope);
+  }
+  T* grad_weights = gradients_.data() + layer.weights_offset;
+  T* grad_bias = gradients_.data() + layer.bias_offset;
+  const T* weights = parameters_.data() + layer.weights_offset;
+  switch (layer.kind) {
+    case LayerKind::batch_norm:
+      return batch_norm_backward(grad_weights, grad_bias, grad_input, workspace.delta(l),
+                                 std::as_const(workspace).batch_norm_saved(l), weights, layer, batch,
+                                 l > 0 ? &chain : nullptr);
+    case LayerKind::dense:
+      break;
+  }
+  return dense_backward(grad_weights, grad_bias, grad_input, input, workspace.delta(l), weights, layer, batch,
+                        l > 0 ? &chain : nullptr);
 }
 
 template <typename T>
@@ -131,6 +200,13 @@ NetworkSpec Network<T>::spec_with_parameters() const {
     const auto b = bias(l);
     spec.layers[l].weights.assign(w.begin(), w.end());
     spec.layers[l].bias.assign(b.begin(), b.end());
+    if (layers_[l].kind == LayerKind::batch_norm) {
+      const auto out = static_cast<std::size_t>(layers_[l].out);
+      const auto mean = statistics().subspan(layers_[l].statistics_offset, out);
+      const auto variance = statistics().subspan(layers_[l].statistics_offset + out, out);
+      spec.layers[l].running_mean.assign(mean.begin(), mean.end());
+      spec.layers[l].running_var.assign(variance.begin(), variance.end());
+    }
   }
   return spec;
 }

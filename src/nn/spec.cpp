@@ -17,6 +17,10 @@ namespace {
 
 constexpr const char* kFloatRange = " within float32's range (magnitude at most 3.4028235e+38)";
 
+constexpr std::array<std::pair<LayerKind, std::string_view>, 2> kLayerKinds{{
+    {LayerKind::dense, "dense"},
+    {LayerKind::batch_norm, "batch_norm"},
+}};
 constexpr std::array<std::pair<LossKind, std::string_view>, 3> kLosses{{
     {LossKind::mse, "mse"},
     {LossKind::bce, "bce"},
@@ -62,6 +66,33 @@ bool all_finite(const std::vector<double>& values) {
 
 std::string_view to_string(Activation activation) { return kActivationNames[static_cast<int>(activation)].name; }
 std::string_view to_string(LossKind loss) { return name_of(kLosses, loss); }
+std::string_view to_string(LayerKind kind) { return name_of(kLayerKinds, kind); }
+std::optional<LayerKind> parse_layer_kind(std::string_view name) { return value_of(kLayerKinds, name); }
+
+std::vector<LayerArray> NetworkSpec::arrays(std::size_t layer) const {
+  return layer_arrays(layers[layer], layer_input(layer));
+}
+
+std::vector<LayerArray> layer_arrays(const LayerSpec& layer, int in) {
+  const auto out = static_cast<std::size_t>(layer.units);
+  switch (layer.kind) {
+    case LayerKind::dense:
+      return {{&LayerSpec::weights, static_cast<std::size_t>(in) * out, "weights", true},
+              {&LayerSpec::bias, out, "bias", true}};
+    case LayerKind::batch_norm:
+      return {{&LayerSpec::weights, out, "scale", true},
+              {&LayerSpec::bias, out, "shift", true},
+              {&LayerSpec::running_mean, out, "running_mean", false},
+              {&LayerSpec::running_var, out, "running_var", false}};
+  }
+  return {};
+}
+
+bool NetworkSpec::has(LayerKind kind) const {
+  for (const LayerSpec& layer : layers)
+    if (layer.kind == kind) return true;
+  return false;
+}
 std::string_view to_string(InitializerKind kind) { return name_of(kInitializers, kind); }
 std::optional<Activation> parse_activation(std::string_view name) {
   for (const ActivationName& entry : kActivationNames)
@@ -158,36 +189,73 @@ void validate(const OptimizerSpec& optimizer) {
   if (!in_unit_interval(optimizer.alpha)) throw_bad_input("optimizer.alpha: expected a number in [0, 1)");
 }
 
+namespace {
+
+// A batch_norm entry (LayerSpec): what it normalizes fixes its units, and it has no weights of its own shape.
+void validate_batch_norm(const NetworkSpec& spec, std::size_t l, const std::string& where) {
+  const LayerSpec& layer = spec.layers[l];
+  if (l + 1 == spec.layers.size())
+    throw_bad_input(where + ": batch_norm cannot be the last entry (the output layer is dense: the loss reads "
+                            "its activation)");
+  if (layer.units != spec.layer_input(l))
+    throw_bad_input(where + ".units: expected " + std::to_string(spec.layer_input(l)) +
+                    " (batch_norm keeps the width of what it normalizes), got " + std::to_string(layer.units));
+  if (layer.activation != Activation::identity || layer.dropout != 0.0 || layer.initializer)
+    throw_bad_input(where + ": batch_norm takes no activation, dropout or initializer");
+  if (!(layer.momentum >= 0.0 && layer.momentum <= 1.0))
+    throw_bad_input(where + ".momentum: expected a number in [0, 1]");
+  if (!(layer.eps > 0.0 && fits_float(layer.eps))) throw_bad_input(where + ".eps: expected a positive number");
+  for (const LayerArray& array : spec.arrays(l)) {
+    const std::vector<double>& values = layer.*array.member;
+    if (!values.empty() && values.size() != array.size)
+      throw_bad_input(where + "." + std::string(array.key) + ": expected " + std::to_string(array.size) +
+                      " numbers, got " + std::to_string(values.size()));
+    if (!all_finite(values)) throw_bad_input(where + "." + std::string(array.key) + ": expected finite numbers");
+  }
+  for (double v : layer.running_var)
+    if (v < 0.0) throw_bad_input(where + ".running_var: expected numbers >= 0");
+}
+
+void validate_layer(const NetworkSpec& spec, std::size_t l) {
+  const LayerSpec& layer = spec.layers[l];
+  const std::string where = "layers[" + std::to_string(l) + "]";
+  if (layer.units < 1)
+    throw_bad_input(where + ".units: expected a number of units >= 1, got " + std::to_string(layer.units));
+  switch (layer.kind) {
+    case LayerKind::batch_norm:
+      return validate_batch_norm(spec, l, where);
+    case LayerKind::dense:
+      break;
+  }
+  if (layer.activation == Activation::softmax && l + 1 != spec.layers.size())
+    throw_bad_input(where + ".activation: softmax is allowed only in the last layer");
+  // One unit's softmax is exp(z) / exp(z) = 1 whatever z: its gradient is 0 and no loss can learn from it.
+  if (layer.activation == Activation::softmax && layer.units == 1)
+    throw_bad_input(where + ".units: expected at least 2 units for softmax (one unit's softmax is always 1, so "
+                            "nothing can be learnt; for two classes use one sigmoid unit with bce), got 1");
+  if (!std::isfinite(layer.slope)) throw_bad_input(where + ".slope: expected a finite number");
+  if (!(layer.dropout >= 0.0 && layer.dropout < 1.0))
+    throw_bad_input(where + ".dropout: expected a probability in [0, 1)");
+  if (layer.initializer && !(layer.initializer->scale > 0.0 && std::isfinite(layer.initializer->scale)))
+    throw_bad_input(where + ".initializer.scale: expected a positive number");
+  const std::size_t in = static_cast<std::size_t>(spec.layer_input(l));
+  const std::size_t out = static_cast<std::size_t>(layer.units);
+  if (!layer.weights.empty() && layer.weights.size() != in * out)
+    throw_bad_input(where + ".weights: expected " + std::to_string(in) + " rows of " + std::to_string(out) +
+                    " numbers (IN x OUT)");
+  if (!layer.bias.empty() && layer.bias.size() != out)
+    throw_bad_input(where + ".bias: expected " + std::to_string(out) + " numbers, got " +
+                    std::to_string(layer.bias.size()));
+  if (!all_finite(layer.weights)) throw_bad_input(where + ".weights: expected finite numbers");
+  if (!all_finite(layer.bias)) throw_bad_input(where + ".bias: expected finite numbers");
+}
+
+}  // namespace
+
 void validate(const NetworkSpec& spec) {
   if (spec.input < 1) throw_bad_input("input: expected a number of inputs >= 1, got " + std::to_string(spec.input));
   if (spec.layers.empty()) throw_bad_input("layers: expected at least one layer");
-  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
-    const LayerSpec& layer = spec.layers[l];
-    const std::string where = "layers[" + std::to_string(l) + "]";
-    if (layer.units < 1)
-      throw_bad_input(where + ".units: expected a number of units >= 1, got " + std::to_string(layer.units));
-    if (layer.activation == Activation::softmax && l + 1 != spec.layers.size())
-      throw_bad_input(where + ".activation: softmax is allowed only in the last layer");
-    // One unit's softmax is exp(z) / exp(z) = 1 whatever z: its gradient is 0 and no loss can learn from it.
-    if (layer.activation == Activation::softmax && layer.units == 1)
-      throw_bad_input(where + ".units: expected at least 2 units for softmax (one unit's softmax is always 1, so "
-                              "nothing can be learnt; for two classes use one sigmoid unit with bce), got 1");
-    if (!std::isfinite(layer.slope)) throw_bad_input(where + ".slope: expected a finite number");
-    if (!(layer.dropout >= 0.0 && layer.dropout < 1.0))
-      throw_bad_input(where + ".dropout: expected a probability in [0, 1)");
-    if (layer.initializer && !(layer.initializer->scale > 0.0 && std::isfinite(layer.initializer->scale)))
-      throw_bad_input(where + ".initializer.scale: expected a positive number");
-    const std::size_t in = static_cast<std::size_t>(spec.layer_input(l));
-    const std::size_t out = static_cast<std::size_t>(layer.units);
-    if (!layer.weights.empty() && layer.weights.size() != in * out)
-      throw_bad_input(where + ".weights: expected " + std::to_string(in) + " rows of " + std::to_string(out) +
-                      " numbers (IN x OUT)");
-    if (!layer.bias.empty() && layer.bias.size() != out)
-      throw_bad_input(where + ".bias: expected " + std::to_string(out) + " numbers, got " +
-                      std::to_string(layer.bias.size()));
-    if (!all_finite(layer.weights)) throw_bad_input(where + ".weights: expected finite numbers");
-    if (!all_finite(layer.bias)) throw_bad_input(where + ".bias: expected finite numbers");
-  }
+  for (std::size_t l = 0; l < spec.layers.size(); ++l) validate_layer(spec, l);
   const Activation last = spec.layers.back().activation;
   if (spec.loss == LossKind::bce && last != Activation::sigmoid)
     throw_bad_input("loss: bce needs a sigmoid output layer, the last layer is " + std::string(to_string(last)));

@@ -46,6 +46,8 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
     throw OptionError("input", "expected " + std::to_string(in) + " numbers per row (the network's inputs), got " +
                                  std::to_string(options.input.size()));
   const int batch = static_cast<int>(options.input.size() / in);
+  if (network.spec().has(LayerKind::batch_norm))
+    throw OptionError("input", "a network with batch_norm cannot be traced yet");
   if (options.target.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
                                   std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
@@ -70,7 +72,7 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
 
   Workspace<double> workspace(network, batch);
   for (int step = 1; step <= options.steps; ++step) {
-    network.forward(workspace, options.input.data(), batch);
+    network.forward(workspace, options.input.data(), batch, nullptr, true);
     TraceStep traced;
     traced.step = step;
     traced.loss = network.loss_value(workspace, options.target.data(), batch);

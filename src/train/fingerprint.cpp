@@ -73,13 +73,12 @@ RunFingerprint fingerprint_run(const Network<float>& network, const Scaling& sca
   f.build = build_description();
   f.deterministic = deterministic;
   NetworkSpec settings = network.spec();
-  for (auto& layer : settings.layers) {
-    layer.weights.clear();
-    layer.bias.clear();
-  }
+  for (std::size_t l = 0; l < settings.layers.size(); ++l)
+    for (const LayerArray& array : settings.arrays(l)) (settings.layers[l].*array.member).clear();
   f.settings = Json::parse(io::network_to_json(settings)).dump();
   Fnv1a parameters;
   parameters.add(network.parameters().data(), network.parameters().size() * sizeof(float));
+  parameters.add(network.statistics().data(), network.statistics().size() * sizeof(float));
   f.initial_parameters = parameters.hash;
   Fnv1a scale;
   scale.add(to_string(scaling.kind));

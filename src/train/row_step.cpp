@@ -103,7 +103,7 @@ inline void sgd_update(float* __restrict p, float* __restrict saved, const float
 bool RowStep::applies(const Network<float>& network) {
   if (network.spec().training.clip_grad_norm > 0) return false;
   for (const LayerSpec& layer : network.spec().layers)
-    if (layer.dropout > 0.0) return false;
+    if (layer.dropout > 0.0 || layer.kind != LayerKind::dense) return false;
   return true;
 }
 

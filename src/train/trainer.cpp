@@ -36,6 +36,11 @@ void check_inputs(const Network<float>& network, const Dataset& train_data, cons
 }
 
 // What the loop carries from step to step and epoch to epoch, and what a checkpoint saves of it.
+// What early stopping keeps of the best epoch (Loop::early_stop).
+std::size_t kept_size(const Network<float>& network) {
+  return network.parameters().size() + network.statistics().size();
+}
+
 struct Loop {
   std::vector<std::size_t> order;  // (rows) the epoch's order of the training rows
   // Two streams from the one seed: the order of rows, and the dropout masks.
@@ -56,7 +61,7 @@ struct Loop {
               std::size_t batches) {
     auto arenas = optimizer.state();
     bool fits = saved.order.size() == order.size() && saved.optimizer_state.size() == arenas.size() &&
-                (saved.best_parameters.empty() || saved.best_parameters.size() == network.parameters().size()) &&
+                (saved.best_parameters.empty() || saved.best_parameters.size() == kept_size(network)) &&
                 saved.epoch >= 1 && saved.batch <= batches;
     for (std::size_t i = 0; fits && i < arenas.size(); ++i) fits = saved.optimizer_state[i].size() == arenas[i].size();
     if (!fits) throw_bad_input("the training state to resume does not fit this network and data");
@@ -89,7 +94,9 @@ struct Loop {
     if (metrics.validation.loss < best_validation_loss) {
       best_validation_loss = metrics.validation.loss;
       step_impl.synchronize();
+      // The parameters, then the batch_norms' running statistics: the best epoch's model is both.
       best_parameters.assign(network.parameters().begin(), network.parameters().end());
+      best_parameters.insert(best_parameters.end(), network.statistics().begin(), network.statistics().end());
       epochs_without_improvement = 0;
       return false;
     }
@@ -99,7 +106,9 @@ struct Loop {
   // The end: the best epoch's parameters back into the network when early stopping kept them.
   void restore_best(Network<float>& network) {
     if (best_parameters.empty()) return;
-    std::copy(best_parameters.begin(), best_parameters.end(), network.parameters().begin());
+    const auto parameters = static_cast<std::ptrdiff_t>(network.parameters().size());
+    std::copy(best_parameters.begin(), best_parameters.begin() + parameters, network.parameters().begin());
+    std::copy(best_parameters.begin() + parameters, best_parameters.end(), network.statistics().begin());
     result.best_epoch = 0;
     for (const auto& m : result.history)
       if (m.validation.loss == best_validation_loss) {

@@ -2,13 +2,14 @@
 //
 // Binary (default; written atomically: temporary file in the same folder, fsync, rename):
 //   offset 0   8 bytes  magic "BKPROP\r\n" (the \r\n catches text-mode mangling)
-//           8  u32 LE   format version (1; 2 when the header holds "inputs")
+//           8  u32 LE   format version (1; 2 when the header holds "inputs"; 3 with a batch_norm)
 //          12  u32 LE   header length H in bytes
 //          16  H bytes  header: UTF-8 JSON, the network file of the model WITHOUT weights and bias,
 //                       plus "scaling" {"kind", "offset", "scale"}, "classes" [names], "targets" [names],
 //                       "features" [names], "parameter_count" N, and "inputs": "uint8" for a model
 //                       trained on uint8 data (version 2)
-//      16 + H  N x f32 LE  the parameters, layer by layer W (IN x OUT row-major) then b
+//      16 + H  N x f32 LE  the parameters, layer by layer W (IN x OUT row-major) then b (a batch_norm: scale,
+//                          shift, running mean, running variance)
 //      end - 8 u64 LE   FNV-1a 64 checksum of every byte before it
 // JSON (`backprop export --format json`): the same network file WITH "weights" and "bias" (floats printed
 // so that they read back bit-exact as float32), plus "scaling", "classes", "targets", "features" and
@@ -26,10 +27,14 @@
 
 namespace backprop::io {
 
-// Version 2 added "inputs": "uint8" (a model trained on uint8 data, read as value / 255). A model is written
-// as version 1 unless it records that, so that every other file is byte for byte what it was; both read.
-inline constexpr unsigned kModelFormatVersion = 2;  // the newest this program reads
+// Version 2 added "inputs": "uint8" (a model trained on uint8 data, read as value / 255), version 3 the
+// batch_norm entry (its scale, shift, running mean and running variance among the parameters, in that order). A
+// model is written as the oldest version that holds what it has, so that every other file is byte for byte
+// what it was; all read.
+inline constexpr unsigned kModelFormatVersion = 3;  // the newest this program reads
 inline constexpr unsigned kFirstModelFormatVersion = 1;
+inline constexpr unsigned kByteInputsModelFormatVersion = 2;
+inline constexpr unsigned kBatchNormModelFormatVersion = 3;
 
 // What a model file holds (its name is the file's; the high-level API's class is backprop::Model, model.hpp).
 struct ModelFile {

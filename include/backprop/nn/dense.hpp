@@ -11,14 +11,23 @@
 
 namespace backprop {
 
-// Where a layer's parameters sit in the parameter arena; the gradient arena has the same layout.
+// One entry of a network and where its arrays sit: its parameters in the parameter arena (the gradient arena
+// has the same layout), a batch_norm's running statistics in the network's statistics. A dense layer's weights
+// are (IN, OUT) and its bias (OUT); a batch_norm's (IN = OUT) are its scale (OUT) and shift (OUT).
 struct DenseLayer {
   int in = 0;
   int out = 0;
   Activation activation = Activation::identity;
   double slope = 0.01;  // leaky_relu only
-  std::size_t weights_offset = 0;  // (IN, OUT)
-  std::size_t bias_offset = 0;     // (OUT)
+  std::size_t weights_offset = 0;  // (IN, OUT); batch_norm: scale (OUT)
+  std::size_t bias_offset = 0;     // (OUT); batch_norm: shift (OUT)
+  double momentum = 0.1;           // batch_norm only (LayerSpec)
+  double eps = 1e-5;               // batch_norm only
+  std::size_t statistics_offset = 0;  // batch_norm: running mean (OUT) then running variance (OUT)
+  LayerKind kind = LayerKind::dense;
+  std::size_t weight_count() const {
+    return kind == LayerKind::dense ? static_cast<std::size_t>(in) * out : static_cast<std::size_t>(out);
+  }
 };
 
 // z (B, OUT) = input (B, IN) . weights (IN, OUT) + bias (OUT);  a (B, OUT) = f(z).
@@ -46,6 +55,10 @@ struct InputChain {
 template <typename T>
 bool dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
                     const DenseLayer& layer, int batch, const InputChain<T>* chain = nullptr);
+
+// grad (B, IN) = dL/d(input) becomes the layer below's dL/dz through the chain (in place).
+template <typename T>
+void apply_input_chain(T* grad, const InputChain<T>& chain, int batch, int in);
 
 // a (rows, cols) = f(z), row-wise for softmax.
 template <typename T>

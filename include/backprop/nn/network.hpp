@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backprop/base/aligned.hpp"
+#include "backprop/nn/batch_norm.hpp"
 #include "backprop/nn/dense.hpp"
 #include "backprop/nn/spec.hpp"
 
@@ -24,7 +25,8 @@ template <typename T>
 class Network;
 
 // Per-layer z, a and delta = dL/dz, each (max_batch, OUT), in one buffer; for a layer with dropout also
-// its mask (0 or 1/(1-p)) and its dropped output a * mask, which is what the next layer reads in training.
+// its mask (0 or 1/(1-p)) and its dropped output a * mask, which is what the next layer reads in training;
+// for a batch_norm (whose delta is dL/dy), z holds xhat and 1 / sqrt(var + eps) (OUT) follows delta.
 template <typename T>
 class Workspace {
  public:
@@ -37,6 +39,11 @@ class Workspace {
   T* dropped(std::size_t layer) { return mask(layer) + sizes_[layer]; }
   const T* mask(std::size_t layer) const { return delta(layer) + sizes_[layer]; }
   const T* dropped(std::size_t layer) const { return mask(layer) + sizes_[layer]; }
+  // A batch_norm's saved values of a training forward: xhat in z, 1 / sqrt(var + eps) after delta.
+  BatchNormSaved<T> batch_norm_saved(std::size_t layer) { return {z(layer), delta(layer) + sizes_[layer]}; }
+  BatchNormSaved<const T> batch_norm_saved(std::size_t layer) const {
+    return {z(layer), delta(layer) + sizes_[layer]};
+  }
   void set_dropout_active(bool active) { dropout_active_ = active; }
 
   int max_batch() const { return max_batch_; }
@@ -86,12 +93,22 @@ class Network {
     return cview(parameters_, layers_[l].weights_offset, weight_count(l));
   }
   std::span<const T> bias(std::size_t l) const { return cview(parameters_, layers_[l].bias_offset, layers_[l].out); }
+  // The batch_norms' running statistics (not trained: no gradient, no optimizer), layer by layer the running
+  // mean then the running variance. A training forward updates them, as torch's does.
+  std::span<T> statistics() { return statistics_; }
+  std::span<const T> statistics() const { return statistics_; }
 
   // Forward pass of batch rows of x (B, IN): fills workspace z and a of every layer. With dropout (training),
   // every hidden layer with dropout p then keeps each output with probability 1 - p and scales it by
   // 1 / (1 - p) (inverted dropout), with masks drawn from *dropout; the following backward() goes through
-  // the same masks. Without (null), no dropout.
-  void forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout = nullptr) const;
+  // the same masks; every batch_norm normalizes with the batch's statistics and updates its running ones.
+  // Without (null), evaluation: no dropout, batch_norms use their running statistics.
+  void forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout = nullptr) const {
+    forward(workspace, x, batch, dropout, dropout != nullptr);
+  }
+  // The same, in training mode (batch statistics) or not whatever dropout is: a gradient check or a trace
+  // follows training's function without drawing dropout masks.
+  void forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout, bool training) const;
   // The loss of the last forward pass against targets y (B, OUT): the training objective, with the
   // recipe's label smoothing.
   // weights (B): the rows' weights in the loss (nn/loss.hpp; null: none).
@@ -112,9 +129,11 @@ class Network {
   NetworkSpec spec_with_parameters() const;
 
  private:
-  std::size_t weight_count(std::size_t l) const {
-    return static_cast<std::size_t>(layers_[l].in) * layers_[l].out;
-  }
+  std::size_t weight_count(std::size_t l) const { return layers_[l].weight_count(); }
+  void layer_forward(Workspace<T>& workspace, std::size_t l, const T* input, int batch, Random* dropout,
+                     bool training) const;
+  bool layer_backward(Workspace<T>& workspace, std::size_t l, const T* x, int batch);
+  void initialize();
   static std::span<T> view(AlignedVector<T>& arena, std::size_t offset, std::size_t count) {
     return std::span<T>(arena.data() + offset, count);
   }
@@ -126,6 +145,7 @@ class Network {
   std::vector<DenseLayer> layers_;
   AlignedVector<T> parameters_;
   AlignedVector<T> gradients_;
+  mutable AlignedVector<T> statistics_;  // a training forward (const: it computes outputs) updates them
 };
 
 }  // namespace backprop

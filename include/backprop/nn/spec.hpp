@@ -27,7 +27,12 @@ struct InitializerSpec {
   double scale = 0.05;  // uniform only
 };
 
+// One entry of "layers". A dense layer (no "type") has units, activation, dropout, weights (IN, OUT) and bias
+// (OUT). A batch_norm entry normalizes the output of the entry before it (or the input, first), as that entry
+// leaves it: units = its input's, activation identity; weights and bias hold the learnable scale and shift
+// (OUT each; empty: 1 and 0), running_mean and running_var its running statistics (empty: 0 and 1).
 struct LayerSpec {
+  LayerKind kind = LayerKind::dense;
   int units = 0;
   Activation activation = Activation::sigmoid;
   double slope = 0.01;   // leaky_relu only
@@ -35,7 +40,22 @@ struct LayerSpec {
   std::optional<InitializerSpec> initializer;  // overrides the network's
   std::vector<double> weights;  // (IN, OUT) row-major, or empty: filled by the initializer
   std::vector<double> bias;     // (OUT), or empty: zeros
+  double momentum = 0.1;  // batch_norm: running = (1 - momentum) running + momentum batch statistic
+  double eps = 1e-5;      // batch_norm: added to the variance under the root
+  std::vector<double> running_mean;  // batch_norm (OUT), or empty: zeros
+  std::vector<double> running_var;   // batch_norm (OUT), or empty: ones
 };
+
+// The float arrays an entry holds, in file order, with their sizes and JSON keys: weights (IN x OUT) and bias
+// (OUT) of a dense layer; scale, shift, running_mean, running_var (OUT each) of a batch_norm.
+struct LayerArray {
+  std::vector<double> LayerSpec::*member;
+  std::size_t size;
+  std::string_view key;
+  bool trained;  // a parameter (in the arena the optimizer updates), not a running statistic
+};
+// Those of an entry with `in` inputs.
+std::vector<LayerArray> layer_arrays(const LayerSpec& layer, int in);
 
 // The update rules are torch.optim's (optimizer.hpp states each; OptimizerKind is in kinds.hpp), and so are
 // the defaults, so that the same settings give the same numbers. A setting the type does not use is ignored,
@@ -99,6 +119,8 @@ struct NetworkSpec {
 
   int output() const { return layers.empty() ? 0 : layers.back().units; }
   int layer_input(std::size_t layer) const { return layer == 0 ? input : layers[layer - 1].units; }
+  std::vector<LayerArray> arrays(std::size_t layer) const;
+  bool has(LayerKind kind) const;
 };
 
 // A number that float32 holds as a finite value (|v| <= 3.4028235e38): training runs in float32, so a
@@ -116,6 +138,8 @@ void validate(const NetworkSpec& spec);
 void validate(const OptimizerSpec& optimizer);
 
 std::string_view to_string(Activation activation);
+std::string_view to_string(LayerKind kind);
+std::optional<LayerKind> parse_layer_kind(std::string_view name);
 std::string_view to_string(LossKind loss);
 std::string_view to_string(InitializerKind kind);
 std::optional<Activation> parse_activation(std::string_view name);

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Independent reference for the batch_norm entry: torch.nn.BatchNorm1d in float64. Writes
+tests/data/batch_norm_reference.json, which tests/test_batch_norm.cpp compares with Network<double> at 1e-12.
+Run with Debian's python3 (python3-torch; the test does not need torch):
+
+    /usr/bin/python3 tests/reference/batch_norm_reference.py > tests/data/batch_norm_reference.json
+
+Each case is a network file (fixed weights; batch_norm entries as the file writes them) and a batch. For the
+first step in training mode it records every entry's output, the loss and the gradient of every parameter;
+then, after each of STEPS optimizer steps (torch.optim with the case's optimizer over every parameter, as the
+trainer does), the parameters and the running statistics; and the outputs in evaluation mode (running
+statistics) after the steps, on the batch and on other rows.
+
+Layouts are the parameter arena's without its padding: a dense layer's W as IN x OUT row-major (torch's
+Linear weight is OUT x IN, so it is transposed), then b; a batch_norm's scale (torch's weight) then shift
+(torch's bias). Running statistics: per batch_norm, the running mean then the running variance.
+"""
+import json
+import torch
+
+torch.set_default_dtype(torch.float64)
+STEPS = 4
+
+
+def dense(inputs, units, activation, seed):
+    g = torch.Generator().manual_seed(seed)
+    w = (torch.rand(inputs, units, generator=g) - 0.5).tolist()
+    b = (torch.rand(units, generator=g) * 0.2 - 0.1).tolist()
+    return {"units": units, "activation": activation, "weights": w, "bias": b}
+
+
+CASES = [
+    {   # batch_norm after hidden activations, two of them (one with its own momentum and eps), Adam with decay
+        "name": "hidden_softmax_adam",
+        "network": {"input": 3, "layers": [
+            dense(3, 4, "tanh", 1), {"type": "batch_norm"},
+            dense(4, 5, "relu", 2), {"type": "batch_norm", "momentum": 0.25, "eps": 1e-3},
+            dense(5, 3, "softmax", 3)],
+            "loss": "softmax_ce", "optimizer": {"type": "adam", "learning_rate": 0.05, "weight_decay": 0.01}},
+        "rows": 6,
+    },
+    {   # batch_norm of the input itself, sigmoid output with bce, SGD with momentum
+        "name": "input_bce_momentum",
+        "network": {"input": 4, "layers": [
+            {"type": "batch_norm"}, dense(4, 3, "leaky_relu", 4), dense(3, 1, "sigmoid", 5)],
+            "loss": "bce", "optimizer": {"type": "momentum", "learning_rate": 0.1}},
+        "rows": 5,
+    },
+]
+
+
+def torch_model(network):
+    modules, inputs = [], network["input"]
+    for entry in network["layers"]:
+        if entry.get("type") == "batch_norm":
+            bn = torch.nn.BatchNorm1d(inputs, momentum=entry.get("momentum", 0.1), eps=entry.get("eps", 1e-5))
+            modules.append(bn)
+            continue
+        linear = torch.nn.Linear(inputs, entry["units"])
+        with torch.no_grad():
+            linear.weight.copy_(torch.tensor(entry["weights"]).T)
+            linear.bias.copy_(torch.tensor(entry["bias"]))
+        modules.append(linear)
+        activation = {"tanh": torch.nn.Tanh(), "relu": torch.nn.ReLU(), "sigmoid": torch.nn.Sigmoid(),
+                      "leaky_relu": torch.nn.LeakyReLU(0.01), "softmax": torch.nn.Identity()}[entry["activation"]]
+        modules.append(activation)
+        inputs = entry["units"]
+    return modules
+
+
+def run(modules, x, keep=False):
+    """The output of every network entry (a dense layer's after its activation; softmax applied last)."""
+    outputs, current, i = [], x, 0
+    while i < len(modules):
+        current = modules[i](current)
+        if isinstance(modules[i], torch.nn.Linear):
+            i += 1
+            current = modules[i](current)
+        if keep:
+            current.retain_grad()
+        outputs.append(current)
+        i += 1
+    return outputs
+
+
+def loss_of(logits_or_p, y, loss):
+    if loss == "softmax_ce":
+        return torch.nn.functional.cross_entropy(logits_or_p, y.argmax(dim=1))
+    return torch.nn.functional.binary_cross_entropy(logits_or_p, y)
+
+
+def flat(modules, grad=False):
+    values = []
+    for m in modules:
+        if isinstance(m, torch.nn.Linear):
+            w, b = (m.weight.grad, m.bias.grad) if grad else (m.weight, m.bias)
+            values += w.T.reshape(-1).tolist() + b.tolist()
+        elif isinstance(m, torch.nn.BatchNorm1d):
+            w, b = (m.weight.grad, m.bias.grad) if grad else (m.weight, m.bias)
+            values += w.tolist() + b.tolist()
+    return values
+
+
+def statistics(modules):
+    values = []
+    for m in modules:
+        if isinstance(m, torch.nn.BatchNorm1d):
+            values += m.running_mean.tolist() + m.running_var.tolist()
+    return values
+
+
+def optimizer_for(spec, parameters):
+    if spec["type"] == "adam":
+        return torch.optim.Adam(parameters, lr=spec["learning_rate"], weight_decay=spec.get("weight_decay", 0))
+    return torch.optim.SGD(parameters, lr=spec["learning_rate"], momentum=0.9)
+
+
+def case(c):
+    g = torch.Generator().manual_seed(7)
+    network = c["network"]
+    x = torch.rand(c["rows"], network["input"], generator=g) * 4 - 2
+    outputs = network["layers"][-1]["units"]
+    if network["loss"] == "softmax_ce":
+        y = torch.nn.functional.one_hot(torch.arange(c["rows"]) % outputs, outputs).double()
+    else:
+        y = (torch.arange(c["rows"]) % 2).double().reshape(-1, 1)
+    modules = torch_model(network)
+    model = torch.nn.Sequential(*modules)
+    model.train()
+    optimizer = optimizer_for(network["optimizer"], model.parameters())
+    steps = []
+    for step in range(STEPS):
+        model.zero_grad()
+        entries = run(modules, x)
+        loss = loss_of(entries[-1], y, network["loss"])
+        loss.backward()
+        if step == 0:
+            shown = [e.tolist() for e in entries]
+            if network["loss"] == "softmax_ce":
+                shown[-1] = torch.softmax(entries[-1], dim=1).tolist()
+            first = {"outputs": shown, "loss": loss.item(), "gradients": flat(modules, grad=True)}
+        optimizer.step()
+        steps.append({"parameters": flat(modules), "statistics": statistics(modules)})
+    model.eval()
+    other = torch.rand(3, network["input"], generator=g) * 4 - 2
+    with torch.no_grad():
+        evaluation = []
+        for rows in (x, other):
+            out = run(modules, rows)[-1]
+            evaluation.append((torch.softmax(out, dim=1) if network["loss"] == "softmax_ce" else out).tolist())
+    return {"name": c["name"], "network": network, "x": x.tolist(), "y": y.tolist(), "other": other.tolist(),
+            "first_step": first, "steps": steps, "evaluation": evaluation}
+
+
+print(json.dumps({"format": "backprop batch_norm reference", "torch": torch.__version__,
+                  "cases": [case(c) for c in CASES]}, indent=1))

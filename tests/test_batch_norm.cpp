@@ -1,0 +1,258 @@
+// The batch_norm entry (nn/batch_norm.hpp) against torch.nn.BatchNorm1d in float64:
+// tests/data/batch_norm_reference.json, written by tests/reference/batch_norm_reference.py, holds two networks
+// (batch_norm after hidden activations, twice, with softmax_ce and Adam with weight decay; batch_norm of the
+// input with bce and SGD with momentum), a batch each, every entry's output and every gradient of a first
+// training step, the parameters and running statistics after each of 4 steps, and the outputs in evaluation
+// after them. Tolerance 1e-12 relative to max(1, |value|): the same expressions in double differ from torch by
+// rounding only; a wrong variance (biased for unbiased, a missing eps) moves values by 1e-3 or more.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backprop/base/error.hpp"
+#include "backprop/io/model_file.hpp"
+#include "backprop/io/network_file.hpp"
+#include "backprop/nn/batch_norm.hpp"
+#include "backprop/nn/gradient_check.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/nn/optimizer.hpp"
+
+namespace backprop {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr double kTorchTolerance = 1e-12;
+
+const Json& reference() {
+  static const Json document = [] {
+    std::ifstream file(std::string(BACKPROP_SOURCE_DIR) + "/tests/data/batch_norm_reference.json");
+    EXPECT_TRUE(file) << "cannot open tests/data/batch_norm_reference.json";
+    return file ? Json::parse(file) : Json::object();
+  }();
+  return document;
+}
+
+std::vector<double> rows_of(const Json& rows) {
+  std::vector<double> values;
+  for (const Json& row : rows)
+    for (double v : row) values.push_back(v);
+  return values;
+}
+
+void expect_close(const std::vector<double>& actual, const std::vector<double>& expected, double tolerance,
+                  const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (std::size_t i = 0; i < actual.size(); ++i)
+    EXPECT_LE(std::abs(actual[i] - expected[i]), tolerance * std::max(1.0, std::abs(expected[i])))
+        << what << "[" << i << "]: got " << actual[i] << ", expected " << expected[i];
+}
+
+// The arena without its padding: per entry its weights (or scale) then its bias (or shift).
+template <typename T>
+std::vector<double> unpadded(const Network<T>& network, bool gradients) {
+  std::vector<double> out;
+  for (std::size_t l = 0; l < network.layer_count(); ++l) {
+    const DenseLayer& layer = network.layer(l);
+    const auto arena = gradients ? network.gradients() : network.parameters();
+    for (std::size_t i = 0; i < layer.weight_count(); ++i) out.push_back(arena[layer.weights_offset + i]);
+    for (int i = 0; i < layer.out; ++i) out.push_back(arena[layer.bias_offset + i]);
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<double> to_double(std::span<const T> values) {
+  return {values.begin(), values.end()};
+}
+
+NetworkSpec spec_of(const Json& c) { return io::parse_network(c["network"].dump(), c["name"].get<std::string>()); }
+
+TEST(BatchNormReference, FirstTrainingStepMatchesTorchInDouble) {
+  ASSERT_EQ(reference().value("format", ""), "backprop batch_norm reference");
+  ASSERT_EQ(reference()["cases"].size(), 2u);
+  for (const Json& c : reference()["cases"]) {
+    const std::string name = c["name"];
+    Network<double> network(spec_of(c));
+    const std::vector<double> x = rows_of(c["x"]), y = rows_of(c["y"]);
+    const int batch = static_cast<int>(c["x"].size());
+    Workspace<double> workspace(network, batch);
+    network.forward(workspace, x.data(), batch, nullptr, true);
+    const Json& first = c["first_step"];
+    for (std::size_t l = 0; l < network.layer_count(); ++l) {
+      const double* a = workspace.a(l);
+      expect_close({a, a + static_cast<std::size_t>(batch) * network.layer(l).out}, rows_of(first["outputs"][l]),
+                   kTorchTolerance, name + " entry " + std::to_string(l) + " output");
+    }
+    EXPECT_NEAR(network.loss_value(workspace, y.data(), batch), first["loss"].get<double>(), kTorchTolerance);
+    network.backward(workspace, x.data(), y.data(), batch);
+    expect_close(unpadded(network, true), first["gradients"].get<std::vector<double>>(), kTorchTolerance,
+                 name + " gradients");
+  }
+}
+
+// Steps as the trainer takes them; returns the network after them.
+template <typename T>
+Network<T> trained(const Json& c, const std::function<void(const Network<T>&, std::size_t)>& after_step) {
+  const NetworkSpec spec = spec_of(c);
+  Network<T> network(spec);
+  Optimizer<T> optimizer(spec.optimizer, network.parameters().size());
+  std::vector<T> x, y;
+  for (double v : rows_of(c["x"])) x.push_back(static_cast<T>(v));
+  for (double v : rows_of(c["y"])) y.push_back(static_cast<T>(v));
+  const int batch = static_cast<int>(c["x"].size());
+  Workspace<T> workspace(network, batch);
+  for (std::size_t step = 0; step < c["steps"].size(); ++step) {
+    network.forward(workspace, x.data(), batch, nullptr, true);
+    network.backward(workspace, x.data(), y.data(), batch);
+    optimizer.step(network.parameters(), network.gradients(), spec.optimizer.learning_rate);
+    after_step(network, step);
+  }
+  return network;
+}
+
+template <typename T>
+std::vector<double> evaluated(const Network<T>& network, const Json& rows) {
+  std::vector<T> x;
+  for (double v : rows_of(rows)) x.push_back(static_cast<T>(v));
+  const int batch = static_cast<int>(rows.size());
+  Workspace<T> workspace(network, batch);
+  network.forward(workspace, x.data(), batch);
+  const T* out = network.output(workspace);
+  return {out, out + static_cast<std::size_t>(batch) * network.output_size()};
+}
+
+TEST(BatchNormReference, ParametersRunningStatisticsAndEvaluationAfterStepsMatchTorchInDouble) {
+  for (const Json& c : reference()["cases"]) {
+    const std::string name = c["name"];
+    const Network<double> network = trained<double>(c, [&](const Network<double>& n, std::size_t step) {
+      const Json& expected = c["steps"][step];
+      const std::string where = name + " step " + std::to_string(step + 1);
+      expect_close(unpadded(n, false), expected["parameters"].get<std::vector<double>>(), kTorchTolerance,
+                   where + " parameters");
+      expect_close(to_double(n.statistics()), expected["statistics"].get<std::vector<double>>(), kTorchTolerance,
+                   where + " running statistics");
+    });
+    expect_close(evaluated(network, c["x"]), rows_of(c["evaluation"][0]), kTorchTolerance, name + " evaluation");
+    expect_close(evaluated(network, c["other"]), rows_of(c["evaluation"][1]), kTorchTolerance,
+                 name + " evaluation, other rows");
+  }
+}
+
+// Float training follows double's within float rounding: 1e-5 relative after 4 steps.
+TEST(BatchNormReference, FloatNetworkFollowsTheDoubleOne) {
+  for (const Json& c : reference()["cases"]) {
+    const Network<float> network = trained<float>(c, [](const Network<float>&, std::size_t) {});
+    const Json& last = c["steps"].back();
+    expect_close(unpadded(network, false), last["parameters"].get<std::vector<double>>(), 1e-5, "float parameters");
+    expect_close(to_double(network.statistics()), last["statistics"].get<std::vector<double>>(), 1e-5,
+                 "float statistics");
+    expect_close(evaluated(network, c["other"]), rows_of(c["evaluation"][1]), 1e-5, "float evaluation");
+  }
+}
+
+// Central differences of the training objective (batch statistics) against the backward pass.
+TEST(BatchNorm, GradientCheckPassesForEveryParameter) {
+  for (const Json& c : reference()["cases"]) {
+    const GradientCheckResult result = gradient_check(spec_of(c), rows_of(c["x"]), rows_of(c["y"]));
+    EXPECT_LT(result.max_error(), 1e-6) << c["name"];
+    EXPECT_EQ(result.layers.size(), c["network"]["layers"].size());
+  }
+}
+
+// Evaluation's batch_norms folded into the dense layers after them compute the same outputs.
+TEST(BatchNorm, FoldingIntoTheNextDenseLayerKeepsEvaluationsOutputs) {
+  for (const Json& c : reference()["cases"]) {
+    const Network<double> network = trained<double>(c, [](const Network<double>&, std::size_t) {});
+    std::vector<std::size_t> from;
+    const NetworkSpec folded = fold_batch_norms(network.spec_with_parameters(), &from);
+    EXPECT_FALSE(folded.has(LayerKind::batch_norm));
+    const std::size_t dense = c["network"]["layers"].size() - (c["name"] == "input_bce_momentum" ? 1 : 2);
+    ASSERT_EQ(folded.layers.size(), dense);
+    ASSERT_EQ(from.size(), dense);
+    EXPECT_EQ(from[0], 0u);
+    expect_close(evaluated(Network<double>(folded), c["other"]), evaluated(network, c["other"]), 1e-12, "folded");
+  }
+}
+
+class BatchNormFiles : public ::testing::Test {
+ protected:
+  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
+                               ("backprop_batch_norm_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  void SetUp() override { std::filesystem::create_directories(dir_); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+};
+
+TEST_F(BatchNormFiles, ModelFilesKeepTheRunningStatisticsBitForBitAndSayVersion3) {
+  const Json& c = reference()["cases"][0];
+  const Network<float> network = trained<float>(c, [](const Network<float>&, std::size_t) {});
+  io::Model model;
+  model.network = network.spec_with_parameters();
+  for (const std::string name : {"m.bkp", "m.json"}) {
+    const auto path = dir_ / name;
+    if (name == "m.bkp")
+      io::save_model(path, model);
+    else
+      io::export_model_json(path, model);
+    const io::Model loaded = io::load_model(path);
+    const Network<float> back(loaded.network);
+    EXPECT_EQ(std::vector<float>(back.parameters().begin(), back.parameters().end()),
+              std::vector<float>(network.parameters().begin(), network.parameters().end()))
+        << name;
+    EXPECT_EQ(std::vector<float>(back.statistics().begin(), back.statistics().end()),
+              std::vector<float>(network.statistics().begin(), network.statistics().end()))
+        << name;
+    EXPECT_EQ(loaded.network.layers[1].momentum, 0.1);
+    EXPECT_EQ(loaded.network.layers[3].momentum, 0.25);
+    EXPECT_EQ(loaded.network.layers[3].eps, 1e-3);
+  }
+  const std::string bytes = io::model_bytes(model);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[8]), io::kBatchNormModelFormatVersion);
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    Network<double> network(io::parse_network(text, "n.json"));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(BatchNorm, NetworkFileMistakesAreNamed) {
+  const std::string head = R"({"input": 3, "layers": [{"units": 4, "activation": "relu"}, )";
+  const std::string tail = R"(, {"units": 2, "activation": "softmax"}]})";
+  EXPECT_NE(error_of(head + R"({"type": "batch_norm", "units": 5})" + tail).find("layers[1].units: expected 4"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + R"({"type": "batch_norm", "momentum": 1.5})" + tail).find("layers[1].momentum"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + R"({"type": "batch_norm", "eps": 0})" + tail).find("layers[1].eps"), std::string::npos);
+  EXPECT_NE(error_of(head + R"({"type": "batch_norm", "activation": "relu"})" + tail).find("unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + R"({"type": "layer_norm"})" + tail).find("layers[1].type: unknown layer type"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"input": 3, "layers": [{"units": 4, "activation": "relu"}, {"type": "batch_norm"}]})")
+                .find("batch_norm cannot be the last entry"),
+            std::string::npos);
+  EXPECT_EQ(error_of(head + R"({"type": "batch_norm", "units": 4, "momentum": 0.5})" + tail), "");
+}
+
+// A network file's batch_norm written and read back is the same network.
+TEST(BatchNorm, NetworkFileRoundTrip) {
+  const NetworkSpec spec = spec_of(reference()["cases"][0]);
+  const NetworkSpec back = io::parse_network(io::network_to_json(spec), "again.json");
+  ASSERT_EQ(back.layers.size(), spec.layers.size());
+  EXPECT_EQ(back.layers[1].kind, LayerKind::batch_norm);
+  EXPECT_EQ(back.layers[3].momentum, 0.25);
+  EXPECT_EQ(back.layers[3].eps, 1e-3);
+  EXPECT_EQ(back.layers[1].units, 4);
+}
+
+}  // namespace
+}  // namespace backprop

@@ -354,6 +354,11 @@ class PythonNetwork {
   py::list layers() const {
     py::list list;
     for (const LayerSpec& layer : spec().layers) {
+      if (layer.kind == LayerKind::batch_norm) {
+        list.append(py::dict("type"_a = std::string(to_string(layer.kind)), "units"_a = layer.units,
+                             "momentum"_a = layer.momentum, "eps"_a = layer.eps));
+        continue;
+      }
       py::dict d("units"_a = layer.units, "activation"_a = std::string(to_string(layer.activation)));
       if (layer.activation == Activation::leaky_relu) d["slope"] = layer.slope;
       d["dropout"] = layer.dropout;
@@ -377,11 +382,12 @@ class PythonNetwork {
                             std::to_string(count) + " layers");
     return static_cast<std::size_t>(layer);
   }
-  // Copies of layer l's parameters: weights (IN, OUT), bias (OUT).
+  // Copies of layer l's parameters: weights (IN, OUT), bias (OUT); a batch_norm's scale (OUT) and shift (OUT).
   py::array_t<float> weights(long layer) const {
     const std::size_t l = checked_layer(layer);
     const Network<float>& network = model_->network();
     const auto w = network.weights(l);
+    if (network.layer(l).kind == LayerKind::batch_norm) return array_of(std::vector<float>(w.begin(), w.end()));
     return array_of(std::vector<float>(w.begin(), w.end()), network.layer(l).in, network.layer(l).out);
   }
   py::array_t<float> bias(long layer) const {
@@ -626,8 +632,8 @@ PYBIND11_MODULE(_backprop, m) {
            "The loss is the plain one: without the recipe's label smoothing.")
       .def("save", &PythonNetwork::save, "path"_a, py::kw_only(), "format"_a = "binary",
            "Write a model file (atomically): binary, or format='json' (readable, reads back bit-exact).")
-      .def("weights", &PythonNetwork::weights, "layer"_a, "A copy of layer's weights, (IN, OUT) float32.")
-      .def("bias", &PythonNetwork::bias, "layer"_a, "A copy of layer's bias, (OUT,) float32.")
+      .def("weights", &PythonNetwork::weights, "layer"_a, "A copy of layer's weights, (IN, OUT) float32 (a batch_norm's scale, (OUT,)).")
+      .def("bias", &PythonNetwork::bias, "layer"_a, "A copy of layer's bias, (OUT,) float32 (a batch_norm's shift).")
       .def_property_readonly("layers", &PythonNetwork::layers, "One dict per layer: units, activation, dropout.")
       .def_property_readonly(
           "architecture", [](const PythonNetwork& n) { return backprop::architecture(n.spec()); },

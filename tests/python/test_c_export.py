@@ -192,6 +192,19 @@ class CExportTest(unittest.TestCase):
                             self.assertIn("%s_targets[%s_OUTPUTS]" % (name, name), text)
         self.assertEqual(count, 4 * 3 * len(hidden) - 3)
 
+    def test_batch_norm_is_folded_into_the_next_dense_layer(self):
+        rng = np.random.default_rng(5)
+        dense = layers_for(rng, [3, 4, 3], ["tanh", "softmax"])
+        norm = {"type": "batch_norm", "eps": 1e-3, "scale": [0.5, -1.5, 2.0, 1.0], "shift": [0.1, -0.2, 0.3, 0.0],
+                "running_mean": [0.2, -0.3, 0.5, 0.1], "running_var": [0.5, 2.0, 0.05, 1.5]}
+        path = self.model_file("batch_norm", [dense[0], norm, dense[1]], "softmax_ce", self.scaling("standard"),
+                               classes=["a", "b", "c"])
+        header = self.export(path, "m_bn")
+        expected = self.predictions(path, self.data)
+        for compiler in COMPILERS:
+            _, actual = self.compiled_outputs(header, "m_bn", self.features, compiler)
+            self.assert_close(actual, expected, "batch_norm folded, %s" % compiler)
+
     def test_the_interface_and_the_names(self):
         rng = np.random.default_rng(3)
         path = self.model_file("named", layers_for(rng, [3, 4, 3], ["relu", "softmax"]), "softmax_ce",

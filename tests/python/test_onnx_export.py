@@ -108,6 +108,7 @@ OPERATORS = {
     "Tanh": lambda i, a: np.tanh(i[0]),
     "Softmax": lambda i, a: _softmax(i[0], a.get("axis", -1)),
     "Identity": lambda i, a: i[0],
+    "BatchNormalization": lambda i, a: (i[0] - i[3]) / np.sqrt(i[4] + a.get("epsilon", 1e-5)) * i[1] + i[2],
 }
 
 
@@ -371,6 +372,22 @@ class OnnxExportTest(unittest.TestCase):
         path = self.model_file("identity_hidden", layers_for(rng, [3, 3, 2], ["identity", "sigmoid"]), "mse",
                                self.scaling("standard"))
         self.export_and_check(path, False, ["Sub", "Div", "Gemm", "Gemm", "Sigmoid"], 2)
+
+    def test_batch_norm_exports_as_batch_normalization_with_its_running_statistics(self):
+        rng = np.random.default_rng(5)
+        dense = layers_for(rng, [3, 4, 3], ["relu", "softmax"])
+        # Statistics far from the identity's (0, 1), so that a graph ignoring them cannot match.
+        norm = {"type": "batch_norm", "momentum": 0.2, "eps": 1e-3,
+                "scale": rng_matrix(rng, 1, 4, 0.5)[0], "shift": rng_matrix(rng, 1, 4, 0.5)[0],
+                "running_mean": (np.abs(rng_matrix(rng, 1, 4, 2.0)[0])).tolist(),
+                "running_var": (np.abs(rng_matrix(rng, 1, 4, 3.0)[0]) + 0.1).tolist()}
+        path = self.model_file("batch_norm", [dense[0], norm, dense[1]], "softmax_ce", self.scaling("standard"),
+                               classes=["a", "b", "c"])
+        model = self.export_and_check(path, True, ["Sub", "Div", "Gemm", "Relu", "BatchNormalization", "Gemm",
+                                                   "Softmax"], 3)
+        node = [n for n in model.graph.node if n.op_type == "BatchNormalization"][0]
+        self.assertAlmostEqual(_attributes(node)["epsilon"], 1e-3, places=9)
+        self.assertAlmostEqual(_attributes(node)["momentum"], 0.8, places=6)
 
     def test_every_activation_with_every_scaling_for_every_task(self):
         # (loss, output units, output activation or None for the hidden one, classes, targets)

@@ -30,7 +30,7 @@ static_assert(activation_names_in_enum_order(), "kActivationNames: one entry per
 
 enum class LossKind { mse, bce, softmax_ce };
 
-// The kinds of entry in a network's "layers" (nn/layer.hpp): a dense layer with its activation and dropout, or
+// The kinds of entry in a network's "layers" (nn/spec.hpp): a dense layer with its activation and dropout, or
 // batch normalization of the entry before it (nn/batch_norm.hpp).
 enum class LayerKind { dense, batch_norm };
 

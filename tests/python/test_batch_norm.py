@@ -1,0 +1,109 @@
+"""batch_norm in training, in files and in the command: what tests/test_batch_norm.cpp does not reach (it holds
+the layer's numbers against torch.nn.BatchNorm1d in float64).
+
+- A network with batch_norm entries trains on three classes to a stated accuracy, and the model it saves (binary
+  and JSON) predicts the same bytes after loading: the running statistics travel with it.
+- A fit interrupted and resumed from its checkpoint gives the uninterrupted model byte for byte (early
+  stopping keeps the best epoch's statistics too).
+- Where a batch would have one row (no batch variance), under --deterministic and on a device: refused with a
+  message (ValueError here, exit 2 from the command), nothing written.
+"""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import backprop
+from test_training_run import Interrupter, classes
+
+NETWORK = {"input": 6, "layers": [{"units": 16, "activation": "relu"}, {"type": "batch_norm"},
+                                  {"units": 8, "activation": "tanh"}, {"type": "batch_norm", "momentum": 0.2},
+                                  {"units": 3, "activation": "softmax"}], "loss": "softmax_ce", "seed": 3}
+OPTIONS = dict(batch_size=16, optimizer="adam", learning_rate=0.01, validation_split=0.2, early_stopping=3,
+               scale="standard")
+COMMAND = os.environ.get("BACKPROP_COMMAND", "")
+
+
+def network():
+    return backprop.Network.from_json(json.dumps(NETWORK))
+
+
+def test_a_batch_norm_network_trains_and_its_files_predict_the_same(tmp_path):
+    X, y = classes(rows=1500)
+    net = network()
+    history = net.fit(X[:1200], y[:1200], epochs=6, **OPTIONS)
+    assert len(history) >= 2
+    accuracy = np.mean(net.predict(X[1200:]).argmax(axis=1) == y[1200:])
+    assert accuracy >= 0.9, accuracy  # the classes are a shifted feature each: easy once normalized
+    for name, form in (("m.bkp", "binary"), ("m.json", "json")):
+        path = tmp_path / name
+        net.save(str(path), format=form)
+        loaded = backprop.load(str(path))
+        np.testing.assert_array_equal(loaded.predict(X[1200:]), net.predict(X[1200:]))
+    model = json.loads((tmp_path / "m.json").read_text())
+    norms = [layer for layer in model["layers"] if layer.get("type") == "batch_norm"]
+    assert len(norms) == 2 and norms[1]["momentum"] == 0.2
+    # Trained statistics, not the initial (0, 1): evaluation uses what training saw.
+    assert any(abs(v) > 1e-3 for v in norms[0]["running_mean"])
+    assert any(abs(v - 1.0) > 1e-3 for v in norms[1]["running_var"])
+    assert model["version"] == 3
+
+
+def test_a_batch_norm_fit_interrupted_and_resumed_gives_the_uninterrupted_model_byte_for_byte(tmp_path):
+    X, y = classes(rows=1500)
+    whole = network()
+    whole.fit(X, y, epochs=5, **OPTIONS)
+    checkpoint = tmp_path / "run.ckpt"
+    files = dict(checkpoint=checkpoint, checkpoint_every=7)
+    stopped = network()
+    with Interrupter(checkpoint) as interrupter, pytest.raises(KeyboardInterrupt):
+        stopped.fit(X, y, epochs=5, **OPTIONS, **files)
+    assert interrupter.raised
+    resumed = network()
+    resumed.fit(X, y, epochs=5, **OPTIONS, **files, resume=str(checkpoint))
+    assert resumed.to_bytes() == whole.to_bytes()
+
+
+@pytest.mark.parametrize("rows, batch_size", [(100, 1), (97, 16)])
+def test_a_batch_of_one_row_is_refused(rows, batch_size):
+    X, y = classes(rows=rows)
+    net = network()
+    before = net.to_bytes()
+    with pytest.raises(ValueError, match="batch_norm: expected at least 2 rows in every batch"):
+        net.fit(X, y, epochs=1, batch_size=batch_size)
+    assert net.to_bytes() == before
+
+
+def test_deterministic_and_device_are_refused():
+    X, y = classes(rows=200)
+    with pytest.raises(ValueError, match="batch_norm: expected one process without --deterministic"):
+        network().fit(X, y, epochs=1, batch_size=16, deterministic=True)
+    with pytest.raises(ValueError, match="batch_norm: expected training on the cpu"):
+        network().fit(X, y, epochs=1, batch_size=16, device="emulated")
+
+
+@pytest.mark.skipif(not COMMAND, reason="BACKPROP_COMMAND (the built command) is not set")
+def test_the_command_trains_evaluates_and_refuses_with_exit_2(tmp_path):
+    X, y = classes(rows=600)
+    data = tmp_path / "data.csv"
+    with open(data, "w") as f:
+        f.write(",".join("x%d" % i for i in range(6)) + ",label\n")
+        for row, label in zip(X, y):
+            f.write(",".join("%.7g" % v for v in row) + ",c%d\n" % label)
+    net_file = tmp_path / "net.json"
+    net_file.write_text(json.dumps(NETWORK))
+    model = tmp_path / "m.bkp"
+    run = lambda *args: subprocess.run([COMMAND, *map(str, args)], capture_output=True, text=True)
+    trained = run("train", net_file, "--data", data, "--target", "label", "--out", model, "--epochs", "4",
+                  "--batch-size", "16")
+    assert trained.returncode == 0, trained.stderr
+    evaluated = run("eval", model, "--data", data, "--target", "label")
+    assert evaluated.returncode == 0 and "accuracy" in evaluated.stdout, evaluated.stderr
+    refused = tmp_path / "refused.bkp"
+    for extra in (["--deterministic"], ["--batch-size", "1"]):
+        result = run("train", net_file, "--data", data, "--target", "label", "--out", refused, "--epochs", "1", *extra)
+        assert result.returncode == 2, result.stderr
+        assert "batch_norm: expected" in result.stderr
+        assert not refused.exists()

@@ -5,8 +5,8 @@ the layer's numbers against torch.nn.BatchNorm1d in float64).
   and JSON) predicts the same bytes after loading: the running statistics travel with it.
 - A fit interrupted and resumed from its checkpoint gives the uninterrupted model byte for byte (early
   stopping keeps the best epoch's statistics too).
-- Where a batch would have one row (no batch variance), under --deterministic and on a device: refused with a
-  message (ValueError here, exit 2 from the command), nothing written.
+- Where a batch would have one row (no batch variance), under --deterministic (the command) and on a device:
+  refused with a message (ValueError here, exit 2 from the command), nothing written.
 """
 import json
 import os
@@ -36,7 +36,10 @@ def test_a_batch_norm_network_trains_and_its_files_predict_the_same(tmp_path):
     history = net.fit(X[:1200], y[:1200], epochs=6, **OPTIONS)
     assert len(history) >= 2
     accuracy = np.mean(net.predict(X[1200:]).argmax(axis=1) == y[1200:])
-    assert accuracy >= 0.9, accuracy  # the classes are a shifted feature each: easy once normalized
+    # The classes overlap (a centre shifted by 2 in noise of 1): a linear model is near the best there is.
+    from sklearn.linear_model import LogisticRegression
+    reference = LogisticRegression().fit(X[:1200], y[:1200]).score(X[1200:], y[1200:])
+    assert accuracy >= reference - 0.05, (accuracy, reference)
     for name, form in (("m.bkp", "binary"), ("m.json", "json")):
         path = tmp_path / name
         net.save(str(path), format=form)
@@ -49,6 +52,9 @@ def test_a_batch_norm_network_trains_and_its_files_predict_the_same(tmp_path):
     assert any(abs(v) > 1e-3 for v in norms[0]["running_mean"])
     assert any(abs(v - 1.0) > 1e-3 for v in norms[1]["running_var"])
     assert model["version"] == 3
+    assert net.layers[3] == {"type": "batch_norm", "units": 8, "momentum": 0.2, "eps": 1e-5}
+    np.testing.assert_array_equal(net.weights(1), np.asarray(norms[0]["scale"], dtype=np.float32))
+    np.testing.assert_array_equal(net.bias(3), np.asarray(norms[1]["shift"], dtype=np.float32))
 
 
 def test_a_batch_norm_fit_interrupted_and_resumed_gives_the_uninterrupted_model_byte_for_byte(tmp_path):
@@ -76,10 +82,8 @@ def test_a_batch_of_one_row_is_refused(rows, batch_size):
     assert net.to_bytes() == before
 
 
-def test_deterministic_and_device_are_refused():
+def test_a_device_is_refused():
     X, y = classes(rows=200)
-    with pytest.raises(ValueError, match="batch_norm: expected one process without --deterministic"):
-        network().fit(X, y, epochs=1, batch_size=16, deterministic=True)
     with pytest.raises(ValueError, match="batch_norm: expected training on the cpu"):
         network().fit(X, y, epochs=1, batch_size=16, device="emulated")
 

@@ -192,7 +192,7 @@ class BatchNormFiles : public ::testing::Test {
 TEST_F(BatchNormFiles, ModelFilesKeepTheRunningStatisticsBitForBitAndSayVersion3) {
   const Json& c = reference()["cases"][0];
   const Network<float> network = trained<float>(c, [](const Network<float>&, std::size_t) {});
-  io::Model model;
+  io::ModelFile model;
   model.network = network.spec_with_parameters();
   for (const std::string name : {"m.bkp", "m.json"}) {
     const auto path = dir_ / name;
@@ -200,7 +200,7 @@ TEST_F(BatchNormFiles, ModelFilesKeepTheRunningStatisticsBitForBitAndSayVersion3
       io::save_model(path, model);
     else
       io::export_model_json(path, model);
-    const io::Model loaded = io::load_model(path);
+    const io::ModelFile loaded = io::load_model(path);
     const Network<float> back(loaded.network);
     EXPECT_EQ(std::vector<float>(back.parameters().begin(), back.parameters().end()),
               std::vector<float>(network.parameters().begin(), network.parameters().end()))

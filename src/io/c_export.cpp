@@ -352,7 +352,7 @@ CSource c_source(const ModelFile& model, TaskKind task, const CExportOptions& op
   if (model.network.has(LayerKind::batch_norm)) {
     // Evaluation's batch_norms are affine maps: folded into the dense layers after them, and an int8 layer
     // reads the range of what the batch_norm before it read.
-    Model folded = model;
+    ModelFile folded = model;
     std::vector<std::size_t> from;
     folded.network = fold_batch_norms(model.network, &from);
     CExportOptions folded_options = options;

@@ -22,6 +22,7 @@
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
+#include "backprop/nn/trace.hpp"
 
 namespace backprop {
 namespace {
@@ -178,6 +179,31 @@ TEST(BatchNorm, FoldingIntoTheNextDenseLayerKeepsEvaluationsOutputs) {
     ASSERT_EQ(from.size(), dense);
     EXPECT_EQ(from[0], 0u);
     expect_close(evaluated(Network<double>(folded), c["other"]), evaluated(network, c["other"]), 1e-12, "folded");
+  }
+}
+
+// What is not built for batch_norm says so instead of giving figures: one row has no batch variance, and the
+// trace's working is written for dense layers only.
+TEST(BatchNorm, GradcheckOfOneRowAndTheTraceAreRefusedWithAMessage) {
+  const Json& c = reference()["cases"][0];
+  const std::vector<double> x = rows_of(c["x"]), y = rows_of(c["y"]);
+  const std::size_t in = c["network"]["input"], out = 3;
+  try {
+    gradient_check(spec_of(c), {x.begin(), x.begin() + in}, {y.begin(), y.begin() + out});
+    ADD_FAILURE() << "a gradient check of one row was taken";
+  } catch (const OptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected at least 2 rows for a network with batch_norm"),
+              std::string::npos)
+        << e.what();
+  }
+  TraceOptions options;
+  options.input = x;
+  options.target = y;
+  try {
+    trace(spec_of(c), options);
+    ADD_FAILURE() << "a network with batch_norm was traced";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("batch_norm is not traced yet"), std::string::npos) << e.what();
   }
 }
 

@@ -28,6 +28,9 @@ GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<do
   if (x.empty() || x.size() % in != 0)
     throw OptionError("input", "expected " + std::to_string(in) + " numbers per row, got " + std::to_string(x.size()));
   const int batch = static_cast<int>(x.size() / in);
+  if (batch < 2 && spec.has(LayerKind::batch_norm))
+    throw OptionError("input", "expected at least 2 rows for a network with batch_norm (one row has no batch "
+                               "variance), got 1");
   if (y.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row for " + std::to_string(batch) +
                                   " row(s), got " + std::to_string(y.size()));

@@ -47,7 +47,8 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
                                  std::to_string(options.input.size()));
   const int batch = static_cast<int>(options.input.size() / in);
   if (network.spec().has(LayerKind::batch_norm))
-    throw OptionError("input", "a network with batch_norm cannot be traced yet");
+    throw_bad_input("trace: a network with batch_norm is not traced yet (its working is not written); gradcheck "
+                    "checks its gradients");
   if (options.target.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
                                   std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));

@@ -78,7 +78,7 @@ class _BaseMLP(BaseEstimator):
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
                  schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None, checkpoint=None,
-                 checkpoint_every=None, resume=None, report=None):
+                 checkpoint_every=None, resume=None, report=None, batch_norm=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -93,6 +93,7 @@ class _BaseMLP(BaseEstimator):
         self.random_state = random_state
         self.scale = scale
         self.dropout = dropout
+        self.batch_norm = batch_norm
         self.schedule = schedule
         self.warmup = warmup
         self.clip_grad_norm = clip_grad_norm
@@ -125,7 +126,11 @@ class _BaseMLP(BaseEstimator):
     def _new_network(self, n_features, seed):
         if self.activation not in _ACTIVATIONS:
             raise ValueError(f"activation: expected one of {', '.join(_ACTIVATIONS)}, got {self.activation!r}")
-        hidden = [{"units": s, "activation": _ACTIVATIONS[self.activation]} for s in self._hidden_sizes()]
+        hidden = []
+        for size in self._hidden_sizes():
+            hidden.append({"units": size, "activation": _ACTIVATIONS[self.activation]})
+            if self.batch_norm:  # torch's BatchNorm1d of each hidden layer's output
+                hidden.append({"type": "batch_norm"})
         units, activation, loss = self._output_layer()
         spec = {"input": int(n_features), "layers": hidden + [{"units": units, "activation": activation}],
                 "loss": loss, "seed": int(seed)}
@@ -217,6 +222,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     backprop's own:
       scale               feature scaling inside the model: 'standard' (default), 'minmax', 'none'
       dropout             dropout rate of the hidden layers in training, default 0
+      batch_norm          True: a batch_norm entry (torch's BatchNorm1d) after each hidden layer, default False
       schedule, warmup    learning rate schedule 'constant' (default), 'step', 'cosine'; warm-up steps
       clip_grad_norm      clip the gradient's norm to this (None: off)
       threads             threads of the matrix products (process-wide, backprop.set_threads); None: as set
@@ -245,14 +251,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
                  schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None, checkpoint=None,
-                 checkpoint_every=None, resume=None, report=None, label_smoothing=0.0, class_weight=None):
+                 checkpoint_every=None, resume=None, report=None, batch_norm=False, label_smoothing=0.0,
+                 class_weight=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate_init=learning_rate_init, max_iter=max_iter, momentum=momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
                          n_iter_no_change=n_iter_no_change, random_state=random_state, scale=scale,
                          dropout=dropout, schedule=schedule, warmup=warmup, clip_grad_norm=clip_grad_norm,
                          threads=threads, device=device, checkpoint=checkpoint,
-                         checkpoint_every=checkpoint_every, resume=resume, report=report)
+                         checkpoint_every=checkpoint_every, resume=resume, report=report,
+                         batch_norm=batch_norm)
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
 

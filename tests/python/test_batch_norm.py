@@ -111,3 +111,22 @@ def test_the_command_trains_evaluates_and_refuses_with_exit_2(tmp_path):
         assert result.returncode == 2, result.stderr
         assert "batch_norm: expected" in result.stderr
         assert not refused.exists()
+
+
+def test_the_estimators_put_a_batch_norm_after_each_hidden_layer():
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from backprop.sklearn import MLPClassifier, MLPRegressor
+    X, y = load_wine(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    model = MLPClassifier((16, 8), batch_norm=True, max_iter=60, batch_size=16, random_state=0)
+    model.fit(X_train, y_train)
+    kinds = [layer.get("type", "dense") for layer in model.network_.layers]
+    assert kinds == ["dense", "batch_norm", "dense", "batch_norm", "dense"]
+    assert model.get_params()["batch_norm"] is True
+    # wine's classes are almost linearly separable once scaled: a linear model is the reference.
+    reference = LogisticRegression(max_iter=5000).fit(X_train, y_train).score(X_test, y_test)
+    assert model.score(X_test, y_test) >= reference - 0.05, (model.score(X_test, y_test), reference)
+    regressor = MLPRegressor((8,), batch_norm=True, max_iter=5, batch_size=16, random_state=0).fit(X_train, X_train[:, 0])
+    assert [layer.get("type", "dense") for layer in regressor.network_.layers] == ["dense", "batch_norm", "dense"]

@@ -227,7 +227,7 @@ int run_info(const DataArguments& a) {
                 layer.dropout > 0 ? (", dropout " + format_double(layer.dropout)).c_str() : "", count);
   }
   std::printf("  parameters  %zu\n", parameters);
-  std::printf("  optimizer   %s, learning rate %s\n", spec.optimizer.type.c_str(),
+  std::printf("  optimizer   %s, learning rate %s\n", std::string(to_string(spec.optimizer.type)).c_str(),
               format_double(spec.optimizer.learning_rate).c_str());
   std::printf("  scaling     %s\n", std::string(to_string(model.scaling.kind)).c_str());
   if (!model.classes.empty()) {

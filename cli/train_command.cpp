@@ -86,7 +86,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
     std::printf("training %s on %s: %zu rows%s, network %s, %s, batch %d, %d epochs\n",
                 printable(args.network).c_str(), printable(args.data).c_str(), train_data.rows,
                 has_validation ? (", " + std::to_string(validation_pointer->rows) + " for validation").c_str() : "",
-                architecture(spec).c_str(), spec.optimizer.type.c_str(), spec.training.batch_size,
+                architecture(spec).c_str(), std::string(to_string(spec.optimizer.type)).c_str(), spec.training.batch_size,
                 spec.training.epochs);
   if (!args.quiet && device) std::printf("device %s\n", describe(device).c_str());
   const TrainingResult result = run.train();

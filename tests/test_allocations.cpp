@@ -63,7 +63,7 @@ NetworkSpec mlp(int hidden, double dropout) {
   spec.layers.push_back({.units = hidden, .activation = Activation::relu, .dropout = dropout});
   spec.layers.push_back({.units = 128, .activation = Activation::relu});
   spec.layers.push_back({.units = 10, .activation = Activation::softmax});
-  spec.optimizer.type = "adamw";
+  spec.optimizer.type = OptimizerKind::adamw;
   return spec;
 }
 
@@ -100,7 +100,7 @@ TEST(Allocations, ATrainingStepAllocatesNothing) {
 TEST(Allocations, TheOneRowStepAllocatesNothing) {
   for (const std::string type : {"sgd", "adamw"}) {
     NetworkSpec spec = mlp(8, 0.0);  // 8,700 parameters: sgd takes the fused update
-    spec.optimizer.type = type;
+    spec.optimizer.type = *parse_optimizer(type);
     Network<float> network(spec);
     Optimizer<float> optimizer(spec.optimizer, network.parameters().size());
     RowStep row_step(network, optimizer);

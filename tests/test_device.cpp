@@ -350,7 +350,7 @@ TEST_P(DeviceKernels, TheUpdateOfEveryOptimizerMatchesTheCpuStepByStep) {
       spec.loss = LossKind::mse;
       spec.layers.push_back({.units = 11, .activation = Activation::tanh});
       spec.layers.push_back({.units = 3, .activation = Activation::identity});
-      spec.optimizer.type = c.type;
+      spec.optimizer.type = *parse_optimizer(c.type);
       spec.optimizer.learning_rate = 0.05;
       spec.optimizer.weight_decay = c.weight_decay;
       if (c.momentum >= 0) spec.optimizer.momentum = c.momentum;
@@ -483,7 +483,7 @@ NetworkSpec small_network(int outputs, Activation output, LossKind loss, const c
   spec.layers.push_back({.units = 16, .activation = Activation::tanh});
   spec.layers.push_back({.units = 12, .activation = Activation::relu});
   spec.layers.push_back({.units = outputs, .activation = output});
-  spec.optimizer.type = optimizer;
+  spec.optimizer.type = *parse_optimizer(optimizer);
   spec.optimizer.learning_rate = std::string(optimizer).find("adam") == 0 || std::string(optimizer) == "rmsprop" ? 0.005 : 0.05;
   spec.training.epochs = 5;
   spec.training.batch_size = 32;  // 600 rows: 18 full batches and one of 24

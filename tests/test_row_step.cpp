@@ -33,7 +33,7 @@ NetworkSpec network(int input, std::vector<LayerSpec> layers, LossKind loss, con
   spec.loss = loss;
   spec.seed = 11;
   spec.layers = std::move(layers);
-  spec.optimizer.type = optimizer;
+  spec.optimizer.type = *parse_optimizer(optimizer);
   spec.optimizer.learning_rate = optimizer == "sgd" ? 0.02 : 0.01;
   spec.training.batch_size = 1;
   spec.training.epochs = 3;

@@ -99,7 +99,7 @@ using testing::rings;  // two concentric rings, not linearly separable (syntheti
 
 NetworkSpec rings_network() {
   NetworkSpec spec = two_hidden(2, 2, Activation::softmax, LossKind::softmax_ce, 0.0);
-  spec.optimizer.type = "adam";
+  spec.optimizer.type = OptimizerKind::adam;
   spec.optimizer.learning_rate = 0.01;
   spec.training.epochs = 40;
   spec.training.batch_size = 32;
@@ -259,7 +259,7 @@ TEST(TrainerThreads, TheThreadCountNeverChangesTheParameters) {
   spec.loss = LossKind::softmax_ce;
   spec.layers.push_back({.units = 512, .activation = Activation::relu, .dropout = 0.1});
   spec.layers.push_back({.units = 3, .activation = Activation::softmax});
-  spec.optimizer.type = "adam";
+  spec.optimizer.type = OptimizerKind::adam;
   spec.optimizer.learning_rate = 0.001;
   spec.training.epochs = 2;
   spec.training.batch_size = 256;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
+#include "nn/optimizer_step.hpp"
 
 namespace backprop {
 
@@ -192,36 +193,10 @@ void DeviceOptimizer::download_state() {
 
 void DeviceOptimizer::step(DeviceNetwork& network, const kernels::StepStatus* status, double learning_rate) {
   optimizer_.set_step_count(optimizer_.step_count() + 1);
-  const OptimizerSpec& spec = optimizer_.spec();
-  const OptimizerKind kind = optimizer_.kind();
-  const double weight_decay = spec.weight_decay_or_default();
-  kernels::UpdateRule rule;
-  rule.kind = kind;
-  rule.learning_rate = static_cast<float>(learning_rate);
-  rule.weight_decay = static_cast<float>(kind == OptimizerKind::adamw ? 0.0 : weight_decay);
-  rule.decay_factor = static_cast<float>(1.0 - learning_rate * weight_decay);
-  rule.momentum = static_cast<float>(spec.momentum_or_default());
-  rule.beta1 = static_cast<float>(spec.beta1);
-  rule.beta2 = static_cast<float>(spec.beta2);
-  // adam's bias corrections in double, as nn/optimizer.cpp computes them.
-  const double t = static_cast<double>(optimizer_.step_count());
-  rule.step_size = static_cast<float>(learning_rate / (1.0 - std::pow(spec.beta1, t)));
-  rule.sqrt_bias_correction2 = static_cast<float>(std::sqrt(1.0 - std::pow(spec.beta2, t)));
-  rule.alpha = static_cast<float>(spec.alpha);
-  rule.epsilon = static_cast<float>(spec.epsilon);
-  rule.centered = spec.centered;
-  // The state arenas by the names Optimizer::state_names() gives them.
+  const kernels::UpdateRule rule = optimizer_step<float>(optimizer_.spec(), learning_rate, optimizer_.step_count());
+  const OptimizerStates states = optimizer_.states();  // state_'s order
   kernels::OptimizerArenas arenas;
-  const auto names = optimizer_.state_names();
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    float* arena = state_[i].data();
-    if (names[i] == "momentum_buffer") arenas.momentum_buffer = arena;
-    else if (names[i] == "exp_avg") arenas.exp_avg = arena;
-    else if (names[i] == "exp_avg_sq") arenas.exp_avg_sq = arena;
-    else if (names[i] == "square_avg") arenas.square_avg = arena;
-    else if (names[i] == "grad_avg") arenas.grad_avg = arena;
-    else throw_runtime_error("DeviceOptimizer: no device arena for the optimizer state " + std::string(names[i]));
-  }
+  for (int i = 0; i < states.count; ++i) arenas.arena[static_cast<int>(states.buffers[i])] = state_[i].data();
   backend_.update(network.parameters(), network.gradients(), arenas, network.parameter_count(), rule, status);
 }
 

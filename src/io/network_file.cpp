@@ -447,10 +447,10 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
                      {"type", "learning_rate", "momentum", "beta1", "beta2", "epsilon", "weight_decay", "alpha",
                       "centered"});
     if (optimizer.contains("type")) {
-      spec.optimizer.type = reader.string(optimizer["type"], "optimizer.type");
-      if (!parse_optimizer(spec.optimizer.type))
-        reader.fail("optimizer.type",
-                    "unknown optimizer '" + spec.optimizer.type + "' (expected " + optimizer_names() + ")");
+      const std::string type = reader.string(optimizer["type"], "optimizer.type");
+      const auto kind = parse_optimizer(type);
+      if (!kind) reader.fail("optimizer.type", "unknown optimizer '" + type + "' (expected " + optimizer_names() + ")");
+      spec.optimizer.type = *kind;
     }
     OptimizerSpec& o = spec.optimizer;
     for (auto [key, field] : {std::pair{"learning_rate", &o.learning_rate}, std::pair{"beta1", &o.beta1},
@@ -469,10 +469,10 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
     // header keeps what it was trained with (an --optimizer given over a file's type left that file's
     // settings beside it), so that every model saved so far still loads.
     if (extra_keys.empty()) {
-      const OptimizerKind kind = parse_optimizer(o.type).value_or(OptimizerKind::sgd);
       for (const auto& item : optimizer.items())
-        if (!optimizer_uses(kind, item.key()))
-          reader.fail("optimizer." + item.key(), "expected no " + item.key() + " with the optimizer " + o.type +
+        if (!optimizer_uses(o.type, item.key()))
+          reader.fail("optimizer." + item.key(), "expected no " + item.key() + " with the optimizer " +
+                                                     std::string(to_string(o.type)) +
                                                      ", which does not use it (" + optimizers_using(item.key()) +
                                                      " do)");
     }
@@ -492,10 +492,9 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
 // the same spec and shows what the optimizer ran with.
 static Json optimizer_json(const OptimizerSpec& optimizer) {
   const OptimizerSpec defaults;
-  const auto kind = parse_optimizer(optimizer.type);
-  auto uses = [&](std::initializer_list<OptimizerKind> kinds) { return kind && std::ranges::count(kinds, *kind) > 0; };
+  auto uses = [&](std::initializer_list<OptimizerKind> kinds) { return std::ranges::count(kinds, optimizer.type) > 0; };
   const bool adam_like = uses({OptimizerKind::adam, OptimizerKind::adamw});
-  Json j = {{"type", optimizer.type}, {"learning_rate", optimizer.learning_rate}};
+  Json j = {{"type", std::string(to_string(optimizer.type))}, {"learning_rate", optimizer.learning_rate}};
   if (optimizer.momentum) j["momentum"] = *optimizer.momentum;
   if (adam_like || optimizer.beta1 != defaults.beta1) j["beta1"] = optimizer.beta1;
   if (adam_like || optimizer.beta2 != defaults.beta2) j["beta2"] = optimizer.beta2;

@@ -25,6 +25,7 @@
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/base/metric_sums.hpp"
 #include "backprop/base/kinds.hpp"
+#include "kernels/math.hpp"
 
 namespace backprop::kernels {
 
@@ -56,29 +57,14 @@ struct StepStatus {
   std::int64_t diverged_step = 0;  // when diverged is 1 or 2: the step number passed to check_gradients
 };
 
-// One optimizer step's coefficients, computed on the host (the schedule's learning rate, adam's bias
-// corrections in double as in nn/optimizer.cpp), passed by value to the update kernel.
-struct UpdateRule {
-  OptimizerKind kind = OptimizerKind::sgd;
-  float learning_rate = 0;
-  float weight_decay = 0;  // the L2 term added to the gradient (0 for adamw)
-  float decay_factor = 1;  // adamw: p <- p * (1 - lr * wd) first
-  float momentum = 0;
-  float beta1 = 0, beta2 = 0, step_size = 0, sqrt_bias_correction2 = 1;  // adam, adamw
-  float alpha = 0;         // rmsprop
-  float epsilon = 0;
-  bool centered = false;   // rmsprop
-};
+// One optimizer step's coefficients, computed on the host (nn/optimizer_step.hpp's optimizer_step, as for the
+// CPU's update), passed by value to the update kernel.
+using UpdateRule = math::OptimizerStep<float>;
 
-// The optimizer's state arenas on the device, by name (nn/optimizer.hpp's state_names()), each of the
-// parameter arena's size; null where the rule keeps none (rmsprop: grad_avg when centered, momentum_buffer
-// when its momentum is > 0).
+// The optimizer's state arenas on the device, by OptimizerState (base/kinds.hpp's optimizer_states), each of
+// the parameter arena's size; null where the rule keeps none.
 struct OptimizerArenas {
-  float* momentum_buffer = nullptr;  // momentum, nesterov, rmsprop
-  float* exp_avg = nullptr;          // adam, adamw
-  float* exp_avg_sq = nullptr;       // adam, adamw
-  float* square_avg = nullptr;       // rmsprop
-  float* grad_avg = nullptr;         // rmsprop, centered
+  float* arena[kOptimizerStateCount] = {};
 };
 
 class DeviceBackend {

@@ -379,10 +379,43 @@ BACKPROP_HD void rmsprop(T& parameter, T& square_avg, T* grad_avg, T* momentum_b
   }
 }
 
+// The coefficients of one step of a rule, in T, for the CPU's loops (nn/optimizer.cpp) and the device's
+// update (kernels/device.hpp's UpdateRule) alike; nn/optimizer_step.hpp's optimizer_step computes them, once.
+template <typename T>
+struct OptimizerStep {
+  OptimizerKind kind = OptimizerKind::sgd;
+  T learning_rate = 0;
+  T weight_decay = 0;  // the L2 term added to the gradient (0 for adamw)
+  T decay_factor = 1;  // adamw: p <- p * (1 - lr * wd) first
+  T momentum = 0;
+  T beta1 = 0, beta2 = 0, step_size = 0, sqrt_bias_correction2 = 1;  // adam, adamw
+  T alpha = 0;            // rmsprop
+  T epsilon = 0;
+  bool centered = false;  // rmsprop
+
+  BACKPROP_HD AdamStep<T> adam() const {
+    return {step_size, weight_decay, beta1, beta2, sqrt_bias_correction2, epsilon};
+  }
+  BACKPROP_HD RmspropStep<T> rmsprop() const { return {learning_rate, weight_decay, alpha, epsilon, momentum}; }
+};
+
 // torch's clip_grad_norm_ factor, max_norm / (norm + 1e-6) (the 1e-6 guards a zero norm); the gradients are
 // multiplied by it when it is below 1.
 BACKPROP_HD double clip_factor(double norm, double max_norm) {
   return max_norm / (norm + 1e-6);
+}
+
+// ---- Dropout (inverted): a unit is dropped (mask 0) where its uniform draw in [0, 1) is below p, else kept and
+// scaled by 1 / (1 - p), so that the layer's expected output is unchanged; the backward pass multiplies by the
+// same mask. The CPU (nn/network.cpp, draws in double) and both device backends (float draws) call these.
+template <typename T>
+BACKPROP_HD T dropout_keep_scale(double p) {
+  return static_cast<T>(1.0 / (1.0 - p));
+}
+
+template <typename T, typename Draw>
+BACKPROP_HD T dropout_mask(Draw draw, Draw p, T keep_scale) {
+  return draw < p ? T(0) : keep_scale;
 }
 
 // ---- Data: one feature value as a network input.

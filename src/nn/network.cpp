@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "backprop/nn/initializer.hpp"
+#include "kernels/math.hpp"
 #include "backprop/nn/loss.hpp"
 
 namespace backprop {
@@ -127,7 +128,7 @@ void Network<T>::layer_forward(Workspace<T>& workspace, std::size_t l, const T* 
   dense_forward(workspace.z(l), workspace.a(l), input, weights, bias, layer, batch);
   if (!workspace.dropout_active(l)) return;
   const double p = spec_.layers[l].dropout;
-  const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
+  const T keep_scale = math::dropout_keep_scale<T>(p);
   const std::size_t n = static_cast<std::size_t>(batch) * layer.out;
   T* mask = workspace.mask(l);
   T* dropped = workspace.dropped(l);
@@ -137,7 +138,7 @@ void Network<T>::layer_forward(Workspace<T>& workspace, std::size_t l, const T* 
     const std::size_t count = std::min(std::size(draws), n - first);
     dropout->uniforms(draws, count);
     for (std::size_t i = first; i < first + count; ++i) {
-      mask[i] = draws[i - first] < p ? T(0) : keep_scale;
+      mask[i] = math::dropout_mask(draws[i - first], p, keep_scale);
       dropped[i] = a[i] * mask[i];
     }
   }

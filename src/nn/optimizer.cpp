@@ -8,6 +8,7 @@
 #include "base/clones.hpp"
 #include "kernels/cpu/finite.hpp"
 #include "kernels/math.hpp"
+#include "nn/optimizer_step.hpp"
 #include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
 
@@ -77,45 +78,62 @@ BACKPROP_CPU_CLONES Bits<T> rmsprop_loop(T* parameters, T* square_avg, T* grad_a
 }  // namespace
 
 template <typename T>
+math::OptimizerStep<T> optimizer_step(const OptimizerSpec& spec, double learning_rate, long step_count) {
+  const double weight_decay = spec.weight_decay_or_default();
+  math::OptimizerStep<T> step;
+  step.kind = spec.type;
+  step.learning_rate = static_cast<T>(learning_rate);
+  step.weight_decay = static_cast<T>(decoupled_weight_decay(spec.type) ? 0.0 : weight_decay);
+  step.decay_factor = static_cast<T>(1.0 - learning_rate * weight_decay);
+  step.momentum = static_cast<T>(spec.momentum_or_default());
+  step.beta1 = static_cast<T>(spec.beta1);
+  step.beta2 = static_cast<T>(spec.beta2);
+  // adam's bias corrections in double, as torch computes them in Python floats.
+  const double t = static_cast<double>(step_count);
+  step.step_size = static_cast<T>(learning_rate / (1.0 - std::pow(spec.beta1, t)));
+  step.sqrt_bias_correction2 = static_cast<T>(std::sqrt(1.0 - std::pow(spec.beta2, t)));
+  step.alpha = static_cast<T>(spec.alpha);
+  step.epsilon = static_cast<T>(spec.epsilon);
+  step.centered = spec.centered;
+  return step;
+}
+
+template <typename T>
 Optimizer<T>::Optimizer(const OptimizerSpec& spec, std::size_t parameter_count)
-    : spec_(spec), kind_(spec.kind()), parameter_count_(parameter_count) {
+    : spec_(spec),
+      kind_(spec.type),
+      parameter_count_(parameter_count),
+      states_(optimizer_states(spec.type, spec.centered, spec.momentum_or_default() > 0)) {
   validate(spec_);
-  momentum_ = spec_.momentum_or_default();
-  weight_decay_ = spec_.weight_decay_or_default();
-  switch (kind_) {
-    case OptimizerKind::sgd:
-      break;
-    case OptimizerKind::momentum:
-    case OptimizerKind::nesterov:
-      state_names_ = {"momentum_buffer"};
-      break;
-    case OptimizerKind::adam:
-    case OptimizerKind::adamw:
-      state_names_ = {"exp_avg", "exp_avg_sq"};
-      break;
-    case OptimizerKind::rmsprop:
-      state_names_ = {"square_avg"};
-      if (spec_.centered) state_names_.push_back("grad_avg");
-      if (momentum_ > 0) state_names_.push_back("momentum_buffer");
-      break;
-  }
-  state_.assign(state_names_.size(), AlignedVector<T>(parameter_count_, T(0)));
+  reset();
 }
 
 template <typename T>
 void Optimizer<T>::reset() {
-  for (auto& arena : state_) arena.assign(parameter_count_, T(0));
+  for (int i = 0; i < states_.count; ++i)
+    buffers_[static_cast<int>(states_.buffers[i])].assign(parameter_count_, T(0));
   step_count_ = 0;
 }
 
 template <typename T>
 std::vector<std::span<T>> Optimizer<T>::state() {
-  return std::vector<std::span<T>>(state_.begin(), state_.end());
+  std::vector<std::span<T>> arenas;
+  for (int i = 0; i < states_.count; ++i) arenas.emplace_back(buffers_[static_cast<int>(states_.buffers[i])]);
+  return arenas;
 }
 
 template <typename T>
 std::vector<std::span<const T>> Optimizer<T>::state() const {
-  return std::vector<std::span<const T>>(state_.begin(), state_.end());
+  std::vector<std::span<const T>> arenas;
+  for (int i = 0; i < states_.count; ++i) arenas.emplace_back(buffers_[static_cast<int>(states_.buffers[i])]);
+  return arenas;
+}
+
+template <typename T>
+std::vector<std::string_view> Optimizer<T>::state_names() const {
+  std::vector<std::string_view> names;
+  for (int i = 0; i < states_.count; ++i) names.emplace_back(kOptimizerStateNames[static_cast<int>(states_.buffers[i])]);
+  return names;
 }
 
 template <typename T>
@@ -138,45 +156,38 @@ bool Optimizer<T>::step(std::span<T> parameters, std::span<const T> gradients, d
 template <typename T>
 bool Optimizer<T>::update(T* p, const T* g, std::size_t first, std::size_t n, double learning_rate) {
   const auto finite = [](Bits<T> largest) { return largest < kernels::kInfinityBits<T>; };
-  const T lr = static_cast<T>(learning_rate);
-  // adamw's decay is decoupled from the gradient; every other type adds the L2 term to it.
-  const T l2 = static_cast<T>(kind_ == OptimizerKind::adamw ? 0.0 : weight_decay_);
-  const T momentum = static_cast<T>(momentum_);
-  const T epsilon = static_cast<T>(spec_.epsilon);
-  switch (kind_) {
+  const math::OptimizerStep<T> step = optimizer_step<T>(spec_, learning_rate, step_count_);
+  // The piece [first, first + n) of a state buffer, or null where the rule keeps none.
+  auto buffer = [&](OptimizerState state) -> T* {
+    AlignedVector<T>& arena = buffers_[static_cast<int>(state)];
+    return arena.empty() ? nullptr : arena.data() + first;
+  };
+  const T lr = step.learning_rate, l2 = step.weight_decay, momentum = step.momentum;
+  switch (step.kind) {
     case OptimizerKind::sgd:
       return finite(sgd_loop(p, g, n, lr, l2));
     case OptimizerKind::momentum:
-      return finite(momentum_loop<false>(p, state_[0].data() + first, g, n, lr, l2, momentum));
+      return finite(momentum_loop<false>(p, buffer(OptimizerState::momentum_buffer), g, n, lr, l2, momentum));
     case OptimizerKind::nesterov:
-      return finite(momentum_loop<true>(p, state_[0].data() + first, g, n, lr, l2, momentum));
+      return finite(momentum_loop<true>(p, buffer(OptimizerState::momentum_buffer), g, n, lr, l2, momentum));
     case OptimizerKind::adam:
-    case OptimizerKind::adamw: {
-      // Bias corrections in double, as torch computes them in Python floats.
-      const double t = static_cast<double>(step_count_);
-      const double step_size = learning_rate / (1.0 - std::pow(spec_.beta1, t));
-      const double sqrt_bias_correction2 = std::sqrt(1.0 - std::pow(spec_.beta2, t));
-      const math::AdamStep<T> step{static_cast<T>(step_size), l2, static_cast<T>(spec_.beta1),
-                                   static_cast<T>(spec_.beta2), static_cast<T>(sqrt_bias_correction2), epsilon};
-      T* exp_avg = state_[0].data() + first;
-      T* exp_avg_sq = state_[1].data() + first;
-      if (kind_ == OptimizerKind::adamw)
-        return finite(adam_loop<true>(p, exp_avg, exp_avg_sq, g, n,
-                                      static_cast<T>(1.0 - learning_rate * weight_decay_), step));
-      return finite(adam_loop<false>(p, exp_avg, exp_avg_sq, g, n, T(1), step));
-    }
+      return finite(adam_loop<false>(p, buffer(OptimizerState::exp_avg), buffer(OptimizerState::exp_avg_sq), g, n,
+                                     T(1), step.adam()));
+    case OptimizerKind::adamw:
+      return finite(adam_loop<true>(p, buffer(OptimizerState::exp_avg), buffer(OptimizerState::exp_avg_sq), g, n,
+                                    step.decay_factor, step.adam()));
     case OptimizerKind::rmsprop: {
-      const math::RmspropStep<T> step{lr, l2, static_cast<T>(spec_.alpha), epsilon, momentum};
-      T* square_avg = state_[0].data() + first;
-      T* grad_avg = spec_.centered ? state_[1].data() + first : nullptr;
-      T* momentum_buffer = momentum_ > 0 ? state_.back().data() + first : nullptr;
-      if (spec_.centered && momentum_ > 0)
-        return finite(rmsprop_loop<true, true>(p, square_avg, grad_avg, momentum_buffer, g, n, step));
-      if (spec_.centered)
-        return finite(rmsprop_loop<true, false>(p, square_avg, grad_avg, momentum_buffer, g, n, step));
-      if (momentum_ > 0)
-        return finite(rmsprop_loop<false, true>(p, square_avg, grad_avg, momentum_buffer, g, n, step));
-      return finite(rmsprop_loop<false, false>(p, square_avg, grad_avg, momentum_buffer, g, n, step));
+      T* square_avg = buffer(OptimizerState::square_avg);
+      T* grad_avg = buffer(OptimizerState::grad_avg);
+      T* momentum_buffer = buffer(OptimizerState::momentum_buffer);
+      const math::RmspropStep<T> rule = step.rmsprop();
+      if (grad_avg != nullptr && momentum_buffer != nullptr)
+        return finite(rmsprop_loop<true, true>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
+      if (grad_avg != nullptr)
+        return finite(rmsprop_loop<true, false>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
+      if (momentum_buffer != nullptr)
+        return finite(rmsprop_loop<false, true>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
+      return finite(rmsprop_loop<false, false>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
     }
   }
   return false;  // no such kind: never reached
@@ -208,6 +219,8 @@ double clip_gradient_norm(std::span<T> gradients, double max_norm) {
 
 template class Optimizer<float>;
 template class Optimizer<double>;
+template math::OptimizerStep<float> optimizer_step<float>(const OptimizerSpec&, double, long);
+template math::OptimizerStep<double> optimizer_step<double>(const OptimizerSpec&, double, long);
 template double clip_gradient_norm<float>(std::span<float>, double);
 template double clip_gradient_norm<double>(std::span<double>, double);
 

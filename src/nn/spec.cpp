@@ -147,25 +147,38 @@ std::string optimizers_using(std::string_view key) {
   return text;
 }
 
-OptimizerKind OptimizerSpec::kind() const {
-  const auto parsed = parse_optimizer(type);
-  if (!parsed) throw_bad_input("optimizer.type: unknown optimizer '" + type + "' (expected " + optimizer_names() + ")");
-  return *parsed;
+bool decoupled_weight_decay(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::adamw: return true;
+    case OptimizerKind::sgd:
+    case OptimizerKind::momentum:
+    case OptimizerKind::nesterov:
+    case OptimizerKind::adam:
+    case OptimizerKind::rmsprop: return false;
+  }
+  return false;
 }
 
 double OptimizerSpec::momentum_or_default() const {
   if (momentum) return *momentum;
-  const OptimizerKind k = kind();
-  return k == OptimizerKind::momentum || k == OptimizerKind::nesterov ? 0.9 : 0.0;
+  switch (type) {
+    case OptimizerKind::momentum:
+    case OptimizerKind::nesterov: return 0.9;
+    case OptimizerKind::rmsprop:  // torch's RMSprop default
+    case OptimizerKind::sgd:
+    case OptimizerKind::adam:
+    case OptimizerKind::adamw: return 0.0;
+  }
+  return 0.0;
 }
 
 double OptimizerSpec::weight_decay_or_default() const {
   if (weight_decay) return *weight_decay;
-  return kind() == OptimizerKind::adamw ? 0.01 : 0.0;
+  return decoupled_weight_decay(type) ? 0.01 : 0.0;  // torch's AdamW default, else none
 }
 
 void validate(const OptimizerSpec& optimizer) {
-  const OptimizerKind kind = optimizer.kind();
+  const OptimizerKind kind = optimizer.type;
   auto in_unit_interval = [](double v) { return v >= 0.0 && v < 1.0; };  // false for NaN
   if (!(optimizer.learning_rate > 0.0 && std::isfinite(optimizer.learning_rate)))
     throw_bad_input("optimizer.learning_rate: expected a positive number");

@@ -65,11 +65,11 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
   for (const TrainingSetting& setting : training_settings()) apply_setting(setting, *this, spec);
   if (scale) t.scale = *parse_scaling(*scale);
   if (schedule) t.schedule.kind = *parse_schedule(*schedule);
-  if (optimizer) spec.optimizer.type = *optimizer;
+  if (optimizer) spec.optimizer.type = *parse_optimizer(*optimizer);
   if (momentum) {
     // A setting the chosen rule would not read is refused rather than silently without effect.
-    if (!optimizer_uses(spec.optimizer.kind(), "momentum"))
-      throw OptionError("momentum", "expected no momentum with the optimizer " + spec.optimizer.type +
+    if (!optimizer_uses(spec.optimizer.type, "momentum"))
+      throw OptionError("momentum", "expected no momentum with the optimizer " + std::string(to_string(spec.optimizer.type)) +
                                         ", which does not use it (" + optimizers_using("momentum") + " do), got " +
                                         format_double(*momentum));
     spec.optimizer.momentum = *momentum;

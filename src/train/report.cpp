@@ -339,8 +339,8 @@ ReportSettings recipe_settings(const NetworkSpec& spec, ScalingKind scaling) {
   ReportSettings rows;
   const OptimizerSpec& o = spec.optimizer;
   const auto number = [](double v) { return format_double(v); };
-  std::string optimizer = o.type + ": learning rate " + number(o.learning_rate);
-  switch (o.kind()) {
+  std::string optimizer = std::string(to_string(o.type)) + ": learning rate " + number(o.learning_rate);
+  switch (o.type) {
     case OptimizerKind::sgd: break;
     case OptimizerKind::momentum:
     case OptimizerKind::nesterov: optimizer += ", momentum " + number(o.momentum_or_default()); break;
@@ -354,7 +354,7 @@ ReportSettings recipe_settings(const NetworkSpec& spec, ScalingKind scaling) {
       break;
   }
   const double decay = o.weight_decay_or_default();
-  if (decay > 0) optimizer += (o.kind() == OptimizerKind::adamw ? ", decoupled weight decay " : ", weight decay (L2) ") + number(decay);
+  if (decay > 0) optimizer += (decoupled_weight_decay(o.type) ? ", decoupled weight decay " : ", weight decay (L2) ") + number(decay);
   rows.emplace_back("optimizer", optimizer);
 
   const TrainingSpec& t = spec.training;

@@ -1,6 +1,6 @@
 // The kinds of activation, loss, optimizer, feature scaling and task: one enum per concept, for the network's
 // description (spec.hpp), the CPU path, the data's scaling (data/scaling.hpp) and the device backends alike
-// (kernels/device.hpp). Plain enums and name tables and nothing else, so that nvcc (C++17) compiles this
+// (kernels/device.hpp). Plain enums and their tables and nothing else, so that nvcc (C++17) compiles this
 // header too.
 #pragma once
 
@@ -36,6 +36,36 @@ enum class LayerKind { dense, batch_norm };
 
 // The update rules are torch.optim's (optimizer.hpp states each).
 enum class OptimizerKind { sgd, momentum, nesterov, adam, adamw, rmsprop };
+
+// An optimizer's state buffers, each an arena of the parameters' size, named as torch.optim names them.
+enum class OptimizerState { momentum_buffer, exp_avg, exp_avg_sq, square_avg, grad_avg };
+inline constexpr int kOptimizerStateCount = 5;
+inline constexpr const char* kOptimizerStateNames[kOptimizerStateCount] = {"momentum_buffer", "exp_avg", "exp_avg_sq",
+                                                                          "square_avg", "grad_avg"};
+
+// The one table of the buffers each rule keeps, in the order checkpoints store them: the CPU optimizer
+// (nn/optimizer.cpp), the device's arenas (kernels/device.hpp) and checkpoints all take it. rmsprop's depend
+// on its settings: grad_avg when centered, momentum_buffer when its momentum is above 0.
+struct OptimizerStates {
+  OptimizerState buffers[3];
+  int count;
+};
+constexpr OptimizerStates optimizer_states(OptimizerKind kind, bool centered, bool with_momentum) {
+  switch (kind) {
+    case OptimizerKind::sgd: return {{}, 0};
+    case OptimizerKind::momentum:
+    case OptimizerKind::nesterov: return {{OptimizerState::momentum_buffer}, 1};
+    case OptimizerKind::adam:
+    case OptimizerKind::adamw: return {{OptimizerState::exp_avg, OptimizerState::exp_avg_sq}, 2};
+    case OptimizerKind::rmsprop: {
+      OptimizerStates states{{OptimizerState::square_avg}, 1};
+      if (centered) states.buffers[states.count++] = OptimizerState::grad_avg;
+      if (with_momentum) states.buffers[states.count++] = OptimizerState::momentum_buffer;
+      return states;
+    }
+  }
+  return {{}, 0};
+}
 
 // Feature scaling (data/scaling.hpp), named in the training recipe.
 enum class ScalingKind { none, standard, minmax };

@@ -26,6 +26,7 @@
 // checkpoint writes state() as it writes the parameters.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -56,12 +57,14 @@ class Optimizer {
   long step_count() const { return step_count_; }
   void set_step_count(long step_count) { step_count_ = step_count; }
 
-  // The state arenas, each (N), in a fixed order per type, named by state_names():
+  // The state arenas, each (N), in the order of the rule's states() (base/kinds.hpp's optimizer_states:
   //   sgd: none; momentum, nesterov: momentum_buffer; adam, adamw: exp_avg, exp_avg_sq;
-  //   rmsprop: square_avg, then grad_avg if centered, then momentum_buffer if momentum > 0.
+  //   rmsprop: square_avg, then grad_avg if centered, then momentum_buffer if momentum > 0),
+  // named by state_names(); a checkpoint stores them in this order.
   std::vector<std::span<T>> state();
   std::vector<std::span<const T>> state() const;
-  std::vector<std::string_view> state_names() const { return state_names_; }
+  OptimizerStates states() const { return states_; }
+  std::vector<std::string_view> state_names() const;
 
   // Back to the state of a new optimizer: zero moments, step count 0.
   void reset();
@@ -71,11 +74,8 @@ class Optimizer {
   OptimizerKind kind_;
   std::size_t parameter_count_;
   long step_count_ = 0;
-  // The coefficients resolved from the spec (type-dependent defaults applied).
-  double momentum_;
-  double weight_decay_;
-  std::vector<std::string_view> state_names_;
-  std::vector<AlignedVector<T>> state_;  // one (N) arena per name in state_names_
+  OptimizerStates states_;
+  std::array<AlignedVector<T>, kOptimizerStateCount> buffers_;  // by OptimizerState; (N) where states_ has it
 
   // Values per piece of the arena updated on one thread (a multiple of 16: pieces stay 64-byte aligned).
   static constexpr std::size_t kUpdateGrain = 1 << 15;

@@ -62,7 +62,7 @@ std::vector<LayerArray> layer_arrays(const LayerSpec& layer, int in);
 // though still checked for range (so that --optimizer can switch the type of a network file that carries
 // another type's settings). Weight decay, as in torch, applies to every parameter, biases included.
 struct OptimizerSpec {
-  std::string type = "sgd";  // one of the names of OptimizerKind
+  OptimizerKind type = OptimizerKind::sgd;  // in a file, its name (to_string, parse_optimizer)
   double learning_rate = 0.1;
   // momentum, nesterov, rmsprop. Unset: 0.9 for momentum and nesterov, 0 for rmsprop (torch's RMSprop
   // default); one field with two defaults rather than two fields that mean the same coefficient.
@@ -75,7 +75,6 @@ struct OptimizerSpec {
   double alpha = 0.99;    // rmsprop: decay of the mean square
   bool centered = false;  // rmsprop: divide by the root of the variance instead of the mean square
 
-  OptimizerKind kind() const;  // the parsed type; throws Error(bad_input) for an unknown one
   double momentum_or_default() const;
   double weight_decay_or_default() const;
 };
@@ -156,6 +155,9 @@ std::string activation_names();
 // where it is given (a network file's key, --momentum), not silently without effect. Also the rules that use
 // `key`, for messages ("momentum, nesterov and rmsprop").
 bool optimizer_uses(OptimizerKind kind, std::string_view key);
+// Whether the rule's weight decay is decoupled from the gradient (adamw: p <- p (1 - lr wd) first) rather than
+// an L2 term added to it (g <- g + wd p).
+bool decoupled_weight_decay(OptimizerKind kind);
 std::string optimizers_using(std::string_view key);
 
 // Classification when the loss is softmax_ce, or bce with one output (two classes); regression otherwise.

@@ -83,7 +83,7 @@ __global__ void bias_softmax_kernel(float* z, float* a, const float* bias, int r
 __global__ void dropout_kernel(float* mask, float* dropped, const float* a, std::size_t n, float p, float keep_scale,
                                std::uint64_t seed) {
   for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    const float m = dm::uniform_hash(seed, i) < p ? 0.0f : keep_scale;
+    const float m = math::dropout_mask(dm::uniform_hash(seed, i), p, keep_scale);
     mask[i] = m;
     dropped[i] = a[i] * m;
   }
@@ -296,7 +296,7 @@ class CudaBackend final : public DeviceBackend {
   }
 
   void dropout(float* mask, float* dropped, const float* a, std::size_t n, float p, std::uint64_t seed) override {
-    const float keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p)));
+    const float keep_scale = math::dropout_keep_scale<float>(p);
     dropout_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(mask, dropped, a, n, p, keep_scale, seed);
     check(cudaGetLastError(), "dropout");
   }

@@ -65,16 +65,17 @@ BACKPROP_HD float clip_factor(double squared_norm, float max_norm) {
   return factor < 1.0 ? static_cast<float>(factor) : 1.0f;
 }
 
+// Value i of the state buffer the rule keeps as `state`, or null where it keeps none.
+BACKPROP_HD float* state_at(const OptimizerArenas& arenas, OptimizerState state, std::size_t i) {
+  float* arena = arenas.arena[static_cast<int>(state)];
+  return arena != nullptr ? arena + i : nullptr;
+}
+
 // Parameter i's update by the rule (nn/optimizer.cpp's loops, element i): p, and its values in the state
 // arenas the rule keeps, updated in place.
 BACKPROP_HD void update_parameter(const UpdateRule& rule, float& p, float gradient, const OptimizerArenas& state,
                                   std::size_t i) {
-  const math::AdamStep<float> adam{rule.step_size, rule.weight_decay, rule.beta1, rule.beta2,
-                                   rule.sqrt_bias_correction2, rule.epsilon};
-  const math::RmspropStep<float> rmsprop{rule.learning_rate, rule.weight_decay, rule.alpha, rule.epsilon,
-                                         rule.momentum};
-  float* grad_avg = state.grad_avg != nullptr ? state.grad_avg + i : nullptr;
-  float* momentum_buffer = state.momentum_buffer != nullptr ? state.momentum_buffer + i : nullptr;
+  float* momentum_buffer = state_at(state, OptimizerState::momentum_buffer, i);
   switch (rule.kind) {
     case OptimizerKind::sgd: math::sgd(p, gradient, rule.learning_rate, rule.weight_decay); break;
     case OptimizerKind::momentum:
@@ -83,15 +84,21 @@ BACKPROP_HD void update_parameter(const UpdateRule& rule, float& p, float gradie
     case OptimizerKind::nesterov:
       math::momentum<true>(p, *momentum_buffer, gradient, rule.learning_rate, rule.weight_decay, rule.momentum);
       break;
-    case OptimizerKind::adam: math::adam(p, state.exp_avg[i], state.exp_avg_sq[i], gradient, adam); break;
+    case OptimizerKind::adam:
+      math::adam(p, *state_at(state, OptimizerState::exp_avg, i), *state_at(state, OptimizerState::exp_avg_sq, i),
+                 gradient, rule.adam());
+      break;
     case OptimizerKind::adamw:
-      math::adamw(p, state.exp_avg[i], state.exp_avg_sq[i], gradient, rule.decay_factor, adam);
+      math::adamw(p, *state_at(state, OptimizerState::exp_avg, i), *state_at(state, OptimizerState::exp_avg_sq, i),
+                  gradient, rule.decay_factor, rule.adam());
       break;
     case OptimizerKind::rmsprop: {
-      float& square_avg = state.square_avg[i];
-      if (rule.centered && momentum_buffer != nullptr)
+      float& square_avg = *state_at(state, OptimizerState::square_avg, i);
+      float* grad_avg = state_at(state, OptimizerState::grad_avg, i);
+      const math::RmspropStep<float> rmsprop = rule.rmsprop();
+      if (grad_avg != nullptr && momentum_buffer != nullptr)
         math::rmsprop<true, true>(p, square_avg, grad_avg, momentum_buffer, gradient, rmsprop);
-      else if (rule.centered)
+      else if (grad_avg != nullptr)
         math::rmsprop<true, false>(p, square_avg, grad_avg, momentum_buffer, gradient, rmsprop);
       else if (momentum_buffer != nullptr)
         math::rmsprop<false, true>(p, square_avg, grad_avg, momentum_buffer, gradient, rmsprop);

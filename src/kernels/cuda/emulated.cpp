@@ -80,9 +80,9 @@ class EmulatedBackend final : public DeviceBackend {
   }
 
   void dropout(float* mask, float* dropped, const float* a, std::size_t n, float p, std::uint64_t seed) override {
-    const float keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p)));
+    const float keep_scale = math::dropout_keep_scale<float>(p);
     for (std::size_t i = 0; i < n; ++i) {
-      mask[i] = dm::uniform_hash(seed, i) < p ? 0.0f : keep_scale;
+      mask[i] = math::dropout_mask(dm::uniform_hash(seed, i), p, keep_scale);
       dropped[i] = a[i] * mask[i];
     }
   }

@@ -24,7 +24,15 @@ std::string option_message(const OptionError& error) {
 
 std::optional<LossKind> loss_option(const std::string& text) {
   if (text.empty()) return std::nullopt;
-  return parse_loss(text);  // the option's CLI::IsMember check has already refused unknown names
+  return parse_loss(text);  // the option's loss_choice check has already refused unknown names
+}
+
+CLI::Validator loss_choice() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return parse_loss(text) ? "" : "expected one of " + loss_names() + ", got '" + text + "'";
+      },
+      "LOSS");
 }
 
 void add_device_option(CLI::App* cmd, std::string& device) {

@@ -70,7 +70,8 @@ Dataset load_for_model(const io::ModelFile& model, const std::string& data, cons
 
 // --device cpu|cuda (train, eval, predict, bench).
 void add_device_option(CLI::App* cmd, std::string& device);
-// A validator for --loss.
+// --loss's value (empty: none given), and its check: a name of the losses' table (nn/spec.hpp).
 std::optional<LossKind> loss_option(const std::string& text);
+CLI::Validator loss_choice();
 
 }  // namespace backprop::cli

@@ -75,8 +75,8 @@ void add_gradcheck_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--batch", args->batch, "Rows of random input when --input is not given")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--seed", args->seed, "Seed of the random input")->check(seed_number());
-  cmd->add_option("--loss", args->loss, "Loss, overriding the network file's: mse, bce or softmax_ce")
-      ->check(CLI::IsMember({"mse", "bce", "softmax_ce"}));
+  cmd->add_option("--loss", args->loss, "Loss, overriding the network file's: " + loss_names())
+      ->check(loss_choice());
   cmd->add_option("--tolerance", args->tolerance, "Largest relative error accepted")
       ->check(finite_number("a positive number", is_positive));
   cmd->callback([args, &exit_code] { exit_code = run_gradcheck(*args); });

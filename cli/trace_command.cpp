@@ -99,8 +99,8 @@ void add_trace_command(CLI::App& app, int& exit_code) {
                   "Target: one number per output (one-hot for softmax_ce), a row per input row")
       ->required();
   cmd->add_option("--steps", args->steps, "Number of SGD steps to trace")->check(CLI::Range(1, kMaxTraceSteps));
-  cmd->add_option("--loss", args->loss, "Loss, overriding the network file's: mse, bce or softmax_ce")
-      ->check(CLI::IsMember({"mse", "bce", "softmax_ce"}));
+  cmd->add_option("--loss", args->loss, "Loss, overriding the network file's: " + loss_names())
+      ->check(loss_choice());
   cmd->add_option("--learning-rate", args->learning_rate, "SGD learning rate, overriding the network file's")
       ->check(finite_number("a positive number", is_positive));
   cmd->add_option("--digits", args->digits, "Decimals printed in the readable form")->check(CLI::Range(0, 17));

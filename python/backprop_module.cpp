@@ -553,7 +553,7 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
   options.steps = steps;
   if (loss) {
     options.loss = parse_loss(*loss);
-    if (!options.loss) throw_bad_input("loss: expected mse, bce or softmax_ce, got '" + *loss + "'");
+    if (!options.loss) throw_bad_input("loss: expected one of " + loss_names() + ", got '" + *loss + "'");
   }
   options.learning_rate = learning_rate;
   const Trace result = trace(spec, options);

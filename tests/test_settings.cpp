@@ -156,3 +156,23 @@ TEST(Settings, TheCommandHasEachSettingsFlagWithItsHelp) {
 }
 
 }  // namespace
+
+namespace {
+
+// The command's lists of choices are the kinds' name tables: --loss of trace and gradcheck.
+TEST(Settings, TheLossChoicesComeFromTheLossesTable) {
+  EXPECT_EQ(backprop::loss_names(), "mse, bce, softmax_ce");
+  const std::string seed = backprop::testing::shell_word(backprop::testing::source_path("examples/seed.json"));
+  for (const std::string command : {"trace " + seed + " --input 1,2,3,4 --target 1", "gradcheck " + seed}) {
+    SCOPED_TRACE(command);
+    const backprop::testing::CommandResult refused = backprop::testing::run_backprop(command + " --loss hinge");
+    EXPECT_EQ(refused.exit_code, 2) << refused.out;
+    EXPECT_THAT(refused.out, HasSubstr("expected one of " + backprop::loss_names() + ", got 'hinge'"));
+    const backprop::testing::CommandResult help =
+        backprop::testing::run_backprop(command.substr(0, command.find(' ')) + " --help");
+    EXPECT_THAT(help.out, HasSubstr("Loss, overriding the network file's: " + backprop::loss_names()));
+    EXPECT_EQ(backprop::testing::run_backprop(command + " --loss bce").exit_code, 0);
+  }
+}
+
+}  // namespace

@@ -119,6 +119,7 @@ std::string activation_names() {
   for (const ActivationName& entry : kActivationNames) names += (names.empty() ? "" : ", ") + std::string(entry.name);
   return names;
 }
+std::string loss_names() { return names_of(kLosses); }
 
 bool optimizer_uses(OptimizerKind kind, std::string_view key) {
   if (key == "learning_rate" || key == "weight_decay" || key == "type") return true;

@@ -90,3 +90,8 @@ def test_the_readmes_flags_of_the_recipe_are_settings():
     sentence = sentence[:sentence.index("...")]
     named = set(re.findall(r"`(--[a-z-]+)`", sentence))
     assert named and named <= {s["flag"] for s in SETTINGS}
+
+
+def test_the_trace_loss_choices_are_the_losses_table():
+    with pytest.raises(ValueError, match=r"^loss: expected one of mse, bce, softmax_ce, got 'hinge'$"):
+        backprop.trace(str(ROOT / "examples" / "seed.json"), input=[1, 2, 3, 4], target=[1], loss="hinge")

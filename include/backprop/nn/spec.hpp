@@ -149,6 +149,7 @@ std::optional<OptimizerKind> parse_optimizer(std::string_view name);
 // "sgd, momentum, nesterov, adam, adamw, rmsprop", "identity, sigmoid, ...": for messages that list the choices.
 std::string optimizer_names();
 std::string activation_names();
+std::string loss_names();
 // Whether the optimizer's rule reads the setting `key` of "optimizer" (torch.optim's: momentum for
 // momentum, nesterov and rmsprop; beta1, beta2 for adam and adamw; epsilon for those and rmsprop; alpha and
 // centered for rmsprop; learning_rate and weight_decay for all). A setting the rule does not read is refused

@@ -13,6 +13,8 @@ import os
 import re
 import sys
 
+import planted
+
 EXTERNAL = {
     "math.h", "stdint.h", "omp.h", "nlohmann/json.hpp",  # system headers
     "dnnl-config.cmake",  # oneDNN's package file
@@ -42,16 +44,10 @@ def comment_of(line):
 
 
 def main():
-    arguments = sys.argv[1:]
-    root = arguments.pop(0)
-    planted = {}
-    while arguments:
-        option = arguments.pop(0)
-        if option != "--plant" or not arguments:
-            print(__doc__)
-            return 2
-        file, comment = arguments.pop(0).split(":", 1)
-        planted.setdefault(file, []).append("// " + comment)
+    parsed = planted.arguments(__doc__, lambda comment: "// " + comment)
+    if parsed is None:
+        return 2
+    root, planted_lines = parsed
     files = list(tree(root))
     known = set(files) | {f[:-3] for f in files if f.endswith(".in")}  # a file configured from NAME.in
 
@@ -65,7 +61,7 @@ def main():
             continue
         checked += 1
         with open(os.path.join(root, relative), encoding="utf-8", errors="replace") as source:
-            lines = source.read().split("\n") + planted.pop(relative, [])
+            lines = source.read().split("\n") + planted_lines.pop(relative, [])
         for number, line in enumerate(lines, 1):
             comment = comment_of(line)
             if comment is None:
@@ -77,7 +73,7 @@ def main():
                     continue
                 if not exists(name):
                     stale.append(f"{relative}:{number}: the comment names {name}, which is no file of the tree")
-    for file in planted:
+    for file in planted_lines:
         stale.append(f"{file}: --plant names a file that is not checked")
     for entry in stale:
         print(entry)

@@ -15,6 +15,8 @@ import os
 import re
 import sys
 
+import planted
+
 # Each folder and the folders it may include, top to bottom. Folders on one level do not include each other
 # (dist and device; data and nn) unless listed: io sits above data (the files record a model's scaling and
 # data names), so io may include data and data may not include io.
@@ -114,16 +116,10 @@ def check_file(root, relative, lines, errors):
                           "to the folders above: SHARED_INTERNAL, tests/style/layers.py)")
 
 def main():
-    arguments = sys.argv[1:]
-    root = arguments.pop(0)
-    planted = {}
-    while arguments:
-        option = arguments.pop(0)
-        if option != "--plant" or not arguments:
-            print(__doc__)
-            return 2
-        file, header = arguments.pop(0).split(":", 1)
-        planted.setdefault(file, []).append(f'#include "{header}"')
+    parsed = planted.arguments(__doc__, lambda header: f'#include "{header}"')
+    if parsed is None:
+        return 2
+    root, planted_lines = parsed
     errors = []
     checked = 0
     for top in ("src", os.path.join("include", "backprop"), "cli", "python"):
@@ -134,10 +130,10 @@ def main():
                     continue
                 relative = os.path.relpath(os.path.join(directory, name), root).replace(os.sep, "/")
                 with open(os.path.join(root, relative), encoding="utf-8", errors="replace") as source:
-                    lines = source.read().split("\n") + planted.pop(relative, [])
+                    lines = source.read().split("\n") + planted_lines.pop(relative, [])
                 check_file(root, relative, lines, errors)
                 checked += 1
-    for file in planted:
+    for file in planted_lines:
         errors.append(f"{file}: --plant names a file that is not checked")
     for error in errors:
         print(error)

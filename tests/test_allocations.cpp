@@ -69,9 +69,13 @@ NetworkSpec mlp(int hidden, double dropout) {
 
 // The library's step at batch 128 (products large enough to go to the thread pool) and at batch 1 (the
 // one-row path): no allocation once the buffers exist.
+// At batch 128 also with a batch_norm entry (its statistics and saved values live in the workspace).
 TEST(Allocations, ATrainingStepAllocatesNothing) {
-  for (const int batch : {128, 1}) {
-    const NetworkSpec spec = mlp(256, 0.2);
+  for (const auto& [batch, batch_norm] : {std::pair{128, false}, std::pair{1, false}, std::pair{128, true}}) {
+    NetworkSpec spec = mlp(256, 0.2);
+    if (batch_norm)
+      spec.layers.insert(spec.layers.begin() + 1,
+                         {.kind = LayerKind::batch_norm, .units = 256, .activation = Activation::identity});
     Network<float> network(spec);
     Workspace<float> workspace(network, batch);
     Optimizer<float> optimizer(spec.optimizer, network.parameters().size());
@@ -92,7 +96,7 @@ TEST(Allocations, ATrainingStepAllocatesNothing) {
     step();  // the first step may start the thread pool
     const long before = allocations.load();
     for (int i = 0; i < 5; ++i) step();
-    EXPECT_EQ(allocations.load() - before, 0) << "batch " << batch;
+    EXPECT_EQ(allocations.load() - before, 0) << "batch " << batch << (batch_norm ? ", batch_norm" : "");
   }
 }
 

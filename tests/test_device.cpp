@@ -28,6 +28,7 @@
 #include "backprop/base/error.hpp"
 #include "kernels/device.hpp"
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/batch_norm.hpp"
 #include "backprop/nn/dense.hpp"
 #include "device/device_network.hpp"
 #include "backprop/nn/initializer.hpp"
@@ -331,6 +332,72 @@ TEST_P(DeviceKernels, DropoutKeepsOneMinusPScaledAndDependsOnTheSeedAlone) {
   EXPECT_EQ(m, to_host(m_emulated));
 }
 
+// batch_norm's three launches against the CPU's functions (nn/batch_norm.hpp) on odd shapes: training's outputs,
+// saved values and running statistics, evaluation's outputs, the backward's gradients with and without the
+// input's. The emulator runs the same per-column formulas (math.hpp) in host arithmetic: the same bits. CUDA's
+// compiler fuses a * b + c where the host does not: 1e-5 relative to max(1, |value|) (a float rounding of
+// values up to ~10, with room; a wrong column or a missed row moves them by far more).
+TEST_P(DeviceKernels, BatchNormTrainingEvaluationAndBackwardMatchTheCpu) {
+  const auto expect_same = [&](const std::vector<float>& got, const std::vector<float>& expected,
+                               const std::string& what) {
+    ASSERT_EQ(got.size(), expected.size()) << what;
+    if (GetParam() == "emulated") {
+      EXPECT_EQ(got, expected) << what;
+      return;
+    }
+    for (std::size_t i = 0; i < got.size(); ++i)
+      EXPECT_LE(std::abs(got[i] - expected[i]), 1e-5 * std::max(1.0f, std::abs(expected[i]))) << what << "[" << i << "]";
+  };
+  for (const auto& [rows, cols] : {std::pair{2, 1}, std::pair{7, 5}, std::pair{300, 129}}) {
+    const std::size_t n = static_cast<std::size_t>(rows) * cols, f = static_cast<std::size_t>(cols);
+    const std::string shape = std::to_string(rows) + "x" + std::to_string(cols);
+    DenseLayer layer;
+    layer.kind = LayerKind::batch_norm;
+    layer.in = layer.out = cols;
+    layer.momentum = 0.3;
+    layer.eps = 1e-3;
+    const auto x = random_values(n, 40, -3, 5), dy = random_values(n, 41);
+    const auto scale = random_values(f, 42, 0.5, 2), shift = random_values(f, 43);
+    const auto mean0 = random_values(f, 44), var0 = random_values(f, 45, 0.5, 3);
+    // The CPU.
+    std::vector<float> y(n), xhat(n), inv_std(f), mean = mean0, var = var0;
+    batch_norm_forward_training(y.data(), BatchNormSaved<float>{xhat.data(), inv_std.data()}, x.data(), scale.data(),
+                                shift.data(), mean.data(), var.data(), layer, rows);
+    std::vector<float> evaluated(n), grad_scale(f), grad_shift(f), grad_input(n);
+    batch_norm_forward_evaluation(evaluated.data(), x.data(), scale.data(), shift.data(), mean.data(), var.data(),
+                                  layer, rows);
+    const BatchNormSaved<const float> saved{xhat.data(), inv_std.data()};
+    batch_norm_backward<float>(grad_scale.data(), grad_shift.data(), grad_input.data(), dy.data(), saved, scale.data(),
+                               layer, rows, nullptr);
+    // The device.
+    auto x_d = to_device(backend(), x), dy_d = to_device(backend(), dy), scale_d = to_device(backend(), scale);
+    auto shift_d = to_device(backend(), shift), mean_d = to_device(backend(), mean0), var_d = to_device(backend(), var0);
+    DeviceArray<float> y_d(backend(), n), xhat_d(backend(), n), inv_std_d(backend(), f), evaluated_d(backend(), n);
+    DeviceArray<float> grad_scale_d(backend(), f), grad_shift_d(backend(), f), grad_input_d(backend(), n);
+    backend().batch_norm_training(y_d.data(), xhat_d.data(), inv_std_d.data(), mean_d.data(), var_d.data(), x_d.data(),
+                                  scale_d.data(), shift_d.data(), rows, cols, layer.momentum, layer.eps);
+    backend().batch_norm_evaluation(evaluated_d.data(), x_d.data(), scale_d.data(), shift_d.data(), mean_d.data(),
+                                    var_d.data(), rows, cols, layer.eps);
+    backend().batch_norm_backward(grad_scale_d.data(), grad_shift_d.data(), grad_input_d.data(), dy_d.data(),
+                                  xhat_d.data(), inv_std_d.data(), scale_d.data(), rows, cols);
+    expect_same(to_host(y_d), y, shape + " y");
+    expect_same(to_host(xhat_d), xhat, shape + " xhat");
+    expect_same(to_host(inv_std_d), inv_std, shape + " 1 / sqrt(var + eps)");
+    expect_same(to_host(mean_d), mean, shape + " running mean");
+    expect_same(to_host(var_d), var, shape + " running variance");
+    expect_same(to_host(evaluated_d), evaluated, shape + " evaluation");
+    expect_same(to_host(grad_scale_d), grad_scale, shape + " scale's gradient");
+    expect_same(to_host(grad_shift_d), grad_shift, shape + " shift's gradient");
+    expect_same(to_host(grad_input_d), grad_input, shape + " input's gradient");
+    // The first entry has no input gradient: the parameters' alone.
+    DeviceArray<float> first_scale_d(backend(), f), first_shift_d(backend(), f);
+    backend().batch_norm_backward(first_scale_d.data(), first_shift_d.data(), nullptr, dy_d.data(), xhat_d.data(),
+                                  inv_std_d.data(), scale_d.data(), rows, cols);
+    expect_same(to_host(first_scale_d), grad_scale, shape + " scale's gradient, first entry");
+    expect_same(to_host(first_shift_d), grad_shift, shape + " shift's gradient, first entry");
+  }
+}
+
 // The optimizer update (through DeviceOptimizer, which builds the rule) against Optimizer<float>::step,
 // three steps of each type, with clipping of the gradient's norm.
 TEST_P(DeviceKernels, TheUpdateOfEveryOptimizerMatchesTheCpuStepByStep) {
@@ -442,7 +509,7 @@ TEST(CudaPlugin, LoadsWithEverySymbolResolvedAndCountsTheDevices) {
   ASSERT_NE(abi, nullptr);
   ASSERT_NE(count, nullptr);
   EXPECT_NE(::dlsym(plugin, "backprop_cuda_create"), nullptr);
-  EXPECT_EQ(abi(), 1);
+  EXPECT_EQ(abi(), kernels::kDevicePluginAbi);  // the plugin just built, loaded by this build's loader
   EXPECT_EQ(count(), kernels::cuda_device_count());
 #endif
 }
@@ -501,6 +568,9 @@ void expect_same_training(DeviceBackend& backend, NetworkSpec spec, const Datase
   const std::vector<float> expected(cpu.parameters().begin(), cpu.parameters().end());
   const std::vector<float> got(device.parameters().begin(), device.parameters().end());
   EXPECT_LT(largest_difference(got, expected), 1e-3);
+  // The batch_norms' running statistics (none without one), brought back from the device, as the parameters.
+  const std::vector<float> cpu_statistics(cpu.statistics().begin(), cpu.statistics().end());
+  EXPECT_LT(largest_difference({device.statistics().begin(), device.statistics().end()}, cpu_statistics), 1e-3);
   ASSERT_EQ(device_result.history.size(), cpu_result.history.size());
   EXPECT_EQ(device_result.best_epoch, cpu_result.best_epoch);
   for (std::size_t e = 0; e < cpu_result.history.size(); ++e) {
@@ -564,6 +634,40 @@ TEST_P(DeviceTraining, OneSigmoidOutputWithRmspropMatchesTheCpuWithEarlyStopping
   expect_same_training(backend(), spec, data, &validation, Scaling{});
 }
 
+// A network with batch_norm entries: of the input, and after each hidden layer (one with its own momentum and
+// eps). The device's statistics are its own until synchronize(): early stopping's kept epoch, the validation
+// passes (running statistics) and the final network read them.
+NetworkSpec batch_norm_network() {
+  NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
+  const auto norm = [](int units, double momentum, double eps) {
+    return LayerSpec{.kind = LayerKind::batch_norm, .units = units, .activation = Activation::identity,
+                     .momentum = momentum, .eps = eps};
+  };
+  spec.layers.insert(spec.layers.begin() + 2, norm(12, 0.2, 1e-3));
+  spec.layers.insert(spec.layers.begin() + 1, norm(16, 0.1, 1e-5));
+  spec.layers.insert(spec.layers.begin(), norm(2, 0.1, 1e-5));
+  return spec;
+}
+
+// batch_norm on the device against the CPU: parameters and running statistics within 1e-3, losses within 1e-4
+// relative, epoch by epoch, the validation's too (as every case here). The statistics must have moved from
+// their start (0 and 1) for the comparison to mean anything.
+TEST_P(DeviceTraining, BatchNormMatchesTheCpuWithEarlyStopping) {
+  NetworkSpec spec = batch_norm_network();
+  spec.training.epochs = 8;
+  spec.training.early_stopping = 2;
+  const Dataset data = rings(600, 13), validation = rings(200, 14);
+  expect_same_training(backend(), spec, data, &validation, Scaling{});
+  Network<float> network(spec);
+  TrainingParallelism parallelism;
+  parallelism.device = &backend();
+  train(network, data, &validation, Scaling{}, nullptr, nullptr, parallelism);
+  const Network<float> untrained(spec);
+  EXPECT_GT(largest_difference({network.statistics().begin(), network.statistics().end()},
+                               {untrained.statistics().begin(), untrained.statistics().end()}),
+            0.01);
+}
+
 TEST_P(DeviceTraining, DropoutTrainsReproduciblyAndLearns) {
   NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
   spec.layers[0].dropout = 0.2;
@@ -579,22 +683,23 @@ TEST_P(DeviceTraining, DropoutTrainsReproduciblyAndLearns) {
   EXPECT_GT(evaluate(first, rings(400, 7), Scaling{}).accuracy, 0.95);
 }
 
-// A checkpoint taken on the device mid-epoch, resumed on the device, ends where the uninterrupted run ends.
-TEST_P(DeviceTraining, ResumingFromACheckpointGivesTheUninterruptedResult) {
-  const NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
+// A checkpoint taken mid-epoch, resumed on the device, ends where the uninterrupted run ends: the parameters
+// and the running statistics (a batch_norm's are part of what a checkpoint saves and a resume uploads).
+void expect_exact_resume(DeviceBackend& backend, bool emulated, const NetworkSpec& spec) {
   const Dataset data = rings(600, 8);
   TrainingParallelism parallelism;
-  parallelism.device = &backend();
+  parallelism.device = &backend;
   Network<float> whole(spec);
   train(whole, data, nullptr, Scaling{}, nullptr, nullptr, parallelism);
 
   std::vector<TrainingState> states;
-  std::vector<std::vector<float>> parameters;
+  std::vector<std::vector<float>> parameters, statistics;
   TrainingCheckpoints checkpoints;
   checkpoints.every_steps = 25;
   checkpoints.save = [&](const TrainingState& state, const Network<float>& network) {
     states.push_back(state);
     parameters.emplace_back(network.parameters().begin(), network.parameters().end());
+    statistics.emplace_back(network.statistics().begin(), network.statistics().end());
   };
   Network<float> saving(spec);
   train(saving, data, nullptr, Scaling{}, nullptr, &checkpoints, parallelism);
@@ -602,15 +707,26 @@ TEST_P(DeviceTraining, ResumingFromACheckpointGivesTheUninterruptedResult) {
   const std::size_t pick = 1;  // step 50: epoch 3, batch 12
   Network<float> resumed(spec);
   std::copy(parameters[pick].begin(), parameters[pick].end(), resumed.parameters().begin());
+  std::copy(statistics[pick].begin(), statistics[pick].end(), resumed.statistics().begin());
   TrainingCheckpoints resume;
   resume.resume = &states[pick];
   train(resumed, data, nullptr, Scaling{}, nullptr, &resume, parallelism);
-  const std::vector<float> expected(whole.parameters().begin(), whole.parameters().end());
-  const std::vector<float> got(resumed.parameters().begin(), resumed.parameters().end());
-  if (GetParam() == "emulated")  // host arithmetic: the same bits
-    EXPECT_EQ(got, expected);
-  else  // a GPU's products are deterministic for a shape, but allow for rounding
-    EXPECT_LT(largest_difference(got, expected), 1e-6);
+  for (const bool of_statistics : {false, true}) {
+    const auto expected_span = of_statistics ? std::span<const float>(whole.statistics()) : whole.parameters();
+    const auto got_span = of_statistics ? std::span<const float>(resumed.statistics()) : resumed.parameters();
+    const std::vector<float> expected(expected_span.begin(), expected_span.end());
+    const std::vector<float> got(got_span.begin(), got_span.end());
+    if (emulated)  // host arithmetic: the same bits
+      EXPECT_EQ(got, expected) << (of_statistics ? "statistics" : "parameters");
+    else  // a GPU's products are deterministic for a shape, but allow for rounding
+      EXPECT_LT(largest_difference(got, expected), 1e-6) << (of_statistics ? "statistics" : "parameters");
+  }
+}
+
+TEST_P(DeviceTraining, ResumingFromACheckpointGivesTheUninterruptedResult) {
+  expect_exact_resume(backend(), GetParam() == "emulated",
+                      small_network(2, Activation::softmax, LossKind::softmax_ce, "adam"));
+  expect_exact_resume(backend(), GetParam() == "emulated", batch_norm_network());
 }
 
 TEST_P(DeviceTraining, DivergenceNamesTheEpochAndBatchAndKeepsTheLastFiniteParameters) {
@@ -687,6 +803,34 @@ TEST_P(DeviceTraining, EvaluateAndPredictionsMatchTheCpu) {
   EXPECT_LT(largest_difference(device_outputs, cpu_outputs), 1e-6);
 }
 
+// Evaluation on the device uses the batch_norms' running statistics, as the CPU's: a network trained (on the
+// CPU, so its statistics are far from 0 and 1) evaluates and predicts the same within 1e-6.
+TEST_P(DeviceTraining, BatchNormEvaluateAndPredictionsMatchTheCpu) {
+  NetworkSpec spec = batch_norm_network();
+  spec.training.epochs = 2;
+  Network<float> network(spec);
+  train(network, rings(600, 15), nullptr, Scaling{});
+  const Dataset data = rings(700, 16);  // batches of 256: two full and one of 188
+  const Metrics cpu = evaluate(network, data, Scaling{});
+  const Metrics device = evaluate(network, data, Scaling{}, 256, &backend());
+  EXPECT_NEAR(device.loss, cpu.loss, 1e-6);
+  EXPECT_DOUBLE_EQ(device.accuracy, cpu.accuracy);
+  std::vector<float> cpu_outputs, device_outputs;
+  for (kernels::DeviceBackend* on : {static_cast<kernels::DeviceBackend*>(nullptr), &backend()})
+    forward_batches(
+        network, data, Scaling{}, 256,
+        [&](std::size_t, std::size_t count, const Workspace<float>& w) {
+          auto& outputs = on == nullptr ? cpu_outputs : device_outputs;
+          outputs.insert(outputs.end(), network.output(w), network.output(w) + count * 2);
+        },
+        on);
+  ASSERT_EQ(device_outputs.size(), 700u * 2);
+  EXPECT_LT(largest_difference(device_outputs, cpu_outputs), 1e-6);
+  // Not the batch's statistics: evaluating the same rows as one batch of 256 or as single rows gives the same.
+  const Metrics single_rows = evaluate(network, data, Scaling{}, 1, &backend());
+  EXPECT_NEAR(single_rows.loss, device.loss, 1e-6);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, DeviceTraining, ::testing::Values("emulated", "cuda"), backend_name);
 
 // ---- the command ----
@@ -735,37 +879,42 @@ TEST(DeviceCommand, TheEmulatedDeviceTrainsLikeTheCpuAndResumesExactly) {
     csv += std::to_string(data.features_f32[2 * r]) + "," + std::to_string(data.features_f32[2 * r + 1]) + "," +
            data.class_names[data.labels[r]] + "\n";
   backprop::testing::write_file(dir / "rings.csv", csv);
-  backprop::testing::write_file(dir / "net.json",
-                                R"({"input": 2, "layers": [{"units": 12, "activation": "tanh"},
-                                    {"units": 2, "activation": "softmax"}], "loss": "softmax_ce",
-                                    "optimizer": {"type": "adam", "learning_rate": 0.01}, "seed": 5,
-                                    "training": {"epochs": 4, "batch_size": 16}})");
-  const std::string train = "train " + shell_word(dir / "net.json") + " --data " + shell_word(dir / "rings.csv");
-  const auto with_device = [&](const char* device, const std::string& arguments) {
-    ::setenv("BACKPROP_DEVICE", device, 1);
-    const auto result = run_backprop(arguments);
-    ::setenv("BACKPROP_DEVICE", "cpu", 1);
-    return result;
-  };
-  const auto cpu = with_device("cpu", train + " --out " + shell_word(dir / "cpu.model"));
-  ASSERT_EQ(cpu.exit_code, 0) << cpu.out;
-  const auto device = with_device("emulated", train + " --checkpoint " + shell_word(dir / "run.ckpt") +
-                                                  " --checkpoint-every 30 --out " + shell_word(dir / "device.model"));
-  ASSERT_EQ(device.exit_code, 0) << device.out;
-  EXPECT_THAT(device.out, ::testing::HasSubstr("device emulated (host memory)"));
-  const auto resumed = with_device("emulated", train + " --resume " + shell_word(dir / "run.ckpt") + " --out " +
-                                                   shell_word(dir / "resumed.model"));
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
-  EXPECT_EQ(backprop::testing::read_text(dir / "resumed.model"), backprop::testing::read_text(dir / "device.model"));
-  const auto loss_of = [&](const std::string& model, const char* device_name) {
-    const auto result = with_device(device_name, "eval " + shell_word(dir / model) + " --data " +
-                                                     shell_word(dir / "rings.csv") + " --json");
-    EXPECT_EQ(result.exit_code, 0) << result.out;
-    return nlohmann::json::parse(result.out.substr(result.out.find('{')))["loss"].get<double>();
-  };
-  const double cpu_loss = loss_of("cpu.model", "cpu");
-  EXPECT_NEAR(loss_of("device.model", "cpu"), cpu_loss, 1e-4);
-  EXPECT_NEAR(loss_of("device.model", "emulated"), loss_of("device.model", "cpu"), 1e-6);
+  // Dense layers alone, and with a batch_norm (whose running statistics the model file and the checkpoint hold).
+  for (const std::string middle : {"", R"({"type": "batch_norm", "momentum": 0.2},)"}) {
+    SCOPED_TRACE(middle.empty() ? "dense layers" : "with a batch_norm");
+    backprop::testing::write_file(dir / "net.json",
+                                  R"({"input": 2, "layers": [{"units": 12, "activation": "tanh"},)" + middle +
+                                      R"({"units": 2, "activation": "softmax"}], "loss": "softmax_ce",
+                                      "optimizer": {"type": "adam", "learning_rate": 0.01}, "seed": 5,
+                                      "training": {"epochs": 4, "batch_size": 16}})");
+    std::filesystem::remove(dir / "run.ckpt");
+    const std::string train = "train " + shell_word(dir / "net.json") + " --data " + shell_word(dir / "rings.csv");
+    const auto with_device = [&](const char* device, const std::string& arguments) {
+      ::setenv("BACKPROP_DEVICE", device, 1);
+      const auto result = run_backprop(arguments);
+      ::setenv("BACKPROP_DEVICE", "cpu", 1);
+      return result;
+    };
+    const auto cpu = with_device("cpu", train + " --out " + shell_word(dir / "cpu.model"));
+    ASSERT_EQ(cpu.exit_code, 0) << cpu.out;
+    const auto device = with_device("emulated", train + " --checkpoint " + shell_word(dir / "run.ckpt") +
+                                                    " --checkpoint-every 30 --out " + shell_word(dir / "device.model"));
+    ASSERT_EQ(device.exit_code, 0) << device.out;
+    EXPECT_THAT(device.out, ::testing::HasSubstr("device emulated (host memory)"));
+    const auto resumed = with_device("emulated", train + " --resume " + shell_word(dir / "run.ckpt") + " --out " +
+                                                     shell_word(dir / "resumed.model"));
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+    EXPECT_EQ(backprop::testing::read_text(dir / "resumed.model"), backprop::testing::read_text(dir / "device.model"));
+    const auto loss_of = [&](const std::string& model, const char* device_name) {
+      const auto result = with_device(device_name, "eval " + shell_word(dir / model) + " --data " +
+                                                       shell_word(dir / "rings.csv") + " --json");
+      EXPECT_EQ(result.exit_code, 0) << result.out;
+      return nlohmann::json::parse(result.out.substr(result.out.find('{')))["loss"].get<double>();
+    };
+    const double cpu_loss = loss_of("cpu.model", "cpu");
+    EXPECT_NEAR(loss_of("device.model", "cpu"), cpu_loss, 1e-4);
+    EXPECT_NEAR(loss_of("device.model", "emulated"), loss_of("device.model", "cpu"), 1e-6);
+  }
   ::unsetenv("BACKPROP_DEVICE");
 }
 

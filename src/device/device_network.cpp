@@ -1,6 +1,7 @@
 // The network's forward pass, backward pass and optimizer step as device launches (device_network.hpp).
-// Layer by layer it is nn/network.cpp's Network::forward_train and Network::backward, and dense.cpp's
-// products, written against kernels::DeviceBackend instead of the CPU kernels.
+// Layer by layer it is nn/network.cpp's Network::forward and Network::backward (layer_forward and layer_backward,
+// a case per LayerKind), dense.cpp's products and batch_norm.cpp's normalization, written against
+// kernels::DeviceBackend instead of the CPU kernels.
 #include "device/device_network.hpp"
 
 #include <cmath>
@@ -95,6 +96,7 @@ DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<floa
   }
   parameters_ = kernels::DeviceArray<float>(backend, network.parameters().size());
   gradients_ = kernels::DeviceArray<float>(backend, network.parameters().size());
+  statistics_ = kernels::DeviceArray<float>(backend, network.statistics().size());
   workspace_ = kernels::DeviceArray<float>(backend, total);
   x_ = kernels::DeviceArray<float>(backend, static_cast<std::size_t>(max_batch) * input_);
   y_ = kernels::DeviceArray<float>(backend, static_cast<std::size_t>(max_batch) * network.output_size());
@@ -104,10 +106,12 @@ DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<floa
 
 void DeviceNetwork::upload_parameters(const Network<float>& network) {
   parameters_.upload(network.parameters().data(), network.parameters().size());
+  statistics_.upload(network.statistics().data(), network.statistics().size());
 }
 
 void DeviceNetwork::download_parameters(Network<float>& network) const {
   parameters_.download(network.parameters().data(), network.parameters().size());
+  statistics_.download(network.statistics().data(), network.statistics().size());
 }
 
 void DeviceNetwork::gather(const DeviceDataset& data, const std::uint32_t* order, std::size_t first, int count) {
@@ -120,21 +124,40 @@ void DeviceNetwork::forward(int batch, std::uint64_t dropout_seed) {
   training_ = dropout_seed != 0;
   const float* input = x_.data();
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const DenseLayer& layer = layers_[l];
-    float* z = buffer(l, kZ);
-    float* a = buffer(l, kA);
-    // z = input . W (beta 0), then z += b and a = f(z) in one pass.
-    backend_.gemm(Transpose::no, Transpose::no, batch, layer.out, layer.in, 1.0f, input, layer.in,
-                  parameters_.data() + layer.weights_offset, layer.out, 0.0f, z, layer.out);
-    backend_.bias_activation(z, a, parameters_.data() + layer.bias_offset, batch, layer.out,
-                             layer.activation, slope_of(layer));
-    if (training_ && dropout_[l] > 0) {
-      // A different seed per layer: the layer number mixed into the step's seed.
-      const std::uint64_t seed = dropout_seed ^ (0xD1B54A32D192ED03ull * (l + 1));
-      backend_.dropout(buffer(l, kMask), buffer(l, kDropped), a, static_cast<std::size_t>(batch) * layer.out,
-                       static_cast<float>(dropout_[l]), seed);
-    }
+    layer_forward(l, input, batch, dropout_seed);
     input = layer_output(l, training_);
+  }
+}
+
+void DeviceNetwork::layer_forward(std::size_t l, const float* input, int batch, std::uint64_t dropout_seed) {
+  const DenseLayer& layer = layers_[l];
+  float* z = buffer(l, kZ);
+  float* a = buffer(l, kA);
+  const float* weights = parameters_.data() + layer.weights_offset;
+  const float* bias = parameters_.data() + layer.bias_offset;
+  switch (layer.kind) {
+    case LayerKind::batch_norm: {
+      float* mean = statistics_.data() + layer.statistics_offset;
+      float* variance = mean + layer.out;
+      if (training_)
+        backend_.batch_norm_training(a, z, buffer(l, kMask), mean, variance, input, weights, bias, batch, layer.out,
+                                     layer.momentum, layer.eps);
+      else
+        backend_.batch_norm_evaluation(a, input, weights, bias, mean, variance, batch, layer.out, layer.eps);
+      return;
+    }
+    case LayerKind::dense:
+      break;
+  }
+  // z = input . W (beta 0), then z += b and a = f(z) in one pass.
+  backend_.gemm(Transpose::no, Transpose::no, batch, layer.out, layer.in, 1.0f, input, layer.in, weights, layer.out,
+                0.0f, z, layer.out);
+  backend_.bias_activation(z, a, bias, batch, layer.out, layer.activation, slope_of(layer));
+  if (training_ && dropout_[l] > 0) {
+    // A different seed per layer: the layer number mixed into the step's seed.
+    const std::uint64_t seed = dropout_seed ^ (0xD1B54A32D192ED03ull * (l + 1));
+    backend_.dropout(buffer(l, kMask), buffer(l, kDropped), a, static_cast<std::size_t>(batch) * layer.out,
+                     static_cast<float>(dropout_[l]), seed);
   }
 }
 
@@ -153,26 +176,39 @@ void DeviceNetwork::loss_and_gradient(MetricSums* sums, kernels::StepStatus* sta
   backend_.loss(buffer(last, kDelta), sums, status, buffer(last, kZ), buffer(last, kA), y_.data(),
                 labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_, label_smoothing_,
                 output.activation, slope_of(output), batch);
-  for (std::size_t l = last + 1; l-- > 0;) {
-    const DenseLayer& layer = layers_[l];
-    const float* input = l == 0 ? x_.data() : layer_output(l - 1, training_);
-    const float* delta = buffer(l, kDelta);
-    // dW = input^T . delta, db = column sums of delta, d input = delta . W^T (dense.cpp).
-    backend_.gemm(Transpose::yes, Transpose::no, layer.in, layer.out, batch, 1.0f, input, layer.in, delta, layer.out,
-                  0.0f, gradients_.data() + layer.weights_offset, layer.out);
-    backend_.column_sums(gradients_.data() + layer.bias_offset, delta, batch, layer.out);
-    if (l == 0) break;
-    const DenseLayer& below = layers_[l - 1];
-    float* grad_input = buffer(l - 1, kDelta);
-    backend_.gemm(Transpose::no, Transpose::yes, batch, layer.in, layer.out, 1.0f, delta, layer.out,
-                  parameters_.data() + layer.weights_offset, layer.out, 0.0f, grad_input, layer.in);
-    // Through the dropout mask (when the forward pass used one) and f' of the layer below, in place.
-    backend_.activation_backward(grad_input, grad_input,
-                                 training_ && dropout_[l - 1] > 0 ? buffer(l - 1, kMask) : nullptr,
-                                 buffer(l - 1, kZ), buffer(l - 1, kA), batch, below.out,
-                                 below.activation, slope_of(below));
-  }
+  for (std::size_t l = last + 1; l-- > 0;) layer_backward(l, batch);
   backend_.check_gradients(status, gradients_.data(), gradients_.size(), clip_norm, step);
+}
+
+void DeviceNetwork::layer_backward(std::size_t l, int batch) {
+  const DenseLayer& layer = layers_[l];
+  const float* input = l == 0 ? x_.data() : layer_output(l - 1, training_);
+  const float* delta = buffer(l, kDelta);
+  float* grad_input = l == 0 ? nullptr : buffer(l - 1, kDelta);
+  float* grad_weights = gradients_.data() + layer.weights_offset;
+  float* grad_bias = gradients_.data() + layer.bias_offset;
+  const float* weights = parameters_.data() + layer.weights_offset;
+  switch (layer.kind) {
+    case LayerKind::batch_norm:
+      backend_.batch_norm_backward(grad_weights, grad_bias, grad_input, delta, buffer(l, kZ), buffer(l, kMask),
+                                   weights, batch, layer.out);
+      break;
+    case LayerKind::dense:
+      // dW = input^T . delta, db = column sums of delta, d input = delta . W^T (dense.cpp).
+      backend_.gemm(Transpose::yes, Transpose::no, layer.in, layer.out, batch, 1.0f, input, layer.in, delta,
+                    layer.out, 0.0f, grad_weights, layer.out);
+      backend_.column_sums(grad_bias, delta, batch, layer.out);
+      if (grad_input != nullptr)
+        backend_.gemm(Transpose::no, Transpose::yes, batch, layer.in, layer.out, 1.0f, delta, layer.out, weights,
+                      layer.out, 0.0f, grad_input, layer.in);
+      break;
+  }
+  if (grad_input == nullptr) return;
+  // Through the dropout mask (when the forward pass used one) and f' of the layer below, in place.
+  const DenseLayer& below = layers_[l - 1];
+  backend_.activation_backward(grad_input, grad_input, training_ && dropout_[l - 1] > 0 ? buffer(l - 1, kMask) : nullptr,
+                               buffer(l - 1, kZ), buffer(l - 1, kA), batch, below.out, below.activation,
+                               slope_of(below));
 }
 
 DeviceOptimizer::DeviceOptimizer(kernels::DeviceBackend& backend, Optimizer<float>& optimizer)

@@ -1,7 +1,9 @@
 // A network on a device (kernels/device.hpp): the parameter, gradient and optimizer-state arenas, the
 // workspace of a batch and the data set live in device memory, and a training step is a fixed sequence of
-// launches (gather, per layer a product + fused bias and activation, a fused loss, per layer two products and
-// a bias-gradient sum, one gradient check, one fused optimizer update over the whole arena). The host
+// launches (gather, per dense layer a product + fused bias and activation, per batch_norm one normalization, a
+// fused loss, per dense layer two products and a bias-gradient sum, per batch_norm one backward launch, one
+// gradient check, one fused optimizer update over the whole arena). A batch_norm's running statistics live
+// there too, updated by each training forward pass, and come back to the host Network with the parameters. The host
 // computes only the step's coefficients (learning rate, bias corrections), so it never waits inside an epoch
 // except to read metrics.
 //
@@ -51,13 +53,15 @@ class DeviceNetwork {
   // Device copies of the network's parameters (uploaded) and buffers for batches of up to max_batch rows.
   DeviceNetwork(kernels::DeviceBackend& backend, const Network<float>& network, int max_batch);
 
+  // The parameters and the batch_norms' running statistics (Network::statistics()), host <-> device.
   void upload_parameters(const Network<float>& network);
   void download_parameters(Network<float>& network) const;
 
   // Rows order[first .. first + count) of data into the batch buffers (x, y, labels).
   void gather(const DeviceDataset& data, const std::uint32_t* order, std::size_t first, int count);
   // Forward pass of the gathered batch; with dropout_seed != 0 (training) hidden layers with dropout draw
-  // their masks from (dropout_seed, layer).
+  // their masks from (dropout_seed, layer) and batch_norms use the batch's statistics (and update their running
+  // ones); with 0, evaluation: no dropout, running statistics.
   void forward(int batch, std::uint64_t dropout_seed = 0);
   // The loss of the last forward pass against the gathered targets, with this label smoothing (0: the plain
   // loss): adds to sums. loss_and_gradient: the training objective (the network's label smoothing), also the
@@ -76,10 +80,15 @@ class DeviceNetwork {
   int output_size() const { return layers_.back().out; }
 
  private:
+  // A batch_norm's parts (nn/network.hpp's Workspace alike): z holds xhat, a its output y, delta dL/dy, and
+  // mask (which a batch_norm, having no dropout, does not use) 1 / sqrt(var + eps) in its first OUT values.
   enum Part { kZ, kA, kDelta, kMask, kDropped, kParts };
   float* buffer(std::size_t layer, Part part) const {
     return workspace_.data() + offsets_[layer] + static_cast<std::size_t>(part) * sizes_[layer];
   }
+  void layer_forward(std::size_t l, const float* input, int batch, std::uint64_t dropout_seed);
+  // Layer l's gradients from its delta, and unless l is the first, the delta of the layer below (its dL/dz).
+  void layer_backward(std::size_t l, int batch);
   const float* layer_output(std::size_t layer, bool training) const {
     return training && dropout_[layer] > 0 ? buffer(layer, kDropped) : buffer(layer, kA);
   }
@@ -92,6 +101,7 @@ class DeviceNetwork {
   LossKind loss_;
   double label_smoothing_;
   kernels::DeviceArray<float> parameters_, gradients_;
+  kernels::DeviceArray<float> statistics_;  // Network::statistics()'s layout
   kernels::DeviceArray<float> workspace_;  // per layer z, a, delta, mask, dropped: (max_batch, OUT) each
   std::vector<std::size_t> offsets_, sizes_;
   kernels::DeviceArray<float> x_, y_;      // the gathered batch

@@ -94,6 +94,22 @@ class DeviceBackend {
   // dz = (da * mask) * f'(z, a) over (rows x cols); mask may be null (no dropout); dz may alias da.
   virtual void activation_backward(float* dz, const float* da, const float* mask, const float* z, const float* a,
                                    int rows, int cols, Activation f, float slope) = 0;
+  // Batch normalization over a (rows x cols) batch, feature by feature (math.hpp's batch_norm_*: each column
+  // summed in double, row by row in order, as on the CPU). Training: y and xhat (rows x cols) from x with the
+  // batch's statistics, inv_std (cols) = 1 / sqrt(var + eps) for the backward pass, running_mean and
+  // running_var (cols) moved by momentum; rows >= 2.
+  virtual void batch_norm_training(float* y, float* xhat, float* inv_std, float* running_mean, float* running_var,
+                                   const float* x, const float* scale, const float* shift, int rows, int cols,
+                                   double momentum, double eps) = 0;
+  // Evaluation: y from x with the running statistics.
+  virtual void batch_norm_evaluation(float* y, const float* x, const float* scale, const float* shift,
+                                     const float* running_mean, const float* running_var, int rows, int cols,
+                                     double eps) = 0;
+  // Backward from dy = dL/dy (rows x cols): grad_scale and grad_shift (cols, OVERWRITTEN), and dL/dx into
+  // grad_input (rows x cols) unless it is null; grad_input may not alias dy.
+  virtual void batch_norm_backward(float* grad_scale, float* grad_shift, float* grad_input, const float* dy,
+                                   const float* xhat, const float* inv_std, const float* scale, int rows,
+                                   int cols) = 0;
   // x (count, features) and y (count, outputs) from the data rows order[first .. first + count); labels
   // (count) too when the data has labels (else it may be null). Data without labels or targets fills x only.
   virtual void gather(float* x, float* y, std::int32_t* labels, const DeviceRows& rows, const std::uint32_t* order,
@@ -114,6 +130,10 @@ class DeviceBackend {
   virtual void update(float* parameters, const float* gradients, const OptimizerArenas& state, std::size_t n,
                       const UpdateRule& rule, const StepStatus* status) = 0;
 };
+
+// The layout of DeviceBackend that the CUDA plugin (backend.cu) and its loader (loader.cpp) agree on: a new
+// method is a new number, so that a plugin built before it is refused rather than called through a wrong slot.
+inline constexpr int kDevicePluginAbi = 2;
 
 // Built with BACKPROP_WITH_CUDA?
 bool cuda_compiled();

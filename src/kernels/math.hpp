@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -416,6 +417,72 @@ BACKPROP_HD T dropout_keep_scale(double p) {
 template <typename T, typename Draw>
 BACKPROP_HD T dropout_mask(Draw draw, Draw p, T keep_scale) {
   return draw < p ? T(0) : keep_scale;
+}
+
+// ---- Batch normalization (nn/batch_norm.hpp has the derivation), one feature at a time: column j of a
+// (rows, stride) row-major batch, whose pointers here point at its row 0 (x + j). Sums over rows in double,
+// row by row in order, so the CPU (nn/batch_norm.cpp), the emulated device and the CUDA kernels (a thread per
+// column) give the same statistics for the same values.
+
+// Training: the batch's mean and biased variance of x; xhat = (x - mean) / sqrt(var + eps) and
+// y = scale xhat + shift; inv_std = 1 / sqrt(var + eps) kept for the backward pass; the running statistics
+// moved by momentum, the variance's as the unbiased one (B / (B - 1)). rows >= 2.
+template <typename T>
+BACKPROP_HD void batch_norm_training_column(T* y, T* xhat, T& inv_std, T& running_mean, T& running_var, const T* x,
+                                            T scale, T shift, int rows, int stride, double momentum, double eps) {
+  double mean = 0, variance = 0;
+  for (int r = 0; r < rows; ++r) mean += static_cast<double>(x[static_cast<std::size_t>(r) * stride]);
+  mean /= static_cast<double>(rows);
+  for (int r = 0; r < rows; ++r) {
+    const double d = static_cast<double>(x[static_cast<std::size_t>(r) * stride]) - mean;
+    variance += d * d;
+  }
+  variance /= static_cast<double>(rows);
+  inv_std = static_cast<T>(1.0 / std::sqrt(variance + eps));
+  running_mean = static_cast<T>((1.0 - momentum) * running_mean + momentum * mean);
+  const double unbiased = variance * static_cast<double>(rows) / static_cast<double>(rows - 1);
+  running_var = static_cast<T>((1.0 - momentum) * running_var + momentum * unbiased);
+  for (int r = 0; r < rows; ++r) {
+    const std::size_t i = static_cast<std::size_t>(r) * stride;
+    xhat[i] = static_cast<T>((static_cast<double>(x[i]) - mean) * inv_std);
+    y[i] = scale * xhat[i] + shift;
+  }
+}
+
+// Evaluation: y = scale (x - running_mean) / sqrt(running_var + eps) + shift, the reciprocal root in double.
+template <typename T>
+BACKPROP_HD T batch_norm_inverse_std(T running_var, double eps) {
+  return static_cast<T>(1.0 / std::sqrt(static_cast<double>(running_var) + eps));
+}
+template <typename T>
+BACKPROP_HD T batch_norm_evaluation(T x, T scale, T shift, T running_mean, T inv_std) {
+  return scale * ((x - running_mean) * inv_std) + shift;
+}
+
+// Backward from dy = dL/dy: grad_shift = sum dy, grad_scale = sum dy xhat (OVERWRITTEN), and, unless grad_input
+// is null, dL/dx = scale inv_std / B (B dy - sum dy - xhat sum dy xhat). Returns whether both gradients are
+// finite.
+template <typename T>
+BACKPROP_HD bool batch_norm_backward_column(T& grad_scale, T& grad_shift, T* grad_input, const T* dy, const T* xhat,
+                                            T inv_std, T scale, int rows, int stride) {
+  double sum_dy = 0, sum_dy_xhat = 0;
+  for (int r = 0; r < rows; ++r) {
+    const std::size_t i = static_cast<std::size_t>(r) * stride;
+    sum_dy += static_cast<double>(dy[i]);
+    sum_dy_xhat += static_cast<double>(dy[i]) * static_cast<double>(xhat[i]);
+  }
+  grad_shift = static_cast<T>(sum_dy);
+  grad_scale = static_cast<T>(sum_dy_xhat);
+  const bool finite = std::isfinite(grad_shift) && std::isfinite(grad_scale);
+  if (grad_input == nullptr) return finite;
+  const double n = static_cast<double>(rows);
+  const double factor = static_cast<double>(scale) * static_cast<double>(inv_std) / n;
+  for (int r = 0; r < rows; ++r) {
+    const std::size_t i = static_cast<std::size_t>(r) * stride;
+    grad_input[i] = static_cast<T>(factor * (n * static_cast<double>(dy[i]) - sum_dy -
+                                             static_cast<double>(xhat[i]) * sum_dy_xhat));
+  }
+  return finite;
 }
 
 // ---- Data: one feature value as a network input.

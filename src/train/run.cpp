@@ -85,13 +85,16 @@ class TrainingRun::Checkpoints {
   void resume(Network<float>& network, const TrainingRunSettings& settings) {
     Checkpoint saved = load_checkpoint(files_.resume);
     check_same_run(saved, checkpoint_.run, files_.resume);
-    // The same run: the same network settings, so the same arena; the checkpoint's parameters into it.
+    // The same run: the same network settings, so the same arena; the checkpoint's parameters into it, and the
+    // batch_norms' running statistics (a model's state as much as its parameters).
     const Network<float> resumed(saved.model.network);
-    if (resumed.parameters().size() != network.parameters().size())
+    if (resumed.parameters().size() != network.parameters().size() ||
+        resumed.statistics().size() != network.statistics().size())
       throw_bad_input(files_.resume.string() + ": the checkpoint's model has " +
                       std::to_string(resumed.parameters().size()) + " parameters, the network " +
                       std::to_string(network.parameters().size()));
     std::copy(resumed.parameters().begin(), resumed.parameters().end(), network.parameters().begin());
+    std::copy(resumed.statistics().begin(), resumed.statistics().end(), network.statistics().begin());
     resume_ = std::move(saved.state);
     hooks_.resume = &resume_;
     if (settings.notice)

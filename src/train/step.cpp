@@ -17,15 +17,14 @@ namespace {
 
 // Where batch_norm trains. Its batch statistics couple a batch's rows, which the reducers split into shares
 // (ranks, or --deterministic's fixed chunks) and the one-row step never has more than one of: those would be
-// other statistics than the batch's, so they are refused rather than given other semantics silently.
+// other statistics than the batch's, so they are refused rather than given other semantics silently. A device
+// computes the whole batch, as the CPU's general step does.
 void check_batch_norm_step(const Dataset& data, int batch_size, const TrainingParallelism& parallelism,
                            bool distributed) {
   if (distributed || parallelism.deterministic)
     throw_bad_input(std::string("batch_norm: expected one process without --deterministic (the statistics of a "
                                 "batch split over ") +
                     (distributed ? "ranks" : "deterministic chunks") + " are not the batch's; not supported)");
-  if (parallelism.device != nullptr)
-    throw_bad_input("batch_norm: expected training on the cpu (not yet on a device)");
   const std::size_t last = data.rows % static_cast<std::size_t>(batch_size);
   if (batch_size < 2 || last == 1)
     throw_bad_input("batch_norm: expected at least 2 rows in every batch (one row has no batch variance), but " +

@@ -107,6 +107,31 @@ class EmulatedBackend final : public DeviceBackend {
     }
   }
 
+  void batch_norm_training(float* y, float* xhat, float* inv_std, float* running_mean, float* running_var,
+                           const float* x, const float* scale, const float* shift, int rows, int cols, double momentum,
+                           double eps) override {
+    for (int c = 0; c < cols; ++c)
+      math::batch_norm_training_column(y + c, xhat + c, inv_std[c], running_mean[c], running_var[c], x + c, scale[c],
+                                       shift[c], rows, cols, momentum, eps);
+  }
+
+  void batch_norm_evaluation(float* y, const float* x, const float* scale, const float* shift,
+                             const float* running_mean, const float* running_var, int rows, int cols,
+                             double eps) override {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(rows) * cols; ++i) {
+      const std::size_t c = i % static_cast<std::size_t>(cols);
+      y[i] = math::batch_norm_evaluation(x[i], scale[c], shift[c], running_mean[c],
+                                         math::batch_norm_inverse_std(running_var[c], eps));
+    }
+  }
+
+  void batch_norm_backward(float* grad_scale, float* grad_shift, float* grad_input, const float* dy,
+                           const float* xhat, const float* inv_std, const float* scale, int rows, int cols) override {
+    for (int c = 0; c < cols; ++c)
+      math::batch_norm_backward_column(grad_scale[c], grad_shift[c], grad_input ? grad_input + c : nullptr, dy + c,
+                                       xhat + c, inv_std[c], scale[c], rows, cols);
+  }
+
   void gather(float* x, float* y, std::int32_t* labels, const DeviceRows& rows, const std::uint32_t* order,
               std::size_t first, int count) override {
     for (int i = 0; i < count; ++i) {

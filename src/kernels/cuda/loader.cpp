@@ -43,7 +43,7 @@ CreateFunction plugin_create() {
       using AbiFunction = int (*)();
       const auto abi = reinterpret_cast<AbiFunction>(::dlsym(plugin, "backprop_cuda_plugin_abi"));
       const auto made = reinterpret_cast<CreateFunction>(::dlsym(plugin, "backprop_cuda_create"));
-      if (abi != nullptr && made != nullptr && abi() == 1) return made;
+      if (abi != nullptr && made != nullptr && abi() == kDevicePluginAbi) return made;
       tried += "\n  " + path + ": not this backprop's CUDA plugin";
     }
     throw_runtime_error("the CUDA device: cannot load the CUDA backend (libbackprop_cuda.so); tried:" + tried);

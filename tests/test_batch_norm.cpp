@@ -7,10 +7,13 @@
 // rounding only; a wrong variance (biased for unbiased, a missing eps) moves values by 1e-3 or more.
 #include <gtest/gtest.h>
 
+#include <barrier>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -155,6 +158,87 @@ TEST(BatchNormReference, FloatNetworkFollowsTheDoubleOne) {
     expect_close(to_double(network.statistics()), last["statistics"].get<std::vector<double>>(), 1e-5,
                  "float statistics");
     expect_close(evaluated(network, c["other"]), rows_of(c["evaluation"][1]), 1e-5, "float evaluation");
+  }
+}
+
+// A batch computed in shares with the whole batch's statistics (nn/batch_norm.hpp's BatchNormSync: what the
+// plain way under mpirun does, SyncBatchNorm's semantics). Threads stand for ranks, each with its own copy of
+// the network and a contiguous share of the rows (as dist::rank_rows cuts them, a share of 1 row included);
+// their sums meet at a barrier and are added in share order. Every share's outputs, the running statistics on
+// every share, and the shares' gradients weighted by rows / B and summed equal the whole batch's in one network
+// to 1e-12 relative in double (only the order of the sums differs). Statistics of the share alone (DDP's
+// BatchNorm1d) would move them by 1e-2 or more.
+class ThreadSync final : public BatchNormSync {
+ public:
+  ThreadSync(std::barrier<>& barrier, std::vector<std::vector<double>>& slots, std::size_t index, double weight)
+      : barrier_(barrier), slots_(slots), index_(index), weight_(weight), scratch_(64) {}
+  void sum(std::span<double> values) override {
+    slots_[index_].assign(values.begin(), values.end());
+    barrier_.arrive_and_wait();
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      values[i] = 0;
+      for (const auto& slot : slots_) values[i] += slot[i];
+    }
+    barrier_.arrive_and_wait();  // every share has read the slots before the next sum writes them
+  }
+  double weight() const override { return weight_; }
+  std::span<double> scratch(std::size_t n) override { return std::span<double>(scratch_).first(n); }
+
+ private:
+  std::barrier<>& barrier_;
+  std::vector<std::vector<double>>& slots_;
+  std::size_t index_;
+  double weight_;
+  std::vector<double> scratch_;
+};
+
+TEST(BatchNormShares, SharesOfABatchComputeTheWholeBatchsStatisticsOutputsAndGradient) {
+  for (const Json& c : reference()["cases"]) {
+    const NetworkSpec spec = spec_of(c);
+    const std::vector<double> x = rows_of(c["x"]), y = rows_of(c["y"]);
+    const int batch = static_cast<int>(c["x"].size());
+    const auto in = static_cast<std::size_t>(spec.input);
+    Network<double> whole(spec);
+    const auto out = static_cast<std::size_t>(whole.output_size());
+    Workspace<double> workspace(whole, batch);
+    whole.forward(workspace, x.data(), batch, nullptr, true);
+    const std::vector<double> outputs(whole.output(workspace), whole.output(workspace) + batch * out);
+    whole.backward(workspace, x.data(), y.data(), batch);
+    for (const int shares : {2, 3}) {
+      const std::string what = c["name"].get<std::string>() + ", " + std::to_string(shares) + " shares";
+      std::vector<Network<double>> networks(static_cast<std::size_t>(shares), Network<double>(spec));
+      std::vector<std::vector<double>> slots(static_cast<std::size_t>(shares)), share_outputs(slots.size());
+      std::barrier<> barrier(shares);
+      std::vector<std::thread> threads;
+      for (int r = 0; r < shares; ++r)
+        threads.emplace_back([&, r] {
+          const int first = batch * r / shares, rows = batch * (r + 1) / shares - first;
+          const auto index = static_cast<std::size_t>(r);
+          ThreadSync sync(barrier, slots, index, static_cast<double>(rows) / batch);
+          Network<double>& network = networks[index];
+          network.set_batch_norm_sync(&sync);
+          Workspace<double> share_workspace(network, rows);
+          const double* share_x = x.data() + static_cast<std::size_t>(first) * in;
+          const double* share_y = y.data() + static_cast<std::size_t>(first) * out;
+          network.forward(share_workspace, share_x, rows, nullptr, true);
+          share_outputs[index].assign(network.output(share_workspace), network.output(share_workspace) + rows * out);
+          network.backward(share_workspace, share_x, share_y, rows);
+          network.set_batch_norm_sync(nullptr);
+          for (double& g : network.gradients()) g *= static_cast<double>(rows) / batch;
+        });
+      for (auto& thread : threads) thread.join();
+      std::vector<double> joined, gradient(whole.gradients().size(), 0.0);
+      for (int r = 0; r < shares; ++r) {
+        const auto& share = share_outputs[static_cast<std::size_t>(r)];
+        joined.insert(joined.end(), share.begin(), share.end());
+        const auto g = networks[static_cast<std::size_t>(r)].gradients();
+        for (std::size_t i = 0; i < gradient.size(); ++i) gradient[i] += g[i];
+        const Network<double>& share_network = networks[static_cast<std::size_t>(r)];
+        expect_close(to_double(share_network.statistics()), to_double(std::as_const(whole).statistics()), 1e-12, what + " running statistics of share " + std::to_string(r));
+      }
+      expect_close(joined, outputs, 1e-12, what + " outputs");
+      expect_close(gradient, to_double(std::as_const(whole).gradients()), 1e-12, what + " gradient");
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "backprop/base/aligned.hpp"
@@ -58,6 +59,27 @@ class ReducerBase : public GradientReducer {
   std::vector<std::pair<std::size_t, std::size_t>> layer_ranges_;  // [first, last) of each layer in the arena
 };
 
+// The batch_norms' statistics of the whole batch under the plain way (nn/batch_norm.hpp's BatchNormSync,
+// SyncBatchNorm's semantics): a double allreduce of the column sums, twice per batch_norm forward and once
+// backward; the weight is the rank's part of the batch's loss.
+class RankSync final : public BatchNormSync {
+ public:
+  RankSync(Communicator& communicator, const Network<float>& network) : communicator_(communicator) {
+    std::size_t widest = 0;
+    for (std::size_t l = 0; l < network.layer_count(); ++l)
+      widest = std::max(widest, static_cast<std::size_t>(network.layer(l).out));
+    scratch_.resize(2 * widest + 1);
+  }
+  void sum(std::span<double> values) override { communicator_.sum(values); }
+  double weight() const override { return weight_; }
+  std::span<double> scratch(std::size_t n) override { return std::span<double>(scratch_).first(n); }
+  double weight_ = 1;
+
+ private:
+  Communicator& communicator_;
+  std::vector<double> scratch_;
+};
+
 // Plain: the gradient of the slice, weighted by its share of the batch, summed by one float allreduce.
 // Each rank's gradient averages over its own rows: g = sum_r (rows_r / B) g_r is the batch's average.
 class PlainReducer final : public ReducerBase {
@@ -66,7 +88,9 @@ class PlainReducer final : public ReducerBase {
       : ReducerBase(network, &communicator),
         // Rank r > 0 draws its own masks; rank 0 uses the trainer's stream, so that one process trains
         // exactly as without dist/.
-        rank_random_(network.spec().seed * 0x9E3779B97F4A7C15ull + 2 + 0x632BE59BD9B4E019ull * rank_) {}
+        rank_random_(network.spec().seed * 0x9E3779B97F4A7C15ull + 2 + 0x632BE59BD9B4E019ull * rank_) {
+    if (network.spec().has(LayerKind::batch_norm)) sync_.emplace(communicator, network);
+  }
 
   double reduce(GradientSource& source, const std::size_t* indices, std::size_t count, long /*step*/,
                 Random& dropout_random) override {
@@ -74,12 +98,22 @@ class PlainReducer final : public ReducerBase {
     const std::span<float> gradients = network_.gradients();
     double loss = 0;
     if (mine.size() == 0) {
-      std::fill(gradients.begin(), gradients.end(), 0.0f);  // a batch smaller than the ranks
+      std::fill(gradients.begin(), gradients.end(), 0.0f);  // a batch smaller than the ranks (no batch_norm)
     } else {
-      loss = source.rows_gradient(indices + mine.begin, mine.size(), rank_ == 0 ? dropout_random : rank_random_);
       const double total = source.share(indices, count);  // the row count, or the weights' sum
-      const float weight =
-          total > 0 ? static_cast<float>(source.share(indices + mine.begin, mine.size()) / total) : 0.0f;
+      const double part = total > 0 ? source.share(indices + mine.begin, mine.size()) / total : 0.0;
+      if (sync_) {
+        sync_->weight_ = part;
+        network_.set_batch_norm_sync(&*sync_);
+      }
+      try {
+        loss = source.rows_gradient(indices + mine.begin, mine.size(), rank_ == 0 ? dropout_random : rank_random_);
+      } catch (...) {
+        network_.set_batch_norm_sync(nullptr);
+        throw;
+      }
+      network_.set_batch_norm_sync(nullptr);
+      const auto weight = static_cast<float>(part);
       for (float& g : gradients) g *= weight;
       // A loss that is not finite here must stop every rank: a NaN in the sum reaches them all.
       if (!std::isfinite(loss)) gradients[0] = std::numeric_limits<float>::quiet_NaN();
@@ -90,6 +124,7 @@ class PlainReducer final : public ReducerBase {
 
  private:
   Random rank_random_;  // dropout of ranks > 0
+  std::optional<RankSync> sync_;  // with batch_norm entries
 };
 
 // Deterministic: fixed chunks, exact fixed-point sums (gradient_reducer.hpp). Per layer l, with m_l the
@@ -221,6 +256,9 @@ class ExactReducer final : public ReducerBase {
 
 std::unique_ptr<GradientReducer> make_gradient_reducer(Network<float>& network, int max_batch,
                                                        Communicator* communicator, bool deterministic) {
+  // With batch_norm, the fixed chunks would each have their own statistics: every process computes the whole
+  // batch instead (no reducer), the single process's computation, so the same bits for any number of ranks.
+  if (deterministic && network.spec().has(LayerKind::batch_norm)) return nullptr;
   if (deterministic) return std::make_unique<ExactReducer>(network, max_batch, communicator);
   if (communicator != nullptr && communicator->size() > 1) return std::make_unique<PlainReducer>(network, *communicator);
   return nullptr;

@@ -4,41 +4,117 @@
 // products around them), and nothing is allocated: a training step stays allocation-free.
 #include "backprop/nn/batch_norm.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include "kernels/math.hpp"
 
 namespace backprop {
 
+namespace {
+
+// The CPU's blocks of columns (math.hpp's batch_norm_*_columns): a row's block is contiguous, so each pass over
+// the rows reads memory in order and its loop over the block vectorizes; the sums of a block stay on the stack.
+constexpr int kColumns = 64;
+
+// Training's statistics over the whole batch of which these rows are a share: the sums of x (and the row
+// count), then of (x - mean)^2, each added over the shares (sync) before the next step uses it.
+template <typename T>
+void batch_norm_forward_shared(T* y, BatchNormSaved<T> saved, const T* x, const T* scale, const T* shift,
+                               T* running_mean, T* running_var, const DenseLayer& layer, int batch,
+                               BatchNormSync& sync) {
+  const int features = layer.out;
+  const auto width = static_cast<std::size_t>(features);
+  const std::span<double> sums = sync.scratch(2 * width + 1);
+  const std::span<double> means = sums.first(width + 1), squares = sums.subspan(width + 1, width);
+  math::batch_norm_column_sums(means.data(), x, batch, features, features);
+  means[width] = batch;
+  sync.sum(means);
+  const double count = means[width];
+  for (int j = 0; j < features; ++j) means[j] /= count;
+  math::batch_norm_column_squares(squares.data(), means.data(), x, batch, features, features);
+  sync.sum(squares);
+  for (int j = 0; j < features; ++j) squares[j] /= count;
+  math::batch_norm_normalize_columns(y, saved.xhat, saved.inv_std, running_mean, running_var, x, scale, shift, batch,
+                                     features, features, means.data(), squares.data(), count, layer.momentum,
+                                     layer.eps);
+}
+
+// The backward sums of the whole batch: this share's, in the batch's scale (times its weight), added over the
+// shares with the row count; dL/dx back in the share's scale (the sums divided by the weight).
+template <typename T>
+bool batch_norm_backward_shared(T* grad_scale, T* grad_shift, T* grad_input, const T* dy,
+                                BatchNormSaved<const T> saved, const T* scale, const DenseLayer& layer, int batch,
+                                BatchNormSync& sync) {
+  const int features = layer.out;
+  const auto width = static_cast<std::size_t>(features);
+  const std::span<double> sums = sync.scratch(2 * width + 1);
+  double* sum_dy = sums.data();
+  double* sum_dy_xhat = sums.data() + width;
+  math::batch_norm_gradient_sums(sum_dy, sum_dy_xhat, dy, saved.xhat, batch, features, features);
+  const double weight = sync.weight();
+  const double unweight = weight > 0 ? 1.0 / weight : 0.0;
+  bool finite = true;
+  for (std::size_t j = 0; j < width; ++j) {
+    grad_shift[j] = static_cast<T>(sum_dy[j]);
+    grad_scale[j] = static_cast<T>(sum_dy_xhat[j]);
+    finite &= std::isfinite(grad_shift[j]) && std::isfinite(grad_scale[j]);
+    sum_dy[j] *= weight;
+    sum_dy_xhat[j] *= weight;
+  }
+  sums[2 * width] = batch;
+  sync.sum(sums);
+  if (grad_input == nullptr) return finite;
+  for (std::size_t j = 0; j < 2 * width; ++j) sums[j] *= unweight;
+  math::batch_norm_input_gradient_columns(grad_input, dy, saved.xhat, saved.inv_std, scale, batch, features, features,
+                                          sums[2 * width], sum_dy, sum_dy_xhat);
+  return finite;
+}
+
+}  // namespace
+
 template <typename T>
 void batch_norm_forward_training(T* y, BatchNormSaved<T> saved, const T* x, const T* scale, const T* shift,
-                                 T* running_mean, T* running_var, const DenseLayer& layer, int batch) {
+                                 T* running_mean, T* running_var, const DenseLayer& layer, int batch,
+                                 BatchNormSync* sync) {
+  if (sync != nullptr)
+    return batch_norm_forward_shared(y, saved, x, scale, shift, running_mean, running_var, layer, batch, *sync);
   const int features = layer.out;
-  for (int j = 0; j < features; ++j)
-    math::batch_norm_training_column(y + j, saved.xhat + j, saved.inv_std[j], running_mean[j], running_var[j], x + j,
-                                     scale[j], shift[j], batch, features, layer.momentum, layer.eps);
+  for (int j = 0; j < features; j += kColumns)
+    math::batch_norm_training_columns<kColumns>(y + j, saved.xhat + j, saved.inv_std + j, running_mean + j,
+                                                running_var + j, x + j, scale + j, shift + j, batch, features,
+                                                std::min(kColumns, features - j), layer.momentum, layer.eps);
 }
 
 template <typename T>
 void batch_norm_forward_evaluation(T* y, const T* x, const T* scale, const T* shift, const T* running_mean,
                                    const T* running_var, const DenseLayer& layer, int batch) {
-  const auto features = static_cast<std::size_t>(layer.out);
-  for (std::size_t j = 0; j < features; ++j) {
-    const T inv_std = math::batch_norm_inverse_std(running_var[j], layer.eps);
-    for (std::size_t i = j; i < static_cast<std::size_t>(batch) * features; i += features)
-      y[i] = math::batch_norm_evaluation(x[i], scale[j], shift[j], running_mean[j], inv_std);
+  const int features = layer.out;
+  for (int j = 0; j < features; j += kColumns) {
+    const int cols = std::min(kColumns, features - j);
+    T inv_std[kColumns];
+    for (int c = 0; c < cols; ++c) inv_std[c] = math::batch_norm_inverse_std(running_var[j + c], layer.eps);
+    for (std::size_t o = static_cast<std::size_t>(j); o < static_cast<std::size_t>(batch) * features; o += features)
+      for (int c = 0; c < cols; ++c)
+        y[o + c] = math::batch_norm_evaluation(x[o + c], scale[j + c], shift[j + c], running_mean[j + c], inv_std[c]);
   }
 }
 
 template <typename T>
 bool batch_norm_backward(T* grad_scale, T* grad_shift, T* grad_input, const T* dy, BatchNormSaved<const T> saved,
-                         const T* scale, const DenseLayer& layer, int batch, const InputChain<T>* chain) {
+                         const T* scale, const DenseLayer& layer, int batch, const InputChain<T>* chain,
+                         BatchNormSync* sync) {
   const int features = layer.out;
   bool finite = true;
-  for (int j = 0; j < features; ++j)
-    finite &= math::batch_norm_backward_column(grad_scale[j], grad_shift[j], grad_input ? grad_input + j : nullptr,
-                                               dy + j, saved.xhat + j, saved.inv_std[j], scale[j], batch, features);
+  if (sync != nullptr)
+    finite = batch_norm_backward_shared(grad_scale, grad_shift, grad_input, dy, saved, scale, layer, batch, *sync);
+  else
+    for (int j = 0; j < features; j += kColumns)
+      finite &= math::batch_norm_backward_columns<kColumns>(
+          grad_scale + j, grad_shift + j, grad_input ? grad_input + j : nullptr, dy + j, saved.xhat + j,
+          saved.inv_std + j, scale + j, batch, features, std::min(kColumns, features - j));
   if (grad_input != nullptr && chain != nullptr) apply_input_chain(grad_input, *chain, batch, layer.in);
   return finite;
 }
@@ -81,11 +157,11 @@ NetworkSpec fold_batch_norms(const NetworkSpec& spec, std::vector<std::size_t>* 
 
 #define BACKPROP_BATCH_NORM(T)                                                                                      \
   template void batch_norm_forward_training<T>(T*, BatchNormSaved<T>, const T*, const T*, const T*, T*, T*,      \
-                                               const DenseLayer&, int);                                          \
+                                               const DenseLayer&, int, BatchNormSync*);                          \
   template void batch_norm_forward_evaluation<T>(T*, const T*, const T*, const T*, const T*, const T*,           \
                                                  const DenseLayer&, int);                                        \
   template bool batch_norm_backward<T>(T*, T*, T*, const T*, BatchNormSaved<const T>, const T*, const DenseLayer&, \
-                                       int, const InputChain<T>*);
+                                       int, const InputChain<T>*, BatchNormSync*);
 BACKPROP_BATCH_NORM(float)
 BACKPROP_BATCH_NORM(double)
 #undef BACKPROP_BATCH_NORM

@@ -117,7 +117,7 @@ void Network<T>::layer_forward(Workspace<T>& workspace, std::size_t l, const T* 
       T* variance = mean + layer.out;
       if (training)
         batch_norm_forward_training(workspace.a(l), workspace.batch_norm_saved(l), input, weights, bias, mean,
-                                    variance, layer, batch);
+                                    variance, layer, batch, batch_norm_sync_);
       else
         batch_norm_forward_evaluation(workspace.a(l), input, weights, bias, mean, variance, layer, batch);
       return;
@@ -185,7 +185,7 @@ bool Network<T>::layer_backward(Workspace<T>& workspace, std::size_t l, const T*
     case LayerKind::batch_norm:
       return batch_norm_backward(grad_weights, grad_bias, grad_input, workspace.delta(l),
                                  std::as_const(workspace).batch_norm_saved(l), weights, layer, batch,
-                                 l > 0 ? &chain : nullptr);
+                                 l > 0 ? &chain : nullptr, batch_norm_sync_);
     case LayerKind::dense:
       break;
   }

@@ -15,21 +15,26 @@ namespace backprop {
 
 namespace {
 
-// Where batch_norm trains. Its batch statistics couple a batch's rows, which the reducers split into shares
-// (ranks, or --deterministic's fixed chunks) and the one-row step never has more than one of: those would be
-// other statistics than the batch's, so they are refused rather than given other semantics silently. A device
-// computes the whole batch, as the CPU's general step does.
+// Where batch_norm trains. Its training statistics are always the whole batch's (docs/distributed.md): one
+// process, a device and --deterministic compute the whole batch (with --deterministic every rank does, instead
+// of fixed chunks with statistics of their own); the plain way under mpirun sums each rank's column sums
+// (nn/batch_norm.hpp's BatchNormSync), so every rank needs a row of every batch. One row has no batch variance.
 void check_batch_norm_step(const Dataset& data, int batch_size, const TrainingParallelism& parallelism,
                            bool distributed) {
-  if (distributed || parallelism.deterministic)
-    throw_bad_input(std::string("batch_norm: expected one process without --deterministic (the statistics of a "
-                                "batch split over ") +
-                    (distributed ? "ranks" : "deterministic chunks") + " are not the batch's; not supported)");
   const std::size_t last = data.rows % static_cast<std::size_t>(batch_size);
+  const auto leaves = [&](std::size_t rows) {
+    return std::to_string(data.rows) + " training rows in batches of " + std::to_string(batch_size) +
+           " leave a batch of " + std::to_string(rows) + (rows == 1 ? " row" : " rows");
+  };
   if (batch_size < 2 || last == 1)
     throw_bad_input("batch_norm: expected at least 2 rows in every batch (one row has no batch variance), but " +
-                    std::to_string(data.rows) + " training rows in batches of " + std::to_string(batch_size) +
-                    " leave a batch of 1 row; change the batch size");
+                    leaves(batch_size < 2 ? 1 : last) + "; change the batch size");
+  const int ranks = distributed ? parallelism.communicator->size() : 1;
+  if (distributed && !parallelism.deterministic &&
+      (batch_size < ranks || (last > 0 && last < static_cast<std::size_t>(ranks))))
+    throw_bad_input("batch_norm under mpirun: expected at least one row per rank in every batch (" +
+                    std::to_string(ranks) + " ranks), but " + leaves(batch_size < ranks ? batch_size : last) +
+                    "; change the batch size or the number of ranks");
 }
 
 }  // namespace

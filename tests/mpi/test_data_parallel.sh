@@ -7,7 +7,9 @@
 #   ranks predict within 1e-4 of it (float sums in another order);
 # - only rank 0 writes the log;
 # - a rank that cannot read its data ends every rank, exit code 2, with one message; ranks with other
-#   data are refused at start.
+#   data are refused at start;
+# - batch_norm: the whole batch's statistics on any number of ranks (2 and 3 within 1e-4 of one process; with
+#   --deterministic byte-identical to it), a batch without a row for every rank refused.
 set -euo pipefail
 backprop=$1
 mpiexec=$2
@@ -58,6 +60,37 @@ for n in 2 3; do
   echo "$n ranks: largest difference of a probability $difference"
   awk -v d="$difference" 'BEGIN { exit !(d <= 1e-4) }' || fail "$n ranks: predictions differ by $difference > 1e-4"
 done
+
+echo "--- batch_norm: the whole batch's statistics (SyncBatchNorm), docs/distributed.md"
+# The last batch of 3 rows gives 3 ranks one row each: their statistics alone would have no variance.
+sed 's/{"units": 3,/{"type": "batch_norm"}, {"units": 3,/' plain.json > norm.json
+grep -q batch_norm norm.json || fail "norm.json has no batch_norm"
+"$backprop" "${train[@]}" norm.json --out norm0.model
+"$backprop" predict norm0.model --data data.csv --out norm0.csv
+mpirun 1 "$backprop" "${train[@]}" norm.json --out norm1.model
+cmp norm0.model norm1.model && echo "batch_norm, 1 rank: byte-identical" || fail "batch_norm, 1 rank differs"
+for n in 2 3; do
+  mpirun "$n" "$backprop" "${train[@]}" norm.json --out "norm$n.model"
+  "$backprop" predict "norm$n.model" --data data.csv --out "norm$n.csv"
+  difference=$(paste -d, norm0.csv "norm$n.csv" | awk -F, 'NR > 1 { h = NF / 2;
+      for (i = 2; i <= h; i++) { d = $i - $(i + h); if (d < 0) d = -d; if (d > m) m = d } } END { printf "%g", m }')
+  echo "batch_norm, $n ranks: largest difference of a probability $difference"
+  awk -v d="$difference" 'BEGIN { exit !(d <= 1e-4) }' || fail "batch_norm, $n ranks: predictions differ by $difference"
+done
+# --deterministic: every rank computes the whole batch, so 1, 2 and 3 ranks write the plain process's bytes.
+for n in 1 2 3; do
+  mpirun "$n" "$backprop" "${train[@]}" norm.json --deterministic --out "normdet$n.model"
+  cmp norm0.model "normdet$n.model" && echo "batch_norm --deterministic, $n ranks: byte-identical" ||
+    fail "batch_norm --deterministic, $n ranks: the model differs from one process's"
+done
+set +e
+output=$(mpirun 4 "$backprop" "${train[@]}" norm.json --out refused.model 2>&1)
+code=$?
+set -e
+[ "$code" -ne 0 ] || fail "batch_norm, 4 ranks and a last batch of 3 rows: exit code 0"
+echo "$output" | grep -q 'batch_norm under mpirun: expected at least one row per rank in every batch (4 ranks), but 203 training rows in batches of 20 leave a batch of 3 rows' ||
+  fail "batch_norm, 4 ranks: no message naming the batch: $output"
+[ ! -e refused.model ] || fail "batch_norm, 4 ranks: a model was written"
 
 echo "--- only rank 0 writes the log"
 mpirun 2 "$backprop" "${train[@]}" plain.json --log log.jsonl --out logged.model

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <vector>
 
 #include "backprop/nn/dense.hpp"
@@ -28,10 +29,30 @@ struct BatchNormSaved {
   T* inv_std = nullptr;
 };
 
-// y (B, F) from x (B, F) with the batch's statistics, updating running_mean and running_var (F each).
+// A batch computed in shares by several processes (data-parallel training under mpirun) normalizes with the
+// statistics of the whole batch, as torch's SyncBatchNorm does: each share's sums over its rows are added over
+// the shares (sum) between the steps above, so every share sees the batch's mean, variance and backward sums,
+// and updates the running statistics alike. Each share's deltas are the gradient of its own loss, which counts
+// in the batch's loss with weight() (its rows' part of the batch: dist/gradient_reducer.hpp): the backward
+// sums are added in the batch's scale and its dL/dx returned in the share's.
+class BatchNormSync {
+ public:
+  // values = their sum over the shares, in place, the same on every share; collective.
+  virtual void sum(std::span<double> values) = 0;
+  virtual double weight() const = 0;
+  // Scratch of n doubles (n <= 2 * the widest batch_norm + 1), kept by the sync so a step allocates nothing.
+  virtual std::span<double> scratch(std::size_t n) = 0;
+
+ protected:
+  ~BatchNormSync() = default;
+};
+
+// y (B, F) from x (B, F) with the batch's statistics, updating running_mean and running_var (F each); with a
+// sync, the statistics of the whole batch of which these B rows are a share.
 template <typename T>
 void batch_norm_forward_training(T* y, BatchNormSaved<T> saved, const T* x, const T* scale, const T* shift,
-                                 T* running_mean, T* running_var, const DenseLayer& layer, int batch);
+                                 T* running_mean, T* running_var, const DenseLayer& layer, int batch,
+                                 BatchNormSync* sync = nullptr);
 // y (B, F) from x (B, F) with the running statistics.
 template <typename T>
 void batch_norm_forward_evaluation(T* y, const T* x, const T* scale, const T* shift, const T* running_mean,
@@ -39,9 +60,12 @@ void batch_norm_forward_evaluation(T* y, const T* x, const T* scale, const T* sh
 // The gradients of scale and shift (OVERWRITTEN), and grad_input = dL/dx (B, F) passed through the chain of the
 // entry below (its dropout mask and activation: the layer below's dL/dz), unless grad_input is null (first
 // entry). Returns whether the scale's and shift's gradients are finite.
+// With a sync: the scale's and shift's gradients are this share's part (the reducer adds the shares'), and
+// grad_input uses the whole batch's sums.
 template <typename T>
 bool batch_norm_backward(T* grad_scale, T* grad_shift, T* grad_input, const T* dy, BatchNormSaved<const T> saved,
-                         const T* scale, const DenseLayer& layer, int batch, const InputChain<T>* chain);
+                         const T* scale, const DenseLayer& layer, int batch, const InputChain<T>* chain,
+                         BatchNormSync* sync = nullptr);
 
 // The same function in evaluation without batch_norm entries: each is an affine map x s + t per feature
 // (s = scale / sqrt(running_var + eps), t = shift - running_mean s), folded into the dense layer after it:

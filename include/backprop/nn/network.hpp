@@ -125,6 +125,11 @@ class Network {
   // The output layer's activations after forward(): (B, OUT).
   const T* output(const Workspace<T>& workspace) const { return workspace.a(layers_.size() - 1); }
 
+  // Data-parallel training (dist/gradient_reducer.cpp) computes each batch in shares: then every batch_norm's
+  // training statistics are the whole batch's, summed over the shares through sync (nn/batch_norm.hpp's
+  // BatchNormSync). Null (the default): a forward's rows are the batch.
+  void set_batch_norm_sync(BatchNormSync* sync) { batch_norm_sync_ = sync; }
+
   // The spec with the current parameters written into it (what a model file or an export holds).
   NetworkSpec spec_with_parameters() const;
 
@@ -146,6 +151,7 @@ class Network {
   AlignedVector<T> parameters_;
   AlignedVector<T> gradients_;
   mutable AlignedVector<T> statistics_;  // a training forward (const: it computes outputs) updates them
+  BatchNormSync* batch_norm_sync_ = nullptr;
 };
 
 }  // namespace backprop

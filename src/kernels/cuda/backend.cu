@@ -119,8 +119,8 @@ __global__ void batch_norm_training_kernel(float* y, float* xhat, float* inv_std
                                            float* running_var, const float* x, const float* scale, const float* shift,
                                            int rows, int cols, double momentum, double eps) {
   for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
-    math::batch_norm_training_column(y + c, xhat + c, inv_std[c], running_mean[c], running_var[c], x + c, scale[c],
-                                     shift[c], rows, cols, momentum, eps);
+    math::batch_norm_training_columns<1>(y + c, xhat + c, inv_std + c, running_mean + c, running_var + c, x + c,
+                                         scale + c, shift + c, rows, cols, 1, momentum, eps);
 }
 
 __global__ void batch_norm_evaluation_kernel(float* y, const float* x, const float* scale, const float* shift,
@@ -138,8 +138,8 @@ __global__ void batch_norm_backward_kernel(float* grad_scale, float* grad_shift,
                                            const float* xhat, const float* inv_std, const float* scale, int rows,
                                            int cols) {
   for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
-    math::batch_norm_backward_column(grad_scale[c], grad_shift[c], grad_input ? grad_input + c : nullptr, dy + c,
-                                     xhat + c, inv_std[c], scale[c], rows, cols);
+    math::batch_norm_backward_columns<1>(grad_scale + c, grad_shift + c, grad_input ? grad_input + c : nullptr,
+                                         dy + c, xhat + c, inv_std + c, scale + c, rows, cols, 1);
 }
 
 __global__ void gather_inputs_kernel(float* x, DeviceRows rows, const std::uint32_t* order, std::size_t first,

@@ -110,9 +110,9 @@ class EmulatedBackend final : public DeviceBackend {
   void batch_norm_training(float* y, float* xhat, float* inv_std, float* running_mean, float* running_var,
                            const float* x, const float* scale, const float* shift, int rows, int cols, double momentum,
                            double eps) override {
-    for (int c = 0; c < cols; ++c)
-      math::batch_norm_training_column(y + c, xhat + c, inv_std[c], running_mean[c], running_var[c], x + c, scale[c],
-                                       shift[c], rows, cols, momentum, eps);
+    for (int c = 0; c < cols; ++c)  // a column at a time, as a CUDA thread
+      math::batch_norm_training_columns<1>(y + c, xhat + c, inv_std + c, running_mean + c, running_var + c, x + c,
+                                           scale + c, shift + c, rows, cols, 1, momentum, eps);
   }
 
   void batch_norm_evaluation(float* y, const float* x, const float* scale, const float* shift,
@@ -128,8 +128,8 @@ class EmulatedBackend final : public DeviceBackend {
   void batch_norm_backward(float* grad_scale, float* grad_shift, float* grad_input, const float* dy,
                            const float* xhat, const float* inv_std, const float* scale, int rows, int cols) override {
     for (int c = 0; c < cols; ++c)
-      math::batch_norm_backward_column(grad_scale[c], grad_shift[c], grad_input ? grad_input + c : nullptr, dy + c,
-                                       xhat + c, inv_std[c], scale[c], rows, cols);
+      math::batch_norm_backward_columns<1>(grad_scale + c, grad_shift + c, grad_input ? grad_input + c : nullptr,
+                                           dy + c, xhat + c, inv_std + c, scale + c, rows, cols, 1);
   }
 
   void gather(float* x, float* y, std::int32_t* labels, const DeviceRows& rows, const std::uint32_t* order,

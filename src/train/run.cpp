@@ -138,6 +138,7 @@ bool TrainingRun::agree() {
                                                             settings_.parallelism.deterministic);
   if (!agree_on_setup(*communicator, {}, fingerprint_parts(run))) return false;
   communicator->broadcast(network_.parameters(), 0);  // one start for all, whatever each rank initialized
+  communicator->broadcast(network_.statistics(), 0);  // the batch_norms' running statistics too
   return true;
 }
 

@@ -83,6 +83,17 @@ for n in 1 2 3; do
   cmp norm0.model "normdet$n.model" && echo "batch_norm --deterministic, $n ranks: byte-identical" ||
     fail "batch_norm --deterministic, $n ranks: the model differs from one process's"
 done
+# Checkpoints hold the running statistics: 2 ranks resumed under 2 give the uninterrupted model; with
+# --deterministic a checkpoint of 2 ranks resumed under 3 gives it too.
+mpirun 2 "$backprop" "${train[@]}" norm.json --checkpoint norm.ckpt --checkpoint-every 25 --out normckpt.model
+mpirun 2 "$backprop" "${train[@]}" norm.json --resume norm.ckpt --out normresumed.model
+cmp normckpt.model normresumed.model && echo "batch_norm, 2 ranks resumed: byte-identical" ||
+  fail "batch_norm, 2 ranks: the resumed model differs"
+mpirun 2 "$backprop" "${train[@]}" norm.json --deterministic --checkpoint normdet.ckpt --checkpoint-every 25 \
+  --out normdetckpt.model
+mpirun 3 "$backprop" "${train[@]}" norm.json --deterministic --resume normdet.ckpt --out normdetresumed.model
+cmp norm0.model normdetresumed.model && echo "batch_norm --deterministic, 2 ranks resumed under 3: byte-identical" ||
+  fail "batch_norm --deterministic: 2 ranks resumed under 3 differ"
 set +e
 output=$(mpirun 4 "$backprop" "${train[@]}" norm.json --out refused.model 2>&1)
 code=$?

@@ -83,14 +83,15 @@ int run_eval(const DataArguments& a) {
   Network<float> network(model.network);
   const Dataset data = load_for_model(model, a.data, a.labels, a.target);
   const auto device = open_device(a.device);
-  const EvaluationReport report = evaluate_report(network, data, model.scaling, device.get());
+  const EvaluationReport report =
+      evaluate_report(network, data, model.scaling, device.get(), kEvaluationBatchSize, model.threshold);
   const Metrics& m = report.basic;
   if (a.json) {
     write_standard_output(report_json(report) + "\n");
   } else if (data.task == TaskKind::classification) {
-    std::printf("%s on %s: loss %.6f  accuracy %.4f  (%zu rows)\n", printable(a.model).c_str(),
-                printable(a.data).c_str(), m.loss,
-                m.accuracy, m.rows);
+    std::printf("%s on %s: loss %.6f  accuracy %.4f  (%zu rows)%s\n", printable(a.model).c_str(),
+                printable(a.data).c_str(), m.loss, m.accuracy, m.rows,
+                model.threshold ? ("  at the model's threshold " + format_general(*model.threshold, 6)).c_str() : "");
     print_classification(report.classification);
   } else {
     std::printf("%s on %s: loss %.6f  rmse %.6f  mae %.6f  (%zu rows)\n", printable(a.model).c_str(),
@@ -118,6 +119,7 @@ int run_predict(const DataArguments& a) {
     throw_bad_input("--threshold: expected a model of two classes (the threshold is on the second's probability), " +
                     a.model + " has " +
                     (classification ? std::to_string(class_count(model.network)) + " classes" : "numeric targets"));
+  const std::optional<double> threshold = a.threshold ? a.threshold : model.threshold;  // --threshold overrides
   Network<float> network(model.network);
   const Dataset data = load_for_model(model, a.data, a.labels, a.target, true);
   const int outputs = network.output_size();
@@ -145,8 +147,7 @@ int run_predict(const DataArguments& a) {
                       const float* row = network.output(workspace) + r * outputs;
                       std::string line;
                       if (classification) {
-                        const int predicted =
-                            a.threshold ? (row[outputs - 1] >= *a.threshold ? 1 : 0) : predicted_class(row, outputs);
+                        const int predicted = predicted_class(row, outputs, threshold);
                         line = csv_field(classes[predicted]);
                         if (outputs == 1) {
                           line.append(",").append(format_float(1.0f - row[0])).append(",");
@@ -241,6 +242,9 @@ int run_info(const DataArguments& a) {
     std::printf("  targets     %s\n", names.c_str());
   }
   if (!model.features.empty()) std::printf("  features    %zu named\n", model.features.size());
+  if (model.threshold)
+    std::printf("  threshold   %s on p_%s (predict's class when its probability is at least this)\n",
+                format_general(*model.threshold, 6).c_str(), model.classes.empty() ? "1" : model.classes[1].c_str());
   return 0;
 }
 
@@ -268,8 +272,9 @@ void add_predict_command(CLI::App& app, int& exit_code) {
   add_data_options(cmd, *a);
   cmd->add_option("--out", a->out, "Output CSV file (written atomically); - or omitted: standard output");
   cmd->add_option("--threshold", a->threshold,
-                  "Two classes: predict the second when its probability is at least this (default: the more "
-                  "probable class; eval prints the thresholds that maximise F1 and Youden's J)")
+                  "Two classes: predict the second when its probability is at least this (default: the model's "
+                  "kept threshold (train --threshold), else the more probable class; eval prints the thresholds "
+                  "that maximise F1 and Youden's J)")
       ->check(finite_number("a probability in [0, 1]", [](double v) { return v >= 0 && v <= 1; }));
   add_device_option(cmd, a->device);
   cmd->callback([a, &exit_code] { exit_code = run_predict(*a); });
@@ -298,7 +303,8 @@ void add_export_command(CLI::App& app, int& exit_code) {
 
 void add_info_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<DataArguments>();
-  CLI::App* cmd = app.add_subcommand("info", "Print a model's summary: architecture, parameters, scaling, classes");
+  CLI::App* cmd =
+      app.add_subcommand("info", "Print a model's summary: architecture, parameters, scaling, classes, kept threshold");
   cmd->add_option("model", a->model, "Model file (binary or JSON) or a network file")
       ->required()
       ->check(CLI::ExistingFile);

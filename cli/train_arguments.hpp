@@ -17,6 +17,7 @@ struct TrainArguments {
   std::string network, data, labels, target, validation, validation_labels, out, log, report;
   std::string checkpoint, resume, device;
   std::string sample_weight;  // a CSV column of the rows' weights in the loss
+  std::string threshold;      // train: f1, youden or a number: the two-class threshold the model keeps
   std::optional<long> checkpoint_every;
   bool deterministic = false;
   std::optional<int> threads;

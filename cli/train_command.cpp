@@ -24,6 +24,7 @@
 #include "backprop/train/progress.hpp"
 #include "backprop/train/run.hpp"
 #include "backprop/train/settings.hpp"
+#include "backprop/train/threshold.hpp"
 #include "backprop/train/trainer.hpp"
 #include "commands.hpp"
 #include "train_arguments.hpp"
@@ -46,6 +47,7 @@ TrainingRunSettings run_settings(const TrainArguments& args, dist::Communicator&
                       args.data + (args.labels.empty() ? "" : ", labels " + args.labels), args.validation};
   settings.observer = observer;
   settings.parallelism = {&communicator, args.deterministic, device};
+  if (!args.threshold.empty()) settings.threshold = parse_threshold(args.threshold);
   if (!args.quiet) settings.notice = [](const std::string& line) { std::printf("%s\n", line.c_str()); };
   return settings;
 }
@@ -104,10 +106,16 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
 
   io::ModelFile trained = io::build_model(network, scaling, train_data);
   trained.byte_inputs = trained.byte_inputs || inputs.read.model.byte_inputs;  // further on floats in [0, 1]
+  trained.threshold = run.threshold();
+  if (inputs.read.model.threshold && !trained.threshold && !args.quiet)
+    std::printf("the threshold of %s (%s) is not kept: picked on the probabilities before this training "
+                "(give --threshold to keep one)\n",
+                printable(args.network).c_str(), format_double(*inputs.read.model.threshold).c_str());
   io::save_model(args.out, trained);
   if (!args.quiet)
-    std::printf("saved %s (epoch %d of %zu)\n", printable(args.out).c_str(), result.best_epoch,
-                result.history.size());
+    std::printf("saved %s (epoch %d of %zu%s)\n", printable(args.out).c_str(), result.best_epoch,
+                result.history.size(),
+                trained.threshold ? (", threshold " + format_general(*trained.threshold, 6)).c_str() : "");
   if (run.write_report(result) && !args.quiet) std::printf("wrote %s\n", printable(args.report).c_str());
   return 0;
 }
@@ -227,6 +235,10 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "Continue from this checkpoint; give the same network file, data and options as the run that "
                   "wrote it (the result is bit-identical to an uninterrupted run)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--threshold", a->threshold,
+                  "Two classes: the threshold on the second class's probability the model keeps (predict and eval "
+                  "use it): f1 or youden (the one that maximises F1 or Youden's J on the validation rows, as eval "
+                  "prints them) or a probability in [0, 1]");
   cmd->add_option("--out", a->out, "The model file to write (binary; written atomically)")->required();
   cmd->callback([a, &exit_code] { exit_code = run_train(*a); });
 }

@@ -54,6 +54,7 @@
 #include "backprop/data/columns.hpp"
 #include "backprop/train/prepare.hpp"
 #include "backprop/base/error.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/kernels/kernels.hpp"
@@ -127,6 +128,7 @@ struct FitArguments {
   TrainingOptions options;
   std::vector<float> sample_weight;  // (N) or empty
   RunFiles files;                    // checkpoint, checkpoint_every, resume, report (train/run.hpp)
+  std::optional<ThresholdChoice> threshold;  // 'f1', 'youden' or a number (train/threshold.hpp)
   bool verbose = false;
   std::string device;
 };
@@ -269,6 +271,7 @@ class PythonNetwork {
       settings.observer = &observers;
       settings.files = arguments.files;
       settings.sources = {"backprop.Network.fit", "", "arrays X and y", ""};
+      settings.threshold = arguments.threshold;
       if (arguments.verbose) settings.notice = [](const std::string& line) { std::printf("%s\n", line.c_str()); };
       const std::span<const float> weights = arguments.sample_weight;
       result = x.is_bytes ? trained->fit_bytes(x.byte_values(), targets, arguments.options, settings, weights)
@@ -341,6 +344,25 @@ class PythonNetwork {
     }
     // The names and the layout of `backprop eval --json`, written once (train/metrics.hpp).
     return py::module_::import("json").attr("loads")(text);
+  }
+
+  // A copy of the model with the threshold, published under the GIL (the model itself never changes).
+  void set_threshold(std::optional<double> threshold) {
+    auto changed = std::make_shared<Model>(model_->to_model_file());
+    changed->set_threshold(threshold);
+    model_ = std::move(changed);
+  }
+
+  py::array_t<std::int64_t> predict_classes(const Features& features) const {
+    const py::array_t<float> probabilities = predict(features);  // (N, K), the checks of predict
+    if (!classification()) throw_bad_input("predict_classes: expected a classifying network, got a regression");
+    const std::shared_ptr<const Model> model = model_;
+    const auto rows = static_cast<std::size_t>(probabilities.shape(0));
+    const int width = static_cast<int>(probabilities.shape(1));
+    py::array_t<std::int64_t> result(static_cast<py::ssize_t>(rows));
+    for (std::size_t r = 0; r < rows; ++r)
+      result.mutable_data()[r] = predicted_class(probabilities.data() + r * width, width, model->threshold());
+    return result;
   }
 
   void save(const std::filesystem::path& path, const std::string& format) const {
@@ -432,8 +454,12 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, co
              const py::object& sample_weight, bool verbose, const std::string& device,
              std::optional<std::filesystem::path> checkpoint, std::optional<long> checkpoint_every,
              std::optional<std::filesystem::path> resume, std::optional<std::filesystem::path> report,
-             const py::kwargs& settings) {
+             const py::object& threshold, const py::kwargs& settings) {
   FitArguments arguments;
+  if (py::isinstance<py::str>(threshold))
+    arguments.threshold = parse_threshold(threshold.cast<std::string>());
+  else if (!threshold.is_none())
+    arguments.threshold = parse_threshold(format_general(threshold.cast<double>(), 17));
   for (const auto& [keyword, value] : settings) {
     const std::string key = py::str(keyword);
     const auto all = training_settings();
@@ -477,6 +503,9 @@ const std::string& fit_doc() {
         "checkpoint: save the training state to this file between epochs and every checkpoint_every steps;\n"
         "resume: continue from such a checkpoint (the same network as it started, X, y and options: the\n"
         "result is bit-identical to the uninterrupted fit); report: write the HTML training report there.\n"
+        "threshold: two classes: the decision threshold on P(second class) the network keeps (predict_classes,\n"
+        "evaluate, MLPClassifier.predict): 'f1' or 'youden' (picked on the validation_split rows, as\n"
+        "`backprop eval` prints them) or a probability; None: none (a threshold from before is dropped).\n"
         "Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
         "accuracy or rmse and mae, and validation_... with a validation split).\n\nSettings (backprop.training_settings()):\n";
     for (const TrainingSetting& setting : training_settings())
@@ -618,7 +647,7 @@ PYBIND11_MODULE(_backprop, m) {
       .def("fit", &backprop::python::fit, "X"_a, "y"_a, py::kw_only(), "class_weight"_a = py::none(),
            "sample_weight"_a = py::none(), "verbose"_a = false, "device"_a = "", "checkpoint"_a = py::none(),
            "checkpoint_every"_a = py::none(), "resume"_a = py::none(), "report"_a = py::none(),
-           backprop::python::fit_doc().c_str())
+           "threshold"_a = py::none(), backprop::python::fit_doc().c_str())
       .def("predict", [](const PythonNetwork& n, const py::object& x) { return n.predict(Features(x, n.model())); }, "X"_a,
            "(N, K) class probabilities (K = 2 for one sigmoid output) or (N, OUT) outputs, float32.")
       .def("evaluate",
@@ -656,6 +685,12 @@ PYBIND11_MODULE(_backprop, m) {
       .def_property_readonly("targets", [](const PythonNetwork& n) { return n.model().targets(); },
                              "Output names of a regression model (from a CSV header; may be empty).")
       .def_property_readonly("scaling", &PythonNetwork::scaling, "{'kind', 'offset', 'scale'} or None.")
+      .def_property("threshold", [](const PythonNetwork& n) { return n.model().threshold(); },
+                    &PythonNetwork::set_threshold,
+                    "Two classes: the kept decision threshold on P(second class) (fit(threshold=), a model file's\n"
+                    "\"threshold\"), or None: predict_classes and evaluate take the more probable class.")
+      .def("predict_classes", [](const PythonNetwork& n, const py::object& x) { return n.predict_classes(Features(x, n.model())); },
+           "X"_a, "(N,) class indices, int64: at the kept threshold where there is one, else the more probable class.")
       .def("__repr__", &PythonNetwork::repr);
 
   m.def("load", &PythonNetwork::from_file, "path"_a, "Network.from_file(path).");

@@ -22,7 +22,8 @@ Model::Model(io::ModelFile model, NetworkSpec exact_network)
       targets_(std::move(model.targets)),
       features_(std::move(model.features)),
       scaling_trained_(model.trained),
-      byte_inputs_(model.byte_inputs) {}
+      byte_inputs_(model.byte_inputs),
+      threshold_(model.threshold) {}
 
 Model::Model(const NetworkSpec& spec) : network_(std::make_unique<Network<float>>(spec)), exact_network_(spec) {}
 
@@ -78,8 +79,10 @@ TrainingResult Model::fit_data(Dataset train_data, NetworkSpec spec, const Train
   const auto device = open_device(settings.device);
   auto network = std::make_unique<Network<float>>(spec);
   TrainingRun run(*network, data,
-                  {settings.files, settings.sources, settings.observer, {nullptr, false, device.get()}, settings.notice});
+                  {settings.files, settings.sources, settings.observer, {nullptr, false, device.get()}, settings.notice,
+                   settings.threshold});
   const TrainingResult result = run.train();
+  threshold_ = run.threshold();
   network_ = std::move(network);  // the same Network object: the run's report reads it
   scaling_ = data.scaling;
   classes_ = data.train.class_names;
@@ -143,6 +146,23 @@ void Model::predict_rows(std::span<const Feature> x, std::span<float> out) const
 void Model::predict(std::span<const float> x, std::span<float> out) const { predict_rows(x, out); }
 void Model::predict_bytes(std::span<const std::uint8_t> x, std::span<float> out) const { predict_rows(x, out); }
 
+std::vector<int> Model::predict_classes(std::span<const float> x) const {
+  if (task() != TaskKind::classification)
+    throw_bad_input("predict_classes: expected a classifying network (loss " + std::string(to_string(spec().loss)) +
+                    " does regression)");
+  const std::vector<float> outputs = predict(x);  // (rows, OUT)
+  const int width = output_size();
+  std::vector<int> classes(outputs.size() / static_cast<std::size_t>(width));
+  for (std::size_t r = 0; r < classes.size(); ++r)
+    classes[r] = predicted_class(outputs.data() + r * static_cast<std::size_t>(width), width, threshold_);
+  return classes;
+}
+
+void Model::set_threshold(std::optional<double> threshold) {
+  io::check_threshold(threshold, spec(), "");
+  threshold_ = threshold;
+}
+
 std::vector<float> Model::predict(std::span<const float> x) const {
   const auto in = static_cast<std::size_t>(network_->input_size());
   std::vector<float> out(x.size() / in * static_cast<std::size_t>(network_->output_size()));  // (rows, OUT)
@@ -161,6 +181,7 @@ Dataset Model::evaluation_data(std::span<const Feature> x, std::span<const float
 }
 
 Metrics Model::evaluate(std::span<const float> x, std::span<const float> y, const RunSettings& settings) const {
+  if (threshold_) return report(x, y, settings).basic;  // the accuracy at the kept threshold
   const Dataset data = evaluation_data(x, y, settings);
   const auto device = open_device(settings.device);
   return backprop::evaluate(*network_, data, scaling_, settings.batch_size, device.get());
@@ -168,6 +189,7 @@ Metrics Model::evaluate(std::span<const float> x, std::span<const float> y, cons
 
 Metrics Model::evaluate_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
                               const RunSettings& settings) const {
+  if (threshold_) return report_bytes(x, y, settings).basic;
   const Dataset data = evaluation_data(x, y, settings);
   const auto device = open_device(settings.device);
   return backprop::evaluate(*network_, data, scaling_, settings.batch_size, device.get());
@@ -177,14 +199,14 @@ EvaluationReport Model::report(std::span<const float> x, std::span<const float> 
                                 const RunSettings& settings) const {
   const Dataset data = evaluation_data(x, y, settings);
   const auto device = open_device(settings.device);
-  return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size);
+  return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size, threshold_);
 }
 
 EvaluationReport Model::report_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
                                      const RunSettings& settings) const {
   const Dataset data = evaluation_data(x, y, settings);
   const auto device = open_device(settings.device);
-  return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size);
+  return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size, threshold_);
 }
 
 io::ModelFile Model::to_model_file() const {
@@ -196,6 +218,7 @@ io::ModelFile Model::to_model_file() const {
   model.features = features_;
   model.trained = scaling_trained_;
   model.byte_inputs = byte_inputs_;
+  model.threshold = threshold_;
   return model;
 }
 

@@ -120,6 +120,82 @@ TEST(ModelApi, FitGivesTheCommandsModelBitForBit) {
   }
 }
 
+// fit(threshold f1 or youden) keeps the threshold that eval's computation (binary_thresholds) gives on the
+// validation rows of the split, the one the command's --threshold keeps; predict_classes and report take it,
+// and a fit without one drops it.
+TEST(ModelApi, FitKeepsTheThresholdEvalPicksOnTheValidationRows) {
+  TempDir dir;
+  write_rings(dir);
+  const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
+  const TrainingOptions options{.epochs = 4, .validation_split = 0.3};
+  for (const auto& [rule, name] : {std::pair{backprop::ThresholdRule::f1, "f1"},
+                                   std::pair{backprop::ThresholdRule::youden, "youden"}}) {
+    SCOPED_TRACE(name);
+    Model model = Model::load(dir / "rings.json");
+    model.fit(a.x(), a.y, options, {.device = "cpu", .threshold = backprop::ThresholdChoice{rule, 0}});
+    ASSERT_TRUE(model.threshold().has_value());
+
+    // The same split, scaling and outputs as the fit's: eval's thresholds on them.
+    backprop::NetworkSpec spec = options.start_spec(Model::load(dir / "rings.json").spec(),
+                                                    backprop::io::read_model(dir / "rings.json").exact_network);
+    const backprop::TrainingData prepared =
+        backprop::prepare_training_data(spec, a.data, std::nullopt, std::nullopt, std::nullopt);
+    ASSERT_NE(prepared.validation_or_null(), nullptr);
+    const backprop::Dataset& validation = *prepared.validation_or_null();
+    const std::vector<float> outputs = backprop::network_outputs(model.network(), validation, prepared.scaling);
+    const backprop::ClassificationMetrics eval =
+        backprop::classification_metrics(outputs, 2, validation.labels, validation.class_names);
+    EXPECT_EQ(*model.threshold(), rule == backprop::ThresholdRule::f1 ? eval.thresholds.f1_threshold
+                                                                      : eval.thresholds.youden_threshold);
+
+    const CommandResult r = run_backprop("train " + shell_word(dir / "rings.json") + " --data " +
+                                         shell_word(dir / "rings.csv") + " --epochs 4 --validation-split 0.3 "
+                                         "--threshold " + name + " --quiet --device cpu --out " +
+                                         shell_word(dir / "cli.bin"));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(backprop::io::load_model(dir / "cli.bin").threshold, model.threshold());
+
+    // predict_classes: the second class at or above the threshold; the report's accuracy counts those.
+    const std::vector<float> all = model.predict(a.x());
+    const std::vector<int> classes = model.predict_classes(a.x());
+    std::size_t correct = 0;
+    for (std::size_t row = 0; row < classes.size(); ++row) {
+      EXPECT_EQ(classes[row], all[2 * row + 1] >= *model.threshold() ? 1 : 0);
+      correct += classes[row] == a.data.labels[row] ? 1 : 0;
+    }
+    const backprop::EvaluationReport report = model.report(a.x(), a.y);
+    EXPECT_EQ(report.basic.accuracy, static_cast<double>(correct) / static_cast<double>(classes.size()));
+    EXPECT_EQ(model.evaluate(a.x(), a.y).accuracy, report.basic.accuracy);
+    EXPECT_EQ(report.threshold, model.threshold());
+
+    model.fit(a.x(), a.y, {.epochs = 1});  // trained further without one: its threshold is dropped
+    EXPECT_FALSE(model.threshold().has_value());
+  }
+}
+
+TEST(ModelApi, AThresholdIsRefusedWithoutValidationRowsOrTwoClasses) {
+  TempDir dir;
+  write_rings(dir);
+  const Arrays a = arrays_of((dir / "rings.json").string(), (dir / "rings.csv").string());
+  Model model = Model::load(dir / "rings.json");
+  try {
+    model.fit(a.x(), a.y, {.epochs = 1}, {.threshold = backprop::parse_threshold("f1")});
+    ADD_FAILURE() << "fit picked a threshold without validation rows";
+  } catch (const backprop::OptionError& e) {
+    EXPECT_EQ(e.key(), "threshold");
+    EXPECT_THAT(e.what(), HasSubstr("needs validation rows"));
+  }
+  EXPECT_THROW(model.set_threshold(1.25), backprop::Error);
+  model.set_threshold(0.25);
+  EXPECT_EQ(model.threshold(), 0.25);
+  EXPECT_EQ(Model(model.to_model_file()).threshold(), 0.25);
+  model.set_threshold(std::nullopt);
+  EXPECT_FALSE(model.threshold().has_value());
+  Model regression = Model::load(source_path("examples/noisy-function.json"));
+  EXPECT_THROW(regression.set_threshold(0.5), backprop::Error);
+  EXPECT_THROW(backprop::parse_threshold("0.5x"), backprop::OptionError);
+}
+
 // fit's seed is the network file's "seed", the initialization included (TrainingOptions::start_spec): the
 // file of seed 4 fitted with seed 9 is the file of seed 9 fitted as it is.
 TEST(ModelApi, FitsSeedRedrawsTheInitializationOfANetworkFile) {

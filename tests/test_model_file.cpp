@@ -565,5 +565,79 @@ TEST(ModelFileSave, SavingOverAnExistingModelReplacesItWholly) {
   EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"model.bkp"});
 }
 
+// ---- the kept threshold (format version 4, issue 30) ----
+
+// sample_model with two classes: its last layer of 2 softmax outputs.
+ModelFile two_class_model() {
+  ModelFile model = sample_model();
+  LayerSpec& output = model.network.layers.back();
+  output.units = 2;
+  output.weights.resize(static_cast<std::size_t>(model.network.layer_input(model.network.layers.size() - 1)) * 2);
+  output.bias.resize(2);
+  model.classes = {"no", "yes"};
+  return model;
+}
+
+TEST(ModelFileThreshold, OnlyAModelWithAThresholdIsWrittenAsVersion4AndItReadsBack) {
+  TempDir dir;
+  ModelFile model = two_class_model();
+  const std::string without = io::model_bytes(model);
+  EXPECT_EQ(u32_at(without, 8), io::kFirstModelFormatVersion);
+  EXPECT_FALSE(nlohmann::json::parse(split(without).header).contains("threshold"));
+  EXPECT_EQ(io::model_to_json(model).find("threshold"), std::string::npos);
+
+  model.threshold = 0.3748f;  // a float32 probability, as eval's thresholds are
+  const std::string with = io::model_bytes(model);
+  EXPECT_EQ(u32_at(with, 8), io::kThresholdModelFormatVersion);
+  EXPECT_EQ(nlohmann::json::parse(split(with).header).at("threshold").get<double>(), *model.threshold);
+  io::save_model(dir / "m.bkp", model);
+  io::export_model_json(dir / "m.json", model);
+  for (const auto* name : {"m.bkp", "m.json"}) {
+    const ModelFile loaded = io::load_model(dir / name);
+    ASSERT_TRUE(loaded.threshold.has_value()) << name;
+    EXPECT_EQ(*loaded.threshold, *model.threshold) << name;  // exactly: JSON numbers read back as the double
+    EXPECT_EQ(parameter_bits(loaded.network), parameter_bits(model.network)) << name;
+  }
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "m.json")).at("version"), io::kThresholdModelFormatVersion);
+  EXPECT_EQ(io::model_bytes(io::load_model(dir / "m.bkp")), with);  // loaded and saved again: the same bytes
+
+  // The oldest version that holds it all: uint8 inputs (2) and a threshold (4) make 4.
+  model.byte_inputs = true;
+  EXPECT_EQ(u32_at(io::model_bytes(model), 8), io::kThresholdModelFormatVersion);
+  model.threshold.reset();
+  EXPECT_EQ(u32_at(io::model_bytes(model), 8), io::kByteInputsModelFormatVersion);
+}
+
+TEST(ModelFileThreshold, AThresholdOutsideZeroToOneOrOnAModelOfOtherThanTwoClassesIsRefused) {
+  TempDir dir;
+  ModelFile model = two_class_model();
+  model.threshold = 1.5;
+  EXPECT_NE(bad_input_message([&] { io::save_model(dir / "m.bkp", model); })
+                .find("threshold: expected a probability in [0, 1], got 1.5"),
+            std::string::npos);
+  ModelFile three = sample_model();
+  three.threshold = 0.5;
+  EXPECT_NE(bad_input_message([&] { io::model_bytes(three); })
+                .find("threshold: expected a model of two classes (the threshold is on the second's probability), "
+                      "the network has 3 classes"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "m.bkp"));
+
+  // A header that says otherwise: a threshold that is not a number, one above 1 (the file named).
+  model.threshold = 0.5;
+  BinaryParts parts = split(io::model_bytes(model));
+  for (const auto& [written, expected] :
+       {std::pair{"\"threshold\":\"f1\"", "threshold: expected a number in [0, 1], got \"f1\""},
+        std::pair{"\"threshold\":2", "threshold: expected a probability in [0, 1], got 2"}}) {
+    BinaryParts changed = parts;
+    const std::size_t at = changed.header.find("\"threshold\":0.5");
+    ASSERT_NE(at, std::string::npos);
+    changed.header.replace(at, std::string("\"threshold\":0.5").size(), written);
+    write_file(dir / "changed.bkp", join(changed));
+    const std::string message = load_error(dir / "changed.bkp");
+    EXPECT_NE(message.find("changed.bkp: header: " + std::string(expected)), std::string::npos) << message;
+  }
+}
+
 }  // namespace
 }  // namespace backprop

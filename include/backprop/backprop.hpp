@@ -60,4 +60,5 @@
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/cross_validation.hpp"
 #include "backprop/train/importance.hpp"
+#include "backprop/train/threshold.hpp"
 #include "backprop/train/trainer.hpp"

@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,6 +38,7 @@
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/options.hpp"
 #include "backprop/train/run.hpp"
+#include "backprop/train/threshold.hpp"
 #include "backprop/train/trainer.hpp"
 
 namespace backprop {
@@ -54,6 +56,10 @@ struct RunSettings {
   RunFiles files;
   RunSources sources{"Model::fit", "", "arrays x and y", ""};  // what the report names
   std::function<void(const std::string&)> notice;              // fit's lines for the user (resuming); null: none
+  // fit: the decision threshold a two-class model keeps (train/threshold.hpp, `backprop train --threshold`): f1
+  // and youden picked on the validation rows of options.validation_split. None: fit drops a threshold the model
+  // had (picked on the probabilities before this training).
+  std::optional<ThresholdChoice> threshold;
 };
 
 enum class ModelFormat { binary, json };
@@ -79,10 +85,14 @@ class Model {
                      const RunSettings& settings = {}, std::span<const float> sample_weight = {});
   // (rows, OUT) outputs for x (rows, IN), scaled by the model's scaling.
   std::vector<float> predict(std::span<const float> x) const;
+  // Classification: the class index of each row, at the kept threshold (threshold()) where there is one, else
+  // the more probable class (predicted_class); Error(bad_input) for a regression.
+  std::vector<int> predict_classes(std::span<const float> x) const;
   // The same into out (rows x OUT), which must have that size.
   void predict(std::span<const float> x, std::span<float> out) const;
-  // Loss and accuracy (classification; rmse and mae NaN) or loss, rmse and mae (regression; accuracy NaN).
-  // The loss is the plain one, without the recipe's label smoothing (EvaluatedLoss::plain).
+  // Loss and accuracy (classification, at the kept threshold where there is one; rmse and mae NaN) or loss, rmse
+  // and mae (regression; accuracy NaN). The loss is the plain one, without the recipe's label smoothing
+  // (EvaluatedLoss::plain).
   Metrics evaluate(std::span<const float> x, std::span<const float> y, const RunSettings& settings = {}) const;
   // evaluate's metrics and the figures people quote (train/metrics.hpp: per-class precision, recall and F1,
   // ROC AUC, log loss, ...; R², the largest errors), as `backprop eval` reports them.
@@ -100,6 +110,11 @@ class Model {
   EvaluationReport report_bytes(std::span<const std::uint8_t> x, std::span<const float> y,
                                 const RunSettings& settings = {}) const;
   bool byte_inputs() const { return byte_inputs_; }
+  // The two-class decision threshold on P(second class) (io::ModelFile::threshold): predict_classes, report and
+  // Python's MLPClassifier.predict use it. set_threshold: Error(bad_input) outside [0, 1] or for a model that
+  // does not make two classes; nullopt removes it.
+  std::optional<double> threshold() const { return threshold_; }
+  void set_threshold(std::optional<double> threshold);
   // Atomic write: binary (default) or JSON (readable; reads back bit-exact).
   void save(const std::filesystem::path& path, ModelFormat format = ModelFormat::binary) const;
 
@@ -128,6 +143,7 @@ class Model {
   bool trained_ = false;          // fit has run (spec_for_trace)
   bool scaling_trained_ = false;  // a trained model's scaling (a model file's or fit's): kept by fit
   bool byte_inputs_ = false;      // trained on uint8 data (io::ModelFile::byte_inputs)
+  std::optional<double> threshold_;  // io::ModelFile::threshold
 
   TrainingResult fit_data(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
                           const RunSettings& settings, std::span<const float> sample_weight);

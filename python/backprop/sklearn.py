@@ -239,6 +239,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
       class_weight        None (default), 'balanced' (n / (classes x the class's rows)) or {label: weight}:
                           each class's weight in the loss, torch.nn.CrossEntropyLoss(weight=); fit(X, y,
                           sample_weight=) weighs the rows too (the weighted mean: sum w l / sum w)
+      threshold           two classes: the decision threshold on the second class's probability that predict
+                          uses: 'f1' or 'youden' (the one that maximises F1 or Youden's J on the validation rows:
+                          needs early_stopping=True), a probability, or None (default: the most probable class).
+                          Kept by network_ (network_.threshold, its model file); partial_fit drops it
 
     Attributes after fit: classes_, n_features_in_ (feature_names_in_ for a DataFrame), network_ (the
     backprop.Network), loss_curve_ (training loss per epoch), validation_loss_curve_ (with early_stopping),
@@ -252,7 +256,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
                  schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None, checkpoint=None,
                  checkpoint_every=None, resume=None, report=None, batch_norm=False, label_smoothing=0.0,
-                 class_weight=None):
+                 class_weight=None, threshold=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate_init=learning_rate_init, max_iter=max_iter, momentum=momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
@@ -263,6 +267,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                          batch_norm=batch_norm)
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
+        self.threshold = threshold
 
     def _loss_options(self):
         options = {"label_smoothing": float(self.label_smoothing)}
@@ -296,8 +301,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"MLPClassifier needs at least 2 classes to train; got 1 class ({self.classes_[0]!r})")
+        if self.threshold is not None and len(self.classes_) != 2:
+            raise ValueError(f"threshold: expected two classes (the threshold is on the second's probability), "
+                             f"got {len(self.classes_)}")
+        files = self._run_files()
+        if self.threshold is not None:  # kept by network_ (and its model file); picked after training
+            files["threshold"] = self.threshold
         return self._train(X, self._class_indices(y), self.max_iter, first=True, sample_weight=sample_weight,
-                           files=self._run_files())
+                           files=files)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over X and y, from the parameters so far; the first call needs `classes` (every label
@@ -324,8 +335,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._network_output(X)
 
     def predict(self, X):
-        """The most probable class label of each row."""
+        """The class label of each row: the second class where its probability is at least the kept threshold
+        (network_.threshold, from the threshold parameter), else the most probable class."""
         probabilities = self.predict_proba(X)  # first: it raises NotFittedError before fit
+        threshold = self.network_.threshold
+        if threshold is not None:  # the rule of backprop's predict_classes and `backprop predict`
+            return self.classes_[(probabilities[:, -1] >= threshold).astype(np.intp)]
         return self.classes_[np.argmax(probabilities, axis=1)]
 
 

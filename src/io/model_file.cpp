@@ -43,12 +43,13 @@ constexpr std::size_t kChecksumBytes = 8;
 constexpr std::string_view kModelFormatName = "backprop-model";
 // Keys the binary header adds to a network file (it has no "format" or "version": the prefix holds them).
 constexpr std::string_view kBinaryHeaderKeys[] = {"scaling", "classes", "targets", "features", "parameter_count",
-                                                  "inputs"};
+                                                  "inputs", "threshold"};
 constexpr std::string_view kByteInputs = "uint8";
 
 // The version a model is written as: the oldest that holds what it has, so that every other file is byte for
 // byte what an older program wrote.
 unsigned version_for(const ModelFile& model) {
+  if (model.threshold) return kThresholdModelFormatVersion;
   if (model.network.has(LayerKind::batch_norm)) return kBatchNormModelFormatVersion;
   return model.byte_inputs ? kByteInputsModelFormatVersion : kFirstModelFormatVersion;
 }
@@ -189,8 +190,14 @@ class ExtrasReader {
         fail("inputs", "expected \"uint8\" (a model trained on uint8 data), got " + inputs.dump());
       model.byte_inputs = true;
     }
+    if (root.contains("threshold")) {
+      const Json& threshold = root["threshold"];
+      if (!threshold.is_number()) fail("threshold", "expected a number in [0, 1], got " + threshold.dump());
+      model.threshold = threshold.get<double>();
+    }
     check_scaling(model.scaling, model.network.input, source_ + ": ");
     check_classes(model);
+    check_threshold(model.threshold, model.network, source_ + ": ");
   }
 
   // Class names, when there are any, name each class the outputs make exactly once: predict writes one
@@ -262,6 +269,7 @@ void add_extras(Json& root, const ModelFile& model) {
   root["targets"] = model.targets;
   root["features"] = model.features;
   if (model.byte_inputs) root["inputs"] = std::string(kByteInputs);
+  if (model.threshold) root["threshold"] = *model.threshold;
 }
 
 // The model ready to write: parameters filled and float-rounded, everything checked, so that what is
@@ -287,6 +295,8 @@ ModelFile checked_for_saving(const ModelFile& model, const std::string& where) {
   out.features = model.features;
   out.trained = model.trained;
   out.byte_inputs = model.byte_inputs;
+  check_threshold(model.threshold, out.network, where);
+  out.threshold = model.threshold;
   return out;
 }
 
@@ -486,6 +496,17 @@ ModelFile load_json(std::string_view text, const std::string& file) {
 }
 
 }  // namespace
+
+void check_threshold(std::optional<double> threshold, const NetworkSpec& network, const std::string& where) {
+  if (!threshold) return;
+  if (!(*threshold >= 0 && *threshold <= 1))
+    throw_bad_input(where + "threshold: expected a probability in [0, 1], got " + format_double(*threshold));
+  const bool classification = task_of(network) == TaskKind::classification;
+  if (!classification || class_count(network) != 2)
+    throw_bad_input(where + "threshold: expected a model of two classes (the threshold is on the second's "
+                    "probability), the network has " +
+                    (classification ? std::to_string(class_count(network)) + " classes" : "numeric targets"));
+}
 
 void save_model(const fs::path& path, const ModelFile& model) {
   write_file_atomically(path, binary_bytes(checked_for_saving(model, path.string() + ": cannot save: ")));

@@ -12,6 +12,11 @@ namespace backprop {
 
 int predicted_class(const float* outputs, int output_count) { return math::predicted_class(outputs, output_count); }
 
+int predicted_class(const float* outputs, int output_count, std::optional<double> threshold) {
+  if (!threshold) return predicted_class(outputs, output_count);
+  return outputs[output_count - 1] >= *threshold ? 1 : 0;
+}
+
 void forward_batches(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
                      TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,
                      kernels::DeviceBackend* device) {

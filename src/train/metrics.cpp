@@ -206,7 +206,8 @@ void add_ranking_scores(ClassificationMetrics& m, std::span<const float> outputs
 
 ClassificationMetrics classification_metrics(std::span<const float> outputs, int output_count,
                                              std::span<const std::int32_t> labels,
-                                             const std::vector<std::string>& class_names) {
+                                             const std::vector<std::string>& class_names,
+                                             std::optional<double> threshold) {
   const int classes = static_cast<int>(class_names.size());
   const std::size_t rows = labels.size();
   if (classes != (output_count == 1 ? 2 : output_count) || outputs.size() != rows * output_count)
@@ -218,7 +219,8 @@ ClassificationMetrics classification_metrics(std::span<const float> outputs, int
   m.confusion.assign(k * k, 0);
   std::size_t correct = 0;
   for (std::size_t r = 0; r < rows; ++r) {
-    const auto predicted = static_cast<std::size_t>(predicted_class(outputs.data() + r * output_count, output_count));
+    const auto predicted =
+        static_cast<std::size_t>(predicted_class(outputs.data() + r * output_count, output_count, threshold));
     const auto actual = static_cast<std::size_t>(labels[r]);
     ++m.confusion[actual * k + predicted];
     correct += actual == predicted ? 1 : 0;
@@ -294,22 +296,25 @@ std::vector<float> network_outputs(const Network<float>& network, const Dataset&
 }
 
 EvaluationReport report_from_outputs(const Dataset& data, std::span<const float> outputs, int output_count,
-                                     const Metrics& basic) {
+                                     const Metrics& basic, std::optional<double> threshold) {
   EvaluationReport report;
   report.task = data.task;
   report.basic = basic;
-  if (data.task == TaskKind::classification)
-    report.classification = classification_metrics(outputs, output_count, data.labels, data.class_names);
-  else
+  if (data.task == TaskKind::classification) {
+    report.classification = classification_metrics(outputs, output_count, data.labels, data.class_names, threshold);
+    report.threshold = threshold;
+    if (threshold) report.basic.accuracy = report.classification.accuracy;  // evaluate() takes the probable class
+  } else {
     report.regression = regression_metrics(outputs, data.targets, output_count);
+  }
   return report;
 }
 
 EvaluationReport evaluate_report(const Network<float>& network, const Dataset& data, const Scaling& scaling,
-                                 kernels::DeviceBackend* device, int batch_size) {
+                                 kernels::DeviceBackend* device, int batch_size, std::optional<double> threshold) {
   const Metrics basic = evaluate(network, data, scaling, batch_size, device);
   const std::vector<float> outputs = network_outputs(network, data, scaling, device);
-  return report_from_outputs(data, outputs, network.output_size(), basic);
+  return report_from_outputs(data, outputs, network.output_size(), basic, threshold);
 }
 
 std::vector<std::pair<std::string, double>> named_metrics(const EvaluationReport& report) {
@@ -367,6 +372,7 @@ std::string report_json(const EvaluationReport& report) {
     j["thresholds"] = {{"f1", {{"threshold", t.f1_threshold}, {"f1", t.f1}}},
                        {"youden", {{"threshold", t.youden_threshold}, {"j", t.youden_j}}}};
   }
+  if (report.threshold) j["threshold"] = *report.threshold;
   return j.dump();
 }
 

@@ -122,6 +122,8 @@ class TrainingRun::Checkpoints {
 TrainingRun::TrainingRun(Network<float>& network, const TrainingData& data, TrainingRunSettings settings)
     : network_(network), data_(data), settings_(std::move(settings)) {
   validate(settings_.files);
+  if (settings_.threshold)
+    check_threshold_choice(*settings_.threshold, network_.spec(), data_.validation_or_null() != nullptr);
   const RunFiles& files = settings_.files;
   if (!files.checkpoint.empty() || !files.resume.empty())
     checkpoints_ = std::make_unique<Checkpoints>(network_, data_, settings_);
@@ -153,6 +155,9 @@ TrainingResult TrainingRun::train() {
     throw Error(e.kind(), e.what() + checkpoints_->where_to_resume());  // divergence: where the last good state is
   }
   seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (settings_.threshold)
+    threshold_ = pick_threshold(*settings_.threshold, network_, data_.validation_or_null(), data_.scaling,
+                                settings_.parallelism.device);
   return result;
 }
 
@@ -169,7 +174,8 @@ bool TrainingRun::write_report(const TrainingResult& result) const {
     const Dataset& counted = validation ? *validation : train_data;
     const std::vector<float> outputs = network_outputs(network_, counted, data_.scaling);  // (rows, OUT)
     const int width = network_.output_size();
-    const ClassificationMetrics m = classification_metrics(outputs, width, counted.labels, counted.class_names);
+    const ClassificationMetrics m =
+        classification_metrics(outputs, width, counted.labels, counted.class_names, threshold_);
     report.confusion = m.confusion;
     report.class_names = train_data.class_names;
     report.class_scores = m.classes;
@@ -199,6 +205,9 @@ bool TrainingRun::write_report(const TrainingResult& result) const {
     report.settings.emplace_back("validation rows", std::to_string(validation->rows));
   }
   for (auto& row : recipe_settings(network_.spec(), data_.scaling.kind)) report.settings.push_back(std::move(row));
+  if (threshold_)
+    report.settings.emplace_back("kept threshold", format_general(*threshold_, 6) + " on P(second class), " +
+                                                       describe(*settings_.threshold));
   // The "C" locale's figure whatever locale an embedding program set, as every figure of the report.
   report.settings.emplace_back("training wall time", format_fixed(seconds_, seconds_ < 10 ? 3 : 1) + " s");
   write_training_report(settings_.files.report, report);

@@ -224,3 +224,122 @@ def test_importance_ranks_columns_as_sklearn_and_a_noise_column_scores_near_zero
     refused = subprocess.run([COMMAND, "importance", str(model), "--data", str(data), "--metric", "r2"],
                              capture_output=True, text=True)
     assert refused.returncode == 2 and "metric: 'r2' is a figure of regression" in refused.stderr
+
+
+# ---- the kept threshold: train --threshold, the model file's "threshold", predict, eval, info ----
+
+def separable_csvs(tmp_path):
+    """Two classes (30% positives) that a small network separates well but not perfectly: training and
+    validation files."""
+    rng = np.random.default_rng(5)
+    paths = []
+    for name, rows in (("train", 300), ("validation", 160)):
+        X = rng.normal(size=(rows, 3))
+        y = (X[:, 0] + 0.8 * rng.normal(size=rows) > 0.6).astype(int)
+        paths.append(write_csv(tmp_path / f"{name}.csv", X, y))
+    return paths
+
+
+@pytest.mark.parametrize("rule", ["f1", "youden"])
+def test_train_keeps_the_threshold_eval_picks_on_the_validation_rows(tmp_path, rule):
+    train, validation = separable_csvs(tmp_path)
+    network = network_file(tmp_path / "net.json", 3, [(6, "tanh"), (2, "softmax")], "softmax_ce", seed=3)
+    model = tmp_path / "model.bin"
+    run("train", network, "--data", train, "--validation", validation, "--epochs", 15, "--threshold", rule,
+        "--quiet", "--out", model)
+    assert model.read_bytes()[8] == 4  # format version 4: the model keeps a threshold
+    ours = json.loads(run("eval", model, "--data", validation, "--json"))
+    threshold = ours["threshold"]
+    assert threshold == ours["thresholds"][rule]["threshold"]
+    # scikit-learn's choice on predict's probabilities of the validation rows (check_thresholds' rules).
+    y = np.genfromtxt(validation, delimiter=",", names=True)["y0"].astype(int)
+    predicted, probabilities = predicted_probabilities(model, validation, tmp_path)
+    check_thresholds(ours["thresholds"], y, probabilities[:, 1])
+    # predict uses it; eval's thresholded figures are at it, as scikit-learn computes them from those classes.
+    np.testing.assert_array_equal(predicted, (probabilities[:, 1] >= threshold).astype(int))
+    check_classification(ours, y, probabilities, predicted)
+    assert "threshold" in run("info", model) and f"{threshold:.6g}" in run("info", model)
+    # --threshold overrides the model's.
+    out = tmp_path / "override.csv"
+    run("predict", model, "--data", validation, "--threshold", 0.999, "--out", out)
+    np.testing.assert_array_equal(np.genfromtxt(out, delimiter=",", names=True)["class"],
+                                  (probabilities[:, 1] >= 0.999).astype(int))
+    # The JSON export keeps it and says version 4; it loads back with the same threshold.
+    exported = tmp_path / "model.json"
+    run("export", model, "--format", "json", "--out", exported)
+    text = json.loads(exported.read_text())
+    assert text["version"] == 4 and text["threshold"] == threshold
+    assert backprop.Network.from_file(str(exported)).threshold == threshold
+
+
+def test_a_given_threshold_is_kept_and_a_model_without_one_stays_version_1(tmp_path):
+    train, validation = separable_csvs(tmp_path)
+    network = network_file(tmp_path / "net.json", 3, [(6, "tanh"), (2, "softmax")], "softmax_ce", seed=3)
+    run("train", network, "--data", train, "--epochs", 3, "--threshold", 0.3, "--quiet", "--out", tmp_path / "a.bin")
+    assert backprop.Network.from_file(str(tmp_path / "a.bin")).threshold == 0.3
+    run("train", network, "--data", train, "--epochs", 3, "--quiet", "--out", tmp_path / "b.bin")
+    assert (tmp_path / "b.bin").read_bytes()[8] == 1
+    assert backprop.Network.from_file(str(tmp_path / "b.bin")).threshold is None
+    # The same training with and without a kept threshold: the same bytes but for the version and the header.
+    a, b = backprop.Network.from_file(str(tmp_path / "a.bin")), backprop.Network.from_file(str(tmp_path / "b.bin"))
+    np.testing.assert_array_equal(a.weights(0), b.weights(0))
+
+
+@pytest.mark.parametrize("case", ["no validation rows", "four classes", "regression"])
+def test_train_threshold_is_refused_where_it_cannot_apply(tmp_path, case):
+    train, validation = separable_csvs(tmp_path)
+    four = write_csv(tmp_path / "four.csv", tied_rows(120, 3, seed=4), np.arange(120) % 4)
+    layers, loss, data, extra = {
+        "no validation rows": ([(4, "tanh"), (2, "softmax")], "softmax_ce", train, []),
+        "four classes": ([(4, "tanh"), (4, "softmax")], "softmax_ce", four, ["--validation-split", "0.3"]),
+        "regression": ([(4, "tanh"), (1, "identity")], "mse", train, ["--validation-split", "0.3"]),
+    }[case]
+    network = network_file(tmp_path / "net.json", 3, layers, loss, seed=3)
+    out = tmp_path / "model.bin"
+    result = subprocess.run([COMMAND, "train", str(network), "--data", str(data), "--threshold", "f1", "--out",
+                             str(out), *extra], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    expected = {"no validation rows": "--threshold: f1 (the threshold of the largest F1 on the validation rows) "
+                                      "needs validation rows",
+                "four classes": "--threshold: expected a network of two classes",
+                "regression": "--threshold: expected a network of two classes"}[case]
+    assert expected in result.stderr
+    assert not out.exists()
+
+
+def test_network_fit_and_mlpclassifier_keep_and_use_the_threshold(tmp_path):
+    from sklearn.neural_network import MLPClassifier as _Unused  # noqa: F401 (scikit-learn present)
+    from backprop.sklearn import MLPClassifier
+    import pickle
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3)).astype(np.float32)
+    y = (X[:, 0] + 0.8 * rng.normal(size=400) > 0.6).astype(np.int64)
+    net = backprop.Network.from_json(json.dumps({
+        "input": 3, "layers": [{"units": 6, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
+        "loss": "softmax_ce", "seed": 2}))
+    net.fit(X, y, epochs=5, validation_split=0.3, threshold="f1")
+    t = net.threshold
+    assert t is not None and 0 < t < 1
+    p = net.predict(X)[:, 1]
+    np.testing.assert_array_equal(net.predict_classes(X), (p >= t).astype(np.int64))
+    assert net.evaluate(X, y)["accuracy"] == pytest.approx(np.mean((p >= t) == y), rel=0, abs=0)
+    assert pickle.loads(pickle.dumps(net)).threshold == t
+    net.save(str(tmp_path / "n.bin"))
+    assert backprop.Network.from_file(str(tmp_path / "n.bin")).threshold == t
+    net.threshold = None
+    np.testing.assert_array_equal(net.predict_classes(X), net.predict(X).argmax(axis=1))
+    with pytest.raises(ValueError, match="needs validation rows"):
+        net.fit(X, y, epochs=1, validation_split=0.0, threshold="youden")
+
+    labels = np.array(["no", "yes"])[y]
+    given = MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0, threshold=0.2).fit(X, labels)
+    proba = given.predict_proba(X)
+    np.testing.assert_array_equal(given.predict(X), np.where(proba[:, 1] >= 0.2, "yes", "no"))
+    assert given.network_.threshold == 0.2
+    picked = MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0, early_stopping=True,
+                           threshold="youden").fit(X, labels)
+    assert picked.network_.threshold is not None
+    proba = picked.predict_proba(X)
+    np.testing.assert_array_equal(picked.predict(X), np.where(proba[:, 1] >= picked.network_.threshold, "yes", "no"))
+    with pytest.raises(ValueError, match="needs validation rows"):
+        MLPClassifier(hidden_layer_sizes=(6,), max_iter=2, threshold="f1").fit(X, labels)

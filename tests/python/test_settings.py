@@ -17,10 +17,10 @@ from backprop.sklearn import MLPClassifier, MLPRegressor
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SETTINGS = backprop.training_settings()
 # Network.fit's keywords that are not training settings: the data's weights and how and where the run goes.
-FIT_OWN = {"sample_weight", "verbose", "device", "checkpoint", "checkpoint_every", "resume", "report"}
+FIT_OWN = {"sample_weight", "verbose", "device", "checkpoint", "checkpoint_every", "resume", "report", "threshold"}
 # The estimators' parameters that are not one setting's: the network's shape and the run's place.
 ESTIMATOR_OWN = {"hidden_layer_sizes", "activation", "batch_norm", "early_stopping", "threads", "device", "checkpoint",
-                 "checkpoint_every", "resume", "report"}
+                 "checkpoint_every", "resume", "report", "threshold"}
 PYTHON_TYPES = {"int": int, "float": float, "str": str}
 
 

@@ -2,21 +2,24 @@
 //
 // Binary (default; written atomically: temporary file in the same folder, fsync, rename):
 //   offset 0   8 bytes  magic "BKPROP\r\n" (the \r\n catches text-mode mangling)
-//           8  u32 LE   format version (1; 2 when the header holds "inputs"; 3 with a batch_norm)
+//           8  u32 LE   format version (1; 2 when the header holds "inputs"; 3 with a batch_norm; 4 with a
+//                       "threshold")
 //          12  u32 LE   header length H in bytes
 //          16  H bytes  header: UTF-8 JSON, the network file of the model WITHOUT weights and bias,
 //                       plus "scaling" {"kind", "offset", "scale"}, "classes" [names], "targets" [names],
 //                       "features" [names], "parameter_count" N, and "inputs": "uint8" for a model
-//                       trained on uint8 data (version 2)
+//                       trained on uint8 data (version 2), "threshold" T for a two-class model that keeps a
+//                       decision threshold (version 4)
 //      16 + H  N x f32 LE  the parameters, layer by layer W (IN x OUT row-major) then b (a batch_norm: scale,
 //                          shift, running mean, running variance)
 //      end - 8 u64 LE   FNV-1a 64 checksum of every byte before it
 // JSON (`backprop export --format json`): the same network file WITH "weights" and "bias" (floats printed
 // so that they read back bit-exact as float32), plus "scaling", "classes", "targets", "features" and
-// "format": "backprop-model", "version": 1 (2 with "inputs"). It loads back wherever a model or a network file is taken.
+// "format": "backprop-model", "version": as the binary's. It loads back wherever a model or a network file is taken.
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,13 +31,14 @@
 namespace backprop::io {
 
 // Version 2 added "inputs": "uint8" (a model trained on uint8 data, read as value / 255), version 3 the
-// batch_norm entry (its scale, shift, running mean and running variance among the parameters, in that order). A
-// model is written as the oldest version that holds what it has, so that every other file is byte for byte
-// what it was; all read.
-inline constexpr unsigned kModelFormatVersion = 3;  // the newest this program reads
+// batch_norm entry (its scale, shift, running mean and running variance among the parameters, in that order),
+// version 4 "threshold" (a two-class model's kept decision threshold). A model is written as the oldest version
+// that holds what it has, so that every other file is byte for byte what it was; all read.
+inline constexpr unsigned kModelFormatVersion = 4;  // the newest this program reads
 inline constexpr unsigned kFirstModelFormatVersion = 1;
 inline constexpr unsigned kByteInputsModelFormatVersion = 2;
 inline constexpr unsigned kBatchNormModelFormatVersion = 3;
+inline constexpr unsigned kThresholdModelFormatVersion = 4;
 
 // What a model file holds (its name is the file's; the high-level API's class is backprop::Model, model.hpp).
 struct ModelFile {
@@ -50,7 +54,15 @@ struct ModelFile {
   // numbers in [0, 1] (check_byte_inputs refuses others: raw 0-255 values would be read 255 times too
   // large). Written as "inputs": "uint8" (format version 2); false: float features (or not recorded).
   bool byte_inputs = false;
+  // Two classes: the kept decision threshold on P(second class) (a row is predicted to be of the second class
+  // when its probability is at least this; `train --threshold`), which predict uses by default. Written as
+  // "threshold" (format version 4); none: the more probable class.
+  std::optional<double> threshold;
 };
+
+// Refuses (Error(bad_input) "WHERE threshold: ...") a threshold that is not a number in [0, 1] or a network
+// that does not make two classes (the threshold is on the second's probability).
+void check_threshold(std::optional<double> threshold, const NetworkSpec& network, const std::string& where);
 
 // Atomic write; on any failure the file at `path` is left as it was. Throws Error(bad_input) for an
 // unwritable destination.

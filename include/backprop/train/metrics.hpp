@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -59,16 +60,20 @@ struct RegressionMetrics {
 // the figures above.
 struct EvaluationReport {
   TaskKind task = TaskKind::classification;
+  // Two classes: the model's kept threshold, at which the figures of predicted classes (accuracy, the classes'
+  // precision, recall and F1, the confusion matrix) are taken; none: the more probable class.
+  std::optional<double> threshold;
   Metrics basic;
   ClassificationMetrics classification;
   RegressionMetrics regression;
 };
 
 // outputs (rows, output_count): softmax rows, or one sigmoid column (P(class 1); two classes). labels: rows
-// class indices in [0, class_names.size()).
+// class indices in [0, class_names.size()). threshold: the rows' predicted classes by it (predicted_class).
 ClassificationMetrics classification_metrics(std::span<const float> outputs, int output_count,
                                              std::span<const std::int32_t> labels,
-                                             const std::vector<std::string>& class_names);
+                                             const std::vector<std::string>& class_names,
+                                             std::optional<double> threshold = std::nullopt);
 
 // The ROC AUC and average precision of scores against positives (1) and negatives (0), ties as
 // scikit-learn's curves take them (one point per distinct score); NaN without both kinds of row.
@@ -93,20 +98,22 @@ RegressionMetrics regression_metrics(std::span<const float> outputs, std::span<c
 std::vector<float> network_outputs(const Network<float>& network, const Dataset& data, const Scaling& scaling,
                                    kernels::DeviceBackend* device = nullptr);
 
-// evaluate() and the figures above for a labelled data set.
+// evaluate() and the figures above for a labelled data set; with a two-class model's kept threshold, the
+// figures of predicted classes at it (basic.accuracy included).
 EvaluationReport evaluate_report(const Network<float>& network, const Dataset& data, const Scaling& scaling,
-                                 kernels::DeviceBackend* device = nullptr, int batch_size = kEvaluationBatchSize);
+                                 kernels::DeviceBackend* device = nullptr, int batch_size = kEvaluationBatchSize,
+                                 std::optional<double> threshold = std::nullopt);
 // The same from outputs already computed (rows, OUT) and the basic metrics.
 EvaluationReport report_from_outputs(const Dataset& data, std::span<const float> outputs, int output_count,
-                                     const Metrics& basic);
+                                     const Metrics& basic, std::optional<double> threshold = std::nullopt);
 
 // Every single-number figure by its name in `eval --json` (scikit-learn's function names without "_score";
 // today's "loss", "accuracy", "rmse", "mae", "rows" first), in a fixed order: what `cv` averages.
 std::vector<std::pair<std::string, double>> named_metrics(const EvaluationReport& report);
 
 // The JSON object of `eval --json` (one line): the named figures, then "classes" (label -> precision, recall,
-// f1, support), "confusion_matrix" (rows: true class) and "thresholds" for classification, "largest_errors"
-// for regression. NaN is null.
+// f1, support), "confusion_matrix" (rows: true class), "thresholds" and the kept "threshold" (when the model
+// has one) for classification, "largest_errors" for regression. NaN is null.
 std::string report_json(const EvaluationReport& report);
 
 }  // namespace backprop

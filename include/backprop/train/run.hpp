@@ -20,6 +20,7 @@
 #include "backprop/dist/communicator.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/train/checkpoint.hpp"
+#include "backprop/train/threshold.hpp"
 #include "backprop/train/trainer.hpp"
 
 namespace backprop {
@@ -52,6 +53,9 @@ struct TrainingRunSettings {
   TrainingParallelism parallelism;
   // Receives the lines for the user ("resuming from FILE: epoch E, batch B, step S"); null: none.
   std::function<void(const std::string&)> notice;
+  // A two-class model's decision threshold to keep (train/threshold.hpp), picked once training is done (f1 and
+  // youden on the validation rows); checked when the run is made. None: none kept.
+  std::optional<ThresholdChoice> threshold;
 };
 
 // Checks a RunFiles: OptionError of "checkpoint_every" outside [1, 1000000000] or without a checkpoint.
@@ -74,9 +78,12 @@ class TrainingRun {
   // train() with the checkpoints. A divergence (Error(runtime)) names the last good checkpoint.
   TrainingResult train();
   double seconds() const { return seconds_; }  // train()'s wall time
+  // The threshold settings.threshold picked after train() (the model keeps it: io::ModelFile::threshold).
+  std::optional<double> threshold() const { return threshold_; }
   // The report of the trained network (settings.files.report; nothing when empty or on ranks > 0): the
   // curves, on the validation set if there is one (else the training set) the confusion matrix and the
-  // per-class scores, the network, the sources, the recipe and the wall time. Returns whether it wrote it.
+  // per-class scores (at the kept threshold), the network, the sources, the recipe and the wall time. Returns
+  // whether it wrote it.
   bool write_report(const TrainingResult& result) const;
 
  private:
@@ -86,6 +93,7 @@ class TrainingRun {
   TrainingRunSettings settings_;
   std::unique_ptr<Checkpoints> checkpoints_;
   double seconds_ = 0;
+  std::optional<double> threshold_;
 };
 
 // The agreement of the ranks of an MPI job before training. Every rank calls it once after its set-up,

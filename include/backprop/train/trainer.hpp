@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -146,5 +147,8 @@ std::vector<std::size_t> confusion_matrix(const Network<float>& network, const D
 
 // The class a row of outputs predicts: argmax for softmax, a > 0.5 for one sigmoid output.
 int predicted_class(const float* outputs, int output_count);
+// With a two-class model's kept threshold (io::ModelFile::threshold): the second class when its probability
+// (the last output) is at least the threshold; without one, predicted_class above.
+int predicted_class(const float* outputs, int output_count, std::optional<double> threshold);
 
 }  // namespace backprop

@@ -18,6 +18,7 @@ struct TrainArguments {
   std::string checkpoint, resume, device;
   std::string sample_weight;  // a CSV column of the rows' weights in the loss
   std::string threshold;      // train: f1, youden or a number: the two-class threshold the model keeps
+  int report_importance = 0;  // train: permutation importance's shuffles per column in the report (0: none)
   std::optional<long> checkpoint_every;
   bool deterministic = false;
   std::optional<int> threads;

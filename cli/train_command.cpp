@@ -48,6 +48,8 @@ TrainingRunSettings run_settings(const TrainArguments& args, dist::Communicator&
   settings.observer = observer;
   settings.parallelism = {&communicator, args.deterministic, device};
   if (!args.threshold.empty()) settings.threshold = parse_threshold(args.threshold);
+  if (args.report_importance > 0 && args.report.empty()) throw_bad_input("--report-importance needs --report FILE");
+  settings.report_importance = args.report_importance;
   if (!args.quiet) settings.notice = [](const std::string& line) { std::printf("%s\n", line.c_str()); };
   return settings;
 }
@@ -133,6 +135,7 @@ int run_train(const TrainArguments& args) {
     mine.quiet = true;
     mine.log.clear();
     mine.report.clear();
+    mine.report_importance = 0;
     mine.checkpoint.clear();
     mine.checkpoint_every.reset();
   }
@@ -225,7 +228,12 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--log", a->log, "Write one JSON object per epoch to this file (JSON lines)");
   cmd->add_option("--report", a->report,
                   "Write a training report to this file: one self-contained HTML page (loss and accuracy or RMSE "
-                  "curves, confusion matrix, network, settings)");
+                  "curves, confusion matrix, per-class scores, ROC, precision-recall and reliability plots or the "
+                  "residuals, network, settings)");
+  cmd->add_option("--report-importance", a->report_importance,
+                  "Add each input column's permutation importance (backprop importance, this many shuffles) to the "
+                  "report, on its rows (the validation set, else the training set)")
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--checkpoint", a->checkpoint,
                   "Save the training state to this file (atomically) between epochs and every --checkpoint-every "
                   "steps, to continue with --resume");

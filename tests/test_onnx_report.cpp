@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -187,26 +188,35 @@ TEST(TrainingReport, EscapesTextAndRefusesAConfusionMatrixOfTheWrongSize) {
 
 // ---- report: rendered by headless Chromium ----
 
-TEST(CommandReport, ChromiumRendersThePage) {
+// The page at `page` rendered by headless Chromium (1200 pixels wide), or nothing where Chromium is missing.
+std::optional<Image> render(const TempDir& dir, const fs::path& page, int height) {
   const fs::path chromium = "/usr/bin/chromium";
-  if (!fs::exists(chromium))
-    GTEST_SKIP() << "SKIPPED: /usr/bin/chromium is not installed (Debian package chromium), so the report was not "
-                    "rendered; CI installs it";
+  if (!fs::exists(chromium)) return std::nullopt;
+  const fs::path screenshot = dir / (page.stem().string() + ".png");
+  // A fresh profile, nothing fetched; `timeout` so that a hung browser fails the test rather than the run.
+  const std::string command = backprop::testing::headless_chromium(chromium, dir / "profile") +
+                              " --screenshot=" + shell_word(screenshot) + " --window-size=1200," +
+                              std::to_string(height) + " " + shell_word("file://" + page.string()) + " > " +
+                              shell_word(dir / "chromium.log") + " 2>&1";
+  const int status = std::system(command.c_str());
+  EXPECT_TRUE(fs::exists(screenshot)) << "chromium wrote no screenshot (status " << status << "):\n"
+                                      << read_text(dir / "chromium.log");
+  if (!fs::exists(screenshot)) return Image{};
+  return decode_png(read_text(screenshot));
+}
+
+constexpr const char* kNoChromium = "SKIPPED: /usr/bin/chromium is not installed (Debian package chromium), so the "
+                                    "report was not rendered; CI installs it";
+
+TEST(CommandReport, ChromiumRendersThePage) {
   TempDir dir;
   const std::string html = train_with_report(dir);
   ASSERT_FALSE(html.empty());
-  const fs::path screenshot = dir / "report.png";
-  // A fresh profile, nothing fetched; `timeout` so that a hung browser fails the test rather than the run.
-  const std::string command = backprop::testing::headless_chromium(chromium, dir / "profile") +
-                              " --screenshot=" + shell_word(screenshot) + " --window-size=1200,1600 " +
-                              shell_word("file://" + (dir / "report.html").string()) + " > " +
-                              shell_word(dir / "chromium.log") + " 2>&1";
-  const int status = std::system(command.c_str());
-  ASSERT_TRUE(fs::exists(screenshot)) << "chromium wrote no screenshot (status " << status << "):\n"
-                                      << read_text(dir / "chromium.log");
-  const Image image = decode_png(read_text(screenshot));
+  const std::optional<Image> rendered = render(dir, dir / "report.html", 3200);
+  if (!rendered) GTEST_SKIP() << kNoChromium;
+  const Image& image = *rendered;
   ASSERT_EQ(image.width, 1200);
-  ASSERT_EQ(image.height, 1600);
+  ASSERT_EQ(image.height, 3200);
 
   // Not blank: the page's background is a light grey (#f4f6f9) and its sections white; text, grid,
   // curves and the confusion matrix's shading are the rest.
@@ -217,6 +227,35 @@ TEST(CommandReport, ChromiumRendersThePage) {
   // The SVG was drawn: the training curve's blue (#1f77b4) and the validation curve's orange (#ff7f0e).
   EXPECT_GT(count_pixels_near(image, 0x1f, 0x77, 0xb4, 24), 200u) << "no training curve in the screenshot";
   EXPECT_GT(count_pixels_near(image, 0xff, 0x7f, 0x0e, 24), 200u) << "no validation curve in the screenshot";
+  // Three classes: the third class's curves against the rest in green (#2ca02c), and the reliability plot's
+  // count bars (#c9d3e0).
+  EXPECT_THAT(html, HasSubstr("ROC curves, each class against the rest"));
+  EXPECT_GT(count_pixels_near(image, 0x2c, 0xa0, 0x2c, 24), 150u) << "no third class's curve in the screenshot";
+  EXPECT_GT(count_pixels_near(image, 0xc9, 0xd3, 0xe0, 6), 150u) << "no reliability bars in the screenshot";
+}
+
+// A regression's page: the residual plot's points and the permutation importance's bars (#3b7dd8).
+TEST(CommandReport, ChromiumRendersTheResidualsAndTheImportance) {
+  TempDir dir;
+  const fs::path page = dir / "f.html";
+  const auto result = run_backprop("train " + shell_word(source_path("examples/noisy-function.json")) + " --data " +
+                                   shell_word(source_path("examples/data/noisy-function.csv")) +
+                                   " --epochs 3 --quiet --out " + shell_word(dir / "f.model") + " --report " +
+                                   shell_word(page) + " --report-importance 2");
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  const std::string html = read_text(page);
+  EXPECT_THAT(html, HasSubstr("<h2>Residuals (validation set, 400 rows)</h2>"));
+  EXPECT_THAT(html, HasSubstr("<h2>Permutation importance (validation set, 400 rows)</h2>"));
+  EXPECT_THAT(html, HasSubstr("over 2 shuffles"));
+  const std::optional<Image> rendered = render(dir, page, 2400);
+  if (!rendered) GTEST_SKIP() << kNoChromium;
+  ASSERT_EQ(rendered->height, 2400);
+  // The residuals' dots in the training blue, below the loss and RMSE charts (which end above y = 560 at this
+  // width): the lower part of the page holds no other curve.
+  Image lower = *rendered;
+  lower.pixels.erase(lower.pixels.begin(), lower.pixels.begin() + 560 * lower.width);
+  EXPECT_GT(count_pixels_near(lower, 0x1f, 0x77, 0xb4, 24), 200u) << "no residual points in the screenshot";
+  EXPECT_GT(count_pixels_near(*rendered, 0x3b, 0x7d, 0xd8, 12), 100u) << "no importance bars in the screenshot";
 }
 
 }  // namespace

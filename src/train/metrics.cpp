@@ -137,6 +137,28 @@ std::vector<CurvePoint> precision_recall_curve(std::span<const double> scores, s
   return points;
 }
 
+std::vector<CalibrationBin> calibration_curve(std::span<const double> scores, std::span<const std::uint8_t> positive,
+                                              int bins) {
+  const double width = 1.0 / bins;  // numpy's linspace(0, 1, bins + 1): edge i is i * width
+  std::vector<CalibrationBin> all(static_cast<std::size_t>(bins));
+  std::vector<double> sums(all.size(), 0.0), positives(all.size(), 0.0);
+  for (std::size_t r = 0; r < scores.size(); ++r) {
+    std::size_t bin = 0;  // the inner edges below the score
+    while (bin + 1 < all.size() && static_cast<double>(bin + 1) * width < scores[r]) ++bin;
+    sums[bin] += scores[r];
+    positives[bin] += positive[r];
+    ++all[bin].count;
+  }
+  std::vector<CalibrationBin> kept;
+  for (std::size_t b = 0; b < all.size(); ++b) {
+    if (all[b].count == 0) continue;
+    const auto count = static_cast<double>(all[b].count);
+    kept.push_back({static_cast<double>(b) * width, b + 1 == all.size() ? 1.0 : static_cast<double>(b + 1) * width,
+                    sums[b] / count, positives[b] / count, all[b].count});
+  }
+  return kept;
+}
+
 namespace {
 
 // Precision, recall, F1 and support per class from the confusion matrix, and their macro and weighted means

@@ -263,38 +263,176 @@ svg.curve { width: 100%; height: auto; max-width: 360px; }
 svg .chance { stroke: #b7bfcc; stroke-width: 1; stroke-dasharray: 4 4; }
 td.bar { width: 240px; }
 td.bar div { background: #3b7dd8; height: 12px; border-radius: 2px; }
+svg .count { fill: #c9d3e0; }
 )";
 
-// A curve in the unit square (ROC: with the diagonal of chance), axes from 0 to 1 by 0.2.
-std::string curve_chart(const std::string& x_label, const std::string& y_label, const std::vector<CurvePoint>& curve,
-                        bool diagonal) {
-  const double left = 52, top = 16, size = 260;
-  auto x_of = [&](double x) { return left + x * size; };
-  auto y_of = [&](double y) { return top + (1 - y) * size; };
+// The colours of one curve per class (matplotlib's "tab10"), in class order, cycling past ten.
+constexpr const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+// A plot's numbers at full precision, for a data-values attribute: "x y;x y;...".
+std::string data_values(const std::vector<CurvePoint>& points) {
+  std::string text;
+  for (const CurvePoint& p : points)
+    text += (text.empty() ? "" : ";") + format_general(p.x, 17) + " " + format_general(p.y, 17);
+  return text;
+}
+
+struct NamedCurve {
+  std::string key;     // data-name: "roc", "precision_recall", "roc:CLASS", ...
+  std::string legend;  // empty: none
+  const char* color;
+  const std::vector<CurvePoint>* points;
+};
+
+// The unit square's axes, grid and labels (0 to 1 by 0.2), from a 330 x 330 SVG's opening tag; ROC and the
+// reliability plot add the diagonal. x_of and y_of map a point into it.
+constexpr double kSquareLeft = 52, kSquareTop = 16, kSquareSize = 260;
+double square_x(double x) { return kSquareLeft + x * kSquareSize; }
+double square_y(double y) { return kSquareTop + (1 - y) * kSquareSize; }
+
+std::string unit_square(const std::string& x_label, const std::string& y_label, bool diagonal) {
   std::string svg = "<svg class=\"curve\" viewBox=\"0 0 330 330\" width=\"330\" height=\"330\" role=\"img\" "
                     "aria-label=\"" + html_escape(y_label + " against " + x_label) + "\">\n";
   for (int i = 0; i <= 5; ++i) {
     const std::string at = format_fixed(i * 0.2, 1);
-    svg += "<line class=\"grid\" x1=\"" + coordinate(left) + "\" x2=\"" + coordinate(left + size) + "\" y1=\"" +
-           coordinate(y_of(i * 0.2)) + "\" y2=\"" + coordinate(y_of(i * 0.2)) + "\"/>\n";
-    svg += "<text class=\"tick\" x=\"" + coordinate(left - 6) + "\" y=\"" + coordinate(y_of(i * 0.2)) +
+    svg += "<line class=\"grid\" x1=\"" + coordinate(square_x(0)) + "\" x2=\"" + coordinate(square_x(1)) +
+           "\" y1=\"" + coordinate(square_y(i * 0.2)) + "\" y2=\"" + coordinate(square_y(i * 0.2)) + "\"/>\n";
+    svg += "<text class=\"tick\" x=\"" + coordinate(kSquareLeft - 6) + "\" y=\"" + coordinate(square_y(i * 0.2)) +
            "\" text-anchor=\"end\" dy=\"0.32em\">" + at + "</text>\n";
-    svg += "<text class=\"tick\" x=\"" + coordinate(x_of(i * 0.2)) + "\" y=\"" + coordinate(top + size + 16) +
-           "\" text-anchor=\"middle\">" + at + "</text>\n";
+    svg += "<text class=\"tick\" x=\"" + coordinate(square_x(i * 0.2)) + "\" y=\"" +
+           coordinate(kSquareTop + kSquareSize + 16) + "\" text-anchor=\"middle\">" + at + "</text>\n";
   }
-  svg += "<line class=\"axis\" x1=\"" + coordinate(left) + "\" x2=\"" + coordinate(left) + "\" y1=\"" +
-         coordinate(top) + "\" y2=\"" + coordinate(top + size) + "\"/>\n";
+  svg += "<line class=\"axis\" x1=\"" + coordinate(kSquareLeft) + "\" x2=\"" + coordinate(kSquareLeft) + "\" y1=\"" +
+         coordinate(kSquareTop) + "\" y2=\"" + coordinate(kSquareTop + kSquareSize) + "\"/>\n";
   if (diagonal)
-    svg += "<line class=\"chance\" x1=\"" + coordinate(x_of(0)) + "\" x2=\"" + coordinate(x_of(1)) + "\" y1=\"" +
-           coordinate(y_of(0)) + "\" y2=\"" + coordinate(y_of(1)) + "\"/>\n";
-  std::string points;
-  for (const CurvePoint& p : curve) points += coordinate(x_of(p.x)) + "," + coordinate(y_of(p.y)) + " ";
-  svg += "<polyline class=\"series\" stroke=\"" + std::string(kTrainColor) + "\" points=\"" + points + "\"/>\n";
-  svg += "<text class=\"label\" x=\"" + coordinate(left + size / 2) + "\" y=\"324\" text-anchor=\"middle\">" +
-         html_escape(x_label) + "</text>\n";
-  svg += "<text class=\"label\" transform=\"translate(14 " + coordinate(top + size / 2) +
+    svg += "<line class=\"chance\" x1=\"" + coordinate(square_x(0)) + "\" x2=\"" + coordinate(square_x(1)) +
+           "\" y1=\"" + coordinate(square_y(0)) + "\" y2=\"" + coordinate(square_y(1)) + "\"/>\n";
+  svg += "<text class=\"label\" x=\"" + coordinate(kSquareLeft + kSquareSize / 2) +
+         "\" y=\"324\" text-anchor=\"middle\">" + html_escape(x_label) + "</text>\n";
+  svg += "<text class=\"label\" transform=\"translate(14 " + coordinate(kSquareTop + kSquareSize / 2) +
          ") rotate(-90)\" text-anchor=\"middle\">" + html_escape(y_label) + "</text>\n";
+  return svg;
+}
+
+// Curves in the unit square (ROC: with the diagonal of chance), each a polyline whose data-values are its
+// points; a legend where they are named.
+std::string curve_chart(const std::string& x_label, const std::string& y_label, const std::vector<NamedCurve>& curves,
+                        bool diagonal) {
+  std::string svg = unit_square(x_label, y_label, diagonal);
+  // The legend where the curves seldom go: bottom right for ROC (above the diagonal), bottom left for
+  // precision-recall.
+  double legend_y = square_y(0) - 12 - 15 * static_cast<double>(curves.size() - 1);
+  const double legend_x = diagonal ? square_x(1) - 96 : square_x(0) + 10;
+  for (const NamedCurve& curve : curves) {
+    std::string points;
+    for (const CurvePoint& p : *curve.points) points += coordinate(square_x(p.x)) + "," + coordinate(square_y(p.y)) + " ";
+    svg += "<polyline class=\"series\" stroke=\"" + std::string(curve.color) + "\" data-name=\"" +
+           html_escape(curve.key) + "\" data-values=\"" + data_values(*curve.points) + "\" points=\"" + points +
+           "\"><title>" + html_escape(curve.legend) + "</title></polyline>\n";
+    if (curve.legend.empty()) continue;
+    svg += "<line x1=\"" + coordinate(legend_x) + "\" x2=\"" + coordinate(legend_x + 16) + "\" y1=\"" +
+           coordinate(legend_y) + "\" y2=\"" + coordinate(legend_y) + "\" stroke=\"" + curve.color +
+           "\" stroke-width=\"3\"/><text class=\"tick\" x=\"" + coordinate(legend_x + 20) + "\" y=\"" +
+           coordinate(legend_y) + "\" dy=\"0.32em\">" + html_escape(curve.legend) + "</text>\n";
+    legend_y += 15;
+  }
   return svg + "</svg>\n";
+}
+
+// The reliability plot: each bin's mean predicted probability against its fraction of positives (the
+// diagonal is a calibrated model), the bins' row counts as bars along the bottom, and a table of the bins.
+std::string calibration_section(const TrainingReport& report, const std::string& rows) {
+  const std::vector<CalibrationBin>& bins = report.calibration;
+  std::vector<CurvePoint> points;
+  std::size_t most = 1;
+  std::string values;
+  for (const CalibrationBin& b : bins) {
+    points.push_back({b.mean_predicted, b.fraction_positive});
+    most = std::max(most, b.count);
+    values += (values.empty() ? "" : ";") + format_general(b.mean_predicted, 17) + " " +
+              format_general(b.fraction_positive, 17) + " " + std::to_string(b.count);
+  }
+  std::string svg = unit_square("mean predicted probability", "fraction of positives", true);
+  for (const CalibrationBin& b : bins) {  // the counts: bars up to a fifth of the square
+    const double height = 0.2 * kSquareSize * static_cast<double>(b.count) / static_cast<double>(most);
+    svg += "<rect class=\"count\" x=\"" + coordinate(square_x(b.low) + 1) + "\" y=\"" +
+           coordinate(square_y(0) - height) + "\" width=\"" + coordinate((b.high - b.low) * kSquareSize - 2) +
+           "\" height=\"" + coordinate(height) + "\"><title>" + std::to_string(b.count) + " rows</title></rect>\n";
+  }
+  std::string line;
+  for (const CurvePoint& p : points) line += coordinate(square_x(p.x)) + "," + coordinate(square_y(p.y)) + " ";
+  svg += "<polyline class=\"series\" stroke=\"" + std::string(kTrainColor) + "\" data-name=\"calibration\" "
+         "data-values=\"" + values + "\" points=\"" + line + "\"/>\n";
+  for (const CalibrationBin& b : bins)
+    svg += "<circle cx=\"" + coordinate(square_x(b.mean_predicted)) + "\" cy=\"" +
+           coordinate(square_y(b.fraction_positive)) + "\" r=\"3.5\" fill=\"" + kTrainColor + "\"><title>" +
+           html_escape(format_fixed(b.low, 1) + " to " + format_fixed(b.high, 1) + ": " + std::to_string(b.count) +
+                       " rows, mean predicted " + metric_text(b.mean_predicted) + ", positives " +
+                       metric_text(b.fraction_positive)) +
+           "</title></circle>\n";
+  std::string table = "<table class=\"data\">\n<tr><th>bin</th><th>rows</th><th>mean predicted</th>"
+                      "<th>fraction of positives</th></tr>\n";
+  for (const CalibrationBin& b : bins)
+    table += "<tr><td>" + format_fixed(b.low, 1) + " to " + format_fixed(b.high, 1) + "</td><td class=\"number\">" +
+             std::to_string(b.count) + "</td><td class=\"number\">" + metric_text(b.mean_predicted) +
+             "</td><td class=\"number\">" + metric_text(b.fraction_positive) + "</td></tr>\n";
+  return "<section>\n<h2>Reliability (calibration) plot" + rows + "</h2>\n<p class=\"note\">" +
+         html_escape(report.calibration_of) + ", in 10 equal bins; bars: the rows in each bin.</p>\n<div class=\"columns\">" +
+         svg + "</svg>\n" + table + "</table>\n</div>\n</section>\n";
+}
+
+// Regression: each drawn row's residual (prediction - target) against its prediction, with the zero line.
+std::string residual_section(const TrainingReport& report, const std::string& rows) {
+  const std::vector<CurvePoint>& points = report.residuals;
+  constexpr double width = 640, height = 320, left = 68, right = 18, top = 18, bottom = 46;
+  double x_low = INFINITY, x_high = -INFINITY, y_low = 0, y_high = 0;
+  for (const CurvePoint& p : points)
+    x_low = std::min(x_low, p.x), x_high = std::max(x_high, p.x), y_low = std::min(y_low, p.y),
+    y_high = std::max(y_high, p.y);
+  if (!(x_low < x_high)) x_low -= 1, x_high += 1;
+  if (!(y_low < y_high)) y_low -= 1, y_high += 1;
+  auto x_of = [&](double x) { return left + (x - x_low) / (x_high - x_low) * (width - left - right); };
+  auto y_of = [&](double y) { return top + (y_high - y) / (y_high - y_low) * (height - top - bottom); };
+  std::string svg = "<svg class=\"chart\" viewBox=\"0 0 640 320\" width=\"640\" height=\"320\" role=\"img\" "
+                    "aria-label=\"residual against prediction\">\n";
+  for (int i = 0; i <= 4; ++i) {
+    const double x = x_low + (x_high - x_low) * i / 4, y = y_low + (y_high - y_low) * i / 4;
+    svg += "<line class=\"grid\" x1=\"" + coordinate(left) + "\" x2=\"" + coordinate(width - right) + "\" y1=\"" +
+           coordinate(y_of(y)) + "\" y2=\"" + coordinate(y_of(y)) + "\"/><text class=\"tick\" x=\"" +
+           coordinate(left - 6) + "\" y=\"" + coordinate(y_of(y)) + "\" text-anchor=\"end\" dy=\"0.32em\">" +
+           html_escape(format_general(y, 4)) + "</text><text class=\"tick\" x=\"" + coordinate(x_of(x)) + "\" y=\"" +
+           coordinate(height - bottom + 16) + "\" text-anchor=\"middle\">" + html_escape(format_general(x, 4)) +
+           "</text>\n";
+  }
+  svg += "<line class=\"chance\" x1=\"" + coordinate(left) + "\" x2=\"" + coordinate(width - right) + "\" y1=\"" +
+         coordinate(y_of(0)) + "\" y2=\"" + coordinate(y_of(0)) + "\"/>\n<g class=\"points\" fill=\"" + kTrainColor +
+         "\" data-name=\"residuals\" data-values=\"" + data_values(points) + "\">\n";
+  for (const CurvePoint& p : points)
+    svg += "<circle cx=\"" + coordinate(x_of(p.x)) + "\" cy=\"" + coordinate(y_of(p.y)) + "\" r=\"2\"/>";
+  svg += "\n</g>\n<text class=\"label\" x=\"" + coordinate((left + width - right) / 2) + "\" y=\"" +
+         coordinate(height - 8) + "\" text-anchor=\"middle\">prediction</text>\n<text class=\"label\" "
+         "transform=\"translate(16 " + coordinate(top + (height - top - bottom) / 2) +
+         ") rotate(-90)\" text-anchor=\"middle\">residual (prediction - target)</text>\n</svg>\n";
+  const std::string drawn = points.size() < report.residual_rows ? " (every few rows drawn)" : "";
+  return "<section>\n<h2>Residuals" + rows + "</h2>\n" + svg + "<p class=\"note\">" +
+         std::to_string(report.residual_rows) + " rows" + drawn + "; the dashed line is a residual of 0.</p>\n</section>\n";
+}
+
+// Permutation importance: each input column's mean drop with its standard deviation, a bar of the mean.
+std::string importance_section(const TrainingReport& report, const std::string& rows) {
+  double most = 0;
+  for (const ColumnImportance& c : report.importance) most = std::max(most, c.mean);
+  std::string table = "<table class=\"data\">\n<tr><th>column</th><th>mean drop</th><th>std</th><th></th></tr>\n";
+  for (const ColumnImportance& c : report.importance)
+    table += "<tr data-values=\"" + format_general(c.mean, 17) + " " + format_general(c.std, 17) + "\"><td>" +
+             html_escape(c.name) + "</td><td class=\"number\">" + metric_text(c.mean) + "</td><td class=\"number\">" +
+             metric_text(c.std) + "</td><td class=\"bar\"><div style=\"width:" +
+             format_fixed(most > 0 ? 100 * std::clamp(c.mean / most, 0.0, 1.0) : 0.0, 1) + "%\"></div></td></tr>\n";
+  return "<section>\n<h2>Permutation importance" + rows + "</h2>\n<p class=\"note\">" +
+         html_escape("The drop of " + report.importance_metric + " when a column's values are shuffled among the "
+                     "rows, over " + std::to_string(report.importance_repeats) + " shuffles (backprop importance).") +
+         "</p>\n" + table + "</table>\n</section>\n";
 }
 
 // Each class's precision, recall and F1, with a bar of its F1.
@@ -310,8 +448,9 @@ std::string class_scores_table(const std::vector<ClassScores>& classes) {
   return table + "</table>\n";
 }
 
-// The per-class scores and, for two classes, the ROC and precision-recall curves (on the confusion matrix's
-// rows).
+// The per-class scores, the ROC and precision-recall curves (of P(second class), or of each class against the
+// rest), the reliability plot, the residuals and the importance: what the report has of them (on the confusion
+// matrix's rows, or the regression's).
 std::string evaluation_sections(const TrainingReport& report) {
   std::string html;
   const std::string rows =
@@ -321,10 +460,31 @@ std::string evaluation_sections(const TrainingReport& report) {
             class_scores_table(report.class_scores) + "</section>\n";
   if (!report.roc.empty())
     html += "<div class=\"charts\">\n<section>\n<h2>ROC curve (AUC " + metric_text(report.roc_auc) + ")</h2>\n" +
-            curve_chart("false positive rate", "true positive rate", report.roc, true) +
+            curve_chart("false positive rate", "true positive rate", {{"roc", "", kTrainColor, &report.roc}}, true) +
             "</section>\n<section>\n<h2>Precision-recall curve (average precision " +
             metric_text(report.average_precision) + ")</h2>\n" +
-            curve_chart("recall", "precision", report.precision_recall, false) + "</section>\n</div>\n";
+            curve_chart("recall", "precision", {{"precision_recall", "", kTrainColor, &report.precision_recall}}, false) +
+            "</section>\n</div>\n";
+  if (!report.class_curves.empty()) {
+    std::vector<NamedCurve> roc, precision_recall;
+    for (std::size_t c = 0; c < report.class_curves.size(); ++c) {
+      const TrainingReport::ClassCurves& curves = report.class_curves[c];
+      const char* color = kPalette[c % std::size(kPalette)];
+      roc.push_back({"roc:" + curves.name, curves.name + " (" + metric_text(curves.roc_auc, 3) + ")", color,
+                     &curves.roc});
+      precision_recall.push_back({"precision_recall:" + curves.name,
+                                  curves.name + " (" + metric_text(curves.average_precision, 3) + ")", color,
+                                  &curves.precision_recall});
+    }
+    html += "<div class=\"charts\">\n<section>\n<h2>ROC curves, each class against the rest" + rows + "</h2>\n" +
+            curve_chart("false positive rate", "true positive rate", roc, true) +
+            "<p class=\"note\">In brackets: each class's AUC.</p>\n</section>\n<section>\n<h2>Precision-recall "
+            "curves, each class against the rest</h2>\n" + curve_chart("recall", "precision", precision_recall, false) +
+            "<p class=\"note\">In brackets: each class's average precision.</p>\n</section>\n</div>\n";
+  }
+  if (!report.calibration.empty()) html += calibration_section(report, rows);
+  if (!report.residuals.empty()) html += residual_section(report, rows);
+  if (!report.importance.empty()) html += importance_section(report, rows);
   return html;
 }
 

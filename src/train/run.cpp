@@ -11,6 +11,7 @@
 #include "backprop/io/write_file.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/train/fingerprint.hpp"
+#include "backprop/train/importance.hpp"
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/report.hpp"
 
@@ -161,6 +162,68 @@ TrainingResult TrainingRun::train() {
   return result;
 }
 
+namespace {
+
+// P(class c) of each row, and whether the row is of class c.
+void one_class(std::span<const float> outputs, int width, const Dataset& rows, int c, std::vector<double>& scores,
+               std::vector<std::uint8_t>& positive) {
+  const auto w = static_cast<std::size_t>(width);
+  for (std::size_t r = 0; r < rows.rows; ++r) {
+    scores[r] = width == 1 ? (c == 1 ? outputs[r] : 1.0 - outputs[r]) : outputs[r * w + static_cast<std::size_t>(c)];
+    positive[r] = rows.labels[r] == c ? 1 : 0;
+  }
+}
+
+// The classification's figures of the report on `rows` (the validation set, else the training set).
+void add_classification_figures(TrainingReport& report, std::span<const float> outputs, int width, const Dataset& rows,
+                                std::optional<double> threshold) {
+  const ClassificationMetrics m = classification_metrics(outputs, width, rows.labels, rows.class_names, threshold);
+  report.confusion = m.confusion;
+  report.class_names = rows.class_names;
+  report.class_scores = m.classes;
+  const int classes = static_cast<int>(rows.class_names.size());
+  std::vector<double> scores(rows.rows);
+  std::vector<std::uint8_t> positive(rows.rows);
+  if (classes == 2) {  // the curves of P(second class)
+    one_class(outputs, width, rows, 1, scores, positive);
+    report.roc = roc_curve(scores, positive);
+    report.precision_recall = precision_recall_curve(scores, positive);
+    report.roc_auc = m.roc_auc;
+    report.average_precision = m.average_precision;
+    report.calibration = calibration_curve(scores, positive);
+    report.calibration_of = "P(" + rows.class_names[1] + ") against the rows of class " + rows.class_names[1];
+    return;
+  }
+  for (int c = 0; c < classes; ++c) {
+    one_class(outputs, width, rows, c, scores, positive);
+    report.class_curves.push_back({rows.class_names[static_cast<std::size_t>(c)], roc_curve(scores, positive),
+                                   precision_recall_curve(scores, positive), roc_auc(scores, positive),
+                                   average_precision(scores, positive)});
+  }
+  // The most probable class's probability against whether it is the true class (top-label calibration).
+  const auto w = static_cast<std::size_t>(width);
+  for (std::size_t r = 0; r < rows.rows; ++r) {
+    const int predicted = predicted_class(outputs.data() + r * w, width);
+    scores[r] = outputs[r * w + static_cast<std::size_t>(predicted)];
+    positive[r] = rows.labels[r] == predicted ? 1 : 0;
+  }
+  report.calibration = calibration_curve(scores, positive);
+  report.calibration_of = "the most probable class's probability against the rows where it is the true class";
+}
+
+// The regression's residuals on `rows`: every output of every n-th row, at most kMostResidualPoints points.
+void add_regression_figures(TrainingReport& report, std::span<const float> outputs, int width, const Dataset& rows) {
+  const auto w = static_cast<std::size_t>(width);
+  const std::size_t points = rows.rows * w;
+  const std::size_t every = points <= kMostResidualPoints ? 1 : (points + kMostResidualPoints - 1) / kMostResidualPoints;
+  for (std::size_t r = 0; r < rows.rows; r += every)
+    for (std::size_t o = 0; o < w; ++o)
+      report.residuals.push_back({outputs[r * w + o], static_cast<double>(outputs[r * w + o]) - rows.targets[r * w + o]});
+  report.residual_rows = rows.rows;
+}
+
+}  // namespace
+
 bool TrainingRun::write_report(const TrainingResult& result) const {
   if (settings_.files.report.empty() || !writes_files(settings_.parallelism)) return false;
   const Dataset& train_data = data_.train;
@@ -170,29 +233,20 @@ bool TrainingRun::write_report(const TrainingResult& result) const {
   report.title = sources.title;
   report.spec = network_.spec();
   report.result = result;
-  if (train_data.task == TaskKind::classification) {
-    const Dataset& counted = validation ? *validation : train_data;
-    const std::vector<float> outputs = network_outputs(network_, counted, data_.scaling);  // (rows, OUT)
-    const int width = network_.output_size();
-    const ClassificationMetrics m =
-        classification_metrics(outputs, width, counted.labels, counted.class_names, threshold_);
-    report.confusion = m.confusion;
-    report.class_names = train_data.class_names;
-    report.class_scores = m.classes;
-    if (counted.class_names.size() == 2) {  // the curves of P(second class)
-      std::vector<double> scores(counted.rows);
-      std::vector<std::uint8_t> positive(counted.rows);
-      for (std::size_t r = 0; r < counted.rows; ++r) {
-        scores[r] = outputs[r * static_cast<std::size_t>(width) + static_cast<std::size_t>(width - 1)];
-        positive[r] = counted.labels[r] == 1 ? 1 : 0;
-      }
-      report.roc = roc_curve(scores, positive);
-      report.precision_recall = precision_recall_curve(scores, positive);
-      report.roc_auc = m.roc_auc;
-      report.average_precision = m.average_precision;
-    }
-    report.confusion_data = std::string(validation ? "validation set, " : "training set, ") +
-                            std::to_string(counted.rows) + (counted.rows == 1 ? " row" : " rows");
+  const Dataset& counted = validation ? *validation : train_data;
+  const std::vector<float> outputs = network_outputs(network_, counted, data_.scaling);  // (rows, OUT)
+  if (train_data.task == TaskKind::classification)
+    add_classification_figures(report, outputs, network_.output_size(), counted, threshold_);
+  else
+    add_regression_figures(report, outputs, network_.output_size(), counted);
+  report.confusion_data = std::string(validation ? "validation set, " : "training set, ") +
+                          std::to_string(counted.rows) + (counted.rows == 1 ? " row" : " rows");
+  if (settings_.report_importance > 0) {
+    const ImportanceResult importance = permutation_importance(network_, counted, data_.scaling, "",
+                                                               settings_.report_importance, network_.spec().seed);
+    report.importance = importance.columns;
+    report.importance_metric = importance.metric;
+    report.importance_repeats = settings_.report_importance;
   }
   if (!sources.network.empty()) report.settings.emplace_back("network file", sources.network);
   report.settings.emplace_back("training data", sources.training_data);

@@ -343,3 +343,86 @@ def test_network_fit_and_mlpclassifier_keep_and_use_the_threshold(tmp_path):
     np.testing.assert_array_equal(picked.predict(X), np.where(proba[:, 1] >= picked.network_.threshold, "yes", "no"))
     with pytest.raises(ValueError, match="needs validation rows"):
         MLPClassifier(hidden_layer_sizes=(6,), max_iter=2, threshold="f1").fit(X, labels)
+
+
+# ---- the training report's plots: the numbers behind them against scikit-learn ----
+
+def report_values(page, name):
+    """The rows of numbers of the plot element named `name` (its data-values attribute, full precision)."""
+    import re
+    found = re.search(r'data-name="%s" data-values="([^"]*)"' % re.escape(name), page)
+    assert found, f"no plot named {name} in the report"
+    return np.array([[float(v) for v in row.split(" ")] for row in found.group(1).split(";")])
+
+
+def check_calibration(page, y_true, score):
+    from sklearn.calibration import calibration_curve
+    ours = report_values(page, "calibration")
+    prob_true, prob_pred = calibration_curve(y_true, score, n_bins=10)
+    counts = np.bincount(np.searchsorted(np.linspace(0, 1, 11)[1:-1], score), minlength=10)
+    np.testing.assert_allclose(ours[:, 0], prob_pred, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(ours[:, 1], prob_true, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(ours[:, 2], counts[counts > 0])
+
+
+def check_curves(page, suffix, y_true, score):
+    fpr, tpr, _ = metrics.roc_curve(y_true, score, drop_intermediate=False)
+    np.testing.assert_allclose(report_values(page, "roc" + suffix), np.column_stack([fpr, tpr]), rtol=1e-12, atol=0)
+    precision, recall, _ = metrics.precision_recall_curve(y_true, score)
+    # scikit-learn's points from recall 0 up, stopping where the recall first reaches 1; ours go on through
+    # every lower score (at recall 1).
+    reference = np.column_stack([recall[::-1], precision[::-1]])
+    ours = report_values(page, "precision_recall" + suffix)
+    np.testing.assert_allclose(ours[: len(reference)], reference, rtol=1e-12, atol=0)
+    assert np.all(ours[len(reference):, 0] == 1.0)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_report_curves_and_reliability_are_sklearns(tmp_path, classes):
+    rng = np.random.default_rng(classes)
+    files = []
+    for name, rows in (("train", 300), ("validation", 200)):
+        X = rng.normal(size=(rows, 2))
+        y = np.argmax(X @ np.array([[1.0, -0.5, 0.2], [0.3, 0.8, -1.0]])[:, :classes] + 0.6 * rng.normal(size=(rows, classes)), axis=1)
+        files.append(write_csv(tmp_path / f"{name}.csv", X, y))
+    network = network_file(tmp_path / "net.json", 2, [(6, "tanh"), (classes, "softmax")], "softmax_ce", seed=4)
+    model, page = tmp_path / "model.bin", tmp_path / "report.html"
+    run("train", network, "--data", files[0], "--validation", files[1], "--epochs", 8, "--quiet", "--out", model,
+        "--report", page)
+    html = page.read_text()
+    y = np.genfromtxt(files[1], delimiter=",", names=True)["y0"].astype(int)
+    _, p = predicted_probabilities(model, files[1], tmp_path)
+    if classes == 2:
+        check_curves(html, "", y, p[:, 1])
+        check_calibration(html, y, p[:, 1])
+    else:
+        for c in range(classes):
+            check_curves(html, f":{c}", (y == c).astype(int), p[:, c])
+        check_calibration(html, (p.argmax(axis=1) == y).astype(int), p.max(axis=1))  # the top label's
+
+
+def test_report_residuals_and_importance_are_predicts_and_importances(tmp_path):
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(300, 3))
+    y = 2 * X[:, 0] - X[:, 1] + 0.1 * rng.normal(size=300)
+    data = write_csv(tmp_path / "data.csv", X, y)
+    validation = write_csv(tmp_path / "validation.csv", X[:120], y[:120])
+    network = network_file(tmp_path / "net.json", 3, [(8, "tanh"), (1, "identity")], "mse", seed=6)
+    model, page = tmp_path / "model.bin", tmp_path / "report.html"
+    run("train", network, "--data", data, "--validation", validation, "--epochs", 10, "--quiet", "--out", model,
+        "--report", page, "--report-importance", 3)
+    html = page.read_text()
+    out = tmp_path / "predictions.csv"
+    run("predict", model, "--data", validation, "--out", out)
+    predicted = np.genfromtxt(out, delimiter=",", names=True)["y_y0"].astype(np.float32).astype(np.float64)
+    target = np.genfromtxt(validation, delimiter=",", names=True)["y0"].astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(report_values(html, "residuals"), np.column_stack([predicted, predicted - target]),
+                               rtol=1e-12, atol=0)
+    # The importance: `backprop importance` on the same rows, with the network's seed and the same shuffles.
+    ours = json.loads(run("importance", model, "--data", validation, "--repeats", 3, "--seed", 6, "--json"))
+    import re
+    rows = re.findall(r'<tr data-values="([^ "]+) ([^"]+)"><td>([^<]*)</td>', html)
+    assert [name for _, _, name in rows] == [c["name"] for c in ours["columns"]]
+    for (mean, std, _), column in zip(rows, ours["columns"]):
+        assert float(mean) == column["mean"] and float(std) == column["std"]
+    assert "The drop of r2" in html

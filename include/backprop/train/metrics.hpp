@@ -90,6 +90,17 @@ struct CurvePoint {
 std::vector<CurvePoint> roc_curve(std::span<const double> scores, std::span<const std::uint8_t> positive);
 std::vector<CurvePoint> precision_recall_curve(std::span<const double> scores, std::span<const std::uint8_t> positive);
 
+// A reliability (calibration) plot's bins, as sklearn.calibration.calibration_curve(strategy="uniform") makes
+// them: `bins` equal bins of [0, 1], a score in the first bin whose upper edge is at least it (numpy's
+// searchsorted); each non-empty bin's mean score, fraction of positives and row count, in order.
+struct CalibrationBin {
+  double low = 0, high = 0;                             // the bin's edges
+  double mean_predicted = 0, fraction_positive = 0;     // calibration_curve's prob_pred and prob_true
+  std::size_t count = 0;                                // rows in the bin
+};
+std::vector<CalibrationBin> calibration_curve(std::span<const double> scores, std::span<const std::uint8_t> positive,
+                                              int bins = 10);
+
 // outputs and targets (rows, output_count); the `largest` rows by their largest absolute error.
 RegressionMetrics regression_metrics(std::span<const float> outputs, std::span<const float> targets,
                                      int output_count, std::size_t largest = 5);

@@ -1,7 +1,10 @@
 // The training report (`backprop train ... --report FILE.html`): one self-contained HTML page, readable
 // offline (inline CSS and SVG; no script, font, image or link to fetch): the loss per epoch for training
-// and validation, the accuracy (classification) or RMSE (regression) per epoch, the confusion matrix
-// (classification), the network's layers and parameter counts, and the run's settings. Every text put
+// and validation, the accuracy (classification) or RMSE (regression) per epoch, the confusion matrix, the
+// per-class scores, ROC and precision-recall curves (one against the rest for more than two classes) and the
+// reliability plot (classification), the residual plot (regression), the permutation importance when computed,
+// the network's layers and parameter counts, and the run's settings. Each plot's numbers are in its SVG
+// elements' data-values attributes (full precision), so that a test reads them back. Every text put
 // into the page is HTML-escaped.
 #pragma once
 
@@ -14,6 +17,7 @@
 
 #include "backprop/data/scaling.hpp"
 #include "backprop/nn/spec.hpp"
+#include "backprop/train/importance.hpp"
 #include "backprop/train/metrics.hpp"
 #include "backprop/train/trainer.hpp"
 
@@ -38,8 +42,30 @@ struct TrainingReport {
   std::vector<ClassScores> class_scores;
   std::vector<CurvePoint> roc, precision_recall;
   double roc_auc = kNotApplicable, average_precision = kNotApplicable;
+  // More than two classes: each class's ROC and precision-recall curves against the rest (one-vs-rest, as
+  // eval's macro ROC AUC and average precision take them), with their areas.
+  struct ClassCurves {
+    std::string name;
+    std::vector<CurvePoint> roc, precision_recall;
+    double roc_auc = kNotApplicable, average_precision = kNotApplicable;
+  };
+  std::vector<ClassCurves> class_curves;
+  // The reliability plot (10 bins, calibration_curve): of P(second class) for two classes; of the most probable
+  // class's probability against whether it is the true class for more. calibration_of says which.
+  std::vector<CalibrationBin> calibration;
+  std::string calibration_of;
+  // Regression, on the same rows: (prediction, prediction - target) of each output of the rows drawn (at most
+  // kMostResidualPoints, every n-th row past that).
+  std::vector<CurvePoint> residuals;
+  std::size_t residual_rows = 0;  // the rows they stand for
+  // Permutation importance (`train --report-importance N`, train/importance.hpp) on the same rows.
+  std::vector<ColumnImportance> importance;
+  std::string importance_metric;
+  int importance_repeats = 0;
   ReportSettings settings;                    // recipe_settings plus the run's (data files, rows, wall time)
 };
+
+inline constexpr std::size_t kMostResidualPoints = 2000;
 
 // The page. Throws Error(bad_input) when the confusion matrix is not K x K for the K class names.
 std::string training_report_html(const TrainingReport& report);

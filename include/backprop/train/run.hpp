@@ -56,6 +56,9 @@ struct TrainingRunSettings {
   // A two-class model's decision threshold to keep (train/threshold.hpp), picked once training is done (f1 and
   // youden on the validation rows); checked when the run is made. None: none kept.
   std::optional<ThresholdChoice> threshold;
+  // Permutation importance in the report (train/importance.hpp: the task's default figure, this many shuffles
+  // of each column, from the network's seed), on the rows of its confusion matrix; 0: none.
+  int report_importance = 0;
 };
 
 // Checks a RunFiles: OptionError of "checkpoint_every" outside [1, 1000000000] or without a checkpoint.

@@ -2,10 +2,12 @@
 // (bench/seed-net.json) trained one sample per SGD update through train() itself, once with the one-row step
 // and once with the general CPU step (TrainingParallelism::row_step = false; the two give the same bits).
 // Prints the median epoch time of each as ns per update, and their ratio. A benchmark: it never fails.
-//   build/bench_row_step [EPOCHS]   (bench/run.py runs it)
+//   build/bench_row_step [EPOCHS] [weighted]   (bench/run.py runs it; "weighted": every row of weight 1.5, the
+//   sample weights' path)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "backprop/backprop.hpp"
@@ -40,10 +42,12 @@ int main(int argc, char** argv) {
     data.features_f32.insert(data.features_f32.end(), {1.0f, 2.0f, 3.0f, 4.0f});
     data.targets.push_back(1.0f);
   }
+  const bool weighted = argc > 2 && std::string(argv[2]) == "weighted";
+  if (weighted) data.weights.assign(data.rows, 1.5f);
   backprop::kernels::set_thread_count(1);
   const double fused = median_ns_per_update(spec, data, true);
   const double general = median_ns_per_update(spec, data, false);
-  std::printf("one-row step: %.1f ns/update; general CPU step: %.1f ns/update; general/fused %.2fx (%d epochs of %zu)\n",
-              fused, general, general / fused, epochs, data.rows);
+  std::printf("one-row step: %.1f ns/update; general CPU step: %.1f ns/update; general/fused %.2fx (%d epochs of %zu%s)\n",
+              fused, general, general / fused, epochs, data.rows, weighted ? ", weighted rows" : "");
   return 0;
 }

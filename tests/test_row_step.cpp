@@ -175,6 +175,25 @@ TEST(RowStep, TrainingIsBitIdenticalToTheGeneralPath) {
   }
 }
 
+// Row weights (class and sample weights, Dataset::weights) through the one-row step give the general step's
+// bits at batch size 1 (loss_value and loss_backward's weighted batch of one row), zero weights included (a
+// softmax_ce row of weight 0 has a loss and a gradient of 0); and the weights change what is trained.
+TEST(RowStep, WeightedTrainingIsBitIdenticalToTheGeneralPath) {
+  constexpr float kWeights[] = {1.0f, 0.5f, 0.0f, 2.75f, 1.3f, 0.2f, 4.0f};
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    Dataset data = c.classification ? classes(c.outputs == 1 ? 2 : c.outputs, 60)
+                                    : regression(c.spec.input, c.outputs, 60, 5);
+    const Scaling scaling = fit_scaling(c.scaling, data);
+    const TrainedRun unweighted = train_with(c.spec, data, scaling, true);
+    for (std::size_t r = 0; r < data.rows; ++r) data.weights.push_back(kWeights[r % std::size(kWeights)]);
+    const TrainedRun fused = train_with(c.spec, data, scaling, true);
+    const TrainedRun general = train_with(c.spec, data, scaling, false);
+    expect_same(fused, general);
+    EXPECT_NE(fused.parameters, unweighted.parameters);
+  }
+}
+
 // One step on its own, against Network::forward (with dropout masks), loss_value, backward and Optimizer::step: the loss,
 // the output, the whole gradient arena, the parameters and the optimizer's state and step count.
 TEST(RowStep, OneStepIsTheGeneralPathsStep) {

@@ -124,8 +124,8 @@ RowStep::RowStep(Network<float>& network, Optimizer<float>& optimizer)
   if (fused_update_) saved_.assign(network.parameters().size(), 0.0f);
 }
 
-template <bool Update>
-float RowStep::run(const float* x, const float* y, float learning_rate, bool& finite) {
+template <bool Update, bool Weighted>
+float RowStep::run(const float* x, const float* y, float learning_rate, float weight, bool& finite) {
   float* parameters = network_.parameters().data();
   float* gradients = network_.gradients().data();
   const std::size_t layers = layers_.size();
@@ -165,10 +165,20 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
   const double smoothing = network_.label_smoothing();
   const DenseLayer& output = layers_[last];
   // loss_value and loss_backward for one row (B = 1), inline: their formulas, kernels/math.hpp's.
-  const float loss = static_cast<float>(
-      math::loss_total(loss_kind, math::add_loss_row(0.0, loss_kind, smoothing, z_out, a_out, y, output.out), 1));
+  float loss = 0, scale = 1.0f;
+  if constexpr (Weighted) {
+    // nn/loss.cpp's weighted batch of one row, operation for operation: its sum (0 + w l), the weighted mean's
+    // denominator (w for softmax_ce, the batch's 1 otherwise) and the gradient's scale w / denominator.
+    const double sum = 0.0 + weight * math::add_loss_row(0.0, loss_kind, smoothing, z_out, a_out, y, output.out);
+    const double denominator = loss_kind == LossKind::softmax_ce ? 0.0 + weight : 1.0;
+    loss = denominator > 0 ? static_cast<float>(math::loss_total(loss_kind, sum, 1) * 1 / denominator) : 0.0f;
+    scale = denominator > 0 ? static_cast<float>(static_cast<double>(weight) / denominator) : 0.0f;
+  } else {
+    loss = static_cast<float>(
+        math::loss_total(loss_kind, math::add_loss_row(0.0, loss_kind, smoothing, z_out, a_out, y, output.out), 1));
+  }
   math::loss_gradient_row(delta_.data() + offsets_[last], loss_kind, smoothing, z_out, a_out, y, output.out,
-                          output.activation, static_cast<float>(output.slope), 1.0f);
+                          output.activation, static_cast<float>(output.slope), scale);
   std::uint32_t largest = 0;
   for (std::size_t l = layers; l-- > 0;) {
     const DenseLayer& layer = layers_[l];
@@ -224,16 +234,21 @@ float RowStep::run(const float* x, const float* y, float learning_rate, bool& fi
   return loss;
 }
 
-RowStep::Result RowStep::step(const float* x, const float* y, double learning_rate) {
+RowStep::Result RowStep::step(const float* x, const float* y, double learning_rate, const float* weight) {
+  return weight == nullptr ? step_with<false>(x, y, learning_rate, 0.0f) : step_with<true>(x, y, learning_rate, *weight);
+}
+
+template <bool Weighted>
+RowStep::Result RowStep::step_with(const float* x, const float* y, double learning_rate, float weight) {
   Result result;
   if (fused_update_) {
     // Optimizer::step's conversion of the rate to float; the step is counted as it counts it.
-    result.loss = run<true>(x, y, static_cast<float>(learning_rate), result.finite);
+    result.loss = run<true, Weighted>(x, y, static_cast<float>(learning_rate), weight, result.finite);
     if (result.finite) optimizer_.set_step_count(optimizer_.step_count() + 1);
     return result;
   }
   bool unused = false;
-  result.loss = run<false>(x, y, 0.0f, unused);
+  result.loss = run<false, Weighted>(x, y, 0.0f, weight, unused);
   const auto gradients = network_.gradients();
   result.finite = std::isfinite(result.loss) && kernels::all_finite(gradients.data(), gradients.size());
   if (result.finite) result.finite = optimizer_.step(network_.parameters(), gradients, learning_rate);
@@ -256,6 +271,7 @@ class RowTrainingStep final : public Step {
         outputs_(network.output_size()),
         rows_in_place_(data.features_u8.empty() && scaling.empty()),
         targets_in_place_(!classification_),
+        weighted_(!data.weights.empty()),
         row_x_(static_cast<std::size_t>(data.features)),
         row_y_(static_cast<std::size_t>(outputs_)) {
     const std::size_t first_row = 0;
@@ -284,7 +300,7 @@ class RowTrainingStep final : public Step {
       data_.gather_targets(row_y_.data(), index, 1, outputs_);
       y = row_y_.data();
     }
-    const RowStep::Result row = row_step_.step(x, y, learning_rate);
+    const RowStep::Result row = row_step_.step(x, y, learning_rate, weighted_ ? &data_.weights[r] : nullptr);
     add_rows(sums_, row_step_.output(), y, classification_ ? &data_.labels[r] : nullptr, 1, outputs_, row.loss,
              classification_);
     if (!row.finite)
@@ -308,6 +324,7 @@ class RowTrainingStep final : public Step {
   bool classification_;
   int outputs_;
   bool rows_in_place_, targets_in_place_;
+  bool weighted_;                     // the rows have weights (Dataset::weights)
   std::vector<float> row_x_, row_y_;  // (IN), (OUT): a row converted, its target
   const std::size_t* order_ = nullptr;
   std::size_t order_size_ = 0;

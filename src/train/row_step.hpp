@@ -6,7 +6,7 @@
 // layer's loops in one function and, for plain SGD, the update folded into the backward pass: the same
 // formulas in the same order, so the loss, the output, the gradient and the parameters are bit-identical to
 // the general step's (tests/test_row_step.cpp). make_step (step.hpp) chooses it whenever it applies
-// (applies(), batch size 1, one process, not --deterministic, on the CPU); what it gains through train()
+// (applies(), batch size 1, one process, not --deterministic, on the CPU; row weights or none); what it gains through train()
 // is measured by bench/row_step.cpp (docs/performance.md). Internal to the library.
 #pragma once
 
@@ -34,7 +34,9 @@ class RowStep {
   // One training step on the row x (IN) with target y (OUT, as Dataset::gather_targets writes it): forward,
   // loss, backward into the network's gradient arena and, when the loss and the gradient are finite, the
   // optimizer's update with this learning rate. output() then holds the network's output for the row.
-  Result step(const float* x, const float* y, double learning_rate);
+  // weight: the row's weight in the loss (Dataset::weights: class and sample weights), as loss_value and
+  // loss_backward take a batch of one weighted row; null: unweighted (a copy of the step without it).
+  Result step(const float* x, const float* y, double learning_rate, const float* weight = nullptr);
   const float* output() const { return a_.data() + offsets_.back(); }
   // Layer l's output for the last row (OUT_l values).
   std::span<const float> layer_output(std::size_t l) const {
@@ -44,8 +46,10 @@ class RowStep {
  private:
   // The forward, the loss and the backward; with Update, plain SGD's update of each layer as soon as its
   // gradient is known (each value saved as it is updated, and put back if any value turns out not finite).
-  template <bool Update>
-  float run(const float* x, const float* y, float learning_rate, bool& finite);
+  template <bool Update, bool Weighted>
+  float run(const float* x, const float* y, float learning_rate, float weight, bool& finite);
+  template <bool Weighted>
+  Result step_with(const float* x, const float* y, double learning_rate, float weight);
 
   Network<float>& network_;
   Optimizer<float>& optimizer_;

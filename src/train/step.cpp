@@ -57,7 +57,7 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
     return make_device_step(*parallelism.device, network, optimizer, data, scaling, batch_size);
   }
   // One row per step in one process: the fused step, where it computes what the general one does.
-  if (batch_size == 1 && parallelism.row_step && !distributed && !parallelism.deterministic && !weighted &&
+  if (batch_size == 1 && parallelism.row_step && !distributed && !parallelism.deterministic &&
       RowStep::applies(network))
     return make_row_training_step(network, optimizer, data, scaling);
   return make_cpu_step(network, optimizer, data, scaling, batch_size,

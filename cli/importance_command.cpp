@@ -28,7 +28,7 @@ int run_importance(const ImportanceArguments& a) {
   importance_metric(a.metric, data.task);  // a bad name refused before any work
   const auto device = open_device(a.device);
   const ImportanceResult result =
-      permutation_importance(network, data, model.scaling, a.metric, a.repeats, a.seed, device.get());
+      permutation_importance(network, data, model.scaling, a.metric, a.repeats, a.seed, device.get(), model.threshold);
   if (a.json) {
     write_standard_output(importance_json(result) + "\n");
     return 0;

@@ -38,9 +38,9 @@ const MetricRule& rule_of(const std::string& name) {
 
 // The figure from the network's outputs alone (accuracy from the classification's own count).
 double figure(const Network<float>& network, const Dataset& data, const Scaling& scaling, const std::string& metric,
-              kernels::DeviceBackend* device) {
+              kernels::DeviceBackend* device, std::optional<double> threshold) {
   const std::vector<float> outputs = network_outputs(network, data, scaling, device);
-  const EvaluationReport report = report_from_outputs(data, outputs, network.output_size(), Metrics{});
+  const EvaluationReport report = report_from_outputs(data, outputs, network.output_size(), Metrics{}, threshold);
   if (metric == "accuracy") return report.classification.accuracy;
   for (const auto& [name, value] : named_metrics(report))
     if (name == metric) return value;
@@ -61,12 +61,12 @@ std::string importance_metric(const std::string& metric, TaskKind task) {
 
 ImportanceResult permutation_importance(const Network<float>& network, const Dataset& data, const Scaling& scaling,
                                         const std::string& metric, int repeats, std::uint64_t seed,
-                                        kernels::DeviceBackend* device) {
+                                        kernels::DeviceBackend* device, std::optional<double> threshold) {
   if (repeats < 1) throw_bad_input("repeats: expected a number >= 1, got " + std::to_string(repeats));
   ImportanceResult result;
   result.metric = importance_metric(metric, data.task);
   const bool lower_is_better = rule_of(result.metric).lower_is_better;
-  result.baseline = figure(network, data, scaling, result.metric, device);
+  result.baseline = figure(network, data, scaling, result.metric, device, threshold);
   Dataset shuffled = data;  // one column at a time shuffled, then put back
   const auto width = static_cast<std::size_t>(data.features);
   Random random(seed);
@@ -83,7 +83,7 @@ ImportanceResult permutation_importance(const Network<float>& network, const Dat
       };
       permute(data.features_f32, shuffled.features_f32);
       permute(data.features_u8, shuffled.features_u8);
-      const double value = figure(network, shuffled, scaling, result.metric, device);
+      const double value = figure(network, shuffled, scaling, result.metric, device, threshold);
       importance.drops.push_back(lower_is_better ? value - result.baseline : result.baseline - value);
     }
     for (std::size_t r = 0; r < data.rows; ++r) {  // the column as it was

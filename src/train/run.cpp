@@ -243,7 +243,8 @@ bool TrainingRun::write_report(const TrainingResult& result) const {
                           std::to_string(counted.rows) + (counted.rows == 1 ? " row" : " rows");
   if (settings_.report_importance > 0) {
     const ImportanceResult importance = permutation_importance(network_, counted, data_.scaling, "",
-                                                               settings_.report_importance, network_.spec().seed);
+                                                               settings_.report_importance, network_.spec().seed,
+                                                               nullptr, threshold_);
     report.importance = importance.columns;
     report.importance_metric = importance.metric;
     report.importance_repeats = settings_.report_importance;

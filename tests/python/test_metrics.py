@@ -259,6 +259,10 @@ def test_train_keeps_the_threshold_eval_picks_on_the_validation_rows(tmp_path, r
     np.testing.assert_array_equal(predicted, (probabilities[:, 1] >= threshold).astype(int))
     check_classification(ours, y, probabilities, predicted)
     assert "threshold" in run("info", model) and f"{threshold:.6g}" in run("info", model)
+    # The threshold moves some rows here, so the figures below differ from the most probable class's.
+    assert metrics.accuracy_score(y, probabilities.argmax(axis=1)) != ours["accuracy"]
+    # Permutation importance scores the model's predictions: its baseline is eval's accuracy at the threshold.
+    assert json.loads(run("importance", model, "--data", validation, "--json"))["baseline"] == ours["accuracy"]
     # --threshold overrides the model's.
     out = tmp_path / "override.csv"
     run("predict", model, "--data", validation, "--threshold", 0.999, "--out", out)

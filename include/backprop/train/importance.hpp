@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,12 @@ struct ImportanceResult {
 std::string importance_metric(const std::string& metric, TaskKind task);
 
 // repeats >= 1 shuffles of each column, drawn from seed (each shuffle a Fisher-Yates from one stream, column
-// by column, repeat by repeat).
+// by column, repeat by repeat). threshold: a two-class model's kept threshold, at which the figures of predicted
+// classes are taken (as eval takes them).
 ImportanceResult permutation_importance(const Network<float>& network, const Dataset& data, const Scaling& scaling,
                                         const std::string& metric, int repeats, std::uint64_t seed,
-                                        kernels::DeviceBackend* device = nullptr);
+                                        kernels::DeviceBackend* device = nullptr,
+                                        std::optional<double> threshold = std::nullopt);
 
 // `backprop importance --json`: {"metric", "baseline", "columns": [{"name", "mean", "std"}, ...]}, columns
 // in the data's order.

@@ -49,7 +49,7 @@ void note_ignored_columns(const Dataset& data) {
 
 Dataset load_for_model(const io::ModelFile& model, const std::string& data, const std::string& labels,
                        const std::string& target, bool target_optional) {
-  Dataset rows = load_for_network(model.network, data, labels, target, {model.classes, model.targets, model.features},
+  Dataset rows = load_for_network(model.network, data, labels, target, {model.classes, model.targets, model.features, model.table.get()},
                                   target_optional);
   note_ignored_columns(rows);
   if (model.byte_inputs) check_byte_inputs(rows);

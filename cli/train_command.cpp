@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -88,7 +89,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   }
   if (!args.quiet)
     std::printf("training %s on %s: %zu rows%s, network %s, %s, batch %d, %d epochs\n",
-                printable(args.network).c_str(), printable(args.data).c_str(), train_data.rows,
+                args.network.empty() ? "the default network" : printable(args.network).c_str(), printable(args.data).c_str(), train_data.rows,
                 has_validation ? (", " + std::to_string(validation_pointer->rows) + " for validation").c_str() : "",
                 architecture(spec).c_str(), std::string(to_string(spec.optimizer.type)).c_str(), spec.training.batch_size,
                 spec.training.epochs);
@@ -154,9 +155,17 @@ int run_train(const TrainArguments& args) {
 }  // namespace
 
 void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
-  cmd->add_option("network", a.network, "Network file (JSON) or a model to train further")
-      ->required()
+  cmd->add_option("network", a.network,
+                  "Network file (JSON) or a model to train further; without one, a CSV table as it comes trains the "
+                  "default network (text columns, blank cells: docs/tables.md)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--hidden", a.hidden, "Without a network file: the hidden layers' units, e.g. 128,64 (default 64,32)");
+  cmd->add_option("--task", a.task, "Without a network file: classification or regression (default: from the target)")
+      ->check(CLI::IsMember({"classification", "regression"}));
+  cmd->add_option("--categorical", a.categorical,
+                  "Without a network file: columns (names, ',') read as categories whatever they hold");
+  cmd->add_option("--missing-values", a.missing_values,
+                  "Without a network file: the cells that mean missing, ',' between them (default: ,NA,N/A,NaN,?,null)");
   cmd->add_option("--data", a.data,
                   "Training data: .csv (header row), IDX images (*-idx3-ubyte[.gz], with --labels) or .npy "
                   "(with --labels)")
@@ -191,23 +200,79 @@ void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
   cmd->add_flag("--quiet", a.quiet, "Print nothing but errors");
 }
 
+namespace {
+
+std::vector<std::string> comma_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    items.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
+// No network file: the table read as it comes, and the default network (or --hidden's) for it.
+void load_table_inputs(const TrainArguments& args, TrainingInputs& inputs) {
+  if (!args.labels.empty() || !args.sample_weight.empty())
+    throw_bad_input("without a network file, the data is a CSV table: --labels and --sample-weight need one");
+  TableSettings settings;
+  settings.target = args.target;
+  if (!args.task.empty())
+    settings.task = args.task == "regression" ? TaskKind::regression : TaskKind::classification;
+  if (!args.categorical.empty()) settings.categorical = comma_list(args.categorical);
+  if (!args.missing_values.empty()) settings.missing_values = comma_list(args.missing_values);
+  std::vector<int> hidden;
+  if (!args.hidden.empty())
+    for (const double units : parse_number_list(args.hidden, "--hidden")) {
+      if (units < 1 || units > 1e6 || units != std::floor(units))
+        throw_bad_input("--hidden: expected whole numbers of units in [1, 1000000], got '" + args.hidden + "'");
+      hidden.push_back(static_cast<int>(units));
+    }
+  inputs.data = load_table(args.data, settings);
+  inputs.read.model.network = default_table_network(inputs.data, hidden);
+  inputs.read.exact_network = inputs.read.model.network;
+  inputs.read.task = inputs.data.task;
+  inputs.spec = args.options.start_spec(inputs.read.model.network, inputs.read.exact_network);
+  if (!args.quiet) {
+    std::printf("%s", describe_table(*inputs.data.table).c_str());
+  }
+}
+
+}  // namespace
+
 TrainingInputs load_training_inputs(const TrainArguments& args) {
   if (args.threads) kernels::set_thread_count(*args.threads);
-  TrainingInputs inputs{io::read_model(args.network), {}, {}, std::nullopt};  // a network file, or a model
-  const io::ModelFile& model = inputs.read.model;
-  inputs.spec = args.options.start_spec(model.network, inputs.read.exact_network);
   if (!args.validation.empty() && args.options.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
-  // A model's CSV columns are matched by its feature names, the validation file's by the training file's.
-  inputs.data = load_for_network(inputs.spec, args.data, args.labels, args.target,
-                                 {model.classes, model.targets, model.features}, false, args.sample_weight);
+  TrainingInputs inputs;
+  if (args.network.empty()) {
+    load_table_inputs(args, inputs);
+  } else {
+    if (!args.hidden.empty() || !args.task.empty() || !args.categorical.empty() || !args.missing_values.empty())
+      throw_bad_input("--hidden, --task, --categorical and --missing-values are for a table without a network file; "
+                      "the network file (or model) says these");
+    inputs.read = io::read_model(args.network);  // a network file, or a model
+    const io::ModelFile& model = inputs.read.model;
+    inputs.spec = args.options.start_spec(model.network, inputs.read.exact_network);
+    // A model's CSV columns are matched by its feature names, the validation file's by the training file's.
+    inputs.data = load_for_network(inputs.spec, args.data, args.labels, args.target,
+                                   {model.classes, model.targets, model.features, model.table.get()}, false,
+                                   args.sample_weight);
+  }
+  const io::ModelFile& model = inputs.read.model;
+  for (const std::string& note : table_notes(inputs.data)) std::fprintf(stderr, "backprop: note: %s\n", note.c_str());
   note_ignored_columns(inputs.data);
   if (model.byte_inputs) check_byte_inputs(inputs.data);
   if (!args.validation.empty()) {
     const Dataset& data = inputs.data;
     inputs.validation = load_for_network(inputs.spec, args.validation, args.validation_labels, args.target,
-                                         {data.class_names, data.target_names, data.feature_names});
+                                         {data.class_names, data.target_names, data.feature_names, data.table.get()});
     note_ignored_columns(*inputs.validation);
+    for (const std::string& note : table_notes(*inputs.validation))
+      std::fprintf(stderr, "backprop: note: %s\n", note.c_str());
     if (model.byte_inputs || !data.features_u8.empty()) check_byte_inputs(*inputs.validation);
   }
   return inputs;

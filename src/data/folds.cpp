@@ -19,6 +19,7 @@ Dataset take_rows(const Dataset& from, std::span<const std::size_t> rows) {
   part.class_names = from.class_names;
   part.target_count = from.target_count;
   part.target_names = from.target_names;
+  part.table = from.table;
   auto copy_rows = [&](const auto& in, auto& out, std::size_t row_width) {
     if (in.empty()) return;
     out.resize(rows.size() * row_width);

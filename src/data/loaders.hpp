@@ -65,8 +65,15 @@ Dataset dataset_from_bytes(std::vector<std::uint8_t> bytes, const std::filesyste
 // UTF-8 sequence cut at its end is no error).
 void check_csv_text(std::string_view text, const std::string& source, bool complete);
 
+// What a CSV header row must be beyond its shape: comma-separated (a file of one column whose name holds ';'
+// or a tab is another separator's), and names free of control characters (they go into the model, messages
+// and predict's CSV).
+void check_header(const std::vector<std::string>& header, std::size_t line, const std::string& source);
+
 // CSV text with a header row; `source` names it in messages (the file, or "<stdin>").
 Dataset parse_csv(std::string_view text, const std::string& source, const LoadOptions& options);
+// The same for a table as it comes (options.table or options.infer_table: data/table.hpp), called by parse_csv.
+Dataset parse_table(std::string_view text, const std::string& source, const LoadOptions& options);
 
 // The features of an IDX file (type 0x08: 3 dims (N, rows, cols) or 2 dims (N, features)).
 void read_idx_features(Dataset& data, std::vector<std::uint8_t> bytes, const std::string& source);

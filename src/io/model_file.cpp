@@ -43,12 +43,13 @@ constexpr std::size_t kChecksumBytes = 8;
 constexpr std::string_view kModelFormatName = "backprop-model";
 // Keys the binary header adds to a network file (it has no "format" or "version": the prefix holds them).
 constexpr std::string_view kBinaryHeaderKeys[] = {"scaling", "classes", "targets", "features", "parameter_count",
-                                                  "inputs", "threshold"};
+                                                  "inputs", "threshold", "table"};
 constexpr std::string_view kByteInputs = "uint8";
 
 // The version a model is written as: the oldest that holds what it has, so that every other file is byte for
 // byte what an older program wrote.
 unsigned version_for(const ModelFile& model) {
+  if (model.table) return kTableModelFormatVersion;
   if (model.threshold) return kThresholdModelFormatVersion;
   if (model.network.has(LayerKind::batch_norm)) return kBatchNormModelFormatVersion;
   return model.byte_inputs ? kByteInputsModelFormatVersion : kFirstModelFormatVersion;
@@ -195,6 +196,7 @@ class ExtrasReader {
       if (!threshold.is_number()) fail("threshold", "expected a number in [0, 1], got " + threshold.dump());
       model.threshold = threshold.get<double>();
     }
+    if (root.contains("table")) model.table = std::make_shared<const TableRecipe>(table(root["table"], model));
     check_scaling(model.scaling, model.network.input, source_ + ": ");
     check_classes(model);
     check_threshold(model.threshold, model.network, source_ + ": ");
@@ -217,6 +219,52 @@ class ExtrasReader {
   }
 
  private:
+  TableRecipe table(const Json& value, const ModelFile& model) const {
+    if (!value.is_object() || !value.contains("columns") || !value["columns"].is_array())
+      fail("table", "expected an object {\"missing_values\", \"columns\"}");
+    TableRecipe recipe;
+    if (value.contains("missing_values")) recipe.missing_values = names(value["missing_values"], "table.missing_values");
+    const Json& columns = value["columns"];
+    for (std::size_t i = 0; i < columns.size(); ++i) recipe.columns.push_back(table_column(columns[i], i));
+    if (recipe.width() != model.network.input)
+      fail("table", "expected columns that make the network's " + std::to_string(model.network.input) +
+                        " inputs, got " + std::to_string(recipe.width()));
+    if (!model.features.empty() && model.features != recipe.input_names())
+      fail("features", "expected the inputs' names of the table's columns");
+    return recipe;
+  }
+
+  TableColumn table_column(const Json& value, std::size_t i) const {
+    const std::string path = "table.columns[" + std::to_string(i) + "]";
+    if (!value.is_object() || !value.contains("name") || !value["name"].is_string() || !value.contains("kind") ||
+        !value["kind"].is_string())
+      fail(path, "expected an object with \"name\" and \"kind\"");
+    TableColumn c;
+    c.name = names(Json::array({value["name"]}), path + ".name")[0];
+    const auto kind = parse_column_kind(value["kind"].get<std::string>());
+    if (!kind) fail(path + ".kind", "expected numeric, binary, categorical, constant or identifier");
+    c.kind = *kind;
+    auto flag = [&](const char* key) {
+      if (!value.contains(key)) return false;
+      if (!value[key].is_boolean()) fail(path + "." + key, "expected true or false");
+      return value[key].get<bool>();
+    };
+    if (value.contains("median")) {
+      const std::vector<double> median = numbers(Json::array({value["median"]}), path + ".median");
+      if (!std::isfinite(median[0])) fail(path + ".median", "expected a finite number");
+      c.median = median[0];
+    }
+    c.indicator = flag("indicator");
+    c.other = flag("other");
+    c.missing_slot = flag("missing");
+    if (value.contains("categories")) c.categories = names(value["categories"], path + ".categories");
+    if (value.contains("reason") && value["reason"].is_string()) c.reason = value["reason"].get<std::string>();
+    const bool binary_ok = c.kind != ColumnKind::binary || c.categories.size() == 2;
+    if (!binary_ok || (c.kind == ColumnKind::categorical && c.categories.empty()))
+      fail(path + ".categories", "expected two values for a binary column, at least one for a categorical one");
+    return c;
+  }
+
   Scaling scaling(const Json& value) const {
     if (!value.is_object()) fail("scaling", "expected an object {\"kind\", \"offset\", \"scale\"}");
     for (const auto& item : value.items())
@@ -263,6 +311,29 @@ class ExtrasReader {
   const std::string& source_;
 };
 
+Json table_json(const TableRecipe& recipe) {
+  Json columns = Json::array();
+  for (const TableColumn& c : recipe.columns) {
+    Json column = {{"name", c.name}, {"kind", std::string(to_string(c.kind))}};
+    switch (c.kind) {
+      case ColumnKind::numeric:
+        column["median"] = c.median;
+        column["indicator"] = c.indicator;
+        break;
+      case ColumnKind::binary: column["categories"] = c.categories; break;
+      case ColumnKind::categorical:
+        column["categories"] = c.categories;
+        column["other"] = c.other;
+        column["missing"] = c.missing_slot;
+        break;
+      case ColumnKind::constant:
+      case ColumnKind::identifier: column["reason"] = c.reason; break;
+    }
+    columns.push_back(std::move(column));
+  }
+  return {{"missing_values", recipe.missing_values}, {"columns", std::move(columns)}};
+}
+
 void add_extras(Json& root, const ModelFile& model) {
   root["scaling"] = scaling_json(model.scaling);
   root["classes"] = model.classes;
@@ -270,6 +341,7 @@ void add_extras(Json& root, const ModelFile& model) {
   root["features"] = model.features;
   if (model.byte_inputs) root["inputs"] = std::string(kByteInputs);
   if (model.threshold) root["threshold"] = *model.threshold;
+  if (model.table) root["table"] = table_json(*model.table);
 }
 
 // The model ready to write: parameters filled and float-rounded, everything checked, so that what is
@@ -297,6 +369,7 @@ ModelFile checked_for_saving(const ModelFile& model, const std::string& where) {
   out.byte_inputs = model.byte_inputs;
   check_threshold(model.threshold, out.network, where);
   out.threshold = model.threshold;
+  out.table = model.table;
   return out;
 }
 

@@ -29,6 +29,7 @@ ModelFile build_model(const Network<float>& trained, const Scaling& scaling, con
   model.features = train_data.feature_names;
   model.trained = true;
   model.byte_inputs = !train_data.features_u8.empty();
+  model.table = train_data.table;
   return model;
 }
 

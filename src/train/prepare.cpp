@@ -69,6 +69,7 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
   options.feature_names = model.features;
   if (!sample_weight.empty() && !options.feature_names.empty()) options.feature_names.push_back(sample_weight);
   options.target_names = model.targets;
+  options.table = model.table;
   Dataset dataset;
   try {
     dataset = load_dataset(data, labels.empty() ? std::nullopt : std::optional<std::filesystem::path>(labels), options);
@@ -241,6 +242,60 @@ TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::option
   }
   data.train = std::move(train);
   return data;
+}
+
+Dataset load_table(const std::string& data, const TableSettings& settings) {
+  LoadOptions options;
+  options.infer_table = true;
+  options.infer_task = !settings.task;
+  options.task = settings.task.value_or(TaskKind::classification);
+  options.target = settings.target;
+  options.categorical = settings.categorical;
+  options.missing_values = settings.missing_values;
+  Dataset table = load_dataset(data, std::nullopt, options);
+  if (table.task == TaskKind::classification && table.class_names.size() < 2)
+    throw_bad_input(data + ": expected at least two classes in the target column, got one ('" +
+                    quoted_excerpt(table.class_names.front()) + "'): nothing to learn");
+  return table;
+}
+
+NetworkSpec default_table_network(const Dataset& data, const std::vector<int>& hidden) {
+  NetworkSpec spec;
+  spec.input = data.features;
+  for (const int units : hidden.empty() ? kDefaultTableHidden : hidden) {
+    LayerSpec layer;
+    layer.units = units;
+    layer.activation = Activation::relu;
+    spec.layers.push_back(layer);
+  }
+  LayerSpec output;
+  const bool classification = data.task == TaskKind::classification;
+  output.units = classification ? static_cast<int>(data.class_names.size()) : data.target_count;
+  output.activation = classification ? Activation::softmax : Activation::identity;
+  spec.layers.push_back(output);
+  spec.loss = classification ? LossKind::softmax_ce : LossKind::mse;
+  spec.initializer.kind = InitializerKind::automatic;
+  spec.optimizer.type = OptimizerKind::adamw;
+  spec.optimizer.learning_rate = 0.003;
+  spec.optimizer.weight_decay = 1e-4;
+  spec.training.epochs = 200;
+  spec.training.batch_size = 32;
+  spec.training.early_stopping = 20;
+  spec.training.validation_split = 0.2;
+  spec.training.scale = ScalingKind::standard;
+  validate(spec);
+  return spec;
+}
+
+std::vector<std::string> table_notes(const Dataset& data) {
+  std::vector<std::string> notes;
+  if (data.rows_without_target > 0)
+    notes.push_back(data.source + ": left out " + std::to_string(data.rows_without_target) +
+                    " row(s) whose target is missing");
+  if (data.unknown_values > 0)
+    notes.push_back(data.source + ": " + std::to_string(data.unknown_values) +
+                    " cell(s) held a category the model never saw in training (read as unknown)");
+  return notes;
 }
 
 }  // namespace backprop

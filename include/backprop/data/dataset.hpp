@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "backprop/base/kinds.hpp"
 #include "backprop/data/scaling.hpp"
+#include "backprop/data/table.hpp"
 
 namespace backprop {
 
@@ -36,6 +38,11 @@ struct Dataset {
   // Each row's weight in the training loss (nn/loss.hpp): the sample weight column times its class's weight
   // (prepare_training_data); empty: every row 1.
   std::vector<float> weights;
+  // A table as it came (data/table.hpp): the recipe its raw columns were encoded by (then feature_names are
+  // the inputs' names), the rows left out for a missing target, and the cells of a value training never saw.
+  std::shared_ptr<const TableRecipe> table;
+  std::size_t rows_without_target = 0;
+  std::size_t unknown_values = 0;
 
   // Row r, feature f as a float (before scaling).
   float feature(std::size_t r, int f) const;
@@ -72,6 +79,16 @@ struct LoadOptions {
   std::vector<std::string> target_names;
   // predict: the data may have no target column (a CSV whose header lacks --target, or no --labels).
   bool target_optional = false;
+  // CSV as it comes (data/table.hpp): encoded by `table` (a model's recipe: its columns matched by name, and
+  // feature_names, expected_features and known_classes as the model's), or with infer_table a recipe
+  // inferred from the rows (every column but the targets), `categorical` naming columns read as categories
+  // and `missing_values` replacing the default list when not empty. infer_task: the task from the target
+  // column (data/table.hpp's rule) instead of `task`.
+  const TableRecipe* table = nullptr;
+  bool infer_table = false;
+  bool infer_task = false;
+  std::vector<std::string> categorical;
+  std::vector<std::string> missing_values;
 };
 
 // Loads by extension: .csv (header row), *-idx3-ubyte[.gz] / .idx[.gz] with labels_path in IDX1, .npy with

@@ -3,13 +3,14 @@
 // Binary (default; written atomically: temporary file in the same folder, fsync, rename):
 //   offset 0   8 bytes  magic "BKPROP\r\n" (the \r\n catches text-mode mangling)
 //           8  u32 LE   format version (1; 2 when the header holds "inputs"; 3 with a batch_norm; 4 with a
-//                       "threshold")
+//                       "threshold"; 5 with a "table")
 //          12  u32 LE   header length H in bytes
 //          16  H bytes  header: UTF-8 JSON, the network file of the model WITHOUT weights and bias,
 //                       plus "scaling" {"kind", "offset", "scale"}, "classes" [names], "targets" [names],
 //                       "features" [names], "parameter_count" N, and "inputs": "uint8" for a model
 //                       trained on uint8 data (version 2), "threshold" T for a two-class model that keeps a
-//                       decision threshold (version 4)
+//                       decision threshold (version 4), "table" {"missing_values", "columns"} for a model
+//                       of a table as it came (version 5)
 //      16 + H  N x f32 LE  the parameters, layer by layer W (IN x OUT row-major) then b (a batch_norm: scale,
 //                          shift, running mean, running variance)
 //      end - 8 u64 LE   FNV-1a 64 checksum of every byte before it
@@ -19,12 +20,14 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "backprop/data/scaling.hpp"
+#include "backprop/data/table.hpp"
 #include "backprop/base/read_file.hpp"
 #include "backprop/nn/spec.hpp"
 
@@ -32,13 +35,15 @@ namespace backprop::io {
 
 // Version 2 added "inputs": "uint8" (a model trained on uint8 data, read as value / 255), version 3 the
 // batch_norm entry (its scale, shift, running mean and running variance among the parameters, in that order),
-// version 4 "threshold" (a two-class model's kept decision threshold). A model is written as the oldest version
+// version 4 "threshold" (a two-class model's kept decision threshold), version 5 "table" (the recipe of a
+// table as it came, data/table.hpp). A model is written as the oldest version
 // that holds what it has, so that every other file is byte for byte what it was; all read.
-inline constexpr unsigned kModelFormatVersion = 4;  // the newest this program reads
+inline constexpr unsigned kModelFormatVersion = 5;  // the newest this program reads
 inline constexpr unsigned kFirstModelFormatVersion = 1;
 inline constexpr unsigned kByteInputsModelFormatVersion = 2;
 inline constexpr unsigned kBatchNormModelFormatVersion = 3;
 inline constexpr unsigned kThresholdModelFormatVersion = 4;
+inline constexpr unsigned kTableModelFormatVersion = 5;
 
 // What a model file holds (its name is the file's; the high-level API's class is backprop::Model, model.hpp).
 struct ModelFile {
@@ -58,6 +63,9 @@ struct ModelFile {
   // when its probability is at least this; `train --threshold`), which predict uses by default. Written as
   // "threshold" (format version 4); none: the more probable class.
   std::optional<double> threshold;
+  // Trained on a table as it came: the recipe that turns its raw columns into the network's inputs (then
+  // `features` are the inputs' names, TableRecipe::input_names). Written as "table" (format version 5).
+  std::shared_ptr<const TableRecipe> table;
 };
 
 // Refuses (Error(bad_input) "WHERE threshold: ...") a threshold that is not a number in [0, 1] or a network

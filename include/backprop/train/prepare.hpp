@@ -27,9 +27,10 @@ std::vector<std::string> classes_for(const NetworkSpec& spec, const std::string&
 struct DataNames {
   // Implicit from the classes alone: a model that knows only its classes (its CSV read by position).
   DataNames(std::vector<std::string> classes = {}, std::vector<std::string> targets = {},  // NOLINT
-            std::vector<std::string> features = {})
-      : classes(std::move(classes)), targets(std::move(targets)), features(std::move(features)) {}
+            std::vector<std::string> features = {}, const TableRecipe* table = nullptr)
+      : classes(std::move(classes)), targets(std::move(targets)), features(std::move(features)), table(table) {}
   std::vector<std::string> classes, targets, features;
+  const TableRecipe* table;  // a model of a table as it came: its CSV rows are encoded by this recipe
 };
 
 // Loads a data file for the network (load_dataset with the network's task and inputs), and checks that a
@@ -41,6 +42,26 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
                          const std::string& target, const DataNames& model, bool target_optional = false,
                          const std::string& sample_weight = "");
 
+
+// A table as it comes (data/table.hpp), for training without a network file: the recipe inferred from its
+// rows, the task from its target unless given.
+struct TableSettings {
+  std::string target;                       // as --target; empty: the last column
+  std::optional<TaskKind> task;             // unset: data/table.hpp's rule
+  std::vector<std::string> categorical;     // columns read as categories whatever they hold
+  std::vector<std::string> missing_values;  // empty: TableRecipe's default list
+};
+Dataset load_table(const std::string& data, const TableSettings& settings);
+
+// The network and recipe a table trains with when no network file is given (docs/tables.md says how they
+// were chosen): `hidden` ReLU layers (empty: kDefaultTableHidden), softmax_ce over the classes or mse over
+// the targets, AdamW, standard scaling, a validation split with early stopping.
+inline const std::vector<int> kDefaultTableHidden{64, 32};
+NetworkSpec default_table_network(const Dataset& data, const std::vector<int>& hidden);
+
+// The lines to show about a table's rows (none for other data): rows left out for a missing target, values
+// the recipe never saw.
+std::vector<std::string> table_notes(const Dataset& data);
 
 // A Dataset of arrays ("X" and "y" in messages): x (rows, IN) row-major, rows = x.size() / IN >= 1;
 // y: rows class indices (whole numbers in [0, class_count)) for a classifying network, else (rows, OUT)

@@ -1,0 +1,72 @@
+// Tables as they come: a CSV with text columns, blank cells and columns that carry nothing, turned into the
+// numbers a network takes by a recipe that is inferred from the training rows and kept in the model, so that
+// the model then takes the raw rows.
+//
+// The rules (docs/tables.md has them with examples):
+// - A cell is missing when it is, after trimming, one of TableRecipe::missing_values ("", "NA", "N/A", "NaN",
+//   "?", "null" unless changed).
+// - A column is numeric when each of its cells that is not missing reads as a finite number, else categorical
+//   (a forced kind, TableLoad::categorical, makes integer codes categories). A categorical column of exactly
+//   two values and no missing cell is binary.
+// - Left out, with a note: a constant column (fewer than two distinct values and no missing cell, or every
+//   cell missing), and an identifier: a text or integer column whose values are all distinct (no missing
+//   cell, at least kIdentifierRows rows; a number column with fractions is kept, as a coordinate carries
+//   information), and a text column with more than kMaxDistinct distinct values.
+// - Numeric: a missing cell takes the training rows' median, and a column with missing cells in training gets
+//   an indicator input (1 where the cell was missing).
+// - Categorical: one input for each of the kMaxCategories most frequent values (ties by text), one for the
+//   values pooled beyond them ("other") when there are such, one for a missing cell when training had one. A
+//   value never seen in training goes to "other" where it exists, else sets no input; it is counted
+//   (Dataset::unknown_values) and never an error. Binary: one input, 1 for the second value (in text order),
+//   0 for the first, 0.5 for a missing or unseen one.
+// - The target: its rows with a missing cell are left out of training (Dataset::rows_without_target). Without
+//   a task given, a target of text, or of at most kMaxClassValues distinct whole numbers, is a classification;
+//   any other numeric target a regression.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace backprop {
+
+enum class ColumnKind { numeric, binary, categorical, constant, identifier };
+
+struct TableColumn {
+  std::string name;
+  ColumnKind kind = ColumnKind::numeric;
+  double median = 0.0;                  // numeric: the value of a missing cell
+  bool indicator = false;               // numeric: an input that is 1 where the cell is missing
+  std::vector<std::string> categories;  // binary (2), categorical: the values kept, one input each
+  bool other = false;                   // categorical: an input for the values pooled beyond `categories`
+  bool missing_slot = false;            // categorical: an input for a missing cell
+  std::string reason;                   // constant, identifier: why the column is left out (for the note)
+
+  bool kept() const { return kind != ColumnKind::constant && kind != ColumnKind::identifier; }
+  int width() const;  // the inputs it makes
+};
+
+struct TableRecipe {
+  std::vector<std::string> missing_values{"", "NA", "N/A", "NaN", "?", "null"};
+  std::vector<TableColumn> columns;  // every feature column of the training table, in its order
+
+  int width() const;                             // the network's inputs
+  std::vector<std::string> input_names() const;  // each input's name: "age", "age (missing)", "color=red", ...
+  bool is_missing(std::string_view cell) const;
+};
+
+inline constexpr std::size_t kMaxCategories = 30;
+inline constexpr std::size_t kMaxDistinct = 100000;
+inline constexpr std::size_t kMaxClassValues = 10;
+inline constexpr std::size_t kIdentifierRows = 10;
+
+std::string_view to_string(ColumnKind kind);
+std::optional<ColumnKind> parse_column_kind(std::string_view name);
+
+// The recipe as a short table for people: one line per column (name, kind, inputs, what fills a missing
+// cell, the categories or why it is left out).
+std::string describe_table(const TableRecipe& recipe);
+
+}  // namespace backprop

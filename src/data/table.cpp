@@ -1,0 +1,465 @@
+// Tables as they come (data/table.hpp has the rules): the CSV read into raw columns, a recipe inferred from
+// them or taken from a model, and the rows encoded by it.
+#include "backprop/data/table.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "backprop/base/error.hpp"
+#include "backprop/base/text.hpp"
+#include "backprop/data/columns.hpp"
+#include "csv_reader.hpp"
+#include "loaders.hpp"
+
+namespace backprop {
+
+int TableColumn::width() const {
+  switch (kind) {
+    case ColumnKind::numeric: return indicator ? 2 : 1;
+    case ColumnKind::binary: return 1;
+    case ColumnKind::categorical:
+      return static_cast<int>(categories.size()) + (other ? 1 : 0) + (missing_slot ? 1 : 0);
+    case ColumnKind::constant:
+    case ColumnKind::identifier: return 0;
+  }
+  return 0;
+}
+
+int TableRecipe::width() const {
+  int total = 0;
+  for (const TableColumn& column : columns) total += column.width();
+  return total;
+}
+
+std::vector<std::string> TableRecipe::input_names() const {
+  std::vector<std::string> names;
+  for (const TableColumn& c : columns) {
+    switch (c.kind) {
+      case ColumnKind::numeric:
+        names.push_back(c.name);
+        if (c.indicator) names.push_back(c.name + " (missing)");
+        break;
+      case ColumnKind::binary: names.push_back(c.name + "=" + c.categories[1]); break;
+      case ColumnKind::categorical:
+        for (const std::string& category : c.categories) names.push_back(c.name + "=" + category);
+        if (c.other) names.push_back(c.name + " (other)");
+        if (c.missing_slot) names.push_back(c.name + " (missing)");
+        break;
+      case ColumnKind::constant:
+      case ColumnKind::identifier: break;
+    }
+  }
+  return names;
+}
+
+bool TableRecipe::is_missing(std::string_view cell) const {
+  return std::find(missing_values.begin(), missing_values.end(), cell) != missing_values.end();
+}
+
+std::string_view to_string(ColumnKind kind) {
+  switch (kind) {
+    case ColumnKind::numeric: return "numeric";
+    case ColumnKind::binary: return "binary";
+    case ColumnKind::categorical: return "categorical";
+    case ColumnKind::constant: return "constant";
+    case ColumnKind::identifier: return "identifier";
+  }
+  return "?";
+}
+
+std::optional<ColumnKind> parse_column_kind(std::string_view name) {
+  for (const ColumnKind kind : {ColumnKind::numeric, ColumnKind::binary, ColumnKind::categorical,
+                                ColumnKind::constant, ColumnKind::identifier})
+    if (to_string(kind) == name) return kind;
+  return std::nullopt;
+}
+
+std::string describe_table(const TableRecipe& recipe) {
+  std::size_t name_width = 6;
+  for (const TableColumn& c : recipe.columns) name_width = std::max(name_width, printable(c.name).size());
+  auto pad = [](std::string text, std::size_t width) {
+    if (text.size() < width) text.append(width - text.size(), ' ');
+    return text;
+  };
+  std::string out = pad("column", name_width) + "  kind         inputs  details\n";
+  for (const TableColumn& c : recipe.columns) {
+    std::string details;
+    if (!c.kept()) details = "left out: " + c.reason;
+    if (c.kind == ColumnKind::numeric)
+      details = "missing -> median " + format_float(static_cast<float>(c.median)) + (c.indicator ? " and an indicator" : "");
+    if (c.kind == ColumnKind::binary || c.kind == ColumnKind::categorical) {
+      for (std::size_t i = 0; i < c.categories.size() && i < 6; ++i)
+        details += (i > 0 ? ", " : "") + printable(quoted_excerpt(c.categories[i]));
+      if (c.categories.size() > 6) details += ", ... (" + std::to_string(c.categories.size()) + ")";
+      if (c.other) details += "; rarer values pooled as other";
+      if (c.missing_slot) details += "; missing its own category";
+    }
+    out += pad(printable(c.name), name_width) + "  " + pad(std::string(to_string(c.kind)), 11) + "  " +
+           pad(std::to_string(c.width()), 6) + "  " + details + "\n";
+  }
+  return out;
+}
+
+namespace data {
+namespace {
+
+constexpr std::int32_t kMissing = -1;  // RawColumn::code of a missing cell
+constexpr std::int32_t kBeyond = -2;   // of a value past the column's kMaxDistinct
+
+// One column as read: each cell's number (NaN where missing or not a number) and the id of its text.
+struct RawColumn {
+  std::size_t header_column = 0;  // 0-based, for messages
+  std::vector<float> number;
+  std::vector<std::int32_t> code;
+  std::deque<std::string> texts;  // the distinct values, first seen first (a deque: the views below stay valid)
+  std::vector<std::size_t> counts;
+  std::unordered_map<std::string_view, std::int32_t> ids;
+  std::size_t missing = 0, non_numbers = 0, beyond = 0;
+  std::size_t max_distinct = kMaxDistinct;
+
+  void add(std::string_view cell, bool is_missing) {
+    if (is_missing) {
+      ++missing;
+      number.push_back(std::numeric_limits<float>::quiet_NaN());
+      code.push_back(kMissing);
+      return;
+    }
+    const std::optional<double> value = parse_double(cell);
+    const bool fits = value && std::fabs(*value) <= std::numeric_limits<float>::max();
+    if (!fits) ++non_numbers;
+    number.push_back(fits ? static_cast<float>(*value) : std::numeric_limits<float>::quiet_NaN());
+    const auto found = ids.find(cell);
+    if (found != ids.end()) {
+      ++counts[static_cast<std::size_t>(found->second)];
+      code.push_back(found->second);
+    } else if (texts.size() < max_distinct) {
+      const auto id = static_cast<std::int32_t>(texts.size());
+      texts.emplace_back(cell);
+      counts.push_back(1);
+      ids.emplace(texts.back(), id);
+      code.push_back(id);
+    } else {
+      ++beyond;
+      code.push_back(kBeyond);
+    }
+  }
+};
+
+struct RawTable {
+  std::string source;
+  std::vector<std::string> header;
+  std::size_t header_line = 0;
+  std::vector<std::size_t> lines;  // each row's line
+  std::vector<RawColumn> features, targets;
+  std::vector<std::size_t> ignored;  // the header's columns neither read nor a target
+};
+
+std::string place(const RawTable& t, std::size_t row, std::size_t column) {
+  return t.source + ":" + std::to_string(t.lines[row]) + ":" + std::to_string(column + 1) + ": ";
+}
+
+// The whole numbers among a column's values, sorted; whole: every value is one.
+std::vector<float> sorted_numbers(const RawColumn& raw) {
+  std::vector<float> values;
+  values.reserve(raw.number.size() - raw.missing);
+  for (const float v : raw.number)
+    if (!std::isnan(v)) values.push_back(v);
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
+std::size_t distinct_count(const std::vector<float>& sorted) {
+  std::size_t count = sorted.empty() ? 0 : 1;
+  for (std::size_t i = 1; i < sorted.size(); ++i) count += sorted[i] != sorted[i - 1] ? 1 : 0;
+  return count;
+}
+
+bool all_whole(const std::vector<float>& values) {
+  return std::all_of(values.begin(), values.end(), [](float v) { return v == std::floor(v); });
+}
+
+TableColumn infer_numeric(TableColumn c, const RawColumn& raw, std::size_t rows) {
+  const std::vector<float> values = sorted_numbers(raw);
+  const std::size_t distinct = distinct_count(values);
+  if (distinct < 2 && raw.missing == 0) {
+    c.kind = ColumnKind::constant;
+    c.reason = "one value (" + format_float(values.front()) + ")";
+  } else if (distinct == rows && rows >= kIdentifierRows && all_whole(values)) {
+    c.kind = ColumnKind::identifier;
+    c.reason = "every value a distinct whole number (an identifier)";
+  } else {
+    c.kind = ColumnKind::numeric;
+    const std::size_t n = values.size();
+    c.median = n % 2 == 1 ? double{values[n / 2]} : (double{values[n / 2 - 1]} + double{values[n / 2]}) / 2;
+    c.indicator = raw.missing > 0;
+  }
+  return c;
+}
+
+TableColumn infer_categorical(TableColumn c, const RawColumn& raw, std::size_t rows) {
+  const std::size_t distinct = raw.texts.size();
+  if (raw.beyond > 0) {
+    c.kind = ColumnKind::identifier;
+    c.reason = "more than " + std::to_string(kMaxDistinct) + " distinct values";
+    return c;
+  }
+  if (distinct < 2 && raw.missing == 0) {
+    c.kind = ColumnKind::constant;
+    c.reason = "one value ('" + quoted_excerpt(raw.texts.front()) + "')";
+    return c;
+  }
+  if (distinct == rows && rows >= kIdentifierRows) {
+    c.kind = ColumnKind::identifier;
+    c.reason = "every value distinct (an identifier)";
+    return c;
+  }
+  std::vector<std::size_t> order(distinct);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return raw.counts[a] != raw.counts[b] ? raw.counts[a] > raw.counts[b] : raw.texts[a] < raw.texts[b];
+  });
+  for (std::size_t i = 0; i < order.size() && i < kMaxCategories; ++i) c.categories.push_back(raw.texts[order[i]]);
+  if (distinct == 2 && raw.missing == 0) {
+    c.kind = ColumnKind::binary;
+    std::sort(c.categories.begin(), c.categories.end());
+    return c;
+  }
+  c.kind = ColumnKind::categorical;
+  c.other = distinct > kMaxCategories;
+  c.missing_slot = raw.missing > 0;
+  return c;
+}
+
+TableColumn infer_column(const std::string& name, const RawColumn& raw, std::size_t rows, bool categorical) {
+  TableColumn c;
+  c.name = name;
+  if (raw.missing == rows) {
+    c.kind = ColumnKind::constant;
+    c.reason = "every cell missing";
+    return c;
+  }
+  if (raw.non_numbers == 0 && !categorical) return infer_numeric(std::move(c), raw, rows);
+  return infer_categorical(std::move(c), raw, rows);
+}
+
+// Each raw text's input slot in a categorical or binary column (-1: a value the recipe does not know).
+std::vector<int> slots_of(const TableColumn& c, const RawColumn& raw) {
+  std::unordered_map<std::string_view, int> slot;
+  for (std::size_t i = 0; i < c.categories.size(); ++i) slot.emplace(c.categories[i], static_cast<int>(i));
+  std::vector<int> out;
+  out.reserve(raw.texts.size());
+  for (const std::string& text : raw.texts) {
+    const auto found = slot.find(text);
+    out.push_back(found == slot.end() ? -1 : found->second);
+  }
+  return out;
+}
+
+// Writes one column's inputs for the kept rows into data.features_f32 (row stride data.features) from `first`.
+void encode_column(const TableColumn& c, const RawColumn& raw, const RawTable& t, const std::vector<std::size_t>& kept,
+                   int first, Dataset& data) {
+  const auto stride = static_cast<std::size_t>(data.features);
+  float* out = data.features_f32.data() + first;
+  const std::vector<int> slots = c.kind == ColumnKind::numeric ? std::vector<int>{} : slots_of(c, raw);
+  const int other = static_cast<int>(c.categories.size());
+  const int missing = other + (c.other ? 1 : 0);
+  for (std::size_t i = 0; i < kept.size(); ++i, out += stride) {
+    const std::size_t r = kept[i];
+    const std::int32_t code = raw.code[r];
+    if (c.kind == ColumnKind::numeric) {
+      if (code != kMissing && std::isnan(raw.number[r]))
+        throw_bad_input(place(t, r, raw.header_column) + "expected a number in column " +
+                        std::to_string(raw.header_column + 1) + " (" + c.name +
+                        "), numeric in the model's training data, got '" +
+                        quoted_excerpt(code >= 0 ? std::string_view(raw.texts[static_cast<std::size_t>(code)]) : "") + "'");
+      out[0] = code == kMissing ? static_cast<float>(c.median) : raw.number[r];
+      if (c.indicator) out[1] = code == kMissing ? 1.0F : 0.0F;
+      continue;
+    }
+    const int slot = code >= 0 ? slots[static_cast<std::size_t>(code)] : -1;
+    if (code != kMissing && slot < 0) ++data.unknown_values;
+    if (c.kind == ColumnKind::binary) {
+      out[0] = slot < 0 ? 0.5F : static_cast<float>(slot);
+      continue;
+    }
+    std::fill(out, out + c.width(), 0.0F);
+    if (slot >= 0) out[slot] = 1.0F;
+    else if (code == kMissing && c.missing_slot) out[missing] = 1.0F;
+    else if (code != kMissing && c.other) out[other] = 1.0F;
+  }
+}
+
+// Every row of the CSV into raw columns: the features `plan` names and its targets.
+RawTable read_raw_table(std::string_view text, const std::string& source, const LoadOptions& options,
+                        const TableRecipe& recipe, const std::vector<std::string>& feature_names) {
+  CsvReader reader(text, source);
+  CsvRecord record;
+  if (!reader.next(record)) throw_bad_input(source + ":1:1: expected a header row of column names, got an empty file");
+  RawTable t;
+  t.source = source;
+  t.header_line = record.line;
+  t.header.assign(record.fields.begin(), record.fields.end());
+  check_header(t.header, t.header_line, source);
+  LoadOptions by_name = options;
+  by_name.feature_names = feature_names;
+  by_name.expected_features = feature_names.empty() ? std::nullopt : std::optional<int>(static_cast<int>(feature_names.size()));
+  const ColumnPlan plan = plan_columns(t.header, t.header_line, source, by_name);
+  if (plan.features.empty())
+    throw_bad_input(source + ":" + std::to_string(t.header_line) +
+                    ": expected at least one feature column besides the target, got header '" + header_text(t.header) + "'");
+  const bool read_targets = !options.target_optional;
+  t.ignored = plan.ignored;
+  auto column = [](std::size_t c) {
+    RawColumn raw;
+    raw.header_column = c;
+    return raw;
+  };
+  for (const std::size_t c : plan.features) t.features.push_back(column(c));
+  if (read_targets)
+    for (const std::size_t c : plan.targets) t.targets.push_back(column(c));
+  // A model's recipe reads any number of distinct values (each is looked up); inferring one caps them.
+  if (options.table != nullptr)
+    for (RawColumn& raw : t.features) raw.max_distinct = std::numeric_limits<std::size_t>::max();
+  const std::size_t columns = t.header.size();
+  while (reader.next(record)) {
+    if (record.fields.size() != columns) {
+      const std::size_t got = record.fields.size();
+      throw_bad_input(source + ":" + std::to_string(record.line) + ":" + std::to_string(std::min(got, columns) + 1) +
+                      ": expected " + std::to_string(columns) + " columns as in the header, got " + std::to_string(got));
+    }
+    t.lines.push_back(record.line);
+    for (RawColumn& raw : t.features) {
+      const std::string_view cell = record.fields[raw.header_column];
+      raw.add(cell, recipe.is_missing(cell));
+    }
+    for (RawColumn& raw : t.targets) {
+      const std::string_view cell = record.fields[raw.header_column];
+      raw.add(cell, recipe.is_missing(cell));
+    }
+  }
+  if (t.lines.empty())
+    throw_bad_input(source + ":" + std::to_string(t.header_line + 1) +
+                    ":1: expected rows of data after the header, got the end of the file");
+  return t;
+}
+
+// The task of a table without one given: data/table.hpp's rule.
+TaskKind infer_task(const RawTable& t) {
+  if (t.targets.size() != 1) return TaskKind::regression;
+  const RawColumn& target = t.targets[0];
+  if (target.non_numbers > 0) return TaskKind::classification;
+  const std::vector<float> values = sorted_numbers(target);
+  return all_whole(values) && distinct_count(values) <= kMaxClassValues ? TaskKind::classification
+                                                                        : TaskKind::regression;
+}
+
+// The rows with every target present, and the labels or target numbers of those rows.
+std::vector<std::size_t> read_targets(const RawTable& t, const LoadOptions& options, Dataset& data) {
+  std::vector<std::size_t> kept;
+  const std::size_t rows = t.lines.size();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const bool present = std::all_of(t.targets.begin(), t.targets.end(), [&](const RawColumn& c) { return c.code[r] != kMissing; });
+    if (present) kept.push_back(r);
+  }
+  data.rows_without_target = rows - kept.size();
+  if (t.targets.empty()) return kept;
+  if (kept.empty())
+    throw_bad_input(t.source + ": expected rows with a target, got every target cell missing");
+  if (data.task == TaskKind::regression) {
+    data.target_count = static_cast<int>(t.targets.size());
+    for (const RawColumn& c : t.targets) data.target_names.push_back(t.header[c.header_column]);
+    for (const std::size_t r : kept)
+      for (const RawColumn& c : t.targets) {
+        if (std::isnan(c.number[r]))
+          throw_bad_input(place(t, r, c.header_column) + "expected a number in the target column " +
+                          std::to_string(c.header_column + 1) + " (" + t.header[c.header_column] + "), got '" +
+                          quoted_excerpt(c.code[r] >= 0 ? std::string_view(c.texts[static_cast<std::size_t>(c.code[r])]) : "") + "'");
+        data.targets.push_back(c.number[r]);
+      }
+    return kept;
+  }
+  if (t.targets.size() > 1)
+    throw_bad_input(t.source + ":" + std::to_string(t.header_line) + ": expected one target column for classification, got " +
+                    std::to_string(t.targets.size()));
+  const RawColumn& c = t.targets[0];
+  if (c.beyond > 0)
+    throw_bad_input(t.source + ": expected at most " + std::to_string(kMaxDistinct) + " classes in the target column (" +
+                    t.header[c.header_column] + "), got more");
+  const std::optional<KnownClasses> known =
+      options.known_classes.empty() ? std::nullopt : std::optional<KnownClasses>(options.known_classes);
+  LabelCollector collected;
+  for (const std::size_t r : kept) {
+    const std::string& label = c.texts[static_cast<std::size_t>(c.code[r])];
+    if (first_control_character(label))
+      throw_bad_input(place(t, r, c.header_column) + "expected a class label without control characters, got '" +
+                      quoted_excerpt(label) + "'");
+    if (!known) {
+      data.labels.push_back(collected.id_of(label));
+      continue;
+    }
+    const std::optional<std::int32_t> id = known->find(label);
+    if (!id)
+      throw_bad_input(place(t, r, c.header_column) + "expected a class the model knows (" + known->describe() +
+                      ") in column " + std::to_string(c.header_column + 1) + " (" + t.header[c.header_column] +
+                      "), got '" + quoted_excerpt(label) + "'");
+    data.labels.push_back(*id);
+  }
+  data.class_names = known ? options.known_classes : collected.finish(data.labels);
+  return kept;
+}
+
+}  // namespace
+
+Dataset parse_table(std::string_view text, const std::string& source, const LoadOptions& options) {
+  auto recipe = std::make_shared<TableRecipe>();
+  if (options.table != nullptr) *recipe = *options.table;
+  else if (!options.missing_values.empty()) recipe->missing_values = options.missing_values;
+  std::vector<std::string> by_name;  // a model's kept columns, matched by name
+  if (options.table != nullptr)
+    for (const TableColumn& c : recipe->columns)
+      if (c.kept()) by_name.push_back(c.name);
+  const RawTable t = read_raw_table(text, source, options, *recipe, by_name);
+  Dataset data;
+  data.source = source;
+  data.task = options.infer_task ? infer_task(t) : options.task;
+  const std::vector<std::size_t> kept = read_targets(t, options, data);
+  if (options.table == nullptr) {
+    for (const RawColumn& raw : t.features) {
+      const std::string& name = t.header[raw.header_column];
+      const bool forced = std::find(options.categorical.begin(), options.categorical.end(), name) != options.categorical.end();
+      recipe->columns.push_back(infer_column(name, raw, t.lines.size(), forced));
+    }
+    if (recipe->width() == 0)
+      throw_bad_input(source + ":" + std::to_string(t.header_line) +
+                      ": expected a column that carries information, got only constant and identifier columns\n" +
+                      describe_table(*recipe));
+  }
+  for (const std::size_t c : t.ignored) data.ignored_columns.push_back(t.header[c]);
+  data.features = recipe->width();
+  data.feature_names = recipe->input_names();
+  data.rows = kept.size();
+  data.features_f32.assign(data.rows * static_cast<std::size_t>(data.features), 0.0F);
+  int first = 0;
+  std::size_t raw_index = 0;
+  for (const TableColumn& c : recipe->columns) {
+    if (!c.kept()) {
+      if (options.table == nullptr) ++raw_index;
+      continue;
+    }
+    encode_column(c, t.features[raw_index++], t, kept, first, data);
+    first += c.width();
+  }
+  data.table = std::move(recipe);
+  return data;
+}
+
+}  // namespace data
+}  // namespace backprop

@@ -285,7 +285,8 @@ void encode_column(const TableColumn& c, const RawColumn& raw, const RawTable& t
       continue;
     }
     const int slot = code >= 0 ? slots[static_cast<std::size_t>(code)] : -1;
-    if (code != kMissing && slot < 0) ++data.unknown_values;
+    // In a column with "other", an unseen value cannot be told from a pooled rare one: neither is counted.
+    if (code != kMissing && slot < 0 && !c.other) ++data.unknown_values;
     if (c.kind == ColumnKind::binary) {
       out[0] = slot < 0 ? 0.5F : static_cast<float>(slot);
       continue;

@@ -659,4 +659,16 @@ void export_model_json(const fs::path& path, const ModelFile& model) {
   write_file_atomically(path, model_to_json(checked_for_saving(model, path.string() + ": cannot save: ")));
 }
 
+void check_exportable(const ModelFile& model, std::string_view format) {
+  if (!model.table) return;
+  for (const TableColumn& c : model.table->columns) {
+    if (!c.kept() || (c.kind == ColumnKind::numeric && !c.indicator)) continue;
+    throw_bad_input(std::string(format) + " export: expected a model whose inputs are the table's numeric columns, got "
+                    "the " + std::string(to_string(c.kind)) + " column '" + c.name + "'" +
+                    (c.indicator ? " with a missing-value indicator" : "") +
+                    ": the exported graph would take the encoded inputs (" + std::to_string(model.network.input) +
+                    "), not the table's columns; use backprop predict, or the JSON export, which keeps the recipe");
+  }
+}
+
 }  // namespace backprop::io

@@ -17,7 +17,8 @@ namespace backprop::io::detail {
 // The keys a JSON model export adds to a network file (io/model_file.hpp). parse_network allows them
 // when the document has a "format" key, so that an exported model loads back as a network file.
 inline constexpr std::string_view kModelJsonKeys[] = {"format",  "version",  "scaling", "classes",
-                                                      "targets", "features", "inputs", "threshold"};
+                                                      "targets", "features", "inputs", "threshold",
+                                                      "table"};
 
 // One JSON document; throws Error(bad_input) "SOURCE:LINE:COLUMN: syntax error ..." when malformed, and
 // "SOURCE:LINE:COLUMN: duplicate key 'input' ..." for a key written twice in one object (nlohmann would keep

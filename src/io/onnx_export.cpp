@@ -126,6 +126,7 @@ std::string add_batch_norm(onnx::GraphProto& graph, const LayerSpec& layer, cons
 bool onnx_export_available() { return true; }
 
 std::string onnx_model_bytes(const ModelFile& model) {
+  check_exportable(model, "ONNX");
   check_shapes(model);
   const NetworkSpec& spec = model.network;
 

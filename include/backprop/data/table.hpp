@@ -16,8 +16,8 @@
 //   an indicator input (1 where the cell was missing).
 // - Categorical: one input for each of the kMaxCategories most frequent values (ties by text), one for the
 //   values pooled beyond them ("other") when there are such, one for a missing cell when training had one. A
-//   value never seen in training goes to "other" where it exists, else sets no input; it is counted
-//   (Dataset::unknown_values) and never an error. Binary: one input, 1 for the second value (in text order),
+//   value never seen in training goes to "other" where it exists (uncounted: it cannot be told from a pooled
+//   one), else sets no input and is counted (Dataset::unknown_values); never an error. Binary: one input, 1 for the second value (in text order),
 //   0 for the first, 0.5 for a missing or unseen one.
 // - The target: its rows with a missing cell are left out of training (Dataset::rows_without_target). Without
 //   a task given, a target of text, or of at most kMaxClassValues distinct whole numbers, is a classification;

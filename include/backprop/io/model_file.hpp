@@ -92,5 +92,9 @@ inline constexpr std::size_t kMaxJsonModelBytes = std::size_t{1} << 30;
 inline constexpr std::size_t kMaxModelHeaderBytes = std::size_t{1} << 26;
 SizeLimit model_size_limit(const std::string& source);
 void export_model_json(const std::filesystem::path& path, const ModelFile& model);  // atomic, like save_model
+// The ONNX and C exports compute the network on numbers as the data gives them: a model of a table whose
+// recipe does more than pass numeric columns through (categories, missing indicators) is refused,
+// Error(bad_input) "FORMAT export: ...", as its graph would take the encoded inputs, not the table's columns.
+void check_exportable(const ModelFile& model, std::string_view format);
 
 }  // namespace backprop::io

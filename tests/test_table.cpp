@@ -1,0 +1,220 @@
+// Tables as they come (data/table.hpp): the recipe inferred from a small table worked by hand, its encoding,
+// the model that keeps it, and the command on raw rows.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "backprop/base/error.hpp"
+#include "backprop/data/dataset.hpp"
+#include "backprop/data/table.hpp"
+#include "backprop/io/model_file.hpp"
+#include "backprop/train/prepare.hpp"
+#include "helpers.hpp"
+
+namespace backprop {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::CommandResult;
+using testing::read_text;
+using testing::run_backprop;
+using testing::shell_word;
+using testing::TempDir;
+using testing::write_file;
+
+// 12 rows: id distinct whole numbers, color text (red 5, blue 4, green 2, one blank), income with two missing
+// cells ("NA", "?"), k constant, label with one missing cell (row 3).
+constexpr const char* kTable =
+    "id,color,income,k,label\n"
+    "1,red,10,c,yes\n"
+    "2,blue,NA,c,no\n"
+    "3,red,30,c,\n"
+    "4,green,20,c,no\n"
+    "5,red,40,c,yes\n"
+    "6,blue,?,c,no\n"
+    "7,,50,c,yes\n"
+    "8,red,60,c,yes\n"
+    "9,blue,70,c,no\n"
+    "10,green,80,c,no\n"
+    "11,red,90,c,yes\n"
+    "12,blue,100,c,no\n";
+
+const TableColumn& column(const TableRecipe& recipe, const std::string& name) {
+  for (const TableColumn& c : recipe.columns)
+    if (c.name == name) return c;
+  throw std::runtime_error("no column " + name);
+}
+
+TEST(Table, TheRecipeOfASmallTableIsTheOneWorkedByHand) {
+  TempDir dir;
+  write_file(dir / "t.csv", kTable);
+  const Dataset data = load_table((dir / "t.csv").string(), {"label", std::nullopt, {}, {}});
+  ASSERT_TRUE(data.table);
+  const TableRecipe& recipe = *data.table;
+  EXPECT_EQ(column(recipe, "id").kind, ColumnKind::identifier);
+  EXPECT_EQ(column(recipe, "k").kind, ColumnKind::constant);
+  const TableColumn& income = column(recipe, "income");
+  EXPECT_EQ(income.kind, ColumnKind::numeric);
+  // The 10 present values 10, 20, ..., 100 (30 included: the recipe is inferred on every row, the target's
+  // missing row too): median (50 + 60) / 2 = 55.
+  EXPECT_DOUBLE_EQ(income.median, 55.0);
+  EXPECT_TRUE(income.indicator);
+  const TableColumn& color = column(recipe, "color");
+  EXPECT_EQ(color.kind, ColumnKind::categorical);
+  // By count: red 5, blue 4, green 2.
+  EXPECT_EQ(color.categories, (std::vector<std::string>{"red", "blue", "green"}));
+  EXPECT_FALSE(color.other);
+  EXPECT_TRUE(color.missing_slot);
+  EXPECT_EQ(recipe.input_names(), (std::vector<std::string>{"color=red", "color=blue", "color=green",
+                                                            "color (missing)", "income", "income (missing)"}));
+  EXPECT_EQ(data.task, TaskKind::classification);
+  EXPECT_EQ(data.class_names, (std::vector<std::string>{"no", "yes"}));
+  EXPECT_EQ(data.rows, 11U);
+  EXPECT_EQ(data.rows_without_target, 1U);
+  ASSERT_EQ(data.features, 6);
+  // Row 2 (blue, NA): blue's slot, the median and the indicator. Row 7 (blank color, 50) is the 6th kept row.
+  const std::vector<float> row2(data.features_f32.begin() + 6, data.features_f32.begin() + 12);
+  EXPECT_EQ(row2, (std::vector<float>{0, 1, 0, 0, 55, 1}));
+  const std::vector<float> row7(data.features_f32.begin() + 5 * 6, data.features_f32.begin() + 6 * 6);
+  EXPECT_EQ(row7, (std::vector<float>{0, 0, 0, 1, 50, 0}));
+  EXPECT_EQ(data.labels[0], 1);  // yes
+  EXPECT_EQ(data.labels[1], 0);  // no
+  // A value training never saw in a column without "other" sets no input and is counted.
+  write_file(dir / "new.csv", "color,income,label\npurple,5,no\nred,,yes\n");
+  LoadOptions options;
+  options.table = data.table.get();
+  options.target = "label";
+  options.known_classes = data.class_names;
+  const Dataset later = load_dataset(dir / "new.csv", std::nullopt, options);
+  EXPECT_EQ(later.unknown_values, 1U);
+  EXPECT_EQ(later.ignored_columns.size(), 0U);
+  EXPECT_EQ(std::vector<float>(later.features_f32.begin(), later.features_f32.begin() + 6),
+            (std::vector<float>{0, 0, 0, 0, 5, 0}));
+  EXPECT_EQ(std::vector<float>(later.features_f32.begin() + 6, later.features_f32.end()),
+            (std::vector<float>{1, 0, 0, 0, 55, 1}));
+}
+
+TEST(Table, TheTaskComesFromTheTarget) {
+  TempDir dir;
+  std::string few = "x,y\n", many = "x,y\n", fractions = "x,y\n";
+  for (int i = 0; i < 40; ++i) {
+    few += std::to_string(i % 7) + "," + std::to_string(i % 3) + "\n";
+    many += std::to_string(i % 7) + "," + std::to_string(i % 11) + "\n";
+    fractions += std::to_string(i % 7) + "," + std::to_string(i % 3) + ".5\n";
+  }
+  write_file(dir / "few.csv", few);
+  write_file(dir / "many.csv", many);
+  write_file(dir / "fractions.csv", fractions);
+  EXPECT_EQ(load_table((dir / "few.csv").string(), {}).task, TaskKind::classification);  // 3 whole values
+  EXPECT_EQ(load_table((dir / "many.csv").string(), {}).task, TaskKind::regression);     // 11 > kMaxClassValues
+  EXPECT_EQ(load_table((dir / "fractions.csv").string(), {}).task, TaskKind::regression);
+  EXPECT_EQ(load_table((dir / "many.csv").string(), {"", TaskKind::classification, {}, {}}).class_names.size(), 11U);
+  // x (distinct whole numbers, 10 rows) is an identifier: left out, nothing remains.
+  write_file(dir / "only_id.csv", "x,y\n" + std::string("1,a\n2,b\n3,a\n4,b\n5,a\n6,b\n7,a\n8,b\n9,a\n10,b\n"));
+  EXPECT_THROW(load_table((dir / "only_id.csv").string(), {}), Error);
+  // Forced categorical: the integer codes become categories.
+  const Dataset forced = load_table((dir / "few.csv").string(), {"x", std::nullopt, {"y"}, {}});
+  EXPECT_EQ(column(*forced.table, "y").kind, ColumnKind::categorical);
+}
+
+TEST(Table, RareValuesArePooledAndUnseenOnesCounted) {
+  TempDir dir;
+  // 40 values of v, value j seen j + 2 times (so the 30 most frequent are 10..39), and a target.
+  std::string text = "v,y\n";
+  for (int j = 0; j < 40; ++j)
+    for (int k = 0; k < j + 2; ++k) text += "v" + std::to_string(j) + "," + std::to_string(k % 2) + "\n";
+  write_file(dir / "t.csv", text);
+  const Dataset data = load_table((dir / "t.csv").string(), {"y", std::nullopt, {}, {}});
+  const TableColumn& v = column(*data.table, "v");
+  ASSERT_EQ(v.categories.size(), kMaxCategories);
+  EXPECT_EQ(v.categories.front(), "v39");
+  EXPECT_EQ(v.categories.back(), "v10");
+  EXPECT_TRUE(v.other);
+  EXPECT_EQ(data.features, 31);
+  EXPECT_EQ(data.unknown_values, 0U);
+  // Encoded by that recipe, a pooled value and an unseen one both go to "other" (they cannot be told apart
+  // without keeping every rare value), uncounted.
+  write_file(dir / "new.csv", "v,y\nv0,0\nnever,1\nv39,0\n");
+  LoadOptions options;
+  options.table = data.table.get();
+  options.target = "y";
+  options.known_classes = data.class_names;
+  const Dataset later = load_dataset(dir / "new.csv", std::nullopt, options);
+  EXPECT_EQ(later.unknown_values, 0U);
+  EXPECT_EQ(later.features_f32[0 * 31 + 30], 1.0F);  // v0: pooled
+  EXPECT_EQ(later.features_f32[1 * 31 + 30], 1.0F);  // never: unknown, into other
+  EXPECT_EQ(later.features_f32[2 * 31 + 0], 1.0F);   // v39: the most frequent
+}
+
+TEST(TableCommand, OneCommandTrainsAndTheModelTakesRawRowsByName) {
+  TempDir dir;
+  std::string text = "id,color,income,x,label\n";
+  for (int i = 0; i < 200; ++i) {
+    const char* color = i % 3 == 0 ? "red" : (i % 3 == 1 ? "green" : "blue");
+    const double x = (i * 37 % 100) / 100.0;
+    const bool yes = (i % 3 == 0) != (x > 0.5);
+    text += std::to_string(i) + "," + color + "," + (i % 10 == 0 ? "" : std::to_string(40 + i % 17)) + "," +
+            std::to_string(x) + "," + (yes ? "yes" : "no") + "\n";
+  }
+  write_file(dir / "t.csv", text);
+  const CommandResult trained = run_backprop("train --data " + shell_word(dir / "t.csv") + " --target label --seed 3 --out " +
+                                             shell_word(dir / "m.model"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  EXPECT_THAT(trained.out, HasSubstr("identifier"));
+  EXPECT_THAT(trained.out, HasSubstr("categorical"));
+  const io::ModelFile model = io::load_model(dir / "m.model");
+  ASSERT_TRUE(model.table);
+  EXPECT_EQ(model.features, model.table->input_names());
+  // The same rows with the columns in another order, an extra column and no id: the same predictions.
+  std::string moved = "extra,x,label,income,color\n";
+  std::string same = "color,income,x\n";
+  for (int i = 0; i < 200; ++i) {
+    const char* color = i % 3 == 0 ? "red" : (i % 3 == 1 ? "green" : "blue");
+    const std::string income = i % 10 == 0 ? "NA" : std::to_string(40 + i % 17);
+    const std::string x = std::to_string((i * 37 % 100) / 100.0);
+    moved += "z," + x + ",?," + income + "," + color + "\n";
+    same += std::string(color) + "," + income + "," + x + "\n";
+  }
+  write_file(dir / "moved.csv", moved);
+  write_file(dir / "same.csv", same);
+  const CommandResult a = run_backprop("predict " + shell_word(dir / "m.model") + " --data " + shell_word(dir / "moved.csv") +
+                                       " --out " + shell_word(dir / "a.csv"));
+  const CommandResult b = run_backprop("predict " + shell_word(dir / "m.model") + " --data " + shell_word(dir / "same.csv") +
+                                       " --out " + shell_word(dir / "b.csv"));
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_THAT(a.out, HasSubstr("'extra'"));
+  EXPECT_EQ(read_text(dir / "a.csv"), read_text(dir / "b.csv"));
+  const CommandResult eval = run_backprop("eval " + shell_word(dir / "m.model") + " --data " + shell_word(dir / "t.csv") +
+                                          " --target label --json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.out;
+  EXPECT_THAT(eval.out, HasSubstr("\"rows\":200"));
+  // A column the model needs is missing; a numeric column holds text: exit 2 naming them.
+  write_file(dir / "short.csv", "color,income\nred,3\n");
+  const CommandResult missing = run_backprop("predict " + shell_word(dir / "m.model") + " --data " + shell_word(dir / "short.csv"));
+  EXPECT_EQ(missing.exit_code, 2) << missing.out;
+  EXPECT_THAT(missing.out, HasSubstr("expected a column named 'x'"));
+  write_file(dir / "text.csv", "color,income,x\nred,lots,0.5\n");
+  const CommandResult text_cell = run_backprop("predict " + shell_word(dir / "m.model") + " --data " + shell_word(dir / "text.csv"));
+  EXPECT_EQ(text_cell.exit_code, 2) << text_cell.out;
+  EXPECT_THAT(text_cell.out, HasSubstr("text.csv:2:2: expected a number in column 2 (income)"));
+  // The JSON export keeps the recipe and loads back to the same one.
+  const CommandResult json = run_backprop("export " + shell_word(dir / "m.model") + " --format json --out " + shell_word(dir / "m.json"));
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  const io::ModelFile back = io::load_model(dir / "m.json");
+  ASSERT_TRUE(back.table);
+  EXPECT_EQ(back.table->input_names(), model.table->input_names());
+  EXPECT_EQ(io::model_bytes(back), io::model_bytes(model));
+  // ONNX and C would take the encoded inputs: refused, saying why.
+  for (const std::string format : {"onnx", "c"}) {
+    const CommandResult exported = run_backprop("export " + shell_word(dir / "m.model") + " --format " + format +
+                                                " --out " + shell_word(dir / (format == "c" ? "m.h" : "m.onnx")));
+    EXPECT_EQ(exported.exit_code, 2) << exported.out;
+    EXPECT_THAT(exported.out, HasSubstr("expected a model whose inputs are the table's numeric columns"));
+  }
+}
+
+}  // namespace
+}  // namespace backprop

@@ -75,7 +75,7 @@ int run_cv(const CvArguments& a) {
                       (error ? error.message() : std::string("a file")));
   }
   if (chatty)
-    std::printf("cross-validating %s on %s: %zu rows, %d folds%s%s, network %s\n", args.network.c_str(),
+    std::printf("cross-validating %s on %s: %zu rows, %d folds%s%s, network %s\n", args.network.empty() ? "the default network" : args.network.c_str(),
                 args.data.c_str(), inputs.data.rows, a.folds, classification ? " (stratified)" : "",
                 a.repeats > 1 ? (" x " + std::to_string(a.repeats) + " repeats").c_str() : "",
                 architecture(inputs.spec).c_str());

@@ -94,6 +94,9 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
                 architecture(spec).c_str(), std::string(to_string(spec.optimizer.type)).c_str(), spec.training.batch_size,
                 spec.training.epochs);
   if (!args.quiet && device) std::printf("device %s\n", describe(device).c_str());
+  if (!args.quiet && !data.target_scale.empty())
+    std::printf("the targets are standardized for training (the losses below are in those units); the model "
+                "predicts in the data's units\n");
   const TrainingResult result = run.train();
   const double seconds = run.seconds();
   if (communicator.rank() > 0) return 0;  // rank 0 writes the model, the report and prints
@@ -108,6 +111,7 @@ int run_train_rank(const TrainArguments& args, dist::Communicator& communicator,
   }
 
   io::ModelFile trained = io::build_model(network, scaling, train_data);
+  trained.network = predicting_spec(network, data);  // in the data's units
   trained.byte_inputs = trained.byte_inputs || inputs.read.model.byte_inputs;  // further on floats in [0, 1]
   trained.threshold = run.threshold();
   if (inputs.read.model.threshold && !trained.threshold && !args.quiet)

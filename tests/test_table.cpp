@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -214,6 +215,57 @@ TEST(TableCommand, OneCommandTrainsAndTheModelTakesRawRowsByName) {
     EXPECT_EQ(exported.exit_code, 2) << exported.out;
     EXPECT_THAT(exported.out, HasSubstr("expected a model whose inputs are the table's numeric columns"));
   }
+}
+
+}  // namespace
+}  // namespace backprop
+
+namespace backprop {
+namespace {
+
+TEST(TableRegression, TargetsAreStandardizedForTrainingAndFoldedBackIntoTheOutputLayer) {
+  TempDir dir;
+  // y = 50000 + 2000 x + a category's 5000: the scale of a salary.
+  std::string text = "x,c,y\n";
+  double sum = 0, squares = 0;
+  std::vector<double> ys;
+  for (int i = 0; i < 120; ++i) {
+    const double x = (i * 7 % 40) / 4.0;
+    const double y = 50000 + 2000 * x + (i % 2 == 0 ? 5000 : 0);
+    ys.push_back(y);
+    text += std::to_string(x) + "," + (i % 2 == 0 ? "a" : "b") + "," + std::to_string(y) + "\n";
+  }
+  write_file(dir / "t.csv", text);
+  NetworkSpec spec;
+  Dataset data = load_table((dir / "t.csv").string(), {});
+  ASSERT_EQ(data.task, TaskKind::regression);
+  spec = default_table_network(data, {});
+  spec.training.validation_split = 0;
+  const TrainingData prepared = prepare_training_data(spec, data, std::nullopt, std::nullopt, std::nullopt);
+  for (const double y : ys) sum += y;
+  const double mean = sum / 120;
+  for (const double y : ys) squares += (y - mean) * (y - mean);
+  ASSERT_EQ(prepared.target_offset.size(), 1U);
+  EXPECT_NEAR(prepared.target_offset[0], mean, 1e-9 * mean);
+  EXPECT_NEAR(prepared.target_scale[0], std::sqrt(squares / 120), 1e-9 * mean);
+  EXPECT_NEAR(prepared.train.targets[0], (ys[0] - mean) / std::sqrt(squares / 120), 1e-6);
+  // Folding: the folded network's output is the trained one's times the scale plus the offset.
+  const Network<float> trained(spec);
+  const Network<float> folded(predicting_spec(trained, prepared));
+  std::vector<float> row(prepared.train.features_f32.begin(), prepared.train.features_f32.begin() + data.features);
+  Workspace<float> a(trained, 1), b(folded, 1);
+  trained.forward(a, row.data(), 1);
+  folded.forward(b, row.data(), 1);
+  const double raw = trained.output(a)[0], back = folded.output(b)[0];
+  EXPECT_NEAR(back, raw * prepared.target_scale[0] + prepared.target_offset[0], 1e-6 * mean);
+  // The command's model predicts in the data's units: its RMSE is a small part of the targets' spread.
+  const CommandResult trained_cmd = run_backprop("train --data " + shell_word(dir / "t.csv") + " --out " + shell_word(dir / "m.model"));
+  ASSERT_EQ(trained_cmd.exit_code, 0) << trained_cmd.out;
+  const CommandResult eval = run_backprop("eval " + shell_word(dir / "m.model") + " --data " + shell_word(dir / "t.csv") + " --json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.out;
+  const auto at = eval.out.find("\"r2\":");
+  ASSERT_NE(at, std::string::npos) << eval.out;
+  EXPECT_GT(std::stod(eval.out.substr(at + 5)), 0.95) << eval.out;
 }
 
 }  // namespace

@@ -29,13 +29,15 @@ std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& d
       NetworkSpec fold_spec = spec;
       TrainingData prepared = prepare_training_data(fold_spec, take_rows(data, kept), validation, trained_scaling,
                                                     requested_scale);
-      Network<float> network(fold_spec);
+      Network<float> trained(fold_spec);
       FoldResult result;
       result.repeat = repeat;
       result.fold = static_cast<int>(f);
       result.training_rows = prepared.train.rows;
-      result.training = train(network, prepared.train, prepared.validation_or_null(), prepared.scaling, nullptr,
+      result.training = train(trained, prepared.train, prepared.validation_or_null(), prepared.scaling, nullptr,
                               nullptr, parallelism);
+      // As `train` saves it: in the data's units (a table's regression trains on standardized targets).
+      const Network<float> network(predicting_spec(trained, prepared));
       result.report = evaluate_report(network, test, prepared.scaling, parallelism.device);
       if (on_fold) on_fold(result, network, prepared);
       results.push_back(std::move(result));

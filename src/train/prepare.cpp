@@ -215,6 +215,36 @@ void apply_class_weights(const ClassWeightSpec& spec, Dataset& train) {
 
 }  // namespace
 
+namespace {
+
+void standardize_targets(TrainingData& data) {
+  const auto width = static_cast<std::size_t>(data.train.target_count);
+  const std::size_t rows = data.train.rows;
+  std::vector<double> sum(width, 0.0), squares(width, 0.0);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t t = 0; t < width; ++t) sum[t] += data.train.targets[r * width + t];
+  data.target_offset.resize(width);
+  data.target_scale.resize(width);
+  for (std::size_t t = 0; t < width; ++t) data.target_offset[t] = sum[t] / static_cast<double>(rows);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t t = 0; t < width; ++t) {
+      const double d = data.train.targets[r * width + t] - data.target_offset[t];
+      squares[t] += d * d;
+    }
+  for (std::size_t t = 0; t < width; ++t) {
+    const double deviation = std::sqrt(squares[t] / static_cast<double>(rows));
+    data.target_scale[t] = deviation > 0 ? deviation : 1.0;
+  }
+  auto apply = [&](Dataset& d) {
+    for (std::size_t i = 0; i < d.targets.size(); ++i)
+      d.targets[i] = static_cast<float>((d.targets[i] - data.target_offset[i % width]) / data.target_scale[i % width]);
+  };
+  apply(data.train);
+  if (data.validation) apply(*data.validation);
+}
+
+}  // namespace
+
 TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::optional<Dataset> validation,
                                    const std::optional<Scaling>& trained_scaling,
                                    std::optional<ScalingKind> requested_scale) {
@@ -241,7 +271,21 @@ TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::option
     data.scaling = fit_scaling(spec.training.scale, train);
   }
   data.train = std::move(train);
+  const bool plain_outputs = spec.loss == LossKind::mse && spec.layers.back().activation == Activation::identity &&
+                             spec.layers.back().kind == LayerKind::dense;
+  if (data.train.table && data.task == TaskKind::regression && !trained_scaling && plain_outputs)
+    standardize_targets(data);
   return data;
+}
+
+NetworkSpec predicting_spec(const Network<float>& trained, const TrainingData& data) {
+  NetworkSpec spec = trained.spec_with_parameters();
+  if (data.target_scale.empty()) return spec;
+  LayerSpec& out = spec.layers.back();
+  const auto outputs = static_cast<std::size_t>(out.units);
+  for (std::size_t i = 0; i < out.weights.size(); ++i) out.weights[i] *= data.target_scale[i % outputs];
+  for (std::size_t j = 0; j < outputs; ++j) out.bias[j] = out.bias[j] * data.target_scale[j] + data.target_offset[j];
+  return spec;
 }
 
 Dataset load_table(const std::string& data, const TableSettings& settings) {

@@ -13,6 +13,7 @@
 
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/scaling.hpp"
+#include "backprop/nn/network.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
@@ -80,6 +81,10 @@ struct TrainingData {
   std::optional<Dataset> validation;
   Scaling scaling;  // for train() and for the model
   TaskKind task = TaskKind::regression;
+  // A table's regression on a network not trained yet (mse, identity outputs): the targets standardized for
+  // training, y' = (y - offset) / scale per target on the training rows (the validation rows likewise), which
+  // an output layer learns far faster than a salary's 1e5; predicting_spec folds it back. Empty: none.
+  std::vector<double> target_offset, target_scale;
 
   const Dataset* validation_or_null() const { return validation ? &*validation : nullptr; }
 };
@@ -95,5 +100,9 @@ struct TrainingData {
 TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::optional<Dataset> validation,
                                    const std::optional<Scaling>& trained_scaling,
                                    std::optional<ScalingKind> requested_scale);
+
+// The trained network as it predicts in the data's units: data's target scaling folded into the output
+// layer (W' = W * scale, b' = b * scale + offset per output); the network's spec as it stands without one.
+NetworkSpec predicting_spec(const Network<float>& trained, const TrainingData& data);
 
 }  // namespace backprop

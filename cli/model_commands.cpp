@@ -242,6 +242,11 @@ int run_info(const DataArguments& a) {
     std::printf("  targets     %s\n", names.c_str());
   }
   if (!model.features.empty()) std::printf("  features    %zu named\n", model.features.size());
+  if (model.table) {
+    std::printf("  table       the recipe of its raw columns (docs/tables.md):\n");
+    std::istringstream lines(describe_table(*model.table));
+    for (std::string line; std::getline(lines, line);) std::printf("    %s\n", line.c_str());
+  }
   if (model.threshold)
     std::printf("  threshold   %s on p_%s (predict's class when its probability is at least this)\n",
                 format_general(*model.threshold, 6).c_str(), model.classes.empty() ? "1" : model.classes[1].c_str());

@@ -44,7 +44,7 @@ TrainingRunSettings run_settings(const TrainArguments& args, dist::Communicator&
   if (args.checkpoint_every && args.checkpoint.empty()) throw_bad_input("--checkpoint-every needs --checkpoint FILE");
   TrainingRunSettings settings;
   settings.files = {args.checkpoint, args.checkpoint_every, args.resume, args.report};
-  settings.sources = {std::filesystem::path(args.network).filename().string(), args.network,
+  settings.sources = {std::filesystem::path(args.network.empty() ? args.data : args.network).filename().string(), args.network,
                       args.data + (args.labels.empty() ? "" : ", labels " + args.labels), args.validation};
   settings.observer = observer;
   settings.parallelism = {&communicator, args.deterministic, device};
@@ -239,7 +239,11 @@ void load_table_inputs(const TrainArguments& args, TrainingInputs& inputs) {
   inputs.read.model.network = default_table_network(inputs.data, hidden);
   inputs.read.exact_network = inputs.read.model.network;
   inputs.read.task = inputs.data.task;
-  inputs.spec = args.options.start_spec(inputs.read.model.network, inputs.read.exact_network);
+  NetworkSpec& spec = inputs.read.model.network;
+  // The default stops early on its validation rows: with none asked for, it trains its epochs instead.
+  if (args.validation.empty() && args.options.validation_split == 0.0 && !args.options.early_stopping)
+    spec.training.early_stopping = 0;
+  inputs.spec = args.options.start_spec(spec, spec);
   if (!args.quiet) {
     std::printf("%s", describe_table(*inputs.data.table).c_str());
   }

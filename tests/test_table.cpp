@@ -270,3 +270,25 @@ TEST(TableRegression, TargetsAreStandardizedForTrainingAndFoldedBackIntoTheOutpu
 
 }  // namespace
 }  // namespace backprop
+
+namespace backprop {
+namespace {
+
+TEST(TableCommand, InfoAndTheReportShowTheRecipe) {
+  TempDir dir;
+  write_file(dir / "t.csv", kTable);
+  const CommandResult trained = run_backprop("train --data " + shell_word(dir / "t.csv") + " --target label --epochs 3 "
+                                             "--validation-split 0 --out " + shell_word(dir / "m.model") + " --report " +
+                                             shell_word(dir / "r.html"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  const CommandResult info = run_backprop("info " + shell_word(dir / "m.model"));
+  ASSERT_EQ(info.exit_code, 0) << info.out;
+  EXPECT_THAT(info.out, HasSubstr("income  numeric"));
+  EXPECT_THAT(info.out, HasSubstr("identifier   0       left out"));
+  const std::string report = read_text(dir / "r.html");
+  EXPECT_THAT(report, HasSubstr("Columns of the table"));
+  EXPECT_THAT(report, HasSubstr("color   categorical  4       red, blue, green; missing its own category"));
+}
+
+}  // namespace
+}  // namespace backprop

@@ -637,6 +637,8 @@ std::string training_report_html(const TrainingReport& report) {
           "<p class=\"note\">loss " + html_escape(std::string(to_string(report.spec.loss))) + ", input " +
           std::to_string(report.spec.input) + " features</p>\n</section>\n";
   html += "<section>\n<h2>Settings</h2>\n" + settings_table(run) + "</section>\n</div>\n";
+  if (!report.table.empty())
+    html += "<section>\n<h2>Columns of the table</h2>\n<pre>" + html_escape(report.table) + "</pre>\n</section>\n";
   html += "<section>\n<h2>Epochs</h2>\n<details" + std::string(epochs <= 20 ? " open" : "") +
           "><summary>every epoch's figures</summary>\n" + epoch_table(history, classification) + "</details>\n</section>\n";
   html += "<p class=\"note\">Written by backprop.</p>\n</main>\n</body>\n</html>\n";

@@ -233,6 +233,7 @@ bool TrainingRun::write_report(const TrainingResult& result) const {
   report.title = sources.title;
   report.spec = network_.spec();
   report.result = result;
+  if (train_data.table) report.table = describe_table(*train_data.table);
   const Dataset& counted = validation ? *validation : train_data;
   const std::vector<float> outputs = network_outputs(network_, counted, data_.scaling);  // (rows, OUT)
   if (train_data.task == TaskKind::classification)

@@ -32,6 +32,7 @@ ReportSettings recipe_settings(const NetworkSpec& spec, ScalingKind scaling);
 
 struct TrainingReport {
   std::string title;                          // e.g. the network file's name
+  std::string table;                          // a table as it came: its recipe (describe_table), or empty
   NetworkSpec spec;                           // the trained network (its layers; weights are not shown)
   TrainingResult result;
   std::vector<std::size_t> confusion;         // (K x K) from confusion_matrix, or empty (regression)

@@ -292,3 +292,33 @@ TEST(TableCommand, InfoAndTheReportShowTheRecipe) {
 
 }  // namespace
 }  // namespace backprop
+
+namespace backprop {
+namespace {
+
+TEST(TableBadInput, OneClassDuplicateNamesAndTooManyValuesAreClear) {
+  TempDir dir;
+  write_file(dir / "one.csv", "x,c,y\n1,a,same\n2,b,same\n3,a,same\n");
+  const CommandResult one = run_backprop("train --data " + shell_word(dir / "one.csv") + " --out " + shell_word(dir / "m.model"));
+  EXPECT_EQ(one.exit_code, 2) << one.out;
+  EXPECT_THAT(one.out, HasSubstr("expected at least two classes in the target column, got one ('same')"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "m.model"));
+  write_file(dir / "twice.csv", "x,x,y\n1,2,a\n2,3,b\n");
+  const CommandResult twice = run_backprop("train --data " + shell_word(dir / "twice.csv") + " --out " + shell_word(dir / "m.model"));
+  EXPECT_EQ(twice.exit_code, 2) << twice.out;
+  EXPECT_THAT(twice.out, HasSubstr("twice.csv:1:2:"));
+  // More distinct texts than kMaxDistinct: the column is left out as an identifier, its values not all kept.
+  std::string text = "name,x,y\n";
+  for (std::size_t i = 0; i <= kMaxDistinct; ++i)
+    text += "n" + std::to_string(i) + "," + std::to_string(i % 5) + "," + (i % 2 == 0 ? "a" : "b") + "\n";
+  text += "n0,1,a\n";  // not every value distinct: only the cap makes it an identifier
+  write_file(dir / "many.csv", text);
+  const Dataset data = load_table((dir / "many.csv").string(), {});
+  ASSERT_EQ(data.table->columns.size(), 2U);
+  EXPECT_EQ(data.table->columns[0].kind, ColumnKind::identifier);
+  EXPECT_THAT(data.table->columns[0].reason, HasSubstr("more than 100000 distinct values"));
+  EXPECT_EQ(data.features, 1);
+}
+
+}  // namespace
+}  // namespace backprop

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -113,6 +114,7 @@ namespace {
 
 constexpr std::int32_t kMissing = -1;  // RawColumn::code of a missing cell
 constexpr std::int32_t kBeyond = -2;   // of a value past the column's kMaxDistinct
+constexpr std::int32_t kNumber = -3;   // of a number not interned (intern_numbers false)
 
 // One column as read: each cell's number (NaN where missing or not a number) and the id of its text.
 struct RawColumn {
@@ -122,8 +124,20 @@ struct RawColumn {
   std::deque<std::string> texts;  // the distinct values, first seen first (a deque: the views below stay valid)
   std::vector<std::size_t> counts;
   std::unordered_map<std::string_view, std::int32_t> ids;
-  std::size_t missing = 0, non_numbers = 0, beyond = 0;
+  std::size_t missing = 0, non_numbers = 0, numbers = 0, beyond = 0;
   std::size_t max_distinct = kMaxDistinct;
+  // Numbers are kept as numbers only, unless the column is read as categories: interning a million distinct
+  // numbers costs ten times the reading. A column that turns out to mix numbers and text is read again.
+  bool intern_numbers = true;
+
+  void clear() {
+    number.clear();
+    code.clear();
+    texts.clear();
+    counts.clear();
+    ids.clear();
+    missing = non_numbers = numbers = beyond = 0;
+  }
 
   void add(std::string_view cell, bool is_missing) {
     if (is_missing) {
@@ -134,8 +148,13 @@ struct RawColumn {
     }
     const std::optional<double> value = parse_double(cell);
     const bool fits = value && std::fabs(*value) <= std::numeric_limits<float>::max();
-    if (!fits) ++non_numbers;
     number.push_back(fits ? static_cast<float>(*value) : std::numeric_limits<float>::quiet_NaN());
+    if (fits) ++numbers;
+    else ++non_numbers;
+    if (fits && !intern_numbers) {
+      code.push_back(kNumber);
+      return;
+    }
     const auto found = ids.find(cell);
     if (found != ids.end()) {
       ++counts[static_cast<std::size_t>(found->second)];
@@ -166,19 +185,21 @@ std::string place(const RawTable& t, std::size_t row, std::size_t column) {
   return t.source + ":" + std::to_string(t.lines[row]) + ":" + std::to_string(column + 1) + ": ";
 }
 
-// The whole numbers among a column's values, sorted; whole: every value is one.
-std::vector<float> sorted_numbers(const RawColumn& raw) {
+// A column's numbers (its cells that are not missing), in row order.
+std::vector<float> present_numbers(const RawColumn& raw) {
   std::vector<float> values;
   values.reserve(raw.number.size() - raw.missing);
   for (const float v : raw.number)
     if (!std::isnan(v)) values.push_back(v);
-  std::sort(values.begin(), values.end());
   return values;
 }
 
-std::size_t distinct_count(const std::vector<float>& sorted) {
-  std::size_t count = sorted.empty() ? 0 : 1;
-  for (std::size_t i = 1; i < sorted.size(); ++i) count += sorted[i] != sorted[i - 1] ? 1 : 0;
+// Sorts `values` to count them: only where a count can decide (whole numbers), as a million-row sort per
+// column would cost more than reading the table.
+std::size_t distinct_count(std::vector<float>& values) {
+  std::sort(values.begin(), values.end());
+  std::size_t count = values.empty() ? 0 : 1;
+  for (std::size_t i = 1; i < values.size(); ++i) count += values[i] != values[i - 1] ? 1 : 0;
   return count;
 }
 
@@ -187,20 +208,25 @@ bool all_whole(const std::vector<float>& values) {
 }
 
 TableColumn infer_numeric(TableColumn c, const RawColumn& raw, std::size_t rows) {
-  const std::vector<float> values = sorted_numbers(raw);
-  const std::size_t distinct = distinct_count(values);
-  if (distinct < 2 && raw.missing == 0) {
+  std::vector<float> values = present_numbers(raw);
+  const auto [low, high] = std::minmax_element(values.begin(), values.end());
+  if (*low == *high && raw.missing == 0) {
     c.kind = ColumnKind::constant;
-    c.reason = "one value (" + format_float(values.front()) + ")";
-  } else if (distinct == rows && rows >= kIdentifierRows && all_whole(values)) {
+    c.reason = "one value (" + format_float(*low) + ")";
+    return c;
+  }
+  if (raw.missing == 0 && rows >= kIdentifierRows && all_whole(values) && distinct_count(values) == rows) {
     c.kind = ColumnKind::identifier;
     c.reason = "every value a distinct whole number (an identifier)";
-  } else {
-    c.kind = ColumnKind::numeric;
-    const std::size_t n = values.size();
-    c.median = n % 2 == 1 ? double{values[n / 2]} : (double{values[n / 2 - 1]} + double{values[n / 2]}) / 2;
-    c.indicator = raw.missing > 0;
+    return c;
   }
+  c.kind = ColumnKind::numeric;
+  const std::size_t n = values.size();
+  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(n / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  c.median = *middle;
+  if (n % 2 == 0) c.median = (double{*std::max_element(values.begin(), middle)} + c.median) / 2;
+  c.indicator = raw.missing > 0;
   return c;
 }
 
@@ -298,9 +324,35 @@ void encode_column(const TableColumn& c, const RawColumn& raw, const RawTable& t
   }
 }
 
-// Every row of the CSV into raw columns: the features `plan` names and its targets.
+// The rows after the header into `columns` (t.lines too on the first pass).
+void scan_rows(std::string_view text, RawTable& t, const TableRecipe& recipe, const std::vector<RawColumn*>& columns,
+               bool first) {
+  CsvReader reader(text, t.source);
+  CsvRecord record;
+  reader.next(record);  // the header
+  const std::size_t width = t.header.size();
+  while (reader.next(record)) {
+    if (record.fields.size() != width) {
+      const std::size_t got = record.fields.size();
+      throw_bad_input(t.source + ":" + std::to_string(record.line) + ":" + std::to_string(std::min(got, width) + 1) +
+                      ": expected " + std::to_string(width) + " columns as in the header, got " + std::to_string(got));
+    }
+    if (first) t.lines.push_back(record.line);
+    for (RawColumn* raw : columns) {
+      const std::string_view cell = record.fields[raw->header_column];
+      raw->add(cell, recipe.is_missing(cell));
+    }
+  }
+  if (t.lines.empty())
+    throw_bad_input(t.source + ":" + std::to_string(t.header_line + 1) +
+                    ":1: expected rows of data after the header, got the end of the file");
+}
+
+// Every row of the CSV into raw columns: the features `plan` names and its targets. categories[i]: feature i
+// is read as categories (its numbers interned as text too).
 RawTable read_raw_table(std::string_view text, const std::string& source, const LoadOptions& options,
-                        const TableRecipe& recipe, const std::vector<std::string>& feature_names) {
+                        const TableRecipe& recipe, const std::vector<std::string>& feature_names,
+                        const std::function<bool(const std::string&)>& as_categories) {
   CsvReader reader(text, source);
   CsvRecord record;
   if (!reader.next(record)) throw_bad_input(source + ":1:1: expected a header row of column names, got an empty file");
@@ -329,26 +381,19 @@ RawTable read_raw_table(std::string_view text, const std::string& source, const 
   // A model's recipe reads any number of distinct values (each is looked up); inferring one caps them.
   if (options.table != nullptr)
     for (RawColumn& raw : t.features) raw.max_distinct = std::numeric_limits<std::size_t>::max();
-  const std::size_t columns = t.header.size();
-  while (reader.next(record)) {
-    if (record.fields.size() != columns) {
-      const std::size_t got = record.fields.size();
-      throw_bad_input(source + ":" + std::to_string(record.line) + ":" + std::to_string(std::min(got, columns) + 1) +
-                      ": expected " + std::to_string(columns) + " columns as in the header, got " + std::to_string(got));
-    }
-    t.lines.push_back(record.line);
-    for (RawColumn& raw : t.features) {
-      const std::string_view cell = record.fields[raw.header_column];
-      raw.add(cell, recipe.is_missing(cell));
-    }
-    for (RawColumn& raw : t.targets) {
-      const std::string_view cell = record.fields[raw.header_column];
-      raw.add(cell, recipe.is_missing(cell));
-    }
+  for (RawColumn& raw : t.features) raw.intern_numbers = as_categories(t.header[raw.header_column]);
+  std::vector<RawColumn*> all;
+  for (RawColumn& raw : t.features) all.push_back(&raw);
+  for (RawColumn& raw : t.targets) all.push_back(&raw);
+  scan_rows(text, t, recipe, all, true);
+  std::vector<RawColumn*> mixed;
+  for (RawColumn& raw : t.features) {
+    if (raw.intern_numbers || raw.non_numbers == 0 || raw.numbers == 0) continue;
+    raw.clear();
+    raw.intern_numbers = true;
+    mixed.push_back(&raw);
   }
-  if (t.lines.empty())
-    throw_bad_input(source + ":" + std::to_string(t.header_line + 1) +
-                    ":1: expected rows of data after the header, got the end of the file");
+  if (!mixed.empty()) scan_rows(text, t, recipe, mixed, false);
   return t;
 }
 
@@ -357,7 +402,7 @@ TaskKind infer_task(const RawTable& t) {
   if (t.targets.size() != 1) return TaskKind::regression;
   const RawColumn& target = t.targets[0];
   if (target.non_numbers > 0) return TaskKind::classification;
-  const std::vector<float> values = sorted_numbers(target);
+  std::vector<float> values = present_numbers(target);
   return all_whole(values) && distinct_count(values) <= kMaxClassValues ? TaskKind::classification
                                                                         : TaskKind::regression;
 }
@@ -427,7 +472,14 @@ Dataset parse_table(std::string_view text, const std::string& source, const Load
   if (options.table != nullptr)
     for (const TableColumn& c : recipe->columns)
       if (c.kept()) by_name.push_back(c.name);
-  const RawTable t = read_raw_table(text, source, options, *recipe, by_name);
+  auto as_categories = [&](const std::string& name) {
+    if (options.table == nullptr)
+      return std::find(options.categorical.begin(), options.categorical.end(), name) != options.categorical.end();
+    for (const TableColumn& c : recipe->columns)
+      if (c.name == name) return c.kind != ColumnKind::numeric;
+    return true;
+  };
+  const RawTable t = read_raw_table(text, source, options, *recipe, by_name, as_categories);
   Dataset data;
   data.source = source;
   data.task = options.infer_task ? infer_task(t) : options.task;

@@ -322,3 +322,25 @@ TEST(TableBadInput, OneClassDuplicateNamesAndTooManyValuesAreClear) {
 
 }  // namespace
 }  // namespace backprop
+
+namespace backprop {
+namespace {
+
+TEST(Table, AColumnOfNumbersAndTextIsReadAgainAsCategoriesWithTheTextsAsWritten) {
+  TempDir dir;
+  // "size": numbers and text mixed (1.0 written two ways is two categories: the text is the value).
+  write_file(dir / "t.csv", "size,x,y\n1.0,1,a\n2,2,b\nbig,3,a\n1,4,b\n2,5,a\nbig,6,b\n1.0,7,a\n2,1,b\n");
+  const Dataset data = load_table((dir / "t.csv").string(), {"y", std::nullopt, {}, {}});
+  const TableColumn& size = column(*data.table, "size");
+  EXPECT_EQ(size.kind, ColumnKind::categorical);
+  // By count, ties by text: "2" 3, "1.0" 2, "big" 2, "1" 1.
+  EXPECT_EQ(size.categories, (std::vector<std::string>{"2", "1.0", "big", "1"}));
+  ASSERT_EQ(data.features, 5);
+  EXPECT_EQ(std::vector<float>(data.features_f32.begin(), data.features_f32.begin() + 4),
+            (std::vector<float>{0, 1, 0, 0}));  // row 1: "1.0"
+  EXPECT_EQ(std::vector<float>(data.features_f32.begin() + 3 * 5, data.features_f32.begin() + 3 * 5 + 4),
+            (std::vector<float>{0, 0, 0, 1}));  // row 4: "1"
+}
+
+}  // namespace
+}  // namespace backprop

@@ -226,6 +226,12 @@ void load_table_inputs(const TrainArguments& args, TrainingInputs& inputs) {
   settings.target = args.target;
   if (!args.task.empty())
     settings.task = args.task == "regression" ? TaskKind::regression : TaskKind::classification;
+  if (!args.network.empty()) {  // a network file that leaves "input" out: its loss says the task
+    if (!args.hidden.empty() || !args.task.empty())
+      throw_bad_input("--hidden and --task are for a table without a network file; the network file says these");
+    settings.task = io::network_template(args.network).loss == LossKind::mse ? TaskKind::regression
+                                                                             : TaskKind::classification;
+  }
   if (!args.categorical.empty()) settings.categorical = comma_list(args.categorical);
   if (!args.missing_values.empty()) settings.missing_values = comma_list(args.missing_values);
   std::vector<int> hidden;
@@ -236,12 +242,14 @@ void load_table_inputs(const TrainArguments& args, TrainingInputs& inputs) {
       hidden.push_back(static_cast<int>(units));
     }
   inputs.data = load_table(args.data, settings);
-  inputs.read.model.network = default_table_network(inputs.data, hidden);
+  inputs.read.model.network = args.network.empty() ? default_table_network(inputs.data, hidden)
+                                                   : io::read_network_for_table(args.network, inputs.data);
   inputs.read.exact_network = inputs.read.model.network;
   inputs.read.task = inputs.data.task;
   NetworkSpec& spec = inputs.read.model.network;
   // The default stops early on its validation rows: with none asked for, it trains its epochs instead.
-  if (args.validation.empty() && args.options.validation_split == 0.0 && !args.options.early_stopping)
+  if (args.network.empty() && args.validation.empty() && args.options.validation_split == 0.0 &&
+      !args.options.early_stopping)
     spec.training.early_stopping = 0;
   inputs.spec = args.options.start_spec(spec, spec);
   if (!args.quiet) {
@@ -256,7 +264,7 @@ TrainingInputs load_training_inputs(const TrainArguments& args) {
   if (!args.validation.empty() && args.options.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
   TrainingInputs inputs;
-  if (args.network.empty()) {
+  if (args.network.empty() || io::network_template(args.network).open) {
     load_table_inputs(args, inputs);
   } else {
     if (!args.hidden.empty() || !args.task.empty() || !args.categorical.empty() || !args.missing_values.empty())

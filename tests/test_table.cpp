@@ -344,3 +344,25 @@ TEST(Table, AColumnOfNumbersAndTextIsReadAgainAsCategoriesWithTheTextsAsWritten)
 
 }  // namespace
 }  // namespace backprop
+
+namespace backprop {
+namespace {
+
+TEST(TableCommand, ANetworkFileMayLeaveTheInputAndTheOutputUnitsToTheData) {
+  TempDir dir;
+  write_file(dir / "t.csv", kTable);
+  write_file(dir / "open.json", R"({"layers": [{"units": 5, "activation": "tanh"}, {"activation": "sigmoid"}],
+    "loss": "bce", "training": {"epochs": 2}})");
+  const CommandResult r = run_backprop("train " + shell_word(dir / "open.json") + " --data " + shell_word(dir / "t.csv") +
+                                       " --target label --out " + shell_word(dir / "m.model"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const io::ModelFile model = io::load_model(dir / "m.model");
+  ASSERT_TRUE(model.table);
+  EXPECT_EQ(model.network.input, 6);                // the recipe's inputs (TheRecipeOfASmallTable...)
+  EXPECT_EQ(model.network.layers.back().units, 1);  // bce over two classes
+  EXPECT_EQ(model.network.layers.front().units, 5);
+  EXPECT_EQ(model.classes, (std::vector<std::string>{"no", "yes"}));
+}
+
+}  // namespace
+}  // namespace backprop

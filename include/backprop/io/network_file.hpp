@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "backprop/data/dataset.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop::io {
@@ -29,6 +30,18 @@ inline constexpr std::size_t kMaxNetworkLayers = 1000;
 // "FILE: layers[1].weights: expected ..." for a well-formed file that is not a valid network.
 NetworkSpec read_network_file(const std::filesystem::path& path);
 NetworkSpec parse_network(std::string_view text, const std::string& source);
+
+// A network file for a table as it comes (docs/tables.md) may leave "input" out, and the last layer's
+// "units": the data gives them. open: the file leaves "input" out; loss: the loss it names (mse when none),
+// which says the task the table is read for.
+struct NetworkTemplate {
+  bool open = false;
+  LossKind loss = LossKind::mse;
+};
+NetworkTemplate network_template(const std::filesystem::path& path);
+// The file read with "input" the data's inputs and, where the last layer has no "units", as many as the data's
+// classes (softmax_ce; bce: 1 for two classes) or targets (mse) make. Errors as read_network_file's.
+NetworkSpec read_network_for_table(const std::filesystem::path& path, const Dataset& data);
 
 // The spec as a network file that parse_network reads back to the same spec (numbers round-trip).
 std::string network_to_json(const NetworkSpec& spec);

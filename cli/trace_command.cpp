@@ -38,11 +38,38 @@ nlohmann::ordered_json rows_json(const std::vector<double>& values, int rows, in
   return out;
 }
 
+// A batch_norm entry's figures under nn/batch_norm.hpp's names: "type" first, so that a reader tells it from a
+// dense layer's {"z", ...}; "grad_input" only where there is an entry below.
+nlohmann::ordered_json batch_norm_json(const TraceLayer& layer, int batch) {
+  const TraceBatchNorm& bn = layer.batch_norm;
+  nlohmann::ordered_json out{{"type", "batch_norm"},
+                             {"mean", bn.mean},
+                             {"variance", bn.variance},
+                             {"inv_std", bn.inv_std},
+                             {"xhat", rows_json(bn.xhat, batch, layer.out)},
+                             {"a", rows_json(layer.a, batch, layer.out)},
+                             {"running_mean", bn.running_mean},
+                             {"running_var", bn.running_var},
+                             {"delta", rows_json(layer.delta, batch, layer.out)},
+                             {"grad_scale", layer.grad_weights},
+                             {"grad_shift", layer.grad_bias}};
+  if (!bn.grad_input.empty()) out["grad_input"] = rows_json(bn.grad_input, batch, layer.out);
+  out["scale"] = layer.weights;
+  out["shift"] = layer.bias;
+  return out;
+}
+
 void print_json(const Trace& trace) {
   nlohmann::ordered_json steps = nlohmann::ordered_json::array();
   for (const auto& step : trace.steps) {
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
     for (const auto& layer : step.layers) {
+      switch (layer.kind) {
+        case LayerKind::dense: break;
+        case LayerKind::batch_norm:
+          layers.push_back(batch_norm_json(layer, trace.batch));
+          continue;
+      }
       layers.push_back({{"z", rows_json(layer.z, trace.batch, layer.out)},
                         {"a", rows_json(layer.a, trace.batch, layer.out)},
                         {"delta", rows_json(layer.delta, trace.batch, layer.out)},
@@ -93,7 +120,7 @@ void add_trace_command(CLI::App& app, int& exit_code) {
   cmd->add_option("network", args->network, "Network file (JSON) or model")->required()->check(CLI::ExistingFile);
   cmd->add_option("--input", args->input,
                   "Input row: comma-separated numbers, one per network input; several rows separated by ';' "
-                  "make a batch")
+                  "make a batch (at least 2 rows for a network with batch_norm)")
       ->required();
   cmd->add_option("--target", args->target,
                   "Target: one number per output (one-hot for softmax_ce), a row per input row")
@@ -114,7 +141,10 @@ void add_trace_command(CLI::App& app, int& exit_code) {
                   "or dot (Graphviz, the last step); html and dot always carry the working");
   cmd->add_flag("--json", args->json,
                 "Print one JSON object {\"steps\":[{\"step\",\"loss\",\"layers\":[{\"z\",\"a\",\"delta\","
-                "\"grad_weights\",\"grad_bias\",\"weights\",\"bias\"}]}]} with every figure at full precision");
+                "\"grad_weights\",\"grad_bias\",\"weights\",\"bias\"}]}]} with every figure at full precision (a "
+                "batch_norm entry: {\"type\":\"batch_norm\",\"mean\",\"variance\",\"inv_std\",\"xhat\",\"a\","
+                "\"running_mean\",\"running_var\",\"delta\",\"grad_scale\",\"grad_shift\",\"grad_input\",\"scale\","
+                "\"shift\"})");
   cmd->callback([args, &exit_code] { exit_code = run_trace(*args); });
 }
 

@@ -552,6 +552,20 @@ struct PythonTrace {
   }
 };
 
+// A batch_norm entry of backprop.trace's steps, under the names of `backprop trace --json`.
+py::dict batch_norm_trace(const TraceLayer& l, std::size_t batch) {
+  const TraceBatchNorm& bn = l.batch_norm;
+  const auto features = static_cast<std::size_t>(l.out);
+  py::dict out("type"_a = "batch_norm", "mean"_a = array_of(bn.mean), "variance"_a = array_of(bn.variance),
+               "inv_std"_a = array_of(bn.inv_std), "xhat"_a = array_of(bn.xhat, batch, features),
+               "a"_a = array_of(l.a, batch, features), "running_mean"_a = array_of(bn.running_mean),
+               "running_var"_a = array_of(bn.running_var), "delta"_a = array_of(l.delta, batch, features),
+               "grad_scale"_a = array_of(l.grad_weights), "grad_shift"_a = array_of(l.grad_bias),
+               "scale"_a = array_of(l.weights), "shift"_a = array_of(l.bias));
+  if (!bn.grad_input.empty()) out["grad_input"] = array_of(bn.grad_input, batch, features);
+  return out;
+}
+
 // backprop.trace: every figure of `steps` plain SGD steps on one batch, in double precision.
 PythonTrace trace_network(const py::object& network, const DoubleArray& input, const DoubleArray& target, int steps,
                           std::optional<std::string> loss, std::optional<double> learning_rate) {
@@ -592,6 +606,12 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
   for (const TraceStep& step : result.steps) {
     py::list layers;
     for (const TraceLayer& l : step.layers) {
+      switch (l.kind) {
+        case LayerKind::dense: break;
+        case LayerKind::batch_norm:
+          layers.append(batch_norm_trace(l, batch));
+          continue;
+      }
       const auto in = static_cast<std::size_t>(l.in);
       const auto units = static_cast<std::size_t>(l.out);
       layers.append(py::dict("activation"_a = std::string(to_string(l.activation)), "z"_a = array_of(l.z, batch, units),

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "backprop/base/text.hpp"
 #include "helpers.hpp"
 #include "image.hpp"
 
@@ -138,7 +140,8 @@ class Evaluator {
     const std::string name = s_.substr(start, at_ - start);
     static const std::map<std::string, double (*)(double)> functions = {
         {"exp", [](double x) { return std::exp(x); }}, {"ln", [](double x) { return std::log(x); }},
-        {"sigmoid", sigmoid}, {"tanh", [](double x) { return std::tanh(x); }}};
+        {"sigmoid", sigmoid}, {"tanh", [](double x) { return std::tanh(x); }},
+        {"sqrt", [](double x) { return std::sqrt(x); }}};
     const auto f = functions.find(name);
     if (f == functions.end() || !take('(')) fail();
     const Interval v = expr();
@@ -154,6 +157,15 @@ class Evaluator {
 
 // ---- The printed lines against the JSON trace ----
 
+// A JSON number, list or list of rows as one list.
+std::vector<double> flat(const Json& value) {
+  if (value.is_number()) return {value.get<double>()};
+  std::vector<double> out;
+  for (const Json& item : value)
+    for (double v : flat(item)) out.push_back(v);
+  return out;
+}
+
 std::vector<std::string> split(const std::string& text, const std::string& separator) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -165,13 +177,17 @@ std::vector<std::string> split(const std::string& text, const std::string& separ
 
 // The JSON figure a printed name stands for ("grad W2[1][0]", "z3[2][0]", "L"); nullptr for a matrix line.
 const Json* figure_of(const Json& step, const std::string& name) {
-  static const std::regex pattern(R"(^(grad W|grad b|W|b|z|a|delta)(\d+)((?:\[\d+\])+)$)");
+  static const std::regex pattern(
+      R"(^(grad W|grad b|grad scale|grad shift|grad x|running_mean|running_var|mean|var|xhat|scale|shift|s|W|b|z|a|delta)(\d+)((?:\[\d+\])+)$)");
   if (name == "L") return &step["loss"];
   std::smatch m;
   if (!std::regex_match(name, m, pattern)) return nullptr;
-  static const std::map<std::string, std::string> keys = {{"grad W", "grad_weights"}, {"grad b", "grad_bias"},
-                                                           {"W", "weights"}, {"b", "bias"}, {"z", "z"}, {"a", "a"},
-                                                           {"delta", "delta"}};
+  // A batch_norm entry's figures under `trace --json`'s names for them.
+  static const std::map<std::string, std::string> keys = {
+      {"grad W", "grad_weights"}, {"grad b", "grad_bias"}, {"W", "weights"}, {"b", "bias"}, {"z", "z"}, {"a", "a"},
+      {"delta", "delta"}, {"grad scale", "grad_scale"}, {"grad shift", "grad_shift"}, {"grad x", "grad_input"},
+      {"running_mean", "running_mean"}, {"running_var", "running_var"}, {"mean", "mean"}, {"var", "variance"},
+      {"xhat", "xhat"}, {"scale", "scale"}, {"shift", "shift"}, {"s", "inv_std"}};
   const Json* at = &step["layers"][std::stoul(m[2].str()) - 1][keys.at(m[1].str())];
   std::vector<std::size_t> indices;
   static const std::regex index(R"(\[(\d+)\])");
@@ -366,6 +382,136 @@ TEST_P(SeedMarkdown, CarriesTheCorrectedFigures) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothReadings, SeedMarkdown, ::testing::Values("bce", "mse"));
+
+// ---- batch_norm in the trace ----
+
+// batch_norm of the input (no dL/dx), after a hidden layer (its dL/dx through tanh'), and two in a row with
+// their own momentum and eps; 3 rows.
+constexpr const char* kBatchNormNetwork =
+    R"({"input": 3, "layers": [{"type": "batch_norm"}, {"units": 4, "activation": "tanh"}, {"type": "batch_norm"},
+        {"type": "batch_norm", "momentum": 0.3, "eps": 0.001}, {"units": 2, "activation": "softmax"}],
+        "loss": "softmax_ce", "optimizer": {"type": "sgd", "learning_rate": 0.5}, "seed": 9})";
+constexpr const char* kBatchNormRows = " --input '0.5,-1,2;1.5,0.25,-0.5;-2,1,0.75' --target '1,0;0,1;1,0'";
+
+std::string batch_norm_trace(const TempDir& dir, const std::string& options) {
+  write_file(dir / "bn.json", kBatchNormNetwork);
+  const auto result = run_backprop("trace " + shell_word(dir / "bn.json") + kBatchNormRows + " --steps 2 " + options);
+  EXPECT_EQ(result.exit_code, 0) << result.out;
+  return result.out;
+}
+
+// Every worked line of the batch_norm entries re-evaluated from its printed numbers, as for dense layers, and
+// each figure equal to the JSON trace's (which tests/test_batch_norm.cpp holds to torch).
+TEST(BatchNormTraceWorking, EveryWorkedLineEvaluatesToItsValueAtFourAndSeventeenDecimals) {
+  TempDir dir;
+  const Json trace = Json::parse(batch_norm_trace(dir, "--json"));
+  EXPECT_EQ(trace["steps"][0]["layers"][0]["type"], "batch_norm");
+  EXPECT_FALSE(trace["steps"][0]["layers"][0].contains("grad_input")) << "the first entry's input is the data";
+  EXPECT_TRUE(trace["steps"][0]["layers"][2].contains("grad_input"));
+  EXPECT_TRUE(trace["steps"][0]["layers"][1].contains("z")) << "a dense layer keeps its keys";
+  for (int digits : {4, 17}) {
+    const std::string text = batch_norm_trace(dir, "--expand --digits " + std::to_string(digits));
+    const std::map<std::string, int> evaluated = check_working(text, trace, digits);
+    const int rows = 3, steps = 2;
+    // Per step: mean, var, s, running statistics, grads of scale and shift and scale and shift updated for
+    // 3 + 4 + 4 features; xhat for their 3 rows each; grad x of the two entries that are not first.
+    const std::map<std::string, int> expected = {
+        {"mean", 11 * steps}, {"var", 11 * steps}, {"s", 11 * steps}, {"xhat", 11 * rows * steps},
+        {"running_mean", 11 * steps}, {"running_var", 11 * steps}, {"grad scale", 11 * steps},
+        {"grad shift", 11 * steps}, {"scale", 11 * steps}, {"shift", 11 * steps}, {"grad x", 8 * rows * steps}};
+    for (const auto& [kind, count] : expected)
+      EXPECT_EQ(evaluated.count(kind) ? evaluated.at(kind) : 0, count) << kind << " at " << digits << " decimals";
+    // a: the batch_norms' outputs (11 features) and the dense layers' (4 + 2 units), every row of both steps.
+    EXPECT_GE(evaluated.at("a"), (11 + 4 + 2) * rows * steps);
+    EXPECT_GT(evaluated.at("delta"), 0);
+    EXPECT_EQ(evaluated.at("L"), 2);
+  }
+}
+
+// The readable forms name the layer's mean, variance and normalized values and carry their working.
+TEST(BatchNormTraceFormats, TextMarkdownHtmlAndDotShowTheMeanVarianceAndNormalizedValues) {
+  TempDir dir;
+  const std::string text = batch_norm_trace(dir, "");
+  EXPECT_THAT(text, HasSubstr("Layer 1 (batch_norm of a0, 3 features, eps 1e-05, momentum 0.1)"));
+  EXPECT_THAT(text, HasSubstr("Layer 4 (batch_norm of a3, 4 features, eps 0.001, momentum 0.3)"));
+  for (const char* line : {"    mean3 = (sum_r a2[r]) / 3 = [", "    var3 = (sum_r (a2[r] - mean3)^2) / 3 = [",
+                           "    s3 = 1 / sqrt(var3 + eps) = [", "    xhat3 = (a2 - mean3) s3 = [[",
+                           "    a3 = scale3 xhat3 + shift3 = [[", "    running_var4 = (1 - 0.3) running_var4 + 0.3 var4 (3 / 2) = [",
+                           "    delta2 = grad x3 * tanh'(z2) = [[", "    delta4 = (W5 delta5) = [[",
+                           "    delta3 = grad x4 = [[", "    grad x3 = scale3 s3 / 3 (3 delta3 - grad shift3 - xhat3 grad scale3) = [[",
+                           "  shift1 = [", "shift <- shift - 0.5 grad shift)"})
+    EXPECT_THAT(text, HasSubstr(line));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("grad x1"))) << "the first entry has no dL/dx to show";
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("mean1[0] ="))) << "the plain trace has no working";
+
+  const std::string markdown = batch_norm_trace(dir, "--expand --format markdown");
+  for (const char* tex : {"$$\\mu_{3} = \\frac{1}{3}\\sum_r a_{2}[r] = ", "$$\\sigma^2_{3} = ", "$$\\hat{x}_{3} = ",
+                          "- $\\mu_{3}[0] = \\frac{1}{3}\\sum_r a_{2}[r][0] = (", "- $s_{4}[1] = 1 / \\sqrt{",
+                          "- $\\mathrm{grad}\\,x_{3}[2][1] = ", "- $\\mathrm{running\\_var}_{4}[0] = "})
+    EXPECT_THAT(markdown, HasSubstr(tex));
+
+  const std::string html = batch_norm_trace(dir, "--format html");
+  EXPECT_THAT(html, HasSubstr("<h3>Step 2, layer 3 (batch_norm), feature 1</h3>"));
+  for (const char* figure : {">mean3[1] = (sum_r a2[r][1]) / 3 = (", ">var3[1] = ", ">xhat3[2][1] = (a2[2][1] - mean3[1]) s3[1] = ("})
+    EXPECT_THAT(html, HasSubstr(figure));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("id=\"w3-"))) << "a batch_norm has no weights to draw";
+
+  const std::string dot = batch_norm_trace(dir, "--format dot");
+  EXPECT_THAT(dot, HasSubstr("u2_1 -> u3_1 [label=\"normalize\""));
+  for (const char* label : {"layer 3, batch_norm of feature 1\\nmean3[1] = ", "\\nvar3[1] = ", "\\nxhat3[0][1] = "})
+    EXPECT_THAT(dot, HasSubstr(label));
+  if (std::system("command -v dot > /dev/null 2>&1") != 0) return;  // TraceDot says where Graphviz is missing
+  write_file(dir / "bn.dot", dot);
+  EXPECT_EQ(std::system(("dot -Tsvg " + shell_word(dir / "bn.dot") + " -o /dev/null").c_str()), 0);
+}
+
+// The command's JSON carries the figures torch computes (tests/data/batch_norm_reference.json's "traces").
+TEST(BatchNormTraceJson, MatchesTorchInDouble) {
+  std::ifstream file(source_path("tests/data/batch_norm_reference.json"));
+  const Json reference = Json::parse(file);
+  TempDir dir;
+  for (const Json& c : reference["traces"]) {
+    write_file(dir / "net.json", c["network"].dump());
+    auto rows = [](const Json& values) {
+      std::string out;
+      for (const Json& row : values) {
+        out += out.empty() ? "" : ";";
+        for (std::size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + format_double(row[i].get<double>());
+      }
+      return "'" + out + "'";
+    };
+    const auto result = run_backprop("trace " + shell_word(dir / "net.json") + " --input " + rows(c["x"]) +
+                                     " --target " + rows(c["y"]) + " --steps 2 --json");
+    ASSERT_EQ(result.exit_code, 0) << result.out;
+    const Json traced = Json::parse(result.out);
+    for (std::size_t s = 0; s < 2; ++s)
+      for (std::size_t l = 0; l < c["network"]["layers"].size(); ++l) {
+        const Json& expected = c["steps"][s]["layers"][l];
+        const Json& got = traced["steps"][s]["layers"][l];
+        for (const auto& [key, value] : expected.items()) {
+          ASSERT_TRUE(got.contains(key)) << key;
+          if (key == "type") {
+            EXPECT_EQ(got[key], value);
+            continue;
+          }
+          const std::vector<double> e = flat(value), g = flat(got[key]);
+          ASSERT_EQ(g.size(), e.size()) << key;
+          for (std::size_t i = 0; i < e.size(); ++i)
+            EXPECT_LE(std::abs(g[i] - e[i]), 1e-12 * std::max(1.0, std::abs(e[i]))) << c["name"] << " " << key;
+        }
+        EXPECT_EQ(got.size(), expected.size()) << "no figure beyond torch's";
+      }
+  }
+}
+
+TEST(BatchNormTraceRefusals, OneRowExitsWith2NamingWhatIsExpected) {
+  TempDir dir;
+  write_file(dir / "bn.json", kBatchNormNetwork);
+  const auto result = run_backprop("trace " + shell_word(dir / "bn.json") + " --input 0.5,-1,2 --target 1,0");
+  EXPECT_EQ(result.exit_code, 2) << result.out;
+  EXPECT_THAT(result.out, HasSubstr("--input: expected at least 2 rows for a network with batch_norm (one row has "
+                                    "no batch variance"));
+}
 
 // ---- The page in headless Chromium, the graph in Graphviz ----
 

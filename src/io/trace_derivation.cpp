@@ -5,6 +5,7 @@
 // them, at the printed precision, so that a learner can redo each line by hand.
 #include "trace_derivation.hpp"
 
+#include <charconv>
 #include <string>
 
 #include "backprop/base/error.hpp"
@@ -47,6 +48,12 @@ Formula NumberFormat::block(const std::vector<double>& v, int rows, int cols) co
   Formula out = lit("[");
   for (int r = 0; r < rows; ++r) out += (r ? lit(", ") : Formula{}) + list(v.data() + r * cols, cols);
   return out + lit("]");
+}
+
+std::string exact_decimal(double v) {
+  char buffer[400];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::fixed);
+  return error == std::errc() ? std::string(buffer, end) : format_double(v);
 }
 
 std::string index_suffix(int batch, int row, int unit) {
@@ -235,7 +242,9 @@ void derive_output_delta(const Context& c, int l, LayerDerivation& out) {
   }
 }
 
-// A hidden layer's delta: (sum over the next layer's units k of W_(l+1)[i][k] delta_(l+1)[k]) f'(z_l[i]).
+// A hidden entry's delta from the entry above: a dense layer above gives (sum over its units k of
+// W_(l+1)[i][k] delta_(l+1)[k]), a batch_norm above its dL/dx; a dense layer's delta is that times f'(z_l[i]),
+// a batch_norm's (dL/dy: it has no activation) that alone.
 void derive_hidden_delta(const Context& c, int l, LayerDerivation& out) {
   const NumberFormat& f = c.format;
   const TraceLayer& layer = c.layer(l);
@@ -244,19 +253,38 @@ void derive_hidden_delta(const Context& c, int l, LayerDerivation& out) {
   for (int r = 0; r < c.batch; ++r) {
     for (int i = 0; i < layer.out; ++i) {
       const std::string suffix = index_suffix(c.batch, r, i);
-      std::vector<Formula> terms;
-      for (int k = 0; k < next.out; ++k)
-        terms.push_back(times(f.factor(next.weights_before[i * next.out + k]), f.number(next.delta[r * next.out + k])));
-      const Formula symbolic = lit("(sum_k W" + nl + "[" + std::to_string(i) + "][k] delta" + nl +
-                                       (c.batch > 1 ? "[" + std::to_string(r) + "]" : "") + "[k]) ",
-                                   "\\Big(\\sum_k W_{" + nl + "}[" + std::to_string(i) + "][k]\\,\\delta_{" + nl +
-                                       "}" + (c.batch > 1 ? "[" + std::to_string(r) + "]" : "") + "[k]\\Big)\\,") +
-                               derivative_symbol(c, l, suffix);
-      const double z = layer.z[r * layer.out + i], a = layer.a[r * layer.out + i];
-      const Formula derivative = derivative_working(layer.activation, f, z, a, c.slope(l));
-      out.delta.push_back({delta_name(l, suffix), symbolic, {times(lit("(") + join(terms, lit(" + ")) + lit(")"), derivative)},
-                           layer.delta[r * layer.out + i], "u" + std::to_string(l) + "-" + std::to_string(i),
-                           c.phases.backward(l)});
+      const std::string row = c.batch > 1 ? "[" + std::to_string(r) + "]" : "";
+      Formula upstream, symbolic;  // the working and the name of dL/da_l[r][i]
+      switch (next.kind) {
+        case LayerKind::dense: {
+          std::vector<Formula> terms;
+          for (int k = 0; k < next.out; ++k)
+            terms.push_back(times(f.factor(next.weights_before[i * next.out + k]), f.number(next.delta[r * next.out + k])));
+          upstream = lit("(") + join(terms, lit(" + ")) + lit(")");
+          symbolic = lit("(sum_k W" + nl + "[" + std::to_string(i) + "][k] delta" + nl + row + "[k])",
+                         "\\Big(\\sum_k W_{" + nl + "}[" + std::to_string(i) + "][k]\\,\\delta_{" + nl + "}" + row +
+                             "[k]\\Big)");
+          break;
+        }
+        case LayerKind::batch_norm:
+          upstream = f.factor(next.batch_norm.grad_input[r * next.out + i]);
+          symbolic = figure("grad x", "\\mathrm{grad}\\,x", l + 1, suffix);
+          break;
+      }
+      Worked worked{delta_name(l, suffix), symbolic, {}, layer.delta[r * layer.out + i],
+                    "u" + std::to_string(l) + "-" + std::to_string(i), c.phases.backward(l)};
+      switch (layer.kind) {
+        case LayerKind::dense: {
+          const double z = layer.z[r * layer.out + i], a = layer.a[r * layer.out + i];
+          worked.symbolic += lit(" ", "\\,") + derivative_symbol(c, l, suffix);
+          worked.working = {times(upstream, derivative_working(layer.activation, f, z, a, c.slope(l)))};
+          break;
+        }
+        case LayerKind::batch_norm:
+          worked.working = {upstream};
+          break;
+      }
+      out.delta.push_back(std::move(worked));
     }
   }
 }
@@ -320,6 +348,149 @@ void derive_update(const Context& c, int l, LayerDerivation& out) {
   }
 }
 
+// ---- A batch_norm entry (nn/batch_norm.hpp): x is its input a_(l-1), F its width, B the rows ----
+
+// A per-feature figure's name, "mean2[1]"; the element and phase it belongs to.
+Worked feature_figure(const std::string& symbol, const std::string& tex, int l, int j, Formula symbolic,
+                      Formula working, double value, int phase) {
+  const std::string at = "[" + std::to_string(j) + "]";
+  return {lit(symbol + std::to_string(l) + at, tex + "_{" + std::to_string(l) + "}" + at), std::move(symbolic),
+          {std::move(working)}, value, "u" + std::to_string(l) + "-" + std::to_string(j), phase};
+}
+
+// mean[j] = (sum_r x[r][j]) / B, var[j] = (sum_r (x[r][j] - mean[j])^2) / B, s[j] = 1 / sqrt(var[j] + eps),
+// xhat[r][j] = (x[r][j] - mean[j]) s[j], y = a[r][j] = scale[j] xhat[r][j] + shift[j]; then the running
+// statistics, (1 - momentum) old + momentum new, the variance's new one unbiased (times B / (B - 1)).
+void derive_batch_norm_forward(const Context& c, int l, LayerDerivation& out) {
+  const NumberFormat& f = c.format;
+  const TraceLayer& layer = c.layer(l);
+  const TraceBatchNorm& bn = layer.batch_norm;
+  const int phase = c.phases.forward(l);
+  const std::string L = std::to_string(l), prev = std::to_string(l - 1), B = std::to_string(c.batch);
+  // (1 - momentum) as the library computes it, not a rounded decimal of it (1 - 0.3 is not the double 0.7).
+  const Formula keep = lit("(1 - " + exact_decimal(bn.momentum) + ")"), momentum = lit(exact_decimal(bn.momentum));
+  for (int j = 0; j < layer.out; ++j) {
+    const std::string at = "[" + std::to_string(j) + "]";
+    const double mean = bn.mean[j], variance = bn.variance[j], s = bn.inv_std[j];
+    std::vector<Formula> sum, squares;
+    for (int r = 0; r < c.batch; ++r) {
+      const double x = c.input_of(l, r, j);
+      sum.push_back(r ? f.factor(x) : f.number(x));
+      squares.push_back(lit("(") + f.number(x) + lit(" - ") + f.factor(mean) + lit(")^2", ")^{2}"));
+    }
+    out.mean.push_back(feature_figure("mean", "\\mu", l, j,
+                                      lit("(sum_r a" + prev + "[r]" + at + ") / " + B,
+                                          "\\frac{1}{" + B + "}\\sum_r a_{" + prev + "}[r]" + at),
+                                      lit("(") + join(sum, lit(" + ")) + lit(") / " + B), mean, phase));
+    out.variance.push_back(feature_figure(
+        "var", "\\sigma^2", l, j,
+        lit("(sum_r (a" + prev + "[r]" + at + " - mean" + L + at + ")^2) / " + B,
+            "\\frac{1}{" + B + "}\\sum_r (a_{" + prev + "}[r]" + at + " - \\mu_{" + L + "}" + at + ")^{2}"),
+        lit("(") + join(squares, lit(" + ")) + lit(") / " + B), variance, phase));
+    out.inv_std.push_back(feature_figure(
+        "s", "s", l, j, lit("1 / sqrt(var" + L + at + " + eps)", "1 / \\sqrt{\\sigma^2_{" + L + "}" + at + " + \\epsilon}"),
+        lit("1 / sqrt(", "1 / \\sqrt{") + f.number(variance) + lit(" + " + exact_decimal(bn.eps) + ")", " + " + exact_decimal(bn.eps) + "}"),
+        s, phase));
+  }
+  for (int r = 0; r < c.batch; ++r) {
+    for (int j = 0; j < layer.out; ++j) {
+      const std::string suffix = index_suffix(c.batch, r, j), at = "[" + std::to_string(j) + "]";
+      const std::string element = "u" + L + "-" + std::to_string(j);
+      const double xhat = bn.xhat[r * layer.out + j];
+      out.xhat.push_back({figure("xhat", "\\hat{x}", l, suffix),
+                          lit("(a" + prev + suffix + " - mean" + L + at + ") s" + L + at,
+                              "(a_{" + prev + "}" + suffix + " - \\mu_{" + L + "}" + at + ")\\,s_{" + L + "}" + at),
+                          {times(lit("(") + f.number(c.input_of(l, r, j)) + lit(" - ") + f.factor(bn.mean[j]) + lit(")"),
+                                 f.number(bn.inv_std[j]))},
+                          xhat, element, phase});
+      out.a.push_back({figure("a", "a", l, suffix),
+                       lit("scale" + L + at + " xhat" + L + suffix + " + shift" + L + at,
+                           "\\mathrm{scale}_{" + L + "}" + at + "\\,\\hat{x}_{" + L + "}" + suffix + " + \\mathrm{shift}_{" + L + "}" + at),
+                       {times(f.factor(layer.weights_before[j]), f.number(xhat)) + lit(" + ") + f.factor(layer.bias_before[j])},
+                       layer.a[r * layer.out + j], element, phase});
+    }
+  }
+  const Formula unbiased = lit("(" + B + " / " + std::to_string(c.batch - 1) + ")",
+                               "\\,\\tfrac{" + B + "}{" + std::to_string(c.batch - 1) + "}");
+  for (int j = 0; j < layer.out; ++j) {
+    const std::string at = "[" + std::to_string(j) + "]";
+    out.running_mean.push_back(feature_figure(
+        "running_mean", "\\mathrm{running\\_mean}", l, j,
+        keep + lit(" running_mean" + L + at + " + ", "\\,\\mathrm{running\\_mean}_{" + L + "}" + at + " + ") + momentum +
+            lit(" mean" + L + at, "\\,\\mu_{" + L + "}" + at),
+        times(keep, f.number(bn.running_mean_before[j])) + lit(" + ") + times(momentum, f.number(bn.mean[j])),
+        bn.running_mean[j], phase));
+    out.running_var.push_back(feature_figure(
+        "running_var", "\\mathrm{running\\_var}", l, j,
+        keep + lit(" running_var" + L + at + " + ", "\\,\\mathrm{running\\_var}_{" + L + "}" + at + " + ") + momentum +
+            lit(" var" + L + at + " ", "\\,\\sigma^2_{" + L + "}" + at) + unbiased,
+        times(keep, f.number(bn.running_var_before[j])) + lit(" + ") + times(momentum, f.number(bn.variance[j])) + unbiased,
+        bn.running_var[j], phase));
+  }
+}
+
+// grad scale[j] = sum_r delta[r][j] xhat[r][j], grad shift[j] = sum_r delta[r][j] (delta = dL/dy), and, unless
+// the entry is the first, grad x[r][j] = scale[j] s[j] / B (B delta[r][j] - grad shift[j] - xhat[r][j] grad scale[j]).
+void derive_batch_norm_gradients(const Context& c, int l, LayerDerivation& out) {
+  const NumberFormat& f = c.format;
+  const TraceLayer& layer = c.layer(l);
+  const TraceBatchNorm& bn = layer.batch_norm;
+  const int phase = c.phases.backward(l);
+  const std::string L = std::to_string(l), B = std::to_string(c.batch);
+  for (int j = 0; j < layer.out; ++j) {
+    const std::string at = "[" + std::to_string(j) + "]";
+    std::vector<Formula> products, sum;
+    for (int r = 0; r < c.batch; ++r) {
+      const double delta = layer.delta[r * layer.out + j];
+      products.push_back(times(f.factor(delta), f.number(bn.xhat[r * layer.out + j])));
+      sum.push_back(r ? f.factor(delta) : f.number(delta));
+    }
+    out.grad_weights.push_back(feature_figure(
+        "grad scale", "\\mathrm{grad}\\,\\mathrm{scale}", l, j,
+        lit("sum_r delta" + L + "[r]" + at + " xhat" + L + "[r]" + at,
+            "\\sum_r \\delta_{" + L + "}[r]" + at + "\\,\\hat{x}_{" + L + "}[r]" + at),
+        join(products, lit(" + ")), layer.grad_weights[j], phase));
+    out.grad_bias.push_back(feature_figure("grad shift", "\\mathrm{grad}\\,\\mathrm{shift}", l, j,
+                                           lit("sum_r delta" + L + "[r]" + at, "\\sum_r \\delta_{" + L + "}[r]" + at),
+                                           join(sum, lit(" + ")), layer.grad_bias[j], phase));
+  }
+  if (bn.grad_input.empty()) return;
+  for (int r = 0; r < c.batch; ++r) {
+    for (int j = 0; j < layer.out; ++j) {
+      const std::string suffix = index_suffix(c.batch, r, j), at = "[" + std::to_string(j) + "]";
+      const int i = r * layer.out + j;
+      const Formula paths = lit("(" + B) + lit("(", "\\,(") + f.number(layer.delta[i]) + lit(") - ") +
+                            f.factor(layer.grad_bias[j]) + lit(" - ") +
+                            times(f.factor(bn.xhat[i]), f.number(layer.grad_weights[j])) + lit(")");
+      out.grad_input.push_back(
+          {figure("grad x", "\\mathrm{grad}\\,x", l, suffix),
+           lit("scale" + L + at + " s" + L + at + " / " + B + " (" + B + " delta" + L + suffix + " - grad shift" + L + at +
+                   " - xhat" + L + suffix + " grad scale" + L + at + ")",
+               "\\frac{\\mathrm{scale}_{" + L + "}" + at + "\\,s_{" + L + "}" + at + "}{" + B + "}\\big(" + B +
+                   "\\,\\delta_{" + L + "}" + suffix + " - \\mathrm{grad}\\,\\mathrm{shift}_{" + L + "}" + at +
+                   " - \\hat{x}_{" + L + "}" + suffix + "\\,\\mathrm{grad}\\,\\mathrm{scale}_{" + L + "}" + at +
+                   "\\big)"),
+           {times(f.factor(layer.weights_before[j]), f.number(bn.inv_std[j])) + lit(" / " + B + " ", " / " + B + "\\,") + paths},
+           bn.grad_input[i], "u" + L + "-" + std::to_string(j), phase});
+    }
+  }
+}
+
+// scale[j] new = old - lr grad scale[j]; the same for shift (plain SGD, as every parameter).
+void derive_batch_norm_update(const Context& c, int l, LayerDerivation& out) {
+  const NumberFormat& f = c.format;
+  const TraceLayer& layer = c.layer(l);
+  const Formula lr = lit(format_double(c.trace.learning_rate));
+  auto update = [&](double old, double grad) { return f.number(old) + lit(" - ") + times(lr, f.number(grad)); };
+  for (int j = 0; j < layer.out; ++j) {
+    out.weights.push_back(feature_figure("scale", "\\mathrm{scale}", l, j, {},
+                                         update(layer.weights_before[j], layer.grad_weights[j]), layer.weights[j],
+                                         c.phases.update()));
+    out.bias.push_back(feature_figure("shift", "\\mathrm{shift}", l, j, {}, update(layer.bias_before[j], layer.grad_bias[j]),
+                                      layer.bias[j], c.phases.update()));
+  }
+}
+
 }  // namespace
 
 std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& format) {
@@ -329,13 +500,26 @@ std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& forma
     const Context c{trace, step, format, Phases{last}, trace.batch};
     StepDerivation derived;
     derived.layers.resize(last);
-    for (int l = 1; l <= last; ++l) derive_forward(c, l, derived.layers[l - 1]);
+    for (int l = 1; l <= last; ++l) {
+      switch (c.layer(l).kind) {
+        case LayerKind::dense: derive_forward(c, l, derived.layers[l - 1]); break;
+        case LayerKind::batch_norm: derive_batch_norm_forward(c, l, derived.layers[l - 1]); break;
+      }
+    }
     derived.loss = derive_loss(c);
-    derive_output_delta(c, last, derived.layers[last - 1]);
+    derive_output_delta(c, last, derived.layers[last - 1]);  // the last entry is dense (validate)
     for (int l = last - 1; l >= 1; --l) derive_hidden_delta(c, l, derived.layers[l - 1]);
     for (int l = 1; l <= last; ++l) {
-      derive_gradients(c, l, derived.layers[l - 1]);
-      derive_update(c, l, derived.layers[l - 1]);
+      switch (c.layer(l).kind) {
+        case LayerKind::dense:
+          derive_gradients(c, l, derived.layers[l - 1]);
+          derive_update(c, l, derived.layers[l - 1]);
+          break;
+        case LayerKind::batch_norm:
+          derive_batch_norm_gradients(c, l, derived.layers[l - 1]);
+          derive_batch_norm_update(c, l, derived.layers[l - 1]);
+          break;
+      }
     }
     steps.push_back(std::move(derived));
   }

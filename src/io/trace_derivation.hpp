@@ -64,8 +64,12 @@ struct Worked {
   int phase = 0;
 };
 
+// A dense layer's figures; a batch_norm's (nn/batch_norm.hpp) are its mean, variance, s = 1 / sqrt(var + eps),
+// xhat, a (its output y), running statistics, delta (dL/dy), grad_weights and grad_bias (of its scale and
+// shift), grad_input (dL/dx, unless it is the first entry), weights and bias (its scale and shift updated).
 struct LayerDerivation {
   std::vector<Worked> z, a, delta, grad_weights, grad_bias, weights, bias;
+  std::vector<Worked> mean, variance, inv_std, xhat, running_mean, running_var, grad_input;
 };
 
 struct StepDerivation {
@@ -79,6 +83,10 @@ std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& forma
 // Whether the output layer's delta carries the output activation's derivative: (a - y) f'(z) for mse; bce and
 // softmax_ce cancel it ((a - y) with their sigmoid and softmax outputs).
 bool delta_carries_derivative(LossKind loss);
+
+// A number written so that it reads back exactly, in fixed notation ("0.00001", not "1e-05"): the settings
+// (eps, momentum) that a line of working combines with the printed figures.
+std::string exact_decimal(double v);
 
 // "z3[0]" for one row, "z3[1][0]" (row 1) for a batch: the figure's indices.
 std::string index_suffix(int batch, int row, int unit);

@@ -27,8 +27,11 @@ std::map<std::string, std::vector<const Worked*>> by_element(const StepDerivatio
   std::map<std::string, std::vector<const Worked*>> out;
   std::vector<const Worked*> all;
   for (const LayerDerivation& layer : step.layers)
-    for (auto part : {&LayerDerivation::z, &LayerDerivation::a, &LayerDerivation::delta, &LayerDerivation::grad_weights,
-                      &LayerDerivation::grad_bias, &LayerDerivation::weights, &LayerDerivation::bias})
+    for (auto part : {&LayerDerivation::z, &LayerDerivation::mean, &LayerDerivation::variance, &LayerDerivation::inv_std,
+                      &LayerDerivation::xhat, &LayerDerivation::a, &LayerDerivation::running_mean,
+                      &LayerDerivation::running_var, &LayerDerivation::delta, &LayerDerivation::grad_weights,
+                      &LayerDerivation::grad_bias, &LayerDerivation::grad_input, &LayerDerivation::weights,
+                      &LayerDerivation::bias})
       for (const Worked& worked : layer.*part) all.push_back(&worked);
   all.push_back(&step.loss);
   std::stable_sort(all.begin(), all.end(), [](const Worked* a, const Worked* b) { return a->phase < b->phase; });
@@ -138,9 +141,19 @@ void write_network_svg(std::ostream& out, const Trace& trace, const Layout& layo
   std::vector<double> largest(trace.steps.size(), 0.0);  // each step's largest |w|, for the widths
   for (std::size_t s = 0; s < trace.steps.size(); ++s)
     for (const TraceLayer& layer : trace.steps[s].layers)
-      for (double w : layer.weights_before) largest[s] = std::max(largest[s], std::abs(w));
+      if (layer.kind == LayerKind::dense)
+        for (double w : layer.weights_before) largest[s] = std::max(largest[s], std::abs(w));
   for (int l = 1; l <= last; ++l) {
     const TraceLayer& first = trace.steps[0].layers[l - 1];
+    switch (first.kind) {
+      case LayerKind::dense: break;
+      case LayerKind::batch_norm:  // each feature from the one it normalizes: no weight to draw
+        for (int j = 0; j < first.out; ++j)
+          out << "<line class=\"norm\" x1=\"" << layout.x(l - 1) << "\" y1=\"" << layout.y(l - 1, j) << "\" x2=\""
+              << layout.x(l) << "\" y2=\"" << layout.y(l, j) << "\" stroke=\"#9467bd\" stroke-width=\"2\" "
+              << "stroke-dasharray=\"6 4\"><title>batch_norm of feature " << j << "</title></line>\n";
+        continue;
+    }
     for (int i = 0; i < first.in; ++i) {
       for (int j = 0; j < first.out; ++j) {
         std::string widths, colours;
@@ -160,11 +173,12 @@ void write_network_svg(std::ostream& out, const Trace& trace, const Layout& layo
     }
   }
   for (int l = 0; l <= last; ++l) {
+    const bool norm = l > 0 && trace.steps[0].layers[l - 1].kind == LayerKind::batch_norm;
     for (int j = 0; j < layout.sizes[l]; ++j) {
-      const std::string name = (l == 0 ? "x" : "unit " + std::to_string(l) + ".") + std::to_string(j);
+      const std::string name = (l == 0 ? "x" : (norm ? "batch_norm " : "unit ") + std::to_string(l) + ".") + std::to_string(j);
       out << "<circle class=\"unit" << (l == 0 ? " input" : "") << "\" id=\"" << unit_id(l, j) << "\" data-layer=\""
-          << l << "\" cx=\"" << layout.x(l) << "\" cy=\"" << layout.y(l, j) << "\" r=\"18\"><title>" << name
-          << "</title></circle>\n";
+          << l << "\" cx=\"" << layout.x(l) << "\" cy=\"" << layout.y(l, j) << "\" r=\"18\""
+          << (norm ? " style=\"fill: #d9c8ec; stroke: #5b3a86\"" : "") << "><title>" << name << "</title></circle>\n";
       out << "<text x=\"" << layout.x(l) - 14 << "\" y=\"" << layout.y(l, j) + 34 << "\">"
           << (l == 0 ? "x[" : "a" + std::to_string(l) + "[") << j << "]</text>\n";
     }
@@ -195,6 +209,11 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
       << format_double(trace.learning_rate) << ", " << trace.steps.size() << " step(s) on a batch of " << trace.batch
       << " row(s). Figures to " << f.digits()
       << " decimals; hover over one for its full precision. Click a unit or a weight for its working.</p>\n"
+      << (trace.spec.has(LayerKind::batch_norm)
+              ? "<p>A batch_norm entry (dashed) normalizes each feature with the batch's mean and variance, "
+                "xhat = (x - mean) s with s = 1 / sqrt(var + eps), and outputs scale xhat + shift; click one of its "
+                "features for the working.</p>\n"
+              : "")
       << "<div id=\"controls\"><button id=\"previous-step\">&laquo; step</button><button id=\"back\">&#x25C0; "
          "back</button><button id=\"next\">next &#x25B6;</button><button id=\"next-step\">step &raquo;</button>"
          "<span id=\"where\"></span></div>\n</header>\n<main>\n<div class=\"panel\">\n";
@@ -207,8 +226,11 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
     for (int l = 0; l <= last; ++l) {
       for (int j = 0; j < layout.sizes[l]; ++j) {
         const std::string id = unit_id(l, j);
+        const bool norm = l > 0 && trace.steps[s].layers[l - 1].kind == LayerKind::batch_norm;
         out << "<div class=\"element-panel\" data-step=\"" << s + 1 << "\" data-el=\"" << id << "\" hidden>\n<h3>Step "
-            << s + 1 << ", " << (l == 0 ? "input " : "layer " + std::to_string(l) + ", unit ") << j << "</h3>\n";
+            << s + 1 << ", "
+            << (l == 0 ? "input " : "layer " + std::to_string(l) + (norm ? " (batch_norm), feature " : ", unit ")) << j
+            << "</h3>\n";
         if (l == 0) {
           for (int r = 0; r < trace.batch; ++r)
             out << "<div class=\"line\">a0" << index_suffix(trace.batch, r, j) << " = x" << index_suffix(trace.batch, r, j)
@@ -218,7 +240,7 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
           if (l == last) write_lines(out, {&steps[s].loss}, f);
         }
         out << "</div>\n";
-        if (l == 0) continue;
+        if (l == 0 || norm) continue;  // a batch_norm has no weights
         for (int i = 0; i < layout.sizes[l - 1]; ++i) {
           const std::string wid = weight_id(l, i, j);
           const double before = trace.steps[s].layers[l - 1].weights_before[i * layout.sizes[l] + j];
@@ -289,7 +311,12 @@ std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& st
   };
   std::ostringstream out;
   out << "// backprop trace of " << source << ": step " << step.step << " of " << trace.steps.size()
-      << " (the last); each unit's z, a, delta, grad b and updated b, each weight's grad and updated value\n"
+      << " (the last); each unit's z, a, delta, grad b and updated b, each weight's grad and updated value"
+      << (trace.spec.has(LayerKind::batch_norm)
+              ? "; each batch_norm feature's mean, var, s, xhat, a, running statistics, delta, grads and updated scale "
+                "and shift"
+              : "")
+      << "\n"
       << "digraph trace {\n  rankdir=LR;\n  splines=line;\n  nodesep=0.4;\n  ranksep=2.2;\n"
       << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8f5e9\", fontname=\"Helvetica\", fontsize=10];\n"
       << "  edge [fontname=\"Helvetica\", fontsize=9, arrowsize=0.6];\n"
@@ -306,6 +333,19 @@ std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& st
     out << "  subgraph layer" << l << " { rank=same;";
     for (int j = 0; j < layer.out; ++j) out << " u" << l << "_" << j << ";";
     out << " }\n";
+    switch (layer.kind) {
+      case LayerKind::dense: break;
+      case LayerKind::batch_norm:  // a node per feature, its working; an edge from the feature it normalizes
+        for (int j = 0; j < layer.out; ++j) {
+          const auto [label, tooltip] = dot_label(lines_of(unit_id(l, j)), f,
+                                                  "layer " + std::to_string(l) + ", batch_norm of feature " + std::to_string(j));
+          out << "  u" << l << "_" << j << " [label=" << dot_string(label) << ", tooltip=" << dot_string(tooltip)
+              << ", fillcolor=\"#ede7f6\"];\n";
+          out << "  u" << l - 1 << "_" << j << " -> u" << l << "_" << j
+              << " [label=\"normalize\", style=dashed, color=\"#9467bd\"];\n";
+        }
+        continue;
+    }
     for (int j = 0; j < layer.out; ++j) {
       std::vector<const Worked*> lines = lines_of(unit_id(l, j));
       if (l == last) lines.push_back(&steps.back().loss);

@@ -40,6 +40,72 @@ void write_entries(std::ostream& out, const std::vector<Worked>& entries, const 
   for (const Worked& worked : entries) out << indent << worked_text(worked, format) << "\n";
 }
 
+// What a hidden entry's dL/da comes from, as the text names it: the dense layer above's W delta, or the
+// batch_norm above's dL/dx.
+std::string upstream_text(const TraceLayer& next, int n) {
+  switch (next.kind) {
+    case LayerKind::dense: return "(W" + std::to_string(n) + " delta" + std::to_string(n) + ")";
+    case LayerKind::batch_norm: return "grad x" + std::to_string(n);
+  }
+  throw_runtime_error("trace: a layer kind without its text");
+}
+
+// A batch_norm entry's forward as text (nn/batch_norm.hpp's formulas): the batch's mean and variance, s, the
+// normalized xhat, the output and the running statistics.
+void write_text_batch_norm_forward(std::ostream& out, const TraceLayer& layer, int l, int batch,
+                                   const LayerDerivation* derived, const NumberFormat& f) {
+  const TraceBatchNorm& bn = layer.batch_norm;
+  const std::string L = std::to_string(l), prev = std::to_string(l - 1), B = std::to_string(batch);
+  auto entries = [&](const std::vector<Worked> LayerDerivation::*part) {
+    if (derived) write_entries(out, derived->*part, f, "      ");
+  };
+  out << "  Layer " << L << " (batch_norm of a" << prev << ", " << layer.out << " features, eps "
+      << format_double(bn.eps) << ", momentum " << format_double(bn.momentum) << ")\n";
+  out << "    mean" << L << " = (sum_r a" << prev << "[r]) / " << B << " = " << f.list(bn.mean.data(), layer.out).text
+      << "\n";
+  entries(&LayerDerivation::mean);
+  out << "    var" << L << " = (sum_r (a" << prev << "[r] - mean" << L << ")^2) / " << B << " = "
+      << f.list(bn.variance.data(), layer.out).text << "\n";
+  entries(&LayerDerivation::variance);
+  out << "    s" << L << " = 1 / sqrt(var" << L << " + eps) = " << f.list(bn.inv_std.data(), layer.out).text << "\n";
+  entries(&LayerDerivation::inv_std);
+  out << "    xhat" << L << " = (a" << prev << " - mean" << L << ") s" << L << " = "
+      << f.block(bn.xhat, batch, layer.out).text << "\n";
+  entries(&LayerDerivation::xhat);
+  out << "    a" << L << " = scale" << L << " xhat" << L << " + shift" << L << " = " << f.block(layer.a, batch, layer.out).text
+      << "\n";
+  entries(&LayerDerivation::a);
+  const std::string momentum = exact_decimal(bn.momentum), keep = "(1 - " + momentum + ")";
+  out << "    running_mean" << L << " = " << keep << " running_mean" << L << " + " << momentum << " mean" << L << " = "
+      << f.list(bn.running_mean.data(), layer.out).text << "\n";
+  entries(&LayerDerivation::running_mean);
+  out << "    running_var" << L << " = " << keep << " running_var" << L << " + " << momentum << " var" << L << " (" << B
+      << " / " << batch - 1 << ") = " << f.list(bn.running_var.data(), layer.out).text << "\n";
+  entries(&LayerDerivation::running_var);
+}
+
+// Its backward: delta = dL/dy (no activation), the gradients of scale and shift, and dL/dx for the entry below.
+void write_text_batch_norm_backward(std::ostream& out, const TraceLayer& layer, int l, const std::string& upstream,
+                                    int batch, const LayerDerivation* derived, const NumberFormat& f) {
+  const TraceBatchNorm& bn = layer.batch_norm;
+  const std::string L = std::to_string(l), B = std::to_string(batch);
+  auto entries = [&](const std::vector<Worked> LayerDerivation::*part) {
+    if (derived) write_entries(out, derived->*part, f, "      ");
+  };
+  out << "    delta" << L << " = " << upstream << " = " << f.block(layer.delta, batch, layer.out).text << "\n";
+  entries(&LayerDerivation::delta);
+  out << "    grad scale" << L << " = column sums of delta" << L << " * xhat" << L << " = "
+      << f.list(layer.grad_weights.data(), layer.out).text << "\n";
+  entries(&LayerDerivation::grad_weights);
+  out << "    grad shift" << L << " = column sums of delta" << L << " = " << f.list(layer.grad_bias.data(), layer.out).text
+      << "\n";
+  entries(&LayerDerivation::grad_bias);
+  if (bn.grad_input.empty()) return;
+  out << "    grad x" << L << " = scale" << L << " s" << L << " / " << B << " (" << B << " delta" << L << " - grad shift" << L
+      << " - xhat" << L << " grad scale" << L << ") = " << f.block(bn.grad_input, batch, layer.out).text << "\n";
+  entries(&LayerDerivation::grad_input);
+}
+
 // One step as text: the lines the readable trace has always printed, each followed (expanded) by the working
 // of its figures.
 void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& step, const StepDerivation* derived,
@@ -54,6 +120,12 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
   for (int l = 1; l <= last; ++l) {
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l), prev = std::to_string(l - 1);
+    switch (layer.kind) {
+      case LayerKind::dense: break;
+      case LayerKind::batch_norm:
+        write_text_batch_norm_forward(out, layer, l, batch, derived ? &derived->layers[l - 1] : nullptr, f);
+        continue;
+    }
     out << "  Layer " << L << " (" << layer.in << " -> " << layer.out << ", " << to_string(layer.activation) << ")\n";
     out << "    z" << L << " = W" << L << "^T a" << prev << " + b" << L << " = " << f.block(layer.z, batch, layer.out).text
         << "\n";
@@ -75,7 +147,14 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
     const std::string L = std::to_string(l), prev = std::to_string(l - 1);
     const std::string derivative = std::string(to_string(layer.activation)) + "'(z" + L + ")";
     out << "  Layer " << L << "\n";
-    std::string rule = "(W" + std::to_string(l + 1) + " delta" + std::to_string(l + 1) + ") * " + derivative;
+    const std::string upstream = l < last ? upstream_text(step.layers[l], l + 1) : std::string();
+    switch (layer.kind) {
+      case LayerKind::dense: break;
+      case LayerKind::batch_norm:
+        write_text_batch_norm_backward(out, layer, l, upstream, batch, derived ? &derived->layers[l - 1] : nullptr, f);
+        continue;
+    }
+    std::string rule = upstream + " * " + derivative;
     if (l == last) rule = "(a" + L + " - y)" + over_batch + (delta_carries_derivative(spec.loss) ? " * " + derivative : "");
     out << "    delta" << L << " = " << rule << " = " << f.block(layer.delta, batch, layer.out).text << "\n";
     entries(l, &LayerDerivation::delta, "      ");
@@ -87,11 +166,23 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
     entries(l, &LayerDerivation::grad_bias, "      ");
   }
 
-  out << "Update (W <- W - " << format_double(trace.learning_rate) << " grad W, b <- b - "
-      << format_double(trace.learning_rate) << " grad b)\n";
+  const std::string lr = format_double(trace.learning_rate);
+  out << "Update (W <- W - " << lr << " grad W, b <- b - " << lr << " grad b"
+      << (spec.has(LayerKind::batch_norm) ? ", scale <- scale - " + lr + " grad scale, shift <- shift - " + lr + " grad shift"
+                                          : std::string())
+      << ")\n";
   for (int l = last; l >= 1; --l) {
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l);
+    switch (layer.kind) {
+      case LayerKind::dense: break;
+      case LayerKind::batch_norm:
+        out << "  scale" << L << " = " << f.list(layer.weights.data(), layer.out).text << "\n";
+        entries(l, &LayerDerivation::weights, "    ");
+        out << "  shift" << L << " = " << f.list(layer.bias.data(), layer.out).text << "\n";
+        entries(l, &LayerDerivation::bias, "    ");
+        continue;
+    }
     out << "  W" << L << " = " << f.block(layer.weights, layer.in, layer.out).text << "\n";
     entries(l, &LayerDerivation::weights, "    ");
     out << "  b" << L << " = " << f.list(layer.bias.data(), layer.out).text << "\n";
@@ -135,6 +226,71 @@ std::string tex_loss_rule(LossKind loss, int batch) {
   throw_runtime_error("trace: a loss without its rule");
 }
 
+std::string upstream_tex(const TraceLayer& next, int n) {
+  const std::string N = std::to_string(n);
+  switch (next.kind) {
+    case LayerKind::dense: return "(W_{" + N + "}\\,\\delta_{" + N + "})";
+    case LayerKind::batch_norm: return "\\mathrm{grad}\\,x_{" + N + "}";
+  }
+  throw_runtime_error("trace: a layer kind without its LaTeX");
+}
+
+// A batch_norm entry's forward and backward in Markdown, as the text writes them.
+void write_markdown_batch_norm_forward(std::ostream& out, const TraceLayer& layer, int l, int batch,
+                                       const LayerDerivation* derived, const NumberFormat& f) {
+  const TraceBatchNorm& bn = layer.batch_norm;
+  const std::string L = std::to_string(l), prev = std::to_string(l - 1), B = std::to_string(batch);
+  auto equation = [&](const std::string& tex, const std::vector<Worked> LayerDerivation::*part) {
+    out << "$$" << tex << "$$\n\n";
+    if (derived) write_tex_entries(out, derived->*part, f);
+  };
+  out << "**Layer " << L << "** (batch_norm of $a_{" << prev << "}$, " << layer.out << " features, $\\epsilon = "
+      << exact_decimal(bn.eps) << "$, momentum " << format_double(bn.momentum) << ")\n\n";
+  equation("\\mu_{" + L + "} = \\frac{1}{" + B + "}\\sum_r a_{" + prev + "}[r] = " + f.list(bn.mean.data(), layer.out).tex,
+           &LayerDerivation::mean);
+  equation("\\sigma^2_{" + L + "} = \\frac{1}{" + B + "}\\sum_r (a_{" + prev + "}[r] - \\mu_{" + L + "})^{2} = " +
+               f.list(bn.variance.data(), layer.out).tex,
+           &LayerDerivation::variance);
+  equation("s_{" + L + "} = 1 / \\sqrt{\\sigma^2_{" + L + "} + \\epsilon} = " + f.list(bn.inv_std.data(), layer.out).tex,
+           &LayerDerivation::inv_std);
+  equation("\\hat{x}_{" + L + "} = (a_{" + prev + "} - \\mu_{" + L + "}) \\odot s_{" + L + "} = " +
+               f.block(bn.xhat, batch, layer.out).tex,
+           &LayerDerivation::xhat);
+  equation("a_{" + L + "} = \\mathrm{scale}_{" + L + "} \\odot \\hat{x}_{" + L + "} + \\mathrm{shift}_{" + L + "} = " +
+               f.block(layer.a, batch, layer.out).tex,
+           &LayerDerivation::a);
+  const std::string momentum = exact_decimal(bn.momentum), keep = "(1 - " + momentum + ")";
+  equation("\\mathrm{running\\_mean}_{" + L + "} = " + keep + "\\,\\mathrm{running\\_mean}_{" + L + "} + " + momentum +
+               "\\,\\mu_{" + L + "} = " + f.list(bn.running_mean.data(), layer.out).tex,
+           &LayerDerivation::running_mean);
+  equation("\\mathrm{running\\_var}_{" + L + "} = " + keep + "\\,\\mathrm{running\\_var}_{" + L + "} + " + momentum +
+               "\\,\\sigma^2_{" + L + "}\\,\\tfrac{" + B + "}{" + std::to_string(batch - 1) + "} = " +
+               f.list(bn.running_var.data(), layer.out).tex,
+           &LayerDerivation::running_var);
+}
+
+void write_markdown_batch_norm_backward(std::ostream& out, const TraceLayer& layer, int l, const std::string& upstream,
+                                        int batch, const LayerDerivation* derived, const NumberFormat& f) {
+  const TraceBatchNorm& bn = layer.batch_norm;
+  const std::string L = std::to_string(l), B = std::to_string(batch);
+  auto equation = [&](const std::string& tex, const std::vector<Worked> LayerDerivation::*part) {
+    out << "$$" << tex << "$$\n\n";
+    if (derived) write_tex_entries(out, derived->*part, f);
+  };
+  equation("\\delta_{" + L + "} = " + upstream + " = " + f.block(layer.delta, batch, layer.out).tex, &LayerDerivation::delta);
+  equation("\\mathrm{grad}\\,\\mathrm{scale}_{" + L + "} = \\sum_r \\delta_{" + L + "} \\odot \\hat{x}_{" + L + "} = " +
+               f.list(layer.grad_weights.data(), layer.out).tex,
+           &LayerDerivation::grad_weights);
+  equation("\\mathrm{grad}\\,\\mathrm{shift}_{" + L + "} = \\sum_r \\delta_{" + L + "} = " +
+               f.list(layer.grad_bias.data(), layer.out).tex,
+           &LayerDerivation::grad_bias);
+  if (bn.grad_input.empty()) return;
+  equation("\\mathrm{grad}\\,x_{" + L + "} = \\frac{\\mathrm{scale}_{" + L + "} \\odot s_{" + L + "}}{" + B + "} \\odot \\big(" +
+               B + "\\,\\delta_{" + L + "} - \\mathrm{grad}\\,\\mathrm{shift}_{" + L + "} - \\hat{x}_{" + L +
+               "} \\odot \\mathrm{grad}\\,\\mathrm{scale}_{" + L + "}\\big) = " + f.block(bn.grad_input, batch, layer.out).tex,
+           &LayerDerivation::grad_input);
+}
+
 void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep& step, const StepDerivation* derived,
                          const NumberFormat& f) {
   const NetworkSpec& spec = trace.spec;
@@ -148,6 +304,12 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
   for (int l = 1; l <= last; ++l) {
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l), prev = std::to_string(l - 1);
+    switch (layer.kind) {
+      case LayerKind::dense: break;
+      case LayerKind::batch_norm:
+        write_markdown_batch_norm_forward(out, layer, l, batch, derived ? &derived->layers[l - 1] : nullptr, f);
+        continue;
+    }
     const std::string activation(to_string(layer.activation));
     out << "**Layer " << L << "** (" << layer.in << " → " << layer.out << ", " << activation << ")\n\n";
     equation("z_{" + L + "} = W_{" + L + "}^T a_{" + prev + "} + b_{" + L + "} = " + f.block(layer.z, batch, layer.out).tex);
@@ -168,8 +330,16 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l), prev = std::to_string(l - 1), next = std::to_string(l + 1);
     out << "**Layer " << L << "**\n\n";
+    const std::string upstream = l < last ? upstream_tex(step.layers[l], l + 1) : std::string();
+    switch (layer.kind) {
+      case LayerKind::dense: break;
+      case LayerKind::batch_norm:
+        write_markdown_batch_norm_backward(out, layer, l, upstream, batch, derived ? &derived->layers[l - 1] : nullptr,
+                                           f);
+        continue;
+    }
     const std::string derivative = "f_{" + L + "}'(z_{" + L + "})";
-    std::string rule = "(W_{" + next + "}\\,\\delta_{" + next + "}) \\odot " + derivative;
+    std::string rule = upstream + " \\odot " + derivative;
     if (l == last)
       rule = "(a_{" + L + "} - y)" + (batch > 1 ? std::string("/B") : "") +
              (delta_carries_derivative(spec.loss) ? " \\odot " + derivative : "");
@@ -185,11 +355,24 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
 
   const std::string lr = format_double(trace.learning_rate);
   out << "### Update\n\n";
-  equation("W \\leftarrow W - " + lr + "\\,\\mathrm{grad}\\,W, \\quad b \\leftarrow b - " + lr + "\\,\\mathrm{grad}\\,b");
+  equation("W \\leftarrow W - " + lr + "\\,\\mathrm{grad}\\,W, \\quad b \\leftarrow b - " + lr + "\\,\\mathrm{grad}\\,b" +
+           (spec.has(LayerKind::batch_norm) ? ", \\quad \\mathrm{scale} \\leftarrow \\mathrm{scale} - " + lr +
+                                                  "\\,\\mathrm{grad}\\,\\mathrm{scale}, \\quad \\mathrm{shift} \\leftarrow "
+                                                  "\\mathrm{shift} - " + lr + "\\,\\mathrm{grad}\\,\\mathrm{shift}"
+                                            : std::string()));
   for (int l = last; l >= 1; --l) {
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l);
     out << "**Layer " << L << "**\n\n";
+    switch (layer.kind) {
+      case LayerKind::dense: break;
+      case LayerKind::batch_norm:
+        equation("\\mathrm{scale}_{" + L + "} = " + f.list(layer.weights.data(), layer.out).tex);
+        entries(l, &LayerDerivation::weights);
+        equation("\\mathrm{shift}_{" + L + "} = " + f.list(layer.bias.data(), layer.out).tex);
+        entries(l, &LayerDerivation::bias);
+        continue;
+    }
     equation("W_{" + L + "} = " + f.block(layer.weights, layer.in, layer.out).tex);
     entries(l, &LayerDerivation::weights);
     equation("b_{" + L + "} = " + f.list(layer.bias.data(), layer.out).tex);
@@ -208,6 +391,12 @@ std::string render_markdown(const Trace& trace, const std::vector<StepDerivation
       << " row(s). Weights are IN x OUT, so a layer computes $z = W^T a + b$. Every figure is computed in double "
          "precision and printed to "
       << f.digits() << " decimals; redone by hand from the printed figures, a last digit may differ by one.\n\n";
+  if (spec.has(LayerKind::batch_norm))
+    out << "A batch_norm entry normalizes each feature of its input $x$ (the entry before it) with the batch's mean "
+           "$\\mu$ and biased variance $\\sigma^2$, $\\hat{x} = (x - \\mu) s$ with $s = 1 / \\sqrt{\\sigma^2 + "
+           "\\epsilon}$, and outputs $\\mathrm{scale} \\odot \\hat{x} + \\mathrm{shift}$; its $\\delta$ is "
+           "$\\partial L / \\partial a$ and $\\mathrm{grad}\\,x$ is $\\partial L / \\partial x$, through the mean "
+           "and variance too.\n\n";
   if (!raw_input.empty())
     out << "The input as given, $" << f.block(raw_input, trace.batch, spec.input).tex << "$, is scaled by the model's "
         << printable(scaling) << " scaling, $x = (\\text{input} - \\text{offset}) / \\text{scale}$:\n\n";

@@ -76,6 +76,15 @@ bool batch_norm_backward_shared(T* grad_scale, T* grad_shift, T* grad_input, con
 }  // namespace
 
 template <typename T>
+void batch_norm_statistics(double* mean, double* variance, const T* x, int features, int batch) {
+  const double count = static_cast<double>(batch);
+  math::batch_norm_column_sums(mean, x, batch, features, features);
+  for (int j = 0; j < features; ++j) mean[j] /= count;
+  math::batch_norm_column_squares(variance, mean, x, batch, features, features);
+  for (int j = 0; j < features; ++j) variance[j] /= count;
+}
+
+template <typename T>
 void batch_norm_forward_training(T* y, BatchNormSaved<T> saved, const T* x, const T* scale, const T* shift,
                                  T* running_mean, T* running_var, const DenseLayer& layer, int batch,
                                  BatchNormSync* sync) {
@@ -156,6 +165,7 @@ NetworkSpec fold_batch_norms(const NetworkSpec& spec, std::vector<std::size_t>* 
 }
 
 #define BACKPROP_BATCH_NORM(T)                                                                                      \
+  template void batch_norm_statistics<T>(double*, double*, const T*, int, int);                                   \
   template void batch_norm_forward_training<T>(T*, BatchNormSaved<T>, const T*, const T*, const T*, T*, T*,      \
                                                const DenseLayer&, int, BatchNormSync*);                          \
   template void batch_norm_forward_evaluation<T>(T*, const T*, const T*, const T*, const T*, const T*,           \

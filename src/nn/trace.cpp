@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backprop/base/error.hpp"
@@ -23,6 +24,58 @@ void check_finite(const std::vector<double>& values, const char* key) {
     if (!std::isfinite(values[i]))
       throw OptionError(key, "expected finite numbers, got " + std::to_string(values[i]) + " at position " +
                                  std::to_string(i + 1));
+}
+
+// The figures a step keeps of each entry (refused beyond kMaxTraceFigures before any step is computed).
+std::size_t figures_per_step(const Network<double>& network, int batch) {
+  const auto rows = static_cast<std::size_t>(batch);
+  std::size_t per_step = 1;
+  for (std::size_t l = 0; l < network.layer_count(); ++l) {
+    const DenseLayer& layer = network.layer(l);
+    const auto units = static_cast<std::size_t>(layer.out);
+    switch (layer.kind) {
+      case LayerKind::dense:
+        per_step += 3 * rows * units + 3 * (static_cast<std::size_t>(layer.in) + 1) * units;
+        break;
+      case LayerKind::batch_norm:  // xhat, y, dL/dy, dL/dx; mean, variance, s, 4 running, 6 scale and shift
+        per_step += 4 * rows * units + 13 * units;
+        break;
+    }
+  }
+  return per_step;
+}
+
+std::vector<double> running(const Network<double>& network, std::size_t l, bool variance) {
+  const DenseLayer& layer = network.layer(l);
+  const auto out = static_cast<std::size_t>(layer.out);
+  return to_vector(network.statistics().subspan(layer.statistics_offset + (variance ? out : 0), out));
+}
+
+// A batch_norm entry's figures after the step's forward and backward (the running statistics before the
+// forward already in t): those the workspace keeps, the batch's statistics as the forward computes them, and
+// dL/dx (which the backward writes through the chain of the entry below) from the same backward on its own.
+void trace_batch_norm(TraceLayer& t, Network<double>& network, const Workspace<double>& workspace, std::size_t l,
+                      const double* x, int batch) {
+  const DenseLayer& layer = network.layer(l);
+  const auto features = static_cast<std::size_t>(layer.out);
+  const std::size_t n = static_cast<std::size_t>(batch) * features;
+  const BatchNormSaved<const double> saved = workspace.batch_norm_saved(l);
+  TraceBatchNorm& bn = t.batch_norm;
+  bn.eps = layer.eps;
+  bn.momentum = layer.momentum;
+  const double* input = l == 0 ? x : workspace.layer_output(l - 1);
+  bn.mean.resize(features);
+  bn.variance.resize(features);
+  batch_norm_statistics(bn.mean.data(), bn.variance.data(), input, layer.out, batch);
+  bn.inv_std.assign(saved.inv_std, saved.inv_std + features);
+  bn.xhat.assign(saved.xhat, saved.xhat + n);
+  bn.running_mean = running(network, l, false);
+  bn.running_var = running(network, l, true);
+  if (l == 0) return;
+  std::vector<double> grad_scale(features), grad_shift(features);
+  bn.grad_input.resize(n);
+  batch_norm_backward(grad_scale.data(), grad_shift.data(), bn.grad_input.data(), workspace.delta(l), saved,
+                      network.weights(l).data(), layer, batch, static_cast<const InputChain<double>*>(nullptr));
 }
 
 }  // namespace
@@ -46,21 +99,16 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
     throw OptionError("input", "expected " + std::to_string(in) + " numbers per row (the network's inputs), got " +
                                  std::to_string(options.input.size()));
   const int batch = static_cast<int>(options.input.size() / in);
-  if (network.spec().has(LayerKind::batch_norm))
-    throw_bad_input("trace: a network with batch_norm is not traced yet (its working is not written); gradcheck "
-                    "checks its gradients");
+  if (batch < 2 && network.spec().has(LayerKind::batch_norm))
+    throw OptionError("input", "expected at least 2 rows for a network with batch_norm (one row has no batch "
+                               "variance; rows separated by ';'), got 1");
   if (options.target.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
                                   std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
   check_finite(options.input, "input");
   check_finite(options.target, "target");
   // Every figure of every step is kept: refuse a trace that would not fit the cap before computing any.
-  std::size_t per_step = 1;
-  for (std::size_t l = 0; l < network.layer_count(); ++l) {
-    const DenseLayer& layer = network.layer(l);
-    const auto units = static_cast<std::size_t>(layer.out);
-    per_step += 3 * static_cast<std::size_t>(batch) * units + 3 * (static_cast<std::size_t>(layer.in) + 1) * units;
-  }
+  const std::size_t per_step = figures_per_step(network, batch);
   if (static_cast<std::size_t>(options.steps) > kMaxTraceFigures / per_step)
     throw OptionError("steps", "expected at most " + std::to_string(std::max<std::size_t>(1, kMaxTraceFigures / per_step)) +
                                    " steps for this network and batch (a trace keeps every figure of every step, " +
@@ -73,27 +121,41 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
 
   Workspace<double> workspace(network, batch);
   for (int step = 1; step <= options.steps; ++step) {
-    network.forward(workspace, options.input.data(), batch, nullptr, true);
     TraceStep traced;
     traced.step = step;
+    traced.layers.resize(network.layer_count());
+    for (std::size_t l = 0; l < network.layer_count(); ++l)
+      if (network.layer(l).kind == LayerKind::batch_norm) {
+        traced.layers[l].batch_norm.running_mean_before = running(network, l, false);
+        traced.layers[l].batch_norm.running_var_before = running(network, l, true);
+      }
+    network.forward(workspace, options.input.data(), batch, nullptr, true);
     traced.loss = network.loss_value(workspace, options.target.data(), batch);
     network.backward(workspace, options.input.data(), options.target.data(), batch);
     for (std::size_t l = 0; l < network.layer_count(); ++l) {
       const DenseLayer& layer = network.layer(l);
       const std::size_t n = static_cast<std::size_t>(batch) * layer.out;
-      TraceLayer t;
+      TraceLayer& t = traced.layers[l];
+      t.kind = layer.kind;
       t.in = layer.in;
       t.out = layer.out;
       t.activation = layer.activation;
-      t.z.assign(workspace.z(l), workspace.z(l) + n);
+      switch (layer.kind) {
+        case LayerKind::dense:
+          t.z.assign(workspace.z(l), workspace.z(l) + n);
+          break;
+        case LayerKind::batch_norm:
+          trace_batch_norm(t, network, workspace, l, options.input.data(), batch);
+          break;
+      }
       t.a.assign(workspace.a(l), workspace.a(l) + n);
       t.delta.assign(workspace.delta(l), workspace.delta(l) + n);
       t.grad_weights = to_vector(network.weight_gradients(l));
       t.grad_bias = to_vector(network.bias_gradients(l));
       t.weights_before = to_vector(network.weights(l));
       t.bias_before = to_vector(network.bias(l));
-      traced.layers.push_back(std::move(t));
     }
+    // Plain SGD over the whole arena: a batch_norm's scale and shift are updated with the weights.
     kernels::sgd_update(network.parameters().data(), network.gradients().data(), network.parameters().size(),
                         result.learning_rate);
     for (std::size_t l = 0; l < network.layer_count(); ++l) {

@@ -153,3 +153,30 @@ def test_the_estimators_put_a_batch_norm_after_each_hidden_layer():
     assert model.score(X_test, y_test) >= reference - 0.05, (model.score(X_test, y_test), reference)
     regressor = MLPRegressor((8,), batch_norm=True, max_iter=5, batch_size=16, random_state=0).fit(X_train, X_train[:, 0])
     assert [layer.get("type", "dense") for layer in regressor.network_.layers] == ["dense", "batch_norm", "dense"]
+
+
+def test_trace_of_a_network_with_batch_norm_matches_torch_and_refuses_one_row(tmp_path):
+    """backprop.trace as `backprop trace`: every figure of tests/data/batch_norm_reference.json's "traces" (torch in
+    float64, plain SGD) at 1e-12 relative to max(1, |value|), the working written out, one row refused."""
+    path = os.path.join(os.path.dirname(__file__), "..", "data", "batch_norm_reference.json")
+    with open(path) as f:
+        reference = json.load(f)
+    for case in reference["traces"]:
+        net = tmp_path / (case["name"] + ".json")
+        net.write_text(json.dumps(case["network"]))
+        steps = backprop.trace(str(net), input=np.array(case["x"]), target=np.array(case["y"]), steps=2)
+        for step, expected in zip(steps, case["steps"]):
+            assert abs(step["loss"] - expected["loss"]) <= 1e-12
+            for layer, figures in zip(step["layers"], expected["layers"]):
+                assert set(layer) - {"activation"} == set(figures), case["name"]
+                for key, value in figures.items():
+                    if key == "type":
+                        assert layer[key] == value
+                        continue
+                    value = np.asarray(value)
+                    np.testing.assert_allclose(np.asarray(layer[key]).reshape(value.shape), value, rtol=0,
+                                               atol=1e-12 * max(1.0, np.abs(value).max()), err_msg=key)
+        assert "mean2[0] = (sum_r a1[r][0]) / " in steps.text() or "mean1[0] = (sum_r a0[r][0]) / " in steps.text()
+        assert "xhat" in steps.html() and "batch_norm" in steps.dot()
+    with pytest.raises(ValueError, match="expected at least 2 rows for a network with batch_norm"):
+        backprop.trace(str(net), input=[case["x"][0]], target=[case["y"][0]])

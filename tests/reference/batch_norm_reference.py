@@ -9,7 +9,8 @@ Each case is a network file (fixed weights; batch_norm entries as the file write
 first step in training mode it records every entry's output, the loss and the gradient of every parameter;
 then, after each of STEPS optimizer steps (torch.optim with the case's optimizer over every parameter, as the
 trainer does), the parameters and the running statistics; and the outputs in evaluation mode (running
-statistics) after the steps, on the batch and on other rows.
+statistics) after the steps, on the batch and on other rows. Under "traces": what `backprop trace` shows of a
+network with batch_norm (plain SGD on one batch), every figure of each step (trace_case).
 
 Layouts are the parameter arena's without its padding: a dense layer's W as IN x OUT row-major (torch's
 Linear weight is OUT x IN, so it is transposed), then b; a batch_norm's scale (torch's weight) then shift
@@ -152,5 +153,95 @@ def case(c):
             "first_step": first, "steps": steps, "evaluation": evaluation}
 
 
+# `backprop trace` of a network with batch_norm: plain SGD steps on one batch, every figure of each step.
+TRACE_STEPS = 2
+TRACE_CASES = [
+    {   # batch_norm of the input (no dL/dx) and after a hidden layer (dL/dx into tanh'), softmax_ce
+        "name": "trace_input_and_hidden",
+        "network": {"input": 3, "layers": [
+            {"type": "batch_norm"}, dense(3, 4, "tanh", 11), {"type": "batch_norm"}, dense(4, 2, "softmax", 12)],
+            "loss": "softmax_ce", "optimizer": {"type": "sgd", "learning_rate": 0.5}},
+        "rows": 3,
+    },
+    {   # two batch_norms in a row (own momentum and eps), relu below them, bce
+        "name": "trace_two_in_a_row",
+        "network": {"input": 2, "layers": [
+            dense(2, 3, "relu", 13), {"type": "batch_norm"}, {"type": "batch_norm", "momentum": 0.3, "eps": 1e-3},
+            dense(3, 1, "sigmoid", 14)],
+            "loss": "bce", "optimizer": {"type": "sgd", "learning_rate": 0.25}},
+        "rows": 4,
+    },
+]
+
+
+def trace_case(c):
+    """Per step: the loss; per batch_norm entry its input's batch mean and biased variance, s = 1/sqrt(var + eps),
+    xhat, output, running statistics after the forward, dL/dy, the gradients of scale and shift, dL/dx (where the
+    entry is not the first) and scale and shift after the update; per dense layer z, a, dL/dz, the gradients of W and b and W, b after the update."""
+    g = torch.Generator().manual_seed(17)
+    network = c["network"]
+    x = torch.rand(c["rows"], network["input"], generator=g) * 4 - 2
+    outputs = network["layers"][-1]["units"]
+    if network["loss"] == "softmax_ce":
+        y = torch.nn.functional.one_hot(torch.arange(c["rows"]) % outputs, outputs).double()
+    else:
+        y = (torch.arange(c["rows"]) % 2).double().reshape(-1, 1)
+    modules = torch_model(network)
+    model = torch.nn.Sequential(*modules)
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=network["optimizer"]["learning_rate"])
+    steps = []
+    for _ in range(TRACE_STEPS):
+        model.zero_grad()
+        layers, current, i, kept = [], x.clone().requires_grad_(True), 0, []
+        while i < len(modules):
+            m = modules[i]
+            if isinstance(m, torch.nn.BatchNorm1d):
+                inp = current
+                inp.retain_grad()
+                mean = inp.detach().mean(dim=0)
+                var = inp.detach().var(dim=0, unbiased=False)
+                s = 1 / torch.sqrt(var + m.eps)
+                current = m(inp)
+                current.retain_grad()
+                kept.append(("batch_norm", m, inp, current, mean, var, s))
+                i += 1
+            else:
+                z = m(current)
+                z.retain_grad()
+                current = modules[i + 1](z)
+                current.retain_grad()
+                kept.append(("dense", m, z, current, network["layers"][len(kept)]["activation"]))
+                i += 2
+        logits = current
+        loss = loss_of(logits, y, network["loss"])
+        loss.backward()
+        for index, entry in enumerate(kept):
+            if entry[0] == "batch_norm":
+                _, m, inp, out, mean, var, s = entry
+                figures = {"type": "batch_norm", "mean": mean.tolist(), "variance": var.tolist(), "inv_std": s.tolist(),
+                           "xhat": ((inp.detach() - mean) * s).tolist(), "a": out.detach().tolist(),
+                           "running_mean": m.running_mean.tolist(), "running_var": m.running_var.tolist(),
+                           "delta": out.grad.tolist(), "grad_scale": m.weight.grad.tolist(),
+                           "grad_shift": m.bias.grad.tolist()}
+                if index > 0:
+                    figures["grad_input"] = inp.grad.tolist()
+            else:
+                _, m, z, out, activation = entry
+                shown = torch.softmax(z, dim=1) if activation == "softmax" else out
+                figures = {"z": z.detach().tolist(), "a": shown.detach().tolist(), "delta": z.grad.tolist(),
+                           "grad_weights": m.weight.grad.T.tolist(), "grad_bias": m.bias.grad.tolist()}
+            layers.append(figures)
+        optimizer.step()
+        for entry, figures in zip(kept, layers):
+            m = entry[1]
+            if entry[0] == "batch_norm":
+                figures["scale"], figures["shift"] = m.weight.tolist(), m.bias.tolist()
+            else:
+                figures["weights"], figures["bias"] = m.weight.T.tolist(), m.bias.tolist()
+        steps.append({"loss": loss.item(), "layers": layers})
+    return {"name": c["name"], "network": network, "x": x.tolist(), "y": y.tolist(), "steps": steps}
+
+
 print(json.dumps({"format": "backprop batch_norm reference", "torch": torch.__version__,
-                  "cases": [case(c) for c in CASES]}, indent=1))
+                  "cases": [case(c) for c in CASES], "traces": [trace_case(c) for c in TRACE_CASES]}, indent=1))

@@ -47,6 +47,10 @@ class BatchNormSync {
   ~BatchNormSync() = default;
 };
 
+// mean and variance (F each): the batch's mean and biased variance of x (B, F), feature by feature, as the
+// training forward computes them without a sync (the trace shows them).
+template <typename T>
+void batch_norm_statistics(double* mean, double* variance, const T* x, int features, int batch);
 // y (B, F) from x (B, F) with the batch's statistics, updating running_mean and running_var (F each); with a
 // sync, the statistics of the whole batch of which these B rows are a share.
 template <typename T>

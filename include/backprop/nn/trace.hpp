@@ -10,16 +10,31 @@
 
 namespace backprop {
 
+// A batch_norm entry's own figures, as nn/batch_norm.hpp names them (F = its width; empty for a dense layer).
+// Its scale and shift are the entry's weights and bias (TraceLayer), their gradients its grad_weights and
+// grad_bias, its output y its a and its delta dL/dy.
+struct TraceBatchNorm {
+  double eps = 0.0, momentum = 0.0;
+  std::vector<double> mean, variance;  // (F): the batch's mean and biased variance of the entry's input x
+  std::vector<double> inv_std;         // (F): s = 1 / sqrt(variance + eps)
+  std::vector<double> xhat;            // (B, F): (x - mean) s
+  std::vector<double> grad_input;      // (B, F): dL/dx; empty for the first entry (x is the input)
+  std::vector<double> running_mean_before, running_var_before;  // (F) before this step's forward
+  std::vector<double> running_mean, running_var;                // (F) after it
+};
+
 struct TraceLayer {
+  LayerKind kind = LayerKind::dense;
   int in = 0;
   int out = 0;
   Activation activation = Activation::identity;
-  std::vector<double> z, a, delta;        // (B, OUT); delta = dL/dz
+  std::vector<double> z, a, delta;        // (B, OUT); delta = dL/dz (batch_norm: no z, delta = dL/dy)
   std::vector<double> grad_weights;       // (IN, OUT)
   std::vector<double> grad_bias;          // (OUT)
   std::vector<double> weights_before;     // (IN, OUT) as they stood during the step
   std::vector<double> bias_before;        // (OUT)
   std::vector<double> weights, bias;      // after this step's update
+  TraceBatchNorm batch_norm;              // batch_norm only
 };
 
 struct TraceStep {
@@ -34,7 +49,7 @@ inline constexpr int kMaxTraceSteps = 1000000;
 inline constexpr std::size_t kMaxTraceFigures = std::size_t{1} << 26;
 
 struct TraceOptions {
-  std::vector<double> input;    // (B, IN) row-major
+  std::vector<double> input;    // (B, IN) row-major; B >= 2 for a network with batch_norm
   std::vector<double> target;   // (B, OUT)
   int steps = 1;
   std::optional<LossKind> loss;            // overrides the network's loss
@@ -50,8 +65,10 @@ struct Trace {
 };
 
 // Runs opts.steps plain SGD updates of the network on one batch and records every figure: the network's loss
-// without the training recipe's label smoothing (as without its optimizer, schedule and dropout). Throws
-// Error(bad_input) when the input or target do not fit the network or the loss does not fit the output.
+// without the training recipe's label smoothing (as without its optimizer, schedule and dropout). batch_norm
+// entries normalize with the batch's statistics (training's function) and update their running ones. Throws
+// Error(bad_input) when the input or target do not fit the network (a network with batch_norm takes at least 2
+// rows) or the loss does not fit the output.
 Trace trace(const NetworkSpec& spec, const TraceOptions& options);
 
 }  // namespace backprop

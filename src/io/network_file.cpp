@@ -418,7 +418,7 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
   if (!root.contains("layers")) reader.fail("layers", "missing (an array of layers)");
   const Json& layers = root["layers"];
   if (!layers.is_array() || layers.empty()) reader.fail("layers", "expected a non-empty array of layers");
-  // Each layer costs its bookkeeping however small (500,000 one-unit layers took 833 MB): a cap far above
+  // Each layer costs its bookkeeping however small (docs/reliability.md has the measurement): a cap far above
   // any network this trains well, as the parameter cap below is.
   if (layers.size() > kMaxNetworkLayers)
     reader.fail("layers", "expected at most " + std::to_string(kMaxNetworkLayers) + " layers, got " +

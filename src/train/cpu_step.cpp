@@ -45,7 +45,7 @@ class CpuStep final : public Step, private GradientSource {
     const std::size_t* indices = order_.data() + first;
     // The next step's rows are asked of the cache once this step's are gathered (rows_gradient), so that they
     // arrive while the products run: a shuffled batch's rows are scattered over the data set, and gathering
-    // them cold waited on memory for 3% of a step at batch 128 (docs/performance.md). Not under a reducer,
+    // them cold waited on memory for a measurable part of a step (docs/performance.md). Not under a reducer,
     // whose shares are cut otherwise.
     if (!reducer_ && first + count < order_.size())
       next_rows_ = order_.subspan(first + count, std::min(count, order_.size() - first - count));

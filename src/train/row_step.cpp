@@ -328,8 +328,8 @@ class RowTrainingStep final : public Step {
   std::vector<float> row_x_, row_y_;  // (IN), (OUT): a row converted, its target
   const std::size_t* order_ = nullptr;
   std::size_t order_size_ = 0;
-  // How many steps ahead a row is asked for: a step of the seed network takes about 100 ns and a row from
-  // memory several times that; 16 took its 1M-row shuffled epoch from 225 to 98 ns an update.
+  // How many steps ahead a row is asked for: a step of the seed network is several times shorter than a row's
+  // trip from memory (the measurements: docs/performance.md, "The one-row step asks for the row 16 steps ahead").
   static constexpr std::size_t kAhead = 16;
   MetricSums sums_;
   std::optional<Divergence> divergence_;

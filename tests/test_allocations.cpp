@@ -71,7 +71,8 @@ NetworkSpec mlp(int hidden, double dropout) {
 // one-row path): no allocation once the buffers exist.
 // At batch 128 also with a batch_norm entry (its statistics and saved values live in the workspace).
 TEST(Allocations, ATrainingStepAllocatesNothing) {
-  for (const auto& [batch, batch_norm] : {std::pair{128, false}, std::pair{1, false}, std::pair{128, true}}) {
+  for (const auto& [batch_size, batch_norm] : {std::pair{128, false}, std::pair{1, false}, std::pair{128, true}}) {
+    const int batch = batch_size;  // a copy: clang 14 does not capture a structured binding in a lambda
     NetworkSpec spec = mlp(256, 0.2);
     if (batch_norm)
       spec.layers.insert(spec.layers.begin() + 1,

@@ -46,6 +46,21 @@ inline void csv(const std::uint8_t* data, std::size_t size) {
   predict.target_optional = true;
   predict.expected_features = 2;
   expect_only_backprop_errors([&] { data::parse_csv(text, "fuzz.csv", predict); });
+  // As a table as it comes (data/table.hpp): its recipe inferred (train without a network file), and encoded
+  // by a model's recipe (predict).
+  LoadOptions infer;
+  infer.infer_table = true;
+  infer.infer_task = true;
+  expect_only_backprop_errors([&] { data::parse_csv(text, "fuzz.csv", infer); });
+  TableRecipe recipe;
+  recipe.columns.push_back({.name = "a", .kind = ColumnKind::numeric, .median = 1.5, .indicator = true});
+  recipe.columns.push_back({.name = "b", .kind = ColumnKind::categorical, .categories = {"x", "y"}, .other = true,
+                            .missing_slot = true});
+  LoadOptions known = predict;
+  known.table = &recipe;
+  known.expected_features = recipe.width();
+  known.feature_names = recipe.input_names();
+  expect_only_backprop_errors([&] { data::parse_csv(text, "fuzz.csv", known); });
 }
 
 // Fixed, valid companions: 2 images of 2 x 2 pixels (IDX3) and their 2 labels (IDX1).

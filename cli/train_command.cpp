@@ -218,19 +218,19 @@ std::vector<std::string> comma_list(const std::string& text) {
   return items;
 }
 
-// No network file: the table read as it comes, and the default network (or --hidden's) for it.
-void load_table_inputs(const TrainArguments& args, TrainingInputs& inputs) {
+// No network file, or one that leaves "input" out (`shape`): the table read as it comes, and the default network
+// (or --hidden's, or the file's) for it.
+void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& shape, TrainingInputs& inputs) {
   if (!args.labels.empty() || !args.sample_weight.empty())
     throw_bad_input("without a network file, the data is a CSV table: --labels and --sample-weight need one");
   TableSettings settings;
   settings.target = args.target;
   if (!args.task.empty())
     settings.task = args.task == "regression" ? TaskKind::regression : TaskKind::classification;
-  if (!args.network.empty()) {  // a network file that leaves "input" out: its loss says the task
+  if (!args.network.empty()) {  // its loss says the task (task_of's rule, before the output count is known)
     if (!args.hidden.empty() || !args.task.empty())
       throw_bad_input("--hidden and --task are for a table without a network file; the network file says these");
-    settings.task = io::network_template(args.network).loss == LossKind::mse ? TaskKind::regression
-                                                                             : TaskKind::classification;
+    settings.task = shape.loss == LossKind::mse ? TaskKind::regression : TaskKind::classification;
   }
   if (!args.categorical.empty()) settings.categorical = comma_list(args.categorical);
   if (!args.missing_values.empty()) settings.missing_values = comma_list(args.missing_values);
@@ -242,19 +242,17 @@ void load_table_inputs(const TrainArguments& args, TrainingInputs& inputs) {
       hidden.push_back(static_cast<int>(units));
     }
   inputs.data = load_table(args.data, settings);
-  inputs.read.model.network = args.network.empty() ? default_table_network(inputs.data, hidden)
-                                                   : io::read_network_for_table(args.network, inputs.data);
-  inputs.read.exact_network = inputs.read.model.network;
-  inputs.read.task = inputs.data.task;
   NetworkSpec& spec = inputs.read.model.network;
+  spec = args.network.empty() ? default_table_network(inputs.data, hidden)
+                              : io::read_network_for_table(args.network, inputs.data);
   // The default stops early on its validation rows: with none asked for, it trains its epochs instead.
   if (args.network.empty() && args.validation.empty() && args.options.validation_split == 0.0 &&
       !args.options.early_stopping)
     spec.training.early_stopping = 0;
+  inputs.read.exact_network = spec;
+  inputs.read.task = inputs.data.task;
   inputs.spec = args.options.start_spec(spec, spec);
-  if (!args.quiet) {
-    std::printf("%s", describe_table(*inputs.data.table).c_str());
-  }
+  if (!args.quiet) std::printf("%s", describe_table(*inputs.data.table).c_str());
 }
 
 }  // namespace
@@ -264,8 +262,9 @@ TrainingInputs load_training_inputs(const TrainArguments& args) {
   if (!args.validation.empty() && args.options.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
   TrainingInputs inputs;
-  if (args.network.empty() || io::network_template(args.network).open) {
-    load_table_inputs(args, inputs);
+  const io::NetworkTemplate shape = args.network.empty() ? io::NetworkTemplate{} : io::network_template(args.network);
+  if (args.network.empty() || shape.open) {
+    load_table_inputs(args, shape, inputs);
   } else {
     if (!args.hidden.empty() || !args.task.empty() || !args.categorical.empty() || !args.missing_values.empty())
       throw_bad_input("--hidden, --task, --categorical and --missing-values are for a table without a network file; "

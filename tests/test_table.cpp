@@ -48,6 +48,15 @@ const TableColumn& column(const TableRecipe& recipe, const std::string& name) {
   throw std::runtime_error("no column " + name);
 }
 
+// Rows read later (predict, eval) by the recipe and classes `trained` was read with.
+Dataset encoded_by(const Dataset& trained, const std::filesystem::path& path, const std::string& target) {
+  LoadOptions options;
+  options.table = trained.table.get();
+  options.target = target;
+  options.known_classes = trained.class_names;
+  return load_dataset(path, std::nullopt, options);
+}
+
 TEST(Table, TheRecipeOfASmallTableIsTheOneWorkedByHand) {
   TempDir dir;
   write_file(dir / "t.csv", kTable);
@@ -84,11 +93,7 @@ TEST(Table, TheRecipeOfASmallTableIsTheOneWorkedByHand) {
   EXPECT_EQ(data.labels[1], 0);  // no
   // A value training never saw in a column without "other" sets no input and is counted.
   write_file(dir / "new.csv", "color,income,label\npurple,5,no\nred,,yes\n");
-  LoadOptions options;
-  options.table = data.table.get();
-  options.target = "label";
-  options.known_classes = data.class_names;
-  const Dataset later = load_dataset(dir / "new.csv", std::nullopt, options);
+  const Dataset later = encoded_by(data, dir / "new.csv", "label");
   EXPECT_EQ(later.unknown_values, 1U);
   EXPECT_EQ(later.ignored_columns.size(), 0U);
   EXPECT_EQ(std::vector<float>(later.features_f32.begin(), later.features_f32.begin() + 6),
@@ -138,11 +143,7 @@ TEST(Table, RareValuesArePooledAndUnseenOnesCounted) {
   // Encoded by that recipe, a pooled value and an unseen one both go to "other" (they cannot be told apart
   // without keeping every rare value), uncounted.
   write_file(dir / "new.csv", "v,y\nv0,0\nnever,1\nv39,0\n");
-  LoadOptions options;
-  options.table = data.table.get();
-  options.target = "y";
-  options.known_classes = data.class_names;
-  const Dataset later = load_dataset(dir / "new.csv", std::nullopt, options);
+  const Dataset later = encoded_by(data, dir / "new.csv", "y");
   EXPECT_EQ(later.unknown_values, 0U);
   EXPECT_EQ(later.features_f32[0 * 31 + 30], 1.0F);  // v0: pooled
   EXPECT_EQ(later.features_f32[1 * 31 + 30], 1.0F);  // never: unknown, into other

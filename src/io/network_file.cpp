@@ -278,6 +278,17 @@ NetworkSpec parse_network(std::string_view text, const std::string& source) {
                                                    : std::span<const std::string_view>());
 }
 
+namespace {
+
+// The loss a network file's JSON names; mse (the spec's default) when it names none or none known.
+LossKind named_loss(const Json& root) {
+  if (root.is_object() && root.contains("loss") && root["loss"].is_string())
+    if (const auto loss = parse_loss(root["loss"].get<std::string>())) return *loss;
+  return LossKind::mse;
+}
+
+}  // namespace
+
 NetworkTemplate network_template(const std::filesystem::path& path) {
   NetworkTemplate out;
   const std::string text = read_file(path, model_size_limit(path.string()));
@@ -285,20 +296,18 @@ NetworkTemplate network_template(const std::filesystem::path& path) {
   if (first == std::string::npos || text[first] != '{') return out;  // a binary model: read_model's to read
   const Json root = detail::parse_json_document(text, path.string());
   out.open = root.is_object() && !root.contains("input") && !root.contains("format");
-  if (root.is_object() && root.contains("loss") && root["loss"].is_string())
-    if (const auto loss = parse_loss(root["loss"].get<std::string>())) out.loss = *loss;
+  out.loss = named_loss(root);
   return out;
 }
 
 NetworkSpec read_network_for_table(const std::filesystem::path& path, const Dataset& data) {
   Json root = detail::parse_json_document(read_file(path, model_size_limit(path.string())), path.string());
-  const NetworkTemplate shape = network_template(path);
   root["input"] = data.features;
   if (root.contains("layers") && root["layers"].is_array() && !root["layers"].empty() &&
       root["layers"].back().is_object() && !root["layers"].back().contains("units")) {
     const auto classes = static_cast<int>(data.class_names.size());
     int units = data.target_count;
-    if (data.task == TaskKind::classification) units = shape.loss == LossKind::bce && classes == 2 ? 1 : classes;
+    if (data.task == TaskKind::classification) units = named_loss(root) == LossKind::bce && classes == 2 ? 1 : classes;
     root["layers"].back()["units"] = units;
   }
   return detail::network_from_json(root, path.string(), {});

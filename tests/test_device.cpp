@@ -215,7 +215,15 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
                         {LossKind::softmax_ce, Activation::softmax, false, 0.25}};
   const int rows = 300, cols = 10;  // more rows than one block of threads
   const std::size_t n = static_cast<std::size_t>(rows) * cols;
+  // Row weights (class_weight, sample weights), every tenth 0: the CPU's weighted mean (nn/loss.cpp) is the
+  // reference, its denominator PyTorch's (the weights' sum for softmax_ce, the rows for the others).
+  std::vector<float> row_weights = random_values(rows, 12, 0.1, 3);
+  for (int r = 0; r < rows; r += 10) row_weights[static_cast<std::size_t>(r)] = 0.0f;
+  for (const bool weighted : {false, true})
   for (const auto& c : cases) {
+    const float* weights = weighted ? row_weights.data() : nullptr;
+    const double denominator =
+        c.loss == LossKind::softmax_ce ? std::accumulate(row_weights.begin(), row_weights.end(), 0.0) : rows;
     const auto z = random_values(n, 9, -3, 3);
     std::vector<float> a(n), y(n, 0.0f), expected_dz(n);
     activation_forward(a.data(), z.data(), c.output, 0.0f, rows, cols);
@@ -226,10 +234,16 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
     }
     if (!c.labels) y = random_values(n, 10, 0, 1);
     const DenseLayer layer{cols, cols, c.output, 0.01, 0, 0};
-    const double expected_loss = loss_value(c.loss, c.label_smoothing, z.data(), a.data(), y.data(), rows, cols);
-    loss_backward(expected_dz.data(), c.loss, c.label_smoothing, z.data(), a.data(), y.data(), layer, rows);
+    const double expected_loss =
+        loss_value(c.loss, c.label_smoothing, z.data(), a.data(), y.data(), rows, cols, weights);
+    loss_backward(expected_dz.data(), c.loss, c.label_smoothing, z.data(), a.data(), y.data(), layer, rows, weights);
+    if (weighted)  // the weights take effect
+      EXPECT_GT(std::abs(expected_loss - loss_value(c.loss, c.label_smoothing, z.data(), a.data(), y.data(), rows,
+                                                    cols)),
+                1e-3);
     if (c.label_smoothing > 0)  // the smoothing takes effect (so that the device's agreement below says something)
-      EXPECT_GT(std::abs(expected_loss - loss_value(c.loss, 0.0, z.data(), a.data(), y.data(), rows, cols)), 0.01);
+      EXPECT_GT(
+          std::abs(expected_loss - loss_value(c.loss, 0.0, z.data(), a.data(), y.data(), rows, cols, weights)), 0.01);
     double correct = 0, squared = 0;
     for (int r = 0; r < rows; ++r) {
       correct += predicted_class(a.data() + static_cast<std::size_t>(r) * cols, cols) == labels[r] ? 1 : 0;
@@ -240,16 +254,18 @@ TEST_P(DeviceKernels, LossValueGradientAndMetricsMatchTheCpu) {
     }
     auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), y_device = to_device(backend(), y);
     auto labels_device = to_device(backend(), labels);
+    auto weights_device = to_device(backend(), row_weights);
     DeviceArray<float> dz(backend(), n);
     DeviceArray<MetricSums> sums(backend(), 1);
     DeviceArray<kernels::StepStatus> status(backend(), 1);
     backend().loss(dz.data(), sums.data(), status.data(), z_device.data(), a_device.data(), y_device.data(),
-                   c.labels ? labels_device.data() : nullptr, rows, cols,
-                   c.loss, c.label_smoothing, c.output, 0.0f, rows);
+                   c.labels ? labels_device.data() : nullptr, weighted ? weights_device.data() : nullptr,
+                   denominator, rows, cols, c.loss, c.label_smoothing, c.output, 0.0f, rows);
     const auto got_sums = to_host(sums)[0];
     const auto got_status = to_host(status)[0];
     const std::string what = std::string(to_string(c.loss)) + "/" + std::string(to_string(c.output)) +
-                             " label smoothing " + std::to_string(c.label_smoothing);
+                             " label smoothing " + std::to_string(c.label_smoothing) +
+                             (weighted ? " weighted" : "");
     EXPECT_NEAR(got_sums.loss / rows, expected_loss, 1e-6 * std::max(1.0, expected_loss)) << what;
     EXPECT_NEAR(got_status.batch_loss, expected_loss, 1e-6 * std::max(1.0, expected_loss)) << what;
     EXPECT_EQ(got_status.diverged, 0) << what;
@@ -275,6 +291,7 @@ TEST_P(DeviceKernels, GatherConvertsScalesAndEncodesTargetsAsTheCpu) {
   table.features_u8.clear();
   table.features_f32 = random_values(images.rows * 7, 11, -5, 5);
   const Scaling standard = fit_scaling(ScalingKind::standard, images);
+  table.weights = random_values(images.rows, 13, 0, 4);  // row weights gathered with the rows
   const std::vector<std::size_t> order_host = {49, 3, 3, 0, 17, 25, 8};
   const std::vector<std::uint32_t> order(order_host.begin(), order_host.end());
   auto order_device = to_device(backend(), order);
@@ -289,13 +306,17 @@ TEST_P(DeviceKernels, GatherConvertsScalesAndEncodesTargetsAsTheCpu) {
       data->gather_targets(y.data(), order_host.data() + 2, count, 4);
       DeviceArray<float> x_device(backend(), x.size()), y_device(backend(), y.size());
       DeviceArray<std::int32_t> labels(backend(), count);
-      backend().gather(x_device.data(), y_device.data(), labels.data(), device_data.rows(), order_device.data(), 2,
-                       count);
+      DeviceArray<float> weights(backend(), count);
+      backend().gather(x_device.data(), y_device.data(), labels.data(), weights.data(), device_data.rows(),
+                       order_device.data(), 2, count);
       const auto got_x = to_host(x_device);
       for (std::size_t i = 0; i < x.size(); ++i) EXPECT_FLOAT_EQ(got_x[i], x[i]) << i;
       EXPECT_EQ(to_host(y_device), y);
       const auto got_labels = to_host(labels);
       for (int i = 0; i < count; ++i) EXPECT_EQ(got_labels[i], data->labels[order_host[2 + i]]);
+      const auto got_weights = to_host(weights);
+      for (int i = 0; i < count && !data->weights.empty(); ++i)
+        EXPECT_EQ(got_weights[i], data->weights[order_host[2 + i]]);
     }
   }
 }
@@ -487,8 +508,8 @@ TEST_P(DeviceKernels, ANonFiniteGradientOrLossStopsEveryLaterUpdate) {
   DeviceArray<MetricSums> sums(backend(), 1);
   const std::vector<float> z = {1e30f}, a = {1e30f}, y = {0.0f};
   auto z_device = to_device(backend(), z), a_device = to_device(backend(), a), y_device = to_device(backend(), y);
-  backend().loss(nullptr, sums.data(), fresh.data(), z_device.data(), a_device.data(), y_device.data(), nullptr, 1, 1,
-                 LossKind::mse, 0.0, Activation::identity, 0.0f, 1);
+  backend().loss(nullptr, sums.data(), fresh.data(), z_device.data(), a_device.data(), y_device.data(), nullptr,
+                 nullptr, 0.0, 1, 1, LossKind::mse, 0.0, Activation::identity, 0.0f, 1);
   backend().check_gradients(fresh.data(), g.data(), 4, 0.0f, 3);
   status_host = to_host(fresh)[0];
   EXPECT_EQ(status_host.diverged, 1);
@@ -632,6 +653,42 @@ TEST_P(DeviceTraining, OneSigmoidOutputWithRmspropMatchesTheCpuWithEarlyStopping
   const Dataset data = rings(600, 4);
   const Dataset validation = rings(200, 5);
   expect_same_training(backend(), spec, data, &validation, Scaling{});
+}
+
+// Row weights on the device: the CPU's weighted loss and gradient (nn/loss.cpp), epoch by epoch, within
+// expect_same_training's tolerances. softmax_ce with class weights (1 and 4 by label, as train's
+// apply_class_weights leaves them in Dataset::weights), bce and mse with sample weights, a tenth of them 0.
+// Each case's weights move the CPU's own parameters far past those tolerances, so that ignoring them (or
+// weighting differently) on the device could not pass.
+TEST_P(DeviceTraining, ClassAndSampleWeightsMatchTheCpu) {
+  Dataset classes = rings(600, 15), rows = rings(600, 16), regression = waves(600, 17);
+  for (std::size_t r = 0; r < classes.rows; ++r) classes.weights.push_back(classes.labels[r] == 1 ? 4.0f : 1.0f);
+  for (Dataset* d : {&rows, &regression}) {
+    d->weights = random_values(d->rows, 18, 0, 3);
+    for (std::size_t r = 0; r < d->rows; r += 10) d->weights[r] = 0.0f;
+  }
+  const Dataset validation = rings(200, 19);
+  struct Case {
+    NetworkSpec spec;
+    const Dataset* data;
+    const Dataset* validation;
+  };
+  const Case cases[] = {
+      {small_network(2, Activation::softmax, LossKind::softmax_ce, "momentum"), &classes, &validation},
+      {small_network(1, Activation::sigmoid, LossKind::bce, "adam"), &rows, &validation},
+      {small_network(2, Activation::identity, LossKind::mse, "sgd"), &regression, nullptr}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(to_string(c.spec.loss)));
+    expect_same_training(backend(), c.spec, *c.data, c.validation, Scaling{});
+    Dataset unweighted = *c.data;
+    unweighted.weights.clear();
+    Network<float> with(c.spec), without(c.spec);
+    train(with, *c.data, nullptr, Scaling{});
+    train(without, unweighted, nullptr, Scaling{});
+    EXPECT_GT(largest_difference({with.parameters().begin(), with.parameters().end()},
+                                 {without.parameters().begin(), without.parameters().end()}),
+              1e-2);
+  }
 }
 
 // A network with batch_norm entries: of the input, and after each hidden layer (one with its own momentum and

@@ -54,6 +54,11 @@ DeviceDataset::DeviceDataset(kernels::DeviceBackend& backend, const Dataset& dat
     rows_.scale = scale_.data();
   }
   if (!targets) return;
+  if (!data.weights.empty()) {
+    weights_ = kernels::DeviceArray<float>(backend, data.weights.size());
+    weights_.upload(data.weights.data(), data.weights.size());
+    rows_.weights = weights_.data();
+  }
   // The checks of Dataset::gather_targets, once for the whole set.
   if (data.task == TaskKind::regression) {
     if (data.targets.empty())
@@ -101,6 +106,7 @@ DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<floa
   x_ = kernels::DeviceArray<float>(backend, static_cast<std::size_t>(max_batch) * input_);
   y_ = kernels::DeviceArray<float>(backend, static_cast<std::size_t>(max_batch) * network.output_size());
   labels_ = kernels::DeviceArray<std::int32_t>(backend, static_cast<std::size_t>(max_batch));
+  weights_ = kernels::DeviceArray<float>(backend, static_cast<std::size_t>(max_batch));
   upload_parameters(network);
 }
 
@@ -116,8 +122,9 @@ void DeviceNetwork::download_parameters(Network<float>& network) const {
 
 void DeviceNetwork::gather(const DeviceDataset& data, const std::uint32_t* order, std::size_t first, int count) {
   if (count > max_batch_) throw_runtime_error("DeviceNetwork::gather: a batch larger than the workspace");
-  backend_.gather(x_.data(), y_.data(), labels_.data(), data.rows(), order, first, count);
+  backend_.gather(x_.data(), y_.data(), labels_.data(), weights_.data(), data.rows(), order, first, count);
   labels_valid_ = data.has_labels();
+  weights_valid_ = data.rows().weights != nullptr;
 }
 
 void DeviceNetwork::forward(int batch, std::uint64_t dropout_seed) {
@@ -165,17 +172,18 @@ void DeviceNetwork::loss(MetricSums* sums, int batch, double label_smoothing) co
   const std::size_t last = layers_.size() - 1;
   const DenseLayer& output = layers_[last];
   backend_.loss(nullptr, sums, nullptr, buffer(last, kZ), buffer(last, kA), y_.data(),
-                labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_, label_smoothing,
+                labels_valid_ ? labels_.data() : nullptr, nullptr, 0.0, batch, output.out, loss_, label_smoothing,
                 output.activation, slope_of(output), batch);
 }
 
 void DeviceNetwork::loss_and_gradient(MetricSums* sums, kernels::StepStatus* status, int batch,
-                                      float clip_norm, std::int64_t step) {
+                                      float clip_norm, std::int64_t step, double weight_denominator) {
   const std::size_t last = layers_.size() - 1;
   const DenseLayer& output = layers_[last];
   backend_.loss(buffer(last, kDelta), sums, status, buffer(last, kZ), buffer(last, kA), y_.data(),
-                labels_valid_ ? labels_.data() : nullptr, batch, output.out, loss_, label_smoothing_,
-                output.activation, slope_of(output), batch);
+                labels_valid_ ? labels_.data() : nullptr, weights_valid_ ? weights_.data() : nullptr,
+                weight_denominator, batch, output.out, loss_, label_smoothing_, output.activation, slope_of(output),
+                batch);
   for (std::size_t l = last + 1; l-- > 0;) layer_backward(l, batch);
   backend_.check_gradients(status, gradients_.data(), gradients_.size(), clip_norm, step);
 }

@@ -43,6 +43,7 @@ class DeviceDataset {
   kernels::DeviceArray<double> offset_, scale_;
   kernels::DeviceArray<std::int32_t> labels_;
   kernels::DeviceArray<float> targets_;
+  kernels::DeviceArray<float> weights_;  // the rows' weights, when the data has them
   kernels::DeviceArray<std::uint32_t> in_order_;
   kernels::DeviceRows rows_;
   std::size_t row_count_ = 0;
@@ -57,7 +58,7 @@ class DeviceNetwork {
   void upload_parameters(const Network<float>& network);
   void download_parameters(Network<float>& network) const;
 
-  // Rows order[first .. first + count) of data into the batch buffers (x, y, labels).
+  // Rows order[first .. first + count) of data into the batch buffers (x, y, labels, row weights).
   void gather(const DeviceDataset& data, const std::uint32_t* order, std::size_t first, int count);
   // Forward pass of the gathered batch; with dropout_seed != 0 (training) hidden layers with dropout draw
   // their masks from (dropout_seed, layer) and batch_norms use the batch's statistics (and update their running
@@ -65,10 +66,13 @@ class DeviceNetwork {
   void forward(int batch, std::uint64_t dropout_seed = 0);
   // The loss of the last forward pass against the gathered targets, with this label smoothing (0: the plain
   // loss): adds to sums. loss_and_gradient: the training objective (the network's label smoothing), also the
-  // gradient (backward pass into the gradient arena) and the step's finiteness check (step numbers it).
+  // gradient (backward pass into the gradient arena) and the step's finiteness check (step numbers it). When
+  // the gathered rows have weights, the training objective is their weighted mean over weight_denominator
+  // (math::weighted_loss_denominator of the batch; ignored without weights). loss() is unweighted, as the
+  // CPU's evaluate.
   void loss(MetricSums* sums, int batch, double label_smoothing) const;
   void loss_and_gradient(MetricSums* sums, kernels::StepStatus* status, int batch, float clip_norm,
-                         std::int64_t step);
+                         std::int64_t step, double weight_denominator = 0.0);
   // The output layer's activations of the last forward pass: (batch, OUT), device memory.
   const float* output() const { return buffer(layers_.size() - 1, kA); }
 
@@ -106,7 +110,9 @@ class DeviceNetwork {
   std::vector<std::size_t> offsets_, sizes_;
   kernels::DeviceArray<float> x_, y_;      // the gathered batch
   kernels::DeviceArray<std::int32_t> labels_;
+  kernels::DeviceArray<float> weights_;    // the gathered batch's row weights
   bool labels_valid_ = false;              // the gathered batch has labels
+  bool weights_valid_ = false;             // and row weights
   bool training_ = false;                  // the last forward pass used dropout
 };
 

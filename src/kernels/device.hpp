@@ -42,6 +42,7 @@ struct DeviceRows {
   const std::int32_t* labels = nullptr;  // classification: (rows) class indices, or
   const float* targets = nullptr;        // regression: (rows, outputs)
   int outputs = 0;                       // the network's outputs (1 with labels: a 0/1 target)
+  const float* weights = nullptr;        // (rows) each row's weight (class_weight, sample weights), or none
 };
 
 // What the step's checks found, on the device: written by loss() and check_gradients(), read by update(),
@@ -111,16 +112,19 @@ class DeviceBackend {
                                    const float* xhat, const float* inv_std, const float* scale, int rows,
                                    int cols) = 0;
   // x (count, features) and y (count, outputs) from the data rows order[first .. first + count); labels
-  // (count) too when the data has labels (else it may be null). Data without labels or targets fills x only.
-  virtual void gather(float* x, float* y, std::int32_t* labels, const DeviceRows& rows, const std::uint32_t* order,
-                      std::size_t first, int count) = 0;
+  // (count) too when the data has labels (else it may be null), and weights (count) when the data has row
+  // weights (else it may be null). Data without labels or targets fills x only.
+  virtual void gather(float* x, float* y, std::int32_t* labels, float* weights, const DeviceRows& rows,
+                      const std::uint32_t* order, std::size_t first, int count) = 0;
   // The loss of a batch (rows x cols outputs z, a against y): adds each row's loss and metrics to sums;
   // status (may be null) gets batch_loss and diverged = 3 if the loss is not finite; dz (may be null)
   // gets dL/dz, the output activation's derivative included, with the loss averaged over batch_rows.
-  // label_smoothing: softmax_ce's (math::add_loss_row), 0 for none.
+  // label_smoothing: softmax_ce's (math::add_loss_row), 0 for none. With row weights (rows values; null for
+  // none) the loss is their weighted mean over denominator (math::weighted_loss_denominator of the batch,
+  // which the host computes), as the CPU's; sums then get the batch's loss times its rows, as the CPU adds it.
   virtual void loss(float* dz, MetricSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
-                    const std::int32_t* labels, int rows, int cols, LossKind loss, double label_smoothing,
-                    Activation output, float slope, int batch_rows) = 0;
+                    const std::int32_t* labels, const float* weights, double denominator, int rows, int cols,
+                    LossKind loss, double label_smoothing, Activation output, float slope, int batch_rows) = 0;
   // The gradient arena's squared norm into status; diverged = 2 (and diverged_step = step) if it is not
   // finite; clip_factor = max_norm / (norm + 1e-6) when that is below 1 and max_norm > 0, else 1.
   virtual void check_gradients(StepStatus* status, const float* gradients, std::size_t n, float max_norm,
@@ -133,7 +137,7 @@ class DeviceBackend {
 
 // The layout of DeviceBackend that the CUDA plugin (backend.cu) and its loader (loader.cpp) agree on: a new
 // method is a new number, so that a plugin built before it is refused rather than called through a wrong slot.
-inline constexpr int kDevicePluginAbi = 2;
+inline constexpr int kDevicePluginAbi = 3;
 
 // Built with BACKPROP_WITH_CUDA?
 bool cuda_compiled();

@@ -241,6 +241,20 @@ BACKPROP_HD double loss_total(LossKind loss, double sum, int rows) {
   return sum / rows;
 }
 
+// Row weights (class_weight, sample weights): the weighted mean of PyTorch's reduction='mean', each row's loss
+// and its dL/dz scaled by weight / denominator. The denominator is the rows' total weight for softmax_ce
+// (CrossEntropyLoss(weight=) divides by the weights' sum) and the row count for bce and mse (BCELoss(weight=)
+// and MSELoss average over the elements). Every step (nn/loss.cpp, the one-row step, the device's) takes both
+// from here.
+BACKPROP_HD double weighted_loss_denominator(LossKind loss, double weight_total, int rows) {
+  return loss == LossKind::softmax_ce ? weight_total : static_cast<double>(rows);
+}
+// A row's scale in loss_gradient_row (its inverse_batch): a batch whose rows all weigh 0 adds nothing.
+template <typename T>
+BACKPROP_HD T weighted_row_scale(double weight, double denominator) {
+  return denominator > 0 ? static_cast<T>(weight / denominator) : T(0);
+}
+
 // dz = dL/dz of one row, for the loss averaged over the batch (inverse_batch = 1/B):
 //   softmax_ce: dz = (a sum(q) - q) / B, which is (a - q) / B when y is one-hot (q = y when eps = 0)
 //   bce:        dz = (a - y) / B            (with a sigmoid output: its derivative cancels)

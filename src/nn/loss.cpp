@@ -24,10 +24,10 @@ int loss_piece_rows(int batch) { return std::max(kLossRows, (batch + kMostLossPi
 
 template <typename T>
 double weighted_denominator(LossKind loss, const T* weights, int batch) {
-  if (loss != LossKind::softmax_ce) return batch;
   double total = 0;
-  for (int r = 0; r < batch; ++r) total += weights[r];
-  return total;
+  if (loss == LossKind::softmax_ce)  // the others' denominator is the row count
+    for (int r = 0; r < batch; ++r) total += weights[r];
+  return math::weighted_loss_denominator(loss, total, batch);
 }
 
 template <typename T>
@@ -72,10 +72,9 @@ void loss_backward(T* dz, LossKind loss, double label_smoothing, const T* z, con
                              for (std::size_t r = first; r < first + count; ++r) {
                                const std::size_t o = r * outputs;
                                // A row's weight scales its gradient as it scales its loss.
-                               const T scale =
-                                   weights == nullptr ? inverse_batch
-                                   : denominator > 0  ? static_cast<T>(static_cast<double>(weights[r]) / denominator)
-                                                      : T(0);
+                               const T scale = weights == nullptr
+                                                   ? inverse_batch
+                                                   : math::weighted_row_scale<T>(weights[r], denominator);
                                math::loss_gradient_row(dz + o, loss, label_smoothing, z + o, a + o, y + o, outputs,
                                                        output_layer.activation, slope, scale);
                              }

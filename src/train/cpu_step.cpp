@@ -105,10 +105,12 @@ class CpuStep final : public Step, private GradientSource {
   }
 
   double share(const std::size_t* indices, std::size_t count) const override {
-    if (data_.weights.empty() || network_.spec().loss != LossKind::softmax_ce) return static_cast<double>(count);
+    const LossKind loss = network_.spec().loss;
+    if (data_.weights.empty()) return static_cast<double>(count);
     double total = 0;
-    for (std::size_t r = 0; r < count; ++r) total += data_.weights[indices[r]];
-    return total;
+    if (loss == LossKind::softmax_ce)  // the others' denominator is the row count
+      for (std::size_t r = 0; r < count; ++r) total += data_.weights[indices[r]];
+    return math::weighted_loss_denominator(loss, total, static_cast<int>(count));
   }
 
   Network<float>& network_;

@@ -31,6 +31,7 @@ class DeviceStep final : public Step {
         host_network_(network),
         scaling_(scaling),
         classification_(data.task == TaskKind::classification),
+        weights_(data.weights),
         data_(backend, data, scaling, network.output_size()),
         network_(backend, network, batch_size),
         optimizer_(backend, optimizer),
@@ -82,7 +83,19 @@ class DeviceStep final : public Step {
     network_.gather(data_, order_.data(), first, rows);
     network_.forward(rows, device_dropout_seed(host_network_.spec().seed, step));
     network_.loss_and_gradient(sums.data(), status.data(), rows,
-                               static_cast<float>(host_network_.spec().training.clip_grad_norm), step);
+                               static_cast<float>(host_network_.spec().training.clip_grad_norm), step,
+                               weight_denominator(first, rows));
+  }
+
+  // The weighted mean's denominator of the rows order[first .. first + rows) (0 without row weights), from the
+  // host's copy of the order and the weights: the device queue does not wait for it.
+  double weight_denominator(std::size_t first, int rows) const {
+    if (weights_.empty()) return 0.0;
+    const LossKind loss = host_network_.spec().loss;
+    double total = 0;
+    if (loss == LossKind::softmax_ce)  // the others' denominator is the row count
+      for (int r = 0; r < rows; ++r) total += weights_[host_order_[first + static_cast<std::size_t>(r)]];
+    return math::weighted_loss_denominator(loss, total, rows);
   }
 
   // What the step that diverged made not finite (divergence_cause's message, as on the CPU). The device holds
@@ -126,6 +139,7 @@ class DeviceStep final : public Step {
   Network<float>& host_network_;
   const Scaling& scaling_;
   bool classification_;
+  std::span<const float> weights_;  // the training rows' weights (Dataset::weights), empty for none
   DeviceDataset data_;
   DeviceNetwork network_;
   DeviceOptimizer optimizer_;

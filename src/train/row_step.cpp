@@ -170,9 +170,9 @@ float RowStep::run(const float* x, const float* y, float learning_rate, float we
     // nn/loss.cpp's weighted batch of one row, operation for operation: its sum (0 + w l), the weighted mean's
     // denominator (w for softmax_ce, the batch's 1 otherwise) and the gradient's scale w / denominator.
     const double sum = 0.0 + weight * math::add_loss_row(0.0, loss_kind, smoothing, z_out, a_out, y, output.out);
-    const double denominator = loss_kind == LossKind::softmax_ce ? 0.0 + weight : 1.0;
+    const double denominator = math::weighted_loss_denominator(loss_kind, 0.0 + weight, 1);
     loss = denominator > 0 ? static_cast<float>(math::loss_total(loss_kind, sum, 1) * 1 / denominator) : 0.0f;
-    scale = denominator > 0 ? static_cast<float>(static_cast<double>(weight) / denominator) : 0.0f;
+    scale = math::weighted_row_scale<float>(weight, denominator);
   } else {
     loss = static_cast<float>(
         math::loss_total(loss_kind, math::add_loss_row(0.0, loss_kind, smoothing, z_out, a_out, y, output.out), 1));

@@ -43,13 +43,7 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
                                 const Scaling& scaling, int batch_size, const TrainingParallelism& parallelism,
                                 Random& dropout_random) {
   const bool distributed = parallelism.communicator != nullptr && parallelism.communicator->size() > 1;
-  const bool weighted = !data.weights.empty();
   if (network.spec().has(LayerKind::batch_norm)) check_batch_norm_step(data, batch_size, parallelism, distributed);
-  // Row weights (class_weight, sample weights) are in the CPU steps' loss (and the reducers' shares) alone
-  // so far.
-  if (weighted && parallelism.device != nullptr)
-    throw OptionError("class_weight", "expected no class or sample weights on a device (they are computed on the "
-                                      "CPU only, so far)");
   if (parallelism.device != nullptr) {
     if (distributed || parallelism.deterministic)
       throw OptionError("device", "a device trains in one process and has no deterministic mode; train on the "

@@ -13,8 +13,9 @@ from backprop.sklearn import MLPClassifier
 COMMAND = os.environ.get("BACKPROP_COMMAND", "backprop")
 
 
-def run(*arguments, expect=0):
-    result = subprocess.run([COMMAND, *map(str, arguments)], capture_output=True, text=True)
+def run(*arguments, expect=0, env=None):
+    result = subprocess.run([COMMAND, *map(str, arguments)], capture_output=True, text=True,
+                            env=None if env is None else dict(os.environ, **env))
     assert result.returncode == expect, result.stdout + result.stderr
     return result.stdout + result.stderr
 
@@ -118,10 +119,6 @@ def test_bad_weights_are_refused_with_the_option_named(tmp_path, network):
         "train", network, "--data", data, "--class-weight", "1=-1", "--out", out, expect=2)
     assert "one of them the --sample-weight column 'w'" in run("train", network, "--data", data,
                                                                   "--sample-weight", "w", "--out", out, expect=2)
-    emulated = subprocess.run([COMMAND, "train", str(network), "--data", str(data), "--class-weight", "balanced",
-                               "--out", str(out)], capture_output=True, text=True,
-                              env=dict(os.environ, BACKPROP_DEVICE="emulated"))
-    assert emulated.returncode == 2 and "expected no class or sample weights on a device" in emulated.stderr
     regression = tmp_path / "regression.json"
     regression.write_text(json.dumps(dict(NETWORK, layers=[{"units": 1, "activation": "identity"}], loss="mse")))
     assert "expected none for a network that does not classify" in run(
@@ -147,6 +144,24 @@ def test_deterministic_training_takes_the_weights_through_the_exact_reducer(tmp_
     run("train", network, "--data", write_csv(tmp_path / "u.csv", X, y), "--deterministic", "--out", unweighted,
         "--quiet")
     assert np.abs(backprop.Network.from_file(str(unweighted)).predict(X32) - exact).max() > 1e-2
+
+
+def test_the_emulated_device_trains_with_the_weights_as_the_cpu(tmp_path, network):
+    # The device's weighted loss is the CPU's (tests/test_device.cpp holds it step by step): the same model to
+    # float rounding after 20 epochs, and far from the unweighted one.
+    X, y = imbalanced()
+    data = write_csv(tmp_path / "data.csv", X, y, np.where(np.arange(len(y)) % 7 == 0, 0.0, 1.5))
+    weighted = ["--class-weight", "balanced", "--sample-weight", "w"]
+    plain = write_csv(tmp_path / "plain.csv", X, y)
+    emulated = {"BACKPROP_DEVICE": "emulated"}
+    for name, flags, env in [("cpu", ["--data", data, *weighted], None), ("device", ["--data", data, *weighted], emulated),
+                             ("unweighted", ["--data", plain], emulated)]:
+        run("train", network, *flags, "--out", tmp_path / f"{name}.bin", "--quiet", env=env)
+    X32 = X.astype(np.float32)
+    cpu, device, unweighted = (backprop.Network.from_file(str(tmp_path / f"{name}.bin")).predict(X32)
+                               for name in ("cpu", "device", "unweighted"))
+    np.testing.assert_allclose(device, cpu, atol=1e-3)
+    assert np.abs(unweighted - cpu).max() > 0.1
 
 
 def test_the_checkpoint_keeps_the_class_weights(tmp_path, network):

@@ -151,8 +151,8 @@ __global__ void gather_inputs_kernel(float* x, DeviceRows rows, const std::uint3
   }
 }
 
-__global__ void gather_targets_kernel(float* y, std::int32_t* labels, DeviceRows rows, const std::uint32_t* order,
-                                      std::size_t first, int count) {
+__global__ void gather_targets_kernel(float* y, std::int32_t* labels, float* weights, DeviceRows rows,
+                                      const std::uint32_t* order, std::size_t first, int count) {
   const std::size_t n = static_cast<std::size_t>(count) * rows.outputs;
   for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
     const std::size_t row = i / rows.outputs;
@@ -160,20 +160,23 @@ __global__ void gather_targets_kernel(float* y, std::int32_t* labels, DeviceRows
     const std::size_t r = order[first + row];
     y[i] = dm::target_value(rows, r, o);
     if (o == 0 && labels != nullptr && rows.labels != nullptr) labels[row] = rows.labels[r];
+    if (o == 0 && weights != nullptr && rows.weights != nullptr) weights[row] = rows.weights[r];
   }
 }
 
 // First stage of the loss: one thread per row, one partial (MetricSums' fields, as doubles) per block.
 __global__ void loss_rows_kernel(double* partials, float* dz, const float* z, const float* a, const float* y,
-                                 const std::int32_t* labels, int rows, int cols, LossKind loss,
-                                 double label_smoothing, Activation output, float slope, float inverse_batch) {
+                                 const std::int32_t* labels, const float* weights, double denominator, int rows,
+                                 int cols, LossKind loss, double label_smoothing, Activation output, float slope,
+                                 float inverse_batch) {
   __shared__ double shared[kThreads];
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   MetricSums row;
   if (r < rows) {
     const std::size_t o = static_cast<std::size_t>(r) * cols;
+    const dm::RowShare share = dm::row_share(weights, r, denominator, inverse_batch);
     row = dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols, loss,
-                       label_smoothing, output, slope, inverse_batch);
+                       label_smoothing, output, slope, share.scale, share.weight);
   }
   double fields[MetricSums::kFields];
   row.to_array(fields);
@@ -186,7 +189,7 @@ __global__ void loss_rows_kernel(double* partials, float* dz, const float* z, co
 
 // Second stage: one block sums the partials in a fixed order into sums and status.
 __global__ void loss_finish_kernel(MetricSums* sums, StepStatus* status, const double* partials, int blocks,
-                                   int rows) {
+                                   int rows, bool weighted, double denominator) {
   __shared__ double shared[kThreads];
   constexpr int kFields = MetricSums::kFields;
   double part[kFields] = {};
@@ -197,9 +200,10 @@ __global__ void loss_finish_kernel(MetricSums* sums, StepStatus* status, const d
   if (threadIdx.x == 0) {
     MetricSums batch;
     batch.from_array(total);
+    const double batch_loss = dm::batch_loss(batch, rows, weighted, denominator);
     sums->add(batch);
     if (status != nullptr) {
-      status->batch_loss = batch.loss / rows;
+      status->batch_loss = batch_loss;
       if (!isfinite(static_cast<float>(status->batch_loss)) && status->diverged == 0) status->diverged = 3;
     }
   }
@@ -365,19 +369,19 @@ class CudaBackend final : public DeviceBackend {
     check(cudaGetLastError(), "batch_norm_backward");
   }
 
-  void gather(float* x, float* y, std::int32_t* labels, const DeviceRows& rows, const std::uint32_t* order,
-              std::size_t first, int count) override {
+  void gather(float* x, float* y, std::int32_t* labels, float* weights, const DeviceRows& rows,
+              const std::uint32_t* order, std::size_t first, int count) override {
     gather_inputs_kernel<<<blocks_for(static_cast<std::size_t>(count) * rows.features), kThreads, 0, stream_>>>(
         x, rows, order, first, count);
     if (rows.labels != nullptr || rows.targets != nullptr)
       gather_targets_kernel<<<blocks_for(static_cast<std::size_t>(count) * rows.outputs), kThreads, 0, stream_>>>(
-        y, labels, rows, order, first, count);
+        y, labels, weights, rows, order, first, count);
     check(cudaGetLastError(), "gather");
   }
 
   void loss(float* dz, MetricSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
-            const std::int32_t* labels, int rows, int cols, LossKind loss, double label_smoothing, Activation output,
-            float slope, int batch_rows) override {
+            const std::int32_t* labels, const float* weights, double denominator, int rows, int cols, LossKind loss,
+            double label_smoothing, Activation output, float slope, int batch_rows) override {
     const int blocks = (rows + kThreads - 1) / kThreads;  // one thread per row, no grid-stride: fixed partials
     if (blocks > loss_partial_blocks_) {
       cudaStreamSynchronize(stream_);
@@ -387,10 +391,11 @@ class CudaBackend final : public DeviceBackend {
             "cudaMalloc");
       loss_partial_blocks_ = blocks;
     }
-    loss_rows_kernel<<<blocks, kThreads, 0, stream_>>>(loss_partials_, dz, z, a, y, labels, rows, cols, loss,
-                                                       label_smoothing, output, slope,
+    loss_rows_kernel<<<blocks, kThreads, 0, stream_>>>(loss_partials_, dz, z, a, y, labels, weights, denominator,
+                                                       rows, cols, loss, label_smoothing, output, slope,
                                                        1.0f / static_cast<float>(batch_rows));
-    loss_finish_kernel<<<1, kThreads, 0, stream_>>>(sums, status, loss_partials_, blocks, rows);
+    loss_finish_kernel<<<1, kThreads, 0, stream_>>>(sums, status, loss_partials_, blocks, rows, weights != nullptr,
+                                                    denominator);
     check(cudaGetLastError(), "loss");
   }
 

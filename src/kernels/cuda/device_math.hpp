@@ -46,16 +46,37 @@ BACKPROP_HD float target_value(const DeviceRows& rows, std::size_t r, int o) {
 // The loss of one row (z, a, y of cols values: math::add_loss_row's sum, which loss_total turns into the
 // batch's loss; scaled here to the row's own loss) and its metrics (math::add_row_metrics), as one row's
 // MetricSums; when dz is not null, also dL/dz of the batch loss (math::loss_gradient_row). label >= 0: a
-// class label; < 0: regression.
+// class label; < 0: regression. weight: the row's (1 without row weights), which multiplies its loss; scale:
+// its share of the batch's gradient, 1 / B or math::weighted_row_scale.
 BACKPROP_HD MetricSums loss_row(float* dz, const float* z, const float* a, const float* y, int label, int cols,
-                                LossKind loss, double label_smoothing, Activation output, float slope,
-                                float inverse_batch) {
+                                LossKind loss, double label_smoothing, Activation output, float slope, float scale,
+                                double weight) {
   MetricSums sums;
-  sums.loss = math::loss_total(loss, math::add_loss_row(0.0, loss, label_smoothing, z, a, y, cols), 1);
-  if (dz != nullptr)
-    math::loss_gradient_row(dz, loss, label_smoothing, z, a, y, cols, output, slope, inverse_batch);
+  sums.loss = weight * math::loss_total(loss, math::add_loss_row(0.0, loss, label_smoothing, z, a, y, cols), 1);
+  if (dz != nullptr) math::loss_gradient_row(dz, loss, label_smoothing, z, a, y, cols, output, slope, scale);
   math::add_row_metrics(sums, a, y, label, cols);
   return sums;
+}
+
+// Row r's weight and share of the gradient: with row weights (not null) weights[r] and
+// math::weighted_row_scale over the batch's denominator, else 1 and 1 / B.
+struct RowShare {
+  double weight;
+  float scale;
+};
+BACKPROP_HD RowShare row_share(const float* weights, int r, double denominator, float inverse_batch) {
+  if (weights == nullptr) return {1.0, inverse_batch};
+  return {static_cast<double>(weights[r]), math::weighted_row_scale<float>(weights[r], denominator)};
+}
+
+// The batch's loss from the sum of loss_row's over its rows: their mean, or with row weights the weighted
+// mean over denominator, in which case batch.loss becomes that mean times the rows (what the CPU's add_rows
+// adds to the epoch's sums). A batch whose rows all weigh 0 has loss 0.
+BACKPROP_HD double batch_loss(MetricSums& batch, int rows, bool weighted, double denominator) {
+  if (!weighted) return batch.loss / rows;
+  const double mean = denominator > 0 ? batch.loss / denominator : 0.0;
+  batch.loss = mean * rows;
+  return mean;
 }
 
 // clip_factor from the squared norm, as clip_gradient_norm: math::clip_factor when below 1 and max_norm > 0.

@@ -132,8 +132,8 @@ class EmulatedBackend final : public DeviceBackend {
                                            dy + c, xhat + c, inv_std + c, scale + c, rows, cols, 1);
   }
 
-  void gather(float* x, float* y, std::int32_t* labels, const DeviceRows& rows, const std::uint32_t* order,
-              std::size_t first, int count) override {
+  void gather(float* x, float* y, std::int32_t* labels, float* weights, const DeviceRows& rows,
+              const std::uint32_t* order, std::size_t first, int count) override {
     for (int i = 0; i < count; ++i) {
       const std::size_t r = order[first + static_cast<std::size_t>(i)];
       for (int f = 0; f < rows.features; ++f)
@@ -142,22 +142,25 @@ class EmulatedBackend final : public DeviceBackend {
         for (int o = 0; o < rows.outputs; ++o)
           y[static_cast<std::size_t>(i) * rows.outputs + o] = dm::target_value(rows, r, o);
       if (labels != nullptr && rows.labels != nullptr) labels[i] = rows.labels[r];
+      if (weights != nullptr && rows.weights != nullptr) weights[i] = rows.weights[r];
     }
   }
 
   void loss(float* dz, MetricSums* sums, StepStatus* status, const float* z, const float* a, const float* y,
-            const std::int32_t* labels, int rows, int cols, LossKind loss, double label_smoothing, Activation output,
-            float slope, int batch_rows) override {
+            const std::int32_t* labels, const float* weights, double denominator, int rows, int cols, LossKind loss,
+            double label_smoothing, Activation output, float slope, int batch_rows) override {
     const float inverse_batch = 1.0f / static_cast<float>(batch_rows);
     MetricSums batch;
     for (int r = 0; r < rows; ++r) {
       const std::size_t o = static_cast<std::size_t>(r) * cols;
+      const dm::RowShare share = dm::row_share(weights, r, denominator, inverse_batch);
       batch.add(dm::loss_row(dz ? dz + o : nullptr, z + o, a + o, y + o, labels ? labels[r] : -1, cols, loss,
-                             label_smoothing, output, slope, inverse_batch));
+                             label_smoothing, output, slope, share.scale, share.weight));
     }
+    const double batch_loss = dm::batch_loss(batch, rows, weights != nullptr, denominator);
     sums->add(batch);
     if (status != nullptr) {
-      status->batch_loss = batch.loss / rows;
+      status->batch_loss = batch_loss;
       if (!std::isfinite(static_cast<float>(status->batch_loss)) && status->diverged == 0) status->diverged = 3;
     }
   }

@@ -1,5 +1,5 @@
-// backprop cv NET --data D [--folds K] [--repeats R] [train's options] [--json] [--out-dir DIR]: k-fold
-// cross-validation (train/cross_validation.hpp); prints each fold's figures and their mean and standard
+// backprop cv NET --data D [--folds K] [--repeats R] [train's options, --threshold] [--json] [--out-dir DIR]:
+// k-fold cross-validation (train/cross_validation.hpp); prints each fold's figures and their mean and standard
 // deviation. Writes nothing unless --out-dir is given (each fold's model).
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/output_files.hpp"
@@ -41,6 +42,7 @@ std::string fold_line(const FoldResult& fold, bool classification) {
     std::snprintf(buffer, sizeof buffer, "  %s %.4f", name.c_str(), value);
     line += buffer;
   }
+  if (fold.report.threshold) line += "  at threshold " + format_general(*fold.report.threshold, 6);
   return line;
 }
 
@@ -79,7 +81,8 @@ int run_cv(const CvArguments& a) {
                 args.data.c_str(), inputs.data.rows, a.folds, classification ? " (stratified)" : "",
                 a.repeats > 1 ? (" x " + std::to_string(a.repeats) + " repeats").c_str() : "",
                 architecture(inputs.spec).c_str());
-  const CrossValidationSettings settings{a.folds, a.repeats, inputs.spec.seed};
+  CrossValidationSettings settings{a.folds, a.repeats, inputs.spec.seed};
+  if (!args.threshold.empty()) settings.threshold = parse_threshold(args.threshold);
   const auto folds = cross_validate(
       inputs.spec, inputs.data, inputs.validation, trained_scaling(inputs.read.model), requested_scale(args.options),
       settings, {nullptr, args.deterministic, device.get()},
@@ -90,7 +93,9 @@ int run_cv(const CvArguments& a) {
         if (a.out_dir.empty()) return;
         const auto path = std::filesystem::path(a.out_dir) /
                           ("fold-" + std::to_string(fold.repeat + 1) + "-" + std::to_string(fold.fold + 1) + ".model");
-        io::save_model(path, io::build_model(network, data.scaling, data.train));
+        io::ModelFile model = io::build_model(network, data.scaling, data.train);
+        model.threshold = fold.report.threshold;
+        io::save_model(path, model);
       });
   if (a.json)
     write_standard_output(cross_validation_json(folds) + "\n");

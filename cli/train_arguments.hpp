@@ -17,7 +17,7 @@ struct TrainArguments {
   std::string network, data, labels, target, validation, validation_labels, out, log, report;
   std::string checkpoint, resume, device;
   std::string sample_weight;  // a CSV column of the rows' weights in the loss
-  std::string threshold;      // train: f1, youden or a number: the two-class threshold the model keeps
+  std::string threshold;      // f1, youden or a number: the two-class threshold the model keeps (train, cv)
   int report_importance = 0;  // train: permutation importance's shuffles per column in the report (0: none)
   // Without a network file: a table as it comes (train/prepare.hpp's load_table, default_table_network).
   std::string hidden, task, categorical, missing_values;

@@ -159,6 +159,10 @@ int run_train(const TrainArguments& args) {
 }  // namespace
 
 void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
+  cmd->add_option("--threshold", a.threshold,
+                  "Two classes: the threshold on the second class's probability the model keeps (predict and eval "
+                  "use it; cv: each fold's figures at its model's): f1 or youden (the one that maximises F1 or "
+                  "Youden's J on the validation rows, as eval prints them) or a probability in [0, 1]");
   cmd->add_option("network", a.network,
                   "Network file (JSON) or a model to train further; without one, a CSV table as it comes trains the "
                   "default network (text columns, blank cells: docs/tables.md)")
@@ -323,10 +327,6 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "Continue from this checkpoint; give the same network file, data and options as the run that "
                   "wrote it (the result is bit-identical to an uninterrupted run)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--threshold", a->threshold,
-                  "Two classes: the threshold on the second class's probability the model keeps (predict and eval "
-                  "use it): f1 or youden (the one that maximises F1 or Youden's J on the validation rows, as eval "
-                  "prints them) or a probability in [0, 1]");
   cmd->add_option("--out", a->out, "The model file to write (binary; written atomically)")->required();
   cmd->callback([a, &exit_code] { exit_code = run_train(*a); });
 }

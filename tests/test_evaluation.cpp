@@ -96,9 +96,9 @@ std::string csv_rows(const std::vector<std::string>& lines, const std::vector<st
   return text;
 }
 
-// cv's fold k is `backprop train` on the other rows, byte for byte, and its figures are `backprop eval`'s on
-// the fold's rows; the mean and std are those of the folds.
-TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
+// cv's fold k (with these options of train) is `backprop train` on the other rows, byte for byte, and its
+// figures are `backprop eval`'s on the fold's rows; the mean and std are those of the folds. Returns cv's JSON.
+nlohmann::json expect_folds_are_train_and_eval(const std::string& options) {
   testing::TempDir dir;
   const Dataset rings = testing::rings(120, 4);
   std::vector<std::string> lines = {"x,y,ring"};
@@ -116,10 +116,12 @@ TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
       "scale": "standard"}, "seed": 1})");
   const auto cv = testing::run_backprop("cv " + testing::shell_word(dir / "net.json") + " --data " +
                                         testing::shell_word(dir / "data.csv") + " --folds 4 --seed 3 --json --out-dir " +
-                                        testing::shell_word(dir / "folds"));
-  ASSERT_EQ(cv.exit_code, 0) << cv.out;
+                                        testing::shell_word(dir / "folds") + options);
+  EXPECT_EQ(cv.exit_code, 0) << cv.out;
+  if (cv.exit_code != 0) return {};
   const auto result = nlohmann::json::parse(cv.out);
-  ASSERT_EQ(result["folds"].size(), 4u);
+  EXPECT_EQ(result["folds"].size(), 4u);
+  if (result["folds"].size() != 4u) return {};
 
   const io::ModelFile network = io::read_model(dir / "net.json").model;
   const Dataset data = load_for_network(network.network, (dir / "data.csv").string(), "", "", {});
@@ -133,17 +135,20 @@ TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
     testing::write_file(dir / ("test" + n + ".csv"), csv_rows(lines, folds[f]));
     const auto trained = testing::run_backprop(
         "train " + testing::shell_word(dir / "net.json") + " --data " + testing::shell_word(dir / ("train" + n + ".csv")) +
-        " --seed 3 --quiet --out " + testing::shell_word(dir / ("model" + n + ".bin")));
-    ASSERT_EQ(trained.exit_code, 0) << trained.out;
+        " --seed 3 --quiet --out " + testing::shell_word(dir / ("model" + n + ".bin")) + options);
+    EXPECT_EQ(trained.exit_code, 0) << trained.out;
     EXPECT_EQ(testing::read_text(dir / ("model" + n + ".bin")), testing::read_text(dir / "folds" / ("fold-1-" + n + ".model")))
         << "fold " << n;
     const auto evaluated = testing::run_backprop("eval " + testing::shell_word(dir / ("model" + n + ".bin")) + " --data " +
                                                  testing::shell_word(dir / ("test" + n + ".csv")) + " --json");
-    ASSERT_EQ(evaluated.exit_code, 0) << evaluated.out;
+    EXPECT_EQ(evaluated.exit_code, 0) << evaluated.out;
     const auto expected = nlohmann::json::parse(evaluated.out);
     const auto& fold = result["folds"][f];
-    for (const char* key : {"loss", "accuracy", "rows", "balanced_accuracy", "log_loss", "roc_auc", "f1_macro"})
+    for (const char* key : {"loss", "accuracy", "rows", "balanced_accuracy", "log_loss", "roc_auc", "f1_macro",
+                            "f1_weighted"})
       EXPECT_EQ(fold[key], expected[key]) << "fold " << n << ", " << key;
+    EXPECT_EQ(fold.contains("threshold"), expected.contains("threshold")) << "fold " << n;
+    if (expected.contains("threshold")) EXPECT_EQ(fold["threshold"], expected["threshold"]) << "fold " << n;
   }
   for (const char* key : {"accuracy", "roc_auc"}) {
     double mean = 0, variance = 0;
@@ -151,6 +156,31 @@ TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
     for (const auto& fold : result["folds"]) variance += (fold[key].get<double>() - mean) * (fold[key].get<double>() - mean) / 4;
     EXPECT_NEAR(result["mean"][key].get<double>(), mean, 1e-12);
     EXPECT_NEAR(result["std"][key].get<double>(), std::sqrt(variance), 1e-12);
+  }
+  return result;
+}
+
+TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
+  const auto result = expect_folds_are_train_and_eval("");
+  for (const auto& fold : result["folds"]) EXPECT_FALSE(fold.contains("threshold"));
+}
+
+// cv --threshold: each fold's model keeps the threshold train --threshold picks on that fold's validation
+// rows, and its figures are eval's on that model, at that threshold (the same JSON, "threshold" included).
+// The kept thresholds are the folds' own, not the default 0.5 (else the option would not have been applied).
+TEST(CrossValidationCommand, WithAThresholdEachFoldsFiguresAreAtItsModelsThreshold) {
+  for (const char* rule : {"f1", "youden", "0.3"}) {
+    SCOPED_TRACE(rule);
+    const auto result = expect_folds_are_train_and_eval(std::string(" --threshold ") + rule);
+    std::set<double> thresholds;
+    for (const auto& fold : result["folds"]) {
+      ASSERT_TRUE(fold.contains("threshold"));
+      thresholds.insert(fold["threshold"].get<double>());
+    }
+    if (std::string(rule) == "0.3")
+      EXPECT_EQ(thresholds, std::set<double>{0.3});
+    else
+      EXPECT_FALSE(thresholds.count(0.5) == 1 && thresholds.size() == 1);
   }
 }
 

@@ -29,6 +29,8 @@ std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& d
       NetworkSpec fold_spec = spec;
       TrainingData prepared = prepare_training_data(fold_spec, take_rows(data, kept), validation, trained_scaling,
                                                     requested_scale);
+      if (settings.threshold)
+        check_threshold_choice(*settings.threshold, fold_spec, prepared.validation_or_null() != nullptr);
       Network<float> trained(fold_spec);
       FoldResult result;
       result.repeat = repeat;
@@ -38,7 +40,13 @@ std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& d
                               nullptr, parallelism);
       // As `train` saves it: in the data's units (a table's regression trains on standardized targets).
       const Network<float> network(predicting_spec(trained, prepared));
-      result.report = evaluate_report(network, test, prepared.scaling, parallelism.device);
+      const std::optional<double> threshold =
+          settings.threshold ? std::optional<double>(pick_threshold(*settings.threshold, network,
+                                                                    prepared.validation_or_null(), prepared.scaling,
+                                                                    parallelism.device))
+                             : std::nullopt;
+      result.report =
+          evaluate_report(network, test, prepared.scaling, parallelism.device, kEvaluationBatchSize, threshold);
       if (on_fold) on_fold(result, network, prepared);
       results.push_back(std::move(result));
     }
@@ -75,6 +83,7 @@ std::string cross_validation_json(const std::vector<FoldResult>& folds) {
     entry["fold"] = fold.fold + 1;
     for (const auto& [name, value] : named_metrics(fold.report)) entry[name] = value;
     entry["rows"] = fold.report.basic.rows;
+    if (fold.report.threshold) entry["threshold"] = *fold.report.threshold;  // as eval --json names it
     j["folds"].push_back(std::move(entry));
   }
   j["mean"] = nlohmann::ordered_json::object();

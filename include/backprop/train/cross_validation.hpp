@@ -15,6 +15,7 @@
 #include "backprop/train/prepare.hpp"
 #include "backprop/nn/spec.hpp"
 #include "backprop/train/metrics.hpp"
+#include "backprop/train/threshold.hpp"
 #include "backprop/train/trainer.hpp"
 
 namespace backprop {
@@ -24,6 +25,9 @@ struct CrossValidationSettings {
   int repeats = 1;
   // The folds of repeat r are drawn from seed + r; the training's own seed stays the spec's, as for train.
   std::uint64_t seed = 0;
+  // A two-class threshold each fold's model keeps, picked as `train --threshold` picks it (on the fold's
+  // validation rows for f1 and youden); the fold's figures are at it (report.threshold), as eval's on that model.
+  std::optional<ThresholdChoice> threshold;
 };
 
 struct FoldResult {

@@ -225,10 +225,10 @@ std::vector<std::string> comma_list(const std::string& text) {
 // No network file, or one that leaves "input" out (`shape`): the table read as it comes, and the default network
 // (or --hidden's, or the file's) for it.
 void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& shape, TrainingInputs& inputs) {
-  if (!args.labels.empty() || !args.sample_weight.empty())
-    throw_bad_input("without a network file, the data is a CSV table: --labels and --sample-weight need one");
   TableSettings settings;
   settings.target = args.target;
+  settings.labels = args.labels;
+  settings.sample_weight = args.sample_weight;
   if (!args.task.empty())
     settings.task = args.task == "regression" ? TaskKind::regression : TaskKind::classification;
   if (!args.network.empty()) {  // its loss says the task (task_of's rule, before the output count is known)
@@ -256,7 +256,7 @@ void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& sh
   inputs.read.exact_network = spec;
   inputs.read.task = inputs.data.task;
   inputs.spec = args.options.start_spec(spec, spec);
-  if (!args.quiet) std::printf("%s", describe_table(*inputs.data.table).c_str());
+  if (!args.quiet && inputs.data.table) std::printf("%s", describe_table(*inputs.data.table).c_str());
 }
 
 }  // namespace

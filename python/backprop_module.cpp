@@ -40,10 +40,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -186,6 +188,141 @@ py::object by_name(const py::object& x, const Model& model) {
   return x.attr("iloc")[py::make_tuple(all, py::cast(plan.features))];
 }
 
+// A number as a CSV would hold it: the shortest text that reads back to it ("3", "0.1", "1e+16").
+std::string number_text(double value) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+bool is_frame(const py::handle& x) {
+  return py::hasattr(x, "columns") && py::hasattr(x, "iloc") && py::hasattr(x, "dtypes");
+}
+
+// One pandas column (a Series) as a table's cells: numbers as their shortest text (whole numbers of an integer
+// column exactly), True and False as those words, anything else as str() of it; None, NaN, NaT and pd.NA
+// missing. A column of `category` dtype reads its values.
+TableCells series_cells(const std::string& name, const py::object& series) {
+  TableCells cells;
+  cells.name = name;
+  const py::object numpy = py::module_::import("numpy");
+  const std::string dtype_name = py::str(series.attr("dtype"));
+  const py::array missing = series.attr("isna")().attr("to_numpy")("dtype"_a = "bool");
+  const auto rows = static_cast<std::size_t>(missing.size());
+  const bool* is_missing = static_cast<const bool*>(missing.data());
+  cells.missing.assign(is_missing, is_missing + rows);
+  cells.text.resize(rows);
+  const char kind = dtype_name == "category" ? 'O' : py::dtype::from_args(series.attr("dtype")).kind();
+  if (kind == 'i' || kind == 'u') {
+    const IndexArray values = IndexArray::ensure(series.attr("to_numpy")());
+    for (std::size_t r = 0; r < rows; ++r) cells.text[r] = std::to_string(values.data()[r]);
+  } else if (kind == 'f') {
+    const DoubleArray values = DoubleArray::ensure(series.attr("to_numpy")("dtype"_a = "float64"));
+    for (std::size_t r = 0; r < rows; ++r)
+      if (!cells.missing[r]) cells.text[r] = number_text(values.data()[r]);
+  } else {
+    const py::list values = series.attr("astype")("object").attr("tolist")();
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (cells.missing[r]) continue;
+      const py::handle v = values[r];
+      if (py::isinstance<py::str>(v)) cells.text[r] = v.cast<std::string>();
+      else if (py::isinstance<py::bool_>(v)) cells.text[r] = v.cast<bool>() ? "True" : "False";
+      else if (py::isinstance<py::float_>(v) || py::isinstance(v, numpy.attr("floating")))
+        cells.text[r] = number_text(v.cast<double>());
+      else cells.text[r] = py::str(v).cast<std::string>();
+    }
+  }
+  return cells;
+}
+
+// A DataFrame's columns as cells (by position: names as str()), and the names of its `category` columns, which
+// are read as categories whatever they hold (as --categorical would name them).
+std::vector<TableCells> frame_cells(const py::object& frame, std::vector<std::string>& categories) {
+  std::vector<TableCells> columns;
+  const py::list names = frame.attr("columns").attr("tolist")();
+  const py::object all = py::module_::import("builtins").attr("slice")(py::none());
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    const std::string name = py::str(names[c]);
+    const py::object series = frame.attr("iloc")[py::make_tuple(all, c)];
+    if (std::string(py::str(series.attr("dtype"))) == "category") categories.push_back(name);
+    columns.push_back(series_cells(name, series));
+  }
+  return columns;
+}
+
+// Whether X is read as a table as it comes: a DataFrame given to a model with a recipe, or one with a column
+// that is not numbers (text, category, bool, ...) or a missing cell, or with `categorical` named. Numeric
+// DataFrames without missing cells and arrays are read as they always were.
+bool frame_needs_table(const py::object& x, bool categorical);
+bool reads_as_table(const py::object& x, const Model& model, bool categorical) {
+  return is_frame(x) && (model.table() != nullptr || frame_needs_table(x, categorical));
+}
+bool frame_needs_table(const py::object& x, bool categorical) {
+  if (!is_frame(x)) return false;
+  if (categorical) return true;
+  for (const py::handle dtype : x.attr("dtypes")) {
+    if (std::string(py::str(dtype)) == "category") return true;
+    const char kind = py::dtype::from_args(py::reinterpret_borrow<py::object>(dtype)).kind();
+    if (kind != 'f' && kind != 'i' && kind != 'u') return true;
+  }
+  return py::bool_(x.attr("isna")().attr("to_numpy")().attr("any")());
+}
+
+// y as the target columns of a table, named after it (a Series' name, a DataFrame's columns; "y", or "y0",
+// "y1", ... for an array) unless the name is taken by X's columns; `target` gets their names joined by ','.
+std::vector<TableCells> target_cells(const py::object& y, const std::vector<TableCells>& x, std::string& target) {
+  auto free_name = [&](std::string name) {
+    auto taken = [&](const std::string& n) {
+      return std::any_of(x.begin(), x.end(), [&](const TableCells& c) { return c.name == n; }) ||
+             n.find(',') != std::string::npos || n.empty();
+    };
+    while (taken(name)) name = "(" + name + ")";
+    return name;
+  };
+  std::vector<TableCells> columns;
+  if (is_frame(y)) {
+    std::vector<std::string> ignored;
+    columns = frame_cells(y, ignored);
+    for (TableCells& c : columns) c.name = free_name(c.name);
+  } else if (py::hasattr(y, "isna") && py::hasattr(y, "name")) {  // a Series
+    const std::string name = y.attr("name").is_none() ? "y" : std::string(py::str(y.attr("name")));
+    columns.push_back(series_cells(free_name(name), y));
+  } else {
+    const py::object pandas = py::module_::import("pandas");
+    const py::array values = py::array::ensure(y);
+    if (!values || values.ndim() < 1 || values.ndim() > 2)
+      throw_bad_input("y: expected one target per row (N,) or (N, T), got " + (values ? shape_text(values) : "no array"));
+    if (values.ndim() == 1) {
+      columns.push_back(series_cells(free_name("y"), pandas.attr("Series")(values)));
+    } else {
+      const py::object frame = pandas.attr("DataFrame")(values);
+      std::vector<std::string> ignored;
+      columns = frame_cells(frame, ignored);
+      for (TableCells& c : columns) c.name = free_name("y" + c.name);
+    }
+  }
+  target.clear();
+  for (const TableCells& c : columns) target += (target.empty() ? "" : ",") + c.name;
+  return columns;
+}
+
+// The library's notes about a table's rows (rows without a target, categories never seen, columns left out)
+// as Python warnings.
+void warn_table_notes(const Dataset& data) {
+  std::vector<std::string> notes = table_notes(data);
+  if (const std::string ignored = ignored_columns_note(data); !ignored.empty()) notes.push_back(ignored);
+  for (const std::string& note : notes) PyErr_WarnEx(PyExc_UserWarning, note.c_str(), 1);
+}
+
+// X read by a model's recipe, as the numbers (rows, IN) the network takes; anything else as it is.
+py::object table_input(const py::object& x, const Model& model) {
+  if (model.table() == nullptr || !is_frame(x)) return x;
+  std::vector<std::string> categories;
+  const Dataset data = model.table_data(frame_cells(x, categories), "", false);
+  warn_table_notes(data);
+  return array_of(data.features_f32, data.rows, static_cast<std::size_t>(data.features));
+}
+
 // X as the library takes it: a uint8 array as bytes (read as value / 255, as IDX and uint8 NPY files are),
 // anything else as float32 (numpy converts it once when it is not already float32 in C order).
 using ByteArray = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
@@ -248,6 +385,24 @@ class PythonNetwork {
   py::list fit(const Features& x, const py::array& y, const FitArguments& arguments) {
     check_rows(*model_, x.array());
     const std::vector<float> targets = targets_of(*model_, static_cast<std::size_t>(x.array().shape(0)), y);
+    return run_fit(arguments, "arrays X and y", [&](Model& trained, const RunSettings& settings) {
+      const std::span<const float> weights = arguments.sample_weight;
+      return x.is_bytes ? trained.fit_bytes(x.byte_values(), targets, arguments.options, settings, weights)
+                        : trained.fit(x.float_values(), targets, arguments.options, settings, weights);
+    });
+  }
+
+  // A table as it comes: X's columns and y's, the recipe the model's or inferred (`inference`).
+  py::list fit_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference,
+                     const FitArguments& arguments) {
+    return run_fit(arguments, "a table X and y", [&](Model& trained, const RunSettings& settings) {
+      return trained.fit_table(columns, target, inference, arguments.options, settings, arguments.sample_weight);
+    });
+  }
+
+  // Trains a copy of the model by `train` with the GIL released and publishes it; the per-epoch history.
+  py::list run_fit(const FitArguments& arguments, const std::string& data_name,
+                   const std::function<TrainingResult(Model&, const RunSettings&)>& train) {
     const bool is_classification = classification();
     TrainingResult result;
     {
@@ -270,12 +425,10 @@ class PythonNetwork {
       settings.device = arguments.device;
       settings.observer = &observers;
       settings.files = arguments.files;
-      settings.sources = {"backprop.Network.fit", "", "arrays X and y", ""};
+      settings.sources = {"backprop.Network.fit", "", data_name, ""};
       settings.threshold = arguments.threshold;
       if (arguments.verbose) settings.notice = [](const std::string& line) { std::printf("%s\n", line.c_str()); };
-      const std::span<const float> weights = arguments.sample_weight;
-      result = x.is_bytes ? trained->fit_bytes(x.byte_values(), targets, arguments.options, settings, weights)
-                          : trained->fit(x.float_values(), targets, arguments.options, settings, weights);
+      result = train(*trained, settings);
       std::fflush(stdout);
       py::gil_scoped_acquire gil;
       model_ = std::move(trained);
@@ -450,11 +603,12 @@ void set_option(TrainingOptions& options, const TrainingSetting& setting, const 
 
 // Network.fit's keyword arguments, into FitArguments: the training settings by the library's table (any
 // other keyword is TypeError, as Python says it), class_weight also as {label: weight}.
-py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, const py::object& class_weight,
+py::list fit(PythonNetwork& network, const py::object& x, const py::object& y, const py::object& class_weight,
              const py::object& sample_weight, bool verbose, const std::string& device,
              std::optional<std::filesystem::path> checkpoint, std::optional<long> checkpoint_every,
              std::optional<std::filesystem::path> resume, std::optional<std::filesystem::path> report,
-             const py::object& threshold, const py::kwargs& settings) {
+             const py::object& threshold, std::optional<std::vector<std::string>> categorical,
+             std::optional<std::vector<std::string>> missing_values, const py::kwargs& settings) {
   FitArguments arguments;
   if (py::isinstance<py::str>(threshold))
     arguments.threshold = parse_threshold(threshold.cast<std::string>());
@@ -487,7 +641,68 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::array& y, co
   arguments.verbose = verbose;
   arguments.device = device;
   arguments.files = {checkpoint.value_or(""), checkpoint_every, resume.value_or(""), report.value_or("")};
-  return network.fit(Features(x, network.model()), y, arguments);
+  if (reads_as_table(x, network.model(), categorical.has_value())) {
+    TableInference inference;
+    std::vector<TableCells> columns = frame_cells(x, inference.categorical);
+    if (categorical) inference.categorical.insert(inference.categorical.end(), categorical->begin(), categorical->end());
+    inference.missing_values = missing_values.value_or(std::vector<std::string>{});
+    std::string target;
+    for (TableCells& c : target_cells(y, columns, target)) columns.push_back(std::move(c));
+    return network.fit_table(columns, target, inference, arguments);
+  }
+  if (missing_values) throw_bad_input("missing_values: expected a DataFrame X (a table as it comes), got an array");
+  return network.fit(Features(x, network.model()), py::array::ensure(y), arguments);
+}
+
+// Network.for_table: the default network and recipe of `backprop train --data T.csv` for X and y.
+PythonNetwork network_for_table(const py::object& x, const py::object& y, std::optional<std::string> task,
+                                std::optional<std::vector<int>> hidden, std::optional<std::vector<std::string>> categorical,
+                                std::optional<std::vector<std::string>> missing_values, std::optional<std::uint64_t> seed) {
+  if (!is_frame(x)) throw_bad_input("X: expected a pandas DataFrame (a table as it comes), got " +
+                                    std::string(py::str(py::type::of(x).attr("__name__"))));
+  TableInference inference;
+  inference.seed = seed;
+  std::vector<TableCells> columns = frame_cells(x, inference.categorical);
+  if (categorical) inference.categorical.insert(inference.categorical.end(), categorical->begin(), categorical->end());
+  inference.missing_values = missing_values.value_or(std::vector<std::string>{});
+  inference.hidden = hidden.value_or(std::vector<int>{});
+  if (task && *task != "classification" && *task != "regression")
+    throw_bad_input("task: expected classification or regression, got '" + *task + "'");
+  if (task) inference.task = *task == "regression" ? TaskKind::regression : TaskKind::classification;
+  std::string target;
+  for (TableCells& c : target_cells(y, columns, target)) columns.push_back(std::move(c));
+  return PythonNetwork(Model::for_table(columns, target, inference));
+}
+
+// backprop.table_inputs: the names of the inputs that the recipe inferred from X makes.
+std::vector<std::string> table_inputs(const py::object& x, std::optional<std::vector<std::string>> categorical,
+                                      std::optional<std::vector<std::string>> missing_values) {
+  if (!is_frame(x)) throw_bad_input("X: expected a pandas DataFrame (a table as it comes), got " +
+                                    std::string(py::str(py::type::of(x).attr("__name__"))));
+  LoadOptions options;
+  options.infer_table = true;
+  options.target_optional = true;
+  const std::vector<TableCells> columns = frame_cells(x, options.categorical);
+  if (categorical) options.categorical.insert(options.categorical.end(), categorical->begin(), categorical->end());
+  options.missing_values = missing_values.value_or(std::vector<std::string>{});
+  // Every column a feature: a target named after none of them (plan_columns' rule with target_optional).
+  options.target = "\x01";
+  return table_from_columns(columns, "X", options).feature_names;
+}
+
+// X and y of evaluate: a DataFrame X read by the model's recipe, with y as its target column(s).
+std::pair<py::object, py::object> table_rows(const py::object& x, const py::object& y, const Model& model) {
+  if (model.table() == nullptr || !is_frame(x)) return {x, y};
+  std::vector<std::string> categories;
+  std::vector<TableCells> columns = frame_cells(x, categories);
+  std::string target;
+  for (TableCells& c : target_cells(y, columns, target)) columns.push_back(std::move(c));
+  const Dataset data = model.table_data(columns, target, true);
+  warn_table_notes(data);
+  py::object features = array_of(data.features_f32, data.rows, static_cast<std::size_t>(data.features));
+  if (data.task == TaskKind::classification)
+    return {features, array_of(std::vector<std::int64_t>(data.labels.begin(), data.labels.end()))};
+  return {features, array_of(data.targets, data.rows, static_cast<std::size_t>(data.target_count))};
 }
 
 // Network.fit's help: the fixed text and each training setting of the library's table. Made once; pybind
@@ -506,6 +721,12 @@ const std::string& fit_doc() {
         "threshold: two classes: the decision threshold on P(second class) the network keeps (predict_classes,\n"
         "evaluate, MLPClassifier.predict): 'f1' or 'youden' (picked on the validation_split rows, as\n"
         "`backprop eval` prints them) or a probability; None: none (a threshold from before is dropped).\n"
+        "A pandas DataFrame X with text or category columns or missing cells is a table as it comes\n"
+        "(docs/tables.md), as `backprop train --data T.csv` reads it: y then holds labels as written (or\n"
+        "numbers), a network with a recipe reads X by it, one without infers it from X (the network's\n"
+        "\"input\" must be its width: backprop.table_inputs(X), or build it with Network.for_table) and keeps\n"
+        "it; categorical: columns read as categories whatever they hold (as --categorical; `category` columns\n"
+        "are), missing_values: the cells that mean missing (as --missing-values).\n"
         "Returns the history: one dict per epoch (epoch, learning_rate, seconds, loss,\n"
         "accuracy or rmse and mae, and validation_... with a validation split).\n\nSettings (backprop.training_settings()):\n";
     for (const TrainingSetting& setting : training_settings())
@@ -667,12 +888,27 @@ PYBIND11_MODULE(_backprop, m) {
       .def("fit", &backprop::python::fit, "X"_a, "y"_a, py::kw_only(), "class_weight"_a = py::none(),
            "sample_weight"_a = py::none(), "verbose"_a = false, "device"_a = "", "checkpoint"_a = py::none(),
            "checkpoint_every"_a = py::none(), "resume"_a = py::none(), "report"_a = py::none(),
-           "threshold"_a = py::none(), backprop::python::fit_doc().c_str())
-      .def("predict", [](const PythonNetwork& n, const py::object& x) { return n.predict(Features(x, n.model())); }, "X"_a,
+           "threshold"_a = py::none(), "categorical"_a = py::none(), "missing_values"_a = py::none(),
+           backprop::python::fit_doc().c_str())
+      .def_static("for_table", &backprop::python::network_for_table, "X"_a, "y"_a, py::kw_only(), "task"_a = py::none(),
+                  "hidden"_a = py::none(), "categorical"_a = py::none(), "missing_values"_a = py::none(),
+                  "seed"_a = py::none(),
+                  "The network and recipe `backprop train --data T.csv --target C` makes without a network file, for\n"
+                  "a DataFrame X and its targets y (a Series named as the column, or an array): the recipe inferred\n"
+                  "from X's columns (docs/tables.md; `category` columns and those `categorical` names read as\n"
+                  "categories), the default layers (or `hidden`), the task from y unless given, its weights drawn\n"
+                  "from `seed` (--seed). Not trained: fit(X, y, seed=) then trains it as that command does, and\n"
+                  "save writes the same model file.")
+      .def("predict",
+           [](const PythonNetwork& n, const py::object& x) {
+             return n.predict(Features(backprop::python::table_input(x, n.model()), n.model()));
+           },
+           "X"_a,
            "(N, K) class probabilities (K = 2 for one sigmoid output) or (N, OUT) outputs, float32.")
       .def("evaluate",
-           [](const PythonNetwork& n, const py::object& x, const py::array& y, int batch_size, const std::string& device) {
-             return n.evaluate(Features(x, n.model()), y, batch_size, device);
+           [](const PythonNetwork& n, const py::object& x, const py::object& y, int batch_size, const std::string& device) {
+             const auto [rows, targets] = backprop::python::table_rows(x, y, n.model());
+             return n.evaluate(Features(rows, n.model()), py::array::ensure(targets), batch_size, device);
            },
            "X"_a, "y"_a, py::kw_only(), "batch_size"_a = 256, "device"_a = "",
            "{'loss', 'accuracy', 'rows', ...} for a classifier, {'loss', 'rmse', 'mae', 'rows', ...} otherwise:\n"
@@ -709,7 +945,19 @@ PYBIND11_MODULE(_backprop, m) {
                     &PythonNetwork::set_threshold,
                     "Two classes: the kept decision threshold on P(second class) (fit(threshold=), a model file's\n"
                     "\"threshold\"), or None: predict_classes and evaluate take the more probable class.")
-      .def("predict_classes", [](const PythonNetwork& n, const py::object& x) { return n.predict_classes(Features(x, n.model())); },
+      .def_property_readonly(
+          "table",
+          [](const PythonNetwork& n) -> py::object {
+            if (n.model().table() == nullptr) return py::none();
+            return py::str(backprop::describe_table(*n.model().table()));
+          },
+          "The recipe of a network trained on a table as it comes, as `backprop info` shows it; None without one.")
+      .def_property_readonly("features", [](const PythonNetwork& n) { return n.model().features(); },
+                             "The inputs' names (a CSV's columns, or a recipe's inputs: 'color=red'); may be empty.")
+      .def("predict_classes",
+           [](const PythonNetwork& n, const py::object& x) {
+             return n.predict_classes(Features(backprop::python::table_input(x, n.model()), n.model()));
+           },
            "X"_a, "(N,) class indices, int64: at the kept threshold where there is one, else the more probable class.")
       .def("__repr__", &PythonNetwork::repr);
 
@@ -748,6 +996,13 @@ PYBIND11_MODULE(_backprop, m) {
         "The training settings, each as the library declares it once (train/settings.hpp): key (fit's keyword),\n"
         "type, flag (backprop train's), file_key (the network file's), file_default, help, example, sklearn (the\n"
         "estimators' parameter) and fingerprint (whether a checkpoint resumes only with the same value).");
+  m.def("table_inputs", &backprop::python::table_inputs, "X"_a, py::kw_only(), "categorical"_a = py::none(),
+        "missing_values"_a = py::none(),
+        "The names of the inputs that the recipe inferred from the DataFrame X makes (docs/tables.md): its length\n"
+        "is the \"input\" of a network to fit on X ('age', 'age (missing)', 'color=red', ...).");
+  m.def("_frame_needs_table", &backprop::python::frame_needs_table, "X"_a, "categorical"_a,
+        "Whether fit reads X as a table as it comes (a DataFrame with a column that is not numbers or a missing\n"
+        "cell, or categorical columns named): the estimators' rule, Network.fit's for a network without a recipe.");
   m.def("set_threads", &backprop::kernels::set_thread_count, "threads"_a,
         "Threads of the matrix products for the whole process, 1 to 1024 (ValueError otherwise); the default\n"
         "is the machine's cores. Results do not depend on it. A change waits for the product running now.");

@@ -8,6 +8,7 @@
 
 #include "backprop/train/prepare.hpp"
 #include "backprop/base/error.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/device.hpp"
@@ -23,7 +24,8 @@ Model::Model(io::ModelFile model, NetworkSpec exact_network)
       features_(std::move(model.features)),
       scaling_trained_(model.trained),
       byte_inputs_(model.byte_inputs),
-      threshold_(model.threshold) {}
+      threshold_(model.threshold),
+      table_(std::move(model.table)) {}
 
 Model::Model(const NetworkSpec& spec) : network_(std::make_unique<Network<float>>(spec)), exact_network_(spec) {}
 
@@ -83,10 +85,17 @@ TrainingResult Model::fit_data(Dataset train_data, NetworkSpec spec, const Train
                    settings.threshold});
   const TrainingResult result = run.train();
   threshold_ = run.threshold();
-  network_ = std::move(network);  // the same Network object: the run's report reads it
+  // In the data's units (a table's standardized targets folded back, as the command saves it); the run's report
+  // reads the trained network, which `network` keeps alive where it is not the model's own.
+  if (data.target_scale.empty()) network_ = std::move(network);
+  else network_ = std::make_unique<Network<float>>(predicting_spec(*network, data));
   scaling_ = data.scaling;
   classes_ = data.train.class_names;
   targets_ = data.train.target_names;
+  if (data.train.table) {
+    table_ = data.train.table;
+    features_ = data.train.feature_names;
+  }
   trained_ = true;
   scaling_trained_ = true;
   byte_inputs_ = byte_inputs_ || byte_data;
@@ -209,6 +218,77 @@ EvaluationReport Model::report_bytes(std::span<const std::uint8_t> x, std::span<
   return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size, threshold_);
 }
 
+Model Model::for_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference) {
+  LoadOptions options;
+  options.infer_table = true;
+  options.infer_task = !inference.task;
+  options.task = inference.task.value_or(TaskKind::classification);
+  options.target = target;
+  options.categorical = inference.categorical;
+  options.missing_values = inference.missing_values;
+  const Dataset data = table_from_columns(columns, "X", options);
+  check_table_classes(data);
+  io::ModelFile model;
+  model.network = default_table_network(data, inference.hidden);
+  if (inference.seed) model.network.seed = *inference.seed;
+  model.classes = data.class_names;
+  model.targets = data.target_names;
+  model.features = data.feature_names;
+  model.table = data.table;
+  return Model(std::move(model));
+}
+
+Dataset Model::read_table(const NetworkSpec& spec, const std::vector<TableCells>& columns, const std::string& target,
+                          bool with_targets, const TableInference& inference, std::span<const float> sample_weight) const {
+  LoadOptions options;
+  options.task = task_of(spec);
+  options.target = target;
+  options.target_optional = !with_targets;
+  options.known_classes = classes_;
+  options.target_names = targets_;
+  options.table = table_.get();
+  options.infer_table = !table_;
+  options.categorical = inference.categorical;
+  options.missing_values = inference.missing_values;
+  std::vector<TableCells> all = columns;
+  if (!sample_weight.empty()) {  // a column of the table, so that the rows left out take their weights along
+    TableCells weights{"(sample_weight)", {}, std::vector<unsigned char>(sample_weight.size(), 0)};
+    for (const float w : sample_weight) weights.text.push_back(format_general(w, 9));
+    all.push_back(std::move(weights));
+    options.sample_weight = all.back().name;
+  }
+  Dataset data = table_from_columns(all, "X", options);
+  if (data.features != spec.input)
+    throw_bad_input("X: expected columns that make the network's " + std::to_string(spec.input) + " inputs, got " +
+                    std::to_string(data.features) + " from the recipe inferred:\n" + describe_table(*data.table));
+  check_for_network(spec, data, "X");
+  return data;
+}
+
+TrainingResult Model::fit_table(const std::vector<TableCells>& columns, const std::string& target,
+                                const TableInference& inference, const TrainingOptions& options,
+                                const RunSettings& settings, std::span<const float> sample_weight) {
+  NetworkSpec spec = options.start_spec(network_->spec_with_parameters(),
+                                        trained_ ? network_->spec_with_parameters() : exact_network_);
+  Dataset train_data = read_table(spec, columns, target, true, inference, sample_weight);
+  return fit_data(std::move(train_data), std::move(spec), options, settings, {});
+}
+
+void Model::set_table(std::shared_ptr<const TableRecipe> recipe) {
+  if (recipe && recipe->width() != input_size())
+    throw_bad_input("table: expected a recipe of the network's " + std::to_string(input_size()) + " inputs, got one of " +
+                    std::to_string(recipe->width()));
+  features_ = recipe ? recipe->input_names() : std::vector<std::string>{};
+  table_ = std::move(recipe);
+}
+
+Dataset Model::table_data(const std::vector<TableCells>& columns, const std::string& target, bool with_targets) const {
+  if (!table_)
+    throw_bad_input("X: expected a model trained on a table as it comes (with a recipe) for a table of text columns "
+                    "or missing cells, got a network without one");
+  return read_table(spec(), columns, target, with_targets, {}, {});
+}
+
 io::ModelFile Model::to_model_file() const {
   io::ModelFile model;
   model.network = network_->spec_with_parameters();
@@ -219,6 +299,7 @@ io::ModelFile Model::to_model_file() const {
   model.trained = scaling_trained_;
   model.byte_inputs = byte_inputs_;
   model.threshold = threshold_;
+  model.table = table_;
   return model;
 }
 

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -363,6 +365,200 @@ TEST(TableCommand, ANetworkFileMayLeaveTheInputAndTheOutputUnitsToTheData) {
   EXPECT_EQ(model.network.layers.back().units, 1);  // bce over two classes
   EXPECT_EQ(model.network.layers.front().units, 5);
   EXPECT_EQ(model.classes, (std::vector<std::string>{"no", "yes"}));
+}
+
+}  // namespace
+}  // namespace backprop
+
+#include "backprop/model.hpp"
+
+namespace backprop {
+namespace {
+
+// kTable's cells column by column, as Python's DataFrame gives them: the blank and "NA" cells of the CSV as
+// missing (pandas reads them as NaN), "?" kept as text (the recipe's list makes it missing).
+std::vector<TableCells> table_columns(const std::string& csv) {
+  std::vector<TableCells> columns;
+  std::size_t start = 0;
+  bool header = true;
+  while (start < csv.size()) {
+    const std::size_t end = csv.find('\n', start);
+    const std::string line = csv.substr(start, end - start);
+    start = end + 1;
+    std::vector<std::string> cells;
+    std::size_t from = 0;
+    while (true) {
+      const std::size_t comma = line.find(',', from);
+      cells.push_back(line.substr(from, comma - from));
+      if (comma == std::string::npos) break;
+      from = comma + 1;
+    }
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      if (header) {
+        columns.push_back({cells[c], {}, {}});
+        continue;
+      }
+      const bool missing = cells[c].empty() || cells[c] == "NA";
+      columns[c].text.push_back(missing ? "" : cells[c]);
+      columns[c].missing.push_back(missing ? 1 : 0);
+    }
+    header = false;
+  }
+  return columns;
+}
+
+TEST(TableColumns, ColumnsGivenOneByOneAreReadAsTheCsvOfTheSameCells) {
+  TempDir dir;
+  write_file(dir / "t.csv", kTable);
+  const Dataset csv = load_table((dir / "t.csv").string(), {"label", std::nullopt, {}, {}});
+  LoadOptions options;
+  options.infer_table = true;
+  options.infer_task = true;
+  options.target = "label";
+  const Dataset columns = table_from_columns(table_columns(kTable), "X", options);
+  ASSERT_TRUE(columns.table);
+  EXPECT_EQ(columns.feature_names, csv.feature_names);
+  EXPECT_EQ(columns.features_f32, csv.features_f32);
+  EXPECT_EQ(columns.labels, csv.labels);
+  EXPECT_EQ(columns.class_names, csv.class_names);
+  EXPECT_EQ(columns.rows_without_target, 1U);
+  ASSERT_EQ(columns.table->columns.size(), csv.table->columns.size());
+  for (std::size_t c = 0; c < csv.table->columns.size(); ++c) {
+    EXPECT_EQ(columns.table->columns[c].kind, csv.table->columns[c].kind) << c;
+    EXPECT_EQ(columns.table->columns[c].median, csv.table->columns[c].median) << c;
+    EXPECT_EQ(columns.table->columns[c].categories, csv.table->columns[c].categories) << c;
+  }
+  // Read by the recipe: a text cell in a numeric column names the row (0-based) and the column.
+  std::vector<TableCells> bad = table_columns(kTable);
+  bad[2].text[4] = "lots";
+  bad[2].missing[4] = 0;
+  LoadOptions by_recipe;
+  by_recipe.table = csv.table.get();
+  by_recipe.target = "label";
+  by_recipe.known_classes = csv.class_names;
+  try {
+    table_from_columns(bad, "X", by_recipe);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("X: row 4, column 3: expected a number in column 3 (income)"));
+  }
+}
+
+// The same table trained by the command and by Model::for_table + fit_table (Python's Network.for_table and
+// fit): the same model file, byte for byte.
+TEST(TableColumns, ModelForTableTrainsTheCommandsModelByteForByte) {
+  TempDir dir;
+  std::string text = "color,income,x,label\n";
+  for (int i = 0; i < 60; ++i) {
+    const char* color = i % 3 == 0 ? "red" : (i % 3 == 1 ? "green" : "blue");
+    const double x = (i * 37 % 100) / 100.0;
+    text += std::string(color) + "," + (i % 7 == 0 ? "" : std::to_string(40 + i % 17)) + "," + format_float(static_cast<float>(x)) +
+            "," + ((i % 3 == 0) != (x > 0.5) ? "yes" : "no") + "\n";
+  }
+  write_file(dir / "t.csv", text);
+  const CommandResult trained = run_backprop("train --data " + shell_word(dir / "t.csv") +
+                                             " --target label --epochs 7 --seed 5 --quiet --out " + shell_word(dir / "a.model"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  const std::vector<TableCells> columns = table_columns(text);
+  TableInference inference;
+  inference.seed = 5;  // --seed: the initialization's too
+  Model model = Model::for_table(columns, "label", inference);
+  TrainingOptions options;
+  options.epochs = 7;
+  options.seed = 5;
+  model.fit_table(columns, "label", {}, options);
+  model.save(dir / "b.model");
+  EXPECT_EQ(read_text(dir / "a.model"), read_text(dir / "b.model"));
+  // The model reads the columns by its recipe for predictions.
+  const Dataset rows = model.table_data(columns, "", false);
+  EXPECT_EQ(rows.rows, 60U);
+  EXPECT_EQ(rows.features, model.input_size());
+}
+
+TEST(TableCommand, ASampleWeightColumnIsReadAsWeightsAndNotAsAFeature) {
+  TempDir dir;
+  // kTable with a weight column w: row r's weight r / 4 (row 3, whose target is missing, left out with it).
+  std::string text;
+  int row = 0;
+  for (std::size_t start = 0; start < std::string(kTable).size();) {
+    const std::string table = kTable;
+    const std::size_t end = table.find('\n', start);
+    text += table.substr(start, end - start) + (row == 0 ? ",w" : "," + format_float(static_cast<float>(row) / 4)) + "\n";
+    start = end + 1;
+    ++row;
+  }
+  write_file(dir / "t.csv", text);
+  TableSettings settings{"label", std::nullopt, {}, {}};
+  settings.sample_weight = "w";
+  const Dataset data = load_table((dir / "t.csv").string(), settings);
+  const Dataset plain = load_table((dir / "t.csv").string(), {"label", std::nullopt, {}, {}});
+  EXPECT_EQ(data.feature_names, (std::vector<std::string>(plain.feature_names.begin(), plain.feature_names.end() - 1)));
+  EXPECT_EQ(std::count(plain.feature_names.begin(), plain.feature_names.end(), "w"), 1);
+  EXPECT_EQ(data.weights, (std::vector<float>{0.25F, 0.5F, 1.0F, 1.25F, 1.5F, 1.75F, 2.0F, 2.25F, 2.5F, 2.75F, 3.0F}));
+  const CommandResult trained = run_backprop("train --data " + shell_word(dir / "t.csv") +
+                                             " --target label --sample-weight w --epochs 3 --out " + shell_word(dir / "m.model"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  const io::ModelFile model = io::load_model(dir / "m.model");
+  ASSERT_TRUE(model.table);
+  for (const TableColumn& c : model.table->columns) EXPECT_NE(c.name, "w");
+  // Trained further on the same table: the model's recipe reads it, the weight column again as weights.
+  const CommandResult further = run_backprop("train " + shell_word(dir / "m.model") + " --data " + shell_word(dir / "t.csv") +
+                                             " --target label --sample-weight w --epochs 1 --out " + shell_word(dir / "n.model"));
+  EXPECT_EQ(further.exit_code, 0) << further.out;
+  // A blank or negative weight: exit 2 naming the file, line and column; nothing written.
+  for (const std::string cell : {"", "-1", "heavy"}) {
+    std::string bad = text;
+    const std::size_t line = bad.find("4,green,20,c,no,");  // line 5
+    const std::size_t comma = bad.rfind(',', bad.find('\n', line));
+    bad.replace(comma + 1, bad.find('\n', line) - comma - 1, cell);
+    write_file(dir / "bad.csv", bad);
+    const CommandResult refused = run_backprop("train --data " + shell_word(dir / "bad.csv") +
+                                               " --target label --sample-weight w --out " + shell_word(dir / "bad.model"));
+    EXPECT_EQ(refused.exit_code, 2) << refused.out;
+    EXPECT_THAT(refused.out, HasSubstr("bad.csv:5:6: expected a sample weight (a number >= 0) in column 6 (w), got '" + cell + "'"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "bad.model"));
+  }
+  const CommandResult absent = run_backprop("train --data " + shell_word(dir / "t.csv") +
+                                            " --target label --sample-weight weight --out " + shell_word(dir / "x.model"));
+  EXPECT_EQ(absent.exit_code, 2) << absent.out;
+  EXPECT_THAT(absent.out, HasSubstr("expected a column named 'weight' (the sample weights)"));
+}
+
+// A uint8 NPY (features or labels) of `shape` holding `values`.
+std::string npy_u8(const std::string& shape, const std::vector<std::uint8_t>& values) {
+  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xFF);
+  bytes += static_cast<char>(header.size() >> 8);
+  return bytes + header + std::string(values.begin(), values.end());
+}
+
+TEST(TableCommand, LabelsWithoutANetworkFileAreTheLabelsOfNpyDataAndRefusedForACsv) {
+  TempDir dir;
+  std::vector<std::uint8_t> pixels, labels;
+  for (int r = 0; r < 40; ++r) {
+    pixels.push_back(static_cast<std::uint8_t>(r * 37 % 256));
+    pixels.push_back(static_cast<std::uint8_t>(r * 91 % 256));
+    labels.push_back(r * 37 % 256 > 127 ? 1 : 0);
+  }
+  write_file(dir / "x.npy", npy_u8("(40, 2)", pixels));
+  write_file(dir / "y.npy", npy_u8("(40,)", labels));
+  const CommandResult trained = run_backprop("train --data " + shell_word(dir / "x.npy") + " --labels " +
+                                             shell_word(dir / "y.npy") + " --epochs 3 --out " + shell_word(dir / "m.model"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  const io::ModelFile model = io::load_model(dir / "m.model");
+  EXPECT_FALSE(model.table);
+  EXPECT_EQ(model.network.input, 2);
+  EXPECT_EQ(model.classes, (std::vector<std::string>{"0", "1"}));
+  EXPECT_TRUE(model.byte_inputs);
+  // A CSV table: its target is a column, as for a numeric CSV with a network file.
+  write_file(dir / "t.csv", kTable);
+  const CommandResult csv = run_backprop("train --data " + shell_word(dir / "t.csv") + " --labels " +
+                                         shell_word(dir / "y.npy") + " --out " + shell_word(dir / "c.model"));
+  EXPECT_EQ(csv.exit_code, 2) << csv.out;
+  EXPECT_THAT(csv.out, HasSubstr("expected no labels file with CSV data (the target is a column of the CSV)"));
 }
 
 }  // namespace

@@ -64,6 +64,16 @@ struct RunSettings {
 
 enum class ModelFormat { binary, json };
 
+// How a recipe is inferred from a table given by columns (Model::for_table, fit_table), as `backprop train`'s
+// flags without a network file.
+struct TableInference {
+  std::optional<TaskKind> task;             // for_table: unset, data/table.hpp's rule (--task)
+  std::vector<int> hidden;                  // for_table: the hidden layers (--hidden; empty: the default's)
+  std::optional<std::uint64_t> seed;        // for_table: the network's seed (--seed: its initialization)
+  std::vector<std::string> categorical;     // columns read as categories whatever they hold (--categorical)
+  std::vector<std::string> missing_values;  // the cells that mean missing; empty: the default list
+};
+
 class Model {
  public:
   // A network file (JSON), a binary model or a JSON model; throws Error(bad_input) naming the file.
@@ -97,6 +107,29 @@ class Model {
   // evaluate's metrics and the figures people quote (train/metrics.hpp: per-class precision, recall and F1,
   // ROC AUC, log loss, ...; R², the largest errors), as `backprop eval` reports them.
   EvaluationReport report(std::span<const float> x, std::span<const float> y, const RunSettings& settings = {}) const;
+
+  // Tables as they come, column by column (a pandas DataFrame: data/dataset.hpp's table_from_columns, the
+  // rules of data/table.hpp), the target among the columns (`target`: its name, or names joined by ','):
+  // - for_table: the network and recipe `backprop train --data T.csv --target C` makes without a network file
+  //   (train/prepare.hpp's load_table and default_table_network), not trained yet; fit_table on the same
+  //   columns then trains as that command does, bit for bit on the CPU.
+  // - fit_table: a model with a recipe (table()) reads the columns by it; a network without one infers the
+  //   recipe from these rows (`inference`: categorical, missing_values; its encoded width must be the
+  //   network's inputs) and keeps it. Rows whose target is missing are left out (Dataset::rows_without_target).
+  //   sample_weight: (rows) as fit's, one per row given.
+  // - table_data: the columns encoded by the model's recipe (Error(bad_input) for a model without one), as
+  //   predict and eval read a CSV: matched by name, other columns ignored, a missing one refused; with_targets:
+  //   the target read (labels as class indices, or target numbers), else ignored where present.
+  static Model for_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference);
+  TrainingResult fit_table(const std::vector<TableCells>& columns, const std::string& target,
+                           const TableInference& inference = {}, const TrainingOptions& options = {},
+                           const RunSettings& settings = {}, std::span<const float> sample_weight = {});
+  Dataset table_data(const std::vector<TableCells>& columns, const std::string& target, bool with_targets) const;
+  // The recipe of a model trained on a table as it came (io::ModelFile::table), or null.
+  const TableRecipe* table() const { return table_.get(); }
+  // Gives a network not trained yet a recipe to read tables by (its width must be the network's inputs); the
+  // features become the recipe's input names.
+  void set_table(std::shared_ptr<const TableRecipe> recipe);
 
   // fit, predict, evaluate and report with uint8 features, each read as value / 255, as IDX and uint8 NPY
   // files are (one meaning for the same bytes everywhere). A model trained on uint8 data records it
@@ -144,6 +177,10 @@ class Model {
   bool scaling_trained_ = false;  // a trained model's scaling (a model file's or fit's): kept by fit
   bool byte_inputs_ = false;      // trained on uint8 data (io::ModelFile::byte_inputs)
   std::optional<double> threshold_;  // io::ModelFile::threshold
+  std::shared_ptr<const TableRecipe> table_;  // io::ModelFile::table
+
+  Dataset read_table(const NetworkSpec& spec, const std::vector<TableCells>& columns, const std::string& target,
+                     bool with_targets, const TableInference& inference, std::span<const float> sample_weight) const;
 
   TrainingResult fit_data(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
                           const RunSettings& settings, std::span<const float> sample_weight);

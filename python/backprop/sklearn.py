@@ -21,6 +21,12 @@ Differences from scikit-learn's MLP, on purpose:
   gradient of scikit-learn's penalty term, averaged over a batch); the library applies it to the biases too.
 - scale='standard' (default) standardizes the features inside the model (fitted on the training rows),
   so a Pipeline with a StandardScaler in front is not needed (and does no harm).
+- A pandas DataFrame with text or `category` columns or missing cells is a table as it comes
+  (docs/tables.md): the library infers the recipe from the training rows as `backprop train --data T.csv`
+  does (numeric columns' missing cells the median and an indicator, categories one-hot, identifier and
+  constant columns left out), so no ColumnTransformer is needed; network_ keeps the recipe, predict takes
+  raw DataFrames (columns matched by name, a category never seen counted in a warning) and network_.save
+  writes the command's model file. categorical=[names] reads integer codes as categories (--categorical).
 """
 import json
 import numbers
@@ -29,9 +35,10 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
+from sklearn.utils.validation import (_check_sample_weight, check_array, check_is_fitted, check_random_state,
+                                      column_or_1d)
 
-from ._backprop import ACTIVATIONS, Network, set_threads
+from ._backprop import ACTIVATIONS, Network, _frame_needs_table, set_threads, table_inputs
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -78,8 +85,9 @@ class _BaseMLP(BaseEstimator):
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
                  schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None, checkpoint=None,
-                 checkpoint_every=None, resume=None, report=None, batch_norm=False):
+                 checkpoint_every=None, resume=None, report=None, batch_norm=False, categorical=None):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.categorical = categorical
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -113,6 +121,27 @@ class _BaseMLP(BaseEstimator):
 
     def _more_tags(self):
         return {"_xfail_checks": _BATCH_DEPENDENT_CHECKS}
+
+    # ---- tables as they come ----
+
+    def _categorical(self):
+        return None if self.categorical is None else [str(name) for name in self.categorical]
+
+    def _table_X(self, X, first):
+        """A DataFrame that the library reads as a table (text, category or missing cells, or `categorical`),
+        kept as it is, or None for X to go through scikit-learn's checks. A network fitted on a table reads
+        every DataFrame by its recipe and refuses anything else."""
+        fitted_on_table = not first and getattr(self, "_table", False)
+        if not fitted_on_table and not (first and _frame_needs_table(X, self.categorical is not None)):
+            return None
+        if not (hasattr(X, "columns") and hasattr(X, "iloc")):
+            raise ValueError("X: expected a pandas DataFrame: the estimator was fitted on a table (its columns "
+                             "are matched by name)")
+        if first:
+            self._table = True
+            self.n_features_in_ = X.shape[1]
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        return X
 
     # ---- the network and its training ----
 
@@ -177,9 +206,11 @@ class _BaseMLP(BaseEstimator):
     def _train(self, X, targets, epochs, first, sample_weight=None, files=None):
         if self.threads is not None:
             set_threads(int(self.threads))  # the process's matrix-product threads (ValueError outside 1..1024)
+        table = getattr(self, "_table", False)
         if first:
             self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-            self.network_ = self._new_network(X.shape[1], self._seed)
+            inputs = len(table_inputs(X, categorical=self._categorical())) if table else X.shape[1]
+            self.network_ = self._new_network(inputs, self._seed)
             self.loss_curve_ = []
             self.validation_loss_curve_ = [] if self.early_stopping else None
             self.n_iter_ = 0
@@ -188,6 +219,8 @@ class _BaseMLP(BaseEstimator):
         if sample_weight is not None:
             options["sample_weight"] = _check_sample_weight(sample_weight, X, dtype=np.float32)
         options.update(files or {})
+        if table and first and self.categorical is not None:
+            options["categorical"] = self._categorical()
         history = self.network_.fit(X, targets, **options)
         self.loss_curve_ += [epoch["loss"] for epoch in history]
         if self.validation_loss_curve_ is not None:
@@ -197,7 +230,8 @@ class _BaseMLP(BaseEstimator):
 
     def _network_output(self, X):
         check_is_fitted(self, "network_")
-        X = _validate_data(self, X, reset=False)
+        table = self._table_X(X, first=False)
+        X = _validate_data(self, X, reset=False) if table is None else table
         return self.network_.predict(X).astype(np.float64)
 
 
@@ -255,8 +289,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
                  schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None, checkpoint=None,
-                 checkpoint_every=None, resume=None, report=None, batch_norm=False, label_smoothing=0.0,
-                 class_weight=None, threshold=None):
+                 checkpoint_every=None, resume=None, report=None, batch_norm=False, categorical=None,
+                 label_smoothing=0.0, class_weight=None, threshold=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate_init=learning_rate_init, max_iter=max_iter, momentum=momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
@@ -264,7 +298,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                          dropout=dropout, schedule=schedule, warmup=warmup, clip_grad_norm=clip_grad_norm,
                          threads=threads, device=device, checkpoint=checkpoint,
                          checkpoint_every=checkpoint_every, resume=resume, report=report,
-                         batch_norm=batch_norm)
+                         batch_norm=batch_norm, categorical=categorical)
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.threshold = threshold
@@ -284,6 +318,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _output_layer(self):
         return len(self.classes_), "softmax", "softmax_ce"
 
+    def _rows(self, X, y, first):
+        """X and y checked: X as scikit-learn checks it, or a table kept as it is (y then checked alone)."""
+        if first:
+            self._table = False
+        table = self._table_X(X, first)
+        if table is None:
+            return _validate_data(self, X, y, reset=first)
+        return table, column_or_1d(check_array(y, ensure_2d=False, dtype=None), warn=True)
+
     def _class_indices(self, y):
         indices = np.searchsorted(self.classes_, y)
         indices = np.minimum(indices, len(self.classes_) - 1)
@@ -295,8 +338,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def fit(self, X, y, sample_weight=None):
         """Train a new network on X (rows, features: any numeric array-like) and y (one label per row:
         numbers or strings; classes_ keeps them); sample_weight: each row's weight in the loss (>= 0).
-        Returns self."""
-        X, y = _validate_data(self, X, y)
+        Returns self. A DataFrame with text or category columns or missing cells is read as a table as it comes
+        (see the module's help)."""
+        X, y = self._rows(X, y, first=True)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
@@ -318,7 +362,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError("class_weight 'balanced' is not supported for partial_fit: give the weights as "
                              "{label: weight}, e.g. from sklearn.utils.class_weight.compute_class_weight")
         first = not hasattr(self, "network_")
-        X, y = _validate_data(self, X, y, reset=first)
+        X, y = self._rows(X, y, first=first)
         check_classification_targets(y)
         if first:
             if classes is None:
@@ -359,7 +403,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return dict(super()._more_tags(), multioutput=True)
 
     def _regression_targets(self, X, y, reset):
-        X, y = _validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True)
+        if reset:
+            self._table = False
+        table = self._table_X(X, reset)
+        if table is None:
+            X, y = _validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True)
+        else:
+            X, y = table, check_array(y, ensure_2d=False, dtype=np.float64)
         y = np.asarray(y, dtype=np.float32)
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y)
 

@@ -8,6 +8,8 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <numeric>
 #include <string>
 #include <string_view>
@@ -178,10 +180,13 @@ struct RawTable {
   std::size_t header_line = 0;
   std::vector<std::size_t> lines;  // each row's line
   std::vector<RawColumn> features, targets;
+  std::vector<RawColumn> weight;     // LoadOptions::sample_weight's column, read as numbers (empty: none)
   std::vector<std::size_t> ignored;  // the header's columns neither read nor a target
 };
 
 std::string place(const RawTable& t, std::size_t row, std::size_t column) {
+  if (t.header_line == 0)  // a table given by columns (a DataFrame): its rows by their 0-based index
+    return t.source + ": row " + std::to_string(t.lines[row]) + ", column " + std::to_string(column + 1) + ": ";
   return t.source + ":" + std::to_string(t.lines[row]) + ":" + std::to_string(column + 1) + ": ";
 }
 
@@ -348,27 +353,36 @@ void scan_rows(std::string_view text, RawTable& t, const TableRecipe& recipe, co
                     ":1: expected rows of data after the header, got the end of the file");
 }
 
-// Every row of the CSV into raw columns: the features `plan` names and its targets. categories[i]: feature i
-// is read as categories (its numbers interned as text too).
-RawTable read_raw_table(std::string_view text, const std::string& source, const LoadOptions& options,
-                        const TableRecipe& recipe, const std::vector<std::string>& feature_names,
+// The raw columns of a table whose header is known: the features `plan` names (categories[i]: feature i is
+// read as categories, its numbers interned as text too), its targets and the sample weight column. Its rows
+// are for the caller to add.
+RawTable plan_raw_table(std::vector<std::string> header, std::size_t header_line, const std::string& source,
+                        const LoadOptions& options, const std::vector<std::string>& feature_names,
                         const std::function<bool(const std::string&)>& as_categories) {
-  CsvReader reader(text, source);
-  CsvRecord record;
-  if (!reader.next(record)) throw_bad_input(source + ":1:1: expected a header row of column names, got an empty file");
   RawTable t;
   t.source = source;
-  t.header_line = record.line;
-  t.header.assign(record.fields.begin(), record.fields.end());
-  check_header(t.header, t.header_line, source);
+  t.header_line = header_line;
+  t.header = std::move(header);
   LoadOptions by_name = options;
   by_name.feature_names = feature_names;
   by_name.expected_features = feature_names.empty() ? std::nullopt : std::optional<int>(static_cast<int>(feature_names.size()));
-  const ColumnPlan plan = plan_columns(t.header, t.header_line, source, by_name);
+  ColumnPlan plan = plan_columns(t.header, t.header_line, source, by_name);
+  std::optional<std::size_t> weight;
+  if (!options.sample_weight.empty()) {
+    const auto found = std::find(t.header.begin(), t.header.end(), options.sample_weight);
+    if (found == t.header.end())
+      throw_bad_input(source + ": expected a column named '" + quoted_excerpt(options.sample_weight) +
+                      "' (the sample weights) in the header, got '" + header_text(t.header) + "'");
+    weight = static_cast<std::size_t>(found - t.header.begin());
+    if (std::find(plan.targets.begin(), plan.targets.end(), *weight) != plan.targets.end())
+      throw_bad_input(source + ": the sample weight column '" + quoted_excerpt(options.sample_weight) +
+                      "' is the target: expected another target (--target)");
+    for (std::vector<std::size_t>* columns : {&plan.features, &plan.ignored})
+      columns->erase(std::remove(columns->begin(), columns->end(), *weight), columns->end());
+  }
   if (plan.features.empty())
-    throw_bad_input(source + ":" + std::to_string(t.header_line) +
-                    ": expected at least one feature column besides the target, got header '" + header_text(t.header) + "'");
-  const bool read_targets = !options.target_optional;
+    throw_bad_input(source + ":" + (t.header_line > 0 ? std::to_string(t.header_line) + ":" : "") +
+                    " expected at least one feature column besides the target, got header '" + header_text(t.header) + "'");
   t.ignored = plan.ignored;
   auto column = [](std::size_t c) {
     RawColumn raw;
@@ -376,16 +390,28 @@ RawTable read_raw_table(std::string_view text, const std::string& source, const 
     return raw;
   };
   for (const std::size_t c : plan.features) t.features.push_back(column(c));
-  if (read_targets)
+  if (!options.target_optional)
     for (const std::size_t c : plan.targets) t.targets.push_back(column(c));
+  if (weight) t.weight.push_back(column(*weight));
   // A model's recipe reads any number of distinct values (each is looked up); inferring one caps them.
   if (options.table != nullptr)
     for (RawColumn& raw : t.features) raw.max_distinct = std::numeric_limits<std::size_t>::max();
   for (RawColumn& raw : t.features) raw.intern_numbers = as_categories(t.header[raw.header_column]);
+  for (RawColumn& raw : t.weight) raw.intern_numbers = false;
+  return t;
+}
+
+// Every column of t, to read: the features, the targets, the weight.
+std::vector<RawColumn*> every_column(RawTable& t) {
   std::vector<RawColumn*> all;
-  for (RawColumn& raw : t.features) all.push_back(&raw);
-  for (RawColumn& raw : t.targets) all.push_back(&raw);
-  scan_rows(text, t, recipe, all, true);
+  for (std::vector<RawColumn>* group : {&t.features, &t.targets, &t.weight})
+    for (RawColumn& raw : *group) all.push_back(&raw);
+  return all;
+}
+
+// After a first reading: the feature columns that turned out to mix numbers and text, cleared to be read again
+// with their numbers interned.
+std::vector<RawColumn*> mixed_columns(RawTable& t) {
   std::vector<RawColumn*> mixed;
   for (RawColumn& raw : t.features) {
     if (raw.intern_numbers || raw.non_numbers == 0 || raw.numbers == 0) continue;
@@ -393,8 +419,34 @@ RawTable read_raw_table(std::string_view text, const std::string& source, const 
     raw.intern_numbers = true;
     mixed.push_back(&raw);
   }
+  return mixed;
+}
+
+// Every row of the CSV into raw columns (plan_raw_table's).
+RawTable read_raw_table(std::string_view text, const std::string& source, const LoadOptions& options,
+                        const TableRecipe& recipe, const std::vector<std::string>& feature_names,
+                        const std::function<bool(const std::string&)>& as_categories) {
+  CsvReader reader(text, source);
+  CsvRecord record;
+  if (!reader.next(record)) throw_bad_input(source + ":1:1: expected a header row of column names, got an empty file");
+  std::vector<std::string> header(record.fields.begin(), record.fields.end());
+  check_header(header, record.line, source);
+  RawTable t = plan_raw_table(std::move(header), record.line, source, options, feature_names, as_categories);
+  scan_rows(text, t, recipe, every_column(t), true);
+  const std::vector<RawColumn*> mixed = mixed_columns(t);
   if (!mixed.empty()) scan_rows(text, t, recipe, mixed, false);
   return t;
+}
+
+// The cells of columns given one by one (table_from_columns) into raw columns, as a CSV's are read.
+void add_cells(const std::vector<TableCells>& columns, const TableRecipe& recipe, const std::vector<RawColumn*>& raws) {
+  for (RawColumn* raw : raws) {
+    const TableCells& cells = columns[raw->header_column];
+    for (std::size_t r = 0; r < cells.text.size(); ++r) {
+      const std::string_view cell = trim(cells.text[r]);
+      raw->add(cell, cells.missing[r] != 0 || recipe.is_missing(cell));
+    }
+  }
 }
 
 // The task of a table without one given: data/table.hpp's rule.
@@ -464,26 +516,55 @@ std::vector<std::size_t> read_targets(const RawTable& t, const LoadOptions& opti
 
 }  // namespace
 
-Dataset parse_table(std::string_view text, const std::string& source, const LoadOptions& options) {
-  auto recipe = std::make_shared<TableRecipe>();
-  if (options.table != nullptr) *recipe = *options.table;
-  else if (!options.missing_values.empty()) recipe->missing_values = options.missing_values;
+namespace {
+
+// The recipe a table is read by (a model's, or one to infer), the names of its columns to match, and which
+// columns are read as categories.
+struct TableStart {
+  std::shared_ptr<TableRecipe> recipe = std::make_shared<TableRecipe>();
   std::vector<std::string> by_name;  // a model's kept columns, matched by name
-  if (options.table != nullptr)
-    for (const TableColumn& c : recipe->columns)
-      if (c.kept()) by_name.push_back(c.name);
-  auto as_categories = [&](const std::string& name) {
-    if (options.table == nullptr)
-      return std::find(options.categorical.begin(), options.categorical.end(), name) != options.categorical.end();
-    for (const TableColumn& c : recipe->columns)
-      if (c.name == name) return c.kind != ColumnKind::numeric;
-    return true;
-  };
-  const RawTable t = read_raw_table(text, source, options, *recipe, by_name, as_categories);
+  std::function<bool(const std::string&)> as_categories;
+
+  explicit TableStart(const LoadOptions& options) {
+    if (options.table != nullptr) *recipe = *options.table;
+    else if (!options.missing_values.empty()) recipe->missing_values = options.missing_values;
+    if (options.table != nullptr)
+      for (const TableColumn& c : recipe->columns)
+        if (c.kept()) by_name.push_back(c.name);
+    as_categories = [&options, recipe = recipe](const std::string& name) {
+      if (options.table == nullptr)
+        return std::find(options.categorical.begin(), options.categorical.end(), name) != options.categorical.end();
+      for (const TableColumn& c : recipe->columns)
+        if (c.name == name) return c.kind != ColumnKind::numeric;
+      return true;
+    };
+  }
+};
+
+// The kept rows' sample weights (LoadOptions::sample_weight): each a number >= 0.
+void read_weights(const RawTable& t, const std::vector<std::size_t>& kept, Dataset& data) {
+  if (t.weight.empty()) return;
+  const RawColumn& c = t.weight.front();
+  data.weights.reserve(kept.size());
+  for (const std::size_t r : kept) {
+    const float w = c.number[r];
+    const std::int32_t code = c.code[r];
+    if (code == kMissing || !(w >= 0))
+      throw_bad_input(place(t, r, c.header_column) + "expected a sample weight (a number >= 0) in column " +
+                      std::to_string(c.header_column + 1) + " (" + t.header[c.header_column] + "), got '" +
+                      (code >= 0 ? quoted_excerpt(c.texts[static_cast<std::size_t>(code)])
+                                 : code == kMissing ? std::string() : format_float(w)) + "'");
+    data.weights.push_back(w);
+  }
+}
+
+// The Dataset of a table read into raw columns: the recipe inferred (unless a model's), the rows encoded.
+Dataset encode_table(const RawTable& t, std::shared_ptr<TableRecipe> recipe, const LoadOptions& options) {
   Dataset data;
-  data.source = source;
+  data.source = t.source;
   data.task = options.infer_task ? infer_task(t) : options.task;
   const std::vector<std::size_t> kept = read_targets(t, options, data);
+  read_weights(t, kept, data);
   if (options.table == nullptr) {
     for (const RawColumn& raw : t.features) {
       const std::string& name = t.header[raw.header_column];
@@ -491,8 +572,8 @@ Dataset parse_table(std::string_view text, const std::string& source, const Load
       recipe->columns.push_back(infer_column(name, raw, t.lines.size(), forced));
     }
     if (recipe->width() == 0)
-      throw_bad_input(source + ":" + std::to_string(t.header_line) +
-                      ": expected a column that carries information, got only constant and identifier columns\n" +
+      throw_bad_input(t.source + ":" + (t.header_line > 0 ? std::to_string(t.header_line) + ":" : "") +
+                      " expected a column that carries information, got only constant and identifier columns\n" +
                       describe_table(*recipe));
   }
   for (const std::size_t c : t.ignored) data.ignored_columns.push_back(t.header[c]);
@@ -514,5 +595,35 @@ Dataset parse_table(std::string_view text, const std::string& source, const Load
   return data;
 }
 
+}  // namespace
+
+Dataset parse_table(std::string_view text, const std::string& source, const LoadOptions& options) {
+  TableStart start(options);
+  const RawTable t = read_raw_table(text, source, options, *start.recipe, start.by_name, start.as_categories);
+  return encode_table(t, std::move(start.recipe), options);
+}
+
 }  // namespace data
+
+Dataset table_from_columns(const std::vector<TableCells>& columns, const std::string& source, const LoadOptions& options) {
+  std::vector<std::string> header;
+  for (const TableCells& c : columns) {
+    if (c.text.size() != columns.front().text.size() || c.missing.size() != c.text.size())
+      throw_bad_input(source + ": expected columns of one length, got " + std::to_string(columns.front().text.size()) +
+                      " cells in column '" + quoted_excerpt(columns.front().name) + "' and " +
+                      std::to_string(c.text.size()) + " in '" + quoted_excerpt(c.name) + "'");
+    header.push_back(c.name);
+  }
+  if (columns.empty() || columns.front().text.empty())
+    throw_bad_input(source + ": expected at least one row and one column, got none");
+  data::TableStart start(options);
+  data::RawTable t = data::plan_raw_table(std::move(header), 0, source, options, start.by_name, start.as_categories);
+  t.lines.resize(columns.front().text.size());
+  std::iota(t.lines.begin(), t.lines.end(), std::size_t{0});
+  data::add_cells(columns, *start.recipe, data::every_column(t));
+  const std::vector<data::RawColumn*> mixed = data::mixed_columns(t);
+  if (!mixed.empty()) data::add_cells(columns, *start.recipe, mixed);
+  return data::encode_table(t, std::move(start.recipe), options);
+}
+
 }  // namespace backprop

@@ -57,6 +57,26 @@ void take_weight_column(Dataset& d, const std::string& name) {
 
 }  // namespace
 
+void check_for_network(const NetworkSpec& spec, const Dataset& data, const std::string& source) {
+  if (task_of(spec) == TaskKind::classification && !data.class_names.empty()) {
+    const auto expected = static_cast<std::size_t>(class_count(spec));
+    if (data.class_names.size() != expected) {
+      std::string names;
+      for (std::size_t i = 0; i < data.class_names.size() && i < 12; ++i) {
+        if (i > 0) names += ", ";
+        names += "'" + quoted_excerpt(data.class_names[i]) + "'";  // a long label cut to 60 characters
+      }
+      throw_bad_input(source + ": the data has " + std::to_string(data.class_names.size()) + " classes (" + names +
+                      (data.class_names.size() > 12 ? ", ..." : "") + ") but the network's output layer has " +
+                      std::to_string(spec.output()) + " unit(s), which makes " + std::to_string(expected) +
+                      " classes");
+    }
+  }
+  if (task_of(spec) == TaskKind::regression && data.target_count != 0 && data.target_count != spec.output())
+    throw_bad_input(source + ": " + std::to_string(data.target_count) + " target column(s) but the network has " +
+                    std::to_string(spec.output()) + " output(s)");
+}
+
 Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const std::string& labels,
                          const std::string& target, const DataNames& model, bool target_optional,
                          const std::string& sample_weight) {
@@ -70,6 +90,7 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
   if (!sample_weight.empty() && !options.feature_names.empty()) options.feature_names.push_back(sample_weight);
   options.target_names = model.targets;
   options.table = model.table;
+  if (model.table != nullptr) options.sample_weight = sample_weight;  // a table reads its weight column itself
   Dataset dataset;
   try {
     dataset = load_dataset(data, labels.empty() ? std::nullopt : std::optional<std::filesystem::path>(labels), options);
@@ -81,24 +102,8 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
     throw Error(ErrorKind::bad_input, e.what() + std::string(" (one of them the --sample-weight column '") +
                                           sample_weight + "')");
   }
-  if (!sample_weight.empty()) take_weight_column(dataset, sample_weight);
-  if (options.task == TaskKind::classification && !dataset.class_names.empty()) {
-    const auto expected = static_cast<std::size_t>(class_count(spec));
-    if (dataset.class_names.size() != expected) {
-      std::string names;
-      for (std::size_t i = 0; i < dataset.class_names.size() && i < 12; ++i) {
-        if (i > 0) names += ", ";
-        names += "'" + quoted_excerpt(dataset.class_names[i]) + "'";  // a long label cut to 60 characters
-      }
-      throw_bad_input(data + ": the data has " + std::to_string(dataset.class_names.size()) + " classes (" + names +
-                      (dataset.class_names.size() > 12 ? ", ..." : "") + ") but the network's output layer has " +
-                      std::to_string(spec.output()) + " unit(s), which makes " + std::to_string(expected) +
-                      " classes");
-    }
-  }
-  if (options.task == TaskKind::regression && dataset.target_count != 0 && dataset.target_count != spec.output())
-    throw_bad_input(data + ": " + std::to_string(dataset.target_count) + " target column(s) but the network has " +
-                    std::to_string(spec.output()) + " output(s)");
+  if (!sample_weight.empty() && !dataset.table) take_weight_column(dataset, sample_weight);
+  check_for_network(spec, dataset, data);
   return dataset;
 }
 
@@ -296,11 +301,19 @@ Dataset load_table(const std::string& data, const TableSettings& settings) {
   options.target = settings.target;
   options.categorical = settings.categorical;
   options.missing_values = settings.missing_values;
-  Dataset table = load_dataset(data, std::nullopt, options);
-  if (table.task == TaskKind::classification && table.class_names.size() < 2)
-    throw_bad_input(data + ": expected at least two classes in the target column, got one ('" +
-                    quoted_excerpt(table.class_names.front()) + "'): nothing to learn");
+  options.sample_weight = settings.sample_weight;
+  Dataset table = load_dataset(data, settings.labels.empty() ? std::nullopt : std::optional<std::filesystem::path>(settings.labels),
+                               options);
+  if (!table.table && !settings.sample_weight.empty())  // IDX or NPY data: no columns
+    throw_bad_input(data + ": expected a CSV table for --sample-weight (a column of it), got IDX or NPY data");
+  check_table_classes(table);
   return table;
+}
+
+void check_table_classes(const Dataset& table) {
+  if (table.task == TaskKind::classification && table.class_names.size() < 2)
+    throw_bad_input(table.source + ": expected at least two classes in the target column, got one ('" +
+                    quoted_excerpt(table.class_names.front()) + "'): nothing to learn");
 }
 
 NetworkSpec default_table_network(const Dataset& data, const std::vector<int>& hidden) {

@@ -17,10 +17,11 @@ from backprop.sklearn import MLPClassifier, MLPRegressor
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SETTINGS = backprop.training_settings()
 # Network.fit's keywords that are not training settings: the data's weights and how and where the run goes.
-FIT_OWN = {"sample_weight", "verbose", "device", "checkpoint", "checkpoint_every", "resume", "report", "threshold"}
+FIT_OWN = {"sample_weight", "verbose", "device", "checkpoint", "checkpoint_every", "resume", "report", "threshold",
+           "categorical", "missing_values"}  # the last two: a DataFrame read as a table (docs/tables.md)
 # The estimators' parameters that are not one setting's: the network's shape and the run's place.
 ESTIMATOR_OWN = {"hidden_layer_sizes", "activation", "batch_norm", "early_stopping", "threads", "device", "checkpoint",
-                 "checkpoint_every", "resume", "report", "threshold"}
+                 "checkpoint_every", "resume", "report", "threshold", "categorical"}
 PYTHON_TYPES = {"int": int, "float": float, "str": str}
 
 

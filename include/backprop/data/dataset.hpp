@@ -89,6 +89,9 @@ struct LoadOptions {
   bool infer_task = false;
   std::vector<std::string> categorical;
   std::vector<std::string> missing_values;
+  // A table as it comes: the column (by header name) of each row's weight in the training loss, read into
+  // Dataset::weights (a number >= 0 in each row, else an error naming the row and column) and not a feature.
+  std::string sample_weight;
 };
 
 // Loads by extension: .csv (header row), *-idx3-ubyte[.gz] / .idx[.gz] with labels_path in IDX1, .npy with
@@ -117,6 +120,12 @@ struct LoadOptions {
 //   IDX/NPY labels given are loaded as usual. class_names = known_classes when given.
 Dataset load_dataset(const std::filesystem::path& data_path, const std::optional<std::filesystem::path>& labels_path,
                      const LoadOptions& options);
+
+// A table as it comes given column by column (a pandas DataFrame): read as parse_table reads a CSV of the
+// same cells (options.table or options.infer_table, the header the columns' names), the same recipe inferred
+// or applied and the same encoding; messages name `source` and a row by its 0-based index ("X: row 4,
+// column 2: ..."). Every column must have as many cells as the first.
+Dataset table_from_columns(const std::vector<TableCells>& columns, const std::string& source, const LoadOptions& options);
 
 // One line for the front-ends to show when columns were ignored ("FILE: ignored 2 columns that are not
 // features of the model: 'x', 'y'"), or "" when none was.

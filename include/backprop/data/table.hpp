@@ -57,6 +57,15 @@ struct TableRecipe {
   bool is_missing(std::string_view cell) const;
 };
 
+// One column of a table given column by column (a pandas DataFrame, data/dataset.hpp's table_from_columns):
+// each cell's text as a CSV would hold it (a number written as its shortest decimal), and whether the cell is
+// missing whatever its text (None, NaN). The rules above apply as to a CSV's cells, trimming included.
+struct TableCells {
+  std::string name;
+  std::vector<std::string> text;
+  std::vector<unsigned char> missing;  // 1: missing
+};
+
 inline constexpr std::size_t kMaxCategories = 30;
 inline constexpr std::size_t kMaxDistinct = 100000;
 inline constexpr std::size_t kMaxClassValues = 10;

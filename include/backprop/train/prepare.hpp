@@ -43,16 +43,24 @@ Dataset load_for_network(const NetworkSpec& spec, const std::string& data, const
                          const std::string& target, const DataNames& model, bool target_optional = false,
                          const std::string& sample_weight = "");
 
+// load_for_network's checks of data read against the network: a classification's class count, a regression's
+// target count (`source` names the data in messages).
+void check_for_network(const NetworkSpec& spec, const Dataset& data, const std::string& source);
 
 // A table as it comes (data/table.hpp), for training without a network file: the recipe inferred from its
-// rows, the task from its target unless given.
+// rows, the task from its target unless given. IDX or NPY data with a labels file is read as for a network
+// file (no recipe; the task `task`, classification when unset).
 struct TableSettings {
   std::string target;                       // as --target; empty: the last column
   std::optional<TaskKind> task;             // unset: data/table.hpp's rule
   std::vector<std::string> categorical;     // columns read as categories whatever they hold
   std::vector<std::string> missing_values;  // empty: TableRecipe's default list
+  std::string sample_weight;                // as --sample-weight: a column of the rows' weights, not a feature
+  std::string labels;                       // as --labels (IDX or NPY data; a CSV refuses one)
 };
 Dataset load_table(const std::string& data, const TableSettings& settings);
+// A table's classification with fewer than two classes (nothing to learn): Error(bad_input).
+void check_table_classes(const Dataset& table);
 
 // The network and recipe a table trains with when no network file is given (docs/tables.md says how they
 // were chosen): `hidden` ReLU layers (empty: kDefaultTableHidden), softmax_ce over the classes or mse over

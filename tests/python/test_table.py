@@ -1,0 +1,160 @@
+"""Tables as they come through Python (docs/tables.md): a pandas DataFrame with text, `category` columns and
+missing cells given to Network.for_table / Network.fit and to the scikit-learn estimators is read by the
+library's table code (the command's inference and encoding, data/table.hpp), and the model keeps the recipe.
+
+The reference is the command itself: the same CSV trained by `backprop train --data T.csv` and the same
+DataFrame (pandas.read_csv of that file) trained through Python, with the same seed and settings, give the
+same model file byte for byte, and `backprop predict` on the CSV gives the estimator's probabilities (printed
+with 9 significant digits: compared at 1e-6 relative)."""
+import os
+import subprocess
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import backprop
+from backprop.sklearn import MLPClassifier, MLPRegressor
+
+COMMAND = os.environ.get("BACKPROP_COMMAND", "backprop")
+COLORS = ["red", "green", "blue"]
+
+
+def table(rows=90):
+    """color (text, a few blank), income (whole numbers, some missing), x (fractions), id (distinct), label."""
+    frame = {"id": [], "color": [], "income": [], "x": [], "label": []}
+    for i in range(rows):
+        x = (i * 37 % 100) / 100.0
+        frame["id"].append(1000 + i)
+        frame["color"].append(None if i % 11 == 5 else COLORS[i % 3])
+        frame["income"].append(None if i % 7 == 0 else 40 + i % 17)
+        frame["x"].append(x)
+        frame["label"].append("yes" if (i % 3 == 0) != (x > 0.5) else "no")
+    return pd.DataFrame(frame)
+
+
+def write_csv(frame, path):
+    frame.to_csv(path, index=False)  # None as an empty cell, whole numbers with missing ones as 45.0
+    return path
+
+
+def test_network_for_table_trains_the_commands_model_byte_for_byte(tmp_path):
+    csv = write_csv(table(), tmp_path / "t.csv")
+    subprocess.run([COMMAND, "train", "--data", str(csv), "--target", "label", "--epochs", "7", "--seed", "5", "--quiet",
+                    "--out", str(tmp_path / "a.model")], check=True)
+    frame = pd.read_csv(csv)
+    X, y = frame.drop(columns="label"), frame["label"]
+    net = backprop.Network.for_table(X, y, seed=5)  # --seed: the initialization's seed too
+    assert net.table is not None and "identifier" in net.table  # id: every value distinct
+    net.fit(X, y, epochs=7, seed=5)
+    net.save(tmp_path / "b.model")
+    assert (tmp_path / "a.model").read_bytes() == (tmp_path / "b.model").read_bytes()
+    assert net.classes == ["no", "yes"]
+    assert "color=red" in net.features and "income (missing)" in net.features
+
+
+def test_a_regression_table_folds_its_standardized_targets_back_as_the_command(tmp_path):
+    frame = table()
+    frame["salary"] = 50000 + 2000 * frame["x"] + np.where(frame["color"] == "red", 5000.0, 0.0)
+    frame = frame.drop(columns="label")
+    csv = write_csv(frame, tmp_path / "r.csv")
+    subprocess.run([COMMAND, "train", "--data", str(csv), "--target", "salary", "--epochs", "5", "--seed", "2", "--quiet",
+                    "--out", str(tmp_path / "a.model")], check=True)
+    frame = pd.read_csv(csv)
+    X, y = frame.drop(columns="salary"), frame["salary"]
+    net = backprop.Network.for_table(X, y, seed=2)
+    assert net.task == "regression"
+    net.fit(X, y, epochs=5, seed=2)
+    net.save(tmp_path / "b.model")
+    assert (tmp_path / "a.model").read_bytes() == (tmp_path / "b.model").read_bytes()
+
+
+def test_the_estimator_takes_raw_dataframes_and_predicts_as_the_command_on_the_csv(tmp_path):
+    frame = table(150)
+    frame["color"] = frame["color"].astype("category")
+    X, y = frame.drop(columns="label"), frame["label"]
+    model = MLPClassifier(hidden_layer_sizes=(16,), max_iter=150, batch_size=16, learning_rate_init=0.01,
+                          random_state=0).fit(X, y)
+    assert list(model.classes_) == ["no", "yes"]
+    assert model.n_features_in_ == 4 and list(model.feature_names_in_) == ["id", "color", "income", "x"]
+    assert "color=red" in model.network_.features and "id" not in model.network_.features
+    # Columns in another order and one more: matched by name, the extra one left out with a warning.
+    moved = X[["x", "income", "color", "id"]].assign(extra=1.0)
+    with pytest.warns(UserWarning, match="extra"):
+        moved_p = model.predict_proba(moved)
+    p = model.predict_proba(X)
+    np.testing.assert_array_equal(p, moved_p)
+    assert model.score(X, y) > 0.8  # the rule (color red xor x > 0.5) is learnable from these inputs
+    # The saved model on the CSV of the same rows, through the command: the same probabilities.
+    model.network_.save(tmp_path / "m.model")
+    csv = write_csv(X.astype({"color": object}), tmp_path / "x.csv")
+    subprocess.run([COMMAND, "predict", str(tmp_path / "m.model"), "--data", str(csv), "--out", str(tmp_path / "p.csv")],
+                   check=True, capture_output=True)
+    printed = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_allclose(printed[["p_0", "p_1"]].to_numpy(), p, rtol=1e-6, atol=1e-7)
+
+
+def test_an_unseen_category_is_counted_not_an_error():
+    frame = table(60)
+    X, y = frame.drop(columns="label"), frame["label"]
+    model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=1).fit(X, y)
+    new = X.head(4).copy()
+    new["color"] = ["purple", "red", "purple", "blue"]
+    with pytest.warns(UserWarning, match="2 cell"):
+        assert model.predict(new).shape == (4,)
+
+
+def test_integer_codes_stay_numeric_unless_named_categorical():
+    frame = table(60)
+    frame["code"] = [i % 4 for i in range(60)]
+    X, y = frame.drop(columns="label"), frame["label"]
+    plain = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
+    assert "code" in plain.network_.features
+    coded = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0, categorical=["code"]).fit(X, y)
+    assert [f for f in coded.network_.features if f.startswith("code")] == ["code=0", "code=1", "code=2", "code=3"]
+    assert backprop.table_inputs(X, categorical=["code"]) == coded.network_.features
+
+
+def test_the_regressor_takes_a_table_and_predicts_in_the_datas_units():
+    frame = table(120)
+    y = 50000 + 2000 * frame["x"] + np.where(frame["color"] == "red", 5000.0, 0.0)
+    X = frame.drop(columns="label")
+    model = MLPRegressor(hidden_layer_sizes=(16,), max_iter=60, random_state=0).fit(X, y)
+    predicted = model.predict(X)
+    assert predicted.shape == (120,)
+    # Trained on standardized targets and folded back: predictions near the data's 5e4, not near 0.
+    assert abs(predicted.mean() - y.mean()) < 0.05 * y.mean()
+    assert model.score(X, y) > 0.5
+
+
+def test_network_fit_infers_the_recipe_for_a_network_of_its_width():
+    frame = table(60)
+    X, y = frame.drop(columns="label"), frame["label"]
+    inputs = backprop.table_inputs(X)
+    # By count: red 19, blue 18, green 18 (five blank cells at i % 11 == 5), ties by text; id left out.
+    assert inputs == ["color=red", "color=blue", "color=green", "color (missing)", "income", "income (missing)", "x"]
+    wrong = backprop.Network.from_json('{"input": 3, "layers": [{"units": 2, "activation": "softmax"}], "loss": "softmax_ce"}')
+    with pytest.raises(ValueError, match="network's 3 inputs, got 7"):
+        wrong.fit(X, y, epochs=1)
+    net = backprop.Network.from_json('{"input": 7, "layers": [{"units": 2, "activation": "softmax"}], "loss": "softmax_ce"}')
+    net.fit(X, y, epochs=2)
+    assert net.features == inputs and net.classes == ["no", "yes"]
+    assert net.evaluate(X, y)["rows"] == 60
+    # A text cell in a numeric column: ValueError naming the row and the column.
+    bad = X.head(3).astype({"income": object})
+    bad.iloc[1, bad.columns.get_loc("income")] = "lots"
+    with pytest.raises(ValueError, match="X: row 1, column 3: expected a number in column 3 \\(income\\)"):
+        net.predict(bad)
+
+
+def test_numeric_arrays_and_numeric_dataframes_are_read_as_before():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    a = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+    b = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(pd.DataFrame(X, columns=list("abc")), y)
+    assert a.network_.table is None and b.network_.table is None
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(pd.DataFrame(X, columns=list("abc"))))
+    with pytest.raises(ValueError):
+        a.predict(np.where(X > 1, np.nan, X))  # NaN in an array is still refused

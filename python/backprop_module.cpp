@@ -195,6 +195,10 @@ std::string number_text(double value) {
   return std::string(buffer, result.ptr);
 }
 
+// A numpy or pandas dtype's kind ('f', 'i', 'u', 'b', 'O', ...): pandas' own dtypes (string, Int64, boolean)
+// have one too.
+char dtype_kind(const py::handle& dtype) { return py::str(dtype.attr("kind")).cast<std::string>().front(); }
+
 bool is_frame(const py::handle& x) {
   return py::hasattr(x, "columns") && py::hasattr(x, "iloc") && py::hasattr(x, "dtypes");
 }
@@ -212,12 +216,14 @@ TableCells series_cells(const std::string& name, const py::object& series) {
   const bool* is_missing = static_cast<const bool*>(missing.data());
   cells.missing.assign(is_missing, is_missing + rows);
   cells.text.resize(rows);
-  const char kind = dtype_name == "category" ? 'O' : py::dtype::from_args(series.attr("dtype")).kind();
-  if (kind == 'i' || kind == 'u') {
-    const IndexArray values = IndexArray::ensure(series.attr("to_numpy")());
+  const char kind = dtype_name == "category" ? 'O' : dtype_kind(series.attr("dtype"));
+  const bool any_missing = std::find(cells.missing.begin(), cells.missing.end(), 1) != cells.missing.end();
+  if ((kind == 'i' || kind == 'u') && !any_missing) {
+    const IndexArray values = IndexArray::ensure(series.attr("to_numpy")("dtype"_a = "int64"));
     for (std::size_t r = 0; r < rows; ++r) cells.text[r] = std::to_string(values.data()[r]);
-  } else if (kind == 'f') {
-    const DoubleArray values = DoubleArray::ensure(series.attr("to_numpy")("dtype"_a = "float64"));
+  } else if (kind == 'f' || kind == 'i' || kind == 'u') {  // pandas' nullable integers with pd.NA too
+    const DoubleArray values = DoubleArray::ensure(
+        series.attr("to_numpy")("dtype"_a = "float64", "na_value"_a = numpy.attr("nan")));
     for (std::size_t r = 0; r < rows; ++r)
       if (!cells.missing[r]) cells.text[r] = number_text(values.data()[r]);
   } else {
@@ -262,7 +268,7 @@ bool frame_needs_table(const py::object& x, bool categorical) {
   if (categorical) return true;
   for (const py::handle dtype : x.attr("dtypes")) {
     if (std::string(py::str(dtype)) == "category") return true;
-    const char kind = py::dtype::from_args(py::reinterpret_borrow<py::object>(dtype)).kind();
+    const char kind = dtype_kind(dtype);
     if (kind != 'f' && kind != 'i' && kind != 'u') return true;
   }
   return py::bool_(x.attr("isna")().attr("to_numpy")().attr("any")());
@@ -341,6 +347,8 @@ struct Features {
     else
       floats = py::cast<FloatArray>(x);
   }
+  // X of predict: a DataFrame read by the model's recipe where it has one (table_input), else as above.
+  static Features of(const py::object& x, const Model& model) { return Features(table_input(x, model), model); }
   const py::array& array() const { return is_bytes ? static_cast<const py::array&>(bytes) : floats; }
   std::span<const float> float_values() const { return {floats.data(), static_cast<std::size_t>(floats.size())}; }
   std::span<const std::uint8_t> byte_values() const {
@@ -847,6 +855,36 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
   return PythonTrace{result, std::move(source), std::move(out), std::move(render_options)};
 }
 
+// The tables as they come (docs/tables.md): Network.for_table, .table and .features, table_inputs.
+void add_table_api(py::module_& m) {
+  py::reinterpret_borrow<py::class_<PythonNetwork>>(m.attr("Network"))
+      .def_static("for_table", &network_for_table, "X"_a, "y"_a, py::kw_only(), "task"_a = py::none(),
+                  "hidden"_a = py::none(), "categorical"_a = py::none(), "missing_values"_a = py::none(),
+                  "seed"_a = py::none(),
+                  "The network and recipe `backprop train --data T.csv --target C` makes without a network file, for\n"
+                  "a DataFrame X and its targets y (a Series named as the column, or an array): the recipe inferred\n"
+                  "from X's columns (docs/tables.md; `category` columns and those `categorical` names read as\n"
+                  "categories), the default layers (or `hidden`), the task from y unless given, its weights drawn\n"
+                  "from `seed` (--seed). Not trained: fit(X, y, seed=) then trains it as that command does, and\n"
+                  "save writes the same model file.")
+      .def_property_readonly(
+          "table",
+          [](const PythonNetwork& n) -> py::object {
+            if (n.model().table() == nullptr) return py::none();
+            return py::str(backprop::describe_table(*n.model().table()));
+          },
+          "The recipe of a network trained on a table as it comes, as `backprop info` shows it; None without one.")
+      .def_property_readonly("features", [](const PythonNetwork& n) { return n.model().features(); },
+                             "The inputs' names (a CSV's columns, or a recipe's inputs: 'color=red'); may be empty.");
+  m.def("table_inputs", &table_inputs, "X"_a, py::kw_only(), "categorical"_a = py::none(),
+        "missing_values"_a = py::none(),
+        "The names of the inputs that the recipe inferred from the DataFrame X makes (docs/tables.md): its length\n"
+        "is the \"input\" of a network to fit on X ('age', 'age (missing)', 'color=red', ...).");
+  m.def("_frame_needs_table", &frame_needs_table, "X"_a, "categorical"_a,
+        "Whether fit reads X as a table as it comes (a DataFrame with a column that is not numbers or a missing\n"
+        "cell, or categorical columns named): the estimators' rule, Network.fit's for a network without a recipe.");
+}
+
 }  // namespace
 }  // namespace backprop::python
 
@@ -890,20 +928,7 @@ PYBIND11_MODULE(_backprop, m) {
            "checkpoint_every"_a = py::none(), "resume"_a = py::none(), "report"_a = py::none(),
            "threshold"_a = py::none(), "categorical"_a = py::none(), "missing_values"_a = py::none(),
            backprop::python::fit_doc().c_str())
-      .def_static("for_table", &backprop::python::network_for_table, "X"_a, "y"_a, py::kw_only(), "task"_a = py::none(),
-                  "hidden"_a = py::none(), "categorical"_a = py::none(), "missing_values"_a = py::none(),
-                  "seed"_a = py::none(),
-                  "The network and recipe `backprop train --data T.csv --target C` makes without a network file, for\n"
-                  "a DataFrame X and its targets y (a Series named as the column, or an array): the recipe inferred\n"
-                  "from X's columns (docs/tables.md; `category` columns and those `categorical` names read as\n"
-                  "categories), the default layers (or `hidden`), the task from y unless given, its weights drawn\n"
-                  "from `seed` (--seed). Not trained: fit(X, y, seed=) then trains it as that command does, and\n"
-                  "save writes the same model file.")
-      .def("predict",
-           [](const PythonNetwork& n, const py::object& x) {
-             return n.predict(Features(backprop::python::table_input(x, n.model()), n.model()));
-           },
-           "X"_a,
+      .def("predict", [](const PythonNetwork& n, const py::object& x) { return n.predict(Features::of(x, n.model())); }, "X"_a,
            "(N, K) class probabilities (K = 2 for one sigmoid output) or (N, OUT) outputs, float32.")
       .def("evaluate",
            [](const PythonNetwork& n, const py::object& x, const py::object& y, int batch_size, const std::string& device) {
@@ -945,22 +970,11 @@ PYBIND11_MODULE(_backprop, m) {
                     &PythonNetwork::set_threshold,
                     "Two classes: the kept decision threshold on P(second class) (fit(threshold=), a model file's\n"
                     "\"threshold\"), or None: predict_classes and evaluate take the more probable class.")
-      .def_property_readonly(
-          "table",
-          [](const PythonNetwork& n) -> py::object {
-            if (n.model().table() == nullptr) return py::none();
-            return py::str(backprop::describe_table(*n.model().table()));
-          },
-          "The recipe of a network trained on a table as it comes, as `backprop info` shows it; None without one.")
-      .def_property_readonly("features", [](const PythonNetwork& n) { return n.model().features(); },
-                             "The inputs' names (a CSV's columns, or a recipe's inputs: 'color=red'); may be empty.")
-      .def("predict_classes",
-           [](const PythonNetwork& n, const py::object& x) {
-             return n.predict_classes(Features(backprop::python::table_input(x, n.model()), n.model()));
-           },
+      .def("predict_classes", [](const PythonNetwork& n, const py::object& x) { return n.predict_classes(Features::of(x, n.model())); },
            "X"_a, "(N,) class indices, int64: at the kept threshold where there is one, else the more probable class.")
       .def("__repr__", &PythonNetwork::repr);
 
+  backprop::python::add_table_api(m);
   m.def("load", &PythonNetwork::from_file, "path"_a, "Network.from_file(path).");
   using backprop::python::PythonTrace;
   using backprop::io::TraceFormat;
@@ -996,13 +1010,6 @@ PYBIND11_MODULE(_backprop, m) {
         "The training settings, each as the library declares it once (train/settings.hpp): key (fit's keyword),\n"
         "type, flag (backprop train's), file_key (the network file's), file_default, help, example, sklearn (the\n"
         "estimators' parameter) and fingerprint (whether a checkpoint resumes only with the same value).");
-  m.def("table_inputs", &backprop::python::table_inputs, "X"_a, py::kw_only(), "categorical"_a = py::none(),
-        "missing_values"_a = py::none(),
-        "The names of the inputs that the recipe inferred from the DataFrame X makes (docs/tables.md): its length\n"
-        "is the \"input\" of a network to fit on X ('age', 'age (missing)', 'color=red', ...).");
-  m.def("_frame_needs_table", &backprop::python::frame_needs_table, "X"_a, "categorical"_a,
-        "Whether fit reads X as a table as it comes (a DataFrame with a column that is not numbers or a missing\n"
-        "cell, or categorical columns named): the estimators' rule, Network.fit's for a network without a recipe.");
   m.def("set_threads", &backprop::kernels::set_thread_count, "threads"_a,
         "Threads of the matrix products for the whole process, 1 to 1024 (ValueError otherwise); the default\n"
         "is the machine's cores. Results do not depend on it. A change waits for the product running now.");

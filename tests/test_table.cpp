@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backprop/base/error.hpp"
+#include "backprop/base/text.hpp"
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/table.hpp"
 #include "backprop/io/model_file.hpp"

@@ -658,7 +658,10 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::object& y, c
     for (TableCells& c : target_cells(y, columns, target)) columns.push_back(std::move(c));
     return network.fit_table(columns, target, inference, arguments);
   }
-  if (missing_values) throw_bad_input("missing_values: expected a DataFrame X (a table as it comes), got an array");
+  if (missing_values || categorical)
+    throw_bad_input(std::string(categorical ? "categorical" : "missing_values") +
+                    ": expected a pandas DataFrame X (a table as it comes, its columns named), got " +
+                    std::string(py::str(py::type::of(x).attr("__name__"))));
   return network.fit(Features(x, network.model()), py::array::ensure(y), arguments);
 }
 

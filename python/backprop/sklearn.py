@@ -132,6 +132,8 @@ class _BaseMLP(BaseEstimator):
         kept as it is, or None for X to go through scikit-learn's checks. A network fitted on a table reads
         every DataFrame by its recipe and refuses anything else."""
         fitted_on_table = not first and getattr(self, "_table", False)
+        if first and self.categorical is not None and not (hasattr(X, "columns") and hasattr(X, "iloc")):
+            raise ValueError(f"categorical: expected a pandas DataFrame X (its columns named), got {type(X).__name__}")
         if not fitted_on_table and not (first and _frame_needs_table(X, self.categorical is not None)):
             return None
         if not (hasattr(X, "columns") and hasattr(X, "iloc")):

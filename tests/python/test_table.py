@@ -7,6 +7,7 @@ DataFrame (pandas.read_csv of that file) trained through Python, with the same s
 same model file byte for byte, and `backprop predict` on the CSV gives the estimator's probabilities (printed
 with 9 significant digits: compared at 1e-6 relative)."""
 import os
+import pickle
 import subprocess
 import warnings
 
@@ -158,3 +159,32 @@ def test_numeric_arrays_and_numeric_dataframes_are_read_as_before():
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(pd.DataFrame(X, columns=list("abc"))))
     with pytest.raises(ValueError):
         a.predict(np.where(X > 1, np.nan, X))  # NaN in an array is still refused
+
+
+def test_a_fitted_table_estimator_pickles_with_its_recipe_and_refuses_arrays():
+    frame = table(60)
+    X, y = frame.drop(columns="label"), frame["label"]
+    model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=2).fit(X, y)
+    back = pickle.loads(pickle.dumps(model))
+    assert back.network_.table == model.network_.table
+    np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
+    with pytest.raises(ValueError, match="expected a pandas DataFrame"):
+        model.predict(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="categorical: expected a pandas DataFrame"):
+        MLPClassifier(categorical=["a"]).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+    net = backprop.Network.from_json('{"input": 2, "layers": [{"units": 2, "activation": "softmax"}], "loss": "softmax_ce"}')
+    with pytest.raises(ValueError, match="categorical: expected a pandas DataFrame"):
+        net.fit(np.zeros((4, 2), dtype=np.float32), np.array([0, 1, 0, 1]), categorical=["a"])
+
+
+def test_pandas_own_dtypes_are_read_as_their_values():
+    frame = table(60)
+    X = frame.drop(columns="label").astype({"color": "string", "income": "Int64"})
+    y = frame["label"]
+    expected = backprop.table_inputs(frame.drop(columns="label"))
+    assert backprop.table_inputs(X) == expected
+    net = backprop.Network.for_table(X, y, seed=1)
+    plain = backprop.Network.for_table(frame.drop(columns="label"), y, seed=1)
+    net.fit(X, y, epochs=2)
+    plain.fit(frame.drop(columns="label"), y, epochs=2)
+    np.testing.assert_array_equal(net.predict(X), plain.predict(frame.drop(columns="label")))

@@ -315,7 +315,7 @@ std::vector<TableCells> target_cells(const py::object& y, const std::vector<Tabl
 // The library's notes about a table's rows (rows without a target, categories never seen, columns left out)
 // as Python warnings.
 void warn_table_notes(const Dataset& data) {
-  std::vector<std::string> notes = table_notes(data);
+  std::vector<std::string> notes = table_notes(data);  // as Model::fit_table's notes
   if (const std::string ignored = ignored_columns_note(data); !ignored.empty()) notes.push_back(ignored);
   for (const std::string& note : notes) PyErr_WarnEx(PyExc_UserWarning, note.c_str(), 1);
 }
@@ -403,9 +403,13 @@ class PythonNetwork {
   // A table as it comes: X's columns and y's, the recipe the model's or inferred (`inference`).
   py::list fit_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference,
                      const FitArguments& arguments) {
-    return run_fit(arguments, "a table X and y", [&](Model& trained, const RunSettings& settings) {
-      return trained.fit_table(columns, target, inference, arguments.options, settings, arguments.sample_weight);
+    std::vector<std::string> notes;
+    py::list history = run_fit(arguments, "a table X and y", [&](Model& trained, const RunSettings& settings) {
+      return trained.fit_table(columns, target, inference, arguments.options, settings, arguments.sample_weight,
+                               &notes);
     });
+    for (const std::string& note : notes) PyErr_WarnEx(PyExc_UserWarning, note.c_str(), 1);
+    return history;
   }
 
   // Trains a copy of the model by `train` with the GIL released and publishes it; the per-epoch history.

@@ -267,10 +267,15 @@ Dataset Model::read_table(const NetworkSpec& spec, const std::vector<TableCells>
 
 TrainingResult Model::fit_table(const std::vector<TableCells>& columns, const std::string& target,
                                 const TableInference& inference, const TrainingOptions& options,
-                                const RunSettings& settings, std::span<const float> sample_weight) {
+                                const RunSettings& settings, std::span<const float> sample_weight,
+                                std::vector<std::string>* notes) {
   NetworkSpec spec = options.start_spec(network_->spec_with_parameters(),
                                         trained_ ? network_->spec_with_parameters() : exact_network_);
   Dataset train_data = read_table(spec, columns, target, true, inference, sample_weight);
+  if (notes != nullptr) {
+    *notes = table_notes(train_data);
+    if (const std::string ignored = ignored_columns_note(train_data); !ignored.empty()) notes->push_back(ignored);
+  }
   return fit_data(std::move(train_data), std::move(spec), options, settings, {});
 }
 

@@ -116,14 +116,16 @@ class Model {
   // - fit_table: a model with a recipe (table()) reads the columns by it; a network without one infers the
   //   recipe from these rows (`inference`: categorical, missing_values; its encoded width must be the
   //   network's inputs) and keeps it. Rows whose target is missing are left out (Dataset::rows_without_target).
-  //   sample_weight: (rows) as fit's, one per row given.
+  //   sample_weight: (rows) as fit's, one per row given. notes: where given, the lines the command prints about
+  //   the rows read (train/prepare.hpp's table_notes, the columns ignored).
   // - table_data: the columns encoded by the model's recipe (Error(bad_input) for a model without one), as
   //   predict and eval read a CSV: matched by name, other columns ignored, a missing one refused; with_targets:
   //   the target read (labels as class indices, or target numbers), else ignored where present.
   static Model for_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference);
   TrainingResult fit_table(const std::vector<TableCells>& columns, const std::string& target,
                            const TableInference& inference = {}, const TrainingOptions& options = {},
-                           const RunSettings& settings = {}, std::span<const float> sample_weight = {});
+                           const RunSettings& settings = {}, std::span<const float> sample_weight = {},
+                           std::vector<std::string>* notes = nullptr);
   Dataset table_data(const std::vector<TableCells>& columns, const std::string& target, bool with_targets) const;
   // The recipe of a model trained on a table as it came (io::ModelFile::table), or null.
   const TableRecipe* table() const { return table_.get(); }

@@ -188,3 +188,17 @@ def test_pandas_own_dtypes_are_read_as_their_values():
     net.fit(X, y, epochs=2)
     plain.fit(frame.drop(columns="label"), y, epochs=2)
     np.testing.assert_array_equal(net.predict(X), plain.predict(frame.drop(columns="label")))
+
+
+def test_partial_fit_infers_the_recipe_on_the_first_call_and_reads_later_ones_by_it():
+    frame = table(90)
+    X, y = frame.drop(columns="label"), frame["label"]
+    model = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    model.partial_fit(X.iloc[:45], y.iloc[:45], classes=["no", "yes"])
+    recipe = model.network_.table
+    later = X.iloc[45:].copy()
+    later.loc[later.index[0], "color"] = "purple"  # unseen: counted, not an error
+    with pytest.warns(UserWarning, match="never saw"):
+        model.partial_fit(later, y.iloc[45:])
+    assert model.network_.table == recipe and model.n_iter_ == 2
+    assert model.predict(X).shape == (90,)

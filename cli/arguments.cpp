@@ -11,6 +11,8 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
+#include "backprop/train/options.hpp"
+#include "backprop/train/prepare.hpp"
 #include "commands.hpp"
 
 namespace backprop::cli {
@@ -150,6 +152,66 @@ void guard_standard_descriptors() {
       ::close(opened);
     }
   }
+}
+
+void add_row_weight_options(CLI::App* cmd, RowWeightArguments& a, const std::string& class_weight_default) {
+  cmd->add_option("--class-weight", a.class_weight,
+                  "Weigh each row's loss by its class (read from its target): balanced, LABEL=W,LABEL=W (labels as "
+                  "a trained model's data writes them, else the output's index) or none; " +
+                      class_weight_default);
+  cmd->add_option("--sample-weight", a.sample_weight,
+                  "Each row's weight in the loss: one number >= 0 per row, comma-separated (times its class's)");
+}
+
+namespace {
+
+// The class of a target row: softmax_ce's one-hot row, or one bce output's 0 or 1.
+std::int32_t target_class(const NetworkSpec& spec, const double* y, int outputs, std::size_t row) {
+  const std::string which = "--target row " + std::to_string(row + 1) + ": ";
+  if (outputs == 1) {
+    if (y[0] != 0.0 && y[0] != 1.0)
+      throw OptionError("class_weight", which + "expected 0 or 1 (a class), got " + format_double(y[0]));
+    return y[0] == 1.0 ? 1 : 0;
+  }
+  int hot = -1, ones = 0;
+  for (int o = 0; o < outputs; ++o) {
+    if (y[o] != 0.0 && y[o] != 1.0) ones = outputs + 1;  // not one-hot
+    if (y[o] == 1.0) hot = o, ++ones;
+  }
+  if (ones != 1 || spec.loss != LossKind::softmax_ce)
+    throw OptionError("class_weight", which + "expected a one-hot row (a class), got another");
+  return hot;
+}
+
+}  // namespace
+
+std::vector<double> row_weights(const ClassWeightSpec& classes, const std::string& sample_weight,
+                                const NetworkSpec& spec, const std::vector<double>& target,
+                                const std::vector<std::string>& class_names) {
+  const int outputs = spec.output();
+  const std::size_t rows = target.size() / static_cast<std::size_t>(outputs);
+  std::vector<double> weights;
+  if (!sample_weight.empty()) weights = parse_number_list(sample_weight, "--sample-weight");
+  if (classes.empty()) return weights;
+  const bool classifies = spec.loss == LossKind::softmax_ce || (spec.loss == LossKind::bce && outputs == 1);
+  if (!classifies)
+    throw OptionError("class_weight", "expected none for a network that does not classify (loss " +
+                                          std::string(to_string(spec.loss)) + " with " + std::to_string(outputs) +
+                                          " outputs)");
+  Dataset data;
+  data.source = "--target";
+  data.rows = rows;
+  data.task = TaskKind::classification;
+  data.class_names = class_names;
+  for (int c = static_cast<int>(class_names.size()); c < std::max(outputs, 2); ++c)
+    data.class_names.push_back(std::to_string(c));
+  for (std::size_t r = 0; r < rows; ++r)
+    data.labels.push_back(target_class(spec, target.data() + r * outputs, outputs, r));
+  const std::vector<double> by_class = class_weights(classes, data);
+  if (weights.empty()) weights.assign(rows, 1.0);
+  if (weights.size() != rows) return weights;  // trace and gradcheck say how many they expected
+  for (std::size_t r = 0; r < rows; ++r) weights[r] *= by_class[static_cast<std::size_t>(data.labels[r])];
+  return weights;
 }
 
 }  // namespace backprop::cli

@@ -74,4 +74,17 @@ void add_device_option(CLI::App* cmd, std::string& device);
 std::optional<LossKind> loss_option(const std::string& text);
 CLI::Validator loss_choice();
 
+// trace's and gradcheck's --class-weight and --sample-weight: their options, and the rows' weights from them
+// (empty when neither weighs). Each row's weight is its --sample-weight number (one per row) times its class's
+// weight (class_weights, train's rule), its class read from its target (softmax_ce: a one-hot row; bce with one
+// output: 0 or 1), the classes named as the data writes them where the file is a trained model, else by
+// index. OptionError where the network does not classify or a target is not a class.
+struct RowWeightArguments {
+  std::string class_weight, sample_weight;
+};
+void add_row_weight_options(CLI::App* cmd, RowWeightArguments& a, const std::string& class_weight_default);
+std::vector<double> row_weights(const ClassWeightSpec& classes, const std::string& sample_weight,
+                                const NetworkSpec& spec, const std::vector<double>& target,
+                                const std::vector<std::string>& class_names);
+
 }  // namespace backprop::cli

@@ -1,4 +1,5 @@
 // backprop gradcheck NET.json [--input ... --target ...] [--batch N] [--seed N] [--loss L] [--tolerance X]
+//                    [--class-weight W] [--sample-weight W,W,...]
 // Every analytic gradient against central finite differences in double; exit 1 above the tolerance.
 #include <cstdio>
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "backprop/io/network_file.hpp"
 #include "backprop/base/text.hpp"
 #include "backprop/nn/gradient_check.hpp"
+#include "backprop/train/options.hpp"
 #include "commands.hpp"
 
 namespace backprop::cli {
@@ -21,10 +23,12 @@ struct GradcheckArguments {
   std::uint64_t seed = 1;
   std::string loss;
   double tolerance = kDefaultGradientTolerance;
+  RowWeightArguments weights;
 };
 
 int run_gradcheck(const GradcheckArguments& args) {
-  NetworkSpec spec = io::read_model(args.network).exact_network;
+  const io::LoadedModel loaded = io::read_model(args.network);
+  NetworkSpec spec = loaded.exact_network;
   if (const auto loss = loss_option(args.loss)) {
     spec.loss = *loss;
     // The file's label smoothing belongs to its softmax_ce; another loss checked here has none.
@@ -44,12 +48,18 @@ int run_gradcheck(const GradcheckArguments& args) {
     random_batch(x, y, spec, args.batch, args.seed);
     source = std::to_string(args.batch) + " random rows (seed " + std::to_string(args.seed) + ")";
   }
-  const GradientCheckResult result = gradient_check(spec, x, y);
+  // The training objective's weights: the file's class_weight unless --class-weight replaces it.
+  const ClassWeightSpec classes = args.weights.class_weight.empty() ? spec.training.class_weight
+                                                                    : parse_class_weight(args.weights.class_weight);
+  const std::vector<double> weights = row_weights(classes, args.weights.sample_weight, spec, y, loaded.model.classes);
+  const GradientCheckResult result = gradient_check(spec, x, y, weights);
 
   const double smoothing = spec.training.label_smoothing;
-  std::printf("gradcheck %s: network %s, loss %s%s, %s, %zu parameters, central differences h = %g\n",
+  std::string weighted;
+  for (const double w : weights) weighted += (weighted.empty() ? ", row weights " : " ") + format_double(w);
+  std::printf("gradcheck %s: network %s, loss %s%s%s, %s, %zu parameters, central differences h = %g\n",
               args.network.c_str(), architecture(spec).c_str(), std::string(to_string(spec.loss)).c_str(),
-              smoothing > 0 ? (" (label smoothing " + format_double(smoothing) + ")").c_str() : "",
+              smoothing > 0 ? (" (label smoothing " + format_double(smoothing) + ")").c_str() : "", weighted.c_str(),
               source.c_str(), result.parameters_checked, kGradientCheckStep);
   std::printf("%-6s %-11s %-16s %-16s\n", "layer", "activation", "max error W", "max error b");
   for (std::size_t l = 0; l < result.layers.size(); ++l) {
@@ -79,6 +89,7 @@ void add_gradcheck_command(CLI::App& app, int& exit_code) {
       ->check(loss_choice());
   cmd->add_option("--tolerance", args->tolerance, "Largest relative error accepted")
       ->check(finite_number("a positive number", is_positive));
+  add_row_weight_options(cmd, args->weights, "default: the network file's training.class_weight");
   cmd->callback([args, &exit_code] { exit_code = run_gradcheck(*args); });
 }
 

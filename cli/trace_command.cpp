@@ -1,5 +1,6 @@
 // backprop trace NET.json --input 1,2,3,4 --target 1 [--steps N] [--loss L] [--learning-rate X]
 //                [--digits D] [--expand] [--format text|markdown|html|dot] [--json]
+//                [--class-weight W] [--sample-weight W,W,...]
 // Prints every figure of the forward pass, backward pass and SGD update, like the tutorial.
 #include <cstdio>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "backprop/base/text.hpp"
 #include "backprop/io/trace_render.hpp"
 #include "backprop/nn/trace.hpp"
+#include "backprop/train/options.hpp"
 #include "commands.hpp"
 
 namespace backprop::cli {
@@ -27,6 +29,7 @@ struct TraceArguments {
   bool json = false;
   bool expand = false;
   std::string format = "text";
+  RowWeightArguments weights;
 };
 
 // A (rows, cols) block as nlohmann JSON: a flat array for one row, an array of rows otherwise.
@@ -80,7 +83,9 @@ void print_json(const Trace& trace) {
     }
     steps.push_back({{"step", step.step}, {"loss", step.loss}, {"layers", std::move(layers)}});
   }
-  std::cout << nlohmann::ordered_json{{"steps", std::move(steps)}}.dump() << "\n";
+  nlohmann::ordered_json out{{"steps", std::move(steps)}};
+  if (!trace.weights.empty()) out["row_weights"] = trace.weights;  // the loss's weights, after the steps
+  std::cout << out.dump() << "\n";
 }
 
 int run_trace(const TraceArguments& args) {
@@ -94,6 +99,12 @@ int run_trace(const TraceArguments& args) {
   options.steps = args.steps;
   options.loss = loss_option(args.loss);
   if (args.learning_rate > 0) options.learning_rate = args.learning_rate;
+  NetworkSpec traced = spec;  // the loss the trace computes, for the classes of --class-weight
+  if (options.loss) traced.loss = *options.loss;
+  // Only the weights asked for: the file's class_weight is training's, like its label smoothing.
+  const std::string& class_weight = args.weights.class_weight;
+  options.weights = row_weights(class_weight.empty() ? ClassWeightSpec{} : parse_class_weight(class_weight),
+                                args.weights.sample_weight, traced, options.target, loaded.model.classes);
   if (args.json && args.expand)
     throw OptionError("expand", "not with --json, which holds every figure at full precision; the working is "
                                 "written in the text, markdown, html and dot formats");
@@ -144,7 +155,8 @@ void add_trace_command(CLI::App& app, int& exit_code) {
                 "\"grad_weights\",\"grad_bias\",\"weights\",\"bias\"}]}]} with every figure at full precision (a "
                 "batch_norm entry: {\"type\":\"batch_norm\",\"mean\",\"variance\",\"inv_std\",\"xhat\",\"a\","
                 "\"running_mean\",\"running_var\",\"delta\",\"grad_scale\",\"grad_shift\",\"grad_input\",\"scale\","
-                "\"shift\"})");
+                "\"shift\"}), and \"row_weights\" where the rows are weighted");
+  add_row_weight_options(cmd, args->weights, "default: none (the file's training.class_weight is training's)");
   cmd->callback([args, &exit_code] { exit_code = run_trace(*args); });
 }
 

@@ -162,16 +162,37 @@ Formula loss_term(LossKind loss, const NumberFormat& f, double a, double y) {
   throw_runtime_error("trace: a loss without its terms");
 }
 
-Worked derive_loss(const Context& c) {
+// The terms of the loss's sum, each output's (loss_term); with row weights each row's own terms in
+// parentheses after its weight, as w(t + t): sum_r w_r l_r.
+std::vector<Formula> loss_terms(const Context& c) {
   const NumberFormat& f = c.format;
   const TraceLayer& output = c.step.layers.back();
   const LossKind loss = c.trace.spec.loss;
+  const bool weighted = !c.trace.weights.empty();
   std::vector<Formula> terms;
-  for (std::size_t k = 0; k < output.a.size(); ++k) {
-    Formula term = loss_term(loss, f, output.a[k], c.trace.target[k]);
-    if (!term.empty()) terms.push_back(std::move(term));
+  for (int r = 0; r < c.batch; ++r) {
+    std::vector<Formula> row;
+    for (int k = r * output.out; k < (r + 1) * output.out; ++k) {
+      Formula term = loss_term(loss, f, output.a[k], c.trace.target[k]);
+      if (!term.empty()) row.push_back(std::move(term));
+    }
+    if (!weighted) {
+      for (Formula& term : row) terms.push_back(std::move(term));
+    } else {
+      if (row.empty()) row.push_back(lit("0"));
+      terms.push_back(times(f.number(c.trace.weights[r]), join(row, lit(" + "))));
+    }
   }
   if (terms.empty()) terms.push_back(lit("0"));
+  return terms;
+}
+
+Worked derive_loss(const Context& c) {
+  const NumberFormat& f = c.format;
+  const LossKind loss = c.trace.spec.loss;
+  const std::vector<Formula> terms = loss_terms(c);
+  // The mean's denominator: the rows, or softmax_ce's weighted mean's, the weights' sum (nn/loss.hpp).
+  const bool by_weights = !c.trace.weights.empty() && loss == LossKind::softmax_ce;
   Formula working;
   switch (loss) {
     case LossKind::mse:
@@ -180,7 +201,10 @@ Worked derive_loss(const Context& c) {
     case LossKind::bce:
     case LossKind::softmax_ce:
       working = lit("-(") + join(terms, lit(" + ")) + lit(")");
-      if (c.batch > 1) working += lit(" / " + std::to_string(c.batch));
+      if (by_weights)
+        working += lit(" / ") + f.number(c.trace.weight_denominator);
+      else if (c.batch > 1)
+        working += lit(" / " + std::to_string(c.batch));
       break;
   }
   return {lit("L"), {}, {working}, c.step.loss, "loss", c.phases.loss()};
@@ -202,13 +226,19 @@ namespace {
 
 // The output layer's delta from the loss's own formula: bce: (a - y)/B; softmax_ce: (p - y)/B (p times the
 // row's target sum, which is 1 for a one-hot target); mse: (a - y)/B f'(z), through the softmax's Jacobian
-// for a softmax output.
+// for a softmax output. With row weights, row r's 1/B is w_r / D (Trace::weight_denominator).
 void derive_output_delta(const Context& c, int l, LayerDerivation& out) {
   const NumberFormat& f = c.format;
   const TraceLayer& layer = c.layer(l);
   const LossKind loss = c.trace.spec.loss;
-  const Formula over_batch = c.batch > 1 ? lit(" / " + std::to_string(c.batch)) : Formula{};
+  const bool weighted = !c.trace.weights.empty();
   for (int r = 0; r < c.batch; ++r) {
+    const std::string row = c.batch > 1 ? "[" + std::to_string(r) + "]" : "";
+    const Formula over_batch =
+        weighted ? lit(" * ", " \\cdot ") + f.number(c.trace.weights[r]) + lit(" / ") + f.number(c.trace.weight_denominator)
+        : c.batch > 1 ? lit(" / " + std::to_string(c.batch))
+                      : Formula{};
+    const Formula over_symbol = weighted ? lit(" * w" + row + " / D", " \\cdot w" + row + " / D") : over_batch;
     const double* a = layer.a.data() + r * layer.out;
     const double* y = c.trace.target.data() + r * layer.out;
     double target_sum = 0;
@@ -217,7 +247,7 @@ void derive_output_delta(const Context& c, int l, LayerDerivation& out) {
     for (int j = 0; j < layer.out; ++j) {
       const std::string suffix = index_suffix(c.batch, r, j);
       const Formula a_minus_y = lit("(") + figure("a", "a", l, suffix) + lit(" - y" + suffix) + lit(")");
-      Worked worked{delta_name(l, suffix), a_minus_y + over_batch, {}, layer.delta[r * layer.out + j],
+      Worked worked{delta_name(l, suffix), a_minus_y + over_symbol, {}, layer.delta[r * layer.out + j],
                     "u" + std::to_string(l) + "-" + std::to_string(j), c.phases.backward(l)};
       if (loss == LossKind::softmax_ce && target_sum != 1.0) {
         worked.working = {lit("(") + times(f.number(a[j]), f.number(target_sum)) + lit(" - ") + f.factor(y[j]) +
@@ -228,12 +258,13 @@ void derive_output_delta(const Context& c, int l, LayerDerivation& out) {
         // dL/dz_j = a_j (g_j - sum_k a_k g_k) with g = (a - y)/B: the 1/B is taken out to the end.
         std::vector<Formula> weighted;
         for (int k = 0; k < layer.out; ++k) weighted.push_back(times(f.number(a[k]), f.number(a[k]) + lit(" - ") + f.factor(y[k])));
-        worked.symbolic = figure("a", "a", l, suffix) + lit("((a - y)" + suffix + " - sum_k a_k (a - y)_k)") + over_batch;
+        worked.symbolic = figure("a", "a", l, suffix) + lit("((a - y)" + suffix + " - sum_k a_k (a - y)_k)") + over_symbol;
         worked.working = {times(f.number(a[j]), error(j) + lit(" - (") + join(weighted, lit(" + ")) + lit(")")) + over_batch};
       } else {
-        worked.symbolic = (c.batch > 1 ? lit("(") + a_minus_y + over_batch + lit(")") : a_minus_y) + lit(" ") +
+        const bool scaled_row = c.batch > 1 || weighted;
+        worked.symbolic = (scaled_row ? lit("(") + a_minus_y + over_symbol + lit(")") : a_minus_y) + lit(" ") +
                           derivative_symbol(c, l, suffix);
-        const Formula scaled = c.batch > 1 ? lit("(") + error(j) + over_batch + lit(")") : error(j);
+        const Formula scaled = scaled_row ? lit("(") + error(j) + over_batch + lit(")") : error(j);
         worked.working = {times(scaled, derivative_working(layer.activation, f, layer.z[r * layer.out + j], a[j],
                                                                c.slope(l)))};
       }

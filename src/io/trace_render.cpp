@@ -106,6 +106,11 @@ void write_text_batch_norm_backward(std::ostream& out, const TraceLayer& layer, 
   entries(&LayerDerivation::grad_input);
 }
 
+// What a weighted loss divides by (nn/loss.hpp, PyTorch's weighted means).
+const char* weight_denominator_name(LossKind loss) {
+  return loss == LossKind::softmax_ce ? "the weights' sum" : "the rows";
+}
+
 // One step as text: the lines the readable trace has always printed, each followed (expanded) by the working
 // of its figures.
 void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& step, const StepDerivation* derived,
@@ -138,10 +143,13 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
   if (derived) out << "    " << worked_text(derived->loss, f) << "\n";
 
   out << "Backward pass\n";
-  if (derived && batch > 1)
+  if (!trace.weights.empty())
+    out << "  (the loss is the weighted mean: row r's delta carries w[r] / D, D = "
+        << f.number(trace.weight_denominator).text << ", and the gradients sum over the rows)\n";
+  else if (derived && batch > 1)
     out << "  (the loss is the mean over the batch's " << batch << " rows: each row's delta carries the 1/" << batch
         << ", and the gradients sum over the rows)\n";
-  const std::string over_batch = batch > 1 ? " / B" : "";
+  const std::string over_batch = !trace.weights.empty() ? " * w / D" : batch > 1 ? " / B" : "";
   for (int l = last; l >= 1; --l) {
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l), prev = std::to_string(l - 1);
@@ -202,6 +210,10 @@ std::string render_text(const Trace& trace, const std::vector<StepDerivation>* d
         << "model's " << printable(scaling) << " scaling, (input - offset) / scale)\n";
   out << "x = a0 = " << f.block(trace.input, trace.batch, spec.input).text << "\n";
   out << "y      = " << f.block(trace.target, trace.batch, spec.output()).text << "\n";
+  if (!trace.weights.empty())
+    out << "w      = " << f.list(trace.weights.data(), trace.batch).text << "  (the rows' weights: the loss is sum_r w[r] "
+        << "L[r] / D, D = " << f.number(trace.weight_denominator).text << ", " << weight_denominator_name(spec.loss)
+        << ")\n";
   for (std::size_t s = 0; s < trace.steps.size(); ++s)
     write_text_step(out, trace, trace.steps[s], derived ? &(*derived)[s] : nullptr, f);
   return out.str();
@@ -215,11 +227,12 @@ void write_tex_entries(std::ostream& out, const std::vector<Worked>& entries, co
   out << "\n";
 }
 
-std::string tex_loss_rule(LossKind loss, int batch) {
-  const std::string mean = batch > 1 ? "\\frac{1}{B}\\sum_{r}" : "";
+std::string tex_loss_rule(LossKind loss, int batch, bool weighted) {
+  const std::string mean = weighted ? "\\frac{1}{D}\\sum_{r} w_r" : batch > 1 ? "\\frac{1}{B}\\sum_{r}" : "";
   switch (loss) {
     case LossKind::mse:
-      return (batch > 1 ? "\\frac{1}{2B}\\sum_{r}" : "\\frac{1}{2}") + std::string("\\sum_j (a_j - y_j)^2");
+      return (weighted ? "\\frac{1}{2B}\\sum_{r} w_r" : batch > 1 ? "\\frac{1}{2B}\\sum_{r}" : "\\frac{1}{2}") +
+             std::string("\\sum_j (a_j - y_j)^2");
     case LossKind::bce: return "-" + mean + "\\sum_j \\big[y_j \\ln a_j + (1 - y_j) \\ln(1 - a_j)\\big]";
     case LossKind::softmax_ce: return "-" + mean + "\\sum_j y_j \\ln p_j";
   }
@@ -319,11 +332,15 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     entries(l, &LayerDerivation::a);
   }
   out << "### Loss (" << to_string(spec.loss) << ")\n\n";
-  equation("L = " + tex_loss_rule(spec.loss, batch) + " = " + f.fixed(step.loss));
+  equation("L = " + tex_loss_rule(spec.loss, batch, !trace.weights.empty()) + " = " + f.fixed(step.loss));
   if (derived) equation(worked_tex(derived->loss, f));
 
   out << "### Backward pass\n\n";
-  if (batch > 1)
+  if (!trace.weights.empty())
+    out << "The loss is the weighted mean over the batch's rows: row $r$'s $\\delta$ carries $w_r / D$ with $w = "
+        << f.list(trace.weights.data(), trace.batch).tex << "$ and $D = " << f.number(trace.weight_denominator).tex
+        << "$ (" << weight_denominator_name(spec.loss) << "), and the gradients sum over the rows.\n\n";
+  else if (batch > 1)
     out << "The loss is the mean over the batch's " << batch << " rows: each row's $\\delta$ carries the $1/" << batch
         << "$, and the gradients sum over the rows.\n\n";
   for (int l = last; l >= 1; --l) {
@@ -341,7 +358,8 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     const std::string derivative = "f_{" + L + "}'(z_{" + L + "})";
     std::string rule = upstream + " \\odot " + derivative;
     if (l == last)
-      rule = "(a_{" + L + "} - y)" + (batch > 1 ? std::string("/B") : "") +
+      rule = "(a_{" + L + "} - y)" +
+             (!trace.weights.empty() ? std::string(" \\odot w / D") : batch > 1 ? std::string("/B") : "") +
              (delta_carries_derivative(spec.loss) ? " \\odot " + derivative : "");
     equation("\\delta_{" + L + "} = " + rule + " = " + f.block(layer.delta, batch, layer.out).tex);
     entries(l, &LayerDerivation::delta);

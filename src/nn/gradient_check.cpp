@@ -20,8 +20,22 @@ double gradient_relative_error(double analytic, double numeric) {
   return std::abs(analytic - numeric) / std::max(std::abs(analytic) + std::abs(numeric), 1e-4);
 }
 
+void check_row_weights(const std::vector<double>& weights, int rows) {
+  if (weights.empty()) return;
+  if (weights.size() != static_cast<std::size_t>(rows))
+    throw OptionError("sample_weight", "expected one weight per row (" + std::to_string(rows) + "), got " +
+                                           std::to_string(weights.size()));
+  double total = 0;
+  for (const double w : weights) {
+    if (!(std::isfinite(w) && w >= 0))
+      throw OptionError("sample_weight", "expected finite weights >= 0, got " + std::to_string(w));
+    total += w;
+  }
+  if (!(total > 0)) throw OptionError("sample_weight", "expected some row of weight above 0, got every weight 0");
+}
+
 GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<double>& x,
-                                   const std::vector<double>& y) {
+                                   const std::vector<double>& y, const std::vector<double>& weights) {
   Network<double> network(spec);
   const std::size_t in = static_cast<std::size_t>(network.input_size());
   const std::size_t out = static_cast<std::size_t>(network.output_size());
@@ -34,16 +48,18 @@ GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<do
   if (y.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row for " + std::to_string(batch) +
                                   " row(s), got " + std::to_string(y.size()));
+  check_row_weights(weights, batch);
+  const double* w = weights.empty() ? nullptr : weights.data();
 
   Workspace<double> workspace(network, batch);
   // Training's function (batch_norm: the batch's statistics), without dropout masks.
   network.forward(workspace, x.data(), batch, nullptr, true);
-  network.backward(workspace, x.data(), y.data(), batch);
+  network.backward(workspace, x.data(), y.data(), batch, w);
   const std::vector<double> analytic(network.gradients().begin(), network.gradients().end());
 
   auto loss_at = [&]() {
     network.forward(workspace, x.data(), batch, nullptr, true);
-    return network.loss_value(workspace, y.data(), batch);
+    return network.loss_value(workspace, y.data(), batch, w);
   };
   auto check = [&](std::size_t index) {
     double& p = network.parameters()[index];

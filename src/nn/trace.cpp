@@ -8,7 +8,9 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/network.hpp"
+#include "kernels/math.hpp"
 
 namespace backprop {
 namespace {
@@ -107,6 +109,7 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
                                   std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
   check_finite(options.input, "input");
   check_finite(options.target, "target");
+  check_row_weights(options.weights, batch);
   // Every figure of every step is kept: refuse a trace that would not fit the cap before computing any.
   const std::size_t per_step = figures_per_step(network, batch);
   if (static_cast<std::size_t>(options.steps) > kMaxTraceFigures / per_step)
@@ -118,6 +121,13 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
   result.learning_rate = result.spec.optimizer.learning_rate;
   result.input = options.input;
   result.target = options.target;
+  result.weights = options.weights;
+  const double* weights = options.weights.empty() ? nullptr : options.weights.data();
+  if (weights != nullptr) {
+    double total = 0;
+    for (const double w : options.weights) total += w;
+    result.weight_denominator = math::weighted_loss_denominator(result.spec.loss, total, batch);
+  }
 
   Workspace<double> workspace(network, batch);
   for (int step = 1; step <= options.steps; ++step) {
@@ -130,8 +140,8 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
         traced.layers[l].batch_norm.running_var_before = running(network, l, true);
       }
     network.forward(workspace, options.input.data(), batch, nullptr, true);
-    traced.loss = network.loss_value(workspace, options.target.data(), batch);
-    network.backward(workspace, options.input.data(), options.target.data(), batch);
+    traced.loss = network.loss_value(workspace, options.target.data(), batch, weights);
+    network.backward(workspace, options.input.data(), options.target.data(), batch, weights);
     for (std::size_t l = 0; l < network.layer_count(); ++l) {
       const DenseLayer& layer = network.layer(l);
       const std::size_t n = static_cast<std::size_t>(batch) * layer.out;

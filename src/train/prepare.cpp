@@ -185,28 +185,33 @@ Dataset dataset_from_arrays(const NetworkSpec& spec, std::span<const std::uint8_
   return arrays_dataset(spec, x, y, names);
 }
 
+std::vector<double> class_weights(const ClassWeightSpec& spec, const Dataset& train) {
+  if (train.task != TaskKind::classification)
+    throw_bad_input(train.source + ": training.class_weight: expected none for numeric targets (regression)");
+  const std::size_t k = train.class_names.size();
+  std::vector<double> by_class(k, 1.0), counts(k, 0.0);
+  for (const std::int32_t label : train.labels) counts[static_cast<std::size_t>(label)] += 1;
+  for (std::size_t c = 0; c < k && spec.balanced; ++c)
+    if (counts[c] > 0) by_class[c] = static_cast<double>(train.rows) / (static_cast<double>(k) * counts[c]);
+  for (const auto& [label, weight] : spec.labels) {
+    const auto found = std::find(train.class_names.begin(), train.class_names.end(), label);
+    if (found == train.class_names.end()) {
+      std::string names;
+      for (const auto& name : train.class_names) names += (names.empty() ? "" : ", ") + name;
+      throw_bad_input(train.source + ": training.class_weight: no class '" + label + "' in the data (its classes: " +
+                      names + ")");
+    }
+    by_class[static_cast<std::size_t>(found - train.class_names.begin())] = weight;
+  }
+  return by_class;
+}
+
 namespace {
 
 // Each training row's weight: its sample weight (if any) times its class's (ClassWeightSpec's rule, nn/spec.hpp).
 void apply_class_weights(const ClassWeightSpec& spec, Dataset& train) {
   if (!spec.empty()) {
-    if (train.task != TaskKind::classification)
-      throw_bad_input(train.source + ": training.class_weight: expected none for numeric targets (regression)");
-    const std::size_t k = train.class_names.size();
-    std::vector<double> by_class(k, 1.0), counts(k, 0.0);
-    for (const std::int32_t label : train.labels) counts[static_cast<std::size_t>(label)] += 1;
-    for (std::size_t c = 0; c < k && spec.balanced; ++c)
-      if (counts[c] > 0) by_class[c] = static_cast<double>(train.rows) / (static_cast<double>(k) * counts[c]);
-    for (const auto& [label, weight] : spec.labels) {
-      const auto found = std::find(train.class_names.begin(), train.class_names.end(), label);
-      if (found == train.class_names.end()) {
-        std::string names;
-        for (const auto& name : train.class_names) names += (names.empty() ? "" : ", ") + name;
-        throw_bad_input(train.source + ": training.class_weight: no class '" + label + "' in the data (its classes: " +
-                        names + ")");
-      }
-      by_class[static_cast<std::size_t>(found - train.class_names.begin())] = weight;
-    }
+    const std::vector<double> by_class = class_weights(spec, train);
     if (train.weights.empty()) train.weights.assign(train.rows, 1.0f);
     for (std::size_t r = 0; r < train.rows; ++r)
       train.weights[r] = static_cast<float>(train.weights[r] * by_class[static_cast<std::size_t>(train.labels[r])]);
@@ -217,10 +222,6 @@ void apply_class_weights(const ClassWeightSpec& spec, Dataset& train) {
     throw_bad_input(train.source + ": expected some training row of weight above 0 (class and sample weights), "
                     "got every weight 0");
 }
-
-}  // namespace
-
-namespace {
 
 void standardize_targets(TrainingData& data) {
   const auto width = static_cast<std::size_t>(data.train.target_count);

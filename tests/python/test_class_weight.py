@@ -177,3 +177,63 @@ def test_the_checkpoint_keeps_the_class_weights(tmp_path, network):
         "--out", tmp_path / "m2.bin", "--quiet")
     # Resumed, the run ends where the uninterrupted one did.
     assert (tmp_path / "m2.bin").read_bytes() == (tmp_path / "m.bin").read_bytes()
+
+
+TRACED = {"input": 2, "layers": [{"units": 3, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
+          "loss": "softmax_ce", "optimizer": {"type": "sgd", "learning_rate": 0.1}, "seed": 2}
+
+
+@pytest.mark.parametrize("loss", ["softmax_ce", "bce"])
+def test_the_trace_shows_the_weighted_loss(tmp_path, loss):
+    # Row weights: balanced class weights (scikit-learn's compute_class_weight, the reference) times the given
+    # sample weights. The trace's loss and output delta against numpy from its own outputs a, to 1e-12:
+    # softmax_ce's sum_r w_r l_r / sum_r w_r (CrossEntropyLoss(weight=)), bce's 1/B sum_r w_r l_r (BCELoss).
+    from sklearn.utils.class_weight import compute_class_weight
+    network = tmp_path / "net.json"
+    two = loss == "softmax_ce"
+    last = {"units": 2, "activation": "softmax"} if two else {"units": 1, "activation": "sigmoid"}
+    network.write_text(json.dumps(dict(TRACED, loss=loss, layers=[TRACED["layers"][0], last])))
+    labels = np.array([0, 1, 1, 1])
+    y = np.eye(2)[labels] if two else labels[:, None].astype(float)
+    sample = np.array([1.0, 0.5, 2.0, 0.0])
+    target = ";".join(",".join(f"{v:g}" for v in row) for row in y)
+    arguments = ["trace", network, "--input", "0.5,-1;1,2;0.3,0.3;-1,0.2", "--target", target,
+                 "--class-weight", "balanced", "--sample-weight", ",".join(f"{v:g}" for v in sample)]
+    traced = json.loads(run(*arguments, "--json"))
+    w = sample * compute_class_weight("balanced", classes=np.array([0, 1]), y=labels)[labels]
+    np.testing.assert_allclose(traced["row_weights"], w, rtol=1e-15)
+    a = np.array(traced["steps"][0]["layers"][-1]["a"]).reshape(y.shape)
+    if two:
+        rows, denominator = -(y * np.log(a)).sum(axis=1), w.sum()
+    else:
+        rows, denominator = -(y * np.log(a) + (1 - y) * np.log(1 - a)).sum(axis=1), len(w)
+    assert traced["steps"][0]["loss"] == pytest.approx((w * rows).sum() / denominator, rel=1e-12)
+    delta = np.array(traced["steps"][0]["layers"][-1]["delta"]).reshape(y.shape)
+    np.testing.assert_allclose(delta, (a - y) * w[:, None] / denominator, rtol=1e-12, atol=1e-15)
+    unweighted = json.loads(run("trace", network, "--input", "0.5,-1;1,2;0.3,0.3;-1,0.2", "--target", target,
+                                "--json"))
+    assert abs(unweighted["steps"][0]["loss"] - traced["steps"][0]["loss"]) > 1e-3
+    text = run(*arguments, "--expand")
+    assert "w      = [" in text and "(the loss is the weighted mean: row r's delta carries w[r] / D" in text
+    assert f"{w[0]:.4f}(" in text  # the loss's working names the first row's weight
+
+
+def test_gradcheck_checks_the_weighted_loss(tmp_path):
+    # Central differences of the weighted loss against its backward pass: class weights (the file's own, and the
+    # option's), sample weights with a 0, for softmax_ce, bce and mse.
+    network = tmp_path / "net.json"
+    network.write_text(json.dumps(dict(TRACED, training={"class_weight": {"1": 4.0}})))
+    assert "row weights" in run("gradcheck", network, "--batch", 6)  # the file's class_weight
+    run("gradcheck", network, "--batch", 6, "--class-weight", "balanced", "--sample-weight", "1,0,2,0.5,1,3")
+    sigmoid = dict(TRACED, loss="bce", layers=[TRACED["layers"][0], {"units": 1, "activation": "sigmoid"}])
+    network.write_text(json.dumps(sigmoid))
+    run("gradcheck", network, "--batch", 6, "--class-weight", "0=0.25,1=3", "--sample-weight", "1,0,2,0.5,1,3")
+    network.write_text(json.dumps(dict(sigmoid, loss="mse")))
+    run("gradcheck", network, "--batch", 6, "--sample-weight", "1,0,2,0.5,1,3")
+    assert "expected none for a network that does not classify" in run(
+        "gradcheck", network, "--batch", 6, "--class-weight", "balanced", expect=2)
+    assert "expected one weight per row (6), got 2" in run("gradcheck", network, "--batch", 6, "--sample-weight",
+                                                           "1,2", expect=2)
+    assert "expected finite weights >= 0" in run("gradcheck", network, "--batch", 2, "--sample-weight", "1,-1",
+                                                 expect=2)
+    assert "every weight 0" in run("gradcheck", network, "--batch", 2, "--sample-weight", "0,0", expect=2)

@@ -36,9 +36,14 @@ struct GradientCheckResult {
 
 double gradient_relative_error(double analytic, double numeric);
 
-// x (B, IN), y (B, OUT) row-major. The loss is the network's training objective: with the spec's label smoothing.
+// x (B, IN), y (B, OUT) row-major. The loss is the network's training objective: with the spec's label smoothing,
+// and with row weights (B values >= 0, not all 0; empty: none) their weighted mean (nn/loss.hpp).
 GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<double>& x,
-                                   const std::vector<double>& y);
+                                   const std::vector<double>& y, const std::vector<double>& weights = {});
+
+// Row weights for a batch of `rows` rows: OptionError of "sample_weight" unless empty or rows finite values
+// >= 0 of which one at least is above 0.
+void check_row_weights(const std::vector<double>& weights, int rows);
 
 // Random inputs in U(-1, 1) and targets that fit the loss (mse: U(0, 1); bce: 0 or 1; softmax_ce:
 // one-hot rows), reproducible from the seed.

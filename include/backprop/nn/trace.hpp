@@ -54,6 +54,7 @@ struct TraceOptions {
   int steps = 1;
   std::optional<LossKind> loss;            // overrides the network's loss
   std::optional<double> learning_rate;     // overrides the network's optimizer learning rate
+  std::vector<double> weights;  // (B) each row's weight in the loss (class and sample weights); empty: none
 };
 
 struct Trace {
@@ -61,11 +62,17 @@ struct Trace {
   int batch = 1;
   double learning_rate = 0.0;
   std::vector<double> input, target;
+  // The rows' weights (empty: none) and the weighted mean's denominator (nn/loss.hpp: their sum for
+  // softmax_ce, the rows for the others): the loss is sum_r w_r l_r / denominator, row r's delta carries
+  // w_r / denominator instead of 1/B.
+  std::vector<double> weights;
+  double weight_denominator = 0.0;
   std::vector<TraceStep> steps;
 };
 
 // Runs opts.steps plain SGD updates of the network on one batch and records every figure: the network's loss
-// without the training recipe's label smoothing (as without its optimizer, schedule and dropout). batch_norm
+// without the training recipe's label smoothing (as without its optimizer, schedule and dropout), weighted by
+// opts.weights where given (check_row_weights' refusals). batch_norm
 // entries normalize with the batch's statistics (training's function) and update their running ones. Throws
 // Error(bad_input) when the input or target do not fit the network (a network with batch_norm takes at least 2
 // rows) or the loss does not fit the output.

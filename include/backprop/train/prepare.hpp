@@ -108,6 +108,10 @@ struct TrainingData {
 TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::optional<Dataset> validation,
                                    const std::optional<Scaling>& trained_scaling,
                                    std::optional<ScalingKind> requested_scale);
+// The weight of each class (by index) that spec gives data's rows (its labels and class names): 1, balanced's
+// n / (K x the class's rows) or the given one; Error(bad_input) for numeric targets or a label not among the
+// classes. prepare_training_data multiplies the rows' sample weights by it; trace and gradcheck too.
+std::vector<double> class_weights(const ClassWeightSpec& spec, const Dataset& data);
 
 // The trained network as it predicts in the data's units: data's target scaling folded into the output
 // layer (W' = W * scale, b' = b * scale + offset per output); the network's spec as it stands without one.

@@ -6,11 +6,17 @@ Each table is written from R's carData package (Debian's r-cran-cardata) to CSV.
 - backprop: `backprop cv --data T.csv --target C --folds 5 --json` (mean accuracy, or R2 for a regression),
   and the whole process of `backprop train` on all rows (load, train, save);
 - scikit-learn: a ColumnTransformer (numeric: SimpleImputer(median, add_indicator) + StandardScaler;
-  text: SimpleImputer(constant) + OneHotEncoder(handle_unknown="ignore")) ending in
+  text: SimpleImputer(constant) + OneHotEncoder(handle_unknown="ignore", sparse_output=False)) ending in
   MLPClassifier/MLPRegressor(early_stopping=True) or HistGradientBoostingClassifier/Regressor, 5-fold
   cross_val_score (StratifiedKFold for a classification, shuffled, seed 0), and the fit time on all rows.
 
-Usage: /usr/bin/python3 bench/tables_bench.py [build/backprop] [--runs N]
+The default network was chosen on the development tables only (`--choose`: each candidate's 5-fold
+cross-validated score, that is its score on rows no fold trained on); the check tables, which played no part in
+the choice, say whether it holds elsewhere (`--set check`).
+
+Usage: /usr/bin/python3 bench/tables_bench.py [build/backprop] [--runs N] [--set development|check|all]
+       [--flags "--hidden 32 ..."]
+       /usr/bin/python3 bench/tables_bench.py [build/backprop] --choose [1,2]
 """
 import json
 import os
@@ -31,7 +37,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 # (R data set, target column, task)
-TABLES = [
+DEVELOPMENT = [
     ("TitanicSurvival", "survived", "classification"),
     ("Chile", "vote", "classification"),
     ("Arrests", "released", "classification"),
@@ -43,10 +49,47 @@ TABLES = [
     ("Prestige", "prestige", "regression"),
     ("SLID", "wages", "regression"),
 ]
+CHECK = [
+    ("BEPS", "vote", "classification"),
+    ("CES11", "abortion", "classification"),
+    ("Greene", "decision", "classification"),
+    ("KosteckiDillon", "headache", "classification"),
+    ("WVS", "poverty", "classification"),
+    ("Davis", "sex", "classification"),
+    ("UN", "infantMortality", "regression"),
+    ("Ornstein", "interlocks", "regression"),
+]
+# The candidates --choose compares, in two rounds: the first default (64-32, AdamW 0.003, weight decay 1e-4,
+# batch 32, dropout 0, early stopping 20) and one change at a time around it; then combinations of the changes
+# that helped in the first round.
+ROUNDS = {"1": [
+    [],
+    ["--hidden", "32"],
+    ["--hidden", "128,64"],
+    ["--hidden", "32,16"],
+    ["--learning-rate", "0.001"],
+    ["--learning-rate", "0.01"],
+    ["--weight-decay", "0.01"],
+    ["--weight-decay", "0.1"],
+    ["--dropout", "0.1"],
+    ["--dropout", "0.3"],
+    ["--early-stopping", "40"],
+    ["--batch-size", "64"],
+    ["--batch-size", "16"],
+], "2": [
+    ["--hidden", "16"],
+    ["--hidden", "64"],
+    ["--hidden", "32", "--learning-rate", "0.001"],
+    ["--hidden", "32", "--batch-size", "16"],
+    ["--hidden", "32", "--dropout", "0.1"],
+    ["--hidden", "64", "--learning-rate", "0.001"],
+    ["--hidden", "32", "--learning-rate", "0.001", "--batch-size", "16"],
+    ["--learning-rate", "0.001", "--batch-size", "16"],
+]}
 
 
-def write_tables(folder):
-    names = ", ".join('"%s"' % t[0] for t in TABLES)
+def write_tables(folder, tables):
+    names = ", ".join('"%s"' % t[0] for t in tables)
     script = ('library(carData); for (n in c(%s)) write.csv(get(n), file.path("%s", paste0(n, ".csv")), '
               'row.names = FALSE)' % (names, folder))
     subprocess.run(["Rscript", "-e", script], check=True, capture_output=True)
@@ -59,7 +102,7 @@ def sklearn_pipeline(frame, target, task, final):
     prepare = ColumnTransformer([
         ("numeric", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), numeric),
         ("text", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
-                               OneHotEncoder(handle_unknown="ignore")), text)])
+                               OneHotEncoder(handle_unknown="ignore", sparse_output=False)), text)])
     return make_pipeline(prepare, final)
 
 
@@ -85,30 +128,67 @@ def sklearn_scores(path, target, task):
     return out
 
 
-def backprop_scores(binary, path, target, folder):
-    result = subprocess.run([binary, "cv", "--data", path, "--target", target, "--folds", "5", "--json", "--quiet"],
-                            check=True, capture_output=True, text=True)
-    mean = json.loads(result.stdout)["mean"]
-    score = mean["accuracy"] if "accuracy" in mean else mean["r2"]
+def backprop_cv(binary, path, target, flags, seed=None):
+    command = [binary, "cv", "--data", path, "--target", target, "--folds", "5", "--json", "--quiet"] + flags
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    mean = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)["mean"]
+    return mean["accuracy"] if "accuracy" in mean else mean["r2"]
+
+
+def backprop_scores(binary, path, target, folder, flags):
+    score = backprop_cv(binary, path, target, flags)
     start = time.perf_counter()
     subprocess.run([binary, "train", "--data", path, "--target", target, "--out", os.path.join(folder, "m.model"),
-                    "--quiet"], check=True, capture_output=True)
+                    "--quiet"] + flags, check=True, capture_output=True)
     return score, time.perf_counter() - start
+
+
+def choose(binary, rounds, seeds=(1, 2, 3)):
+    """Each candidate's cross-validated score on the development tables, averaged over seeds, against the better
+    scikit-learn pipeline of each table: the mean gap and the worst table's gap."""
+    with tempfile.TemporaryDirectory() as folder:
+        write_tables(folder, DEVELOPMENT)
+        paths = [(os.path.join(folder, name + ".csv"), target, task) for name, target, task in DEVELOPMENT]
+        best = []
+        for path, target, task in paths:
+            theirs = sklearn_scores(path, target, task)
+            best.append(max(theirs["mlp"][0], theirs["hgb"][0]))
+        print("| candidate | mean score | mean gap to the better pipeline | worst gap | worst table |")
+        print("| --- | ---: | ---: | ---: | --- |")
+        for flags in [flags for r in rounds for flags in ROUNDS[r]]:
+            scores = [statistics.mean(backprop_cv(binary, path, target, flags, seed) for seed in seeds)
+                      for path, target, _ in paths]
+            gaps = [score - b for score, b in zip(scores, best)]
+            worst = min(range(len(gaps)), key=lambda i: gaps[i])
+            print("| %s | %.4f | %+.4f | %+.4f | %s |" % (" ".join(flags) or "(today's default)", np.mean(scores),
+                                                         np.mean(gaps), gaps[worst], DEVELOPMENT[worst][0]),
+                  flush=True)
+
+
+def option(name, default):
+    at = sys.argv.index(name) + 1 if name in sys.argv else len(sys.argv)
+    return sys.argv[at] if at < len(sys.argv) and not sys.argv[at].startswith("--") else default
 
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else "build/backprop"
-    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+    if "--choose" in sys.argv:
+        choose(binary, option("--choose", "1,2").split(","))
+        return
+    runs = int(option("--runs", "3"))
+    tables = {"development": DEVELOPMENT, "check": CHECK, "all": DEVELOPMENT + CHECK}[option("--set", "all")]
+    flags = option("--flags", "").split()
     print("| table | rows | task | backprop | sklearn MLP | sklearn HGB | backprop - best | train s (median) "
           "| MLP fit s | HGB fit s | speed vs faster sklearn |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     gaps, ours, mlps, hgbs = [], [], [], []
     with tempfile.TemporaryDirectory() as folder:
-        write_tables(folder)
-        for name, target, task in TABLES:
+        write_tables(folder, tables)
+        for name, target, task in tables:
             path = os.path.join(folder, name + ".csv")
             rows = sum(1 for _ in open(path)) - 1
-            measured = [backprop_scores(binary, path, target, folder) for _ in range(runs)]
+            measured = [backprop_scores(binary, path, target, folder, flags) for _ in range(runs)]
             score = measured[0][0]
             seconds = statistics.median(m[1] for m in measured)
             theirs = sklearn_scores(path, target, task)

@@ -141,11 +141,23 @@ struct RawColumn {
     missing = non_numbers = numbers = beyond = 0;
   }
 
+  // A column of numbers and missing cells keeps no codes (its cells' codes follow from `number`) until its
+  // first text cell: writing a code per cell doubled the memory that a numeric column fills.
+  std::int32_t code_at(std::size_t row) const {
+    if (row < code.size()) return code[row];
+    return std::isnan(number[row]) ? kMissing : kNumber;
+  }
+
+  void materialize_codes() {
+    code.reserve(number.capacity());
+    for (std::size_t r = code.size(); r + 1 < number.size(); ++r) code.push_back(code_at(r));
+  }
+
   void add(std::string_view cell, bool is_missing) {
     if (is_missing) {
       ++missing;
       number.push_back(std::numeric_limits<float>::quiet_NaN());
-      code.push_back(kMissing);
+      if (!code.empty() || intern_numbers) code.push_back(kMissing);
       return;
     }
     const std::optional<double> value = parse_double(cell);
@@ -154,9 +166,10 @@ struct RawColumn {
     if (fits) ++numbers;
     else ++non_numbers;
     if (fits && !intern_numbers) {
-      code.push_back(kNumber);
+      if (!code.empty()) code.push_back(kNumber);
       return;
     }
+    if (code.size() < number.size() - 1) materialize_codes();
     const auto found = ids.find(cell);
     if (found != ids.end()) {
       ++counts[static_cast<std::size_t>(found->second)];
@@ -294,17 +307,26 @@ std::vector<int> slots_of(const TableColumn& c, const RawColumn& raw) {
   return out;
 }
 
-// Writes one column's inputs for the kept rows into data.features_f32 (row stride data.features) from `first`.
-void encode_column(const TableColumn& c, const RawColumn& raw, const RawTable& t, const std::vector<std::size_t>& kept,
-                   int first, Dataset& data) {
+// One kept column's place in the encoded rows and each of its raw texts' input slot.
+struct ColumnEncoder {
+  const TableColumn* column = nullptr;
+  const RawColumn* raw = nullptr;
+  std::vector<int> slots;
+  int first = 0;  // its first input
+};
+
+// Writes one column's inputs for kept rows [begin, end) into data.features_f32 (row stride data.features).
+void encode_rows(const ColumnEncoder& e, const RawTable& t, const std::vector<std::size_t>& kept, std::size_t begin,
+                 std::size_t end, Dataset& data) {
+  const TableColumn& c = *e.column;
+  const RawColumn& raw = *e.raw;
   const auto stride = static_cast<std::size_t>(data.features);
-  float* out = data.features_f32.data() + first;
-  const std::vector<int> slots = c.kind == ColumnKind::numeric ? std::vector<int>{} : slots_of(c, raw);
+  float* out = data.features_f32.data() + begin * stride + static_cast<std::size_t>(e.first);
   const int other = static_cast<int>(c.categories.size());
   const int missing = other + (c.other ? 1 : 0);
-  for (std::size_t i = 0; i < kept.size(); ++i, out += stride) {
+  for (std::size_t i = begin; i < end; ++i, out += stride) {
     const std::size_t r = kept[i];
-    const std::int32_t code = raw.code[r];
+    const std::int32_t code = raw.code_at(r);
     if (c.kind == ColumnKind::numeric) {
       if (code != kMissing && std::isnan(raw.number[r]))
         throw_bad_input(place(t, r, raw.header_column) + "expected a number in column " +
@@ -315,17 +337,28 @@ void encode_column(const TableColumn& c, const RawColumn& raw, const RawTable& t
       if (c.indicator) out[1] = code == kMissing ? 1.0F : 0.0F;
       continue;
     }
-    const int slot = code >= 0 ? slots[static_cast<std::size_t>(code)] : -1;
+    const int slot = code >= 0 ? e.slots[static_cast<std::size_t>(code)] : -1;
     // In a column with "other", an unseen value cannot be told from a pooled rare one: neither is counted.
     if (code != kMissing && slot < 0 && !c.other) ++data.unknown_values;
     if (c.kind == ColumnKind::binary) {
       out[0] = slot < 0 ? 0.5F : static_cast<float>(slot);
       continue;
     }
-    std::fill(out, out + c.width(), 0.0F);
     if (slot >= 0) out[slot] = 1.0F;
     else if (code == kMissing && c.missing_slot) out[missing] = 1.0F;
     else if (code != kMissing && c.other) out[other] = 1.0F;
+  }
+}
+
+// Every kept column's inputs into data.features_f32 (zeroed), a block of rows at a time: the block's encoded
+// rows stay in cache while each column writes its part of them, where a whole column at a time would stream
+// the encoded table through memory once per column.
+void encode_blocks(const std::vector<ColumnEncoder>& encoders, const RawTable& t, const std::vector<std::size_t>& kept,
+                   Dataset& data) {
+  constexpr std::size_t kBlock = 256;
+  for (std::size_t begin = 0; begin < kept.size(); begin += kBlock) {
+    const std::size_t end = std::min(kept.size(), begin + kBlock);
+    for (const ColumnEncoder& e : encoders) encode_rows(e, t, kept, begin, end, data);
   }
 }
 
@@ -336,6 +369,12 @@ void scan_rows(std::string_view text, RawTable& t, const TableRecipe& recipe, co
   CsvRecord record;
   reader.next(record);  // the header
   const std::size_t width = t.header.size();
+  // The lengths of the missing-value words: most cells (numbers, words) are told apart by length alone.
+  std::uint64_t lengths = 0;
+  for (const std::string& word : recipe.missing_values) lengths |= word.size() < 63 ? 1ULL << word.size() : 1ULL << 63;
+  auto is_missing = [&](std::string_view cell) {
+    return (lengths >> std::min<std::size_t>(cell.size(), 63) & 1U) != 0 && recipe.is_missing(cell);
+  };
   while (reader.next(record)) {
     if (record.fields.size() != width) {
       const std::size_t got = record.fields.size();
@@ -345,7 +384,7 @@ void scan_rows(std::string_view text, RawTable& t, const TableRecipe& recipe, co
     if (first) t.lines.push_back(record.line);
     for (RawColumn* raw : columns) {
       const std::string_view cell = record.fields[raw->header_column];
-      raw->add(cell, recipe.is_missing(cell));
+      raw->add(cell, is_missing(cell));
     }
   }
   if (t.lines.empty())
@@ -432,7 +471,15 @@ RawTable read_raw_table(std::string_view text, const std::string& source, const 
   std::vector<std::string> header(record.fields.begin(), record.fields.end());
   check_header(header, record.line, source);
   RawTable t = plan_raw_table(std::move(header), record.line, source, options, feature_names, as_categories);
-  scan_rows(text, t, recipe, every_column(t), true);
+  const std::vector<RawColumn*> all = every_column(t);
+  // Room for every row at once (lines bound rows): growing a million-row column copies it over and over.
+  const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  for (RawColumn* raw : all) {
+    raw->number.reserve(lines);
+    if (raw->intern_numbers) raw->code.reserve(lines);
+  }
+  t.lines.reserve(lines);
+  scan_rows(text, t, recipe, all, true);
   const std::vector<RawColumn*> mixed = mixed_columns(t);
   if (!mixed.empty()) scan_rows(text, t, recipe, mixed, false);
   return t;
@@ -464,7 +511,7 @@ std::vector<std::size_t> read_targets(const RawTable& t, const LoadOptions& opti
   std::vector<std::size_t> kept;
   const std::size_t rows = t.lines.size();
   for (std::size_t r = 0; r < rows; ++r) {
-    const bool present = std::all_of(t.targets.begin(), t.targets.end(), [&](const RawColumn& c) { return c.code[r] != kMissing; });
+    const bool present = std::all_of(t.targets.begin(), t.targets.end(), [&](const RawColumn& c) { return c.code_at(r) != kMissing; });
     if (present) kept.push_back(r);
   }
   data.rows_without_target = rows - kept.size();
@@ -479,7 +526,7 @@ std::vector<std::size_t> read_targets(const RawTable& t, const LoadOptions& opti
         if (std::isnan(c.number[r]))
           throw_bad_input(place(t, r, c.header_column) + "expected a number in the target column " +
                           std::to_string(c.header_column + 1) + " (" + t.header[c.header_column] + "), got '" +
-                          quoted_excerpt(c.code[r] >= 0 ? std::string_view(c.texts[static_cast<std::size_t>(c.code[r])]) : "") + "'");
+                          quoted_excerpt(c.code_at(r) >= 0 ? std::string_view(c.texts[static_cast<std::size_t>(c.code_at(r))]) : "") + "'");
         data.targets.push_back(c.number[r]);
       }
     return kept;
@@ -495,7 +542,7 @@ std::vector<std::size_t> read_targets(const RawTable& t, const LoadOptions& opti
       options.known_classes.empty() ? std::nullopt : std::optional<KnownClasses>(options.known_classes);
   LabelCollector collected;
   for (const std::size_t r : kept) {
-    const std::string& label = c.texts[static_cast<std::size_t>(c.code[r])];
+    const std::string& label = c.texts[static_cast<std::size_t>(c.code_at(r))];
     if (first_control_character(label))
       throw_bad_input(place(t, r, c.header_column) + "expected a class label without control characters, got '" +
                       quoted_excerpt(label) + "'");
@@ -548,7 +595,7 @@ void read_weights(const RawTable& t, const std::vector<std::size_t>& kept, Datas
   data.weights.reserve(kept.size());
   for (const std::size_t r : kept) {
     const float w = c.number[r];
-    const std::int32_t code = c.code[r];
+    const std::int32_t code = c.code_at(r);
     if (code == kMissing || !(w >= 0))
       throw_bad_input(place(t, r, c.header_column) + "expected a sample weight (a number >= 0) in column " +
                       std::to_string(c.header_column + 1) + " (" + t.header[c.header_column] + "), got '" +
@@ -581,6 +628,7 @@ Dataset encode_table(const RawTable& t, std::shared_ptr<TableRecipe> recipe, con
   data.feature_names = recipe->input_names();
   data.rows = kept.size();
   data.features_f32.assign(data.rows * static_cast<std::size_t>(data.features), 0.0F);
+  std::vector<ColumnEncoder> encoders;
   int first = 0;
   std::size_t raw_index = 0;
   for (const TableColumn& c : recipe->columns) {
@@ -588,9 +636,11 @@ Dataset encode_table(const RawTable& t, std::shared_ptr<TableRecipe> recipe, con
       if (options.table == nullptr) ++raw_index;
       continue;
     }
-    encode_column(c, t.features[raw_index++], t, kept, first, data);
+    const RawColumn& raw = t.features[raw_index++];
+    encoders.push_back({&c, &raw, c.kind == ColumnKind::numeric ? std::vector<int>{} : slots_of(c, raw), first});
     first += c.width();
   }
+  encode_blocks(encoders, t, kept, data);
   data.table = std::move(recipe);
   return data;
 }

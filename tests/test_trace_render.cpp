@@ -142,6 +142,14 @@ class Evaluator {
         {"exp", [](double x) { return std::exp(x); }}, {"ln", [](double x) { return std::log(x); }},
         {"sigmoid", sigmoid}, {"tanh", [](double x) { return std::tanh(x); }},
         {"sqrt", [](double x) { return std::sqrt(x); }}};
+    if (name == "max") {  // relu's max(0, z): monotonic in each argument
+      if (!take('(')) fail();
+      const Interval a = expr();
+      if (!take(',')) fail();
+      const Interval b = expr();
+      if (!take(')')) fail();
+      return {std::max(a.lo, b.lo), std::max(a.hi, b.hi)};
+    }
     const auto f = functions.find(name);
     if (f == functions.end() || !take('(')) fail();
     const Interval v = expr();

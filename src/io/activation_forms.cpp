@@ -46,7 +46,7 @@ std::vector<Formula> activation_working(Activation f, const NumberFormat& format
       return {function("sigmoid", format.number(z)),
               lit("1 / (1 + exp(-", "\\frac{1}{1 + e^{-") + format.factor(z) + lit("))", "}}")};
     case Activation::tanh: return {function("tanh", format.number(z))};
-    case Activation::relu: return {z > 0 ? format.number(z) : lit("0")};
+    case Activation::relu: return {function("max", lit("0, ") + format.number(z))};
     case Activation::leaky_relu: return {z > 0 ? format.number(z) : times(lit(format_double(slope)), format.number(z))};
     case Activation::softmax: {
       Formula sum;

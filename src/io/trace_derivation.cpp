@@ -26,7 +26,8 @@ Formula operator+(Formula left, const Formula& right) { return left += right; }
 Formula lit(const std::string& text, const std::string& tex) { return {text, tex, html_escape(text)}; }
 
 // The "C" locale's figures whatever locale an embedding program (Python's locale.setlocale) set.
-std::string NumberFormat::fixed(double v) const { return format_fixed(v, digits_); }
+// A zero is shown unsigned: relu(-0.03) is -0.0 in IEEE arithmetic, and "-0.0000" would read as a small negative.
+std::string NumberFormat::fixed(double v) const { return format_fixed(v == 0 ? 0.0 : v, digits_); }
 
 Formula NumberFormat::number(double v) const {
   const std::string shown = fixed(v);

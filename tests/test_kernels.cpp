@@ -60,6 +60,26 @@ TYPED_TEST(Gemm, MatchesReferenceOnOddShapes) {
   }
 }
 
+// A one-column product (a network's single output) sums its rows side by side in the small products' loops;
+// each row must still be its own sum in order, the bits of that row computed alone (a 1-row product), for
+// every row count around the eight rows taken together, alpha and beta included.
+TEST(GemmOneColumn, EachRowHasTheBitsOfTheRowAlone) {
+  for (const int m : {7, 8, 9, 17, 200}) {
+    const int k = 64, lda = k + 3;
+    const auto a = random_values<float>(static_cast<std::size_t>(m) * lda, 4);
+    const auto b = random_values<float>(static_cast<std::size_t>(k) * 2, 5);  // ldb 2: a column of B
+    const auto c_in = random_values<float>(static_cast<std::size_t>(m), 6);
+    auto c = c_in;
+    gemm<float>(Transpose::no, Transpose::no, m, 1, k, 0.5f, a.data(), lda, b.data(), 2, 0.25f, c.data(), 1);
+    for (int i = 0; i < m; ++i) {
+      float alone = c_in[static_cast<std::size_t>(i)];
+      gemm<float>(Transpose::no, Transpose::no, 1, 1, k, 0.5f, a.data() + static_cast<std::size_t>(i) * lda, lda,
+                  b.data(), 2, 0.25f, &alone, 1);
+      EXPECT_EQ(c[static_cast<std::size_t>(i)], alone) << m << " rows, row " << i;
+    }
+  }
+}
+
 TEST(GemmReference, ComputesTheDefinition) {
   // [1 2; 3 4] . [5 6; 7 8] = [19 22; 43 50]
   const double a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8};

@@ -30,6 +30,9 @@ constexpr long kSmallProduct = 16384;
 
 bool is_small(int m, int n, int k) { return static_cast<long>(m) * n * k <= kSmallProduct; }
 
+// Rows of a one-column product summed side by side in gemm_small.
+constexpr int kSideBySide = 8;
+
 // C = alpha op(A) op(B) + beta C with each loop order chosen so that the innermost loop runs along
 // contiguous rows (vectorised over the columns of C), or is a dot product of two contiguous rows. Each
 // C[i, j] still sums its k products in order p = 0..k-1, so a shape always gives the same bits.
@@ -48,7 +51,22 @@ BACKPROP_CPU_CLONES void gemm_small(Transpose transpose_a, Transpose transpose_b
   if (transpose_b == Transpose::no) {
     // C[i, :] += (alpha A(i, p)) B[p, :], p outermost for A^T so that A's rows are read in order too.
     if (transpose_a == Transpose::no) {
-      for (int i = 0; i < m; ++i) {
+      int i = 0;
+      // One column of C (a network's single output): eight rows side by side, so that each row's sum, still
+      // in the order p = 0..k-1 with the same operations, does not wait on the previous product's.
+      for (; n == 1 && i + kSideBySide <= m; i += kSideBySide) {
+        T sum[kSideBySide];
+        for (int r = 0; r < kSideBySide; ++r) sum[r] = c[static_cast<std::size_t>(i + r) * ldc];
+        for (int p = 0; p < k; ++p) {
+          const T bp = b[static_cast<std::size_t>(p) * ldb];
+          for (int r = 0; r < kSideBySide; ++r) {
+            const T aip = alpha * a[static_cast<std::size_t>(i + r) * lda + p];
+            sum[r] += aip * bp;
+          }
+        }
+        for (int r = 0; r < kSideBySide; ++r) c[static_cast<std::size_t>(i + r) * ldc] = sum[r];
+      }
+      for (; i < m; ++i) {
         T* ci = c + static_cast<std::size_t>(i) * ldc;
         const T* ai = a + static_cast<std::size_t>(i) * lda;
         for (int p = 0; p < k; ++p) {

@@ -63,7 +63,9 @@ int run_gradcheck(const GradcheckArguments& args) {
               source.c_str(), result.parameters_checked, kGradientCheckStep);
   std::printf("%-6s %-11s %-16s %-16s\n", "layer", "activation", "max error W", "max error b");
   for (std::size_t l = 0; l < result.layers.size(); ++l) {
-    std::printf("%-6zu %-11s %-16.3e %-16.3e\n", l + 1, std::string(to_string(spec.layers[l].activation)).c_str(),
+    const LayerSpec& layer = spec.layers[l];  // a dense layer by its activation, another kind by its name
+    const std::string_view kind = layer.kind == LayerKind::dense ? to_string(layer.activation) : to_string(layer.kind);
+    std::printf("%-6zu %-11s %-16.3e %-16.3e\n", l + 1, std::string(kind).c_str(),
                 result.layers[l].max_error_weights, result.layers[l].max_error_bias);
   }
   const bool pass = result.max_error() <= args.tolerance;

@@ -221,10 +221,12 @@ int run_info(const DataArguments& a) {
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     const auto& layer = spec.layers[l];
     const std::size_t in = static_cast<std::size_t>(spec.layer_input(l));
-    const std::size_t count = in * layer.units + layer.units;
+    std::size_t count = 0;  // the trained arrays (a batch_norm's running statistics are not parameters)
+    for (const LayerArray& array : spec.arrays(l)) count += array.trained ? array.size : 0;
     parameters += count;
-    std::printf("  layer %zu     %zu -> %d, %s%s, %zu parameters\n", l + 1, in, layer.units,
-                std::string(to_string(layer.activation)).c_str(),
+    // A dense layer by its activation, another kind by its name.
+    const std::string_view kind = layer.kind == LayerKind::dense ? to_string(layer.activation) : to_string(layer.kind);
+    std::printf("  layer %zu     %zu -> %d, %s%s, %zu parameters\n", l + 1, in, layer.units, std::string(kind).c_str(),
                 layer.dropout > 0 ? (", dropout " + format_double(layer.dropout)).c_str() : "", count);
   }
   std::printf("  parameters  %zu\n", parameters);

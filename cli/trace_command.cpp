@@ -72,6 +72,8 @@ void print_json(const Trace& trace) {
         case LayerKind::batch_norm:
           layers.push_back(batch_norm_json(layer, trace.batch));
           continue;
+        case LayerKind::embedding:  // refused by trace() before any figure
+          throw_runtime_error("trace: an embedding entry has no rendering yet");
       }
       layers.push_back({{"z", rows_json(layer.z, trace.batch, layer.out)},
                         {"a", rows_json(layer.a, trace.batch, layer.out)},

@@ -540,11 +540,19 @@ class PythonNetwork {
 
   py::list layers() const {
     py::list list;
-    for (const LayerSpec& layer : spec().layers) {
-      if (layer.kind == LayerKind::batch_norm) {
-        list.append(py::dict("type"_a = std::string(to_string(layer.kind)), "units"_a = layer.units,
-                             "momentum"_a = layer.momentum, "eps"_a = layer.eps));
-        continue;
+    for (std::size_t l = 0; l < spec().layers.size(); ++l) {
+      const LayerSpec& layer = spec().layers[l];
+      switch (layer.kind) {
+        case LayerKind::batch_norm:
+          list.append(py::dict("type"_a = std::string(to_string(layer.kind)), "units"_a = layer.units,
+                               "momentum"_a = layer.momentum, "eps"_a = layer.eps));
+          continue;
+        case LayerKind::embedding:
+          list.append(py::dict("type"_a = std::string(to_string(layer.kind)), "units"_a = layer.units,
+                               "input"_a = layer.column, "categories"_a = layer.categories,
+                               "dim"_a = layer.units - spec().layer_input(l) + 1));
+          continue;
+        case LayerKind::dense: break;
       }
       py::dict d("units"_a = layer.units, "activation"_a = std::string(to_string(layer.activation)));
       if (layer.activation == Activation::leaky_relu) d["slope"] = layer.slope;
@@ -569,13 +577,19 @@ class PythonNetwork {
                             std::to_string(count) + " layers");
     return static_cast<std::size_t>(layer);
   }
-  // Copies of layer l's parameters: weights (IN, OUT), bias (OUT); a batch_norm's scale (OUT) and shift (OUT).
+  // Copies of layer l's parameters: weights (IN, OUT), bias (OUT); a batch_norm's scale (OUT) and shift (OUT); an
+  // embedding's weights (categories, D) and an empty bias.
   py::array_t<float> weights(long layer) const {
     const std::size_t l = checked_layer(layer);
     const Network<float>& network = model_->network();
     const auto w = network.weights(l);
-    if (network.layer(l).kind == LayerKind::batch_norm) return array_of(std::vector<float>(w.begin(), w.end()));
-    return array_of(std::vector<float>(w.begin(), w.end()), network.layer(l).in, network.layer(l).out);
+    const DenseLayer& entry = network.layer(l);
+    switch (entry.kind) {
+      case LayerKind::batch_norm: return array_of(std::vector<float>(w.begin(), w.end()));
+      case LayerKind::embedding: return array_of(std::vector<float>(w.begin(), w.end()), entry.categories, entry.dim());
+      case LayerKind::dense: break;
+    }
+    return array_of(std::vector<float>(w.begin(), w.end()), entry.in, entry.out);
   }
   py::array_t<float> bias(long layer) const {
     const auto b = model_->network().bias(checked_layer(layer));
@@ -847,6 +861,8 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
         case LayerKind::batch_norm:
           layers.append(batch_norm_trace(l, batch));
           continue;
+        case LayerKind::embedding:  // refused by trace() before any figure
+          throw_runtime_error("trace: an embedding entry has no rendering yet");
       }
       const auto in = static_cast<std::size_t>(l.in);
       const auto units = static_cast<std::size_t>(l.out);

@@ -93,6 +93,9 @@ DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<floa
       label_smoothing_(network.label_smoothing()) {
   std::size_t total = 0;
   for (std::size_t l = 0; l < network.layer_count(); ++l) {
+    if (network.layer(l).kind == LayerKind::embedding)
+      throw_bad_input("layers[" + std::to_string(l) + "]: an embedding entry does not run on a device yet "
+                      "(expected a network without one, or training on the CPU: no --device)");
     layers_.push_back(network.layer(l));
     dropout_.push_back(network.spec().layers[l].dropout);
     offsets_.push_back(total);
@@ -143,6 +146,8 @@ void DeviceNetwork::layer_forward(std::size_t l, const float* input, int batch, 
   const float* weights = parameters_.data() + layer.weights_offset;
   const float* bias = parameters_.data() + layer.bias_offset;
   switch (layer.kind) {
+    case LayerKind::embedding:  // refused by the constructor
+      throw_runtime_error("DeviceNetwork: an embedding entry has no device kernels");
     case LayerKind::batch_norm: {
       float* mean = statistics_.data() + layer.statistics_offset;
       float* variance = mean + layer.out;
@@ -197,6 +202,8 @@ void DeviceNetwork::layer_backward(std::size_t l, int batch) {
   float* grad_bias = gradients_.data() + layer.bias_offset;
   const float* weights = parameters_.data() + layer.weights_offset;
   switch (layer.kind) {
+    case LayerKind::embedding:  // refused by the constructor
+      throw_runtime_error("DeviceNetwork: an embedding entry has no device kernels");
     case LayerKind::batch_norm:
       backend_.batch_norm_backward(grad_weights, grad_bias, grad_input, delta, buffer(l, kZ), buffer(l, kMask),
                                    weights, batch, layer.out);

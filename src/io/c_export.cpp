@@ -350,6 +350,9 @@ void check_c_name(std::string_view name) {
 CSource c_source(const ModelFile& model, TaskKind task, const CExportOptions& options, const std::string& header_name,
                  std::uint64_t source_checksum) {
   check_exportable(model, "C");
+  if (model.network.has(LayerKind::embedding))
+    throw_bad_input("C export: expected a network without an embedding entry (the C export has no table lookup "
+                    "yet); use the ONNX or JSON export, or backprop predict");
   if (model.network.has(LayerKind::batch_norm)) {
     // Evaluation's batch_norms are affine maps: folded into the dense layers after them, and an int8 layer
     // reads the range of what the batch_norm before it read.

@@ -49,6 +49,7 @@ constexpr std::string_view kByteInputs = "uint8";
 // The version a model is written as: the oldest that holds what it has, so that every other file is byte for
 // byte what an older program wrote.
 unsigned version_for(const ModelFile& model) {
+  if (model.network.has(LayerKind::embedding)) return kEmbeddingModelFormatVersion;
   if (model.table) return kTableModelFormatVersion;
   if (model.threshold) return kThresholdModelFormatVersion;
   if (model.network.has(LayerKind::batch_norm)) return kBatchNormModelFormatVersion;
@@ -107,7 +108,11 @@ std::string architecture(const NetworkSpec& spec) {
 // arrays, a dense layer's W row-major then b).
 std::string parameter_name(const NetworkSpec& spec, std::uint64_t index) {
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
-    const auto out = static_cast<std::uint64_t>(spec.layers[l].units);
+    const LayerSpec& layer = spec.layers[l];
+    // The columns of a 2-D array: a dense layer's OUT, an embedding's D.
+    const auto out = static_cast<std::uint64_t>(layer.kind == LayerKind::embedding
+                                                    ? layer.units - spec.layer_input(l) + 1
+                                                    : layer.units);
     for (const LayerArray& array : spec.arrays(l)) {
       if (index >= array.size) {
         index -= array.size;
@@ -557,10 +562,10 @@ ModelFile load_json(std::string_view text, const std::string& file) {
   model.network = detail::network_from_json(root, file, detail::kModelJsonKeys);
   for (std::size_t l = 0; l < model.network.layers.size(); ++l) {
     const std::string layer = "layers[" + std::to_string(l) + "]";
-    if (model.network.layers[l].weights.empty())
-      throw_bad_input(file + ": " + layer + ".weights: missing (a model holds the weights of every layer)");
-    if (model.network.layers[l].bias.empty())
-      throw_bad_input(file + ": " + layer + ".bias: missing (a model holds the bias of every layer)");
+    for (const LayerArray& array : model.network.arrays(l))
+      if (array.trained && (model.network.layers[l].*array.member).empty())
+        throw_bad_input(file + ": " + layer + "." + std::string(array.key) + ": missing (a model holds the " +
+                        std::string(array.key) + " of every layer)");
   }
   round_parameters_to_float(model.network, file + ": ");
   ExtrasReader(file).read(root, model);

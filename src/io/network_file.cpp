@@ -413,6 +413,27 @@ LayerSpec read_batch_norm(const Reader& reader, const Json& layer, const std::st
   return layer_spec;
 }
 
+// {"type": "embedding", "input": K, "categories": N, "dim": D} (and, in a model, its weights (N, D)): it puts D
+// values in place of input position K, so its units are IN - 1 + D.
+LayerSpec read_embedding(const Reader& reader, const Json& layer, const std::string& path, int in) {
+  reader.only_keys(layer, path, {"type", "input", "categories", "dim", "weights"});
+  LayerSpec layer_spec;
+  layer_spec.kind = LayerKind::embedding;
+  layer_spec.activation = Activation::identity;
+  for (const char* key : {"input", "categories", "dim"})
+    if (!layer.contains(key)) reader.fail(path + "." + key, "missing");
+  constexpr long long kCap = 1 << 24;
+  layer_spec.column = static_cast<int>(std::min(reader.whole_number(layer["input"], path + ".input", 0), kCap));
+  layer_spec.categories =
+      static_cast<int>(std::min(reader.whole_number(layer["categories"], path + ".categories", 1), kCap));
+  const long long dim = std::min(reader.whole_number(layer["dim"], path + ".dim", 1), kCap);
+  layer_spec.units = static_cast<int>(std::min<long long>(in - 1LL + dim, INT_MAX));
+  if (layer.contains("weights"))
+    layer_spec.weights = reader.matrix(layer["weights"], path + ".weights",
+                                       static_cast<std::size_t>(layer_spec.categories), static_cast<std::size_t>(dim));
+  return layer_spec;
+}
+
 }  // namespace
 
 NetworkSpec detail::network_from_json(const Json& root, const std::string& source,
@@ -443,7 +464,7 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
     if (layer.contains("type")) {
       const std::string type = reader.string(layer["type"], path + ".type");
       const auto parsed = parse_layer_kind(type);
-      if (!parsed) reader.fail(path + ".type", "unknown layer type '" + type + "' (expected dense, batch_norm)");
+      if (!parsed) reader.fail(path + ".type", "unknown layer type '" + type + "' (expected " + layer_kind_names() + ")");
       kind = *parsed;
     }
     switch (kind) {
@@ -452,6 +473,9 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
         break;
       case LayerKind::batch_norm:
         spec.layers.push_back(read_batch_norm(reader, layer, path, in));
+        break;
+      case LayerKind::embedding:
+        spec.layers.push_back(read_embedding(reader, layer, path, in));
         break;
     }
   }
@@ -552,6 +576,22 @@ Json batch_norm_json(const LayerSpec& layer) {
   return j;
 }
 
+// An (R, C) row-major array as R rows of C numbers, as a network file writes a matrix.
+Json matrix_json(const std::vector<double>& values, std::size_t columns) {
+  Json rows = Json::array();
+  for (std::size_t r = 0; r * columns < values.size(); ++r)
+    rows.push_back(std::vector<double>(values.begin() + r * columns, values.begin() + (r + 1) * columns));
+  return rows;
+}
+
+Json embedding_json(const LayerSpec& layer, int in) {
+  const int dim = layer.units - in + 1;
+  Json j = {{"type", std::string(to_string(layer.kind))}, {"input", layer.column}, {"categories", layer.categories},
+            {"dim", dim}};
+  if (!layer.weights.empty()) j["weights"] = matrix_json(layer.weights, static_cast<std::size_t>(dim));
+  return j;
+}
+
 }  // namespace
 
 std::string network_to_json(const NetworkSpec& spec) {
@@ -565,9 +605,10 @@ std::string network_to_json(const NetworkSpec& spec) {
   Json layers = Json::array();
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     const LayerSpec& layer = spec.layers[l];
-    if (layer.kind == LayerKind::batch_norm) {
-      layers.push_back(batch_norm_json(layer));
-      continue;
+    switch (layer.kind) {
+      case LayerKind::batch_norm: layers.push_back(batch_norm_json(layer)); continue;
+      case LayerKind::embedding: layers.push_back(embedding_json(layer, spec.layer_input(l))); continue;
+      case LayerKind::dense: break;
     }
     Json j;
     j["units"] = layer.units;
@@ -575,13 +616,7 @@ std::string network_to_json(const NetworkSpec& spec) {
     if (layer.activation == Activation::leaky_relu) j["slope"] = layer.slope;
     if (layer.dropout > 0) j["dropout"] = layer.dropout;
     if (layer.initializer) j["initializer"] = initializer_json(*layer.initializer);
-    if (!layer.weights.empty()) {
-      const std::size_t out = static_cast<std::size_t>(layer.units);
-      Json rows = Json::array();
-      for (std::size_t r = 0; r * out < layer.weights.size(); ++r)
-        rows.push_back(std::vector<double>(layer.weights.begin() + r * out, layer.weights.begin() + (r + 1) * out));
-      j["weights"] = std::move(rows);
-    }
+    if (!layer.weights.empty()) j["weights"] = matrix_json(layer.weights, static_cast<std::size_t>(layer.units));
     if (!layer.bias.empty()) j["bias"] = layer.bias;
     layers.push_back(std::move(j));
   }

@@ -32,6 +32,16 @@ void add_initializer(onnx::GraphProto& graph, const std::string& name, const std
   for (double v : values) data.Add(static_cast<float>(v));
 }
 
+// An int64 initializer (indices); no dims: a scalar.
+void add_int64_initializer(onnx::GraphProto& graph, const std::string& name, const std::vector<std::int64_t>& dims,
+                           const std::vector<std::int64_t>& values) {
+  onnx::TensorProto& tensor = *graph.add_initializer();
+  tensor.set_name(name);
+  tensor.set_data_type(onnx::TensorProto::INT64);
+  for (std::int64_t d : dims) tensor.add_dims(d);
+  for (std::int64_t v : values) tensor.add_int64_data(v);
+}
+
 onnx::NodeProto& add_node(onnx::GraphProto& graph, const std::string& op_type, const std::string& name,
                           const std::vector<std::string>& inputs, const std::string& output) {
   onnx::NodeProto& node = *graph.add_node();
@@ -121,6 +131,41 @@ std::string add_batch_norm(onnx::GraphProto& graph, const LayerSpec& layer, cons
   return prefix + "_a";
 }
 
+// An embedding (nn/embedding.hpp): its code column (Gather of a scalar index on axis 1: (B)) cast to int64 picks
+// rows of its weights (Gather on axis 0: (B, D)), which Concat puts between the columns before and after it (each
+// a Gather of their indices on axis 1). Never the last entry, so its output is an inner tensor. A code outside
+// [0, N) is an error of the runtime's Gather, as it is the network's.
+std::string add_embedding(onnx::GraphProto& graph, const LayerSpec& layer, int in, const std::string& prefix,
+                          const std::string& current) {
+  const int dim = layer.units - in + 1;
+  add_initializer(graph, prefix + "_weights", {layer.categories, dim}, layer.weights);
+  add_int64_initializer(graph, prefix + "_column", {}, {layer.column});
+  onnx::NodeProto& code = add_node(graph, "Gather", prefix + "_code", {current, prefix + "_column"}, prefix + "_code");
+  add_int_attribute(code, "axis", 1);
+  onnx::NodeProto& cast = add_node(graph, "Cast", prefix + "_cast", {prefix + "_code"}, prefix + "_index");
+  add_int_attribute(cast, "to", onnx::TensorProto::INT64);
+  onnx::NodeProto& rows =
+      add_node(graph, "Gather", prefix + "_lookup", {prefix + "_weights", prefix + "_index"}, prefix + "_vectors");
+  add_int_attribute(rows, "axis", 0);
+  std::vector<std::string> parts;
+  const auto columns = [&](const std::string& part, int first, int end) {
+    if (first == end) return;
+    std::vector<std::int64_t> indices;
+    for (int i = first; i < end; ++i) indices.push_back(i);
+    add_int64_initializer(graph, prefix + "_" + part + "_columns", {end - first}, indices);
+    onnx::NodeProto& node =
+        add_node(graph, "Gather", prefix + "_" + part, {current, prefix + "_" + part + "_columns"}, prefix + "_" + part);
+    add_int_attribute(node, "axis", 1);
+    parts.push_back(prefix + "_" + part);
+  };
+  columns("before", 0, layer.column);
+  parts.push_back(prefix + "_vectors");
+  columns("after", layer.column + 1, in);
+  onnx::NodeProto& concat = add_node(graph, "Concat", prefix + "_concat", parts, prefix + "_a");
+  add_int_attribute(concat, "axis", 1);
+  return prefix + "_a";
+}
+
 }  // namespace
 
 bool onnx_export_available() { return true; }
@@ -170,9 +215,10 @@ std::string onnx_model_bytes(const ModelFile& model) {
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     const LayerSpec& layer = spec.layers[l];
     const std::string prefix = "layer" + std::to_string(l + 1);
-    if (layer.kind == LayerKind::batch_norm) {
-      current = add_batch_norm(graph, layer, prefix, current);
-      continue;
+    switch (layer.kind) {
+      case LayerKind::batch_norm: current = add_batch_norm(graph, layer, prefix, current); continue;
+      case LayerKind::embedding: current = add_embedding(graph, layer, spec.layer_input(l), prefix, current); continue;
+      case LayerKind::dense: break;
     }
     const bool last = l + 1 == spec.layers.size();
     const std::vector<OnnxActivationNode> activation = onnx_activation_nodes(layer);

@@ -288,6 +288,8 @@ void derive_hidden_delta(const Context& c, int l, LayerDerivation& out) {
       const std::string row = c.batch > 1 ? "[" + std::to_string(r) + "]" : "";
       Formula upstream, symbolic;  // the working and the name of dL/da_l[r][i]
       switch (next.kind) {
+        case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+          throw_runtime_error("trace: an embedding entry has no rendering yet");
         case LayerKind::dense: {
           std::vector<Formula> terms;
           for (int k = 0; k < next.out; ++k)
@@ -306,6 +308,8 @@ void derive_hidden_delta(const Context& c, int l, LayerDerivation& out) {
       Worked worked{delta_name(l, suffix), symbolic, {}, layer.delta[r * layer.out + i],
                     "u" + std::to_string(l) + "-" + std::to_string(i), c.phases.backward(l)};
       switch (layer.kind) {
+        case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+          throw_runtime_error("trace: an embedding entry has no rendering yet");
         case LayerKind::dense: {
           const double z = layer.z[r * layer.out + i], a = layer.a[r * layer.out + i];
           worked.symbolic += lit(" ", "\\,") + derivative_symbol(c, l, suffix);
@@ -534,6 +538,8 @@ std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& forma
     derived.layers.resize(last);
     for (int l = 1; l <= last; ++l) {
       switch (c.layer(l).kind) {
+        case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+          throw_runtime_error("trace: an embedding entry has no rendering yet");
         case LayerKind::dense: derive_forward(c, l, derived.layers[l - 1]); break;
         case LayerKind::batch_norm: derive_batch_norm_forward(c, l, derived.layers[l - 1]); break;
       }
@@ -543,6 +549,8 @@ std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& forma
     for (int l = last - 1; l >= 1; --l) derive_hidden_delta(c, l, derived.layers[l - 1]);
     for (int l = 1; l <= last; ++l) {
       switch (c.layer(l).kind) {
+        case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+          throw_runtime_error("trace: an embedding entry has no rendering yet");
         case LayerKind::dense:
           derive_gradients(c, l, derived.layers[l - 1]);
           derive_update(c, l, derived.layers[l - 1]);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "backprop/base/error.hpp"
 #include "backprop/io/model_io.hpp"
 #include "backprop/base/text.hpp"
 #include "trace_derivation.hpp"
@@ -146,6 +147,8 @@ void write_network_svg(std::ostream& out, const Trace& trace, const Layout& layo
   for (int l = 1; l <= last; ++l) {
     const TraceLayer& first = trace.steps[0].layers[l - 1];
     switch (first.kind) {
+      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+        throw_runtime_error("trace: an embedding entry has no rendering yet");
       case LayerKind::dense: break;
       case LayerKind::batch_norm:  // each feature from the one it normalizes: no weight to draw
         for (int j = 0; j < first.out; ++j)
@@ -334,6 +337,8 @@ std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& st
     for (int j = 0; j < layer.out; ++j) out << " u" << l << "_" << j << ";";
     out << " }\n";
     switch (layer.kind) {
+      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+        throw_runtime_error("trace: an embedding entry has no rendering yet");
       case LayerKind::dense: break;
       case LayerKind::batch_norm:  // a node per feature, its working; an edge from the feature it normalizes
         for (int j = 0; j < layer.out; ++j) {

@@ -44,6 +44,8 @@ void write_entries(std::ostream& out, const std::vector<Worked>& entries, const 
 // batch_norm above's dL/dx.
 std::string upstream_text(const TraceLayer& next, int n) {
   switch (next.kind) {
+    case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+      throw_runtime_error("trace: an embedding entry has no rendering yet");
     case LayerKind::dense: return "(W" + std::to_string(n) + " delta" + std::to_string(n) + ")";
     case LayerKind::batch_norm: return "grad x" + std::to_string(n);
   }
@@ -126,6 +128,8 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l), prev = std::to_string(l - 1);
     switch (layer.kind) {
+      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+        throw_runtime_error("trace: an embedding entry has no rendering yet");
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         write_text_batch_norm_forward(out, layer, l, batch, derived ? &derived->layers[l - 1] : nullptr, f);
@@ -157,6 +161,8 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
     out << "  Layer " << L << "\n";
     const std::string upstream = l < last ? upstream_text(step.layers[l], l + 1) : std::string();
     switch (layer.kind) {
+      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+        throw_runtime_error("trace: an embedding entry has no rendering yet");
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         write_text_batch_norm_backward(out, layer, l, upstream, batch, derived ? &derived->layers[l - 1] : nullptr, f);
@@ -183,6 +189,8 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l);
     switch (layer.kind) {
+      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+        throw_runtime_error("trace: an embedding entry has no rendering yet");
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         out << "  scale" << L << " = " << f.list(layer.weights.data(), layer.out).text << "\n";
@@ -242,6 +250,8 @@ std::string tex_loss_rule(LossKind loss, int batch, bool weighted) {
 std::string upstream_tex(const TraceLayer& next, int n) {
   const std::string N = std::to_string(n);
   switch (next.kind) {
+    case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+      throw_runtime_error("trace: an embedding entry has no rendering yet");
     case LayerKind::dense: return "(W_{" + N + "}\\,\\delta_{" + N + "})";
     case LayerKind::batch_norm: return "\\mathrm{grad}\\,x_{" + N + "}";
   }
@@ -318,6 +328,8 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l), prev = std::to_string(l - 1);
     switch (layer.kind) {
+      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+        throw_runtime_error("trace: an embedding entry has no rendering yet");
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         write_markdown_batch_norm_forward(out, layer, l, batch, derived ? &derived->layers[l - 1] : nullptr, f);
@@ -349,6 +361,8 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     out << "**Layer " << L << "**\n\n";
     const std::string upstream = l < last ? upstream_tex(step.layers[l], l + 1) : std::string();
     switch (layer.kind) {
+      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+        throw_runtime_error("trace: an embedding entry has no rendering yet");
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         write_markdown_batch_norm_backward(out, layer, l, upstream, batch, derived ? &derived->layers[l - 1] : nullptr,
@@ -383,6 +397,8 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     const std::string L = std::to_string(l);
     out << "**Layer " << L << "**\n\n";
     switch (layer.kind) {
+      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
+        throw_runtime_error("trace: an embedding entry has no rendering yet");
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         equation("\\mathrm{scale}_{" + L + "} = " + f.list(layer.weights.data(), layer.out).tex);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
+#include "backprop/nn/embedding.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
 
@@ -79,9 +80,9 @@ GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<do
     const std::size_t weight_count = layer.weight_count();
     for (std::size_t i = 0; i < weight_count; ++i)
       errors.max_error_weights = std::max(errors.max_error_weights, check(layer.weights_offset + i));
-    for (int i = 0; i < layer.out; ++i)
+    for (std::size_t i = 0; i < layer.bias_count(); ++i)
       errors.max_error_bias = std::max(errors.max_error_bias, check(layer.bias_offset + i));
-    result.parameters_checked += weight_count + layer.out;
+    result.parameters_checked += weight_count + layer.bias_count();
     result.layers.push_back(errors);
   }
   return result;
@@ -93,6 +94,11 @@ void random_batch(std::vector<double>& x, std::vector<double>& y, const NetworkS
   const int out = spec.output();
   x.resize(static_cast<std::size_t>(batch) * spec.input);
   for (double& v : x) v = random.uniform(-1.0, 1.0);
+  const std::vector<int> codes = embedding_code_columns(spec);  // an embedding's input: a category's code
+  for (std::size_t e = 0; e < codes.size(); ++e)
+    for (int r = 0; r < batch; ++r)
+      x[static_cast<std::size_t>(r) * spec.input + codes[e]] =
+          static_cast<double>(random.below(static_cast<std::uint64_t>(spec.layers[e].categories)));
   y.assign(static_cast<std::size_t>(batch) * out, 0.0);
   for (int r = 0; r < batch; ++r) {
     double* row = y.data() + static_cast<std::size_t>(r) * out;

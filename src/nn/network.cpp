@@ -42,11 +42,13 @@ Network<T>::Network(const NetworkSpec& spec) : spec_(spec) {
     layer.slope = layer_spec.slope;
     layer.momentum = layer_spec.momentum;
     layer.eps = layer_spec.eps;
+    layer.column = layer_spec.column;
+    layer.categories = layer_spec.categories;
     // Keep each W and b 64-byte aligned in the arena (16 floats); the padding is never read.
     layer.weights_offset = offset;
     offset += aligned(layer.weight_count());
     layer.bias_offset = offset;
-    offset += aligned(static_cast<std::size_t>(layer.out));
+    offset += aligned(layer.bias_count());
     layer.statistics_offset = statistics;
     if (layer.kind == LayerKind::batch_norm) statistics += 2 * static_cast<std::size_t>(layer.out);
     layers_.push_back(layer);
@@ -59,7 +61,8 @@ Network<T>::Network(const NetworkSpec& spec) : spec_(spec) {
 
 // The spec's parameters and statistics where it gives them; else a dense layer's weights drawn by the
 // initializer from the spec's seed (in double, so that a float and a double network of one spec start from the
-// same values) and zero biases, a batch_norm's scale 1, shift 0, running mean 0 and running variance 1.
+// same values) and zero biases, a batch_norm's scale 1, shift 0, running mean 0 and running variance 1, an
+// embedding's weights N(0, 1) (torch.nn.Embedding's).
 template <typename T>
 void Network<T>::initialize() {
   Random random(spec_.seed);
@@ -89,6 +92,16 @@ void Network<T>::initialize() {
         copy(layer_spec.bias, bias(l), 0.0);
         copy(layer_spec.running_mean, statistics().subspan(layer.statistics_offset, out), 0.0);
         copy(layer_spec.running_var, statistics().subspan(layer.statistics_offset + out, out), 1.0);
+        break;
+      }
+      case LayerKind::embedding: {
+        const std::vector<double>* weights = &layer_spec.weights;
+        if (weights->empty()) {
+          drawn.resize(layer.weight_count());
+          for (double& v : drawn) v = random.normal();
+          weights = &drawn;
+        }
+        copy(*weights, this->weights(l), 0.0);
         break;
       }
     }
@@ -122,6 +135,8 @@ void Network<T>::layer_forward(Workspace<T>& workspace, std::size_t l, const T* 
         batch_norm_forward_evaluation(workspace.a(l), input, weights, bias, mean, variance, layer, batch);
       return;
     }
+    case LayerKind::embedding:
+      return embedding_forward(workspace.a(l), input, weights, layer, batch, l);
     case LayerKind::dense:
       break;
   }
@@ -186,6 +201,9 @@ bool Network<T>::layer_backward(Workspace<T>& workspace, std::size_t l, const T*
       return batch_norm_backward(grad_weights, grad_bias, grad_input, workspace.delta(l),
                                  std::as_const(workspace).batch_norm_saved(l), weights, layer, batch,
                                  l > 0 ? &chain : nullptr, batch_norm_sync_);
+    case LayerKind::embedding:
+      return embedding_backward(grad_weights, grad_input, input, workspace.delta(l), layer, batch,
+                                l > 0 ? &chain : nullptr);
     case LayerKind::dense:
       break;
   }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "backprop/base/error.hpp"
+#include "backprop/nn/embedding.hpp"
 
 namespace backprop {
 
@@ -17,9 +18,10 @@ namespace {
 
 constexpr const char* kFloatRange = " within float32's range (magnitude at most 3.4028235e+38)";
 
-constexpr std::array<std::pair<LayerKind, std::string_view>, 2> kLayerKinds{{
+constexpr std::array<std::pair<LayerKind, std::string_view>, 3> kLayerKinds{{
     {LayerKind::dense, "dense"},
     {LayerKind::batch_norm, "batch_norm"},
+    {LayerKind::embedding, "embedding"},
 }};
 constexpr std::array<std::pair<LossKind, std::string_view>, 3> kLosses{{
     {LossKind::mse, "mse"},
@@ -84,6 +86,9 @@ std::vector<LayerArray> layer_arrays(const LayerSpec& layer, int in) {
               {&LayerSpec::bias, out, "shift", true},
               {&LayerSpec::running_mean, out, "running_mean", false},
               {&LayerSpec::running_var, out, "running_var", false}};
+    case LayerKind::embedding:
+      return {{&LayerSpec::weights, static_cast<std::size_t>(layer.categories) * (out - static_cast<std::size_t>(in) + 1),
+               "weights", true}};
   }
   return {};
 }
@@ -120,6 +125,7 @@ std::string activation_names() {
   return names;
 }
 std::string loss_names() { return names_of(kLosses); }
+std::string layer_kind_names() { return names_of(kLayerKinds); }
 
 bool optimizer_uses(OptimizerKind kind, std::string_view key) {
   if (key == "learning_rate" || key == "weight_decay" || key == "type") return true;
@@ -238,6 +244,8 @@ void validate_layer(const NetworkSpec& spec, std::size_t l) {
   switch (layer.kind) {
     case LayerKind::batch_norm:
       return validate_batch_norm(spec, l, where);
+    case LayerKind::embedding:
+      return validate_embedding(spec, l, where);
     case LayerKind::dense:
       break;
   }

@@ -42,6 +42,9 @@ std::size_t figures_per_step(const Network<double>& network, int batch) {
       case LayerKind::batch_norm:  // xhat, y, dL/dy, dL/dx; mean, variance, s, 4 running, 6 scale and shift
         per_step += 4 * rows * units + 13 * units;
         break;
+      case LayerKind::embedding:  // y, dL/dy; weights before, their gradient and after
+        per_step += 2 * rows * units + 3 * layer.weight_count();
+        break;
     }
   }
   return per_step;
@@ -104,6 +107,9 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
   if (batch < 2 && network.spec().has(LayerKind::batch_norm))
     throw OptionError("input", "expected at least 2 rows for a network with batch_norm (one row has no batch "
                                "variance; rows separated by ';'), got 1");
+  if (network.spec().has(LayerKind::embedding))
+    throw OptionError("network", "expected a network without an embedding entry (the trace does not show an "
+                                 "embedding's lookup yet)");
   if (options.target.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
                                   std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
@@ -156,6 +162,8 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
           break;
         case LayerKind::batch_norm:
           trace_batch_norm(t, network, workspace, l, options.input.data(), batch);
+          break;
+        case LayerKind::embedding:  // its output (a) and dL/dy (delta) only: no z
           break;
       }
       t.a.assign(workspace.a(l), workspace.a(l) + n);

@@ -9,6 +9,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
+#include "backprop/nn/embedding.hpp"
 
 namespace backprop {
 
@@ -275,6 +276,11 @@ TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::option
     spec.training.scale = trained_scaling->kind;  // the recipe the model records says what it was trained with
   } else {
     data.scaling = fit_scaling(spec.training.scale, train);
+    if (!data.scaling.empty())  // an embedding's codes are indices, not measures: left as they are
+      for (const int column : embedding_code_columns(spec)) {
+        data.scaling.offset[static_cast<std::size_t>(column)] = 0.0;
+        data.scaling.scale[static_cast<std::size_t>(column)] = 1.0;
+      }
   }
   data.train = std::move(train);
   const bool plain_outputs = spec.loss == LossKind::mse && spec.layers.back().activation == Activation::identity &&

@@ -31,8 +31,9 @@ static_assert(activation_names_in_enum_order(), "kActivationNames: one entry per
 enum class LossKind { mse, bce, softmax_ce };
 
 // The kinds of entry in a network's "layers" (nn/spec.hpp): a dense layer with its activation and dropout, or
-// batch normalization of the entry before it (nn/batch_norm.hpp).
-enum class LayerKind { dense, batch_norm };
+// batch normalization of the entry before it (nn/batch_norm.hpp), or an embedding of a categorical input column
+// (nn/embedding.hpp).
+enum class LayerKind { dense, batch_norm, embedding };
 
 // The update rules are torch.optim's (optimizer.hpp states each).
 enum class OptimizerKind { sgd, momentum, nesterov, adam, adamw, rmsprop };

@@ -3,7 +3,7 @@
 // Binary (default; written atomically: temporary file in the same folder, fsync, rename):
 //   offset 0   8 bytes  magic "BKPROP\r\n" (the \r\n catches text-mode mangling)
 //           8  u32 LE   format version (1; 2 when the header holds "inputs"; 3 with a batch_norm; 4 with a
-//                       "threshold"; 5 with a "table")
+//                       "threshold"; 5 with a "table"; 6 with an embedding)
 //          12  u32 LE   header length H in bytes
 //          16  H bytes  header: UTF-8 JSON, the network file of the model WITHOUT weights and bias,
 //                       plus "scaling" {"kind", "offset", "scale"}, "classes" [names], "targets" [names],
@@ -12,7 +12,7 @@
 //                       decision threshold (version 4), "table" {"missing_values", "columns"} for a model
 //                       of a table as it came (version 5)
 //      16 + H  N x f32 LE  the parameters, layer by layer W (IN x OUT row-major) then b (a batch_norm: scale,
-//                          shift, running mean, running variance)
+//                          shift, running mean, running variance; an embedding: its weights (categories x D))
 //      end - 8 u64 LE   FNV-1a 64 checksum of every byte before it
 // JSON (`backprop export --format json`): the same network file WITH "weights" and "bias" (floats printed
 // so that they read back bit-exact as float32), plus "scaling", "classes", "targets", "features" and
@@ -36,14 +36,16 @@ namespace backprop::io {
 // Version 2 added "inputs": "uint8" (a model trained on uint8 data, read as value / 255), version 3 the
 // batch_norm entry (its scale, shift, running mean and running variance among the parameters, in that order),
 // version 4 "threshold" (a two-class model's kept decision threshold), version 5 "table" (the recipe of a
-// table as it came, data/table.hpp). A model is written as the oldest version
+// table as it came, data/table.hpp), version 6 the embedding entry (nn/embedding.hpp: its weights (categories,
+// D) among the parameters, no bias). A model is written as the oldest version
 // that holds what it has, so that every other file is byte for byte what it was; all read.
-inline constexpr unsigned kModelFormatVersion = 5;  // the newest this program reads
+inline constexpr unsigned kModelFormatVersion = 6;  // the newest this program reads
 inline constexpr unsigned kFirstModelFormatVersion = 1;
 inline constexpr unsigned kByteInputsModelFormatVersion = 2;
 inline constexpr unsigned kBatchNormModelFormatVersion = 3;
 inline constexpr unsigned kThresholdModelFormatVersion = 4;
 inline constexpr unsigned kTableModelFormatVersion = 5;
+inline constexpr unsigned kEmbeddingModelFormatVersion = 6;
 
 // What a model file holds (its name is the file's; the high-level API's class is backprop::Model, model.hpp).
 struct ModelFile {

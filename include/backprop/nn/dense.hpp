@@ -13,7 +13,8 @@ namespace backprop {
 
 // One entry of a network and where its arrays sit: its parameters in the parameter arena (the gradient arena
 // has the same layout), a batch_norm's running statistics in the network's statistics. A dense layer's weights
-// are (IN, OUT) and its bias (OUT); a batch_norm's (IN = OUT) are its scale (OUT) and shift (OUT).
+// are (IN, OUT) and its bias (OUT); a batch_norm's (IN = OUT) are its scale (OUT) and shift (OUT); an
+// embedding's weights are (categories, D) and it has no bias.
 struct DenseLayer {
   int in = 0;
   int out = 0;
@@ -24,10 +25,19 @@ struct DenseLayer {
   double momentum = 0.1;           // batch_norm only (LayerSpec)
   double eps = 1e-5;               // batch_norm only
   std::size_t statistics_offset = 0;  // batch_norm: running mean (OUT) then running variance (OUT)
+  int column = 0;      // embedding only: the input position read as a code (LayerSpec)
+  int categories = 0;  // embedding only
   LayerKind kind = LayerKind::dense;
+  int dim() const { return out - in + 1; }  // embedding: the values per code
   std::size_t weight_count() const {
-    return kind == LayerKind::dense ? static_cast<std::size_t>(in) * out : static_cast<std::size_t>(out);
+    switch (kind) {
+      case LayerKind::dense: return static_cast<std::size_t>(in) * out;
+      case LayerKind::batch_norm: return static_cast<std::size_t>(out);
+      case LayerKind::embedding: return static_cast<std::size_t>(categories) * dim();
+    }
+    return 0;
   }
+  std::size_t bias_count() const { return kind == LayerKind::embedding ? 0 : static_cast<std::size_t>(out); }
 };
 
 // z (B, OUT) = input (B, IN) . weights (IN, OUT) + bias (OUT);  a (B, OUT) = f(z).

@@ -45,7 +45,7 @@ GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<do
 // >= 0 of which one at least is above 0.
 void check_row_weights(const std::vector<double>& weights, int rows);
 
-// Random inputs in U(-1, 1) and targets that fit the loss (mse: U(0, 1); bce: 0 or 1; softmax_ce:
+// Random inputs in U(-1, 1) (an embedding's codes uniform in [0, N)) and targets that fit the loss (mse: U(0, 1); bce: 0 or 1; softmax_ce:
 // one-hot rows), reproducible from the seed.
 void random_batch(std::vector<double>& x, std::vector<double>& y, const NetworkSpec& spec, int batch,
                   std::uint64_t seed);

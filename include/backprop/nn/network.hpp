@@ -16,6 +16,7 @@
 #include "backprop/base/aligned.hpp"
 #include "backprop/nn/batch_norm.hpp"
 #include "backprop/nn/dense.hpp"
+#include "backprop/nn/embedding.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
@@ -86,13 +87,13 @@ class Network {
   std::span<T> gradients() { return gradients_; }
   std::span<const T> gradients() const { return gradients_; }
   std::span<T> weights(std::size_t l) { return view(parameters_, layers_[l].weights_offset, weight_count(l)); }
-  std::span<T> bias(std::size_t l) { return view(parameters_, layers_[l].bias_offset, layers_[l].out); }
+  std::span<T> bias(std::size_t l) { return view(parameters_, layers_[l].bias_offset, layers_[l].bias_count()); }
   std::span<T> weight_gradients(std::size_t l) { return view(gradients_, layers_[l].weights_offset, weight_count(l)); }
-  std::span<T> bias_gradients(std::size_t l) { return view(gradients_, layers_[l].bias_offset, layers_[l].out); }
+  std::span<T> bias_gradients(std::size_t l) { return view(gradients_, layers_[l].bias_offset, layers_[l].bias_count()); }
   std::span<const T> weights(std::size_t l) const {
     return cview(parameters_, layers_[l].weights_offset, weight_count(l));
   }
-  std::span<const T> bias(std::size_t l) const { return cview(parameters_, layers_[l].bias_offset, layers_[l].out); }
+  std::span<const T> bias(std::size_t l) const { return cview(parameters_, layers_[l].bias_offset, layers_[l].bias_count()); }
   // The batch_norms' running statistics (not trained: no gradient, no optimizer), layer by layer the running
   // mean then the running variance. A training forward updates them, as torch's does.
   std::span<T> statistics() { return statistics_; }

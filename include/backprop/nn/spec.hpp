@@ -44,6 +44,10 @@ struct LayerSpec {
   double eps = 1e-5;      // batch_norm: added to the variance under the root
   std::vector<double> running_mean;  // batch_norm (OUT), or empty: zeros
   std::vector<double> running_var;   // batch_norm (OUT), or empty: ones
+  // embedding (nn/embedding.hpp): the input position read as a code ("input"), the number of codes; its D values
+  // per code ("dim") are units - IN + 1, its weights (categories, D), its bias empty.
+  int column = 0;
+  int categories = 0;
 };
 
 // The float arrays an entry holds, in file order, with their sizes and JSON keys: weights (IN x OUT) and bias
@@ -150,6 +154,7 @@ std::optional<OptimizerKind> parse_optimizer(std::string_view name);
 std::string optimizer_names();
 std::string activation_names();
 std::string loss_names();
+std::string layer_kind_names();
 // Whether the optimizer's rule reads the setting `key` of "optimizer" (torch.optim's: momentum for
 // momentum, nesterov and rmsprop; beta1, beta2 for adam and adamw; epsilon for those and rmsprop; alpha and
 // centered for rmsprop; learning_rate and weight_decay for all). A setting the rule does not read is refused

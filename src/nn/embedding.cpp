@@ -1,0 +1,116 @@
+// The embedding entry: forward and backward side by side; the math is in nn/embedding.hpp.
+// A row's copy and a row's scatter-add are D values each: nothing is allocated, so a training step stays
+// allocation-free, and the rows are added in order, so the gradient has the same bits for any thread count.
+#include "backprop/nn/embedding.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "backprop/base/error.hpp"
+#include "backprop/base/text.hpp"
+
+namespace backprop {
+
+namespace {
+
+// The code of row r, checked: a whole number in [0, N).
+template <typename T>
+std::size_t code_of(const T* x, const DenseLayer& layer, int r, std::size_t entry) {
+  const T v = x[static_cast<std::size_t>(r) * layer.in + layer.column];
+  if (!(v >= T(0) && v < static_cast<T>(layer.categories) && std::floor(v) == v))
+    throw_bad_input("layers[" + std::to_string(entry) + "] (embedding of input " + std::to_string(layer.column) +
+                    "): expected a category's code, a whole number in [0, " + std::to_string(layer.categories) +
+                    "), in row " + std::to_string(r + 1) + " of the batch, got " +
+                    format_general(static_cast<double>(v), 9));
+  return static_cast<std::size_t>(v);
+}
+
+}  // namespace
+
+template <typename T>
+void embedding_forward(T* y, const T* x, const T* weights, const DenseLayer& layer, int batch, std::size_t entry) {
+  const auto in = static_cast<std::size_t>(layer.in), out = static_cast<std::size_t>(layer.out);
+  const auto k = static_cast<std::size_t>(layer.column), dim = static_cast<std::size_t>(layer.dim());
+  for (int r = 0; r < batch; ++r) {
+    const T* row = x + static_cast<std::size_t>(r) * in;
+    T* to = y + static_cast<std::size_t>(r) * out;
+    const T* vector = weights + code_of(x, layer, r, entry) * dim;
+    std::copy(row, row + k, to);
+    std::copy(vector, vector + dim, to + k);
+    std::copy(row + k + 1, row + in, to + k + dim);
+  }
+}
+
+template <typename T>
+bool embedding_backward(T* grad_weights, T* grad_input, const T* x, const T* dy, const DenseLayer& layer, int batch,
+                        const InputChain<T>* chain) {
+  const auto in = static_cast<std::size_t>(layer.in), out = static_cast<std::size_t>(layer.out);
+  const auto k = static_cast<std::size_t>(layer.column), dim = static_cast<std::size_t>(layer.dim());
+  std::fill(grad_weights, grad_weights + static_cast<std::size_t>(layer.categories) * dim, T(0));
+  for (int r = 0; r < batch; ++r) {
+    const T* from = dy + static_cast<std::size_t>(r) * out;
+    T* row = grad_weights + code_of(x, layer, r, 0) * dim;  // checked by the forward already
+    for (std::size_t d = 0; d < dim; ++d) row[d] += from[k + d];
+    if (grad_input == nullptr) continue;
+    T* to = grad_input + static_cast<std::size_t>(r) * in;
+    std::copy(from, from + k, to);
+    to[k] = T(0);
+    std::copy(from + k + dim, from + out, to + k + 1);
+  }
+  if (grad_input != nullptr && chain != nullptr) apply_input_chain(grad_input, *chain, batch, layer.in);
+  return std::all_of(grad_weights, grad_weights + static_cast<std::size_t>(layer.categories) * dim,
+                     [](T v) { return std::isfinite(v); });
+}
+
+std::vector<int> embedding_code_columns(const NetworkSpec& spec) {
+  std::vector<int> columns;
+  for (std::size_t l = 0; l < spec.layers.size() && spec.layers[l].kind == LayerKind::embedding; ++l) {
+    int column = spec.layers[l].column;
+    for (std::size_t j = l; j-- > 0;) {  // back through the entries before: each put D values at its column
+      const LayerSpec& before = spec.layers[j];
+      const int dim = before.units - spec.layer_input(j) + 1;
+      if (column >= before.column + dim) column -= dim - 1;
+      else if (column >= before.column) return columns;  // one of its values: refused by validate_embedding
+    }
+    columns.push_back(column);
+  }
+  return columns;
+}
+
+void validate_embedding(const NetworkSpec& spec, std::size_t l, const std::string& where) {
+  const LayerSpec& layer = spec.layers[l];
+  const int in = spec.layer_input(l);
+  if (l > 0 && spec.layers[l - 1].kind != LayerKind::embedding)
+    throw_bad_input(where + ": expected embedding entries first in \"layers\" (they read the network's input), "
+                            "not after a " + std::string(to_string(spec.layers[l - 1].kind)) + " entry");
+  if (l + 1 == spec.layers.size())
+    throw_bad_input(where + ": an embedding cannot be the last entry (the output layer is dense)");
+  if (!(layer.column >= 0 && layer.column < in))
+    throw_bad_input(where + ".input: expected a position in [0, " + std::to_string(in) + ") of its input, got " +
+                    std::to_string(layer.column));
+  if (layer.categories < 1)
+    throw_bad_input(where + ".categories: expected a number of categories >= 1, got " +
+                    std::to_string(layer.categories));
+  const int dim = layer.units - in + 1;
+  if (dim < 1) throw_bad_input(where + ".dim: expected a number of values per category >= 1, got " + std::to_string(dim));
+  if (layer.activation != Activation::identity || layer.dropout != 0.0 || layer.initializer)
+    throw_bad_input(where + ": an embedding takes no activation, dropout or initializer");
+  if (embedding_code_columns(spec).size() <= l)
+    throw_bad_input(where + ".input: expected a column of the network's input, not one of the values an embedding "
+                            "before it put at position " + std::to_string(layer.column));
+  const std::size_t size = static_cast<std::size_t>(layer.categories) * static_cast<std::size_t>(dim);
+  if (!layer.weights.empty() && layer.weights.size() != size)
+    throw_bad_input(where + ".weights: expected " + std::to_string(layer.categories) + " rows of " +
+                    std::to_string(dim) + " numbers (categories x dim)");
+  for (double v : layer.weights)
+    if (!fits_float(v)) throw_bad_input(where + ".weights: expected finite numbers within float32's range");
+}
+
+template void embedding_forward<float>(float*, const float*, const float*, const DenseLayer&, int, std::size_t);
+template void embedding_forward<double>(double*, const double*, const double*, const DenseLayer&, int, std::size_t);
+template bool embedding_backward<float>(float*, float*, const float*, const float*, const DenseLayer&, int,
+                                        const InputChain<float>*);
+template bool embedding_backward<double>(double*, double*, const double*, const double*, const DenseLayer&, int,
+                                         const InputChain<double>*);
+
+}  // namespace backprop

@@ -1,0 +1,305 @@
+// The embedding entry (nn/embedding.hpp) against torch.nn.Embedding in float64:
+// tests/data/embedding_reference.json, written by tests/reference/embedding_reference.py, holds two networks
+// (two embeddings, of a middle column then of the first, with softmax_ce and Adam with weight decay; one of the
+// last column with one value per code, bce and SGD with momentum), a batch each with repeated and absent codes,
+// every entry's output and every gradient of a first training step, the parameters after each of 4 steps, and
+// the outputs after them on the batch and on other rows.
+// Tolerance 1e-12 relative to max(1, |value|): the same expressions in double differ from torch by rounding
+// only; a gradient not added over the rows that share a code, or put in the wrong row, is off by O(1).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backprop/base/error.hpp"
+#include "backprop/io/model_file.hpp"
+#include "backprop/io/network_file.hpp"
+#include "backprop/nn/embedding.hpp"
+#include "backprop/nn/gradient_check.hpp"
+#include "backprop/nn/network.hpp"
+#include "backprop/nn/optimizer.hpp"
+
+namespace backprop {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr double kTorchTolerance = 1e-12;
+
+const Json& reference() {
+  static const Json document = [] {
+    std::ifstream file(std::string(BACKPROP_SOURCE_DIR) + "/tests/data/embedding_reference.json");
+    EXPECT_TRUE(file) << "cannot open tests/data/embedding_reference.json";
+    return file ? Json::parse(file) : Json::object();
+  }();
+  return document;
+}
+
+std::vector<double> rows_of(const Json& rows) {
+  std::vector<double> values;
+  for (const Json& row : rows)
+    for (double v : row) values.push_back(v);
+  return values;
+}
+
+void expect_close(const std::vector<double>& actual, const std::vector<double>& expected, double tolerance,
+                  const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (std::size_t i = 0; i < actual.size(); ++i)
+    EXPECT_LE(std::abs(actual[i] - expected[i]), tolerance * std::max(1.0, std::abs(expected[i])))
+        << what << "[" << i << "]: got " << actual[i] << ", expected " << expected[i];
+}
+
+// The arena without its padding: per entry its weights then its bias (an embedding has none).
+template <typename T>
+std::vector<double> unpadded(const Network<T>& network, bool gradients) {
+  std::vector<double> out;
+  for (std::size_t l = 0; l < network.layer_count(); ++l) {
+    const DenseLayer& layer = network.layer(l);
+    const auto arena = gradients ? network.gradients() : network.parameters();
+    for (std::size_t i = 0; i < layer.weight_count(); ++i) out.push_back(arena[layer.weights_offset + i]);
+    for (std::size_t i = 0; i < layer.bias_count(); ++i) out.push_back(arena[layer.bias_offset + i]);
+  }
+  return out;
+}
+
+NetworkSpec spec_of(const Json& c) { return io::parse_network(c["network"].dump(), c["name"].get<std::string>()); }
+
+TEST(EmbeddingReference, FirstTrainingStepMatchesTorchInDouble) {
+  ASSERT_EQ(reference().value("format", ""), "backprop embedding reference");
+  ASSERT_EQ(reference()["cases"].size(), 2u);
+  for (const Json& c : reference()["cases"]) {
+    const std::string name = c["name"];
+    Network<double> network(spec_of(c));
+    const std::vector<double> x = rows_of(c["x"]), y = rows_of(c["y"]);
+    const int batch = static_cast<int>(c["x"].size());
+    Workspace<double> workspace(network, batch);
+    network.forward(workspace, x.data(), batch, nullptr, true);
+    const Json& first = c["first_step"];
+    for (std::size_t l = 0; l < network.layer_count(); ++l) {
+      const double* a = workspace.a(l);
+      expect_close({a, a + static_cast<std::size_t>(batch) * network.layer(l).out}, rows_of(first["outputs"][l]),
+                   kTorchTolerance, name + " entry " + std::to_string(l) + " output");
+    }
+    EXPECT_NEAR(network.loss_value(workspace, y.data(), batch), first["loss"].get<double>(), kTorchTolerance);
+    EXPECT_TRUE(network.backward(workspace, x.data(), y.data(), batch));
+    expect_close(unpadded(network, true), first["gradients"].get<std::vector<double>>(), kTorchTolerance,
+                 name + " gradients");
+    EXPECT_EQ(embedding_code_columns(network.spec()), c["code_columns"].get<std::vector<int>>()) << name;
+  }
+}
+
+// Steps as the trainer takes them; returns the network after them.
+template <typename T>
+Network<T> trained(const Json& c, const std::function<void(const Network<T>&, std::size_t)>& after_step) {
+  const NetworkSpec spec = spec_of(c);
+  Network<T> network(spec);
+  Optimizer<T> optimizer(spec.optimizer, network.parameters().size());
+  std::vector<T> x, y;
+  for (double v : rows_of(c["x"])) x.push_back(static_cast<T>(v));
+  for (double v : rows_of(c["y"])) y.push_back(static_cast<T>(v));
+  const int batch = static_cast<int>(c["x"].size());
+  Workspace<T> workspace(network, batch);
+  for (std::size_t step = 0; step < c["steps"].size(); ++step) {
+    network.forward(workspace, x.data(), batch, nullptr, true);
+    network.backward(workspace, x.data(), y.data(), batch);
+    optimizer.step(network.parameters(), network.gradients(), spec.optimizer.learning_rate);
+    after_step(network, step);
+  }
+  return network;
+}
+
+template <typename T>
+std::vector<double> evaluated(const Network<T>& network, const Json& rows) {
+  std::vector<T> x;
+  for (double v : rows_of(rows)) x.push_back(static_cast<T>(v));
+  const int batch = static_cast<int>(rows.size());
+  Workspace<T> workspace(network, batch);
+  network.forward(workspace, x.data(), batch);
+  const T* out = network.output(workspace);
+  return {out, out + static_cast<std::size_t>(batch) * network.output_size()};
+}
+
+TEST(EmbeddingReference, ParametersAfterStepsAndOutputsMatchTorchInDouble) {
+  for (const Json& c : reference()["cases"]) {
+    const std::string name = c["name"];
+    const Network<double> network = trained<double>(c, [&](const Network<double>& n, std::size_t step) {
+      expect_close(unpadded(n, false), c["steps"][step]["parameters"].get<std::vector<double>>(), kTorchTolerance,
+                   name + " parameters after step " + std::to_string(step + 1));
+    });
+    expect_close(evaluated(network, c["x"]), rows_of(c["evaluation"][0]), kTorchTolerance, name + " outputs");
+    expect_close(evaluated(network, c["other"]), rows_of(c["evaluation"][1]), kTorchTolerance, name + " other rows");
+  }
+}
+
+// Training runs in float: the same steps within float rounding of torch's double figures.
+TEST(EmbeddingReference, FloatNetworkFollowsTheDoubleOne) {
+  for (const Json& c : reference()["cases"]) {
+    const Network<float> network = trained<float>(c, [](const Network<float>&, std::size_t) {});
+    expect_close(unpadded(network, false), c["steps"].back()["parameters"].get<std::vector<double>>(), 1e-4,
+                 c["name"].get<std::string>() + " float parameters");
+  }
+}
+
+TEST(Embedding, GradientCheckPassesForEveryParameter) {
+  for (const Json& c : reference()["cases"]) {
+    const NetworkSpec spec = spec_of(c);
+    std::vector<double> x, y;
+    random_batch(x, y, spec, 9, 5);
+    for (std::size_t e = 0; e < embedding_code_columns(spec).size(); ++e)
+      for (int r = 0; r < 9; ++r) {
+        const double code = x[static_cast<std::size_t>(r) * spec.input + embedding_code_columns(spec)[e]];
+        EXPECT_EQ(code, std::floor(code));
+        EXPECT_LT(code, spec.layers[e].categories);
+      }
+    const GradientCheckResult result = gradient_check(spec, x, y);
+    EXPECT_LT(result.max_error(), kDefaultGradientTolerance) << c["name"];
+    std::size_t parameters = 0;
+    for (std::size_t l = 0; l < spec.layers.size(); ++l)
+      for (const LayerArray& array : spec.arrays(l)) parameters += array.size;
+    EXPECT_EQ(result.parameters_checked, parameters);
+  }
+}
+
+std::string forward_error(const Json& c, double code) {
+  Network<double> network(spec_of(c));
+  std::vector<double> x = rows_of(c["x"]);
+  x[static_cast<std::size_t>(c["code_columns"][0].get<int>())] = code;  // the first row's first code
+  Workspace<double> workspace(network, static_cast<int>(c["x"].size()));
+  try {
+    network.forward(workspace, x.data(), static_cast<int>(c["x"].size()));
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::bad_input);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Embedding, ACodeOutsideItsCategoriesIsRefusedNamingTheEntryRowAndValue) {
+  const Json& c = reference()["cases"][0];  // layers[0]: 5 categories of input 2
+  for (const double bad : {5.0, -1.0, 1.5, std::nan(""), 1e30}) {
+    const std::string message = forward_error(c, bad);
+    EXPECT_NE(message.find("layers[0] (embedding of input 2): expected a category's code, a whole number in [0, 5), "
+                           "in row 1 of the batch, got "),
+              std::string::npos)
+        << bad << ": " << message;
+  }
+  EXPECT_EQ(forward_error(c, 4.0), "");
+  EXPECT_EQ(forward_error(c, 0.0), "");
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    Network<double> network(io::parse_network(text, "n.json"));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Embedding, NetworkFileMistakesAreNamed) {
+  const std::string tail = R"(, {"units": 2, "activation": "softmax"}]})";
+  const auto with = [&](const std::string& entries) { return error_of(R"({"input": 3, "layers": [)" + entries + tail); };
+  EXPECT_EQ(with(R"({"type": "embedding", "input": 1, "categories": 4, "dim": 2})"), "");
+  EXPECT_NE(with(R"({"type": "embedding", "input": 3, "categories": 4, "dim": 2})").find("layers[0].input: expected a "
+                                                                                         "position in [0, 3)"),
+            std::string::npos);
+  EXPECT_NE(with(R"({"type": "embedding", "input": 0, "categories": 0, "dim": 2})").find("layers[0].categories"),
+            std::string::npos);
+  EXPECT_NE(with(R"({"type": "embedding", "input": 0, "categories": 3, "dim": 0})").find("layers[0].dim"),
+            std::string::npos);
+  EXPECT_NE(with(R"({"type": "embedding", "input": 0, "categories": 3})").find("layers[0].dim: missing"),
+            std::string::npos);
+  EXPECT_NE(with(R"({"type": "embedding", "input": 0, "categories": 3, "dim": 2, "units": 4})").find("unknown key"),
+            std::string::npos);
+  EXPECT_NE(with(R"({"type": "embedding", "input": 0, "categories": 2, "dim": 2, "weights": [[1, 2]]})")
+                .find("layers[0].weights"),
+            std::string::npos);
+  // The second entry reads position 1: the first put its 2 values at positions 0 and 1.
+  EXPECT_NE(with(R"({"type": "embedding", "input": 0, "categories": 3, "dim": 2}, )"
+                 R"({"type": "embedding", "input": 1, "categories": 3, "dim": 2})")
+                .find("layers[1].input: expected a column of the network's input, not one of the values"),
+            std::string::npos);
+  EXPECT_NE(with(R"({"units": 4, "activation": "relu"}, {"type": "embedding", "input": 0, "categories": 3, "dim": 2})")
+                .find("layers[1]: expected embedding entries first"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"input": 3, "layers": [{"type": "embedding", "input": 0, "categories": 3, "dim": 2}]})")
+                .find("an embedding cannot be the last entry"),
+            std::string::npos);
+}
+
+TEST(Embedding, NetworkFileRoundTripAndUnitsOfEachEntry) {
+  const NetworkSpec spec = spec_of(reference()["cases"][0]);
+  EXPECT_EQ(spec.layers[0].units, 4 - 1 + 3);
+  EXPECT_EQ(spec.layers[1].units, 6 - 1 + 2);
+  const NetworkSpec back = io::parse_network(io::network_to_json(spec), "again.json");
+  ASSERT_EQ(back.layers.size(), spec.layers.size());
+  for (std::size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(back.layers[l].kind, LayerKind::embedding);
+    EXPECT_EQ(back.layers[l].units, spec.layers[l].units);
+    EXPECT_EQ(back.layers[l].column, spec.layers[l].column);
+    EXPECT_EQ(back.layers[l].categories, spec.layers[l].categories);
+    EXPECT_EQ(back.layers[l].weights, spec.layers[l].weights);
+    EXPECT_TRUE(back.layers[l].bias.empty());
+  }
+}
+
+// Without weights, an embedding's start is drawn N(0, 1) from the seed, as torch.nn.Embedding's: over 4000
+// draws the mean is within 0.1 of 0 and the variance within 0.1 of 1 (5 and 9 standard errors).
+TEST(Embedding, WeightsStartNormalFromTheSeed) {
+  const NetworkSpec spec = io::parse_network(
+      R"({"input": 2, "layers": [{"type": "embedding", "input": 0, "categories": 1000, "dim": 4},)"
+      R"( {"units": 1, "activation": "sigmoid"}], "loss": "bce", "seed": 3})",
+      "n.json");
+  const Network<double> a(spec), b(spec);
+  const auto w = a.weights(0);
+  ASSERT_EQ(w.size(), 4000u);
+  double sum = 0, squares = 0;
+  for (double v : w) sum += v, squares += v * v;
+  EXPECT_NEAR(sum / 4000, 0.0, 0.1);
+  EXPECT_NEAR(squares / 4000 - (sum / 4000) * (sum / 4000), 1.0, 0.1);
+  EXPECT_TRUE(std::equal(w.begin(), w.end(), b.weights(0).begin()));
+}
+
+class EmbeddingFiles : public ::testing::Test {
+ protected:
+  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
+                               ("backprop_embedding_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  void SetUp() override { std::filesystem::create_directories(dir_); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+};
+
+TEST_F(EmbeddingFiles, ModelFilesKeepTheWeightsBitForBitAndSayVersion6) {
+  const Json& c = reference()["cases"][0];
+  const Network<float> network = trained<float>(c, [](const Network<float>&, std::size_t) {});
+  io::ModelFile model;
+  model.network = network.spec_with_parameters();
+  for (const std::string name : {"m.bkp", "m.json"}) {
+    const auto path = dir_ / name;
+    if (name == "m.bkp")
+      io::save_model(path, model);
+    else
+      io::export_model_json(path, model);
+    const io::ModelFile loaded = io::load_model(path);
+    const Network<float> back(loaded.network);
+    EXPECT_EQ(unpadded(back, false), unpadded(network, false)) << name;
+    EXPECT_EQ(loaded.network.layers[0].column, 2) << name;
+    EXPECT_EQ(loaded.network.layers[1].categories, 3) << name;
+  }
+  EXPECT_EQ(static_cast<unsigned char>(io::model_bytes(model)[8]), io::kEmbeddingModelFormatVersion);
+  // A model without an embedding keeps the version it had.
+  io::ModelFile plain;
+  plain.network = Network<float>(spec_of(reference()["cases"][1])).spec_with_parameters();
+  plain.network.layers.erase(plain.network.layers.begin());
+  plain.network.input = 3;
+  EXPECT_EQ(static_cast<unsigned char>(io::model_bytes(plain)[8]), io::kFirstModelFormatVersion);
+}
+
+}  // namespace
+}  // namespace backprop

@@ -9,11 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
@@ -299,6 +302,33 @@ TEST_F(EmbeddingFiles, ModelFilesKeepTheWeightsBitForBitAndSayVersion6) {
   plain.network.layers.erase(plain.network.layers.begin());
   plain.network.input = 3;
   EXPECT_EQ(static_cast<unsigned char>(io::model_bytes(plain)[8]), io::kFirstModelFormatVersion);
+}
+
+// The command trains and predicts with an embedding; what does not take one yet says so, exit 2.
+TEST_F(EmbeddingFiles, TheCommandTrainsAndPredictsAndRefusesWhereNotSupportedYet) {
+  {
+    std::ofstream csv(dir_ / "t.csv");
+    csv << "x1,code,label\n";
+    for (int r = 0; r < 40; ++r) csv << (r % 7) * 0.25 << "," << r % 5 << "," << (r % 5 >= 2) << "\n";
+    std::ofstream net(dir_ / "n.json");
+    net << R"({"input": 2, "layers": [{"type": "embedding", "input": 1, "categories": 5, "dim": 3},)"
+           R"( {"units": 4, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}], "loss": "bce",)"
+           R"( "training": {"epochs": 5, "batch_size": 8, "scale": "standard"}})";
+  }
+  const std::string d = dir_.string() + "/";
+  const auto status = [&](const std::string& arguments, const std::string& environment = "") {
+    const int raw = std::system(
+        ("cd " + d + " && " + environment + " \"" + BACKPROP_COMMAND + "\" " + arguments + " > out.txt 2>&1").c_str());
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  };
+  EXPECT_EQ(status("train n.json --data t.csv --target label --out m.model"), 0);
+  EXPECT_EQ(status("predict m.model --data t.csv --out p.csv"), 0);
+  EXPECT_EQ(io::load_model(dir_ / "m.model").scaling.scale[1], 1.0);  // the codes left as they are
+  EXPECT_EQ(status("train n.json --data t.csv --target label --out d.model", "BACKPROP_DEVICE=emulated"), 2);
+  EXPECT_EQ(status("trace n.json --input '0.5,3' --target 1"), 2);
+  EXPECT_EQ(status("export m.model --format c --out m.h"), 2);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "d.model"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "m.h"));
 }
 
 }  // namespace

@@ -965,7 +965,8 @@ PYBIND11_MODULE(_backprop, m) {
            "The loss is the plain one: without the recipe's label smoothing.")
       .def("save", &PythonNetwork::save, "path"_a, py::kw_only(), "format"_a = "binary",
            "Write a model file (atomically): binary, or format='json' (readable, reads back bit-exact).")
-      .def("weights", &PythonNetwork::weights, "layer"_a, "A copy of layer's weights, (IN, OUT) float32 (a batch_norm's scale, (OUT,)).")
+      .def("weights", &PythonNetwork::weights, "layer"_a, "A copy of layer's weights, (IN, OUT) float32 (a batch_norm's scale, (OUT,); an embedding's, "
+           "(categories, dim)).")
       .def("bias", &PythonNetwork::bias, "layer"_a, "A copy of layer's bias, (OUT,) float32 (a batch_norm's shift).")
       .def_property_readonly("layers", &PythonNetwork::layers, "One dict per layer: units, activation, dropout.")
       .def_property_readonly(

@@ -27,6 +27,7 @@
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "backprop/nn/trace.hpp"
+#include "helpers.hpp"
 
 namespace backprop {
 namespace {
@@ -358,10 +359,10 @@ TEST(BatchNormTrace, EveryFigureOfEachStepMatchesTorchInDouble) {
 
 class BatchNormFiles : public ::testing::Test {
  protected:
-  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
-                               ("backprop_batch_norm_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
-  void SetUp() override { std::filesystem::create_directories(dir_); }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // Named by the test and the process: the random seed it was named by before is the same in processes
+  // started in the same millisecond (as ctest -j starts them), and one's TearDown removed the other's files.
+  testing::TempDir temp_;
+  const std::filesystem::path dir_ = temp_.path();
 };
 
 TEST_F(BatchNormFiles, ModelFilesKeepTheRunningStatisticsBitForBitAndSayVersion3) {

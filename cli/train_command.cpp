@@ -167,7 +167,13 @@ void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
                   "Network file (JSON) or a model to train further; without one, a CSV table as it comes trains the "
                   "default network (text columns, blank cells: docs/tables.md)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--hidden", a.hidden, "Without a network file: the hidden layers' units, e.g. 128,64 (default 64,32)");
+  std::string hidden_default;
+  for (const int units : kDefaultTableHidden) {
+    if (!hidden_default.empty()) hidden_default += ',';
+    hidden_default += std::to_string(units);
+  }
+  cmd->add_option("--hidden", a.hidden,
+                  "Without a network file: the hidden layers' units, e.g. 128,64 (default " + hidden_default + ")");
   cmd->add_option("--task", a.task, "Without a network file: classification or regression (default: from the target)")
       ->check(CLI::IsMember({"classification", "regression"}));
   cmd->add_option("--categorical", a.categorical,

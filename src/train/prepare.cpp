@@ -330,6 +330,7 @@ NetworkSpec default_table_network(const Dataset& data, const std::vector<int>& h
     LayerSpec layer;
     layer.units = units;
     layer.activation = Activation::relu;
+    layer.dropout = kDefaultTableDropout;
     spec.layers.push_back(layer);
   }
   LayerSpec output;

@@ -66,6 +66,7 @@ void check_table_classes(const Dataset& table);
 // were chosen): `hidden` ReLU layers (empty: kDefaultTableHidden), softmax_ce over the classes or mse over
 // the targets, AdamW, standard scaling, a validation split with early stopping.
 inline const std::vector<int> kDefaultTableHidden{64, 32};
+constexpr double kDefaultTableDropout = 0.1;  // of each hidden layer
 NetworkSpec default_table_network(const Dataset& data, const std::vector<int>& hidden);
 
 // The lines to show about a table's rows (none for other data): rows left out for a missing target, values

@@ -203,29 +203,44 @@ bool is_frame(const py::handle& x) {
   return py::hasattr(x, "columns") && py::hasattr(x, "iloc") && py::hasattr(x, "dtypes");
 }
 
-// One pandas column (a Series) as a table's cells: numbers as their shortest text (whole numbers of an integer
-// column exactly), True and False as those words, anything else as str() of it; None, NaN, NaT and pd.NA
-// missing. A column of `category` dtype reads its values.
+// A numeric pandas column (numpy's integers and floats, pandas' nullable ones with pd.NA) as numbers, NaN
+// where missing (TableCells::numbers); false where it is not one, or an integer column holds a value beyond
+// 2^53 (read by its text, exactly).
+bool numeric_cells(const py::object& series, char kind, TableCells& cells) {
+  if (kind != 'f' && kind != 'i' && kind != 'u') return false;
+  const py::object numpy = py::module_::import("numpy");
+  // An integer column without missing cells (pd.NA in a nullable one): each value written as an integer.
+  cells.whole = kind != 'f' && !py::bool_(series.attr("hasnans")).cast<bool>();
+  if (cells.whole) {
+    constexpr std::int64_t kExact = std::int64_t{1} << 53;
+    const IndexArray values = IndexArray::ensure(series.attr("to_numpy")("dtype"_a = "int64"));
+    const auto* v = values.data();
+    if (std::any_of(v, v + values.size(), [](std::int64_t x) { return x > kExact || x < -kExact; })) return false;
+  }
+  const DoubleArray values = DoubleArray::ensure(
+      series.attr("to_numpy")("dtype"_a = "float64", "na_value"_a = numpy.attr("nan")));
+  cells.numbers.assign(values.data(), values.data() + values.size());
+  return true;
+}
+
+// One pandas column (a Series) as a table's cells: numbers as numbers (numeric_cells), True and False as those
+// words, anything else as str() of it; None, NaN, NaT and pd.NA missing. A column of `category` dtype reads its
+// values.
 TableCells series_cells(const std::string& name, const py::object& series) {
   TableCells cells;
   cells.name = name;
   const py::object numpy = py::module_::import("numpy");
   const std::string dtype_name = py::str(series.attr("dtype"));
+  const char kind = dtype_name == "category" ? 'O' : dtype_kind(series.attr("dtype"));
+  if (numeric_cells(series, kind, cells)) return cells;
   const py::array missing = series.attr("isna")().attr("to_numpy")("dtype"_a = "bool");
   const auto rows = static_cast<std::size_t>(missing.size());
   const bool* is_missing = static_cast<const bool*>(missing.data());
   cells.missing.assign(is_missing, is_missing + rows);
   cells.text.resize(rows);
-  const char kind = dtype_name == "category" ? 'O' : dtype_kind(series.attr("dtype"));
-  const bool any_missing = std::find(cells.missing.begin(), cells.missing.end(), 1) != cells.missing.end();
-  if ((kind == 'i' || kind == 'u') && !any_missing) {
+  if (kind == 'i' || kind == 'u') {  // beyond 2^53
     const IndexArray values = IndexArray::ensure(series.attr("to_numpy")("dtype"_a = "int64"));
     for (std::size_t r = 0; r < rows; ++r) cells.text[r] = std::to_string(values.data()[r]);
-  } else if (kind == 'f' || kind == 'i' || kind == 'u') {  // pandas' nullable integers with pd.NA too
-    const DoubleArray values = DoubleArray::ensure(
-        series.attr("to_numpy")("dtype"_a = "float64", "na_value"_a = numpy.attr("nan")));
-    for (std::size_t r = 0; r < rows; ++r)
-      if (!cells.missing[r]) cells.text[r] = number_text(values.data()[r]);
   } else {
     const py::list values = series.attr("astype")("object").attr("tolist")();
     for (std::size_t r = 0; r < rows; ++r) {

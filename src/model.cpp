@@ -252,8 +252,9 @@ Dataset Model::read_table(const NetworkSpec& spec, const std::vector<TableCells>
   options.missing_values = inference.missing_values;
   std::vector<TableCells> all = columns;
   if (!sample_weight.empty()) {  // a column of the table, so that the rows left out take their weights along
-    TableCells weights{"(sample_weight)", {}, std::vector<unsigned char>(sample_weight.size(), 0)};
-    for (const float w : sample_weight) weights.text.push_back(format_general(w, 9));
+    TableCells weights;
+    weights.name = "(sample_weight)";
+    weights.numbers.assign(sample_weight.begin(), sample_weight.end());
     all.push_back(std::move(weights));
     options.sample_weight = all.back().name;
   }

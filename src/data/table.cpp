@@ -119,6 +119,13 @@ constexpr std::int32_t kBeyond = -2;   // of a value past the column's kMaxDisti
 constexpr std::int32_t kNumber = -3;   // of a number not interned (intern_numbers false)
 
 // One column as read: each cell's number (NaN where missing or not a number) and the id of its text.
+// A number cell's text as a CSV would hold it (TableCells): an integer column's values as integers.
+std::string number_cell_text(double value, bool whole) {
+  constexpr double kExact = 9007199254740992.0;  // 2^53: every integer up to it is exact in a double
+  if (whole && std::fabs(value) <= kExact) return std::to_string(static_cast<long long>(value));
+  return format_double(value);
+}
+
 struct RawColumn {
   std::size_t header_column = 0;  // 0-based, for messages
   std::vector<float> number;
@@ -151,6 +158,18 @@ struct RawColumn {
   void materialize_codes() {
     code.reserve(number.capacity());
     for (std::size_t r = code.size(); r + 1 < number.size(); ++r) code.push_back(code_at(r));
+  }
+
+  // A number cell (TableCells::numbers, not missing): what add() of its text does, without writing the text
+  // where the column keeps numbers only (the text's shortest decimal reads back to the same double).
+  void add_number(double value, bool whole) {
+    if (!intern_numbers && std::fabs(value) <= std::numeric_limits<float>::max()) {
+      number.push_back(static_cast<float>(value));
+      ++numbers;
+      if (!code.empty()) code.push_back(kNumber);
+      return;
+    }
+    add(number_cell_text(value, whole), false);
   }
 
   void add(std::string_view cell, bool is_missing) {
@@ -485,10 +504,37 @@ RawTable read_raw_table(std::string_view text, const std::string& source, const 
   return t;
 }
 
+// The numbers whose cells are missing by the recipe's list (missing_values=["-999"]): a number's text is a
+// word of the list exactly where the number is, bit for bit, a word's value whose text is that word.
+std::vector<double> missing_numbers(const TableRecipe& recipe, bool whole) {
+  std::vector<double> numbers;
+  for (const std::string& word : recipe.missing_values)
+    if (const std::optional<double> value = parse_double(word); value && number_cell_text(*value, whole) == word)
+      numbers.push_back(*value);
+  return numbers;
+}
+
+// A column of numbers (TableCells::numbers) into a raw column, as the CSV of their texts is read.
+void add_numbers(const TableCells& cells, const TableRecipe& recipe, RawColumn& raw) {
+  const std::vector<double> missing = missing_numbers(recipe, cells.whole);
+  auto listed = [&](double value) {
+    return std::any_of(missing.begin(), missing.end(),
+                       [&](double m) { return m == value && std::signbit(m) == std::signbit(value); });
+  };
+  for (const double value : cells.numbers) {
+    if (std::isnan(value) || (!missing.empty() && listed(value))) raw.add({}, true);
+    else raw.add_number(value, cells.whole);
+  }
+}
+
 // The cells of columns given one by one (table_from_columns) into raw columns, as a CSV's are read.
 void add_cells(const std::vector<TableCells>& columns, const TableRecipe& recipe, const std::vector<RawColumn*>& raws) {
   for (RawColumn* raw : raws) {
     const TableCells& cells = columns[raw->header_column];
+    if (cells.text.empty()) {
+      add_numbers(cells, recipe, *raw);
+      continue;
+    }
     for (std::size_t r = 0; r < cells.text.size(); ++r) {
       const std::string_view cell = trim(cells.text[r]);
       raw->add(cell, cells.missing[r] != 0 || recipe.is_missing(cell));
@@ -658,17 +704,18 @@ Dataset parse_table(std::string_view text, const std::string& source, const Load
 Dataset table_from_columns(const std::vector<TableCells>& columns, const std::string& source, const LoadOptions& options) {
   std::vector<std::string> header;
   for (const TableCells& c : columns) {
-    if (c.text.size() != columns.front().text.size() || c.missing.size() != c.text.size())
-      throw_bad_input(source + ": expected columns of one length, got " + std::to_string(columns.front().text.size()) +
+    if (c.size() != columns.front().size() || (!c.text.empty() && c.missing.size() != c.text.size()))
+      throw_bad_input(source + ": expected columns of one length, got " + std::to_string(columns.front().size()) +
                       " cells in column '" + quoted_excerpt(columns.front().name) + "' and " +
-                      std::to_string(c.text.size()) + " in '" + quoted_excerpt(c.name) + "'");
+                      std::to_string(c.size()) + " in '" + quoted_excerpt(c.name) + "'");
     header.push_back(c.name);
   }
-  if (columns.empty() || columns.front().text.empty())
+  if (columns.empty() || columns.front().size() == 0)
     throw_bad_input(source + ": expected at least one row and one column, got none");
   data::TableStart start(options);
   data::RawTable t = data::plan_raw_table(std::move(header), 0, source, options, start.by_name, start.as_categories);
-  t.lines.resize(columns.front().text.size());
+  t.lines.resize(columns.front().size());
+  for (data::RawColumn* raw : data::every_column(t)) raw->number.reserve(t.lines.size());
   std::iota(t.lines.begin(), t.lines.end(), std::size_t{0});
   data::add_cells(columns, *start.recipe, data::every_column(t));
   const std::vector<data::RawColumn*> mixed = data::mixed_columns(t);

@@ -202,3 +202,37 @@ def test_partial_fit_infers_the_recipe_on_the_first_call_and_reads_later_ones_by
         model.partial_fit(later, y.iloc[45:])
     assert model.network_.table == recipe and model.n_iter_ == 2
     assert model.predict(X).shape == (90,)
+
+
+def test_numeric_columns_read_as_numbers_make_the_model_their_text_makes():
+    """Numeric columns travel as numbers (TableCells::numbers), not as text: the reference is the text path,
+    the same frame with every column of object dtype (each number written as its shortest decimal, the CSV's
+    reading, checked against the command above). Cells chosen where the two could part: a float column with
+    -999 listed as missing, an integer column read as categories (named '3', not '3.0'), a float32 column,
+    an integer column with -999 and a float column with an infinity (read as text: a column of categories)."""
+    rows = 60
+    i = np.arange(rows)
+    frame = pd.DataFrame({
+        "x": np.where(i % 9 == 4, -999.0, (i * 37 % 100) / 7.0),
+        "code": (i % 4) * 3,
+        "f32": ((i * 13 % 50) / 3.0).astype(np.float32),
+        "count": np.where(i % 10 == 3, -999, i * i),
+        "wild": np.where(i % 15 == 1, np.inf, np.where(i % 2 == 0, 0.5, 1.25)),
+        "y": np.where((i * 37 % 100) > 45, "hi", "lo"),
+    })
+    as_text = frame.astype(object)
+    assert (as_text.dtypes == object).all()
+
+    def model_bytes(data):
+        X, y = data.drop(columns="y"), data["y"]
+        net = backprop.Network.for_table(X, y, categorical=["code"], missing_values=["-999", ""], seed=3)
+        net.fit(X, y, epochs=2, seed=3)
+        return net, net.to_bytes()
+
+    numbers, numbers_bytes = model_bytes(frame)
+    text, text_bytes = model_bytes(as_text)
+    assert numbers.table == text.table and numbers.features == text.features
+    assert numbers_bytes == text_bytes
+    for name in ["x (missing)", "code=3", "count (missing)", "wild=inf", "wild=0.5"]:
+        assert name in numbers.features, name
+    assert backprop.table_inputs(frame.drop(columns="y")) == backprop.table_inputs(as_text.drop(columns="y"))

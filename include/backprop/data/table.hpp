@@ -57,13 +57,20 @@ struct TableRecipe {
   bool is_missing(std::string_view cell) const;
 };
 
-// One column of a table given column by column (a pandas DataFrame, data/dataset.hpp's table_from_columns):
-// each cell's text as a CSV would hold it (a number written as its shortest decimal), and whether the cell is
-// missing whatever its text (None, NaN). The rules above apply as to a CSV's cells, trimming included.
+// One column of a table given column by column (a pandas DataFrame, data/dataset.hpp's table_from_columns),
+// read as a CSV of the same cells would be (the rules above, trimming included). Either text: each cell's
+// text as a CSV would hold it, and whether the cell is missing whatever its text (None); or numbers (a numeric
+// column, `text` empty): each cell's value, NaN where missing, read as the CSV cell of its shortest decimal
+// (format_double; `whole`: an integer column, its values written as integers, each exact in a double) would be,
+// the same float and the same missing list, without writing the text unless the column is read as categories.
 struct TableCells {
   std::string name;
   std::vector<std::string> text;
-  std::vector<unsigned char> missing;  // 1: missing
+  std::vector<unsigned char> missing;  // 1: missing (text only)
+  std::vector<double> numbers;
+  bool whole = false;
+
+  std::size_t size() const { return text.empty() ? numbers.size() : text.size(); }
 };
 
 inline constexpr std::size_t kMaxCategories = 30;

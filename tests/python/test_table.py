@@ -236,3 +236,29 @@ def test_numeric_columns_read_as_numbers_make_the_model_their_text_makes():
     for name in ["x (missing)", "code=3", "count (missing)", "wild=inf", "wild=0.5"]:
         assert name in numbers.features, name
     assert backprop.table_inputs(frame.drop(columns="y")) == backprop.table_inputs(as_text.drop(columns="y"))
+
+
+def test_cv_reads_a_tables_sample_weight_column_as_weights_in_every_fold(tmp_path):
+    """`backprop cv --sample-weight w` on a raw table: the column is no input of any fold's model, and it weighs
+    the loss as a weighted mean (each row's share w / sum(w)): doubling every weight changes no bit (a power of
+    two scales the products and their sum exactly), while other weights give other models."""
+    frame = table().drop(columns="id")
+    frame["w"] = [1.0 + (i % 4) for i in range(len(frame))]
+
+    def fold_models(weights, name):
+        data = frame.assign(w=weights)
+        csv = write_csv(data, tmp_path / (name + ".csv"))
+        folder = tmp_path / name
+        subprocess.run([COMMAND, "cv", "--data", str(csv), "--target", "label", "--sample-weight", "w", "--folds",
+                        "3", "--epochs", "4", "--seed", "3", "--quiet", "--out-dir", str(folder)], check=True)
+        paths = sorted(folder.iterdir())
+        assert len(paths) == 3, paths
+        return [p.read_bytes() for p in paths], [backprop.load(p).features for p in paths]
+
+    models, features = fold_models(frame["w"], "weighted")
+    doubled, _ = fold_models(2 * frame["w"], "doubled")
+    even, _ = fold_models(np.ones(len(frame)), "even")
+    for names in features:
+        assert "color=red" in names and not any(n == "w" or n.startswith("w ") for n in names), names
+    assert models == doubled
+    assert all(a != b for a, b in zip(models, even))

@@ -1,6 +1,7 @@
 // Shared by the tests: temporary folders, running the backprop command, reading files.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -83,6 +84,17 @@ inline CommandResult run_backprop(const std::string& arguments) {
 }
 
 inline std::string shell_word(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+
+// A uint8 NPY file's bytes (version 1.0, C order) of `shape` (a Python tuple, "(40, 2)") holding `values`.
+inline std::string npy_u8(const std::string& shape, const std::vector<std::uint8_t>& values) {
+  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xFF);
+  bytes += static_cast<char>(header.size() >> 8);
+  return bytes + header + std::string(values.begin(), values.end());
+}
 
 inline std::string source_path(const std::string& relative) { return std::string(BACKPROP_SOURCE_DIR) + "/" + relative; }
 

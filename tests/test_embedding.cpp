@@ -28,6 +28,7 @@
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "helpers.hpp"
+#include "torch_reference.hpp"
 
 namespace backprop {
 namespace {
@@ -37,41 +38,13 @@ using Json = nlohmann::json;
 constexpr double kTorchTolerance = 1e-12;
 
 const Json& reference() {
-  static const Json document = [] {
-    std::ifstream file(std::string(BACKPROP_SOURCE_DIR) + "/tests/data/embedding_reference.json");
-    EXPECT_TRUE(file) << "cannot open tests/data/embedding_reference.json";
-    return file ? Json::parse(file) : Json::object();
-  }();
+  static const Json document = testing::read_reference("embedding_reference.json");
   return document;
 }
 
-std::vector<double> rows_of(const Json& rows) {
-  std::vector<double> values;
-  for (const Json& row : rows)
-    for (double v : row) values.push_back(v);
-  return values;
-}
-
-void expect_close(const std::vector<double>& actual, const std::vector<double>& expected, double tolerance,
-                  const std::string& what) {
-  ASSERT_EQ(actual.size(), expected.size()) << what;
-  for (std::size_t i = 0; i < actual.size(); ++i)
-    EXPECT_LE(std::abs(actual[i] - expected[i]), tolerance * std::max(1.0, std::abs(expected[i])))
-        << what << "[" << i << "]: got " << actual[i] << ", expected " << expected[i];
-}
-
-// The arena without its padding: per entry its weights then its bias (an embedding has none).
-template <typename T>
-std::vector<double> unpadded(const Network<T>& network, bool gradients) {
-  std::vector<double> out;
-  for (std::size_t l = 0; l < network.layer_count(); ++l) {
-    const DenseLayer& layer = network.layer(l);
-    const auto arena = gradients ? network.gradients() : network.parameters();
-    for (std::size_t i = 0; i < layer.weight_count(); ++i) out.push_back(arena[layer.weights_offset + i]);
-    for (std::size_t i = 0; i < layer.bias_count(); ++i) out.push_back(arena[layer.bias_offset + i]);
-  }
-  return out;
-}
+using testing::expect_close;
+using testing::rows_of;
+using testing::unpadded;
 
 NetworkSpec spec_of(const Json& c) { return io::parse_network(c["network"].dump(), c["name"].get<std::string>()); }
 

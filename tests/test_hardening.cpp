@@ -379,6 +379,7 @@ using testing::read_text;
 using testing::run_backprop;
 using testing::shell_word;
 using testing::TempDir;
+using testing::npy_u8;
 using testing::write_file;
 namespace fs = std::filesystem;
 
@@ -605,17 +606,6 @@ TEST(Hardening33Trace, ATraceOfAModelScalesItsInputAsPredictDoes) {
 }
 
 // ---- 3: uint8 is value / 255 everywhere, and the model records it ----
-
-// A uint8 NPY of `rows` rows of 2 pixels and its labels (class 1 when the first pixel is above 127).
-std::string npy_u8(const std::string& shape, const std::vector<std::uint8_t>& values) {
-  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': " + shape + ", }";
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
-  bytes += static_cast<char>(header.size() & 0xFF);
-  bytes += static_cast<char>(header.size() >> 8);
-  return bytes + header + std::string(values.begin(), values.end());
-}
 
 TEST(Hardening33Bytes, AModelTrainedOnUint8RecordsItAndRefusesRawFloats) {
   TempDir dir;

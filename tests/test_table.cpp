@@ -525,17 +525,6 @@ TEST(TableCommand, ASampleWeightColumnIsReadAsWeightsAndNotAsAFeature) {
   EXPECT_THAT(absent.out, HasSubstr("expected a column named 'weight' (the sample weights)"));
 }
 
-// A uint8 NPY (features or labels) of `shape` holding `values`.
-std::string npy_u8(const std::string& shape, const std::vector<std::uint8_t>& values) {
-  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': " + shape + ", }";
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
-  bytes += static_cast<char>(header.size() & 0xFF);
-  bytes += static_cast<char>(header.size() >> 8);
-  return bytes + header + std::string(values.begin(), values.end());
-}
-
 TEST(TableCommand, LabelsWithoutANetworkFileAreTheLabelsOfNpyDataAndRefusedForACsv) {
   TempDir dir;
   std::vector<std::uint8_t> pixels, labels;
@@ -544,8 +533,8 @@ TEST(TableCommand, LabelsWithoutANetworkFileAreTheLabelsOfNpyDataAndRefusedForAC
     pixels.push_back(static_cast<std::uint8_t>(r * 91 % 256));
     labels.push_back(r * 37 % 256 > 127 ? 1 : 0);
   }
-  write_file(dir / "x.npy", npy_u8("(40, 2)", pixels));
-  write_file(dir / "y.npy", npy_u8("(40,)", labels));
+  write_file(dir / "x.npy", testing::npy_u8("(40, 2)", pixels));
+  write_file(dir / "y.npy", testing::npy_u8("(40,)", labels));
   const CommandResult trained = run_backprop("train --data " + shell_word(dir / "x.npy") + " --labels " +
                                              shell_word(dir / "y.npy") + " --epochs 3 --out " + shell_word(dir / "m.model"));
   ASSERT_EQ(trained.exit_code, 0) << trained.out;

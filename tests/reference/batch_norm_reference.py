@@ -19,15 +19,9 @@ Linear weight is OUT x IN, so it is transposed), then b; a batch_norm's scale (t
 import json
 import torch
 
-torch.set_default_dtype(torch.float64)
+from torch_common import dense, linear_values, loss_of, optimizer_for
+
 STEPS = 4
-
-
-def dense(inputs, units, activation, seed):
-    g = torch.Generator().manual_seed(seed)
-    w = (torch.rand(inputs, units, generator=g) - 0.5).tolist()
-    b = (torch.rand(units, generator=g) * 0.2 - 0.1).tolist()
-    return {"units": units, "activation": activation, "weights": w, "bias": b}
 
 
 CASES = [
@@ -84,18 +78,12 @@ def run(modules, x, keep=False):
     return outputs
 
 
-def loss_of(logits_or_p, y, loss):
-    if loss == "softmax_ce":
-        return torch.nn.functional.cross_entropy(logits_or_p, y.argmax(dim=1))
-    return torch.nn.functional.binary_cross_entropy(logits_or_p, y)
-
 
 def flat(modules, grad=False):
     values = []
     for m in modules:
         if isinstance(m, torch.nn.Linear):
-            w, b = (m.weight.grad, m.bias.grad) if grad else (m.weight, m.bias)
-            values += w.T.reshape(-1).tolist() + b.tolist()
+            values += linear_values(m, grad)
         elif isinstance(m, torch.nn.BatchNorm1d):
             w, b = (m.weight.grad, m.bias.grad) if grad else (m.weight, m.bias)
             values += w.tolist() + b.tolist()
@@ -110,21 +98,21 @@ def statistics(modules):
     return values
 
 
-def optimizer_for(spec, parameters):
-    if spec["type"] == "adam":
-        return torch.optim.Adam(parameters, lr=spec["learning_rate"], weight_decay=spec.get("weight_decay", 0))
-    return torch.optim.SGD(parameters, lr=spec["learning_rate"], momentum=0.9)
+
+def draw_batch(c, g):
+    """The case's rows in [-2, 2) from the generator, and targets cycling through the classes (bce: 0, 1, 0, ...)."""
+    network = c["network"]
+    x = torch.rand(c["rows"], network["input"], generator=g) * 4 - 2
+    outputs = network["layers"][-1]["units"]
+    if network["loss"] == "softmax_ce":
+        return x, torch.nn.functional.one_hot(torch.arange(c["rows"]) % outputs, outputs).double()
+    return x, (torch.arange(c["rows"]) % 2).double().reshape(-1, 1)
 
 
 def case(c):
     g = torch.Generator().manual_seed(7)
     network = c["network"]
-    x = torch.rand(c["rows"], network["input"], generator=g) * 4 - 2
-    outputs = network["layers"][-1]["units"]
-    if network["loss"] == "softmax_ce":
-        y = torch.nn.functional.one_hot(torch.arange(c["rows"]) % outputs, outputs).double()
-    else:
-        y = (torch.arange(c["rows"]) % 2).double().reshape(-1, 1)
+    x, y = draw_batch(c, g)
     modules = torch_model(network)
     model = torch.nn.Sequential(*modules)
     model.train()
@@ -180,12 +168,7 @@ def trace_case(c):
     entry is not the first) and scale and shift after the update; per dense layer z, a, dL/dz, the gradients of W and b and W, b after the update."""
     g = torch.Generator().manual_seed(17)
     network = c["network"]
-    x = torch.rand(c["rows"], network["input"], generator=g) * 4 - 2
-    outputs = network["layers"][-1]["units"]
-    if network["loss"] == "softmax_ce":
-        y = torch.nn.functional.one_hot(torch.arange(c["rows"]) % outputs, outputs).double()
-    else:
-        y = (torch.arange(c["rows"]) % 2).double().reshape(-1, 1)
+    x, y = draw_batch(c, g)
     modules = torch_model(network)
     model = torch.nn.Sequential(*modules)
     model.train()

@@ -19,15 +19,9 @@ Linear weight is OUT x IN, so it is transposed), then b; an embedding's weight (
 import json
 import torch
 
-torch.set_default_dtype(torch.float64)
+from torch_common import dense, linear_values, loss_of, optimizer_for
+
 STEPS = 4
-
-
-def dense(inputs, units, activation, seed):
-    g = torch.Generator().manual_seed(seed)
-    w = (torch.rand(inputs, units, generator=g) - 0.5).tolist()
-    b = (torch.rand(units, generator=g) * 0.2 - 0.1).tolist()
-    return {"units": units, "activation": activation, "weights": w, "bias": b}
 
 
 def embedding(column, categories, dim, seed):
@@ -100,28 +94,17 @@ def run(modules, x):
     return outputs
 
 
-def loss_of(out, y, loss):
-    if loss == "softmax_ce":
-        return torch.nn.functional.cross_entropy(out, y.argmax(dim=1))
-    return torch.nn.functional.binary_cross_entropy(out, y)
-
 
 def flat(modules, grad=False):
     values = []
     for m in modules:
         if isinstance(m, torch.nn.Linear):
-            w, b = (m.weight.grad, m.bias.grad) if grad else (m.weight, m.bias)
-            values += w.T.reshape(-1).tolist() + b.tolist()
+            values += linear_values(m, grad)
         elif isinstance(m, Embedded):
             w = m.embedding.weight.grad if grad else m.embedding.weight
             values += w.reshape(-1).tolist()
     return values
 
-
-def optimizer_for(spec, parameters):
-    if spec["type"] == "adam":
-        return torch.optim.Adam(parameters, lr=spec["learning_rate"], weight_decay=spec.get("weight_decay", 0))
-    return torch.optim.SGD(parameters, lr=spec["learning_rate"], momentum=0.9)
 
 
 def batch(g, network, codes):

@@ -62,6 +62,24 @@ nlohmann::ordered_json batch_norm_json(const TraceLayer& layer, int batch) {
   return out;
 }
 
+// An embedding entry's figures under nn/embedding.hpp's names: its table W (N, D) as "weights" after the step and
+// its gradient as "grad_weights" (every row: those of codes absent from the batch 0), each row's code, dL/dy as
+// "delta"; "grad_input" only where there is an entry below.
+nlohmann::ordered_json embedding_json(const TraceLayer& layer, int batch) {
+  const TraceEmbedding& e = layer.embedding;
+  nlohmann::ordered_json out{{"type", "embedding"},
+                             {"input", e.column},
+                             {"categories", e.categories},
+                             {"dim", e.dim},
+                             {"codes", e.codes},
+                             {"a", rows_json(layer.a, batch, layer.out)},
+                             {"delta", rows_json(layer.delta, batch, layer.out)},
+                             {"grad_weights", rows_json(layer.grad_weights, e.categories, e.dim)}};
+  if (!e.grad_input.empty()) out["grad_input"] = rows_json(e.grad_input, batch, layer.in);
+  out["weights"] = rows_json(layer.weights, e.categories, e.dim);
+  return out;
+}
+
 void print_json(const Trace& trace) {
   nlohmann::ordered_json steps = nlohmann::ordered_json::array();
   for (const auto& step : trace.steps) {
@@ -72,8 +90,9 @@ void print_json(const Trace& trace) {
         case LayerKind::batch_norm:
           layers.push_back(batch_norm_json(layer, trace.batch));
           continue;
-        case LayerKind::embedding:  // refused by trace() before any figure
-          throw_runtime_error("trace: an embedding entry has no rendering yet");
+        case LayerKind::embedding:
+          layers.push_back(embedding_json(layer, trace.batch));
+          continue;
       }
       layers.push_back({{"z", rows_json(layer.z, trace.batch, layer.out)},
                         {"a", rows_json(layer.a, trace.batch, layer.out)},
@@ -157,7 +176,8 @@ void add_trace_command(CLI::App& app, int& exit_code) {
                 "\"grad_weights\",\"grad_bias\",\"weights\",\"bias\"}]}]} with every figure at full precision (a "
                 "batch_norm entry: {\"type\":\"batch_norm\",\"mean\",\"variance\",\"inv_std\",\"xhat\",\"a\","
                 "\"running_mean\",\"running_var\",\"delta\",\"grad_scale\",\"grad_shift\",\"grad_input\",\"scale\","
-                "\"shift\"}), and \"row_weights\" where the rows are weighted");
+                "\"shift\"}; an embedding entry: {\"type\":\"embedding\",\"input\",\"categories\",\"dim\",\"codes\",\"a\","
+                "\"delta\",\"grad_weights\",\"grad_input\",\"weights\"}), and \"row_weights\" where the rows are weighted");
   add_row_weight_options(cmd, args->weights, "default: none (the file's training.class_weight is training's)");
   cmd->callback([args, &exit_code] { exit_code = run_trace(*args); });
 }

@@ -831,6 +831,19 @@ py::dict batch_norm_trace(const TraceLayer& l, std::size_t batch) {
   return out;
 }
 
+// An embedding entry of backprop.trace's steps, under the names of `backprop trace --json`.
+py::dict embedding_trace(const TraceLayer& l, std::size_t batch) {
+  const TraceEmbedding& e = l.embedding;
+  const auto units = static_cast<std::size_t>(l.out), categories = static_cast<std::size_t>(e.categories),
+             dim = static_cast<std::size_t>(e.dim);
+  py::dict out("type"_a = "embedding", "input"_a = e.column, "categories"_a = e.categories, "dim"_a = e.dim,
+               "codes"_a = e.codes, "a"_a = array_of(l.a, batch, units), "delta"_a = array_of(l.delta, batch, units),
+               "grad_weights"_a = array_of(l.grad_weights, categories, dim));
+  if (!e.grad_input.empty()) out["grad_input"] = array_of(e.grad_input, batch, static_cast<std::size_t>(l.in));
+  out["weights"] = array_of(l.weights, categories, dim);
+  return out;
+}
+
 // backprop.trace: every figure of `steps` plain SGD steps on one batch, in double precision.
 PythonTrace trace_network(const py::object& network, const DoubleArray& input, const DoubleArray& target, int steps,
                           std::optional<std::string> loss, std::optional<double> learning_rate) {
@@ -876,8 +889,9 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
         case LayerKind::batch_norm:
           layers.append(batch_norm_trace(l, batch));
           continue;
-        case LayerKind::embedding:  // refused by trace() before any figure
-          throw_runtime_error("trace: an embedding entry has no rendering yet");
+        case LayerKind::embedding:
+          layers.append(embedding_trace(l, batch));
+          continue;
       }
       const auto in = static_cast<std::size_t>(l.in);
       const auto units = static_cast<std::size_t>(l.out);

@@ -6,8 +6,10 @@
 // the outputs after them on the batch and on other rows.
 // Tolerance 1e-12 relative to max(1, |value|): the same expressions in double differ from torch by rounding
 // only; a gradient not added over the rows that share a code, or put in the wrong row, is off by O(1).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +29,7 @@
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
+#include "backprop/nn/trace.hpp"
 #include "helpers.hpp"
 #include "torch_reference.hpp"
 
@@ -244,6 +247,61 @@ TEST(Embedding, WeightsStartNormalFromTheSeed) {
   EXPECT_TRUE(std::equal(w.begin(), w.end(), b.weights(0).begin()));
 }
 
+// The trace (nn/trace.hpp) of the reference's networks: its first step's outputs, loss and every gradient are
+// torch's first training step (they do not depend on the optimizer), and its update is plain SGD's p - lr g of
+// torch's gradients. Each entry's codes are the columns it reads; the rows of codes absent from the batch have a
+// gradient of exactly 0 and keep their values. Tolerance kTorchTolerance, as above.
+TEST(EmbeddingTrace, FiguresOfTheFirstStepMatchTorchInDouble) {
+  for (const Json& c : reference()["cases"]) {
+    const std::string name = c["name"];
+    const NetworkSpec spec = spec_of(c);
+    TraceOptions options;
+    options.input = rows_of(c["x"]);
+    options.target = rows_of(c["y"]);
+    options.steps = 2;
+    const Trace traced = trace(spec, options);
+    ASSERT_EQ(traced.steps.size(), 2u);
+    const TraceStep& step = traced.steps[0];
+    const Json& first = c["first_step"];
+    EXPECT_NEAR(step.loss, first["loss"].get<double>(), kTorchTolerance) << name;
+    const std::vector<double> torch_gradients = first["gradients"].get<std::vector<double>>();
+    const std::vector<double> start = unpadded(Network<double>(spec), false);
+    std::vector<double> gradients, before, after;
+    const std::vector<int> columns = embedding_code_columns(spec);
+    for (std::size_t l = 0; l < step.layers.size(); ++l) {
+      const TraceLayer& layer = step.layers[l];
+      expect_close(layer.a, rows_of(first["outputs"][l]), kTorchTolerance, name + " entry " + std::to_string(l) + " a");
+      for (auto [all, part] : {std::pair{&gradients, &layer.grad_weights}, std::pair{&gradients, &layer.grad_bias},
+                               std::pair{&before, &layer.weights_before}, std::pair{&before, &layer.bias_before},
+                               std::pair{&after, &layer.weights}, std::pair{&after, &layer.bias}})
+        all->insert(all->end(), part->begin(), part->end());
+      if (layer.kind != LayerKind::embedding) continue;
+      const TraceEmbedding& e = layer.embedding;
+      ASSERT_EQ(static_cast<int>(e.codes.size()), traced.batch);
+      for (int r = 0; r < traced.batch; ++r)
+        EXPECT_EQ(e.codes[r], static_cast<int>(options.input[r * spec.input + columns[l]])) << name << " row " << r;
+      for (int code = 0; code < e.categories; ++code) {
+        if (std::find(e.codes.begin(), e.codes.end(), code) != e.codes.end()) continue;
+        for (int d = 0; d < e.dim; ++d) {
+          const std::size_t k = static_cast<std::size_t>(code) * e.dim + d;
+          EXPECT_EQ(layer.grad_weights[k], 0.0) << name << " entry " << l << " row " << code;
+          EXPECT_EQ(layer.weights[k], layer.weights_before[k]) << name << " entry " << l << " row " << code;
+        }
+      }
+      EXPECT_EQ(e.grad_input.empty(), l == 0) << name << " entry " << l;
+    }
+    expect_close(gradients, torch_gradients, kTorchTolerance, name + " gradients");
+    EXPECT_EQ(before, start) << name;
+    std::vector<double> expected(start.size());
+    for (std::size_t i = 0; i < start.size(); ++i)
+      expected[i] = start[i] - spec.optimizer.learning_rate * torch_gradients[i];
+    expect_close(after, expected, kTorchTolerance, name + " after the update");
+    // The second step starts from the first one's parameters.
+    for (std::size_t l = 0; l < step.layers.size(); ++l)
+      EXPECT_EQ(traced.steps[1].layers[l].weights_before, step.layers[l].weights) << name << " entry " << l;
+  }
+}
+
 class EmbeddingFiles : public ::testing::Test {
  protected:
   // Named by the test and the process: the random seed it was named by before is the same in processes
@@ -278,8 +336,9 @@ TEST_F(EmbeddingFiles, ModelFilesKeepTheWeightsBitForBitAndSayVersion6) {
   EXPECT_EQ(static_cast<unsigned char>(io::model_bytes(plain)[8]), io::kFirstModelFormatVersion);
 }
 
-// The command trains and predicts with an embedding; what does not take one yet says so, exit 2.
-TEST_F(EmbeddingFiles, TheCommandTrainsAndPredictsAndRefusesWhereNotSupportedYet) {
+// The command trains, predicts and traces with an embedding; what does not take one yet says so, exit 2, as
+// does a trace of a code outside the table.
+TEST_F(EmbeddingFiles, TheCommandTrainsPredictsAndTracesAndRefusesWhereNotSupportedYet) {
   {
     std::ofstream csv(dir_ / "t.csv");
     csv << "x1,code,label\n";
@@ -299,10 +358,58 @@ TEST_F(EmbeddingFiles, TheCommandTrainsAndPredictsAndRefusesWhereNotSupportedYet
   EXPECT_EQ(status("predict m.model --data t.csv --out p.csv"), 0);
   EXPECT_EQ(io::load_model(dir_ / "m.model").scaling.scale[1], 1.0);  // the codes left as they are
   EXPECT_EQ(status("train n.json --data t.csv --target label --out d.model", "BACKPROP_DEVICE=emulated"), 2);
-  EXPECT_EQ(status("trace n.json --input '0.5,3' --target 1"), 2);
+  EXPECT_EQ(status("trace n.json --input '0.5,3' --target 1"), 0);
+  EXPECT_EQ(status("trace n.json --input '0.5,5' --target 1"), 2) << "a code outside [0, 5)";
+  EXPECT_THAT(testing::read_text(dir_ / "out.txt"), ::testing::HasSubstr("expected a category's code, a whole number in [0, 5)"));
+  EXPECT_EQ(status("trace n.json --input '0.5,2.5' --target 1 --json"), 2) << "a code that is not whole";
   EXPECT_EQ(status("export m.model --format c --out m.h"), 2);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "d.model"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "m.h"));
+}
+
+// One traced step is one training step: `train` for one epoch of one batch with plain SGD writes the parameters
+// the trace computes after its step (the model file in float32, the trace in double: within 1e-5 of
+// max(1, |value|), float32's rounding over a few operations on values near 1). A table row that no code picks
+// is bit for bit the start's in both.
+TEST_F(EmbeddingFiles, TheTracedStepIsTrainingsStep) {
+  {
+    std::ofstream csv(dir_ / "t.csv");
+    csv << "x0,code,x2,label\n0.5,2,1.5,1\n-1,0,0.25,0\n0.75,2,-0.5,1\n2,3,1,0\n-0.25,0,-1.5,1\n";
+    std::ofstream net(dir_ / "n.json");
+    net << R"({"input": 3, "layers": [{"type": "embedding", "input": 1, "categories": 4, "dim": 2},)"
+           R"( {"units": 3, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}], "loss": "bce",)"
+           R"( "optimizer": {"type": "sgd", "learning_rate": 0.5}, "seed": 11, "training": {"epochs": 1, "batch_size": 5}})";
+  }
+  const std::string d = dir_.string() + "/";
+  const auto run = [&](const std::string& arguments) {
+    const int raw = std::system(("cd " + d + " && \"" + BACKPROP_COMMAND + "\" " + arguments + " > out.txt 2>&1").c_str());
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  };
+  ASSERT_EQ(run("train n.json --data t.csv --target label --out m.model"), 0) << testing::read_text(dir_ / "out.txt");
+  ASSERT_EQ(run("trace n.json --input '0.5,2,1.5;-1,0,0.25;0.75,2,-0.5;2,3,1;-0.25,0,-1.5' --target '1;0;1;0;1' --json"), 0);
+  const Json traced = Json::parse(testing::read_text(dir_ / "out.txt"));
+  const io::ModelFile model = io::load_model(dir_ / "m.model");
+  const Json& layers = traced["steps"][0]["layers"];
+  ASSERT_EQ(model.network.layers.size(), layers.size());
+  auto flat = [](const Json& value) {
+    std::vector<double> out;
+    for (const Json& row : value)
+      if (row.is_array())
+        for (const Json& v : row) out.push_back(v.get<double>());
+      else
+        out.push_back(row.get<double>());
+    return out;
+  };
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    expect_close(model.network.layers[l].weights, flat(layers[l]["weights"]), 1e-5, "entry " + std::to_string(l) + " weights");
+    if (l > 0) expect_close(model.network.layers[l].bias, flat(layers[l]["bias"]), 1e-5, "entry " + std::to_string(l) + " bias");
+  }
+  EXPECT_EQ(layers[0]["codes"], Json::parse("[2, 0, 2, 3, 0]"));
+  const Network<float> start(io::parse_network(testing::read_text(dir_ / "n.json"), "n.json"));
+  for (int d = 0; d < 2; ++d) {  // row 1: no code 1 in the batch
+    EXPECT_EQ(model.network.layers[0].weights[2 + d], static_cast<double>(start.weights(0)[2 + d]));
+    EXPECT_EQ(layers[0]["grad_weights"][1][d].get<double>(), 0.0);
+  }
 }
 
 }  // namespace

@@ -521,6 +521,114 @@ TEST(BatchNormTraceRefusals, OneRowExitsWith2NamingWhatIsExpected) {
                                     "no batch variance"));
 }
 
+// Two embeddings (the second's code read through the first's output, so that it has a dL/dx), a tanh layer and a
+// softmax output; 3 rows with a repeated code and codes absent from the batch (rows 0 and 2 of W1, row 1 of W2).
+constexpr const char* kEmbeddingNetwork =
+    R"({"input": 3, "layers": [{"type": "embedding", "input": 1, "categories": 4, "dim": 2,
+        "weights": [[0.5, -1.25], [0.75, 0.2], [-0.3, 0.9], [1.1, -0.4]]},
+        {"type": "embedding", "input": 0, "categories": 3, "dim": 1, "weights": [[0.3], [-0.2], [0.7]]},
+        {"units": 3, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
+        "loss": "softmax_ce", "optimizer": {"type": "sgd", "learning_rate": 0.5}, "seed": 12})";
+constexpr const char* kEmbeddingRows = " --input '2,3,0.5;0,1,-1;2,3,0.25' --target '1,0;0,1;1,0'";
+
+std::string embedding_trace(const TempDir& dir, const std::string& options) {
+  write_file(dir / "emb.json", kEmbeddingNetwork);
+  const auto result = run_backprop("trace " + shell_word(dir / "emb.json") + kEmbeddingRows + " --steps 2 " + options);
+  EXPECT_EQ(result.exit_code, 0) << result.out;
+  return result.out;
+}
+
+// Every worked line of the embedding entries re-evaluated from its printed numbers, each figure equal to the JSON
+// trace's (which tests/test_embedding.cpp holds to torch and to training); each looked-up value's line names the
+// row its row's code picks and prints that row's value as the table stood during the step.
+TEST(EmbeddingTraceWorking, EveryWorkedLineEvaluatesAndEachLookupReadsTheCodesRow) {
+  TempDir dir;
+  const Json trace = Json::parse(embedding_trace(dir, "--json"));
+  const Json& first = trace["steps"][0]["layers"];
+  ASSERT_EQ(first[0]["type"], "embedding");
+  EXPECT_EQ(first[0]["codes"], Json::parse("[3, 1, 3]"));
+  EXPECT_EQ(first[1]["codes"], Json::parse("[2, 0, 2]"));
+  EXPECT_FALSE(first[0].contains("grad_input")) << "the first entry's input is the data";
+  EXPECT_TRUE(first[1].contains("grad_input"));
+  // The rows of codes absent from the batch: gradient 0 and unchanged by the update, exactly.
+  const Json net = Json::parse(kEmbeddingNetwork);
+  for (const auto& [l, absent] : std::vector<std::pair<int, std::vector<int>>>{{0, {0, 2}}, {1, {1}}}) {
+    const std::vector<int> rows = absent;
+    for (const int c : rows) {
+      for (const Json& g : first[l]["grad_weights"][c]) EXPECT_EQ(g.get<double>(), 0.0) << l << " row " << c;
+      EXPECT_EQ(first[l]["weights"][c], net["layers"][l]["weights"][c]) << l << " row " << c;
+    }
+  }
+  const std::regex lookup(R"(^\s+a(\d)((?:\[\d+\])+) = W(\d)\[(\d+)\]\[(\d+)\] = (\S+) = (\S+)$)");
+  for (int digits : {4, 17}) {
+    const std::string text = embedding_trace(dir, "--expand --digits " + std::to_string(digits));
+    const std::map<std::string, int> evaluated = check_working(text, trace, digits);
+    const int rows = 3, steps = 2;
+    // Per step: the looked-up rows' gradients and updates (2 codes x 2 values, 2 codes x 1 value) and the dense
+    // layers' (4 x 3 + 3 x 2); dL/dx of the second entry but at its code's place (an index: no working).
+    EXPECT_EQ(evaluated.count("grad W") ? evaluated.at("grad W") : 0, (4 + 2 + 18) * steps) << digits;
+    EXPECT_EQ(evaluated.count("W") ? evaluated.at("W") : 0, (4 + 2 + 18) * steps) << digits;
+    EXPECT_EQ(evaluated.count("grad x") ? evaluated.at("grad x") : 0, 3 * rows * steps) << digits;
+    // a: every value of both embeddings' outputs (4 + 4) and the dense layers' (3 + 2), every row of both steps.
+    EXPECT_GE(evaluated.at("a"), (4 + 4 + 3 + 2) * rows * steps) << digits;
+    EXPECT_GE(evaluated.at("delta"), (4 + 4 + 3 + 2) * rows * steps) << digits;
+    EXPECT_EQ(evaluated.at("L"), 2);
+    int step = 0, lookups = 0;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("=== Step ", 0) == 0) step = std::stoi(line.substr(9));
+      std::smatch m;
+      if (!std::regex_match(line, m, lookup)) continue;
+      const int l = std::stoi(m[1].str()) - 1, row = std::stoi(m[2].str().substr(1)), code = std::stoi(m[4].str());
+      ASSERT_EQ(m[3].str(), m[1].str()) << line;
+      EXPECT_EQ(code, trace["steps"][step - 1]["layers"][l]["codes"][row].get<int>()) << line;
+      const Json& table = step == 1 ? net["layers"][l]["weights"] : trace["steps"][step - 2]["layers"][l]["weights"];
+      const double before = table[code][std::stoi(m[5].str())].get<double>();
+      EXPECT_LE(std::abs(std::stod(m[6].str()) - before), 0.5 * std::pow(10.0, -digits) * (1 + 1e-9) + 1e-15) << line;
+      ++lookups;
+    }
+    EXPECT_EQ(lookups, (2 + 1) * rows * steps) << "one line per looked-up value";
+  }
+}
+
+// The readable forms say which row each code picks, the rows whose gradient is not 0 and their update.
+TEST(EmbeddingTraceFormats, TextMarkdownHtmlAndDotShowTheLookupAndTheScatteredGradient) {
+  TempDir dir;
+  const std::string text = embedding_trace(dir, "");
+  for (const char* line : {"  Layer 1 (embedding of a0[1]: 4 categories, 2 value(s) each, placed at a1[1..2])\n",
+                           "    code1 = a0[r][1] = [3, 1, 3]  (the row of W1 each row picks)\n",
+                           "  Layer 2 (embedding of a1[0]: 3 categories, 1 value(s) each, placed at a2[0])\n",
+                           "    a1 = a0 with a0[1] replaced by W1[code1] = [[", "    delta2 = (W3 delta3) = [[",
+                           "    delta1 = grad x2 = [[", "    grad W1, rows 1, 3 (each the sum of delta1[r][1..2] over",
+                           "    grad x2 = delta2 without a2[0], 0 at the code = [[", "  W2, rows 0, 2 = [[",
+                           "(the other 2 row(s) unchanged: gradient 0)"})
+    EXPECT_THAT(text, HasSubstr(line));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("grad x1"))) << "the first entry has no dL/dx to show";
+  const std::string expanded = embedding_trace(dir, "--expand");
+  EXPECT_THAT(expanded, HasSubstr("      grad W1[3][0] = delta1[0][1] + delta1[2][1] = "));
+  EXPECT_THAT(expanded, HasSubstr("      grad x2[1][0] = 0 (the code: an index, not a value the loss varies with) = 0.0000"));
+
+  const std::string markdown = embedding_trace(dir, "--expand --format markdown");
+  for (const char* tex : {"$$c_{1} = a_{0}[r][1] = [3, 1, 3]$$", "- $a_{1}[0][1] = W_{1}[3][0] = ",
+                          "$$\\mathrm{grad}\\,W_{1}[1; 3] = ", "- $\\mathrm{grad}\\,W_{1}[3][0] = \\delta_{1}[0][1] + ",
+                          "$$W_{2}[0; 2] = "})
+    EXPECT_THAT(markdown, HasSubstr(tex));
+
+  const std::string html = embedding_trace(dir, "--format html");
+  EXPECT_THAT(html, HasSubstr("<h3>Step 2, layer 1 (embedding), value 1</h3>"));
+  EXPECT_THAT(html, HasSubstr(">a1[0][1] = W1[3][0] = "));
+  EXPECT_THAT(html, HasSubstr("<line class=\"lookup\""));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("id=\"w1-"))) << "an embedding's table is not drawn as weights";
+
+  const std::string dot = embedding_trace(dir, "--format dot");
+  EXPECT_THAT(dot, HasSubstr("u0_1 -> u1_2 [label=\"W1[code][1]\""));
+  EXPECT_THAT(dot, HasSubstr("u0_2 -> u1_3 [label=\"pass\""));
+  EXPECT_THAT(dot, HasSubstr("layer 1, embedding value 1\\na1[0][1] = "));
+  if (std::system("command -v dot > /dev/null 2>&1") != 0) return;  // TraceDot says where Graphviz is missing
+  write_file(dir / "emb.dot", dot);
+  EXPECT_EQ(std::system(("dot -Tsvg " + shell_word(dir / "emb.dot") + " -o /dev/null").c_str()), 0);
+}
+
 // ---- The page in headless Chromium, the graph in Graphviz ----
 
 TEST(TracePage, ChromiumDrawsTheNetworkAndShowsAUnitsWorking) {

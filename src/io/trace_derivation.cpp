@@ -5,6 +5,7 @@
 // them, at the printed precision, so that a learner can redo each line by hand.
 #include "trace_derivation.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -288,8 +289,10 @@ void derive_hidden_delta(const Context& c, int l, LayerDerivation& out) {
       const std::string row = c.batch > 1 ? "[" + std::to_string(r) + "]" : "";
       Formula upstream, symbolic;  // the working and the name of dL/da_l[r][i]
       switch (next.kind) {
-        case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-          throw_runtime_error("trace: an embedding entry has no rendering yet");
+        case LayerKind::embedding:  // an embedding above (embeddings come first): its dL/dx
+          upstream = f.factor(next.embedding.grad_input[r * next.in + i]);
+          symbolic = figure("grad x", "\\mathrm{grad}\\,x", l + 1, suffix);
+          break;
         case LayerKind::dense: {
           std::vector<Formula> terms;
           for (int k = 0; k < next.out; ++k)
@@ -308,8 +311,9 @@ void derive_hidden_delta(const Context& c, int l, LayerDerivation& out) {
       Worked worked{delta_name(l, suffix), symbolic, {}, layer.delta[r * layer.out + i],
                     "u" + std::to_string(l) + "-" + std::to_string(i), c.phases.backward(l)};
       switch (layer.kind) {
-        case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-          throw_runtime_error("trace: an embedding entry has no rendering yet");
+        case LayerKind::embedding:  // dL/dy, as a batch_norm's: no activation
+          worked.working = {upstream};
+          break;
         case LayerKind::dense: {
           const double z = layer.z[r * layer.out + i], a = layer.a[r * layer.out + i];
           worked.symbolic += lit(" ", "\\,") + derivative_symbol(c, l, suffix);
@@ -527,7 +531,108 @@ void derive_batch_norm_update(const Context& c, int l, LayerDerivation& out) {
   }
 }
 
+
+// ---- An embedding entry (nn/embedding.hpp): x is its input a_(l-1), K its column, D its values per code ----
+
+// Where input i of an embedding goes in its output: the D values of the code at K, the others in order.
+int embedding_output_of(const TraceEmbedding& e, int i) { return i <= e.column ? i : i + e.dim - 1; }
+
+// a[r][j] = x[r][j] before the code's place, W[code r][j - K] on it, x[r][j - D + 1] after it: the row of the
+// table the code picks, value by value, from the table as it stood during the step.
+void derive_embedding_forward(const Context& c, int l, LayerDerivation& out) {
+  const NumberFormat& f = c.format;
+  const TraceLayer& layer = c.layer(l);
+  const TraceEmbedding& e = layer.embedding;
+  const std::string L = std::to_string(l), prev = std::to_string(l - 1);
+  for (int r = 0; r < c.batch; ++r) {
+    for (int j = 0; j < layer.out; ++j) {
+      const double a = layer.a[r * layer.out + j];
+      Formula symbolic;
+      double value = 0;
+      if (j >= e.column && j < e.column + e.dim) {
+        const std::string at = "[" + std::to_string(e.codes[r]) + "][" + std::to_string(j - e.column) + "]";
+        symbolic = lit("W" + L + at, "W_{" + L + "}" + at);
+        value = layer.weights_before[static_cast<std::size_t>(e.codes[r]) * e.dim + (j - e.column)];
+      } else {
+        const int i = j < e.column ? j : j - e.dim + 1;
+        symbolic = figure("a", "a", l - 1, index_suffix(c.batch, r, i));
+        value = c.input_of(l, r, i);
+      }
+      out.a.push_back({figure("a", "a", l, index_suffix(c.batch, r, j)), symbolic, {f.number(value)}, a,
+                       "u" + L + "-" + std::to_string(j), c.phases.forward(l)});
+    }
+  }
+}
+
+// grad W[c][d] = the sum of delta[r][K + d] over the rows r whose code is c, in row order (the scatter-add), for
+// each code in the batch; every other row of grad W is 0 (the renderers say so). Unless the entry is the first,
+// grad x[r][i] = delta[r][i's place in the output], 0 at the code's place (an index has no gradient).
+void derive_embedding_gradients(const Context& c, int l, LayerDerivation& out) {
+  const NumberFormat& f = c.format;
+  const TraceLayer& layer = c.layer(l);
+  const TraceEmbedding& e = layer.embedding;
+  const int phase = c.phases.backward(l);
+  const std::string L = std::to_string(l);
+  for (const int code : embedding_codes_in_batch(e)) {
+    for (int d = 0; d < e.dim; ++d) {
+      std::vector<Formula> names, terms;
+      for (int r = 0; r < c.batch; ++r) {
+        if (e.codes[r] != code) continue;
+        const double delta = layer.delta[r * layer.out + e.column + d];
+        names.push_back(delta_name(l, index_suffix(c.batch, r, e.column + d)));
+        terms.push_back(terms.empty() ? f.number(delta) : f.factor(delta));
+      }
+      const std::string at = "[" + std::to_string(code) + "][" + std::to_string(d) + "]";
+      out.grad_weights.push_back({lit("grad W" + L + at, "\\mathrm{grad}\\,W_{" + L + "}" + at), join(names, lit(" + ")),
+                                  {join(terms, lit(" + "))},
+                                  layer.grad_weights[static_cast<std::size_t>(code) * e.dim + d],
+                                  "u" + L + "-" + std::to_string(e.column + d), phase});
+    }
+  }
+  if (e.grad_input.empty()) return;
+  for (int r = 0; r < c.batch; ++r) {
+    for (int i = 0; i < layer.in; ++i) {
+      const int j = embedding_output_of(e, i);
+      const std::string suffix = index_suffix(c.batch, r, i);
+      Worked worked{figure("grad x", "\\mathrm{grad}\\,x", l, suffix), delta_name(l, index_suffix(c.batch, r, j)),
+                    {f.number(layer.delta[r * layer.out + j])}, e.grad_input[r * layer.in + i],
+                    "u" + L + "-" + std::to_string(j), phase};
+      if (i == e.column) {
+        worked.symbolic = lit("0 (the code: an index, not a value the loss varies with)",
+                              "0 \\text{ (the code: an index, not a value the loss varies with)}");
+        worked.working = {};
+      }
+      out.grad_input.push_back(std::move(worked));
+    }
+  }
+}
+
+// W[c][d] new = old - lr grad for the codes in the batch; the other rows' gradient is 0, so they stay as they are.
+void derive_embedding_update(const Context& c, int l, LayerDerivation& out) {
+  const NumberFormat& f = c.format;
+  const TraceLayer& layer = c.layer(l);
+  const TraceEmbedding& e = layer.embedding;
+  const std::string L = std::to_string(l);
+  const Formula lr = lit(format_double(c.trace.learning_rate));
+  for (const int code : embedding_codes_in_batch(e)) {
+    for (int d = 0; d < e.dim; ++d) {
+      const std::size_t k = static_cast<std::size_t>(code) * e.dim + d;
+      const std::string at = "[" + std::to_string(code) + "][" + std::to_string(d) + "]";
+      out.weights.push_back({lit("W" + L + at, "W_{" + L + "}" + at), {},
+                             {f.number(layer.weights_before[k]) + lit(" - ") + times(lr, f.number(layer.grad_weights[k]))},
+                             layer.weights[k], "u" + L + "-" + std::to_string(e.column + d), c.phases.update()});
+    }
+  }
+}
+
 }  // namespace
+
+std::vector<int> embedding_codes_in_batch(const TraceEmbedding& embedding) {
+  std::vector<int> codes = embedding.codes;
+  std::sort(codes.begin(), codes.end());
+  codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+  return codes;
+}
 
 std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& format) {
   std::vector<StepDerivation> steps;
@@ -538,8 +643,7 @@ std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& forma
     derived.layers.resize(last);
     for (int l = 1; l <= last; ++l) {
       switch (c.layer(l).kind) {
-        case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-          throw_runtime_error("trace: an embedding entry has no rendering yet");
+        case LayerKind::embedding: derive_embedding_forward(c, l, derived.layers[l - 1]); break;
         case LayerKind::dense: derive_forward(c, l, derived.layers[l - 1]); break;
         case LayerKind::batch_norm: derive_batch_norm_forward(c, l, derived.layers[l - 1]); break;
       }
@@ -549,8 +653,10 @@ std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& forma
     for (int l = last - 1; l >= 1; --l) derive_hidden_delta(c, l, derived.layers[l - 1]);
     for (int l = 1; l <= last; ++l) {
       switch (c.layer(l).kind) {
-        case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-          throw_runtime_error("trace: an embedding entry has no rendering yet");
+        case LayerKind::embedding:
+          derive_embedding_gradients(c, l, derived.layers[l - 1]);
+          derive_embedding_update(c, l, derived.layers[l - 1]);
+          break;
         case LayerKind::dense:
           derive_gradients(c, l, derived.layers[l - 1]);
           derive_update(c, l, derived.layers[l - 1]);

@@ -67,6 +67,8 @@ struct Worked {
 // A dense layer's figures; a batch_norm's (nn/batch_norm.hpp) are its mean, variance, s = 1 / sqrt(var + eps),
 // xhat, a (its output y), running statistics, delta (dL/dy), grad_weights and grad_bias (of its scale and
 // shift), grad_input (dL/dx, unless it is the first entry), weights and bias (its scale and shift updated).
+// An embedding's are a (each value of its output: the row of W the code picks, or the input passed through),
+// delta (dL/dy), grad_weights and weights (the rows of the codes in the batch only) and grad_input (dL/dx).
 struct LayerDerivation {
   std::vector<Worked> z, a, delta, grad_weights, grad_bias, weights, bias;
   std::vector<Worked> mean, variance, inv_std, xhat, running_mean, running_var, grad_input;
@@ -76,6 +78,9 @@ struct StepDerivation {
   Worked loss;
   std::vector<LayerDerivation> layers;
 };
+
+// The codes an embedding entry read in the batch, ascending, each once: the rows of its table the step changes.
+std::vector<int> embedding_codes_in_batch(const TraceEmbedding& embedding);
 
 // Every figure of every step with its working.
 std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& format);

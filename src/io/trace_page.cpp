@@ -147,8 +147,19 @@ void write_network_svg(std::ostream& out, const Trace& trace, const Layout& layo
   for (int l = 1; l <= last; ++l) {
     const TraceLayer& first = trace.steps[0].layers[l - 1];
     switch (first.kind) {
-      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-        throw_runtime_error("trace: an embedding entry has no rendering yet");
+      case LayerKind::embedding:  // each input passed to its place, the code to the D values its row puts there
+        for (int i = 0; i < first.in; ++i) {
+          const TraceEmbedding& e = first.embedding;
+          const bool code = i == e.column;
+          const int to = i <= e.column ? i : i + e.dim - 1;
+          for (int j = to; j < (code ? to + e.dim : to + 1); ++j)
+            out << "<line class=\"" << (code ? "lookup" : "pass") << "\" x1=\"" << layout.x(l - 1) << "\" y1=\""
+                << layout.y(l - 1, i) << "\" x2=\"" << layout.x(l) << "\" y2=\"" << layout.y(l, j) << "\" stroke=\""
+                << (code ? "#e377c2\" stroke-width=\"3\"" : "#9aa5b8\" stroke-width=\"2\" stroke-dasharray=\"6 4\"")
+                << "><title>" << (code ? "W" + std::to_string(l) + "[code][" + std::to_string(j - to) + "]" : "passed through")
+                << "</title></line>\n";
+        }
+        continue;
       case LayerKind::dense: break;
       case LayerKind::batch_norm:  // each feature from the one it normalizes: no weight to draw
         for (int j = 0; j < first.out; ++j)
@@ -176,12 +187,15 @@ void write_network_svg(std::ostream& out, const Trace& trace, const Layout& layo
     }
   }
   for (int l = 0; l <= last; ++l) {
-    const bool norm = l > 0 && trace.steps[0].layers[l - 1].kind == LayerKind::batch_norm;
+    const LayerKind kind = l > 0 ? trace.steps[0].layers[l - 1].kind : LayerKind::dense;
+    const bool norm = kind == LayerKind::batch_norm, lookup = kind == LayerKind::embedding;
     for (int j = 0; j < layout.sizes[l]; ++j) {
-      const std::string name = (l == 0 ? "x" : (norm ? "batch_norm " : "unit ") + std::to_string(l) + ".") + std::to_string(j);
+      const std::string name = (l == 0 ? "x" : (norm ? "batch_norm " : lookup ? "embedding " : "unit ") +
+                                                   std::to_string(l) + ".") + std::to_string(j);
       out << "<circle class=\"unit" << (l == 0 ? " input" : "") << "\" id=\"" << unit_id(l, j) << "\" data-layer=\""
           << l << "\" cx=\"" << layout.x(l) << "\" cy=\"" << layout.y(l, j) << "\" r=\"18\""
-          << (norm ? " style=\"fill: #d9c8ec; stroke: #5b3a86\"" : "") << "><title>" << name << "</title></circle>\n";
+          << (norm ? " style=\"fill: #d9c8ec; stroke: #5b3a86\"" : lookup ? " style=\"fill: #f7cfe8; stroke: #8c3a6e\"" : "")
+          << "><title>" << name << "</title></circle>\n";
       out << "<text x=\"" << layout.x(l) - 14 << "\" y=\"" << layout.y(l, j) + 34 << "\">"
           << (l == 0 ? "x[" : "a" + std::to_string(l) + "[") << j << "]</text>\n";
     }
@@ -212,6 +226,12 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
       << format_double(trace.learning_rate) << ", " << trace.steps.size() << " step(s) on a batch of " << trace.batch
       << " row(s). Figures to " << f.digits()
       << " decimals; hover over one for its full precision. Click a unit or a weight for its working.</p>\n"
+      << (trace.spec.has(LayerKind::embedding)
+              ? "<p>An embedding entry (pink) reads one input as a code c and puts row c of its table W in its place; "
+                "the other inputs pass through (dashed). Only the rows of the codes in the batch have a gradient; the "
+                "other rows stay as they are. Click one of its values for the row each code picks, its gradient and "
+                "its update.</p>\n"
+              : "")
       << (trace.spec.has(LayerKind::batch_norm)
               ? "<p>A batch_norm entry (dashed) normalizes each feature with the batch's mean and variance, "
                 "xhat = (x - mean) s with s = 1 / sqrt(var + eps), and outputs scale xhat + shift; click one of its "
@@ -229,11 +249,14 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
     for (int l = 0; l <= last; ++l) {
       for (int j = 0; j < layout.sizes[l]; ++j) {
         const std::string id = unit_id(l, j);
-        const bool norm = l > 0 && trace.steps[s].layers[l - 1].kind == LayerKind::batch_norm;
+        const LayerKind kind = l > 0 ? trace.steps[s].layers[l - 1].kind : LayerKind::dense;
+        const bool norm = kind == LayerKind::batch_norm, lookup = kind == LayerKind::embedding;
         out << "<div class=\"element-panel\" data-step=\"" << s + 1 << "\" data-el=\"" << id << "\" hidden>\n<h3>Step "
             << s + 1 << ", "
-            << (l == 0 ? "input " : "layer " + std::to_string(l) + (norm ? " (batch_norm), feature " : ", unit ")) << j
-            << "</h3>\n";
+            << (l == 0 ? "input "
+                       : "layer " + std::to_string(l) +
+                             (norm ? " (batch_norm), feature " : lookup ? " (embedding), value " : ", unit "))
+            << j << "</h3>\n";
         if (l == 0) {
           for (int r = 0; r < trace.batch; ++r)
             out << "<div class=\"line\">a0" << index_suffix(trace.batch, r, j) << " = x" << index_suffix(trace.batch, r, j)
@@ -243,7 +266,7 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
           if (l == last) write_lines(out, {&steps[s].loss}, f);
         }
         out << "</div>\n";
-        if (l == 0 || norm) continue;  // a batch_norm has no weights
+        if (l == 0 || norm || lookup) continue;  // a batch_norm's and an embedding's are in their units' panels
         for (int i = 0; i < layout.sizes[l - 1]; ++i) {
           const std::string wid = weight_id(l, i, j);
           const double before = trace.steps[s].layers[l - 1].weights_before[i * layout.sizes[l] + j];
@@ -337,8 +360,24 @@ std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& st
     for (int j = 0; j < layer.out; ++j) out << " u" << l << "_" << j << ";";
     out << " }\n";
     switch (layer.kind) {
-      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-        throw_runtime_error("trace: an embedding entry has no rendering yet");
+      case LayerKind::embedding:  // a node per value, its working; edges from what passes through or is looked up
+        for (int j = 0; j < layer.out; ++j) {
+          const auto [label, tooltip] = dot_label(lines_of(unit_id(l, j)), f,
+                                                  "layer " + std::to_string(l) + ", embedding value " + std::to_string(j));
+          out << "  u" << l << "_" << j << " [label=" << dot_string(label) << ", tooltip=" << dot_string(tooltip)
+              << ", fillcolor=\"#fce4f1\"];\n";
+        }
+        for (int i = 0; i < layer.in; ++i) {
+          const TraceEmbedding& e = layer.embedding;
+          const int to = i <= e.column ? i : i + e.dim - 1;
+          if (i != e.column)
+            out << "  u" << l - 1 << "_" << i << " -> u" << l << "_" << to << " [label=\"pass\", style=dashed];\n";
+          else
+            for (int d = 0; d < e.dim; ++d)
+              out << "  u" << l - 1 << "_" << i << " -> u" << l << "_" << to + d << " [label="
+                  << dot_string("W" + std::to_string(l) + "[code][" + std::to_string(d) + "]") << ", color=\"#e377c2\"];\n";
+        }
+        continue;
       case LayerKind::dense: break;
       case LayerKind::batch_norm:  // a node per feature, its working; an edge from the feature it normalizes
         for (int j = 0; j < layer.out; ++j) {

@@ -44,10 +44,9 @@ void write_entries(std::ostream& out, const std::vector<Worked>& entries, const 
 // batch_norm above's dL/dx.
 std::string upstream_text(const TraceLayer& next, int n) {
   switch (next.kind) {
-    case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-      throw_runtime_error("trace: an embedding entry has no rendering yet");
     case LayerKind::dense: return "(W" + std::to_string(n) + " delta" + std::to_string(n) + ")";
-    case LayerKind::batch_norm: return "grad x" + std::to_string(n);
+    case LayerKind::batch_norm:
+    case LayerKind::embedding: return "grad x" + std::to_string(n);
   }
   throw_runtime_error("trace: a layer kind without its text");
 }
@@ -108,6 +107,71 @@ void write_text_batch_norm_backward(std::ostream& out, const TraceLayer& layer, 
   entries(&LayerDerivation::grad_input);
 }
 
+// ---- An embedding entry (nn/embedding.hpp): its codes, the rows they pick, the scatter-add of its gradient ----
+
+// The rows of an embedding's table (or of its gradient) that the batch's codes pick, in code order.
+std::vector<double> code_rows(const std::vector<double>& table, const std::vector<int>& codes, int dim) {
+  std::vector<double> rows;
+  for (const int code : codes)
+    rows.insert(rows.end(), table.begin() + static_cast<std::ptrdiff_t>(code) * dim,
+                table.begin() + static_cast<std::ptrdiff_t>(code + 1) * dim);
+  return rows;
+}
+
+std::string code_list(const std::vector<int>& codes, const char* separator = ", ") {
+  std::string out;
+  for (std::size_t i = 0; i < codes.size(); ++i) out += (i ? separator : "") + std::to_string(codes[i]);
+  return out;
+}
+
+// "1..3": the positions of an embedding's output that hold the code's values.
+std::string value_positions(const TraceEmbedding& e) {
+  return e.dim == 1 ? std::to_string(e.column) : std::to_string(e.column) + ".." + std::to_string(e.column + e.dim - 1);
+}
+
+void write_text_embedding_forward(std::ostream& out, const TraceLayer& layer, int l, int batch,
+                                  const LayerDerivation* derived, const NumberFormat& f) {
+  const TraceEmbedding& e = layer.embedding;
+  const std::string L = std::to_string(l), prev = std::to_string(l - 1), K = std::to_string(e.column);
+  out << "  Layer " << L << " (embedding of a" << prev << "[" << K << "]: " << e.categories << " categories, "
+      << e.dim << " value(s) each, placed at a" << L << "[" << value_positions(e) << "])\n";
+  out << "    code" << L << " = a" << prev << (batch > 1 ? "[r]" : "") << "[" << K << "] = [" << code_list(e.codes)
+      << "]  (the row of W" << L << " each row picks)\n";
+  out << "    a" << L << " = a" << prev << " with a" << prev << "[" << K << "] replaced by W" << L << "[code" << L
+      << "] = " << f.block(layer.a, batch, layer.out).text << "\n";
+  if (derived) write_entries(out, derived->a, f, "      ");
+}
+
+void write_text_embedding_backward(std::ostream& out, const TraceLayer& layer, int l, const std::string& upstream,
+                                   int batch, const LayerDerivation* derived, const NumberFormat& f) {
+  const TraceEmbedding& e = layer.embedding;
+  const std::string L = std::to_string(l);
+  const std::vector<int> codes = embedding_codes_in_batch(e);
+  auto entries = [&](const std::vector<Worked> LayerDerivation::*part) {
+    if (derived) write_entries(out, derived->*part, f, "      ");
+  };
+  out << "    delta" << L << " = " << upstream << " = " << f.block(layer.delta, batch, layer.out).text << "\n";
+  entries(&LayerDerivation::delta);
+  out << "    grad W" << L << ", rows " << code_list(codes) << " (each the sum of delta" << L << "[r]["
+      << value_positions(e) << "] over the rows r with that code; every other row 0) = "
+      << f.block(code_rows(layer.grad_weights, codes, e.dim), static_cast<int>(codes.size()), e.dim).text << "\n";
+  entries(&LayerDerivation::grad_weights);
+  if (e.grad_input.empty()) return;
+  out << "    grad x" << L << " = delta" << L << " without a" << L << "[" << value_positions(e) << "], 0 at the code = "
+      << f.block(e.grad_input, batch, layer.in).text << "\n";
+  entries(&LayerDerivation::grad_input);
+}
+
+void write_text_embedding_update(std::ostream& out, const TraceLayer& layer, int l, const LayerDerivation* derived,
+                                 const NumberFormat& f) {
+  const TraceEmbedding& e = layer.embedding;
+  const std::vector<int> codes = embedding_codes_in_batch(e);
+  out << "  W" << l << ", rows " << code_list(codes) << " = "
+      << f.block(code_rows(layer.weights, codes, e.dim), static_cast<int>(codes.size()), e.dim).text
+      << "  (the other " << e.categories - static_cast<int>(codes.size()) << " row(s) unchanged: gradient 0)\n";
+  if (derived) write_entries(out, derived->weights, f, "    ");
+}
+
 // What a weighted loss divides by (nn/loss.hpp, PyTorch's weighted means).
 const char* weight_denominator_name(LossKind loss) {
   return loss == LossKind::softmax_ce ? "the weights' sum" : "the rows";
@@ -128,8 +192,9 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l), prev = std::to_string(l - 1);
     switch (layer.kind) {
-      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-        throw_runtime_error("trace: an embedding entry has no rendering yet");
+      case LayerKind::embedding:
+        write_text_embedding_forward(out, layer, l, batch, derived ? &derived->layers[l - 1] : nullptr, f);
+        continue;
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         write_text_batch_norm_forward(out, layer, l, batch, derived ? &derived->layers[l - 1] : nullptr, f);
@@ -161,8 +226,9 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
     out << "  Layer " << L << "\n";
     const std::string upstream = l < last ? upstream_text(step.layers[l], l + 1) : std::string();
     switch (layer.kind) {
-      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-        throw_runtime_error("trace: an embedding entry has no rendering yet");
+      case LayerKind::embedding:
+        write_text_embedding_backward(out, layer, l, upstream, batch, derived ? &derived->layers[l - 1] : nullptr, f);
+        continue;
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         write_text_batch_norm_backward(out, layer, l, upstream, batch, derived ? &derived->layers[l - 1] : nullptr, f);
@@ -189,8 +255,9 @@ void write_text_step(std::ostream& out, const Trace& trace, const TraceStep& ste
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l);
     switch (layer.kind) {
-      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-        throw_runtime_error("trace: an embedding entry has no rendering yet");
+      case LayerKind::embedding:
+        write_text_embedding_update(out, layer, l, derived ? &derived->layers[l - 1] : nullptr, f);
+        continue;
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         out << "  scale" << L << " = " << f.list(layer.weights.data(), layer.out).text << "\n";
@@ -250,10 +317,9 @@ std::string tex_loss_rule(LossKind loss, int batch, bool weighted) {
 std::string upstream_tex(const TraceLayer& next, int n) {
   const std::string N = std::to_string(n);
   switch (next.kind) {
-    case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-      throw_runtime_error("trace: an embedding entry has no rendering yet");
     case LayerKind::dense: return "(W_{" + N + "}\\,\\delta_{" + N + "})";
-    case LayerKind::batch_norm: return "\\mathrm{grad}\\,x_{" + N + "}";
+    case LayerKind::batch_norm:
+    case LayerKind::embedding: return "\\mathrm{grad}\\,x_{" + N + "}";
   }
   throw_runtime_error("trace: a layer kind without its LaTeX");
 }
@@ -314,6 +380,51 @@ void write_markdown_batch_norm_backward(std::ostream& out, const TraceLayer& lay
            &LayerDerivation::grad_input);
 }
 
+// An embedding entry in Markdown, as the text writes it.
+void write_markdown_embedding_forward(std::ostream& out, const TraceLayer& layer, int l, int batch,
+                                      const LayerDerivation* derived, const NumberFormat& f) {
+  const TraceEmbedding& e = layer.embedding;
+  const std::string L = std::to_string(l), prev = std::to_string(l - 1), K = std::to_string(e.column);
+  out << "**Layer " << L << "** (embedding of $a_{" << prev << "}[" << K << "]$, " << e.categories << " categories, "
+      << e.dim << " value(s) each, placed at $a_{" << L << "}[" << value_positions(e) << "]$)\n\n";
+  out << "$$c_{" << L << "} = a_{" << prev << "}" << (batch > 1 ? "[r]" : "") << "[" << K << "] = ["
+      << code_list(e.codes) << "]$$\n\n";
+  out << "$$a_{" << L << "} = a_{" << prev << "} \\text{ with } a_{" << prev << "}[" << K << "] \\text{ replaced by } W_{"
+      << L << "}[c_{" << L << "}] = " << f.block(layer.a, batch, layer.out).tex << "$$\n\n";
+  if (derived) write_tex_entries(out, derived->a, f);
+}
+
+void write_markdown_embedding_backward(std::ostream& out, const TraceLayer& layer, int l, const std::string& upstream,
+                                       int batch, const LayerDerivation* derived, const NumberFormat& f) {
+  const TraceEmbedding& e = layer.embedding;
+  const std::string L = std::to_string(l);
+  const std::vector<int> codes = embedding_codes_in_batch(e);
+  auto equation = [&](const std::string& tex, const std::vector<Worked> LayerDerivation::*part) {
+    out << "$$" << tex << "$$\n\n";
+    if (derived) write_tex_entries(out, derived->*part, f);
+  };
+  equation("\\delta_{" + L + "} = " + upstream + " = " + f.block(layer.delta, batch, layer.out).tex,
+           &LayerDerivation::delta);
+  out << "The gradient of row $c$ of $W_{" << L << "}$ is the sum of $\\delta_{" << L << "}[r][" << value_positions(e)
+      << "]$ over the rows $r$ with $c_{" << L << "}[r] = c$; the rows of codes not in the batch have gradient 0.\n\n";
+  equation("\\mathrm{grad}\\,W_{" + L + "}[" + code_list(codes, "; ") + "] = " +
+               f.block(code_rows(layer.grad_weights, codes, e.dim), static_cast<int>(codes.size()), e.dim).tex,
+           &LayerDerivation::grad_weights);
+  if (e.grad_input.empty()) return;
+  equation("\\mathrm{grad}\\,x_{" + L + "} = " + f.block(e.grad_input, batch, layer.in).tex, &LayerDerivation::grad_input);
+}
+
+void write_markdown_embedding_update(std::ostream& out, const TraceLayer& layer, int l, const LayerDerivation* derived,
+                                     const NumberFormat& f) {
+  const TraceEmbedding& e = layer.embedding;
+  const std::vector<int> codes = embedding_codes_in_batch(e);
+  out << "$$W_{" << l << "}[" << code_list(codes, "; ") << "] = "
+      << f.block(code_rows(layer.weights, codes, e.dim), static_cast<int>(codes.size()), e.dim).tex << "$$\n\n"
+      << "The other " << e.categories - static_cast<int>(codes.size()) << " row(s) of $W_{" << l
+      << "}$ are unchanged (gradient 0).\n\n";
+  if (derived) write_tex_entries(out, derived->weights, f);
+}
+
 void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep& step, const StepDerivation* derived,
                          const NumberFormat& f) {
   const NetworkSpec& spec = trace.spec;
@@ -328,8 +439,9 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     const TraceLayer& layer = step.layers[l - 1];
     const std::string L = std::to_string(l), prev = std::to_string(l - 1);
     switch (layer.kind) {
-      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-        throw_runtime_error("trace: an embedding entry has no rendering yet");
+      case LayerKind::embedding:
+        write_markdown_embedding_forward(out, layer, l, batch, derived ? &derived->layers[l - 1] : nullptr, f);
+        continue;
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         write_markdown_batch_norm_forward(out, layer, l, batch, derived ? &derived->layers[l - 1] : nullptr, f);
@@ -361,8 +473,10 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     out << "**Layer " << L << "**\n\n";
     const std::string upstream = l < last ? upstream_tex(step.layers[l], l + 1) : std::string();
     switch (layer.kind) {
-      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-        throw_runtime_error("trace: an embedding entry has no rendering yet");
+      case LayerKind::embedding:
+        write_markdown_embedding_backward(out, layer, l, upstream, batch, derived ? &derived->layers[l - 1] : nullptr,
+                                          f);
+        continue;
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         write_markdown_batch_norm_backward(out, layer, l, upstream, batch, derived ? &derived->layers[l - 1] : nullptr,
@@ -397,8 +511,9 @@ void write_markdown_step(std::ostream& out, const Trace& trace, const TraceStep&
     const std::string L = std::to_string(l);
     out << "**Layer " << L << "**\n\n";
     switch (layer.kind) {
-      case LayerKind::embedding:  // refused by nn/trace.cpp before any figure
-        throw_runtime_error("trace: an embedding entry has no rendering yet");
+      case LayerKind::embedding:
+        write_markdown_embedding_update(out, layer, l, derived ? &derived->layers[l - 1] : nullptr, f);
+        continue;
       case LayerKind::dense: break;
       case LayerKind::batch_norm:
         equation("\\mathrm{scale}_{" + L + "} = " + f.list(layer.weights.data(), layer.out).tex);
@@ -425,6 +540,10 @@ std::string render_markdown(const Trace& trace, const std::vector<StepDerivation
       << " row(s). Weights are IN x OUT, so a layer computes $z = W^T a + b$. Every figure is computed in double "
          "precision and printed to "
       << f.digits() << " decimals; redone by hand from the printed figures, a last digit may differ by one.\n\n";
+  if (spec.has(LayerKind::embedding))
+    out << "An embedding entry reads one position of its input as a code $c$, a whole number, and puts row $c$ of "
+           "its table $W$ (one row per category) in that position's place; its $\\delta$ is $\\partial L / \\partial a$, "
+           "and the gradient of row $c$ adds $\\delta$'s values there over the rows of the batch with code $c$.\n\n";
   if (spec.has(LayerKind::batch_norm))
     out << "A batch_norm entry normalizes each feature of its input $x$ (the entry before it) with the batch's mean "
            "$\\mu$ and biased variance $\\sigma^2$, $\\hat{x} = (x - \\mu) s$ with $s = 1 / \\sqrt{\\sigma^2 + "

@@ -42,8 +42,8 @@ std::size_t figures_per_step(const Network<double>& network, int batch) {
       case LayerKind::batch_norm:  // xhat, y, dL/dy, dL/dx; mean, variance, s, 4 running, 6 scale and shift
         per_step += 4 * rows * units + 13 * units;
         break;
-      case LayerKind::embedding:  // y, dL/dy; weights before, their gradient and after
-        per_step += 2 * rows * units + 3 * layer.weight_count();
+      case LayerKind::embedding:  // y, dL/dy, codes, dL/dx; weights before, their gradient and after
+        per_step += 2 * rows * units + rows * (1 + static_cast<std::size_t>(layer.in)) + 3 * layer.weight_count();
         break;
     }
   }
@@ -83,6 +83,26 @@ void trace_batch_norm(TraceLayer& t, Network<double>& network, const Workspace<d
                       network.weights(l).data(), layer, batch, static_cast<const InputChain<double>*>(nullptr));
 }
 
+// An embedding entry's codes (which row of its table each row read) and, unless it is the first entry, dL/dx
+// from the same backward on its own (the network's writes it into the delta of the entry below).
+void trace_embedding(TraceLayer& t, const Network<double>& network, const Workspace<double>& workspace, std::size_t l,
+                     const double* x, int batch) {
+  const DenseLayer& layer = network.layer(l);
+  const double* input = l == 0 ? x : workspace.layer_output(l - 1);
+  TraceEmbedding& e = t.embedding;
+  e.column = layer.column;
+  e.categories = layer.categories;
+  e.dim = layer.dim();
+  e.codes.resize(static_cast<std::size_t>(batch));
+  for (int r = 0; r < batch; ++r)  // whole numbers in [0, N): the forward has checked them
+    e.codes[r] = static_cast<int>(input[static_cast<std::size_t>(r) * layer.in + layer.column]);
+  if (l == 0) return;
+  std::vector<double> grad_weights(layer.weight_count());
+  e.grad_input.resize(static_cast<std::size_t>(batch) * layer.in);
+  embedding_backward(grad_weights.data(), e.grad_input.data(), input, workspace.delta(l), layer, batch,
+                     static_cast<const InputChain<double>*>(nullptr));
+}
+
 }  // namespace
 
 Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
@@ -107,9 +127,6 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
   if (batch < 2 && network.spec().has(LayerKind::batch_norm))
     throw OptionError("input", "expected at least 2 rows for a network with batch_norm (one row has no batch "
                                "variance; rows separated by ';'), got 1");
-  if (network.spec().has(LayerKind::embedding))
-    throw OptionError("network", "expected a network without an embedding entry (the trace does not show an "
-                                 "embedding's lookup yet)");
   if (options.target.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
                                   std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
@@ -163,7 +180,8 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
         case LayerKind::batch_norm:
           trace_batch_norm(t, network, workspace, l, options.input.data(), batch);
           break;
-        case LayerKind::embedding:  // its output (a) and dL/dy (delta) only: no z
+        case LayerKind::embedding:  // no z: its codes, and its output (a) and dL/dy (delta) below
+          trace_embedding(t, network, workspace, l, options.input.data(), batch);
           break;
       }
       t.a.assign(workspace.a(l), workspace.a(l) + n);

@@ -23,18 +23,28 @@ struct TraceBatchNorm {
   std::vector<double> running_mean, running_var;                // (F) after it
 };
 
+// An embedding entry's own figures (nn/embedding.hpp): the code each row reads at its input position `column` and
+// dL/dx. Its table W (N, D) is the entry's weights (weights_before during the step, weights after it), dL/dW its
+// grad_weights (rows of codes absent from the batch 0), its output y its a and its delta dL/dy.
+struct TraceEmbedding {
+  int column = 0, categories = 0, dim = 0;
+  std::vector<int> codes;         // (B): the row of W each row of the batch reads
+  std::vector<double> grad_input; // (B, IN): dL/dy passed through, 0 at the code; empty for the first entry
+};
+
 struct TraceLayer {
   LayerKind kind = LayerKind::dense;
   int in = 0;
   int out = 0;
   Activation activation = Activation::identity;
-  std::vector<double> z, a, delta;        // (B, OUT); delta = dL/dz (batch_norm: no z, delta = dL/dy)
-  std::vector<double> grad_weights;       // (IN, OUT)
+  std::vector<double> z, a, delta;        // (B, OUT); delta = dL/dz (batch_norm, embedding: no z, delta = dL/dy)
+  std::vector<double> grad_weights;       // (IN, OUT); an embedding's (N, D)
   std::vector<double> grad_bias;          // (OUT)
   std::vector<double> weights_before;     // (IN, OUT) as they stood during the step
   std::vector<double> bias_before;        // (OUT)
   std::vector<double> weights, bias;      // after this step's update
   TraceBatchNorm batch_norm;              // batch_norm only
+  TraceEmbedding embedding;               // embedding only
 };
 
 struct TraceStep {
@@ -72,7 +82,8 @@ struct Trace {
 
 // Runs opts.steps plain SGD updates of the network on one batch and records every figure: the network's loss
 // without the training recipe's label smoothing (as without its optimizer, schedule and dropout), weighted by
-// opts.weights where given (check_row_weights' refusals). batch_norm
+// opts.weights where given (check_row_weights' refusals). Embedding entries read each row's code (a code that
+// is not a whole number in [0, N) is Error(bad_input), as in training); batch_norm
 // entries normalize with the batch's statistics (training's function) and update their running ones. Throws
 // Error(bad_input) when the input or target do not fit the network (a network with batch_norm takes at least 2
 // rows) or the loss does not fit the output.

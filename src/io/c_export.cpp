@@ -2,6 +2,7 @@
 #include "backprop/io/c_export.hpp"
 
 #include "backprop/nn/batch_norm.hpp"
+#include "backprop/nn/embedding.hpp"
 
 #include <algorithm>
 #include <array>
@@ -114,6 +115,13 @@ void check_model(const ModelFile& model, const CExportOptions& options) {
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     const auto in = static_cast<std::size_t>(spec.layer_input(l));
     const auto out = static_cast<std::size_t>(spec.layers[l].units);
+    if (spec.layers[l].kind == LayerKind::embedding) {
+      const auto rows = static_cast<std::size_t>(spec.layers[l].categories), dim = out - in + 1;
+      if (spec.layers[l].weights.size() != rows * dim)
+        throw_bad_input("C export: layers[" + std::to_string(l) + "]: expected " + std::to_string(rows) + " x " +
+                        std::to_string(dim) + " embedding weights");
+      continue;
+    }
     if (spec.layers[l].weights.size() != in * out || spec.layers[l].bias.size() != out)
       throw_bad_input("C export: layers[" + std::to_string(l) + "]: expected " + std::to_string(in) + " x " +
                       std::to_string(out) + " weights and " + std::to_string(out) + " biases");
@@ -126,7 +134,7 @@ void check_model(const ModelFile& model, const CExportOptions& options) {
 }
 
 std::string activation_name(const LayerSpec& layer) {
-  return std::string(to_string(layer.activation));
+  return layer.kind == LayerKind::embedding ? std::string("embedding") : std::string(to_string(layer.activation));
 }
 
 // The comment block at the top of both files.
@@ -179,8 +187,13 @@ std::string header_text(const ModelFile& model, const Shape& shape, const CExpor
   else
     text += "/* The name of each output. */\nextern const char *const " + n + "_targets[" + n + "_OUTPUTS];\n";
   text += "\n/* outputs[" + n + "_OUTPUTS] from features[" + n + "_INPUTS]; scratch: " + n +
-          "_SCRATCH floats of the caller's. */\n";
-  text += "void " + n + "_predict(const float *features, float *outputs, float *scratch);\n";
+          "_SCRATCH floats of the caller's.\n * Returns 0" +
+          (model.network.has(LayerKind::embedding)
+               ? ", or k + 1 where features[k] is a category's code that is not a whole number in\n * [0, its "
+                 "categories): then every output is NaN and no table is read"
+               : std::string(" (a model with an embedding entry returns k + 1 for a bad code at features[k])")) +
+          ". */\n";
+  text += "int " + n + "_predict(const float *features, float *outputs, float *scratch);\n";
   text += "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
   return text;
 }
@@ -213,6 +226,20 @@ std::vector<double> unit_scales(const LayerSpec& layer, std::size_t in) {
 // per unit with its scale: an int32 dot product has no such chain.
 std::string layer_arrays(const ModelFile& model, std::size_t l, const CExportOptions& options) {
   const LayerSpec& layer = model.network.layers[l];
+  if (layer.kind == LayerKind::embedding) {
+    const auto rows = static_cast<std::size_t>(layer.categories);
+    const auto dim = static_cast<std::size_t>(layer.units - model.network.layer_input(l) + 1);
+    const std::string k = std::to_string(l + 1);
+    std::string text = "\n/* Layer " + k + ": embedding of input " + std::to_string(layer.column) + ", " +
+                       std::to_string(rows) + " categories x " + std::to_string(dim) + " values: row c of e" + k +
+                       " replaces a code c. */\n";
+    text += "static const float " + options.name + "_e" + k + "[" + std::to_string(rows) + "][" + std::to_string(dim) +
+            "] = {";
+    for (std::size_t c = 0; c < rows; ++c)
+      text += std::string(c ? "," : "") + "\n  {" +
+              number_rows(dim, [&](std::size_t d) { return float_literal(layer.weights[c * dim + d]); }, false) + "}";
+    return text + "};\n";
+  }
   const auto in = static_cast<std::size_t>(model.network.layer_input(l));
   const auto out = static_cast<std::size_t>(layer.units);
   const std::string k = std::to_string(l + 1), n = options.name;
@@ -245,6 +272,30 @@ std::string layer_arrays(const ModelFile& model, std::size_t l, const CExportOpt
   text += "static const float " + n + "_b" + k + "[" + std::to_string(out) + "] = {" +
           number_rows(out, [&](std::size_t o) { return float_literal(layer.bias[o]); }) + "};\n";
   return text;
+}
+
+// An embedding entry in NAME_predict: its code read from `in` and checked as the library checks it (a whole
+// number in [0, N), compared in float) before it indexes the table; a bad code returns the network input's
+// column + 1 with NaN outputs, so that no table is read out of bounds and no stale output looks valid.
+std::string embedding_lookup(const ModelFile& model, std::size_t l, const Shape& shape, const CExportOptions& options,
+                             const std::string& in, const std::string& out) {
+  const LayerSpec& layer = model.network.layers[l];
+  const int ins = model.network.layer_input(l), dim = layer.units - ins + 1, column = layer.column;
+  const std::string k = std::to_string(l + 1), n = options.name, K = std::to_string(column), D = std::to_string(dim);
+  const int feature = embedding_code_columns(model.network)[l];
+  std::string text = "\n  /* Layer " + k + ": embedding of input " + K + ": the code c there picks row c of " + n + "_e" +
+                     k + ", whose " + D + " value(s) take its place */\n";
+  text += "  {\n    const float c = " + in + "[" + K + "];\n";
+  text += "    if (!(c >= 0.0f && c < " + float_literal(layer.categories) + " && floorf(c) == c)) {\n";
+  text += "      for (o = 0; o < " + std::to_string(shape.outputs) + "; ++o) outputs[o] = NAN;\n";
+  text += "      return " + std::to_string(feature + 1) + ";  /* features[" + std::to_string(feature) +
+          "] is not a code of " + std::to_string(layer.categories) + " categories */\n    }\n";
+  if (column > 0) text += "    for (i = 0; i < " + K + "; ++i) " + out + "[i] = " + in + "[i];\n";
+  text += "    for (i = 0; i < " + D + "; ++i) " + out + "[" + K + " + i] = " + n + "_e" + k + "[(int)c][i];\n";
+  if (column + 1 < ins)
+    text += "    for (i = " + std::to_string(column + 1) + "; i < " + std::to_string(ins) + "; ++i) " + out + "[i + " +
+            std::to_string(dim - 1) + "] = " + in + "[i];\n";
+  return text + "  }\n";
 }
 
 // Layer l's loop in NAME_predict, reading `in` and writing `out` (C expressions).
@@ -286,7 +337,7 @@ std::string predict_function(const ModelFile& model, const Shape& shape, const C
   const NetworkSpec& spec = model.network;
   const std::string n = options.name, widest = std::to_string(shape.widest);
   const std::string quantized = "((int8_t *)(void *)(scratch + " + std::to_string(2 * shape.widest) + "))";
-  std::string text = "\nvoid " + n + "_predict(const float *features, float *outputs, float *scratch) {\n";
+  std::string text = "\nint " + n + "_predict(const float *features, float *outputs, float *scratch) {\n";
   text += "  int i, o;\n";
   std::string in = "features";
   int buffer = 0;  // the scratch half the next layer writes
@@ -301,13 +352,16 @@ std::string predict_function(const ModelFile& model, const Shape& shape, const C
     const bool last = l + 1 == spec.layers.size();
     std::string out = buffer ? "(scratch + " + widest + ")" : "scratch";
     if (last) out = shape.one_sigmoid_class ? "(outputs + 1)" : "outputs";
-    text += layer_loop(model, l, options, in, out, quantized);
+    if (spec.layers[l].kind == LayerKind::embedding)
+      text += embedding_lookup(model, l, shape, options, in, out);
+    else
+      text += layer_loop(model, l, options, in, out, quantized);
     in = out;
     buffer = 1 - buffer;
   }
   if (shape.one_sigmoid_class) text += "  outputs[0] = 1.0f - outputs[1];  /* p of the first class */\n";
   if (model.scaling.empty() && spec.layers.size() == 1 && !options.int8) text += "  (void)scratch;\n";
-  return text + "}\n";
+  return text + "  return 0;\n}\n";
 }
 
 std::string source_text(const ModelFile& model, const Shape& shape, const CExportOptions& options,
@@ -350,9 +404,6 @@ void check_c_name(std::string_view name) {
 CSource c_source(const ModelFile& model, TaskKind task, const CExportOptions& options, const std::string& header_name,
                  std::uint64_t source_checksum) {
   check_exportable(model, "C");
-  if (model.network.has(LayerKind::embedding))
-    throw_bad_input("C export: expected a network without an embedding entry (the C export has no table lookup "
-                    "yet); use the ONNX or JSON export, or backprop predict");
   if (model.network.has(LayerKind::batch_norm)) {
     // Evaluation's batch_norms are affine maps: folded into the dense layers after them, and an int8 layer
     // reads the range of what the batch_norm before it read.

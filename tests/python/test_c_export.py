@@ -205,6 +205,98 @@ class CExportTest(unittest.TestCase):
             _, actual = self.compiled_outputs(header, "m_bn", self.features, compiler)
             self.assert_close(actual, expected, "batch_norm folded, %s" % compiler)
 
+    # ---- embedding ----
+
+    def embedding_model(self):
+        """Two embeddings (6 categories x 2 values of x2, then 3 x 3 of x1, read through the first's output), a tanh
+        layer and a softmax output; x3 standardized, the code columns left as they are (offset 0, scale 1)."""
+        rng = np.random.default_rng(13)
+        features = np.column_stack([np.arange(40) % 3, np.arange(40) % 6, rng.normal(2.0, 1.0, 40)]).astype(np.float32)
+        data = os.path.join(self.dir, "codes.csv")
+        write_csv(data, ["x1", "x2", "x3"], features)
+        first = {"type": "embedding", "input": 1, "categories": 6, "dim": 2,
+                 "weights": export_cases.rng_matrix(rng, 6, 2, 2.0)}
+        second = {"type": "embedding", "input": 0, "categories": 3, "dim": 3,
+                  "weights": export_cases.rng_matrix(rng, 3, 3, 2.0)}
+        x3 = features[:, 2].astype(np.float64)
+        scaling = {"kind": "standard", "offset": [0.0, 0.0, x3.mean()], "scale": [1.0, 1.0, x3.std()]}
+        path = self.model_file("embedding", [first, second] + layers_for(rng, [6, 5, 3], ["tanh", "softmax"]),
+                               "softmax_ce", scaling, classes=["a", "b", "c"])
+        return path, data, features, first
+
+    def test_embedding_tables_are_static_arrays_and_each_code_picks_its_row(self):
+        path, data, features, first = self.embedding_model()
+        header = self.export(path, "m_emb")
+        expected = self.predictions(path, data)
+        for compiler in COMPILERS:
+            _, actual = self.compiled_outputs(header, "m_emb", features, compiler)
+            self.assert_close(actual, expected, "embedding, %s" % compiler)
+        with open(header[:-2] + ".c") as f:
+            source = f.read()
+        self.assertIn("static const float m_emb_e1[6][2] = {", source)
+        self.assertIn("static const float m_emb_e2[3][3] = {", source)
+        # Each code picks its own row: the table with its rows reversed gives other outputs.
+        table = re.search(r"static const float m_emb_e1\[6\]\[2\] = \{\n(.*?)\};\n", source, re.S).group(1)
+        rows = table.split(",\n")
+        with open(header[:-2] + ".c", "w") as f:
+            f.write(source.replace(table, ",\n".join(reversed(rows))))
+        _, swapped = self.compiled_outputs(header, "m_emb", features, "gcc")
+        self.assertGreater(np.abs(swapped - expected).max(), 1e-3)
+        self.assertEqual(len(rows), len(first["weights"]))
+        # int8: the tables stay float32 (a lookup has no product to quantize); the dense layers after them are
+        # quantized, and the probabilities stay within 0.05 of predict's on these rows (calibrated on them).
+        int8_header = self.export(path, "m_emb_q", "--quantize", "int8", "--calibration", data)
+        _, int8_outputs = self.compiled_outputs(int8_header, "m_emb_q", features)
+        print("embedding int8: largest difference from predict %.4f" % np.abs(int8_outputs - expected).max())
+        self.assertLessEqual(np.abs(int8_outputs - expected).max(), 0.05)
+        with open(int8_header[:-2] + ".c") as f:
+            self.assertIn("static const float m_emb_q_e1[6][2] = {", f.read())
+
+    def test_a_bad_code_returns_its_feature_and_nan_outputs_without_reading_out_of_bounds(self):
+        """NAME_predict returns k + 1 for a code at features[k] that is not a whole number in [0, N), writes NaN
+        to every output and reads no table out of bounds (compiled with AddressSanitizer and UBSan, which
+        catch a read past a static array and a float cast to int out of range); a good row returns 0."""
+        path, _, features, _ = self.embedding_model()
+        header = self.export(path, "m_bad")
+        program = r"""
+#include <stdio.h>
+#include "m_bad.h"
+int main(void) {
+  const float rows[][3] = {{0, 1, 0.5f}, {0, 6, 0.5f}, {0, -1, 0.5f}, {0, 2.5f, 0.5f}, {0, 1e9f, 0.5f},
+                           {0, 0.0f / 0.0f, 0.5f}, {3, 1, 0.5f}, {-0.5f, 1, 0.5f}, {2, 5, 0.5f}};
+  float outputs[m_bad_OUTPUTS], scratch[m_bad_SCRATCH];
+  unsigned r;
+  int o;
+  for (r = 0; r < sizeof rows / sizeof rows[0]; ++r) {
+    printf("%d", m_bad_predict(rows[r], outputs, scratch));
+    for (o = 0; o < m_bad_OUTPUTS; ++o) printf(" %.9g", outputs[o]);
+    printf("\n");
+  }
+  return 0;
+}
+"""
+        main = os.path.join(self.dir, "main_bad.c")
+        with open(main, "w") as f:
+            f.write(program)
+        binary = os.path.join(self.dir, "run_bad")
+        sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+        build = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-g"] + sanitize +
+                               ["-o", binary, main, header[:-2] + ".c", "-lm"], capture_output=True, text=True)
+        self.assertEqual(build.returncode, 0, build.stderr)
+        run = subprocess.run([binary], capture_output=True, text=True)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stderr, "")
+        lines = [line.split() for line in run.stdout.splitlines()]
+        # features[1] (x2, 6 categories) is checked first, by the first entry; then features[0] (x1, 3).
+        self.assertEqual([int(line[0]) for line in lines], [0, 2, 2, 2, 2, 2, 1, 1, 0])
+        for line in lines:
+            values = np.array([float(v) for v in line[1:]])
+            self.assertEqual(len(values), 3)
+            if line[0] == "0":
+                self.assertAlmostEqual(float(values.sum()), 1.0, places=5)
+            else:
+                self.assertTrue(np.isnan(values).all(), line)
+
     def test_the_interface_and_the_names(self):
         rng = np.random.default_rng(3)
         path = self.model_file("named", layers_for(rng, [3, 4, 3], ["relu", "softmax"]), "softmax_ce",
@@ -213,7 +305,8 @@ class CExportTest(unittest.TestCase):
         with open(header) as f:
             text = f.read()
         for line in ("#define m_wine_INPUTS 3", "#define m_wine_OUTPUTS 3", "#define m_wine_CLASSES 3",
-                     "void m_wine_predict(const float *features, float *outputs, float *scratch);"):
+                     "int m_wine_predict(const float *features, float *outputs, float *scratch);",
+                     " * Returns 0 (a model with an embedding entry returns k + 1 for a bad code at features[k])."):
             self.assertIn(line, text)
         scratch = int(re.search(r"#define m_wine_SCRATCH (\d+)", text).group(1))
         self.assertGreaterEqual(scratch, 1)

@@ -6,11 +6,13 @@
 //   #define NAME_INPUTS   the raw features predict reads (uint8 images as value/255; the scaling is inside)
 //   #define NAME_OUTPUTS  what predict prints: the class probabilities (one sigmoid output: 1 - p, p) or values
 //   #define NAME_SCRATCH  the floats of scratch memory NAME_predict needs (at least 1)
-//   void NAME_predict(const float *features, float *outputs, float *scratch);
+//   int NAME_predict(const float *features, float *outputs, float *scratch);  0, or for a model with embedding
+//     entries k + 1 where features[k] is a code that is not a whole number in [0, N) (every output NaN, no
+//     table read out of bounds)
 //   NAME_features[NAME_INPUTS], and NAME_classes[NAME_CLASSES] or NAME_targets[NAME_OUTPUTS]: names as strings
-// X.c holds the weights as static const arrays and one loop per layer, the activation named, so that a learner
-// can read the forward pass. A comment block at the top of both says what was exported, from which file (with
-// its FNV-1a 64 checksum) and, for int8, the quantization scheme:
+// X.c holds the weights (an embedding's table NAME_eK[N][D]) as static const arrays and one loop per layer, the
+// activation named, so that a learner can read the forward pass. A comment block at the top of both says what
+// was exported, from which file (with its FNV-1a 64 checksum) and, for int8, the quantization scheme:
 //   --quantize int8: each dense layer's weights as int8 with one scale per output unit (symmetric: the
 //   largest |w| of the unit maps to 127); the layer's input quantized to int8 with one scale per layer
 //   (symmetric: the 99.99th percentile of |input| on the calibration rows maps to 127, values beyond it

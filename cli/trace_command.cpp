@@ -42,7 +42,8 @@ nlohmann::ordered_json rows_json(const std::vector<double>& values, int rows, in
 }
 
 // A batch_norm entry's figures under nn/batch_norm.hpp's names: "type" first, so that a reader tells it from a
-// dense layer's {"z", ...}; "grad_input" only where there is an entry below.
+// dense layer's {"z", ...}; the running statistics before this step's forward ("..._before") and after it;
+// "grad_input" only where there is an entry below.
 nlohmann::ordered_json batch_norm_json(const TraceLayer& layer, int batch) {
   const TraceBatchNorm& bn = layer.batch_norm;
   nlohmann::ordered_json out{{"type", "batch_norm"},
@@ -51,6 +52,8 @@ nlohmann::ordered_json batch_norm_json(const TraceLayer& layer, int batch) {
                              {"inv_std", bn.inv_std},
                              {"xhat", rows_json(bn.xhat, batch, layer.out)},
                              {"a", rows_json(layer.a, batch, layer.out)},
+                             {"running_mean_before", bn.running_mean_before},
+                             {"running_var_before", bn.running_var_before},
                              {"running_mean", bn.running_mean},
                              {"running_var", bn.running_var},
                              {"delta", rows_json(layer.delta, batch, layer.out)},
@@ -175,7 +178,7 @@ void add_trace_command(CLI::App& app, int& exit_code) {
                 "Print one JSON object {\"steps\":[{\"step\",\"loss\",\"layers\":[{\"z\",\"a\",\"delta\","
                 "\"grad_weights\",\"grad_bias\",\"weights\",\"bias\"}]}]} with every figure at full precision (a "
                 "batch_norm entry: {\"type\":\"batch_norm\",\"mean\",\"variance\",\"inv_std\",\"xhat\",\"a\","
-                "\"running_mean\",\"running_var\",\"delta\",\"grad_scale\",\"grad_shift\",\"grad_input\",\"scale\","
+                "\"running_mean_before\",\"running_var_before\",\"running_mean\",\"running_var\",\"delta\",\"grad_scale\",\"grad_shift\",\"grad_input\",\"scale\","
                 "\"shift\"}; an embedding entry: {\"type\":\"embedding\",\"input\",\"categories\",\"dim\",\"codes\",\"a\","
                 "\"delta\",\"grad_weights\",\"grad_input\",\"weights\"}), and \"row_weights\" where the rows are weighted");
   add_row_weight_options(cmd, args->weights, "default: none (the file's training.class_weight is training's)");

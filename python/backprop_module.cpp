@@ -823,7 +823,8 @@ py::dict batch_norm_trace(const TraceLayer& l, std::size_t batch) {
   const auto features = static_cast<std::size_t>(l.out);
   py::dict out("type"_a = "batch_norm", "mean"_a = array_of(bn.mean), "variance"_a = array_of(bn.variance),
                "inv_std"_a = array_of(bn.inv_std), "xhat"_a = array_of(bn.xhat, batch, features),
-               "a"_a = array_of(l.a, batch, features), "running_mean"_a = array_of(bn.running_mean),
+               "a"_a = array_of(l.a, batch, features), "running_mean_before"_a = array_of(bn.running_mean_before),
+               "running_var_before"_a = array_of(bn.running_var_before), "running_mean"_a = array_of(bn.running_mean),
                "running_var"_a = array_of(bn.running_var), "delta"_a = array_of(l.delta, batch, features),
                "grad_scale"_a = array_of(l.grad_weights), "grad_shift"_a = array_of(l.grad_bias),
                "scale"_a = array_of(l.weights), "shift"_a = array_of(l.bias));

@@ -165,10 +165,18 @@ def test_trace_of_a_network_with_batch_norm_matches_torch_and_refuses_one_row(tm
         net = tmp_path / (case["name"] + ".json")
         net.write_text(json.dumps(case["network"]))
         steps = backprop.trace(str(net), input=np.array(case["x"]), target=np.array(case["y"]), steps=2)
-        for step, expected in zip(steps, case["steps"]):
+        for s, (step, expected) in enumerate(zip(steps, case["steps"])):
             assert abs(step["loss"] - expected["loss"]) <= 1e-12
-            for layer, figures in zip(step["layers"], expected["layers"]):
-                assert set(layer) - {"activation"} == set(figures), case["name"]
+            for l, (layer, figures) in enumerate(zip(step["layers"], expected["layers"])):
+                before = {"running_mean_before", "running_var_before"} if "type" in figures else set()
+                assert set(layer) - {"activation"} == set(figures) | before, case["name"]
+                if before:  # the start's statistics (0 and 1 unless given), then torch's after the step before
+                    entry, features = case["network"]["layers"][l], len(figures["mean"])
+                    for key, start in (("running_mean", 0.0), ("running_var", 1.0)):
+                        value = np.asarray(entry.get(key, [start] * features) if s == 0
+                                           else case["steps"][s - 1]["layers"][l][key])
+                        np.testing.assert_allclose(layer[key + "_before"], value, rtol=0,
+                                                   atol=1e-12 * max(1.0, np.abs(value).max()), err_msg=key)
                 for key, value in figures.items():
                     if key == "type":
                         assert layer[key] == value

@@ -20,6 +20,8 @@
 #include <memory>
 #include <numeric>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -535,6 +537,63 @@ TEST(CudaPlugin, LoadsWithEverySymbolResolvedAndCountsTheDevices) {
 #endif
 }
 
+// An embedding's lookup and scatter-add against nn/embedding.cpp's, bit for bit on both backends: the lookup
+// copies, and the table's gradient adds each row's values in row order in float, as the CPU does (no atomics).
+// Codes repeat, some are absent; a code that is not one (the host refuses the data first) gives NaN values and
+// adds nothing, never a read outside the table.
+TEST_P(DeviceKernels, EmbeddingLookupAndScatterAddMatchTheCpuBitForBit) {
+  for (const auto& [rows, in, column, dim, categories] :
+       {std::tuple{1, 1, 0, 1, 1}, std::tuple{7, 4, 2, 3, 5}, std::tuple{300, 5, 0, 8, 40}, std::tuple{65, 3, 2, 2, 3}}) {
+    const std::string shape = std::to_string(rows) + " rows, " + std::to_string(in) + " inputs, column " +
+                              std::to_string(column) + ", " + std::to_string(categories) + " x " + std::to_string(dim);
+    DenseLayer layer;
+    layer.kind = LayerKind::embedding;
+    layer.in = in;
+    layer.out = in - 1 + dim;
+    layer.column = column;
+    layer.categories = categories;
+    const std::size_t n_in = static_cast<std::size_t>(rows) * in, n_out = static_cast<std::size_t>(rows) * layer.out;
+    std::vector<float> x = random_values(n_in, 50, -2, 2);
+    for (int r = 0; r < rows; ++r)  // codes 0, 1, 1, 2, 2, ... up to categories - 2: repeated, the last absent
+      x[static_cast<std::size_t>(r) * in + column] = static_cast<float>(((r + 1) / 2) % std::max(1, categories - 1));
+    const auto table = random_values(static_cast<std::size_t>(categories) * dim, 51);
+    const auto dy = random_values(n_out, 52);
+    std::vector<float> y(n_out), grad_table(table.size()), grad_input(n_in);
+    embedding_forward(y.data(), x.data(), table.data(), layer, rows, 0);
+    embedding_backward<float>(grad_table.data(), grad_input.data(), x.data(), dy.data(), layer, rows, nullptr);
+    auto x_d = to_device(backend(), x), table_d = to_device(backend(), table), dy_d = to_device(backend(), dy);
+    DeviceArray<float> y_d(backend(), n_out), grad_table_d(backend(), table.size()), grad_input_d(backend(), n_in);
+    backend().embedding_forward(y_d.data(), x_d.data(), table_d.data(), rows, in, column, dim, categories);
+    backend().embedding_backward(grad_table_d.data(), grad_input_d.data(), x_d.data(), dy_d.data(), rows, in, column,
+                                 dim, categories);
+    EXPECT_EQ(to_host(y_d), y) << shape;
+    EXPECT_EQ(to_host(grad_table_d), grad_table) << shape;
+    EXPECT_EQ(to_host(grad_input_d), grad_input) << shape;
+    backend().embedding_backward(grad_table_d.data(), nullptr, x_d.data(), dy_d.data(), rows, in, column, dim,
+                                 categories);
+    EXPECT_EQ(to_host(grad_table_d), grad_table) << shape << ", without dL/dx";
+    // A bad code in row 0: its values NaN, its slice added nowhere; the other rows as before.
+    for (const float bad : {static_cast<float>(categories), -1.0f, 0.5f, std::numeric_limits<float>::quiet_NaN()}) {
+      std::vector<float> bad_x = x;
+      bad_x[static_cast<std::size_t>(column)] = bad;
+      auto bad_x_d = to_device(backend(), bad_x);
+      backend().embedding_forward(y_d.data(), bad_x_d.data(), table_d.data(), rows, in, column, dim, categories);
+      const std::vector<float> got = to_host(y_d);
+      for (int d = 0; d < dim; ++d) EXPECT_TRUE(std::isnan(got[static_cast<std::size_t>(column + d)])) << shape;
+      EXPECT_TRUE(std::equal(got.begin() + layer.out, got.end(), y.begin() + layer.out)) << shape;
+      backend().embedding_backward(grad_table_d.data(), nullptr, bad_x_d.data(), dy_d.data(), rows, in, column, dim,
+                                   categories);
+      std::vector<float> expected = grad_table;  // the CPU's sums without row 0's: recomputed in the same order
+      std::fill(expected.begin(), expected.end(), 0.0f);
+      for (int r = 1; r < rows; ++r)
+        for (int d = 0; d < dim; ++d)
+          expected[static_cast<std::size_t>(x[static_cast<std::size_t>(r) * in + column]) * dim + d] +=
+              dy[static_cast<std::size_t>(r) * layer.out + column + d];
+      EXPECT_EQ(to_host(grad_table_d), expected) << shape << ", a bad code " << bad;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, DeviceKernels, ::testing::Values("emulated", "cuda"), backend_name);
 
 // ---- training on a device ----
@@ -723,6 +782,67 @@ TEST_P(DeviceTraining, BatchNormMatchesTheCpuWithEarlyStopping) {
   EXPECT_GT(largest_difference({network.statistics().begin(), network.statistics().end()},
                                {untrained.statistics().begin(), untrained.statistics().end()}),
             0.01);
+}
+
+// The rings with a third column of codes 0-5 (of 7: code 6 never occurs), each code shifting the rings a little,
+// read by an embedding of 3 values per code after a tanh layer.
+Dataset rings_with_codes(std::size_t rows, std::uint64_t seed) {
+  const Dataset rings_only = rings(rows, seed);
+  Dataset data = rings_only;
+  data.features = 3;
+  data.features_f32.clear();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float code = static_cast<float>((r * 7 + r / 3) % 6);
+    data.features_f32.push_back(rings_only.features_f32[2 * r] + 0.1f * code);
+    data.features_f32.push_back(code);
+    data.features_f32.push_back(rings_only.features_f32[2 * r + 1]);
+  }
+  return data;
+}
+
+NetworkSpec embedding_network() {
+  NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
+  spec.input = 3;
+  spec.layers.insert(spec.layers.begin(), LayerSpec{.kind = LayerKind::embedding, .units = 5,
+                                                    .activation = Activation::identity, .column = 1, .categories = 7});
+  return spec;
+}
+
+// An embedding on the device against the CPU, with a standard scaling (which leaves the code column as it is)
+// and validation rows: parameters within 1e-3, losses within 1e-4 relative, epoch by epoch, as every case here.
+// The table's rows of the codes in the data must have moved; the row of the code never seen (6) has a zero
+// gradient at every step, which Adam without weight decay turns into no update at all.
+TEST_P(DeviceTraining, EmbeddingMatchesTheCpu) {
+  const NetworkSpec spec = embedding_network();
+  const Dataset data = rings_with_codes(600, 15), validation = rings_with_codes(200, 16);
+  Scaling scaling = fit_scaling(ScalingKind::standard, data);
+  scaling.offset[1] = 0.0;
+  scaling.scale[1] = 1.0;
+  expect_same_training(backend(), spec, data, &validation, scaling);
+  Network<float> network(spec);
+  TrainingParallelism parallelism;
+  parallelism.device = &backend();
+  train(network, data, &validation, scaling, nullptr, nullptr, parallelism);
+  const Network<float> untrained(spec);
+  const std::span<const float> table = std::as_const(network).weights(0), start = untrained.weights(0);
+  EXPECT_GT(largest_difference({table.begin(), table.begin() + 18}, {start.begin(), start.begin() + 18}), 0.01);
+  EXPECT_TRUE(std::equal(table.begin() + 18, table.end(), start.begin() + 18)) << "code 6 is in no row";
+}
+
+// A code that is not one of the entry's is refused before any step, naming the data's row, as on the CPU.
+TEST_P(DeviceTraining, ABadCodeIsRefusedNamingTheRow) {
+  Dataset data = rings_with_codes(100, 17);
+  data.features_f32[3 * 41 + 1] = 7.0f;
+  Network<float> network(embedding_network());
+  TrainingParallelism parallelism;
+  parallelism.device = &backend();
+  try {
+    train(network, data, nullptr, Scaling{}, nullptr, nullptr, parallelism);
+    ADD_FAILURE() << "a code of 7 of 7 categories was trained";
+  } catch (const Error& e) {
+    EXPECT_THAT(std::string(e.what()), ::testing::HasSubstr("rings: row 42: layers[0] (embedding of input 1): "
+                                                            "expected a category's code, a whole number in [0, 7), got 7"));
+  }
 }
 
 TEST_P(DeviceTraining, DropoutTrainsReproduciblyAndLearns) {

@@ -1,6 +1,6 @@
 // The network's forward pass, backward pass and optimizer step as device launches (device_network.hpp).
 // Layer by layer it is nn/network.cpp's Network::forward and Network::backward (layer_forward and layer_backward,
-// a case per LayerKind), dense.cpp's products and batch_norm.cpp's normalization, written against
+// a case per LayerKind), dense.cpp's products, batch_norm.cpp's normalization and embedding.cpp's lookup, written against
 // kernels::DeviceBackend instead of the CPU kernels.
 #include "device/device_network.hpp"
 
@@ -9,6 +9,8 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
+#include "backprop/base/text.hpp"
+#include "kernels/math.hpp"
 #include "nn/optimizer_step.hpp"
 
 namespace backprop {
@@ -24,7 +26,7 @@ float slope_of(const DenseLayer& layer) { return static_cast<float>(layer.slope)
 
 DeviceDataset::DeviceDataset(kernels::DeviceBackend& backend, const Dataset& data, const Scaling& scaling,
                              int outputs, bool targets)
-    : row_count_(data.rows) {
+    : host_(&data), scaling_(scaling), row_count_(data.rows) {
   const auto width = static_cast<std::size_t>(data.features);
   if (!scaling.empty() && (scaling.offset.size() != width || scaling.scale.size() != width))
     throw_bad_input(data.source + ": expected a scaling of " + std::to_string(width) + " features, got one of " +
@@ -85,6 +87,26 @@ DeviceDataset::DeviceDataset(kernels::DeviceBackend& backend, const Dataset& dat
   rows_.labels = labels_.data();
 }
 
+void DeviceDataset::check_codes(const std::vector<int>& columns, const std::vector<DenseLayer>& layers) const {
+  if (codes_checked_ || columns.empty()) return;
+  const Dataset& data = *host_;
+  const auto width = static_cast<std::size_t>(data.features);
+  for (std::size_t r = 0; r < data.rows; ++r)
+    for (std::size_t l = 0; l < columns.size(); ++l) {
+      const auto f = static_cast<std::size_t>(columns[l]);
+      if (f >= width) continue;  // a data set of another width: refused where it is read
+      const std::size_t i = r * width + f;
+      float x = data.features_u8.empty() ? data.features_f32[i] : math::byte_feature(data.features_u8[i]);
+      if (!scaling_.empty()) x = math::scaled_feature(x, scaling_.offset[f], scaling_.scale[f]);
+      if (math::embedding_row(x, layers[l].categories) < 0)
+        throw_bad_input(data.source + ": row " + std::to_string(r + 1) + ": layers[" + std::to_string(l) +
+                        "] (embedding of input " + std::to_string(layers[l].column) + "): expected a category's code, "
+                        "a whole number in [0, " + std::to_string(layers[l].categories) + "), got " +
+                        format_general(static_cast<double>(x), 9));
+    }
+  codes_checked_ = true;
+}
+
 DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<float>& network, int max_batch)
     : backend_(backend),
       max_batch_(max_batch),
@@ -93,9 +115,6 @@ DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<floa
       label_smoothing_(network.label_smoothing()) {
   std::size_t total = 0;
   for (std::size_t l = 0; l < network.layer_count(); ++l) {
-    if (network.layer(l).kind == LayerKind::embedding)
-      throw_bad_input("layers[" + std::to_string(l) + "]: an embedding entry does not run on a device yet "
-                      "(expected a network without one, or training on the CPU: no --device)");
     layers_.push_back(network.layer(l));
     dropout_.push_back(network.spec().layers[l].dropout);
     offsets_.push_back(total);
@@ -110,6 +129,7 @@ DeviceNetwork::DeviceNetwork(kernels::DeviceBackend& backend, const Network<floa
   y_ = kernels::DeviceArray<float>(backend, static_cast<std::size_t>(max_batch) * network.output_size());
   labels_ = kernels::DeviceArray<std::int32_t>(backend, static_cast<std::size_t>(max_batch));
   weights_ = kernels::DeviceArray<float>(backend, static_cast<std::size_t>(max_batch));
+  code_columns_ = embedding_code_columns(network.spec());
   upload_parameters(network);
 }
 
@@ -125,6 +145,7 @@ void DeviceNetwork::download_parameters(Network<float>& network) const {
 
 void DeviceNetwork::gather(const DeviceDataset& data, const std::uint32_t* order, std::size_t first, int count) {
   if (count > max_batch_) throw_runtime_error("DeviceNetwork::gather: a batch larger than the workspace");
+  data.check_codes(code_columns_, layers_);
   backend_.gather(x_.data(), y_.data(), labels_.data(), weights_.data(), data.rows(), order, first, count);
   labels_valid_ = data.has_labels();
   weights_valid_ = data.rows().weights != nullptr;
@@ -146,8 +167,9 @@ void DeviceNetwork::layer_forward(std::size_t l, const float* input, int batch, 
   const float* weights = parameters_.data() + layer.weights_offset;
   const float* bias = parameters_.data() + layer.bias_offset;
   switch (layer.kind) {
-    case LayerKind::embedding:  // refused by the constructor
-      throw_runtime_error("DeviceNetwork: an embedding entry has no device kernels");
+    case LayerKind::embedding:  // no activation, no dropout (validate_embedding)
+      backend_.embedding_forward(a, input, weights, batch, layer.in, layer.column, layer.dim(), layer.categories);
+      return;
     case LayerKind::batch_norm: {
       float* mean = statistics_.data() + layer.statistics_offset;
       float* variance = mean + layer.out;
@@ -202,8 +224,10 @@ void DeviceNetwork::layer_backward(std::size_t l, int batch) {
   float* grad_bias = gradients_.data() + layer.bias_offset;
   const float* weights = parameters_.data() + layer.weights_offset;
   switch (layer.kind) {
-    case LayerKind::embedding:  // refused by the constructor
-      throw_runtime_error("DeviceNetwork: an embedding entry has no device kernels");
+    case LayerKind::embedding:
+      backend_.embedding_backward(grad_weights, grad_input, input, delta, batch, layer.in, layer.column, layer.dim(),
+                                  layer.categories);
+      break;
     case LayerKind::batch_norm:
       backend_.batch_norm_backward(grad_weights, grad_bias, grad_input, delta, buffer(l, kZ), buffer(l, kMask),
                                    weights, batch, layer.out);

@@ -36,8 +36,15 @@ class DeviceDataset {
   const std::uint32_t* in_order() const { return in_order_.data(); }
   std::size_t row_count() const { return row_count_; }
   bool has_labels() const { return rows_.labels != nullptr; }
+  // Throws Error(bad_input), as the CPU's forward pass does, naming the data's row, where the value that
+  // embedding entry l reads as its code (columns[l] of the network's input, as the network reads it: scaled)
+  // is not a whole number in [0, layers[l].categories): a kernel cannot throw. Checks every row once.
+  void check_codes(const std::vector<int>& columns, const std::vector<DenseLayer>& layers) const;
 
  private:
+  const Dataset* host_;  // the rows as stored, for check_codes
+  Scaling scaling_;
+  mutable bool codes_checked_ = false;
   kernels::DeviceArray<std::uint8_t> features_u8_;
   kernels::DeviceArray<float> features_f32_;
   kernels::DeviceArray<double> offset_, scale_;
@@ -86,6 +93,7 @@ class DeviceNetwork {
  private:
   // A batch_norm's parts (nn/network.hpp's Workspace alike): z holds xhat, a its output y, delta dL/dy, and
   // mask (which a batch_norm, having no dropout, does not use) 1 / sqrt(var + eps) in its first OUT values.
+  // An embedding's: a its output y, delta dL/dy.
   enum Part { kZ, kA, kDelta, kMask, kDropped, kParts };
   float* buffer(std::size_t layer, Part part) const {
     return workspace_.data() + offsets_[layer] + static_cast<std::size_t>(part) * sizes_[layer];
@@ -114,6 +122,7 @@ class DeviceNetwork {
   bool labels_valid_ = false;              // the gathered batch has labels
   bool weights_valid_ = false;             // and row weights
   bool training_ = false;                  // the last forward pass used dropout
+  std::vector<int> code_columns_;          // the network input column each embedding entry reads
 };
 
 // The optimizer's state arenas on the device and its update as one launch; the host Optimizer keeps the

@@ -111,6 +111,16 @@ class DeviceBackend {
   virtual void batch_norm_backward(float* grad_scale, float* grad_shift, float* grad_input, const float* dy,
                                    const float* xhat, const float* inv_std, const float* scale, int rows,
                                    int cols) = 0;
+  // An embedding (nn/embedding.hpp) of column `column` of x (rows x in): y (rows x (in - 1 + dim)) with the dim
+  // values of its code's row of table (categories x dim) in the code's place (device_math::embedding_output: a
+  // code that is not one gives NaN, never a read outside the table).
+  virtual void embedding_forward(float* y, const float* x, const float* table, int rows, int in, int column, int dim,
+                                 int categories) = 0;
+  // Backward from dy (rows x (in - 1 + dim)): grad_table (categories x dim, OVERWRITTEN) with each row's dy at the
+  // code's place added into its code's row, rows in order (the CPU's bits: no atomics); grad_input (rows x in) =
+  // dy passed through with 0 at the code, unless it is null.
+  virtual void embedding_backward(float* grad_table, float* grad_input, const float* x, const float* dy, int rows,
+                                  int in, int column, int dim, int categories) = 0;
   // x (count, features) and y (count, outputs) from the data rows order[first .. first + count); labels
   // (count) too when the data has labels (else it may be null), and weights (count) when the data has row
   // weights (else it may be null). Data without labels or targets fills x only.
@@ -137,7 +147,7 @@ class DeviceBackend {
 
 // The layout of DeviceBackend that the CUDA plugin (backend.cu) and its loader (loader.cpp) agree on: a new
 // method is a new number, so that a plugin built before it is refused rather than called through a wrong slot.
-inline constexpr int kDevicePluginAbi = 3;
+inline constexpr int kDevicePluginAbi = 4;
 
 // Built with BACKPROP_WITH_CUDA?
 bool cuda_compiled();

@@ -570,4 +570,12 @@ BACKPROP_HD float scaled_feature(float x, double offset, double scale) {
   return static_cast<float>((static_cast<double>(x) - offset) / scale);
 }
 
+// The row of an embedding's table (nn/embedding.hpp) that the code v picks: v when it is a whole number in
+// [0, categories), compared in T as the network reads it, else -1, which every caller refuses before it indexes
+// the table (the CPU throws, a device writes NaN).
+template <typename T>
+BACKPROP_HD std::int64_t embedding_row(T v, int categories) {
+  return v >= T(0) && v < static_cast<T>(categories) && std::floor(v) == v ? static_cast<std::int64_t>(v) : -1;
+}
+
 }  // namespace backprop::math

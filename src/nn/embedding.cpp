@@ -8,6 +8,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
+#include "kernels/math.hpp"
 
 namespace backprop {
 
@@ -17,12 +18,13 @@ namespace {
 template <typename T>
 std::size_t code_of(const T* x, const DenseLayer& layer, int r, std::size_t entry) {
   const T v = x[static_cast<std::size_t>(r) * layer.in + layer.column];
-  if (!(v >= T(0) && v < static_cast<T>(layer.categories) && std::floor(v) == v))
+  const std::int64_t row = math::embedding_row(v, layer.categories);
+  if (row < 0)
     throw_bad_input("layers[" + std::to_string(entry) + "] (embedding of input " + std::to_string(layer.column) +
                     "): expected a category's code, a whole number in [0, " + std::to_string(layer.categories) +
                     "), in row " + std::to_string(r + 1) + " of the batch, got " +
                     format_general(static_cast<double>(v), 9));
-  return static_cast<std::size_t>(v);
+  return static_cast<std::size_t>(row);
 }
 
 }  // namespace

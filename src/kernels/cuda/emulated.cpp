@@ -132,6 +132,26 @@ class EmulatedBackend final : public DeviceBackend {
                                            dy + c, xhat + c, inv_std + c, scale + c, rows, cols, 1);
   }
 
+  void embedding_forward(float* y, const float* x, const float* table, int rows, int in, int column, int dim,
+                         int categories) override {
+    const std::size_t out = static_cast<std::size_t>(in) - 1 + dim;
+    for (int r = 0; r < rows; ++r)
+      for (std::size_t j = 0; j < out; ++j)
+        y[r * out + j] = dm::embedding_output(x + static_cast<std::size_t>(r) * in, table, column, dim, categories,
+                                              static_cast<int>(j));
+  }
+
+  void embedding_backward(float* grad_table, float* grad_input, const float* x, const float* dy, int rows, int in,
+                          int column, int dim, int categories) override {
+    for (int d = 0; d < dim; ++d)  // a column at a time, as a CUDA thread
+      dm::embedding_gradient_column(grad_table, x, dy, rows, in, column, dim, categories, d);
+    if (grad_input == nullptr) return;
+    const std::size_t out = static_cast<std::size_t>(in) - 1 + dim;
+    for (int r = 0; r < rows; ++r)
+      for (int i = 0; i < in; ++i)
+        grad_input[static_cast<std::size_t>(r) * in + i] = dm::embedding_input_gradient(dy + r * out, column, dim, i);
+  }
+
   void gather(float* x, float* y, std::int32_t* labels, float* weights, const DeviceRows& rows,
               const std::uint32_t* order, std::size_t first, int count) override {
     for (int i = 0; i < count; ++i) {

@@ -641,6 +641,7 @@ TEST(EmbeddingTraceFormats, TextMarkdownHtmlAndDotShowTheLookupAndTheScatteredGr
   EXPECT_THAT(dot, HasSubstr("u0_1 -> u1_2 [label=\"W1[code][1]\""));
   EXPECT_THAT(dot, HasSubstr("u0_2 -> u1_3 [label=\"pass\""));
   EXPECT_THAT(dot, HasSubstr("layer 1, embedding value 1\\na1[0][1] = "));
+  EXPECT_THAT(dot, HasSubstr("; each embedding value's lookup (the table row its code picks)"));
   if (std::system("command -v dot > /dev/null 2>&1") != 0) return;  // TraceDot says where Graphviz is missing
   write_file(dir / "emb.dot", dot);
   EXPECT_EQ(std::system(("dot -Tsvg " + shell_word(dir / "emb.dot") + " -o /dev/null").c_str()), 0);

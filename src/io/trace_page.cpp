@@ -342,6 +342,10 @@ std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& st
               ? "; each batch_norm feature's mean, var, s, xhat, a, running statistics, delta, grads and updated scale "
                 "and shift"
               : "")
+      << (trace.spec.has(LayerKind::embedding)
+              ? "; each embedding value's lookup (the table row its code picks), delta, and the looked-up rows' "
+                "gradients and updates"
+              : "")
       << "\n"
       << "digraph trace {\n  rankdir=LR;\n  splines=line;\n  nodesep=0.4;\n  ranksep=2.2;\n"
       << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8f5e9\", fontname=\"Helvetica\", fontsize=10];\n"

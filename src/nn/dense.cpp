@@ -110,22 +110,42 @@ void apply_input_chain(T* grad, const InputChain<T>& chain, int batch, int in) {
 template void apply_input_chain<float>(float*, const InputChain<float>&, int, int);
 template void apply_input_chain<double>(double*, const InputChain<double>&, int, int);
 
+// rows (rows, columns; row stride `stride`) of a weight gradient computed on u = x / s become those of
+// (x - m) / s: each row i loses shift[i] * grad_bias (fold_input_shift in dense.hpp).
+template <typename T>
+BACKPROP_CPU_CLONES void unshift_rows(T* __restrict grad_weights, const T* __restrict grad_bias,
+                                      const T* __restrict shift, int rows, int columns, int stride) {
+  for (int i = 0; i < rows; ++i) {
+    const T s = shift[i];
+    if (s == T(0)) continue;  // takes exactly nothing off
+    T* __restrict row = grad_weights + static_cast<std::size_t>(i) * stride;
+    for (int o = 0; o < columns; ++o) row[o] -= s * grad_bias[o];
+  }
+}
+
 // The batch path of dense_backward: the products on the pool, with the element-wise work in their blocks.
 // Kept out of line so that the one-row path stays small (docs/performance.md, "Measurements behind the code").
 template <typename T>
 [[gnu::noinline]] bool dense_backward_batch(T* grad_weights, T* grad_bias, T* grad_input, const T* input,
                                             const T* dz, const T* weights, const DenseLayer& layer, int batch,
-                                            const InputChain<T>* chain) {
+                                            const InputChain<T>* chain, const T* shift) {
   const int in = layer.in;
   const int out = layer.out;
   // grad_weights = input^T . dz; the blocks of its first rows also sum their columns of dz into grad_bias
   // (each column summed in row order, as kernels::column_sums does). Each block then looks for a value that is
   // not finite in what it wrote, while that is still in cache: the step's check before its update costs no
   // pass over the gradient arena of its own.
+  // With an input shift (fold_input_shift) every block also takes shift^T grad_bias off its rows, so the bias
+  // gradient is summed first, by the same column_sums.
   std::atomic<bool> finite{true};
+  if (shift != nullptr) kernels::column_sums(grad_bias, dz, batch, out, out);
   const auto bias_sums = [&](const kernels::Block& block) {
     T* bias_block = grad_bias + block.first_column;
-    if (block.first_row == 0) kernels::column_sums(bias_block, dz + block.first_column, batch, block.columns, out);
+    if (block.first_row == 0 && shift == nullptr)
+      kernels::column_sums(bias_block, dz + block.first_column, batch, block.columns, out);
+    if (shift != nullptr)
+      unshift_rows(grad_weights + static_cast<std::size_t>(block.first_row) * out + block.first_column, bias_block,
+                   shift + block.first_row, block.rows, block.columns, out);
     const kernels::Bits<T> largest = std::max(
         kernels::largest_magnitude(grad_weights + static_cast<std::size_t>(block.first_row) * out + block.first_column,
                                    block.rows, block.columns, out),
@@ -154,11 +174,12 @@ template <typename T>
 
 template <typename T>
 bool dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
-                    const DenseLayer& layer, int batch, const InputChain<T>* chain) {
+                    const DenseLayer& layer, int batch, const InputChain<T>* chain, const T* shift) {
   if (grad_input == nullptr) chain = nullptr;
   if (batch != 1 || static_cast<long>(layer.in) * layer.out > kRowPathWeights)
-    return dense_backward_batch(grad_weights, grad_bias, grad_input, input, dz, weights, layer, batch, chain);
+    return dense_backward_batch(grad_weights, grad_bias, grad_input, input, dz, weights, layer, batch, chain, shift);
   dense_backward_row_cloned(grad_weights, grad_bias, grad_input, input, dz, weights, layer.in, layer.out);
+  if (shift != nullptr) unshift_rows(grad_weights, grad_bias, shift, layer.in, layer.out, layer.out);
   const bool finite = std::max(kernels::largest_magnitude(grad_weights, static_cast<std::size_t>(layer.in) * layer.out),
                                kernels::largest_magnitude(grad_bias, static_cast<std::size_t>(layer.out))) <
                       kernels::kInfinityBits<T>;
@@ -169,12 +190,27 @@ bool dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input
   return finite;
 }
 
+template <typename T>
+BACKPROP_CPU_CLONES void fold_input_shift(T* __restrict folded_bias, const T* __restrict bias,
+                                          const T* __restrict weights, const T* __restrict shift, int in, int out) {
+  for (int o = 0; o < out; ++o) folded_bias[o] = T(0);
+  for (int i = 0; i < in; ++i) {
+    const T s = shift[i];
+    if (s == T(0)) continue;  // adds exactly zero
+    const T* __restrict row = weights + static_cast<std::size_t>(i) * out;
+    for (int o = 0; o < out; ++o) folded_bias[o] += s * row[o];
+  }
+  for (int o = 0; o < out; ++o) folded_bias[o] = bias[o] - folded_bias[o];
+}
+
+template void fold_input_shift<float>(float*, const float*, const float*, const float*, int, int);
+template void fold_input_shift<double>(double*, const double*, const double*, const double*, int, int);
 template void dense_forward<float>(float*, float*, const float*, const float*, const float*, const DenseLayer&, int);
 template void dense_forward<double>(double*, double*, const double*, const double*, const double*, const DenseLayer&,
                                     int);
 template bool dense_backward<float>(float*, float*, float*, const float*, const float*, const float*,
-                                    const DenseLayer&, int, const InputChain<float>*);
+                                    const DenseLayer&, int, const InputChain<float>*, const float*);
 template bool dense_backward<double>(double*, double*, double*, const double*, const double*, const double*,
-                                     const DenseLayer&, int, const InputChain<double>*);
+                                     const DenseLayer&, int, const InputChain<double>*, const double*);
 
 }  // namespace backprop

@@ -11,7 +11,8 @@
 namespace backprop {
 
 template <typename T>
-Workspace<T>::Workspace(const Network<T>& network, int max_batch) : max_batch_(max_batch) {
+Workspace<T>::Workspace(const Network<T>& network, int max_batch)
+    : max_batch_(max_batch), first_out_(network.layer_count() > 0 ? network.layer(0).out : 0) {
   std::size_t total = 0;
   for (std::size_t l = 0; l < network.layer_count(); ++l) {
     // Round each buffer up to 16 values so that every z, a and delta starts 64-byte aligned.
@@ -140,6 +141,10 @@ void Network<T>::layer_forward(Workspace<T>& workspace, std::size_t l, const T* 
     case LayerKind::dense:
       break;
   }
+  if (l == 0 && workspace.input_shift() != nullptr) {
+    fold_input_shift(workspace.folded_bias(), bias, weights, workspace.input_shift(), layer.in, layer.out);
+    bias = workspace.folded_bias();
+  }
   dense_forward(workspace.z(l), workspace.a(l), input, weights, bias, layer, batch);
   if (!workspace.dropout_active(l)) return;
   const double p = spec_.layers[l].dropout;
@@ -208,7 +213,7 @@ bool Network<T>::layer_backward(Workspace<T>& workspace, std::size_t l, const T*
       break;
   }
   return dense_backward(grad_weights, grad_bias, grad_input, input, workspace.delta(l), weights, layer, batch,
-                        l > 0 ? &chain : nullptr);
+                        l > 0 ? &chain : nullptr, l == 0 ? workspace.input_shift() : nullptr);
 }
 
 template <typename T>

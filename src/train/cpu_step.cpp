@@ -3,6 +3,7 @@
 // training when there is one, clipping, the finiteness check, Optimizer::step, the parameters' check.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -10,6 +11,47 @@
 #include "train/step.hpp"
 
 namespace backprop {
+namespace {
+
+// The bounds of folded_scaling (step.hpp).
+constexpr double kLeastZeroShare = 0.1;
+constexpr double kMostFoldedShift = 4.0;
+constexpr std::size_t kRowsLookedAt = 256;
+
+double zero_share(const Dataset& data) {
+  const auto width = static_cast<std::size_t>(data.features);
+  const std::size_t looked = std::min(data.rows, kRowsLookedAt);
+  std::size_t zeros = 0;
+  for (std::size_t i = 0; i < looked; ++i) {
+    const std::size_t r = i * data.rows / looked;  // spread over the data set
+    for (std::size_t j = 0; j < width; ++j)
+      zeros += data.features_u8.empty() ? data.features_f32[r * width + j] == 0.0f
+                                        : data.features_u8[r * width + j] == 0;
+  }
+  return looked == 0 ? 0.0 : static_cast<double>(zeros) / static_cast<double>(looked * width);
+}
+
+}  // namespace
+
+std::optional<FoldedScaling> folded_scaling(const Network<float>& network, const Dataset& data,
+                                            const Scaling& scaling, int batch_size) {
+  if (scaling.empty() || network.layer(0).kind != LayerKind::dense ||
+      scaling.offset.size() != static_cast<std::size_t>(data.features) ||
+      !kernels::zero_skip_shape(batch_size, network.layer(0).out, network.layer(0).in))
+    return std::nullopt;
+  FoldedScaling folded{scaling, std::vector<float>(scaling.offset.size())};
+  bool offset = false;
+  for (std::size_t j = 0; j < scaling.offset.size(); ++j) {
+    const double shift = scaling.offset[j] / scaling.scale[j];
+    if (!(std::abs(shift) <= kMostFoldedShift)) return std::nullopt;
+    folded.shift[j] = static_cast<float>(shift);
+    folded.gather.offset[j] = 0.0;
+    offset = offset || shift != 0.0;
+  }
+  if (!offset || zero_share(data) < kLeastZeroShare) return std::nullopt;
+  return folded;
+}
+
 namespace {
 
 class CpuStep final : public Step, private GradientSource {
@@ -30,6 +72,10 @@ class CpuStep final : public Step, private GradientSource {
         y_(static_cast<std::size_t>(batch_size) * network.output_size()),
         labels_(static_cast<std::size_t>(batch_size)) {
     host_sums_ = &sums_;
+    if (auto folded = folded_scaling(network, data, scaling, batch_size)) {
+      gather_scaling_ = std::move(folded->gather);
+      workspace_.set_input_shift(folded->shift);
+    }
   }
 
   void begin_epoch(std::span<const std::size_t> order, const MetricSums& sums) override {
@@ -82,7 +128,7 @@ class CpuStep final : public Step, private GradientSource {
 
  private:
   double rows_gradient(const std::size_t* indices, std::size_t count, Random& random) override {
-    data_.gather_rows(x_.data(), indices, count, scaling_);
+    data_.gather_rows(x_.data(), indices, count, gather_scaling_ ? *gather_scaling_ : scaling_);
     data_.gather_targets(y_.data(), indices, count, outputs_);
     data_.prefetch_rows(next_rows_.data(), next_rows_.size());
     next_rows_ = {};
@@ -117,6 +163,7 @@ class CpuStep final : public Step, private GradientSource {
   Optimizer<float>& optimizer_;
   const Dataset& data_;
   const Scaling& scaling_;
+  std::optional<Scaling> gather_scaling_;  // x / s where the offset is folded into the first layer
   std::unique_ptr<GradientReducer> reducer_;  // null: one process, the plain sum
   Random& dropout_random_;
   bool classification_;

@@ -108,6 +108,20 @@ class DeviceDataset;
 // max_batch (what evaluate() sums on the CPU), the loss with this label smoothing. device_step.cpp.
 MetricSums device_pass(DeviceNetwork& network, const DeviceDataset& data, double label_smoothing);
 
+// Standardized inputs whose raw values have zeros keep them for the products that skip them
+// (kernels/cpu/zero_skip.hpp): the general CPU step gathers the rows as x / s and folds the offset m / s into
+// the first layer (Workspace::set_input_shift, fold_input_shift in nn/dense.hpp), the same function as gathering
+// (x - m) / s. Only where the first layer is dense and its product at batch_size has a shape that may skip
+// (kernels::zero_skip_shape), a tenth or more of the raw values of 256 rows spread over the data are zero, and
+// every |m / s| is at most 4, so that the folded sums lose no more than a few bits to cancellation against the
+// standardized ones. The decision depends on the data and shapes alone (not the CPU level, threads or ranks).
+struct FoldedScaling {
+  Scaling gather;            // offset 0, the scaling's scale
+  std::vector<float> shift;  // (features) m / s
+};
+std::optional<FoldedScaling> folded_scaling(const Network<float>& network, const Dataset& data,
+                                            const Scaling& scaling, int batch_size);
+
 // The steps (each in its own file).
 std::unique_ptr<Step> make_cpu_step(Network<float>& network, Optimizer<float>& optimizer, const Dataset& data,
                                     const Scaling& scaling, int batch_size, std::unique_ptr<GradientReducer> reducer,

@@ -46,6 +46,11 @@ CpuLevel cpu_level();
 bool cpu_can_run(CpuLevel level);
 const char* cpu_level_name(CpuLevel level);
 
+// Whether a float product A (m x k) . B (k x n), A and B as stored, has a shape whose blocks may skip A's zeros
+// at a level that skips (avx2, avx512): C's width a multiple of 16, k at most 4096, enough multiply-adds. The
+// shape alone: not the level, not A's values.
+bool zero_skip_shape(int m, int n, int k);
+
 // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.  beta == 0 overwrites C (NaNs in C are
 // not propagated). float: oneDNN's sgemm where the build found it (else OpenBLAS), and at cpu_level() avx2 or
 // avx512 tiles that skip the terms whose A value is zero where A has enough of them

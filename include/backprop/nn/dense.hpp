@@ -60,11 +60,22 @@ struct InputChain {
 //   grad_bias (OUT)        = column sums of dz
 //   grad_input (B, IN)     = dz . weights^T      (skipped when grad_input is null: the first layer)
 // and, with a chain, grad_input = (dz . weights^T) * mask * f'(z_below): the layer below's dL/dz, applied
-// block by block while each block of the product is in cache. Returns whether grad_weights and grad_bias are
-// finite (each block of the product looked at while in cache).
+// block by block while each block of the product is in cache; with a shift (IN; fold_input_shift), the input
+// is u = x / s and grad_weights = u^T . dz - shift^T grad_bias, also block by block. Returns whether
+// grad_weights and grad_bias are finite (each block of the product looked at while in cache).
 template <typename T>
 bool dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
-                    const DenseLayer& layer, int batch, const InputChain<T>* chain = nullptr);
+                    const DenseLayer& layer, int batch, const InputChain<T>* chain = nullptr,
+                    const T* shift = nullptr);
+
+// A first dense layer given its inputs as u = x / s, the standardization (x - m) / s with its offset
+// shift = m / s taken out (Workspace::set_input_shift): since ((x - m) / s) W + b = u W + (b - shift W),
+//   folded_bias (OUT) = bias - shift . weights          (the forward's bias in place of b)
+// and since dL/dW = ((x - m) / s)^T dz = u^T dz - shift^T (column sums of dz) = u^T dz - shift^T dL/db,
+//   grad_weights (IN, OUT) -= shift^T grad_bias         (dense_backward given the shift)
+// so that u keeps x's zeros for the products that skip them. Each sum in input order, the same for any threads.
+template <typename T>
+void fold_input_shift(T* folded_bias, const T* bias, const T* weights, const T* shift, int in, int out);
 
 // grad (B, IN) = dL/d(input) becomes the layer below's dL/dz through the chain (in place).
 template <typename T>

@@ -46,6 +46,15 @@ class Workspace {
     return {z(layer), delta(layer) + sizes_[layer]};
   }
   void set_dropout_active(bool active) { dropout_active_ = active; }
+  // The first dense layer's inputs come as x / s with the offset m / s folded into the layer
+  // (fold_input_shift in dense.hpp): forward() and backward() then take u = x / s in place of (x - m) / s.
+  // Set by the training step that standardizes this way (train/cpu_step.cpp); empty: off.
+  void set_input_shift(std::span<const T> shift) {
+    input_shift_.assign(shift.begin(), shift.end());
+    folded_bias_.assign(shift.empty() ? 0 : first_out_, T(0));
+  }
+  const T* input_shift() const { return input_shift_.empty() ? nullptr : input_shift_.data(); }
+  T* folded_bias() { return folded_bias_.data(); }
 
   int max_batch() const { return max_batch_; }
   T* z(std::size_t layer) { return buffer_.data() + offsets_[layer]; }
@@ -62,6 +71,9 @@ class Workspace {
   std::vector<std::size_t> offsets_;  // start of layer l's z; a, delta (, mask, dropped) follow
   std::vector<std::size_t> sizes_;    // max_batch * OUT_l
   AlignedVector<T> buffer_;
+  int first_out_ = 0;
+  AlignedVector<T> input_shift_;  // (IN of the first layer) m / s, or empty
+  AlignedVector<T> folded_bias_;  // (OUT of the first layer) b - shift W of the last forward
 };
 
 template <typename T>

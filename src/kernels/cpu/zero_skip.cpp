@@ -15,20 +15,27 @@
 
 namespace backprop::kernels {
 
+namespace {
+constexpr int kMostWords = 64;         // k up to 4096: a block's masks live on its thread's stack
+constexpr double kLeastFlops = 1.0e6;  // smaller products: not worth the masks
+}  // namespace
+
+bool zero_skip_shape(int m, int n, int k) {
+  return n % 16 == 0 && m > 0 && k > 0 && k <= 64 * kMostWords && 2.0 * m * n * k >= kLeastFlops;
+}
+
 #ifdef BACKPROP_ZERO_SKIP
 namespace {
 
 // Tiles of 4 rows of C by 64 columns (AVX-512: 4 vectors of 16) or 24 (AVX2: 3 vectors of 8).
 constexpr int kRowsPerGroup = 4;     // A . B: 4 rows of A share a mask
 constexpr int kColumnsPerGroup = 4;  // A^T . B: 4 columns of A share a mask
-constexpr int kMostWords = 64;       // k up to 4096: a block's masks live on its thread's stack
 constexpr int kGroupsPerBlock = kZeroSkipBlockRows / kColumnsPerGroup;  // A^T . B: 16, one 16-bit row each
 static_assert(kZeroSkipBlockRows % kRowsPerGroup == 0 && kZeroSkipBlockRows <= 64 && kGroupsPerBlock <= 16);
 // Above these shares of set mask bits a block goes to gemm's library, which is then faster than visiting the
 // set bits (one thread, the Fashion-MNIST MLP's shapes; docs/performance.md, "Skipping the input's zeros").
 constexpr double kMostSetRows = 0.90;
 constexpr double kMostSetColumns = 0.80;
-constexpr double kLeastFlops = 1.0e6;  // smaller products: not worth the masks
 constexpr double kMostNonzeroLooked = 0.95;  // zero_skips_possible's first look
 
 // Transposes a 64 x 64 bit matrix in place: bit t of word s becomes bit s of word t.
@@ -157,8 +164,8 @@ inline std::uint64_t any_of_fours(std::uint64_t bits) {
 #endif
 
 bool zero_skips_possible(const GemmCall<float>& c, CpuLevel level) {
-  if (level == CpuLevel::baseline || !cpu_can_run(level) || c.transpose_b != Transpose::no || c.n % 16 != 0 ||
-      c.m <= 0 || c.k <= 0 || c.k > 64 * kMostWords || 2.0 * c.m * c.n * c.k < kLeastFlops)
+  if (level == CpuLevel::baseline || !cpu_can_run(level) || c.transpose_b != Transpose::no ||
+      !zero_skip_shape(c.m, c.n, c.k))
     return false;
   const bool rows_of_a = c.transpose_a == Transpose::no;
   const int length = rows_of_a ? c.k : c.m;  // of one stored row of A

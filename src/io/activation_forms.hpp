@@ -19,10 +19,10 @@ namespace backprop::io {
 // attribute of each type (an empty attribute name: none).
 struct OnnxActivationNode {
   std::string op_type, name;
-  std::vector<std::string> inputs;
-  std::string float_attribute;
+  std::vector<std::string> inputs{};
+  std::string float_attribute{};
   double float_value = 0.0;
-  std::string int_attribute;
+  std::string int_attribute{};
   long long int_value = 0;
 };
 

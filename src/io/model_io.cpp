@@ -39,7 +39,10 @@ namespace backprop {
 
 std::string architecture(const NetworkSpec& spec) {
   std::string text = std::to_string(spec.input);
-  for (const auto& layer : spec.layers) text += "-" + std::to_string(layer.units);
+  for (const auto& layer : spec.layers) {
+    text += '-';
+    text += std::to_string(layer.units);
+  }
   return text;
 }
 

@@ -23,8 +23,8 @@ struct TraceRenderOptions {
   bool expand = false;   // every figure with its working; html and dot always carry it
   std::string source;    // what was traced (a file name), for the heading
   // The input as given, when the model's scaling made the traced x from it (text and markdown show both).
-  std::vector<double> raw_input;
-  std::string scaling;   // the scaling's kind, for that line
+  std::vector<double> raw_input{};
+  std::string scaling{};  // the scaling's kind, for that line
 };
 
 // Beyond these the working no longer fits on a page: the JSON trace (--json) holds every figure instead.

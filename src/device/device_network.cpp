@@ -1,7 +1,7 @@
 // The network's forward pass, backward pass and optimizer step as device launches (device_network.hpp).
-// Layer by layer it is nn/network.cpp's Network::forward and Network::backward (layer_forward and layer_backward,
-// a case per LayerKind), dense.cpp's products, batch_norm.cpp's normalization and embedding.cpp's lookup, written against
-// kernels::DeviceBackend instead of the CPU kernels.
+// It walks the layers with nn/layer_walk.hpp, as nn/network.cpp's Network::forward and Network::backward do, and
+// each kind's case is theirs (dense.cpp's products, batch_norm.cpp's normalization, embedding.cpp's lookup),
+// written against kernels::DeviceBackend instead of the CPU kernels.
 #include "device/device_network.hpp"
 
 #include <cmath>
@@ -11,6 +11,7 @@
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
 #include "kernels/math.hpp"
+#include "nn/layer_walk.hpp"
 #include "nn/optimizer_step.hpp"
 
 namespace backprop {
@@ -151,38 +152,38 @@ void DeviceNetwork::gather(const DeviceDataset& data, const std::uint32_t* order
   weights_valid_ = data.rows().weights != nullptr;
 }
 
+// The walk of nn/layer_walk.hpp, with the device's case for each kind (Network::forward's, as launches).
 void DeviceNetwork::forward(int batch, std::uint64_t dropout_seed) {
   training_ = dropout_seed != 0;
-  const float* input = x_.data();
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    layer_forward(l, input, batch, dropout_seed);
-    input = layer_output(l, training_);
-  }
+  const auto input = [&](std::size_t l) { return l == 0 ? x_.data() : layer_output(l - 1, training_); };
+  const auto parameters = [&](std::size_t l) { return parameters_.data() + layers_[l].weights_offset; };
+  forward_layers(layers_, LayerCases{
+      [&](std::size_t l) { dense_layer_forward(l, input(l), batch, dropout_seed); },
+      [&](std::size_t l) {
+        const DenseLayer& layer = layers_[l];
+        const float* shift = parameters_.data() + layer.bias_offset;
+        float* mean = statistics_.data() + layer.statistics_offset;
+        float* variance = mean + layer.out;
+        if (training_)
+          backend_.batch_norm_training(buffer(l, kA), buffer(l, kZ), buffer(l, kMask), mean, variance, input(l),
+                                       parameters(l), shift, batch, layer.out, layer.momentum, layer.eps);
+        else
+          backend_.batch_norm_evaluation(buffer(l, kA), input(l), parameters(l), shift, mean, variance, batch,
+                                         layer.out, layer.eps);
+      },
+      [&](std::size_t l) {  // no activation, no dropout (validate_embedding)
+        const DenseLayer& layer = layers_[l];
+        backend_.embedding_forward(buffer(l, kA), input(l), parameters(l), batch, layer.in, layer.column,
+                                   layer.dim(), layer.categories);
+      }});
 }
 
-void DeviceNetwork::layer_forward(std::size_t l, const float* input, int batch, std::uint64_t dropout_seed) {
+void DeviceNetwork::dense_layer_forward(std::size_t l, const float* input, int batch, std::uint64_t dropout_seed) {
   const DenseLayer& layer = layers_[l];
   float* z = buffer(l, kZ);
   float* a = buffer(l, kA);
   const float* weights = parameters_.data() + layer.weights_offset;
   const float* bias = parameters_.data() + layer.bias_offset;
-  switch (layer.kind) {
-    case LayerKind::embedding:  // no activation, no dropout (validate_embedding)
-      backend_.embedding_forward(a, input, weights, batch, layer.in, layer.column, layer.dim(), layer.categories);
-      return;
-    case LayerKind::batch_norm: {
-      float* mean = statistics_.data() + layer.statistics_offset;
-      float* variance = mean + layer.out;
-      if (training_)
-        backend_.batch_norm_training(a, z, buffer(l, kMask), mean, variance, input, weights, bias, batch, layer.out,
-                                     layer.momentum, layer.eps);
-      else
-        backend_.batch_norm_evaluation(a, input, weights, bias, mean, variance, batch, layer.out, layer.eps);
-      return;
-    }
-    case LayerKind::dense:
-      break;
-  }
   // z = input . W (beta 0), then z += b and a = f(z) in one pass.
   backend_.gemm(Transpose::no, Transpose::no, batch, layer.out, layer.in, 1.0f, input, layer.in, weights, layer.out,
                 0.0f, z, layer.out);
@@ -211,39 +212,47 @@ void DeviceNetwork::loss_and_gradient(MetricSums* sums, kernels::StepStatus* sta
                 labels_valid_ ? labels_.data() : nullptr, weights_valid_ ? weights_.data() : nullptr,
                 weight_denominator, batch, output.out, loss_, label_smoothing_, output.activation, slope_of(output),
                 batch);
-  for (std::size_t l = last + 1; l-- > 0;) layer_backward(l, batch);
+  // The walk of nn/layer_walk.hpp from the last layer down, with the device's case for each kind
+  // (Network::backward's, as launches): the layer's gradients from its delta and, unless it is the first, the
+  // delta of the layer below.
+  const auto input = [&](std::size_t l) { return l == 0 ? x_.data() : layer_output(l - 1, training_); };
+  const auto grad_input = [&](std::size_t l) { return l == 0 ? nullptr : buffer(l - 1, kDelta); };
+  const auto grad_weights = [&](std::size_t l) { return gradients_.data() + layers_[l].weights_offset; };
+  const auto grad_bias = [&](std::size_t l) { return gradients_.data() + layers_[l].bias_offset; };
+  const auto parameters = [&](std::size_t l) { return parameters_.data() + layers_[l].weights_offset; };
+  backward_layers(layers_, LayerCases{
+      [&](std::size_t l) {
+        // dW = input^T . delta, db = column sums of delta, d input = delta . W^T (dense.cpp).
+        const DenseLayer& layer = layers_[l];
+        const float* delta = buffer(l, kDelta);
+        backend_.gemm(Transpose::yes, Transpose::no, layer.in, layer.out, batch, 1.0f, input(l), layer.in, delta,
+                      layer.out, 0.0f, grad_weights(l), layer.out);
+        backend_.column_sums(grad_bias(l), delta, batch, layer.out);
+        if (l > 0)
+          backend_.gemm(Transpose::no, Transpose::yes, batch, layer.in, layer.out, 1.0f, delta, layer.out,
+                        parameters(l), layer.out, 0.0f, grad_input(l), layer.in);
+        chain_below(l, batch);
+        return true;  // the gradients' check is check_gradients', over the whole arena
+      },
+      [&](std::size_t l) {
+        backend_.batch_norm_backward(grad_weights(l), grad_bias(l), grad_input(l), buffer(l, kDelta), buffer(l, kZ),
+                                     buffer(l, kMask), parameters(l), batch, layers_[l].out);
+        chain_below(l, batch);
+        return true;
+      },
+      [&](std::size_t l) {
+        const DenseLayer& layer = layers_[l];
+        backend_.embedding_backward(grad_weights(l), grad_input(l), input(l), buffer(l, kDelta), batch, layer.in,
+                                    layer.column, layer.dim(), layer.categories);
+        chain_below(l, batch);
+        return true;
+      }});
   backend_.check_gradients(status, gradients_.data(), gradients_.size(), clip_norm, step);
 }
 
-void DeviceNetwork::layer_backward(std::size_t l, int batch) {
-  const DenseLayer& layer = layers_[l];
-  const float* input = l == 0 ? x_.data() : layer_output(l - 1, training_);
-  const float* delta = buffer(l, kDelta);
-  float* grad_input = l == 0 ? nullptr : buffer(l - 1, kDelta);
-  float* grad_weights = gradients_.data() + layer.weights_offset;
-  float* grad_bias = gradients_.data() + layer.bias_offset;
-  const float* weights = parameters_.data() + layer.weights_offset;
-  switch (layer.kind) {
-    case LayerKind::embedding:
-      backend_.embedding_backward(grad_weights, grad_input, input, delta, batch, layer.in, layer.column, layer.dim(),
-                                  layer.categories);
-      break;
-    case LayerKind::batch_norm:
-      backend_.batch_norm_backward(grad_weights, grad_bias, grad_input, delta, buffer(l, kZ), buffer(l, kMask),
-                                   weights, batch, layer.out);
-      break;
-    case LayerKind::dense:
-      // dW = input^T . delta, db = column sums of delta, d input = delta . W^T (dense.cpp).
-      backend_.gemm(Transpose::yes, Transpose::no, layer.in, layer.out, batch, 1.0f, input, layer.in, delta,
-                    layer.out, 0.0f, grad_weights, layer.out);
-      backend_.column_sums(grad_bias, delta, batch, layer.out);
-      if (grad_input != nullptr)
-        backend_.gemm(Transpose::no, Transpose::yes, batch, layer.in, layer.out, 1.0f, delta, layer.out, weights,
-                      layer.out, 0.0f, grad_input, layer.in);
-      break;
-  }
-  if (grad_input == nullptr) return;
-  // Through the dropout mask (when the forward pass used one) and f' of the layer below, in place.
+void DeviceNetwork::chain_below(std::size_t l, int batch) {
+  if (l == 0) return;
+  float* grad_input = buffer(l - 1, kDelta);
   const DenseLayer& below = layers_[l - 1];
   backend_.activation_backward(grad_input, grad_input, training_ && dropout_[l - 1] > 0 ? buffer(l - 1, kMask) : nullptr,
                                buffer(l - 1, kZ), buffer(l - 1, kA), batch, below.out, below.activation,

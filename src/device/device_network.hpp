@@ -98,9 +98,12 @@ class DeviceNetwork {
   float* buffer(std::size_t layer, Part part) const {
     return workspace_.data() + offsets_[layer] + static_cast<std::size_t>(part) * sizes_[layer];
   }
-  void layer_forward(std::size_t l, const float* input, int batch, std::uint64_t dropout_seed);
-  // Layer l's gradients from its delta, and unless l is the first, the delta of the layer below (its dL/dz).
-  void layer_backward(std::size_t l, int batch);
+  // A dense layer's forward pass, with its dropout in training (the dense case of forward's walk over the
+  // layers, nn/layer_walk.hpp).
+  void dense_layer_forward(std::size_t l, const float* input, int batch, std::uint64_t dropout_seed);
+  // After layer l's case of the backward walk wrote dL/da of the layer below into its delta: through that layer's
+  // dropout mask (when the forward pass used one) and f', in place, making it its dL/dz.
+  void chain_below(std::size_t l, int batch);
   const float* layer_output(std::size_t layer, bool training) const {
     return training && dropout_[layer] > 0 ? buffer(layer, kDropped) : buffer(layer, kA);
   }

@@ -7,6 +7,7 @@
 #include "backprop/nn/initializer.hpp"
 #include "kernels/math.hpp"
 #include "backprop/nn/loss.hpp"
+#include "nn/layer_walk.hpp"
 
 namespace backprop {
 
@@ -109,38 +110,38 @@ void Network<T>::initialize() {
   }
 }
 
+// The walk of nn/layer_walk.hpp, with the CPU's case for each kind; a layer reads the output of the one below
+// as that one leaves it (after its dropout).
 template <typename T>
 void Network<T>::forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout, bool training) const {
   workspace.set_dropout_active(dropout != nullptr);
-  const T* input = x;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    layer_forward(workspace, l, input, batch, dropout, training);
-    input = workspace.layer_output(l);
-  }
+  const auto input = [&](std::size_t l) { return l == 0 ? x : std::as_const(workspace).layer_output(l - 1); };
+  forward_layers(layers_, LayerCases{
+      [&](std::size_t l) { dense_layer_forward(workspace, l, input(l), batch, dropout); },
+      [&](std::size_t l) {
+        const DenseLayer& layer = layers_[l];
+        const T* scale = parameters_.data() + layer.weights_offset;
+        const T* shift = parameters_.data() + layer.bias_offset;
+        T* mean = statistics_.data() + layer.statistics_offset;
+        T* variance = mean + layer.out;
+        if (training)
+          batch_norm_forward_training(workspace.a(l), workspace.batch_norm_saved(l), input(l), scale, shift, mean,
+                                      variance, layer, batch, batch_norm_sync_);
+        else
+          batch_norm_forward_evaluation(workspace.a(l), input(l), scale, shift, mean, variance, layer, batch);
+      },
+      [&](std::size_t l) {
+        embedding_forward(workspace.a(l), input(l), parameters_.data() + layers_[l].weights_offset, layers_[l],
+                          batch, l);
+      }});
 }
 
 template <typename T>
-void Network<T>::layer_forward(Workspace<T>& workspace, std::size_t l, const T* input, int batch, Random* dropout,
-                               bool training) const {
+void Network<T>::dense_layer_forward(Workspace<T>& workspace, std::size_t l, const T* input, int batch,
+                                     Random* dropout) const {
   const DenseLayer& layer = layers_[l];
   const T* weights = parameters_.data() + layer.weights_offset;
   const T* bias = parameters_.data() + layer.bias_offset;
-  switch (layer.kind) {
-    case LayerKind::batch_norm: {
-      T* mean = statistics_.data() + layer.statistics_offset;
-      T* variance = mean + layer.out;
-      if (training)
-        batch_norm_forward_training(workspace.a(l), workspace.batch_norm_saved(l), input, weights, bias, mean,
-                                    variance, layer, batch, batch_norm_sync_);
-      else
-        batch_norm_forward_evaluation(workspace.a(l), input, weights, bias, mean, variance, layer, batch);
-      return;
-    }
-    case LayerKind::embedding:
-      return embedding_forward(workspace.a(l), input, weights, layer, batch, l);
-    case LayerKind::dense:
-      break;
-  }
   if (l == 0 && workspace.input_shift() != nullptr) {
     fold_input_shift(workspace.folded_bias(), bias, weights, workspace.input_shift(), layer.in, layer.out);
     bias = workspace.folded_bias();
@@ -172,48 +173,54 @@ T Network<T>::loss_value(const Workspace<T>& workspace, const T* y, int batch, d
                               layers_[last].out, weights);
 }
 
+// The loss's delta of the last layer, then the walk of nn/layer_walk.hpp from the last layer down: each case
+// takes its layer's gradients from its delta, and the delta of the entry below (dL/da of it, written straight
+// into its delta buffer, then through its dropout mask and activation: its dL/dz).
 template <typename T>
 bool Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int batch, const T* weights) {
-  bool finite = true;
   const std::size_t last = layers_.size() - 1;
   loss_backward(workspace.delta(last), spec_.loss, label_smoothing(), workspace.z(last), workspace.a(last), y,
                 layers_[last], batch, weights);
-  for (std::size_t l = last + 1; l-- > 0;) finite &= layer_backward(workspace, l, x, batch);
-  return finite;
-}
-
-// Layer l's gradients from its delta, and the delta of the entry below (dL/da of it, written straight into its
-// delta buffer, then through its dropout mask and activation: its dL/dz).
-template <typename T>
-bool Network<T>::layer_backward(Workspace<T>& workspace, std::size_t l, const T* x, int batch) {
-  const DenseLayer& layer = layers_[l];
-  const T* input = l == 0 ? x : workspace.layer_output(l - 1);
-  T* grad_input = l == 0 ? nullptr : workspace.delta(l - 1);
-  InputChain<T> chain;
-  if (l > 0) {
-    const DenseLayer& below = layers_[l - 1];
-    chain.z = workspace.z(l - 1);
-    chain.a = workspace.a(l - 1);
-    chain.mask = workspace.dropout_active(l - 1) ? workspace.mask(l - 1) : nullptr;
-    chain.activation = below.activation;
-    chain.slope = static_cast<T>(below.slope);
-  }
-  T* grad_weights = gradients_.data() + layer.weights_offset;
-  T* grad_bias = gradients_.data() + layer.bias_offset;
-  const T* weights = parameters_.data() + layer.weights_offset;
-  switch (layer.kind) {
-    case LayerKind::batch_norm:
-      return batch_norm_backward(grad_weights, grad_bias, grad_input, workspace.delta(l),
-                                 std::as_const(workspace).batch_norm_saved(l), weights, layer, batch,
-                                 l > 0 ? &chain : nullptr, batch_norm_sync_);
-    case LayerKind::embedding:
-      return embedding_backward(grad_weights, grad_input, input, workspace.delta(l), layer, batch,
-                                l > 0 ? &chain : nullptr);
-    case LayerKind::dense:
-      break;
-  }
-  return dense_backward(grad_weights, grad_bias, grad_input, input, workspace.delta(l), weights, layer, batch,
-                        l > 0 ? &chain : nullptr, l == 0 ? workspace.input_shift() : nullptr);
+  // What every kind's backward takes of layer l: its input, where the delta below goes (null for the first
+  // layer), the chain through the layer below, its gradients' and its parameters' places.
+  struct Below {
+    const T* input;
+    T* grad_input = nullptr;
+    InputChain<T> chain;
+    const InputChain<T>* chain_or_null() const { return grad_input != nullptr ? &chain : nullptr; }
+  };
+  const auto below = [&](std::size_t l) {
+    Below b{l == 0 ? x : std::as_const(workspace).layer_output(l - 1), nullptr, {}};
+    if (l == 0) return b;
+    b.grad_input = workspace.delta(l - 1);
+    b.chain.z = workspace.z(l - 1);
+    b.chain.a = workspace.a(l - 1);
+    b.chain.mask = workspace.dropout_active(l - 1) ? workspace.mask(l - 1) : nullptr;
+    b.chain.activation = layers_[l - 1].activation;
+    b.chain.slope = static_cast<T>(layers_[l - 1].slope);
+    return b;
+  };
+  const auto grad_weights = [&](std::size_t l) { return gradients_.data() + layers_[l].weights_offset; };
+  const auto grad_bias = [&](std::size_t l) { return gradients_.data() + layers_[l].bias_offset; };
+  const auto parameters = [&](std::size_t l) { return parameters_.data() + layers_[l].weights_offset; };
+  return backward_layers(layers_, LayerCases{
+      [&](std::size_t l) {
+        const Below b = below(l);
+        return dense_backward(grad_weights(l), grad_bias(l), b.grad_input, b.input, workspace.delta(l),
+                              parameters(l), layers_[l], batch, b.chain_or_null(),
+                              l == 0 ? workspace.input_shift() : nullptr);
+      },
+      [&](std::size_t l) {
+        const Below b = below(l);
+        return batch_norm_backward(grad_weights(l), grad_bias(l), b.grad_input, workspace.delta(l),
+                                   std::as_const(workspace).batch_norm_saved(l), parameters(l), layers_[l], batch,
+                                   b.chain_or_null(), batch_norm_sync_);
+      },
+      [&](std::size_t l) {
+        const Below b = below(l);
+        return embedding_backward(grad_weights(l), b.grad_input, b.input, workspace.delta(l), layers_[l], batch,
+                                  b.chain_or_null());
+      }});
 }
 
 template <typename T>

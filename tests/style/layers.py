@@ -43,6 +43,7 @@ SHARED_INTERNAL = {
     "src/kernels/cpu/finite.hpp",  # the one finiteness test of the CPU loops
     "src/nn/dense_row.hpp",  # the one-row products, for the one-row step
     "src/nn/optimizer_step.hpp",  # one optimizer step's coefficients, for the device's update
+    "src/nn/layer_walk.hpp",  # the one loop over the layers, for the device's step
     "src/io/binary.hpp",  # the byte-level helpers of the file formats (the fingerprint's hash)
     "src/dist/gradient_reducer.hpp",  # the reducers and the GradientSource the CPU step implements
     "src/device/device_network.hpp",  # the network on a device, for its step and its evaluation

@@ -148,9 +148,9 @@ class Network {
 
  private:
   std::size_t weight_count(std::size_t l) const { return layers_[l].weight_count(); }
-  void layer_forward(Workspace<T>& workspace, std::size_t l, const T* input, int batch, Random* dropout,
-                     bool training) const;
-  bool layer_backward(Workspace<T>& workspace, std::size_t l, const T* x, int batch);
+  // A dense layer's forward pass, with its dropout when the workspace's is active (the dense case of forward's
+  // walk over the layers, nn/layer_walk.hpp).
+  void dense_layer_forward(Workspace<T>& workspace, std::size_t l, const T* input, int batch, Random* dropout) const;
   void initialize();
   static std::span<T> view(AlignedVector<T>& arena, std::size_t offset, std::size_t count) {
     return std::span<T>(arena.data() + offset, count);

@@ -1,0 +1,62 @@
+// The one loop over a network's layers that the general CPU step (nn/network.cpp's Network::forward and
+// Network::backward) and the device step (device/device_network.cpp's DeviceNetwork::forward and
+// loss_and_gradient) both run: each step says what one layer of each kind does, as a LayerCases, and the walk
+// takes the layers in order (forward) or in reverse (backward) and calls the case of each layer's kind.
+//
+// Why a case per kind rather than one function that switches: a LayerCases is built with a member for every
+// kind, so a kind added here (a member and a case below; -Werror=switch-enum checks the switch) fails to compile
+// in every step that does not say what the new kind does, instead of falling through to the dense layer's code.
+// The one-row step (train/row_step.cpp) runs dense layers only (RowStep::applies) and keeps its own loop: its
+// layers' widths are unrolled, which a case per kind would not add to.
+// Internal to src/.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "backprop/nn/network.hpp"
+
+namespace backprop {
+
+// What one step does for layer l of each kind: callables taking the layer's number (forward: returning nothing;
+// backward: returning whether its gradients are finite).
+template <typename Dense, typename BatchNorm, typename Embedding>
+struct LayerCases {
+  Dense dense;
+  BatchNorm batch_norm;
+  Embedding embedding;
+};
+template <typename Dense, typename BatchNorm, typename Embedding>
+LayerCases(Dense, BatchNorm, Embedding) -> LayerCases<Dense, BatchNorm, Embedding>;
+
+// Calls the case of layer l's kind.
+template <typename Cases>
+inline decltype(auto) layer_case(const DenseLayer& layer, std::size_t l, Cases& cases) {
+  switch (layer.kind) {
+    case LayerKind::dense:
+      return cases.dense(l);
+    case LayerKind::batch_norm:
+      return cases.batch_norm(l);
+    case LayerKind::embedding:
+      return cases.embedding(l);
+  }
+  __builtin_unreachable();  // kind holds one of the values above (the spec's reader admits no other)
+}
+
+// The forward pass: every layer from the first, each after the one below it.
+template <typename Cases>
+inline void forward_layers(const std::vector<DenseLayer>& layers, Cases&& cases) {
+  for (std::size_t l = 0; l < layers.size(); ++l) layer_case(layers[l], l, cases);
+}
+
+// The backward pass: every layer from the last, each before the one below it (the loss's delta of the last one
+// is the step's to write first). True when every case returned true; every layer runs either way.
+template <typename Cases>
+inline bool backward_layers(const std::vector<DenseLayer>& layers, Cases&& cases) {
+  bool finite = true;
+  for (std::size_t l = layers.size(); l-- > 0;) finite &= static_cast<bool>(layer_case(layers[l], l, cases));
+  return finite;
+}
+
+}  // namespace backprop

@@ -54,6 +54,7 @@ Dataset load_for_model(const io::ModelFile& model, const std::string& data, cons
   Dataset rows = load_for_network(model.network, data, labels, target, {model.classes, model.targets, model.features, model.table.get()},
                                   target_optional);
   note_ignored_columns(rows);
+  for (const std::string& note : table_notes(rows)) std::fprintf(stderr, "backprop: note: %s\n", note.c_str());
   if (model.byte_inputs) check_byte_inputs(rows);
   return rows;
 }

@@ -20,7 +20,7 @@ struct TrainArguments {
   std::string threshold;      // f1, youden or a number: the two-class threshold the model keeps (train, cv)
   int report_importance = 0;  // train: permutation importance's shuffles per column in the report (0: none)
   // Without a network file: a table as it comes (train/prepare.hpp's load_table, default_table_network).
-  std::string hidden, task, categorical, missing_values;
+  std::string hidden, task, categorical, missing_values, many_categories;
   std::optional<long> checkpoint_every;
   bool deterministic = false;
   std::optional<int> threads;

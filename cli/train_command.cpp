@@ -178,6 +178,12 @@ void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
       ->check(CLI::IsMember({"classification", "regression"}));
   cmd->add_option("--categorical", a.categorical,
                   "Without a network file: columns (names, ',') read as categories whatever they hold");
+  cmd->add_option("--many-categories", a.many_categories,
+                  "Without a network file: a text column of more than " + std::to_string(kMaxCategories) +
+                      " values is pooled (its most frequent values one input each, the rarer ones one input) or "
+                      "embedding (one input of codes and an embedding entry) (default " +
+                      std::string(to_string(kDefaultManyCategories)) + "; docs/tables.md)")
+      ->check(CLI::IsMember({"pool", "embedding"}));
   cmd->add_option("--missing-values", a.missing_values,
                   "Without a network file: the cells that mean missing, ',' between them (default: ,NA,N/A,NaN,?,null)");
   cmd->add_option("--data", a.data,
@@ -238,11 +244,14 @@ void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& sh
   if (!args.task.empty())
     settings.task = args.task == "regression" ? TaskKind::regression : TaskKind::classification;
   if (!args.network.empty()) {  // its loss says the task (task_of's rule, before the output count is known)
-    if (!args.hidden.empty() || !args.task.empty())
-      throw_bad_input("--hidden and --task are for a table without a network file; the network file says these");
+    if (!args.hidden.empty() || !args.task.empty() || !args.many_categories.empty())
+      throw_bad_input("--hidden, --task and --many-categories are for a table without a network file; the network "
+                      "file says these");
     settings.task = shape.loss == LossKind::mse ? TaskKind::regression : TaskKind::classification;
+    settings.many_categories = ManyCategories::pool;  // the file has no embedding entries for codes
   }
   if (!args.categorical.empty()) settings.categorical = comma_list(args.categorical);
+  if (!args.many_categories.empty()) settings.many_categories = *parse_many_categories(args.many_categories);
   if (!args.missing_values.empty()) settings.missing_values = comma_list(args.missing_values);
   std::vector<int> hidden;
   if (!args.hidden.empty())
@@ -255,10 +264,9 @@ void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& sh
   NetworkSpec& spec = inputs.read.model.network;
   spec = args.network.empty() ? default_table_network(inputs.data, hidden)
                               : io::read_network_for_table(args.network, inputs.data);
-  // The default stops early on its validation rows: with none asked for, it trains its epochs instead.
-  if (args.network.empty() && args.validation.empty() && args.options.validation_split == 0.0 &&
-      !args.options.early_stopping)
-    spec.training.early_stopping = 0;
+  if (args.network.empty())
+    stop_early_only_with_validation(spec, !args.validation.empty(), args.options.validation_split,
+                                    args.options.early_stopping);
   inputs.read.exact_network = spec;
   inputs.read.task = inputs.data.task;
   inputs.spec = args.options.start_spec(spec, spec);
@@ -276,9 +284,10 @@ TrainingInputs load_training_inputs(const TrainArguments& args) {
   if (args.network.empty() || shape.open) {
     load_table_inputs(args, shape, inputs);
   } else {
-    if (!args.hidden.empty() || !args.task.empty() || !args.categorical.empty() || !args.missing_values.empty())
-      throw_bad_input("--hidden, --task, --categorical and --missing-values are for a table without a network file; "
-                      "the network file (or model) says these");
+    if (!args.hidden.empty() || !args.task.empty() || !args.categorical.empty() || !args.missing_values.empty() ||
+        !args.many_categories.empty())
+      throw_bad_input("--hidden, --task, --categorical, --many-categories and --missing-values are for a table "
+                      "without a network file; the network file (or model) says these");
     inputs.read = io::read_model(args.network);  // a network file, or a model
     const io::ModelFile& model = inputs.read.model;
     inputs.spec = args.options.start_spec(model.network, inputs.read.exact_network);

@@ -701,7 +701,8 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::object& y, c
 // Network.for_table: the default network and recipe of `backprop train --data T.csv` for X and y.
 PythonNetwork network_for_table(const py::object& x, const py::object& y, std::optional<std::string> task,
                                 std::optional<std::vector<int>> hidden, std::optional<std::vector<std::string>> categorical,
-                                std::optional<std::vector<std::string>> missing_values, std::optional<std::uint64_t> seed) {
+                                std::optional<std::vector<std::string>> missing_values, std::optional<std::uint64_t> seed,
+                                std::optional<std::string> many_categories) {
   if (!is_frame(x)) throw_bad_input("X: expected a pandas DataFrame (a table as it comes), got " +
                                     std::string(py::str(py::type::of(x).attr("__name__"))));
   TableInference inference;
@@ -713,6 +714,11 @@ PythonNetwork network_for_table(const py::object& x, const py::object& y, std::o
   if (task && *task != "classification" && *task != "regression")
     throw_bad_input("task: expected classification or regression, got '" + *task + "'");
   if (task) inference.task = *task == "regression" ? TaskKind::regression : TaskKind::classification;
+  if (many_categories) {
+    const std::optional<ManyCategories> choice = parse_many_categories(*many_categories);
+    if (!choice) throw_bad_input("many_categories: expected pool or embedding, got '" + *many_categories + "'");
+    inference.many_categories = *choice;
+  }
   std::string target;
   for (TableCells& c : target_cells(y, columns, target)) columns.push_back(std::move(c));
   return PythonNetwork(Model::for_table(columns, target, inference));
@@ -729,6 +735,7 @@ std::vector<std::string> table_inputs(const py::object& x, std::optional<std::ve
   const std::vector<TableCells> columns = frame_cells(x, options.categorical);
   if (categorical) options.categorical.insert(options.categorical.end(), categorical->begin(), categorical->end());
   options.missing_values = missing_values.value_or(std::vector<std::string>{});
+  options.many_categories = ManyCategories::pool;  // as a network without a recipe reads X (Model::read_table)
   // Every column a feature: a target named after none of them (plan_columns' rule with target_optional).
   options.target = "\x01";
   return table_from_columns(columns, "X", options).feature_names;
@@ -913,13 +920,14 @@ void add_table_api(py::module_& m) {
   py::reinterpret_borrow<py::class_<PythonNetwork>>(m.attr("Network"))
       .def_static("for_table", &network_for_table, "X"_a, "y"_a, py::kw_only(), "task"_a = py::none(),
                   "hidden"_a = py::none(), "categorical"_a = py::none(), "missing_values"_a = py::none(),
-                  "seed"_a = py::none(),
+                  "seed"_a = py::none(), "many_categories"_a = py::none(),
                   "The network and recipe `backprop train --data T.csv --target C` makes without a network file, for\n"
                   "a DataFrame X and its targets y (a Series named as the column, or an array): the recipe inferred\n"
                   "from X's columns (docs/tables.md; `category` columns and those `categorical` names read as\n"
                   "categories), the default layers (or `hidden`), the task from y unless given, its weights drawn\n"
-                  "from `seed` (--seed). Not trained: fit(X, y, seed=) then trains it as that command does, and\n"
-                  "save writes the same model file.")
+                  "from `seed` (--seed), columns of many values pooled or embedded as `many_categories` says\n"
+                  "('pool' or 'embedding', --many-categories). Not trained: fit(X, y, seed=) then trains it as that\n"
+                  "command does, and save writes the same model file.")
       .def_property_readonly(
           "table",
           [](const PythonNetwork& n) -> py::object {

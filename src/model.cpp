@@ -225,6 +225,7 @@ Model Model::for_table(const std::vector<TableCells>& columns, const std::string
   options.task = inference.task.value_or(TaskKind::classification);
   options.target = target;
   options.categorical = inference.categorical;
+  options.many_categories = inference.many_categories;
   options.missing_values = inference.missing_values;
   const Dataset data = table_from_columns(columns, "X", options);
   check_table_classes(data);
@@ -249,6 +250,7 @@ Dataset Model::read_table(const NetworkSpec& spec, const std::vector<TableCells>
   options.table = table_.get();
   options.infer_table = !table_;
   options.categorical = inference.categorical;
+  options.many_categories = ManyCategories::pool;  // the network has no embedding entries for codes
   options.missing_values = inference.missing_values;
   std::vector<TableCells> all = columns;
   if (!sample_weight.empty()) {  // a column of the table, so that the rows left out take their weights along
@@ -272,6 +274,8 @@ TrainingResult Model::fit_table(const std::vector<TableCells>& columns, const st
                                 std::vector<std::string>* notes) {
   NetworkSpec spec = options.start_spec(network_->spec_with_parameters(),
                                         trained_ ? network_->spec_with_parameters() : exact_network_);
+  if (table_ && !scaling_trained_)  // for_table's network (a model file of a table is trained)
+    stop_early_only_with_validation(spec, false, options.validation_split, options.early_stopping);
   Dataset train_data = read_table(spec, columns, target, true, inference, sample_weight);
   if (notes != nullptr) {
     *notes = table_notes(train_data);

@@ -135,7 +135,10 @@ TEST(Table, RareValuesArePooledAndUnseenOnesCounted) {
   for (int j = 0; j < 40; ++j)
     for (int k = 0; k < j + 2; ++k) text += "v" + std::to_string(j) + "," + std::to_string(k % 2) + "\n";
   write_file(dir / "t.csv", text);
-  const Dataset data = load_table((dir / "t.csv").string(), {"y", std::nullopt, {}, {}});
+  TableSettings pool;
+  pool.target = "y";
+  pool.many_categories = ManyCategories::pool;  // (the default embeds: TableEmbedding below)
+  const Dataset data = load_table((dir / "t.csv").string(), pool);
   const TableColumn& v = column(*data.table, "v");
   ASSERT_EQ(v.categories.size(), kMaxCategories);
   EXPECT_EQ(v.categories.front(), "v39");
@@ -549,6 +552,183 @@ TEST(TableCommand, LabelsWithoutANetworkFileAreTheLabelsOfNpyDataAndRefusedForAC
                                          shell_word(dir / "y.npy") + " --out " + shell_word(dir / "c.model"));
   EXPECT_EQ(csv.exit_code, 2) << csv.out;
   EXPECT_THAT(csv.out, HasSubstr("expected no labels file with CSV data (the target is a column of the CSV)"));
+}
+
+}  // namespace
+}  // namespace backprop
+
+#include "backprop/nn/embedding.hpp"
+
+namespace backprop {
+namespace {
+
+// 861 rows: a (numeric), v (v1..v39, v_j seen j + 2 times, v0 once, two missing cells), w (32 values, w_k in
+// the rows r with r % 32 == k), y (yes/no).
+std::string many_values_table() {
+  std::vector<std::string> v{"v0", "", ""};
+  for (int j = 1; j < 40; ++j)
+    for (int k = 0; k < j + 2; ++k) v.push_back("v" + std::to_string(j));
+  std::string text = "a,v,w,y\n";
+  for (std::size_t r = 0; r < v.size(); ++r)
+    text += std::to_string(r % 5) + "," + v[r] + ",w" + std::to_string(r % 32) + "," + (r % 2 == 0 ? "yes" : "no") + "\n";
+  return text;
+}
+
+TEST(TableEmbedding, ManyValuesBecomeCodesOfAnEmbeddingByTheDocumentedRule) {
+  TempDir dir;
+  write_file(dir / "t.csv", many_values_table());
+  TableSettings settings;
+  settings.target = "y";
+  settings.many_categories = ManyCategories::embedding;
+  const Dataset data = load_table((dir / "t.csv").string(), settings);
+  const TableColumn& v = column(*data.table, "v");
+  // v1..v39 kept by frequency (v0, seen once, is left to the unknown code); 39 + unknown + missing = 41 codes;
+  // round(1.6 x 41^0.56) = round(12.80) = 13 values.
+  ASSERT_EQ(v.categories.size(), 39U);
+  EXPECT_EQ(v.categories.front(), "v39");
+  EXPECT_EQ(v.categories.back(), "v1");
+  EXPECT_TRUE(v.other);
+  EXPECT_TRUE(v.missing_slot);
+  EXPECT_EQ(v.codes(), 41);
+  EXPECT_EQ(v.embedding, 13);
+  const TableColumn& w = column(*data.table, "w");
+  EXPECT_EQ(w.codes(), 33);       // 32 values + unknown
+  EXPECT_EQ(w.embedding, 11);     // round(1.6 x 33^0.56) = round(11.34)
+  EXPECT_EQ(embedding_dim(1), 2);  // round(1.6): at least 2
+  EXPECT_EQ(embedding_dim(1000), kMaxEmbeddingDim);  // round(76.6), capped
+  EXPECT_EQ(data.feature_names, (std::vector<std::string>{"a", "v (code)", "w (code)"}));
+  EXPECT_EQ(data.unknown_values, 0U);  // v0 in training: a rare value, not an unknown one
+  // Row 0 (v0): the unknown code 39; rows 1, 2 (missing): code 40; row 3 (v1, the rarest kept): 38.
+  EXPECT_EQ(data.features_f32[0 * 3 + 1], 39.0F);
+  EXPECT_EQ(data.features_f32[1 * 3 + 1], 40.0F);
+  EXPECT_EQ(data.features_f32[3 * 3 + 1], 38.0F);
+  // Row 5 (w5): w0..w28 have 27 rows each (861 = 26 x 32 + 29), ordered by text: w0, w1, w10..w19, w2,
+  // w20..w28, w3, w4, w5 (code 24).
+  EXPECT_EQ(data.features_f32[5 * 3 + 2], 24.0F);
+  // The default network: an entry per embedded column; w's code sits after v's 13 values (position 2 + 12).
+  const NetworkSpec spec = default_table_network(data, {});
+  ASSERT_GE(spec.layers.size(), 3U);
+  EXPECT_EQ(spec.layers[0].kind, LayerKind::embedding);
+  EXPECT_EQ(spec.layers[0].column, 1);
+  EXPECT_EQ(spec.layers[0].categories, 41);
+  EXPECT_EQ(spec.layers[0].units, 3 - 1 + 13);
+  EXPECT_EQ(spec.layers[1].kind, LayerKind::embedding);
+  EXPECT_EQ(spec.layers[1].column, 14);
+  EXPECT_EQ(spec.layers[1].categories, 33);
+  EXPECT_EQ(spec.layers[1].units, 15 - 1 + 11);
+  EXPECT_EQ(spec.layers[2].kind, LayerKind::dense);
+  EXPECT_EQ(embedding_code_columns(spec), (std::vector<int>{1, 2}));  // mapped back to the recipe's inputs
+  // Rows read later: a value never seen and one too rare to keep read as unknown and are counted; a kept
+  // value and a missing cell are not.
+  write_file(dir / "new.csv", "a,v,w,y\n1,never,w3,yes\n1,v0,w3,no\n1,v39,w3,yes\n1,,w3,no\n");
+  const Dataset later = encoded_by(data, dir / "new.csv", "y");
+  EXPECT_EQ(later.unknown_values, 2U);
+  EXPECT_EQ(later.features_f32[0 * 3 + 1], 39.0F);
+  EXPECT_EQ(later.features_f32[1 * 3 + 1], 39.0F);
+  EXPECT_EQ(later.features_f32[2 * 3 + 1], 0.0F);
+  EXPECT_EQ(later.features_f32[3 * 3 + 1], 40.0F);
+  // Pooling, the other choice: v's 30 most frequent values, "other" and "missing" as inputs.
+  settings.many_categories = ManyCategories::pool;
+  const Dataset pooled = load_table((dir / "t.csv").string(), settings);
+  EXPECT_EQ(column(*pooled.table, "v").embedding, 0);
+  EXPECT_EQ(column(*pooled.table, "v").width(), 32);
+}
+
+// 600 rows: g (60 groups of 10 rows), x; y = the group's effect ((7g mod 11) - 5) + x.
+std::string grouped_table() {
+  std::string text = "g,x,y\n";
+  for (int r = 0; r < 600; ++r) {
+    const int g = r % 60;
+    const double x = ((r * 37) % 100) / 100.0;
+    text += "g" + std::to_string(g) + "," + format_float(static_cast<float>(x)) + "," +
+            format_float(static_cast<float>((7 * g) % 11 - 5 + x)) + "\n";
+  }
+  return text;
+}
+
+TEST(TableEmbedding, TheCommandTrainsPredictsAndEvaluatesThroughAnEmbeddingAndKeepsItInTheFile) {
+  TempDir dir;
+  write_file(dir / "t.csv", grouped_table());
+  const CommandResult trained = run_backprop("train --data " + shell_word(dir / "t.csv") +
+                                             " --target y --many-categories embedding --seed 3 --out " + shell_word(dir / "m.model"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  EXPECT_THAT(trained.out, HasSubstr("an embedding of 16 values for each of 61 codes"));  // round(1.6 x 61^0.56) = round(15.99)
+  const io::ModelFile model = io::load_model(dir / "m.model");
+  ASSERT_TRUE(model.table);
+  EXPECT_EQ(model.table->columns[0].embedding, 16);
+  EXPECT_EQ(model.network.layers[0].kind, LayerKind::embedding);
+  EXPECT_EQ(io::model_bytes(model), read_text(dir / "m.model"));  // loads back to the same bytes
+  const CommandResult info = run_backprop("info " + shell_word(dir / "m.model"));
+  EXPECT_THAT(info.out, HasSubstr("an embedding of 16 values"));
+  // The 60 groups' effects are learnt: on its rows (600, each group's 10), R2 well above what x alone gives
+  // (x explains about 1/10 of y's variance: var(x) = 0.083 against the effects' 10).
+  const CommandResult eval = run_backprop("eval " + shell_word(dir / "m.model") + " --data " + shell_word(dir / "t.csv") +
+                                          " --target y --json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.out;
+  const std::size_t at = eval.out.find("\"r2\":");
+  ASSERT_NE(at, std::string::npos) << eval.out;
+  EXPECT_GT(std::stod(eval.out.substr(at + 5)), 0.9) << eval.out;
+  // A group never seen reads as unknown, counted on standard error; one row out per row in.
+  write_file(dir / "new.csv", "x,g\n0.5,g3\n0.5,nobody\n0.5,\n");
+  const CommandResult predicted = run_backprop("predict " + shell_word(dir / "m.model") + " --data " +
+                                               shell_word(dir / "new.csv") + " --out " + shell_word(dir / "p.csv"));
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.out;
+  EXPECT_THAT(predicted.out, HasSubstr("1 cell(s) held a category the model never saw"));  // nobody (a blank: not a category)
+  const std::string predictions = read_text(dir / "p.csv");
+  EXPECT_EQ(std::count(predictions.begin(), predictions.end(), '\n'), 4);
+  // The JSON export keeps the mapping and loads back to the same model; ONNX and C refuse the recipe.
+  const CommandResult json = run_backprop("export " + shell_word(dir / "m.model") + " --format json --out " +
+                                          shell_word(dir / "m.json"));
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_THAT(read_text(dir / "m.json"), HasSubstr("\"embedding\": 16"));
+  EXPECT_EQ(io::model_bytes(io::load_model(dir / "m.json")), io::model_bytes(model));
+  for (const std::string format : {"onnx", "c"}) {
+    const CommandResult exported = run_backprop("export " + shell_word(dir / "m.model") + " --format " + format +
+                                                " --out " + shell_word(dir / (format == "c" ? "m.h" : "m.onnx")));
+    EXPECT_EQ(exported.exit_code, 2) << exported.out;
+  }
+}
+
+TEST(TableEmbedding, AModelFileWhoseMappingDoesNotFitItsNetworkIsRefused) {
+  TempDir dir;
+  write_file(dir / "t.csv", grouped_table());
+  ASSERT_EQ(run_backprop("train --data " + shell_word(dir / "t.csv") + " --target y --many-categories embedding --epochs 1 "
+                         "--quiet --out " + shell_word(dir / "m.model")).exit_code, 0);
+  ASSERT_EQ(run_backprop("export " + shell_word(dir / "m.model") + " --format json --out " + shell_word(dir / "m.json")).exit_code, 0);
+  const std::string good = read_text(dir / "m.json");
+  auto refused = [&](const std::string& from, const std::string& to, const std::string& message) {
+    std::string bad = good;
+    const std::size_t at = bad.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    bad.replace(at, from.size(), to);
+    write_file(dir / "bad.json", bad);
+    const CommandResult r = run_backprop("info " + shell_word(dir / "bad.json"));
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_THAT(r.out, HasSubstr(message));
+  };
+  refused("\"embedding\": 16", "\"embedding\": 0", "expected the values of a categorical column's embedding");
+  refused("\"g0\",", "", "expected an embedding entry of 60 categories reading input 0");  // 60 codes for 61
+}
+
+TEST(TableEmbedding, ModelForTableWithEmbeddingsTrainsTheCommandsModelByteForByte) {
+  TempDir dir;
+  const std::string text = grouped_table();
+  write_file(dir / "t.csv", text);
+  const CommandResult trained = run_backprop("train --data " + shell_word(dir / "t.csv") +
+                                             " --target y --many-categories embedding --epochs 4 --seed 5 --quiet --out " +
+                                             shell_word(dir / "a.model"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  const std::vector<TableCells> columns = table_columns(text);
+  TableInference inference;
+  inference.seed = 5;
+  inference.many_categories = ManyCategories::embedding;
+  Model model = Model::for_table(columns, "y", inference);
+  TrainingOptions options;
+  options.epochs = 4;
+  options.seed = 5;
+  model.fit_table(columns, "y", {}, options);
+  model.save(dir / "b.model");
+  EXPECT_EQ(read_text(dir / "a.model"), read_text(dir / "b.model"));
 }
 
 }  // namespace

@@ -71,6 +71,9 @@ struct TableInference {
   std::vector<int> hidden;                  // for_table: the hidden layers (--hidden; empty: the default's)
   std::optional<std::uint64_t> seed;        // for_table: the network's seed (--seed: its initialization)
   std::vector<std::string> categorical;     // columns read as categories whatever they hold (--categorical)
+  // for_table: columns of many values (--many-categories); a network without a recipe pools them (it has no
+  // embedding entries).
+  ManyCategories many_categories = kDefaultManyCategories;
   std::vector<std::string> missing_values;  // the cells that mean missing; empty: the default list
 };
 
@@ -112,7 +115,9 @@ class Model {
   // rules of data/table.hpp), the target among the columns (`target`: its name, or names joined by ','):
   // - for_table: the network and recipe `backprop train --data T.csv --target C` makes without a network file
   //   (train/prepare.hpp's load_table and default_table_network), not trained yet; fit_table on the same
-  //   columns then trains as that command does, bit for bit on the CPU.
+  //   columns then trains as that command does, bit for bit on the CPU: a network with a recipe and not trained
+  //   yet (for_table's) follows stop_early_only_with_validation, a validation_split of 0 turning its early
+  //   stopping off unless early_stopping is given, as the command's --validation-split 0 does.
   // - fit_table: a model with a recipe (table()) reads the columns by it; a network without one infers the
   //   recipe from these rows (`inference`: categorical, missing_values; its encoded width must be the
   //   network's inputs) and keeps it. Rows whose target is missing are left out (Dataset::rows_without_target).

@@ -32,6 +32,7 @@ class Network:
         categorical: Optional[Sequence[str]] = None,
         missing_values: Optional[Sequence[str]] = None,
         seed: Optional[int] = None,
+        many_categories: Optional[str] = None,
     ) -> Network: ...
     def to_bytes(self) -> bytes: ...
     def fit(

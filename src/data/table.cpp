@@ -29,6 +29,7 @@ int TableColumn::width() const {
     case ColumnKind::numeric: return indicator ? 2 : 1;
     case ColumnKind::binary: return 1;
     case ColumnKind::categorical:
+      if (embedding > 0) return 1;
       return static_cast<int>(categories.size()) + (other ? 1 : 0) + (missing_slot ? 1 : 0);
     case ColumnKind::constant:
     case ColumnKind::identifier: return 0;
@@ -52,6 +53,10 @@ std::vector<std::string> TableRecipe::input_names() const {
         break;
       case ColumnKind::binary: names.push_back(c.name + "=" + c.categories[1]); break;
       case ColumnKind::categorical:
+        if (c.embedding > 0) {
+          names.push_back(c.name + " (code)");
+          break;
+        }
         for (const std::string& category : c.categories) names.push_back(c.name + "=" + category);
         if (c.other) names.push_back(c.name + " (other)");
         if (c.missing_slot) names.push_back(c.name + " (missing)");
@@ -85,6 +90,25 @@ std::optional<ColumnKind> parse_column_kind(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view to_string(ManyCategories choice) {
+  switch (choice) {
+    case ManyCategories::pool: return "pool";
+    case ManyCategories::embedding: return "embedding";
+  }
+  return "?";
+}
+
+std::optional<ManyCategories> parse_many_categories(std::string_view name) {
+  for (const ManyCategories choice : {ManyCategories::pool, ManyCategories::embedding})
+    if (to_string(choice) == name) return choice;
+  return std::nullopt;
+}
+
+int embedding_dim(int codes) {
+  const auto dim = static_cast<int>(std::lround(1.6 * std::pow(static_cast<double>(codes), 0.56)));
+  return std::clamp(dim, 2, kMaxEmbeddingDim);
+}
+
 std::string describe_table(const TableRecipe& recipe) {
   std::size_t name_width = 6;
   for (const TableColumn& c : recipe.columns) name_width = std::max(name_width, printable(c.name).size());
@@ -102,7 +126,10 @@ std::string describe_table(const TableRecipe& recipe) {
       for (std::size_t i = 0; i < c.categories.size() && i < 6; ++i)
         details += (i > 0 ? ", " : "") + printable(quoted_excerpt(c.categories[i]));
       if (c.categories.size() > 6) details += ", ... (" + std::to_string(c.categories.size()) + ")";
-      if (c.other) details += "; rarer values pooled as other";
+      if (c.embedding > 0)
+        details += "; an embedding of " + std::to_string(c.embedding) + " values for each of " +
+                   std::to_string(c.codes()) + " codes (the rarer and unseen values unknown)";
+      else if (c.other) details += "; rarer values pooled as other";
       if (c.missing_slot) details += "; missing its own category";
     }
     out += pad(printable(c.name), name_width) + "  " + pad(std::string(to_string(c.kind)), 11) + "  " +
@@ -267,7 +294,7 @@ TableColumn infer_numeric(TableColumn c, const RawColumn& raw, std::size_t rows)
   return c;
 }
 
-TableColumn infer_categorical(TableColumn c, const RawColumn& raw, std::size_t rows) {
+TableColumn infer_categorical(TableColumn c, const RawColumn& raw, std::size_t rows, ManyCategories many) {
   const std::size_t distinct = raw.texts.size();
   if (raw.beyond > 0) {
     c.kind = ColumnKind::identifier;
@@ -289,7 +316,11 @@ TableColumn infer_categorical(TableColumn c, const RawColumn& raw, std::size_t r
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return raw.counts[a] != raw.counts[b] ? raw.counts[a] > raw.counts[b] : raw.texts[a] < raw.texts[b];
   });
-  for (std::size_t i = 0; i < order.size() && i < kMaxCategories; ++i) c.categories.push_back(raw.texts[order[i]]);
+  // An embedding needs a value seen kMinEmbeddedCount times: without one every code would be the unknown one.
+  const bool embedded = many == ManyCategories::embedding && distinct > kMaxCategories &&
+                        raw.counts[order.front()] >= kMinEmbeddedCount;
+  for (std::size_t i = 0; i < order.size() && (embedded || i < kMaxCategories); ++i)
+    if (!embedded || raw.counts[order[i]] >= kMinEmbeddedCount) c.categories.push_back(raw.texts[order[i]]);
   if (distinct == 2 && raw.missing == 0) {
     c.kind = ColumnKind::binary;
     std::sort(c.categories.begin(), c.categories.end());
@@ -298,10 +329,12 @@ TableColumn infer_categorical(TableColumn c, const RawColumn& raw, std::size_t r
   c.kind = ColumnKind::categorical;
   c.other = distinct > kMaxCategories;
   c.missing_slot = raw.missing > 0;
+  if (embedded) c.embedding = embedding_dim(c.codes());
   return c;
 }
 
-TableColumn infer_column(const std::string& name, const RawColumn& raw, std::size_t rows, bool categorical) {
+TableColumn infer_column(const std::string& name, const RawColumn& raw, std::size_t rows, bool categorical,
+                         ManyCategories many) {
   TableColumn c;
   c.name = name;
   if (raw.missing == rows) {
@@ -310,7 +343,7 @@ TableColumn infer_column(const std::string& name, const RawColumn& raw, std::siz
     return c;
   }
   if (raw.non_numbers == 0 && !categorical) return infer_numeric(std::move(c), raw, rows);
-  return infer_categorical(std::move(c), raw, rows);
+  return infer_categorical(std::move(c), raw, rows, many);
 }
 
 // Each raw text's input slot in a categorical or binary column (-1: a value the recipe does not know).
@@ -331,7 +364,8 @@ struct ColumnEncoder {
   const TableColumn* column = nullptr;
   const RawColumn* raw = nullptr;
   std::vector<int> slots;
-  int first = 0;  // its first input
+  int first = 0;             // its first input
+  bool count_unknown = true;  // a value the recipe does not know is counted (Dataset::unknown_values)
 };
 
 // Writes one column's inputs for kept rows [begin, end) into data.features_f32 (row stride data.features).
@@ -357,8 +391,11 @@ void encode_rows(const ColumnEncoder& e, const RawTable& t, const std::vector<st
       continue;
     }
     const int slot = code >= 0 ? e.slots[static_cast<std::size_t>(code)] : -1;
-    // In a column with "other", an unseen value cannot be told from a pooled rare one: neither is counted.
-    if (code != kMissing && slot < 0 && !c.other) ++data.unknown_values;
+    if (code != kMissing && slot < 0 && e.count_unknown) ++data.unknown_values;
+    if (c.embedding > 0) {  // the code: the category's, else missing's or unknown's
+      out[0] = static_cast<float>(slot >= 0 ? slot : code == kMissing && c.missing_slot ? missing : other);
+      continue;
+    }
     if (c.kind == ColumnKind::binary) {
       out[0] = slot < 0 ? 0.5F : static_cast<float>(slot);
       continue;
@@ -662,7 +699,7 @@ Dataset encode_table(const RawTable& t, std::shared_ptr<TableRecipe> recipe, con
     for (const RawColumn& raw : t.features) {
       const std::string& name = t.header[raw.header_column];
       const bool forced = std::find(options.categorical.begin(), options.categorical.end(), name) != options.categorical.end();
-      recipe->columns.push_back(infer_column(name, raw, t.lines.size(), forced));
+      recipe->columns.push_back(infer_column(name, raw, t.lines.size(), forced, options.many_categories));
     }
     if (recipe->width() == 0)
       throw_bad_input(t.source + ":" + (t.header_line > 0 ? std::to_string(t.header_line) + ":" : "") +
@@ -683,7 +720,11 @@ Dataset encode_table(const RawTable& t, std::shared_ptr<TableRecipe> recipe, con
       continue;
     }
     const RawColumn& raw = t.features[raw_index++];
-    encoders.push_back({&c, &raw, c.kind == ColumnKind::numeric ? std::vector<int>{} : slots_of(c, raw), first});
+    // In a pooled column an unseen value cannot be told from a pooled rare one: neither is counted. An
+    // embedding's rare values, read as unknown in training, are counted where the recipe is a model's.
+    const bool count_unknown = c.embedding > 0 ? options.table != nullptr : !c.other;
+    encoders.push_back(
+        {&c, &raw, c.kind == ColumnKind::numeric ? std::vector<int>{} : slots_of(c, raw), first, count_unknown});
     first += c.width();
   }
   encode_blocks(encoders, t, kept, data);

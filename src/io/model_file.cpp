@@ -6,6 +6,7 @@
 // model compares equal however it was stored; saving writes each as the float it holds.
 #include "backprop/io/model_file.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -22,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backprop/base/error.hpp"
+#include "backprop/nn/embedding.hpp"
 #include "backprop/nn/spec.hpp"
 #include "io/binary.hpp"
 #include "backprop/io/network_file.hpp"
@@ -236,7 +238,25 @@ class ExtrasReader {
                         " inputs, got " + std::to_string(recipe.width()));
     if (!model.features.empty() && model.features != recipe.input_names())
       fail("features", "expected the inputs' names of the table's columns");
+    check_embedded(recipe, model.network);
     return recipe;
+  }
+
+  // Each embedded column's code input is read by an embedding entry of its codes: a code past an entry's
+  // categories would be refused only when the first row of it is predicted.
+  void check_embedded(const TableRecipe& recipe, const NetworkSpec& spec) const {
+    const std::vector<int> code_columns = embedding_code_columns(spec);
+    int input = 0;
+    for (std::size_t i = 0; i < recipe.columns.size(); ++i) {
+      const TableColumn& c = recipe.columns[i];
+      const auto found = std::find(code_columns.begin(), code_columns.end(), input);
+      if (c.embedding > 0 && (found == code_columns.end() ||
+                              spec.layers[static_cast<std::size_t>(found - code_columns.begin())].categories != c.codes()))
+        fail("table.columns[" + std::to_string(i) + "]",
+             "expected an embedding entry of " + std::to_string(c.codes()) + " categories reading input " +
+                 std::to_string(input) + " (the column's codes)");
+      input += c.width();
+    }
   }
 
   TableColumn table_column(const Json& value, std::size_t i) const {
@@ -264,6 +284,14 @@ class ExtrasReader {
     c.missing_slot = flag("missing");
     if (value.contains("categories")) c.categories = names(value["categories"], path + ".categories");
     if (value.contains("reason") && value["reason"].is_string()) c.reason = value["reason"].get<std::string>();
+    if (value.contains("embedding")) {
+      const std::vector<double> dim = numbers(Json::array({value["embedding"]}), path + ".embedding");
+      if (c.kind != ColumnKind::categorical || !c.other || !(dim[0] >= 1 && dim[0] <= 1 << 24) ||
+          dim[0] != std::floor(dim[0]))
+        fail(path + ".embedding", "expected the values of a categorical column's embedding (a whole number >= 1, "
+                                  "with \"other\" true: its unknown code)");
+      c.embedding = static_cast<int>(dim[0]);
+    }
     const bool binary_ok = c.kind != ColumnKind::binary || c.categories.size() == 2;
     if (!binary_ok || (c.kind == ColumnKind::categorical && c.categories.empty()))
       fail(path + ".categories", "expected two values for a binary column, at least one for a categorical one");
@@ -330,6 +358,7 @@ Json table_json(const TableRecipe& recipe) {
         column["categories"] = c.categories;
         column["other"] = c.other;
         column["missing"] = c.missing_slot;
+        if (c.embedding > 0) column["embedding"] = c.embedding;
         break;
       case ColumnKind::constant:
       case ColumnKind::identifier: column["reason"] = c.reason; break;

@@ -307,6 +307,7 @@ Dataset load_table(const std::string& data, const TableSettings& settings) {
   options.task = settings.task.value_or(TaskKind::classification);
   options.target = settings.target;
   options.categorical = settings.categorical;
+  options.many_categories = settings.many_categories;
   options.missing_values = settings.missing_values;
   options.sample_weight = settings.sample_weight;
   Dataset table = load_dataset(data, settings.labels.empty() ? std::nullopt : std::optional<std::filesystem::path>(settings.labels),
@@ -323,9 +324,33 @@ void check_table_classes(const Dataset& table) {
                     quoted_excerpt(table.class_names.front()) + "'): nothing to learn");
 }
 
+namespace {
+
+// An embedding entry for each embedded column of the recipe, in column order: each reads its column's code
+// where the entries before it have put their values (an entry's "input" is a position of the one before).
+void add_embeddings(const TableRecipe& recipe, NetworkSpec& spec) {
+  int input = 0, shift = 0;
+  for (const TableColumn& c : recipe.columns) {
+    if (c.embedding > 0) {
+      LayerSpec layer;
+      layer.kind = LayerKind::embedding;
+      layer.activation = Activation::identity;
+      layer.column = input + shift;
+      layer.categories = c.codes();
+      layer.units = spec.layer_input(spec.layers.size()) - 1 + c.embedding;
+      spec.layers.push_back(layer);
+      shift += c.embedding - 1;
+    }
+    input += c.width();
+  }
+}
+
+}  // namespace
+
 NetworkSpec default_table_network(const Dataset& data, const std::vector<int>& hidden) {
   NetworkSpec spec;
   spec.input = data.features;
+  if (data.table) add_embeddings(*data.table, spec);
   for (const int units : hidden.empty() ? kDefaultTableHidden : hidden) {
     LayerSpec layer;
     layer.units = units;
@@ -352,6 +377,11 @@ NetworkSpec default_table_network(const Dataset& data, const std::vector<int>& h
   return spec;
 }
 
+void stop_early_only_with_validation(NetworkSpec& spec, bool validation_given, std::optional<double> validation_split,
+                                     std::optional<int> early_stopping) {
+  if (!validation_given && validation_split == 0.0 && !early_stopping) spec.training.early_stopping = 0;
+}
+
 std::vector<std::string> table_notes(const Dataset& data) {
   std::vector<std::string> notes;
   if (data.rows_without_target > 0)
@@ -359,7 +389,7 @@ std::vector<std::string> table_notes(const Dataset& data) {
                     " row(s) whose target is missing");
   if (data.unknown_values > 0)
     notes.push_back(data.source + ": " + std::to_string(data.unknown_values) +
-                    " cell(s) held a category the model never saw in training (read as unknown)");
+                    " cell(s) held a category the model never saw in training, or saw too seldom to keep (read as unknown)");
   return notes;
 }
 

@@ -262,3 +262,55 @@ def test_cv_reads_a_tables_sample_weight_column_as_weights_in_every_fold(tmp_pat
         assert "color=red" in names and not any(n == "w" or n.startswith("w ") for n in names), names
     assert models == doubled
     assert all(a != b for a, b in zip(models, even))
+
+
+def grouped(rows=400, groups=50):
+    """g: `groups` text values of rows / groups rows each (more than 30: embedded by default), x, y."""
+    g = ["g%d" % (i % groups) for i in range(rows)]
+    x = [(i * 37 % 100) / 100.0 for i in range(rows)]
+    y = [(7 * (i % groups)) % 11 - 5 + xi for i, xi in enumerate(x)]
+    return pd.DataFrame({"g": g, "x": x, "y": y})
+
+
+@pytest.mark.parametrize("choice", [None, "embedding", "pool"])
+def test_many_categories_train_the_commands_model_byte_for_byte(tmp_path, choice):
+    csv = write_csv(grouped(), tmp_path / "g.csv")
+    flags = [] if choice is None else ["--many-categories", choice]
+    subprocess.run([COMMAND, "train", "--data", str(csv), "--target", "y", "--epochs", "4", "--seed", "7", "--quiet",
+                    "--out", str(tmp_path / "a.model")] + flags, check=True)
+    frame = pd.read_csv(csv)
+    X, y = frame.drop(columns="y"), frame["y"]
+    keywords = {} if choice is None else {"many_categories": choice}
+    net = backprop.Network.for_table(X, y, seed=7, **keywords)
+    embedded = choice != "pool"  # the default embeds a column of more than 30 values
+    assert ("an embedding of" in net.table) == embedded
+    assert net.features == (["g (code)", "x"] if embedded else net.features)
+    net.fit(X, y, epochs=4, seed=7)
+    net.save(tmp_path / "b.model")
+    assert (tmp_path / "a.model").read_bytes() == (tmp_path / "b.model").read_bytes()
+    new = X.head(3).copy()
+    new["g"] = ["g1", "nobody", "g2"]
+    if embedded:  # an unseen value reads as the unknown code, counted
+        with pytest.warns(UserWarning, match="1 cell"):
+            assert net.predict(new).shape == (3, 1)
+
+
+def test_many_categories_refuses_a_choice_it_does_not_know():
+    frame = grouped()
+    with pytest.raises(ValueError, match="many_categories: expected pool or embedding"):
+        backprop.Network.for_table(frame.drop(columns="y"), frame["y"], many_categories="onehot")
+
+
+def test_validation_split_0_turns_for_tables_early_stopping_off_as_the_command_does(tmp_path):
+    # One rule in the library (stop_early_only_with_validation): without validation rows there is nothing to stop
+    # on, so the default's early stopping is off unless early_stopping is given, in the command and in Python.
+    csv = write_csv(table(), tmp_path / "t.csv")
+    subprocess.run([COMMAND, "train", "--data", str(csv), "--target", "label", "--epochs", "30", "--seed", "4",
+                    "--validation-split", "0", "--quiet", "--out", str(tmp_path / "a.model")], check=True)
+    frame = pd.read_csv(csv)
+    X, y = frame.drop(columns="label"), frame["label"]
+    net = backprop.Network.for_table(X, y, seed=4)
+    history = net.fit(X, y, epochs=30, seed=4, validation_split=0)
+    assert len(history) == 30  # every epoch: no early stopping on rows that are not there
+    net.save(tmp_path / "b.model")
+    assert (tmp_path / "a.model").read_bytes() == (tmp_path / "b.model").read_bytes()

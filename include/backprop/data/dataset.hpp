@@ -88,6 +88,7 @@ struct LoadOptions {
   bool infer_table = false;
   bool infer_task = false;
   std::vector<std::string> categorical;
+  ManyCategories many_categories = kDefaultManyCategories;  // an inferred recipe's columns of many values
   std::vector<std::string> missing_values;
   // A table as it comes: the column (by header name) of each row's weight in the training loss, read into
   // Dataset::weights (a number >= 0 in each row, else an error naming the row and column) and not a feature.

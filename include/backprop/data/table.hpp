@@ -15,7 +15,12 @@
 // - Numeric: a missing cell takes the training rows' median, and a column with missing cells in training gets
 //   an indicator input (1 where the cell was missing).
 // - Categorical: one input for each of the kMaxCategories most frequent values (ties by text), one for the
-//   values pooled beyond them ("other") when there are such, one for a missing cell when training had one. A
+//   values pooled beyond them ("other") when there are such, one for a missing cell when training had one. With
+//   ManyCategories::embedding, a column of more than kMaxCategories values is instead one input of codes for an
+//   embedding entry (nn/embedding.hpp) of embedding_dim values: a code for each value seen at least
+//   kMinEmbeddedCount times (by frequency, ties by text), then the "unknown" code (the values seen fewer times
+//   share it in training, so that it learns what a rare value is worth; a value not kept reads as it in
+//   prediction and is counted), then one for a missing cell when training had one. A
 //   value never seen in training goes to "other" where it exists (uncounted: it cannot be told from a pooled
 //   one), else sets no input and is counted (Dataset::unknown_values); never an error. Binary: one input, 1 for the second value (in text order),
 //   0 for the first, 0.5 for a missing or unseen one.
@@ -43,6 +48,10 @@ struct TableColumn {
   bool other = false;                   // categorical: an input for the values pooled beyond `categories`
   bool missing_slot = false;            // categorical: an input for a missing cell
   std::string reason;                   // constant, identifier: why the column is left out (for the note)
+  int embedding = 0;                    // categorical: the values of its embedding (one input of codes); 0: none
+
+  // An embedded column's codes: one per category, the unknown one (other), the missing one.
+  int codes() const { return static_cast<int>(categories.size()) + 1 + (missing_slot ? 1 : 0); }
 
   bool kept() const { return kind != ColumnKind::constant && kind != ColumnKind::identifier; }
   int width() const;  // the inputs it makes
@@ -77,6 +86,17 @@ inline constexpr std::size_t kMaxCategories = 30;
 inline constexpr std::size_t kMaxDistinct = 100000;
 inline constexpr std::size_t kMaxClassValues = 10;
 inline constexpr std::size_t kIdentifierRows = 10;
+inline constexpr std::size_t kMinEmbeddedCount = 2;
+
+// What a categorical column of more than kMaxCategories values becomes (--many-categories).
+enum class ManyCategories { pool, embedding };
+inline constexpr ManyCategories kDefaultManyCategories = ManyCategories::embedding;
+std::string_view to_string(ManyCategories choice);
+std::optional<ManyCategories> parse_many_categories(std::string_view name);
+// The values an embedding of `codes` codes gives each: round(1.6 codes^0.56) (fast.ai's rule), at most
+// kMaxEmbeddingDim and at least 2.
+inline constexpr int kMaxEmbeddingDim = 16;
+int embedding_dim(int codes);
 
 std::string_view to_string(ColumnKind kind);
 std::optional<ColumnKind> parse_column_kind(std::string_view name);

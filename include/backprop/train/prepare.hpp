@@ -54,6 +54,7 @@ struct TableSettings {
   std::string target;                       // as --target; empty: the last column
   std::optional<TaskKind> task;             // unset: data/table.hpp's rule
   std::vector<std::string> categorical;     // columns read as categories whatever they hold
+  ManyCategories many_categories = kDefaultManyCategories;  // columns of many values (--many-categories)
   std::vector<std::string> missing_values;  // empty: TableRecipe's default list
   std::string sample_weight;                // as --sample-weight: a column of the rows' weights, not a feature
   std::string labels;                       // as --labels (IDX or NPY data; a CSV refuses one)
@@ -68,6 +69,12 @@ void check_table_classes(const Dataset& table);
 inline const std::vector<int> kDefaultTableHidden{64, 32};
 constexpr double kDefaultTableDropout = 0.1;  // of each hidden layer
 NetworkSpec default_table_network(const Dataset& data, const std::vector<int>& hidden);
+// The default network stops early on its validation rows: a run of it given none (no validation set, and a
+// validation split of exactly 0 asked for) and no early stopping trains its epochs instead, as there is nothing
+// to stop on (spec.training.early_stopping = 0). The command's --validation-split 0 and Python's
+// fit(validation_split=0) on Network.for_table's network, both.
+void stop_early_only_with_validation(NetworkSpec& spec, bool validation_given, std::optional<double> validation_split,
+                                     std::optional<int> early_stopping);
 
 // The lines to show about a table's rows (none for other data): rows left out for a missing target, values
 // the recipe never saw.

@@ -55,9 +55,16 @@ def write_inputs(folder, epochs):
 
 
 def timed(arguments):
+    """Wall seconds, the process's CPU seconds (user + system, its threads included) and its last line's JSON."""
     start = time.perf_counter()
-    out = subprocess.run(arguments, check=True, capture_output=True, text=True).stdout
-    return time.perf_counter() - start, json.loads(out.strip().splitlines()[-1])
+    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, text=True)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.stdout.close()
+    if status != 0:
+        raise subprocess.CalledProcessError(status, arguments)
+    return wall, usage.ru_utime + usage.ru_stime, json.loads(out.strip().splitlines()[-1])
 
 
 def main():
@@ -73,15 +80,18 @@ def main():
             one_thread.append(timed([COMMAND, "cv", network, "--data", data, "--folds", "5", "--json",
                                      "--threads", "1"]))
             theirs.append(timed([sys.executable, "-c", SKLEARN, str(args.epochs)]))
-        ours_s = statistics.median(t for t, _ in ours)
-        one_s = statistics.median(t for t, _ in one_thread)
-        theirs_s = statistics.median(t for t, _ in theirs)
+        def median(runs, field):
+            return statistics.median(run[field] for run in runs)
+
+        ours_s, one_s, theirs_s = (median(runs, 0) for runs in (ours, one_thread, theirs))
         print(f"cv-breast-cancer 5 folds x {args.epochs} epochs, 30-64-1/2 ReLU, Adam 1e-3, batch 200, standardized")
-        print(f"  backprop cv             {ours_s:7.3f} s  mean accuracy {ours[0][1]['mean']['accuracy']:.4f}")
-        print(f"  backprop cv --threads 1 {one_s:7.3f} s  mean accuracy {one_thread[0][1]['mean']['accuracy']:.4f}")
-        print(f"  sklearn cross_validate  {theirs_s:7.3f} s  mean accuracy {theirs[0][1]['accuracy']:.4f}")
-        print(f"  speed-up {theirs_s / ours_s:.1f}x, {theirs_s / one_s:.1f}x with one thread "
-              f"(medians of {args.repeat}; whole processes)")
+        print("  (medians of %d; whole processes; wall s, then CPU s: user + system)" % args.repeat)
+        for name, runs, accuracy in (("backprop cv            ", ours, ours[0][2]["mean"]["accuracy"]),
+                                     ("backprop cv --threads 1", one_thread, one_thread[0][2]["mean"]["accuracy"]),
+                                     ("sklearn cross_validate ", theirs, theirs[0][2]["accuracy"])):
+            print(f"  {name} {median(runs, 0):7.3f} s  CPU {median(runs, 1):7.3f} s  mean accuracy {accuracy:.4f}")
+        print(f"  speed-up {theirs_s / ours_s:.1f}x, {theirs_s / one_s:.1f}x with one thread (wall); "
+              f"{median(theirs, 1) / median(ours, 1):.1f}x in CPU time")
 
 
 if __name__ == "__main__":

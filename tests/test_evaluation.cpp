@@ -14,6 +14,8 @@
 #include "backprop/data/folds.hpp"
 #include "backprop/train/prepare.hpp"
 #include "backprop/io/model_io.hpp"
+#include "backprop/kernels/kernels.hpp"
+#include "backprop/train/cross_validation.hpp"
 #include "backprop/base/text.hpp"
 #include "backprop/nn/loss.hpp"
 #include "backprop/train/metrics.hpp"
@@ -98,8 +100,9 @@ std::string csv_rows(const std::vector<std::string>& lines, const std::vector<st
 
 // cv's fold k (with these options of train) is `backprop train` on the other rows, byte for byte, and its
 // figures are `backprop eval`'s on the fold's rows; the mean and std are those of the folds. Returns cv's JSON.
-nlohmann::json expect_folds_are_train_and_eval(const std::string& options) {
-  testing::TempDir dir;
+// The cv tests' job in dir: data.csv (120 rows of the rings, two classes) and net.json (2-8-2, adam, a
+// validation split, standard scaling) with this learning rate; returns the CSV's lines.
+std::vector<std::string> write_rings_job(const testing::TempDir& dir, const std::string& learning_rate = "0.01") {
   const Dataset rings = testing::rings(120, 4);
   std::vector<std::string> lines = {"x,y,ring"};
   for (std::size_t r = 0; r < rings.rows; ++r)
@@ -112,8 +115,14 @@ nlohmann::json expect_folds_are_train_and_eval(const std::string& options) {
                       }()));
   testing::write_file(dir / "net.json", R"({"input": 2, "layers": [{"units": 8, "activation": "tanh"},
       {"units": 2, "activation": "softmax"}], "loss": "softmax_ce", "optimizer": {"type": "adam",
-      "learning_rate": 0.01}, "training": {"epochs": 4, "batch_size": 16, "validation_split": 0.2,
+      "learning_rate": )" + learning_rate + R"(}, "training": {"epochs": 4, "batch_size": 16, "validation_split": 0.2,
       "scale": "standard"}, "seed": 1})");
+  return lines;
+}
+
+nlohmann::json expect_folds_are_train_and_eval(const std::string& options) {
+  testing::TempDir dir;
+  const std::vector<std::string> lines = write_rings_job(dir);
   const auto cv = testing::run_backprop("cv " + testing::shell_word(dir / "net.json") + " --data " +
                                         testing::shell_word(dir / "data.csv") + " --folds 4 --seed 3 --json --out-dir " +
                                         testing::shell_word(dir / "folds") + options);
@@ -163,6 +172,57 @@ nlohmann::json expect_folds_are_train_and_eval(const std::string& options) {
 TEST(CrossValidationCommand, EachFoldIsTrainOnTheOtherRowsAndEvalOnItsOwn) {
   const auto result = expect_folds_are_train_and_eval("");
   for (const auto& fold : result["folds"]) EXPECT_FALSE(fold.contains("threshold"));
+}
+
+// With two threads or more, cv runs the folds side by side, each on one thread (their products are too small
+// for the pool to share out): each fold's model file is byte for byte the one of the folds run one after
+// another (--threads 1), and so is the JSON. A job whose folds all fail (a learning rate that overflows the
+// weights) fails alike: the first fold's error, exit 1, nothing written for the folds.
+TEST(CrossValidationCommand, FoldsSideBySideGiveTheBytesOfFoldsOneAfterAnother) {
+  testing::TempDir dir;
+  write_rings_job(dir);
+  {
+    const io::ModelFile network = io::read_model(dir / "net.json").model;
+    const int threads = kernels::thread_count();
+    kernels::set_thread_count(1);
+    EXPECT_FALSE(folds_side_by_side(network.network, 120, {}, 4));
+    kernels::set_thread_count(2);
+    EXPECT_TRUE(folds_side_by_side(network.network, 120, {}, 4));  // else this test would compare nothing new
+    EXPECT_FALSE(folds_side_by_side(network.network, 120, {}, 1));
+    kernels::set_thread_count(threads);
+  }
+  const auto cv = [&](int threads, const std::string& folder) {
+    return testing::run_backprop("cv " + testing::shell_word(dir / "net.json") + " --data " +
+                                 testing::shell_word(dir / "data.csv") + " --folds 4 --repeats 2 --json --threads " +
+                                 std::to_string(threads) + " --out-dir " + testing::shell_word(dir / folder));
+  };
+  const auto one_after_another = cv(1, "one");
+  ASSERT_EQ(one_after_another.exit_code, 0) << one_after_another.out;
+  for (const int threads : {2, 3}) {
+    const std::string folder = "side" + std::to_string(threads);
+    const auto side_by_side = cv(threads, folder);
+    ASSERT_EQ(side_by_side.exit_code, 0) << side_by_side.out;
+    EXPECT_EQ(side_by_side.out, one_after_another.out) << threads << " threads";
+    for (const char* name : {"fold-1-1", "fold-1-2", "fold-1-3", "fold-1-4", "fold-2-1", "fold-2-4"}) {
+      const std::string file = std::string(name) + ".model";
+      EXPECT_EQ(testing::read_text(dir / folder / file), testing::read_text(dir / "one" / file))
+          << file << ", " << threads << " threads";
+    }
+  }
+  testing::TempDir failing;
+  write_rings_job(failing, "1e38");
+  std::string first_error;
+  for (const int threads : {1, 2}) {
+    const auto result = testing::run_backprop("cv " + testing::shell_word(failing / "net.json") + " --data " +
+                                              testing::shell_word(failing / "data.csv") + " --folds 4 --json --threads " +
+                                              std::to_string(threads) + " --out-dir " +
+                                              testing::shell_word(failing / ("out" + std::to_string(threads))));
+    EXPECT_EQ(result.exit_code, 1) << result.out;
+    EXPECT_NE(result.out.find("diverged"), std::string::npos) << result.out;
+    EXPECT_FALSE(std::filesystem::exists(failing / ("out" + std::to_string(threads)) / "fold-1-1.model"));
+    if (threads == 1) first_error = result.out;
+    EXPECT_EQ(result.out, first_error) << threads << " threads";
+  }
 }
 
 // cv --threshold: each fold's model keeps the threshold train --threshold picks on that fold's validation

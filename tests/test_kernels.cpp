@@ -80,6 +80,60 @@ TEST(GemmOneColumn, EachRowHasTheBitsOfTheRowAlone) {
   }
 }
 
+// The small products' loops (panels of rows held in vector registers, B's rows copied into a block for A B^T,
+// C's few columns held apart for A^T B, eight rows side by side for one column) each compute every element of
+// C as one fixed chain, so that a shape gives the same bits whatever loop takes it (and the same as before
+// those loops, which summed one element at a time). The chains, written out here one element at a time:
+//   B plain:      c = beta c (0 for beta 0, c for beta 1); c += (alpha op(A)(i, p)) B[p, j] for p = 0..k-1;
+//   B transposed: s = 0; s += op(A)(i, p) B[j, p] for p = 0..k-1; c = (beta c) + alpha s.
+// Exact equality: both sides round the same operations in the same order (this file is compiled without
+// FMA, so nothing is fused). The shapes are far below the size where products leave the loops, and cover
+// the panels' edges: rows around 4 and 8, columns around 8 and 32, k of 0, 1 and longer than the block.
+TYPED_TEST(Gemm, SmallProductsAreEachElementsChainInOrder) {
+  using T = TypeParam;
+  const int shapes[][3] = {{1, 1, 1}, {4, 8, 3}, {5, 33, 7}, {9, 37, 2}, {13, 64, 5}, {8, 1, 40}, {11, 3, 17},
+                           {3, 9, 0},  {6, 10, 31}, {2, 2, 5000}, {17, 16, 1}, {7, 40, 9}};
+  for (const auto& shape : shapes) {
+    const int m = shape[0], n = shape[1], k = shape[2];
+    for (Transpose ta : {Transpose::no, Transpose::yes})
+      for (Transpose tb : {Transpose::no, Transpose::yes})
+        for (const T beta : {T(0), T(1), T(0.75)}) {
+          const int lda = (ta == Transpose::no ? k : m) + 3, ldb = (tb == Transpose::no ? n : k) + 1, ldc = n + 2;
+          const auto a = random_values<T>(static_cast<std::size_t>(ta == Transpose::no ? m : k) * lda + 1, 7);
+          const auto b = random_values<T>(static_cast<std::size_t>(tb == Transpose::no ? k : n) * ldb + 1, 8);
+          const auto c_in = random_values<T>(static_cast<std::size_t>(m) * ldc, 9);
+          auto c = c_in;
+          const T alpha = T(-0.625);
+          gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+          const auto a_at = [&](int i, int p) {
+            return ta == Transpose::no ? a[static_cast<std::size_t>(i) * lda + p] : a[static_cast<std::size_t>(p) * lda + i];
+          };
+          const auto b_at = [&](int p, int j) {
+            return tb == Transpose::no ? b[static_cast<std::size_t>(p) * ldb + j] : b[static_cast<std::size_t>(j) * ldb + p];
+          };
+          for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) {
+              const T before = c_in[static_cast<std::size_t>(i) * ldc + j];
+              T expected = beta == T(0) ? T(0) : beta == T(1) ? before : before * beta;
+              if (tb == Transpose::no) {
+                for (int p = 0; p < k; ++p) expected += (alpha * a_at(i, p)) * b_at(p, j);
+              } else {
+                T sum = 0;
+                for (int p = 0; p < k; ++p) sum += a_at(i, p) * b_at(p, j);
+                expected += alpha * sum;
+              }
+              ASSERT_EQ(c[static_cast<std::size_t>(i) * ldc + j], expected)
+                  << m << "x" << n << "x" << k << (ta == Transpose::yes ? " A^T" : "") << (tb == Transpose::yes ? " B^T" : "")
+                  << " beta " << beta << " at (" << i << ", " << j << ")";
+            }
+          // The padding between C's rows is never written.
+          for (int i = 0; i < m; ++i)
+            for (int j = n; j < ldc; ++j)
+              ASSERT_EQ(c[static_cast<std::size_t>(i) * ldc + j], c_in[static_cast<std::size_t>(i) * ldc + j]);
+        }
+  }
+}
+
 TEST(GemmReference, ComputesTheDefinition) {
   // [1 2; 3 4] . [5 6; 7 8] = [19 22; 43 50]
   const double a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8};

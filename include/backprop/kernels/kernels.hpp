@@ -27,6 +27,9 @@ void set_thread_count(int threads);
 // at start.
 void own_blas_threads();
 int thread_count();
+// Whether gemm shares a product of this shape out among the pool's threads (a smaller one runs on the calling
+// thread alone: waking another costs more than it saves). A function of the shape alone.
+bool product_shared_out(int m, int n, int k);
 
 // Runs body(first, count) over [0, n) cut into pieces of `grain` values (the last one shorter) on the
 // thread pool; one call when n <= grain. For element-wise work: each element belongs to exactly one

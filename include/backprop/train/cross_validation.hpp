@@ -53,6 +53,14 @@ std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& d
                                        const TrainingParallelism& parallelism = {},
                                        const FoldCallback& on_fold = {});
 
+// Whether cross_validate runs its folds side by side, each on one thread of the pool (kernels::thread_count()):
+// on the CPU in one process, with two threads or more, two folds or more, and
+// every dense layer's product of a batch too small for the pool to share out (alone, such a fold keeps one
+// thread busy and the others idle; docs/performance.md has the measurements). Each fold's results and model
+// are the same bits either way; the folds are reported (on_fold) in order, after all of them have run.
+bool folds_side_by_side(const NetworkSpec& spec, std::size_t rows, const TrainingParallelism& parallelism,
+                        std::size_t folds);
+
 // The mean and the standard deviation (numpy's std, ddof 0) of each of named_metrics over the folds: (name,
 // mean, std) in named_metrics' order. A figure NaN in some fold is NaN.
 struct MetricSummary {

@@ -8,6 +8,7 @@ extern "C" void omp_set_num_threads(int);
 #endif
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <type_traits>
@@ -23,19 +24,188 @@ namespace {
 
 CBLAS_TRANSPOSE to_cblas(Transpose t) { return t == Transpose::yes ? CblasTrans : CblasNoTrans; }
 
-// Products this small cost less than the BLAS call itself (argument checks, dispatch, its thread pool):
-// plain loops that the compiler vectorises over the columns of C. Measured on the seed network
-// (bench/, docs/performance.md).
-constexpr long kSmallProduct = 16384;
+// Products below this many flops (2 m n k) are not shared out among threads (waking a worker costs more than
+// they do), and they run on gemm_small's loops, not on oneDNN (or the BLAS): warm, oneDNN is faster on such a
+// product, but it generates its kernels at its first call and each call costs its dispatch, so a training
+// whose products are all this small (a table's batch of 32 through 64 and 32 units, a batch of 200 through
+// 64) finishes sooner without it, and a larger network's few products this small (a 10-unit output layer)
+// cost no measurable time on the loops (docs/performance.md, "Small products on the library's loops"). It is
+// also the least size whose blocks may skip A's zeros (zero_skip_shape). The route depends on the shape alone,
+// never on the thread count.
+constexpr double kParallelFlops = 1.0e6;
 
-bool is_small(int m, int n, int k) { return static_cast<long>(m) * n * k <= kSmallProduct; }
+bool is_small(int m, int n, int k) { return 2.0 * m * n * k < kParallelFlops; }
 
 // Rows of a one-column product summed side by side in gemm_small.
 constexpr int kSideBySide = 8;
 
+// gemm_small's loops. Every element of C is computed by one of two chains, whatever loop computes it:
+//   B plain:      C[i, j] += (alpha op(A)(i, p)) B[p, j]       for p = 0..k-1 (C already scaled by beta);
+//   B transposed: s = 0; s += op(A)(i, p) B[j, p] for p = 0..k-1; C[i, j] += alpha s.
+// So a shape always gives the same bits. The helpers are inlined into gemm_small, so that each CPU level's
+// copy (BACKPROP_CPU_CLONES) vectorises them for itself.
+
+// A panel of C, kRows rows by kVectors x 8 columns from (i, j), held in registers for the whole chain over p:
+// each p reads a row of B's panel once for all the rows. GCC's vectors of 8 values make the registers
+// explicit (a loop over a local array was left in memory, waiting on its own stores); their adds and
+// products are the scalar ones, lane by lane. b_rows: B's panel as rows p (B plain, or B transposed copied
+// into a block).
+template <typename T, int kRows, int kVectors, bool kSum>
+[[gnu::always_inline]] inline void panel(Transpose transpose_a, int i, int j, int k, T alpha, const T* __restrict a,
+                                         int lda, const T* __restrict b_rows, int ldb, T* __restrict c, int ldc) {
+  constexpr int kLanes = 8;
+  using Lanes [[gnu::vector_size(kLanes * sizeof(T))]] = T;
+  Lanes sum[kRows][kVectors];
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVectors; ++v) {
+      sum[r][v] = Lanes{};
+      if (!kSum) std::memcpy(&sum[r][v], c + static_cast<std::size_t>(i + r) * ldc + j + v * kLanes, sizeof(Lanes));
+    }
+  for (int p = 0; p < k; ++p) {
+    Lanes bp[kVectors];
+    for (int v = 0; v < kVectors; ++v)
+      std::memcpy(&bp[v], b_rows + static_cast<std::size_t>(p) * ldb + v * kLanes, sizeof(Lanes));
+    for (int r = 0; r < kRows; ++r) {
+      const T air = transpose_a == Transpose::no ? a[static_cast<std::size_t>(i + r) * lda + p]
+                                                 : a[static_cast<std::size_t>(p) * lda + i + r];
+      const T factor = kSum ? air : alpha * air;
+      for (int v = 0; v < kVectors; ++v) sum[r][v] += factor * bp[v];
+    }
+  }
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVectors; ++v) {
+      T* out = c + static_cast<std::size_t>(i + r) * ldc + j + v * kLanes;
+      Lanes result = sum[r][v];
+      if (kSum) {
+        Lanes before;
+        std::memcpy(&before, out, sizeof(Lanes));
+        result = before + alpha * sum[r][v];
+      }
+      std::memcpy(out, &result, sizeof(Lanes));
+    }
+}
+
+constexpr int kPanelRows = 4;
+constexpr int kPanelVectors = 4;  // 32 columns
+
+// Columns [j, j + 8 kVectors) of every row: panels of kPanelRows rows, then one row at a time.
+template <typename T, int kVectors, bool kSum>
+[[gnu::always_inline]] inline void panel_column(Transpose transpose_a, int m, int j, int k, T alpha, const T* a,
+                                                int lda, const T* b_rows, int ldb, T* c, int ldc) {
+  int i = 0;
+  for (; i + kPanelRows <= m; i += kPanelRows)
+    panel<T, kPanelRows, kVectors, kSum>(transpose_a, i, j, k, alpha, a, lda, b_rows, ldb, c, ldc);
+  for (; i < m; ++i) panel<T, 1, kVectors, kSum>(transpose_a, i, j, k, alpha, a, lda, b_rows, ldb, c, ldc);
+}
+
+// Columns [0, n) in panels of 32, then of 8; returns the first column left (fewer than 8 remain).
+template <typename T, bool kSum>
+[[gnu::always_inline]] inline int panels(Transpose transpose_a, int m, int n, int k, T alpha, const T* a, int lda,
+                                         const T* b_rows, int ldb, T* c, int ldc) {
+  int j = 0;
+  for (; j + 8 * kPanelVectors <= n; j += 8 * kPanelVectors)
+    panel_column<T, kPanelVectors, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
+  for (; j + 8 <= n; j += 8) panel_column<T, 1, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
+  return j;
+}
+
+// One column of C (a network's single output, or a column left over): kSideBySide rows side by side, so that
+// a row's chain does not wait on the previous row's.
+template <typename T, int kRows>
+[[gnu::always_inline]] inline void one_column(Transpose transpose_a, int i, int k, T alpha, const T* __restrict a,
+                                              int lda, const T* __restrict b, int ldb, T* __restrict c, int ldc) {
+  T sum[kRows];
+  for (int r = 0; r < kRows; ++r) sum[r] = c[static_cast<std::size_t>(i + r) * ldc];
+  for (int p = 0; p < k; ++p) {
+    const T bp = b[static_cast<std::size_t>(p) * ldb];
+    for (int r = 0; r < kRows; ++r) {
+      const T air = transpose_a == Transpose::no ? a[static_cast<std::size_t>(i + r) * lda + p]
+                                                 : a[static_cast<std::size_t>(p) * lda + i + r];
+      sum[r] += (alpha * air) * bp;
+    }
+  }
+  for (int r = 0; r < kRows; ++r) c[static_cast<std::size_t>(i + r) * ldc] = sum[r];
+}
+
+// The stack blocks of the transposed copies below (values of T).
+constexpr int kBlockValues = 4096;
+
+// B transposed: B's rows copied into the columns of a block, so that the sums of a row of C run side by side
+// along j instead of each being a chain of dependent adds (the input gradient dz W^T, whose k is the layer's
+// few outputs). Columns left over (fewer than 8), or a k too long for the block: one sum at a time.
+template <typename T>
+[[gnu::always_inline]] inline void small_b_transposed(Transpose transpose_a, int m, int n, int k, T alpha,
+                                                      const T* __restrict a, int lda, const T* __restrict b, int ldb,
+                                                      T* __restrict c, int ldc) {
+  const auto a_at = [&](int i, int p) {
+    return transpose_a == Transpose::no ? a[static_cast<std::size_t>(i) * lda + p] : a[static_cast<std::size_t>(p) * lda + i];
+  };
+  // Blocks of a multiple of 8 columns, as many as fit.
+  const int step = (k > 0 ? std::min(n, kBlockValues / k) : n) / 8 * 8;
+  alignas(64) T block[kBlockValues];
+  int first = 0;
+  while (step > 0 && first + 8 <= n) {
+    const int width = std::min(step, (n - first) / 8 * 8);
+    for (int j = 0; j < width; ++j)
+      for (int p = 0; p < k; ++p)
+        block[static_cast<std::size_t>(p) * width + j] = b[static_cast<std::size_t>(first + j) * ldb + p];
+    panels<T, true>(transpose_a, m, width, k, alpha, a, lda, block, width, c + first, ldc);
+    first += width;
+  }
+  for (int i = 0; i < m; ++i)
+    for (int j = first; j < n; ++j) {
+      T sum = 0;
+      for (int p = 0; p < k; ++p) sum += a_at(i, p) * b[static_cast<std::size_t>(j) * ldb + p];
+      c[static_cast<std::size_t>(i) * ldc + j] += alpha * sum;
+    }
+}
+
+// A^T B with fewer than 8 columns (a weight gradient into a layer of a few units): C's columns held as rows
+// of a block, so that each p's update runs along A's row p (vectorised) instead of along a row of C a few
+// values long.
+template <typename T>
+[[gnu::always_inline]] inline void small_few_columns(int m, int n, int k, T alpha, const T* __restrict a, int lda,
+                                                     const T* __restrict b, int ldb, T* __restrict c, int ldc) {
+  alignas(64) T columns[kBlockValues];
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) columns[static_cast<std::size_t>(j) * m + i] = c[static_cast<std::size_t>(i) * ldc + j];
+  for (int p = 0; p < k; ++p) {
+    const T* ap = a + static_cast<std::size_t>(p) * lda;
+    for (int j = 0; j < n; ++j) {
+      const T bpj = b[static_cast<std::size_t>(p) * ldb + j];
+      T* column = columns + static_cast<std::size_t>(j) * m;
+      for (int i = 0; i < m; ++i) column[i] += (alpha * ap[i]) * bpj;
+    }
+  }
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) c[static_cast<std::size_t>(i) * ldc + j] = columns[static_cast<std::size_t>(j) * m + i];
+}
+
+// B plain: panels, then the columns left over (fewer than 8): for A^T through small_few_columns where C's
+// columns fit its block, else a column at a time, eight rows side by side (so that a row's chain does not
+// wait on the previous row's).
+template <typename T>
+[[gnu::always_inline]] inline void small_b_plain(Transpose transpose_a, int m, int n, int k, T alpha,
+                                                 const T* __restrict a, int lda, const T* __restrict b, int ldb,
+                                                 T* __restrict c, int ldc) {
+  const int first = panels<T, false>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  const int rest = n - first;
+  if (rest == 0) return;
+  b += first;
+  c += first;
+  if (transpose_a == Transpose::yes && static_cast<long>(m) * rest <= kBlockValues)
+    return small_few_columns(m, rest, k, alpha, a, lda, b, ldb, c, ldc);
+  for (int j = 0; j < rest; ++j) {
+    int i = 0;
+    for (; i + kSideBySide <= m; i += kSideBySide)
+      one_column<T, kSideBySide>(transpose_a, i, k, alpha, a, lda, b + j, ldb, c + j, ldc);
+    for (; i < m; ++i) one_column<T, 1>(transpose_a, i, k, alpha, a, lda, b + j, ldb, c + j, ldc);
+  }
+}
+
 // C = alpha op(A) op(B) + beta C with each loop order chosen so that the innermost loop runs along
-// contiguous rows (vectorised over the columns of C), or is a dot product of two contiguous rows. Each
-// C[i, j] still sums its k products in order p = 0..k-1, so a shape always gives the same bits.
+// contiguous values (vectorised), never along one element's sum. Each C[i, j] still sums its k products in
+// order p = 0..k-1 with the same operations whichever loop computes it, so a shape always gives the same bits.
 template <typename T>
 BACKPROP_CPU_CLONES void gemm_small(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha,
                 const T* __restrict a, int lda, const T* __restrict b, int ldb, T beta, T* __restrict c, int ldc) {
@@ -48,68 +218,14 @@ BACKPROP_CPU_CLONES void gemm_small(Transpose transpose_a, Transpose transpose_b
       for (int j = 0; j < n; ++j) ci[j] *= beta;
     }
   }
-  if (transpose_b == Transpose::no) {
-    // C[i, :] += (alpha A(i, p)) B[p, :], p outermost for A^T so that A's rows are read in order too.
-    if (transpose_a == Transpose::no) {
-      int i = 0;
-      // One column of C (a network's single output): eight rows side by side, so that each row's sum, still
-      // in the order p = 0..k-1 with the same operations, does not wait on the previous product's.
-      for (; n == 1 && i + kSideBySide <= m; i += kSideBySide) {
-        T sum[kSideBySide];
-        for (int r = 0; r < kSideBySide; ++r) sum[r] = c[static_cast<std::size_t>(i + r) * ldc];
-        for (int p = 0; p < k; ++p) {
-          const T bp = b[static_cast<std::size_t>(p) * ldb];
-          for (int r = 0; r < kSideBySide; ++r) {
-            const T aip = alpha * a[static_cast<std::size_t>(i + r) * lda + p];
-            sum[r] += aip * bp;
-          }
-        }
-        for (int r = 0; r < kSideBySide; ++r) c[static_cast<std::size_t>(i + r) * ldc] = sum[r];
-      }
-      for (; i < m; ++i) {
-        T* ci = c + static_cast<std::size_t>(i) * ldc;
-        const T* ai = a + static_cast<std::size_t>(i) * lda;
-        for (int p = 0; p < k; ++p) {
-          const T aip = alpha * ai[p];
-          const T* bp = b + static_cast<std::size_t>(p) * ldb;
-          for (int j = 0; j < n; ++j) ci[j] += aip * bp[j];
-        }
-      }
-    } else {
-      for (int p = 0; p < k; ++p) {
-        const T* ap = a + static_cast<std::size_t>(p) * lda;
-        const T* bp = b + static_cast<std::size_t>(p) * ldb;
-        for (int i = 0; i < m; ++i) {
-          T* ci = c + static_cast<std::size_t>(i) * ldc;
-          const T aip = alpha * ap[i];
-          for (int j = 0; j < n; ++j) ci[j] += aip * bp[j];
-        }
-      }
-    }
-    return;
-  }
-  // B transposed: C[i, j] += alpha <A(i, :), B[j, :]>.
-  for (int i = 0; i < m; ++i) {
-    T* ci = c + static_cast<std::size_t>(i) * ldc;
-    for (int j = 0; j < n; ++j) {
-      const T* bj = b + static_cast<std::size_t>(j) * ldb;
-      T sum = 0;
-      if (transpose_a == Transpose::no) {
-        const T* ai = a + static_cast<std::size_t>(i) * lda;
-        for (int p = 0; p < k; ++p) sum += ai[p] * bj[p];
-      } else {
-        for (int p = 0; p < k; ++p) sum += a[static_cast<std::size_t>(p) * lda + i] * bj[p];
-      }
-      ci[j] += alpha * sum;
-    }
-  }
+  if (transpose_b == Transpose::no) return small_b_plain(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  small_b_transposed(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
 }
 
 // Products large enough to share out: C is cut into a grid of blocks, each block one single-threaded BLAS
 // call, and the pool runs the blocks. The cut depends only on the shape, never on the thread count, so every
 // element of C is computed by the same call whatever --threads says: results are bit-identical for 1, 2 or
 // 16 threads.
-constexpr double kParallelFlops = 1.0e6;  // below this, one call: too little work to share out
 constexpr int kBlockSide = 64;             // block size along the cut side, rounded to a multiple of 16
 constexpr int kMostBlocks = 16;
 
@@ -317,6 +433,8 @@ void set_thread_count(int threads) {
 }
 
 int thread_count() { return pool_thread_count(); }
+
+bool product_shared_out(int m, int n, int k) { return !is_small(m, n, k); }
 
 template <typename T>
 void gemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,

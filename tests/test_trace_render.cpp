@@ -401,11 +401,16 @@ constexpr const char* kBatchNormNetwork =
         "loss": "softmax_ce", "optimizer": {"type": "sgd", "learning_rate": 0.5}, "seed": 9})";
 constexpr const char* kBatchNormRows = " --input '0.5,-1,2;1.5,0.25,-0.5;-2,1,0.75' --target '1,0;0,1;1,0'";
 
-std::string batch_norm_trace(const TempDir& dir, const std::string& options) {
-  write_file(dir / "bn.json", kBatchNormNetwork);
-  const auto result = run_backprop("trace " + shell_word(dir / "bn.json") + kBatchNormRows + " --steps 2 " + options);
+// Two steps of `network` traced on `rows` with `options`: the command's output, its exit code expected 0.
+std::string two_step_trace(const TempDir& dir, const char* network, const char* rows, const std::string& options) {
+  write_file(dir / "net.json", network);
+  const auto result = run_backprop("trace " + shell_word(dir / "net.json") + rows + " --steps 2 " + options);
   EXPECT_EQ(result.exit_code, 0) << result.out;
   return result.out;
+}
+
+std::string batch_norm_trace(const TempDir& dir, const std::string& options) {
+  return two_step_trace(dir, kBatchNormNetwork, kBatchNormRows, options);
 }
 
 // Every worked line of the batch_norm entries re-evaluated from its printed numbers, as for dense layers, and
@@ -549,10 +554,7 @@ constexpr const char* kEmbeddingNetwork =
 constexpr const char* kEmbeddingRows = " --input '2,3,0.5;0,1,-1;2,3,0.25' --target '1,0;0,1;1,0'";
 
 std::string embedding_trace(const TempDir& dir, const std::string& options) {
-  write_file(dir / "emb.json", kEmbeddingNetwork);
-  const auto result = run_backprop("trace " + shell_word(dir / "emb.json") + kEmbeddingRows + " --steps 2 " + options);
-  EXPECT_EQ(result.exit_code, 0) << result.out;
-  return result.out;
+  return two_step_trace(dir, kEmbeddingNetwork, kEmbeddingRows, options);
 }
 
 // Every worked line of the embedding entries re-evaluated from its printed numbers, each figure equal to the JSON

@@ -16,12 +16,12 @@
 namespace backprop::kernels {
 
 namespace {
-constexpr int kMostWords = 64;         // k up to 4096: a block's masks live on its thread's stack
-constexpr double kLeastFlops = 1.0e6;  // smaller products: not worth the masks
+constexpr int kMostWords = 64;  // k up to 4096: a block's masks live on its thread's stack
 }  // namespace
 
+// Smaller products are not worth the masks; they go to gemm_small's loops (gemm.cpp), whose bound this is.
 bool zero_skip_shape(int m, int n, int k) {
-  return n % 16 == 0 && m > 0 && k > 0 && k <= 64 * kMostWords && 2.0 * m * n * k >= kLeastFlops;
+  return n % 16 == 0 && m > 0 && k > 0 && k <= 64 * kMostWords && product_shared_out(m, n, k);
 }
 
 #ifdef BACKPROP_ZERO_SKIP

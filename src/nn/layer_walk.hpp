@@ -6,8 +6,8 @@
 // Why a case per kind rather than one function that switches: a LayerCases is built with a member for every
 // kind, so a kind added here (a member and a case below; -Werror=switch-enum checks the switch) fails to compile
 // in every step that does not say what the new kind does, instead of falling through to the dense layer's code.
-// The one-row step (train/row_step.cpp) runs dense layers only (RowStep::applies) and keeps its own loop: its
-// layers' widths are unrolled, which a case per kind would not add to.
+// The one-row step (train/row_step.cpp) runs the same walk with its own dense case (its widths unrolled) and
+// NotReached for the kinds it declines (RowStep::applies).
 // Internal to src/.
 #pragma once
 
@@ -43,6 +43,15 @@ inline decltype(auto) layer_case(const DenseLayer& layer, std::size_t l, Cases& 
   }
   __builtin_unreachable();  // kind holds one of the values above (the spec's reader admits no other)
 }
+
+// The case of a kind that a step declines before it runs (the one-row step: RowStep::applies). Still one
+// member of the step's LayerCases, so that a new kind is a compile error there too, until the step says it
+// declines it or runs it; and unreachable, so that the walk's switch compiles to the other cases alone.
+// Result: what the step's other cases return (void forward, bool backward).
+template <typename Result>
+struct NotReached {
+  [[noreturn]] Result operator()(std::size_t) const { __builtin_unreachable(); }
+};
 
 // The forward pass: every layer from the first, each after the one below it.
 template <typename Cases>

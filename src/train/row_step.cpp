@@ -14,6 +14,7 @@
 #include "kernels/cpu/finite.hpp"
 #include "kernels/math.hpp"
 #include "nn/dense_row.hpp"
+#include "nn/layer_walk.hpp"
 #include "train/step.hpp"
 
 namespace backprop {
@@ -102,8 +103,11 @@ inline void sgd_update(float* __restrict p, float* __restrict saved, const float
 
 bool RowStep::applies(const Network<float>& network) {
   if (network.spec().training.clip_grad_norm > 0) return false;
-  for (const LayerSpec& layer : network.spec().layers)
-    if (layer.dropout > 0.0 || layer.kind != LayerKind::dense) return false;
+  // The kinds run() runs: dense layers; the others are its NotReached cases.
+  LayerCases runs{[](std::size_t) { return true; }, [](std::size_t) { return false; },
+                  [](std::size_t) { return false; }};
+  for (std::size_t l = 0; l < network.layer_count(); ++l)
+    if (network.spec().layers[l].dropout > 0.0 || !layer_case(network.layer(l), l, runs)) return false;
   return true;
 }
 
@@ -130,30 +134,32 @@ float RowStep::run(const float* x, const float* y, float learning_rate, float we
   float* gradients = network_.gradients().data();
   const std::size_t layers = layers_.size();
 
-  // Network::forward_train without dropout: dense_forward's row path, layer by layer.
-  const float* input = x;
-  for (std::size_t l = 0; l < layers; ++l) {
-    const DenseLayer& layer = layers_[l];
-    float* z = z_.data() + offsets_[l];
-    float* a = a_.data() + offsets_[l];
-    const float* w = parameters + layer.weights_offset;
-    const float* b = parameters + layer.bias_offset;
-    const Activation f = layer.activation;
-    const float slope = static_cast<float>(layer.slope);
-    switch (f == Activation::softmax ? 0 : layer.out) {
-      case 1: forward_fixed<1>(z, a, input, w, b, layer.in, f, slope); break;
-      case 2: forward_fixed<2>(z, a, input, w, b, layer.in, f, slope); break;
-      case 3: forward_fixed<3>(z, a, input, w, b, layer.in, f, slope); break;
-      case 4: forward_fixed<4>(z, a, input, w, b, layer.in, f, slope); break;
-      case 5: forward_fixed<5>(z, a, input, w, b, layer.in, f, slope); break;
-      case 6: forward_fixed<6>(z, a, input, w, b, layer.in, f, slope); break;
-      case 7: forward_fixed<7>(z, a, input, w, b, layer.in, f, slope); break;
-      default:
-        detail::dense_forward_row_cloned(z, input, w, b, layer.in, layer.out);
-        activation_forward(a, z, layer.activation, static_cast<float>(layer.slope), 1, layer.out);
-    }
-    input = a;
-  }
+  // Network::forward without dropout, through the walk of nn/layer_walk.hpp: dense_forward's row path, layer by
+  // layer.
+  forward_layers(layers_, LayerCases{
+      [&](std::size_t l) {
+        const DenseLayer& layer = layers_[l];
+        const float* input = l == 0 ? x : a_.data() + offsets_[l - 1];
+        float* z = z_.data() + offsets_[l];
+        float* a = a_.data() + offsets_[l];
+        const float* w = parameters + layer.weights_offset;
+        const float* b = parameters + layer.bias_offset;
+        const Activation f = layer.activation;
+        const float slope = static_cast<float>(layer.slope);
+        switch (f == Activation::softmax ? 0 : layer.out) {
+          case 1: return forward_fixed<1>(z, a, input, w, b, layer.in, f, slope);
+          case 2: return forward_fixed<2>(z, a, input, w, b, layer.in, f, slope);
+          case 3: return forward_fixed<3>(z, a, input, w, b, layer.in, f, slope);
+          case 4: return forward_fixed<4>(z, a, input, w, b, layer.in, f, slope);
+          case 5: return forward_fixed<5>(z, a, input, w, b, layer.in, f, slope);
+          case 6: return forward_fixed<6>(z, a, input, w, b, layer.in, f, slope);
+          case 7: return forward_fixed<7>(z, a, input, w, b, layer.in, f, slope);
+          default:
+            detail::dense_forward_row_cloned(z, input, w, b, layer.in, layer.out);
+            activation_forward(a, z, layer.activation, static_cast<float>(layer.slope), 1, layer.out);
+        }
+      },
+      NotReached<void>{}, NotReached<void>{}});
 
   // Network::loss_value, then Network::backward: dense_backward's row path and the chain through the layer
   // below's derivative; with Update, the layer's sgd update right after (its input gradient is taken first,
@@ -180,45 +186,48 @@ float RowStep::run(const float* x, const float* y, float learning_rate, float we
   math::loss_gradient_row(delta_.data() + offsets_[last], loss_kind, smoothing, z_out, a_out, y, output.out,
                           output.activation, static_cast<float>(output.slope), scale);
   std::uint32_t largest = 0;
-  for (std::size_t l = layers; l-- > 0;) {
-    const DenseLayer& layer = layers_[l];
-    float* grad_input = l == 0 ? nullptr : delta_.data() + offsets_[l - 1];
-    const float* layer_input = l == 0 ? x : a_.data() + offsets_[l - 1];
-    const DenseLayer* below = l == 0 ? nullptr : &layers_[l - 1];
-    const float* z_below = l == 0 ? nullptr : z_.data() + offsets_[l - 1];
-    float* gw = gradients + layer.weights_offset;
-    float* gb = gradients + layer.bias_offset;
-    float* w = parameters + layer.weights_offset;
-    float* b = parameters + layer.bias_offset;
-    const float* dz = delta_.data() + offsets_[l];
-    float* sw = Update ? saved_.data() + layer.weights_offset : nullptr;  // the values before the update
-    float* sb = Update ? saved_.data() + layer.bias_offset : nullptr;
-    const int in = layer.in;
-#define BACKPROP_FIXED(OUT)                                                                                        \
-  case OUT:                                                                                                         \
-    backward_fixed<OUT, Update>(gw, gb, grad_input, layer_input, dz, w, b, sw, sb, in, below, z_below,             \
-                                learning_rate, weight_decay_, largest);                                             \
-    continue;
-    switch (layer.out) {
-      BACKPROP_FIXED(1)
-      BACKPROP_FIXED(2)
-      BACKPROP_FIXED(3)
-      BACKPROP_FIXED(4)
-      BACKPROP_FIXED(5)
-      BACKPROP_FIXED(6)
-      BACKPROP_FIXED(7)
-      default: break;
-    }
+  backward_layers(layers_, LayerCases{
+      [&](std::size_t l) {
+        const DenseLayer& layer = layers_[l];
+        float* grad_input = l == 0 ? nullptr : delta_.data() + offsets_[l - 1];
+        const float* layer_input = l == 0 ? x : a_.data() + offsets_[l - 1];
+        const DenseLayer* below = l == 0 ? nullptr : &layers_[l - 1];
+        const float* z_below = l == 0 ? nullptr : z_.data() + offsets_[l - 1];
+        float* gw = gradients + layer.weights_offset;
+        float* gb = gradients + layer.bias_offset;
+        float* w = parameters + layer.weights_offset;
+        float* b = parameters + layer.bias_offset;
+        const float* dz = delta_.data() + offsets_[l];
+        float* sw = Update ? saved_.data() + layer.weights_offset : nullptr;  // the values before the update
+        float* sb = Update ? saved_.data() + layer.bias_offset : nullptr;
+        const int in = layer.in;
+#define BACKPROP_FIXED(OUT)                                                                                    \
+  case OUT:                                                                                                     \
+    backward_fixed<OUT, Update>(gw, gb, grad_input, layer_input, dz, w, b, sw, sb, in, below, z_below,         \
+                                learning_rate, weight_decay_, largest);                                         \
+    return true;
+        switch (layer.out) {
+          BACKPROP_FIXED(1)
+          BACKPROP_FIXED(2)
+          BACKPROP_FIXED(3)
+          BACKPROP_FIXED(4)
+          BACKPROP_FIXED(5)
+          BACKPROP_FIXED(6)
+          BACKPROP_FIXED(7)
+          default: break;
+        }
 #undef BACKPROP_FIXED
-    detail::dense_backward_row_cloned(gw, gb, grad_input, layer_input, dz, w, in, layer.out);
-    if (l > 0)
-      activation_backward(grad_input, z_below, layer_input, grad_input, below->activation,
-                          static_cast<float>(below->slope), 1, in);
-    if constexpr (Update) {
-      sgd_update(w, sw, gw, in * layer.out, learning_rate, weight_decay_, largest);
-      sgd_update(b, sb, gb, layer.out, learning_rate, weight_decay_, largest);
-    }
-  }
+        detail::dense_backward_row_cloned(gw, gb, grad_input, layer_input, dz, w, in, layer.out);
+        if (l > 0)
+          activation_backward(grad_input, z_below, layer_input, grad_input, below->activation,
+                              static_cast<float>(below->slope), 1, in);
+        if constexpr (Update) {
+          sgd_update(w, sw, gw, in * layer.out, learning_rate, weight_decay_, largest);
+          sgd_update(b, sb, gb, layer.out, learning_rate, weight_decay_, largest);
+        }
+        return true;  // finiteness is the step's, from largest and the loss, below
+      },
+      NotReached<bool>{}, NotReached<bool>{}});
   if constexpr (Update) {
     finite = largest < kInfinityBits && std::isfinite(loss);
     // Every layer was updated: each takes back its values when the loss or a gradient was not finite (an

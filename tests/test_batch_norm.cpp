@@ -29,6 +29,7 @@
 #include "backprop/nn/trace.hpp"
 #include "helpers.hpp"
 #include "torch_reference.hpp"
+#include "train/row_step.hpp"
 
 namespace backprop {
 namespace {
@@ -214,6 +215,17 @@ TEST(BatchNormShares, SharesOfABatchComputeTheWholeBatchsStatisticsOutputsAndGra
       expect_close(joined, outputs, 1e-12, what + " outputs");
       expect_close(gradient, to_double(std::as_const(whole).gradients()), 1e-12, what + " gradient");
     }
+  }
+}
+
+// The one-row step runs dense layers only (its batch_norm case is NotReached): it declines the network, also
+// without dropout or clipping, the other reasons it declines one.
+TEST(BatchNorm, TheOneRowStepDeclinesIt) {
+  for (const Json& c : reference()["cases"]) {
+    NetworkSpec spec = spec_of(c);
+    for (LayerSpec& layer : spec.layers) layer.dropout = 0.0;
+    spec.training.clip_grad_norm = 0.0;
+    EXPECT_FALSE(RowStep::applies(Network<float>(spec))) << c["name"];
   }
 }
 

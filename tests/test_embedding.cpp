@@ -32,6 +32,7 @@
 #include "backprop/nn/trace.hpp"
 #include "helpers.hpp"
 #include "torch_reference.hpp"
+#include "train/row_step.hpp"
 
 namespace backprop {
 namespace {
@@ -124,6 +125,17 @@ TEST(EmbeddingReference, FloatNetworkFollowsTheDoubleOne) {
     const Network<float> network = trained<float>(c, [](const Network<float>&, std::size_t) {});
     expect_close(unpadded(network, false), c["steps"].back()["parameters"].get<std::vector<double>>(), 1e-4,
                  c["name"].get<std::string>() + " float parameters");
+  }
+}
+
+// The one-row step runs dense layers only (its embedding case is NotReached): it declines the network, also
+// without dropout or clipping, the other reasons it declines one.
+TEST(Embedding, TheOneRowStepDeclinesIt) {
+  for (const Json& c : reference()["cases"]) {
+    NetworkSpec spec = spec_of(c);
+    for (LayerSpec& layer : spec.layers) layer.dropout = 0.0;
+    spec.training.clip_grad_norm = 0.0;
+    EXPECT_FALSE(RowStep::applies(Network<float>(spec))) << c["name"];
   }
 }
 

@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <cmath>
 #include <span>
+#include <utility>
 #include <vector>
 
+#include "backprop/nn/network.hpp"
 #include "kernels/math.hpp"
+#include "nn/layer_walk.hpp"
 
 namespace backprop {
 
@@ -164,6 +167,39 @@ NetworkSpec fold_batch_norms(const NetworkSpec& spec, std::vector<std::size_t>* 
   return folded;
 }
 
+template <typename T>
+void batch_norm_layer_initialize(Network<T>& network, std::size_t l) {
+  const LayerSpec& layer_spec = network.spec().layers[l];
+  starting_values(network.weights(l), layer_spec.weights, 1.0);
+  starting_values(network.bias(l), layer_spec.bias, 0.0);
+  starting_values(network.running_mean(l), layer_spec.running_mean, 0.0);
+  starting_values(network.running_var(l), layer_spec.running_var, 1.0);
+}
+
+template <typename T>
+void batch_norm_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input,
+                              int batch, bool training) {
+  const DenseLayer& layer = network.layer(l);
+  const T* scale = network.weights(l).data();
+  const T* shift = network.bias(l).data();
+  T* mean = network.running_mean(l).data();
+  T* variance = network.running_var(l).data();
+  if (training)
+    batch_norm_forward_training(workspace.a(l), workspace.batch_norm_saved(l), input, scale, shift, mean, variance,
+                                layer, batch, network.batch_norm_sync());
+  else
+    batch_norm_forward_evaluation(workspace.a(l), input, scale, shift, mean, variance, layer, batch);
+}
+
+template <typename T>
+bool batch_norm_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
+                               const LayerBelow<T>& below, int batch) {
+  return batch_norm_backward(network.weight_gradients(l).data(), network.bias_gradients(l).data(), below.grad_input,
+                             std::as_const(workspace).delta(l), std::as_const(workspace).batch_norm_saved(l),
+                             std::as_const(network).weights(l).data(), network.layer(l), batch,
+                             below.chain_or_null(), network.batch_norm_sync());
+}
+
 #define BACKPROP_BATCH_NORM(T)                                                                                      \
   template void batch_norm_statistics<T>(double*, double*, const T*, int, int);                                   \
   template void batch_norm_forward_training<T>(T*, BatchNormSaved<T>, const T*, const T*, const T*, T*, T*,      \
@@ -171,7 +207,10 @@ NetworkSpec fold_batch_norms(const NetworkSpec& spec, std::vector<std::size_t>* 
   template void batch_norm_forward_evaluation<T>(T*, const T*, const T*, const T*, const T*, const T*,           \
                                                  const DenseLayer&, int);                                        \
   template bool batch_norm_backward<T>(T*, T*, T*, const T*, BatchNormSaved<const T>, const T*, const DenseLayer&, \
-                                       int, const InputChain<T>*, BatchNormSync*);
+                                       int, const InputChain<T>*, BatchNormSync*);                               \
+  template void batch_norm_layer_initialize<T>(Network<T>&, std::size_t);                                        \
+  template void batch_norm_layer_forward<T>(const Network<T>&, Workspace<T>&, std::size_t, const T*, int, bool);  \
+  template bool batch_norm_layer_backward<T>(Network<T>&, Workspace<T>&, std::size_t, const LayerBelow<T>&, int);
 BACKPROP_BATCH_NORM(float)
 BACKPROP_BATCH_NORM(double)
 #undef BACKPROP_BATCH_NORM

@@ -12,9 +12,15 @@
 #include "backprop/kernels/kernels.hpp"
 #include "dense_row.hpp"
 #include <atomic>
+#include <utility>
 
+#include "backprop/base/random.hpp"
+#include "backprop/nn/initializer.hpp"
+#include "backprop/nn/network.hpp"
 #include "base/clones.hpp"
 #include "kernels/cpu/finite.hpp"
+#include "kernels/math.hpp"
+#include "nn/layer_walk.hpp"
 
 namespace backprop {
 
@@ -203,6 +209,65 @@ BACKPROP_CPU_CLONES void fold_input_shift(T* __restrict folded_bias, const T* __
   for (int o = 0; o < out; ++o) folded_bias[o] = bias[o] - folded_bias[o];
 }
 
+template <typename T>
+void dense_layer_initialize(Network<T>& network, std::size_t l, Random& random, std::vector<double>& drawn) {
+  const LayerSpec& layer_spec = network.spec().layers[l];
+  const DenseLayer& layer = network.layer(l);
+  const std::vector<double>* weights = &layer_spec.weights;
+  if (weights->empty()) {
+    // In double, so that a float and a double network of one spec start from the same values.
+    initialize_weights(drawn, layer_spec.initializer.value_or(network.spec().initializer), layer_spec.activation,
+                       layer.in, layer.out, random);
+    weights = &drawn;
+  }
+  starting_values(network.weights(l), *weights, 0.0);
+  starting_values(network.bias(l), layer_spec.bias, 0.0);
+}
+
+template <typename T>
+void dense_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input, int batch,
+                         Random* dropout) {
+  const DenseLayer& layer = network.layer(l);
+  const T* weights = network.weights(l).data();
+  const T* bias = network.bias(l).data();
+  if (l == 0 && workspace.input_shift() != nullptr) {
+    fold_input_shift(workspace.folded_bias(), bias, weights, workspace.input_shift(), layer.in, layer.out);
+    bias = workspace.folded_bias();
+  }
+  dense_forward(workspace.z(l), workspace.a(l), input, weights, bias, layer, batch);
+  if (!workspace.dropout_active(l)) return;
+  const double p = network.spec().layers[l].dropout;
+  const T keep_scale = math::dropout_keep_scale<T>(p);
+  const std::size_t n = static_cast<std::size_t>(batch) * layer.out;
+  T* mask = workspace.mask(l);
+  T* dropped = workspace.dropped(l);
+  const T* a = workspace.a(l);
+  double draws[256];  // the numbers of uniform(), a block at a time
+  for (std::size_t first = 0; first < n; first += std::size(draws)) {
+    const std::size_t count = std::min(std::size(draws), n - first);
+    dropout->uniforms(draws, count);
+    for (std::size_t i = first; i < first + count; ++i) {
+      mask[i] = math::dropout_mask(draws[i - first], p, keep_scale);
+      dropped[i] = a[i] * mask[i];
+    }
+  }
+}
+
+template <typename T>
+bool dense_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l, const LayerBelow<T>& below,
+                          int batch) {
+  return dense_backward(network.weight_gradients(l).data(), network.bias_gradients(l).data(), below.grad_input,
+                        below.input, std::as_const(workspace).delta(l), std::as_const(network).weights(l).data(),
+                        network.layer(l), batch, below.chain_or_null(), l == 0 ? workspace.input_shift() : nullptr);
+}
+
+#define BACKPROP_DENSE_LAYER(T)                                                                                   \
+  template void dense_layer_initialize<T>(Network<T>&, std::size_t, Random&, std::vector<double>&);            \
+  template void dense_layer_forward<T>(const Network<T>&, Workspace<T>&, std::size_t, const T*, int, Random*); \
+  template bool dense_layer_backward<T>(Network<T>&, Workspace<T>&, std::size_t, const LayerBelow<T>&, int);
+BACKPROP_DENSE_LAYER(float)
+BACKPROP_DENSE_LAYER(double)
+#undef BACKPROP_DENSE_LAYER
 template void fold_input_shift<float>(float*, const float*, const float*, const float*, int, int);
 template void fold_input_shift<double>(double*, const double*, const double*, const double*, int, int);
 template void dense_forward<float>(float*, float*, const float*, const float*, const float*, const DenseLayer&, int);

@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
+#include "backprop/base/random.hpp"
+#include "backprop/nn/network.hpp"
 #include "kernels/math.hpp"
+#include "nn/layer_walk.hpp"
 
 namespace backprop {
 
@@ -108,6 +112,37 @@ void validate_embedding(const NetworkSpec& spec, std::size_t l, const std::strin
     if (!fits_float(v)) throw_bad_input(where + ".weights: expected finite numbers within float32's range");
 }
 
+template <typename T>
+void embedding_layer_initialize(Network<T>& network, std::size_t l, Random& random, std::vector<double>& drawn) {
+  const std::vector<double>* weights = &network.spec().layers[l].weights;
+  if (weights->empty()) {  // torch.nn.Embedding's N(0, 1)
+    drawn.resize(network.layer(l).weight_count());
+    for (double& v : drawn) v = random.normal();
+    weights = &drawn;
+  }
+  starting_values(network.weights(l), *weights, 0.0);
+}
+
+template <typename T>
+void embedding_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input,
+                             int batch) {
+  embedding_forward(workspace.a(l), input, network.weights(l).data(), network.layer(l), batch, l);
+}
+
+template <typename T>
+bool embedding_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
+                              const LayerBelow<T>& below, int batch) {
+  return embedding_backward(network.weight_gradients(l).data(), below.grad_input, below.input,
+                            std::as_const(workspace).delta(l), network.layer(l), batch, below.chain_or_null());
+}
+
+#define BACKPROP_EMBEDDING_LAYER(T)                                                                                \
+  template void embedding_layer_initialize<T>(Network<T>&, std::size_t, Random&, std::vector<double>&);         \
+  template void embedding_layer_forward<T>(const Network<T>&, Workspace<T>&, std::size_t, const T*, int);       \
+  template bool embedding_layer_backward<T>(Network<T>&, Workspace<T>&, std::size_t, const LayerBelow<T>&, int);
+BACKPROP_EMBEDDING_LAYER(float)
+BACKPROP_EMBEDDING_LAYER(double)
+#undef BACKPROP_EMBEDDING_LAYER
 template void embedding_forward<float>(float*, const float*, const float*, const DenseLayer&, int, std::size_t);
 template void embedding_forward<double>(double*, const double*, const double*, const DenseLayer&, int, std::size_t);
 template bool embedding_backward<float>(float*, float*, const float*, const float*, const DenseLayer&, int,

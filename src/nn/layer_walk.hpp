@@ -1,6 +1,7 @@
 // The one loop over a network's layers that the general CPU step (nn/network.cpp's Network::forward and
-// Network::backward) and the device step (device/device_network.cpp's DeviceNetwork::forward and
-// loss_and_gradient) both run: each step says what one layer of each kind does, as a LayerCases, and the walk
+// Network::backward, whose cases are each kind's *_layer_forward and *_layer_backward in its own file), the
+// one-row step (train/row_step.cpp) and the device step (device/device_network.cpp's DeviceNetwork::forward and
+// loss_and_gradient) all run: each step says what one layer of each kind does, as a LayerCases, and the walk
 // takes the layers in order (forward) or in reverse (backward) and calls the case of each layer's kind.
 //
 // Why a case per kind rather than one function that switches: a LayerCases is built with a member for every
@@ -11,7 +12,9 @@
 // Internal to src/.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -29,6 +32,14 @@ struct LayerCases {
 };
 template <typename Dense, typename BatchNorm, typename Embedding>
 LayerCases(Dense, BatchNorm, Embedding) -> LayerCases<Dense, BatchNorm, Embedding>;
+
+// A layer's starting values (each kind's *_layer_initialize): the spec's where it gives them (from), else
+// otherwise throughout.
+template <typename T>
+inline void starting_values(std::span<T> to, const std::vector<double>& from, double otherwise) {
+  if (from.empty()) std::fill(to.begin(), to.end(), static_cast<T>(otherwise));
+  std::transform(from.begin(), from.end(), to.begin(), [](double v) { return T(v); });
+}
 
 // Calls the case of layer l's kind.
 template <typename Cases>

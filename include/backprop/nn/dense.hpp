@@ -6,10 +6,17 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
+
+class Random;
+template <typename T>
+class Network;
+template <typename T>
+class Workspace;
 
 // One entry of a network and where its arrays sit: its parameters in the parameter arena (the gradient arena
 // has the same layout), a batch_norm's running statistics in the network's statistics. A dense layer's weights
@@ -67,6 +74,29 @@ template <typename T>
 bool dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz, const T* weights,
                     const DenseLayer& layer, int batch, const InputChain<T>* chain = nullptr,
                     const T* shift = nullptr);
+
+// What a layer's backward takes of the entry below it in a network (Network::backward): the layer's input, where
+// dL/d(input) goes (null for the first entry) and the chain through the entry below.
+template <typename T>
+struct LayerBelow {
+  const T* input = nullptr;
+  T* grad_input = nullptr;
+  InputChain<T> chain;
+  const InputChain<T>* chain_or_null() const { return grad_input != nullptr ? &chain : nullptr; }
+};
+
+// The dense layer's cases of a network's walk over its layers (nn/network.cpp, nn/layer_walk.hpp), layer l of
+// network: its first values (the spec's, else the initializer's draws from random, through drawn, and zero
+// biases); its forward into the workspace (with the first layer's folded input shift, and its dropout when the
+// workspace's is active, masks drawn from *dropout); its backward into the gradient arena.
+template <typename T>
+void dense_layer_initialize(Network<T>& network, std::size_t l, Random& random, std::vector<double>& drawn);
+template <typename T>
+void dense_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input, int batch,
+                         Random* dropout);
+template <typename T>
+bool dense_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l, const LayerBelow<T>& below,
+                          int batch);
 
 // A first dense layer given its inputs as u = x / s, the standardization (x - m) / s with its offset
 // shift = m / s taken out (Workspace::set_input_shift): since ((x - m) / s) W + b = u W + (b - shift W),

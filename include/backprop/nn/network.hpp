@@ -110,6 +110,14 @@ class Network {
   // mean then the running variance. A training forward updates them, as torch's does.
   std::span<T> statistics() { return statistics_; }
   std::span<const T> statistics() const { return statistics_; }
+  // Entry l's running mean and running variance (OUT each; a batch_norm's) in statistics(). Const: a training
+  // forward, which computes outputs, updates them.
+  std::span<T> running_mean(std::size_t l) const {
+    return {statistics_.data() + layers_[l].statistics_offset, static_cast<std::size_t>(layers_[l].out)};
+  }
+  std::span<T> running_var(std::size_t l) const {
+    return {running_mean(l).data() + layers_[l].out, static_cast<std::size_t>(layers_[l].out)};
+  }
 
   // Forward pass of batch rows of x (B, IN): fills workspace z and a of every layer. With dropout (training),
   // every hidden layer with dropout p then keeps each output with probability 1 - p and scales it by
@@ -142,15 +150,13 @@ class Network {
   // training statistics are the whole batch's, summed over the shares through sync (nn/batch_norm.hpp's
   // BatchNormSync). Null (the default): a forward's rows are the batch.
   void set_batch_norm_sync(BatchNormSync* sync) { batch_norm_sync_ = sync; }
+  BatchNormSync* batch_norm_sync() const { return batch_norm_sync_; }
 
   // The spec with the current parameters written into it (what a model file or an export holds).
   NetworkSpec spec_with_parameters() const;
 
  private:
   std::size_t weight_count(std::size_t l) const { return layers_[l].weight_count(); }
-  // A dense layer's forward pass, with its dropout when the workspace's is active (the dense case of forward's
-  // walk over the layers, nn/layer_walk.hpp).
-  void dense_layer_forward(Workspace<T>& workspace, std::size_t l, const T* input, int batch, Random* dropout) const;
   void initialize();
   static std::span<T> view(AlignedVector<T>& arena, std::size_t offset, std::size_t count) {
     return std::span<T>(arena.data() + offset, count);

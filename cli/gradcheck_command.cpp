@@ -63,9 +63,7 @@ int run_gradcheck(const GradcheckArguments& args) {
               source.c_str(), result.parameters_checked, kGradientCheckStep);
   std::printf("%-6s %-11s %-16s %-16s\n", "layer", "activation", "max error W", "max error b");
   for (std::size_t l = 0; l < result.layers.size(); ++l) {
-    const LayerSpec& layer = spec.layers[l];  // a dense layer by its activation, another kind by its name
-    const std::string_view kind = layer.kind == LayerKind::dense ? to_string(layer.activation) : to_string(layer.kind);
-    std::printf("%-6zu %-11s %-16.3e %-16.3e\n", l + 1, std::string(kind).c_str(),
+    std::printf("%-6zu %-11s %-16.3e %-16.3e\n", l + 1, std::string(layer_label(spec.layers[l])).c_str(),
                 result.layers[l].max_error_weights, result.layers[l].max_error_bias);
   }
   const bool pass = result.max_error() <= args.tolerance;

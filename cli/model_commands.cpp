@@ -224,9 +224,8 @@ int run_info(const DataArguments& a) {
     std::size_t count = 0;  // the trained arrays (a batch_norm's running statistics are not parameters)
     for (const LayerArray& array : spec.arrays(l)) count += array.trained ? array.size : 0;
     parameters += count;
-    // A dense layer by its activation, another kind by its name.
-    const std::string_view kind = layer.kind == LayerKind::dense ? to_string(layer.activation) : to_string(layer.kind);
-    std::printf("  layer %zu     %zu -> %d, %s%s, %zu parameters\n", l + 1, in, layer.units, std::string(kind).c_str(),
+    std::printf("  layer %zu     %zu -> %d, %s%s, %zu parameters\n", l + 1, in, layer.units,
+                std::string(layer_label(layer)).c_str(),
                 layer.dropout > 0 ? (", dropout " + format_double(layer.dropout)).c_str() : "", count);
   }
   std::printf("  parameters  %zu\n", parameters);

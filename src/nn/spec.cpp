@@ -70,6 +70,9 @@ std::string_view to_string(Activation activation) { return kActivationNames[stat
 std::string_view to_string(LossKind loss) { return name_of(kLosses, loss); }
 std::string_view to_string(LayerKind kind) { return name_of(kLayerKinds, kind); }
 std::optional<LayerKind> parse_layer_kind(std::string_view name) { return value_of(kLayerKinds, name); }
+std::string_view layer_label(const LayerSpec& layer) {
+  return layer.kind == LayerKind::dense ? to_string(layer.activation) : to_string(layer.kind);
+}
 
 std::vector<LayerArray> NetworkSpec::arrays(std::size_t layer) const {
   return layer_arrays(layers[layer], layer_input(layer));

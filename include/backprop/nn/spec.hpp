@@ -143,6 +143,9 @@ void validate(const OptimizerSpec& optimizer);
 std::string_view to_string(Activation activation);
 std::string_view to_string(LayerKind kind);
 std::optional<LayerKind> parse_layer_kind(std::string_view name);
+// How a summary names an entry (the command's info and gradcheck): a dense layer by its activation, another
+// kind by its name.
+std::string_view layer_label(const LayerSpec& layer);
 std::string_view to_string(LossKind loss);
 std::string_view to_string(InitializerKind kind);
 std::optional<Activation> parse_activation(std::string_view name);

@@ -41,9 +41,10 @@ inline void starting_values(std::span<T> to, const std::vector<double>& from, do
   std::transform(from.begin(), from.end(), to.begin(), [](double v) { return T(v); });
 }
 
-// Calls the case of layer l's kind.
+// Calls the case of layer l's kind. The walk is always inlined into the step: the one-row step's cases are too
+// (a call per layer costs its seed network's step several percent).
 template <typename Cases>
-inline decltype(auto) layer_case(const DenseLayer& layer, std::size_t l, Cases& cases) {
+inline __attribute__((always_inline)) decltype(auto) layer_case(const DenseLayer& layer, std::size_t l, Cases& cases) {
   switch (layer.kind) {
     case LayerKind::dense:
       return cases.dense(l);
@@ -66,14 +67,14 @@ struct NotReached {
 
 // The forward pass: every layer from the first, each after the one below it.
 template <typename Cases>
-inline void forward_layers(const std::vector<DenseLayer>& layers, Cases&& cases) {
+inline __attribute__((always_inline)) void forward_layers(const std::vector<DenseLayer>& layers, Cases&& cases) {
   for (std::size_t l = 0; l < layers.size(); ++l) layer_case(layers[l], l, cases);
 }
 
 // The backward pass: every layer from the last, each before the one below it (the loss's delta of the last one
 // is the step's to write first). True when every case returned true; every layer runs either way.
 template <typename Cases>
-inline bool backward_layers(const std::vector<DenseLayer>& layers, Cases&& cases) {
+inline __attribute__((always_inline)) bool backward_layers(const std::vector<DenseLayer>& layers, Cases&& cases) {
   bool finite = true;
   for (std::size_t l = layers.size(); l-- > 0;) finite &= static_cast<bool>(layer_case(layers[l], l, cases));
   return finite;

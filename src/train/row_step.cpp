@@ -136,8 +136,10 @@ float RowStep::run(const float* x, const float* y, float learning_rate, float we
 
   // Network::forward without dropout, through the walk of nn/layer_walk.hpp: dense_forward's row path, layer by
   // layer.
+  // The cases always inlined, as forward_fixed and backward_fixed are: as calls they cost the seed network's step
+  // several percent (docs/performance.md).
   forward_layers(layers_, LayerCases{
-      [&](std::size_t l) {
+      [&](std::size_t l) __attribute__((always_inline)) {
         const DenseLayer& layer = layers_[l];
         const float* input = l == 0 ? x : a_.data() + offsets_[l - 1];
         float* z = z_.data() + offsets_[l];
@@ -187,7 +189,7 @@ float RowStep::run(const float* x, const float* y, float learning_rate, float we
                           output.activation, static_cast<float>(output.slope), scale);
   std::uint32_t largest = 0;
   backward_layers(layers_, LayerCases{
-      [&](std::size_t l) {
+      [&](std::size_t l) __attribute__((always_inline)) {
         const DenseLayer& layer = layers_[l];
         float* grad_input = l == 0 ? nullptr : delta_.data() + offsets_[l - 1];
         const float* layer_input = l == 0 ? x : a_.data() + offsets_[l - 1];

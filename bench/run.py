@@ -97,7 +97,7 @@ def machine():
     return f"{os.cpu_count()} cores, {model}"
 
 
-# The level backprop's products run at (BACKPROP_CPU, src/kernels/cpu/cpu_level.cpp: avx512, avx2, baseline; unset,
+# The level backprop's products run at (BACKPROP_CPU, src/base/cpu_level.cpp: avx512, avx2, baseline; unset,
 # the widest the CPU has). Forced to avx2 on a CPU with AVX-512, the run stands for an AVX2 CPU: backprop holds its
 # own oneDNN to AVX2, and the peer is held the same way (its OpenBLAS to the kernels it picks on a Zen 3 or a
 # Haswell, its oneDNN and ATen to AVX2), so that neither side uses AVX-512.

@@ -1,6 +1,7 @@
 // The CPU kernels against their plain references and against the definitions of each function.
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -16,8 +17,11 @@
 
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/initializer.hpp"
+#include "backprop/train/trainer.hpp"
+#include "base/clones.hpp"
 #include "helpers.hpp"
 #include "kernels/cpu/zero_skip.hpp"
+#include "synthetic_data.hpp"
 
 namespace backprop::kernels {
 namespace {
@@ -784,6 +788,95 @@ TEST(CpuLevel, ForcedWhereTheCpuRunsItRefusedElsewhere) {
     ::unsetenv("BACKPROP_CPU");
   } else {
     ::setenv("BACKPROP_CPU", saved.c_str(), 1);
+  }
+}
+
+// The copy of the hot loops (base/clones.hpp) that a level runs: x86-64-v4's at avx512, v3's at avx2, the
+// baseline's at baseline, each where the CPU has that whole x86-64 level (else the next narrower); the one copy of
+// a build without copies (clang, BACKPROP_NATIVE) counts as baseline.
+CpuLevel copy_for(CpuLevel level) {
+  if (!clones::built_with_copies()) return CpuLevel::baseline;
+#if BACKPROP_CPU_COPIES  // clang (which checks the tests' syntax) knows no x86-64 levels here
+  if (level == CpuLevel::avx512 && __builtin_cpu_supports("x86-64-v4")) return CpuLevel::avx512;
+  if (level != CpuLevel::baseline && __builtin_cpu_supports("x86-64-v3")) return CpuLevel::avx2;
+#endif
+  return CpuLevel::baseline;
+}
+
+// In a process of its own (the level is read once): BACKPROP_CPU set to `level`, two small trainings through the
+// loops that have copies (a batch of 32 with dropout, momentum and standardized inputs: the gather's conversion,
+// the small products, the activations, softmax, the dropout draws, the optimizer, the finiteness checks; one row
+// at a time: the one-row products), then on standard error how many loops picked each level's copy and a hash of
+// the parameters' bits. Every product here is small (gemm_small's loops, the same bits at every level).
+[[noreturn]] void train_at_level(CpuLevel level) {
+  ::setenv("BACKPROP_CPU", cpu_level_name(level), 1);
+  const Dataset data = testing::rings(200, 3);
+  NetworkSpec spec;
+  spec.input = 2;
+  spec.loss = LossKind::softmax_ce;
+  spec.seed = 4;
+  spec.layers = {{.units = 16, .activation = Activation::relu, .dropout = 0.2},
+                 {.units = 16, .activation = Activation::tanh},
+                 {.units = 2, .activation = Activation::softmax}};
+  spec.optimizer.type = OptimizerKind::momentum;
+  spec.training.epochs = 2;
+  spec.training.batch_size = 32;
+  Network<float> batched(spec);
+  train(batched, data, nullptr, fit_scaling(ScalingKind::standard, data));
+  spec.layers[0].dropout = 0.0;
+  spec.training.batch_size = 1;
+  Network<float> one_row(spec);
+  train(one_row, data, nullptr, Scaling{});
+  std::uint64_t hash = 1469598103934665603u;  // FNV-1a over the bytes of both networks' parameters
+  for (const Network<float>* network : {&batched, &one_row})
+    for (float value : network->parameters()) {
+      std::uint32_t bits;
+      std::memcpy(&bits, &value, sizeof bits);
+      for (int byte = 0; byte < 4; ++byte) hash = (hash ^ ((bits >> (8 * byte)) & 0xFFu)) * 1099511628211u;
+    }
+  std::fprintf(stderr, "loops on baseline %llu avx2 %llu avx512 %llu; parameters %016llx\n",
+               static_cast<unsigned long long>(clones::loops_on(CpuLevel::baseline)),
+               static_cast<unsigned long long>(clones::loops_on(CpuLevel::avx2)),
+               static_cast<unsigned long long>(clones::loops_on(CpuLevel::avx512)),
+               static_cast<unsigned long long>(hash));
+  std::fflush(stderr);
+  std::_Exit(0);
+}
+
+// Each level the CPU runs, forced in a fresh process, runs its own copies and no other (every loop that ran picked
+// it), and the trainings give the same bits at every level. In this process: the copy of the suite's level.
+TEST(CpuCopies, AForcedLevelRunsItsOwnCopiesWithTheSameBits) {
+  // Nothing here reads the level before the children are made: each child runs this test again up to its own.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::vector<std::pair<CpuLevel, std::string>> reports;
+  for (CpuLevel level : {CpuLevel::avx512, CpuLevel::avx2, CpuLevel::baseline}) {
+    if (!cpu_can_run(level)) continue;
+    std::string report;
+    EXPECT_EXIT(train_at_level(level), ::testing::ExitedWithCode(0),
+                ::testing::Truly([&](const std::string& text) {
+                  report = text;
+                  return true;
+                }));
+    reports.emplace_back(level, report);
+  }
+  EXPECT_EQ(clones::copy_level(), copy_for(cpu_level()));
+  ASSERT_FALSE(reports.empty());
+  unsigned long long first_hash = 0;
+  for (const auto& [level, report] : reports) {
+    unsigned long long on[3] = {0, 0, 0}, hash = 0;
+    ASSERT_EQ(std::sscanf(report.c_str(), "loops on baseline %llu avx2 %llu avx512 %llu; parameters %llx", &on[0],
+                          &on[1], &on[2], &hash), 4)
+        << cpu_level_name(level) << ": " << report;
+    const int copy = static_cast<int>(copy_for(level));
+    for (int other = 0; other < 3; ++other) {
+      if (other == copy) {
+        EXPECT_GE(on[other], 10u) << cpu_level_name(level) << ": " << report;
+      } else {
+        EXPECT_EQ(on[other], 0u) << cpu_level_name(level) << ": " << report;
+      }
+    }
+    if (level == reports.front().first) first_hash = hash;
+    EXPECT_EQ(hash, first_hash) << cpu_level_name(level) << " against " << cpu_level_name(reports.front().first);
   }
 }
 

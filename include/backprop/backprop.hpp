@@ -6,8 +6,10 @@
 // Low level (for the learner and the embedder): Network, Workspace, Optimizer, train(), the data sets, files.
 #pragma once
 
-// base: errors, random numbers, aligned arrays, task references, metric sums, the kinds, text and file reading
+// base: errors, random numbers, aligned arrays, task references, metric sums, the kinds, text and file reading,
+// the CPU's vector level
 #include "backprop/base/aligned.hpp"
+#include "backprop/base/cpu_level.hpp"
 #include "backprop/base/error.hpp"
 #include "backprop/base/kinds.hpp"
 #include "backprop/base/metric_sums.hpp"

@@ -17,16 +17,16 @@ double Random::uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-
 
 namespace {
 
-// The engine's draws as uniform() makes them, n at a time: flattened (the engine's regeneration of its state
-// inlined) and cloned for each CPU level (base/clones.hpp), so that the regeneration, a third of a
-// dropout mask's cost, is vectorised on the CPU that runs it.
-[[gnu::flatten]] BACKPROP_CPU_CLONES void draw_uniforms(std::mt19937_64& engine, double* out, std::size_t n) {
+// The engine's draws as uniform() makes them, n at a time, compiled for each CPU level with the engine's
+// regeneration of its state inlined (base/clones.hpp), so that the regeneration, a third of a dropout mask's cost,
+// is vectorised on the CPU that runs it.
+void draw_uniforms(std::mt19937_64& engine, double* out, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<double>(engine() >> 11) * 0x1.0p-53;
 }
 
 }  // namespace
 
-void Random::uniforms(double* out, std::size_t n) { draw_uniforms(engine_, out, n); }
+void Random::uniforms(double* out, std::size_t n) { clones::run<&draw_uniforms>(engine_, out, n); }
 
 double Random::uniform(double low, double high) { return low + (high - low) * uniform(); }
 

@@ -192,8 +192,8 @@ namespace {
 // One row of features as floats, scaled when offset is not null: the loop of gather_rows, once for each CPU
 // level (base/clones.hpp).
 template <typename Feature>
-BACKPROP_CPU_CLONES void convert_row(float* __restrict out, const Feature* __restrict row, std::size_t width,
-                                     const double* offset, const double* scale) {
+void convert_row_loop(float* __restrict out, const Feature* __restrict row, std::size_t width, const double* offset,
+                      const double* scale) {
   const auto value = [](Feature x) {
     if constexpr (std::is_same_v<Feature, std::uint8_t>)
       return math::byte_feature(x);
@@ -205,6 +205,11 @@ BACKPROP_CPU_CLONES void convert_row(float* __restrict out, const Feature* __res
   } else {
     for (std::size_t f = 0; f < width; ++f) out[f] = math::scaled_feature(value(row[f]), offset[f], scale[f]);
   }
+}
+
+template <typename Feature>
+void convert_row(float* out, const Feature* row, std::size_t width, const double* offset, const double* scale) {
+  clones::run<&convert_row_loop<Feature>>(out, row, width, offset, scale);
 }
 
 // Wide rows go to the thread pool 32 rows a piece (each row is converted the same way on any thread). Narrow

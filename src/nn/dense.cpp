@@ -29,15 +29,14 @@ using kernels::Transpose;
 namespace detail {
 
 template <typename T>
-BACKPROP_CPU_CLONES void dense_forward_row_cloned(T* z, const T* input, const T* weights, const T* bias, int in,
-                                                  int out) {
-  dense_forward_row(z, input, weights, bias, in, out);
+void dense_forward_row_cloned(T* z, const T* input, const T* weights, const T* bias, int in, int out) {
+  clones::run<&dense_forward_row<T>>(z, input, weights, bias, in, out);
 }
 
 template <typename T>
-BACKPROP_CPU_CLONES void dense_backward_row_cloned(T* grad_weights, T* grad_bias, T* grad_input, const T* input,
-                                                   const T* dz, const T* weights, int in, int out) {
-  dense_backward_row(grad_weights, grad_bias, grad_input, input, dz, weights, in, out);
+void dense_backward_row_cloned(T* grad_weights, T* grad_bias, T* grad_input, const T* input, const T* dz,
+                               const T* weights, int in, int out) {
+  clones::run<&dense_backward_row<T>>(grad_weights, grad_bias, grad_input, input, dz, weights, in, out);
 }
 
 template void dense_forward_row_cloned<float>(float*, const float*, const float*, const float*, int, int);
@@ -119,14 +118,19 @@ template void apply_input_chain<double>(double*, const InputChain<double>&, int,
 // rows (rows, columns; row stride `stride`) of a weight gradient computed on u = x / s become those of
 // (x - m) / s: each row i loses shift[i] * grad_bias (fold_input_shift in dense.hpp).
 template <typename T>
-BACKPROP_CPU_CLONES void unshift_rows(T* __restrict grad_weights, const T* __restrict grad_bias,
-                                      const T* __restrict shift, int rows, int columns, int stride) {
+void unshift_rows_loop(T* __restrict grad_weights, const T* __restrict grad_bias, const T* __restrict shift,
+                       int rows, int columns, int stride) {
   for (int i = 0; i < rows; ++i) {
     const T s = shift[i];
     if (s == T(0)) continue;  // takes exactly nothing off
     T* __restrict row = grad_weights + static_cast<std::size_t>(i) * stride;
     for (int o = 0; o < columns; ++o) row[o] -= s * grad_bias[o];
   }
+}
+
+template <typename T>
+void unshift_rows(T* grad_weights, const T* grad_bias, const T* shift, int rows, int columns, int stride) {
+  clones::run<&unshift_rows_loop<T>>(grad_weights, grad_bias, shift, rows, columns, stride);
 }
 
 // The batch path of dense_backward: the products on the pool, with the element-wise work in their blocks.
@@ -197,8 +201,8 @@ bool dense_backward(T* grad_weights, T* grad_bias, T* grad_input, const T* input
 }
 
 template <typename T>
-BACKPROP_CPU_CLONES void fold_input_shift(T* __restrict folded_bias, const T* __restrict bias,
-                                          const T* __restrict weights, const T* __restrict shift, int in, int out) {
+void fold_input_shift_loop(T* __restrict folded_bias, const T* __restrict bias, const T* __restrict weights,
+                           const T* __restrict shift, int in, int out) {
   for (int o = 0; o < out; ++o) folded_bias[o] = T(0);
   for (int i = 0; i < in; ++i) {
     const T s = shift[i];
@@ -207,6 +211,11 @@ BACKPROP_CPU_CLONES void fold_input_shift(T* __restrict folded_bias, const T* __
     for (int o = 0; o < out; ++o) folded_bias[o] += s * row[o];
   }
   for (int o = 0; o < out; ++o) folded_bias[o] = bias[o] - folded_bias[o];
+}
+
+template <typename T>
+void fold_input_shift(T* folded_bias, const T* bias, const T* weights, const T* shift, int in, int out) {
+  clones::run<&fold_input_shift_loop<T>>(folded_bias, bias, weights, shift, in, out);
 }
 
 template <typename T>

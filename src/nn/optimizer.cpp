@@ -19,15 +19,14 @@ namespace {
 // one-parameter update (kernels/math.hpp, which states each rule; the device's update calls the same). The
 // coefficients arrive already in T, by value (a reference could alias the arenas, and the loop would have to
 // reload them after every store). Loops of inlined calls, so the compiler still vectorises them, once for each
-// CPU level (base/clones.hpp). Each returns the largest magnitude of the parameters it wrote, so that
+// CPU level (base/clones.hpp, clones::run). Each returns the largest magnitude of the parameters it wrote, so that
 // the finiteness check of the update costs no pass of its own (kernels/cpu/finite.hpp).
 
 using kernels::Bits;
 using kernels::magnitude_bits;
 
 template <typename T>
-BACKPROP_CPU_CLONES Bits<T> sgd_loop(T* parameters, const T* gradients, std::size_t n, T learning_rate,
-                                     T weight_decay) {
+Bits<T> sgd_loop(T* parameters, const T* gradients, std::size_t n, T learning_rate, T weight_decay) {
   Bits<T> largest = 0;
   for (std::size_t i = 0; i < n; ++i) {
     math::sgd(parameters[i], gradients[i], learning_rate, weight_decay);
@@ -37,8 +36,8 @@ BACKPROP_CPU_CLONES Bits<T> sgd_loop(T* parameters, const T* gradients, std::siz
 }
 
 template <bool nesterov, typename T>
-BACKPROP_CPU_CLONES Bits<T> momentum_loop(T* parameters, T* momentum_buffer, const T* gradients, std::size_t n,
-                                          T learning_rate, T weight_decay, T momentum) {
+Bits<T> momentum_loop(T* parameters, T* momentum_buffer, const T* gradients, std::size_t n,
+                      T learning_rate, T weight_decay, T momentum) {
   Bits<T> largest = 0;
   for (std::size_t i = 0; i < n; ++i) {
     math::momentum<nesterov>(parameters[i], momentum_buffer[i], gradients[i], learning_rate, weight_decay, momentum);
@@ -49,8 +48,8 @@ BACKPROP_CPU_CLONES Bits<T> momentum_loop(T* parameters, T* momentum_buffer, con
 
 // adam, and adamw (decay_factor = 1 - lr * wd applied first; step.weight_decay is 0 then).
 template <bool decoupled, typename T>
-BACKPROP_CPU_CLONES Bits<T> adam_loop(T* parameters, T* exp_avg, T* exp_avg_sq, const T* gradients, std::size_t n,
-                                      T decay_factor, const math::AdamStep<T> step) {
+Bits<T> adam_loop(T* parameters, T* exp_avg, T* exp_avg_sq, const T* gradients, std::size_t n,
+                  T decay_factor, const math::AdamStep<T> step) {
   Bits<T> largest = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if constexpr (decoupled)
@@ -64,8 +63,8 @@ BACKPROP_CPU_CLONES Bits<T> adam_loop(T* parameters, T* exp_avg, T* exp_avg_sq, 
 
 // grad_avg is read only when centered, momentum_buffer only with_momentum (each may be null otherwise).
 template <bool centered, bool with_momentum, typename T>
-BACKPROP_CPU_CLONES Bits<T> rmsprop_loop(T* parameters, T* square_avg, T* grad_avg, T* momentum_buffer,
-                                         const T* gradients, std::size_t n, const math::RmspropStep<T> step) {
+Bits<T> rmsprop_loop(T* parameters, T* square_avg, T* grad_avg, T* momentum_buffer,
+                     const T* gradients, std::size_t n, const math::RmspropStep<T> step) {
   Bits<T> largest = 0;
   for (std::size_t i = 0; i < n; ++i) {
     math::rmsprop<centered, with_momentum>(parameters[i], square_avg[i], centered ? &grad_avg[i] : nullptr,
@@ -165,29 +164,32 @@ bool Optimizer<T>::update(T* p, const T* g, std::size_t first, std::size_t n, do
   const T lr = step.learning_rate, l2 = step.weight_decay, momentum = step.momentum;
   switch (step.kind) {
     case OptimizerKind::sgd:
-      return finite(sgd_loop(p, g, n, lr, l2));
+      return finite(clones::run<&sgd_loop<T>>(p, g, n, lr, l2));
     case OptimizerKind::momentum:
-      return finite(momentum_loop<false>(p, buffer(OptimizerState::momentum_buffer), g, n, lr, l2, momentum));
+      return finite(
+          clones::run<&momentum_loop<false, T>>(p, buffer(OptimizerState::momentum_buffer), g, n, lr, l2, momentum));
     case OptimizerKind::nesterov:
-      return finite(momentum_loop<true>(p, buffer(OptimizerState::momentum_buffer), g, n, lr, l2, momentum));
+      return finite(
+          clones::run<&momentum_loop<true, T>>(p, buffer(OptimizerState::momentum_buffer), g, n, lr, l2, momentum));
     case OptimizerKind::adam:
-      return finite(adam_loop<false>(p, buffer(OptimizerState::exp_avg), buffer(OptimizerState::exp_avg_sq), g, n,
-                                     T(1), step.adam()));
+      return finite(clones::run<&adam_loop<false, T>>(p, buffer(OptimizerState::exp_avg),
+                                                      buffer(OptimizerState::exp_avg_sq), g, n, T(1), step.adam()));
     case OptimizerKind::adamw:
-      return finite(adam_loop<true>(p, buffer(OptimizerState::exp_avg), buffer(OptimizerState::exp_avg_sq), g, n,
-                                    step.decay_factor, step.adam()));
+      return finite(clones::run<&adam_loop<true, T>>(p, buffer(OptimizerState::exp_avg),
+                                                     buffer(OptimizerState::exp_avg_sq), g, n, step.decay_factor,
+                                                     step.adam()));
     case OptimizerKind::rmsprop: {
       T* square_avg = buffer(OptimizerState::square_avg);
       T* grad_avg = buffer(OptimizerState::grad_avg);
       T* momentum_buffer = buffer(OptimizerState::momentum_buffer);
       const math::RmspropStep<T> rule = step.rmsprop();
       if (grad_avg != nullptr && momentum_buffer != nullptr)
-        return finite(rmsprop_loop<true, true>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
+        return finite(clones::run<&rmsprop_loop<true, true, T>>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
       if (grad_avg != nullptr)
-        return finite(rmsprop_loop<true, false>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
+        return finite(clones::run<&rmsprop_loop<true, false, T>>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
       if (momentum_buffer != nullptr)
-        return finite(rmsprop_loop<false, true>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
-      return finite(rmsprop_loop<false, false>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
+        return finite(clones::run<&rmsprop_loop<false, true, T>>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
+      return finite(clones::run<&rmsprop_loop<false, false, T>>(p, square_avg, grad_avg, momentum_buffer, g, n, rule));
     }
   }
   return false;  // no such kind: never reached

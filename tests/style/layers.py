@@ -37,7 +37,7 @@ ALLOWED = {
 # The internal headers (under src/) that a folder offers to the folders above it; any other internal header is
 # its folder's own (data/loaders.hpp: the loaders' private declarations), and another folder may not include it.
 SHARED_INTERNAL = {
-    "src/base/clones.hpp",  # BACKPROP_CPU_CLONES, for every folder's hot loops
+    "src/base/clones.hpp",  # clones::run, for every folder's hot loops
     "src/kernels/math.hpp",  # every per-element formula
     "src/kernels/device.hpp",  # the device backend's interface
     "src/kernels/cpu/finite.hpp",  # the one finiteness test of the CPU loops

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 
+#include "backprop/base/cpu_level.hpp"
 #include "backprop/base/task.hpp"
 #include "backprop/base/kinds.hpp"
 
@@ -36,18 +37,14 @@ bool product_shared_out(int m, int n, int k);
 // piece, and the pieces depend on n and grain alone, so the results never depend on the thread count.
 void parallel_ranges(std::size_t n, std::size_t grain, TaskRef<std::size_t, std::size_t> body);
 
-// The vector level of the float products: the tiles that skip A's zeros (src/kernels/cpu/zero_skip.hpp) in
-// AVX-512 or AVX2 + FMA, which give the same bits, or none (baseline: every product to the library). The widest
-// the CPU runs, unless the environment variable BACKPROP_CPU names one (avx512, avx2 or baseline), so that
-// tests and benchmarks can take each path the machine can execute. A forced level below AVX-512 also limits
-// oneDNN's own kernels to it (unless ONEDNN_MAX_CPU_ISA says otherwise), as on a CPU of that kind. Read once, by
-// the first call (the command calls it as it starts); throws bad input (exit 2 from the command) when
-// BACKPROP_CPU names no level or one the CPU cannot run. The hot loops compiled per x86-64 level when the
-// program loads (base/clones.hpp) follow the CPU, not BACKPROP_CPU; their copies give the same bits.
-enum class CpuLevel { baseline, avx2, avx512 };
-CpuLevel cpu_level();
-bool cpu_can_run(CpuLevel level);
-const char* cpu_level_name(CpuLevel level);
+// The vector level (backprop/base/cpu_level.hpp, BACKPROP_CPU): of the float products, the tiles that skip A's
+// zeros (src/kernels/cpu/zero_skip.hpp) in AVX-512 or AVX2 + FMA, which give the same bits, or none (baseline: every
+// product to the library); of the hot loops, the copy that runs (base/clones.hpp). A forced level below AVX-512
+// also limits oneDNN's own kernels to it (unless ONEDNN_MAX_CPU_ISA says otherwise), as on a CPU of that kind.
+using backprop::CpuLevel;
+using backprop::cpu_level;
+using backprop::cpu_can_run;
+using backprop::cpu_level_name;
 
 // Whether a float product A (m x k) . B (k x n), A and B as stored, has a shape whose blocks may skip A's zeros
 // at a level that skips (avx2, avx512): C's width a multiple of 16, k at most 4096, enough multiply-adds. The

@@ -18,7 +18,7 @@ void broadcast_rows(T* out, const T* bias, int rows, int cols) {
 }
 
 template <typename T>
-BACKPROP_CPU_CLONES void column_sums(T* __restrict sums, const T* __restrict in, int rows, int cols, int ld) {
+void column_sums_loop(T* __restrict sums, const T* __restrict in, int rows, int cols, int ld) {
   for (int c = 0; c < cols; ++c) sums[c] = in[c];
   for (int r = 1; r < rows; ++r) {
     const T* row = in + static_cast<std::size_t>(r) * ld;
@@ -27,45 +27,75 @@ BACKPROP_CPU_CLONES void column_sums(T* __restrict sums, const T* __restrict in,
 }
 
 template <typename T>
+void column_sums(T* sums, const T* in, int rows, int cols, int ld) {
+  clones::run<&column_sums_loop<T>>(sums, in, rows, cols, ld);
+}
+
+template <typename T>
 void column_sums(T* sums, const T* in, int rows, int cols) {
   column_sums(sums, in, rows, cols, cols);
 }
 
 template <typename T>
-BACKPROP_CPU_CLONES void activation_forward(T* a, const T* z, std::size_t n, Activation f, T slope) {
+void activation_forward_loop(T* a, const T* z, std::size_t n, Activation f, T slope) {
   math::with_activation(f, [&](auto kind) {
     for (std::size_t i = 0; i < n; ++i) a[i] = math::activate<decltype(kind)::value>(z[i], slope);
   });
 }
 
 template <typename T>
-BACKPROP_CPU_CLONES void activation_backward(T* dz, const T* da, const T* z, const T* a, std::size_t n, Activation f,
-                                             T slope) {
+void activation_forward(T* a, const T* z, std::size_t n, Activation f, T slope) {
+  clones::run<&activation_forward_loop<T>>(a, z, n, f, slope);
+}
+
+template <typename T>
+void activation_backward_loop(T* dz, const T* da, const T* z, const T* a, std::size_t n, Activation f,
+                              T slope) {
   math::with_activation(f, [&](auto kind) {
     for (std::size_t i = 0; i < n; ++i) dz[i] = math::derivative<decltype(kind)::value>(da[i], z[i], a[i], slope);
   });
 }
 
 template <typename T>
-BACKPROP_CPU_CLONES void softmax_forward(T* a, const T* z, int rows, int cols) {
+void activation_backward(T* dz, const T* da, const T* z, const T* a, std::size_t n, Activation f, T slope) {
+  clones::run<&activation_backward_loop<T>>(dz, da, z, a, n, f, slope);
+}
+
+template <typename T>
+void softmax_forward_loop(T* a, const T* z, int rows, int cols) {
   for (int r = 0; r < rows; ++r)
     math::softmax_row(a + static_cast<std::size_t>(r) * cols, z + static_cast<std::size_t>(r) * cols, cols);
 }
 
 template <typename T>
-BACKPROP_CPU_CLONES void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols) {
+void softmax_forward(T* a, const T* z, int rows, int cols) {
+  clones::run<&softmax_forward_loop<T>>(a, z, rows, cols);
+}
+
+template <typename T>
+void softmax_backward_loop(T* dz, const T* da, const T* a, int rows, int cols) {
   for (int r = 0; r < rows; ++r) {
     const std::size_t o = static_cast<std::size_t>(r) * cols;
     math::softmax_backward_row(dz + o, da + o, a + o, cols);
   }
 }
 
+template <typename T>
+void softmax_backward(T* dz, const T* da, const T* a, int rows, int cols) {
+  clones::run<&softmax_backward_loop<T>>(dz, da, a, rows, cols);
+}
+
 // The largest magnitude_bits over the array (kernels/cpu/finite.hpp).
 template <typename T>
-BACKPROP_CPU_CLONES Bits<T> largest_magnitude(const T* values, std::size_t n) {
+Bits<T> largest_magnitude_loop(const T* values, std::size_t n) {
   Bits<T> largest = 0;
   for (std::size_t i = 0; i < n; ++i) largest = std::max(largest, magnitude_bits(values[i]));
   return largest;
+}
+
+template <typename T>
+Bits<T> largest_magnitude(const T* values, std::size_t n) {
+  return clones::run<&largest_magnitude_loop<T>>(values, n);
 }
 
 template <typename T>
@@ -90,8 +120,13 @@ bool all_finite(const T* values, std::size_t n) {
 }
 
 template <typename T>
-BACKPROP_CPU_CLONES void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rate) {
+void sgd_update_loop(T* parameters, const T* gradients, std::size_t n, T learning_rate) {
   for (std::size_t i = 0; i < n; ++i) math::sgd(parameters[i], gradients[i], learning_rate, T(0));
+}
+
+template <typename T>
+void sgd_update(T* parameters, const T* gradients, std::size_t n, T learning_rate) {
+  clones::run<&sgd_update_loop<T>>(parameters, gradients, n, learning_rate);
 }
 
 #define BACKPROP_INSTANTIATE(T)                                                   \

@@ -8,6 +8,7 @@ extern "C" void omp_set_num_threads(int);
 #endif
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -42,8 +43,8 @@ constexpr int kSideBySide = 8;
 // gemm_small's loops. Every element of C is computed by one of two chains, whatever loop computes it:
 //   B plain:      C[i, j] += (alpha op(A)(i, p)) B[p, j]       for p = 0..k-1 (C already scaled by beta);
 //   B transposed: s = 0; s += op(A)(i, p) B[j, p] for p = 0..k-1; C[i, j] += alpha s.
-// So a shape always gives the same bits. The helpers are inlined into gemm_small, so that each CPU level's
-// copy (BACKPROP_CPU_CLONES) vectorises them for itself.
+// So a shape always gives the same bits. The helpers are inlined into gemm_small's copy for each CPU level
+// (base/clones.hpp), which vectorises them for itself.
 
 // A panel of C, kRows rows by kVectors x 8 columns from (i, j), held in registers for the whole chain over p:
 // each p reads a row of B's panel once for all the rows. GCC's vectors of 8 values make the registers
@@ -207,8 +208,8 @@ template <typename T>
 // contiguous values (vectorised), never along one element's sum. Each C[i, j] still sums its k products in
 // order p = 0..k-1 with the same operations whichever loop computes it, so a shape always gives the same bits.
 template <typename T>
-BACKPROP_CPU_CLONES void gemm_small(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha,
-                const T* __restrict a, int lda, const T* __restrict b, int ldb, T beta, T* __restrict c, int ldc) {
+void gemm_small_loops(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* __restrict a,
+                      int lda, const T* __restrict b, int ldb, T beta, T* __restrict c, int ldc) {
   // __restrict: C never overlaps A or B (as for the BLAS), so C's row can stay in registers.
   for (int i = 0; i < m; ++i) {
     T* ci = c + static_cast<std::size_t>(i) * ldc;
@@ -220,6 +221,12 @@ BACKPROP_CPU_CLONES void gemm_small(Transpose transpose_a, Transpose transpose_b
   }
   if (transpose_b == Transpose::no) return small_b_plain(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
   small_b_transposed(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+}
+
+template <typename T>
+void gemm_small(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
+                const T* b, int ldb, T beta, T* c, int ldc) {
+  clones::run<&gemm_small_loops<T>>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // Products large enough to share out: C is cut into a grid of blocks, each block one single-threaded BLAS
@@ -296,6 +303,27 @@ void own_blas_threads() {
 
 namespace {
 
+#ifdef BACKPROP_WITH_ONEDNN
+// A forced level below the CPU's also holds oneDNN's kernels to it, so that the dense products run as on a CPU of
+// that kind; a user's ONEDNN_MAX_CPU_ISA is left to oneDNN. Done once, before the library's first oneDNN call;
+// should oneDNN refuse (another user of the same oneDNN in the process came first), its kernels stay as they were.
+void hold_onednn_to_level() {
+  static const bool held = [] {
+    if (std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || std::getenv("DNNL_MAX_CPU_ISA") != nullptr) return false;
+    switch (cpu_level()) {
+      case CpuLevel::baseline:
+        return cpu_can_run(CpuLevel::avx2) && dnnl_set_max_cpu_isa(dnnl_cpu_isa_sse41) == dnnl_success;
+      case CpuLevel::avx2:
+        return cpu_can_run(CpuLevel::avx512) && dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2) == dnnl_success;
+      case CpuLevel::avx512:
+        return false;
+    }
+    return false;
+  }();
+  (void)held;
+}
+#endif
+
 void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a,
                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
 #ifdef BACKPROP_WITH_ONEDNN
@@ -303,6 +331,7 @@ void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int 
   // so the calling thread asks for a team of one, and gives the caller's setting back afterwards (a program
   // that uses the library keeps its own OpenMP threads). A team of one runs on the calling thread and
   // allocates nothing (tests/test_allocations.cpp).
+  hold_onednn_to_level();
   const int caller_threads = omp_get_max_threads();
   if (caller_threads != 1) omp_set_num_threads(1);
   const dnnl_status_t status = dnnl_sgemm(transpose_a == Transpose::yes ? 'T' : 'N',

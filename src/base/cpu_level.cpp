@@ -1,16 +1,16 @@
-// The vector level of the float products (kernels.hpp, CpuLevel): what the CPU can run, and BACKPROP_CPU, read
-// here and nowhere else.
+// The vector level (backprop/base/cpu_level.hpp): what the CPU can run, and BACKPROP_CPU, read here and nowhere
+// else; and the copy of the hot loops it picks (base/clones.hpp).
+#include "backprop/base/cpu_level.hpp"
+
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
-#ifdef BACKPROP_WITH_ONEDNN
-#include <oneapi/dnnl/dnnl.h>
-#endif
-
 #include "backprop/base/error.hpp"
-#include "backprop/kernels/kernels.hpp"
+#include "base/clones.hpp"
 
-namespace backprop::kernels {
+namespace backprop {
 namespace {
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -28,28 +28,6 @@ bool has_avx512() {
 bool has_avx2() { return false; }
 bool has_avx512() { return false; }
 #endif
-
-// A forced level below the CPU's also holds oneDNN's kernels to it, so that the dense products run as on a CPU of
-// that kind; a user's ONEDNN_MAX_CPU_ISA is left to oneDNN. Done before the library's first oneDNN call (the
-// level is read first); should oneDNN refuse (another user of the same oneDNN in the process came first), its
-// kernels stay as they were.
-void limit_onednn(CpuLevel level) {
-#ifdef BACKPROP_WITH_ONEDNN
-  if (std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || std::getenv("DNNL_MAX_CPU_ISA") != nullptr) return;
-  switch (level) {
-    case CpuLevel::baseline:
-      dnnl_set_max_cpu_isa(dnnl_cpu_isa_sse41);
-      return;
-    case CpuLevel::avx2:
-      dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
-      return;
-    case CpuLevel::avx512:
-      return;
-  }
-#else
-  (void)level;
-#endif
-}
 
 CpuLevel widest() { return has_avx512() ? CpuLevel::avx512 : has_avx2() ? CpuLevel::avx2 : CpuLevel::baseline; }
 
@@ -69,9 +47,21 @@ CpuLevel read_level() {
     throw_bad_input(std::string("BACKPROP_CPU=") + name + ": this CPU cannot run it (" +
                     (level == CpuLevel::avx512 ? "no AVX-512F or BMI2" : "no AVX2, FMA, BMI or POPCNT") +
                     "); the widest level it runs is " + cpu_level_name(widest()));
-  if (level != widest()) limit_onednn(level);
   return level;
 }
+
+#if BACKPROP_CPU_COPIES
+// The copy for a level: its x86-64 level's, where the CPU has all of that (x86-64-v3 asks for more than AVX2, FMA,
+// BMI and POPCNT: BMI2, F16C, LZCNT, MOVBE; v4 for AVX-512 BW, CD, DQ and VL beside F), else the next narrower.
+CpuLevel read_copy_level() {
+  const CpuLevel level = cpu_level();
+  if (level == CpuLevel::avx512 && __builtin_cpu_supports("x86-64-v4")) return CpuLevel::avx512;
+  if (level != CpuLevel::baseline && __builtin_cpu_supports("x86-64-v3")) return CpuLevel::avx2;
+  return CpuLevel::baseline;
+}
+#endif
+
+std::atomic<std::uint64_t> loops_on_level[3];
 
 }  // namespace
 
@@ -104,4 +94,26 @@ CpuLevel cpu_level() {
   return level;
 }
 
-}  // namespace backprop::kernels
+namespace clones {
+
+bool built_with_copies() { return BACKPROP_CPU_COPIES; }
+
+CpuLevel copy_level() {
+#if BACKPROP_CPU_COPIES
+  static const CpuLevel level = read_copy_level();
+  return level;
+#else
+  return CpuLevel::baseline;
+#endif
+}
+
+CpuLevel choose_copy() {
+  const CpuLevel level = copy_level();
+  loops_on_level[static_cast<int>(level)].fetch_add(1, std::memory_order_relaxed);
+  return level;
+}
+
+std::uint64_t loops_on(CpuLevel level) { return loops_on_level[static_cast<int>(level)].load(); }
+
+}  // namespace clones
+}  // namespace backprop

@@ -931,6 +931,31 @@ TEST(GemmZeroSkip, BRowsSetApartAreACopyOfB) {
   EXPECT_EQ(with_b_rows_apart(narrow, 2).b, b.data());
 }
 
+// relu and leaky_relu, forward and backward, through the vectorised loops: each value is the branch's, bit for bit
+// (z > 0 ? z : slope z; da or slope da), on signed zeros, infinities, NaNs, subnormals and random values.
+TEST(Elementwise, ReluLoopsGiveTheBranchsBits) {
+  std::vector<float> z = {0.0f, -0.0f, std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
+                          std::numeric_limits<float>::denorm_min(), -std::numeric_limits<float>::denorm_min()};
+  const auto more = random_values<float>(61, 21);
+  z.insert(z.end(), more.begin(), more.end());
+  auto da = random_values<float>(z.size(), 22);
+  da[3] = -0.0f;
+  da[5] = std::numeric_limits<float>::infinity();
+  const auto same_bits = [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; };
+  for (const auto& [f, slope] : {std::pair{Activation::relu, 0.0f}, std::pair{Activation::leaky_relu, 0.2f}}) {
+    std::vector<float> a(z.size()), dz(z.size());
+    activation_forward(a.data(), z.data(), z.size(), f, slope);
+    activation_backward(dz.data(), da.data(), z.data(), a.data(), z.size(), f, slope);
+    for (std::size_t i = 0; i < z.size(); ++i) {
+      const float forward = z[i] > 0.0f ? z[i] : slope * z[i];
+      const float backward = z[i] > 0.0f ? da[i] : slope * da[i];
+      EXPECT_TRUE(same_bits(a[i], forward)) << i << ": " << a[i] << " for " << forward;
+      EXPECT_TRUE(same_bits(dz[i], backward)) << i << ": " << dz[i] << " for " << backward;
+    }
+  }
+}
+
 // all_finite, inline below 65,536 values and on the pool above: a NaN or an infinity anywhere is seen.
 TEST(Elementwise, AllFiniteSeesANonFiniteValueAnywhere) {
   for (std::size_t n : {1u, 19u, 65536u, 65537u, 300000u}) {

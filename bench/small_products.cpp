@@ -2,10 +2,7 @@
 // 200 through 64), one thread: backprop's kernels::gemm (at these sizes its own loops, gemm.cpp's gemm_small)
 // against oneDNN's dnnl_sgemm called directly, warm (the best of 200 rounds of 20 products, microseconds per
 // product), and the time of oneDNN's first calls in the process (which generate its kernels). It prints; it
-// never passes or fails. From the repository root, after building build/:
-//
-//   g++ -O2 -std=c++20 bench/small_products.cpp -Iinclude build/libbackprop.a -ldnnl -lgomp -lopenblas -lz \
-//       -lprotobuf-lite -lmpi -ldl -lpthread -o small_products && ./small_products
+// never passes or fails. CMake builds it where oneDNN is found: `build/bench_small_products`.
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>

@@ -12,6 +12,7 @@
 #include "backprop/io/model_io.hpp"
 #include "backprop/io/output_files.hpp"
 #include "backprop/train/cross_validation.hpp"
+#include "backprop/train/prepare.hpp"
 #include "commands.hpp"
 #include "train_arguments.hpp"
 
@@ -65,7 +66,9 @@ int run_cv(const CvArguments& a) {
   io::check_output_files({{"the network file", args.network}, {"--data", args.data}, {"--labels", args.labels},
                           {"--validation", args.validation}, {"--validation-labels", args.validation_labels}},
                          {});
-  TrainingInputs inputs = load_training_inputs(args);
+  TrainArguments loading = args;
+  loading.quiet = args.quiet || a.json;  // --json prints nothing but the JSON on standard output
+  TrainingInputs inputs = load_training_inputs(loading, true);
   const bool classification = inputs.data.task == TaskKind::classification;
   const auto device = open_device(args.device, args.deterministic);
   const bool chatty = !args.quiet && !a.json;
@@ -81,8 +84,20 @@ int run_cv(const CvArguments& a) {
                 args.data.c_str(), inputs.data.rows, a.folds, classification ? " (stratified)" : "",
                 a.repeats > 1 ? (" x " + std::to_string(a.repeats) + " repeats").c_str() : "",
                 architecture(inputs.spec).c_str());
-  CrossValidationSettings settings{a.folds, a.repeats, inputs.spec.seed};
+  CrossValidationSettings settings;
+  settings.folds = a.folds;
+  settings.repeats = a.repeats;
+  settings.seed = inputs.spec.seed;
   if (!args.threshold.empty()) settings.threshold = parse_threshold(args.threshold);
+  if (inputs.data.table_rows) {
+    if (chatty) std::printf("each fold infers its own recipe on its training rows (above: the whole table's)\n");
+    settings.fold_network = [&args](const Dataset& train) { return table_network(args, train); };
+    if (!args.validation.empty())
+      settings.fold_validation = [&args](const NetworkSpec& spec, const Dataset& train) {
+        return load_for_network(spec, args.validation, args.validation_labels, args.target,
+                                {train.class_names, train.target_names, train.feature_names, train.table.get()});
+      };
+  }
   const auto folds = cross_validate(
       inputs.spec, inputs.data, inputs.validation, trained_scaling(inputs.read.model), requested_scale(args.options),
       settings, {nullptr, args.deterministic, device.get()},
@@ -97,6 +112,13 @@ int run_cv(const CvArguments& a) {
         model.threshold = fold.report.threshold;
         io::save_model(path, model);
       });
+  std::size_t unknown = 0;
+  for (const FoldResult& fold : folds) unknown += fold.unknown_values;
+  if (unknown > 0 && !args.quiet)
+    std::fprintf(stderr,
+                 "backprop: note: %s: %zu cell(s) of the folds' test rows held a category their fold's training rows "
+                 "never held, or held too seldom to keep (read as unknown)\n",
+                 args.data.c_str(), unknown);
   if (a.json)
     write_standard_output(cross_validation_json(folds) + "\n");
   else if (!args.quiet)

@@ -39,7 +39,12 @@ struct TrainingInputs {
   Dataset data;
   std::optional<Dataset> validation;
 };
-TrainingInputs load_training_inputs(const TrainArguments& args);
+// keep_rows: a table whose recipe is inferred keeps its cells as read (Dataset::table_rows), for cv's folds.
+TrainingInputs load_training_inputs(const TrainArguments& args, bool keep_rows = false);
+
+// A table's network for data (no network file, or one that leaves "input" out): the default (or --hidden's, or
+// the file's) for data's inputs and outputs, the options applied, as load_training_inputs builds it.
+NetworkSpec table_network(const TrainArguments& args, const Dataset& data);
 
 // What prepare_training_data (and cross_validate) take about the scaling: a trained model's own (kept), and
 // the kind --scale asks for (refused when it differs from a trained model's).

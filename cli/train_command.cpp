@@ -234,10 +234,34 @@ std::vector<std::string> comma_list(const std::string& text) {
   return items;
 }
 
+// --hidden's layers (empty: the default's).
+std::vector<int> hidden_layers(const TrainArguments& args) {
+  std::vector<int> hidden;
+  if (!args.hidden.empty())
+    for (const double units : parse_number_list(args.hidden, "--hidden")) {
+      if (units < 1 || units > 1e6 || units != std::floor(units))
+        throw_bad_input("--hidden: expected whole numbers of units in [1, 1000000], got '" + args.hidden + "'");
+      hidden.push_back(static_cast<int>(units));
+    }
+  return hidden;
+}
+
+// The network of a table's data, as the model records it (before the recipe's flags).
+NetworkSpec table_spec(const TrainArguments& args, const Dataset& data) {
+  NetworkSpec spec = args.network.empty() ? default_table_network(data, hidden_layers(args))
+                                          : io::read_network_for_table(args.network, data);
+  if (args.network.empty())
+    stop_early_only_with_validation(spec, !args.validation.empty(), args.options.validation_split,
+                                    args.options.early_stopping);
+  return spec;
+}
+
 // No network file, or one that leaves "input" out (`shape`): the table read as it comes, and the default network
 // (or --hidden's, or the file's) for it.
-void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& shape, TrainingInputs& inputs) {
+void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& shape, TrainingInputs& inputs,
+                       bool keep_rows) {
   TableSettings settings;
+  settings.keep_rows = keep_rows;
   settings.target = args.target;
   settings.labels = args.labels;
   settings.sample_weight = args.sample_weight;
@@ -253,20 +277,10 @@ void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& sh
   if (!args.categorical.empty()) settings.categorical = comma_list(args.categorical);
   if (!args.many_categories.empty()) settings.many_categories = *parse_many_categories(args.many_categories);
   if (!args.missing_values.empty()) settings.missing_values = comma_list(args.missing_values);
-  std::vector<int> hidden;
-  if (!args.hidden.empty())
-    for (const double units : parse_number_list(args.hidden, "--hidden")) {
-      if (units < 1 || units > 1e6 || units != std::floor(units))
-        throw_bad_input("--hidden: expected whole numbers of units in [1, 1000000], got '" + args.hidden + "'");
-      hidden.push_back(static_cast<int>(units));
-    }
+  hidden_layers(args);  // refused before the table is read
   inputs.data = load_table(args.data, settings);
   NetworkSpec& spec = inputs.read.model.network;
-  spec = args.network.empty() ? default_table_network(inputs.data, hidden)
-                              : io::read_network_for_table(args.network, inputs.data);
-  if (args.network.empty())
-    stop_early_only_with_validation(spec, !args.validation.empty(), args.options.validation_split,
-                                    args.options.early_stopping);
+  spec = table_spec(args, inputs.data);
   inputs.read.exact_network = spec;
   inputs.read.task = inputs.data.task;
   inputs.spec = args.options.start_spec(spec, spec);
@@ -275,14 +289,19 @@ void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& sh
 
 }  // namespace
 
-TrainingInputs load_training_inputs(const TrainArguments& args) {
+NetworkSpec table_network(const TrainArguments& args, const Dataset& data) {
+  const NetworkSpec spec = table_spec(args, data);
+  return args.options.start_spec(spec, spec);
+}
+
+TrainingInputs load_training_inputs(const TrainArguments& args, bool keep_rows) {
   if (args.threads) kernels::set_thread_count(*args.threads);
   if (!args.validation.empty() && args.options.validation_split)
     throw_bad_input("give --validation or --validation-split, not both");
   TrainingInputs inputs;
   const io::NetworkTemplate shape = args.network.empty() ? io::NetworkTemplate{} : io::network_template(args.network);
   if (args.network.empty() || shape.open) {
-    load_table_inputs(args, shape, inputs);
+    load_table_inputs(args, shape, inputs, keep_rows);
   } else {
     if (!args.hidden.empty() || !args.task.empty() || !args.categorical.empty() || !args.missing_values.empty() ||
         !args.many_categories.empty())

@@ -2,18 +2,24 @@
 // the model that keeps it, and the command on raw rows.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
 #include "backprop/data/dataset.hpp"
+#include "backprop/data/folds.hpp"
 #include "backprop/data/table.hpp"
 #include "backprop/io/model_file.hpp"
+#include "backprop/kernels/kernels.hpp"
+#include "backprop/train/cross_validation.hpp"
 #include "backprop/train/prepare.hpp"
 #include "helpers.hpp"
 
@@ -729,6 +735,92 @@ TEST(TableEmbedding, ModelForTableWithEmbeddingsTrainsTheCommandsModelByteForByt
   model.fit_table(columns, "y", {}, options);
   model.save(dir / "b.model");
   EXPECT_EQ(read_text(dir / "a.model"), read_text(dir / "b.model"));
+}
+
+// cv on a table as it came: each fold infers its recipe on its training rows, so each fold's model is `backprop
+// train` on a CSV of just those rows, byte for byte, and its figures `backprop eval`'s of that model on the fold's
+// rows (a value seen only in a fold's test rows is unknown to that fold's recipe; the medians and the embedded
+// groups kept differ from fold to fold). Side by side (two threads) the same bits as one after another.
+TEST(TableCrossValidation, EachFoldInfersItsRecipeOnItsTrainingRowsAsTrainOnThemWould) {
+  TempDir dir;
+  std::vector<std::string> lines = {"color,income,group,label"};
+  for (int i = 0; i < 80; ++i) {
+    const char* color = i == 17 ? "purple" : i % 11 == 5 ? "" : i % 3 == 0 ? "red" : (i % 3 == 1 ? "green" : "blue");
+    const int income = 20 + (i * 29) % 61;
+    const bool yes = (i % 3 == 0) != (income > 50);
+    lines.push_back(std::string(color) + "," + (i % 9 == 4 ? "NA" : std::to_string(income)) + ",g" +
+                    std::to_string(i % 40) + "," + (yes ? "yes" : "no"));
+  }
+  const auto csv = [&](const std::vector<std::size_t>& rows) {
+    std::string text = lines[0] + "\n";
+    for (const std::size_t r : rows) text += lines[r + 1] + "\n";
+    return text;
+  };
+  std::vector<std::size_t> all(80);
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  write_file(dir / "t.csv", csv(all));
+  const std::string flags = " --target label --epochs 5 --seed 3";
+  const auto cv = [&](const std::string& more) {
+    return run_backprop("cv --data " + shell_word(dir / "t.csv") + flags + " --folds 4" + more);
+  };
+  const CommandResult one = cv(" --json --quiet --threads 1 --out-dir " + shell_word(dir / "one"));
+  ASSERT_EQ(one.exit_code, 0) << one.out;
+  const CommandResult two = cv(" --json --quiet --threads 2 --out-dir " + shell_word(dir / "two"));
+  ASSERT_EQ(two.exit_code, 0) << two.out;
+  EXPECT_EQ(two.out, one.out);
+  const auto result = nlohmann::json::parse(one.out);
+  ASSERT_EQ(result["folds"].size(), 4U);
+
+  TableSettings settings;
+  settings.target = "label";
+  const Dataset data = load_table((dir / "t.csv").string(), settings);
+  ASSERT_EQ(data.rows, 80U);
+  {  // two threads run these folds side by side, else the comparison above would test nothing new
+    const int threads = kernels::thread_count();
+    kernels::set_thread_count(2);
+    EXPECT_TRUE(folds_side_by_side(default_table_network(data, {}), data.rows, {}, 4));
+    kernels::set_thread_count(threads);
+  }
+  const auto folds = cross_validation_folds(data, 4, 3);
+  std::set<double> medians;
+  std::set<int> group_codes;
+  int with_purple = 0;
+  for (std::size_t f = 0; f < folds.size(); ++f) {
+    std::vector<std::size_t> kept;
+    for (std::size_t r = 0; r < data.rows; ++r)
+      if (!std::binary_search(folds[f].begin(), folds[f].end(), r)) kept.push_back(r);
+    const std::string n = std::to_string(f + 1);
+    write_file(dir / ("train" + n + ".csv"), csv(kept));
+    write_file(dir / ("test" + n + ".csv"), csv(folds[f]));
+    const CommandResult trained = run_backprop("train --data " + shell_word(dir / ("train" + n + ".csv")) + flags +
+                                               " --quiet --out " + shell_word(dir / ("m" + n + ".model")));
+    ASSERT_EQ(trained.exit_code, 0) << trained.out;
+    const std::string fold_model = "fold-1-" + n + ".model";
+    // The bytes compared as one value (a difference would print kilobytes of parameters).
+    EXPECT_TRUE(read_text(dir / ("m" + n + ".model")) == read_text(dir / "one" / fold_model)) << "fold " << n;
+    EXPECT_TRUE(read_text(dir / "two" / fold_model) == read_text(dir / "one" / fold_model)) << "fold " << n;
+    const CommandResult evaluated = run_backprop("eval " + shell_word(dir / ("m" + n + ".model")) + " --data " +
+                                                 shell_word(dir / ("test" + n + ".csv")) + " --target label --json");
+    ASSERT_EQ(evaluated.exit_code, 0) << evaluated.out;
+    const auto expected = nlohmann::json::parse(evaluated.out.substr(evaluated.out.find('{')));
+    for (const char* key : {"loss", "accuracy", "rows", "balanced_accuracy", "roc_auc"})
+      EXPECT_EQ(result["folds"][f][key], expected[key]) << "fold " << n << ", " << key;
+    const io::ModelFile model = io::load_model(dir / "one" / fold_model);
+    ASSERT_TRUE(model.table);
+    medians.insert(column(*model.table, "income").median);
+    group_codes.insert(column(*model.table, "group").codes());
+    const auto& colors = column(*model.table, "color").categories;
+    with_purple += std::find(colors.begin(), colors.end(), "purple") != colors.end() ? 1 : 0;
+  }
+  EXPECT_GT(medians.size(), 1U);
+  EXPECT_GT(group_codes.size(), 1U);
+  EXPECT_EQ(with_purple, 3);  // not in the recipe of the fold whose test rows hold it
+  const auto& colors = column(*data.table, "color").categories;
+  EXPECT_NE(std::find(colors.begin(), colors.end(), "purple"), colors.end());  // the whole table's recipe has it
+  const CommandResult noted = cv("");
+  ASSERT_EQ(noted.exit_code, 0) << noted.out;
+  EXPECT_THAT(noted.out, HasSubstr("each fold infers its own recipe on its training rows"));
+  EXPECT_THAT(noted.out, HasSubstr("cell(s) of the folds' test rows held a category their fold's training rows never held"));
 }
 
 }  // namespace

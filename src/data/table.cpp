@@ -145,7 +145,6 @@ constexpr std::int32_t kMissing = -1;  // RawColumn::code of a missing cell
 constexpr std::int32_t kBeyond = -2;   // of a value past the column's kMaxDistinct
 constexpr std::int32_t kNumber = -3;   // of a number not interned (intern_numbers false)
 
-// One column as read: each cell's number (NaN where missing or not a number) and the id of its text.
 // A number cell's text as a CSV would hold it (TableCells): an integer column's values as integers.
 std::string number_cell_text(double value, bool whole) {
   constexpr double kExact = 9007199254740992.0;  // 2^53: every integer up to it is exact in a double
@@ -153,6 +152,9 @@ std::string number_cell_text(double value, bool whole) {
   return format_double(value);
 }
 
+}  // namespace
+
+// One column as read: each cell's number (NaN where missing or not a number) and the id of its text.
 struct RawColumn {
   std::size_t header_column = 0;  // 0-based, for messages
   std::vector<float> number;
@@ -208,7 +210,14 @@ struct RawColumn {
     }
     const std::optional<double> value = parse_double(cell);
     const bool fits = value && std::fabs(*value) <= std::numeric_limits<float>::max();
-    number.push_back(fits ? static_cast<float>(*value) : std::numeric_limits<float>::quiet_NaN());
+    add_present(cell, fits ? static_cast<float>(*value) : std::numeric_limits<float>::quiet_NaN(), false);
+  }
+
+  // A cell that is not missing, `value` its number (NaN: not one); `beyond_cap`: past another reading's
+  // max_distinct, its text unknown here.
+  void add_present(std::string_view cell, float value, bool beyond_cap) {
+    const bool fits = !std::isnan(value);
+    number.push_back(value);
     if (fits) ++numbers;
     else ++non_numbers;
     if (fits && !intern_numbers) {
@@ -216,11 +225,11 @@ struct RawColumn {
       return;
     }
     if (code.size() < number.size() - 1) materialize_codes();
-    const auto found = ids.find(cell);
+    const auto found = beyond_cap ? ids.end() : ids.find(cell);
     if (found != ids.end()) {
       ++counts[static_cast<std::size_t>(found->second)];
       code.push_back(found->second);
-    } else if (texts.size() < max_distinct) {
+    } else if (texts.size() < max_distinct && !beyond_cap) {
       const auto id = static_cast<std::int32_t>(texts.size());
       texts.emplace_back(cell);
       counts.push_back(1);
@@ -230,6 +239,23 @@ struct RawColumn {
       ++beyond;
       code.push_back(kBeyond);
     }
+  }
+
+  // Row r of `from` (this column of the same table, read the same way), as add() of its cell added it there.
+  void add_row_of(const RawColumn& from, std::size_t r) {
+    const std::int32_t id = from.code_at(r);
+    if (id == kMissing) return add({}, true);
+    add_present(id >= 0 ? std::string_view(from.texts[static_cast<std::size_t>(id)]) : std::string_view(),
+                from.number[r], id == kBeyond);
+  }
+
+  // An empty column read as this one is, to add rows to.
+  RawColumn empty_like() const {
+    RawColumn out;
+    out.header_column = header_column;
+    out.max_distinct = max_distinct;
+    out.intern_numbers = intern_numbers;
+    return out;
   }
 };
 
@@ -241,7 +267,29 @@ struct RawTable {
   std::vector<RawColumn> features, targets;
   std::vector<RawColumn> weight;     // LoadOptions::sample_weight's column, read as numbers (empty: none)
   std::vector<std::size_t> ignored;  // the header's columns neither read nor a target
+
+  // The rows `rows` (0-based, in that order) of this table as a table of their own, as reading a CSV of just
+  // those rows gives it (the text of a cell past kMaxDistinct, not kept, stays past it); `features`: which
+  // feature columns (all when empty).
+  RawTable rows_of(const std::vector<std::size_t>& rows, const std::vector<std::size_t>& features = {}) const {
+    RawTable t{source, header, header_line, {}, {}, {}, {}, ignored};
+    t.lines.reserve(rows.size());
+    for (const std::size_t r : rows) t.lines.push_back(lines[r]);
+    const auto copy = [&](const RawColumn& from, std::vector<RawColumn>& into) {
+      RawColumn& column = into.emplace_back(from.empty_like());
+      column.number.reserve(rows.size());
+      for (const std::size_t r : rows) column.add_row_of(from, r);
+    };
+    if (features.empty())
+      for (const RawColumn& c : this->features) copy(c, t.features);
+    for (const std::size_t f : features) copy(this->features[f], t.features);
+    for (const RawColumn& c : targets) copy(c, t.targets);
+    for (const RawColumn& c : weight) copy(c, t.weight);
+    return t;
+  }
 };
+
+namespace {
 
 std::string place(const RawTable& t, std::size_t row, std::size_t column) {
   if (t.header_line == 0)  // a table given by columns (a DataFrame): its rows by their 0-based index
@@ -589,14 +637,21 @@ TaskKind infer_task(const RawTable& t) {
                                                                         : TaskKind::regression;
 }
 
-// The rows with every target present, and the labels or target numbers of those rows.
-std::vector<std::size_t> read_targets(const RawTable& t, const LoadOptions& options, Dataset& data) {
+// The rows with every target present.
+std::vector<std::size_t> rows_with_targets(const RawTable& t) {
   std::vector<std::size_t> kept;
   const std::size_t rows = t.lines.size();
   for (std::size_t r = 0; r < rows; ++r) {
     const bool present = std::all_of(t.targets.begin(), t.targets.end(), [&](const RawColumn& c) { return c.code_at(r) != kMissing; });
     if (present) kept.push_back(r);
   }
+  return kept;
+}
+
+// The rows with every target present, and the labels or target numbers of those rows.
+std::vector<std::size_t> read_targets(const RawTable& t, const LoadOptions& options, Dataset& data) {
+  const std::vector<std::size_t> kept = rows_with_targets(t);
+  const std::size_t rows = t.lines.size();
   data.rows_without_target = rows - kept.size();
   if (t.targets.empty()) return kept;
   if (kept.empty())
@@ -736,8 +791,12 @@ Dataset encode_table(const RawTable& t, std::shared_ptr<TableRecipe> recipe, con
 
 Dataset parse_table(std::string_view text, const std::string& source, const LoadOptions& options) {
   TableStart start(options);
-  const RawTable t = read_raw_table(text, source, options, *start.recipe, start.by_name, start.as_categories);
-  return encode_table(t, std::move(start.recipe), options);
+  auto t = std::make_shared<const RawTable>(
+      read_raw_table(text, source, options, *start.recipe, start.by_name, start.as_categories));
+  Dataset data = encode_table(*t, std::move(start.recipe), options);
+  if (options.keep_rows && options.table == nullptr)
+    data.table_rows = std::make_shared<const TableRows>(t, options, rows_with_targets(*t), data);
+  return data;
 }
 
 }  // namespace data
@@ -762,6 +821,42 @@ Dataset table_from_columns(const std::vector<TableCells>& columns, const std::st
   const std::vector<data::RawColumn*> mixed = data::mixed_columns(t);
   if (!mixed.empty()) data::add_cells(columns, *start.recipe, mixed);
   return data::encode_table(t, std::move(start.recipe), options);
+}
+
+TableRows::TableRows(std::shared_ptr<const data::RawTable> raw, LoadOptions options, std::vector<std::size_t> kept,
+                     const Dataset& data)
+    : raw_(std::move(raw)), options_(std::move(options)), kept_(std::move(kept)) {
+  options_.table = nullptr;
+  options_.infer_table = true;
+  options_.infer_task = false;
+  options_.task = data.task;
+  options_.known_classes = data.class_names;
+  options_.keep_rows = false;
+  for (const data::RawColumn& column : raw_->features)
+    if (column.non_numbers > 0) options_.categorical.push_back(raw_->header[column.header_column]);
+}
+
+Dataset TableRows::infer(const std::vector<std::size_t>& rows) const {
+  std::vector<std::size_t> raw_rows;
+  raw_rows.reserve(rows.size());
+  for (const std::size_t r : rows) raw_rows.push_back(kept_.at(r));
+  data::TableStart start(options_);
+  return data::encode_table(raw_->rows_of(raw_rows), std::move(start.recipe), options_);
+}
+
+Dataset TableRows::encode(const std::vector<std::size_t>& rows, const std::shared_ptr<const TableRecipe>& recipe) const {
+  if (recipe->columns.size() != raw_->features.size())
+    throw_runtime_error("TableRows::encode: expected a recipe of the table's " +
+                        std::to_string(raw_->features.size()) + " columns, got " + std::to_string(recipe->columns.size()));
+  std::vector<std::size_t> raw_rows, kept_columns;
+  raw_rows.reserve(rows.size());
+  for (const std::size_t r : rows) raw_rows.push_back(kept_.at(r));
+  for (std::size_t c = 0; c < recipe->columns.size(); ++c)
+    if (recipe->columns[c].kept()) kept_columns.push_back(c);
+  LoadOptions options = options_;
+  options.table = recipe.get();
+  options.infer_table = false;
+  return data::encode_table(raw_->rows_of(raw_rows, kept_columns), std::make_shared<TableRecipe>(*recipe), options);
 }
 
 }  // namespace backprop

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backprop/base/error.hpp"
 #include "backprop/data/folds.hpp"
 #include "backprop/kernels/kernels.hpp"
 
@@ -32,11 +33,18 @@ void run_fold(FoldRun& run, const NetworkSpec& spec, const Dataset& data, const 
   for (std::size_t r : *run.test_rows) held[r] = 1;
   for (std::size_t r = 0; r < data.rows; ++r)
     if (!held[r]) kept.push_back(r);
-  const Dataset test = take_rows(data, *run.test_rows);
-  // What `backprop train` does with the fold's rows as its --data.
-  NetworkSpec fold_spec = spec;
-  run.prepared.emplace(
-      prepare_training_data(fold_spec, take_rows(data, kept), validation, trained_scaling, requested_scale));
+  // What `backprop train` does with the fold's rows as its --data: a table as it came infers its recipe on them.
+  const TableRows* table = data.table_rows.get();
+  if (table != nullptr && !settings.fold_network)
+    throw_runtime_error("cross_validate: a table whose recipe each fold infers needs settings.fold_network");
+  Dataset train_rows = table != nullptr ? table->infer(kept) : take_rows(data, kept);
+  const Dataset test = table != nullptr ? table->encode(*run.test_rows, train_rows.table) : take_rows(data, *run.test_rows);
+  NetworkSpec fold_spec = table != nullptr ? settings.fold_network(train_rows) : spec;
+  std::optional<Dataset> fold_validation =
+      table != nullptr && settings.fold_validation ? std::optional<Dataset>(settings.fold_validation(fold_spec, train_rows))
+                                                   : validation;
+  run.prepared.emplace(prepare_training_data(fold_spec, std::move(train_rows), std::move(fold_validation),
+                                             trained_scaling, requested_scale));
   const TrainingData& prepared = *run.prepared;
   if (settings.threshold)
     check_threshold_choice(*settings.threshold, fold_spec, prepared.validation_or_null() != nullptr);
@@ -45,6 +53,7 @@ void run_fold(FoldRun& run, const NetworkSpec& spec, const Dataset& data, const 
   result.repeat = run.repeat;
   result.fold = run.fold;
   result.training_rows = prepared.train.rows;
+  result.unknown_values = test.unknown_values;
   result.training =
       train(trained, prepared.train, prepared.validation_or_null(), prepared.scaling, nullptr, nullptr, parallelism);
   // As `train` saves it: in the data's units (a table's regression trains on standardized targets).

@@ -310,6 +310,7 @@ Dataset load_table(const std::string& data, const TableSettings& settings) {
   options.many_categories = settings.many_categories;
   options.missing_values = settings.missing_values;
   options.sample_weight = settings.sample_weight;
+  options.keep_rows = settings.keep_rows;
   Dataset table = load_dataset(data, settings.labels.empty() ? std::nullopt : std::optional<std::filesystem::path>(settings.labels),
                                options);
   if (!table.table && !settings.sample_weight.empty())  // IDX or NPY data: no columns

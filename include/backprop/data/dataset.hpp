@@ -20,6 +20,8 @@
 
 namespace backprop {
 
+class TableRows;
+
 struct Dataset {
   std::string source;        // the file, for messages
   std::size_t rows = 0;
@@ -43,6 +45,9 @@ struct Dataset {
   std::shared_ptr<const TableRecipe> table;
   std::size_t rows_without_target = 0;
   std::size_t unknown_values = 0;
+  // A table whose recipe was inferred, read with LoadOptions::keep_rows: its cells as read, for recipes
+  // inferred again on some of its rows (cv's folds).
+  std::shared_ptr<const TableRows> table_rows;
 
   // Row r, feature f as a float (before scaling).
   float feature(std::size_t r, int f) const;
@@ -93,6 +98,8 @@ struct LoadOptions {
   // A table as it comes: the column (by header name) of each row's weight in the training loss, read into
   // Dataset::weights (a number >= 0 in each row, else an error naming the row and column) and not a feature.
   std::string sample_weight;
+  // An inferred table: its cells kept as read in Dataset::table_rows.
+  bool keep_rows = false;
 };
 
 // Loads by extension: .csv (header row), *-idx3-ubyte[.gz] / .idx[.gz] with labels_path in IDX1, .npy with
@@ -127,6 +134,32 @@ Dataset load_dataset(const std::filesystem::path& data_path, const std::optional
 // or applied and the same encoding; messages name `source` and a row by its 0-based index ("X: row 4,
 // column 2: ..."). Every column must have as many cells as the first.
 Dataset table_from_columns(const std::vector<TableCells>& columns, const std::string& source, const LoadOptions& options);
+
+namespace data {
+struct RawTable;
+}
+
+// A table as it came, its cells kept as read (LoadOptions::keep_rows), so that a recipe can be inferred again
+// on some of its rows and rows encoded by it: cv's folds, each inferring its own on its training rows as
+// scikit-learn's cross_validate fits a pipeline on each fold's. The task and the classes stay the whole table's.
+class TableRows {
+ public:
+  TableRows(std::shared_ptr<const data::RawTable> raw, LoadOptions options, std::vector<std::size_t> kept,
+            const Dataset& data);
+  // Rows `rows` of the Dataset read with it (indices into its rows, those with a target) with a recipe inferred
+  // on them alone: the Dataset a CSV of just those rows gives (with the whole table's task and classes), but
+  // that a column holding text in any row of the table is read as categories, as a dtype is the whole
+  // column's (else a fold's test rows could hold text in a column its training rows read as numbers).
+  Dataset infer(const std::vector<std::size_t>& rows) const;
+  // Rows `rows` encoded by `recipe` (one that infer gave): as a model of that recipe reads them.
+  Dataset encode(const std::vector<std::size_t>& rows, const std::shared_ptr<const TableRecipe>& recipe) const;
+
+ private:
+  std::shared_ptr<const data::RawTable> raw_;
+  LoadOptions options_;
+  std::vector<std::size_t> kept_;  // the Dataset's rows: rows of raw_
+  std::vector<std::string> missing_values_;
+};
 
 // One line for the front-ends to show when columns were ignored ("FILE: ignored 2 columns that are not
 // features of the model: 'x', 'y'"), or "" when none was.

@@ -28,12 +28,20 @@ struct CrossValidationSettings {
   // A two-class threshold each fold's model keeps, picked as `train --threshold` picks it (on the fold's
   // validation rows for f1 and youden); the fold's figures are at it (report.threshold), as eval's on that model.
   std::optional<ThresholdChoice> threshold;
+  // A table whose recipe was inferred, read with its cells kept (Dataset::table_rows): each fold infers its
+  // own recipe on its training rows (TableRows::infer: medians, categories, kinds, then the scaling as always)
+  // and reads its test rows by it, as scikit-learn's cross_validate fits a pipeline on each fold's training
+  // rows. fold_network: the fold's network for those training rows (their inputs; as train builds it for a
+  // table of them); fold_validation, when set: the validation set given, read by the fold's network and recipe.
+  std::function<NetworkSpec(const Dataset& train)> fold_network;
+  std::function<Dataset(const NetworkSpec& spec, const Dataset& train)> fold_validation;
 };
 
 struct FoldResult {
   int repeat = 0, fold = 0;  // from 0
   std::size_t training_rows = 0;
   EvaluationReport report;   // on the fold's rows
+  std::size_t unknown_values = 0;  // the fold's cells of a category its recipe does not keep (a table's)
   TrainingResult training;
 };
 
@@ -41,8 +49,9 @@ struct FoldResult {
 // that a caller may print or keep the model.
 using FoldCallback = std::function<void(const FoldResult&, const Network<float>&, const TrainingData&)>;
 
-// spec: the recipe with the options applied (TrainingOptions::start_spec); data: every row; validation: a
-// validation set given for every fold (else the recipe's split, if any, from each fold's training rows);
+// spec: the recipe with the options applied (TrainingOptions::start_spec); data: every row (with table_rows:
+// each fold's recipe its own, settings.fold_network then required); validation: a validation set given for
+// every fold (else the recipe's split, if any, from each fold's training rows);
 // trained_scaling and requested_scale as prepare_training_data takes them. Throws as train() and
 // cross_validation_folds do.
 std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& data,

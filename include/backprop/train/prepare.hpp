@@ -58,6 +58,7 @@ struct TableSettings {
   std::vector<std::string> missing_values;  // empty: TableRecipe's default list
   std::string sample_weight;                // as --sample-weight: a column of the rows' weights, not a feature
   std::string labels;                       // as --labels (IDX or NPY data; a CSV refuses one)
+  bool keep_rows = false;                   // keep the cells as read (Dataset::table_rows: cv's folds)
 };
 Dataset load_table(const std::string& data, const TableSettings& settings);
 // A table's classification with fewer than two classes (nothing to learn): Error(bad_input).

@@ -1,5 +1,6 @@
-// The MPI communicator (compiled only with BACKPROP_WITH_MPI): MPI_COMM_WORLD, one MPI_Allreduce per
-// collective. MPI_Init happens in start() and MPI_Finalize when the communicator is destroyed.
+// The MPI communicator (built only with BACKPROP_WITH_MPI, as the plugin libbackprop_mpi.so that start()
+// opens when a launcher started the process: mpi_loader.cpp): MPI_COMM_WORLD, one MPI_Allreduce per
+// collective. MPI_Init happens when it is made and MPI_Finalize when it is destroyed.
 // MPI's C interface only: no C++ bindings (Open MPI and MPICH would otherwise need their C++ library).
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
@@ -7,11 +8,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
 #include "backprop/dist/communicator.hpp"
 #include "backprop/base/error.hpp"
+#include "dist/mpi_plugin.hpp"
 
 namespace backprop::dist {
 namespace {
@@ -99,11 +103,20 @@ class MpiCommunicator final : public Communicator {
 
 }  // namespace
 
-bool mpi_available() { return true; }
+}  // namespace backprop::dist
 
-std::unique_ptr<Communicator> start() {
-  if (!launched_by_mpi()) return std::make_unique<LocalCommunicator>();
-  return std::make_unique<MpiCommunicator>();
+// The plugin's entry points (mpi_loader.cpp): the layout it was built with, and the world's communicator (null
+// with the reason in `message` when MPI fails to start).
+extern "C" __attribute__((visibility("default"))) int backprop_mpi_plugin_abi() {
+  return backprop::dist::kMpiPluginAbi;
 }
 
-}  // namespace backprop::dist
+extern "C" __attribute__((visibility("default"))) backprop::dist::Communicator* backprop_mpi_create(
+    char* message, std::size_t size) {
+  try {
+    return new backprop::dist::MpiCommunicator();
+  } catch (const std::exception& e) {
+    std::snprintf(message, size, "%s", e.what());
+  }
+  return nullptr;
+}

@@ -38,6 +38,7 @@ ALLOWED = {
 # its folder's own (data/loaders.hpp: the loaders' private declarations), and another folder may not include it.
 SHARED_INTERNAL = {
     "src/base/clones.hpp",  # clones::run, for every folder's hot loops
+    "src/base/plugin.hpp",  # opening a part built as a plugin (the MPI communicator)
     "src/kernels/math.hpp",  # every per-element formula
     "src/kernels/device.hpp",  # the device backend's interface
     "src/kernels/cpu/finite.hpp",  # the one finiteness test of the CPU loops

@@ -41,6 +41,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -380,6 +381,16 @@ void check_rows(const Model& model, const py::array& x) {
 }
 
 // backprop.Network: a thin wrapper over backprop::Model (model.hpp), with numpy arrays.
+// Whether two tables hold the same cells (numbers bit for bit, so that NaN matches NaN).
+bool same_cells(const std::vector<TableCells>& a, const std::vector<TableCells>& b) {
+  const auto same = [](const TableCells& x, const TableCells& y) {
+    return x.name == y.name && x.whole == y.whole && x.text == y.text && x.missing == y.missing &&
+           x.numbers.size() == y.numbers.size() &&
+           std::memcmp(x.numbers.data(), y.numbers.data(), x.numbers.size() * sizeof(double)) == 0;
+  };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same);
+}
+
 class PythonNetwork {
  public:
   explicit PythonNetwork(Model model) : model_(std::make_shared<const Model>(std::move(model))) {}
@@ -400,6 +411,14 @@ class PythonNetwork {
     return py::bytes(bytes);
   }
 
+  // The cells and target for_table read, and its rows (Model::for_table's `read`), until the first fit.
+  struct TableRead {
+    std::vector<TableCells> columns;
+    std::string target;
+    Dataset rows;
+  };
+  void keep_first_read(std::shared_ptr<TableRead> read) { first_read_ = std::move(read); }
+
   // The model now; call with the GIL held (fit swaps the pointer under it). The model itself never changes.
   const Model& model() const { return *model_; }
   const NetworkSpec& spec() const { return model_->spec(); }
@@ -415,11 +434,18 @@ class PythonNetwork {
     });
   }
 
-  // A table as it comes: X's columns and y's, the recipe the model's or inferred (`inference`).
+  // A table as it comes: X's columns and y's, the recipe the model's or inferred (`inference`). The first fit of
+  // for_table's network on the cells for_table read (`plain`: no recipe argument given) trains on the rows it
+  // read then (Model::fit_table_read) instead of reading them again.
   py::list fit_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference,
-                     const FitArguments& arguments) {
+                     const FitArguments& arguments, bool plain) {
+    std::shared_ptr<TableRead> first;
+    first.swap(first_read_);  // kept for the first fit only
+    if (first && !(plain && arguments.sample_weight.empty() && target == first->target && same_cells(columns, first->columns)))
+      first.reset();
     std::vector<std::string> notes;
     py::list history = run_fit(arguments, "a table X and y", [&](Model& trained, const RunSettings& settings) {
+      if (first) return trained.fit_table_read(std::move(first->rows), arguments.options, settings, &notes);
       return trained.fit_table(columns, target, inference, arguments.options, settings, arguments.sample_weight,
                                &notes);
     });
@@ -620,6 +646,7 @@ class PythonNetwork {
  private:
   std::shared_ptr<const Model> model_;  // read and replaced with the GIL held
   std::unique_ptr<std::mutex> fit_mutex_ = std::make_unique<std::mutex>();  // a pointer: Network stays movable
+  std::shared_ptr<TableRead> first_read_;  // for_table's rows, until the first fit (with the GIL held)
 };
 
 // Network.fit's keyword arguments, into FitArguments.
@@ -689,7 +716,7 @@ py::list fit(PythonNetwork& network, const py::object& x, const py::object& y, c
     inference.missing_values = missing_values.value_or(std::vector<std::string>{});
     std::string target;
     for (TableCells& c : target_cells(y, columns, target)) columns.push_back(std::move(c));
-    return network.fit_table(columns, target, inference, arguments);
+    return network.fit_table(columns, target, inference, arguments, !categorical && !missing_values);
   }
   if (missing_values || categorical)
     throw_bad_input(std::string(categorical ? "categorical" : "missing_values") +
@@ -719,9 +746,12 @@ PythonNetwork network_for_table(const py::object& x, const py::object& y, std::o
     if (!choice) throw_bad_input("many_categories: expected pool or embedding, got '" + *many_categories + "'");
     inference.many_categories = *choice;
   }
-  std::string target;
-  for (TableCells& c : target_cells(y, columns, target)) columns.push_back(std::move(c));
-  return PythonNetwork(Model::for_table(columns, target, inference));
+  auto read = std::make_shared<PythonNetwork::TableRead>();
+  for (TableCells& c : target_cells(y, columns, read->target)) columns.push_back(std::move(c));
+  PythonNetwork network(Model::for_table(columns, read->target, inference, &read->rows));
+  read->columns = std::move(columns);
+  network.keep_first_read(std::move(read));
+  return network;
 }
 
 // backprop.table_inputs: the names of the inputs that the recipe inferred from X makes.
@@ -927,7 +957,9 @@ void add_table_api(py::module_& m) {
                   "categories), the default layers (or `hidden`), the task from y unless given, its weights drawn\n"
                   "from `seed` (--seed), columns of many values pooled or embedded as `many_categories` says\n"
                   "('pool' or 'embedding', --many-categories). Not trained: fit(X, y, seed=) then trains it as that\n"
-                  "command does, and save writes the same model file.")
+                  "command does, and save writes the same model file. The rows it read are kept for the first fit:\n"
+                  "on the same cells (no sample_weight, categorical or missing_values) it trains on them without\n"
+                  "reading the table again.")
       .def_property_readonly(
           "table",
           [](const PythonNetwork& n) -> py::object {

@@ -218,7 +218,8 @@ EvaluationReport Model::report_bytes(std::span<const std::uint8_t> x, std::span<
   return evaluate_report(*network_, data, scaling_, device.get(), settings.batch_size, threshold_);
 }
 
-Model Model::for_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference) {
+Model Model::for_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference,
+                       Dataset* read) {
   LoadOptions options;
   options.infer_table = true;
   options.infer_task = !inference.task;
@@ -227,7 +228,7 @@ Model Model::for_table(const std::vector<TableCells>& columns, const std::string
   options.categorical = inference.categorical;
   options.many_categories = inference.many_categories;
   options.missing_values = inference.missing_values;
-  const Dataset data = table_from_columns(columns, "X", options);
+  Dataset data = table_from_columns(columns, "X", options);
   check_table_classes(data);
   io::ModelFile model;
   model.network = default_table_network(data, inference.hidden);
@@ -236,6 +237,7 @@ Model Model::for_table(const std::vector<TableCells>& columns, const std::string
   model.targets = data.target_names;
   model.features = data.feature_names;
   model.table = data.table;
+  if (read != nullptr) *read = std::move(data);
   return Model(std::move(model));
 }
 
@@ -272,11 +274,30 @@ TrainingResult Model::fit_table(const std::vector<TableCells>& columns, const st
                                 const TableInference& inference, const TrainingOptions& options,
                                 const RunSettings& settings, std::span<const float> sample_weight,
                                 std::vector<std::string>* notes) {
+  NetworkSpec spec = table_fit_spec(options);
+  Dataset train_data = read_table(spec, columns, target, true, inference, sample_weight);
+  return fit_table_rows(std::move(train_data), std::move(spec), options, settings, notes);
+}
+
+TrainingResult Model::fit_table_read(Dataset read, const TrainingOptions& options, const RunSettings& settings,
+                                     std::vector<std::string>* notes) {
+  if (!table_ || read.table != table_)
+    throw_bad_input("X: expected the rows that Model::for_table read for this model's recipe, got rows read otherwise");
+  NetworkSpec spec = table_fit_spec(options);
+  check_for_network(spec, read, "X");
+  return fit_table_rows(std::move(read), std::move(spec), options, settings, notes);
+}
+
+NetworkSpec Model::table_fit_spec(const TrainingOptions& options) const {
   NetworkSpec spec = options.start_spec(network_->spec_with_parameters(),
                                         trained_ ? network_->spec_with_parameters() : exact_network_);
   if (table_ && !scaling_trained_)  // for_table's network (a model file of a table is trained)
     stop_early_only_with_validation(spec, false, options.validation_split, options.early_stopping);
-  Dataset train_data = read_table(spec, columns, target, true, inference, sample_weight);
+  return spec;
+}
+
+TrainingResult Model::fit_table_rows(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
+                                     const RunSettings& settings, std::vector<std::string>* notes) {
   if (notes != nullptr) {
     *notes = table_notes(train_data);
     if (const std::string ignored = ignored_columns_note(train_data); !ignored.empty()) notes->push_back(ignored);

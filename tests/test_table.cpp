@@ -479,6 +479,16 @@ TEST(TableColumns, ModelForTableTrainsTheCommandsModelByteForByte) {
   model.fit_table(columns, "label", {}, options);
   model.save(dir / "b.model");
   EXPECT_EQ(read_text(dir / "a.model"), read_text(dir / "b.model"));
+  // The rows for_table read, trained on without reading them again: the same model; another model's are refused.
+  Dataset read;
+  Model once = Model::for_table(columns, "label", inference, &read);
+  EXPECT_EQ(read.rows, 60U);
+  const Dataset kept = read;
+  once.fit_table_read(std::move(read), options);
+  once.save(dir / "c.model");
+  EXPECT_EQ(read_text(dir / "a.model"), read_text(dir / "c.model"));
+  Model other = Model::for_table(columns, "label", inference);
+  EXPECT_THROW(other.fit_table_read(kept, options), Error);
   // The model reads the columns by its recipe for predictions.
   const Dataset rows = model.table_data(columns, "", false);
   EXPECT_EQ(rows.rows, 60U);

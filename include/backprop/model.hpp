@@ -126,11 +126,17 @@ class Model {
   // - table_data: the columns encoded by the model's recipe (Error(bad_input) for a model without one), as
   //   predict and eval read a CSV: matched by name, other columns ignored, a missing one refused; with_targets:
   //   the target read (labels as class indices, or target numbers), else ignored where present.
-  static Model for_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference);
+  // - for_table's `read`, where given, takes the rows it read (encoded by the recipe it inferred: the command's
+  //   reading of the table), and fit_table_read trains on them as fit_table on the same columns would, without
+  //   reading them again (Python's Network.for_table then fit); rows read otherwise are Error(bad_input).
+  static Model for_table(const std::vector<TableCells>& columns, const std::string& target, const TableInference& inference,
+                         Dataset* read = nullptr);
   TrainingResult fit_table(const std::vector<TableCells>& columns, const std::string& target,
                            const TableInference& inference = {}, const TrainingOptions& options = {},
                            const RunSettings& settings = {}, std::span<const float> sample_weight = {},
                            std::vector<std::string>* notes = nullptr);
+  TrainingResult fit_table_read(Dataset read, const TrainingOptions& options = {}, const RunSettings& settings = {},
+                                std::vector<std::string>* notes = nullptr);
   Dataset table_data(const std::vector<TableCells>& columns, const std::string& target, bool with_targets) const;
   // The recipe of a model trained on a table as it came (io::ModelFile::table), or null.
   const TableRecipe* table() const { return table_.get(); }
@@ -189,6 +195,11 @@ class Model {
   Dataset read_table(const NetworkSpec& spec, const std::vector<TableCells>& columns, const std::string& target,
                      bool with_targets, const TableInference& inference, std::span<const float> sample_weight) const;
 
+  // fit_table's spec (the options applied; for_table's network stops early only with validation rows) and its
+  // training on rows read.
+  NetworkSpec table_fit_spec(const TrainingOptions& options) const;
+  TrainingResult fit_table_rows(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
+                                const RunSettings& settings, std::vector<std::string>* notes);
   TrainingResult fit_data(Dataset train_data, NetworkSpec spec, const TrainingOptions& options,
                           const RunSettings& settings, std::span<const float> sample_weight);
   template <typename Feature>

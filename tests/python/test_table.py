@@ -314,3 +314,33 @@ def test_validation_split_0_turns_for_tables_early_stopping_off_as_the_command_d
     assert len(history) == 30  # every epoch: no early stopping on rows that are not there
     net.save(tmp_path / "b.model")
     assert (tmp_path / "a.model").read_bytes() == (tmp_path / "b.model").read_bytes()
+
+
+def test_for_table_then_fit_reads_the_table_once_and_again_only_when_the_cells_changed(tmp_path):
+    """Network.for_table keeps the rows it read for its first fit on the same cells: that fit trains on them as
+    the command does (one reading: the values seen once in an embedded column are the unknown code of its own
+    training rows, not "never seen", so no warning; read again, they were counted as unseen). X changed in place
+    in between is read again: the same model as a network fitted on the changed cells."""
+    rows = 300
+    X = pd.DataFrame({"g": ["g%d" % (i % 50) if i < 250 else "u%d" % i for i in range(rows)], "x": [(i * 37 % 100) / 100.0 for i in range(rows)]})
+    y = pd.Series(["a" if (i * 31) % 7 < 3 else "b" for i in range(rows)], name="label")
+    assert (X["g"].value_counts() == 1).any()  # values seen once: the embedding's unknown code
+    csv = write_csv(X.assign(label=y), tmp_path / "t.csv")
+    subprocess.run([COMMAND, "train", "--data", str(csv), "--target", "label", "--epochs", "3", "--seed", "5", "--quiet",
+                    "--out", str(tmp_path / "a.model")], check=True)
+    net = backprop.Network.for_table(X, y, seed=5)
+    assert "an embedding of" in net.table
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no note about categories never seen
+        net.fit(X, y, epochs=3, seed=5)
+    net.save(tmp_path / "b.model")
+    assert (tmp_path / "a.model").read_bytes() == (tmp_path / "b.model").read_bytes()
+
+    changed = backprop.Network.for_table(X, y, seed=5)
+    X.loc[0, "x"] = 0.999  # after for_table, before fit
+    with pytest.warns(UserWarning, match="never saw in training"):  # read again by the recipe
+        changed.fit(X, y, epochs=3, seed=5)
+    reference = backprop.Network.for_table(X.assign(x=X["x"].where(X.index != 0, (0 * 37 % 100) / 100.0)), y, seed=5)
+    with pytest.warns(UserWarning, match="never saw in training"):
+        reference.fit(X.copy(), y, epochs=3, seed=5)
+    assert changed.to_bytes() == reference.to_bytes()

@@ -153,7 +153,7 @@ class ExactReducer final : public ReducerBase {
     const double loss = compute_chunks(source, indices, count, step, mine);
     if (communicator_) communicator_->max(std::span<double>(largest_));
     choose_scales(chunks);
-    sum_chunks(count, mine);
+    sum_chunks(mine);
     if (communicator_) communicator_->sum_gradients(std::span<std::int64_t>(fixed_sum_));
     const std::span<float> gradients = network_.gradients();
     for (std::size_t l = 0; l < layer_ranges_.size(); ++l) {
@@ -222,7 +222,7 @@ class ExactReducer final : public ReducerBase {
 
   // This rank's chunks summed in fixed point, element by element: each chunk is read once and each sum
   // written once.
-  void sum_chunks(std::size_t count, const RowRange& mine) {
+  void sum_chunks(const RowRange& mine) {
     const std::size_t parameters = fixed_sum_.size();
     const std::size_t local_chunks = mine.size();
     double factors[kMaxLocalChunks];

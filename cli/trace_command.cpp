@@ -4,7 +4,11 @@
 // Prints every figure of the forward pass, backward pass and SGD update, like the tutorial.
 #include <cstdio>
 #include <iostream>
+#include <span>
 #include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -41,46 +45,16 @@ nlohmann::ordered_json rows_json(const std::vector<double>& values, int rows, in
   return out;
 }
 
-// A batch_norm entry's figures under nn/batch_norm.hpp's names: "type" first, so that a reader tells it from a
-// dense layer's {"z", ...}; the running statistics before this step's forward ("..._before") and after it;
-// "grad_input" only where there is an entry below.
-nlohmann::ordered_json batch_norm_json(const TraceLayer& layer, int batch) {
-  const TraceBatchNorm& bn = layer.batch_norm;
-  nlohmann::ordered_json out{{"type", "batch_norm"},
-                             {"mean", bn.mean},
-                             {"variance", bn.variance},
-                             {"inv_std", bn.inv_std},
-                             {"xhat", rows_json(bn.xhat, batch, layer.out)},
-                             {"a", rows_json(layer.a, batch, layer.out)},
-                             {"running_mean_before", bn.running_mean_before},
-                             {"running_var_before", bn.running_var_before},
-                             {"running_mean", bn.running_mean},
-                             {"running_var", bn.running_var},
-                             {"delta", rows_json(layer.delta, batch, layer.out)},
-                             {"grad_scale", layer.grad_weights},
-                             {"grad_shift", layer.grad_bias}};
-  if (!bn.grad_input.empty()) out["grad_input"] = rows_json(bn.grad_input, batch, layer.out);
-  out["scale"] = layer.weights;
-  out["shift"] = layer.bias;
-  return out;
-}
-
-// An embedding entry's figures under nn/embedding.hpp's names: its table W (N, D) as "weights" after the step and
-// its gradient as "grad_weights" (every row: those of codes absent from the batch 0), each row's code, dL/dy as
-// "delta"; "grad_input" only where there is an entry below.
-nlohmann::ordered_json embedding_json(const TraceLayer& layer, int batch) {
-  const TraceEmbedding& e = layer.embedding;
-  nlohmann::ordered_json out{{"type", "embedding"},
-                             {"input", e.column},
-                             {"categories", e.categories},
-                             {"dim", e.dim},
-                             {"codes", e.codes},
-                             {"a", rows_json(layer.a, batch, layer.out)},
-                             {"delta", rows_json(layer.delta, batch, layer.out)},
-                             {"grad_weights", rows_json(layer.grad_weights, e.categories, e.dim)}};
-  if (!e.grad_input.empty()) out["grad_input"] = rows_json(e.grad_input, batch, layer.in);
-  out["weights"] = rows_json(layer.weights, e.categories, e.dim);
-  return out;
+// A figure as nlohmann JSON: numbers as rows_json writes them, a 1-D array as a flat one.
+nlohmann::ordered_json figure_json(const TraceFigure& figure) {
+  if (const auto* word = std::get_if<std::string_view>(&figure.value)) return std::string(*word);
+  if (const auto* number = std::get_if<int>(&figure.value)) return *number;
+  if (const auto* codes = std::get_if<std::span<const int>>(&figure.value))
+    return std::vector<int>(codes->begin(), codes->end());
+  const auto numbers = std::get<std::span<const double>>(figure.value);
+  std::vector<double> values(numbers.begin(), numbers.end());
+  if (figure.rows > 0) return rows_json(values, figure.rows, figure.cols);
+  return values;
 }
 
 void print_json(const Trace& trace) {
@@ -88,22 +62,9 @@ void print_json(const Trace& trace) {
   for (const auto& step : trace.steps) {
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
     for (const auto& layer : step.layers) {
-      switch (layer.kind) {
-        case LayerKind::dense: break;
-        case LayerKind::batch_norm:
-          layers.push_back(batch_norm_json(layer, trace.batch));
-          continue;
-        case LayerKind::embedding:
-          layers.push_back(embedding_json(layer, trace.batch));
-          continue;
-      }
-      layers.push_back({{"z", rows_json(layer.z, trace.batch, layer.out)},
-                        {"a", rows_json(layer.a, trace.batch, layer.out)},
-                        {"delta", rows_json(layer.delta, trace.batch, layer.out)},
-                        {"grad_weights", rows_json(layer.grad_weights, layer.in, layer.out)},
-                        {"grad_bias", layer.grad_bias},
-                        {"weights", rows_json(layer.weights, layer.in, layer.out)},
-                        {"bias", layer.bias}});
+      nlohmann::ordered_json figures;
+      for (const TraceFigure& figure : trace_figures(layer, trace.batch)) figures[std::string(figure.name)] = figure_json(figure);
+      layers.push_back(std::move(figures));
     }
     steps.push_back({{"step", step.step}, {"loss", step.loss}, {"layers", std::move(layers)}});
   }

@@ -50,7 +50,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -582,22 +585,14 @@ class PythonNetwork {
   py::list layers() const {
     py::list list;
     for (std::size_t l = 0; l < spec().layers.size(); ++l) {
-      const LayerSpec& layer = spec().layers[l];
-      switch (layer.kind) {
-        case LayerKind::batch_norm:
-          list.append(py::dict("type"_a = std::string(to_string(layer.kind)), "units"_a = layer.units,
-                               "momentum"_a = layer.momentum, "eps"_a = layer.eps));
-          continue;
-        case LayerKind::embedding:
-          list.append(py::dict("type"_a = std::string(to_string(layer.kind)), "units"_a = layer.units,
-                               "input"_a = layer.column, "categories"_a = layer.categories,
-                               "dim"_a = layer.units - spec().layer_input(l) + 1));
-          continue;
-        case LayerKind::dense: break;
-      }
-      py::dict d("units"_a = layer.units, "activation"_a = std::string(to_string(layer.activation)));
-      if (layer.activation == Activation::leaky_relu) d["slope"] = layer.slope;
-      d["dropout"] = layer.dropout;
+      py::dict d;
+      for (const auto& [key, value] : layer_fields(spec(), l))
+        d[py::str(std::string(key))] = std::visit(
+            [](const auto& v) -> py::object {
+              if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string_view>) return py::str(std::string(v));
+              else return py::cast(v);
+            },
+            value);
       list.append(std::move(d));
     }
     return list;
@@ -624,13 +619,10 @@ class PythonNetwork {
     const std::size_t l = checked_layer(layer);
     const Network<float>& network = model_->network();
     const auto w = network.weights(l);
-    const DenseLayer& entry = network.layer(l);
-    switch (entry.kind) {
-      case LayerKind::batch_norm: return array_of(std::vector<float>(w.begin(), w.end()));
-      case LayerKind::embedding: return array_of(std::vector<float>(w.begin(), w.end()), entry.categories, entry.dim());
-      case LayerKind::dense: break;
-    }
-    return array_of(std::vector<float>(w.begin(), w.end()), entry.in, entry.out);
+    std::vector<float> values(w.begin(), w.end());
+    const LayerArray weights = spec().arrays(l).front();  // a dense layer's (IN, OUT), an embedding's (N, D)
+    if (weights.columns == 0) return array_of(values);
+    return array_of(values, weights.size / weights.columns, weights.columns);
   }
   py::array_t<float> bias(long layer) const {
     const auto b = model_->network().bias(checked_layer(layer));
@@ -854,32 +846,18 @@ struct PythonTrace {
   }
 };
 
-// A batch_norm entry of backprop.trace's steps, under the names of `backprop trace --json`.
-py::dict batch_norm_trace(const TraceLayer& l, std::size_t batch) {
-  const TraceBatchNorm& bn = l.batch_norm;
-  const auto features = static_cast<std::size_t>(l.out);
-  py::dict out("type"_a = "batch_norm", "mean"_a = array_of(bn.mean), "variance"_a = array_of(bn.variance),
-               "inv_std"_a = array_of(bn.inv_std), "xhat"_a = array_of(bn.xhat, batch, features),
-               "a"_a = array_of(l.a, batch, features), "running_mean_before"_a = array_of(bn.running_mean_before),
-               "running_var_before"_a = array_of(bn.running_var_before), "running_mean"_a = array_of(bn.running_mean),
-               "running_var"_a = array_of(bn.running_var), "delta"_a = array_of(l.delta, batch, features),
-               "grad_scale"_a = array_of(l.grad_weights), "grad_shift"_a = array_of(l.grad_bias),
-               "scale"_a = array_of(l.weights), "shift"_a = array_of(l.bias));
-  if (!bn.grad_input.empty()) out["grad_input"] = array_of(bn.grad_input, batch, features);
-  return out;
-}
-
-// An embedding entry of backprop.trace's steps, under the names of `backprop trace --json`.
-py::dict embedding_trace(const TraceLayer& l, std::size_t batch) {
-  const TraceEmbedding& e = l.embedding;
-  const auto units = static_cast<std::size_t>(l.out), categories = static_cast<std::size_t>(e.categories),
-             dim = static_cast<std::size_t>(e.dim);
-  py::dict out("type"_a = "embedding", "input"_a = e.column, "categories"_a = e.categories, "dim"_a = e.dim,
-               "codes"_a = e.codes, "a"_a = array_of(l.a, batch, units), "delta"_a = array_of(l.delta, batch, units),
-               "grad_weights"_a = array_of(l.grad_weights, categories, dim));
-  if (!e.grad_input.empty()) out["grad_input"] = array_of(e.grad_input, batch, static_cast<std::size_t>(l.in));
-  out["weights"] = array_of(l.weights, categories, dim);
-  return out;
+// A figure of backprop.trace's steps, under the names of `backprop trace --json`: numbers as numpy arrays (a
+// (rows, cols) block 2-D), codes as a list.
+py::object figure_object(const TraceFigure& figure) {
+  if (const auto* word = std::get_if<std::string_view>(&figure.value)) return py::str(std::string(*word));
+  if (const auto* number = std::get_if<int>(&figure.value)) return py::int_(*number);
+  if (const auto* codes = std::get_if<std::span<const int>>(&figure.value))
+    return py::cast(std::vector<int>(codes->begin(), codes->end()));
+  const auto numbers = std::get<std::span<const double>>(figure.value);
+  const std::vector<double> values(numbers.begin(), numbers.end());
+  if (figure.rows > 0)
+    return array_of(values, static_cast<std::size_t>(figure.rows), static_cast<std::size_t>(figure.cols));
+  return array_of(values);
 }
 
 // backprop.trace: every figure of `steps` plain SGD steps on one batch, in double precision.
@@ -917,27 +895,15 @@ PythonTrace trace_network(const py::object& network, const DoubleArray& input, c
   options.learning_rate = learning_rate;
   const Trace result = trace(spec, options);
 
-  const auto batch = static_cast<std::size_t>(result.batch);
   py::list out;
   for (const TraceStep& step : result.steps) {
     py::list layers;
     for (const TraceLayer& l : step.layers) {
-      switch (l.kind) {
-        case LayerKind::dense: break;
-        case LayerKind::batch_norm:
-          layers.append(batch_norm_trace(l, batch));
-          continue;
-        case LayerKind::embedding:
-          layers.append(embedding_trace(l, batch));
-          continue;
-      }
-      const auto in = static_cast<std::size_t>(l.in);
-      const auto units = static_cast<std::size_t>(l.out);
-      layers.append(py::dict("activation"_a = std::string(to_string(l.activation)), "z"_a = array_of(l.z, batch, units),
-                             "a"_a = array_of(l.a, batch, units), "delta"_a = array_of(l.delta, batch, units),
-                             "grad_weights"_a = array_of(l.grad_weights, in, units),
-                             "grad_bias"_a = array_of(l.grad_bias), "weights"_a = array_of(l.weights, in, units),
-                             "bias"_a = array_of(l.bias)));
+      py::dict layer;
+      if (l.kind == LayerKind::dense) layer["activation"] = std::string(to_string(l.activation));
+      for (const TraceFigure& figure : trace_figures(l, result.batch))
+        layer[py::str(std::string(figure.name))] = figure_object(figure);
+      layers.append(std::move(layer));
     }
     out.append(py::dict("step"_a = step.step, "loss"_a = step.loss, "layers"_a = std::move(layers)));
   }

@@ -51,11 +51,12 @@ constexpr std::string_view kByteInputs = "uint8";
 // The version a model is written as: the oldest that holds what it has, so that every other file is byte for
 // byte what an older program wrote.
 unsigned version_for(const ModelFile& model) {
-  if (model.network.has(LayerKind::embedding)) return kEmbeddingModelFormatVersion;
-  if (model.table) return kTableModelFormatVersion;
-  if (model.threshold) return kThresholdModelFormatVersion;
-  if (model.network.has(LayerKind::batch_norm)) return kBatchNormModelFormatVersion;
-  return model.byte_inputs ? kByteInputsModelFormatVersion : kFirstModelFormatVersion;
+  unsigned version = model.byte_inputs ? kByteInputsModelFormatVersion : kFirstModelFormatVersion;
+  if (model.threshold) version = std::max(version, kThresholdModelFormatVersion);
+  if (model.table) version = std::max(version, kTableModelFormatVersion);
+  for (const LayerSpec& layer : model.network.layers)
+    version = std::max(version, layer_kind_entry(layer.kind).model_format_version);
+  return version;
 }
 
 // ---- checksum and little-endian bytes ----
@@ -110,19 +111,16 @@ std::string architecture(const NetworkSpec& spec) {
 // arrays, a dense layer's W row-major then b).
 std::string parameter_name(const NetworkSpec& spec, std::uint64_t index) {
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
-    const LayerSpec& layer = spec.layers[l];
-    // The columns of a 2-D array: a dense layer's OUT, an embedding's D.
-    const auto out = static_cast<std::uint64_t>(layer.kind == LayerKind::embedding
-                                                    ? layer.units - spec.layer_input(l) + 1
-                                                    : layer.units);
     for (const LayerArray& array : spec.arrays(l)) {
       if (index >= array.size) {
         index -= array.size;
         continue;
       }
       const std::string name = "layers[" + std::to_string(l) + "]." + std::string(array.key);
-      return name + (array.size > out ? "[" + std::to_string(index / out) + "][" + std::to_string(index % out) + "]"
-                                      : "[" + std::to_string(index) + "]");
+      const std::uint64_t out = array.columns;  // a single row is named as a 1-D array
+      return name + (out != 0 && array.size > out
+                         ? "[" + std::to_string(index / out) + "][" + std::to_string(index % out) + "]"
+                         : "[" + std::to_string(index) + "]");
     }
   }
   return "parameter " + std::to_string(index);

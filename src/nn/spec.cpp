@@ -18,11 +18,6 @@ namespace {
 
 constexpr const char* kFloatRange = " within float32's range (magnitude at most 3.4028235e+38)";
 
-constexpr std::array<std::pair<LayerKind, std::string_view>, 3> kLayerKinds{{
-    {LayerKind::dense, "dense"},
-    {LayerKind::batch_norm, "batch_norm"},
-    {LayerKind::embedding, "embedding"},
-}};
 constexpr std::array<std::pair<LossKind, std::string_view>, 3> kLosses{{
     {LossKind::mse, "mse"},
     {LossKind::bce, "bce"},
@@ -68,10 +63,35 @@ bool all_finite(const std::vector<double>& values) {
 
 std::string_view to_string(Activation activation) { return kActivationNames[static_cast<int>(activation)].name; }
 std::string_view to_string(LossKind loss) { return name_of(kLosses, loss); }
-std::string_view to_string(LayerKind kind) { return name_of(kLayerKinds, kind); }
-std::optional<LayerKind> parse_layer_kind(std::string_view name) { return value_of(kLayerKinds, name); }
+std::string_view to_string(LayerKind kind) { return layer_kind_entry(kind).name; }
+std::optional<LayerKind> parse_layer_kind(std::string_view name) {
+  for (const LayerKindEntry& entry : kLayerKinds)
+    if (entry.name == name) return entry.kind;
+  return std::nullopt;
+}
 std::string_view layer_label(const LayerSpec& layer) {
   return layer.kind == LayerKind::dense ? to_string(layer.activation) : to_string(layer.kind);
+}
+
+std::vector<LayerField> layer_fields(const NetworkSpec& spec, std::size_t l) {
+  const LayerSpec& layer = spec.layers[l];
+  switch (layer.kind) {
+    case LayerKind::dense: {
+      std::vector<LayerField> fields{{"units", layer.units}, {"activation", to_string(layer.activation)}};
+      if (layer.activation == Activation::leaky_relu) fields.push_back({"slope", layer.slope});
+      fields.push_back({"dropout", layer.dropout});
+      return fields;
+    }
+    case LayerKind::batch_norm:
+      return {{"type", to_string(layer.kind)}, {"units", layer.units}, {"momentum", layer.momentum}, {"eps", layer.eps}};
+    case LayerKind::embedding:
+      return {{"type", to_string(layer.kind)},
+              {"units", layer.units},
+              {"input", layer.column},
+              {"categories", layer.categories},
+              {"dim", layer.units - spec.layer_input(l) + 1}};
+  }
+  return {};
 }
 
 std::vector<LayerArray> NetworkSpec::arrays(std::size_t layer) const {
@@ -82,16 +102,17 @@ std::vector<LayerArray> layer_arrays(const LayerSpec& layer, int in) {
   const auto out = static_cast<std::size_t>(layer.units);
   switch (layer.kind) {
     case LayerKind::dense:
-      return {{&LayerSpec::weights, static_cast<std::size_t>(in) * out, "weights", true},
+      return {{&LayerSpec::weights, static_cast<std::size_t>(in) * out, "weights", true, out},
               {&LayerSpec::bias, out, "bias", true}};
     case LayerKind::batch_norm:
       return {{&LayerSpec::weights, out, "scale", true},
               {&LayerSpec::bias, out, "shift", true},
               {&LayerSpec::running_mean, out, "running_mean", false},
               {&LayerSpec::running_var, out, "running_var", false}};
-    case LayerKind::embedding:
-      return {{&LayerSpec::weights, static_cast<std::size_t>(layer.categories) * (out - static_cast<std::size_t>(in) + 1),
-               "weights", true}};
+    case LayerKind::embedding: {
+      const std::size_t dim = out - static_cast<std::size_t>(in) + 1;
+      return {{&LayerSpec::weights, static_cast<std::size_t>(layer.categories) * dim, "weights", true, dim}};
+    }
   }
   return {};
 }
@@ -128,7 +149,11 @@ std::string activation_names() {
   return names;
 }
 std::string loss_names() { return names_of(kLosses); }
-std::string layer_kind_names() { return names_of(kLayerKinds); }
+std::string layer_kind_names() {
+  std::string names;
+  for (const LayerKindEntry& entry : kLayerKinds) names += (names.empty() ? "" : ", ") + std::string(entry.name);
+  return names;
+}
 
 bool optimizer_uses(OptimizerKind kind, std::string_view key) {
   if (key == "learning_rate" || key == "weight_decay" || key == "type") return true;

@@ -50,6 +50,42 @@ std::size_t figures_per_step(const Network<double>& network, int batch) {
   return per_step;
 }
 
+std::vector<TraceFigure> batch_norm_figures(const TraceLayer& layer, int batch) {
+  const TraceBatchNorm& bn = layer.batch_norm;
+  std::vector<TraceFigure> figures{{"type", to_string(layer.kind)},
+                                   {"mean", bn.mean},
+                                   {"variance", bn.variance},
+                                   {"inv_std", bn.inv_std},
+                                   {"xhat", bn.xhat, batch, layer.out},
+                                   {"a", layer.a, batch, layer.out},
+                                   {"running_mean_before", bn.running_mean_before},
+                                   {"running_var_before", bn.running_var_before},
+                                   {"running_mean", bn.running_mean},
+                                   {"running_var", bn.running_var},
+                                   {"delta", layer.delta, batch, layer.out},
+                                   {"grad_scale", layer.grad_weights},
+                                   {"grad_shift", layer.grad_bias}};
+  if (!bn.grad_input.empty()) figures.push_back({"grad_input", bn.grad_input, batch, layer.out});
+  figures.push_back({"scale", layer.weights});
+  figures.push_back({"shift", layer.bias});
+  return figures;
+}
+
+std::vector<TraceFigure> embedding_figures(const TraceLayer& layer, int batch) {
+  const TraceEmbedding& e = layer.embedding;
+  std::vector<TraceFigure> figures{{"type", to_string(layer.kind)},
+                                   {"input", e.column},
+                                   {"categories", e.categories},
+                                   {"dim", e.dim},
+                                   {"codes", e.codes},
+                                   {"a", layer.a, batch, layer.out},
+                                   {"delta", layer.delta, batch, layer.out},
+                                   {"grad_weights", layer.grad_weights, e.categories, e.dim}};
+  if (!e.grad_input.empty()) figures.push_back({"grad_input", e.grad_input, batch, layer.in});
+  figures.push_back({"weights", layer.weights, e.categories, e.dim});
+  return figures;
+}
+
 std::vector<double> running(const Network<double>& network, std::size_t l, bool variance) {
   const DenseLayer& layer = network.layer(l);
   const auto out = static_cast<std::size_t>(layer.out);
@@ -201,6 +237,22 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
     result.steps.push_back(std::move(traced));
   }
   return result;
+}
+
+std::vector<TraceFigure> trace_figures(const TraceLayer& layer, int batch) {
+  switch (layer.kind) {
+    case LayerKind::dense:
+      return {{"z", layer.z, batch, layer.out},
+              {"a", layer.a, batch, layer.out},
+              {"delta", layer.delta, batch, layer.out},
+              {"grad_weights", layer.grad_weights, layer.in, layer.out},
+              {"grad_bias", layer.grad_bias},
+              {"weights", layer.weights, layer.in, layer.out},
+              {"bias", layer.bias}};
+    case LayerKind::batch_norm: return batch_norm_figures(layer, batch);
+    case LayerKind::embedding: return embedding_figures(layer, batch);
+  }
+  return {};
 }
 
 }  // namespace backprop

@@ -35,6 +35,28 @@ enum class LossKind { mse, bce, softmax_ce };
 // (nn/embedding.hpp).
 enum class LayerKind { dense, batch_norm, embedding };
 
+// Each layer kind's name in the network file, the command and Python, and the oldest model file format version
+// that holds it (io/model_file.hpp: a model is written as the oldest version that holds what it has, so that a
+// model without a newer kind is byte for byte what an older program wrote), in the enum's order.
+struct LayerKindEntry {
+  LayerKind kind;
+  const char* name;
+  unsigned model_format_version;
+};
+inline constexpr LayerKindEntry kLayerKinds[] = {
+    {LayerKind::dense, "dense", 1},
+    {LayerKind::batch_norm, "batch_norm", 3},
+    {LayerKind::embedding, "embedding", 6},
+};
+inline constexpr int kLayerKindCount = sizeof kLayerKinds / sizeof kLayerKinds[0];
+constexpr bool layer_kinds_in_enum_order() {
+  for (int i = 0; i < kLayerKindCount; ++i)
+    if (static_cast<int>(kLayerKinds[i].kind) != i) return false;
+  return true;
+}
+static_assert(layer_kinds_in_enum_order(), "kLayerKinds: one entry per LayerKind, in the enum's order");
+constexpr const LayerKindEntry& layer_kind_entry(LayerKind kind) { return kLayerKinds[static_cast<int>(kind)]; }
+
 // The update rules are torch.optim's (optimizer.hpp states each).
 enum class OptimizerKind { sgd, momentum, nesterov, adam, adamw, rmsprop };
 

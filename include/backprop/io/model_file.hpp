@@ -37,15 +37,24 @@ namespace backprop::io {
 // batch_norm entry (its scale, shift, running mean and running variance among the parameters, in that order),
 // version 4 "threshold" (a two-class model's kept decision threshold), version 5 "table" (the recipe of a
 // table as it came, data/table.hpp), version 6 the embedding entry (nn/embedding.hpp: its weights (categories,
-// D) among the parameters, no bias). A model is written as the oldest version
-// that holds what it has, so that every other file is byte for byte what it was; all read.
-inline constexpr unsigned kModelFormatVersion = 6;  // the newest this program reads
+// D) among the parameters, no bias). A model is written as the oldest version that holds what it has, so that
+// every other file is byte for byte what it was; all read. A layer kind's version is its entry in kLayerKinds
+// (base/kinds.hpp), so that a new kind needs no edit here.
 inline constexpr unsigned kFirstModelFormatVersion = 1;
 inline constexpr unsigned kByteInputsModelFormatVersion = 2;
-inline constexpr unsigned kBatchNormModelFormatVersion = 3;
+inline constexpr unsigned kBatchNormModelFormatVersion =
+    layer_kind_entry(LayerKind::batch_norm).model_format_version;
 inline constexpr unsigned kThresholdModelFormatVersion = 4;
 inline constexpr unsigned kTableModelFormatVersion = 5;
-inline constexpr unsigned kEmbeddingModelFormatVersion = 6;
+inline constexpr unsigned kEmbeddingModelFormatVersion =
+    layer_kind_entry(LayerKind::embedding).model_format_version;
+constexpr unsigned newest_model_format_version() {
+  unsigned newest = kTableModelFormatVersion;
+  for (const LayerKindEntry& entry : kLayerKinds)
+    if (entry.model_format_version > newest) newest = entry.model_format_version;
+  return newest;
+}
+inline constexpr unsigned kModelFormatVersion = newest_model_format_version();  // the newest this program reads
 
 // What a model file holds (its name is the file's; the high-level API's class is backprop::Model, model.hpp).
 struct ModelFile {

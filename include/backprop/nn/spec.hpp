@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "backprop/base/kinds.hpp"
@@ -57,6 +58,7 @@ struct LayerArray {
   std::size_t size;
   std::string_view key;
   bool trained;  // a parameter (in the arena the optimizer updates), not a running statistic
+  std::size_t columns = 0;  // a 2-D array's columns (its rows: size / columns); 0: a 1-D array
 };
 // Those of an entry with `in` inputs.
 std::vector<LayerArray> layer_arrays(const LayerSpec& layer, int in);
@@ -146,6 +148,10 @@ std::optional<LayerKind> parse_layer_kind(std::string_view name);
 // How a summary names an entry (the command's info and gradcheck): a dense layer by its activation, another
 // kind by its name.
 std::string_view layer_label(const LayerSpec& layer);
+// Entry `layer`'s settings as Python's Network.layers describes it: ("type", its kind's name) first for a kind
+// other than dense, then its fields (dense: units, activation, slope for leaky_relu, dropout).
+using LayerField = std::pair<std::string_view, std::variant<int, double, std::string_view>>;
+std::vector<LayerField> layer_fields(const NetworkSpec& spec, std::size_t layer);
 std::string_view to_string(LossKind loss);
 std::string_view to_string(InitializerKind kind);
 std::optional<Activation> parse_activation(std::string_view name);

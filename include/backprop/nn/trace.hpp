@@ -4,6 +4,9 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "backprop/nn/spec.hpp"
@@ -46,6 +49,18 @@ struct TraceLayer {
   TraceBatchNorm batch_norm;              // batch_norm only
   TraceEmbedding embedding;               // embedding only
 };
+
+// One figure of a traced entry under the name `backprop trace --json` and Python's backprop.trace give it: a
+// word, a whole number, whole numbers, or numbers (a 1-D array, or a (rows, cols) block where rows > 0).
+struct TraceFigure {
+  std::string_view name;
+  std::variant<std::string_view, int, std::span<const int>, std::span<const double>> value;
+  int rows = 0, cols = 0;
+};
+// Entry `layer`'s figures (views into it) in the order they are written: a dense layer's z, a, delta,
+// grad_weights, grad_bias, weights, bias; ("type", its kind's name) first for another kind, then its own figures
+// under nn/batch_norm.hpp's and nn/embedding.hpp's names ("grad_input" only where there is an entry below).
+std::vector<TraceFigure> trace_figures(const TraceLayer& layer, int batch);
 
 struct TraceStep {
   int step = 0;          // from 1

@@ -20,129 +20,7 @@ namespace backprop::io {
 namespace {
 
 using Json = nlohmann::json;
-
-// Reads one parsed document; every error names the JSON path of the offending value.
-class Reader {
- public:
-  explicit Reader(const std::string& source) : source_(source) {}
-
-  [[noreturn]] void fail(const std::string& path, const std::string& expected) const {
-    throw_bad_input(source_ + ": " + path + ": " + expected);
-  }
-
-  // `also`: more allowed keys (a model's, where a network file is read from a model).
-  void only_keys(const Json& object, const std::string& path, std::initializer_list<std::string_view> keys,
-                 std::span<const std::string_view> also = {}) const {
-    std::set<std::string_view> known(keys);
-    known.insert(also.begin(), also.end());
-    for (const auto& item : object.items()) {
-      if (!known.contains(item.key())) {
-        std::string list;
-        for (auto k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
-        for (auto k : also) list += ", " + std::string(k);
-        fail(path.empty() ? item.key() : path + "." + item.key(), "unknown key (expected one of: " + list + ")");
-      }
-    }
-  }
-
-  double number(const Json& value, const std::string& path) const {
-    if (!value.is_number()) fail(path, "expected a number, got " + describe(value));
-    const double v = value.get<double>();
-    if (!std::isfinite(v)) fail(path, "expected a finite number");
-    return v;
-  }
-
-  long long whole_number(const Json& value, const std::string& path, long long minimum) const {
-    if (value.is_number_integer()) {
-      const long long v = value.is_number_unsigned() && value.get<unsigned long long>() >
-                                                            static_cast<unsigned long long>(LLONG_MAX)
-                              ? LLONG_MAX
-                              : value.get<long long>();
-      if (v < minimum) fail(path, "expected a whole number >= " + std::to_string(minimum) + ", got " + value.dump());
-      return v;
-    }
-    if (value.is_number_float()) {
-      const double v = value.get<double>();
-      if (std::isfinite(v) && v == std::floor(v) && v >= static_cast<double>(minimum) && v < 9.0e15)
-        return static_cast<long long>(v);
-    }
-    fail(path, "expected a whole number >= " + std::to_string(minimum) + ", got " + describe(value));
-  }
-
-  // A seed: any unsigned 64-bit whole number, kept exactly (nlohmann reads up to 2^64 - 1 as an unsigned
-  // integer and anything larger as a double, which is refused).
-  std::uint64_t seed(const Json& value, const std::string& path) const {
-    if (value.is_number_unsigned()) return value.get<std::uint64_t>();
-    if (value.is_number_float()) {
-      const double v = value.get<double>();
-      if (std::isfinite(v) && v == std::floor(v) && v >= 0 && v < 9.0e15) return static_cast<std::uint64_t>(v);
-    }
-    fail(path, "expected a whole number >= 0 and at most 18446744073709551615, got " + describe(value));
-  }
-
-  std::string string(const Json& value, const std::string& path) const {
-    if (!value.is_string()) fail(path, "expected a string, got " + describe(value));
-    return value.get<std::string>();
-  }
-
-  std::vector<double> vector(const Json& value, const std::string& path, std::size_t size) const {
-    if (!value.is_array() || value.size() != size)
-      fail(path, "expected an array of " + std::to_string(size) + " numbers, got " + describe(value));
-    std::vector<double> out;
-    out.reserve(size);
-    for (std::size_t i = 0; i < size; ++i) out.push_back(number(value[i], path + "[" + std::to_string(i) + "]"));
-    return out;
-  }
-
-  // (rows, cols) row-major from an array of rows.
-  std::vector<double> matrix(const Json& value, const std::string& path, std::size_t rows, std::size_t cols) const {
-    const std::string shape = std::to_string(rows) + " rows of " + std::to_string(cols) + " numbers (IN x OUT)";
-    if (!value.is_array() || value.size() != rows) fail(path, "expected " + shape + ", got " + describe(value));
-    std::vector<double> out;
-    out.reserve(rows * cols);
-    for (std::size_t r = 0; r < rows; ++r) {
-      const std::string row_path = path + "[" + std::to_string(r) + "]";
-      if (!value[r].is_array() || value[r].size() != cols)
-        fail(row_path, "expected " + shape + ", got a row " + describe(value[r]));
-      for (std::size_t c = 0; c < cols; ++c)
-        out.push_back(number(value[r][c], row_path + "[" + std::to_string(c) + "]"));
-    }
-    return out;
-  }
-
-  InitializerSpec initializer(const Json& value, const std::string& path) const {
-    InitializerSpec spec;
-    const Json* type = &value;
-    if (value.is_object()) {
-      only_keys(value, path, {"type", "scale"});
-      if (!value.contains("type")) fail(path + ".type", "missing");
-      type = &value["type"];
-      if (value.contains("scale")) spec.scale = number(value["scale"], path + ".scale");
-    }
-    const std::string name = string(*type, value.is_object() ? path + ".type" : path);
-    const auto kind = parse_initializer(name);
-    if (!kind)
-      fail(path, "unknown initializer '" + name + "' (expected auto, uniform, xavier_uniform, xavier_normal, he_normal)");
-    spec.kind = *kind;
-    return spec;
-  }
-
-  static std::string describe(const Json& value) {
-    if (value.is_array()) return "an array of " + std::to_string(value.size());
-    if (value.is_object()) return "an object";
-    if (value.is_string()) return "the string " + value.dump();
-    if (value.is_null()) return "null";
-    if (value.is_boolean()) return value.dump();
-    return value.dump();
-  }
-
- private:
-  const std::string& source_;
-};
-
-}  // namespace
-
-namespace {
+using detail::Reader;
 
 // "class_weight": "balanced" or {"LABEL": weight, ...} (weights finite and >= 0).
 ClassWeightSpec read_class_weight(const Reader& reader, const Json& value) {
@@ -367,74 +245,6 @@ Json detail::parse_json_document(std::string_view text, const std::string& sourc
   }
 }
 
-namespace {
-
-// A dense entry of "layers" (no "type", or "dense"); in: its number of inputs.
-LayerSpec read_dense_layer(const Reader& reader, const Json& layer, const std::string& path, int in) {
-  reader.only_keys(layer, path, {"type", "units", "activation", "slope", "dropout", "initializer", "weights", "bias"});
-  LayerSpec layer_spec;
-  if (!layer.contains("units")) reader.fail(path + ".units", "missing");
-  layer_spec.units =
-      static_cast<int>(std::min<long long>(reader.whole_number(layer["units"], path + ".units", 1), 1 << 24));
-  if (!layer.contains("activation")) reader.fail(path + ".activation", "missing");
-  const std::string activation = reader.string(layer["activation"], path + ".activation");
-  const auto parsed = parse_activation(activation);
-  if (!parsed)
-    reader.fail(path + ".activation", "unknown activation '" + activation + "' (expected " + activation_names() + ")");
-  layer_spec.activation = *parsed;
-  if (layer.contains("slope")) layer_spec.slope = reader.number(layer["slope"], path + ".slope");
-  if (layer.contains("dropout")) layer_spec.dropout = reader.number(layer["dropout"], path + ".dropout");
-  if (layer.contains("initializer"))
-    layer_spec.initializer = reader.initializer(layer["initializer"], path + ".initializer");
-  const auto out = static_cast<std::size_t>(layer_spec.units);
-  if (layer.contains("weights"))
-    layer_spec.weights = reader.matrix(layer["weights"], path + ".weights", static_cast<std::size_t>(in), out);
-  if (layer.contains("bias")) layer_spec.bias = reader.vector(layer["bias"], path + ".bias", out);
-  return layer_spec;
-}
-
-// {"type": "batch_norm"} with optional "momentum" and "eps" (and, in a model, its four arrays): it keeps the width
-// of what it normalizes, so "units" may be left out.
-LayerSpec read_batch_norm(const Reader& reader, const Json& layer, const std::string& path, int in) {
-  reader.only_keys(layer, path, {"type", "units", "momentum", "eps", "scale", "shift", "running_mean", "running_var"});
-  LayerSpec layer_spec;
-  layer_spec.kind = LayerKind::batch_norm;
-  layer_spec.activation = Activation::identity;
-  layer_spec.units = in;
-  if (layer.contains("units"))
-    layer_spec.units =
-        static_cast<int>(std::min<long long>(reader.whole_number(layer["units"], path + ".units", 1), 1 << 24));
-  if (layer.contains("momentum")) layer_spec.momentum = reader.number(layer["momentum"], path + ".momentum");
-  if (layer.contains("eps")) layer_spec.eps = reader.number(layer["eps"], path + ".eps");
-  const auto out = static_cast<std::size_t>(layer_spec.units);
-  for (const LayerArray& array : layer_arrays(layer_spec, in))
-    if (const std::string key(array.key); layer.contains(key))
-      layer_spec.*array.member = reader.vector(layer[key], path + "." + key, out);
-  return layer_spec;
-}
-
-// {"type": "embedding", "input": K, "categories": N, "dim": D} (and, in a model, its weights (N, D)): it puts D
-// values in place of input position K, so its units are IN - 1 + D.
-LayerSpec read_embedding(const Reader& reader, const Json& layer, const std::string& path, int in) {
-  reader.only_keys(layer, path, {"type", "input", "categories", "dim", "weights"});
-  LayerSpec layer_spec;
-  layer_spec.kind = LayerKind::embedding;
-  layer_spec.activation = Activation::identity;
-  for (const char* key : {"input", "categories", "dim"})
-    if (!layer.contains(key)) reader.fail(path + "." + key, "missing");
-  constexpr long long kCap = 1 << 24;
-  layer_spec.column = static_cast<int>(std::min(reader.whole_number(layer["input"], path + ".input", 0), kCap));
-  layer_spec.categories =
-      static_cast<int>(std::min(reader.whole_number(layer["categories"], path + ".categories", 1), kCap));
-  const long long dim = std::min(reader.whole_number(layer["dim"], path + ".dim", 1), kCap);
-  layer_spec.units = static_cast<int>(std::min<long long>(in - 1LL + dim, INT_MAX));
-  if (layer.contains("weights"))
-    layer_spec.weights = reader.matrix(layer["weights"], path + ".weights",
-                                       static_cast<std::size_t>(layer_spec.categories), static_cast<std::size_t>(dim));
-  return layer_spec;
-}
-
-}  // namespace
 
 NetworkSpec detail::network_from_json(const Json& root, const std::string& source,
                                       std::span<const std::string_view> extra_keys) {
@@ -467,17 +277,9 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
       if (!parsed) reader.fail(path + ".type", "unknown layer type '" + type + "' (expected " + layer_kind_names() + ")");
       kind = *parsed;
     }
-    switch (kind) {
-      case LayerKind::dense:
-        spec.layers.push_back(read_dense_layer(reader, layer, path, in));
-        break;
-      case LayerKind::batch_norm:
-        spec.layers.push_back(read_batch_norm(reader, layer, path, in));
-        break;
-      case LayerKind::embedding:
-        spec.layers.push_back(read_embedding(reader, layer, path, in));
-        break;
-    }
+    spec.layers.push_back(with_layer_kind(kind, [&](auto k) {
+      return detail::LayerFileForm<decltype(k)::value>::read(reader, layer, path, in);
+    }));
   }
   // A file of a few bytes must not make the program allocate without bound (found by tests/fuzz/fuzz_model:
   // {"input": 2147483647, "layers": [{"units": 16777216, ...}]} asked for 2^55 parameters): refused here,
@@ -565,66 +367,32 @@ static Json optimizer_json(const OptimizerSpec& optimizer) {
   return j;
 }
 
-namespace {
-
-Json batch_norm_json(const LayerSpec& layer) {
-  Json j = {{"type", std::string(to_string(layer.kind))}, {"units", layer.units}};
-  if (layer.momentum != LayerSpec{}.momentum) j["momentum"] = layer.momentum;
-  if (layer.eps != LayerSpec{}.eps) j["eps"] = layer.eps;
-  for (const LayerArray& array : layer_arrays(layer, layer.units))
-    if (!(layer.*array.member).empty()) j[std::string(array.key)] = layer.*array.member;
-  return j;
-}
-
-// An (R, C) row-major array as R rows of C numbers, as a network file writes a matrix.
-Json matrix_json(const std::vector<double>& values, std::size_t columns) {
+Json detail::matrix_json(const std::vector<double>& values, std::size_t columns) {
   Json rows = Json::array();
   for (std::size_t r = 0; r * columns < values.size(); ++r)
     rows.push_back(std::vector<double>(values.begin() + r * columns, values.begin() + (r + 1) * columns));
   return rows;
 }
 
-Json embedding_json(const LayerSpec& layer, int in) {
-  const int dim = layer.units - in + 1;
-  Json j = {{"type", std::string(to_string(layer.kind))}, {"input", layer.column}, {"categories", layer.categories},
-            {"dim", dim}};
-  if (!layer.weights.empty()) j["weights"] = matrix_json(layer.weights, static_cast<std::size_t>(dim));
+Json detail::initializer_json(const InitializerSpec& initializer) {
+  Json j = {{"type", std::string(to_string(initializer.kind))}};
+  if (initializer.kind == InitializerKind::uniform) j["scale"] = initializer.scale;
   return j;
 }
 
-}  // namespace
-
 std::string network_to_json(const NetworkSpec& spec) {
-  auto initializer_json = [](const InitializerSpec& init) {
-    Json j = {{"type", std::string(to_string(init.kind))}};
-    if (init.kind == InitializerKind::uniform) j["scale"] = init.scale;
-    return j;
-  };
   Json root;
   root["input"] = spec.input;
   Json layers = Json::array();
-  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
-    const LayerSpec& layer = spec.layers[l];
-    switch (layer.kind) {
-      case LayerKind::batch_norm: layers.push_back(batch_norm_json(layer)); continue;
-      case LayerKind::embedding: layers.push_back(embedding_json(layer, spec.layer_input(l))); continue;
-      case LayerKind::dense: break;
-    }
-    Json j;
-    j["units"] = layer.units;
-    j["activation"] = std::string(to_string(layer.activation));
-    if (layer.activation == Activation::leaky_relu) j["slope"] = layer.slope;
-    if (layer.dropout > 0) j["dropout"] = layer.dropout;
-    if (layer.initializer) j["initializer"] = initializer_json(*layer.initializer);
-    if (!layer.weights.empty()) j["weights"] = matrix_json(layer.weights, static_cast<std::size_t>(layer.units));
-    if (!layer.bias.empty()) j["bias"] = layer.bias;
-    layers.push_back(std::move(j));
-  }
+  for (std::size_t l = 0; l < spec.layers.size(); ++l)
+    layers.push_back(with_layer_kind(spec.layers[l].kind, [&](auto k) {
+      return detail::LayerFileForm<decltype(k)::value>::write(spec, l);
+    }));
   root["layers"] = std::move(layers);
   root["loss"] = std::string(to_string(spec.loss));
   root["optimizer"] = optimizer_json(spec.optimizer);
   root["seed"] = spec.seed;
-  root["initializer"] = initializer_json(spec.initializer);
+  root["initializer"] = detail::initializer_json(spec.initializer);
   root["training"] = training_json(spec.training);
   return root.dump(1) + "\n";
 }

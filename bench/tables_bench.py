@@ -17,9 +17,18 @@ the choice, say whether it holds elsewhere (`--set check`).
 Usage: /usr/bin/python3 bench/tables_bench.py [build/backprop] [--runs N] [--set development|check|all]
        [--flags "--hidden 32 ..."]
        /usr/bin/python3 bench/tables_bench.py [build/backprop] --choose [1,2,3,4] [--sklearn-cache FILE]
+       /usr/bin/python3 bench/tables_bench.py [build/backprop] --speed [--runs N] [--set ...] [--before OTHER]
+
+--speed: the speed goal alone, table by table: `backprop train` on every row, the whole process (start, load,
+train, save), against each pipeline's `fit` on every row timed inside this Python process (warm: imported,
+the table read), interleaved run by run (`--before OTHER`: another build of backprop in the same rounds, run
+before this one); the CPU time (user + system: the child's rusage for backprop, process_time for the fit,
+which counts every thread of HGB's OpenMP team) and the wall time, medians of N runs (default 7) and their
+range, and the pipeline's fit over backprop's process (CPU / wall).
 """
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -159,6 +168,76 @@ def backprop_scores(binary, path, target, folder, flags):
     return score, time.perf_counter() - start
 
 
+def child_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_train(binary, path, target, folder, flags):
+    """(CPU s, wall s) of one `backprop train` process on every row."""
+    cpu, wall = child_cpu(), time.perf_counter()
+    subprocess.run([binary, "train", "--data", path, "--target", target, "--out", os.path.join(folder, "m.model"),
+                    "--quiet"] + flags, check=True, capture_output=True)
+    return child_cpu() - cpu, time.perf_counter() - wall
+
+
+def timed_fits(path, target, task):
+    """{"mlp": (CPU s, wall s), "hgb": ...}: each pipeline's fit on every row, in this process."""
+    frame = pd.read_csv(path)
+    frame = frame[frame[target].notna()]
+    y = frame[target].astype(str) if task == "classification" else frame[target]
+    x = frame.drop(columns=[target])
+    finals = {
+        "mlp": (MLPClassifier if task == "classification" else MLPRegressor)(
+            early_stopping=True, max_iter=500, random_state=0),
+        "hgb": (HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor)(
+            random_state=0),
+    }
+    out = {}
+    for name, final in finals.items():
+        pipeline = sklearn_pipeline(frame, target, task, final)
+        cpu, wall = time.process_time(), time.perf_counter()
+        pipeline.fit(x, y)
+        out[name] = (time.process_time() - cpu, time.perf_counter() - wall)
+    return out
+
+
+def spread(values, scale=1000.0):
+    return "%.1f (%.1f-%.1f)" % (statistics.median(values) * scale, min(values) * scale, max(values) * scale)
+
+
+def speed(binary, before, tables, runs, flags):
+    """The whole process of `backprop train` against the pipelines' fit, table by table, interleaved."""
+    builds = ([("before", before)] if before else []) + [("backprop", binary)]
+    print("| table | rows | %s | MLP fit CPU ms | HGB fit CPU ms | %s | MLP fit wall ms | HGB fit wall ms "
+          "| MLP fit / backprop, CPU (wall) | faster fit / backprop, CPU (wall) |" % (
+              " | ".join("%s CPU ms" % name for name, _ in builds), " | ".join("%s wall ms" % name for name, _ in builds)))
+    print("| --- | ---: |" + " ---: |" * (2 * len(builds) + 6))
+    with tempfile.TemporaryDirectory() as folder:
+        write_tables(folder, tables)
+        for name, target, task in tables:
+            path = os.path.join(folder, name + ".csv")
+            rows = sum(1 for _ in open(path)) - 1
+            ours = {label: [] for label, _ in builds}
+            theirs = {"mlp": [], "hgb": []}
+            for _ in range(runs):
+                for label, build in builds:
+                    ours[label].append(timed_train(build, path, target, folder, flags))
+                for final, measured in timed_fits(path, target, task).items():
+                    theirs[final].append(measured)
+            median = lambda values, i: statistics.median(v[i] for v in values)
+            mine = ours["backprop"]
+            faster = min(("mlp", "hgb"), key=lambda f: median(theirs[f], 1))
+            print("| %s | %d | %s | %s | %s | %s | %s | %s | %.1fx (%.1fx) | %.1fx (%.1fx) |" % (
+                name, rows, " | ".join(spread([v[0] for v in ours[label]]) for label, _ in builds),
+                spread([v[0] for v in theirs["mlp"]]), spread([v[0] for v in theirs["hgb"]]),
+                " | ".join(spread([v[1] for v in ours[label]]) for label, _ in builds),
+                spread([v[1] for v in theirs["mlp"]]), spread([v[1] for v in theirs["hgb"]]),
+                median(theirs["mlp"], 0) / median(mine, 0), median(theirs["mlp"], 1) / median(mine, 1),
+                median(theirs[faster], 0) / median(mine, 0), median(theirs[faster], 1) / median(mine, 1)),
+                flush=True)
+
+
 def sklearn_best(tables, folder, cache):
     """The better pipeline's score on each table, from the cache file where it has them (the pipelines are
     deterministic: random_state 0), else computed and added to it."""
@@ -201,9 +280,12 @@ def main():
     if "--choose" in sys.argv:
         choose(binary, option("--choose", "1,2,3,4").split(","), option("--sklearn-cache", None))
         return
-    runs = int(option("--runs", "3"))
     tables = {"development": DEVELOPMENT, "check": CHECK, "all": DEVELOPMENT + CHECK}[option("--set", "all")]
     flags = option("--flags", "").split()
+    if "--speed" in sys.argv:
+        speed(binary, option("--before", None), tables, int(option("--runs", "7")), flags)
+        return
+    runs = int(option("--runs", "3"))
     print("| table | rows | task | backprop | sklearn MLP | sklearn HGB | backprop - best | train s (median) "
           "| MLP fit s | HGB fit s | speed vs faster sklearn |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -63,9 +63,10 @@ int run(int argc, char** argv) {
 }
 
 // Under a limit on the address space (ulimit -v of a few hundred MB), the worker thread OpenBLAS starts when
-// it is loaded loops for ever in blas_memory_alloc, failing to allocate its buffer, and own_blas_threads would
-// wait for it. The command runs OpenBLAS on its own thread anyway: started again with OPENBLAS_NUM_THREADS=1,
-// OpenBLAS starts no worker. Only under such a limit, so that an ordinary run is not started twice.
+// it is loaded (on the first product that needs it) loops for ever in blas_memory_alloc, failing to allocate
+// its buffer, and stopping OpenBLAS's threads (kernels/cpu/blas_libraries.cpp) would wait for it. The command
+// runs OpenBLAS on its own thread anyway: started again with OPENBLAS_NUM_THREADS=1, OpenBLAS starts no worker.
+// Only under such a limit, so that an ordinary run is not started twice.
 void restart_without_blas_threads(char** argv) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
@@ -102,7 +103,6 @@ void remove_temporaries_when_stopped() {
 int main(int argc, char** argv) {
   restart_without_blas_threads(argv);
   remove_temporaries_when_stopped();
-  backprop::kernels::own_blas_threads();  // the process is the command's: no OpenBLAS thread spins beside it
   backprop::cli::guard_standard_descriptors();
   return backprop::cli::finish_standard_output(run(argc, argv));
 }

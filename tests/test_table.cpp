@@ -287,6 +287,38 @@ TEST(TableRegression, TargetsAreStandardizedForTrainingAndFoldedBackIntoTheOutpu
 namespace backprop {
 namespace {
 
+// OpenBLAS and oneDNN are opened on the first product that needs one, not at start: a small table's whole run
+// (every product under the pool's share-out size, on the library's own loops) maps neither, and a network whose
+// products are large opens the library of its float products then. Seen in the dynamic loader's own log
+// (LD_DEBUG=files names each object as it is mapped).
+TEST(TableCommand, ASmallTablesRunOpensNeitherOpenBlasNorOneDnn) {
+  TempDir dir;
+  std::string text = "color,x,z,label\n";
+  for (int i = 0; i < 120; ++i)
+    text += std::string(i % 2 == 0 ? "red" : "blue") + "," + std::to_string(i % 7) + "," + std::to_string(i % 5 * 0.5) +
+            "," + (i % 3 == 0 ? "yes" : "no") + "\n";
+  write_file(dir / "t.csv", text);
+  ASSERT_EQ(::setenv("LD_DEBUG", "files", 1), 0);
+  const CommandResult small = run_backprop("train --data " + shell_word(dir / "t.csv") +
+                                           " --target label --epochs 3 --out " + shell_word(dir / "small.model"));
+  // 2 x 120 x 512 x 512 flops a product: shared out, so through the float library.
+  const CommandResult large = run_backprop("train --data " + shell_word(dir / "t.csv") +
+                                           " --target label --epochs 1 --hidden 512,512 --batch-size 120 --out " +
+                                           shell_word(dir / "large.model"));
+  ::unsetenv("LD_DEBUG");
+  ASSERT_EQ(small.exit_code, 0) << small.out;
+  ASSERT_EQ(large.exit_code, 0) << large.out;
+  ASSERT_THAT(small.out, HasSubstr("file=libc.so.6"));  // the log was written
+  EXPECT_THAT(small.out, ::testing::Not(HasSubstr("libopenblas")));
+  EXPECT_THAT(small.out, ::testing::Not(HasSubstr("libdnnl")));
+#ifdef BACKPROP_TEST_ONEDNN
+  EXPECT_THAT(large.out, HasSubstr("libdnnl"));
+  EXPECT_THAT(large.out, ::testing::Not(HasSubstr("libopenblas")));
+#else
+  EXPECT_THAT(large.out, HasSubstr("libopenblas"));
+#endif
+}
+
 TEST(TableCommand, InfoAndTheReportShowTheRecipe) {
   TempDir dir;
   write_file(dir / "t.csv", kTable);

@@ -1,4 +1,4 @@
-// open_plugin (base/plugin.hpp): dlopen over the candidates.
+// open_plugin, open_library (base/plugin.hpp): dlopen over the candidates, or of one name.
 #include "base/plugin.hpp"
 
 #include <dlfcn.h>
@@ -30,9 +30,18 @@ void* open_plugin(const PluginSearch& search) {
   throw_runtime_error("cannot load " + search.what + "; tried:" + tried);
 }
 
+void* open_library(const char* name, const std::string& what) {
+  void* library = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) {
+    const char* why = ::dlerror();
+    throw_runtime_error("cannot load " + what + ": " + (why != nullptr ? why : "not found"));
+  }
+  return library;
+}
+
 void* plugin_function(void* plugin, const char* name, const std::string& what) {
   void* function = ::dlsym(plugin, name);
-  if (function == nullptr) throw_runtime_error(what + ": the plugin lacks " + name);
+  if (function == nullptr) throw_runtime_error(what + ": it lacks " + name);
   return function;
 }
 

@@ -21,12 +21,6 @@ enum class Transpose { no, yes };
 // Throws OptionError("threads") outside 1..kMaxThreads (each thread is created up front).
 inline constexpr int kMaxThreads = 1024;
 void set_thread_count(int threads);
-// OpenBLAS to one thread and the threads it started when it loaded stopped (they would spin, idle): the pool is
-// the one owner of threads. The library does this itself before its first OpenBLAS call (the double products, the
-// float ones in a build without oneDNN), not when it loads, so that a program sharing the process's OpenBLAS
-// (numpy) keeps it as it was unless the library uses it; a program whose process is its own (the command) calls it
-// at start.
-void own_blas_threads();
 int thread_count();
 // Whether gemm shares a product of this shape out among the pool's threads (a smaller one runs on the calling
 // thread alone: waking another costs more than it saves). A function of the shape alone.

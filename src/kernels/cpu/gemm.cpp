@@ -1,22 +1,15 @@
-// Matrix products: oneDNN's sgemm or the BLAS for speed, three loops for reference.
-#include <cblas.h>
-#ifdef BACKPROP_WITH_ONEDNN
-#include <oneapi/dnnl/dnnl.h>
-// libgomp's (declared here: clang, which builds the fuzzers, has no omp.h without libomp-dev)
-extern "C" int omp_get_max_threads();
-extern "C" void omp_set_num_threads(int);
-#endif
-
+// Matrix products: oneDNN's sgemm or the BLAS for speed (both opened on first use: blas_libraries.hpp), three
+// loops for reference.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <type_traits>
 
 #include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "base/clones.hpp"
+#include "blas_libraries.hpp"
 #include "thread_pool.hpp"
 #include "zero_skip.hpp"
 
@@ -282,48 +275,6 @@ Grid choose_grid(Transpose transpose_a, Transpose transpose_b, int m, int n, int
   return cut_rows ? Grid{step, n} : Grid{m, step};
 }
 
-}  // namespace
-
-// OpenBLAS runs no threads of its own while the library uses it: the pool is the one owner of threads. Its pthread
-// build also starts one thread per core as it loads (before main, from OPENBLAS_NUM_THREADS, which a program
-// cannot set for itself in time), and they spin waiting for work that never comes, taking CPU time and wall
-// time from the pool (docs/performance.md, "Measurements behind the code"). So they are stopped, by the call OpenBLAS's own fork handler makes; weak, because its
-// serial and OpenMP builds have no such threads and no such function. A call on one thread never restarts them.
-// Done before the library's first OpenBLAS call, not when it loads: a program that never makes one (a Python
-// session training in float beside numpy, which shares the process's OpenBLAS) keeps OpenBLAS as it was.
-extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
-
-void own_blas_threads() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    openblas_set_num_threads(1);
-    if (blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
-  });
-}
-
-namespace {
-
-#ifdef BACKPROP_WITH_ONEDNN
-// A forced level below the CPU's also holds oneDNN's kernels to it, so that the dense products run as on a CPU of
-// that kind; a user's ONEDNN_MAX_CPU_ISA is left to oneDNN. Done once, before the library's first oneDNN call;
-// should oneDNN refuse (another user of the same oneDNN in the process came first), its kernels stay as they were.
-void hold_onednn_to_level() {
-  static const bool held = [] {
-    if (std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || std::getenv("DNNL_MAX_CPU_ISA") != nullptr) return false;
-    switch (cpu_level()) {
-      case CpuLevel::baseline:
-        return cpu_can_run(CpuLevel::avx2) && dnnl_set_max_cpu_isa(dnnl_cpu_isa_sse41) == dnnl_success;
-      case CpuLevel::avx2:
-        return cpu_can_run(CpuLevel::avx512) && dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2) == dnnl_success;
-      case CpuLevel::avx512:
-        return false;
-    }
-    return false;
-  }();
-  (void)held;
-}
-#endif
-
 void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, float alpha, const float* a,
                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
 #ifdef BACKPROP_WITH_ONEDNN
@@ -331,26 +282,24 @@ void blas_sgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int 
   // so the calling thread asks for a team of one, and gives the caller's setting back afterwards (a program
   // that uses the library keeps its own OpenMP threads). A team of one runs on the calling thread and
   // allocates nothing (tests/test_allocations.cpp).
-  hold_onednn_to_level();
-  const int caller_threads = omp_get_max_threads();
-  if (caller_threads != 1) omp_set_num_threads(1);
-  const dnnl_status_t status = dnnl_sgemm(transpose_a == Transpose::yes ? 'T' : 'N',
-                                          transpose_b == Transpose::yes ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
-                                          beta, c, ldc);
-  if (caller_threads != 1) omp_set_num_threads(caller_threads);
+  const OneDnn& onednn_library = onednn();
+  const int caller_threads = onednn_library.omp_get_max_threads();
+  if (caller_threads != 1) onednn_library.omp_set_num_threads(1);
+  const dnnl_status_t status = onednn_library.sgemm(transpose_a == Transpose::yes ? 'T' : 'N',
+                                                    transpose_b == Transpose::yes ? 'T' : 'N', m, n, k, alpha, a, lda,
+                                                    b, ldb, beta, c, ldc);
+  if (caller_threads != 1) onednn_library.omp_set_num_threads(caller_threads);
   if (status != dnnl_success) throw_runtime_error("oneDNN sgemm failed (status " + std::to_string(status) + ")");
 #else
-  own_blas_threads();
-  cblas_sgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
+  openblas().sgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), m, n, k, alpha, a, lda, b, ldb, beta,
+                   c, ldc);
 #endif
 }
 
 void blas_dgemm(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, double alpha, const double* a,
                 int lda, const double* b, int ldb, double beta, double* c, int ldc) {
-  own_blas_threads();
-  cblas_dgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
+  openblas().dgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), m, n, k, alpha, a, lda, b, ldb, beta,
+                   c, ldc);
 }
 
 template <typename T>

@@ -18,13 +18,15 @@ Usage: /usr/bin/python3 bench/tables_bench.py [build/backprop] [--runs N] [--set
        [--flags "--hidden 32 ..."]
        /usr/bin/python3 bench/tables_bench.py [build/backprop] --choose [1,2,3,4] [--sklearn-cache FILE]
        /usr/bin/python3 bench/tables_bench.py [build/backprop] --speed [--runs N] [--set ...] [--before OTHER]
+       [--tables NAME,NAME] [--pipelines mlp,hgb]
 
 --speed: the speed goal alone, table by table: `backprop train` on every row, the whole process (start, load,
 train, save), against each pipeline's `fit` on every row timed inside this Python process (warm: imported,
 the table read), interleaved run by run (`--before OTHER`: another build of backprop in the same rounds, run
 before this one); the CPU time (user + system: the child's rusage for backprop, process_time for the fit,
 which counts every thread of HGB's OpenMP team) and the wall time, medians of N runs (default 7) and their
-range, and the pipeline's fit over backprop's process (CPU / wall).
+range, and the pipeline's fit over backprop's process (CPU / wall). `--pipelines mlp` leaves HGB out (its
+OpenMP team makes its fit take seconds on a loaded machine of 2 cores); `--tables` picks tables of the set.
 """
 import json
 import os
@@ -181,7 +183,7 @@ def timed_train(binary, path, target, folder, flags):
     return child_cpu() - cpu, time.perf_counter() - wall
 
 
-def timed_fits(path, target, task):
+def timed_fits(path, target, task, pipelines):
     """{"mlp": (CPU s, wall s), "hgb": ...}: each pipeline's fit on every row, in this process."""
     frame = pd.read_csv(path)
     frame = frame[frame[target].notna()]
@@ -195,6 +197,8 @@ def timed_fits(path, target, task):
     }
     out = {}
     for name, final in finals.items():
+        if name not in pipelines:
+            continue
         pipeline = sklearn_pipeline(frame, target, task, final)
         cpu, wall = time.process_time(), time.perf_counter()
         pipeline.fit(x, y)
@@ -203,10 +207,12 @@ def timed_fits(path, target, task):
 
 
 def spread(values, scale=1000.0):
+    if not values:
+        return "-"
     return "%.1f (%.1f-%.1f)" % (statistics.median(values) * scale, min(values) * scale, max(values) * scale)
 
 
-def speed(binary, before, tables, runs, flags):
+def speed(binary, before, tables, runs, flags, pipelines=("mlp", "hgb")):
     """The whole process of `backprop train` against the pipelines' fit, table by table, interleaved."""
     builds = ([("before", before)] if before else []) + [("backprop", binary)]
     print("| table | rows | %s | MLP fit CPU ms | HGB fit CPU ms | %s | MLP fit wall ms | HGB fit wall ms "
@@ -223,11 +229,11 @@ def speed(binary, before, tables, runs, flags):
             for _ in range(runs):
                 for label, build in builds:
                     ours[label].append(timed_train(build, path, target, folder, flags))
-                for final, measured in timed_fits(path, target, task).items():
+                for final, measured in timed_fits(path, target, task, pipelines).items():
                     theirs[final].append(measured)
             median = lambda values, i: statistics.median(v[i] for v in values)
             mine = ours["backprop"]
-            faster = min(("mlp", "hgb"), key=lambda f: median(theirs[f], 1))
+            faster = min(pipelines, key=lambda f: median(theirs[f], 1))
             print("| %s | %d | %s | %s | %s | %s | %s | %s | %.1fx (%.1fx) | %.1fx (%.1fx) |" % (
                 name, rows, " | ".join(spread([v[0] for v in ours[label]]) for label, _ in builds),
                 spread([v[0] for v in theirs["mlp"]]), spread([v[0] for v in theirs["hgb"]]),
@@ -283,7 +289,10 @@ def main():
     tables = {"development": DEVELOPMENT, "check": CHECK, "all": DEVELOPMENT + CHECK}[option("--set", "all")]
     flags = option("--flags", "").split()
     if "--speed" in sys.argv:
-        speed(binary, option("--before", None), tables, int(option("--runs", "7")), flags)
+        picked = option("--tables", None)
+        tables = [t for t in tables if picked is None or t[0] in picked.split(",")]
+        speed(binary, option("--before", None), tables, int(option("--runs", "7")), flags,
+              tuple(option("--pipelines", "mlp,hgb").split(",")))
         return
     runs = int(option("--runs", "3"))
     print("| table | rows | task | backprop | sklearn MLP | sklearn HGB | backprop - best | train s (median) "

@@ -424,8 +424,8 @@ def main():
         run([BACKPROP, "eval", network, "--data", TEST_IMAGES, "--labels", TEST_LABELS, "--json"])
         return time.perf_counter() - started
     rows.append(("load + eval t10k, gz (s, lower wins)", median(load_seconds), None, "no peer"))
-    # OpenBLAS's start-up threads, stopped as the command starts (kernels::own_blas_threads): the CPU time of the same
-    # command with OpenBLAS told to start none, the ratio ~1.0 when none spins.
+    # OpenBLAS's start-up threads, stopped as the library opens it (src/kernels/cpu/blas_libraries.cpp): the CPU time
+    # of the same command with OpenBLAS told to start none, the ratio ~1.0 when none spins.
     def eval_cpu_seconds(env=None):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         run([BACKPROP, "eval", network, "--data", TEST_IMAGES, "--labels", TEST_LABELS, "--json"], env=env)

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -482,6 +484,33 @@ TEST(Schedule, NamesAndValidation) {
 // step() says whether every updated parameter is finite, found in the update's own pass: true for an ordinary
 // step, false for a gradient that is not finite and for an update that throws a parameter past float's range;
 // under every rule, on arenas of several update pieces (kUpdateGrain is 2^15) with the bad value in the last.
+// The update writes the arena in pieces on the pool and, within a piece, block by block with the lines of a later
+// block asked for ahead (kernels/cpu/write_ahead.hpp): every value of a long arena, the last partial block and
+// piece included, must still take exactly its own rule, bit for bit what an optimizer of that one value gives.
+TEST(OptimizerRules, EveryValueOfALongArenaTakesItsOwnRule) {
+  const std::size_t n = 3 * 32768 + 1000 + 7;
+  const auto start = [](std::size_t i) { return 0.5f + 0.01f * static_cast<float>(i % 101); };
+  const auto gradient = [](std::size_t i) { return 0.001f * (static_cast<float>(i % 37) - 18.0f); };
+  for (const std::string type : {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}) {
+    SCOPED_TRACE(type);
+    OptimizerSpec spec;
+    spec.type = *parse_optimizer(type);
+    spec.weight_decay = 0.01;
+    std::vector<float> parameters(n), gradients(n);
+    for (std::size_t i = 0; i < n; ++i) parameters[i] = start(i), gradients[i] = gradient(i);
+    Optimizer<float> optimizer(spec, n);
+    for (int step = 0; step < 2; ++step) ASSERT_TRUE(optimizer.step(parameters, gradients, 0.01));
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i % 61 != 0 && i > 600 && i + 600 < n) continue;  // every 61st, and all of both ends
+      std::vector<float> one{start(i)}, one_gradient{gradient(i)};
+      Optimizer<float> alone(spec, 1);
+      for (int step = 0; step < 2; ++step) ASSERT_TRUE(alone.step(one, one_gradient, 0.01));
+      ASSERT_EQ(std::bit_cast<std::uint32_t>(parameters[i]), std::bit_cast<std::uint32_t>(one[0]))
+          << "value " << i << ": " << parameters[i] << " against " << one[0];
+    }
+  }
+}
+
 TEST(OptimizerRules, StepSaysWhetherTheUpdatedParametersAreFinite) {
   const std::size_t n = (1 << 16) + 37;
   for (const std::string type : {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}) {

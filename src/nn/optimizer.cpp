@@ -7,6 +7,7 @@
 
 #include "base/clones.hpp"
 #include "kernels/cpu/finite.hpp"
+#include "kernels/cpu/write_ahead.hpp"
 #include "kernels/math.hpp"
 #include "nn/optimizer_step.hpp"
 #include "backprop/base/error.hpp"
@@ -20,58 +21,69 @@ namespace {
 // coefficients arrive already in T, by value (a reference could alias the arenas, and the loop would have to
 // reload them after every store). Loops of inlined calls, so the compiler still vectorises them, once for each
 // CPU level (base/clones.hpp, clones::run). Each returns the largest magnitude of the parameters it wrote, so that
-// the finiteness check of the update costs no pass of its own (kernels/cpu/finite.hpp).
+// the finiteness check of the update costs no pass of its own (kernels/cpu/finite.hpp). Each writes the parameters
+// block by block, asking for their lines ahead (kernels/cpu/write_ahead.hpp): both cores read them in the forward
+// pass.
 
 using kernels::Bits;
 using kernels::magnitude_bits;
 
 template <typename T>
 Bits<T> sgd_loop(T* parameters, const T* gradients, std::size_t n, T learning_rate, T weight_decay) {
-  Bits<T> largest = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    math::sgd(parameters[i], gradients[i], learning_rate, weight_decay);
-    largest = std::max(largest, magnitude_bits(parameters[i]));
-  }
-  return largest;
+  return kernels::writing_ahead<T, Bits<T>>(parameters, n, [&](std::size_t first, std::size_t count) {
+    Bits<T> largest = 0;
+    for (std::size_t i = first; i < first + count; ++i) {
+      math::sgd(parameters[i], gradients[i], learning_rate, weight_decay);
+      largest = std::max(largest, magnitude_bits(parameters[i]));
+    }
+    return largest;
+  });
 }
 
 template <bool nesterov, typename T>
 Bits<T> momentum_loop(T* parameters, T* momentum_buffer, const T* gradients, std::size_t n,
                       T learning_rate, T weight_decay, T momentum) {
-  Bits<T> largest = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    math::momentum<nesterov>(parameters[i], momentum_buffer[i], gradients[i], learning_rate, weight_decay, momentum);
-    largest = std::max(largest, magnitude_bits(parameters[i]));
-  }
-  return largest;
+  return kernels::writing_ahead<T, Bits<T>>(parameters, n, [&](std::size_t first, std::size_t count) {
+    Bits<T> largest = 0;
+    for (std::size_t i = first; i < first + count; ++i) {
+      math::momentum<nesterov>(parameters[i], momentum_buffer[i], gradients[i], learning_rate, weight_decay,
+                               momentum);
+      largest = std::max(largest, magnitude_bits(parameters[i]));
+    }
+    return largest;
+  });
 }
 
 // adam, and adamw (decay_factor = 1 - lr * wd applied first; step.weight_decay is 0 then).
 template <bool decoupled, typename T>
 Bits<T> adam_loop(T* parameters, T* exp_avg, T* exp_avg_sq, const T* gradients, std::size_t n,
                   T decay_factor, const math::AdamStep<T> step) {
-  Bits<T> largest = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if constexpr (decoupled)
-      math::adamw(parameters[i], exp_avg[i], exp_avg_sq[i], gradients[i], decay_factor, step);
-    else
-      math::adam(parameters[i], exp_avg[i], exp_avg_sq[i], gradients[i], step);
-    largest = std::max(largest, magnitude_bits(parameters[i]));
-  }
-  return largest;
+  return kernels::writing_ahead<T, Bits<T>>(parameters, n, [&](std::size_t first, std::size_t count) {
+    Bits<T> largest = 0;
+    for (std::size_t i = first; i < first + count; ++i) {
+      if constexpr (decoupled)
+        math::adamw(parameters[i], exp_avg[i], exp_avg_sq[i], gradients[i], decay_factor, step);
+      else
+        math::adam(parameters[i], exp_avg[i], exp_avg_sq[i], gradients[i], step);
+      largest = std::max(largest, magnitude_bits(parameters[i]));
+    }
+    return largest;
+  });
 }
 
 // grad_avg is read only when centered, momentum_buffer only with_momentum (each may be null otherwise).
 template <bool centered, bool with_momentum, typename T>
 Bits<T> rmsprop_loop(T* parameters, T* square_avg, T* grad_avg, T* momentum_buffer,
                      const T* gradients, std::size_t n, const math::RmspropStep<T> step) {
-  Bits<T> largest = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    math::rmsprop<centered, with_momentum>(parameters[i], square_avg[i], centered ? &grad_avg[i] : nullptr,
-                                           with_momentum ? &momentum_buffer[i] : nullptr, gradients[i], step);
-    largest = std::max(largest, magnitude_bits(parameters[i]));
-  }
-  return largest;
+  return kernels::writing_ahead<T, Bits<T>>(parameters, n, [&](std::size_t first, std::size_t count) {
+    Bits<T> largest = 0;
+    for (std::size_t i = first; i < first + count; ++i) {
+      math::rmsprop<centered, with_momentum>(parameters[i], square_avg[i], centered ? &grad_avg[i] : nullptr,
+                                             with_momentum ? &momentum_buffer[i] : nullptr, gradients[i], step);
+      largest = std::max(largest, magnitude_bits(parameters[i]));
+    }
+    return largest;
+  });
 }
 
 }  // namespace

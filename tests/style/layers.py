@@ -42,6 +42,7 @@ SHARED_INTERNAL = {
     "src/kernels/math.hpp",  # every per-element formula
     "src/kernels/device.hpp",  # the device backend's interface
     "src/kernels/cpu/finite.hpp",  # the one finiteness test of the CPU loops
+    "src/kernels/cpu/write_ahead.hpp",  # the optimizer's loops ask for the parameters' lines ahead
     "src/nn/dense_row.hpp",  # the one-row products, for the one-row step
     "src/nn/optimizer_step.hpp",  # one optimizer step's coefficients, for the device's update
     "src/nn/layer_walk.hpp",  # the one loop over the layers, for the device's step

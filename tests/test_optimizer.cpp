@@ -26,6 +26,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/io/network_file.hpp"
+#include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "backprop/nn/schedule.hpp"
@@ -484,10 +485,13 @@ TEST(Schedule, NamesAndValidation) {
 // step() says whether every updated parameter is finite, found in the update's own pass: true for an ordinary
 // step, false for a gradient that is not finite and for an update that throws a parameter past float's range;
 // under every rule, on arenas of several update pieces (kUpdateGrain is 2^15) with the bad value in the last.
-// The update writes the arena in pieces on the pool and, within a piece, block by block with the lines of a later
-// block asked for ahead (kernels/cpu/write_ahead.hpp): every value of a long arena, the last partial block and
-// piece included, must still take exactly its own rule, bit for bit what an optimizer of that one value gives.
-TEST(OptimizerRules, EveryValueOfALongArenaTakesItsOwnRule) {
+// The update writes the arena in pieces on the pool and, on more than one thread, block by block with the lines of
+// a later block asked for ahead (kernels/cpu/write_ahead.hpp): every value of a long arena, the last partial block
+// and piece included, must still take exactly its own rule, bit for bit what an optimizer of that one value gives,
+// on 2 threads (blocks and asks) and on 1 (one loop).
+void expect_every_value_takes_its_own_rule(int threads) {
+  SCOPED_TRACE(std::to_string(threads) + " threads");
+  kernels::set_thread_count(threads);
   const std::size_t n = 3 * 32768 + 1000 + 7;
   const auto start = [](std::size_t i) { return 0.5f + 0.01f * static_cast<float>(i % 101); };
   const auto gradient = [](std::size_t i) { return 0.001f * (static_cast<float>(i % 37) - 18.0f); };
@@ -509,6 +513,13 @@ TEST(OptimizerRules, EveryValueOfALongArenaTakesItsOwnRule) {
           << "value " << i << ": " << parameters[i] << " against " << one[0];
     }
   }
+}
+
+TEST(OptimizerRules, EveryValueOfALongArenaTakesItsOwnRule) {
+  const int saved = kernels::thread_count();
+  expect_every_value_takes_its_own_rule(2);
+  expect_every_value_takes_its_own_rule(1);
+  kernels::set_thread_count(saved);
 }
 
 TEST(OptimizerRules, StepSaysWhetherTheUpdatedParametersAreFinite) {

@@ -35,20 +35,19 @@ inline void prefetch_for_write([[maybe_unused]] const void* address) {
 
 // Runs block(first, count) over [0, n) in blocks of kWriteBlock values, in order, first asking for the lines of
 // written[first + kWriteAhead, + kWriteBlock) to be written: for loops that store into written[first, + count)
-// (the optimizer's updates). Returns the largest of the blocks' results.
+// (the optimizer's updates). Returns the largest of the blocks' results. Without asks (ask_for_writes), one block.
 inline constexpr std::size_t kWriteBlock = 256;
 inline constexpr std::size_t kWriteAhead = 512;
 
 template <typename T, typename Result, typename Block>
 [[gnu::always_inline]] inline Result writing_ahead(const T* written, std::size_t n, Block block) {
   constexpr std::size_t kLineValues = 64 / sizeof(T);
-  const bool ask = ask_for_writes();
+  if (!ask_for_writes()) return block(std::size_t{0}, n);  // one loop, as without the asks
   Result largest = 0;
   std::size_t first = 0;
   for (; first + kWriteBlock <= n; first += kWriteBlock) {
-    if (ask)
-      for (std::size_t v = first + kWriteAhead; v < std::min(n, first + kWriteAhead + kWriteBlock); v += kLineValues)
-        prefetch_for_write(written + v);
+    for (std::size_t v = first + kWriteAhead; v < std::min(n, first + kWriteAhead + kWriteBlock); v += kLineValues)
+      prefetch_for_write(written + v);
     largest = std::max(largest, block(first, kWriteBlock));  // a count the compiler knows: no remainder loop
   }
   if (first < n) largest = std::max(largest, block(first, n - first));

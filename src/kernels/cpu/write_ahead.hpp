@@ -9,14 +9,22 @@
 #include <algorithm>
 #include <cstddef>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
+
 #include "backprop/kernels/kernels.hpp"
 
 namespace backprop::kernels {
 
-// Whether the CPU has PREFETCHW (its CPUID bit): elsewhere the asks are left out.
+// Whether the CPU has PREFETCHW (its CPUID bit): elsewhere the asks are left out. Read with cpuid rather than
+// __builtin_cpu_supports, which clang 14 (the fuzzers' compiler) refuses for "prfchw".
 inline bool can_prefetch_for_write() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool can = __builtin_cpu_supports("prfchw");
+  static const bool can = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_PRFCHW) != 0;
+  }();
   return can;
 #else
   return false;

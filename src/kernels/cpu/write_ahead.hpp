@@ -2,8 +2,8 @@
 // core also holds (the parameters, which both cores' blocks of the forward pass read) cannot complete until that
 // core's copy is gone; stores leave the core in order, so a loop that writes such lines one after another waits
 // for them one at a time, and where a line takes long to cross between the cores (two vCPUs far apart on their
-// host) that wait dominates. Asked a few lines ahead, many of them travel at once (docs/performance.md, "The second thread on an AVX2 CPU"). An ask
-// changes no value.
+// host) that wait dominates. Asked a few lines ahead, many of them travel at once (docs/performance.md, "The
+// second thread on an AVX2 CPU"). An ask changes no value.
 #pragma once
 
 #include <algorithm>

@@ -1,6 +1,4 @@
 // A batch_norm entry of a network file's "layers" (nn/batch_norm.hpp): read and written (io/network_json.hpp).
-#include <algorithm>
-
 #include "backprop/nn/spec.hpp"
 #include "network_json.hpp"
 
@@ -10,7 +8,6 @@ using Json = nlohmann::json;
 
 // {"type": "batch_norm"} with optional "momentum" and "eps" (and, in a model, its four arrays): it keeps the width
 // of what it normalizes, so "units" may be left out.
-template <>
 LayerSpec LayerFileForm<LayerKind::batch_norm>::read(const Reader& reader, const Json& layer, const std::string& path,
                                                      int in) {
   reader.only_keys(layer, path, {"type", "units", "momentum", "eps", "scale", "shift", "running_mean", "running_var"});
@@ -18,9 +15,7 @@ LayerSpec LayerFileForm<LayerKind::batch_norm>::read(const Reader& reader, const
   layer_spec.kind = LayerKind::batch_norm;
   layer_spec.activation = Activation::identity;
   layer_spec.units = in;
-  if (layer.contains("units"))
-    layer_spec.units =
-        static_cast<int>(std::min<long long>(reader.whole_number(layer["units"], path + ".units", 1), 1 << 24));
+  if (layer.contains("units")) layer_spec.units = reader.size(layer["units"], path + ".units", 1);
   if (layer.contains("momentum")) layer_spec.momentum = reader.number(layer["momentum"], path + ".momentum");
   if (layer.contains("eps")) layer_spec.eps = reader.number(layer["eps"], path + ".eps");
   const auto out = static_cast<std::size_t>(layer_spec.units);
@@ -30,7 +25,6 @@ LayerSpec LayerFileForm<LayerKind::batch_norm>::read(const Reader& reader, const
   return layer_spec;
 }
 
-template <>
 Json LayerFileForm<LayerKind::batch_norm>::write(const NetworkSpec& spec, std::size_t l) {
   const LayerSpec& layer = spec.layers[l];
   Json j = {{"type", std::string(to_string(layer.kind))}, {"units", layer.units}};

@@ -8,7 +8,6 @@ namespace backprop::io::detail {
 
 // In evaluation (its running statistics): BatchNormalization over the features (axis 1 of (N, C)). Never the last
 // entry (nn/spec.hpp), so its output is an inner tensor.
-template <>
 std::string OnnxLayer<LayerKind::batch_norm>::add(onnx::GraphProto& graph, const NetworkSpec& spec, std::size_t l,
                                                   const std::string& prefix, const std::string& current) {
   const LayerSpec& layer = spec.layers[l];

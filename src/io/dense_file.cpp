@@ -1,6 +1,4 @@
 // A dense entry of a network file's "layers" (no "type", or "dense"): read and written (io/network_json.hpp).
-#include <algorithm>
-
 #include "backprop/nn/spec.hpp"
 #include "network_json.hpp"
 
@@ -8,14 +6,12 @@ namespace backprop::io::detail {
 
 using Json = nlohmann::json;
 
-template <>
 LayerSpec LayerFileForm<LayerKind::dense>::read(const Reader& reader, const Json& layer, const std::string& path,
                                                 int in) {
   reader.only_keys(layer, path, {"type", "units", "activation", "slope", "dropout", "initializer", "weights", "bias"});
   LayerSpec layer_spec;
   if (!layer.contains("units")) reader.fail(path + ".units", "missing");
-  layer_spec.units =
-      static_cast<int>(std::min<long long>(reader.whole_number(layer["units"], path + ".units", 1), 1 << 24));
+  layer_spec.units = reader.size(layer["units"], path + ".units", 1);
   if (!layer.contains("activation")) reader.fail(path + ".activation", "missing");
   const std::string activation = reader.string(layer["activation"], path + ".activation");
   const auto parsed = parse_activation(activation);
@@ -33,7 +29,6 @@ LayerSpec LayerFileForm<LayerKind::dense>::read(const Reader& reader, const Json
   return layer_spec;
 }
 
-template <>
 Json LayerFileForm<LayerKind::dense>::write(const NetworkSpec& spec, std::size_t l) {
   const LayerSpec& layer = spec.layers[l];
   Json j;

@@ -20,7 +20,6 @@ std::vector<double> transposed(const std::vector<double>& weights, std::size_t i
 
 }  // namespace
 
-template <>
 std::string OnnxLayer<LayerKind::dense>::add(onnx::GraphProto& graph, const NetworkSpec& spec, std::size_t l,
                                              const std::string& prefix, const std::string& current) {
   const LayerSpec& layer = spec.layers[l];

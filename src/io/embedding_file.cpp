@@ -11,7 +11,6 @@ using Json = nlohmann::json;
 
 // {"type": "embedding", "input": K, "categories": N, "dim": D} (and, in a model, its weights (N, D)): it puts D
 // values in place of input position K, so its units are IN - 1 + D.
-template <>
 LayerSpec LayerFileForm<LayerKind::embedding>::read(const Reader& reader, const Json& layer, const std::string& path,
                                                     int in) {
   reader.only_keys(layer, path, {"type", "input", "categories", "dim", "weights"});
@@ -20,11 +19,9 @@ LayerSpec LayerFileForm<LayerKind::embedding>::read(const Reader& reader, const 
   layer_spec.activation = Activation::identity;
   for (const char* key : {"input", "categories", "dim"})
     if (!layer.contains(key)) reader.fail(path + "." + key, "missing");
-  constexpr long long kCap = 1 << 24;
-  layer_spec.column = static_cast<int>(std::min(reader.whole_number(layer["input"], path + ".input", 0), kCap));
-  layer_spec.categories =
-      static_cast<int>(std::min(reader.whole_number(layer["categories"], path + ".categories", 1), kCap));
-  const long long dim = std::min(reader.whole_number(layer["dim"], path + ".dim", 1), kCap);
+  layer_spec.column = reader.size(layer["input"], path + ".input", 0);
+  layer_spec.categories = reader.size(layer["categories"], path + ".categories", 1);
+  const int dim = reader.size(layer["dim"], path + ".dim", 1);
   layer_spec.units = static_cast<int>(std::min<long long>(in - 1LL + dim, INT_MAX));
   if (layer.contains("weights"))
     layer_spec.weights = reader.matrix(layer["weights"], path + ".weights",
@@ -32,7 +29,6 @@ LayerSpec LayerFileForm<LayerKind::embedding>::read(const Reader& reader, const 
   return layer_spec;
 }
 
-template <>
 Json LayerFileForm<LayerKind::embedding>::write(const NetworkSpec& spec, std::size_t l) {
   const LayerSpec& layer = spec.layers[l];
   const int dim = layer.units - spec.layer_input(l) + 1;

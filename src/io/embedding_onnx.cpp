@@ -10,7 +10,6 @@ namespace backprop::io::detail {
 // 0: (B, D)), which Concat puts between the columns before and after it (each a Gather of their indices on axis 1).
 // Never the last entry, so its output is an inner tensor. A code outside [0, N) is an error of the runtime's
 // Gather, as it is the network's.
-template <>
 std::string OnnxLayer<LayerKind::embedding>::add(onnx::GraphProto& graph, const NetworkSpec& spec, std::size_t l,
                                                  const std::string& prefix, const std::string& current) {
   const LayerSpec& layer = spec.layers[l];

@@ -4,6 +4,7 @@
 // (LayerFileForm, below). Keeps nlohmann/json.hpp out of the public headers.
 #pragma once
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -96,6 +97,12 @@ class Reader {
     fail(path, "expected a whole number >= " + std::to_string(minimum) + ", got " + describe(value));
   }
 
+  // A size (units, categories, dim): a whole number >= minimum, held at 2^24, beyond any network that fits in
+  // memory, so that it fits an int.
+  int size(const Json& value, const std::string& path, long long minimum) const {
+    return static_cast<int>(std::min(whole_number(value, path, minimum), 1LL << 24));
+  }
+
   // A seed: any unsigned 64-bit whole number, kept exactly (nlohmann reads up to 2^64 - 1 as an unsigned
   // integer and anything larger as a double, which is refused).
   std::uint64_t seed(const Json& value, const std::string& path) const {
@@ -172,13 +179,18 @@ Json matrix_json(const std::vector<double>& values, std::size_t columns);
 Json initializer_json(const InitializerSpec& initializer);
 
 // Each layer kind's entry of "layers": read (its "type" already read; in: its number of inputs) and written.
-// LayerFileForm<K> is defined in the kind's own file (src/io/batch_norm_file.cpp for batch_norm), which
-// network_from_json and network_to_json reach through with_layer_kind (base/layer_kind_parts.hpp): a kind
-// without it is a link error.
+// LayerFileForm<K> is declared here for every kind of kinds.hpp's list (BACKPROP_LAYER_KINDS) and its members are
+// defined in the kind's own file (src/io/batch_norm_file.cpp for batch_norm), which network_from_json and
+// network_to_json reach through with_layer_kind (base/layer_kind_parts.hpp): a kind without it is a link error.
 template <LayerKind K>
-struct LayerFileForm {
-  static LayerSpec read(const Reader& reader, const Json& entry, const std::string& path, int in);
-  static Json write(const NetworkSpec& spec, std::size_t layer);
-};
+struct LayerFileForm;
+#define BACKPROP_LAYER_FILE_FORM(kind, model_format_version)                                          \
+  template <>                                                                                         \
+  struct LayerFileForm<LayerKind::kind> {                                                             \
+    static LayerSpec read(const Reader& reader, const Json& entry, const std::string& path, int in); \
+    static Json write(const NetworkSpec& spec, std::size_t layer);                                    \
+  };
+BACKPROP_LAYER_KINDS(BACKPROP_LAYER_FILE_FORM)
+#undef BACKPROP_LAYER_FILE_FORM
 
 }  // namespace backprop::io::detail

@@ -28,11 +28,17 @@ void add_int_attribute(onnx::NodeProto& node, const std::string& name, std::int6
 void add_float_attribute(onnx::NodeProto& node, const std::string& name, double value);
 
 // Entry l's nodes, which read the tensor `current` and write fresh tensors named from `prefix` ("layer3"), the
-// last entry's last one "output"; returns the tensor its output is in.
+// last entry's last one "output"; returns the tensor its output is in. Declared for every kind of kinds.hpp's list
+// (BACKPROP_LAYER_KINDS), defined in the kind's own file.
 template <LayerKind K>
-struct OnnxLayer {
-  static std::string add(onnx::GraphProto& graph, const NetworkSpec& spec, std::size_t l, const std::string& prefix,
-                         const std::string& current);
-};
+struct OnnxLayer;
+#define BACKPROP_ONNX_LAYER(kind, model_format_version)                                                            \
+  template <>                                                                                                      \
+  struct OnnxLayer<LayerKind::kind> {                                                                              \
+    static std::string add(onnx::GraphProto& graph, const NetworkSpec& spec, std::size_t l, const std::string& prefix, \
+                           const std::string& current);                                                            \
+  };
+BACKPROP_LAYER_KINDS(BACKPROP_ONNX_LAYER)
+#undef BACKPROP_ONNX_LAYER
 
 }  // namespace backprop::io::detail

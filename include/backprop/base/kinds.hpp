@@ -1,7 +1,7 @@
 // The kinds of activation, loss, optimizer, feature scaling and task: one enum per concept, for the network's
 // description (spec.hpp), the CPU path, the data's scaling (data/scaling.hpp) and the device backends alike
-// (kernels/device.hpp). Plain enums and their tables and nothing else, so that nvcc (C++17) compiles this
-// header too.
+// (kernels/device.hpp). Plain enums, their tables and the layer kinds' list and nothing else, so that nvcc (C++17)
+// compiles this header too.
 #pragma once
 
 namespace backprop {
@@ -32,29 +32,30 @@ enum class LossKind { mse, bce, softmax_ce };
 
 // The kinds of entry in a network's "layers" (nn/spec.hpp): a dense layer with its activation and dropout, or
 // batch normalization of the entry before it (nn/batch_norm.hpp), or an embedding of a categorical input column
-// (nn/embedding.hpp).
-enum class LayerKind { dense, batch_norm, embedding };
+// (nn/embedding.hpp). The one list of them: X(kind, model_format_version) for each, in the enum's order; the enum,
+// kLayerKinds and the declarations of each kind's parts (base/layer_kind_parts.hpp) are built from it. The format
+// version is the oldest model file format version that holds the kind (io/model_file.hpp: a model is written as
+// the oldest version that holds what it has, so that a model without a newer kind is byte for byte what an older
+// program wrote).
+#define BACKPROP_LAYER_KINDS(X) \
+  X(dense, 1)                   \
+  X(batch_norm, 3)              \
+  X(embedding, 6)
 
-// Each layer kind's name in the network file, the command and Python, and the oldest model file format version
-// that holds it (io/model_file.hpp: a model is written as the oldest version that holds what it has, so that a
-// model without a newer kind is byte for byte what an older program wrote), in the enum's order.
+#define BACKPROP_LAYER_KIND_ENUMERATOR(kind, model_format_version) kind,
+enum class LayerKind { BACKPROP_LAYER_KINDS(BACKPROP_LAYER_KIND_ENUMERATOR) };
+#undef BACKPROP_LAYER_KIND_ENUMERATOR
+
+// Each layer kind's name in the network file, the command and Python, and its model format version.
 struct LayerKindEntry {
   LayerKind kind;
   const char* name;
   unsigned model_format_version;
 };
-inline constexpr LayerKindEntry kLayerKinds[] = {
-    {LayerKind::dense, "dense", 1},
-    {LayerKind::batch_norm, "batch_norm", 3},
-    {LayerKind::embedding, "embedding", 6},
-};
+#define BACKPROP_LAYER_KIND_ENTRY(kind, model_format_version) {LayerKind::kind, #kind, model_format_version},
+inline constexpr LayerKindEntry kLayerKinds[] = {BACKPROP_LAYER_KINDS(BACKPROP_LAYER_KIND_ENTRY)};
+#undef BACKPROP_LAYER_KIND_ENTRY
 inline constexpr int kLayerKindCount = sizeof kLayerKinds / sizeof kLayerKinds[0];
-constexpr bool layer_kinds_in_enum_order() {
-  for (int i = 0; i < kLayerKindCount; ++i)
-    if (static_cast<int>(kLayerKinds[i].kind) != i) return false;
-  return true;
-}
-static_assert(layer_kinds_in_enum_order(), "kLayerKinds: one entry per LayerKind, in the enum's order");
 constexpr const LayerKindEntry& layer_kind_entry(LayerKind kind) { return kLayerKinds[static_cast<int>(kind)]; }
 
 // The update rules are torch.optim's (optimizer.hpp states each).

@@ -11,14 +11,10 @@
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/network.hpp"
 #include "kernels/math.hpp"
+#include "nn/trace_part.hpp"
 
 namespace backprop {
 namespace {
-
-template <typename Span>
-std::vector<double> to_vector(Span values) {
-  return std::vector<double>(values.begin(), values.end());
-}
 
 // A NaN or infinity would run through every figure of the trace; refused as the data files refuse them.
 void check_finite(const std::vector<double>& values, const char* key) {
@@ -30,113 +26,12 @@ void check_finite(const std::vector<double>& values, const char* key) {
 
 // The figures a step keeps of each entry (refused beyond kMaxTraceFigures before any step is computed).
 std::size_t figures_per_step(const Network<double>& network, int batch) {
-  const auto rows = static_cast<std::size_t>(batch);
   std::size_t per_step = 1;
-  for (std::size_t l = 0; l < network.layer_count(); ++l) {
-    const DenseLayer& layer = network.layer(l);
-    const auto units = static_cast<std::size_t>(layer.out);
-    switch (layer.kind) {
-      case LayerKind::dense:
-        per_step += 3 * rows * units + 3 * (static_cast<std::size_t>(layer.in) + 1) * units;
-        break;
-      case LayerKind::batch_norm:  // xhat, y, dL/dy, dL/dx; mean, variance, s, 4 running, 6 scale and shift
-        per_step += 4 * rows * units + 13 * units;
-        break;
-      case LayerKind::embedding:  // y, dL/dy, codes, dL/dx; weights before, their gradient and after
-        per_step += 2 * rows * units + rows * (1 + static_cast<std::size_t>(layer.in)) + 3 * layer.weight_count();
-        break;
-    }
-  }
+  for (std::size_t l = 0; l < network.layer_count(); ++l)
+    per_step += with_layer_kind(network.layer(l).kind, [&](auto k) {
+      return detail::TracePart<decltype(k)::value>::figure_count(network.layer(l), batch);
+    });
   return per_step;
-}
-
-std::vector<TraceFigure> batch_norm_figures(const TraceLayer& layer, int batch) {
-  const TraceBatchNorm& bn = layer.batch_norm;
-  std::vector<TraceFigure> figures{{"type", to_string(layer.kind)},
-                                   {"mean", bn.mean},
-                                   {"variance", bn.variance},
-                                   {"inv_std", bn.inv_std},
-                                   {"xhat", bn.xhat, batch, layer.out},
-                                   {"a", layer.a, batch, layer.out},
-                                   {"running_mean_before", bn.running_mean_before},
-                                   {"running_var_before", bn.running_var_before},
-                                   {"running_mean", bn.running_mean},
-                                   {"running_var", bn.running_var},
-                                   {"delta", layer.delta, batch, layer.out},
-                                   {"grad_scale", layer.grad_weights},
-                                   {"grad_shift", layer.grad_bias}};
-  if (!bn.grad_input.empty()) figures.push_back({"grad_input", bn.grad_input, batch, layer.out});
-  figures.push_back({"scale", layer.weights});
-  figures.push_back({"shift", layer.bias});
-  return figures;
-}
-
-std::vector<TraceFigure> embedding_figures(const TraceLayer& layer, int batch) {
-  const TraceEmbedding& e = layer.embedding;
-  std::vector<TraceFigure> figures{{"type", to_string(layer.kind)},
-                                   {"input", e.column},
-                                   {"categories", e.categories},
-                                   {"dim", e.dim},
-                                   {"codes", e.codes},
-                                   {"a", layer.a, batch, layer.out},
-                                   {"delta", layer.delta, batch, layer.out},
-                                   {"grad_weights", layer.grad_weights, e.categories, e.dim}};
-  if (!e.grad_input.empty()) figures.push_back({"grad_input", e.grad_input, batch, layer.in});
-  figures.push_back({"weights", layer.weights, e.categories, e.dim});
-  return figures;
-}
-
-std::vector<double> running(const Network<double>& network, std::size_t l, bool variance) {
-  const DenseLayer& layer = network.layer(l);
-  const auto out = static_cast<std::size_t>(layer.out);
-  return to_vector(network.statistics().subspan(layer.statistics_offset + (variance ? out : 0), out));
-}
-
-// A batch_norm entry's figures after the step's forward and backward (the running statistics before the
-// forward already in t): those the workspace keeps, the batch's statistics as the forward computes them, and
-// dL/dx (which the backward writes through the chain of the entry below) from the same backward on its own.
-void trace_batch_norm(TraceLayer& t, Network<double>& network, const Workspace<double>& workspace, std::size_t l,
-                      const double* x, int batch) {
-  const DenseLayer& layer = network.layer(l);
-  const auto features = static_cast<std::size_t>(layer.out);
-  const std::size_t n = static_cast<std::size_t>(batch) * features;
-  const BatchNormSaved<const double> saved = workspace.batch_norm_saved(l);
-  TraceBatchNorm& bn = t.batch_norm;
-  bn.eps = layer.eps;
-  bn.momentum = layer.momentum;
-  const double* input = l == 0 ? x : workspace.layer_output(l - 1);
-  bn.mean.resize(features);
-  bn.variance.resize(features);
-  batch_norm_statistics(bn.mean.data(), bn.variance.data(), input, layer.out, batch);
-  bn.inv_std.assign(saved.inv_std, saved.inv_std + features);
-  bn.xhat.assign(saved.xhat, saved.xhat + n);
-  bn.running_mean = running(network, l, false);
-  bn.running_var = running(network, l, true);
-  if (l == 0) return;
-  std::vector<double> grad_scale(features), grad_shift(features);
-  bn.grad_input.resize(n);
-  batch_norm_backward(grad_scale.data(), grad_shift.data(), bn.grad_input.data(), workspace.delta(l), saved,
-                      network.weights(l).data(), layer, batch, static_cast<const InputChain<double>*>(nullptr));
-}
-
-// An embedding entry's codes (which row of its table each row read) and, unless it is the first entry, dL/dx
-// from the same backward on its own (the network's writes it into the delta of the entry below).
-void trace_embedding(TraceLayer& t, const Network<double>& network, const Workspace<double>& workspace, std::size_t l,
-                     const double* x, int batch) {
-  const DenseLayer& layer = network.layer(l);
-  const double* input = l == 0 ? x : workspace.layer_output(l - 1);
-  TraceEmbedding& e = t.embedding;
-  e.column = layer.column;
-  e.categories = layer.categories;
-  e.dim = layer.dim();
-  e.codes.resize(static_cast<std::size_t>(batch));
-  for (int r = 0; r < batch; ++r)  // whole numbers in [0, N): the forward has checked them
-    e.codes[r] = static_cast<int>(input[static_cast<std::size_t>(r) * layer.in + layer.column]);
-  if (l == 0) return;
-  std::vector<double> grad_weights(layer.weight_count());
-  e.grad_input.resize(static_cast<std::size_t>(batch) * layer.in);
-  embedding_backward(grad_weights.data(), e.grad_input.data(), input, workspace.delta(l), layer, batch,
-                     static_cast<const InputChain<double>*>(nullptr));
 }
 
 }  // namespace
@@ -194,10 +89,9 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
     traced.step = step;
     traced.layers.resize(network.layer_count());
     for (std::size_t l = 0; l < network.layer_count(); ++l)
-      if (network.layer(l).kind == LayerKind::batch_norm) {
-        traced.layers[l].batch_norm.running_mean_before = running(network, l, false);
-        traced.layers[l].batch_norm.running_var_before = running(network, l, true);
-      }
+      with_layer_kind(network.layer(l).kind, [&](auto k) {
+        detail::TracePart<decltype(k)::value>::before_step(traced.layers[l], network, l);
+      });
     network.forward(workspace, options.input.data(), batch, nullptr, true);
     traced.loss = network.loss_value(workspace, options.target.data(), batch, weights);
     network.backward(workspace, options.input.data(), options.target.data(), batch, weights);
@@ -209,30 +103,22 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
       t.in = layer.in;
       t.out = layer.out;
       t.activation = layer.activation;
-      switch (layer.kind) {
-        case LayerKind::dense:
-          t.z.assign(workspace.z(l), workspace.z(l) + n);
-          break;
-        case LayerKind::batch_norm:
-          trace_batch_norm(t, network, workspace, l, options.input.data(), batch);
-          break;
-        case LayerKind::embedding:  // no z: its codes, and its output (a) and dL/dy (delta) below
-          trace_embedding(t, network, workspace, l, options.input.data(), batch);
-          break;
-      }
+      with_layer_kind(layer.kind, [&](auto k) {
+        detail::TracePart<decltype(k)::value>::record(t, network, workspace, l, options.input.data(), batch);
+      });
       t.a.assign(workspace.a(l), workspace.a(l) + n);
       t.delta.assign(workspace.delta(l), workspace.delta(l) + n);
-      t.grad_weights = to_vector(network.weight_gradients(l));
-      t.grad_bias = to_vector(network.bias_gradients(l));
-      t.weights_before = to_vector(network.weights(l));
-      t.bias_before = to_vector(network.bias(l));
+      t.grad_weights = detail::to_vector(network.weight_gradients(l));
+      t.grad_bias = detail::to_vector(network.bias_gradients(l));
+      t.weights_before = detail::to_vector(network.weights(l));
+      t.bias_before = detail::to_vector(network.bias(l));
     }
     // Plain SGD over the whole arena: a batch_norm's scale and shift are updated with the weights.
     kernels::sgd_update(network.parameters().data(), network.gradients().data(), network.parameters().size(),
                         result.learning_rate);
     for (std::size_t l = 0; l < network.layer_count(); ++l) {
-      traced.layers[l].weights = to_vector(network.weights(l));
-      traced.layers[l].bias = to_vector(network.bias(l));
+      traced.layers[l].weights = detail::to_vector(network.weights(l));
+      traced.layers[l].bias = detail::to_vector(network.bias(l));
     }
     result.steps.push_back(std::move(traced));
   }
@@ -240,19 +126,8 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
 }
 
 std::vector<TraceFigure> trace_figures(const TraceLayer& layer, int batch) {
-  switch (layer.kind) {
-    case LayerKind::dense:
-      return {{"z", layer.z, batch, layer.out},
-              {"a", layer.a, batch, layer.out},
-              {"delta", layer.delta, batch, layer.out},
-              {"grad_weights", layer.grad_weights, layer.in, layer.out},
-              {"grad_bias", layer.grad_bias},
-              {"weights", layer.weights, layer.in, layer.out},
-              {"bias", layer.bias}};
-    case LayerKind::batch_norm: return batch_norm_figures(layer, batch);
-    case LayerKind::embedding: return embedding_figures(layer, batch);
-  }
-  return {};
+  return with_layer_kind(layer.kind,
+                         [&](auto k) { return detail::TracePart<decltype(k)::value>::figures(layer, batch); });
 }
 
 }  // namespace backprop

@@ -5,8 +5,9 @@
 // takes the layers in order (forward) or in reverse (backward) and calls the case of each layer's kind.
 //
 // Why a case per kind rather than one function that switches: a LayerCases is built with a member for every
-// kind, so a kind added here (a member and a case below; -Werror=switch-enum checks the switch) fails to compile
-// in every step that does not say what the new kind does, instead of falling through to the dense layer's code.
+// kind (both it and the switch below are made from kinds.hpp's list, so a new kind needs no edit here), so a new
+// kind fails to compile in every step that does not say what it does, instead of falling through to the dense
+// layer's code.
 // The one-row step (train/row_step.cpp) runs the same walk with its own dense case (its widths unrolled) and
 // NotReached for the kinds it declines (RowStep::applies).
 // Internal to src/.
@@ -23,15 +24,19 @@
 namespace backprop {
 
 // What one step does for layer l of each kind: callables taking the layer's number (forward: returning nothing;
-// backward: returning whether its gradients are finite).
-template <typename Dense, typename BatchNorm, typename Embedding>
+// backward: returning whether its gradients are finite), one member per kind of kinds.hpp's list
+// (BACKPROP_LAYER_KINDS), named as the kind and in its order: LayerCases{dense, batch_norm, embedding}. A step
+// that gives fewer cases than there are kinds has a template argument left without a value: a compile error.
+#define BACKPROP_LAYER_CASE_TYPE(kind, model_format_version) typename kind##_case,
+#define BACKPROP_LAYER_CASE_MEMBER(kind, model_format_version) kind##_case kind;
+template <BACKPROP_LAYER_KINDS(BACKPROP_LAYER_CASE_TYPE) int = 0>
 struct LayerCases {
-  Dense dense;
-  BatchNorm batch_norm;
-  Embedding embedding;
+  BACKPROP_LAYER_KINDS(BACKPROP_LAYER_CASE_MEMBER)
 };
-template <typename Dense, typename BatchNorm, typename Embedding>
-LayerCases(Dense, BatchNorm, Embedding) -> LayerCases<Dense, BatchNorm, Embedding>;
+#undef BACKPROP_LAYER_CASE_MEMBER
+#undef BACKPROP_LAYER_CASE_TYPE
+template <typename... Cases>
+LayerCases(Cases...) -> LayerCases<Cases...>;
 
 // A layer's starting values (each kind's *_layer_initialize): the spec's where it gives them (from), else
 // otherwise throughout.
@@ -45,14 +50,11 @@ inline void starting_values(std::span<T> to, const std::vector<double>& from, do
 // (a call per layer costs its seed network's step several percent).
 template <typename Cases>
 inline __attribute__((always_inline)) decltype(auto) layer_case(const DenseLayer& layer, std::size_t l, Cases& cases) {
-  switch (layer.kind) {
-    case LayerKind::dense:
-      return cases.dense(l);
-    case LayerKind::batch_norm:
-      return cases.batch_norm(l);
-    case LayerKind::embedding:
-      return cases.embedding(l);
-  }
+#define BACKPROP_LAYER_CASE(kind, model_format_version) \
+  case LayerKind::kind:                                 \
+    return cases.kind(l);
+  switch (layer.kind) { BACKPROP_LAYER_KINDS(BACKPROP_LAYER_CASE) }
+#undef BACKPROP_LAYER_CASE
   __builtin_unreachable();  // kind holds one of the values above (the spec's reader admits no other)
 }
 

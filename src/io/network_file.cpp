@@ -14,6 +14,7 @@
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
 #include "backprop/base/read_file.hpp"
+#include "backprop/nn/settings.hpp"
 #include "network_json.hpp"
 
 namespace backprop::io {
@@ -40,38 +41,60 @@ ClassWeightSpec read_class_weight(const Reader& reader, const Json& value) {
   return weights;
 }
 
-// "training": {"epochs", "batch_size", "schedule": "cosine" | {"type", "warmup", "step_size", "gamma",
-// "min_learning_rate", "pct_start", "div_factor", "final_div_factor"}, "clip_grad_norm", "early_stopping", "scale",
-// "validation_split", "label_smoothing"}
+// The "training" keys: the settings kept in TrainingSpec as they are (nn/setting_list.hpp), then the schedule,
+// the scaling and the class weights.
+std::vector<std::string_view> training_keys() {
+  std::vector<std::string_view> keys;
+  for (const SettingDeclaration& setting : declared_settings()) {
+    if (!setting.file_key.starts_with("training.")) continue;
+    std::string_view key = setting.file_key.substr(9);
+    key = key.substr(0, key.find('.'));  // "schedule" of "training.schedule.warmup"
+    if (std::ranges::find(keys, key) == keys.end()) keys.push_back(key);
+  }
+  return keys;
+}
+
+// A setting kept in TrainingSpec, read from "training": an int as a whole number in its range, a float as a
+// number in its range or its default ("0: no clipping").
+void read_training_setting(const Reader& reader, const Json& value, const SettingDeclaration& setting,
+                           TrainingSpec& t) {
+  const std::string path = "training." + std::string(setting.key);
+  std::visit(
+      [&](auto member) {
+        using Member = decltype(member);
+        if constexpr (!std::is_same_v<Member, std::monostate>) {
+          using Value = std::remove_reference_t<decltype(t.*member)>;
+          const Value initial = TrainingSpec{}.*member;
+          const SettingRange& range = setting.range;
+          if constexpr (std::is_integral_v<Value>) {
+            const auto lowest = static_cast<long long>(range.minimum_open ? range.minimum + 1 : range.minimum);
+            const long long v = reader.whole_number(value, path, std::min<long long>(lowest, initial));
+            if (std::isfinite(range.maximum) && v > static_cast<long long>(range.maximum))
+              reader.fail(path, "expected at most " + std::to_string(static_cast<long long>(range.maximum)));
+            t.*member = static_cast<Value>(v);
+          } else {
+            const double v = reader.number(value, path);
+            if (!(range.contains(v) || v == initial))
+              reader.fail(path, "expected " + std::string(setting.file_expected.empty() ? setting.expected
+                                                                                       : setting.file_expected));
+            t.*member = v;
+          }
+        }
+      },
+      setting.member);
+}
+
+// "training": {the settings of training_keys(), "schedule": "cosine" | {"type", "warmup", "step_size",
+// "gamma", "min_learning_rate", "pct_start", "div_factor", "final_div_factor"}, "scale", "class_weight"}
 TrainingSpec read_training(const Reader& reader, const Json& value) {
   TrainingSpec t;
   if (!value.is_object()) reader.fail("training", "expected an object like {\"epochs\": 10, \"batch_size\": 32}");
-  reader.only_keys(value, "training",
-                   {"epochs", "batch_size", "schedule", "clip_grad_norm", "early_stopping", "scale", "validation_split",
-                    "label_smoothing", "class_weight"});
+  const std::vector<std::string_view> keys = training_keys();
+  reader.only_keys(value, "training", {}, keys);
   if (value.contains("class_weight")) t.class_weight = read_class_weight(reader, value["class_weight"]);
-  auto whole = [&](const char* key, long long minimum, long long maximum) {
-    const long long v = reader.whole_number(value[key], std::string("training.") + key, minimum);
-    if (v > maximum) reader.fail(std::string("training.") + key, "expected at most " + std::to_string(maximum));
-    return v;
-  };
-  if (value.contains("epochs")) t.epochs = static_cast<int>(whole("epochs", 1, 1000000));
-  if (value.contains("batch_size")) t.batch_size = static_cast<int>(whole("batch_size", 1, 1 << 20));
-  if (value.contains("early_stopping")) t.early_stopping = static_cast<int>(whole("early_stopping", 0, 1000000));
-  if (value.contains("clip_grad_norm")) {
-    t.clip_grad_norm = reader.number(value["clip_grad_norm"], "training.clip_grad_norm");
-    if (t.clip_grad_norm < 0) reader.fail("training.clip_grad_norm", "expected a number >= 0 (0: no clipping)");
-  }
-  if (value.contains("validation_split")) {
-    t.validation_split = reader.number(value["validation_split"], "training.validation_split");
-    if (!(t.validation_split >= 0 && t.validation_split < 1))
-      reader.fail("training.validation_split", "expected a fraction in [0, 1)");
-  }
-  if (value.contains("label_smoothing")) {  // that the loss is softmax_ce is validate(NetworkSpec)'s check
-    t.label_smoothing = reader.number(value["label_smoothing"], "training.label_smoothing");
-    if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
-      reader.fail("training.label_smoothing", "expected a number in [0, 1) (0: off)");
-  }
+  for (const SettingDeclaration& setting : declared_settings())
+    if (setting.member.index() != 0 && value.contains(std::string(setting.key)))
+      read_training_setting(reader, value[std::string(setting.key)], setting, t);
   if (value.contains("scale")) {
     const std::string name = reader.string(value["scale"], "training.scale");
     const auto kind = parse_scaling(name);
@@ -127,16 +150,17 @@ Json training_json(const TrainingSpec& t) {
     schedule["div_factor"] = t.schedule.div_factor;
     schedule["final_div_factor"] = t.schedule.final_div_factor;
   }
-  Json training = {{"epochs", t.epochs},
-                   {"batch_size", t.batch_size},
-                   {"schedule", schedule},
-                   {"clip_grad_norm", t.clip_grad_norm},
-                   {"early_stopping", t.early_stopping},
-                   {"scale", std::string(to_string(t.scale))},
-                   {"validation_split", t.validation_split}};
-  // Only when set: a model, a checkpoint's run and an MPI rank's settings without it stay byte for byte what
-  // they were before the key existed (absent reads as 0).
-  if (t.label_smoothing != 0.0) training["label_smoothing"] = t.label_smoothing;
+  Json training = {{"schedule", schedule}, {"scale", std::string(to_string(t.scale))}};
+  // The settings kept in TrainingSpec: a new one only when set, so that a model, a checkpoint's run and an MPI
+  // rank's settings without it stay byte for byte what they were before the key existed.
+  for (const SettingDeclaration& setting : declared_settings())
+    std::visit(
+        [&](auto member) {
+          if constexpr (!std::is_same_v<decltype(member), std::monostate>)
+            if (setting.always_written || t.*member != TrainingSpec{}.*member)
+              training[std::string(setting.key)] = t.*member;
+        },
+        setting.member);
   if (t.class_weight.balanced) training["class_weight"] = "balanced";
   for (const auto& [label, weight] : t.class_weight.labels) training["class_weight"][label] = weight;
   return training;

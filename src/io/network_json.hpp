@@ -67,7 +67,7 @@ class Reader {
       if (!known.contains(item.key())) {
         std::string list;
         for (auto k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
-        for (auto k : also) list += ", " + std::string(k);
+        for (auto k : also) list += (list.empty() ? "" : ", ") + std::string(k);
         fail(path.empty() ? item.key() : path + "." + item.key(), "unknown key (expected one of: " + list + ")");
       }
     }

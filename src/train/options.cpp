@@ -76,12 +76,11 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
   }
   if (dropout)
     for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) spec.layers[l].dropout = *dropout;
-  if (label_smoothing) {
+  if (label_smoothing) {  // written by its entry; refused here for another loss
     if (*label_smoothing != 0.0 && spec.loss != LossKind::softmax_ce)
       throw OptionError("label_smoothing", "expected 0 with the loss " + std::string(to_string(spec.loss)) +
                                                " (label smoothing is for softmax_ce only), got " +
                                                format_double(*label_smoothing));
-    t.label_smoothing = *label_smoothing;
   }
   if (class_weight) {
     const bool classifying = spec.loss == LossKind::softmax_ce || (spec.loss == LossKind::bce && spec.output() == 1);

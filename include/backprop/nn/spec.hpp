@@ -12,6 +12,7 @@
 
 #include "backprop/base/kinds.hpp"
 #include "backprop/nn/schedule.hpp"
+#include "backprop/nn/setting_list.hpp"
 
 namespace backprop {
 
@@ -98,18 +99,19 @@ struct ClassWeightSpec {
   bool operator==(const ClassWeightSpec&) const = default;
 };
 
+// The settings kept here as they are (epochs, batch_size, clip_grad_norm, early_stopping, validation_split,
+// label_smoothing: `int epochs = 10;` ...) are declared by their entries in nn/setting_list.hpp, with their ranges
+// and meaning; the others by hand.
+// label_smoothing, softmax_ce only, in [0, 1): train against (1 - eps) y + eps / K instead of the one-hot y (K
+// classes), torch.nn.CrossEntropyLoss(label_smoothing=eps); 0: off.
 struct TrainingSpec {
-  int epochs = 10;
-  int batch_size = 32;                 // the last partial batch of an epoch is used too
+#define BACKPROP_TRAINING_SPEC_FIELD(name, Type, initial, ...) Type name = initial;
+#define BACKPROP_KEPT_ELSEWHERE(...)
+  BACKPROP_TRAINING_SETTINGS(BACKPROP_TRAINING_SPEC_FIELD, BACKPROP_KEPT_ELSEWHERE)
+#undef BACKPROP_TRAINING_SPEC_FIELD
+#undef BACKPROP_KEPT_ELSEWHERE
   ScheduleSpec schedule;               // learning rate per step (schedule.hpp)
-  double clip_grad_norm = 0.0;         // > 0: clip the gradient's global norm to it
-  int early_stopping = 0;              // > 0: stop after this many epochs without a better validation loss
   ScalingKind scale = ScalingKind::none;  // feature scaling fitted on the training data
-  double validation_split = 0.0;       // > 0: hold out this fraction of the training data
-  // softmax_ce only, in [0, 1): train against (1 - eps) y + eps / K instead of the one-hot y (K classes),
-  // torch.nn.CrossEntropyLoss(label_smoothing=eps). 0: off (and not written to a file, so that a run
-  // without it writes what it wrote before the option existed).
-  double label_smoothing = 0.0;
   ClassWeightSpec class_weight;        // classification only
 };
 

@@ -13,30 +13,17 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
+#include "backprop/nn/setting_list.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
 
 struct TrainingOptions {
-  std::optional<int> epochs;                  // training.epochs, in [1, 1000000]
-  std::optional<int> batch_size;              // training.batch_size, in [1, 2^20]
-  std::optional<std::string> optimizer;       // optimizer.type: sgd, momentum, nesterov, adam, adamw, rmsprop
-  std::optional<double> learning_rate;        // optimizer.learning_rate, > 0
-  std::optional<double> momentum;             // optimizer.momentum, in [0, 1)
-  std::optional<double> weight_decay;         // optimizer.weight_decay, >= 0
-  std::optional<std::string> schedule;        // training.schedule.type: constant, step, cosine, one_cycle
-  std::optional<long> warmup;                 // training.schedule.warmup, steps >= 0
-  std::optional<double> clip_grad_norm;       // training.clip_grad_norm, > 0
-  std::optional<double> dropout;              // every hidden layer's dropout, in [0, 1)
-  std::optional<std::string> scale;           // training.scale: none, standard, minmax (refits a model's scaling)
-  std::optional<int> early_stopping;          // training.early_stopping, patience in [0, 1000000] (0: off)
-  std::optional<double> validation_split;     // training.validation_split, in [0, 1) (0: none)
-  std::optional<double> label_smoothing;      // training.label_smoothing, in [0, 1) (0: off); softmax_ce only
-  // training.class_weight: "balanced", "LABEL=W,LABEL=W" (labels as the data writes them; weights >= 0) or
-  // "none"; classification only.
-  std::optional<std::string> class_weight;
-  std::optional<std::uint64_t> seed;          // seed of the initialization (start_spec), shuffling, dropout
-                                              // and the split
+  // One std::optional field a setting, `std::optional<double> clip_grad_norm;` ..., in the list's order: each
+  // setting's entry in nn/setting_list.hpp declares it, with its network-file key, range and help.
+#define BACKPROP_OPTION_FIELD(name, Type, ...) std::optional<Type> name;
+  BACKPROP_TRAINING_SETTINGS(BACKPROP_OPTION_FIELD, BACKPROP_OPTION_FIELD)
+#undef BACKPROP_OPTION_FIELD
 
   // Throws OptionError for the first set field out of range (fields in the order above): the ranges and
   // choices of train/settings.hpp's table, which declares each setting once.

@@ -1,6 +1,6 @@
 """The build step of `pip install .` (pyproject.toml): CMake builds the compiled module backprop._backprop
 (the target backprop_python: the library and the module, nothing else) with the Python that runs pip, and
-setuptools packages it with python/backprop/ (the estimators, the type stub, py.typed).
+setuptools packages it with python/backprop/ (the estimators, py.typed) and the type stub the build writes.
 
 CMake options: CUDA is off unless asked; CMAKE_ARGS adds any, e.g.
     CMAKE_ARGS="-DBACKPROP_WITH_CUDA=ON -DCMAKE_CXX_COMPILER_LAUNCHER=ccache" pip install --no-build-isolation .
@@ -30,8 +30,8 @@ def project_version():
 
 
 class CMakeBuild(build_ext):
-    """Configures and builds the target backprop_python in build_temp, then copies the module where
-    setuptools packages it."""
+    """Configures and builds the target backprop_python in build_temp, then copies the module and its type stub
+    where setuptools packages them."""
 
     def build_extension(self, ext):
         build = pathlib.Path(self.build_temp).resolve() / "cmake"
@@ -49,13 +49,15 @@ class CMakeBuild(build_ext):
         destination = pathlib.Path(self.get_ext_fullpath(ext.name))
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(built[0], destination)
+        # The type stub, written by the build from its template (python/CMakeLists.txt): packaged beside the module.
+        shutil.copyfile(build / "python" / "backprop" / "_backprop.pyi", destination.parent / "_backprop.pyi")
 
 
 setup(
     version=project_version(),
     packages=["backprop"],
     package_dir={"backprop": "python/backprop"},
-    package_data={"backprop": ["py.typed", "*.pyi"]},
+    package_data={"backprop": ["py.typed"]},
     ext_modules=[Extension("backprop._backprop", sources=[])],
     cmdclass={"build_ext": CMakeBuild},
     # Not build/: that is CMake's build folder by the README's convention.

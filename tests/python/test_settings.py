@@ -1,7 +1,7 @@
 """The library's table of training settings (train/settings.hpp, backprop.training_settings()) against the
-Python side: Network.fit takes each setting's keyword (and no other), the .pyi stub lists each with its type,
-the scikit-learn estimators have the parameter the table names, and the docs' lists of the command's options
-name every flag. (The network file, the options' checks, the fingerprint and the command's flags:
+Python side: Network.fit takes each setting's keyword (and no other), the .pyi stub the package ships lists each
+with its type, the scikit-learn estimators have the parameter the table names, and the docs' lists of the
+command's options name every flag. (The network file, the options' checks, the fingerprint and the command's flags:
 tests/test_settings.cpp.)"""
 import ast
 import json
@@ -59,7 +59,8 @@ def test_fit_refuses_a_keyword_that_is_not_a_setting():
 
 
 def test_the_stub_lists_each_setting_with_its_type():
-    tree = ast.parse((ROOT / "python" / "backprop" / "_backprop.pyi").read_text())
+    # The stub the package ships (the build writes it from python/backprop/_backprop.pyi.in and the settings' list).
+    tree = ast.parse(pathlib.Path(backprop.__file__).with_name("_backprop.pyi").read_text())
     network_class = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Network")
     fit = next(n for n in network_class.body if isinstance(n, ast.FunctionDef) and n.name == "fit")
     annotations = {a.arg: ast.unparse(a.annotation) for a in fit.args.kwonlyargs}

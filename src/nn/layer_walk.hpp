@@ -9,7 +9,7 @@
 // kind fails to compile in every step that does not say what it does, instead of falling through to the dense
 // layer's code.
 // The one-row step (train/row_step.cpp) runs the same walk with its own dense case (its widths unrolled) and
-// NotReached for the kinds it declines (RowStep::applies).
+// NotReached for every other kind (one_kind_cases), which it declines (RowStep::applies).
 // Internal to src/.
 #pragma once
 
@@ -58,14 +58,30 @@ inline __attribute__((always_inline)) decltype(auto) layer_case(const DenseLayer
   __builtin_unreachable();  // kind holds one of the values above (the spec's reader admits no other)
 }
 
-// The case of a kind that a step declines before it runs (the one-row step: RowStep::applies). Still one
-// member of the step's LayerCases, so that a new kind is a compile error there too, until the step says it
-// declines it or runs it; and unreachable, so that the walk's switch compiles to the other cases alone.
+// The case of a kind that a step declines before it runs (the one-row step: RowStep::applies): unreachable, so
+// that the walk's switch compiles to the other cases alone.
 // Result: what the step's other cases return (void forward, bool backward).
 template <typename Result>
 struct NotReached {
   [[noreturn]] Result operator()(std::size_t) const { __builtin_unreachable(); }
 };
+
+// The cases of a step that runs one kind alone (the one-row step: dense layers): `only` for that kind and `other`
+// for every other kind of the list (NotReached, or RowStep::applies' false), so that the step and its check
+// decline a new kind alike, with no edit there.
+template <bool Chosen, typename OnlyCase, typename OtherCase>
+inline __attribute__((always_inline)) auto one_kind_case(const OnlyCase& only, const OtherCase& other) {
+  if constexpr (Chosen)
+    return only;
+  else
+    return other;
+}
+template <LayerKind Only, typename OnlyCase, typename OtherCase>
+inline __attribute__((always_inline)) auto one_kind_cases(const OnlyCase& only, const OtherCase& other) {
+#define BACKPROP_ONE_KIND_CASE(kind, model_format_version) one_kind_case<LayerKind::kind == Only>(only, other),
+  return LayerCases{BACKPROP_LAYER_KINDS(BACKPROP_ONE_KIND_CASE)};
+#undef BACKPROP_ONE_KIND_CASE
+}
 
 // The forward pass: every layer from the first, each after the one below it.
 template <typename Cases>

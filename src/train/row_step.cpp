@@ -104,8 +104,7 @@ inline void sgd_update(float* __restrict p, float* __restrict saved, const float
 bool RowStep::applies(const Network<float>& network) {
   if (network.spec().training.clip_grad_norm > 0) return false;
   // The kinds run() runs: dense layers; the others are its NotReached cases.
-  LayerCases runs{[](std::size_t) { return true; }, [](std::size_t) { return false; },
-                  [](std::size_t) { return false; }};
+  auto runs = one_kind_cases<LayerKind::dense>([](std::size_t) { return true; }, [](std::size_t) { return false; });
   for (std::size_t l = 0; l < network.layer_count(); ++l)
     if (network.spec().layers[l].dropout > 0.0 || !layer_case(network.layer(l), l, runs)) return false;
   return true;
@@ -138,7 +137,7 @@ float RowStep::run(const float* x, const float* y, float learning_rate, float we
   // layer.
   // The cases always inlined, as forward_fixed and backward_fixed are: as calls they cost the seed network's step
   // several percent (docs/performance.md).
-  forward_layers(layers_, LayerCases{
+  forward_layers(layers_, one_kind_cases<LayerKind::dense>(
       [&](std::size_t l) __attribute__((always_inline)) {
         const DenseLayer& layer = layers_[l];
         const float* input = l == 0 ? x : a_.data() + offsets_[l - 1];
@@ -161,7 +160,7 @@ float RowStep::run(const float* x, const float* y, float learning_rate, float we
             activation_forward(a, z, layer.activation, static_cast<float>(layer.slope), 1, layer.out);
         }
       },
-      NotReached<void>{}, NotReached<void>{}});
+      NotReached<void>{}));
 
   // Network::loss_value, then Network::backward: dense_backward's row path and the chain through the layer
   // below's derivative; with Update, the layer's sgd update right after (its input gradient is taken first,
@@ -188,7 +187,7 @@ float RowStep::run(const float* x, const float* y, float learning_rate, float we
   math::loss_gradient_row(delta_.data() + offsets_[last], loss_kind, smoothing, z_out, a_out, y, output.out,
                           output.activation, static_cast<float>(output.slope), scale);
   std::uint32_t largest = 0;
-  backward_layers(layers_, LayerCases{
+  backward_layers(layers_, one_kind_cases<LayerKind::dense>(
       [&](std::size_t l) __attribute__((always_inline)) {
         const DenseLayer& layer = layers_[l];
         float* grad_input = l == 0 ? nullptr : delta_.data() + offsets_[l - 1];
@@ -229,7 +228,7 @@ float RowStep::run(const float* x, const float* y, float learning_rate, float we
         }
         return true;  // finiteness is the step's, from largest and the loss, below
       },
-      NotReached<bool>{}, NotReached<bool>{}});
+      NotReached<bool>{}));
   if constexpr (Update) {
     finite = largest < kInfinityBits && std::isfinite(loss);
     // Every layer was updated: each takes back its values when the loss or a gradient was not finite (an

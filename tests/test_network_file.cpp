@@ -66,6 +66,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "layers[0].units: expected a whole number >= 1"},
         Refused{"units_fraction", R"({"input": 4, "layers": [{"units": 2.5, "activation": "relu"}]})",
                 "layers[0].units: expected a whole number"},
+        // 2^32 + 1 units: held at 2^24 (Reader::size), not wrapped to 1 unit by a cast to int.
+        Refused{"units_beyond_int", R"({"input": 4, "layers": [{"units": 4294967297, "activation": "relu"}]})",
+                "layers[0].units: expected a network of at most 16777216 parameters, got 83886080"},
         Refused{"input_zero", "{\"input\": 0, \"layers\": [" + kLayer + "]}", "input: expected a whole number >= 1"},
         Refused{"units_string", R"({"input": 4, "layers": [{"units": "2", "activation": "relu"}]})",
                 "layers[0].units: expected a whole number >= 1, got the string \"2\""},

@@ -291,7 +291,7 @@ namespace {
 // (every product under the pool's share-out size, on the library's own loops) maps neither, and a network whose
 // products are large opens the library of its float products then. Seen in the dynamic loader's own log
 // (LD_DEBUG=files names each object as it is mapped).
-TEST(TableCommand, ASmallTablesRunOpensNeitherOpenBlasNorOneDnn) {
+TEST(TableCommand, ASmallTablesRunOpensNeitherOpenBlasNorOneDnnNorZlib) {
   TempDir dir;
   std::string text = "color,x,z,label\n";
   for (int i = 0; i < 120; ++i)
@@ -311,6 +311,7 @@ TEST(TableCommand, ASmallTablesRunOpensNeitherOpenBlasNorOneDnn) {
   ASSERT_THAT(small.out, HasSubstr("file=libc.so.6"));  // the log was written
   EXPECT_THAT(small.out, ::testing::Not(HasSubstr("libopenblas")));
   EXPECT_THAT(small.out, ::testing::Not(HasSubstr("libdnnl")));
+  EXPECT_THAT(small.out, ::testing::Not(HasSubstr("libz.so")));  // opened for a .gz file only
 #ifdef BACKPROP_TEST_ONEDNN
   EXPECT_THAT(large.out, HasSubstr("libdnnl"));
   EXPECT_THAT(large.out, ::testing::Not(HasSubstr("libopenblas")));

@@ -17,6 +17,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/read_file.hpp"
+#include "base/plugin.hpp"
 #include "loaders.hpp"
 
 namespace backprop::data {
@@ -107,21 +108,48 @@ std::vector<std::uint8_t> read_data_chunks(const std::filesystem::path& path, co
   return bytes;
 }
 
+// zlib is opened on the first gzip file a run reads (by the soname CMake read, BACKPROP_ZLIB_LIBRARY), not
+// linked: most runs read none, and a linked library is mapped and relocated at every start
+// (docs/performance.md, "Process start"). The functions called are zlib's own.
+struct Zlib {
+  decltype(&gzopen) open = nullptr;
+  decltype(&gzbuffer) buffer = nullptr;
+  decltype(&gzread) read = nullptr;
+  decltype(&gzerror) error = nullptr;
+  decltype(&gzclose) close = nullptr;
+};
+
+const Zlib& zlib() {
+  static const Zlib library = [] {
+    const char* what = "zlib (" BACKPROP_ZLIB_LIBRARY ", for a .gz data file)";
+    void* handle = open_library(BACKPROP_ZLIB_LIBRARY, what);
+    Zlib opened;
+    opened.open = reinterpret_cast<decltype(&gzopen)>(plugin_function(handle, "gzopen", what));
+    opened.buffer = reinterpret_cast<decltype(&gzbuffer)>(plugin_function(handle, "gzbuffer", what));
+    opened.read = reinterpret_cast<decltype(&gzread)>(plugin_function(handle, "gzread", what));
+    opened.error = reinterpret_cast<decltype(&gzerror)>(plugin_function(handle, "gzerror", what));
+    opened.close = reinterpret_cast<decltype(&gzclose)>(plugin_function(handle, "gzclose", what));
+    return opened;
+  }();
+  return library;
+}
+
 std::vector<std::uint8_t> read_gzip_file(const std::filesystem::path& path, std::size_t csv_limit) {
   const std::string name = path.string();
+  const Zlib& z = zlib();
   errno = 0;
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> file(gzopen(name.c_str(), "rb"), &gzclose);
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> file(z.open(name.c_str(), "rb"), z.close);
   if (!file) throw_bad_input(name + ": cannot open: " + (errno ? std::strerror(errno) : "out of memory"));
-  gzbuffer(file.get(), 1 << 18);
+  z.buffer(file.get(), 1 << 18);
   std::uint64_t decompressed = 0;
   const ReadChunk read_chunk = [&](std::uint8_t* into, std::size_t room) -> std::size_t {
-    const int got = gzread(file.get(), into, static_cast<unsigned>(std::min<std::size_t>(room, INT_MAX / 2)));
+    const int got = z.read(file.get(), into, static_cast<unsigned>(std::min<std::size_t>(room, INT_MAX / 2)));
     if (got > 0) {
       decompressed += static_cast<std::uint64_t>(got);
       return static_cast<std::size_t>(got);
     }
     int status = Z_OK;
-    const char* message = gzerror(file.get(), &status);
+    const char* message = z.error(file.get(), &status);
     if (status != Z_OK && status != Z_STREAM_END)
       throw_bad_input(name + ": byte offset " + std::to_string(decompressed) +
                       " of the decompressed data: expected a complete gzip stream, got " +

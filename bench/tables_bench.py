@@ -132,6 +132,15 @@ def sklearn_pipeline(frame, target, task, final):
     return make_pipeline(prepare, final)
 
 
+def pipeline_final(name, task):
+    """The pipelines' last step: "mlp" or "hgb"."""
+    if name == "mlp":
+        return (MLPClassifier if task == "classification" else MLPRegressor)(
+            early_stopping=True, max_iter=500, random_state=0)
+    return (HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor)(
+        random_state=0)
+
+
 def sklearn_scores(path, target, task):
     frame = pd.read_csv(path)
     frame = frame[frame[target].notna()]
@@ -139,14 +148,8 @@ def sklearn_scores(path, target, task):
     x = frame.drop(columns=[target])
     folds = (StratifiedKFold if task == "classification" else KFold)(5, shuffle=True, random_state=0)
     out = {}
-    finals = {
-        "mlp": (MLPClassifier if task == "classification" else MLPRegressor)(
-            early_stopping=True, max_iter=500, random_state=0),
-        "hgb": (HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor)(
-            random_state=0),
-    }
-    for name, final in finals.items():
-        pipeline = sklearn_pipeline(frame, target, task, final)
+    for name in ("mlp", "hgb"):
+        pipeline = sklearn_pipeline(frame, target, task, pipeline_final(name, task))
         scores = cross_val_score(pipeline, x, y, cv=folds, scoring="accuracy" if task == "classification" else "r2")
         start = time.perf_counter()
         pipeline.fit(x, y)
@@ -189,17 +192,9 @@ def timed_fits(path, target, task, pipelines):
     frame = frame[frame[target].notna()]
     y = frame[target].astype(str) if task == "classification" else frame[target]
     x = frame.drop(columns=[target])
-    finals = {
-        "mlp": (MLPClassifier if task == "classification" else MLPRegressor)(
-            early_stopping=True, max_iter=500, random_state=0),
-        "hgb": (HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor)(
-            random_state=0),
-    }
     out = {}
-    for name, final in finals.items():
-        if name not in pipelines:
-            continue
-        pipeline = sklearn_pipeline(frame, target, task, final)
+    for name in pipelines:
+        pipeline = sklearn_pipeline(frame, target, task, pipeline_final(name, task))
         cpu, wall = time.process_time(), time.perf_counter()
         pipeline.fit(x, y)
         out[name] = (time.process_time() - cpu, time.perf_counter() - wall)
@@ -276,6 +271,77 @@ def choose(binary, rounds, cache, seeds=(1, 2, 3)):
                                                                    gaps[worst], tables[worst][0]), flush=True)
 
 
+def split_rows(path, target, task, split):
+    """The rows of each fold of scikit-learn's 5-fold split `split` (StratifiedKFold for a classification,
+    shuffled, random_state=split) of the rows whose target is present: [(training rows, test rows)]."""
+    frame = pd.read_csv(path)
+    frame = frame[frame[target].notna()]
+    y = frame[target].astype(str) if task == "classification" else frame[target]
+    folds = (StratifiedKFold if task == "classification" else KFold)(5, shuffle=True, random_state=split)
+    return frame, y, [(frame.index[train], frame.index[test]) for train, test in folds.split(frame, y)]
+
+
+def write_rows(lines, rows, path):
+    """The CSV's header and the given records, as the file wrote them (one record per line: R's write.csv)."""
+    with open(path, "w") as out:
+        out.write(lines[0])
+        out.writelines(lines[1 + r] for r in rows)
+
+
+def same_folds(binary, tables, candidates, splits, cache, seed=1):
+    """Each candidate and both pipelines on the same folds: scikit-learn's 5-fold splits 0, 1, ... of each
+    table, backprop as `train` on a CSV of a fold's training rows (its recipe and network inferred there, as
+    `cv` does) and `eval` on its test rows; the pipelines fitted on the same rows (their scores cached in FILE).
+    Prints each candidate's mean score, mean gap to the better pipeline and its gap on each table."""
+    known = json.load(open(cache)) if cache and os.path.exists(cache) else {}
+    with tempfile.TemporaryDirectory() as folder:
+        write_tables(folder, tables)
+        best, scores = [], {" ".join(flags): [] for flags in candidates}
+        for name, target, task in tables:
+            path = os.path.join(folder, name + ".csv")
+            lines = open(path).readlines()
+            theirs, ours = {"mlp": [], "hgb": []}, {key: [] for key in scores}
+            for split in splits:
+                frame, y, folds = split_rows(path, target, task, split)
+                assert len(lines) == len(pd.read_csv(path)) + 1, name
+                for fold, (train, test) in enumerate(folds):
+                    write_rows(lines, train, os.path.join(folder, "train.csv"))
+                    write_rows(lines, test, os.path.join(folder, "test.csv"))
+                    for key in scores:
+                        model = os.path.join(folder, "fold.model")
+                        subprocess.run([binary, "train", "--data", os.path.join(folder, "train.csv"), "--target", target,
+                                        "--task", task, "--out", model, "--quiet", "--seed", str(seed)] + key.split(),
+                                       check=True, capture_output=True)
+                        figures = json.loads(subprocess.run(
+                            [binary, "eval", model, "--data", os.path.join(folder, "test.csv"), "--target", target,
+                             "--json"], check=True, capture_output=True, text=True).stdout)
+                        ours[key].append(figures["accuracy"] if task == "classification" else figures["r2"])
+                    entry = "%s/%d/%d" % (name, split, fold)
+                    if entry not in known:
+                        x = frame.drop(columns=[target])
+                        known[entry] = {}
+                        for final in ("mlp", "hgb"):
+                            pipeline = sklearn_pipeline(frame, target, task, pipeline_final(final, task))
+                            pipeline.fit(x.loc[train], y.loc[train])
+                            known[entry][final] = float(pipeline.score(x.loc[test], y.loc[test]))
+                    for final in ("mlp", "hgb"):
+                        theirs[final].append(known[entry][final])
+            best.append(max(np.mean(theirs["mlp"]), np.mean(theirs["hgb"])))
+            for key in scores:
+                scores[key].append(np.mean(ours[key]))
+            print("%s: MLP %.4f, HGB %.4f; %s" % (name, np.mean(theirs["mlp"]), np.mean(theirs["hgb"]), ", ".join(
+                "%s %+.4f" % (key or "(default)", scores[key][-1] - best[-1]) for key in scores)), flush=True)
+            if cache:
+                json.dump(known, open(cache, "w"))
+    print("\n| candidate | mean score | mean gap to the better pipeline | worst gap | tables below -0.03 |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for key, values in scores.items():
+        gaps = [v - b for v, b in zip(values, best)]
+        below = ", ".join("%s %+.4f" % (t[0], g) for t, g in zip(tables, gaps) if g < -0.03) or "none"
+        print("| %s | %.4f | %+.4f | %+.4f | %s |" % (key or "(the default)", np.mean(values), np.mean(gaps), min(gaps),
+                                                     below), flush=True)
+
+
 def option(name, default):
     at = sys.argv.index(name) + 1 if name in sys.argv else len(sys.argv)
     return sys.argv[at] if at < len(sys.argv) and not sys.argv[at].startswith("--") else default
@@ -283,6 +349,16 @@ def option(name, default):
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else "build/backprop"
+    if "--same-folds" in sys.argv:
+        tables = {"development": DEVELOPMENT, "check": CHECK, "all": DEVELOPMENT + CHECK}[option("--set", "all")]
+        picked = option("--tables", None)
+        tables = [t for t in tables if picked is None or t[0] in picked.split(",")]
+        # Its value may begin with "--" (a candidate's flags), so it is taken as it stands.
+        given = sys.argv[sys.argv.index("--candidates") + 1] if "--candidates" in sys.argv else ""
+        candidates = [c.split() for c in given.split(";")]
+        splits = range(int(option("--splits", "3")))
+        same_folds(binary, tables, candidates, splits, option("--sklearn-cache", None), int(option("--seed", "1")))
+        return
     if "--choose" in sys.argv:
         choose(binary, option("--choose", "1,2,3,4").split(","), option("--sklearn-cache", None))
         return

@@ -291,6 +291,38 @@ namespace {
 // (every product under the pool's share-out size, on the library's own loops) maps neither, and a network whose
 // products are large opens the library of its float products then. Seen in the dynamic loader's own log
 // (LD_DEBUG=files names each object as it is mapped).
+// The standard scaling fits a numeric column's value only: the one-hot, binary and missing inputs stay 0/1
+// flags, as scikit-learn's ColumnTransformer scales its numeric columns only (a rare category standardized is
+// a large input). The scaling is fitted on kTable's 11 rows with a label: income 10, NA, 20, 40, 50, ?, 60, ...,
+// 100, the missing ones read as the recipe's median, 55, of the ten present cells (the recipe is inferred on
+// every row, row 3's 30 included): mean 630 / 11.
+TEST(TableCommand, TheScalingFitsTheNumericValuesAndLeavesTheFlags) {
+  TempDir dir;
+  write_file(dir / "t.csv", kTable);
+  const CommandResult trained = run_backprop("train --data " + shell_word(dir / "t.csv") + " --target label --epochs 1 "
+                                             "--validation-split 0 --out " + shell_word(dir / "m.model"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  const io::ModelFile model = io::load_model(dir / "m.model");
+  ASSERT_EQ(model.scaling.kind, ScalingKind::standard);
+  ASSERT_EQ(model.features.size(), model.scaling.offset.size());
+  const std::vector<double> income = {10, 55, 20, 40, 50, 55, 60, 70, 80, 90, 100};
+  const double mean = 630.0 / 11.0;
+  double squares = 0.0;
+  for (const double x : income) squares += (x - mean) * (x - mean);
+  int flags = 0;
+  for (std::size_t i = 0; i < model.features.size(); ++i) {
+    if (model.features[i] == "income") {
+      EXPECT_NEAR(model.scaling.offset[i], mean, 1e-9);
+      EXPECT_NEAR(model.scaling.scale[i], std::sqrt(squares / 11.0), 1e-9);  // ddof 0, as StandardScaler
+      continue;
+    }
+    EXPECT_EQ(model.scaling.offset[i], 0.0) << model.features[i];
+    EXPECT_EQ(model.scaling.scale[i], 1.0) << model.features[i];
+    ++flags;
+  }
+  EXPECT_EQ(flags, 5);  // color=red, =blue, =green, color (missing), income (missing)
+}
+
 TEST(TableCommand, ASmallTablesRunOpensNeitherOpenBlasNorOneDnnNorZlib) {
   TempDir dir;
   std::string text = "color,x,z,label\n";

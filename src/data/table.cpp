@@ -43,6 +43,15 @@ int TableRecipe::width() const {
   return total;
 }
 
+std::vector<bool> TableRecipe::measured_inputs() const {
+  std::vector<bool> measured;
+  for (const TableColumn& c : columns) {
+    const int width = c.width();
+    for (int i = 0; i < width; ++i) measured.push_back(c.kind == ColumnKind::numeric && i == 0);
+  }
+  return measured;
+}
+
 std::vector<std::string> TableRecipe::input_names() const {
   std::vector<std::string> names;
   for (const TableColumn& c : columns) {

@@ -252,6 +252,26 @@ void standardize_targets(TrainingData& data) {
 
 }  // namespace
 
+namespace {
+
+// An embedding's codes are indices, not measures, and a table's one-hot, binary and missing inputs are 0/1
+// flags: they are left as they are (scale 1, offset 0), as scikit-learn's ColumnTransformer scales its numeric
+// columns only. Standardized, a rare category's flag became a large input (5 rows of 248: 7.0), which the
+// network fitted to those few rows (docs/performance.md, "Ornstein: rare categories standardized").
+void leave_flags_unscaled(Scaling& scaling, const NetworkSpec& spec, const Dataset& train) {
+  const auto leave = [&scaling](std::size_t column) {
+    scaling.offset[column] = 0.0;
+    scaling.scale[column] = 1.0;
+  };
+  for (const int column : embedding_code_columns(spec)) leave(static_cast<std::size_t>(column));
+  if (!train.table) return;
+  const std::vector<bool> measured = train.table->measured_inputs();
+  for (std::size_t column = 0; column < measured.size() && column < scaling.offset.size(); ++column)
+    if (!measured[column]) leave(column);
+}
+
+}  // namespace
+
 TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::optional<Dataset> validation,
                                    const std::optional<Scaling>& trained_scaling,
                                    std::optional<ScalingKind> requested_scale) {
@@ -276,11 +296,7 @@ TrainingData prepare_training_data(NetworkSpec& spec, Dataset train, std::option
     spec.training.scale = trained_scaling->kind;  // the recipe the model records says what it was trained with
   } else {
     data.scaling = fit_scaling(spec.training.scale, train);
-    if (!data.scaling.empty())  // an embedding's codes are indices, not measures: left as they are
-      for (const int column : embedding_code_columns(spec)) {
-        data.scaling.offset[static_cast<std::size_t>(column)] = 0.0;
-        data.scaling.scale[static_cast<std::size_t>(column)] = 1.0;
-      }
+    if (!data.scaling.empty()) leave_flags_unscaled(data.scaling, spec, train);
   }
   data.train = std::move(train);
   const bool plain_outputs = spec.loss == LossKind::mse && spec.layers.back().activation == Activation::identity &&

@@ -63,6 +63,9 @@ struct TableRecipe {
 
   int width() const;                             // the network's inputs
   std::vector<std::string> input_names() const;  // each input's name: "age", "age (missing)", "color=red", ...
+  // Whether each input is a numeric column's value, which scaling fits; the others (one-hot, binary and
+  // missing indicators, an embedding's codes) are 0/1 flags or indices that the scaling leaves as they are.
+  std::vector<bool> measured_inputs() const;
   bool is_missing(std::string_view cell) const;
 };
 

@@ -19,6 +19,13 @@ Usage: /usr/bin/python3 bench/tables_bench.py [build/backprop] [--runs N] [--set
        /usr/bin/python3 bench/tables_bench.py [build/backprop] --choose [1,2,3,4] [--sklearn-cache FILE]
        /usr/bin/python3 bench/tables_bench.py [build/backprop] --speed [--runs N] [--set ...] [--before OTHER]
        [--tables NAME,NAME] [--pipelines mlp,hgb]
+       /usr/bin/python3 bench/tables_bench.py [build/backprop] --same-folds [--candidates "FLAGS;FLAGS"]
+       [--splits N] [--seed S] [--set ...] [--tables NAME,NAME] [--sklearn-cache FILE]
+
+--same-folds: backprop and both pipelines on the same rows (on a small table the split moves a score more than
+the gaps judged): scikit-learn's 5-fold splits 0 .. N-1 (default 3) of each table; backprop `train` (--seed S,
+default 1, and each candidate's flags; "" is the default) on a CSV of a fold's training rows and `eval` on its
+test rows; each candidate's gap to the better pipeline, table by table and on average.
 
 --speed: the speed goal alone, table by table: `backprop train` on every row, the whole process (start, load,
 train, save), against each pipeline's `fit` on every row timed inside this Python process (warm: imported,

@@ -257,7 +257,8 @@ namespace {
 // An embedding's codes are indices, not measures, and a table's one-hot, binary and missing inputs are 0/1
 // flags: they are left as they are (scale 1, offset 0), as scikit-learn's ColumnTransformer scales its numeric
 // columns only. Standardized, a rare category's flag became a large input (5 rows of 248: 7.0), which the
-// network fitted to those few rows (docs/performance.md, "Ornstein: rare categories standardized").
+// network fitted to those few rows (docs/performance.md, "The same folds for both, and a table's 0/1 inputs
+// left unscaled").
 void leave_flags_unscaled(Scaling& scaling, const NetworkSpec& spec, const Dataset& train) {
   const auto leave = [&scaling](std::size_t column) {
     scaling.offset[column] = 0.0;

@@ -1,12 +1,14 @@
 // The network's forward pass, backward pass and optimizer step as device launches (device_network.hpp).
-// It walks the layers with nn/layer_walk.hpp, as nn/network.cpp's Network::forward and Network::backward do, and
-// each kind's case is theirs (dense.cpp's products, batch_norm.cpp's normalization, embedding.cpp's lookup),
-// written against kernels::DeviceBackend instead of the CPU kernels.
+// It walks the layers with nn/layer_walk.hpp, as nn/network.cpp's Network::forward and Network::backward do; each
+// kind's case is its DevicePart, in its own file (dense_device.cpp: dense.cpp's products; batch_norm_device.cpp:
+// batch_norm.cpp's normalization; embedding_device.cpp: embedding.cpp's lookup), written against
+// kernels::DeviceBackend instead of the CPU kernels.
 #include "device/device_network.hpp"
 
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <type_traits>
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
@@ -16,12 +18,18 @@
 
 namespace backprop {
 
-using kernels::Transpose;
-
 namespace {
 
-// The slope the device kernels take (leaky_relu's; math.hpp's relu ignores it).
-float slope_of(const DenseLayer& layer) { return static_cast<float>(layer.slope); }
+// The walk's cases (nn/layer_walk.hpp's LayerCases), one per kind of kinds.hpp's list, each calling
+// call(kind, l) with kind a std::integral_constant<LayerKind, K>: the walk reaches every kind's DevicePart and
+// this file names none.
+template <typename Call>
+auto device_cases(const Call& call) {
+#define BACKPROP_DEVICE_CASE(kind, model_format_version) \
+  [&call](std::size_t l) { return call(std::integral_constant<LayerKind, LayerKind::kind>{}, l); },
+  return LayerCases{BACKPROP_LAYER_KINDS(BACKPROP_DEVICE_CASE)};
+#undef BACKPROP_DEVICE_CASE
+}
 
 }  // namespace
 
@@ -152,48 +160,37 @@ void DeviceNetwork::gather(const DeviceDataset& data, const std::uint32_t* order
   weights_valid_ = data.rows().weights != nullptr;
 }
 
-// The walk of nn/layer_walk.hpp, with the device's case for each kind (Network::forward's, as launches).
-void DeviceNetwork::forward(int batch, std::uint64_t dropout_seed) {
-  training_ = dropout_seed != 0;
-  const auto input = [&](std::size_t l) { return l == 0 ? x_.data() : layer_output(l - 1, training_); };
-  const auto parameters = [&](std::size_t l) { return parameters_.data() + layers_[l].weights_offset; };
-  forward_layers(layers_, LayerCases{
-      [&](std::size_t l) { dense_layer_forward(l, input(l), batch, dropout_seed); },
-      [&](std::size_t l) {
-        const DenseLayer& layer = layers_[l];
-        const float* shift = parameters_.data() + layer.bias_offset;
-        float* mean = statistics_.data() + layer.statistics_offset;
-        float* variance = mean + layer.out;
-        if (training_)
-          backend_.batch_norm_training(buffer(l, kA), buffer(l, kZ), buffer(l, kMask), mean, variance, input(l),
-                                       parameters(l), shift, batch, layer.out, layer.momentum, layer.eps);
-        else
-          backend_.batch_norm_evaluation(buffer(l, kA), input(l), parameters(l), shift, mean, variance, batch,
-                                         layer.out, layer.eps);
-      },
-      [&](std::size_t l) {  // no activation, no dropout (validate_embedding)
-        const DenseLayer& layer = layers_[l];
-        backend_.embedding_forward(buffer(l, kA), input(l), parameters(l), batch, layer.in, layer.column,
-                                   layer.dim(), layer.categories);
-      }});
+DeviceLayerPass DeviceNetwork::pass(std::size_t l, int batch, std::uint64_t dropout_seed) const {
+  const DenseLayer& layer = layers_[l];
+  float* parameters = parameters_.data();
+  float* gradients = gradients_.data();
+  return {backend_,
+          layer,
+          l,
+          batch,
+          training_,
+          dropout_[l],
+          dropout_seed,
+          l == 0 ? x_.data() : layer_output(l - 1, training_),
+          l == 0 ? nullptr : buffer(l - 1, kDelta),
+          parameters + layer.weights_offset,
+          parameters + layer.bias_offset,
+          gradients + layer.weights_offset,
+          gradients + layer.bias_offset,
+          statistics_.data() + layer.statistics_offset,
+          buffer(l, kZ),
+          buffer(l, kA),
+          buffer(l, kDelta),
+          buffer(l, kMask),
+          buffer(l, kDropped)};
 }
 
-void DeviceNetwork::dense_layer_forward(std::size_t l, const float* input, int batch, std::uint64_t dropout_seed) {
-  const DenseLayer& layer = layers_[l];
-  float* z = buffer(l, kZ);
-  float* a = buffer(l, kA);
-  const float* weights = parameters_.data() + layer.weights_offset;
-  const float* bias = parameters_.data() + layer.bias_offset;
-  // z = input . W (beta 0), then z += b and a = f(z) in one pass.
-  backend_.gemm(Transpose::no, Transpose::no, batch, layer.out, layer.in, 1.0f, input, layer.in, weights, layer.out,
-                0.0f, z, layer.out);
-  backend_.bias_activation(z, a, bias, batch, layer.out, layer.activation, slope_of(layer));
-  if (training_ && dropout_[l] > 0) {
-    // A different seed per layer: the layer number mixed into the step's seed.
-    const std::uint64_t seed = dropout_seed ^ (0xD1B54A32D192ED03ull * (l + 1));
-    backend_.dropout(buffer(l, kMask), buffer(l, kDropped), a, static_cast<std::size_t>(batch) * layer.out,
-                     static_cast<float>(dropout_[l]), seed);
-  }
+// The walk of nn/layer_walk.hpp, with each kind's DevicePart as its case (Network::forward's, as launches).
+void DeviceNetwork::forward(int batch, std::uint64_t dropout_seed) {
+  training_ = dropout_seed != 0;
+  forward_layers(layers_, device_cases([&](auto kind, std::size_t l) {
+                   DevicePart<decltype(kind)::value>::forward(pass(l, batch, dropout_seed));
+                 }));
 }
 
 void DeviceNetwork::loss(MetricSums* sums, int batch, double label_smoothing) const {
@@ -201,7 +198,7 @@ void DeviceNetwork::loss(MetricSums* sums, int batch, double label_smoothing) co
   const DenseLayer& output = layers_[last];
   backend_.loss(nullptr, sums, nullptr, buffer(last, kZ), buffer(last, kA), y_.data(),
                 labels_valid_ ? labels_.data() : nullptr, nullptr, 0.0, batch, output.out, loss_, label_smoothing,
-                output.activation, slope_of(output), batch);
+                output.activation, device_slope(output), batch);
 }
 
 void DeviceNetwork::loss_and_gradient(MetricSums* sums, kernels::StepStatus* status, int batch,
@@ -210,43 +207,16 @@ void DeviceNetwork::loss_and_gradient(MetricSums* sums, kernels::StepStatus* sta
   const DenseLayer& output = layers_[last];
   backend_.loss(buffer(last, kDelta), sums, status, buffer(last, kZ), buffer(last, kA), y_.data(),
                 labels_valid_ ? labels_.data() : nullptr, weights_valid_ ? weights_.data() : nullptr,
-                weight_denominator, batch, output.out, loss_, label_smoothing_, output.activation, slope_of(output),
+                weight_denominator, batch, output.out, loss_, label_smoothing_, output.activation, device_slope(output),
                 batch);
-  // The walk of nn/layer_walk.hpp from the last layer down, with the device's case for each kind
+  // The walk of nn/layer_walk.hpp from the last layer down, each kind's DevicePart as its case
   // (Network::backward's, as launches): the layer's gradients from its delta and, unless it is the first, the
-  // delta of the layer below.
-  const auto input = [&](std::size_t l) { return l == 0 ? x_.data() : layer_output(l - 1, training_); };
-  const auto grad_input = [&](std::size_t l) { return l == 0 ? nullptr : buffer(l - 1, kDelta); };
-  const auto grad_weights = [&](std::size_t l) { return gradients_.data() + layers_[l].weights_offset; };
-  const auto grad_bias = [&](std::size_t l) { return gradients_.data() + layers_[l].bias_offset; };
-  const auto parameters = [&](std::size_t l) { return parameters_.data() + layers_[l].weights_offset; };
-  backward_layers(layers_, LayerCases{
-      [&](std::size_t l) {
-        // dW = input^T . delta, db = column sums of delta, d input = delta . W^T (dense.cpp).
-        const DenseLayer& layer = layers_[l];
-        const float* delta = buffer(l, kDelta);
-        backend_.gemm(Transpose::yes, Transpose::no, layer.in, layer.out, batch, 1.0f, input(l), layer.in, delta,
-                      layer.out, 0.0f, grad_weights(l), layer.out);
-        backend_.column_sums(grad_bias(l), delta, batch, layer.out);
-        if (l > 0)
-          backend_.gemm(Transpose::no, Transpose::yes, batch, layer.in, layer.out, 1.0f, delta, layer.out,
-                        parameters(l), layer.out, 0.0f, grad_input(l), layer.in);
-        chain_below(l, batch);
-        return true;  // the gradients' check is check_gradients', over the whole arena
-      },
-      [&](std::size_t l) {
-        backend_.batch_norm_backward(grad_weights(l), grad_bias(l), grad_input(l), buffer(l, kDelta), buffer(l, kZ),
-                                     buffer(l, kMask), parameters(l), batch, layers_[l].out);
-        chain_below(l, batch);
-        return true;
-      },
-      [&](std::size_t l) {
-        const DenseLayer& layer = layers_[l];
-        backend_.embedding_backward(grad_weights(l), grad_input(l), input(l), buffer(l, kDelta), batch, layer.in,
-                                    layer.column, layer.dim(), layer.categories);
-        chain_below(l, batch);
-        return true;
-      }});
+  // delta of the layer below, which chain_below takes through that layer's dropout and activation.
+  backward_layers(layers_, device_cases([&](auto kind, std::size_t l) {
+                    DevicePart<decltype(kind)::value>::backward(pass(l, batch, 0));
+                    chain_below(l, batch);
+                    return true;  // the gradients' check is check_gradients', over the whole arena
+                  }));
   backend_.check_gradients(status, gradients_.data(), gradients_.size(), clip_norm, step);
 }
 
@@ -256,7 +226,7 @@ void DeviceNetwork::chain_below(std::size_t l, int batch) {
   const DenseLayer& below = layers_[l - 1];
   backend_.activation_backward(grad_input, grad_input, training_ && dropout_[l - 1] > 0 ? buffer(l - 1, kMask) : nullptr,
                                buffer(l - 1, kZ), buffer(l - 1, kA), batch, below.out, below.activation,
-                               slope_of(below));
+                               device_slope(below));
 }
 
 DeviceOptimizer::DeviceOptimizer(kernels::DeviceBackend& backend, Optimizer<float>& optimizer)

@@ -18,6 +18,7 @@
 
 #include "backprop/data/dataset.hpp"
 #include "backprop/data/scaling.hpp"
+#include "backprop/base/kinds.hpp"
 #include "kernels/device.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
@@ -56,6 +57,49 @@ class DeviceDataset {
   std::size_t row_count_ = 0;
 };
 
+// What layer l's device part (DevicePart<K>) works on in one pass: DeviceNetwork's parts for that layer, as
+// pointers into device memory. The shapes are the layer's (IN = layer.in, OUT = layer.out, B = batch).
+struct DeviceLayerPass {
+  kernels::DeviceBackend& backend;
+  const DenseLayer& layer;
+  std::size_t index;             // l
+  int batch;                     // B
+  bool training;                 // the forward pass of a training step (batch statistics, dropout)
+  double dropout;                // the spec's dropout rate of the layer
+  std::uint64_t dropout_seed;    // forward, training: the step's seed
+  const float* input;            // (B, IN): the layer below's output (after its dropout), or the gathered x
+  float* grad_input;             // backward: dL/d input (B, IN) to write, the layer below's delta; null for l = 0
+  float* weights;                // the parameter arena at layer.weights_offset (dense W, batch_norm scale, table)
+  float* bias;                   // the parameter arena at layer.bias_offset (dense b, batch_norm shift)
+  float* grad_weights;           // the gradient arena at the same offsets
+  float* grad_bias;
+  float* statistics;             // Network::statistics() at layer.statistics_offset (batch_norm)
+  float* z;                      // the layer's workspace parts, (B, OUT) each; what each kind keeps in them is
+  float* a;                      // its own (a: always its output, delta: always dL/d output)
+  float* delta;
+  float* mask;
+  float* dropped;
+};
+
+// A layer kind's device case of the walk (nn/layer_walk.hpp), declared here for every kind of kinds.hpp's list
+// and defined in the kind's own file (src/device/batch_norm_device.cpp for batch_norm): forward writes the layer's output a (and
+// what its backward needs) from input; backward writes its gradients and, unless grad_input is null, dL/d input
+// from delta (the layer below's activation and dropout are DeviceNetwork's to chain after). A kind without its
+// part is a link error.
+template <LayerKind K>
+struct DevicePart;
+#define BACKPROP_DEVICE_PART(kind, model_format_version) \
+  template <>                                            \
+  struct DevicePart<LayerKind::kind> {                   \
+    static void forward(const DeviceLayerPass& pass);    \
+    static void backward(const DeviceLayerPass& pass);   \
+  };
+BACKPROP_LAYER_KINDS(BACKPROP_DEVICE_PART)
+#undef BACKPROP_DEVICE_PART
+
+// The slope the device kernels take (leaky_relu's; math.hpp's relu ignores it).
+inline float device_slope(const DenseLayer& layer) { return static_cast<float>(layer.slope); }
+
 class DeviceNetwork {
  public:
   // Device copies of the network's parameters (uploaded) and buffers for batches of up to max_batch rows.
@@ -91,16 +135,13 @@ class DeviceNetwork {
   int output_size() const { return layers_.back().out; }
 
  private:
-  // A batch_norm's parts (nn/network.hpp's Workspace alike): z holds xhat, a its output y, delta dL/dy, and
-  // mask (which a batch_norm, having no dropout, does not use) 1 / sqrt(var + eps) in its first OUT values.
-  // An embedding's: a its output y, delta dL/dy.
+  // Each layer's workspace parts (DeviceLayerPass: what a kind keeps in them is its part's).
   enum Part { kZ, kA, kDelta, kMask, kDropped, kParts };
   float* buffer(std::size_t layer, Part part) const {
     return workspace_.data() + offsets_[layer] + static_cast<std::size_t>(part) * sizes_[layer];
   }
-  // A dense layer's forward pass, with its dropout in training (the dense case of forward's walk over the
-  // layers, nn/layer_walk.hpp).
-  void dense_layer_forward(std::size_t l, const float* input, int batch, std::uint64_t dropout_seed);
+  // Layer l's parts for its DevicePart in this pass.
+  DeviceLayerPass pass(std::size_t l, int batch, std::uint64_t dropout_seed) const;
   // After layer l's case of the backward walk wrote dL/da of the layer below into its delta: through that layer's
   // dropout mask (when the forward pass used one) and f', in place, making it its dL/dz.
   void chain_below(std::size_t l, int batch);

@@ -29,6 +29,8 @@
 
 #include "backprop/base/error.hpp"
 #include "kernels/device.hpp"
+#include "kernels/cuda/batch_norm_kernels.hpp"
+#include "kernels/cuda/embedding_kernels.hpp"
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/batch_norm.hpp"
 #include "backprop/nn/dense.hpp"
@@ -397,12 +399,13 @@ TEST_P(DeviceKernels, BatchNormTrainingEvaluationAndBackwardMatchTheCpu) {
     auto shift_d = to_device(backend(), shift), mean_d = to_device(backend(), mean0), var_d = to_device(backend(), var0);
     DeviceArray<float> y_d(backend(), n), xhat_d(backend(), n), inv_std_d(backend(), f), evaluated_d(backend(), n);
     DeviceArray<float> grad_scale_d(backend(), f), grad_shift_d(backend(), f), grad_input_d(backend(), n);
-    backend().batch_norm_training(y_d.data(), xhat_d.data(), inv_std_d.data(), mean_d.data(), var_d.data(), x_d.data(),
-                                  scale_d.data(), shift_d.data(), rows, cols, layer.momentum, layer.eps);
-    backend().batch_norm_evaluation(evaluated_d.data(), x_d.data(), scale_d.data(), shift_d.data(), mean_d.data(),
-                                    var_d.data(), rows, cols, layer.eps);
-    backend().batch_norm_backward(grad_scale_d.data(), grad_shift_d.data(), grad_input_d.data(), dy_d.data(),
-                                  xhat_d.data(), inv_std_d.data(), scale_d.data(), rows, cols);
+    auto& launches = kernels::layer_kernels<LayerKind::batch_norm>(backend());
+    launches.training(y_d.data(), xhat_d.data(), inv_std_d.data(), mean_d.data(), var_d.data(), x_d.data(),
+                      scale_d.data(), shift_d.data(), rows, cols, layer.momentum, layer.eps);
+    launches.evaluation(evaluated_d.data(), x_d.data(), scale_d.data(), shift_d.data(), mean_d.data(), var_d.data(),
+                        rows, cols, layer.eps);
+    launches.backward(grad_scale_d.data(), grad_shift_d.data(), grad_input_d.data(), dy_d.data(), xhat_d.data(),
+                      inv_std_d.data(), scale_d.data(), rows, cols);
     expect_same(to_host(y_d), y, shape + " y");
     expect_same(to_host(xhat_d), xhat, shape + " xhat");
     expect_same(to_host(inv_std_d), inv_std, shape + " 1 / sqrt(var + eps)");
@@ -414,8 +417,8 @@ TEST_P(DeviceKernels, BatchNormTrainingEvaluationAndBackwardMatchTheCpu) {
     expect_same(to_host(grad_input_d), grad_input, shape + " input's gradient");
     // The first entry has no input gradient: the parameters' alone.
     DeviceArray<float> first_scale_d(backend(), f), first_shift_d(backend(), f);
-    backend().batch_norm_backward(first_scale_d.data(), first_shift_d.data(), nullptr, dy_d.data(), xhat_d.data(),
-                                  inv_std_d.data(), scale_d.data(), rows, cols);
+    launches.backward(first_scale_d.data(), first_shift_d.data(), nullptr, dy_d.data(), xhat_d.data(),
+                      inv_std_d.data(), scale_d.data(), rows, cols);
     expect_same(to_host(first_scale_d), grad_scale, shape + " scale's gradient, first entry");
     expect_same(to_host(first_shift_d), grad_shift, shape + " shift's gradient, first entry");
   }
@@ -528,11 +531,14 @@ TEST(CudaPlugin, LoadsWithEverySymbolResolvedAndCountsTheDevices) {
   void* plugin = ::dlopen(BACKPROP_TEST_CUDA_PLUGIN, RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(plugin, nullptr) << ::dlerror();
   const auto abi = reinterpret_cast<int (*)()>(::dlsym(plugin, "backprop_cuda_plugin_abi"));
+  const auto kinds = reinterpret_cast<std::uint32_t (*)()>(::dlsym(plugin, "backprop_cuda_plugin_kinds"));
   const auto count = reinterpret_cast<int (*)()>(::dlsym(plugin, "backprop_cuda_device_count"));
   ASSERT_NE(abi, nullptr);
+  ASSERT_NE(kinds, nullptr);
   ASSERT_NE(count, nullptr);
   EXPECT_NE(::dlsym(plugin, "backprop_cuda_create"), nullptr);
   EXPECT_EQ(abi(), kernels::kDevicePluginAbi);  // the plugin just built, loaded by this build's loader
+  EXPECT_EQ(kinds(), kernels::device_plugin_kinds());  // and built with this build's layer kinds
   EXPECT_EQ(count(), kernels::cuda_device_count());
 #endif
 }
@@ -563,26 +569,25 @@ TEST_P(DeviceKernels, EmbeddingLookupAndScatterAddMatchTheCpuBitForBit) {
     embedding_backward<float>(grad_table.data(), grad_input.data(), x.data(), dy.data(), layer, rows, nullptr);
     auto x_d = to_device(backend(), x), table_d = to_device(backend(), table), dy_d = to_device(backend(), dy);
     DeviceArray<float> y_d(backend(), n_out), grad_table_d(backend(), table.size()), grad_input_d(backend(), n_in);
-    backend().embedding_forward(y_d.data(), x_d.data(), table_d.data(), rows, in, column, dim, categories);
-    backend().embedding_backward(grad_table_d.data(), grad_input_d.data(), x_d.data(), dy_d.data(), rows, in, column,
-                                 dim, categories);
+    auto& launches = kernels::layer_kernels<LayerKind::embedding>(backend());
+    launches.forward(y_d.data(), x_d.data(), table_d.data(), rows, in, column, dim, categories);
+    launches.backward(grad_table_d.data(), grad_input_d.data(), x_d.data(), dy_d.data(), rows, in, column, dim,
+                      categories);
     EXPECT_EQ(to_host(y_d), y) << shape;
     EXPECT_EQ(to_host(grad_table_d), grad_table) << shape;
     EXPECT_EQ(to_host(grad_input_d), grad_input) << shape;
-    backend().embedding_backward(grad_table_d.data(), nullptr, x_d.data(), dy_d.data(), rows, in, column, dim,
-                                 categories);
+    launches.backward(grad_table_d.data(), nullptr, x_d.data(), dy_d.data(), rows, in, column, dim, categories);
     EXPECT_EQ(to_host(grad_table_d), grad_table) << shape << ", without dL/dx";
     // A bad code in row 0: its values NaN, its slice added nowhere; the other rows as before.
     for (const float bad : {static_cast<float>(categories), -1.0f, 0.5f, std::numeric_limits<float>::quiet_NaN()}) {
       std::vector<float> bad_x = x;
       bad_x[static_cast<std::size_t>(column)] = bad;
       auto bad_x_d = to_device(backend(), bad_x);
-      backend().embedding_forward(y_d.data(), bad_x_d.data(), table_d.data(), rows, in, column, dim, categories);
+      launches.forward(y_d.data(), bad_x_d.data(), table_d.data(), rows, in, column, dim, categories);
       const std::vector<float> got = to_host(y_d);
       for (int d = 0; d < dim; ++d) EXPECT_TRUE(std::isnan(got[static_cast<std::size_t>(column + d)])) << shape;
       EXPECT_TRUE(std::equal(got.begin() + layer.out, got.end(), y.begin() + layer.out)) << shape;
-      backend().embedding_backward(grad_table_d.data(), nullptr, bad_x_d.data(), dy_d.data(), rows, in, column, dim,
-                                   categories);
+      launches.backward(grad_table_d.data(), nullptr, bad_x_d.data(), dy_d.data(), rows, in, column, dim, categories);
       std::vector<float> expected = grad_table;  // the CPU's sums without row 0's: recomputed in the same order
       std::fill(expected.begin(), expected.end(), 0.0f);
       for (int r = 1; r < rows; ++r)

@@ -4,24 +4,27 @@
 // batch's statistics and moves the running ones (statistics: running mean (OUT), then running variance (OUT));
 // evaluation uses the running ones.
 #include "device/device_network.hpp"
+#include "kernels/cuda/batch_norm_kernels.hpp"
 
 namespace backprop {
 
 void DevicePart<LayerKind::batch_norm>::forward(const DeviceLayerPass& pass) {
   const DenseLayer& layer = pass.layer;
+  auto& launches = kernels::layer_kernels<LayerKind::batch_norm>(pass.backend);
   float* mean = pass.statistics;
   float* variance = mean + layer.out;
   if (pass.training)
-    pass.backend.batch_norm_training(pass.a, pass.z, pass.mask, mean, variance, pass.input, pass.weights, pass.bias,
-                                     pass.batch, layer.out, layer.momentum, layer.eps);
+    launches.training(pass.a, pass.z, pass.mask, mean, variance, pass.input, pass.weights, pass.bias, pass.batch,
+                      layer.out, layer.momentum, layer.eps);
   else
-    pass.backend.batch_norm_evaluation(pass.a, pass.input, pass.weights, pass.bias, mean, variance, pass.batch,
-                                       layer.out, layer.eps);
+    launches.evaluation(pass.a, pass.input, pass.weights, pass.bias, mean, variance, pass.batch, layer.out,
+                        layer.eps);
 }
 
 void DevicePart<LayerKind::batch_norm>::backward(const DeviceLayerPass& pass) {
-  pass.backend.batch_norm_backward(pass.grad_weights, pass.grad_bias, pass.grad_input, pass.delta, pass.z, pass.mask,
-                                   pass.weights, pass.batch, pass.layer.out);
+  kernels::layer_kernels<LayerKind::batch_norm>(pass.backend)
+      .backward(pass.grad_weights, pass.grad_bias, pass.grad_input, pass.delta, pass.z, pass.mask, pass.weights,
+                pass.batch, pass.layer.out);
 }
 
 }  // namespace backprop

@@ -3,19 +3,21 @@
 // (validate_embedding). Its workspace parts: a its output y, delta dL/dy. The codes were checked on the host
 // before the first gather (DeviceDataset::check_codes).
 #include "device/device_network.hpp"
+#include "kernels/cuda/embedding_kernels.hpp"
 
 namespace backprop {
 
 void DevicePart<LayerKind::embedding>::forward(const DeviceLayerPass& pass) {
   const DenseLayer& layer = pass.layer;
-  pass.backend.embedding_forward(pass.a, pass.input, pass.weights, pass.batch, layer.in, layer.column, layer.dim(),
-                                 layer.categories);
+  kernels::layer_kernels<LayerKind::embedding>(pass.backend)
+      .forward(pass.a, pass.input, pass.weights, pass.batch, layer.in, layer.column, layer.dim(), layer.categories);
 }
 
 void DevicePart<LayerKind::embedding>::backward(const DeviceLayerPass& pass) {
   const DenseLayer& layer = pass.layer;
-  pass.backend.embedding_backward(pass.grad_weights, pass.grad_input, pass.input, pass.delta, pass.batch, layer.in,
-                                  layer.column, layer.dim(), layer.categories);
+  kernels::layer_kernels<LayerKind::embedding>(pass.backend)
+      .backward(pass.grad_weights, pass.grad_input, pass.input, pass.delta, pass.batch, layer.in, layer.column,
+                layer.dim(), layer.categories);
 }
 
 }  // namespace backprop

@@ -1,5 +1,5 @@
 // The device backend: memory and kernels on an accelerator (CUDA), behind one narrow interface that knows
-// nothing of layers (docs/architecture.md: kernels/cuda/). device/device_network.hpp builds the network's forward pass,
+// nothing of layers but hands out each layer kind's own launches (LayerKernels<K>, below) (docs/architecture.md: kernels/cuda/). device/device_network.hpp builds the network's forward pass,
 // backward pass and optimizer update out of these calls; train() runs its loop on it when asked to.
 //
 // Every pointer passed to a DeviceBackend method is device memory from allocate() (except the host side of
@@ -25,6 +25,7 @@
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/base/metric_sums.hpp"
 #include "backprop/base/kinds.hpp"
+#include "backprop/base/layer_kind_parts.hpp"
 #include "kernels/math.hpp"
 
 namespace backprop::kernels {
@@ -68,6 +69,20 @@ struct OptimizerArenas {
   float* arena[kOptimizerStateCount] = {};
 };
 
+// A layer kind's own launches, beyond DeviceBackend's, which know nothing of layers: LayerKernels<K>, an
+// interface of pure virtual launches defined in the kind's own header (kernels/cuda/batch_norm_kernels.hpp for
+// batch_norm) and implemented by each backend in the kind's own files (batch_norm_emulated.cpp, batch_norm.cu).
+// Each backend makes one of every kind's, for each kind of kinds.hpp's list (LayerKernelsTable), and hands it out
+// by kind (layer_kernels<K>), so a new kind adds files and no method here. A dense layer's launches are
+// DeviceBackend's own (the products, bias and activation, dropout): its LayerKernels has none.
+struct LayerKernelsBase {
+  virtual ~LayerKernelsBase() = default;
+};
+template <LayerKind K>
+struct LayerKernels;
+template <>
+struct LayerKernels<LayerKind::dense> : LayerKernelsBase {};
+
 class DeviceBackend {
  public:
   virtual ~DeviceBackend() = default;
@@ -95,32 +110,6 @@ class DeviceBackend {
   // dz = (da * mask) * f'(z, a) over (rows x cols); mask may be null (no dropout); dz may alias da.
   virtual void activation_backward(float* dz, const float* da, const float* mask, const float* z, const float* a,
                                    int rows, int cols, Activation f, float slope) = 0;
-  // Batch normalization over a (rows x cols) batch, feature by feature (math.hpp's batch_norm_*: each column
-  // summed in double, row by row in order, as on the CPU). Training: y and xhat (rows x cols) from x with the
-  // batch's statistics, inv_std (cols) = 1 / sqrt(var + eps) for the backward pass, running_mean and
-  // running_var (cols) moved by momentum; rows >= 2.
-  virtual void batch_norm_training(float* y, float* xhat, float* inv_std, float* running_mean, float* running_var,
-                                   const float* x, const float* scale, const float* shift, int rows, int cols,
-                                   double momentum, double eps) = 0;
-  // Evaluation: y from x with the running statistics.
-  virtual void batch_norm_evaluation(float* y, const float* x, const float* scale, const float* shift,
-                                     const float* running_mean, const float* running_var, int rows, int cols,
-                                     double eps) = 0;
-  // Backward from dy = dL/dy (rows x cols): grad_scale and grad_shift (cols, OVERWRITTEN), and dL/dx into
-  // grad_input (rows x cols) unless it is null; grad_input may not alias dy.
-  virtual void batch_norm_backward(float* grad_scale, float* grad_shift, float* grad_input, const float* dy,
-                                   const float* xhat, const float* inv_std, const float* scale, int rows,
-                                   int cols) = 0;
-  // An embedding (nn/embedding.hpp) of column `column` of x (rows x in): y (rows x (in - 1 + dim)) with the dim
-  // values of its code's row of table (categories x dim) in the code's place (device_math::embedding_output: a
-  // code that is not one gives NaN, never a read outside the table).
-  virtual void embedding_forward(float* y, const float* x, const float* table, int rows, int in, int column, int dim,
-                                 int categories) = 0;
-  // Backward from dy (rows x (in - 1 + dim)): grad_table (categories x dim, OVERWRITTEN) with each row's dy at the
-  // code's place added into its code's row, rows in order (the CPU's bits: no atomics); grad_input (rows x in) =
-  // dy passed through with 0 at the code, unless it is null.
-  virtual void embedding_backward(float* grad_table, float* grad_input, const float* x, const float* dy, int rows,
-                                  int in, int column, int dim, int categories) = 0;
   // x (count, features) and y (count, outputs) from the data rows order[first .. first + count); labels
   // (count) too when the data has labels (else it may be null), and weights (count) when the data has row
   // weights (else it may be null). Data without labels or targets fills x only.
@@ -143,11 +132,57 @@ class DeviceBackend {
   // arenas the rule keeps. Nothing changes when status->diverged.
   virtual void update(float* parameters, const float* gradients, const OptimizerArenas& state, std::size_t n,
                       const UpdateRule& rule, const StepStatus* status) = 0;
+  // This backend's launches of a layer kind (a LayerKernels<kind>): layer_kernels<K> below.
+  virtual LayerKernelsBase& layer_kernels(LayerKind kind) = 0;
 };
 
-// The layout of DeviceBackend that the CUDA plugin (backend.cu) and its loader (loader.cpp) agree on: a new
-// method is a new number, so that a plugin built before it is refused rather than called through a wrong slot.
-inline constexpr int kDevicePluginAbi = 4;
+// The launches of kind K on backend.
+template <LayerKind K>
+LayerKernels<K>& layer_kernels(DeviceBackend& backend) {
+  return static_cast<LayerKernels<K>&>(backend.layer_kernels(K));
+}
+
+// A backend's LayerKernels of every kind of the list, each made by make(kind), kind a
+// std::integral_constant<LayerKind, K>: the backend's layer_kernels answers from it.
+class LayerKernelsTable {
+ public:
+  template <typename Make>
+  void make_each(const Make& make) {
+    for (const LayerKindEntry& entry : kLayerKinds)
+      with_layer_kind(entry.kind, [&](auto kind) { kernels_[static_cast<int>(entry.kind)] = make(kind); });
+  }
+  LayerKernelsBase& operator[](LayerKind kind) const { return *kernels_[static_cast<int>(kind)]; }
+
+ private:
+  std::unique_ptr<LayerKernelsBase> kernels_[kLayerKindCount];
+};
+
+// The emulator's launches of each kind, defined in the kind's own file (batch_norm_emulated.cpp for batch_norm;
+// dense's in emulated.cpp): declared here for every kind of the list, so a kind without them is a link error.
+template <LayerKind K>
+std::unique_ptr<LayerKernelsBase> make_emulated_kernels();
+#define BACKPROP_MAKE_EMULATED_KERNELS(kind, model_format_version) \
+  template <>                                                      \
+  std::unique_ptr<LayerKernelsBase> make_emulated_kernels<LayerKind::kind>();
+BACKPROP_LAYER_KINDS(BACKPROP_MAKE_EMULATED_KERNELS)
+#undef BACKPROP_MAKE_EMULATED_KERNELS
+
+// The layout of DeviceBackend and of the kinds' LayerKernels that the CUDA plugin (backend.cu) and its loader
+// (loader.cpp) agree on: a new or changed method is a new number, so that a plugin built before it is refused
+// rather than called through a wrong slot. The loader also compares the list of kinds the plugin was built with
+// (device_plugin_kinds), so that a new kind needs no new number.
+inline constexpr int kDevicePluginAbi = 5;
+
+// The list of the layer kinds, in order, as a number (FNV-1a over their names, each ended by a 0 byte).
+constexpr std::uint32_t device_plugin_kinds() {
+  std::uint32_t hash = 2166136261u;
+  for (const LayerKindEntry& entry : kLayerKinds) {
+    const char* name = entry.name;
+    do hash = (hash ^ static_cast<unsigned char>(*name)) * 16777619u;
+    while (*name++ != 0);
+  }
+  return hash;
+}
 
 // Built with BACKPROP_WITH_CUDA?
 bool cuda_compiled();

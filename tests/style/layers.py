@@ -11,6 +11,7 @@ and a folder that has no row in ALLOWED are errors too.
 Usage: layers.py ROOT [--plant FILE:HEADER]... (--plant adds an include line to FILE as it is read, without
 changing the file: the test that shows the check fails on an upward include.)
 """
+import fnmatch
 import os
 import re
 import sys
@@ -41,6 +42,7 @@ SHARED_INTERNAL = {
     "src/base/plugin.hpp",  # opening a part built as a plugin (the MPI communicator)
     "src/kernels/math.hpp",  # every per-element formula
     "src/kernels/device.hpp",  # the device backend's interface
+    "src/kernels/cuda/*_kernels.hpp",  # each layer kind's launches on a device, for its device part
     "src/kernels/cpu/finite.hpp",  # the one finiteness test of the CPU loops
     "src/kernels/cpu/write_ahead.hpp",  # the optimizer's loops ask for the parameters' lines ahead
     "src/nn/dense_row.hpp",  # the one-row products, for the one-row step
@@ -114,7 +116,8 @@ def check_file(root, relative, lines, errors):
         if target not in ALLOWED[folder]:
             errors.append(f"{where}: {folder}/ may not include {target}/ (it may include: "
                           f"{', '.join(ALLOWED[folder]) or 'nothing else'}; docs/architecture.md, \"Layers\")")
-        elif found and found.startswith("src/") and found not in SHARED_INTERNAL:
+        elif found and found.startswith("src/") and not any(fnmatch.fnmatchcase(found, offered)
+                                                            for offered in SHARED_INTERNAL):
             errors.append(f"{where}: {found} is internal to {target}/ (not one of the internal headers it offers "
                           "to the folders above: SHARED_INTERNAL, tests/style/layers.py)")
 

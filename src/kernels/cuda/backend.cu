@@ -1,7 +1,8 @@
 // The CUDA backend of kernels/device.hpp: cuBLAS for the products and the bias-gradient sums, kernels of
 // ours for the element-wise and per-row work, all on one stream. Built as a plugin, libbackprop_cuda.so,
 // that loader.cpp opens only when a GPU is asked for: a program linking cuBLAS maps it at start-up
-// (over 200 MB of resident memory), which a CPU run must not pay. The per-element math is kernels/math.hpp's
+// (over 200 MB of resident memory), which a CPU run must not pay. Each layer kind's own launches are in the
+// kind's own .cu (batch_norm.cu for batch_norm), on this backend's stream. The per-element math is kernels/math.hpp's
 // (the CPU path's) and device_math.hpp's, shared with the emulator the tests hold this backend against.
 //
 // Reductions (the loss and metric sums, the gradient norm) are two-stage with a fixed geometry: each block
@@ -17,28 +18,20 @@
 #include "backprop/base/error.hpp"
 #include "kernels/device.hpp"
 #include "device_math.hpp"
+#include "launch.cuh"
 
 namespace backprop::kernels {
-namespace {
-
-namespace dm = device_math;
-
-constexpr int kThreads = 256;        // threads per block, every kernel
-constexpr int kMostBlocks = 4096;    // grid-stride loops use at most this many blocks
-constexpr int kNormBlocks = 256;     // the gradient norm's fixed first-stage grid
-
-void check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess) throw_runtime_error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(status));
-}
-
-void check(cublasStatus_t status, const char* what) {
+// Beside launch.cuh's check of a CUDA status (in the same scope, so that both overloads are found).
+inline void check(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS)
     throw_runtime_error(std::string("cuBLAS: ") + what + ": status " + std::to_string(static_cast<int>(status)));
 }
 
-int blocks_for(std::size_t n) {
-  return static_cast<int>(std::clamp<std::size_t>((n + kThreads - 1) / kThreads, 1, kMostBlocks));
-}
+namespace {
+
+namespace dm = device_math;
+
+constexpr int kNormBlocks = 256;     // the gradient norm's fixed first-stage grid
 
 cublasOperation_t to_cublas(Transpose t) { return t == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
@@ -109,60 +102,6 @@ __global__ void softmax_backward_kernel(float* dz, const float* da, const float*
     }
     math::softmax_backward_row(dz + o, d, a + o, cols);
   }
-}
-
-// Batch normalization: one thread per column (feature), each summing its rows in order in double, as the CPU
-// does (math.hpp's batch_norm_*_column): the same bits as the emulator and no atomics. Reads are coalesced
-// (a warp's threads read adjacent columns of a row); a batch_norm's width is a hidden layer's, so these are
-// small beside the products around them.
-__global__ void batch_norm_training_kernel(float* y, float* xhat, float* inv_std, float* running_mean,
-                                           float* running_var, const float* x, const float* scale, const float* shift,
-                                           int rows, int cols, double momentum, double eps) {
-  for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
-    math::batch_norm_training_columns<1>(y + c, xhat + c, inv_std + c, running_mean + c, running_var + c, x + c,
-                                         scale + c, shift + c, rows, cols, 1, momentum, eps);
-}
-
-__global__ void batch_norm_evaluation_kernel(float* y, const float* x, const float* scale, const float* shift,
-                                             const float* running_mean, const float* running_var, int rows, int cols,
-                                             double eps) {
-  const std::size_t n = static_cast<std::size_t>(rows) * cols;
-  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    const std::size_t c = i % static_cast<std::size_t>(cols);
-    y[i] = math::batch_norm_evaluation(x[i], scale[c], shift[c], running_mean[c],
-                                       math::batch_norm_inverse_std(running_var[c], eps));
-  }
-}
-
-__global__ void batch_norm_backward_kernel(float* grad_scale, float* grad_shift, float* grad_input, const float* dy,
-                                           const float* xhat, const float* inv_std, const float* scale, int rows,
-                                           int cols) {
-  for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
-    math::batch_norm_backward_columns<1>(grad_scale + c, grad_shift + c, grad_input ? grad_input + c : nullptr,
-                                         dy + c, xhat + c, inv_std + c, scale + c, rows, cols, 1);
-}
-
-// An embedding: one thread per output value for the lookup and per input value for dL/dx; one thread per
-// column of the table for its gradient, each adding the rows in order (device_math's embedding_*): the CPU's
-// bits and no atomics. A table's width is small, so the scatter-add is a narrow launch beside the products.
-__global__ void embedding_forward_kernel(float* y, const float* x, const float* table, int rows, int in, int column,
-                                         int dim, int categories) {
-  const std::size_t out = static_cast<std::size_t>(in) - 1 + dim, n = static_cast<std::size_t>(rows) * out;
-  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
-    y[i] = dm::embedding_output(x + (i / out) * in, table, column, dim, categories, static_cast<int>(i % out));
-}
-
-__global__ void embedding_gradient_kernel(float* grad_table, const float* x, const float* dy, int rows, int in,
-                                          int column, int dim, int categories) {
-  for (int d = blockIdx.x * blockDim.x + threadIdx.x; d < dim; d += gridDim.x * blockDim.x)
-    dm::embedding_gradient_column(grad_table, x, dy, rows, in, column, dim, categories, d);
-}
-
-__global__ void embedding_input_gradient_kernel(float* grad_input, const float* dy, int rows, int in, int column,
-                                                int dim) {
-  const std::size_t out = static_cast<std::size_t>(in) - 1 + dim, n = static_cast<std::size_t>(rows) * in;
-  for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
-    grad_input[i] = dm::embedding_input_gradient(dy + (i / in) * out, column, dim, static_cast<int>(i % in));
 }
 
 __global__ void gather_inputs_kernel(float* x, DeviceRows rows, const std::uint32_t* order, std::size_t first,
@@ -285,6 +224,7 @@ class CudaBackend final : public DeviceBackend {
     // Full float32 products (no TF32), as the CPU path and PyTorch's default.
     check(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
     check(cudaMalloc(&norm_partials_, kNormBlocks * sizeof(double)), "cudaMalloc");
+    kernels_.make_each([this](auto kind) { return make_cuda_kernels<decltype(kind)::value>(stream_); });
   }
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
@@ -369,47 +309,6 @@ class CudaBackend final : public DeviceBackend {
     check(cudaGetLastError(), "activation_backward");
   }
 
-  void batch_norm_training(float* y, float* xhat, float* inv_std, float* running_mean, float* running_var,
-                           const float* x, const float* scale, const float* shift, int rows, int cols, double momentum,
-                           double eps) override {
-    batch_norm_training_kernel<<<blocks_for(cols), kThreads, 0, stream_>>>(y, xhat, inv_std, running_mean, running_var,
-                                                                          x, scale, shift, rows, cols, momentum, eps);
-    check(cudaGetLastError(), "batch_norm_training");
-  }
-
-  void batch_norm_evaluation(float* y, const float* x, const float* scale, const float* shift,
-                             const float* running_mean, const float* running_var, int rows, int cols,
-                             double eps) override {
-    batch_norm_evaluation_kernel<<<blocks_for(static_cast<std::size_t>(rows) * cols), kThreads, 0, stream_>>>(
-        y, x, scale, shift, running_mean, running_var, rows, cols, eps);
-    check(cudaGetLastError(), "batch_norm_evaluation");
-  }
-
-  void batch_norm_backward(float* grad_scale, float* grad_shift, float* grad_input, const float* dy,
-                           const float* xhat, const float* inv_std, const float* scale, int rows, int cols) override {
-    batch_norm_backward_kernel<<<blocks_for(cols), kThreads, 0, stream_>>>(grad_scale, grad_shift, grad_input, dy,
-                                                                          xhat, inv_std, scale, rows, cols);
-    check(cudaGetLastError(), "batch_norm_backward");
-  }
-
-  void embedding_forward(float* y, const float* x, const float* table, int rows, int in, int column, int dim,
-                         int categories) override {
-    const std::size_t n = static_cast<std::size_t>(rows) * (static_cast<std::size_t>(in) - 1 + dim);
-    embedding_forward_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(y, x, table, rows, in, column, dim, categories);
-    check(cudaGetLastError(), "embedding_forward");
-  }
-
-  void embedding_backward(float* grad_table, float* grad_input, const float* x, const float* dy, int rows, int in,
-                          int column, int dim, int categories) override {
-    embedding_gradient_kernel<<<blocks_for(dim), kThreads, 0, stream_>>>(grad_table, x, dy, rows, in, column, dim,
-                                                                        categories);
-    check(cudaGetLastError(), "embedding_backward");
-    if (grad_input == nullptr) return;
-    embedding_input_gradient_kernel<<<blocks_for(static_cast<std::size_t>(rows) * in), kThreads, 0, stream_>>>(
-        grad_input, dy, rows, in, column, dim);
-    check(cudaGetLastError(), "embedding_backward (dL/dx)");
-  }
-
   void gather(float* x, float* y, std::int32_t* labels, float* weights, const DeviceRows& rows,
               const std::uint32_t* order, std::size_t first, int count) override {
     gather_inputs_kernel<<<blocks_for(static_cast<std::size_t>(count) * rows.features), kThreads, 0, stream_>>>(
@@ -453,6 +352,8 @@ class CudaBackend final : public DeviceBackend {
     check(cudaGetLastError(), "update");
   }
 
+  LayerKernelsBase& layer_kernels(LayerKind kind) override { return kernels_[kind]; }
+
  private:
   // A device vector of at least n ones (the column sums' right-hand side), grown when needed.
   const float* ones(int n) {
@@ -478,15 +379,26 @@ class CudaBackend final : public DeviceBackend {
   int loss_partial_blocks_ = 0;
   float* ones_ = nullptr;
   int ones_count_ = 0;
+  LayerKernelsTable kernels_;  // on stream_
 };
 
 }  // namespace
+
+// A dense layer's launches are the backend's own (device.hpp).
+template <>
+std::unique_ptr<LayerKernelsBase> make_cuda_kernels<LayerKind::dense>(cudaStream_t) {
+  return std::make_unique<LayerKernels<LayerKind::dense>>();
+}
+
 }  // namespace backprop::kernels
 
 // The plugin's entry points (loader.cpp finds them with dlsym): C names, no exception crosses them.
 extern "C" {
 
 int backprop_cuda_plugin_abi() { return backprop::kernels::kDevicePluginAbi; }
+
+// The layer kinds this plugin was built with (device.hpp's device_plugin_kinds).
+std::uint32_t backprop_cuda_plugin_kinds() { return backprop::kernels::device_plugin_kinds(); }
 
 int backprop_cuda_device_count() {
   int count = 0;

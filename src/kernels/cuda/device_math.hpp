@@ -3,7 +3,8 @@
 // threads, the emulator (emulated.cpp) from plain loops. So the emulator, which the tests run everywhere,
 // checks the math and the indexing; what only a GPU run checks is the launch geometry and the reductions
 // (backend.cu). Here: the dropout hash, the gather of DeviceRows, one row's loss with its metrics, the
-// dispatch of an UpdateRule to math.hpp's one-parameter updates, and an embedding's lookup and scatter-add.
+// dispatch of an UpdateRule to math.hpp's one-parameter updates. A layer kind's own are in its own header
+// (embedding_kernels.hpp: an embedding's lookup and scatter-add).
 #pragma once
 
 #include <cmath>
@@ -138,35 +139,6 @@ BACKPROP_HD float quiet_nan() {
 #else
   return std::numeric_limits<float>::quiet_NaN();
 #endif
-}
-
-// An embedding (nn/embedding.hpp) of column `column` of its input rows (in values each), dim values per code:
-// value j of an output row from its input row xr: the inputs before the code, the code's row of the table
-// (categories x dim), the inputs after it. A code that is not one (math::embedding_row; the host checks the
-// data before a gather) gives NaN, never a read outside the table.
-BACKPROP_HD float embedding_output(const float* xr, const float* table, int column, int dim, int categories, int j) {
-  if (j < column) return xr[j];
-  if (j >= column + dim) return xr[j - dim + 1];
-  const std::int64_t code = math::embedding_row(xr[column], categories);
-  return code < 0 ? quiet_nan() : table[code * dim + (j - column)];
-}
-
-// dL/dx[i] of an embedding's input row from dL/dy's row dyr: passed through, 0 at the code (an index).
-BACKPROP_HD float embedding_input_gradient(const float* dyr, int column, int dim, int i) {
-  return i == column ? 0.0f : dyr[i < column ? i : i + dim - 1];
-}
-
-// Column d of an embedding's table gradient (categories x dim), OVERWRITTEN: each row's dL/dy at the code's
-// place added into its code's row, the rows in order, in float, as nn/embedding.cpp adds them (the same bits);
-// a row whose code is not one adds nothing.
-BACKPROP_HD void embedding_gradient_column(float* grad_table, const float* x, const float* dy, int rows, int in,
-                                           int column, int dim, int categories, int d) {
-  const int out = in - 1 + dim;
-  for (int c = 0; c < categories; ++c) grad_table[static_cast<std::size_t>(c) * dim + d] = 0.0f;
-  for (int r = 0; r < rows; ++r) {
-    const std::int64_t code = math::embedding_row(x[static_cast<std::size_t>(r) * in + column], categories);
-    if (code >= 0) grad_table[code * dim + d] += dy[static_cast<std::size_t>(r) * out + column + d];
-  }
 }
 
 }  // namespace backprop::kernels::device_math

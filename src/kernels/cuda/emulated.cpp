@@ -1,5 +1,6 @@
 // The emulated device (kernels/device.hpp): host memory and plain loops over the per-element math the CUDA
-// kernels run (kernels/math.hpp, device_math.hpp), with products and column sums of its own (not the CPU's).
+// kernels run (kernels/math.hpp, device_math.hpp), with products and column sums of its own (not the CPU's). Each
+// layer kind's own launches are in the kind's own file (batch_norm_emulated.cpp for batch_norm).
 // The reference for the CUDA backend's tests, and the backend that tests the device training path on machines
 // without a GPU.
 #include <cmath>
@@ -107,51 +108,6 @@ class EmulatedBackend final : public DeviceBackend {
     }
   }
 
-  void batch_norm_training(float* y, float* xhat, float* inv_std, float* running_mean, float* running_var,
-                           const float* x, const float* scale, const float* shift, int rows, int cols, double momentum,
-                           double eps) override {
-    for (int c = 0; c < cols; ++c)  // a column at a time, as a CUDA thread
-      math::batch_norm_training_columns<1>(y + c, xhat + c, inv_std + c, running_mean + c, running_var + c, x + c,
-                                           scale + c, shift + c, rows, cols, 1, momentum, eps);
-  }
-
-  void batch_norm_evaluation(float* y, const float* x, const float* scale, const float* shift,
-                             const float* running_mean, const float* running_var, int rows, int cols,
-                             double eps) override {
-    for (std::size_t i = 0; i < static_cast<std::size_t>(rows) * cols; ++i) {
-      const std::size_t c = i % static_cast<std::size_t>(cols);
-      y[i] = math::batch_norm_evaluation(x[i], scale[c], shift[c], running_mean[c],
-                                         math::batch_norm_inverse_std(running_var[c], eps));
-    }
-  }
-
-  void batch_norm_backward(float* grad_scale, float* grad_shift, float* grad_input, const float* dy,
-                           const float* xhat, const float* inv_std, const float* scale, int rows, int cols) override {
-    for (int c = 0; c < cols; ++c)
-      math::batch_norm_backward_columns<1>(grad_scale + c, grad_shift + c, grad_input ? grad_input + c : nullptr,
-                                           dy + c, xhat + c, inv_std + c, scale + c, rows, cols, 1);
-  }
-
-  void embedding_forward(float* y, const float* x, const float* table, int rows, int in, int column, int dim,
-                         int categories) override {
-    const std::size_t out = static_cast<std::size_t>(in) - 1 + dim;
-    for (int r = 0; r < rows; ++r)
-      for (std::size_t j = 0; j < out; ++j)
-        y[r * out + j] = dm::embedding_output(x + static_cast<std::size_t>(r) * in, table, column, dim, categories,
-                                              static_cast<int>(j));
-  }
-
-  void embedding_backward(float* grad_table, float* grad_input, const float* x, const float* dy, int rows, int in,
-                          int column, int dim, int categories) override {
-    for (int d = 0; d < dim; ++d)  // a column at a time, as a CUDA thread
-      dm::embedding_gradient_column(grad_table, x, dy, rows, in, column, dim, categories, d);
-    if (grad_input == nullptr) return;
-    const std::size_t out = static_cast<std::size_t>(in) - 1 + dim;
-    for (int r = 0; r < rows; ++r)
-      for (int i = 0; i < in; ++i)
-        grad_input[static_cast<std::size_t>(r) * in + i] = dm::embedding_input_gradient(dy + r * out, column, dim, i);
-  }
-
   void gather(float* x, float* y, std::int32_t* labels, float* weights, const DeviceRows& rows,
               const std::uint32_t* order, std::size_t first, int count) override {
     for (int i = 0; i < count; ++i) {
@@ -210,9 +166,24 @@ class EmulatedBackend final : public DeviceBackend {
       dm::update_parameter(rule, parameters[i], g, state, i);
     }
   }
+
+  LayerKernelsBase& layer_kernels(LayerKind kind) override { return kernels_[kind]; }
+
+ private:
+  LayerKernelsTable kernels_ = [] {
+    LayerKernelsTable table;
+    table.make_each([](auto kind) { return make_emulated_kernels<decltype(kind)::value>(); });
+    return table;
+  }();
 };
 
 }  // namespace
+
+// A dense layer's launches are the backend's own (device.hpp).
+template <>
+std::unique_ptr<LayerKernelsBase> make_emulated_kernels<LayerKind::dense>() {
+  return std::make_unique<LayerKernels<LayerKind::dense>>();
+}
 
 std::unique_ptr<DeviceBackend> make_emulated_backend() { return std::make_unique<EmulatedBackend>(); }
 

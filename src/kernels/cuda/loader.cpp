@@ -4,6 +4,7 @@
 // on machines without one.
 #include <dlfcn.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -41,9 +42,13 @@ CreateFunction plugin_create() {
         continue;
       }
       using AbiFunction = int (*)();
+      using KindsFunction = std::uint32_t (*)();
       const auto abi = reinterpret_cast<AbiFunction>(::dlsym(plugin, "backprop_cuda_plugin_abi"));
+      const auto kinds = reinterpret_cast<KindsFunction>(::dlsym(plugin, "backprop_cuda_plugin_kinds"));
       const auto made = reinterpret_cast<CreateFunction>(::dlsym(plugin, "backprop_cuda_create"));
-      if (abi != nullptr && made != nullptr && abi() == kDevicePluginAbi) return made;
+      if (abi != nullptr && kinds != nullptr && made != nullptr && abi() == kDevicePluginAbi &&
+          kinds() == device_plugin_kinds())
+        return made;
       tried += "\n  " + path + ": not this backprop's CUDA plugin";
     }
     throw_runtime_error("the CUDA device: cannot load the CUDA backend (libbackprop_cuda.so); tried:" + tried);

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "backprop/nn/network.hpp"
-#include "kernels/math.hpp"
+#include "kernels/batch_norm_math.hpp"
 #include "nn/layer_walk.hpp"
 
 namespace backprop {

@@ -11,7 +11,7 @@
 #include "backprop/base/text.hpp"
 #include "backprop/base/random.hpp"
 #include "backprop/nn/network.hpp"
-#include "kernels/math.hpp"
+#include "kernels/embedding_math.hpp"
 #include "nn/layer_walk.hpp"
 
 namespace backprop {

@@ -41,6 +41,7 @@ SHARED_INTERNAL = {
     "src/base/clones.hpp",  # clones::run, for every folder's hot loops
     "src/base/plugin.hpp",  # opening a part built as a plugin (the MPI communicator)
     "src/kernels/math.hpp",  # every per-element formula
+    "src/kernels/*_math.hpp",  # a layer kind's formulas, shared by its CPU file and the device
     "src/kernels/device.hpp",  # the device backend's interface
     "src/kernels/cuda/*_kernels.hpp",  # each layer kind's launches on a device, for its device part
     "src/kernels/cpu/finite.hpp",  # the one finiteness test of the CPU loops

@@ -4,6 +4,7 @@
 // (each column summed in double, row by row in order, as on the CPU), so they give the CPU's statistics.
 #pragma once
 
+#include "kernels/batch_norm_math.hpp"
 #include "kernels/device.hpp"
 
 namespace backprop::kernels {

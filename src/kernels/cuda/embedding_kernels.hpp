@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "device_math.hpp"
+#include "kernels/embedding_math.hpp"
 #include "kernels/device.hpp"
 
 namespace backprop::kernels {

@@ -531,14 +531,14 @@ TEST(CudaPlugin, LoadsWithEverySymbolResolvedAndCountsTheDevices) {
   void* plugin = ::dlopen(BACKPROP_TEST_CUDA_PLUGIN, RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(plugin, nullptr) << ::dlerror();
   const auto abi = reinterpret_cast<int (*)()>(::dlsym(plugin, "backprop_cuda_plugin_abi"));
-  const auto kinds = reinterpret_cast<std::uint32_t (*)()>(::dlsym(plugin, "backprop_cuda_plugin_kinds"));
+  const auto kinds = reinterpret_cast<const char* (*)()>(::dlsym(plugin, "backprop_cuda_plugin_kinds"));
   const auto count = reinterpret_cast<int (*)()>(::dlsym(plugin, "backprop_cuda_device_count"));
   ASSERT_NE(abi, nullptr);
   ASSERT_NE(kinds, nullptr);
   ASSERT_NE(count, nullptr);
   EXPECT_NE(::dlsym(plugin, "backprop_cuda_create"), nullptr);
   EXPECT_EQ(abi(), kernels::kDevicePluginAbi);  // the plugin just built, loaded by this build's loader
-  EXPECT_EQ(kinds(), kernels::device_plugin_kinds());  // and built with this build's layer kinds
+  EXPECT_STREQ(kinds(), kernels::kDevicePluginKinds);  // and built with this build's layer kinds
   EXPECT_EQ(count(), kernels::cuda_device_count());
 #endif
 }

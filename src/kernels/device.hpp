@@ -1,6 +1,7 @@
 // The device backend: memory and kernels on an accelerator (CUDA), behind one narrow interface that knows
-// nothing of layers but hands out each layer kind's own launches (LayerKernels<K>, below) (docs/architecture.md: kernels/cuda/). device/device_network.hpp builds the network's forward pass,
-// backward pass and optimizer update out of these calls; train() runs its loop on it when asked to.
+// nothing of layers but hands out each layer kind's own launches (LayerKernels<K>, below; docs/architecture.md:
+// kernels/cuda/). device/device_network.hpp builds the network's forward pass, backward pass and optimizer
+// update out of these calls; train() runs its loop on it when asked to.
 //
 // Every pointer passed to a DeviceBackend method is device memory from allocate() (except the host side of
 // upload and download). Calls are queued in order on the backend's one stream and return at once, except
@@ -170,19 +171,13 @@ BACKPROP_LAYER_KINDS(BACKPROP_MAKE_EMULATED_KERNELS)
 // The layout of DeviceBackend and of the kinds' LayerKernels that the CUDA plugin (backend.cu) and its loader
 // (loader.cpp) agree on: a new or changed method is a new number, so that a plugin built before it is refused
 // rather than called through a wrong slot. The loader also compares the list of kinds the plugin was built with
-// (device_plugin_kinds), so that a new kind needs no new number.
+// (kDevicePluginKinds), so that a new kind needs no new number.
 inline constexpr int kDevicePluginAbi = 5;
 
-// The list of the layer kinds, in order, as a number (FNV-1a over their names, each ended by a 0 byte).
-constexpr std::uint32_t device_plugin_kinds() {
-  std::uint32_t hash = 2166136261u;
-  for (const LayerKindEntry& entry : kLayerKinds) {
-    const char* name = entry.name;
-    do hash = (hash ^ static_cast<unsigned char>(*name)) * 16777619u;
-    while (*name++ != 0);
-  }
-  return hash;
-}
+// The names of the layer kinds, in order, each followed by a comma: what the plugin was built with.
+#define BACKPROP_DEVICE_PLUGIN_KIND(kind, model_format_version) #kind ","
+inline constexpr char kDevicePluginKinds[] = BACKPROP_LAYER_KINDS(BACKPROP_DEVICE_PLUGIN_KIND);
+#undef BACKPROP_DEVICE_PLUGIN_KIND
 
 // Built with BACKPROP_WITH_CUDA?
 bool cuda_compiled();

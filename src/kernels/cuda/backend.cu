@@ -397,8 +397,8 @@ extern "C" {
 
 int backprop_cuda_plugin_abi() { return backprop::kernels::kDevicePluginAbi; }
 
-// The layer kinds this plugin was built with (device.hpp's device_plugin_kinds).
-std::uint32_t backprop_cuda_plugin_kinds() { return backprop::kernels::device_plugin_kinds(); }
+// The layer kinds this plugin was built with (device.hpp's kDevicePluginKinds).
+const char* backprop_cuda_plugin_kinds() { return backprop::kernels::kDevicePluginKinds; }
 
 int backprop_cuda_device_count() {
   int count = 0;

@@ -4,8 +4,8 @@
 // on machines without one.
 #include <dlfcn.h>
 
-#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -42,12 +42,12 @@ CreateFunction plugin_create() {
         continue;
       }
       using AbiFunction = int (*)();
-      using KindsFunction = std::uint32_t (*)();
+      using KindsFunction = const char* (*)();
       const auto abi = reinterpret_cast<AbiFunction>(::dlsym(plugin, "backprop_cuda_plugin_abi"));
       const auto kinds = reinterpret_cast<KindsFunction>(::dlsym(plugin, "backprop_cuda_plugin_kinds"));
       const auto made = reinterpret_cast<CreateFunction>(::dlsym(plugin, "backprop_cuda_create"));
       if (abi != nullptr && kinds != nullptr && made != nullptr && abi() == kDevicePluginAbi &&
-          kinds() == device_plugin_kinds())
+          std::strcmp(kinds(), kDevicePluginKinds) == 0)
         return made;
       tried += "\n  " + path + ": not this backprop's CUDA plugin";
     }

@@ -571,7 +571,7 @@ TEST(CsvErrors, TextPastTheCapIsRefusedAsItIsRead) {
 }
 
 // A file whose size is known is read into a buffer of that size and one byte (the read that finds the end), plain
-// or gzip (its trailer's size): a small table's run once zeroed a 1 MiB chunk first, 256 of its page faults.
+// or gzip (its trailer's size), not into a chunk of kReadChunkBytes zeroed first.
 TEST(ReadFileBytes, ASmallFileTakesItsOwnSizeNotAChunk) {
   TempDir dir;
   std::string text = "a,b\n";

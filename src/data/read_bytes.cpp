@@ -92,8 +92,9 @@ std::vector<std::uint8_t> read_data_chunks(const std::filesystem::path& path, co
   // Within the capacity reserved for the declared size (at least one byte: the read that finds the end), so
   // that the last read does not make the vector grow to twice the data (the peak it saves: docs/performance.md,
   // "Measurements behind the code"); past it, a chunk, which the check below refuses.
-  // Before that, the expected size and one byte (a small file is then one read of its size, not a zeroed chunk
-  // of 1 MiB: 256 page faults, a fifth of a small table's).
+  // Before that, the expected size and one byte: a small file is then one read into a buffer of its size, not
+  // a chunk of kReadChunkBytes zeroed and faulted in for a few kilobytes (docs/performance.md, "A small table's
+  // whole process").
   const auto room = [&](const std::vector<std::uint8_t>& so_far) {
     if (end && so_far.capacity() > so_far.size()) return std::min(kReadChunkBytes, so_far.capacity() - so_far.size());
     return !end && hint > 0 ? static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunkBytes, hint + 1))

@@ -20,7 +20,8 @@ int predicted_class(const float* outputs, int output_count, std::optional<double
 void forward_batches(const Network<float>& network, const Dataset& data, const Scaling& scaling, int batch_size,
                      TaskRef<std::size_t, std::size_t, const Workspace<float>&> on_batch,
                      kernels::DeviceBackend* device) {
-  // No larger than the rows: a validation set of 50 rows then zeroes a workspace of 50 rows each epoch, not 256.
+  // No larger than the rows: the validation pass of every epoch then zeroes a workspace for its rows, not for a
+  // batch of kEvaluationBatchSize that a small table's validation rows never fill.
   batch_size = static_cast<int>(std::min<std::size_t>(batch_size, std::max<std::size_t>(data.rows, 1)));
   Workspace<float> workspace(network, batch_size);
   if (device != nullptr) {

@@ -8,7 +8,11 @@
 // AVX2: at BACKPROP_CPU=avx2 too) FMAs, so that the step's share of the peak is a measured figure. The GFLOP/s count the dense products'
 // multiply-adds: on a CPU where the products skip the input's zeros (src/kernels/cpu/zero_skip.hpp) fewer are
 // done, and the share can pass 100%. A benchmark: it never fails.
-//   build/bench_step_phases [BATCH] [THREADS] [DATA DIR]   (defaults: 128, 1, /usr/share/datasets/fashion-mnist)
+//   build/bench_step_phases [BATCH] [THREADS] [DATA DIR] [NETWORK FILE]
+// (defaults: 128, 1, /usr/share/datasets/fashion-mnist, bench/fashion-mnist-sgd.json). A network file such as
+// examples/fashion-mnist.json (the README's main job) brings its step's other parts as CpuStep runs them: its
+// dropout (drawn from the file's seed), its optimizer at its base learning rate, its loss (label smoothing
+// included) and its "scale", folded into the first layer where CpuStep folds it (folded_scaling).
 // Run it pinned for one thread (taskset -c 0), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as bench/run.py
 // runs the peers (docs/performance.md).
 #include <immintrin.h>
@@ -26,6 +30,8 @@
 #include "backprop/data/dataset.hpp"
 #include "backprop/train/prepare.hpp"
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/data/scaling.hpp"
+#include "train/step.hpp"
 
 namespace {
 
@@ -76,13 +82,22 @@ int main(int argc, char** argv) {
   const int batch = argc > 1 ? std::atoi(argv[1]) : 128;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 1;
   const std::string folder = argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist";
-  const NetworkSpec spec = io::read_network_file(BACKPROP_SOURCE_DIR "/bench/fashion-mnist-sgd.json");
+  const std::string file = argc > 4 ? argv[4] : BACKPROP_SOURCE_DIR "/bench/fashion-mnist-sgd.json";
+  const NetworkSpec spec = io::read_network_file(file);
   const Dataset data = load_for_network(spec, folder + "/train-images-idx3-ubyte.gz",
                                         folder + "/train-labels-idx1-ubyte.gz", "", {});
   kernels::set_thread_count(threads);
   Network<float> network(spec);
   Optimizer<float> optimizer(spec.optimizer, network.parameters().size());
   Workspace<float> workspace(network, batch);
+  Scaling scaling = fit_scaling(spec.training.scale, data);
+  if (auto folded = folded_scaling(network, data, scaling, batch)) {
+    scaling = std::move(folded->gather);
+    workspace.set_input_shift(folded->shift);
+  }
+  bool dropout = false;
+  for (const LayerSpec& layer : spec.layers) dropout = dropout || layer.dropout > 0;
+  Random dropout_random(spec.seed + 1);
   const int outputs = network.output_size();
   std::vector<float> x(static_cast<std::size_t>(batch) * data.features), y(static_cast<std::size_t>(batch) * outputs);
   std::vector<std::size_t> order(data.rows);
@@ -96,12 +111,12 @@ int main(int argc, char** argv) {
     for (std::size_t first = 0; first + batch <= order.size(); first += batch) {
       const std::size_t* rows = order.data() + first;
       const auto t0 = Clock::now();
-      data.gather_rows(x.data(), rows, batch, Scaling{});
+      data.gather_rows(x.data(), rows, batch, scaling);
       data.gather_targets(y.data(), rows, batch, outputs);
       if (first + batch < order.size())
         data.prefetch_rows(order.data() + first + batch, std::min(order.size(), first + 2 * batch) - (first + batch));
       const auto t1 = Clock::now();
-      network.forward(workspace, x.data(), batch);
+      network.forward(workspace, x.data(), batch, dropout ? &dropout_random : nullptr);
       const auto t2 = Clock::now();
       volatile double value = network.loss_value(workspace, y.data(), batch);
       (void)value;

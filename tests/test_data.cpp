@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -387,6 +389,40 @@ TEST(IdxLoad, GzippedAndTwoDimensional) {
   EXPECT_THAT(data.features_u8, ElementsAre(10, 20, 30, 40, 50, 60));
   EXPECT_THAT(data.labels, ElementsAre(1, 0));
   EXPECT_THAT(data.class_names, ElementsAre("0", "1"));
+}
+
+// The flags of the mapping that holds `address`, as /proc/self/smaps lists them ("VmFlags: rd wr mr ... hg": hg is
+// MADV_HUGEPAGE's advice); empty where no mapping holds it.
+std::string mapping_flags(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t first = 0, last = 0;
+    char dash = 0;
+    std::istringstream range(line);
+    if (range >> std::hex >> first >> dash >> last && dash == '-') inside = first <= at && at < last;
+    if (inside && line.starts_with("VmFlags:")) return line;
+  }
+  return "";
+}
+
+// A data file of tens of MB is read into a buffer the kernel is asked to back with huge pages (base/huge_pages.hpp):
+// the values keep that buffer, so its mapping carries the advice ("hg"). Mutation: the advice taken out of
+// read_data_chunks leaves the flag off. Below kHugePageAdviceBytes nothing is asked.
+TEST(IdxLoad, ALargeFileIsReadIntoMemoryAdvisedForHugePages) {
+  TempDir dir;
+  const std::size_t rows = 12'000, width = 784;  // 9.4 MB, more than kHugePageAdviceBytes
+  Bytes values(rows * width);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<std::uint8_t>(i * 7);
+  write_gzip(dir / "images-idx3-ubyte.gz", idx_file({12'000, 28, 28}, values));
+  write_bytes(dir / "labels-idx1-ubyte", idx_file({12'000}, Bytes(rows, 1)));
+  const Dataset data = load_dataset(dir / "images-idx3-ubyte.gz", dir / "labels-idx1-ubyte", {});
+  ASSERT_EQ(data.features_u8.size(), values.size());
+  EXPECT_EQ(data.features_u8, values);
+  const std::string flags = mapping_flags(data.features_u8.data() + data.features_u8.size() / 2);
+  ASSERT_THAT(flags, HasSubstr("VmFlags:"));
+  EXPECT_THAT(flags + " ", HasSubstr(" hg "));
 }
 
 TEST(IdxLoad, KnownClassesAndRegressionAndMissingLabels) {

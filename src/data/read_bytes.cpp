@@ -17,6 +17,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/read_file.hpp"
+#include "base/huge_pages.hpp"
 #include "base/plugin.hpp"
 #include "loaders.hpp"
 
@@ -104,7 +105,10 @@ std::vector<std::uint8_t> read_data_chunks(const std::filesystem::path& path, co
     if (!end) {
       end = limit_of(path, name, so_far, finished, csv_limit);
       if (end && total && *total > end->bytes) refuse_beyond(name, *end, total);
-      if (end) so_far.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(end->bytes, hint) + 1));
+      if (end) {
+        so_far.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(end->bytes, hint) + 1));
+        advise_huge_pages(so_far.data(), so_far.capacity());
+      }
     }
     if (end && so_far.size() > end->bytes) refuse_beyond(name, *end, total);
   };

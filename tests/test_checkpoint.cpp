@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -323,6 +324,61 @@ TEST(RandomState, SavedAndRestoredContinuesTheSameSequence) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(a.normal(), b.normal());
   for (int i = 0; i < 5; ++i) EXPECT_EQ(a.below(1000), b.below(1000));
   EXPECT_THROW(b.set_state("12 x"), backprop::Error);
+}
+
+// The engine is std::mt19937_64 written out (base/random.hpp): each number against the standard library's, from
+// several seeds and across many regenerations of the state, one at a time and a run at a time (bits53: the
+// numbers shifted right by 11); and the text of its state is libstdc++'s, both ways, so that checkpoints written
+// before keep resuming. The standard fixes the 10000th number of the default seed: 9981545732273789042.
+TEST(RandomEngine, EveryNumberAndTheStateTextAreStdMt19937_64s) {
+  EXPECT_EQ([] {
+    backprop::MersenneTwister64 engine(5489);
+    for (int i = 1; i < 10000; ++i) engine();
+    return engine();
+  }(), 9981545732273789042u);
+  for (const std::uint64_t seed : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{42}, ~std::uint64_t{0}}) {
+    std::mt19937_64 reference(seed);
+    backprop::MersenneTwister64 engine(seed);
+    for (int i = 0; i < 2000; ++i) ASSERT_EQ(engine(), reference()) << "seed " << seed << ", number " << i;
+    std::uint64_t run[1000];
+    for (const std::size_t n : {std::size_t{1}, std::size_t{311}, std::size_t{312}, std::size_t{313}, std::size_t{1000}}) {
+      engine.numbers(run, n, 11);
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(run[i], reference() >> 11) << "seed " << seed << ", run of " << n;
+    }
+    std::ostringstream ours, theirs;
+    ours << engine;
+    theirs << reference;
+    EXPECT_EQ(ours.str(), theirs.str());
+    reference();
+    std::ostringstream later;
+    later << reference;
+    std::istringstream in(later.str());
+    ASSERT_TRUE(in >> engine);
+    EXPECT_EQ(engine(), reference());
+  }
+  backprop::MersenneTwister64 engine(1);
+  std::ostringstream text;
+  text << engine;
+  std::string past = text.str();
+  past.replace(past.rfind(' ') + 1, std::string::npos, "313");  // the index past the 312 words
+  std::istringstream in(past);
+  EXPECT_FALSE(in >> engine);
+}
+
+// Random::bits53 gives the integers k of uniform() (k 2^-53), and a draw is below p exactly when k is below
+// bits53_below(p): checked against the double comparison at the k on either side of p's boundary, for p that are
+// and are not a multiple of 2^-53, and at 0 and 1.
+TEST(RandomEngine, AnIntegerDrawIsBelowPExactlyWhenItsUniformIs) {
+  backprop::Random a(3), b(3);
+  std::uint64_t k[600];
+  a.bits53(k, 600);
+  for (const std::uint64_t value : k) EXPECT_EQ(static_cast<double>(value) * 0x1.0p-53, b.uniform());
+  for (const double p : {0.0, 0.1, 0.5, 0.3 + 1e-17, 0x1.0p-53, 3 * 0x1.0p-53, 1.0 - 0x1.0p-53, 1.0, 0.9999999}) {
+    const std::uint64_t below = backprop::Random::bits53_below(p);
+    for (std::uint64_t value = below > 2 ? below - 2 : 0; value <= std::min<std::uint64_t>(below + 2, (1ull << 53) - 1);
+         ++value)
+      EXPECT_EQ(value < below, static_cast<double>(value) * 0x1.0p-53 < p) << "p " << p << ", k " << value;
+  }
 }
 
 // ---- locale ----

@@ -1,9 +1,11 @@
 // Random (base/random.hpp).
 #include "backprop/base/random.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <climits>
 #include <cmath>
+#include <iostream>
 #include <locale>
 #include <numbers>
 #include <sstream>
@@ -13,20 +15,44 @@
 
 namespace backprop {
 
+MersenneTwister64::MersenneTwister64(std::uint64_t seed) {
+  words_[0] = seed;
+  for (std::size_t i = 1; i < kWords; ++i)
+    words_[i] = 6364136223846793005u * (words_[i - 1] ^ (words_[i - 1] >> 62)) + i;
+}
+
+std::ostream& operator<<(std::ostream& out, const MersenneTwister64& engine) {
+  for (const std::uint64_t word : engine.words_) out << word << ' ';
+  return out << engine.next_;
+}
+
+std::istream& operator>>(std::istream& in, MersenneTwister64& engine) {
+  MersenneTwister64 read(0);
+  for (std::uint64_t& word : read.words_) in >> word;
+  in >> read.next_;
+  if (read.next_ > MersenneTwister64::kWords) in.setstate(std::ios::failbit);
+  if (in) engine = read;
+  return in;
+}
+
 double Random::uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
 
 namespace {
 
-// The engine's draws as uniform() makes them, n at a time, compiled for each CPU level with the engine's
-// regeneration of its state inlined (base/clones.hpp), so that the regeneration, a third of a dropout mask's cost,
-// is vectorised on the CPU that runs it.
-void draw_uniforms(std::mt19937_64& engine, double* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<double>(engine() >> 11) * 0x1.0p-53;
+// n numbers of the engine, shifted, compiled for each CPU level with the engine's regeneration and tempering inlined
+// (base/clones.hpp), so that both are vectorised on the CPU that runs them.
+void draw_numbers(MersenneTwister64& engine, std::uint64_t* out, std::size_t n, int shift) {
+  engine.numbers(out, n, shift);
 }
 
 }  // namespace
 
-void Random::uniforms(double* out, std::size_t n) { clones::run<&draw_uniforms>(engine_, out, n); }
+void Random::bits53(std::uint64_t* out, std::size_t n) { clones::run<&draw_numbers>(engine_, out, n, 11); }
+
+std::uint64_t Random::bits53_below(double p) {
+  // k 2^-53 < p exactly when k < p 2^53 (exact: a power of two), which for a whole k is k < ceil(p 2^53).
+  return static_cast<std::uint64_t>(std::ceil(std::clamp(p, 0.0, 1.0) * 0x1.0p53));
+}
 
 double Random::uniform(double low, double high) { return low + (high - low) * uniform(); }
 
@@ -54,7 +80,7 @@ std::string Random::state() const {
 void Random::set_state(const std::string& text) {
   std::istringstream in(text);
   in.imbue(std::locale::classic());
-  std::mt19937_64 engine;
+  MersenneTwister64 engine(0);
   int has_spare = 0;
   std::uint64_t spare_bits = 0;
   in >> engine >> has_spare >> spare_bits;

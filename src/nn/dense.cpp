@@ -233,6 +233,17 @@ void dense_layer_initialize(Network<T>& network, std::size_t l, Random& random, 
   starting_values(network.bias(l), layer_spec.bias, 0.0);
 }
 
+// count units' dropout: each one's mask from its draw (Random::bits53) against p's (bits53_below), and the
+// activation through it. Compiled for each CPU level: the baseline's SSE2 has no 64-bit compare to vectorise it.
+template <typename T>
+void dropout_loop(T* __restrict mask, T* __restrict dropped, const T* __restrict a, const std::uint64_t* __restrict draws,
+                  std::size_t count, std::uint64_t p_bits, T keep_scale) {
+  for (std::size_t i = 0; i < count; ++i) {
+    mask[i] = math::dropout_mask(draws[i], p_bits, keep_scale);
+    dropped[i] = a[i] * mask[i];
+  }
+}
+
 template <typename T>
 void dense_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input, int batch,
                          Random* dropout) {
@@ -251,14 +262,14 @@ void dense_layer_forward(const Network<T>& network, Workspace<T>& workspace, std
   T* mask = workspace.mask(l);
   T* dropped = workspace.dropped(l);
   const T* a = workspace.a(l);
-  double draws[256];  // the numbers of uniform(), a block at a time
+  // Each unit's uniform() as its integer k, compared with p's (Random::bits53_below): the same masks as the
+  // doubles gave, drawn a block at a time.
+  const std::uint64_t p_bits = Random::bits53_below(p);
+  std::uint64_t draws[256];
   for (std::size_t first = 0; first < n; first += std::size(draws)) {
     const std::size_t count = std::min(std::size(draws), n - first);
-    dropout->uniforms(draws, count);
-    for (std::size_t i = first; i < first + count; ++i) {
-      mask[i] = math::dropout_mask(draws[i - first], p, keep_scale);
-      dropped[i] = a[i] * mask[i];
-    }
+    dropout->bits53(draws, count);
+    clones::run<&dropout_loop<T>>(mask + first, dropped + first, a + first, draws, count, p_bits, keep_scale);
   }
 }
 

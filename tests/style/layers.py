@@ -40,6 +40,7 @@ ALLOWED = {
 SHARED_INTERNAL = {
     "src/base/clones.hpp",  # clones::run, for every folder's hot loops
     "src/base/plugin.hpp",  # opening a part built as a plugin (the MPI communicator)
+    "src/base/huge_pages.hpp",  # huge pages asked for a large buffer (the data files' bytes)
     "src/kernels/math.hpp",  # every per-element formula
     "src/kernels/*_math.hpp",  # a layer kind's formulas, shared by its CPU file and the device
     "src/kernels/device.hpp",  # the device backend's interface

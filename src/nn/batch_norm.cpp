@@ -167,8 +167,12 @@ NetworkSpec fold_batch_norms(const NetworkSpec& spec, std::vector<std::size_t>* 
   return folded;
 }
 
+// The batch_norm's cases of the general CPU step (CpuLayer<K>, nn/layer_walk.hpp), entry l of network: its first
+// values (the spec's, else scale 1, shift 0, running mean 0, running variance 1; it draws nothing); its forward
+// (training: the batch's statistics, through the network's BatchNormSync, updating the running ones; else the
+// running ones; no dropout of its own); its backward after a training forward.
 template <typename T>
-void batch_norm_layer_initialize(Network<T>& network, std::size_t l) {
+void CpuLayer<LayerKind::batch_norm>::initialize(Network<T>& network, std::size_t l, Random&, std::vector<double>&) {
   const LayerSpec& layer_spec = network.spec().layers[l];
   starting_values(network.weights(l), layer_spec.weights, 1.0);
   starting_values(network.bias(l), layer_spec.bias, 0.0);
@@ -177,8 +181,8 @@ void batch_norm_layer_initialize(Network<T>& network, std::size_t l) {
 }
 
 template <typename T>
-void batch_norm_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input,
-                              int batch, bool training) {
+void CpuLayer<LayerKind::batch_norm>::forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l,
+                                              const T* input, int batch, Random*, bool training) {
   const DenseLayer& layer = network.layer(l);
   const T* scale = network.weights(l).data();
   const T* shift = network.bias(l).data();
@@ -192,8 +196,8 @@ void batch_norm_layer_forward(const Network<T>& network, Workspace<T>& workspace
 }
 
 template <typename T>
-bool batch_norm_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
-                               const LayerBelow<T>& below, int batch) {
+bool CpuLayer<LayerKind::batch_norm>::backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
+                                               const LayerBelow<T>& below, int batch) {
   return batch_norm_backward(network.weight_gradients(l).data(), network.bias_gradients(l).data(), below.grad_input,
                              std::as_const(workspace).delta(l), std::as_const(workspace).batch_norm_saved(l),
                              std::as_const(network).weights(l).data(), network.layer(l), batch,
@@ -208,9 +212,12 @@ bool batch_norm_layer_backward(Network<T>& network, Workspace<T>& workspace, std
                                                  const DenseLayer&, int);                                        \
   template bool batch_norm_backward<T>(T*, T*, T*, const T*, BatchNormSaved<const T>, const T*, const DenseLayer&, \
                                        int, const InputChain<T>*, BatchNormSync*);                               \
-  template void batch_norm_layer_initialize<T>(Network<T>&, std::size_t);                                        \
-  template void batch_norm_layer_forward<T>(const Network<T>&, Workspace<T>&, std::size_t, const T*, int, bool);  \
-  template bool batch_norm_layer_backward<T>(Network<T>&, Workspace<T>&, std::size_t, const LayerBelow<T>&, int);
+  template void CpuLayer<LayerKind::batch_norm>::initialize<T>(Network<T>&, std::size_t, Random&,                 \
+                                                               std::vector<double>&);                              \
+  template void CpuLayer<LayerKind::batch_norm>::forward<T>(const Network<T>&, Workspace<T>&, std::size_t, const T*, \
+                                                            int, Random*, bool);                                     \
+  template bool CpuLayer<LayerKind::batch_norm>::backward<T>(Network<T>&, Workspace<T>&, std::size_t,              \
+                                                             const LayerBelow<T>&, int);
 BACKPROP_BATCH_NORM(float)
 BACKPROP_BATCH_NORM(double)
 #undef BACKPROP_BATCH_NORM

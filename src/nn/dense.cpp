@@ -218,8 +218,13 @@ void fold_input_shift(T* folded_bias, const T* bias, const T* weights, const T* 
   clones::run<&fold_input_shift_loop<T>>(folded_bias, bias, weights, shift, in, out);
 }
 
+// The dense layer's cases of the general CPU step (CpuLayer<K>, nn/layer_walk.hpp), layer l of network: its first
+// values (the spec's, else the initializer's draws from random, through drawn, and zero biases); its forward into
+// the workspace (with the first layer's folded input shift, and its dropout when the workspace's is active, masks
+// drawn from *dropout); its backward into the gradient arena.
 template <typename T>
-void dense_layer_initialize(Network<T>& network, std::size_t l, Random& random, std::vector<double>& drawn) {
+void CpuLayer<LayerKind::dense>::initialize(Network<T>& network, std::size_t l, Random& random,
+                                            std::vector<double>& drawn) {
   const LayerSpec& layer_spec = network.spec().layers[l];
   const DenseLayer& layer = network.layer(l);
   const std::vector<double>* weights = &layer_spec.weights;
@@ -245,8 +250,8 @@ void dropout_loop(T* __restrict mask, T* __restrict dropped, const T* __restrict
 }
 
 template <typename T>
-void dense_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input, int batch,
-                         Random* dropout) {
+void CpuLayer<LayerKind::dense>::forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l,
+                                         const T* input, int batch, Random* dropout, bool) {
   const DenseLayer& layer = network.layer(l);
   const T* weights = network.weights(l).data();
   const T* bias = network.bias(l).data();
@@ -274,17 +279,19 @@ void dense_layer_forward(const Network<T>& network, Workspace<T>& workspace, std
 }
 
 template <typename T>
-bool dense_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l, const LayerBelow<T>& below,
-                          int batch) {
+bool CpuLayer<LayerKind::dense>::backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
+                                          const LayerBelow<T>& below, int batch) {
   return dense_backward(network.weight_gradients(l).data(), network.bias_gradients(l).data(), below.grad_input,
                         below.input, std::as_const(workspace).delta(l), std::as_const(network).weights(l).data(),
                         network.layer(l), batch, below.chain_or_null(), l == 0 ? workspace.input_shift() : nullptr);
 }
 
-#define BACKPROP_DENSE_LAYER(T)                                                                                   \
-  template void dense_layer_initialize<T>(Network<T>&, std::size_t, Random&, std::vector<double>&);            \
-  template void dense_layer_forward<T>(const Network<T>&, Workspace<T>&, std::size_t, const T*, int, Random*); \
-  template bool dense_layer_backward<T>(Network<T>&, Workspace<T>&, std::size_t, const LayerBelow<T>&, int);
+#define BACKPROP_DENSE_LAYER(T)                                                                                 \
+  template void CpuLayer<LayerKind::dense>::initialize<T>(Network<T>&, std::size_t, Random&, std::vector<double>&); \
+  template void CpuLayer<LayerKind::dense>::forward<T>(const Network<T>&, Workspace<T>&, std::size_t, const T*, int,  \
+                                                       Random*, bool);                                               \
+  template bool CpuLayer<LayerKind::dense>::backward<T>(Network<T>&, Workspace<T>&, std::size_t, const LayerBelow<T>&, \
+                                                        int);
 BACKPROP_DENSE_LAYER(float)
 BACKPROP_DENSE_LAYER(double)
 #undef BACKPROP_DENSE_LAYER

@@ -112,8 +112,12 @@ void validate_embedding(const NetworkSpec& spec, std::size_t l, const std::strin
     if (!fits_float(v)) throw_bad_input(where + ".weights: expected finite numbers within float32's range");
 }
 
+// The embedding's cases of the general CPU step (CpuLayer<K>, nn/layer_walk.hpp), entry l of network: its first
+// values (the spec's, else N(0, 1) draws from random, through drawn); its forward (no dropout of its own, the same
+// in training and evaluation); its backward.
 template <typename T>
-void embedding_layer_initialize(Network<T>& network, std::size_t l, Random& random, std::vector<double>& drawn) {
+void CpuLayer<LayerKind::embedding>::initialize(Network<T>& network, std::size_t l, Random& random,
+                                                std::vector<double>& drawn) {
   const std::vector<double>* weights = &network.spec().layers[l].weights;
   if (weights->empty()) {  // torch.nn.Embedding's N(0, 1)
     drawn.resize(network.layer(l).weight_count());
@@ -124,22 +128,25 @@ void embedding_layer_initialize(Network<T>& network, std::size_t l, Random& rand
 }
 
 template <typename T>
-void embedding_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input,
-                             int batch) {
+void CpuLayer<LayerKind::embedding>::forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l,
+                                             const T* input, int batch, Random*, bool) {
   embedding_forward(workspace.a(l), input, network.weights(l).data(), network.layer(l), batch, l);
 }
 
 template <typename T>
-bool embedding_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
-                              const LayerBelow<T>& below, int batch) {
+bool CpuLayer<LayerKind::embedding>::backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
+                                              const LayerBelow<T>& below, int batch) {
   return embedding_backward(network.weight_gradients(l).data(), below.grad_input, below.input,
                             std::as_const(workspace).delta(l), network.layer(l), batch, below.chain_or_null());
 }
 
-#define BACKPROP_EMBEDDING_LAYER(T)                                                                                \
-  template void embedding_layer_initialize<T>(Network<T>&, std::size_t, Random&, std::vector<double>&);         \
-  template void embedding_layer_forward<T>(const Network<T>&, Workspace<T>&, std::size_t, const T*, int);       \
-  template bool embedding_layer_backward<T>(Network<T>&, Workspace<T>&, std::size_t, const LayerBelow<T>&, int);
+#define BACKPROP_EMBEDDING_LAYER(T)                                                                              \
+  template void CpuLayer<LayerKind::embedding>::initialize<T>(Network<T>&, std::size_t, Random&,               \
+                                                              std::vector<double>&);                            \
+  template void CpuLayer<LayerKind::embedding>::forward<T>(const Network<T>&, Workspace<T>&, std::size_t,       \
+                                                           const T*, int, Random*, bool);                       \
+  template bool CpuLayer<LayerKind::embedding>::backward<T>(Network<T>&, Workspace<T>&, std::size_t,           \
+                                                            const LayerBelow<T>&, int);
 BACKPROP_EMBEDDING_LAYER(float)
 BACKPROP_EMBEDDING_LAYER(double)
 #undef BACKPROP_EMBEDDING_LAYER

@@ -1,5 +1,5 @@
 // The one loop over a network's layers that the general CPU step (nn/network.cpp's Network::forward and
-// Network::backward, whose cases are each kind's *_layer_forward and *_layer_backward in its own file), the
+// Network::backward, whose cases are each kind's CpuLayer<K>, below, defined in its own file), the
 // one-row step (train/row_step.cpp) and the device step (device/device_network.cpp's DeviceNetwork::forward and
 // loss_and_gradient) all run: each step says what one layer of each kind does, as a LayerCases, and the walk
 // takes the layers in order (forward) or in reverse (backward) and calls the case of each layer's kind.
@@ -7,7 +7,8 @@
 // Why a case per kind rather than one function that switches: a LayerCases is built with a member for every
 // kind (both it and the switch below are made from kinds.hpp's list, so a new kind needs no edit here), so a new
 // kind fails to compile in every step that does not say what it does, instead of falling through to the dense
-// layer's code.
+// layer's code. A step whose cases come from a part of each kind (every_kind_cases, CpuLayer<K>) fails to link
+// instead.
 // The one-row step (train/row_step.cpp) runs the same walk with its own dense case (its widths unrolled) and
 // NotReached for every other kind (one_kind_cases), which it declines (RowStep::applies).
 // Internal to src/.
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -38,7 +40,7 @@ struct LayerCases {
 template <typename... Cases>
 LayerCases(Cases...) -> LayerCases<Cases...>;
 
-// A layer's starting values (each kind's *_layer_initialize): the spec's where it gives them (from), else
+// A layer's starting values (each kind's CpuLayer<K>::initialize): the spec's where it gives them (from), else
 // otherwise throughout.
 template <typename T>
 inline void starting_values(std::span<T> to, const std::vector<double>& from, double otherwise) {
@@ -82,6 +84,43 @@ inline __attribute__((always_inline)) auto one_kind_cases(const OnlyCase& only, 
   return LayerCases{BACKPROP_LAYER_KINDS(BACKPROP_ONE_KIND_CASE)};
 #undef BACKPROP_ONE_KIND_CASE
 }
+
+// The cases of a step that says what every kind does in one callable, each(kind, l) with kind a
+// std::integral_constant<LayerKind, K> (the general CPU step: CpuLayer<decltype(kind)::value>'s members), made
+// from the list so that the step names no kind.
+template <typename Each>
+inline __attribute__((always_inline)) auto every_kind_cases(const Each& each) {
+#define BACKPROP_EVERY_KIND_CASE(kind, model_format_version) \
+  [each](std::size_t l) -> decltype(auto) { return each(std::integral_constant<LayerKind, LayerKind::kind>{}, l); },
+  return LayerCases{BACKPROP_LAYER_KINDS(BACKPROP_EVERY_KIND_CASE)};
+#undef BACKPROP_EVERY_KIND_CASE
+}
+
+// Each kind's cases of the general CPU step (nn/network.cpp), declared here for every kind of kinds.hpp's list and
+// defined in the kind's own file (src/nn/dense.cpp for dense), so that network.cpp names no kind and a kind
+// without them is a link error (an undefined CpuLayer<K>::forward<float>). Entry l of network:
+// - initialize: its first values, the spec's where it gives them, else drawn in the network's order from random
+//   (through drawn, a buffer the walk reuses);
+// - forward: from input (B, IN; the entry below's output as it leaves it, after its dropout) into the workspace;
+//   dropout: the masks' generator, null when the step draws none; training: false in evaluation;
+// - backward: from its delta into the gradient arena and the delta of the entry below (below); returns whether
+//   its gradients are finite.
+template <LayerKind K>
+struct CpuLayer;
+#define BACKPROP_CPU_LAYER(kind, model_format_version)                                                             \
+  template <>                                                                                                      \
+  struct CpuLayer<LayerKind::kind> {                                                                               \
+    template <typename T>                                                                                          \
+    static void initialize(Network<T>& network, std::size_t l, Random& random, std::vector<double>& drawn);       \
+    template <typename T>                                                                                          \
+    static void forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input,        \
+                        int batch, Random* dropout, bool training);                                                \
+    template <typename T>                                                                                          \
+    static bool backward(Network<T>& network, Workspace<T>& workspace, std::size_t l, const LayerBelow<T>& below, \
+                         int batch);                                                                               \
+  };
+BACKPROP_LAYER_KINDS(BACKPROP_CPU_LAYER)
+#undef BACKPROP_CPU_LAYER
 
 // The forward pass: every layer from the first, each after the one below it.
 template <typename Cases>

@@ -58,28 +58,26 @@ Network<T>::Network(const NetworkSpec& spec) : spec_(spec) {
   initialize();
 }
 
-// Each entry's first values, its kind's *_layer_initialize (dense.cpp, batch_norm.cpp, embedding.cpp), in
-// order: the draws come from one generator seeded by the spec.
+// Each entry's first values, its kind's CpuLayer<K>::initialize (in its own file, nn/layer_walk.hpp), in order:
+// the draws come from one generator seeded by the spec.
 template <typename T>
 void Network<T>::initialize() {
   Random random(spec_.seed);
   std::vector<double> drawn;
-  forward_layers(layers_, LayerCases{
-      [&](std::size_t l) { dense_layer_initialize(*this, l, random, drawn); },
-      [&](std::size_t l) { batch_norm_layer_initialize(*this, l); },
-      [&](std::size_t l) { embedding_layer_initialize(*this, l, random, drawn); }});
+  forward_layers(layers_, every_kind_cases([&](auto kind, std::size_t l) {
+    CpuLayer<decltype(kind)::value>::initialize(*this, l, random, drawn);
+  }));
 }
 
-// The walk of nn/layer_walk.hpp, with the CPU's case of each kind (its *_layer_forward); a layer reads the
+// The walk of nn/layer_walk.hpp, with the CPU's case of each kind (its CpuLayer<K>::forward); a layer reads the
 // output of the one below as that one leaves it (after its dropout).
 template <typename T>
 void Network<T>::forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout, bool training) const {
   workspace.set_dropout_active(dropout != nullptr);
   const auto input = [&](std::size_t l) { return l == 0 ? x : std::as_const(workspace).layer_output(l - 1); };
-  forward_layers(layers_, LayerCases{
-      [&](std::size_t l) { dense_layer_forward(*this, workspace, l, input(l), batch, dropout); },
-      [&](std::size_t l) { batch_norm_layer_forward(*this, workspace, l, input(l), batch, training); },
-      [&](std::size_t l) { embedding_layer_forward(*this, workspace, l, input(l), batch); }});
+  forward_layers(layers_, every_kind_cases([&](auto kind, std::size_t l) {
+    CpuLayer<decltype(kind)::value>::forward(*this, workspace, l, input(l), batch, dropout, training);
+  }));
 }
 
 template <typename T>
@@ -91,7 +89,7 @@ T Network<T>::loss_value(const Workspace<T>& workspace, const T* y, int batch, d
 }
 
 // The loss's delta of the last layer, then the walk of nn/layer_walk.hpp from the last layer down: each kind's
-// *_layer_backward takes its layer's gradients from its delta, and the delta of the entry below (dL/da of it,
+// CpuLayer<K>::backward takes its layer's gradients from its delta, and the delta of the entry below (dL/da of it,
 // written straight into its delta buffer, then through its dropout mask and activation: its dL/dz).
 template <typename T>
 bool Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int batch, const T* weights) {
@@ -112,10 +110,9 @@ bool Network<T>::backward(Workspace<T>& workspace, const T* x, const T* y, int b
     b.chain.slope = static_cast<T>(layers_[l - 1].slope);
     return b;
   };
-  return backward_layers(layers_, LayerCases{
-      [&](std::size_t l) { return dense_layer_backward(*this, workspace, l, below(l), batch); },
-      [&](std::size_t l) { return batch_norm_layer_backward(*this, workspace, l, below(l), batch); },
-      [&](std::size_t l) { return embedding_layer_backward(*this, workspace, l, below(l), batch); }});
+  return backward_layers(layers_, every_kind_cases([&](auto kind, std::size_t l) {
+    return CpuLayer<decltype(kind)::value>::backward(*this, workspace, l, below(l), batch);
+  }));
 }
 
 template <typename T>

@@ -71,19 +71,6 @@ bool batch_norm_backward(T* grad_scale, T* grad_shift, T* grad_input, const T* d
                          const T* scale, const DenseLayer& layer, int batch, const InputChain<T>* chain,
                          BatchNormSync* sync = nullptr);
 
-// The batch_norm's cases of a network's walk over its layers (nn/network.cpp, nn/layer_walk.hpp), entry l of
-// network: its first values (the spec's, else scale 1, shift 0, running mean 0, running variance 1); its forward
-// (training: the batch's statistics, through the network's BatchNormSync, updating the running ones; else the
-// running ones); its backward after a training forward.
-template <typename T>
-void batch_norm_layer_initialize(Network<T>& network, std::size_t l);
-template <typename T>
-void batch_norm_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input,
-                              int batch, bool training);
-template <typename T>
-bool batch_norm_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
-                               const LayerBelow<T>& below, int batch);
-
 // The same function in evaluation without batch_norm entries: each is an affine map x s + t per feature
 // (s = scale / sqrt(running_var + eps), t = shift - running_mean s), folded into the dense layer after it:
 // W'[i][o] = s_i W[i][o], b'[o] = b[o] + sum_i t_i W[i][o] (for an export with dense layers only; equal up to

@@ -85,19 +85,6 @@ struct LayerBelow {
   const InputChain<T>* chain_or_null() const { return grad_input != nullptr ? &chain : nullptr; }
 };
 
-// The dense layer's cases of a network's walk over its layers (nn/network.cpp, nn/layer_walk.hpp), layer l of
-// network: its first values (the spec's, else the initializer's draws from random, through drawn, and zero
-// biases); its forward into the workspace (with the first layer's folded input shift, and its dropout when the
-// workspace's is active, masks drawn from *dropout); its backward into the gradient arena.
-template <typename T>
-void dense_layer_initialize(Network<T>& network, std::size_t l, Random& random, std::vector<double>& drawn);
-template <typename T>
-void dense_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input, int batch,
-                         Random* dropout);
-template <typename T>
-bool dense_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l, const LayerBelow<T>& below,
-                          int batch);
-
 // A first dense layer given its inputs as u = x / s, the standardization (x - m) / s with its offset
 // shift = m / s taken out (Workspace::set_input_shift): since ((x - m) / s) W + b = u W + (b - shift W),
 //   folded_bias (OUT) = bias - shift . weights          (the forward's bias in place of b)

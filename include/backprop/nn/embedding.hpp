@@ -34,18 +34,6 @@ template <typename T>
 bool embedding_backward(T* grad_weights, T* grad_input, const T* x, const T* dy, const DenseLayer& layer, int batch,
                         const InputChain<T>* chain);
 
-// The embedding's cases of a network's walk over its layers (nn/network.cpp, nn/layer_walk.hpp), entry l of
-// network: its first values (the spec's, else N(0, 1) draws from random, through drawn); its forward; its
-// backward.
-template <typename T>
-void embedding_layer_initialize(Network<T>& network, std::size_t l, Random& random, std::vector<double>& drawn);
-template <typename T>
-void embedding_layer_forward(const Network<T>& network, Workspace<T>& workspace, std::size_t l, const T* input,
-                             int batch);
-template <typename T>
-bool embedding_layer_backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
-                              const LayerBelow<T>& below, int batch);
-
 // The network's input columns that embedding entries read as codes, in entry order (an entry's "input" is a
 // position of the entry before it: mapped back through the embeddings before). Scaling leaves them as they are.
 std::vector<int> embedding_code_columns(const NetworkSpec& spec);

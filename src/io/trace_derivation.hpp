@@ -1,6 +1,6 @@
 // The working of every figure of a trace, built once (trace_derivation.cpp) and written by each renderer:
-// plain text and Markdown with LaTeX (trace_render.cpp, each kind's lines in its <kind>_trace_text.cpp), HTML and
-// Graphviz (trace_page.cpp).
+// plain text and Markdown with LaTeX (trace_render.cpp, each kind's lines in its own file, batch_norm_trace_text.cpp
+// for batch_norm), HTML and Graphviz (trace_page.cpp).
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
 // Weight initializers, reproducible from the network's seed on every platform: the generator is
-// std::mt19937_64 (whose sequence the C++ standard fixes) and the uniform and normal draws are written
+// std::mt19937_64's sequence (base/random.hpp; the C++ standard fixes it) and the uniform and normal draws are written
 // here rather than taken from <random>'s distributions, whose output the standard leaves to each library.
 #pragma once
 

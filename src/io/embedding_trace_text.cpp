@@ -1,11 +1,24 @@
 // The embedding's part of the readable trace (TraceWriting<K>, trace_text.hpp; nn/embedding.hpp): its codes and
 // the rows they pick forward, the scatter-add of its gradient backward, the rows of the batch's codes updated.
+#include <algorithm>
+
 #include "backprop/base/text.hpp"
 #include "trace_text.hpp"
 
 namespace backprop::io::trace_detail {
 
 namespace {
+
+// The codes an embedding entry read in the batch, ascending, each once: the rows of its table the step changes.
+std::vector<int> embedding_codes_in_batch(const TraceEmbedding& embedding) {
+  std::vector<int> codes = embedding.codes;
+  std::sort(codes.begin(), codes.end());
+  codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+  return codes;
+}
+
+// Where input i of an embedding goes in its output: the D values of the code at K, the others in order.
+int embedding_output_of(const TraceEmbedding& e, int i) { return i <= e.column ? i : i + e.dim - 1; }
 
 // The rows of an embedding's table (or of its gradient) that the batch's codes pick, in code order.
 std::vector<double> code_rows(const std::vector<double>& table, const std::vector<int>& codes, int dim) {
@@ -131,6 +144,169 @@ void TraceWriting<LayerKind::embedding>::markdown_update(const EntryWriting& w) 
       << "The other " << e.categories - static_cast<int>(codes.size()) << " row(s) of $W_{" << l
       << "}$ are unchanged (gradient 0).\n\n";
   if (derived) write_tex_entries(out, derived->weights, f);
+}
+
+// ---- Its working (x is its input a_(l-1), K its column, D its values per code) ----
+
+// a[r][j] = x[r][j] before the code's place, W[code r][j - K] on it, x[r][j - D + 1] after it: the row of the
+// table the code picks, value by value, from the table as it stood during the step.
+void TraceWriting<LayerKind::embedding>::derive_forward(const StepContext& c, int l, LayerDerivation& out) {
+  const NumberFormat& f = c.format;
+  const TraceLayer& layer = c.layer(l);
+  const TraceEmbedding& e = layer.embedding;
+  const std::string L = std::to_string(l), prev = std::to_string(l - 1);
+  for (int r = 0; r < c.batch; ++r) {
+    for (int j = 0; j < layer.out; ++j) {
+      const double a = layer.a[r * layer.out + j];
+      Formula symbolic;
+      double value = 0;
+      if (j >= e.column && j < e.column + e.dim) {
+        const std::string at = "[" + std::to_string(e.codes[r]) + "][" + std::to_string(j - e.column) + "]";
+        symbolic = lit("W" + L + at, "W_{" + L + "}" + at);
+        value = layer.weights_before[static_cast<std::size_t>(e.codes[r]) * e.dim + (j - e.column)];
+      } else {
+        const int i = j < e.column ? j : j - e.dim + 1;
+        symbolic = figure("a", "a", l - 1, index_suffix(c.batch, r, i));
+        value = c.input_of(l, r, i);
+      }
+      out.a.push_back({figure("a", "a", l, index_suffix(c.batch, r, j)), symbolic, {f.number(value)}, a,
+                       "u" + L + "-" + std::to_string(j), c.phases.forward(l)});
+    }
+  }
+}
+
+// grad W[c][d] = the sum of delta[r][K + d] over the rows r whose code is c, in row order (the scatter-add), for
+// each code in the batch; every other row of grad W is 0 (the renderers say so). Unless the entry is the first,
+// grad x[r][i] = delta[r][i's place in the output], 0 at the code's place (an index has no gradient).
+void TraceWriting<LayerKind::embedding>::derive_gradients(const StepContext& c, int l, LayerDerivation& out) {
+  const NumberFormat& f = c.format;
+  const TraceLayer& layer = c.layer(l);
+  const TraceEmbedding& e = layer.embedding;
+  const int phase = c.phases.backward(l);
+  const std::string L = std::to_string(l);
+  for (const int code : embedding_codes_in_batch(e)) {
+    for (int d = 0; d < e.dim; ++d) {
+      std::vector<Formula> names, terms;
+      for (int r = 0; r < c.batch; ++r) {
+        if (e.codes[r] != code) continue;
+        const double delta = layer.delta[r * layer.out + e.column + d];
+        names.push_back(delta_name(l, index_suffix(c.batch, r, e.column + d)));
+        terms.push_back(terms.empty() ? f.number(delta) : f.factor(delta));
+      }
+      const std::string at = "[" + std::to_string(code) + "][" + std::to_string(d) + "]";
+      out.grad_weights.push_back({lit("grad W" + L + at, "\\mathrm{grad}\\,W_{" + L + "}" + at), join(names, lit(" + ")),
+                                  {join(terms, lit(" + "))},
+                                  layer.grad_weights[static_cast<std::size_t>(code) * e.dim + d],
+                                  "u" + L + "-" + std::to_string(e.column + d), phase});
+    }
+  }
+  if (e.grad_input.empty()) return;
+  for (int r = 0; r < c.batch; ++r) {
+    for (int i = 0; i < layer.in; ++i) {
+      const int j = embedding_output_of(e, i);
+      const std::string suffix = index_suffix(c.batch, r, i);
+      Worked worked{figure("grad x", "\\mathrm{grad}\\,x", l, suffix), delta_name(l, index_suffix(c.batch, r, j)),
+                    {f.number(layer.delta[r * layer.out + j])}, e.grad_input[r * layer.in + i],
+                    "u" + L + "-" + std::to_string(j), phase};
+      if (i == e.column) {
+        worked.symbolic = lit("0 (the code: an index, not a value the loss varies with)",
+                              "0 \\text{ (the code: an index, not a value the loss varies with)}");
+        worked.working = {};
+      }
+      out.grad_input.push_back(std::move(worked));
+    }
+  }
+}
+
+// W[c][d] new = old - lr grad for the codes in the batch; the other rows' gradient is 0, so they stay as they are.
+void TraceWriting<LayerKind::embedding>::derive_update(const StepContext& c, int l, LayerDerivation& out) {
+  const NumberFormat& f = c.format;
+  const TraceLayer& layer = c.layer(l);
+  const TraceEmbedding& e = layer.embedding;
+  const std::string L = std::to_string(l);
+  const Formula lr = lit(format_double(c.trace.learning_rate));
+  for (const int code : embedding_codes_in_batch(e)) {
+    for (int d = 0; d < e.dim; ++d) {
+      const std::size_t k = static_cast<std::size_t>(code) * e.dim + d;
+      const std::string at = "[" + std::to_string(code) + "][" + std::to_string(d) + "]";
+      out.weights.push_back({lit("W" + L + at, "W_{" + L + "}" + at), {},
+                             {f.number(layer.weights_before[k]) + lit(" - ") + times(lr, f.number(layer.grad_weights[k]))},
+                             layer.weights[k], "u" + L + "-" + std::to_string(e.column + d), c.phases.update()});
+    }
+  }
+}
+
+// The entry below's dL/da[r][i] is this entry's dL/dx (embeddings come first: only another embedding is below).
+Upstream TraceWriting<LayerKind::embedding>::derive_upstream(const StepContext& c, int l, int r, int i) {
+  const TraceLayer& layer = c.layer(l);
+  return {c.format.factor(layer.embedding.grad_input[r * layer.in + i]),
+          figure("grad x", "\\mathrm{grad}\\,x", l, index_suffix(c.batch, r, i))};
+}
+
+// delta = dL/dy, as a batch_norm's: no activation.
+void TraceWriting<LayerKind::embedding>::derive_delta(const StepContext&, int, int, int, const Formula& upstream,
+                                                      Worked& worked) {
+  worked.working = {upstream};
+}
+
+
+// ---- Its page and graph: each value a unit (pink), each input passed to its place (dashed), the code to the D
+// values its row puts there; its working in the value's panel and node ----
+
+std::string TraceWriting<LayerKind::embedding>::html_note() {
+  return "<p>An embedding entry (pink) reads one input as a code c and puts row c of its table W in its place; "
+         "the other inputs pass through (dashed). Only the rows of the codes in the batch have a gradient; the "
+         "other rows stay as they are. Click one of its values for the row each code picks, its gradient and "
+         "its update.</p>\n";
+}
+
+std::string TraceWriting<LayerKind::embedding>::dot_note() {
+  return "; each embedding value's lookup (the table row its code picks), delta, and the looked-up rows' "
+         "gradients and updates";
+}
+
+double TraceWriting<LayerKind::embedding>::largest_drawn_weight(const TraceLayer&) { return 0.0; }
+
+void TraceWriting<LayerKind::embedding>::svg_lines(std::ostream& out, const Trace& trace, const PageLayout& layout,
+                                                   int l, const std::vector<double>&) {
+  const TraceLayer& first = trace.steps[0].layers[l - 1];
+  const TraceEmbedding& e = first.embedding;
+  for (int i = 0; i < first.in; ++i) {
+    const bool code = i == e.column;
+    const int to = embedding_output_of(e, i);
+    for (int j = to; j < (code ? to + e.dim : to + 1); ++j)
+      out << "<line class=\"" << (code ? "lookup" : "pass") << "\" x1=\"" << layout.x(l - 1) << "\" y1=\""
+          << layout.y(l - 1, i) << "\" x2=\"" << layout.x(l) << "\" y2=\"" << layout.y(l, j) << "\" stroke=\""
+          << (code ? "#e377c2\" stroke-width=\"3\"" : "#9aa5b8\" stroke-width=\"2\" stroke-dasharray=\"6 4\"")
+          << "><title>" << (code ? "W" + std::to_string(l) + "[code][" + std::to_string(j - to) + "]" : "passed through")
+          << "</title></line>\n";
+  }
+}
+
+std::string TraceWriting<LayerKind::embedding>::unit_title() { return "embedding "; }
+std::string TraceWriting<LayerKind::embedding>::unit_style() { return " style=\"fill: #f7cfe8; stroke: #8c3a6e\""; }
+std::string TraceWriting<LayerKind::embedding>::panel_heading() { return " (embedding), value "; }
+bool TraceWriting<LayerKind::embedding>::weight_panels() { return false; }
+
+void TraceWriting<LayerKind::embedding>::dot_entry(const DotEntry& d) {
+  const TraceLayer& layer = d.layer;
+  const TraceEmbedding& e = layer.embedding;
+  const int l = d.l;
+  for (int j = 0; j < layer.out; ++j) {
+    const auto [label, tooltip] = dot_label(d.lines_of(unit_id(l, j)), d.f,
+                                            "layer " + std::to_string(l) + ", embedding value " + std::to_string(j));
+    d.out << "  u" << l << "_" << j << " [label=" << dot_string(label) << ", tooltip=" << dot_string(tooltip)
+          << ", fillcolor=\"#fce4f1\"];\n";
+  }
+  for (int i = 0; i < layer.in; ++i) {
+    const int to = embedding_output_of(e, i);
+    if (i != e.column)
+      d.out << "  u" << l - 1 << "_" << i << " -> u" << l << "_" << to << " [label=\"pass\", style=dashed];\n";
+    else
+      for (int k = 0; k < e.dim; ++k)
+        d.out << "  u" << l - 1 << "_" << i << " -> u" << l << "_" << to + k << " [label="
+              << dot_string("W" + std::to_string(l) + "[code][" + std::to_string(k) + "]") << ", color=\"#e377c2\"];\n";
+  }
 }
 
 }  // namespace backprop::io::trace_detail

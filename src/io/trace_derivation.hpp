@@ -1,6 +1,6 @@
-// The working of every figure of a trace, built once (trace_derivation.cpp) and written by each renderer:
-// plain text and Markdown with LaTeX (trace_render.cpp, each kind's lines in its own file, batch_norm_trace_text.cpp
-// for batch_norm), HTML and Graphviz (trace_page.cpp).
+// The working of every figure of a trace, built once (trace_derivation.cpp, each kind's figures in its own file,
+// batch_norm_trace_text.cpp for batch_norm) and written by each renderer: plain text and Markdown with LaTeX
+// (trace_render.cpp), HTML and Graphviz (trace_page.cpp), each kind's part again in its own file.
 #pragma once
 
 #include <string>
@@ -80,8 +80,35 @@ struct StepDerivation {
   std::vector<LayerDerivation> layers;
 };
 
-// The codes an embedding entry read in the batch, ascending, each once: the rows of its table the step changes.
-std::vector<int> embedding_codes_in_batch(const TraceEmbedding& embedding);
+// Everything the working of one step needs (derive(), and each kind's part, trace_text.hpp's TraceWriting<K>).
+struct StepContext {
+  const Trace& trace;
+  const TraceStep& step;
+  const NumberFormat& format;
+  Phases phases;
+  int batch;
+
+  const TraceLayer& layer(int l) const { return step.layers[l - 1]; }  // l from 1
+  // a_(l-1)[row][i]: the input for the first entry.
+  double input_of(int l, int row, int i) const {
+    const int in = layer(l).in;
+    return l == 1 ? trace.input[row * in + i] : layer(l - 1).a[row * in + i];
+  }
+  double slope(int l) const { return trace.spec.layers[l - 1].slope; }
+};
+
+// The terms with the separator between them: a + b + c.
+Formula join(const std::vector<Formula>& terms, const Formula& separator);
+// A figure's name: z3[0] / z_{3}[0]; symbol is the text name, tex_symbol its LaTeX, suffix its indices.
+Formula figure(const std::string& symbol, const std::string& tex_symbol, int layer, const std::string& suffix);
+Formula delta_name(int layer, const std::string& suffix);
+// f'(z_l[suffix]) with f entry l's activation named.
+Formula derivative_symbol(const StepContext& c, int l, const std::string& suffix);
+
+// dL/da[r][i] of the entry below one, as the entry above passes it down: its working and its name.
+struct Upstream {
+  Formula working, symbolic;
+};
 
 // Every figure of every step with its working.
 std::vector<StepDerivation> derive(const Trace& trace, const NumberFormat& format);

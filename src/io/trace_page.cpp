@@ -2,8 +2,9 @@
 // the steps, the working of any unit or weight on a click) and a Graphviz graph of the last step.
 //
 // The page loads nothing: its style and its small script are written here, and every element it shows is in
-// the page from the start; the script only highlights, reveals and resizes. Element ids: "u<layer>-<unit>"
-// (layer 0 holds the inputs), "w<layer>-<in>-<out>" for the weight from unit <in> of layer-1 to unit <out>.
+// the page from the start; the script only highlights, reveals and resizes. Element ids: unit_id and weight_id
+// (trace_text.hpp). Each entry's lines, units, panels and graph nodes are drawn as its kind's TraceWriting<K>
+// says, in the kind's own file.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -14,14 +15,10 @@
 #include "backprop/io/model_io.hpp"
 #include "backprop/base/text.hpp"
 #include "trace_derivation.hpp"
+#include "trace_text.hpp"
 
 namespace backprop::io::trace_detail {
 namespace {
-
-std::string unit_id(int layer, int unit) { return "u" + std::to_string(layer) + "-" + std::to_string(unit); }
-std::string weight_id(int layer, int in, int out) {
-  return "w" + std::to_string(layer) + "-" + std::to_string(in) + "-" + std::to_string(out);
-}
 
 // The worked figures of one step, by the element they belong to, in the order of the phases.
 std::map<std::string, std::vector<const Worked*>> by_element(const StepDerivation& step) {
@@ -46,14 +43,6 @@ std::string phase_name(const Phases& phases, int phase) {
   if (phase < phases.loss()) return "forward, layer " + std::to_string(phase + 1);
   return "backward, layer " + std::to_string(phases.layers - (phase - phases.loss() - 1));
 }
-
-// Where the drawing puts each unit: a column per layer, the units of a column spread evenly.
-struct Layout {
-  std::vector<int> sizes;  // units per column, the inputs first
-  int width = 760, height = 0;
-  double x(int layer) const { return 70 + layer * (width - 140.0) / std::max<std::size_t>(1, sizes.size() - 1); }
-  double y(int layer, int unit) const { return (unit + 1) * double(height) / (sizes[layer] + 1); }
-};
 
 constexpr const char* kStyle = R"(
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0; background: #f4f6f9; color: #1d2330; }
@@ -134,68 +123,33 @@ constexpr const char* kScript = R"(
 })();
 )";
 
-// The SVG: every weight as a <line> (width for size, colour for sign, per step), every unit as a <circle>.
-void write_network_svg(std::ostream& out, const Trace& trace, const Layout& layout) {
+// The SVG: each entry's lines from the column before as its kind draws them (the widths scaled by each step's
+// largest drawn weight), every unit as a <circle>.
+void write_network_svg(std::ostream& out, const Trace& trace, const PageLayout& layout) {
   const int last = static_cast<int>(trace.spec.layers.size());
   out << "<svg id=\"network\" viewBox=\"0 0 " << layout.width << " " << layout.height << "\" width=\"" << layout.width
       << "\" height=\"" << layout.height << "\" role=\"img\" aria-label=\"the network\">\n";
-  std::vector<double> largest(trace.steps.size(), 0.0);  // each step's largest |w|, for the widths
+  std::vector<double> largest(trace.steps.size(), 0.0);  // each step's largest |w| drawn, for the widths
   for (std::size_t s = 0; s < trace.steps.size(); ++s)
     for (const TraceLayer& layer : trace.steps[s].layers)
-      if (layer.kind == LayerKind::dense)
-        for (double w : layer.weights_before) largest[s] = std::max(largest[s], std::abs(w));
-  for (int l = 1; l <= last; ++l) {
-    const TraceLayer& first = trace.steps[0].layers[l - 1];
-    switch (first.kind) {
-      case LayerKind::embedding:  // each input passed to its place, the code to the D values its row puts there
-        for (int i = 0; i < first.in; ++i) {
-          const TraceEmbedding& e = first.embedding;
-          const bool code = i == e.column;
-          const int to = i <= e.column ? i : i + e.dim - 1;
-          for (int j = to; j < (code ? to + e.dim : to + 1); ++j)
-            out << "<line class=\"" << (code ? "lookup" : "pass") << "\" x1=\"" << layout.x(l - 1) << "\" y1=\""
-                << layout.y(l - 1, i) << "\" x2=\"" << layout.x(l) << "\" y2=\"" << layout.y(l, j) << "\" stroke=\""
-                << (code ? "#e377c2\" stroke-width=\"3\"" : "#9aa5b8\" stroke-width=\"2\" stroke-dasharray=\"6 4\"")
-                << "><title>" << (code ? "W" + std::to_string(l) + "[code][" + std::to_string(j - to) + "]" : "passed through")
-                << "</title></line>\n";
-        }
-        continue;
-      case LayerKind::dense: break;
-      case LayerKind::batch_norm:  // each feature from the one it normalizes: no weight to draw
-        for (int j = 0; j < first.out; ++j)
-          out << "<line class=\"norm\" x1=\"" << layout.x(l - 1) << "\" y1=\"" << layout.y(l - 1, j) << "\" x2=\""
-              << layout.x(l) << "\" y2=\"" << layout.y(l, j) << "\" stroke=\"#9467bd\" stroke-width=\"2\" "
-              << "stroke-dasharray=\"6 4\"><title>batch_norm of feature " << j << "</title></line>\n";
-        continue;
-    }
-    for (int i = 0; i < first.in; ++i) {
-      for (int j = 0; j < first.out; ++j) {
-        std::string widths, colours;
-        for (std::size_t s = 0; s < trace.steps.size(); ++s) {
-          const double w = trace.steps[s].layers[l - 1].weights_before[i * first.out + j];
-          const double width = 1.0 + 6.0 * std::abs(w) / (largest[s] > 0 ? largest[s] : 1.0);
-          widths += (s ? " " : "") + format_fixed(width, 2);
-          colours += (s ? " " : "") + std::string(w < 0 ? "#d62728" : "#1f77b4");
-        }
-        const std::string first_width = widths.substr(0, widths.find(' '));
-        out << "<line class=\"weight\" id=\"" << weight_id(l, i, j) << "\" data-layer=\"" << l << "\" x1=\""
-            << layout.x(l - 1) << "\" y1=\"" << layout.y(l - 1, i) << "\" x2=\"" << layout.x(l) << "\" y2=\""
-            << layout.y(l, j) << "\" stroke=\"" << colours.substr(0, 7) << "\" stroke-width=\"" << first_width
-            << "\" data-width=\"" << widths << "\" data-colour=\"" << colours << "\"><title>W" << l << "[" << i
-            << "][" << j << "]</title></line>\n";
-      }
-    }
-  }
+      largest[s] = std::max(largest[s], with_layer_kind(layer.kind, [&](auto k) {
+                              return TraceWriting<decltype(k)::value>::largest_drawn_weight(layer);
+                            }));
+  for (int l = 1; l <= last; ++l)
+    with_layer_kind(trace.steps[0].layers[l - 1].kind, [&](auto k) {
+      TraceWriting<decltype(k)::value>::svg_lines(out, trace, layout, l, largest);
+    });
   for (int l = 0; l <= last; ++l) {
-    const LayerKind kind = l > 0 ? trace.steps[0].layers[l - 1].kind : LayerKind::dense;
-    const bool norm = kind == LayerKind::batch_norm, lookup = kind == LayerKind::embedding;
+    auto part = [&](auto member) {
+      return with_layer_kind(trace.steps[0].layers[l - 1].kind, [&](auto k) { return member(k); });
+    };
+    const std::string title = l == 0 ? "" : part([](auto k) { return TraceWriting<decltype(k)::value>::unit_title(); });
+    const std::string style = l == 0 ? "" : part([](auto k) { return TraceWriting<decltype(k)::value>::unit_style(); });
     for (int j = 0; j < layout.sizes[l]; ++j) {
-      const std::string name = (l == 0 ? "x" : (norm ? "batch_norm " : lookup ? "embedding " : "unit ") +
-                                                   std::to_string(l) + ".") + std::to_string(j);
+      const std::string name = (l == 0 ? "x" : title + std::to_string(l) + ".") + std::to_string(j);
       out << "<circle class=\"unit" << (l == 0 ? " input" : "") << "\" id=\"" << unit_id(l, j) << "\" data-layer=\""
-          << l << "\" cx=\"" << layout.x(l) << "\" cy=\"" << layout.y(l, j) << "\" r=\"18\""
-          << (norm ? " style=\"fill: #d9c8ec; stroke: #5b3a86\"" : lookup ? " style=\"fill: #f7cfe8; stroke: #8c3a6e\"" : "")
-          << "><title>" << name << "</title></circle>\n";
+          << l << "\" cx=\"" << layout.x(l) << "\" cy=\"" << layout.y(l, j) << "\" r=\"18\"" << style << "><title>"
+          << name << "</title></circle>\n";
       out << "<text x=\"" << layout.x(l) - 14 << "\" y=\"" << layout.y(l, j) + 34 << "\">"
           << (l == 0 ? "x[" : "a" + std::to_string(l) + "[") << j << "]</text>\n";
     }
@@ -213,7 +167,7 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
                         const std::string& source) {
   const int last = static_cast<int>(trace.spec.layers.size());
   const Phases phases{last};
-  Layout layout;
+  PageLayout layout;
   layout.sizes.push_back(trace.spec.input);
   for (const LayerSpec& layer : trace.spec.layers) layout.sizes.push_back(layer.units);
   layout.height = 60 + 56 * *std::max_element(layout.sizes.begin(), layout.sizes.end());
@@ -225,19 +179,13 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
       << html_escape(architecture(trace.spec)) << ", loss " << to_string(trace.spec.loss) << ", plain SGD with learning rate "
       << format_double(trace.learning_rate) << ", " << trace.steps.size() << " step(s) on a batch of " << trace.batch
       << " row(s). Figures to " << f.digits()
-      << " decimals; hover over one for its full precision. Click a unit or a weight for its working.</p>\n"
-      << (trace.spec.has(LayerKind::embedding)
-              ? "<p>An embedding entry (pink) reads one input as a code c and puts row c of its table W in its place; "
-                "the other inputs pass through (dashed). Only the rows of the codes in the batch have a gradient; the "
-                "other rows stay as they are. Click one of its values for the row each code picks, its gradient and "
-                "its update.</p>\n"
-              : "")
-      << (trace.spec.has(LayerKind::batch_norm)
-              ? "<p>A batch_norm entry (dashed) normalizes each feature with the batch's mean and variance, "
-                "xhat = (x - mean) s with s = 1 / sqrt(var + eps), and outputs scale xhat + shift; click one of its "
-                "features for the working.</p>\n"
-              : "")
-      << "<div id=\"controls\"><button id=\"previous-step\">&laquo; step</button><button id=\"back\">&#x25C0; "
+      << " decimals; hover over one for its full precision. Click a unit or a weight for its working.</p>\n";
+  // Each kind's note on the page, the kinds of the network in the reverse of the list's order (the graph's
+  // heading takes the list's).
+  for (int k = kLayerKindCount - 1; k >= 0; --k)
+    if (trace.spec.has(kLayerKinds[k].kind))
+      out << with_layer_kind(kLayerKinds[k].kind, [](auto kind) { return TraceWriting<decltype(kind)::value>::html_note(); });
+  out << "<div id=\"controls\"><button id=\"previous-step\">&laquo; step</button><button id=\"back\">&#x25C0; "
          "back</button><button id=\"next\">next &#x25B6;</button><button id=\"next-step\">step &raquo;</button>"
          "<span id=\"where\"></span></div>\n</header>\n<main>\n<div class=\"panel\">\n";
   write_network_svg(out, trace, layout);
@@ -249,14 +197,15 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
     for (int l = 0; l <= last; ++l) {
       for (int j = 0; j < layout.sizes[l]; ++j) {
         const std::string id = unit_id(l, j);
-        const LayerKind kind = l > 0 ? trace.steps[s].layers[l - 1].kind : LayerKind::dense;
-        const bool norm = kind == LayerKind::batch_norm, lookup = kind == LayerKind::embedding;
+        std::string heading = "input ";
+        bool weight_panels = false;
+        if (l > 0)
+          with_layer_kind(trace.steps[s].layers[l - 1].kind, [&](auto k) {
+            heading = "layer " + std::to_string(l) + TraceWriting<decltype(k)::value>::panel_heading();
+            weight_panels = TraceWriting<decltype(k)::value>::weight_panels();
+          });
         out << "<div class=\"element-panel\" data-step=\"" << s + 1 << "\" data-el=\"" << id << "\" hidden>\n<h3>Step "
-            << s + 1 << ", "
-            << (l == 0 ? "input "
-                       : "layer " + std::to_string(l) +
-                             (norm ? " (batch_norm), feature " : lookup ? " (embedding), value " : ", unit "))
-            << j << "</h3>\n";
+            << s + 1 << ", " << heading << j << "</h3>\n";
         if (l == 0) {
           for (int r = 0; r < trace.batch; ++r)
             out << "<div class=\"line\">a0" << index_suffix(trace.batch, r, j) << " = x" << index_suffix(trace.batch, r, j)
@@ -266,7 +215,7 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
           if (l == last) write_lines(out, {&steps[s].loss}, f);
         }
         out << "</div>\n";
-        if (l == 0 || norm || lookup) continue;  // a batch_norm's and an embedding's are in their units' panels
+        if (!weight_panels) continue;  // the inputs have none; another kind's are in its units' panels
         for (int i = 0; i < layout.sizes[l - 1]; ++i) {
           const std::string wid = weight_id(l, i, j);
           const double before = trace.steps[s].layers[l - 1].weights_before[i * layout.sizes[l] + j];
@@ -298,7 +247,10 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
   return out.str();
 }
 
-namespace {
+std::string unit_id(int layer, int unit) { return "u" + std::to_string(layer) + "-" + std::to_string(unit); }
+std::string weight_id(int layer, int in, int out) {
+  return "w" + std::to_string(layer) + "-" + std::to_string(in) + "-" + std::to_string(out);
+}
 
 std::string dot_string(const std::string& text) {
   std::string out = "\"";
@@ -313,7 +265,7 @@ std::string dot_string(const std::string& text) {
   return out + "\"";
 }
 
-// "name = value" for the figures' labels; the full working for their tooltips (an SVG shows it on hover).
+// The full working goes in the tooltips: an SVG shows it on hover.
 std::pair<std::string, std::string> dot_label(const std::vector<const Worked*>& lines, const NumberFormat& f,
                                               const std::string& heading) {
   std::string label = heading, tooltip = heading;
@@ -324,29 +276,23 @@ std::pair<std::string, std::string> dot_label(const std::vector<const Worked*>& 
   return {label, tooltip};
 }
 
-}  // namespace
+std::vector<const Worked*> DotEntry::lines_of(const std::string& id) const {
+  auto found = elements.find(id);
+  return found == elements.end() ? std::vector<const Worked*>{} : found->second;
+}
 
 std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& steps, const NumberFormat& f,
                        const std::string& source) {
   const int last = static_cast<int>(trace.spec.layers.size());
   const TraceStep& step = trace.steps.back();
   const auto elements = by_element(steps.back());
-  auto lines_of = [&](const std::string& id) {
-    auto found = elements.find(id);
-    return found == elements.end() ? std::vector<const Worked*>{} : found->second;
-  };
   std::ostringstream out;
   out << "// backprop trace of " << source << ": step " << step.step << " of " << trace.steps.size()
-      << " (the last); each unit's z, a, delta, grad b and updated b, each weight's grad and updated value"
-      << (trace.spec.has(LayerKind::batch_norm)
-              ? "; each batch_norm feature's mean, var, s, xhat, a, running statistics, delta, grads and updated scale "
-                "and shift"
-              : "")
-      << (trace.spec.has(LayerKind::embedding)
-              ? "; each embedding value's lookup (the table row its code picks), delta, and the looked-up rows' "
-                "gradients and updates"
-              : "")
-      << "\n"
+      << " (the last); each unit's z, a, delta, grad b and updated b, each weight's grad and updated value";
+  for (const LayerKindEntry& entry : kLayerKinds)
+    if (trace.spec.has(entry.kind))
+      out << with_layer_kind(entry.kind, [](auto k) { return TraceWriting<decltype(k)::value>::dot_note(); });
+  out << "\n"
       << "digraph trace {\n  rankdir=LR;\n  splines=line;\n  nodesep=0.4;\n  ranksep=2.2;\n"
       << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8f5e9\", fontname=\"Helvetica\", fontsize=10];\n"
       << "  edge [fontname=\"Helvetica\", fontsize=9, arrowsize=0.6];\n"
@@ -363,52 +309,9 @@ std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& st
     out << "  subgraph layer" << l << " { rank=same;";
     for (int j = 0; j < layer.out; ++j) out << " u" << l << "_" << j << ";";
     out << " }\n";
-    switch (layer.kind) {
-      case LayerKind::embedding:  // a node per value, its working; edges from what passes through or is looked up
-        for (int j = 0; j < layer.out; ++j) {
-          const auto [label, tooltip] = dot_label(lines_of(unit_id(l, j)), f,
-                                                  "layer " + std::to_string(l) + ", embedding value " + std::to_string(j));
-          out << "  u" << l << "_" << j << " [label=" << dot_string(label) << ", tooltip=" << dot_string(tooltip)
-              << ", fillcolor=\"#fce4f1\"];\n";
-        }
-        for (int i = 0; i < layer.in; ++i) {
-          const TraceEmbedding& e = layer.embedding;
-          const int to = i <= e.column ? i : i + e.dim - 1;
-          if (i != e.column)
-            out << "  u" << l - 1 << "_" << i << " -> u" << l << "_" << to << " [label=\"pass\", style=dashed];\n";
-          else
-            for (int d = 0; d < e.dim; ++d)
-              out << "  u" << l - 1 << "_" << i << " -> u" << l << "_" << to + d << " [label="
-                  << dot_string("W" + std::to_string(l) + "[code][" + std::to_string(d) + "]") << ", color=\"#e377c2\"];\n";
-        }
-        continue;
-      case LayerKind::dense: break;
-      case LayerKind::batch_norm:  // a node per feature, its working; an edge from the feature it normalizes
-        for (int j = 0; j < layer.out; ++j) {
-          const auto [label, tooltip] = dot_label(lines_of(unit_id(l, j)), f,
-                                                  "layer " + std::to_string(l) + ", batch_norm of feature " + std::to_string(j));
-          out << "  u" << l << "_" << j << " [label=" << dot_string(label) << ", tooltip=" << dot_string(tooltip)
-              << ", fillcolor=\"#ede7f6\"];\n";
-          out << "  u" << l - 1 << "_" << j << " -> u" << l << "_" << j
-              << " [label=\"normalize\", style=dashed, color=\"#9467bd\"];\n";
-        }
-        continue;
-    }
-    for (int j = 0; j < layer.out; ++j) {
-      std::vector<const Worked*> lines = lines_of(unit_id(l, j));
-      if (l == last) lines.push_back(&steps.back().loss);
-      const auto [label, tooltip] = dot_label(lines, f, "layer " + std::to_string(l) + ", unit " + std::to_string(j) +
-                                                            " (" + std::string(to_string(layer.activation)) + ")");
-      out << "  u" << l << "_" << j << " [label=" << dot_string(label) << ", tooltip=" << dot_string(tooltip) << "];\n";
-    }
-    for (int i = 0; i < layer.in; ++i) {
-      for (int j = 0; j < layer.out; ++j) {
-        const double w = layer.weights_before[i * layer.out + j];
-        const auto [label, tooltip] = dot_label(lines_of(weight_id(l, i, j)), f, "w = " + f.fixed(w));
-        out << "  u" << l - 1 << "_" << i << " -> u" << l << "_" << j << " [label=" << dot_string(label)
-            << ", tooltip=" << dot_string(tooltip) << ", color=\"" << (w < 0 ? "#d62728" : "#1f77b4") << "\"];\n";
-      }
-    }
+    with_layer_kind(layer.kind, [&](auto k) {
+      TraceWriting<decltype(k)::value>::dot_entry({out, layer, l, f, elements, l == last ? &steps.back().loss : nullptr});
+    });
   }
   out << "}\n";
   return out.str();

@@ -9,31 +9,13 @@
 #include <variant>
 #include <vector>
 
+#include "backprop/nn/batch_norm_trace.hpp"
+#include "backprop/nn/dense_trace.hpp"
+#include "backprop/nn/embedding_trace.hpp"
 #include "backprop/nn/spec.hpp"
+#include "backprop/nn/trace_kind.hpp"
 
 namespace backprop {
-
-// A batch_norm entry's own figures, as nn/batch_norm.hpp names them (F = its width; empty for a dense layer).
-// Its scale and shift are the entry's weights and bias (TraceLayer), their gradients its grad_weights and
-// grad_bias, its output y its a and its delta dL/dy.
-struct TraceBatchNorm {
-  double eps = 0.0, momentum = 0.0;
-  std::vector<double> mean, variance;  // (F): the batch's mean and biased variance of the entry's input x
-  std::vector<double> inv_std;         // (F): s = 1 / sqrt(variance + eps)
-  std::vector<double> xhat;            // (B, F): (x - mean) s
-  std::vector<double> grad_input;      // (B, F): dL/dx; empty for the first entry (x is the input)
-  std::vector<double> running_mean_before, running_var_before;  // (F) before this step's forward
-  std::vector<double> running_mean, running_var;                // (F) after it
-};
-
-// An embedding entry's own figures (nn/embedding.hpp): the code each row reads at its input position `column` and
-// dL/dx. Its table W (N, D) is the entry's weights (weights_before during the step, weights after it), dL/dW its
-// grad_weights (rows of codes absent from the batch 0), its output y its a and its delta dL/dy.
-struct TraceEmbedding {
-  int column = 0, categories = 0, dim = 0;
-  std::vector<int> codes;         // (B): the row of W each row of the batch reads
-  std::vector<double> grad_input; // (B, IN): dL/dy passed through, 0 at the code; empty for the first entry
-};
 
 struct TraceLayer {
   LayerKind kind = LayerKind::dense;
@@ -46,8 +28,11 @@ struct TraceLayer {
   std::vector<double> weights_before;     // (IN, OUT) as they stood during the step
   std::vector<double> bias_before;        // (OUT)
   std::vector<double> weights, bias;      // after this step's update
-  TraceBatchNorm batch_norm;              // batch_norm only
-  TraceEmbedding embedding;               // embedding only
+  // Each kind's own figures (trace_kind.hpp), named as the kind: batch_norm's in layer.batch_norm, filled for
+  // an entry of that kind only.
+#define BACKPROP_TRACE_FIGURES_MEMBER(kind, model_format_version) [[no_unique_address]] TraceFigures<LayerKind::kind> kind;
+  BACKPROP_LAYER_KINDS(BACKPROP_TRACE_FIGURES_MEMBER)
+#undef BACKPROP_TRACE_FIGURES_MEMBER
 };
 
 // One figure of a traced entry under the name `backprop trace --json` and Python's backprop.trace give it: a

@@ -1,7 +1,7 @@
 // An embedding on a device (DevicePart<embedding>, device_network.hpp): nn/embedding.cpp's lookup and its
 // scatter-add, one launch each way (two backward for an entry above another). No activation, no dropout
-// (validate_embedding). Its workspace parts: a its output y, delta dL/dy. The codes were checked on the host
-// before the first gather (DeviceDataset::check_codes).
+// (its checks, LayerSpecPart<K>::validate). Its workspace parts: a its output y, delta dL/dy. The codes were checked
+// on the host before the first gather (DeviceDataset::check_codes).
 #include "device/device_network.hpp"
 #include "kernels/cuda/embedding_kernels.hpp"
 

@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <cmath>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "backprop/base/error.hpp"
 #include "backprop/nn/network.hpp"
 #include "kernels/batch_norm_math.hpp"
+#include "nn/layer_spec_part.hpp"
 #include "nn/layer_walk.hpp"
 
 namespace backprop {
@@ -221,5 +224,45 @@ bool CpuLayer<LayerKind::batch_norm>::backward(Network<T>& network, Workspace<T>
 BACKPROP_BATCH_NORM(float)
 BACKPROP_BATCH_NORM(double)
 #undef BACKPROP_BATCH_NORM
+
+// A batch_norm entry's part of the network's description (nn/layer_spec_part.hpp): scale, shift, running_mean,
+// running_var (OUT each). What it normalizes fixes its units, and it has no weights of its own shape.
+std::vector<LayerArray> detail::LayerSpecPart<LayerKind::batch_norm>::arrays(const LayerSpec& layer, int) {
+  const auto out = static_cast<std::size_t>(layer.units);
+  return {{&LayerSpec::weights, out, "scale", true},
+          {&LayerSpec::bias, out, "shift", true},
+          {&LayerSpec::running_mean, out, "running_mean", false},
+          {&LayerSpec::running_var, out, "running_var", false}};
+}
+
+std::vector<LayerField> detail::LayerSpecPart<LayerKind::batch_norm>::fields(const NetworkSpec& spec, std::size_t l) {
+  const LayerSpec& layer = spec.layers[l];
+  return {{"type", to_string(layer.kind)}, {"units", layer.units}, {"momentum", layer.momentum}, {"eps", layer.eps}};
+}
+
+void detail::LayerSpecPart<LayerKind::batch_norm>::validate(const NetworkSpec& spec, std::size_t l,
+                                                            const std::string& where) {
+  const LayerSpec& layer = spec.layers[l];
+  if (l + 1 == spec.layers.size())
+    throw_bad_input(where + ": batch_norm cannot be the last entry (the output layer is dense: the loss reads "
+                            "its activation)");
+  if (layer.units != spec.layer_input(l))
+    throw_bad_input(where + ".units: expected " + std::to_string(spec.layer_input(l)) +
+                    " (batch_norm keeps the width of what it normalizes), got " + std::to_string(layer.units));
+  if (layer.activation != Activation::identity || layer.dropout != 0.0 || layer.initializer)
+    throw_bad_input(where + ": batch_norm takes no activation, dropout or initializer");
+  if (!(layer.momentum >= 0.0 && layer.momentum <= 1.0))
+    throw_bad_input(where + ".momentum: expected a number in [0, 1]");
+  if (!(layer.eps > 0.0 && fits_float(layer.eps))) throw_bad_input(where + ".eps: expected a positive number");
+  for (const LayerArray& array : spec.arrays(l)) {
+    const std::vector<double>& values = layer.*array.member;
+    if (!values.empty() && values.size() != array.size)
+      throw_bad_input(where + "." + std::string(array.key) + ": expected " + std::to_string(array.size) +
+                      " numbers, got " + std::to_string(values.size()));
+    if (!all_finite(values)) throw_bad_input(where + "." + std::string(array.key) + ": expected finite numbers");
+  }
+  for (double v : layer.running_var)
+    if (v < 0.0) throw_bad_input(where + ".running_var: expected numbers >= 0");
+}
 
 }  // namespace backprop

@@ -12,14 +12,18 @@
 #include "backprop/kernels/kernels.hpp"
 #include "dense_row.hpp"
 #include <atomic>
+#include <cmath>
+#include <string>
 #include <utility>
 
+#include "backprop/base/error.hpp"
 #include "backprop/base/random.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
 #include "base/clones.hpp"
 #include "kernels/cpu/finite.hpp"
 #include "kernels/math.hpp"
+#include "nn/layer_spec_part.hpp"
 #include "nn/layer_walk.hpp"
 
 namespace backprop {
@@ -304,5 +308,46 @@ template bool dense_backward<float>(float*, float*, float*, const float*, const 
                                     const DenseLayer&, int, const InputChain<float>*, const float*);
 template bool dense_backward<double>(double*, double*, double*, const double*, const double*, const double*,
                                      const DenseLayer&, int, const InputChain<double>*, const double*);
+
+// A dense entry's part of the network's description (nn/layer_spec_part.hpp): weights (IN, OUT) and bias (OUT).
+std::vector<LayerArray> detail::LayerSpecPart<LayerKind::dense>::arrays(const LayerSpec& layer, int in) {
+  const auto out = static_cast<std::size_t>(layer.units);
+  return {{&LayerSpec::weights, static_cast<std::size_t>(in) * out, "weights", true, out},
+          {&LayerSpec::bias, out, "bias", true}};
+}
+
+std::vector<LayerField> detail::LayerSpecPart<LayerKind::dense>::fields(const NetworkSpec& spec, std::size_t l) {
+  const LayerSpec& layer = spec.layers[l];
+  std::vector<LayerField> fields{{"units", layer.units}, {"activation", to_string(layer.activation)}};
+  if (layer.activation == Activation::leaky_relu) fields.push_back({"slope", layer.slope});
+  fields.push_back({"dropout", layer.dropout});
+  return fields;
+}
+
+void detail::LayerSpecPart<LayerKind::dense>::validate(const NetworkSpec& spec, std::size_t l,
+                                                       const std::string& where) {
+  const LayerSpec& layer = spec.layers[l];
+  if (layer.activation == Activation::softmax && l + 1 != spec.layers.size())
+    throw_bad_input(where + ".activation: softmax is allowed only in the last layer");
+  // One unit's softmax is exp(z) / exp(z) = 1 whatever z: its gradient is 0 and no loss can learn from it.
+  if (layer.activation == Activation::softmax && layer.units == 1)
+    throw_bad_input(where + ".units: expected at least 2 units for softmax (one unit's softmax is always 1, so "
+                            "nothing can be learnt; for two classes use one sigmoid unit with bce), got 1");
+  if (!std::isfinite(layer.slope)) throw_bad_input(where + ".slope: expected a finite number");
+  if (!(layer.dropout >= 0.0 && layer.dropout < 1.0))
+    throw_bad_input(where + ".dropout: expected a probability in [0, 1)");
+  if (layer.initializer && !(layer.initializer->scale > 0.0 && std::isfinite(layer.initializer->scale)))
+    throw_bad_input(where + ".initializer.scale: expected a positive number");
+  const std::size_t in = static_cast<std::size_t>(spec.layer_input(l));
+  const std::size_t out = static_cast<std::size_t>(layer.units);
+  if (!layer.weights.empty() && layer.weights.size() != in * out)
+    throw_bad_input(where + ".weights: expected " + std::to_string(in) + " rows of " + std::to_string(out) +
+                    " numbers (IN x OUT)");
+  if (!layer.bias.empty() && layer.bias.size() != out)
+    throw_bad_input(where + ".bias: expected " + std::to_string(out) + " numbers, got " +
+                    std::to_string(layer.bias.size()));
+  if (!all_finite(layer.weights)) throw_bad_input(where + ".weights: expected finite numbers");
+  if (!all_finite(layer.bias)) throw_bad_input(where + ".bias: expected finite numbers");
+}
 
 }  // namespace backprop

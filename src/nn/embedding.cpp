@@ -12,6 +12,7 @@
 #include "backprop/base/random.hpp"
 #include "backprop/nn/network.hpp"
 #include "kernels/embedding_math.hpp"
+#include "nn/layer_spec_part.hpp"
 #include "nn/layer_walk.hpp"
 
 namespace backprop {
@@ -76,40 +77,11 @@ std::vector<int> embedding_code_columns(const NetworkSpec& spec) {
       const LayerSpec& before = spec.layers[j];
       const int dim = before.units - spec.layer_input(j) + 1;
       if (column >= before.column + dim) column -= dim - 1;
-      else if (column >= before.column) return columns;  // one of its values: refused by validate_embedding
+      else if (column >= before.column) return columns;  // one of its values: refused by its validate
     }
     columns.push_back(column);
   }
   return columns;
-}
-
-void validate_embedding(const NetworkSpec& spec, std::size_t l, const std::string& where) {
-  const LayerSpec& layer = spec.layers[l];
-  const int in = spec.layer_input(l);
-  if (l > 0 && spec.layers[l - 1].kind != LayerKind::embedding)
-    throw_bad_input(where + ": expected embedding entries first in \"layers\" (they read the network's input), "
-                            "not after a " + std::string(to_string(spec.layers[l - 1].kind)) + " entry");
-  if (l + 1 == spec.layers.size())
-    throw_bad_input(where + ": an embedding cannot be the last entry (the output layer is dense)");
-  if (!(layer.column >= 0 && layer.column < in))
-    throw_bad_input(where + ".input: expected a position in [0, " + std::to_string(in) + ") of its input, got " +
-                    std::to_string(layer.column));
-  if (layer.categories < 1)
-    throw_bad_input(where + ".categories: expected a number of categories >= 1, got " +
-                    std::to_string(layer.categories));
-  const int dim = layer.units - in + 1;
-  if (dim < 1) throw_bad_input(where + ".dim: expected a number of values per category >= 1, got " + std::to_string(dim));
-  if (layer.activation != Activation::identity || layer.dropout != 0.0 || layer.initializer)
-    throw_bad_input(where + ": an embedding takes no activation, dropout or initializer");
-  if (embedding_code_columns(spec).size() <= l)
-    throw_bad_input(where + ".input: expected a column of the network's input, not one of the values an embedding "
-                            "before it put at position " + std::to_string(layer.column));
-  const std::size_t size = static_cast<std::size_t>(layer.categories) * static_cast<std::size_t>(dim);
-  if (!layer.weights.empty() && layer.weights.size() != size)
-    throw_bad_input(where + ".weights: expected " + std::to_string(layer.categories) + " rows of " +
-                    std::to_string(dim) + " numbers (categories x dim)");
-  for (double v : layer.weights)
-    if (!fits_float(v)) throw_bad_input(where + ".weights: expected finite numbers within float32's range");
 }
 
 // The embedding's cases of the general CPU step (CpuLayer<K>, nn/layer_walk.hpp), entry l of network: its first
@@ -156,5 +128,52 @@ template bool embedding_backward<float>(float*, float*, const float*, const floa
                                         const InputChain<float>*);
 template bool embedding_backward<double>(double*, double*, const double*, const double*, const DenseLayer&, int,
                                          const InputChain<double>*);
+
+// An embedding entry's part of the network's description (nn/layer_spec_part.hpp): its weights (categories, D).
+std::vector<LayerArray> detail::LayerSpecPart<LayerKind::embedding>::arrays(const LayerSpec& layer, int in) {
+  const std::size_t dim = static_cast<std::size_t>(layer.units) - static_cast<std::size_t>(in) + 1;
+  return {{&LayerSpec::weights, static_cast<std::size_t>(layer.categories) * dim, "weights", true, dim}};
+}
+
+std::vector<LayerField> detail::LayerSpecPart<LayerKind::embedding>::fields(const NetworkSpec& spec, std::size_t l) {
+  const LayerSpec& layer = spec.layers[l];
+  return {{"type", to_string(layer.kind)},
+          {"units", layer.units},
+          {"input", layer.column},
+          {"categories", layer.categories},
+          {"dim", layer.units - spec.layer_input(l) + 1}};
+}
+
+// Refuses an entry after a dense or batch_norm entry, last, a column outside the input or on the values of an
+// embedding before it, N or D < 1, weights not (N, D) or not finite.
+void detail::LayerSpecPart<LayerKind::embedding>::validate(const NetworkSpec& spec, std::size_t l,
+                                                           const std::string& where) {
+  const LayerSpec& layer = spec.layers[l];
+  const int in = spec.layer_input(l);
+  if (l > 0 && spec.layers[l - 1].kind != LayerKind::embedding)
+    throw_bad_input(where + ": expected embedding entries first in \"layers\" (they read the network's input), "
+                            "not after a " + std::string(to_string(spec.layers[l - 1].kind)) + " entry");
+  if (l + 1 == spec.layers.size())
+    throw_bad_input(where + ": an embedding cannot be the last entry (the output layer is dense)");
+  if (!(layer.column >= 0 && layer.column < in))
+    throw_bad_input(where + ".input: expected a position in [0, " + std::to_string(in) + ") of its input, got " +
+                    std::to_string(layer.column));
+  if (layer.categories < 1)
+    throw_bad_input(where + ".categories: expected a number of categories >= 1, got " +
+                    std::to_string(layer.categories));
+  const int dim = layer.units - in + 1;
+  if (dim < 1) throw_bad_input(where + ".dim: expected a number of values per category >= 1, got " + std::to_string(dim));
+  if (layer.activation != Activation::identity || layer.dropout != 0.0 || layer.initializer)
+    throw_bad_input(where + ": an embedding takes no activation, dropout or initializer");
+  if (embedding_code_columns(spec).size() <= l)
+    throw_bad_input(where + ".input: expected a column of the network's input, not one of the values an embedding "
+                            "before it put at position " + std::to_string(layer.column));
+  const std::size_t size = static_cast<std::size_t>(layer.categories) * static_cast<std::size_t>(dim);
+  if (!layer.weights.empty() && layer.weights.size() != size)
+    throw_bad_input(where + ".weights: expected " + std::to_string(layer.categories) + " rows of " +
+                    std::to_string(dim) + " numbers (categories x dim)");
+  for (double v : layer.weights)
+    if (!fits_float(v)) throw_bad_input(where + ".weights: expected finite numbers within float32's range");
+}
 
 }  // namespace backprop

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "backprop/base/error.hpp"
-#include "backprop/nn/embedding.hpp"
+#include "nn/layer_spec_part.hpp"
 
 namespace backprop {
 
@@ -53,13 +53,13 @@ std::optional<Enum> value_of(const std::array<std::pair<Enum, std::string_view>,
   return std::nullopt;
 }
 
-bool all_finite(const std::vector<double>& values) {
+}  // namespace
+
+bool detail::all_finite(const std::vector<double>& values) {
   for (double v : values)
     if (!std::isfinite(v)) return false;
   return true;
 }
-
-}  // namespace
 
 std::string_view to_string(Activation activation) { return kActivationNames[static_cast<int>(activation)].name; }
 std::string_view to_string(LossKind loss) { return name_of(kLosses, loss); }
@@ -74,24 +74,8 @@ std::string_view layer_label(const LayerSpec& layer) {
 }
 
 std::vector<LayerField> layer_fields(const NetworkSpec& spec, std::size_t l) {
-  const LayerSpec& layer = spec.layers[l];
-  switch (layer.kind) {
-    case LayerKind::dense: {
-      std::vector<LayerField> fields{{"units", layer.units}, {"activation", to_string(layer.activation)}};
-      if (layer.activation == Activation::leaky_relu) fields.push_back({"slope", layer.slope});
-      fields.push_back({"dropout", layer.dropout});
-      return fields;
-    }
-    case LayerKind::batch_norm:
-      return {{"type", to_string(layer.kind)}, {"units", layer.units}, {"momentum", layer.momentum}, {"eps", layer.eps}};
-    case LayerKind::embedding:
-      return {{"type", to_string(layer.kind)},
-              {"units", layer.units},
-              {"input", layer.column},
-              {"categories", layer.categories},
-              {"dim", layer.units - spec.layer_input(l) + 1}};
-  }
-  return {};
+  return with_layer_kind(spec.layers[l].kind,
+                         [&](auto k) { return detail::LayerSpecPart<decltype(k)::value>::fields(spec, l); });
 }
 
 std::vector<LayerArray> NetworkSpec::arrays(std::size_t layer) const {
@@ -99,22 +83,8 @@ std::vector<LayerArray> NetworkSpec::arrays(std::size_t layer) const {
 }
 
 std::vector<LayerArray> layer_arrays(const LayerSpec& layer, int in) {
-  const auto out = static_cast<std::size_t>(layer.units);
-  switch (layer.kind) {
-    case LayerKind::dense:
-      return {{&LayerSpec::weights, static_cast<std::size_t>(in) * out, "weights", true, out},
-              {&LayerSpec::bias, out, "bias", true}};
-    case LayerKind::batch_norm:
-      return {{&LayerSpec::weights, out, "scale", true},
-              {&LayerSpec::bias, out, "shift", true},
-              {&LayerSpec::running_mean, out, "running_mean", false},
-              {&LayerSpec::running_var, out, "running_var", false}};
-    case LayerKind::embedding: {
-      const std::size_t dim = out - static_cast<std::size_t>(in) + 1;
-      return {{&LayerSpec::weights, static_cast<std::size_t>(layer.categories) * dim, "weights", true, dim}};
-    }
-  }
-  return {};
+  return with_layer_kind(layer.kind,
+                         [&](auto k) { return detail::LayerSpecPart<decltype(k)::value>::arrays(layer, in); });
 }
 
 bool NetworkSpec::has(LayerKind kind) const {
@@ -237,75 +207,16 @@ void validate(const OptimizerSpec& optimizer) {
   if (!in_unit_interval(optimizer.alpha)) throw_bad_input("optimizer.alpha: expected a number in [0, 1)");
 }
 
-namespace {
-
-// A batch_norm entry (LayerSpec): what it normalizes fixes its units, and it has no weights of its own shape.
-void validate_batch_norm(const NetworkSpec& spec, std::size_t l, const std::string& where) {
-  const LayerSpec& layer = spec.layers[l];
-  if (l + 1 == spec.layers.size())
-    throw_bad_input(where + ": batch_norm cannot be the last entry (the output layer is dense: the loss reads "
-                            "its activation)");
-  if (layer.units != spec.layer_input(l))
-    throw_bad_input(where + ".units: expected " + std::to_string(spec.layer_input(l)) +
-                    " (batch_norm keeps the width of what it normalizes), got " + std::to_string(layer.units));
-  if (layer.activation != Activation::identity || layer.dropout != 0.0 || layer.initializer)
-    throw_bad_input(where + ": batch_norm takes no activation, dropout or initializer");
-  if (!(layer.momentum >= 0.0 && layer.momentum <= 1.0))
-    throw_bad_input(where + ".momentum: expected a number in [0, 1]");
-  if (!(layer.eps > 0.0 && fits_float(layer.eps))) throw_bad_input(where + ".eps: expected a positive number");
-  for (const LayerArray& array : spec.arrays(l)) {
-    const std::vector<double>& values = layer.*array.member;
-    if (!values.empty() && values.size() != array.size)
-      throw_bad_input(where + "." + std::string(array.key) + ": expected " + std::to_string(array.size) +
-                      " numbers, got " + std::to_string(values.size()));
-    if (!all_finite(values)) throw_bad_input(where + "." + std::string(array.key) + ": expected finite numbers");
-  }
-  for (double v : layer.running_var)
-    if (v < 0.0) throw_bad_input(where + ".running_var: expected numbers >= 0");
-}
-
-void validate_layer(const NetworkSpec& spec, std::size_t l) {
-  const LayerSpec& layer = spec.layers[l];
-  const std::string where = "layers[" + std::to_string(l) + "]";
-  if (layer.units < 1)
-    throw_bad_input(where + ".units: expected a number of units >= 1, got " + std::to_string(layer.units));
-  switch (layer.kind) {
-    case LayerKind::batch_norm:
-      return validate_batch_norm(spec, l, where);
-    case LayerKind::embedding:
-      return validate_embedding(spec, l, where);
-    case LayerKind::dense:
-      break;
-  }
-  if (layer.activation == Activation::softmax && l + 1 != spec.layers.size())
-    throw_bad_input(where + ".activation: softmax is allowed only in the last layer");
-  // One unit's softmax is exp(z) / exp(z) = 1 whatever z: its gradient is 0 and no loss can learn from it.
-  if (layer.activation == Activation::softmax && layer.units == 1)
-    throw_bad_input(where + ".units: expected at least 2 units for softmax (one unit's softmax is always 1, so "
-                            "nothing can be learnt; for two classes use one sigmoid unit with bce), got 1");
-  if (!std::isfinite(layer.slope)) throw_bad_input(where + ".slope: expected a finite number");
-  if (!(layer.dropout >= 0.0 && layer.dropout < 1.0))
-    throw_bad_input(where + ".dropout: expected a probability in [0, 1)");
-  if (layer.initializer && !(layer.initializer->scale > 0.0 && std::isfinite(layer.initializer->scale)))
-    throw_bad_input(where + ".initializer.scale: expected a positive number");
-  const std::size_t in = static_cast<std::size_t>(spec.layer_input(l));
-  const std::size_t out = static_cast<std::size_t>(layer.units);
-  if (!layer.weights.empty() && layer.weights.size() != in * out)
-    throw_bad_input(where + ".weights: expected " + std::to_string(in) + " rows of " + std::to_string(out) +
-                    " numbers (IN x OUT)");
-  if (!layer.bias.empty() && layer.bias.size() != out)
-    throw_bad_input(where + ".bias: expected " + std::to_string(out) + " numbers, got " +
-                    std::to_string(layer.bias.size()));
-  if (!all_finite(layer.weights)) throw_bad_input(where + ".weights: expected finite numbers");
-  if (!all_finite(layer.bias)) throw_bad_input(where + ".bias: expected finite numbers");
-}
-
-}  // namespace
-
 void validate(const NetworkSpec& spec) {
   if (spec.input < 1) throw_bad_input("input: expected a number of inputs >= 1, got " + std::to_string(spec.input));
   if (spec.layers.empty()) throw_bad_input("layers: expected at least one layer");
-  for (std::size_t l = 0; l < spec.layers.size(); ++l) validate_layer(spec, l);
+  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
+    const std::string where = "layers[" + std::to_string(l) + "]";
+    if (spec.layers[l].units < 1)
+      throw_bad_input(where + ".units: expected a number of units >= 1, got " + std::to_string(spec.layers[l].units));
+    with_layer_kind(spec.layers[l].kind,
+                    [&](auto k) { detail::LayerSpecPart<decltype(k)::value>::validate(spec, l, where); });
+  }
   const Activation last = spec.layers.back().activation;
   if (spec.loss == LossKind::bce && last != Activation::sigmoid)
     throw_bad_input("loss: bce needs a sigmoid output layer, the last layer is " + std::string(to_string(last)));

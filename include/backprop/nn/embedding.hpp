@@ -38,9 +38,4 @@ bool embedding_backward(T* grad_weights, T* grad_input, const T* x, const T* dy,
 // position of the entry before it: mapped back through the embeddings before). Scaling leaves them as they are.
 std::vector<int> embedding_code_columns(const NetworkSpec& spec);
 
-// Throws Error(bad_input) "layers[l]...: expected ..." for an entry that does not fit: after a dense or
-// batch_norm entry, last, a column outside the input or on the values of an embedding before it, N or D < 1,
-// weights not (N, D) or not finite.
-void validate_embedding(const NetworkSpec& spec, std::size_t l, const std::string& where);
-
 }  // namespace backprop

@@ -92,11 +92,15 @@ TEST(GemmOneColumn, EachRowHasTheBitsOfTheRowAlone) {
 //   B transposed: s = 0; s += op(A)(i, p) B[j, p] for p = 0..k-1; c = (beta c) + alpha s.
 // Exact equality: both sides round the same operations in the same order (this file is compiled without
 // FMA, so nothing is fused). The shapes are far below the size where products leave the loops, and cover
-// the panels' edges: rows around 4 and 8, columns around 8 and 32, k of 0, 1 and longer than the block.
+// the panels' edges at every level's shape (4, 8 or 16 lanes, 4 rows, 2 vectors): rows around 4 and 8, columns
+// around 4, 8, 12 (the most taken along the rows), 16, 32 and 64, k of 0, 1, around the 8 x 8 squares A or B are
+// transposed by, and around and beyond the block (512 of 8 rows, 4096).
 TYPED_TEST(Gemm, SmallProductsAreEachElementsChainInOrder) {
   using T = TypeParam;
-  const int shapes[][3] = {{1, 1, 1}, {4, 8, 3}, {5, 33, 7}, {9, 37, 2}, {13, 64, 5}, {8, 1, 40}, {11, 3, 17},
-                           {3, 9, 0},  {6, 10, 31}, {2, 2, 5000}, {17, 16, 1}, {7, 40, 9}};
+  const int shapes[][3] = {{1, 1, 1},   {4, 8, 3},   {5, 33, 7},   {9, 37, 2},   {13, 64, 5},  {8, 1, 40},
+                           {11, 3, 17}, {3, 9, 0},   {6, 10, 31},  {2, 2, 5000}, {17, 16, 1},  {7, 40, 9},
+                           {16, 12, 9}, {9, 13, 16}, {17, 48, 24}, {8, 1, 512},  {8, 2, 513},  {12, 20, 17},
+                           {24, 96, 64}, {19, 5, 8}, {8, 7, 7},    {5, 4, 33},   {33, 6, 64},  {4, 23, 15}};
   for (const auto& shape : shapes) {
     const int m = shape[0], n = shape[1], k = shape[2];
     for (Transpose ta : {Transpose::no, Transpose::yes})

@@ -39,15 +39,14 @@ constexpr int kSideBySide = 8;
 // So a shape always gives the same bits. The helpers are inlined into gemm_small's copy for each CPU level
 // (base/clones.hpp), which vectorises them for itself.
 
-// A panel of C, kRows rows by kVectors x 8 columns from (i, j), held in registers for the whole chain over p:
+// A panel of C, kRows rows by kVectors x kLanes columns from (i, j), held in registers for the whole chain over p:
 // each p reads a row of B's panel once for all the rows. GCC's vectors of 8 values make the registers
 // explicit (a loop over a local array was left in memory, waiting on its own stores); their adds and
 // products are the scalar ones, lane by lane. b_rows: B's panel as rows p (B plain, or B transposed copied
 // into a block).
-template <typename T, int kRows, int kVectors, bool kSum>
+template <typename T, int kLanes, int kRows, int kVectors, bool kSum>
 [[gnu::always_inline]] inline void panel(Transpose transpose_a, int i, int j, int k, T alpha, const T* __restrict a,
                                          int lda, const T* __restrict b_rows, int ldb, T* __restrict c, int ldc) {
-  constexpr int kLanes = 8;
   using Lanes [[gnu::vector_size(kLanes * sizeof(T))]] = T;
   Lanes sum[kRows][kVectors];
   for (int r = 0; r < kRows; ++r)
@@ -79,27 +78,47 @@ template <typename T, int kRows, int kVectors, bool kSum>
     }
 }
 
-constexpr int kPanelRows = 4;
-constexpr int kPanelVectors = 4;  // 32 columns
+// The shape of the panels held in registers, a level's own: kLanes values a vector, kRows rows by kVectors
+// vectors. Each element's chain is the same whatever the shape, so the levels still give the same bits; the shape
+// only decides what fits the level's registers: x86-64-v3 has 16 vector registers of 8 floats, so 4 rows by 2
+// vectors (8 sums, B's 2 vectors, a broadcast and a product); x86-64-v4 has 32 of 16 floats, so 4 rows by 2 vectors
+// of 16; the baseline 16 of 4. A shape of more sums than registers keeps them in memory (4 rows by 4 vectors of 8
+// ran at a third of the speed on x86-64-v3, and at a tenth on the baseline). Doubles (the reference networks'
+// products) keep one shape at every level.
+struct PanelShape {
+  int lanes;
+  int rows;
+  int vectors;
+};
+template <typename T, CpuLevel kLevel>
+constexpr PanelShape kPanels = !std::is_same_v<T, float>     ? PanelShape{8, 4, 4}
+                               : kLevel == CpuLevel::avx512   ? PanelShape{16, 4, 2}
+                               : kLevel == CpuLevel::avx2     ? PanelShape{8, 4, 2}
+                                                              : PanelShape{4, 4, 2};
 
-// Columns [j, j + 8 kVectors) of every row: panels of kPanelRows rows, then one row at a time.
-template <typename T, int kVectors, bool kSum>
+// Columns [j, j + kLanes kVectors) of every row: panels of kRows rows, then one row at a time.
+template <typename T, int kLanes, int kRows, int kVectors, bool kSum>
 [[gnu::always_inline]] inline void panel_column(Transpose transpose_a, int m, int j, int k, T alpha, const T* a,
                                                 int lda, const T* b_rows, int ldb, T* c, int ldc) {
   int i = 0;
-  for (; i + kPanelRows <= m; i += kPanelRows)
-    panel<T, kPanelRows, kVectors, kSum>(transpose_a, i, j, k, alpha, a, lda, b_rows, ldb, c, ldc);
-  for (; i < m; ++i) panel<T, 1, kVectors, kSum>(transpose_a, i, j, k, alpha, a, lda, b_rows, ldb, c, ldc);
+  for (; i + kRows <= m; i += kRows)
+    panel<T, kLanes, kRows, kVectors, kSum>(transpose_a, i, j, k, alpha, a, lda, b_rows, ldb, c, ldc);
+  for (; i < m; ++i) panel<T, kLanes, 1, kVectors, kSum>(transpose_a, i, j, k, alpha, a, lda, b_rows, ldb, c, ldc);
 }
 
-// Columns [0, n) in panels of 32, then of 8; returns the first column left (fewer than 8 remain).
-template <typename T, bool kSum>
+// Columns [0, n) in panels of the shape's full width, then of one vector, then (16 lanes) of 8; returns the first
+// column left (fewer than 8 remain, or than 4 with 4 lanes).
+template <typename T, PanelShape kShape, bool kSum>
 [[gnu::always_inline]] inline int panels(Transpose transpose_a, int m, int n, int k, T alpha, const T* a, int lda,
                                          const T* b_rows, int ldb, T* c, int ldc) {
+  constexpr int kLanes = kShape.lanes, kRows = kShape.rows;
   int j = 0;
-  for (; j + 8 * kPanelVectors <= n; j += 8 * kPanelVectors)
-    panel_column<T, kPanelVectors, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
-  for (; j + 8 <= n; j += 8) panel_column<T, 1, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
+  for (; j + kLanes * kShape.vectors <= n; j += kLanes * kShape.vectors)
+    panel_column<T, kLanes, kRows, kShape.vectors, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
+  for (; j + kLanes <= n; j += kLanes)
+    panel_column<T, kLanes, kRows, 1, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
+  if constexpr (kLanes > 8)
+    for (; j + 8 <= n; j += 8) panel_column<T, 8, kRows, 1, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
   return j;
 }
 
@@ -121,13 +140,41 @@ template <typename T, int kRows>
   for (int r = 0; r < kRows; ++r) c[static_cast<std::size_t>(i + r) * ldc] = sum[r];
 }
 
+// out (8 x 8, rows ld_out apart) = the transpose of the 8 x 8 square at in (rows ld apart): eight loads, three
+// rounds of shuffles, eight stores, where copying value by value took eight times the stores.
+template <typename T>
+[[gnu::always_inline]] inline void transpose_eight(T* __restrict out, int ld_out, const T* __restrict in, int ld) {
+  using Lanes [[gnu::vector_size(8 * sizeof(T))]] = T;
+  Lanes row[8], half[8];
+  for (int r = 0; r < 8; ++r) std::memcpy(&row[r], in + static_cast<std::size_t>(r) * ld, sizeof(Lanes));
+  // Pairs of rows interleaved, then pairs of pairs, then the 4-value halves joined.
+  for (int r = 0; r < 8; r += 2) {
+    half[r] = __builtin_shufflevector(row[r], row[r + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    half[r + 1] = __builtin_shufflevector(row[r], row[r + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int r = 0; r < 8; r += 4)
+    for (int h = 0; h < 2; ++h) {
+      row[r + h] = __builtin_shufflevector(half[r + h], half[r + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      row[r + h + 2] = __builtin_shufflevector(half[r + h], half[r + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  // row[0..3] now hold columns 0, 2, 1, 3 of rows 0-3 (low half) and 4, 6, 5, 7 (high half); row[4..7] the same
+  // of rows 4-7.
+  constexpr int kColumnOf[4] = {0, 2, 1, 3};
+  for (int q = 0; q < 4; ++q) {
+    const Lanes low = __builtin_shufflevector(row[q], row[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    const Lanes high = __builtin_shufflevector(row[q], row[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    std::memcpy(out + static_cast<std::size_t>(kColumnOf[q]) * ld_out, &low, sizeof(Lanes));
+    std::memcpy(out + static_cast<std::size_t>(kColumnOf[q] + 4) * ld_out, &high, sizeof(Lanes));
+  }
+}
+
 // The stack blocks of the transposed copies below (values of T).
 constexpr int kBlockValues = 4096;
 
 // B transposed: B's rows copied into the columns of a block, so that the sums of a row of C run side by side
 // along j instead of each being a chain of dependent adds (the input gradient dz W^T, whose k is the layer's
 // few outputs). Columns left over (fewer than 8), or a k too long for the block: one sum at a time.
-template <typename T>
+template <typename T, PanelShape kShape>
 [[gnu::always_inline]] inline void small_b_transposed(Transpose transpose_a, int m, int n, int k, T alpha,
                                                       const T* __restrict a, int lda, const T* __restrict b, int ldb,
                                                       T* __restrict c, int ldc) {
@@ -140,10 +187,15 @@ template <typename T>
   int first = 0;
   while (step > 0 && first + 8 <= n) {
     const int width = std::min(step, (n - first) / 8 * 8);
+    const int whole = kShape.lanes >= 8 ? k / 8 * 8 : 0;  // p's copied by transpose_eight (a width is 8s)
+    for (int j = 0; j < width; j += 8)
+      for (int p = 0; p < whole; p += 8)
+        transpose_eight(block + static_cast<std::size_t>(p) * width + j, width,
+                        b + static_cast<std::size_t>(first + j) * ldb + p, ldb);
     for (int j = 0; j < width; ++j)
-      for (int p = 0; p < k; ++p)
+      for (int p = whole; p < k; ++p)
         block[static_cast<std::size_t>(p) * width + j] = b[static_cast<std::size_t>(first + j) * ldb + p];
-    panels<T, true>(transpose_a, m, width, k, alpha, a, lda, block, width, c + first, ldc);
+    panels<T, kShape, true>(transpose_a, m, width, k, alpha, a, lda, block, width, c + first, ldc);
     first += width;
   }
   for (int i = 0; i < m; ++i)
@@ -175,20 +227,63 @@ template <typename T>
     for (int i = 0; i < m; ++i) c[static_cast<std::size_t>(i) * ldc + j] = columns[static_cast<std::size_t>(j) * m + i];
 }
 
+// The most columns few_columns_by_rows takes: its sums, a product and a factor fit x86-64-v3's 16 registers.
+constexpr int kFewColumns = 12;
+
+// A B with at most kFewColumns columns (a layer of a few units, or the columns the panels leave): kSideBySide
+// rows of A at a time copied into a block as columns, so that each p's update runs along the rows (vectorised)
+// for all the columns at once, A read once. Returns the first row left (fewer than kSideBySide remain).
+// k * kSideBySide fits the block.
+template <typename T>
+[[gnu::always_inline]] inline int few_columns_by_rows(int m, int n, int k, T alpha, const T* __restrict a, int lda,
+                                                      const T* __restrict b, int ldb, T* __restrict c, int ldc) {
+  using Lanes [[gnu::vector_size(kSideBySide * sizeof(T))]] = T;
+  alignas(64) T block[kBlockValues];
+  int i = 0;
+  for (; i + kSideBySide <= m; i += kSideBySide) {
+    int p = 0;
+    for (; p + kSideBySide <= k; p += kSideBySide)
+      transpose_eight(block + static_cast<std::size_t>(p) * kSideBySide, kSideBySide,
+                      a + static_cast<std::size_t>(i) * lda + p, lda);
+    for (int r = 0; r < kSideBySide; ++r)
+      for (int q = p; q < k; ++q)
+        block[static_cast<std::size_t>(q) * kSideBySide + r] = a[static_cast<std::size_t>(i + r) * lda + q];
+    Lanes sum[kFewColumns];
+    for (int j = 0; j < n; ++j)
+      for (int r = 0; r < kSideBySide; ++r) sum[j][r] = c[static_cast<std::size_t>(i + r) * ldc + j];
+    for (p = 0; p < k; ++p) {
+      Lanes ap;
+      std::memcpy(&ap, block + static_cast<std::size_t>(p) * kSideBySide, sizeof(Lanes));
+      const Lanes factor = alpha * ap;
+      for (int j = 0; j < n; ++j) sum[j] += factor * b[static_cast<std::size_t>(p) * ldb + j];
+    }
+    for (int j = 0; j < n; ++j)
+      for (int r = 0; r < kSideBySide; ++r) c[static_cast<std::size_t>(i + r) * ldc + j] = sum[j][r];
+  }
+  return i;
+}
+
 // B plain: panels, then the columns left over (fewer than 8): for A^T through small_few_columns where C's
 // columns fit its block, else a column at a time, eight rows side by side (so that a row's chain does not
 // wait on the previous row's).
-template <typename T>
+template <typename T, PanelShape kShape>
 [[gnu::always_inline]] inline void small_b_plain(Transpose transpose_a, int m, int n, int k, T alpha,
                                                  const T* __restrict a, int lda, const T* __restrict b, int ldb,
                                                  T* __restrict c, int ldc) {
-  const int first = panels<T, false>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  // A few columns (a classifier's 10 outputs): all of them along the rows, A copied once, rather than 8 in a
+  // panel of 4 chains and the rest a column at a time.
+  const bool by_rows = kShape.lanes >= 8 && transpose_a == Transpose::no && k * kSideBySide <= kBlockValues;
+  const int first = by_rows && n <= kFewColumns ? 0 : panels<T, kShape, false>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
   const int rest = n - first;
   if (rest == 0) return;
   b += first;
   c += first;
   if (transpose_a == Transpose::yes && static_cast<long>(m) * rest <= kBlockValues)
     return small_few_columns(m, rest, k, alpha, a, lda, b, ldb, c, ldc);
+  const int first_row = by_rows ? few_columns_by_rows(m, rest, k, alpha, a, lda, b, ldb, c, ldc) : 0;
+  a += static_cast<std::size_t>(first_row) * lda;
+  c += static_cast<std::size_t>(first_row) * ldc;
+  m -= first_row;
   for (int j = 0; j < rest; ++j) {
     int i = 0;
     for (; i + kSideBySide <= m; i += kSideBySide)
@@ -200,7 +295,7 @@ template <typename T>
 // C = alpha op(A) op(B) + beta C with each loop order chosen so that the innermost loop runs along
 // contiguous values (vectorised), never along one element's sum. Each C[i, j] still sums its k products in
 // order p = 0..k-1 with the same operations whichever loop computes it, so a shape always gives the same bits.
-template <typename T>
+template <typename T, PanelShape kShape>
 void gemm_small_loops(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* __restrict a,
                       int lda, const T* __restrict b, int ldb, T beta, T* __restrict c, int ldc) {
   // __restrict: C never overlaps A or B (as for the BLAS), so C's row can stay in registers.
@@ -212,14 +307,34 @@ void gemm_small_loops(Transpose transpose_a, Transpose transpose_b, int m, int n
       for (int j = 0; j < n; ++j) ci[j] *= beta;
     }
   }
-  if (transpose_b == Transpose::no) return small_b_plain(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
-  small_b_transposed(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  if (transpose_b == Transpose::no) return small_b_plain<T, kShape>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  small_b_transposed<T, kShape>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
 }
 
 template <typename T>
 void gemm_small(Transpose transpose_a, Transpose transpose_b, int m, int n, int k, T alpha, const T* a, int lda,
                 const T* b, int ldb, T beta, T* c, int ldc) {
-  clones::run<&gemm_small_loops<T>>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  // The shape of the copy that runs (a build of one copy: for its own target).
+#if BACKPROP_CPU_COPIES
+  static const CpuLevel level = clones::copy_level();
+#elif defined(__AVX512F__)
+  constexpr CpuLevel level = CpuLevel::avx512;
+#elif defined(__AVX2__)
+  constexpr CpuLevel level = CpuLevel::avx2;
+#else
+  constexpr CpuLevel level = CpuLevel::baseline;
+#endif
+  switch (level) {
+    case CpuLevel::avx512:
+      return clones::run<&gemm_small_loops<T, kPanels<T, CpuLevel::avx512>>>(transpose_a, transpose_b, m, n, k, alpha, a,
+                                                                            lda, b, ldb, beta, c, ldc);
+    case CpuLevel::avx2:
+      return clones::run<&gemm_small_loops<T, kPanels<T, CpuLevel::avx2>>>(transpose_a, transpose_b, m, n, k, alpha, a,
+                                                                          lda, b, ldb, beta, c, ldc);
+    case CpuLevel::baseline:
+      return clones::run<&gemm_small_loops<T, kPanels<T, CpuLevel::baseline>>>(transpose_a, transpose_b, m, n, k, alpha,
+                                                                              a, lda, b, ldb, beta, c, ldc);
+  }
 }
 
 // Products large enough to share out: C is cut into a grid of blocks, each block one single-threaded BLAS

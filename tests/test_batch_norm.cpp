@@ -369,9 +369,9 @@ TEST_F(BatchNormFiles, ModelFilesKeepTheRunningStatisticsBitForBitAndSayVersion3
     EXPECT_EQ(std::vector<float>(back.statistics().begin(), back.statistics().end()),
               std::vector<float>(network.statistics().begin(), network.statistics().end()))
         << name;
-    EXPECT_EQ(loaded.network.layers[1].momentum, 0.1);
-    EXPECT_EQ(loaded.network.layers[3].momentum, 0.25);
-    EXPECT_EQ(loaded.network.layers[3].eps, 1e-3);
+    EXPECT_EQ(loaded.network.layers[1].batch_norm.momentum, 0.1);
+    EXPECT_EQ(loaded.network.layers[3].batch_norm.momentum, 0.25);
+    EXPECT_EQ(loaded.network.layers[3].batch_norm.eps, 1e-3);
   }
   const std::string bytes = io::model_bytes(model);
   EXPECT_EQ(static_cast<unsigned char>(bytes[8]), io::kBatchNormModelFormatVersion);
@@ -410,8 +410,8 @@ TEST(BatchNorm, NetworkFileRoundTrip) {
   const NetworkSpec back = io::parse_network(io::network_to_json(spec), "again.json");
   ASSERT_EQ(back.layers.size(), spec.layers.size());
   EXPECT_EQ(back.layers[1].kind, LayerKind::batch_norm);
-  EXPECT_EQ(back.layers[3].momentum, 0.25);
-  EXPECT_EQ(back.layers[3].eps, 1e-3);
+  EXPECT_EQ(back.layers[3].batch_norm.momentum, 0.25);
+  EXPECT_EQ(back.layers[3].batch_norm.eps, 1e-3);
   EXPECT_EQ(back.layers[1].units, 4);
 }
 

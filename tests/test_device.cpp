@@ -379,8 +379,8 @@ TEST_P(DeviceKernels, BatchNormTrainingEvaluationAndBackwardMatchTheCpu) {
     DenseLayer layer;
     layer.kind = LayerKind::batch_norm;
     layer.in = layer.out = cols;
-    layer.momentum = 0.3;
-    layer.eps = 1e-3;
+    layer.batch_norm.momentum = 0.3;
+    layer.batch_norm.eps = 1e-3;
     const auto x = random_values(n, 40, -3, 5), dy = random_values(n, 41);
     const auto scale = random_values(f, 42, 0.5, 2), shift = random_values(f, 43);
     const auto mean0 = random_values(f, 44), var0 = random_values(f, 45, 0.5, 3);
@@ -401,9 +401,9 @@ TEST_P(DeviceKernels, BatchNormTrainingEvaluationAndBackwardMatchTheCpu) {
     DeviceArray<float> grad_scale_d(backend(), f), grad_shift_d(backend(), f), grad_input_d(backend(), n);
     auto& launches = kernels::layer_kernels<LayerKind::batch_norm>(backend());
     launches.training(y_d.data(), xhat_d.data(), inv_std_d.data(), mean_d.data(), var_d.data(), x_d.data(),
-                      scale_d.data(), shift_d.data(), rows, cols, layer.momentum, layer.eps);
+                      scale_d.data(), shift_d.data(), rows, cols, layer.batch_norm.momentum, layer.batch_norm.eps);
     launches.evaluation(evaluated_d.data(), x_d.data(), scale_d.data(), shift_d.data(), mean_d.data(), var_d.data(),
-                        rows, cols, layer.eps);
+                        rows, cols, layer.batch_norm.eps);
     launches.backward(grad_scale_d.data(), grad_shift_d.data(), grad_input_d.data(), dy_d.data(), xhat_d.data(),
                       inv_std_d.data(), scale_d.data(), rows, cols);
     expect_same(to_host(y_d), y, shape + " y");
@@ -556,8 +556,8 @@ TEST_P(DeviceKernels, EmbeddingLookupAndScatterAddMatchTheCpuBitForBit) {
     layer.kind = LayerKind::embedding;
     layer.in = in;
     layer.out = in - 1 + dim;
-    layer.column = column;
-    layer.categories = categories;
+    layer.embedding.column = column;
+    layer.embedding.categories = categories;
     const std::size_t n_in = static_cast<std::size_t>(rows) * in, n_out = static_cast<std::size_t>(rows) * layer.out;
     std::vector<float> x = random_values(n_in, 50, -2, 2);
     for (int r = 0; r < rows; ++r)  // codes 0, 1, 1, 2, 2, ... up to categories - 2: repeated, the last absent
@@ -762,7 +762,7 @@ NetworkSpec batch_norm_network() {
   NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
   const auto norm = [](int units, double momentum, double eps) {
     return LayerSpec{.kind = LayerKind::batch_norm, .units = units, .activation = Activation::identity,
-                     .momentum = momentum, .eps = eps};
+                     .batch_norm = {.momentum = momentum, .eps = eps}};
   };
   spec.layers.insert(spec.layers.begin() + 2, norm(12, 0.2, 1e-3));
   spec.layers.insert(spec.layers.begin() + 1, norm(16, 0.1, 1e-5));
@@ -809,7 +809,8 @@ NetworkSpec embedding_network() {
   NetworkSpec spec = small_network(2, Activation::softmax, LossKind::softmax_ce, "adam");
   spec.input = 3;
   spec.layers.insert(spec.layers.begin(), LayerSpec{.kind = LayerKind::embedding, .units = 5,
-                                                    .activation = Activation::identity, .column = 1, .categories = 7});
+                                                    .activation = Activation::identity,
+                                                    .embedding = {.column = 1, .categories = 7}});
   return spec;
 }
 

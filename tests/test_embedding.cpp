@@ -148,7 +148,7 @@ TEST(Embedding, GradientCheckPassesForEveryParameter) {
       for (int r = 0; r < 9; ++r) {
         const double code = x[static_cast<std::size_t>(r) * spec.input + embedding_code_columns(spec)[e]];
         EXPECT_EQ(code, std::floor(code));
-        EXPECT_LT(code, spec.layers[e].categories);
+        EXPECT_LT(code, spec.layers[e].embedding.categories);
       }
     const GradientCheckResult result = gradient_check(spec, x, y);
     EXPECT_LT(result.max_error(), kDefaultGradientTolerance) << c["name"];
@@ -235,8 +235,8 @@ TEST(Embedding, NetworkFileRoundTripAndUnitsOfEachEntry) {
   for (std::size_t l = 0; l < 2; ++l) {
     EXPECT_EQ(back.layers[l].kind, LayerKind::embedding);
     EXPECT_EQ(back.layers[l].units, spec.layers[l].units);
-    EXPECT_EQ(back.layers[l].column, spec.layers[l].column);
-    EXPECT_EQ(back.layers[l].categories, spec.layers[l].categories);
+    EXPECT_EQ(back.layers[l].embedding.column, spec.layers[l].embedding.column);
+    EXPECT_EQ(back.layers[l].embedding.categories, spec.layers[l].embedding.categories);
     EXPECT_EQ(back.layers[l].weights, spec.layers[l].weights);
     EXPECT_TRUE(back.layers[l].bias.empty());
   }
@@ -336,8 +336,8 @@ TEST_F(EmbeddingFiles, ModelFilesKeepTheWeightsBitForBitAndSayVersion6) {
     const io::ModelFile loaded = io::load_model(path);
     const Network<float> back(loaded.network);
     EXPECT_EQ(unpadded(back, false), unpadded(network, false)) << name;
-    EXPECT_EQ(loaded.network.layers[0].column, 2) << name;
-    EXPECT_EQ(loaded.network.layers[1].categories, 3) << name;
+    EXPECT_EQ(loaded.network.layers[0].embedding.column, 2) << name;
+    EXPECT_EQ(loaded.network.layers[1].embedding.categories, 3) << name;
   }
   EXPECT_EQ(static_cast<unsigned char>(io::model_bytes(model)[8]), io::kEmbeddingModelFormatVersion);
   // A model without an embedding keeps the version it had.

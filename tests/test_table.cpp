@@ -690,12 +690,12 @@ TEST(TableEmbedding, ManyValuesBecomeCodesOfAnEmbeddingByTheDocumentedRule) {
   const NetworkSpec spec = default_table_network(data, {});
   ASSERT_GE(spec.layers.size(), 3U);
   EXPECT_EQ(spec.layers[0].kind, LayerKind::embedding);
-  EXPECT_EQ(spec.layers[0].column, 1);
-  EXPECT_EQ(spec.layers[0].categories, 41);
+  EXPECT_EQ(spec.layers[0].embedding.column, 1);
+  EXPECT_EQ(spec.layers[0].embedding.categories, 41);
   EXPECT_EQ(spec.layers[0].units, 3 - 1 + 13);
   EXPECT_EQ(spec.layers[1].kind, LayerKind::embedding);
-  EXPECT_EQ(spec.layers[1].column, 14);
-  EXPECT_EQ(spec.layers[1].categories, 33);
+  EXPECT_EQ(spec.layers[1].embedding.column, 14);
+  EXPECT_EQ(spec.layers[1].embedding.categories, 33);
   EXPECT_EQ(spec.layers[1].units, 15 - 1 + 11);
   EXPECT_EQ(spec.layers[2].kind, LayerKind::dense);
   EXPECT_EQ(embedding_code_columns(spec), (std::vector<int>{1, 2}));  // mapped back to the recipe's inputs

@@ -15,10 +15,10 @@ void DevicePart<LayerKind::batch_norm>::forward(const DeviceLayerPass& pass) {
   float* variance = mean + layer.out;
   if (pass.training)
     launches.training(pass.a, pass.z, pass.mask, mean, variance, pass.input, pass.weights, pass.bias, pass.batch,
-                      layer.out, layer.momentum, layer.eps);
+                      layer.out, layer.batch_norm.momentum, layer.batch_norm.eps);
   else
     launches.evaluation(pass.a, pass.input, pass.weights, pass.bias, mean, variance, pass.batch, layer.out,
-                        layer.eps);
+                        layer.batch_norm.eps);
 }
 
 void DevicePart<LayerKind::batch_norm>::backward(const DeviceLayerPass& pass) {

@@ -108,10 +108,11 @@ void DeviceDataset::check_codes(const std::vector<int>& columns, const std::vect
       const std::size_t i = r * width + f;
       float x = data.features_u8.empty() ? data.features_f32[i] : math::byte_feature(data.features_u8[i]);
       if (!scaling_.empty()) x = math::scaled_feature(x, scaling_.offset[f], scaling_.scale[f]);
-      if (math::embedding_row(x, layers[l].categories) < 0)
+      const LayerSettings<LayerKind::embedding>& embedding = layers[l].embedding;
+      if (math::embedding_row(x, embedding.categories) < 0)
         throw_bad_input(data.source + ": row " + std::to_string(r + 1) + ": layers[" + std::to_string(l) +
-                        "] (embedding of input " + std::to_string(layers[l].column) + "): expected a category's code, "
-                        "a whole number in [0, " + std::to_string(layers[l].categories) + "), got " +
+                        "] (embedding of input " + std::to_string(embedding.column) + "): expected a category's code, "
+                        "a whole number in [0, " + std::to_string(embedding.categories) + "), got " +
                         format_general(static_cast<double>(x), 9));
     }
   codes_checked_ = true;

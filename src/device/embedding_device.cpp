@@ -10,14 +10,15 @@ namespace backprop {
 void DevicePart<LayerKind::embedding>::forward(const DeviceLayerPass& pass) {
   const DenseLayer& layer = pass.layer;
   kernels::layer_kernels<LayerKind::embedding>(pass.backend)
-      .forward(pass.a, pass.input, pass.weights, pass.batch, layer.in, layer.column, layer.dim(), layer.categories);
+      .forward(pass.a, pass.input, pass.weights, pass.batch, layer.in, layer.embedding.column, layer.dim(),
+               layer.embedding.categories);
 }
 
 void DevicePart<LayerKind::embedding>::backward(const DeviceLayerPass& pass) {
   const DenseLayer& layer = pass.layer;
   kernels::layer_kernels<LayerKind::embedding>(pass.backend)
-      .backward(pass.grad_weights, pass.grad_input, pass.input, pass.delta, pass.batch, layer.in, layer.column,
-                layer.dim(), layer.categories);
+      .backward(pass.grad_weights, pass.grad_input, pass.input, pass.delta, pass.batch, layer.in,
+                layer.embedding.column, layer.dim(), layer.embedding.categories);
 }
 
 }  // namespace backprop

@@ -16,8 +16,8 @@ LayerSpec LayerFileForm<LayerKind::batch_norm>::read(const Reader& reader, const
   layer_spec.activation = Activation::identity;
   layer_spec.units = in;
   if (layer.contains("units")) layer_spec.units = reader.size(layer["units"], path + ".units", 1);
-  if (layer.contains("momentum")) layer_spec.momentum = reader.number(layer["momentum"], path + ".momentum");
-  if (layer.contains("eps")) layer_spec.eps = reader.number(layer["eps"], path + ".eps");
+  if (layer.contains("momentum")) layer_spec.batch_norm.momentum = reader.number(layer["momentum"], path + ".momentum");
+  if (layer.contains("eps")) layer_spec.batch_norm.eps = reader.number(layer["eps"], path + ".eps");
   const auto out = static_cast<std::size_t>(layer_spec.units);
   for (const LayerArray& array : layer_arrays(layer_spec, in))
     if (const std::string key(array.key); layer.contains(key))
@@ -28,8 +28,8 @@ LayerSpec LayerFileForm<LayerKind::batch_norm>::read(const Reader& reader, const
 Json LayerFileForm<LayerKind::batch_norm>::write(const NetworkSpec& spec, std::size_t l) {
   const LayerSpec& layer = spec.layers[l];
   Json j = {{"type", std::string(to_string(layer.kind))}, {"units", layer.units}};
-  if (layer.momentum != LayerSpec{}.momentum) j["momentum"] = layer.momentum;
-  if (layer.eps != LayerSpec{}.eps) j["eps"] = layer.eps;
+  if (layer.batch_norm.momentum != LayerSpec{}.batch_norm.momentum) j["momentum"] = layer.batch_norm.momentum;
+  if (layer.batch_norm.eps != LayerSpec{}.batch_norm.eps) j["eps"] = layer.batch_norm.eps;
   for (const LayerArray& array : layer_arrays(layer, layer.units))
     if (!(layer.*array.member).empty()) j[std::string(array.key)] = layer.*array.member;
   return j;

@@ -18,8 +18,8 @@ std::string OnnxLayer<LayerKind::batch_norm>::add(onnx::GraphProto& graph, const
     inputs.push_back(name);
   }
   onnx::NodeProto& node = add_node(graph, "BatchNormalization", prefix + "_batch_norm", inputs, prefix + "_a");
-  add_float_attribute(node, "epsilon", layer.eps);
-  add_float_attribute(node, "momentum", 1.0 - layer.momentum);  // ONNX's: the running statistic's own weight
+  add_float_attribute(node, "epsilon", layer.batch_norm.eps);
+  add_float_attribute(node, "momentum", 1.0 - layer.batch_norm.momentum);  // ONNX's: the running statistic's own weight
   return prefix + "_a";
 }
 

@@ -19,20 +19,23 @@ LayerSpec LayerFileForm<LayerKind::embedding>::read(const Reader& reader, const 
   layer_spec.activation = Activation::identity;
   for (const char* key : {"input", "categories", "dim"})
     if (!layer.contains(key)) reader.fail(path + "." + key, "missing");
-  layer_spec.column = reader.size(layer["input"], path + ".input", 0);
-  layer_spec.categories = reader.size(layer["categories"], path + ".categories", 1);
+  layer_spec.embedding.column = reader.size(layer["input"], path + ".input", 0);
+  layer_spec.embedding.categories = reader.size(layer["categories"], path + ".categories", 1);
   const int dim = reader.size(layer["dim"], path + ".dim", 1);
   layer_spec.units = static_cast<int>(std::min<long long>(in - 1LL + dim, INT_MAX));
   if (layer.contains("weights"))
-    layer_spec.weights = reader.matrix(layer["weights"], path + ".weights",
-                                       static_cast<std::size_t>(layer_spec.categories), static_cast<std::size_t>(dim));
+    layer_spec.weights =
+        reader.matrix(layer["weights"], path + ".weights", static_cast<std::size_t>(layer_spec.embedding.categories),
+                      static_cast<std::size_t>(dim));
   return layer_spec;
 }
 
 Json LayerFileForm<LayerKind::embedding>::write(const NetworkSpec& spec, std::size_t l) {
   const LayerSpec& layer = spec.layers[l];
   const int dim = layer.units - spec.layer_input(l) + 1;
-  Json j = {{"type", std::string(to_string(layer.kind))}, {"input", layer.column}, {"categories", layer.categories},
+  Json j = {{"type", std::string(to_string(layer.kind))},
+            {"input", layer.embedding.column},
+            {"categories", layer.embedding.categories},
             {"dim", dim}};
   if (!layer.weights.empty()) j["weights"] = matrix_json(layer.weights, static_cast<std::size_t>(dim));
   return j;

@@ -15,8 +15,8 @@ std::string OnnxLayer<LayerKind::embedding>::add(onnx::GraphProto& graph, const 
   const LayerSpec& layer = spec.layers[l];
   const int in = spec.layer_input(l);
   const int dim = layer.units - in + 1;
-  add_initializer(graph, prefix + "_weights", {layer.categories, dim}, layer.weights);
-  add_int64_initializer(graph, prefix + "_column", {}, {layer.column});
+  add_initializer(graph, prefix + "_weights", {layer.embedding.categories, dim}, layer.weights);
+  add_int64_initializer(graph, prefix + "_column", {}, {layer.embedding.column});
   onnx::NodeProto& code = add_node(graph, "Gather", prefix + "_code", {current, prefix + "_column"}, prefix + "_code");
   add_int_attribute(code, "axis", 1);
   onnx::NodeProto& cast = add_node(graph, "Cast", prefix + "_cast", {prefix + "_code"}, prefix + "_index");
@@ -35,9 +35,9 @@ std::string OnnxLayer<LayerKind::embedding>::add(onnx::GraphProto& graph, const 
     add_int_attribute(node, "axis", 1);
     parts.push_back(prefix + "_" + part);
   };
-  columns("before", 0, layer.column);
+  columns("before", 0, layer.embedding.column);
   parts.push_back(prefix + "_vectors");
-  columns("after", layer.column + 1, in);
+  columns("after", layer.embedding.column + 1, in);
   onnx::NodeProto& concat = add_node(graph, "Concat", prefix + "_concat", parts, prefix + "_a");
   add_int_attribute(concat, "axis", 1);
   return prefix + "_a";

@@ -248,8 +248,9 @@ class ExtrasReader {
     for (std::size_t i = 0; i < recipe.columns.size(); ++i) {
       const TableColumn& c = recipe.columns[i];
       const auto found = std::find(code_columns.begin(), code_columns.end(), input);
-      if (c.embedding > 0 && (found == code_columns.end() ||
-                              spec.layers[static_cast<std::size_t>(found - code_columns.begin())].categories != c.codes()))
+      if (c.embedding > 0 &&
+          (found == code_columns.end() ||
+           spec.layers[static_cast<std::size_t>(found - code_columns.begin())].embedding.categories != c.codes()))
         fail("table.columns[" + std::to_string(i) + "]",
              "expected an embedding entry of " + std::to_string(c.codes()) + " categories reading input " +
                  std::to_string(input) + " (the column's codes)");

@@ -44,8 +44,8 @@ void batch_norm_forward_shared(T* y, BatchNormSaved<T> saved, const T* x, const 
   sync.sum(squares);
   for (int j = 0; j < features; ++j) squares[j] /= count;
   math::batch_norm_normalize_columns(y, saved.xhat, saved.inv_std, running_mean, running_var, x, scale, shift, batch,
-                                     features, features, means.data(), squares.data(), count, layer.momentum,
-                                     layer.eps);
+                                     features, features, means.data(), squares.data(), count, layer.batch_norm.momentum,
+                                     layer.batch_norm.eps);
 }
 
 // The backward sums of the whole batch: this share's, in the batch's scale (times its weight), added over the
@@ -100,7 +100,8 @@ void batch_norm_forward_training(T* y, BatchNormSaved<T> saved, const T* x, cons
   for (int j = 0; j < features; j += kColumns)
     math::batch_norm_training_columns<kColumns>(y + j, saved.xhat + j, saved.inv_std + j, running_mean + j,
                                                 running_var + j, x + j, scale + j, shift + j, batch, features,
-                                                std::min(kColumns, features - j), layer.momentum, layer.eps);
+                                                std::min(kColumns, features - j), layer.batch_norm.momentum,
+                                                layer.batch_norm.eps);
 }
 
 template <typename T>
@@ -110,7 +111,7 @@ void batch_norm_forward_evaluation(T* y, const T* x, const T* scale, const T* sh
   for (int j = 0; j < features; j += kColumns) {
     const int cols = std::min(kColumns, features - j);
     T inv_std[kColumns];
-    for (int c = 0; c < cols; ++c) inv_std[c] = math::batch_norm_inverse_std(running_var[j + c], layer.eps);
+    for (int c = 0; c < cols; ++c) inv_std[c] = math::batch_norm_inverse_std(running_var[j + c], layer.batch_norm.eps);
     for (std::size_t o = static_cast<std::size_t>(j); o < static_cast<std::size_t>(batch) * features; o += features)
       for (int c = 0; c < cols; ++c)
         y[o + c] = math::batch_norm_evaluation(x[o + c], scale[j + c], shift[j + c], running_mean[j + c], inv_std[c]);
@@ -150,7 +151,7 @@ NetworkSpec fold_batch_norms(const NetworkSpec& spec, std::vector<std::size_t>* 
         pending_from = l;
       }
       for (std::size_t j = 0; j < width; ++j) {
-        const double factor = layer.weights[j] / std::sqrt(layer.running_var[j] + layer.eps);
+        const double factor = layer.weights[j] / std::sqrt(layer.running_var[j] + layer.batch_norm.eps);
         s[j] *= factor;
         t[j] = t[j] * factor + layer.bias[j] - layer.running_mean[j] * factor;
       }
@@ -237,7 +238,10 @@ std::vector<LayerArray> detail::LayerSpecPart<LayerKind::batch_norm>::arrays(con
 
 std::vector<LayerField> detail::LayerSpecPart<LayerKind::batch_norm>::fields(const NetworkSpec& spec, std::size_t l) {
   const LayerSpec& layer = spec.layers[l];
-  return {{"type", to_string(layer.kind)}, {"units", layer.units}, {"momentum", layer.momentum}, {"eps", layer.eps}};
+  return {{"type", to_string(layer.kind)},
+          {"units", layer.units},
+          {"momentum", layer.batch_norm.momentum},
+          {"eps", layer.batch_norm.eps}};
 }
 
 void detail::LayerSpecPart<LayerKind::batch_norm>::validate(const NetworkSpec& spec, std::size_t l,
@@ -251,9 +255,10 @@ void detail::LayerSpecPart<LayerKind::batch_norm>::validate(const NetworkSpec& s
                     " (batch_norm keeps the width of what it normalizes), got " + std::to_string(layer.units));
   if (layer.activation != Activation::identity || layer.dropout != 0.0 || layer.initializer)
     throw_bad_input(where + ": batch_norm takes no activation, dropout or initializer");
-  if (!(layer.momentum >= 0.0 && layer.momentum <= 1.0))
+  if (!(layer.batch_norm.momentum >= 0.0 && layer.batch_norm.momentum <= 1.0))
     throw_bad_input(where + ".momentum: expected a number in [0, 1]");
-  if (!(layer.eps > 0.0 && fits_float(layer.eps))) throw_bad_input(where + ".eps: expected a positive number");
+  if (!(layer.batch_norm.eps > 0.0 && fits_float(layer.batch_norm.eps)))
+    throw_bad_input(where + ".eps: expected a positive number");
   for (const LayerArray& array : spec.arrays(l)) {
     const std::vector<double>& values = layer.*array.member;
     if (!values.empty() && values.size() != array.size)

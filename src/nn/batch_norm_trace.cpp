@@ -36,8 +36,8 @@ void TracePart<LayerKind::batch_norm>::record(TraceLayer& t, Network<double>& ne
   const std::size_t n = static_cast<std::size_t>(batch) * features;
   const BatchNormSaved<const double> saved = workspace.batch_norm_saved(l);
   TraceBatchNorm& bn = t.batch_norm;
-  bn.eps = layer.eps;
-  bn.momentum = layer.momentum;
+  bn.eps = layer.batch_norm.eps;
+  bn.momentum = layer.batch_norm.momentum;
   const double* input = l == 0 ? x : workspace.layer_output(l - 1);
   bn.mean.resize(features);
   bn.variance.resize(features);

@@ -22,11 +22,12 @@ namespace {
 // The code of row r, checked: a whole number in [0, N).
 template <typename T>
 std::size_t code_of(const T* x, const DenseLayer& layer, int r, std::size_t entry) {
-  const T v = x[static_cast<std::size_t>(r) * layer.in + layer.column];
-  const std::int64_t row = math::embedding_row(v, layer.categories);
+  const T v = x[static_cast<std::size_t>(r) * layer.in + layer.embedding.column];
+  const std::int64_t row = math::embedding_row(v, layer.embedding.categories);
   if (row < 0)
-    throw_bad_input("layers[" + std::to_string(entry) + "] (embedding of input " + std::to_string(layer.column) +
-                    "): expected a category's code, a whole number in [0, " + std::to_string(layer.categories) +
+    throw_bad_input("layers[" + std::to_string(entry) + "] (embedding of input " +
+                    std::to_string(layer.embedding.column) + "): expected a category's code, a whole number in [0, " +
+                    std::to_string(layer.embedding.categories) +
                     "), in row " + std::to_string(r + 1) + " of the batch, got " +
                     format_general(static_cast<double>(v), 9));
   return static_cast<std::size_t>(row);
@@ -37,7 +38,7 @@ std::size_t code_of(const T* x, const DenseLayer& layer, int r, std::size_t entr
 template <typename T>
 void embedding_forward(T* y, const T* x, const T* weights, const DenseLayer& layer, int batch, std::size_t entry) {
   const auto in = static_cast<std::size_t>(layer.in), out = static_cast<std::size_t>(layer.out);
-  const auto k = static_cast<std::size_t>(layer.column), dim = static_cast<std::size_t>(layer.dim());
+  const auto k = static_cast<std::size_t>(layer.embedding.column), dim = static_cast<std::size_t>(layer.dim());
   for (int r = 0; r < batch; ++r) {
     const T* row = x + static_cast<std::size_t>(r) * in;
     T* to = y + static_cast<std::size_t>(r) * out;
@@ -52,8 +53,8 @@ template <typename T>
 bool embedding_backward(T* grad_weights, T* grad_input, const T* x, const T* dy, const DenseLayer& layer, int batch,
                         const InputChain<T>* chain) {
   const auto in = static_cast<std::size_t>(layer.in), out = static_cast<std::size_t>(layer.out);
-  const auto k = static_cast<std::size_t>(layer.column), dim = static_cast<std::size_t>(layer.dim());
-  std::fill(grad_weights, grad_weights + static_cast<std::size_t>(layer.categories) * dim, T(0));
+  const auto k = static_cast<std::size_t>(layer.embedding.column), dim = static_cast<std::size_t>(layer.dim());
+  std::fill(grad_weights, grad_weights + static_cast<std::size_t>(layer.embedding.categories) * dim, T(0));
   for (int r = 0; r < batch; ++r) {
     const T* from = dy + static_cast<std::size_t>(r) * out;
     T* row = grad_weights + code_of(x, layer, r, 0) * dim;  // checked by the forward already
@@ -65,19 +66,19 @@ bool embedding_backward(T* grad_weights, T* grad_input, const T* x, const T* dy,
     std::copy(from + k + dim, from + out, to + k + 1);
   }
   if (grad_input != nullptr && chain != nullptr) apply_input_chain(grad_input, *chain, batch, layer.in);
-  return std::all_of(grad_weights, grad_weights + static_cast<std::size_t>(layer.categories) * dim,
+  return std::all_of(grad_weights, grad_weights + static_cast<std::size_t>(layer.embedding.categories) * dim,
                      [](T v) { return std::isfinite(v); });
 }
 
 std::vector<int> embedding_code_columns(const NetworkSpec& spec) {
   std::vector<int> columns;
   for (std::size_t l = 0; l < spec.layers.size() && spec.layers[l].kind == LayerKind::embedding; ++l) {
-    int column = spec.layers[l].column;
+    int column = spec.layers[l].embedding.column;
     for (std::size_t j = l; j-- > 0;) {  // back through the entries before: each put D values at its column
       const LayerSpec& before = spec.layers[j];
       const int dim = before.units - spec.layer_input(j) + 1;
-      if (column >= before.column + dim) column -= dim - 1;
-      else if (column >= before.column) return columns;  // one of its values: refused by its validate
+      if (column >= before.embedding.column + dim) column -= dim - 1;
+      else if (column >= before.embedding.column) return columns;  // one of its values: refused by its validate
     }
     columns.push_back(column);
   }
@@ -132,15 +133,15 @@ template bool embedding_backward<double>(double*, double*, const double*, const 
 // An embedding entry's part of the network's description (nn/layer_spec_part.hpp): its weights (categories, D).
 std::vector<LayerArray> detail::LayerSpecPart<LayerKind::embedding>::arrays(const LayerSpec& layer, int in) {
   const std::size_t dim = static_cast<std::size_t>(layer.units) - static_cast<std::size_t>(in) + 1;
-  return {{&LayerSpec::weights, static_cast<std::size_t>(layer.categories) * dim, "weights", true, dim}};
+  return {{&LayerSpec::weights, static_cast<std::size_t>(layer.embedding.categories) * dim, "weights", true, dim}};
 }
 
 std::vector<LayerField> detail::LayerSpecPart<LayerKind::embedding>::fields(const NetworkSpec& spec, std::size_t l) {
   const LayerSpec& layer = spec.layers[l];
   return {{"type", to_string(layer.kind)},
           {"units", layer.units},
-          {"input", layer.column},
-          {"categories", layer.categories},
+          {"input", layer.embedding.column},
+          {"categories", layer.embedding.categories},
           {"dim", layer.units - spec.layer_input(l) + 1}};
 }
 
@@ -155,22 +156,22 @@ void detail::LayerSpecPart<LayerKind::embedding>::validate(const NetworkSpec& sp
                             "not after a " + std::string(to_string(spec.layers[l - 1].kind)) + " entry");
   if (l + 1 == spec.layers.size())
     throw_bad_input(where + ": an embedding cannot be the last entry (the output layer is dense)");
-  if (!(layer.column >= 0 && layer.column < in))
+  if (!(layer.embedding.column >= 0 && layer.embedding.column < in))
     throw_bad_input(where + ".input: expected a position in [0, " + std::to_string(in) + ") of its input, got " +
-                    std::to_string(layer.column));
-  if (layer.categories < 1)
+                    std::to_string(layer.embedding.column));
+  if (layer.embedding.categories < 1)
     throw_bad_input(where + ".categories: expected a number of categories >= 1, got " +
-                    std::to_string(layer.categories));
+                    std::to_string(layer.embedding.categories));
   const int dim = layer.units - in + 1;
   if (dim < 1) throw_bad_input(where + ".dim: expected a number of values per category >= 1, got " + std::to_string(dim));
   if (layer.activation != Activation::identity || layer.dropout != 0.0 || layer.initializer)
     throw_bad_input(where + ": an embedding takes no activation, dropout or initializer");
   if (embedding_code_columns(spec).size() <= l)
     throw_bad_input(where + ".input: expected a column of the network's input, not one of the values an embedding "
-                            "before it put at position " + std::to_string(layer.column));
-  const std::size_t size = static_cast<std::size_t>(layer.categories) * static_cast<std::size_t>(dim);
+                            "before it put at position " + std::to_string(layer.embedding.column));
+  const std::size_t size = static_cast<std::size_t>(layer.embedding.categories) * static_cast<std::size_t>(dim);
   if (!layer.weights.empty() && layer.weights.size() != size)
-    throw_bad_input(where + ".weights: expected " + std::to_string(layer.categories) + " rows of " +
+    throw_bad_input(where + ".weights: expected " + std::to_string(layer.embedding.categories) + " rows of " +
                     std::to_string(dim) + " numbers (categories x dim)");
   for (double v : layer.weights)
     if (!fits_float(v)) throw_bad_input(where + ".weights: expected finite numbers within float32's range");

@@ -22,12 +22,12 @@ void TracePart<LayerKind::embedding>::record(TraceLayer& t, Network<double>& net
   const DenseLayer& layer = network.layer(l);
   const double* input = l == 0 ? x : workspace.layer_output(l - 1);
   TraceEmbedding& e = t.embedding;
-  e.column = layer.column;
-  e.categories = layer.categories;
+  e.column = layer.embedding.column;
+  e.categories = layer.embedding.categories;
   e.dim = layer.dim();
   e.codes.resize(static_cast<std::size_t>(batch));
   for (int r = 0; r < batch; ++r)  // whole numbers in [0, N): the forward has checked them
-    e.codes[r] = static_cast<int>(input[static_cast<std::size_t>(r) * layer.in + layer.column]);
+    e.codes[r] = static_cast<int>(input[static_cast<std::size_t>(r) * layer.in + layer.embedding.column]);
   if (l == 0) return;
   std::vector<double> grad_weights(layer.weight_count());
   e.grad_input.resize(static_cast<std::size_t>(batch) * layer.in);

@@ -98,7 +98,7 @@ void random_batch(std::vector<double>& x, std::vector<double>& y, const NetworkS
   for (std::size_t e = 0; e < codes.size(); ++e)
     for (int r = 0; r < batch; ++r)
       x[static_cast<std::size_t>(r) * spec.input + codes[e]] =
-          static_cast<double>(random.below(static_cast<std::uint64_t>(spec.layers[e].categories)));
+          static_cast<double>(random.below(static_cast<std::uint64_t>(spec.layers[e].embedding.categories)));
   y.assign(static_cast<std::size_t>(batch) * out, 0.0);
   for (int r = 0; r < batch; ++r) {
     double* row = y.data() + static_cast<std::size_t>(r) * out;

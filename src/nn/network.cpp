@@ -39,10 +39,9 @@ Network<T>::Network(const NetworkSpec& spec) : spec_(spec) {
     layer.out = layer_spec.units;
     layer.activation = layer_spec.activation;
     layer.slope = layer_spec.slope;
-    layer.momentum = layer_spec.momentum;
-    layer.eps = layer_spec.eps;
-    layer.column = layer_spec.column;
-    layer.categories = layer_spec.categories;
+#define BACKPROP_COPY_LAYER_SETTINGS(kind, model_format_version) layer.kind = layer_spec.kind;
+    BACKPROP_LAYER_KINDS(BACKPROP_COPY_LAYER_SETTINGS)
+#undef BACKPROP_COPY_LAYER_SETTINGS
     // Keep each W and b 64-byte aligned in the arena (16 floats); the padding is never read.
     layer.weights_offset = offset;
     offset += aligned(layer.weight_count());

@@ -353,8 +353,8 @@ void add_embeddings(const TableRecipe& recipe, NetworkSpec& spec) {
       LayerSpec layer;
       layer.kind = LayerKind::embedding;
       layer.activation = Activation::identity;
-      layer.column = input + shift;
-      layer.categories = c.codes();
+      layer.embedding.column = input + shift;
+      layer.embedding.categories = c.codes();
       layer.units = spec.layer_input(spec.layers.size()) - 1 + c.embedding;
       spec.layers.push_back(layer);
       shift += c.embedding - 1;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "backprop/base/layer_kind_parts.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
@@ -21,7 +22,8 @@ class Workspace;
 // One entry of a network and where its arrays sit: its parameters in the parameter arena (the gradient arena
 // has the same layout), a batch_norm's running statistics in the network's statistics. A dense layer's weights
 // are (IN, OUT) and its bias (OUT); a batch_norm's (IN = OUT) are its scale (OUT) and shift (OUT); an
-// embedding's weights are (categories, D) and it has no bias.
+// embedding's weights are (categories, D) and it has no bias. Each kind's settings (LayerSpec's, copied) are its
+// member named as the kind (layer.batch_norm.eps), and its counts of weights and bias its LayerSettings<K>'s.
 struct DenseLayer {
   int in = 0;
   int out = 0;
@@ -29,22 +31,19 @@ struct DenseLayer {
   double slope = 0.01;  // leaky_relu only
   std::size_t weights_offset = 0;  // (IN, OUT); batch_norm: scale (OUT)
   std::size_t bias_offset = 0;     // (OUT); batch_norm: shift (OUT)
-  double momentum = 0.1;           // batch_norm only (LayerSpec)
-  double eps = 1e-5;               // batch_norm only
   std::size_t statistics_offset = 0;  // batch_norm: running mean (OUT) then running variance (OUT)
-  int column = 0;      // embedding only: the input position read as a code (LayerSpec)
-  int categories = 0;  // embedding only
+#define BACKPROP_LAYER_SETTINGS_MEMBER(kind, model_format_version) \
+  [[no_unique_address]] LayerSettings<LayerKind::kind> kind;
+  BACKPROP_LAYER_KINDS(BACKPROP_LAYER_SETTINGS_MEMBER)
+#undef BACKPROP_LAYER_SETTINGS_MEMBER
   LayerKind kind = LayerKind::dense;
   int dim() const { return out - in + 1; }  // embedding: the values per code
   std::size_t weight_count() const {
-    switch (kind) {
-      case LayerKind::dense: return static_cast<std::size_t>(in) * out;
-      case LayerKind::batch_norm: return static_cast<std::size_t>(out);
-      case LayerKind::embedding: return static_cast<std::size_t>(categories) * dim();
-    }
-    return 0;
+    return with_layer_kind(kind, [&](auto k) { return settings_of<decltype(k)::value>(*this).weight_count(in, out); });
   }
-  std::size_t bias_count() const { return kind == LayerKind::embedding ? 0 : static_cast<std::size_t>(out); }
+  std::size_t bias_count() const {
+    return with_layer_kind(kind, [&](auto k) { return settings_of<decltype(k)::value>(*this).bias_count(in, out); });
+  }
 };
 
 // z (B, OUT) = input (B, IN) . weights (IN, OUT) + bias (OUT);  a (B, OUT) = f(z).

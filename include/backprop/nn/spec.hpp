@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backprop/base/kinds.hpp"
+#include "backprop/nn/layer_kinds.hpp"
 #include "backprop/nn/schedule.hpp"
 #include "backprop/nn/setting_list.hpp"
 
@@ -32,7 +33,9 @@ struct InitializerSpec {
 // One entry of "layers". A dense layer (no "type") has units, activation, dropout, weights (IN, OUT) and bias
 // (OUT). A batch_norm entry normalizes the output of the entry before it (or the input, first), as that entry
 // leaves it: units = its input's, activation identity; weights and bias hold the learnable scale and shift
-// (OUT each; empty: 1 and 0), running_mean and running_var its running statistics (empty: 0 and 1).
+// (OUT each; empty: 1 and 0), running_mean and running_var its running statistics (empty: 0 and 1). Each kind's
+// own settings are its LayerSettings<K> (layer_kind_types.hpp), the member named as the kind: batch_norm's momentum
+// in layer.batch_norm.momentum, embedding's column in layer.embedding.column.
 struct LayerSpec {
   LayerKind kind = LayerKind::dense;
   int units = 0;
@@ -42,14 +45,13 @@ struct LayerSpec {
   std::optional<InitializerSpec> initializer;  // overrides the network's
   std::vector<double> weights;  // (IN, OUT) row-major, or empty: filled by the initializer
   std::vector<double> bias;     // (OUT), or empty: zeros
-  double momentum = 0.1;  // batch_norm: running = (1 - momentum) running + momentum batch statistic
-  double eps = 1e-5;      // batch_norm: added to the variance under the root
-  std::vector<double> running_mean;  // batch_norm (OUT), or empty: zeros
-  std::vector<double> running_var;   // batch_norm (OUT), or empty: ones
-  // embedding (nn/embedding.hpp): the input position read as a code ("input"), the number of codes; its D values
-  // per code ("dim") are units - IN + 1, its weights (categories, D), its bias empty.
-  int column = 0;
-  int categories = 0;
+  // The running statistics of a kind that keeps them (batch_norm): (OUT), or empty: zeros and ones.
+  std::vector<double> running_mean;
+  std::vector<double> running_var;
+#define BACKPROP_LAYER_SETTINGS_MEMBER(kind, model_format_version) \
+  [[no_unique_address]] LayerSettings<LayerKind::kind> kind;
+  BACKPROP_LAYER_KINDS(BACKPROP_LAYER_SETTINGS_MEMBER)
+#undef BACKPROP_LAYER_SETTINGS_MEMBER
 };
 
 // The float arrays an entry holds, in file order, with their sizes and JSON keys: weights (IN x OUT) and bias

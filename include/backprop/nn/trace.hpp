@@ -9,11 +9,8 @@
 #include <variant>
 #include <vector>
 
-#include "backprop/nn/batch_norm_trace.hpp"
-#include "backprop/nn/dense_trace.hpp"
-#include "backprop/nn/embedding_trace.hpp"
+#include "backprop/nn/layer_kinds.hpp"
 #include "backprop/nn/spec.hpp"
-#include "backprop/nn/trace_kind.hpp"
 
 namespace backprop {
 
@@ -28,7 +25,7 @@ struct TraceLayer {
   std::vector<double> weights_before;     // (IN, OUT) as they stood during the step
   std::vector<double> bias_before;        // (OUT)
   std::vector<double> weights, bias;      // after this step's update
-  // Each kind's own figures (trace_kind.hpp), named as the kind: batch_norm's in layer.batch_norm, filled for
+  // Each kind's own figures (layer_kind_types.hpp), named as the kind: batch_norm's in layer.batch_norm, filled for
   // an entry of that kind only.
 #define BACKPROP_TRACE_FIGURES_MEMBER(kind, model_format_version) [[no_unique_address]] TraceFigures<LayerKind::kind> kind;
   BACKPROP_LAYER_KINDS(BACKPROP_TRACE_FIGURES_MEMBER)

@@ -1,11 +1,23 @@
-// A batch_norm entry's own figures in a trace (TraceFigures<K>, trace_kind.hpp), as nn/batch_norm.hpp names them.
+// A batch_norm entry's own types (layer_kind_types.hpp): its settings, and its figures in a trace as
+// nn/batch_norm.hpp names them.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
-#include "backprop/nn/trace_kind.hpp"
+#include "backprop/nn/layer_kind_types.hpp"
 
 namespace backprop {
+
+// Its scale and shift (OUT each) are the entry's weights and bias; its running statistics (OUT each) are
+// LayerSpec's running_mean and running_var and, in a network, its statistics.
+template <>
+struct LayerSettings<LayerKind::batch_norm> {
+  double momentum = 0.1;  // running = (1 - momentum) running + momentum batch statistic
+  double eps = 1e-5;      // added to the variance under the root
+  static constexpr std::size_t weight_count(int, int out) { return static_cast<std::size_t>(out); }
+  static constexpr std::size_t bias_count(int, int out) { return static_cast<std::size_t>(out); }
+};
 
 // F = the entry's width. Its scale and shift are the entry's weights and bias (TraceLayer), their gradients its
 // grad_weights and grad_bias, its output y its a and its delta dL/dy.

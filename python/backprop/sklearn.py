@@ -259,7 +259,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
       scale               feature scaling inside the model: 'standard' (default), 'minmax', 'none'
       dropout             dropout rate of the hidden layers in training, default 0
       batch_norm          True: a batch_norm entry (torch's BatchNorm1d) after each hidden layer, default False
-      schedule, warmup    learning rate schedule 'constant' (default), 'step', 'cosine'; warm-up steps
+      schedule, warmup    learning rate schedule 'constant' (default), 'step', 'cosine', 'one_cycle'; warm-up steps
       clip_grad_norm      clip the gradient's norm to this (None: off)
       threads             threads of the matrix products (process-wide, backprop.set_threads); None: as set
       device              'cpu', 'cuda'; None: $BACKPROP_DEVICE, else the GPU when there is one

@@ -441,7 +441,8 @@ BACKPROP_HD double clip_factor(double norm, double max_norm) {
 
 // ---- Dropout (inverted): a unit is dropped (mask 0) where its uniform draw in [0, 1) is below p, else kept and
 // scaled by 1 / (1 - p), so that the layer's expected output is unchanged; the backward pass multiplies by the
-// same mask. The CPU (nn/network.cpp, draws in double) and both device backends (float draws) call these.
+// same mask. The CPU (nn/dense.cpp, its draws compared as integers: Random::bits53_below) and both device
+// backends (float draws) call these.
 template <typename T>
 BACKPROP_HD T dropout_keep_scale(double p) {
   return static_cast<T>(1.0 / (1.0 - p));

@@ -1,5 +1,6 @@
 // The batch_norm entry: forward (training and evaluation) and backward side by side; the math is in
-// nn/batch_norm.hpp, its formulas in kernels/math.hpp (one column at a time, shared with the device backends).
+// nn/batch_norm.hpp, its formulas in kernels/batch_norm_math.hpp (one column at a time, shared with the device
+// backends).
 // Rows are summed in order in double (a batch_norm's width is a hidden layer's: these loops are small beside the
 // products around them), and nothing is allocated: a training step stays allocation-free.
 #include "backprop/nn/batch_norm.hpp"
@@ -21,8 +22,9 @@ namespace backprop {
 
 namespace {
 
-// The CPU's blocks of columns (math.hpp's batch_norm_*_columns): a row's block is contiguous, so each pass over
-// the rows reads memory in order and its loop over the block vectorizes; the sums of a block stay on the stack.
+// The CPU's blocks of columns (batch_norm_math.hpp's batch_norm_*_columns): a row's block is contiguous, so each
+// pass over the rows reads memory in order and its loop over the block vectorizes; the sums of a block stay on the
+// stack.
 constexpr int kColumns = 64;
 
 // Training's statistics over the whole batch of which these rows are a share: the sums of x (and the row

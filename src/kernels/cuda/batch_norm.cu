@@ -1,7 +1,8 @@
 // A batch_norm's launches on CUDA (batch_norm_kernels.hpp), part of the plugin (backend.cu). One thread per column
-// (feature), each summing its rows in order in double, as the CPU does (math.hpp's batch_norm_*_columns): the same
-// bits as the emulator and no atomics. Reads are coalesced (a warp's threads read adjacent columns of a row); a
-// batch_norm's width is a hidden layer's, so these are small beside the products around them.
+// (feature), each summing its rows in order in double, as the CPU does (batch_norm_math.hpp's
+// batch_norm_*_columns): the same bits as the emulator and no atomics. Reads are coalesced (a warp's threads read
+// adjacent columns of a row); a batch_norm's width is a hidden layer's, so these are small beside the products
+// around them.
 #include <memory>
 
 #include "batch_norm_kernels.hpp"

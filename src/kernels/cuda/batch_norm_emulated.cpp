@@ -1,5 +1,5 @@
 // A batch_norm's launches on the emulated device (batch_norm_kernels.hpp): plain loops, a column at a time as a
-// CUDA thread takes one (batch_norm.cu), over math.hpp's batch_norm_*.
+// CUDA thread takes one (batch_norm.cu), over batch_norm_math.hpp's batch_norm_*.
 #include <memory>
 
 #include "batch_norm_kernels.hpp"

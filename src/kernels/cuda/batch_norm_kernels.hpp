@@ -1,7 +1,7 @@
 // A batch_norm's launches on a device (LayerKernels<batch_norm>, kernels/device.hpp), called by its device part
 // (src/device/batch_norm_device.cpp) and implemented by each backend in this kind's own files: the emulator's in
-// batch_norm_emulated.cpp, CUDA's in batch_norm.cu. Both run math.hpp's batch_norm_* over a column at a time
-// (each column summed in double, row by row in order, as on the CPU), so they give the CPU's statistics.
+// batch_norm_emulated.cpp, CUDA's in batch_norm.cu. Both run batch_norm_math.hpp's batch_norm_* over a column at a
+// time (each column summed in double, row by row in order, as on the CPU), so they give the CPU's statistics.
 #pragma once
 
 #include "kernels/batch_norm_math.hpp"

@@ -69,14 +69,25 @@ NetworkSpec mlp(int hidden, double dropout) {
 
 // The library's step at batch 128 (products large enough to go to the thread pool) and at batch 1 (the
 // one-row path): no allocation once the buffers exist.
-// At batch 128 also with a batch_norm entry (its statistics and saved values live in the workspace).
+// At batch 128 also with a batch_norm entry (its statistics and saved values live in the workspace), and with an
+// embedding of the first input column first (its lookup and its gradient's scatter-add).
 TEST(Allocations, ATrainingStepAllocatesNothing) {
-  for (const auto& [batch_size, batch_norm] : {std::pair{128, false}, std::pair{1, false}, std::pair{128, true}}) {
+  for (const auto& [batch_size, extra] : {std::pair{128, LayerKind::dense}, std::pair{1, LayerKind::dense},
+                                          std::pair{128, LayerKind::batch_norm}, std::pair{128, LayerKind::embedding}}) {
     const int batch = batch_size;  // a copy: clang 14 does not capture a structured binding in a lambda
+    const LayerKind kind = extra;
     NetworkSpec spec = mlp(256, 0.2);
-    if (batch_norm)
+    if (kind == LayerKind::batch_norm)
       spec.layers.insert(spec.layers.begin() + 1,
                          {.kind = LayerKind::batch_norm, .units = 256, .activation = Activation::identity});
+    constexpr int kCategories = 10, kDim = 4;
+    if (kind == LayerKind::embedding) {
+      LayerSpec embedding{.kind = LayerKind::embedding, .units = 784 - 1 + kDim, .activation = Activation::identity};
+      embedding.embedding.column = 0;
+      embedding.embedding.categories = kCategories;
+      spec.layers.insert(spec.layers.begin(), embedding);
+    }
+    validate(spec);
     Network<float> network(spec);
     Workspace<float> workspace(network, batch);
     Optimizer<float> optimizer(spec.optimizer, network.parameters().size());
@@ -86,6 +97,8 @@ TEST(Allocations, ATrainingStepAllocatesNothing) {
     // (kernels/cpu/zero_skip.hpp) take their path where the CPU has it.
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = (i % 784) / 8 % 2 == 0 ? 0.0f : static_cast<float>(random.uniform());
     for (int r = 0; r < batch; ++r) y[static_cast<std::size_t>(r) * 10 + r % 10] = 1.0f;
+    if (kind == LayerKind::embedding)
+      for (int r = 0; r < batch; ++r) x[static_cast<std::size_t>(r) * 784] = static_cast<float>(r % kCategories);
     auto step = [&] {
       network.forward(workspace, x.data(), batch, &random);
       const float loss = network.loss_value(workspace, y.data(), batch);
@@ -97,7 +110,7 @@ TEST(Allocations, ATrainingStepAllocatesNothing) {
     step();  // the first step may start the thread pool
     const long before = allocations.load();
     for (int i = 0; i < 5; ++i) step();
-    EXPECT_EQ(allocations.load() - before, 0) << "batch " << batch << (batch_norm ? ", batch_norm" : "");
+    EXPECT_EQ(allocations.load() - before, 0) << "batch " << batch << ", " << to_string(kind);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "backprop/base/error.hpp"
+#include "nn/kind_names.hpp"
 
 namespace backprop {
 
@@ -69,31 +70,14 @@ double learning_rate_at(const ScheduleSpec& schedule, double base_learning_rate,
   return base_learning_rate;
 }
 
-std::string_view to_string(ScheduleKind kind) {
-  switch (kind) {
-    case ScheduleKind::constant: return "constant";
-    case ScheduleKind::step: return "step";
-    case ScheduleKind::cosine: return "cosine";
-    case ScheduleKind::one_cycle: return "one_cycle";
-  }
-  return "?";
-}
-
 namespace {
-constexpr ScheduleKind kSchedules[] = {ScheduleKind::constant, ScheduleKind::step, ScheduleKind::cosine,
-                                       ScheduleKind::one_cycle};
-}
+#define BACKPROP_SCHEDULE_NAME(kind) {ScheduleKind::kind, #kind},
+constexpr KindName<ScheduleKind> kScheduleNames[] = {BACKPROP_SCHEDULE_KINDS(BACKPROP_SCHEDULE_NAME)};
+#undef BACKPROP_SCHEDULE_NAME
+}  // namespace
 
-std::optional<ScheduleKind> parse_schedule(std::string_view name) {
-  for (ScheduleKind kind : kSchedules)
-    if (to_string(kind) == name) return kind;
-  return std::nullopt;
-}
-
-std::string schedule_names() {
-  std::string names;
-  for (ScheduleKind kind : kSchedules) names += (names.empty() ? "" : ", ") + std::string(to_string(kind));
-  return names;
-}
+std::string_view to_string(ScheduleKind kind) { return detail::name_of(kScheduleNames, kind); }
+std::optional<ScheduleKind> parse_schedule(std::string_view name) { return detail::value_of(kScheduleNames, name); }
+std::string schedule_names() { return detail::names_of(kScheduleNames); }
 
 }  // namespace backprop

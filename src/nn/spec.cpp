@@ -6,9 +6,14 @@
 #include <utility>
 
 #include "backprop/base/error.hpp"
+#include "nn/kind_names.hpp"
 #include "nn/layer_spec_part.hpp"
 
 namespace backprop {
+
+using detail::name_of;
+using detail::names_of;
+using detail::value_of;
 
 // Below FLT_MAX plus half its ulp (2^103): what rounds to a finite float, as FLT_MAX printed with 9 digits
 // (3.40282347e+38, a little above it) does.
@@ -18,41 +23,6 @@ namespace {
 
 constexpr const char* kFloatRange = " within float32's range (magnitude at most 3.4028235e+38)";
 
-constexpr std::array<std::pair<LossKind, std::string_view>, 3> kLosses{{
-    {LossKind::mse, "mse"},
-    {LossKind::bce, "bce"},
-    {LossKind::softmax_ce, "softmax_ce"},
-}};
-constexpr std::array<std::pair<InitializerKind, std::string_view>, 5> kInitializers{{
-    {InitializerKind::automatic, "auto"},
-    {InitializerKind::uniform, "uniform"},
-    {InitializerKind::xavier_uniform, "xavier_uniform"},
-    {InitializerKind::xavier_normal, "xavier_normal"},
-    {InitializerKind::he_normal, "he_normal"},
-}};
-constexpr std::array<std::pair<OptimizerKind, std::string_view>, 6> kOptimizers{{
-    {OptimizerKind::sgd, "sgd"},
-    {OptimizerKind::momentum, "momentum"},
-    {OptimizerKind::nesterov, "nesterov"},
-    {OptimizerKind::adam, "adam"},
-    {OptimizerKind::adamw, "adamw"},
-    {OptimizerKind::rmsprop, "rmsprop"},
-}};
-
-template <typename Enum, std::size_t N>
-std::string_view name_of(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
-  for (const auto& [v, name] : table)
-    if (v == value) return name;
-  return "?";
-}
-
-template <typename Enum, std::size_t N>
-std::optional<Enum> value_of(const std::array<std::pair<Enum, std::string_view>, N>& table, std::string_view name) {
-  for (const auto& [v, n] : table)
-    if (n == name) return v;
-  return std::nullopt;
-}
-
 }  // namespace
 
 bool detail::all_finite(const std::vector<double>& values) {
@@ -61,8 +31,8 @@ bool detail::all_finite(const std::vector<double>& values) {
   return true;
 }
 
-std::string_view to_string(Activation activation) { return kActivationNames[static_cast<int>(activation)].name; }
-std::string_view to_string(LossKind loss) { return name_of(kLosses, loss); }
+std::string_view to_string(Activation activation) { return name_of(kActivationNames, activation); }
+std::string_view to_string(LossKind loss) { return name_of(kLossNames, loss); }
 std::string_view to_string(LayerKind kind) { return layer_kind_entry(kind).name; }
 std::optional<LayerKind> parse_layer_kind(std::string_view name) {
   for (const LayerKindEntry& entry : kLayerKinds)
@@ -92,33 +62,16 @@ bool NetworkSpec::has(LayerKind kind) const {
     if (layer.kind == kind) return true;
   return false;
 }
-std::string_view to_string(InitializerKind kind) { return name_of(kInitializers, kind); }
-std::optional<Activation> parse_activation(std::string_view name) {
-  for (const ActivationName& entry : kActivationNames)
-    if (entry.name == name) return entry.kind;
-  return std::nullopt;
-}
-std::optional<LossKind> parse_loss(std::string_view name) { return value_of(kLosses, name); }
-std::optional<InitializerKind> parse_initializer(std::string_view name) { return value_of(kInitializers, name); }
-std::string_view to_string(OptimizerKind kind) { return name_of(kOptimizers, kind); }
-std::optional<OptimizerKind> parse_optimizer(std::string_view name) { return value_of(kOptimizers, name); }
+std::string_view to_string(InitializerKind kind) { return name_of(kInitializerNames, kind); }
+std::optional<Activation> parse_activation(std::string_view name) { return value_of(kActivationNames, name); }
+std::optional<LossKind> parse_loss(std::string_view name) { return value_of(kLossNames, name); }
+std::optional<InitializerKind> parse_initializer(std::string_view name) { return value_of(kInitializerNames, name); }
+std::string_view to_string(OptimizerKind kind) { return name_of(kOptimizerNames, kind); }
+std::optional<OptimizerKind> parse_optimizer(std::string_view name) { return value_of(kOptimizerNames, name); }
 
-namespace {
-template <typename Table>
-std::string names_of(const Table& table) {
-  std::string names;
-  for (const auto& [kind, name] : table) names += (names.empty() ? "" : ", ") + std::string(name);
-  return names;
-}
-}  // namespace
-
-std::string optimizer_names() { return names_of(kOptimizers); }
-std::string activation_names() {
-  std::string names;
-  for (const ActivationName& entry : kActivationNames) names += (names.empty() ? "" : ", ") + std::string(entry.name);
-  return names;
-}
-std::string loss_names() { return names_of(kLosses); }
+std::string optimizer_names() { return names_of(kOptimizerNames); }
+std::string activation_names() { return names_of(kActivationNames); }
+std::string loss_names() { return names_of(kLossNames); }
 std::string layer_kind_names() {
   std::string names;
   for (const LayerKindEntry& entry : kLayerKinds) names += (names.empty() ? "" : ", ") + std::string(entry.name);
@@ -144,7 +97,7 @@ bool optimizer_uses(OptimizerKind kind, std::string_view key) {
 
 std::string optimizers_using(std::string_view key) {
   std::vector<std::string> names;
-  for (const auto& [kind, name] : kOptimizers)
+  for (const auto& [kind, name] : kOptimizerNames)
     if (optimizer_uses(kind, key)) names.emplace_back(name);
   std::string text;
   for (std::size_t i = 0; i < names.size(); ++i)

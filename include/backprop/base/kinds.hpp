@@ -6,29 +6,30 @@
 
 namespace backprop {
 
-// An activation is its formula (kernels/math.hpp), its entry here (the enum and the name below) and its
-// written forms (src/io/activation_forms.cpp: the trace's working, ONNX nodes, C statement); every other
-// place takes these.
-enum class Activation { identity, sigmoid, tanh, relu, leaky_relu, softmax, silu };
-
-// Each activation's name in the network file, the command and Python, in the enum's order.
-struct ActivationName {
-  Activation kind;
+// Each kind below is one list, X(kind) for each in the enum's order, from which both the enum and its table of
+// names (the kind's name in the network file, the command and Python) are made, so that a kind without a name
+// cannot be written; to_string indexes the table by the enum's value.
+template <typename Kind>
+struct KindName {
+  Kind kind;
   const char* name;
 };
-inline constexpr ActivationName kActivationNames[] = {
-    {Activation::identity, "identity"}, {Activation::sigmoid, "sigmoid"},       {Activation::tanh, "tanh"},
-    {Activation::relu, "relu"},         {Activation::leaky_relu, "leaky_relu"}, {Activation::softmax, "softmax"},
-    {Activation::silu, "silu"},
-};
-constexpr bool activation_names_in_enum_order() {
-  for (unsigned i = 0; i < sizeof kActivationNames / sizeof kActivationNames[0]; ++i)
-    if (static_cast<unsigned>(kActivationNames[i].kind) != i) return false;
-  return true;
-}
-static_assert(activation_names_in_enum_order(), "kActivationNames: one entry per Activation, in the enum's order");
+#define BACKPROP_KIND_ENUMERATOR(kind) kind,
 
-enum class LossKind { mse, bce, softmax_ce };
+// An activation is its formula (kernels/math.hpp), its entry here and its written forms
+// (src/io/activation_forms.cpp: the trace's working, ONNX nodes, C statement); every other place takes these.
+#define BACKPROP_ACTIVATIONS(X) X(identity) X(sigmoid) X(tanh) X(relu) X(leaky_relu) X(softmax) X(silu)
+enum class Activation { BACKPROP_ACTIVATIONS(BACKPROP_KIND_ENUMERATOR) };
+using ActivationName = KindName<Activation>;
+#define BACKPROP_ACTIVATION_NAME(kind) {Activation::kind, #kind},
+inline constexpr ActivationName kActivationNames[] = {BACKPROP_ACTIVATIONS(BACKPROP_ACTIVATION_NAME)};
+#undef BACKPROP_ACTIVATION_NAME
+
+#define BACKPROP_LOSS_KINDS(X) X(mse) X(bce) X(softmax_ce)
+enum class LossKind { BACKPROP_LOSS_KINDS(BACKPROP_KIND_ENUMERATOR) };
+#define BACKPROP_LOSS_NAME(kind) {LossKind::kind, #kind},
+inline constexpr KindName<LossKind> kLossNames[] = {BACKPROP_LOSS_KINDS(BACKPROP_LOSS_NAME)};
+#undef BACKPROP_LOSS_NAME
 
 // The kinds of entry in a network's "layers" (nn/spec.hpp): a dense layer with its activation and dropout, or
 // batch normalization of the entry before it (nn/batch_norm.hpp), or an embedding of a categorical input column
@@ -59,7 +60,11 @@ inline constexpr int kLayerKindCount = sizeof kLayerKinds / sizeof kLayerKinds[0
 constexpr const LayerKindEntry& layer_kind_entry(LayerKind kind) { return kLayerKinds[static_cast<int>(kind)]; }
 
 // The update rules are torch.optim's (optimizer.hpp states each).
-enum class OptimizerKind { sgd, momentum, nesterov, adam, adamw, rmsprop };
+#define BACKPROP_OPTIMIZER_KINDS(X) X(sgd) X(momentum) X(nesterov) X(adam) X(adamw) X(rmsprop)
+enum class OptimizerKind { BACKPROP_OPTIMIZER_KINDS(BACKPROP_KIND_ENUMERATOR) };
+#define BACKPROP_OPTIMIZER_NAME(kind) {OptimizerKind::kind, #kind},
+inline constexpr KindName<OptimizerKind> kOptimizerNames[] = {BACKPROP_OPTIMIZER_KINDS(BACKPROP_OPTIMIZER_NAME)};
+#undef BACKPROP_OPTIMIZER_NAME
 
 // An optimizer's state buffers, each an arena of the parameters' size, named as torch.optim names them.
 enum class OptimizerState { momentum_buffer, exp_avg, exp_avg_sq, square_avg, grad_avg };

@@ -23,9 +23,13 @@
 #include <string>
 #include <string_view>
 
+#include "backprop/base/kinds.hpp"
+
 namespace backprop {
 
-enum class ScheduleKind { constant, step, cosine, one_cycle };
+// The enum and its names from one list, as the kinds of base/kinds.hpp.
+#define BACKPROP_SCHEDULE_KINDS(X) X(constant) X(step) X(cosine) X(one_cycle)
+enum class ScheduleKind { BACKPROP_SCHEDULE_KINDS(BACKPROP_KIND_ENUMERATOR) };
 
 struct ScheduleSpec {
   ScheduleKind kind = ScheduleKind::constant;

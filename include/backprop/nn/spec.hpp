@@ -17,13 +17,24 @@
 
 namespace backprop {
 
-enum class InitializerKind {
-  automatic,       // he_normal before relu and leaky_relu, xavier_uniform otherwise
-  uniform,         // U(-scale, scale)
-  xavier_uniform,  // U(-l, l), l = sqrt(6 / (IN + OUT))           (Glorot & Bengio 2010)
-  xavier_normal,   // N(0, s^2), s = sqrt(2 / (IN + OUT))
-  he_normal,       // N(0, s^2), s = sqrt(2 / IN)                   (He et al. 2015)
-};
+// X(kind, name) for each, in the enum's order: the enum and its names (kInitializerNames) are made from it.
+//   automatic ("auto"): he_normal before relu and leaky_relu, xavier_uniform otherwise
+//   uniform:            U(-scale, scale)
+//   xavier_uniform:     U(-l, l), l = sqrt(6 / (IN + OUT))           (Glorot & Bengio 2010)
+//   xavier_normal:      N(0, s^2), s = sqrt(2 / (IN + OUT))
+//   he_normal:          N(0, s^2), s = sqrt(2 / IN)                   (He et al. 2015)
+#define BACKPROP_INITIALIZER_KINDS(X) \
+  X(automatic, "auto")                \
+  X(uniform, "uniform")               \
+  X(xavier_uniform, "xavier_uniform") \
+  X(xavier_normal, "xavier_normal")   \
+  X(he_normal, "he_normal")
+#define BACKPROP_INITIALIZER_ENUMERATOR(kind, name) kind,
+enum class InitializerKind { BACKPROP_INITIALIZER_KINDS(BACKPROP_INITIALIZER_ENUMERATOR) };
+#undef BACKPROP_INITIALIZER_ENUMERATOR
+#define BACKPROP_INITIALIZER_NAME(kind, name) {InitializerKind::kind, name},
+inline constexpr KindName<InitializerKind> kInitializerNames[] = {BACKPROP_INITIALIZER_KINDS(BACKPROP_INITIALIZER_NAME)};
+#undef BACKPROP_INITIALIZER_NAME
 
 struct InitializerSpec {
   InitializerKind kind = InitializerKind::automatic;

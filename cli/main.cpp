@@ -34,8 +34,8 @@ constexpr Command kCommands[] = {
 
 // Registers the command the arguments name (the first one not an option: the program has no option that takes a
 // value before its command), or every command where they name none of them (the help, the version, a mistyped
-// command's usage error: all list every command). CLI11 builds each option as it is added, and every command's
-// options cost a small table's run about 1.8 ms of its 25 (docs/performance.md, "Process start").
+// command's usage error: all list every command). CLI11 builds each option as it is added, so the other commands'
+// options would be built for nothing (docs/performance.md, "The command's own start").
 void add_commands(CLI::App& app, int& exit_code, int argc, char** argv) {
   const char* named = nullptr;
   for (int i = 1; i < argc && named == nullptr; ++i)

@@ -40,7 +40,7 @@ constexpr int kSideBySide = 8;
 // (base/clones.hpp), which vectorises them for itself.
 
 // A panel of C, kRows rows by kVectors x kLanes columns from (i, j), held in registers for the whole chain over p:
-// each p reads a row of B's panel once for all the rows. GCC's vectors of 8 values make the registers
+// each p reads a row of B's panel once for all the rows. GCC's vectors of kLanes values make the registers
 // explicit (a loop over a local array was left in memory, waiting on its own stores); their adds and
 // products are the scalar ones, lane by lane. b_rows: B's panel as rows p (B plain, or B transposed copied
 // into a block).
@@ -82,9 +82,9 @@ template <typename T, int kLanes, int kRows, int kVectors, bool kSum>
 // vectors. Each element's chain is the same whatever the shape, so the levels still give the same bits; the shape
 // only decides what fits the level's registers: x86-64-v3 has 16 vector registers of 8 floats, so 4 rows by 2
 // vectors (8 sums, B's 2 vectors, a broadcast and a product); x86-64-v4 has 32 of 16 floats, so 4 rows by 2 vectors
-// of 16; the baseline 16 of 4. A shape of more sums than registers keeps them in memory (4 rows by 4 vectors of 8
-// ran at a third of the speed on x86-64-v3, and at a tenth on the baseline). Doubles (the reference networks'
-// products) keep one shape at every level.
+// of 16; the baseline 16 of 4. A shape of more sums than registers keeps them in memory (the shapes tried at each
+// level: docs/performance.md, "Small products shaped for each level's registers"). Doubles (the reference
+// networks' products) keep one shape at every level.
 struct PanelShape {
   int lanes;
   int rows;
@@ -118,7 +118,8 @@ template <typename T, PanelShape kShape, bool kSum>
   for (; j + kLanes <= n; j += kLanes)
     panel_column<T, kLanes, kRows, 1, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
   if constexpr (kLanes > 8)
-    for (; j + 8 <= n; j += 8) panel_column<T, 8, kRows, 1, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
+    for (; j + 8 <= n; j += 8)
+      panel_column<T, 8, kRows, 1, kSum>(transpose_a, m, j, k, alpha, a, lda, b_rows + j, ldb, c, ldc);
   return j;
 }
 
@@ -263,9 +264,10 @@ template <typename T>
   return i;
 }
 
-// B plain: panels, then the columns left over (fewer than 8): for A^T through small_few_columns where C's
-// columns fit its block, else a column at a time, eight rows side by side (so that a row's chain does not
-// wait on the previous row's).
+// B plain: panels (or, for A as stored with at most kFewColumns columns, none), then the columns left over: for A^T
+// through small_few_columns where C's columns fit its block; for A as stored through few_columns_by_rows, then
+// the rows it leaves a column at a time, eight rows side by side (so that a row's chain does not wait on the
+// previous row's).
 template <typename T, PanelShape kShape>
 [[gnu::always_inline]] inline void small_b_plain(Transpose transpose_a, int m, int n, int k, T alpha,
                                                  const T* __restrict a, int lda, const T* __restrict b, int ldb,
@@ -273,7 +275,8 @@ template <typename T, PanelShape kShape>
   // A few columns (a classifier's 10 outputs): all of them along the rows, A copied once, rather than 8 in a
   // panel of 4 chains and the rest a column at a time.
   const bool by_rows = kShape.lanes >= 8 && transpose_a == Transpose::no && k * kSideBySide <= kBlockValues;
-  const int first = by_rows && n <= kFewColumns ? 0 : panels<T, kShape, false>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  const int first =
+      by_rows && n <= kFewColumns ? 0 : panels<T, kShape, false>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
   const int rest = n - first;
   if (rest == 0) return;
   b += first;

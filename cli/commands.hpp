@@ -74,6 +74,14 @@ void add_device_option(CLI::App* cmd, std::string& device);
 std::optional<LossKind> loss_option(const std::string& text);
 CLI::Validator loss_choice();
 
+// The names of a kind's table (base/kinds.hpp's KindName), for CLI::IsMember: a flag's choices are the kind's.
+template <typename Enum, std::size_t N>
+std::vector<std::string> names_in(const KindName<Enum> (&table)[N]) {
+  std::vector<std::string> names;
+  for (const auto& entry : table) names.emplace_back(entry.name);
+  return names;
+}
+
 // trace's and gradcheck's --class-weight and --sample-weight: their options, and the rows' weights from them
 // (empty when neither weighs). Each row's weight is its --sample-weight number (one per row) times its class's
 // weight (class_weights, train's rule), its class read from its target (softmax_ce: a one-hot row; bce with one

@@ -41,9 +41,9 @@ constexpr int kQuietExit = 0;
 // The flags of the run's files and the report's sources (the training run, train/run.hpp, owns the policy).
 TrainingRunSettings run_settings(const TrainArguments& args, dist::Communicator& communicator,
                                  kernels::DeviceBackend* device, TrainingObserver* observer) {
-  if (args.checkpoint_every && args.checkpoint.empty()) throw_bad_input("--checkpoint-every needs --checkpoint FILE");
   TrainingRunSettings settings;
   settings.files = {args.checkpoint, args.checkpoint_every, args.resume, args.report};
+  validate(settings.files);  // the library's checks, before the data is read
   settings.sources = {std::filesystem::path(args.network.empty() ? args.data : args.network).filename().string(), args.network,
                       args.data + (args.labels.empty() ? "" : ", labels " + args.labels), args.validation};
   settings.observer = observer;
@@ -175,7 +175,7 @@ void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
   cmd->add_option("--hidden", a.hidden,
                   "Without a network file: the hidden layers' units, e.g. 128,64 (default " + hidden_default + ")");
   cmd->add_option("--task", a.task, "Without a network file: classification or regression (default: from the target)")
-      ->check(CLI::IsMember({"classification", "regression"}));
+      ->check(CLI::IsMember(names_in(kTaskNames)));
   cmd->add_option("--categorical", a.categorical,
                   "Without a network file: columns (names, ',') read as categories whatever they hold");
   cmd->add_option("--many-categories", a.many_categories,
@@ -183,7 +183,7 @@ void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
                       " values is pooled (its most frequent values one input each, the rarer ones one input) or "
                       "embedding (one input of codes and an embedding entry) (default " +
                       std::string(to_string(kDefaultManyCategories)) + "; docs/tables.md)")
-      ->check(CLI::IsMember({"pool", "embedding"}));
+      ->check(CLI::IsMember(names_in(kManyCategoriesNames)));
   cmd->add_option("--missing-values", a.missing_values,
                   "Without a network file: the cells that mean missing, ',' between them (default: ,NA,N/A,NaN,?,null)");
   cmd->add_option("--data", a.data,
@@ -266,7 +266,7 @@ void load_table_inputs(const TrainArguments& args, const io::NetworkTemplate& sh
   settings.labels = args.labels;
   settings.sample_weight = args.sample_weight;
   if (!args.task.empty())
-    settings.task = args.task == "regression" ? TaskKind::regression : TaskKind::classification;
+    settings.task = *parse_task(args.task);
   if (!args.network.empty()) {  // its loss says the task (task_of's rule, before the output count is known)
     if (!args.hidden.empty() || !args.task.empty() || !args.many_categories.empty())
       throw_bad_input("--hidden, --task and --many-categories are for a table without a network file; the network "

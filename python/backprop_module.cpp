@@ -425,7 +425,8 @@ class PythonNetwork {
   // The model now; call with the GIL held (fit swaps the pointer under it). The model itself never changes.
   const Model& model() const { return *model_; }
   const NetworkSpec& spec() const { return model_->spec(); }
-  bool classification() const { return model_->task() == TaskKind::classification; }
+  TaskKind task() const { return model_->task(); }
+  bool classification() const { return task() == TaskKind::classification; }
 
   py::list fit(const Features& x, const py::array& y, const FitArguments& arguments) {
     check_rows(*model_, x.array());
@@ -730,12 +731,15 @@ PythonNetwork network_for_table(const py::object& x, const py::object& y, std::o
   if (categorical) inference.categorical.insert(inference.categorical.end(), categorical->begin(), categorical->end());
   inference.missing_values = missing_values.value_or(std::vector<std::string>{});
   inference.hidden = hidden.value_or(std::vector<int>{});
-  if (task && *task != "classification" && *task != "regression")
-    throw_bad_input("task: expected classification or regression, got '" + *task + "'");
-  if (task) inference.task = *task == "regression" ? TaskKind::regression : TaskKind::classification;
+  if (task) {
+    const std::optional<TaskKind> kind = parse_task(*task);
+    if (!kind) throw_bad_input("task: expected " + task_names(" or ") + ", got '" + *task + "'");
+    inference.task = *kind;
+  }
   if (many_categories) {
     const std::optional<ManyCategories> choice = parse_many_categories(*many_categories);
-    if (!choice) throw_bad_input("many_categories: expected pool or embedding, got '" + *many_categories + "'");
+    if (!choice)
+      throw_bad_input("many_categories: expected " + many_categories_names(" or ") + ", got '" + *many_categories + "'");
     inference.many_categories = *choice;
   }
   auto read = std::make_shared<PythonNetwork::TableRead>();
@@ -1019,7 +1023,7 @@ PYBIND11_MODULE(_backprop, m) {
           "label_smoothing", [](const PythonNetwork& n) { return n.spec().training.label_smoothing; },
           "The recipe's label smoothing (training.label_smoothing; softmax_ce only, 0: off).")
       .def_property_readonly(
-          "task", [](const PythonNetwork& n) { return n.classification() ? "classification" : "regression"; },
+          "task", [](const PythonNetwork& n) { return backprop::to_string(n.task()); },
           "'classification' (bce, softmax_ce) or 'regression' (mse).")
       .def_property_readonly("classes", [](const PythonNetwork& n) { return n.model().classes(); },
                              "Class names by index (set by fit or a model file; empty before).")

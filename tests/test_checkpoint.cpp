@@ -265,7 +265,8 @@ TEST_F(Checkpoints, BadOptionsAreRefused) {
   EXPECT_THAT(refused.out, HasSubstr("--checkpoint-every"));
   refused = run_backprop(joined(run_arguments(dir_ / "m.bin", {"--checkpoint-every", "5"})));
   EXPECT_EQ(refused.exit_code, 2) << refused.out;
-  EXPECT_THAT(refused.out, HasSubstr("--checkpoint-every needs --checkpoint"));
+  EXPECT_THAT(refused.out, HasSubstr("--checkpoint-every (checkpoint_every): expected a checkpoint file to write "
+                                     "(checkpoint), got none"));
   refused = run_backprop(joined(run_arguments(dir_ / "m.bin", {"--resume", (dir_ / "missing.ckpt").string()})));
   EXPECT_EQ(refused.exit_code, 2) << refused.out;
   write_file(dir_ / "not.ckpt", "hello, world\n");

@@ -557,12 +557,37 @@ TEST_F(CommandClassifier, InfoOfATrainedModelShowsScalingAndClasses) {
   EXPECT_THAT(r.out, HasSubstr("classes     3: cat, dog, fish"));
 }
 
+constexpr const char* kEveryCommand[] = {"trace", "gradcheck", "train", "eval", "predict",
+                                         "export", "info", "bench", "cv", "importance"};
+
 TEST(CommandHelp, EveryCommandHasHelp) {
-  for (const char* command : {"train", "eval", "predict", "export", "info", "trace", "gradcheck"}) {
+  for (const char* command : kEveryCommand) {
     const CommandResult r = run_backprop(std::string(command) + " --help");
     EXPECT_EQ(r.exit_code, 0) << command << ": " << r.out;
     EXPECT_THAT(r.out, HasSubstr(command)) << r.out;
   }
+}
+
+// main registers only the command its arguments name (cli/main.cpp, add_commands); where they name none (the
+// program's help, --help-all, a mistyped command) every command must still be registered: listed by the help,
+// its options by --help-all, and a mistyped name a usage error rather than a command run. A command's own help
+// must not list the others' options.
+TEST(CommandHelp, TheProgramsHelpListsEveryCommandAndAMistypedOneIsAUsageError) {
+  const CommandResult help = run_backprop("--help");
+  EXPECT_EQ(help.exit_code, 0) << help.out;
+  const CommandResult all = run_backprop("--help-all");
+  EXPECT_EQ(all.exit_code, 0) << all.out;
+  const CommandResult mistyped = run_backprop("trian --data x.csv");
+  EXPECT_EQ(mistyped.exit_code, 2) << mistyped.out;
+  EXPECT_THAT(mistyped.out, HasSubstr("A subcommand is required")) << mistyped.out;
+  for (const char* command : kEveryCommand)
+    EXPECT_THAT(help.out, HasSubstr(std::string("\n  ") + command + " ")) << command << ": " << help.out;
+  // --help-all prints every command's options: the help of an option of train's, importance's and bench's.
+  EXPECT_THAT(all.out, HasSubstr("--checkpoint-every"));
+  EXPECT_THAT(all.out, HasSubstr("Shuffles of each column"));
+  EXPECT_THAT(all.out, HasSubstr("Timed passes per batch size"));
+  const CommandResult info = run_backprop("info --help");
+  EXPECT_THAT(info.out, Not(HasSubstr("--checkpoint-every"))) << info.out;
 }
 
 // ---- 6. bad input: exit code 2, a message naming the file (and line), nothing damaged ----

@@ -6,27 +6,18 @@
 #include <cmath>
 #include <limits>
 
+#include "base/kind_names.hpp"
 #include "kernels/math.hpp"
 #include "backprop/data/dataset.hpp"
 #include "backprop/base/error.hpp"
 
 namespace backprop {
 
-std::string_view to_string(ScalingKind kind) {
-  switch (kind) {
-    case ScalingKind::none: return "none";
-    case ScalingKind::standard: return "standard";
-    case ScalingKind::minmax: return "minmax";
-  }
-  return "none";
-}
+std::string_view to_string(ScalingKind kind) { return detail::name_of(kScalingNames, kind); }
 
-std::optional<ScalingKind> parse_scaling(std::string_view name) {
-  if (name == "none") return ScalingKind::none;
-  if (name == "standard") return ScalingKind::standard;
-  if (name == "minmax") return ScalingKind::minmax;
-  return std::nullopt;
-}
+std::optional<ScalingKind> parse_scaling(std::string_view name) { return detail::value_of(kScalingNames, name); }
+
+std::string scaling_names(std::string_view last) { return detail::names_of(kScalingNames, last); }
 
 namespace {
 

@@ -19,6 +19,7 @@
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
 #include "backprop/data/columns.hpp"
+#include "base/kind_names.hpp"
 #include "csv_reader.hpp"
 #include "loaders.hpp"
 
@@ -81,37 +82,19 @@ bool TableRecipe::is_missing(std::string_view cell) const {
   return std::find(missing_values.begin(), missing_values.end(), cell) != missing_values.end();
 }
 
-std::string_view to_string(ColumnKind kind) {
-  switch (kind) {
-    case ColumnKind::numeric: return "numeric";
-    case ColumnKind::binary: return "binary";
-    case ColumnKind::categorical: return "categorical";
-    case ColumnKind::constant: return "constant";
-    case ColumnKind::identifier: return "identifier";
-  }
-  return "?";
-}
+std::string_view to_string(ColumnKind kind) { return detail::name_of(kColumnKindNames, kind); }
 
 std::optional<ColumnKind> parse_column_kind(std::string_view name) {
-  for (const ColumnKind kind : {ColumnKind::numeric, ColumnKind::binary, ColumnKind::categorical,
-                                ColumnKind::constant, ColumnKind::identifier})
-    if (to_string(kind) == name) return kind;
-  return std::nullopt;
+  return detail::value_of(kColumnKindNames, name);
 }
 
-std::string_view to_string(ManyCategories choice) {
-  switch (choice) {
-    case ManyCategories::pool: return "pool";
-    case ManyCategories::embedding: return "embedding";
-  }
-  return "?";
-}
+std::string_view to_string(ManyCategories choice) { return detail::name_of(kManyCategoriesNames, choice); }
 
 std::optional<ManyCategories> parse_many_categories(std::string_view name) {
-  for (const ManyCategories choice : {ManyCategories::pool, ManyCategories::embedding})
-    if (to_string(choice) == name) return choice;
-  return std::nullopt;
+  return detail::value_of(kManyCategoriesNames, name);
 }
+
+std::string many_categories_names(std::string_view last) { return detail::names_of(kManyCategoriesNames, last); }
 
 int embedding_dim(int codes) {
   const auto dim = static_cast<int>(std::lround(1.6 * std::pow(static_cast<double>(codes), 0.56)));

@@ -5,7 +5,7 @@
 #include <numbers>
 
 #include "backprop/base/error.hpp"
-#include "nn/kind_names.hpp"
+#include "base/kind_names.hpp"
 
 namespace backprop {
 

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "backprop/base/error.hpp"
-#include "nn/kind_names.hpp"
+#include "base/kind_names.hpp"
 #include "nn/layer_spec_part.hpp"
 
 namespace backprop {
@@ -68,6 +68,10 @@ std::optional<LossKind> parse_loss(std::string_view name) { return value_of(kLos
 std::optional<InitializerKind> parse_initializer(std::string_view name) { return value_of(kInitializerNames, name); }
 std::string_view to_string(OptimizerKind kind) { return name_of(kOptimizerNames, kind); }
 std::optional<OptimizerKind> parse_optimizer(std::string_view name) { return value_of(kOptimizerNames, name); }
+
+std::string_view to_string(TaskKind task) { return name_of(kTaskNames, task); }
+std::optional<TaskKind> parse_task(std::string_view name) { return value_of(kTaskNames, name); }
+std::string task_names(std::string_view last) { return names_of(kTaskNames, last); }
 
 std::string optimizer_names() { return names_of(kOptimizerNames); }
 std::string activation_names() { return names_of(kActivationNames); }

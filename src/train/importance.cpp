@@ -53,9 +53,8 @@ std::string importance_metric(const std::string& metric, TaskKind task) {
   if (metric.empty()) return task == TaskKind::classification ? "accuracy" : "r2";
   const MetricRule& rule = rule_of(metric);
   if (rule.task != task)
-    throw_bad_input("metric: '" + metric + "' is a figure of " +
-                    (rule.task == TaskKind::classification ? "classification" : "regression") +
-                    "; the model does " + (task == TaskKind::classification ? "classification" : "regression"));
+    throw_bad_input("metric: '" + metric + "' is a figure of " + std::string(to_string(rule.task)) +
+                    "; the model does " + std::string(to_string(task)));
   return metric;
 }
 

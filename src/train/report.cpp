@@ -567,7 +567,7 @@ std::string training_report_html(const TrainingReport& report) {
                      "</style>\n</head>\n<body>\n<main>\n";
   html += "<h1>Training report</h1>\n<p class=\"subtitle\">" +
           html_escape(report.title + " \u00b7 network " + architecture + " \u00b7 " +
-                      std::string(classification ? "classification" : "regression") + " \u00b7 loss " +
+                      std::string(to_string(classification ? TaskKind::classification : TaskKind::regression)) + " \u00b7 loss " +
                       std::string(to_string(report.spec.loss))) +
           "</p>\n";
 

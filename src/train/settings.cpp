@@ -15,8 +15,6 @@
 namespace backprop {
 namespace {
 
-std::string scaling_names() { return "none, standard, minmax"; }
-
 // A text setting's checks and choices, by the names it takes.
 void add_names(TrainingSetting& setting) {
   switch (setting.names) {
@@ -34,8 +32,8 @@ void add_names(TrainingSetting& setting) {
       return;
     case SettingNames::scaling:
       setting.accepts = [](const std::string& name) { return parse_scaling(name).has_value(); };
-      setting.expected_names = [] { return std::string("none, standard or minmax"); };
-      setting.choices = scaling_names;
+      setting.expected_names = [] { return scaling_names(" or "); };
+      setting.choices = [] { return scaling_names(); };
       return;
     case SettingNames::class_weight:
       setting.parse = [](const std::string& text) { parse_class_weight(text); };

@@ -41,6 +41,7 @@ SHARED_INTERNAL = {
     "src/base/clones.hpp",  # clones::run, for every folder's hot loops
     "src/base/plugin.hpp",  # opening a part built as a plugin (the MPI communicator)
     "src/base/huge_pages.hpp",  # huge pages asked for a large buffer (the data files' bytes)
+    "src/base/kind_names.hpp",  # a kind's name and a name's kind, from the tables made with each enum
     "src/kernels/math.hpp",  # every per-element formula
     "src/kernels/*_math.hpp",  # a layer kind's formulas, shared by its CPU file and the device
     "src/kernels/device.hpp",  # the device backend's interface

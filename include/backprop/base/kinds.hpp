@@ -97,12 +97,20 @@ constexpr OptimizerStates optimizer_states(OptimizerKind kind, bool centered, bo
 }
 
 // Feature scaling (data/scaling.hpp), named in the training recipe.
-enum class ScalingKind { none, standard, minmax };
+#define BACKPROP_SCALING_KINDS(X) X(none) X(standard) X(minmax)
+enum class ScalingKind { BACKPROP_SCALING_KINDS(BACKPROP_KIND_ENUMERATOR) };
+#define BACKPROP_SCALING_NAME(kind) {ScalingKind::kind, #kind},
+inline constexpr KindName<ScalingKind> kScalingNames[] = {BACKPROP_SCALING_KINDS(BACKPROP_SCALING_NAME)};
+#undef BACKPROP_SCALING_NAME
 
 // What a network's loss makes of the data's targets (task_of, nn/spec.hpp).
-enum class TaskKind {
-  classification,  // one class label per row (softmax_ce; bce with one output = two classes)
-  regression,      // one or more numeric targets per row (mse; bce with several outputs: targets in [0, 1])
-};
+// classification: one class label per row (softmax_ce; bce with one output = two classes); regression: one or
+// more numeric targets per row (mse; bce with several outputs: targets in [0, 1]). Named by the command's --task and
+// Python's task.
+#define BACKPROP_TASK_KINDS(X) X(classification) X(regression)
+enum class TaskKind { BACKPROP_TASK_KINDS(BACKPROP_KIND_ENUMERATOR) };
+#define BACKPROP_TASK_NAME(kind) {TaskKind::kind, #kind},
+inline constexpr KindName<TaskKind> kTaskNames[] = {BACKPROP_TASK_KINDS(BACKPROP_TASK_NAME)};
+#undef BACKPROP_TASK_NAME
 
 }  // namespace backprop

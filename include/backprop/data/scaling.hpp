@@ -21,6 +21,8 @@ struct Scaling {
 
 std::string_view to_string(ScalingKind kind);
 std::optional<ScalingKind> parse_scaling(std::string_view name);
+// "none, standard, minmax", or with `last` before the last name.
+std::string scaling_names(std::string_view last = ", ");
 
 // rows (whole rows of the scaling's features, row-major) scaled in double, x' = (x - offset) / scale: the
 // formula of the model's inputs (math::scaled_feature) without the rounding to float, for the trace in

@@ -35,9 +35,15 @@
 #include <string_view>
 #include <vector>
 
+#include "backprop/base/kinds.hpp"
+
 namespace backprop {
 
-enum class ColumnKind { numeric, binary, categorical, constant, identifier };
+#define BACKPROP_COLUMN_KINDS(X) X(numeric) X(binary) X(categorical) X(constant) X(identifier)
+enum class ColumnKind { BACKPROP_COLUMN_KINDS(BACKPROP_KIND_ENUMERATOR) };
+#define BACKPROP_COLUMN_KIND_NAME(kind) {ColumnKind::kind, #kind},
+inline constexpr KindName<ColumnKind> kColumnKindNames[] = {BACKPROP_COLUMN_KINDS(BACKPROP_COLUMN_KIND_NAME)};
+#undef BACKPROP_COLUMN_KIND_NAME
 
 struct TableColumn {
   std::string name;
@@ -92,10 +98,16 @@ inline constexpr std::size_t kIdentifierRows = 10;
 inline constexpr std::size_t kMinEmbeddedCount = 2;
 
 // What a categorical column of more than kMaxCategories values becomes (--many-categories).
-enum class ManyCategories { pool, embedding };
+#define BACKPROP_MANY_CATEGORIES(X) X(pool) X(embedding)
+enum class ManyCategories { BACKPROP_MANY_CATEGORIES(BACKPROP_KIND_ENUMERATOR) };
+#define BACKPROP_MANY_CATEGORIES_NAME(choice) {ManyCategories::choice, #choice},
+inline constexpr KindName<ManyCategories> kManyCategoriesNames[] = {BACKPROP_MANY_CATEGORIES(BACKPROP_MANY_CATEGORIES_NAME)};
+#undef BACKPROP_MANY_CATEGORIES_NAME
 inline constexpr ManyCategories kDefaultManyCategories = ManyCategories::embedding;
 std::string_view to_string(ManyCategories choice);
 std::optional<ManyCategories> parse_many_categories(std::string_view name);
+// "pool, embedding", or with `last` before the last name.
+std::string many_categories_names(std::string_view last = ", ");
 // The values an embedding of `codes` codes gives each: round(1.6 codes^0.56) (fast.ai's rule), at most
 // kMaxEmbeddingDim and at least 2.
 inline constexpr int kMaxEmbeddingDim = 16;

@@ -192,6 +192,10 @@ std::string optimizers_using(std::string_view key);
 
 // Classification when the loss is softmax_ce, or bce with one output (two classes); regression otherwise.
 TaskKind task_of(const NetworkSpec& spec);
+std::string_view to_string(TaskKind task);
+std::optional<TaskKind> parse_task(std::string_view name);
+// "classification, regression", or with `last` before the last name.
+std::string task_names(std::string_view last = ", ");
 // The classes of a classifying network: its outputs, 2 for one sigmoid output.
 int class_count(const NetworkSpec& spec);
 

@@ -23,11 +23,13 @@ std::optional<Enum> value_of(const KindName<Enum> (&table)[N], std::string_view 
   return std::nullopt;
 }
 
-// "sgd, momentum, ...": for messages and help that list the choices.
+// "sgd, momentum, ...": for messages and help that list the choices; `last` goes before the last one ("none,
+// standard or minmax").
 template <typename Enum, std::size_t N>
-std::string names_of(const KindName<Enum> (&table)[N]) {
+std::string names_of(const KindName<Enum> (&table)[N], std::string_view last = ", ") {
   std::string names;
-  for (const auto& [kind, name] : table) names += (names.empty() ? "" : ", ") + std::string(name);
+  for (std::size_t i = 0; i < N; ++i)
+    names += std::string(i == 0 ? "" : i + 1 == N ? last : ", ") + table[i].name;
   return names;
 }
 

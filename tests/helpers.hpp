@@ -50,15 +50,16 @@ struct CommandResult {
   std::string out;  // standard output and standard error together
 };
 
-// Runs the built backprop command with the given arguments (a shell-quoted string).
-// $BACKPROP_TEST_COMMAND, when set, runs another build instead (to check that a test fails on an older one).
+// The built backprop command; $BACKPROP_TEST_COMMAND, when set, another build instead (to check that a test fails
+// on an older one).
 inline std::string backprop_command() {
   const char* other = std::getenv("BACKPROP_TEST_COMMAND");
   return other != nullptr && *other != '\0' ? other : BACKPROP_COMMAND;
 }
 
-inline CommandResult run_backprop(const std::string& arguments) {
-  const std::string command = "\"" + backprop_command() + "\" " + arguments + " 2>&1";
+// Runs a shell command line, standard error with standard output.
+inline CommandResult run_shell(const std::string& command_line) {
+  const std::string command = command_line + " 2>&1";
   CommandResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -68,6 +69,17 @@ inline CommandResult run_backprop(const std::string& arguments) {
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// Runs the backprop command with the given arguments (a shell-quoted string).
+inline CommandResult run_backprop(const std::string& arguments) {
+  return run_shell("\"" + backprop_command() + "\" " + arguments);
+}
+
+// The same, run in `folder` (for outputs that name their files as the command line gave them). The folder's
+// path holds no single quote.
+inline CommandResult run_backprop_in(const std::filesystem::path& folder, const std::string& arguments) {
+  return run_shell("cd '" + folder.string() + "' && \"" + backprop_command() + "\" " + arguments);
 }
 
 // A path as one word of a shell command line (run_backprop goes through the shell).
@@ -94,6 +106,26 @@ inline std::string npy_u8(const std::string& shape, const std::vector<std::uint8
   bytes += static_cast<char>(header.size() & 0xFF);
   bytes += static_cast<char>(header.size() >> 8);
   return bytes + header + std::string(values.begin(), values.end());
+}
+
+// A little-endian u32 of a file's bytes.
+inline std::uint32_t u32_at(const std::string& bytes, std::size_t offset) {
+  std::uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value |= std::uint32_t(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
+  return value;
+}
+
+// The parts of a binary model file (include/backprop/io/model_file.hpp).
+struct BinaryParts {
+  std::string prefix;      // magic and version (12 bytes)
+  std::string header;      // JSON
+  std::string parameters;  // N x 4 bytes
+};
+
+inline BinaryParts split_binary_model(const std::string& bytes) {
+  const std::uint32_t header_length = u32_at(bytes, 12);
+  return {bytes.substr(0, 12), bytes.substr(16, header_length),
+          bytes.substr(16 + header_length, bytes.size() - 16 - header_length - 8)};
 }
 
 inline std::string source_path(const std::string& relative) { return std::string(BACKPROP_SOURCE_DIR) + "/" + relative; }

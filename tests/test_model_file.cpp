@@ -25,6 +25,9 @@ namespace backprop {
 namespace {
 
 using io::ModelFile;
+using testing::BinaryParts;
+using testing::split_binary_model;
+using testing::u32_at;
 using testing::TempDir;
 using testing::read_text;
 using testing::write_file;
@@ -163,27 +166,8 @@ std::uint64_t fnv1a_64(std::string_view bytes) {
   return hash;
 }
 
-std::uint32_t u32_at(const std::string& bytes, std::size_t offset) {
-  std::uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= std::uint32_t(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
-  return value;
-}
-
 void put_u32(std::string& bytes, std::size_t offset, std::uint32_t value) {
   for (int i = 0; i < 4; ++i) bytes[offset + i] = static_cast<char>(value >> (8 * i));
-}
-
-// The parts of a binary model file.
-struct BinaryParts {
-  std::string prefix;      // magic and version (12 bytes)
-  std::string header;      // JSON
-  std::string parameters;  // N x 4 bytes
-};
-
-BinaryParts split(const std::string& bytes) {
-  const std::uint32_t header_length = u32_at(bytes, 12);
-  return {bytes.substr(0, 12), bytes.substr(16, header_length),
-          bytes.substr(16 + header_length, bytes.size() - 16 - header_length - 8)};
 }
 
 // A well-formed file (correct lengths and checksum) from the parts.
@@ -218,7 +202,7 @@ TEST_F(ModelFileBinary, LayoutMatchesTheHeaderComment) {
   EXPECT_EQ(bytes_.substr(0, 8), std::string("BKPROP\r\n"));
   // Version 1: the model records no uint8 inputs, version 2's one addition (ModelFileVersions below).
   EXPECT_EQ(u32_at(bytes_, 8), io::kFirstModelFormatVersion);
-  const BinaryParts parts = split(bytes_);
+  const BinaryParts parts = split_binary_model(bytes_);
   const auto header = nlohmann::json::parse(parts.header);
   const std::size_t count = parameter_bits(model_.network).size();
   EXPECT_EQ(header.at("parameter_count").get<std::size_t>(), count);
@@ -285,7 +269,7 @@ TEST_F(ModelFileBinary, WrongMagicIsRefused) {
 }
 
 TEST_F(ModelFileBinary, NewerVersionIsRefused) {
-  BinaryParts parts = split(bytes_);
+  BinaryParts parts = split_binary_model(bytes_);
   const unsigned newer = io::kModelFormatVersion + 1;
   put_u32(parts.prefix, 8, newer);
   const std::string message = error_for(join(parts));
@@ -323,7 +307,7 @@ TEST_F(ModelFileBinary, FlippedChecksumByteIsRefused) {
 }
 
 TEST_F(ModelFileBinary, WrongParameterCountIsRefused) {
-  BinaryParts parts = split(bytes_);
+  BinaryParts parts = split_binary_model(bytes_);
   auto header = nlohmann::json::parse(parts.header);
   const auto count = header["parameter_count"].get<std::size_t>();
   header["parameter_count"] = count + 1;
@@ -337,18 +321,18 @@ TEST_F(ModelFileBinary, WrongParameterCountIsRefused) {
 }
 
 TEST_F(ModelFileBinary, HeaderThatIsNotJsonIsRefusedWithItsOffset) {
-  BinaryParts parts = split(bytes_);
+  BinaryParts parts = split_binary_model(bytes_);
   parts.header[10] = '}';
   const std::string message = error_for(join(parts));
   EXPECT_NE(message.find("damaged.bkp: offset 26: header: syntax error"), std::string::npos) << message;
 
-  parts = split(bytes_);
+  parts = split_binary_model(bytes_);
   parts.header.insert(parts.header.find("setosa"), "\xff");  // not UTF-8
   EXPECT_NE(error_for(join(parts)).find("header: syntax error"), std::string::npos);
 }
 
 TEST_F(ModelFileBinary, HeaderThatIsNotANetworkIsRefusedWithTheNetworkReadersMessage) {
-  BinaryParts parts = split(bytes_);
+  BinaryParts parts = split_binary_model(bytes_);
   auto header = nlohmann::json::parse(parts.header);
   header["layers"][1]["activation"] = "softmax";
   parts.header = header.dump();
@@ -357,7 +341,7 @@ TEST_F(ModelFileBinary, HeaderThatIsNotANetworkIsRefusedWithTheNetworkReadersMes
             std::string::npos)
       << message;
 
-  header = nlohmann::json::parse(split(bytes_).header);
+  header = nlohmann::json::parse(split_binary_model(bytes_).header);
   header["colour"] = "blue";
   parts.header = header.dump();
   message = error_for(join(parts));
@@ -365,7 +349,7 @@ TEST_F(ModelFileBinary, HeaderThatIsNotANetworkIsRefusedWithTheNetworkReadersMes
 }
 
 TEST_F(ModelFileBinary, ScalingOfTheWrongLengthIsRefused) {
-  BinaryParts parts = split(bytes_);
+  BinaryParts parts = split_binary_model(bytes_);
   auto header = nlohmann::json::parse(parts.header);
   header["scaling"]["scale"] = {1.0, 2.0};
   parts.header = header.dump();
@@ -382,7 +366,7 @@ TEST_F(ModelFileBinary, ScalingOfTheWrongLengthIsRefused) {
 }
 
 TEST_F(ModelFileBinary, NonFiniteParameterIsRefusedWithItsName) {
-  BinaryParts parts = split(bytes_);
+  BinaryParts parts = split_binary_model(bytes_);
   const std::uint32_t nan_bits = std::bit_cast<std::uint32_t>(std::numeric_limits<float>::quiet_NaN());
   // Parameter 16: layer 0 has 3 x 5 = 15 weights, then its 5 biases, so 16 is layers[0].bias[1].
   put_u32(parts.parameters, 4 * 16, nan_bits);
@@ -583,13 +567,13 @@ TEST(ModelFileThreshold, OnlyAModelWithAThresholdIsWrittenAsVersion4AndItReadsBa
   ModelFile model = two_class_model();
   const std::string without = io::model_bytes(model);
   EXPECT_EQ(u32_at(without, 8), io::kFirstModelFormatVersion);
-  EXPECT_FALSE(nlohmann::json::parse(split(without).header).contains("threshold"));
+  EXPECT_FALSE(nlohmann::json::parse(split_binary_model(without).header).contains("threshold"));
   EXPECT_EQ(io::model_to_json(model).find("threshold"), std::string::npos);
 
   model.threshold = 0.3748f;  // a float32 probability, as eval's thresholds are
   const std::string with = io::model_bytes(model);
   EXPECT_EQ(u32_at(with, 8), io::kThresholdModelFormatVersion);
-  EXPECT_EQ(nlohmann::json::parse(split(with).header).at("threshold").get<double>(), *model.threshold);
+  EXPECT_EQ(nlohmann::json::parse(split_binary_model(with).header).at("threshold").get<double>(), *model.threshold);
   io::save_model(dir / "m.bkp", model);
   io::export_model_json(dir / "m.json", model);
   for (const auto* name : {"m.bkp", "m.json"}) {
@@ -625,7 +609,7 @@ TEST(ModelFileThreshold, AThresholdOutsideZeroToOneOrOnAModelOfOtherThanTwoClass
 
   // A header that says otherwise: a threshold that is not a number, one above 1 (the file named).
   model.threshold = 0.5;
-  BinaryParts parts = split(io::model_bytes(model));
+  BinaryParts parts = split_binary_model(io::model_bytes(model));
   for (const auto& [written, expected] :
        {std::pair{"\"threshold\":\"f1\"", "threshold: expected a number in [0, 1], got \"f1\""},
         std::pair{"\"threshold\":2", "threshold: expected a probability in [0, 1], got 2"}}) {

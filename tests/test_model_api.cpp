@@ -553,6 +553,38 @@ TEST(ModelApi, FitInterruptedAndResumedGivesTheUninterruptedModelByteForByte) {
   EXPECT_THAT(report, HasSubstr("validation rows"));
 }
 
+// The same with batch_norm, whose best epoch under early stopping is its parameters and its running statistics:
+// the checkpoint's best state is longer than the parameters' arena, and it must resume (it was refused as "not
+// the sizes of a training state") to the uninterrupted fit's model.
+TEST(ModelApi, AFitWithBatchNormAndEarlyStoppingResumesToTheUninterruptedModel) {
+  TempDir dir;
+  write_rings(dir);
+  write_file(dir / "bn.json", R"({"input": 2, "layers": [{"units": 8, "activation": "relu"}, {"type": "batch_norm"},
+    {"units": 2, "activation": "softmax"}], "loss": "softmax_ce", "seed": 4})");
+  const Arrays a = arrays_of((dir / "bn.json").string(), (dir / "rings.csv").string());
+  const TrainingOptions options{.epochs = 6, .batch_size = 16, .optimizer = "adam", .learning_rate = 0.01,
+                                .early_stopping = 3, .validation_split = 0.25};
+  Model whole = Model::load(dir / "bn.json");
+  whole.fit(a.x(), a.y, options, {.device = "cpu"});
+
+  const std::filesystem::path checkpoint = dir / "run.ckpt";
+  backprop::RunSettings saving{.device = "cpu"};
+  saving.files = {.checkpoint = checkpoint, .checkpoint_every = 5};
+  Model stopped = Model::load(dir / "bn.json");
+  interrupted::StopAt stop(4, 6);
+  saving.observer = &stop;
+  EXPECT_THROW(stopped.fit(a.x(), a.y, options, saving), interrupted::Interrupted);
+  const backprop::Checkpoint saved = backprop::load_checkpoint(checkpoint);
+  EXPECT_GT(saved.state.best_parameters.size(), saved.state.optimizer_state.front().size());
+
+  backprop::RunSettings resuming{.device = "cpu"};
+  resuming.files = {.checkpoint = checkpoint, .checkpoint_every = 5, .resume = checkpoint};
+  Model resumed = Model::load(dir / "bn.json");
+  resumed.fit(a.x(), a.y, options, resuming);
+  EXPECT_TRUE(backprop::io::model_bytes(resumed.to_model_file()) == backprop::io::model_bytes(whole.to_model_file()))
+      << "the resumed fit's model differs from the uninterrupted fit's";
+}
+
 // checkpoint_every is checked by the library (the command checks its flags before): out of range, or without
 // a checkpoint to write.
 TEST(ModelApi, CheckpointEveryIsRefusedOutOfRangeOrWithoutACheckpoint) {

@@ -275,7 +275,9 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   const auto arena = r.whole<std::uint64_t>(sizes, "arena", "sizes.");
   const auto arenas = r.whole<std::uint64_t>(sizes, "optimizer_arenas", "sizes.");
   const auto best = r.whole<std::uint64_t>(sizes, "best_parameters", "sizes.");
-  if (arenas > 16 || (best != 0 && best != arena)) r.fail("sizes", "not the sizes of a training state");
+  // The best epoch's state is the parameters (an arena), then the running statistics of the kinds that keep them
+  // (batch_norm): at least an arena; the trainer checks its exact size against the network it resumes.
+  if (arenas > 16 || (best != 0 && best < arena)) r.fail("sizes", "not the sizes of a training state");
 
   std::size_t offset = kFixedHeaderBytes + header_length;
   const std::uint64_t room = size - kChecksumBytes - offset;

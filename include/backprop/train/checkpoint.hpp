@@ -19,7 +19,8 @@
 //      16 + H  model_bytes  the model as `backprop export --format json` writes it (parameters bit-exact)
 //              order x u64  the epoch's order of the training rows
 //              optimizer_arenas x arena x f32   Optimizer::state(), in its order
-//              best_parameters x f32            early stopping's best parameters (0 or arena values)
+//              best_parameters x f32            early stopping's best epoch: 0 values, or its parameters (arena values)
+//                                               then the running statistics of its batch_norms
 //      end - 8 u64      FNV-1a 64 checksum of every byte before it
 #pragma once
 

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <variant>
 
 #include "backprop/dist/communicator.hpp"
@@ -202,10 +204,17 @@ void add_training_arguments(CLI::App* cmd, TrainArguments& a) {
       ->needs(validation);
   // The recipe's flags fill TrainingOptions, one for each setting of the library's table (train/settings.hpp:
   // the flag, its help, the choices from the kinds' name tables); the library checks their ranges (main.cpp
-  // names the flag of an OptionError).
+  // names the flag of an OptionError). A switch (--centered) is a flag: given, it is on; --centered=false, off.
   for (const TrainingSetting& setting : training_settings()) {
     CLI::Option* option = std::visit(
-        [&](auto field) { return cmd->add_option(setting.flag(), a.options.*field, setting.help_text()); },
+        [&](auto field) {
+          // add_flag would set an absent switch to false, over the file's value: this one sets it only when given.
+          if constexpr (std::is_same_v<std::remove_reference_t<decltype(a.options.*field)>, std::optional<bool>>)
+            return cmd->add_flag_function(
+                setting.flag(), [&a, field](std::int64_t count) { a.options.*field = count > 0; }, setting.help_text());
+          else
+            return cmd->add_option(setting.flag(), a.options.*field, setting.help_text());
+        },
         setting.field);
     if (setting.key == "seed") option->check(seed_number());
   }

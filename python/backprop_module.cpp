@@ -650,13 +650,26 @@ void set_option(TrainingOptions& options, const TrainingSetting& setting, const 
   std::visit(
       [&](auto field) {
         using Value = typename std::remove_reference_t<decltype(options.*field)>::value_type;
-        try {
-          options.*field = value.cast<Value>();
-        } catch (const py::cast_error&) {
+        const auto refuse = [&] {
           const std::string_view type = setting.type();
-          throw py::type_error("fit(): " + std::string(setting.key) + ": expected " +
-                               (type == "text" ? "a str" : type == "float" ? "a number" : "an int") + ", got " +
-                               std::string(py::str(py::type::of(value).attr("__name__"))));
+          return py::type_error("fit(): " + std::string(setting.key) + ": expected " +
+                                (type == "text"    ? "a str"
+                                 : type == "float" ? "a number"
+                                 : type == "bool"  ? "True or False"
+                                                   : "an int") +
+                                ", got " + std::string(py::str(py::type::of(value).attr("__name__"))));
+        };
+        if constexpr (std::is_same_v<Value, bool>) {
+          // True or False (numpy's too), not any object with a truth value: centered=1.5 is a mistake.
+          py::detail::make_caster<bool> switch_value;
+          if (!switch_value.load(value, false)) throw refuse();
+          options.*field = static_cast<bool>(switch_value);
+        } else {
+          try {
+            options.*field = value.cast<Value>();
+          } catch (const py::cast_error&) {
+            throw refuse();
+          }
         }
       },
       setting.field);
@@ -814,6 +827,15 @@ const std::string& fit_doc() {
   return doc;
 }
 
+// An optimizer's coefficient: the names of the rules that read it (optimizer_uses); None for another setting.
+py::object optimizers_reading(const TrainingSetting& setting) {
+  if (setting.optimizer_key().empty()) return py::none();
+  py::list names;
+  for (const auto& [kind, name] : kOptimizerNames)
+    if (optimizer_uses(kind, setting.optimizer_key())) names.append(std::string(name));
+  return names;
+}
+
 // The library's table of training settings (train/settings.hpp) as dicts.
 py::list settings_list() {
   py::list list;
@@ -822,7 +844,7 @@ py::list settings_list() {
                          "flag"_a = s.flag(), "file_key"_a = std::string(s.file_key),
                          "file_default"_a = std::string(s.file_default), "help"_a = s.help_text(),
                          "example"_a = std::string(s.example), "sklearn"_a = std::string(s.sklearn),
-                         "fingerprint"_a = s.fingerprint));
+                         "fingerprint"_a = s.fingerprint, "optimizers"_a = optimizers_reading(s)));
   return list;
 }
 

@@ -19,7 +19,9 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +32,7 @@
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
 #include "backprop/nn/schedule.hpp"
+#include "backprop/train/settings.hpp"
 
 namespace backprop {
 namespace {
@@ -81,8 +84,7 @@ struct StepRecord {
 
 // Trains the reference network for the case's steps as the trainer will: forward, backward, clip, step.
 template <typename T>
-std::vector<StepRecord> train(const Json& reference_case) {
-  const NetworkSpec spec = case_spec(reference_case);
+std::vector<StepRecord> train(const Json& reference_case, const NetworkSpec& spec) {
   Network<T> network(spec);
   Optimizer<T> optimizer(spec.optimizer, network.parameters().size());
   std::vector<T> x, y;
@@ -108,6 +110,11 @@ std::vector<StepRecord> train(const Json& reference_case) {
   return records;
 }
 
+template <typename T>
+std::vector<StepRecord> train(const Json& reference_case) {
+  return train<T>(reference_case, case_spec(reference_case));
+}
+
 void expect_near(double actual, double expected, double tolerance, const std::string& what) {
   EXPECT_LE(std::abs(actual - expected), tolerance * std::max(1.0, std::abs(expected)))
       << what << ": got " << actual << ", expected " << expected;
@@ -118,24 +125,51 @@ TEST(OptimizerReference, FileHoldsEveryCase) {
   EXPECT_EQ(reference()["cases"].size(), 16u);
 }
 
+// Each step's loss, gradient norm and parameters against torch's, in double.
+void expect_torch_steps(const Json& c, const std::vector<StepRecord>& ours) {
+  const std::string name = c["name"];
+  const Json& steps = c["steps"];
+  ASSERT_EQ(ours.size(), steps.size());
+  for (std::size_t s = 0; s < ours.size(); ++s) {
+    const std::string where = name + " step " + std::to_string(s + 1);
+    expect_near(ours[s].loss, steps[s]["loss"].get<double>(), kTorchTolerance, where + " loss");
+    if (c.contains("clip_grad_norm"))
+      expect_near(ours[s].gradient_norm, steps[s]["gradient_norm"].get<double>(), kTorchTolerance,
+                  where + " gradient norm");
+    const std::vector<double> expected = steps[s]["parameters"].get<std::vector<double>>();
+    ASSERT_EQ(ours[s].parameters.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      expect_near(ours[s].parameters[i], expected[i], kTorchTolerance, where + " parameter " + std::to_string(i));
+  }
+}
+
 TEST(OptimizerReference, EveryParameterAfterEveryStepMatchesTorchInDouble) {
   for (const Json& c : reference()["cases"]) {
-    const std::string name = c["name"];
-    SCOPED_TRACE(name);
-    const std::vector<StepRecord> ours = train<double>(c);
-    const Json& steps = c["steps"];
-    ASSERT_EQ(ours.size(), steps.size());
-    for (std::size_t s = 0; s < ours.size(); ++s) {
-      const std::string where = name + " step " + std::to_string(s + 1);
-      expect_near(ours[s].loss, steps[s]["loss"].get<double>(), kTorchTolerance, where + " loss");
-      if (c.contains("clip_grad_norm"))
-        expect_near(ours[s].gradient_norm, steps[s]["gradient_norm"].get<double>(), kTorchTolerance,
-                    where + " gradient norm");
-      const std::vector<double> expected = steps[s]["parameters"].get<std::vector<double>>();
-      ASSERT_EQ(ours[s].parameters.size(), expected.size());
-      for (std::size_t i = 0; i < expected.size(); ++i)
-        expect_near(ours[s].parameters[i], expected[i], kTorchTolerance, where + " parameter " + std::to_string(i));
+    SCOPED_TRACE(c["name"].get<std::string>());
+    expect_torch_steps(c, train<double>(c));
+  }
+}
+
+// The case's coefficients given as training options (train --beta1 ..., fit(beta1=...): the table of
+// train/settings.hpp, each key of the file's "optimizer" a setting) over a network that names only the type:
+// torch's steps too, so each option reaches the optimizer.
+TEST(OptimizerReference, EachCasesCoefficientsAsOptionsMatchTorch) {
+  for (const Json& c : reference()["cases"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    Json network = reference()["network"];
+    network["optimizer"] = {{"type", c["optimizer"]["type"]}};
+    NetworkSpec spec = io::parse_network(network.dump(), "<type only>");
+    TrainingOptions options;
+    for (const auto& [key, value] : c["optimizer"].items()) {
+      if (key == "type") continue;
+      std::visit(
+          [&](auto field) {
+            options.*field = value.get<typename std::remove_reference_t<decltype(options.*field)>::value_type>();
+          },
+          training_setting(key).field);
     }
+    options.apply(spec);
+    expect_torch_steps(c, train<double>(c, spec));
   }
 }
 

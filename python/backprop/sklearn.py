@@ -38,7 +38,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (_check_sample_weight, check_array, check_is_fitted, check_random_state,
                                       column_or_1d)
 
-from ._backprop import ACTIVATIONS, Network, _frame_needs_table, set_threads, table_inputs
+from ._backprop import ACTIVATIONS, Network, _frame_needs_table, set_threads, table_inputs, training_settings
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -46,6 +46,10 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 # (softmax is the classifier's output's own), and scikit-learn's 'logistic' for sigmoid.
 _ACTIVATIONS = {"logistic": "sigmoid", **{name: name for name in ACTIVATIONS if name != "softmax"}}
 _MOMENTUM_SOLVERS = ("momentum", "nesterov")
+# scikit-learn's names of Adam's coefficients and the library's settings, each passed to the solvers that read it
+# (the library's table says which; it refuses a coefficient with a rule that does not read it).
+_ADAM_COEFFICIENTS = {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "epsilon"}
+_SOLVERS_READING = {s["key"]: s["optimizers"] for s in training_settings() if s["optimizers"] is not None}
 
 # Why three of scikit-learn's checks are declared rather than passed (the "_xfail_checks" tag, which
 # check_estimator reports as a SkipTestWarning): a row's prediction is computed in float32 by matrix
@@ -82,10 +86,11 @@ class _BaseMLP(BaseEstimator):
     """The parameters and the training shared by MLPClassifier and MLPRegressor (see the module's help)."""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
-                 schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None, checkpoint=None,
-                 checkpoint_every=None, resume=None, report=None, batch_norm=False, categorical=None):
+                 batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, random_state=None,
+                 scale="standard", dropout=0.0, schedule="constant", warmup=0, clip_grad_norm=None, threads=None,
+                 device=None, checkpoint=None, checkpoint_every=None, resume=None, report=None, batch_norm=False,
+                 categorical=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.categorical = categorical
         self.activation = activation
@@ -95,6 +100,9 @@ class _BaseMLP(BaseEstimator):
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -187,6 +195,9 @@ class _BaseMLP(BaseEstimator):
                    "seed": int(seed), "device": "" if self.device is None else self.device}
         if self.solver in _MOMENTUM_SOLVERS:
             options["momentum"] = float(self.momentum)
+        for parameter, key in _ADAM_COEFFICIENTS.items():
+            if self.solver in _SOLVERS_READING[key]:
+                options[key] = float(getattr(self, parameter))
         if self.clip_grad_norm is not None:
             options["clip_grad_norm"] = float(self.clip_grad_norm)
         options.update(self._loss_options())
@@ -251,6 +262,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
       learning_rate_init  the optimizer's learning rate, default 1e-3
       max_iter            epochs, default 200
       momentum            for solver 'momentum' and 'nesterov', default 0.9
+      beta_1, beta_2      for solver 'adam' and 'adamw': decay of the gradient's and the squared gradient's
+                          running means, in [0, 1), default 0.9 and 0.999 (torch's betas)
+      epsilon             for solver 'adam', 'adamw' and 'rmsprop': added to the root of the second moment,
+                          > 0, default 1e-8 (torch's eps)
       early_stopping, validation_fraction, n_iter_no_change
                           hold out that fraction of the rows; stop after that many epochs without a better
                           validation loss, keeping the best parameters
@@ -288,13 +303,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     # scikit-learn's estimators list every parameter in their own __init__ (get_params reads its signature):
     # the shared ones as _BaseMLP's, and label_smoothing, which only the classifier's loss has.
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, random_state=None, scale="standard", dropout=0.0,
-                 schedule="constant", warmup=0, clip_grad_norm=None, threads=None, device=None, checkpoint=None,
-                 checkpoint_every=None, resume=None, report=None, batch_norm=False, categorical=None,
+                 batch_size="auto", learning_rate_init=0.001, max_iter=200, momentum=0.9, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, random_state=None,
+                 scale="standard", dropout=0.0, schedule="constant", warmup=0, clip_grad_norm=None, threads=None,
+                 device=None, checkpoint=None, checkpoint_every=None, resume=None, report=None, batch_norm=False,
+                 categorical=None,
                  label_smoothing=0.0, class_weight=None, threshold=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate_init=learning_rate_init, max_iter=max_iter, momentum=momentum,
+                         beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
                          n_iter_no_change=n_iter_no_change, random_state=random_state, scale=scale,
                          dropout=dropout, schedule=schedule, warmup=warmup, clip_grad_norm=clip_grad_norm,

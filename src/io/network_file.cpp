@@ -8,6 +8,9 @@
 #include <climits>
 #include <limits>
 #include <set>
+#include <span>
+#include <type_traits>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -82,6 +85,38 @@ void read_training_setting(const Reader& reader, const Json& value, const Settin
         }
       },
       setting.member);
+}
+
+// The "optimizer" keys but "type": the optimizer's coefficients of the list (nn/setting_list.hpp), in its order.
+std::span<const std::string_view> optimizer_keys() {
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> out;
+    for (const SettingDeclaration& setting : declared_settings())
+      if (!setting.optimizer_key().empty()) out.push_back(setting.optimizer_key());
+    return out;
+  }();
+  return keys;
+}
+
+// An optimizer's coefficient, read into its field of the spec (the setting's in_spec): a number, or true or
+// false for a switch. Its range is validate(OptimizerSpec)'s, once the optimizer is read.
+void read_optimizer_setting(const Reader& reader, const Json& value, const SettingDeclaration& setting,
+                            NetworkSpec& spec) {
+  const std::string path = "optimizer." + std::string(setting.optimizer_key());
+  if (setting.in_spec == nullptr) throw_runtime_error(path + ": no field of the spec to read it into");
+  std::visit(
+      [&](auto field) {
+        using Field = std::remove_pointer_t<decltype(field)>;
+        if constexpr (std::is_same_v<Field, bool>) {
+          if (!value.is_boolean()) reader.fail(path, "expected true or false, got " + Reader::describe(value));
+          *field = value.get<bool>();
+        } else if constexpr (std::is_same_v<Field, double> || std::is_same_v<Field, std::optional<double>>) {
+          *field = reader.number(value, path);
+        } else {
+          throw_runtime_error(path + ": an optimizer's coefficient is a number or a switch");
+        }
+      },
+      setting.in_spec(spec));
 }
 
 // "training": {the settings of training_keys(), "schedule": "cosine" | {"type", "warmup", "step_size",
@@ -328,38 +363,25 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
   if (root.contains("optimizer")) {
     const Json& optimizer = root["optimizer"];
     if (!optimizer.is_object()) reader.fail("optimizer", "expected an object like {\"type\": \"sgd\", \"learning_rate\": 0.1}");
-    reader.only_keys(optimizer, "optimizer",
-                     {"type", "learning_rate", "momentum", "beta1", "beta2", "epsilon", "weight_decay", "alpha",
-                      "centered"});
+    reader.only_keys(optimizer, "optimizer", {"type"}, optimizer_keys());
     if (optimizer.contains("type")) {
       const std::string type = reader.string(optimizer["type"], "optimizer.type");
       const auto kind = parse_optimizer(type);
       if (!kind) reader.fail("optimizer.type", "unknown optimizer '" + type + "' (expected " + optimizer_names() + ")");
       spec.optimizer.type = *kind;
     }
-    OptimizerSpec& o = spec.optimizer;
-    for (auto [key, field] : {std::pair{"learning_rate", &o.learning_rate}, std::pair{"beta1", &o.beta1},
-                              std::pair{"beta2", &o.beta2}, std::pair{"epsilon", &o.epsilon},
-                              std::pair{"alpha", &o.alpha}})
-      if (optimizer.contains(key)) *field = reader.number(optimizer[key], std::string("optimizer.") + key);
-    if (optimizer.contains("momentum")) o.momentum = reader.number(optimizer["momentum"], "optimizer.momentum");
-    if (optimizer.contains("weight_decay"))
-      o.weight_decay = reader.number(optimizer["weight_decay"], "optimizer.weight_decay");
-    if (optimizer.contains("centered")) {
-      if (!optimizer["centered"].is_boolean())
-        reader.fail("optimizer.centered", "expected true or false, got " + Reader::describe(optimizer["centered"]));
-      o.centered = optimizer["centered"].get<bool>();
+    for (const SettingDeclaration& setting : declared_settings()) {
+      const std::string key(setting.optimizer_key());
+      if (!key.empty() && optimizer.contains(key)) read_optimizer_setting(reader, optimizer[key], setting, spec);
     }
+    const OptimizerSpec& o = spec.optimizer;
     // A network file's setting that its optimizer would not read is refused, as the option is. A model's
     // header keeps what it was trained with (an --optimizer given over a file's type left that file's
     // settings beside it), so that every model saved so far still loads.
     if (extra_keys.empty()) {
       for (const auto& item : optimizer.items())
         if (!optimizer_uses(o.type, item.key()))
-          reader.fail("optimizer." + item.key(), "expected no " + item.key() + " with the optimizer " +
-                                                     std::string(to_string(o.type)) +
-                                                     ", which does not use it (" + optimizers_using(item.key()) +
-                                                     " do)");
+          reader.fail("optimizer." + item.key(), expected_unused(o.type, item.key()));
     }
   }
   if (root.contains("seed")) spec.seed = reader.seed(root["seed"], "seed");
@@ -374,20 +396,31 @@ NetworkSpec detail::network_from_json(const Json& root, const std::string& sourc
 }
 
 // The settings the type uses, and any other that differs from its default, so that the file reads back to
-// the same spec and shows what the optimizer ran with.
+// the same spec and shows what the optimizer ran with: a coefficient with a default of its own (beta1) when the
+// type uses it or it differs, one whose default depends on the type (momentum) when set, a switch (centered)
+// when on.
 static Json optimizer_json(const OptimizerSpec& optimizer) {
-  const OptimizerSpec defaults;
-  auto uses = [&](std::initializer_list<OptimizerKind> kinds) { return std::ranges::count(kinds, optimizer.type) > 0; };
-  const bool adam_like = uses({OptimizerKind::adam, OptimizerKind::adamw});
-  Json j = {{"type", std::string(to_string(optimizer.type))}, {"learning_rate", optimizer.learning_rate}};
-  if (optimizer.momentum) j["momentum"] = *optimizer.momentum;
-  if (adam_like || optimizer.beta1 != defaults.beta1) j["beta1"] = optimizer.beta1;
-  if (adam_like || optimizer.beta2 != defaults.beta2) j["beta2"] = optimizer.beta2;
-  if (adam_like || uses({OptimizerKind::rmsprop}) || optimizer.epsilon != defaults.epsilon)
-    j["epsilon"] = optimizer.epsilon;
-  if (optimizer.weight_decay) j["weight_decay"] = *optimizer.weight_decay;
-  if (uses({OptimizerKind::rmsprop}) || optimizer.alpha != defaults.alpha) j["alpha"] = optimizer.alpha;
-  if (optimizer.centered) j["centered"] = true;
+  NetworkSpec spec, defaults;
+  spec.optimizer = optimizer;
+  Json j = {{"type", std::string(to_string(optimizer.type))}};
+  for (const SettingDeclaration& setting : declared_settings()) {
+    const std::string key(setting.optimizer_key());
+    if (key.empty()) continue;
+    std::visit(
+        [&](auto field, auto initial) {
+          using Field = std::remove_pointer_t<decltype(field)>;
+          if constexpr (!std::is_same_v<Field, std::remove_pointer_t<decltype(initial)>>) {
+            throw_runtime_error("optimizer." + key + ": the spec's field and its default's differ");
+          } else if constexpr (std::is_same_v<Field, bool>) {
+            if (*field) j[key] = true;
+          } else if constexpr (std::is_same_v<Field, std::optional<double>>) {
+            if (*field) j[key] = **field;
+          } else {
+            if (optimizer_uses(optimizer.type, key) || *field != *initial) j[key] = *field;
+          }
+        },
+        setting.in_spec(spec), setting.in_spec(defaults));
+  }
   return j;
 }
 

@@ -26,6 +26,12 @@ std::optional<SpecField> SettingDeclaration::spec_field(NetworkSpec& spec) const
       member);
 }
 
+std::string_view SettingDeclaration::optimizer_key() const {
+  constexpr std::string_view prefix = "optimizer.";
+  if (!file_key.starts_with(prefix) || file_key == "optimizer.type") return {};
+  return file_key.substr(prefix.size());
+}
+
 std::span<const SettingDeclaration> declared_settings() {
 #define BACKPROP_DECLARE_IN_TRAINING(name, Type, initial, ...)                                              \
   SettingDeclaration{.key = #name, .member = &TrainingSpec::name, .file_key = "training." #name,            \

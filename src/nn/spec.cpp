@@ -3,9 +3,14 @@
 #include <array>
 #include <cfloat>
 #include <cmath>
+#include <optional>
+#include <string>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "backprop/base/error.hpp"
+#include "backprop/nn/settings.hpp"
 #include "base/kind_names.hpp"
 #include "nn/layer_spec_part.hpp"
 
@@ -109,6 +114,11 @@ std::string optimizers_using(std::string_view key) {
   return text;
 }
 
+std::string expected_unused(OptimizerKind kind, std::string_view key) {
+  return "expected no " + std::string(key) + " with the optimizer " + std::string(to_string(kind)) +
+         ", which does not use it (" + optimizers_using(key) + " do)";
+}
+
 bool decoupled_weight_decay(OptimizerKind kind) {
   switch (kind) {
     case OptimizerKind::adamw: return true;
@@ -139,29 +149,33 @@ double OptimizerSpec::weight_decay_or_default() const {
   return decoupled_weight_decay(type) ? 0.01 : 0.0;  // torch's AdamW default, else none
 }
 
+// Each coefficient against its range and words in the list of training settings (nn/setting_list.hpp), which
+// the options are checked against too; nesterov's momentum above 0 besides.
 void validate(const OptimizerSpec& optimizer) {
-  const OptimizerKind kind = optimizer.type;
-  auto in_unit_interval = [](double v) { return v >= 0.0 && v < 1.0; };  // false for NaN
-  if (!(optimizer.learning_rate > 0.0 && std::isfinite(optimizer.learning_rate)))
-    throw_bad_input("optimizer.learning_rate: expected a positive number");
-  // The update runs in float32: a setting past its range is bad input, not an overflow while training.
-  for (const auto& [name, value] : {std::pair{"learning_rate", optimizer.learning_rate},
-                                    std::pair{"epsilon", optimizer.epsilon},
-                                    std::pair{"weight_decay", optimizer.weight_decay_or_default()}})
-    if (std::isfinite(value) && !fits_float(value))
-      throw_bad_input(std::string("optimizer.") + name + ": expected a number" + kFloatRange + ", got " +
-                      std::to_string(value));
-  if (!in_unit_interval(optimizer.momentum_or_default()))
-    throw_bad_input("optimizer.momentum: expected a number in [0, 1)");
-  if (kind == OptimizerKind::nesterov && !(optimizer.momentum_or_default() > 0.0))
+  NetworkSpec holder;
+  holder.optimizer = optimizer;
+  for (const SettingDeclaration& setting : declared_settings()) {
+    if (setting.optimizer_key().empty() || setting.in_spec == nullptr) continue;
+    const std::string path = "optimizer." + std::string(setting.optimizer_key());
+    std::visit(
+        [&](auto field) {
+          using Field = std::remove_pointer_t<decltype(field)>;
+          double value = 0;
+          if constexpr (std::is_same_v<Field, double>)
+            value = *field;
+          else if constexpr (std::is_same_v<Field, std::optional<double>>)
+            value = field->value_or(0.0);  // unset: the type's default, in range
+          else
+            return;  // a switch
+          if (!setting.range.contains(value)) throw_bad_input(path + ": expected " + std::string(setting.expected));
+          // The update runs in float32: a setting past its range is bad input, not an overflow while training.
+          if (!fits_float(value))
+            throw_bad_input(path + ": expected a number" + kFloatRange + ", got " + std::to_string(value));
+        },
+        setting.in_spec(holder));
+  }
+  if (optimizer.type == OptimizerKind::nesterov && !(optimizer.momentum_or_default() > 0.0))
     throw_bad_input("optimizer.momentum: expected a number in (0, 1) for nesterov");
-  if (!in_unit_interval(optimizer.beta1)) throw_bad_input("optimizer.beta1: expected a number in [0, 1)");
-  if (!in_unit_interval(optimizer.beta2)) throw_bad_input("optimizer.beta2: expected a number in [0, 1)");
-  if (!(optimizer.epsilon > 0.0 && std::isfinite(optimizer.epsilon)))
-    throw_bad_input("optimizer.epsilon: expected a positive number");
-  if (!(optimizer.weight_decay_or_default() >= 0.0 && std::isfinite(optimizer.weight_decay_or_default())))
-    throw_bad_input("optimizer.weight_decay: expected a number >= 0");
-  if (!in_unit_interval(optimizer.alpha)) throw_bad_input("optimizer.alpha: expected a number in [0, 1)");
 }
 
 void validate(const NetworkSpec& spec) {

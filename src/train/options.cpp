@@ -66,13 +66,13 @@ void TrainingOptions::apply(NetworkSpec& spec) const {
   if (scale) t.scale = *parse_scaling(*scale);
   if (schedule) t.schedule.kind = *parse_schedule(*schedule);
   if (optimizer) spec.optimizer.type = *parse_optimizer(*optimizer);
-  if (momentum) {
-    // A setting the chosen rule would not read is refused rather than silently without effect.
-    if (!optimizer_uses(spec.optimizer.type, "momentum"))
-      throw OptionError("momentum", "expected no momentum with the optimizer " + std::string(to_string(spec.optimizer.type)) +
-                                        ", which does not use it (" + optimizers_using("momentum") + " do), got " +
-                                        format_double(*momentum));
-    spec.optimizer.momentum = *momentum;
+  // An optimizer's coefficient the chosen rule would not read is refused rather than silently without effect,
+  // with the file's rule and words.
+  for (const TrainingSetting& setting : training_settings()) {
+    const std::optional<std::string> value = setting.value_text(*this);
+    if (value && !setting.optimizer_key().empty() && !optimizer_uses(spec.optimizer.type, setting.optimizer_key()))
+      throw OptionError(std::string(setting.key),
+                        expected_unused(spec.optimizer.type, setting.optimizer_key()) + ", got " + *value);
   }
   if (dropout)
     for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) spec.layers[l].dropout = *dropout;

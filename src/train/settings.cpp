@@ -72,7 +72,29 @@ std::string TrainingSetting::help_text() const {
   std::string text(help);
   const std::size_t at = text.find("{choices}");
   if (at != std::string::npos && choices != nullptr) text.replace(at, 9, choices());
+  constexpr std::string_view optimizers = "{optimizers}";
+  const std::size_t rules = text.find(optimizers);
+  if (rules != std::string::npos && !optimizer_key().empty())
+    text.replace(rules, optimizers.size(), optimizers_using(optimizer_key()));
   return text;
+}
+
+std::optional<std::string> TrainingSetting::value_text(const TrainingOptions& options) const {
+  return std::visit(
+      [&](auto member) -> std::optional<std::string> {
+        const auto& value = options.*member;
+        if (!value) return std::nullopt;
+        using Value = std::remove_cvref_t<decltype(*value)>;
+        if constexpr (std::is_same_v<Value, std::string>)
+          return "'" + *value + "'";
+        else if constexpr (std::is_same_v<Value, bool>)
+          return *value ? "true" : "false";
+        else if constexpr (std::is_floating_point_v<Value>)
+          return format_double(*value);
+        else
+          return std::to_string(*value);
+      },
+      field);
 }
 
 std::string_view TrainingSetting::type() const {
@@ -118,16 +140,11 @@ void check_setting(const TrainingSetting& setting, const TrainingOptions& option
         if constexpr (std::is_same_v<Value, std::string>) {
           if (setting.parse != nullptr) setting.parse(*value);
           if (setting.accepts != nullptr && !setting.accepts(*value))
-            throw OptionError(key, "expected " + setting.expected_names() + ", got '" + *value + "'");
+            throw OptionError(key, "expected " + setting.expected_names() + ", got " + *setting.value_text(options));
         } else if (!setting.expected.empty()) {
-          if (!setting.range.contains(static_cast<double>(*value))) {
-            std::string shown;
-            if constexpr (std::is_floating_point_v<Value>)
-              shown = format_double(*value);
-            else
-              shown = std::to_string(*value);
-            throw OptionError(key, "expected " + std::string(setting.expected) + ", got " + shown);
-          }
+          if (!setting.range.contains(static_cast<double>(*value)))
+            throw OptionError(key,
+                              "expected " + std::string(setting.expected) + ", got " + *setting.value_text(options));
           // Every number the options set is used as a float32 (the arenas, the update), so it must fit one.
           if constexpr (std::is_floating_point_v<Value>)
             if (!fits_float(*value))

@@ -22,13 +22,19 @@ FIT_OWN = {"sample_weight", "verbose", "device", "checkpoint", "checkpoint_every
 # The estimators' parameters that are not one setting's: the network's shape and the run's place.
 ESTIMATOR_OWN = {"hidden_layer_sizes", "activation", "batch_norm", "early_stopping", "threads", "device", "checkpoint",
                  "checkpoint_every", "resume", "report", "threshold", "categorical"}
-PYTHON_TYPES = {"int": int, "float": float, "str": str}
+PYTHON_TYPES = {"int": int, "float": float, "bool": lambda text: {"true": True, "false": False}[text], "str": str}
 
 
-def network():
+def network(optimizer="momentum"):
     return backprop.Network.from_json(json.dumps({
         "input": 2, "layers": [{"units": 4, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
-        "loss": "softmax_ce", "optimizer": {"type": "momentum"}, "training": {"epochs": 1}, "seed": 3}))
+        "loss": "softmax_ce", "optimizer": {"type": optimizer}, "training": {"epochs": 1}, "seed": 3}))
+
+
+def optimizer_for(setting):
+    """The network's optimizer where the setting applies: an optimizer's coefficient needs a rule that reads it."""
+    rules = setting["optimizers"]
+    return "momentum" if rules is None or "momentum" in rules else rules[0]
 
 
 def test_the_table_names_every_setting_once():
@@ -46,11 +52,30 @@ def test_fit_takes_each_settings_keyword(setting):
     y = (X[:, 0] > 0).astype(np.int64)
     value = PYTHON_TYPES[setting["type"]](setting["example"])
     keywords = {"validation_split": 0.25, setting["key"]: value}  # early_stopping needs validation rows
-    assert network().fit(X, y, **keywords)
+    assert network(optimizer_for(setting)).fit(X, y, **keywords)
     # Of its type: another is TypeError naming the keyword.
-    wrong = {"int": 1.5, "float": "text", "str": object()}[setting["type"]]
+    wrong = {"int": 1.5, "float": "text", "bool": 1, "str": object()}[setting["type"]]
     with pytest.raises(TypeError, match=f"{setting['key']}: expected"):
-        network().fit(X, y, **{setting["key"]: wrong})
+        network(optimizer_for(setting)).fit(X, y, **{setting["key"]: wrong})
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s["optimizers"] is not None], ids=lambda s: s["key"])
+def test_an_optimizers_keyword_reaches_its_key_and_is_refused_where_unread(setting, tmp_path):
+    # The keyword's value is the trained network's "optimizer" key (its JSON model file); a rule that does not
+    # read it refuses it (ValueError naming the keyword), as a network file's key is refused.
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(12, 2)).astype(np.float32)
+    y = (X[:, 1] > 0).astype(np.int64)
+    value = PYTHON_TYPES[setting["type"]](setting["example"])
+    net = network(setting["optimizers"][0])
+    net.fit(X, y, **{setting["key"]: value})
+    net.save(str(tmp_path / "net.json"), format="json")
+    assert json.loads((tmp_path / "net.json").read_text())["optimizer"][setting["key"]] == value
+    for rule in ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"):
+        if rule not in setting["optimizers"]:
+            with pytest.raises(ValueError, match=f"^{setting['key']}: expected no {setting['key']} with the "
+                                                 f"optimizer {rule}, which does not use it"):
+                network(rule).fit(X, y, **{setting["key"]: value})
 
 
 def test_fit_refuses_a_keyword_that_is_not_a_setting():
@@ -80,6 +105,25 @@ def test_the_estimators_have_the_parameter_the_table_names(estimator):
     assert params - named <= ESTIMATOR_OWN
 
 
+@pytest.mark.parametrize("solver", ["adam", "adamw", "rmsprop", "sgd", "momentum"])
+def test_the_estimators_pass_adams_coefficients_to_the_solvers_that_read_them(solver, tmp_path):
+    # scikit-learn's beta_1, beta_2, epsilon reach the network's optimizer where the solver reads them (their
+    # rules by the table); another solver trains as without them (the library would refuse them).
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = MLPClassifier(hidden_layer_sizes=(4,), solver=solver, beta_1=0.8, beta_2=0.99, epsilon=1e-6, max_iter=2,
+                          random_state=0).fit(X, y)
+    model.network_.save(str(tmp_path / "net.json"), format="json")
+    optimizer = json.loads((tmp_path / "net.json").read_text())["optimizer"]
+    readers = {s["key"]: s["optimizers"] for s in SETTINGS if s["optimizers"] is not None}
+    for key, value in {"beta1": 0.8, "beta2": 0.99, "epsilon": 1e-6}.items():
+        assert optimizer.get(key) == (value if solver in readers[key] else None), key
+    if solver == "adam":
+        with pytest.raises(ValueError, match=r"^beta1: expected a number in \[0, 1\), got 1$"):
+            MLPClassifier(hidden_layer_sizes=(4,), beta_1=1.0, max_iter=1).fit(X, y)
+
+
 def test_the_contracts_list_every_flag_of_train():
     contracts = (ROOT / "docs" / "contracts.md").read_text()
     for s in SETTINGS:
@@ -91,7 +135,7 @@ def test_the_readmes_list_of_the_recipes_flags_is_the_table():
     readme = (ROOT / "README.md").read_text()
     sentence = readme[readme.index("every\n  recipe setting has a flag"):]
     sentence = sentence[:sentence.index("The file format and every option")]
-    assert re.findall(r"`(--[a-z-]+)`", sentence) == [s["flag"] for s in SETTINGS]
+    assert re.findall(r"`(--[a-z0-9-]+)`", sentence) == [s["flag"] for s in SETTINGS]
 
 
 def test_the_trace_loss_choices_are_the_losses_table():

@@ -5,8 +5,9 @@
 //    "initializer": "auto" | {"type": "uniform", "scale": 0.05}}
 // Per layer also "slope" (leaky_relu), "dropout", "initializer". Defaults: loss softmax_ce after a softmax
 // layer and mse otherwise; optimizer sgd with learning rate 0.1; seed 1; initializer auto.
-// "optimizer" also takes "momentum", "beta1", "beta2", "epsilon", "weight_decay", "alpha", "centered" and the
-// types sgd, momentum, nesterov, adam, adamw, rmsprop (OptimizerSpec in nn/spec.hpp: meanings, defaults).
+// "optimizer" also takes "momentum", "beta1", "beta2", "epsilon", "weight_decay", "alpha", "centered" (the
+// optimizer's settings of nn/setting_list.hpp, each a command flag and a Python keyword too) and the types sgd,
+// momentum, nesterov, adam, adamw, rmsprop (OptimizerSpec in nn/spec.hpp: meanings, defaults).
 #pragma once
 
 #include <cstdint>

@@ -15,7 +15,9 @@
 //
 // `...` are the rest of the entry, SettingDeclaration's fields by name (nn/settings.hpp): the command's help,
 // the range and the words of its message, an example, the estimators' parameter. Types: int and long (Python's
-// int), double (float), std::string (str), std::uint64_t (the seed).
+// int), double (float), bool (bool: optimizer.centered), std::string (str), std::uint64_t (the seed).
+// An optimizer's coefficient (file key "optimizer.KEY") is refused, from the file or the option, with a rule that
+// does not read it (optimizer_uses, nn/spec.hpp); "{optimizers}" in its help stands for the rules that read it.
 //
 // Adding a float setting kept in the training recipe is an IN_TRAINING entry here and the code that uses it;
 // docs/architecture.md ("Add a training setting") has the checklist.
@@ -35,14 +37,43 @@
             .in_spec = [](NetworkSpec& s) -> SpecField { return &s.optimizer.learning_rate; },                    \
             .file_default = "0.1", .range = kPositive, .expected = "a positive number",                          \
             .help = "Base learning rate", .example = "0.01", .sklearn = "learning_rate_init")                    \
-  ELSEWHERE(momentum, double, .file_key = "optimizer.momentum", .range = kUnitInterval,                          \
+  ELSEWHERE(momentum, double, .file_key = "optimizer.momentum",                                                  \
+            .in_spec = [](NetworkSpec& s) -> SpecField { return &s.optimizer.momentum; }, .range = kUnitInterval,  \
             .expected = "a number in [0, 1)", .help = "Momentum (momentum, nesterov: default 0.9; rmsprop: 0)",   \
             .example = "0.5", .sklearn = "momentum")                                                             \
+  ELSEWHERE(beta1, double, .file_key = "optimizer.beta1",                                                        \
+            .in_spec = [](NetworkSpec& s) -> SpecField { return &s.optimizer.beta1; }, .file_default = "0.9",     \
+            .range = kUnitInterval, .expected = "a number in [0, 1)",                                            \
+            .help = "{optimizers}: decay of the gradient's running mean (torch's betas[0]; default 0.9)",         \
+            .example = "0.8", .sklearn = "beta_1")                                                               \
+  ELSEWHERE(beta2, double, .file_key = "optimizer.beta2",                                                        \
+            .in_spec = [](NetworkSpec& s) -> SpecField { return &s.optimizer.beta2; }, .file_default = "0.999",   \
+            .range = kUnitInterval, .expected = "a number in [0, 1)",                                            \
+            .help = "{optimizers}: decay of the squared gradient's running mean (torch's betas[1]; default "      \
+                    "0.999)",                                                                                    \
+            .example = "0.99", .sklearn = "beta_2")                                                              \
+  ELSEWHERE(epsilon, double, .file_key = "optimizer.epsilon",                                                    \
+            .in_spec = [](NetworkSpec& s) -> SpecField { return &s.optimizer.epsilon; }, .file_default = "1e-8",  \
+            .range = kPositive, .expected = "a positive number",                                                 \
+            .help = "{optimizers}: added to the root of the second moment (torch's eps; default 1e-8)",           \
+            .example = "1e-6", .sklearn = "epsilon")                                                             \
   ELSEWHERE(weight_decay, double, .file_key = "optimizer.weight_decay",                                          \
             .in_spec = [](NetworkSpec& s) -> SpecField { return &s.optimizer.weight_decay; },                     \
             .range = {0, kInfinity}, .expected = "a number >= 0",                                                \
             .help = "Weight decay: L2, or decoupled for adamw (default 0; adamw 0.01)", .example = "0.001",       \
             .sklearn = "alpha")                                                                                  \
+  /* No estimators' parameter: scikit-learn's alpha is the L2 penalty (weight_decay above) */                   \
+  ELSEWHERE(alpha, double, .file_key = "optimizer.alpha",                                                        \
+            .in_spec = [](NetworkSpec& s) -> SpecField { return &s.optimizer.alpha; }, .file_default = "0.99",    \
+            .range = kUnitInterval, .expected = "a number in [0, 1)",                                            \
+            .help = "{optimizers}: decay of the squared gradient's running mean (torch's alpha; default 0.99)",   \
+            .example = "0.9")                                                                                    \
+  ELSEWHERE(centered, bool, .file_key = "optimizer.centered",                                                    \
+            .in_spec = [](NetworkSpec& s) -> SpecField { return &s.optimizer.centered; },                         \
+            .file_default = "false",                                                                             \
+            .help = "{optimizers}: divide by the root of the gradient's variance rather than of its mean "       \
+                    "square (torch's centered; default false)",                                                  \
+            .example = "true")                                                                                   \
   ELSEWHERE(schedule, std::string, .file_key = "training.schedule.type", .file_default = "constant",             \
             .names = SettingNames::schedule,                                                                     \
             .help = "Learning-rate schedule: {choices} (one_cycle: torch's OneCycleLR up to --learning-rate; no " \

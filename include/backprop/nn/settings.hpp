@@ -17,7 +17,7 @@
 namespace backprop {
 
 // Where a setting lands in a network's spec, for the settings TrainingOptions::apply writes as they are.
-using SpecField = std::variant<int*, long*, double*, std::optional<double>*, std::uint64_t*>;
+using SpecField = std::variant<int*, long*, double*, std::optional<double>*, bool*, std::uint64_t*>;
 // The TrainingSpec field of an IN_TRAINING setting (monostate: the setting is kept elsewhere).
 using TrainingMember = std::variant<std::monostate, int TrainingSpec::*, double TrainingSpec::*>;
 
@@ -63,13 +63,18 @@ struct SettingDeclaration {
 
   // Where apply() writes the option in spec: its TrainingSpec field or in_spec's; none when apply has a line.
   std::optional<SpecField> spec_field(NetworkSpec& spec) const;
+  // "beta1" for the optimizer's coefficient "optimizer.beta1", the key optimizer_uses (nn/spec.hpp) takes; ""
+  // for any other setting (the optimizer's type included).
+  std::string_view optimizer_key() const;
 };
 
-// A setting's type, by its options' field: "int", "float" or "text" (Python's int, float, str).
+// A setting's type, by its options' field: "int", "float", "bool" or "text" (Python's int, float, bool, str).
 template <class Value>
 constexpr std::string_view setting_type() {
   if constexpr (std::is_same_v<Value, std::string>)
     return "text";
+  else if constexpr (std::is_same_v<Value, bool>)
+    return "bool";
   else if constexpr (std::is_floating_point_v<Value>)
     return "float";
   else

@@ -182,13 +182,16 @@ std::string layer_kind_names();
 // Whether the optimizer's rule reads the setting `key` of "optimizer" (torch.optim's: momentum for
 // momentum, nesterov and rmsprop; beta1, beta2 for adam and adamw; epsilon for those and rmsprop; alpha and
 // centered for rmsprop; learning_rate and weight_decay for all). A setting the rule does not read is refused
-// where it is given (a network file's key, --momentum), not silently without effect. Also the rules that use
-// `key`, for messages ("momentum, nesterov and rmsprop").
+// where it is given (a network file's key, an option: --momentum, --beta1, ...), not silently without effect.
+// Also the rules that use `key`, for messages and help ("momentum, nesterov and rmsprop"), and the words of the
+// refusal, the file's and the option's: "expected no beta1 with the optimizer sgd, which does not use it (adam
+// and adamw do)".
 bool optimizer_uses(OptimizerKind kind, std::string_view key);
 // Whether the rule's weight decay is decoupled from the gradient (adamw: p <- p (1 - lr wd) first) rather than
 // an L2 term added to it (g <- g + wd p).
 bool decoupled_weight_decay(OptimizerKind kind);
 std::string optimizers_using(std::string_view key);
+std::string expected_unused(OptimizerKind kind, std::string_view key);
 
 // Classification when the loss is softmax_ce, or bce with one output (two classes); regression otherwise.
 TaskKind task_of(const NetworkSpec& spec);

@@ -31,7 +31,8 @@ struct TrainingOptions {
   // validate(), then writes the set fields into spec, then checks the result as a network file is
   // checked (validate(NetworkSpec), validate(OptimizerSpec), validate(ScheduleSpec): Error(bad_input)
   // naming the file's key, e.g. "optimizer.momentum: expected a number in (0, 1) for nesterov"). A
-  // label_smoothing above 0 for a network whose loss is not softmax_ce is an OptionError of label_smoothing.
+  // label_smoothing above 0 for a network whose loss is not softmax_ce is an OptionError of label_smoothing; an
+  // optimizer's coefficient (momentum, beta1, ...) that the resulting optimizer does not read, one of its key.
   void apply(NetworkSpec& spec) const;
   // The spec a run starts from: apply() on `current` (the parameters as they stand). A seed that differs from
   // the spec's also redraws, from the new seed, the weights that the network file as written leaves out

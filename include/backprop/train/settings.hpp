@@ -27,7 +27,7 @@ namespace backprop {
 
 // The TrainingOptions field a setting fills.
 using OptionField = std::variant<std::optional<int> TrainingOptions::*, std::optional<long> TrainingOptions::*,
-                                 std::optional<double> TrainingOptions::*,
+                                 std::optional<double> TrainingOptions::*, std::optional<bool> TrainingOptions::*,
                                  std::optional<std::string> TrainingOptions::*,
                                  std::optional<std::uint64_t> TrainingOptions::*>;
 
@@ -42,8 +42,10 @@ struct TrainingSetting : SettingDeclaration {
   void (*parse)(const std::string&) = nullptr;  // a text with a grammar of its own: throws its OptionError
 
   std::string flag() const;       // "--clip-grad-norm"
-  std::string help_text() const;  // help with the choices
-  std::string_view type() const;  // "int", "float", "text" (Python's int, float, str)
+  std::string help_text() const;  // help with the choices and the optimizers that read it
+  std::string_view type() const;  // "int", "float", "bool", "text" (Python's int, float, bool, str)
+  // The option's value in options as messages write it ("0.5", "true", "'adam'"); none when it is unset.
+  std::optional<std::string> value_text(const TrainingOptions& options) const;
 };
 
 // Every training setting, in TrainingOptions' order.
@@ -55,7 +57,8 @@ const TrainingSetting& training_setting(std::string_view key);
 void apply_setting(const TrainingSetting& setting, const TrainingOptions& options, NetworkSpec& spec);
 
 // Throws OptionError naming the setting when its value in options is set and refused (its range, or a
-// name not among the choices).
+// name not among the choices). An optimizer's coefficient set for a rule that does not read it is refused by
+// TrainingOptions::apply, which knows the rule.
 void check_setting(const TrainingSetting& setting, const TrainingOptions& options);
 
 }  // namespace backprop

@@ -137,14 +137,14 @@ TEST(BatchNormReference, FloatNetworkFollowsTheDoubleOne) {
   }
 }
 
-// A batch computed in shares with the whole batch's statistics (nn/batch_norm.hpp's BatchNormSync: what the
+// A batch computed in shares with the whole batch's statistics (nn/network.hpp's BatchSync: what the
 // plain way under mpirun does, SyncBatchNorm's semantics). Threads stand for ranks, each with its own copy of
 // the network and a contiguous share of the rows (as dist::rank_rows cuts them, a share of 1 row included);
 // their sums meet at a barrier and are added in share order. Every share's outputs, the running statistics on
 // every share, and the shares' gradients weighted by rows / B and summed equal the whole batch's in one network
 // to 1e-12 relative in double (only the order of the sums differs). Statistics of the share alone (DDP's
 // BatchNorm1d) would move them by 1e-2 or more.
-class ThreadSync final : public BatchNormSync {
+class ThreadSync final : public BatchSync {
  public:
   ThreadSync(std::barrier<>& barrier, std::vector<std::vector<double>>& slots, std::size_t index, double weight)
       : barrier_(barrier), slots_(slots), index_(index), weight_(weight), scratch_(64) {}
@@ -192,14 +192,14 @@ TEST(BatchNormShares, SharesOfABatchComputeTheWholeBatchsStatisticsOutputsAndGra
           const auto index = static_cast<std::size_t>(r);
           ThreadSync sync(barrier, slots, index, static_cast<double>(rows) / batch);
           Network<double>& network = networks[index];
-          network.set_batch_norm_sync(&sync);
+          network.set_batch_sync(&sync);
           Workspace<double> share_workspace(network, rows);
           const double* share_x = x.data() + static_cast<std::size_t>(first) * in;
           const double* share_y = y.data() + static_cast<std::size_t>(first) * out;
           network.forward(share_workspace, share_x, rows, nullptr, true);
           share_outputs[index].assign(network.output(share_workspace), network.output(share_workspace) + rows * out);
           network.backward(share_workspace, share_x, share_y, rows);
-          network.set_batch_norm_sync(nullptr);
+          network.set_batch_sync(nullptr);
           for (double& g : network.gradients()) g *= static_cast<double>(rows) / batch;
         });
       for (auto& thread : threads) thread.join();
@@ -226,6 +226,53 @@ TEST(BatchNorm, TheOneRowStepDeclinesIt) {
     for (LayerSpec& layer : spec.layers) layer.dropout = 0.0;
     spec.training.clip_grad_norm = 0.0;
     EXPECT_FALSE(RowStep::applies(Network<float>(spec))) << c["name"];
+  }
+}
+
+// Where the network keeps a batch_norm's own values, as the kind's arrays and saved_count say: its running mean and
+// variance (given in the spec) are statistics(l), mean first, and come back by spec_with_parameters into its
+// LayerSettings; the dense entries keep none. After a training forward through the dense layer after it (which
+// writes its own z), its saved values still hold s = 1 / sqrt(var + eps) of the batch, computed here in double from
+// the rows (float's rounding: 1e-5 relative).
+TEST(BatchNorm, ItsStatisticsAndSavedValuesAreItsOwn) {
+  NetworkSpec spec;
+  spec.input = 3;
+  spec.layers.resize(3);
+  spec.layers[0].units = 3;
+  spec.layers[0].activation = Activation::identity;
+  spec.layers[0].weights = {1, 0, 0, 0, 1, 0, 0, 0, 1};  // the identity: the batch_norm sees x itself
+  spec.layers[0].bias = {0, 0, 0};
+  spec.layers[1].kind = LayerKind::batch_norm;
+  spec.layers[1].units = 3;
+  spec.layers[1].activation = Activation::identity;
+  spec.layers[1].batch_norm.running_mean = {0.5, -1.5, 2.0};
+  spec.layers[1].batch_norm.running_var = {0.25, 3.0, 1.5};
+  spec.layers[2].units = 2;
+  spec.layers[2].activation = Activation::identity;
+  const Network<float> network(spec);
+  EXPECT_TRUE(network.statistics(0).empty());
+  EXPECT_TRUE(network.statistics(2).empty());
+  const std::vector<float> expected{0.5f, -1.5f, 2.0f, 0.25f, 3.0f, 1.5f};
+  EXPECT_EQ(std::vector<float>(network.statistics(1).begin(), network.statistics(1).end()), expected);
+  const NetworkSpec back = network.spec_with_parameters();
+  EXPECT_EQ(back.layers[1].batch_norm.running_mean, (std::vector<double>{0.5, -1.5, 2.0}));
+  EXPECT_EQ(back.layers[1].batch_norm.running_var, (std::vector<double>{0.25, 3.0, 1.5}));
+  EXPECT_TRUE(back.layers[0].batch_norm.running_mean.empty());
+
+  const int batch = 4;
+  const std::vector<double> x{1.0, -2.0, 0.5, 3.0, 0.0, 2.5, -1.0, 4.0, 1.5, 0.5, -3.0, 3.5};
+  const std::vector<float> xf(x.begin(), x.end());
+  Workspace<float> workspace(network, batch);
+  EXPECT_EQ(workspace.saved(0).size(), 0u);
+  EXPECT_EQ(workspace.saved(1).size(), 3u);
+  EXPECT_EQ(workspace.saved(2).size(), 0u);
+  network.forward(workspace, xf.data(), batch, nullptr, true);
+  for (int j = 0; j < 3; ++j) {
+    double mean = 0, variance = 0;
+    for (int r = 0; r < batch; ++r) mean += x[r * 3 + j] / batch;
+    for (int r = 0; r < batch; ++r) variance += (x[r * 3 + j] - mean) * (x[r * 3 + j] - mean) / batch;
+    const double s = 1.0 / std::sqrt(variance + spec.layers[1].batch_norm.eps);
+    EXPECT_NEAR(workspace.saved(1)[j], s, 1e-5 * s) << "feature " << j;
   }
 }
 

@@ -34,6 +34,7 @@
 #include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/batch_norm.hpp"
 #include "backprop/nn/dense.hpp"
+#include "backprop/nn/embedding.hpp"
 #include "device/device_network.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/loss.hpp"

@@ -12,6 +12,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/base/text.hpp"
+#include "backprop/nn/embedding.hpp"
 #include "kernels/embedding_math.hpp"
 #include "kernels/math.hpp"
 #include "nn/layer_walk.hpp"

@@ -59,10 +59,10 @@ class ReducerBase : public GradientReducer {
   std::vector<std::pair<std::size_t, std::size_t>> layer_ranges_;  // [first, last) of each layer in the arena
 };
 
-// The batch_norms' statistics of the whole batch under the plain way (nn/batch_norm.hpp's BatchNormSync,
+// The whole batch's sums under the plain way (nn/network.hpp's BatchSync; a batch_norm's statistics, with
 // SyncBatchNorm's semantics): a double allreduce of the column sums, twice per batch_norm forward and once
 // backward; the weight is the rank's part of the batch's loss.
-class RankSync final : public BatchNormSync {
+class RankSync final : public BatchSync {
  public:
   RankSync(Communicator& communicator, const Network<float>& network) : communicator_(communicator) {
     std::size_t widest = 0;
@@ -104,15 +104,15 @@ class PlainReducer final : public ReducerBase {
       const double part = total > 0 ? source.share(indices + mine.begin, mine.size()) / total : 0.0;
       if (sync_) {
         sync_->weight_ = part;
-        network_.set_batch_norm_sync(&*sync_);
+        network_.set_batch_sync(&*sync_);
       }
       try {
         loss = source.rows_gradient(indices + mine.begin, mine.size(), rank_ == 0 ? dropout_random : rank_random_);
       } catch (...) {
-        network_.set_batch_norm_sync(nullptr);
+        network_.set_batch_sync(nullptr);
         throw;
       }
-      network_.set_batch_norm_sync(nullptr);
+      network_.set_batch_sync(nullptr);
       const auto weight = static_cast<float>(part);
       for (float& g : gradients) g *= weight;
       // A loss that is not finite here must stop every rank: a NaN in the sum reaches them all.

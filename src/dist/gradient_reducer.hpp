@@ -14,7 +14,7 @@
 //   the sum, and hence the model, is bit-identical for every N, including a single process with
 //   --deterministic. Dropout masks are drawn per chunk from (seed, step, chunk).
 // A network with batch_norm normalizes with the whole batch's statistics: the plain way sums the ranks' column
-// sums inside the pass (nn/batch_norm.hpp's BatchNormSync); deterministic, every rank computes the whole batch
+// sums inside the pass (nn/network.hpp's BatchSync); deterministic, every rank computes the whole batch
 // (make_gradient_reducer gives no reducer), since chunks would have statistics of their own.
 // Internal to the library.
 #pragma once

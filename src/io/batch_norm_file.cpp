@@ -21,7 +21,7 @@ LayerSpec LayerFileForm<LayerKind::batch_norm>::read(const Reader& reader, const
   const auto out = static_cast<std::size_t>(layer_spec.units);
   for (const LayerArray& array : layer_arrays(layer_spec, in))
     if (const std::string key(array.key); layer.contains(key))
-      layer_spec.*array.member = reader.vector(layer[key], path + "." + key, out);
+      array.values(layer_spec) = reader.vector(layer[key], path + "." + key, out);
   return layer_spec;
 }
 
@@ -31,7 +31,7 @@ Json LayerFileForm<LayerKind::batch_norm>::write(const NetworkSpec& spec, std::s
   if (layer.batch_norm.momentum != LayerSpec{}.batch_norm.momentum) j["momentum"] = layer.batch_norm.momentum;
   if (layer.batch_norm.eps != LayerSpec{}.batch_norm.eps) j["eps"] = layer.batch_norm.eps;
   for (const LayerArray& array : layer_arrays(layer, layer.units))
-    if (!(layer.*array.member).empty()) j[std::string(array.key)] = layer.*array.member;
+    if (!array.values(layer).empty()) j[std::string(array.key)] = array.values(layer);
   return j;
 }
 

@@ -14,7 +14,7 @@ std::string OnnxLayer<LayerKind::batch_norm>::add(onnx::GraphProto& graph, const
   std::vector<std::string> inputs{current};
   for (const LayerArray& array : layer_arrays(layer, layer.units)) {
     const std::string name = prefix + "_" + std::string(array.key);
-    add_initializer(graph, name, {layer.units}, layer.*array.member);
+    add_initializer(graph, name, {layer.units}, array.values(layer));
     inputs.push_back(name);
   }
   onnx::NodeProto& node = add_node(graph, "BatchNormalization", prefix + "_batch_norm", inputs, prefix + "_a");

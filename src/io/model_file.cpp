@@ -131,7 +131,7 @@ std::string parameter_name(const NetworkSpec& spec, std::uint64_t index) {
 NetworkSpec with_parameters(const NetworkSpec& spec) {
   for (std::size_t l = 0; l < spec.layers.size(); ++l)
     for (const LayerArray& array : spec.arrays(l))
-      if ((spec.layers[l].*array.member).empty()) return Network<double>(spec).spec_with_parameters();
+      if (array.values(spec.layers[l]).empty()) return Network<double>(spec).spec_with_parameters();
   return spec;
 }
 
@@ -140,7 +140,7 @@ void round_parameters_to_float(NetworkSpec& spec, const std::string& where) {
   std::uint64_t index = 0;
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     for (const LayerArray& array : spec.arrays(l)) {
-      for (double& value : spec.layers[l].*array.member) {
+      for (double& value : array.values(spec.layers[l])) {
         const float rounded = static_cast<float>(value);
         if (!std::isfinite(rounded))
           throw_bad_input(where + parameter_name(spec, index) + ": " + format_double(value) +
@@ -427,8 +427,8 @@ std::string binary_bytes(const ModelFile& model) {
   std::uint64_t count = 0;
   for (std::size_t l = 0; l < architecture_only.layers.size(); ++l)
     for (const LayerArray& array : architecture_only.arrays(l)) {
-      count += (architecture_only.layers[l].*array.member).size();
-      (architecture_only.layers[l].*array.member).clear();
+      count += array.values(architecture_only.layers[l]).size();
+      array.values(architecture_only.layers[l]).clear();
     }
   Json header = Json::parse(network_to_json(architecture_only));
   add_extras(header, model);
@@ -443,7 +443,7 @@ std::string binary_bytes(const ModelFile& model) {
   bytes.append(header_text);
   for (std::size_t l = 0; l < model.network.layers.size(); ++l)
     for (const LayerArray& array : model.network.arrays(l))
-      for (double value : model.network.layers[l].*array.member)
+      for (double value : array.values(model.network.layers[l]))
         append_u32(bytes, std::bit_cast<std::uint32_t>(static_cast<float>(value)));
   append_u64(bytes, fnv1a_64(bytes));
   return bytes;
@@ -511,7 +511,7 @@ ModelFile load_binary(std::string_view bytes, const std::string& file) {
   }
   for (std::size_t l = 0; l < model.network.layers.size(); ++l)
     for (const LayerArray& array : model.network.arrays(l))
-      if (!(model.network.layers[l].*array.member).empty())
+      if (!array.values(model.network.layers[l]).empty())
         throw_bad_input(header_source + ": layers[" + std::to_string(l) + "]." + std::string(array.key) +
                         ": unexpected (a binary model holds its parameters after the header)" + damage_note);
 
@@ -547,7 +547,7 @@ ModelFile load_binary(std::string_view bytes, const std::string& file) {
   std::uint64_t index = 0;
   for (std::size_t l = 0; l < model.network.layers.size(); ++l) {
     for (const LayerArray& array : model.network.arrays(l)) {
-      std::vector<double>& values = model.network.layers[l].*array.member;
+      std::vector<double>& values = array.values(model.network.layers[l]);
       values.resize(array.size);
       for (double& value : values) {
         const float parameter = std::bit_cast<float>(read_u32(bytes, offset));
@@ -591,7 +591,7 @@ ModelFile load_json(std::string_view text, const std::string& file) {
   for (std::size_t l = 0; l < model.network.layers.size(); ++l) {
     const std::string layer = "layers[" + std::to_string(l) + "]";
     for (const LayerArray& array : model.network.arrays(l))
-      if (array.trained && (model.network.layers[l].*array.member).empty())
+      if (array.trained && array.values(model.network.layers[l]).empty())
         throw_bad_input(file + ": " + layer + "." + std::string(array.key) + ": missing (a model holds the " +
                         std::string(array.key) + " of every layer)");
   }

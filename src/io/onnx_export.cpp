@@ -95,7 +95,7 @@ void check_shapes(const ModelFile& model) {
   if (spec.input < 1 || spec.layers.empty()) throw_bad_input("ONNX export: the model has no layers");
   for (std::size_t l = 0; l < spec.layers.size(); ++l) {
     for (const LayerArray& array : spec.arrays(l))
-      if ((spec.layers[l].*array.member).size() != array.size)
+      if (array.values(spec.layers[l]).size() != array.size)
         throw_bad_input("ONNX export: layers[" + std::to_string(l) + "]." + std::string(array.key) + ": expected " +
                         std::to_string(array.size) + " numbers");
   }

@@ -14,7 +14,7 @@ namespace backprop::math {
 // here point at the first of them in row 0 (x + j). Each column is summed over the rows in double, row by row in
 // order, so the CPU (nn/batch_norm.cpp: blocks of 64 columns, each row's block contiguous), the emulated device and
 // the CUDA kernels (a thread per column, cols = 1) give the same statistics for the same values. The pieces below are also what a batch computed in shares (SyncBatchNorm
-// under mpirun: nn/batch_norm.hpp's BatchNormSync) sums across the shares between the steps.
+// under mpirun: nn/network.hpp's BatchSync) sums across the shares between the steps.
 
 // sum[c] = the sum over the rows of x; squares[c] = the sum of (x - mean[c])^2.
 template <typename T>

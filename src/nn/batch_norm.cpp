@@ -32,7 +32,7 @@ constexpr int kColumns = 64;
 template <typename T>
 void batch_norm_forward_shared(T* y, BatchNormSaved<T> saved, const T* x, const T* scale, const T* shift,
                                T* running_mean, T* running_var, const DenseLayer& layer, int batch,
-                               BatchNormSync& sync) {
+                               BatchSync& sync) {
   const int features = layer.out;
   const auto width = static_cast<std::size_t>(features);
   const std::span<double> sums = sync.scratch(2 * width + 1);
@@ -55,7 +55,7 @@ void batch_norm_forward_shared(T* y, BatchNormSaved<T> saved, const T* x, const 
 template <typename T>
 bool batch_norm_backward_shared(T* grad_scale, T* grad_shift, T* grad_input, const T* dy,
                                 BatchNormSaved<const T> saved, const T* scale, const DenseLayer& layer, int batch,
-                                BatchNormSync& sync) {
+                                BatchSync& sync) {
   const int features = layer.out;
   const auto width = static_cast<std::size_t>(features);
   const std::span<double> sums = sync.scratch(2 * width + 1);
@@ -95,7 +95,7 @@ void batch_norm_statistics(double* mean, double* variance, const T* x, int featu
 template <typename T>
 void batch_norm_forward_training(T* y, BatchNormSaved<T> saved, const T* x, const T* scale, const T* shift,
                                  T* running_mean, T* running_var, const DenseLayer& layer, int batch,
-                                 BatchNormSync* sync) {
+                                 BatchSync* sync) {
   if (sync != nullptr)
     return batch_norm_forward_shared(y, saved, x, scale, shift, running_mean, running_var, layer, batch, *sync);
   const int features = layer.out;
@@ -123,7 +123,7 @@ void batch_norm_forward_evaluation(T* y, const T* x, const T* scale, const T* sh
 template <typename T>
 bool batch_norm_backward(T* grad_scale, T* grad_shift, T* grad_input, const T* dy, BatchNormSaved<const T> saved,
                          const T* scale, const DenseLayer& layer, int batch, const InputChain<T>* chain,
-                         BatchNormSync* sync) {
+                         BatchSync* sync) {
   const int features = layer.out;
   bool finite = true;
   if (sync != nullptr)
@@ -153,9 +153,9 @@ NetworkSpec fold_batch_norms(const NetworkSpec& spec, std::vector<std::size_t>* 
         pending_from = l;
       }
       for (std::size_t j = 0; j < width; ++j) {
-        const double factor = layer.weights[j] / std::sqrt(layer.running_var[j] + layer.batch_norm.eps);
+        const double factor = layer.weights[j] / std::sqrt(layer.batch_norm.running_var[j] + layer.batch_norm.eps);
         s[j] *= factor;
-        t[j] = t[j] * factor + layer.bias[j] - layer.running_mean[j] * factor;
+        t[j] = t[j] * factor + layer.bias[j] - layer.batch_norm.running_mean[j] * factor;
       }
       continue;
     }
@@ -175,15 +175,15 @@ NetworkSpec fold_batch_norms(const NetworkSpec& spec, std::vector<std::size_t>* 
 
 // The batch_norm's cases of the general CPU step (CpuLayer<K>, nn/layer_walk.hpp), entry l of network: its first
 // values (the spec's, else scale 1, shift 0, running mean 0, running variance 1; it draws nothing); its forward
-// (training: the batch's statistics, through the network's BatchNormSync, updating the running ones; else the
+// (training: the batch's statistics, through the network's BatchSync, updating the running ones; else the
 // running ones; no dropout of its own); its backward after a training forward.
 template <typename T>
 void CpuLayer<LayerKind::batch_norm>::initialize(Network<T>& network, std::size_t l, Random&, std::vector<double>&) {
   const LayerSpec& layer_spec = network.spec().layers[l];
   starting_values(network.weights(l), layer_spec.weights, 1.0);
   starting_values(network.bias(l), layer_spec.bias, 0.0);
-  starting_values(network.running_mean(l), layer_spec.running_mean, 0.0);
-  starting_values(network.running_var(l), layer_spec.running_var, 1.0);
+  starting_values(batch_norm_running_mean(network, l), layer_spec.batch_norm.running_mean, 0.0);
+  starting_values(batch_norm_running_var(network, l), layer_spec.batch_norm.running_var, 1.0);
 }
 
 template <typename T>
@@ -192,11 +192,11 @@ void CpuLayer<LayerKind::batch_norm>::forward(const Network<T>& network, Workspa
   const DenseLayer& layer = network.layer(l);
   const T* scale = network.weights(l).data();
   const T* shift = network.bias(l).data();
-  T* mean = network.running_mean(l).data();
-  T* variance = network.running_var(l).data();
+  T* mean = batch_norm_running_mean(network, l).data();
+  T* variance = batch_norm_running_var(network, l).data();
   if (training)
-    batch_norm_forward_training(workspace.a(l), workspace.batch_norm_saved(l), input, scale, shift, mean, variance,
-                                layer, batch, network.batch_norm_sync());
+    batch_norm_forward_training(workspace.a(l), batch_norm_saved(workspace, l), input, scale, shift, mean, variance,
+                                layer, batch, network.batch_sync());
   else
     batch_norm_forward_evaluation(workspace.a(l), input, scale, shift, mean, variance, layer, batch);
 }
@@ -205,19 +205,19 @@ template <typename T>
 bool CpuLayer<LayerKind::batch_norm>::backward(Network<T>& network, Workspace<T>& workspace, std::size_t l,
                                                const LayerBelow<T>& below, int batch) {
   return batch_norm_backward(network.weight_gradients(l).data(), network.bias_gradients(l).data(), below.grad_input,
-                             std::as_const(workspace).delta(l), std::as_const(workspace).batch_norm_saved(l),
+                             std::as_const(workspace).delta(l), batch_norm_saved(std::as_const(workspace), l),
                              std::as_const(network).weights(l).data(), network.layer(l), batch,
-                             below.chain_or_null(), network.batch_norm_sync());
+                             below.chain_or_null(), network.batch_sync());
 }
 
 #define BACKPROP_BATCH_NORM(T)                                                                                      \
   template void batch_norm_statistics<T>(double*, double*, const T*, int, int);                                   \
   template void batch_norm_forward_training<T>(T*, BatchNormSaved<T>, const T*, const T*, const T*, T*, T*,      \
-                                               const DenseLayer&, int, BatchNormSync*);                          \
+                                               const DenseLayer&, int, BatchSync*);                              \
   template void batch_norm_forward_evaluation<T>(T*, const T*, const T*, const T*, const T*, const T*,           \
                                                  const DenseLayer&, int);                                        \
   template bool batch_norm_backward<T>(T*, T*, T*, const T*, BatchNormSaved<const T>, const T*, const DenseLayer&, \
-                                       int, const InputChain<T>*, BatchNormSync*);                               \
+                                       int, const InputChain<T>*, BatchSync*);                                   \
   template void CpuLayer<LayerKind::batch_norm>::initialize<T>(Network<T>&, std::size_t, Random&,                 \
                                                                std::vector<double>&);                              \
   template void CpuLayer<LayerKind::batch_norm>::forward<T>(const Network<T>&, Workspace<T>&, std::size_t, const T*, \
@@ -232,10 +232,10 @@ BACKPROP_BATCH_NORM(double)
 // running_var (OUT each). What it normalizes fixes its units, and it has no weights of its own shape.
 std::vector<LayerArray> detail::LayerSpecPart<LayerKind::batch_norm>::arrays(const LayerSpec& layer, int) {
   const auto out = static_cast<std::size_t>(layer.units);
-  return {{&LayerSpec::weights, out, "scale", true},
-          {&LayerSpec::bias, out, "shift", true},
-          {&LayerSpec::running_mean, out, "running_mean", false},
-          {&LayerSpec::running_var, out, "running_var", false}};
+  return {{weights_of, out, "scale", true},
+          {bias_of, out, "shift", true},
+          {[](LayerSpec& l) -> std::vector<double>& { return l.batch_norm.running_mean; }, out, "running_mean", false},
+          {[](LayerSpec& l) -> std::vector<double>& { return l.batch_norm.running_var; }, out, "running_var", false}};
 }
 
 std::vector<LayerField> detail::LayerSpecPart<LayerKind::batch_norm>::fields(const NetworkSpec& spec, std::size_t l) {
@@ -262,13 +262,13 @@ void detail::LayerSpecPart<LayerKind::batch_norm>::validate(const NetworkSpec& s
   if (!(layer.batch_norm.eps > 0.0 && fits_float(layer.batch_norm.eps)))
     throw_bad_input(where + ".eps: expected a positive number");
   for (const LayerArray& array : spec.arrays(l)) {
-    const std::vector<double>& values = layer.*array.member;
+    const std::vector<double>& values = array.values(layer);
     if (!values.empty() && values.size() != array.size)
       throw_bad_input(where + "." + std::string(array.key) + ": expected " + std::to_string(array.size) +
                       " numbers, got " + std::to_string(values.size()));
     if (!all_finite(values)) throw_bad_input(where + "." + std::string(array.key) + ": expected finite numbers");
   }
-  for (double v : layer.running_var)
+  for (double v : layer.batch_norm.running_var)
     if (v < 0.0) throw_bad_input(where + ".running_var: expected numbers >= 0");
 }
 

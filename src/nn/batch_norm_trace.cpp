@@ -7,9 +7,7 @@ namespace backprop::detail {
 namespace {
 
 std::vector<double> running(const Network<double>& network, std::size_t l, bool variance) {
-  const DenseLayer& layer = network.layer(l);
-  const auto out = static_cast<std::size_t>(layer.out);
-  return to_vector(network.statistics().subspan(layer.statistics_offset + (variance ? out : 0), out));
+  return to_vector(variance ? batch_norm_running_var(network, l) : batch_norm_running_mean(network, l));
 }
 
 }  // namespace
@@ -34,7 +32,7 @@ void TracePart<LayerKind::batch_norm>::record(TraceLayer& t, Network<double>& ne
   const DenseLayer& layer = network.layer(l);
   const auto features = static_cast<std::size_t>(layer.out);
   const std::size_t n = static_cast<std::size_t>(batch) * features;
-  const BatchNormSaved<const double> saved = workspace.batch_norm_saved(l);
+  const BatchNormSaved<const double> saved = batch_norm_saved(workspace, l);
   TraceBatchNorm& bn = t.batch_norm;
   bn.eps = layer.batch_norm.eps;
   bn.momentum = layer.batch_norm.momentum;

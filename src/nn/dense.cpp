@@ -312,8 +312,7 @@ template bool dense_backward<double>(double*, double*, double*, const double*, c
 // A dense entry's part of the network's description (nn/layer_spec_part.hpp): weights (IN, OUT) and bias (OUT).
 std::vector<LayerArray> detail::LayerSpecPart<LayerKind::dense>::arrays(const LayerSpec& layer, int in) {
   const auto out = static_cast<std::size_t>(layer.units);
-  return {{&LayerSpec::weights, static_cast<std::size_t>(in) * out, "weights", true, out},
-          {&LayerSpec::bias, out, "bias", true}};
+  return {{weights_of, static_cast<std::size_t>(in) * out, "weights", true, out}, {bias_of, out, "bias", true}};
 }
 
 std::vector<LayerField> detail::LayerSpecPart<LayerKind::dense>::fields(const NetworkSpec& spec, std::size_t l) {

@@ -133,7 +133,7 @@ template bool embedding_backward<double>(double*, double*, const double*, const 
 // An embedding entry's part of the network's description (nn/layer_spec_part.hpp): its weights (categories, D).
 std::vector<LayerArray> detail::LayerSpecPart<LayerKind::embedding>::arrays(const LayerSpec& layer, int in) {
   const std::size_t dim = static_cast<std::size_t>(layer.units) - static_cast<std::size_t>(in) + 1;
-  return {{&LayerSpec::weights, static_cast<std::size_t>(layer.embedding.categories) * dim, "weights", true, dim}};
+  return {{weights_of, static_cast<std::size_t>(layer.embedding.categories) * dim, "weights", true, dim}};
 }
 
 std::vector<LayerField> detail::LayerSpecPart<LayerKind::embedding>::fields(const NetworkSpec& spec, std::size_t l) {

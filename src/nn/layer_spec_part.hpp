@@ -29,6 +29,10 @@ struct LayerSpecPart;
 BACKPROP_LAYER_KINDS(BACKPROP_LAYER_SPEC_PART)
 #undef BACKPROP_LAYER_SPEC_PART
 
+// LayerSpec's own arrays as a kind's arrays name them (LayerArray::access).
+inline std::vector<double>& weights_of(LayerSpec& layer) { return layer.weights; }
+inline std::vector<double>& bias_of(LayerSpec& layer) { return layer.bias; }
+
 // Whether every value is finite (spec.cpp).
 bool all_finite(const std::vector<double>& values);
 

@@ -19,8 +19,10 @@ Workspace<T>::Workspace(const Network<T>& network, int max_batch)
     has_dropout_.push_back(dropout);
     offsets_.push_back(total);
     sizes_.push_back(size);
-    const bool batch_norm = network.layer(l).kind == LayerKind::batch_norm;
-    total += (dropout ? 5 : 3) * size + (batch_norm ? (static_cast<std::size_t>(network.layer(l).out) + 15) / 16 * 16 : 0);
+    const std::size_t saved = network.layer(l).saved_count(max_batch);
+    saved_offsets_.push_back((dropout ? 5 : 3) * size);
+    saved_counts_.push_back(saved);
+    total += saved_offsets_.back() + (saved + 15) / 16 * 16;
   }
   buffer_.assign(total, T(0));
 }
@@ -48,7 +50,8 @@ Network<T>::Network(const NetworkSpec& spec) : spec_(spec) {
     layer.bias_offset = offset;
     offset += aligned(layer.bias_count());
     layer.statistics_offset = statistics;
-    if (layer.kind == LayerKind::batch_norm) statistics += 2 * static_cast<std::size_t>(layer.out);
+    for (const LayerArray& array : spec_.arrays(l))
+      if (!array.trained) statistics += array.size;
     layers_.push_back(layer);
   }
   parameters_.assign(offset, T(0));
@@ -122,11 +125,13 @@ NetworkSpec Network<T>::spec_with_parameters() const {
     const auto b = bias(l);
     spec.layers[l].weights.assign(w.begin(), w.end());
     spec.layers[l].bias.assign(b.begin(), b.end());
-    if (layers_[l].kind == LayerKind::batch_norm) {
-      const auto mean = running_mean(l);
-      const auto variance = running_var(l);
-      spec.layers[l].running_mean.assign(mean.begin(), mean.end());
-      spec.layers[l].running_var.assign(variance.begin(), variance.end());
+    // Its running statistics: its arrays that are not trained, one after another in statistics(l).
+    std::size_t offset = 0;
+    for (const LayerArray& array : spec.arrays(l)) {
+      if (array.trained) continue;
+      const auto values = statistics(l).subspan(offset, array.size);
+      array.values(spec.layers[l]).assign(values.begin(), values.end());
+      offset += array.size;
     }
   }
   return spec;

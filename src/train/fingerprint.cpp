@@ -74,7 +74,7 @@ RunFingerprint fingerprint_run(const Network<float>& network, const Scaling& sca
   f.deterministic = deterministic;
   NetworkSpec settings = network.spec();
   for (std::size_t l = 0; l < settings.layers.size(); ++l)
-    for (const LayerArray& array : settings.arrays(l)) (settings.layers[l].*array.member).clear();
+    for (const LayerArray& array : settings.arrays(l)) array.values(settings.layers[l]).clear();
   f.settings = Json::parse(io::network_to_json(settings)).dump();
   Fnv1a parameters;
   parameters.add(network.parameters().data(), network.parameters().size() * sizeof(float));

@@ -87,7 +87,7 @@ class TrainingRun::Checkpoints {
     Checkpoint saved = load_checkpoint(files_.resume);
     check_same_run(saved, checkpoint_.run, files_.resume);
     // The same run: the same network settings, so the same arena; the checkpoint's parameters into it, and the
-    // batch_norms' running statistics (a model's state as much as its parameters).
+    // running statistics (a model's state as much as its parameters).
     const Network<float> resumed(saved.model.network);
     if (resumed.parameters().size() != network.parameters().size() ||
         resumed.statistics().size() != network.statistics().size())
@@ -141,7 +141,7 @@ bool TrainingRun::agree() {
                                                             settings_.parallelism.deterministic);
   if (!agree_on_setup(*communicator, {}, fingerprint_parts(run))) return false;
   communicator->broadcast(network_.parameters(), 0);  // one start for all, whatever each rank initialized
-  communicator->broadcast(network_.statistics(), 0);  // the batch_norms' running statistics too
+  communicator->broadcast(network_.statistics(), 0);  // the running statistics too
   return true;
 }
 

@@ -94,7 +94,7 @@ struct Loop {
     if (metrics.validation.loss < best_validation_loss) {
       best_validation_loss = metrics.validation.loss;
       step_impl.synchronize();
-      // The parameters, then the batch_norms' running statistics: the best epoch's model is both.
+      // The parameters, then the running statistics (Network::statistics()): the best epoch's model is both.
       best_parameters.assign(network.parameters().begin(), network.parameters().end());
       best_parameters.insert(best_parameters.end(), network.statistics().begin(), network.statistics().end());
       epochs_without_improvement = 0;

@@ -11,6 +11,11 @@
 //   dL/dx_rj    = scale_j s_j / B (B dy_rj - dL/dshift_j - xhat_rj dL/dscale_j)
 // since every x_rj enters mean_j and var_j too: the last two terms are those paths (Ioffe & Szegedy 2015).
 // Sums over rows are taken in double, row by row in order: the same bits for any thread count.
+// A batch computed in shares by several processes (data-parallel training under mpirun: the network's BatchSync,
+// nn/network.hpp) normalizes with the statistics of the whole batch, as torch's SyncBatchNorm does: each share's
+// sums over its rows are added over the shares (sum) between the steps above, so every share sees the batch's
+// mean, variance and backward sums, and updates the running statistics alike. The backward sums are added in the
+// batch's scale (each share's times its weight()) and its dL/dx returned in the share's.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +23,7 @@
 #include <vector>
 
 #include "backprop/nn/dense.hpp"
+#include "backprop/nn/network.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
@@ -29,23 +35,24 @@ struct BatchNormSaved {
   T* inv_std = nullptr;
 };
 
-// A batch computed in shares by several processes (data-parallel training under mpirun) normalizes with the
-// statistics of the whole batch, as torch's SyncBatchNorm does: each share's sums over its rows are added over
-// the shares (sum) between the steps above, so every share sees the batch's mean, variance and backward sums,
-// and updates the running statistics alike. Each share's deltas are the gradient of its own loss, which counts
-// in the batch's loss with weight() (its rows' part of the batch: dist/gradient_reducer.hpp): the backward
-// sums are added in the batch's scale and its dL/dx returned in the share's.
-class BatchNormSync {
- public:
-  // values = their sum over the shares, in place, the same on every share; collective.
-  virtual void sum(std::span<double> values) = 0;
-  virtual double weight() const = 0;
-  // Scratch of n doubles (n <= 2 * the widest batch_norm + 1), kept by the sync so a step allocates nothing.
-  virtual std::span<double> scratch(std::size_t n) = 0;
-
- protected:
-  ~BatchNormSync() = default;
-};
+// Entry l's in a network's workspace: xhat in its z, s in its saved values (LayerSettings' saved_count: F).
+template <typename T>
+BatchNormSaved<T> batch_norm_saved(Workspace<T>& workspace, std::size_t l) {
+  return {workspace.z(l), workspace.saved(l).data()};
+}
+template <typename T>
+BatchNormSaved<const T> batch_norm_saved(const Workspace<T>& workspace, std::size_t l) {
+  return {workspace.z(l), workspace.saved(l).data()};
+}
+// Entry l's running mean and running variance (F each): its statistics in the network, in its arrays' order.
+template <typename T>
+std::span<T> batch_norm_running_mean(const Network<T>& network, std::size_t l) {
+  return network.statistics(l).first(static_cast<std::size_t>(network.layer(l).out));
+}
+template <typename T>
+std::span<T> batch_norm_running_var(const Network<T>& network, std::size_t l) {
+  return network.statistics(l).last(static_cast<std::size_t>(network.layer(l).out));
+}
 
 // mean and variance (F each): the batch's mean and biased variance of x (B, F), feature by feature, as the
 // training forward computes them without a sync (the trace shows them).
@@ -56,7 +63,7 @@ void batch_norm_statistics(double* mean, double* variance, const T* x, int featu
 template <typename T>
 void batch_norm_forward_training(T* y, BatchNormSaved<T> saved, const T* x, const T* scale, const T* shift,
                                  T* running_mean, T* running_var, const DenseLayer& layer, int batch,
-                                 BatchNormSync* sync = nullptr);
+                                 BatchSync* sync = nullptr);
 // y (B, F) from x (B, F) with the running statistics.
 template <typename T>
 void batch_norm_forward_evaluation(T* y, const T* x, const T* scale, const T* shift, const T* running_mean,
@@ -69,7 +76,7 @@ void batch_norm_forward_evaluation(T* y, const T* x, const T* scale, const T* sh
 template <typename T>
 bool batch_norm_backward(T* grad_scale, T* grad_shift, T* grad_input, const T* dy, BatchNormSaved<const T> saved,
                          const T* scale, const DenseLayer& layer, int batch, const InputChain<T>* chain,
-                         BatchNormSync* sync = nullptr);
+                         BatchSync* sync = nullptr);
 
 // The same function in evaluation without batch_norm entries: each is an affine map x s + t per feature
 // (s = scale / sqrt(running_var + eps), t = shift - running_mean s), folded into the dense layer after it:

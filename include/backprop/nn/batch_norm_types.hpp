@@ -10,13 +10,18 @@
 namespace backprop {
 
 // Its scale and shift (OUT each) are the entry's weights and bias; its running statistics (OUT each) are
-// LayerSpec's running_mean and running_var and, in a network, its statistics.
+// running_mean and running_var here and, in a network, its statistics (Network::statistics(l): the mean, then the
+// variance). What a training forward saves for the backward: xhat in the workspace's z and s = 1 / sqrt(var + eps)
+// (OUT) in its saved values (nn/batch_norm.hpp's batch_norm_saved).
 template <>
 struct LayerSettings<LayerKind::batch_norm> {
   double momentum = 0.1;  // running = (1 - momentum) running + momentum batch statistic
   double eps = 1e-5;      // added to the variance under the root
+  std::vector<double> running_mean;  // (OUT), or empty: zeros
+  std::vector<double> running_var;   // (OUT), or empty: ones
   static constexpr std::size_t weight_count(int, int out) { return static_cast<std::size_t>(out); }
   static constexpr std::size_t bias_count(int, int out) { return static_cast<std::size_t>(out); }
+  static constexpr std::size_t saved_count(int, int out, int) { return static_cast<std::size_t>(out); }
 };
 
 // F = the entry's width. Its scale and shift are the entry's weights and bias (TraceLayer), their gradients its

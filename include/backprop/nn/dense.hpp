@@ -20,10 +20,12 @@ template <typename T>
 class Workspace;
 
 // One entry of a network and where its arrays sit: its parameters in the parameter arena (the gradient arena
-// has the same layout), a batch_norm's running statistics in the network's statistics. A dense layer's weights
-// are (IN, OUT) and its bias (OUT); a batch_norm's (IN = OUT) are its scale (OUT) and shift (OUT); an
-// embedding's weights are (categories, D) and it has no bias. Each kind's settings (LayerSpec's, copied) are its
-// member named as the kind (layer.batch_norm.eps), and its counts of weights and bias its LayerSettings<K>'s.
+// has the same layout), its running statistics (a kind's arrays that are not trained) in the network's
+// statistics. A dense layer's weights are (IN, OUT) and its bias (OUT); a batch_norm's (IN = OUT) are its scale
+// (OUT) and shift (OUT); an embedding's weights are (categories, D) and it has no bias. Each kind's settings
+// (LayerSpec's, copied: a kind's arrays there are the spec's starting values, the network's are in its arena and
+// statistics) are its member named as the kind (layer.batch_norm.eps), and its counts of weights, bias and saved
+// values its LayerSettings<K>'s.
 struct DenseLayer {
   int in = 0;
   int out = 0;
@@ -31,7 +33,7 @@ struct DenseLayer {
   double slope = 0.01;  // leaky_relu only
   std::size_t weights_offset = 0;  // (IN, OUT); batch_norm: scale (OUT)
   std::size_t bias_offset = 0;     // (OUT); batch_norm: shift (OUT)
-  std::size_t statistics_offset = 0;  // batch_norm: running mean (OUT) then running variance (OUT)
+  std::size_t statistics_offset = 0;  // its running statistics in the network's (Network::statistics(l))
 #define BACKPROP_LAYER_SETTINGS_MEMBER(kind, model_format_version) \
   [[no_unique_address]] LayerSettings<LayerKind::kind> kind;
   BACKPROP_LAYER_KINDS(BACKPROP_LAYER_SETTINGS_MEMBER)
@@ -43,6 +45,11 @@ struct DenseLayer {
   }
   std::size_t bias_count() const {
     return with_layer_kind(kind, [&](auto k) { return settings_of<decltype(k)::value>(*this).bias_count(in, out); });
+  }
+  // The values a training forward of up to max_batch rows saves for the backward beyond z, a and delta.
+  std::size_t saved_count(int max_batch) const {
+    return with_layer_kind(
+        kind, [&](auto k) { return settings_of<decltype(k)::value>(*this).saved_count(in, out, max_batch); });
   }
 };
 

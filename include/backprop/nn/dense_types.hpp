@@ -9,11 +9,12 @@
 
 namespace backprop {
 
-// Weights (IN, OUT), bias (OUT).
+// Weights (IN, OUT), bias (OUT); nothing saved beyond z, a and delta.
 template <>
 struct LayerSettings<LayerKind::dense> {
   static constexpr std::size_t weight_count(int in, int out) { return static_cast<std::size_t>(in) * out; }
   static constexpr std::size_t bias_count(int, int out) { return static_cast<std::size_t>(out); }
+  static constexpr std::size_t saved_count(int, int, int) { return 0; }
 };
 
 template <>

@@ -10,7 +10,7 @@
 namespace backprop {
 
 // The input position read as a code ("input" in a network file), the number of codes; its D values per code
-// ("dim") are OUT - IN + 1, its weights (categories, D), its bias empty.
+// ("dim") are OUT - IN + 1, its weights (categories, D), its bias empty; nothing saved beyond z, a and delta.
 template <>
 struct LayerSettings<LayerKind::embedding> {
   int column = 0;
@@ -19,6 +19,7 @@ struct LayerSettings<LayerKind::embedding> {
     return static_cast<std::size_t>(categories) * static_cast<std::size_t>(out - in + 1);
   }
   static constexpr std::size_t bias_count(int, int) { return 0; }
+  static constexpr std::size_t saved_count(int, int, int) { return 0; }
 };
 
 // The code each row reads at its input position `column` and dL/dx. Its table W (N, D) is the entry's weights

@@ -1,9 +1,11 @@
 // Each layer kind's own types, declared here for every kind and defined in the kind's own header
 // (include/backprop/nn/batch_norm_types.hpp for batch_norm; layer_kinds.hpp includes them all):
-// - LayerSettings<K>: its settings (batch_norm's momentum and eps, embedding's column and categories; dense's none)
-//   and its arrays' counts. LayerSpec (spec.hpp) and DenseLayer (dense.hpp) hold one of every kind's, each named as
-//   its kind (layer.batch_norm.momentum), made from kinds.hpp's list (BACKPROP_LAYER_KINDS); settings_of<K> reaches
-//   the one of kind K.
+// - LayerSettings<K>: its settings and arrays of its own (batch_norm's momentum, eps and running statistics,
+//   embedding's column and categories; dense's none), its arrays' counts (weight_count, bias_count) and the count
+//   of values a training forward saves for the backward beyond z, a and delta (saved_count(in, out, max_batch):
+//   Workspace::saved). LayerSpec (spec.hpp) and DenseLayer (dense.hpp) hold one of every kind's, each named as its
+//   kind (layer.batch_norm.momentum), made from kinds.hpp's list (BACKPROP_LAYER_KINDS); settings_of<K> reaches the
+//   one of kind K.
 // - TraceFigures<K>: its own figures in a trace, recorded after the step by its TracePart<K> (src/nn/trace_part.hpp);
 //   TraceLayer (trace.hpp) holds one of every kind's the same way (layer.batch_norm).
 #pragma once

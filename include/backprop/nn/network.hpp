@@ -14,9 +14,7 @@
 #include <vector>
 
 #include "backprop/base/aligned.hpp"
-#include "backprop/nn/batch_norm.hpp"
 #include "backprop/nn/dense.hpp"
-#include "backprop/nn/embedding.hpp"
 #include "backprop/nn/spec.hpp"
 
 namespace backprop {
@@ -25,9 +23,25 @@ class Random;
 template <typename T>
 class Network;
 
+// A batch computed in shares, one per process (data-parallel training under mpirun, dist/gradient_reducer.cpp):
+// the sums over the shares of one batch that a kind whose rows depend on each other takes, so that each share
+// computes with the whole batch's (its kind's header says which). Each share's deltas are the gradient of its own
+// loss, which counts in the batch's loss with weight() (its rows' part of the batch: dist/gradient_reducer.hpp).
+class BatchSync {
+ public:
+  // values = their sum over the shares, in place, the same on every share; collective.
+  virtual void sum(std::span<double> values) = 0;
+  virtual double weight() const = 0;
+  // Scratch of n doubles (n <= 2 * the widest entry + 1), kept by the sync so a step allocates nothing.
+  virtual std::span<double> scratch(std::size_t n) = 0;
+
+ protected:
+  ~BatchSync() = default;
+};
+
 // Per-layer z, a and delta = dL/dz, each (max_batch, OUT), in one buffer; for a layer with dropout also
 // its mask (0 or 1/(1-p)) and its dropped output a * mask, which is what the next layer reads in training;
-// for a batch_norm (whose delta is dL/dy), z holds xhat and 1 / sqrt(var + eps) (OUT) follows delta.
+// then the values its kind saves for the backward beyond these (saved; its LayerSettings<K>::saved_count).
 template <typename T>
 class Workspace {
  public:
@@ -40,10 +54,11 @@ class Workspace {
   T* dropped(std::size_t layer) { return mask(layer) + sizes_[layer]; }
   const T* mask(std::size_t layer) const { return delta(layer) + sizes_[layer]; }
   const T* dropped(std::size_t layer) const { return mask(layer) + sizes_[layer]; }
-  // A batch_norm's saved values of a training forward: xhat in z, 1 / sqrt(var + eps) after delta.
-  BatchNormSaved<T> batch_norm_saved(std::size_t layer) { return {z(layer), delta(layer) + sizes_[layer]}; }
-  BatchNormSaved<const T> batch_norm_saved(std::size_t layer) const {
-    return {z(layer), delta(layer) + sizes_[layer]};
+  // The values a training forward of the layer's kind saves for its backward beyond z, a and delta (what they
+  // are is the kind's own: its file reads them); empty for a kind that saves none.
+  std::span<T> saved(std::size_t layer) { return {z(layer) + saved_offsets_[layer], saved_counts_[layer]}; }
+  std::span<const T> saved(std::size_t layer) const {
+    return {z(layer) + saved_offsets_[layer], saved_counts_[layer]};
   }
   void set_dropout_active(bool active) { dropout_active_ = active; }
   // The first dense layer's inputs come as x / s with the offset m / s folded into the layer
@@ -68,8 +83,10 @@ class Workspace {
   int max_batch_;
   bool dropout_active_ = false;
   std::vector<bool> has_dropout_;
-  std::vector<std::size_t> offsets_;  // start of layer l's z; a, delta (, mask, dropped) follow
+  std::vector<std::size_t> offsets_;  // start of layer l's z; a, delta (, mask, dropped), saved follow
   std::vector<std::size_t> sizes_;    // max_batch * OUT_l
+  std::vector<std::size_t> saved_offsets_;  // layer l's saved values from its z
+  std::vector<std::size_t> saved_counts_;   // their count (its kind's saved_count)
   AlignedVector<T> buffer_;
   int first_out_ = 0;
   AlignedVector<T> input_shift_;  // (IN of the first layer) m / s, or empty
@@ -106,24 +123,24 @@ class Network {
     return cview(parameters_, layers_[l].weights_offset, weight_count(l));
   }
   std::span<const T> bias(std::size_t l) const { return cview(parameters_, layers_[l].bias_offset, layers_[l].bias_count()); }
-  // The batch_norms' running statistics (not trained: no gradient, no optimizer), layer by layer the running
-  // mean then the running variance. A training forward updates them, as torch's does.
+  // The entries' running statistics (not trained: no gradient, no optimizer), entry by entry its arrays that are
+  // not trained (LayerArray::trained, layer_arrays), in their order. A training forward updates them, as torch's
+  // does.
   std::span<T> statistics() { return statistics_; }
   std::span<const T> statistics() const { return statistics_; }
-  // Entry l's running mean and running variance (OUT each; a batch_norm's) in statistics(). Const: a training
-  // forward, which computes outputs, updates them.
-  std::span<T> running_mean(std::size_t l) const {
-    return {statistics_.data() + layers_[l].statistics_offset, static_cast<std::size_t>(layers_[l].out)};
-  }
-  std::span<T> running_var(std::size_t l) const {
-    return {running_mean(l).data() + layers_[l].out, static_cast<std::size_t>(layers_[l].out)};
+  // Entry l's running statistics in statistics() (empty for a kind that keeps none). Const: a training forward,
+  // which computes outputs, updates them.
+  std::span<T> statistics(std::size_t l) const {
+    const std::size_t first = layers_[l].statistics_offset;
+    const std::size_t end = l + 1 < layers_.size() ? layers_[l + 1].statistics_offset : statistics_.size();
+    return {statistics_.data() + first, end - first};
   }
 
   // Forward pass of batch rows of x (B, IN): fills workspace z and a of every layer. With dropout (training),
   // every hidden layer with dropout p then keeps each output with probability 1 - p and scales it by
   // 1 / (1 - p) (inverted dropout), with masks drawn from *dropout; the following backward() goes through
-  // the same masks; every batch_norm normalizes with the batch's statistics and updates its running ones.
-  // Without (null), evaluation: no dropout, batch_norms use their running statistics.
+  // the same masks; an entry that keeps running statistics computes with the batch's and updates its running
+  // ones. Without (null), evaluation: no dropout, running statistics.
   void forward(Workspace<T>& workspace, const T* x, int batch, Random* dropout = nullptr) const {
     forward(workspace, x, batch, dropout, dropout != nullptr);
   }
@@ -146,11 +163,11 @@ class Network {
   // The output layer's activations after forward(): (B, OUT).
   const T* output(const Workspace<T>& workspace) const { return workspace.a(layers_.size() - 1); }
 
-  // Data-parallel training (dist/gradient_reducer.cpp) computes each batch in shares: then every batch_norm's
-  // training statistics are the whole batch's, summed over the shares through sync (nn/batch_norm.hpp's
-  // BatchNormSync). Null (the default): a forward's rows are the batch.
-  void set_batch_norm_sync(BatchNormSync* sync) { batch_norm_sync_ = sync; }
-  BatchNormSync* batch_norm_sync() const { return batch_norm_sync_; }
+  // Data-parallel training (dist/gradient_reducer.cpp) computes each batch in shares: then a kind whose rows
+  // depend on each other takes the whole batch's sums through sync.
+  // Null (the default): a forward's rows are the batch.
+  void set_batch_sync(BatchSync* sync) { batch_sync_ = sync; }
+  BatchSync* batch_sync() const { return batch_sync_; }
 
   // The spec with the current parameters written into it (what a model file or an export holds).
   NetworkSpec spec_with_parameters() const;
@@ -170,7 +187,7 @@ class Network {
   AlignedVector<T> parameters_;
   AlignedVector<T> gradients_;
   mutable AlignedVector<T> statistics_;  // a training forward (const: it computes outputs) updates them
-  BatchNormSync* batch_norm_sync_ = nullptr;
+  BatchSync* batch_sync_ = nullptr;
 };
 
 }  // namespace backprop

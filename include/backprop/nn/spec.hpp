@@ -44,9 +44,9 @@ struct InitializerSpec {
 // One entry of "layers". A dense layer (no "type") has units, activation, dropout, weights (IN, OUT) and bias
 // (OUT). A batch_norm entry normalizes the output of the entry before it (or the input, first), as that entry
 // leaves it: units = its input's, activation identity; weights and bias hold the learnable scale and shift
-// (OUT each; empty: 1 and 0), running_mean and running_var its running statistics (empty: 0 and 1). Each kind's
-// own settings are its LayerSettings<K> (layer_kind_types.hpp), the member named as the kind: batch_norm's momentum
-// in layer.batch_norm.momentum, embedding's column in layer.embedding.column.
+// (OUT each; empty: 1 and 0). Each kind's own settings and arrays are its LayerSettings<K> (layer_kind_types.hpp),
+// the member named as the kind: batch_norm's momentum in layer.batch_norm.momentum, its running statistics in
+// layer.batch_norm.running_mean and running_var, embedding's column in layer.embedding.column.
 struct LayerSpec {
   LayerKind kind = LayerKind::dense;
   int units = 0;
@@ -56,9 +56,6 @@ struct LayerSpec {
   std::optional<InitializerSpec> initializer;  // overrides the network's
   std::vector<double> weights;  // (IN, OUT) row-major, or empty: filled by the initializer
   std::vector<double> bias;     // (OUT), or empty: zeros
-  // The running statistics of a kind that keeps them (batch_norm): (OUT), or empty: zeros and ones.
-  std::vector<double> running_mean;
-  std::vector<double> running_var;
 #define BACKPROP_LAYER_SETTINGS_MEMBER(kind, model_format_version) \
   [[no_unique_address]] LayerSettings<LayerKind::kind> kind;
   BACKPROP_LAYER_KINDS(BACKPROP_LAYER_SETTINGS_MEMBER)
@@ -66,13 +63,19 @@ struct LayerSpec {
 };
 
 // The float arrays an entry holds, in file order, with their sizes and JSON keys: weights (IN x OUT) and bias
-// (OUT) of a dense layer; scale, shift, running_mean, running_var (OUT each) of a batch_norm.
+// (OUT) of a dense layer; scale, shift, running_mean, running_var (OUT each) of a batch_norm. values(layer) is the
+// array in an entry: a member of LayerSpec (weights, bias) or of its kind's settings (layer.batch_norm.running_mean).
 struct LayerArray {
-  std::vector<double> LayerSpec::*member;
+  std::vector<double>& (*access)(LayerSpec& layer);  // the array in `layer` (values)
   std::size_t size;
   std::string_view key;
-  bool trained;  // a parameter (in the arena the optimizer updates), not a running statistic
+  // A parameter (in the arena the optimizer updates: weights, then bias), else a running statistic (not trained):
+  // an entry's running statistics are Network::statistics(l), in this order.
+  bool trained;
   std::size_t columns = 0;  // a 2-D array's columns (its rows: size / columns); 0: a 1-D array
+
+  std::vector<double>& values(LayerSpec& layer) const { return access(layer); }
+  const std::vector<double>& values(const LayerSpec& layer) const { return access(const_cast<LayerSpec&>(layer)); }
 };
 // Those of an entry with `in` inputs.
 std::vector<LayerArray> layer_arrays(const LayerSpec& layer, int in);

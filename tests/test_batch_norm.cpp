@@ -23,6 +23,7 @@
 #include "backprop/io/model_file.hpp"
 #include "backprop/io/network_file.hpp"
 #include "backprop/nn/batch_norm.hpp"
+#include "backprop/nn/batch_rows.hpp"
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/network.hpp"
 #include "backprop/nn/optimizer.hpp"
@@ -324,6 +325,26 @@ TEST(BatchNorm, GradcheckAndTraceOfOneRowAreRefusedWithAMessage) {
               std::string::npos)
         << e.what();
   }
+}
+
+// The fewest rows of a training batch (nn/batch_rows.hpp): a network with a batch_norm entry asks for 2, as
+// docs/contracts.md states, and names the kind and why in the one message training, gradcheck and trace give;
+// the same network without its batch_norm entries asks for 1 and its statistics do not span the batch.
+TEST(BatchNorm, ANetworkWithItAsksForTwoRowsInEveryBatch) {
+  const NetworkSpec spec = spec_of(reference()["cases"][0]);
+  const FewestBatchRows fewest = fewest_batch_rows(spec);
+  EXPECT_EQ(fewest.rows, 2);
+  EXPECT_EQ(fewest.kind, LayerKind::batch_norm);
+  EXPECT_TRUE(fewest.spans_batch());
+  EXPECT_EQ(fewest.expected(" in every batch"),
+            "expected at least 2 rows in every batch for a network with batch_norm (one row has no batch variance)");
+  NetworkSpec plain = spec;
+  std::erase_if(plain.layers, [](const LayerSpec& layer) { return layer.kind == LayerKind::batch_norm; });
+  ASSERT_LT(plain.layers.size(), spec.layers.size());
+  const FewestBatchRows none = fewest_batch_rows(plain);
+  EXPECT_EQ(none.rows, 1);
+  EXPECT_EQ(none.kind, LayerKind::dense);
+  EXPECT_FALSE(none.spans_batch());
 }
 
 // Every figure of `trace` for a network with batch_norm against torch in float64 (the reference's "traces":

@@ -651,6 +651,36 @@ TEST(EmbeddingTraceFormats, TextMarkdownHtmlAndDotShowTheLookupAndTheScatteredGr
 
 // ---- The page in headless Chromium, the graph in Graphviz ----
 
+// The names of the figures an HTML page's panel of `element` in `step` lists, in its order.
+std::vector<std::string> panel_figures(const std::string& html, int step, const std::string& element) {
+  const std::string start = "data-step=\"" + std::to_string(step) + "\" data-el=\"" + element + "\"";
+  const std::size_t from = html.find(start);
+  EXPECT_NE(from, std::string::npos) << start;
+  if (from == std::string::npos) return {};
+  const std::string panel = html.substr(from, html.find("<div class=\"element-panel\"", from) - from);
+  std::vector<std::string> names;
+  const std::regex line("<div class=\"line\">(.*?) = ");
+  for (auto it = std::sregex_iterator(panel.begin(), panel.end(), line); it != std::sregex_iterator(); ++it)
+    names.push_back((*it)[1]);
+  return names;
+}
+
+// A unit's panel lists its working in the order the step computes it: forward (a batch_norm's mean, variance, s and
+// normalized values before its output, its running statistics after it), backward (delta, the gradients, then the
+// dL/dx it passes down), the update; each kind's own figures among the shared ones.
+TEST(TracePage, AUnitsPanelListsItsWorkingInTheStepsOrder) {
+  TempDir dir;
+  const std::vector<std::string> batch_norm = {
+      "mean3[1]", "var3[1]", "s3[1]", "xhat3[0][1]", "xhat3[1][1]", "xhat3[2][1]", "a3[0][1]", "a3[1][1]", "a3[2][1]",
+      "running_mean3[1]", "running_var3[1]", "delta3[0][1]", "delta3[1][1]", "delta3[2][1]", "grad scale3[1]",
+      "grad shift3[1]", "grad x3[0][1]", "grad x3[1][1]", "grad x3[2][1]", "scale3[1]", "shift3[1]"};
+  EXPECT_EQ(panel_figures(batch_norm_trace(dir, "--format html"), 2, "u3-1"), batch_norm);
+  const std::vector<std::string> embedding = {"a2[0][2]",      "a2[1][2]",      "a2[2][2]",
+                                              "delta2[0][2]",  "delta2[1][2]",  "delta2[2][2]",
+                                              "grad x2[0][2]", "grad x2[1][2]", "grad x2[2][2]"};
+  EXPECT_EQ(panel_figures(embedding_trace(dir, "--format html"), 2, "u2-2"), embedding);
+}
+
 TEST(TracePage, ChromiumDrawsTheNetworkAndShowsAUnitsWorking) {
   const fs::path chromium = "/usr/bin/chromium";
   if (!fs::exists(chromium))

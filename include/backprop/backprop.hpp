@@ -27,6 +27,7 @@
 #include "backprop/kernels/kernels.hpp"
 
 // nn: the network, its layers, losses, optimizers, schedules, initializers; trace and gradient check
+#include "backprop/nn/batch_rows.hpp"
 #include "backprop/nn/dense.hpp"
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/initializer.hpp"

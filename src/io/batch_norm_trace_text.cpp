@@ -1,10 +1,21 @@
 // The batch_norm's part of the readable trace (TraceWriting<K>, trace_text.hpp; nn/batch_norm.hpp's formulas):
 // the batch's mean and variance, s, the normalized xhat, the output and the running statistics forward; dL/dy, the
 // gradients of scale and shift and dL/dx backward; scale and shift updated.
+#include <memory>
+#include <vector>
+
 #include "backprop/base/text.hpp"
 #include "trace_text.hpp"
 
 namespace backprop::io::trace_detail {
+
+// A batch_norm's own figures with their working (trace_derivation.hpp): per feature its mean, variance, s and
+// running statistics, per value its xhat and, unless it is the first entry, dL/dx.
+template <>
+struct WorkedFigures<LayerKind::batch_norm> {
+  std::vector<Worked> mean, variance, inv_std, xhat, running_mean, running_var, grad_input;
+};
+using WorkedBatchNorm = WorkedFigures<LayerKind::batch_norm>;
 
 namespace {
 
@@ -47,32 +58,32 @@ void TraceWriting<LayerKind::batch_norm>::text_forward(const EntryWriting& w) {
   const auto& [out, layer, derived, f, l, batch, upstream, output_rule, output_carries_derivative] = w;
   const TraceBatchNorm& bn = layer.batch_norm;
   const std::string L = std::to_string(l), prev = std::to_string(l - 1), B = std::to_string(batch);
-  auto entries = [&](const std::vector<Worked> LayerDerivation::*part) {
-    if (w.derived) write_entries(w.out, w.derived->*part, w.f, "      ");
+  auto entries = [&](auto part) {
+    if (w.derived) write_entries(w.out, worked_part(*w.derived, part), w.f, "      ");
   };
   out << "  Layer " << L << " (batch_norm of a" << prev << ", " << layer.out << " features, eps "
       << format_double(bn.eps) << ", momentum " << format_double(bn.momentum) << ")\n";
   out << "    mean" << L << " = (sum_r a" << prev << "[r]) / " << B << " = " << f.list(bn.mean.data(), layer.out).text
       << "\n";
-  entries(&LayerDerivation::mean);
+  entries(&WorkedBatchNorm::mean);
   out << "    var" << L << " = (sum_r (a" << prev << "[r] - mean" << L << ")^2) / " << B << " = "
       << f.list(bn.variance.data(), layer.out).text << "\n";
-  entries(&LayerDerivation::variance);
+  entries(&WorkedBatchNorm::variance);
   out << "    s" << L << " = 1 / sqrt(var" << L << " + eps) = " << f.list(bn.inv_std.data(), layer.out).text << "\n";
-  entries(&LayerDerivation::inv_std);
+  entries(&WorkedBatchNorm::inv_std);
   out << "    xhat" << L << " = (a" << prev << " - mean" << L << ") s" << L << " = "
       << f.block(bn.xhat, batch, layer.out).text << "\n";
-  entries(&LayerDerivation::xhat);
+  entries(&WorkedBatchNorm::xhat);
   out << "    a" << L << " = scale" << L << " xhat" << L << " + shift" << L << " = " << f.block(layer.a, batch, layer.out).text
       << "\n";
   entries(&LayerDerivation::a);
   const std::string momentum = exact_decimal(bn.momentum), keep = "(1 - " + momentum + ")";
   out << "    running_mean" << L << " = " << keep << " running_mean" << L << " + " << momentum << " mean" << L << " = "
       << f.list(bn.running_mean.data(), layer.out).text << "\n";
-  entries(&LayerDerivation::running_mean);
+  entries(&WorkedBatchNorm::running_mean);
   out << "    running_var" << L << " = " << keep << " running_var" << L << " + " << momentum << " var" << L << " (" << B
       << " / " << batch - 1 << ") = " << f.list(bn.running_var.data(), layer.out).text << "\n";
-  entries(&LayerDerivation::running_var);
+  entries(&WorkedBatchNorm::running_var);
 }
 
 // Its backward: delta = dL/dy (no activation), the gradients of scale and shift, and dL/dx for the entry below.
@@ -80,8 +91,8 @@ void TraceWriting<LayerKind::batch_norm>::text_backward(const EntryWriting& w) {
   const auto& [out, layer, derived, f, l, batch, upstream, output_rule, output_carries_derivative] = w;
   const TraceBatchNorm& bn = layer.batch_norm;
   const std::string L = std::to_string(l), B = std::to_string(batch);
-  auto entries = [&](const std::vector<Worked> LayerDerivation::*part) {
-    if (w.derived) write_entries(w.out, w.derived->*part, w.f, "      ");
+  auto entries = [&](auto part) {
+    if (w.derived) write_entries(w.out, worked_part(*w.derived, part), w.f, "      ");
   };
   out << "    delta" << L << " = " << upstream << " = " << f.block(layer.delta, batch, layer.out).text << "\n";
   entries(&LayerDerivation::delta);
@@ -94,7 +105,7 @@ void TraceWriting<LayerKind::batch_norm>::text_backward(const EntryWriting& w) {
   if (bn.grad_input.empty()) return;
   out << "    grad x" << L << " = scale" << L << " s" << L << " / " << B << " (" << B << " delta" << L << " - grad shift" << L
       << " - xhat" << L << " grad scale" << L << ") = " << f.block(bn.grad_input, batch, layer.out).text << "\n";
-  entries(&LayerDerivation::grad_input);
+  entries(&WorkedBatchNorm::grad_input);
 }
 
 void TraceWriting<LayerKind::batch_norm>::text_update(const EntryWriting& w) {
@@ -111,42 +122,42 @@ void TraceWriting<LayerKind::batch_norm>::markdown_forward(const EntryWriting& w
   const auto& [out, layer, derived, f, l, batch, upstream, output_rule, output_carries_derivative] = w;
   const TraceBatchNorm& bn = layer.batch_norm;
   const std::string L = std::to_string(l), prev = std::to_string(l - 1), B = std::to_string(batch);
-  auto equation = [&](const std::string& tex, const std::vector<Worked> LayerDerivation::*part) {
+  auto equation = [&](const std::string& tex, auto part) {
     w.out << "$$" << tex << "$$\n\n";
-    if (w.derived) write_tex_entries(w.out, w.derived->*part, w.f);
+    if (w.derived) write_tex_entries(w.out, worked_part(*w.derived, part), w.f);
   };
   out << "**Layer " << L << "** (batch_norm of $a_{" << prev << "}$, " << layer.out << " features, $\\epsilon = "
       << exact_decimal(bn.eps) << "$, momentum " << format_double(bn.momentum) << ")\n\n";
   equation("\\mu_{" + L + "} = \\frac{1}{" + B + "}\\sum_r a_{" + prev + "}[r] = " + f.list(bn.mean.data(), layer.out).tex,
-           &LayerDerivation::mean);
+           &WorkedBatchNorm::mean);
   equation("\\sigma^2_{" + L + "} = \\frac{1}{" + B + "}\\sum_r (a_{" + prev + "}[r] - \\mu_{" + L + "})^{2} = " +
                f.list(bn.variance.data(), layer.out).tex,
-           &LayerDerivation::variance);
+           &WorkedBatchNorm::variance);
   equation("s_{" + L + "} = 1 / \\sqrt{\\sigma^2_{" + L + "} + \\epsilon} = " + f.list(bn.inv_std.data(), layer.out).tex,
-           &LayerDerivation::inv_std);
+           &WorkedBatchNorm::inv_std);
   equation("\\hat{x}_{" + L + "} = (a_{" + prev + "} - \\mu_{" + L + "}) \\odot s_{" + L + "} = " +
                f.block(bn.xhat, batch, layer.out).tex,
-           &LayerDerivation::xhat);
+           &WorkedBatchNorm::xhat);
   equation("a_{" + L + "} = \\mathrm{scale}_{" + L + "} \\odot \\hat{x}_{" + L + "} + \\mathrm{shift}_{" + L + "} = " +
                f.block(layer.a, batch, layer.out).tex,
            &LayerDerivation::a);
   const std::string momentum = exact_decimal(bn.momentum), keep = "(1 - " + momentum + ")";
   equation("\\mathrm{running\\_mean}_{" + L + "} = " + keep + "\\,\\mathrm{running\\_mean}_{" + L + "} + " + momentum +
                "\\,\\mu_{" + L + "} = " + f.list(bn.running_mean.data(), layer.out).tex,
-           &LayerDerivation::running_mean);
+           &WorkedBatchNorm::running_mean);
   equation("\\mathrm{running\\_var}_{" + L + "} = " + keep + "\\,\\mathrm{running\\_var}_{" + L + "} + " + momentum +
                "\\,\\sigma^2_{" + L + "}\\,\\tfrac{" + B + "}{" + std::to_string(batch - 1) + "} = " +
                f.list(bn.running_var.data(), layer.out).tex,
-           &LayerDerivation::running_var);
+           &WorkedBatchNorm::running_var);
 }
 
 void TraceWriting<LayerKind::batch_norm>::markdown_backward(const EntryWriting& w) {
   const auto& [out, layer, derived, f, l, batch, upstream, output_rule, output_carries_derivative] = w;
   const TraceBatchNorm& bn = layer.batch_norm;
   const std::string L = std::to_string(l), B = std::to_string(batch);
-  auto equation = [&](const std::string& tex, const std::vector<Worked> LayerDerivation::*part) {
+  auto equation = [&](const std::string& tex, auto part) {
     w.out << "$$" << tex << "$$\n\n";
-    if (w.derived) write_tex_entries(w.out, w.derived->*part, w.f);
+    if (w.derived) write_tex_entries(w.out, worked_part(*w.derived, part), w.f);
   };
   equation("\\delta_{" + L + "} = " + upstream + " = " + f.block(layer.delta, batch, layer.out).tex, &LayerDerivation::delta);
   equation("\\mathrm{grad}\\,\\mathrm{scale}_{" + L + "} = \\sum_r \\delta_{" + L + "} \\odot \\hat{x}_{" + L + "} = " +
@@ -159,7 +170,7 @@ void TraceWriting<LayerKind::batch_norm>::markdown_backward(const EntryWriting& 
   equation("\\mathrm{grad}\\,x_{" + L + "} = \\frac{\\mathrm{scale}_{" + L + "} \\odot s_{" + L + "}}{" + B + "} \\odot \\big(" +
                B + "\\,\\delta_{" + L + "} - \\mathrm{grad}\\,\\mathrm{shift}_{" + L + "} - \\hat{x}_{" + L +
                "} \\odot \\mathrm{grad}\\,\\mathrm{scale}_{" + L + "}\\big) = " + f.block(bn.grad_input, batch, layer.out).tex,
-           &LayerDerivation::grad_input);
+           &WorkedBatchNorm::grad_input);
 }
 
 void TraceWriting<LayerKind::batch_norm>::markdown_update(const EntryWriting& w) {
@@ -180,6 +191,8 @@ void TraceWriting<LayerKind::batch_norm>::derive_forward(const StepContext& c, i
   const NumberFormat& f = c.format;
   const TraceLayer& layer = c.layer(l);
   const TraceBatchNorm& bn = layer.batch_norm;
+  out.batch_norm = std::make_shared<WorkedBatchNorm>();
+  WorkedBatchNorm& own = *out.batch_norm;
   const int phase = c.phases.forward(l);
   const std::string L = std::to_string(l), prev = std::to_string(l - 1), B = std::to_string(c.batch);
   // (1 - momentum) as the library computes it, not a rounded decimal of it (1 - 0.3 is not the double 0.7).
@@ -193,16 +206,16 @@ void TraceWriting<LayerKind::batch_norm>::derive_forward(const StepContext& c, i
       sum.push_back(r ? f.factor(x) : f.number(x));
       squares.push_back(lit("(") + f.number(x) + lit(" - ") + f.factor(mean) + lit(")^2", ")^{2}"));
     }
-    out.mean.push_back(feature_figure("mean", "\\mu", l, j,
+    own.mean.push_back(feature_figure("mean", "\\mu", l, j,
                                       lit("(sum_r a" + prev + "[r]" + at + ") / " + B,
                                           "\\frac{1}{" + B + "}\\sum_r a_{" + prev + "}[r]" + at),
                                       lit("(") + join(sum, lit(" + ")) + lit(") / " + B), mean, phase));
-    out.variance.push_back(feature_figure(
+    own.variance.push_back(feature_figure(
         "var", "\\sigma^2", l, j,
         lit("(sum_r (a" + prev + "[r]" + at + " - mean" + L + at + ")^2) / " + B,
             "\\frac{1}{" + B + "}\\sum_r (a_{" + prev + "}[r]" + at + " - \\mu_{" + L + "}" + at + ")^{2}"),
         lit("(") + join(squares, lit(" + ")) + lit(") / " + B), variance, phase));
-    out.inv_std.push_back(feature_figure(
+    own.inv_std.push_back(feature_figure(
         "s", "s", l, j, lit("1 / sqrt(var" + L + at + " + eps)", "1 / \\sqrt{\\sigma^2_{" + L + "}" + at + " + \\epsilon}"),
         lit("1 / sqrt(", "1 / \\sqrt{") + f.number(variance) + lit(" + " + exact_decimal(bn.eps) + ")", " + " + exact_decimal(bn.eps) + "}"),
         s, phase));
@@ -212,7 +225,7 @@ void TraceWriting<LayerKind::batch_norm>::derive_forward(const StepContext& c, i
       const std::string suffix = index_suffix(c.batch, r, j), at = "[" + std::to_string(j) + "]";
       const std::string element = "u" + L + "-" + std::to_string(j);
       const double xhat = bn.xhat[r * layer.out + j];
-      out.xhat.push_back({figure("xhat", "\\hat{x}", l, suffix),
+      own.xhat.push_back({figure("xhat", "\\hat{x}", l, suffix),
                           lit("(a" + prev + suffix + " - mean" + L + at + ") s" + L + at,
                               "(a_{" + prev + "}" + suffix + " - \\mu_{" + L + "}" + at + ")\\,s_{" + L + "}" + at),
                           {times(lit("(") + f.number(c.input_of(l, r, j)) + lit(" - ") + f.factor(bn.mean[j]) + lit(")"),
@@ -229,13 +242,13 @@ void TraceWriting<LayerKind::batch_norm>::derive_forward(const StepContext& c, i
                                "\\,\\tfrac{" + B + "}{" + std::to_string(c.batch - 1) + "}");
   for (int j = 0; j < layer.out; ++j) {
     const std::string at = "[" + std::to_string(j) + "]";
-    out.running_mean.push_back(feature_figure(
+    own.running_mean.push_back(feature_figure(
         "running_mean", "\\mathrm{running\\_mean}", l, j,
         keep + lit(" running_mean" + L + at + " + ", "\\,\\mathrm{running\\_mean}_{" + L + "}" + at + " + ") + momentum +
             lit(" mean" + L + at, "\\,\\mu_{" + L + "}" + at),
         times(keep, f.number(bn.running_mean_before[j])) + lit(" + ") + times(momentum, f.number(bn.mean[j])),
         bn.running_mean[j], phase));
-    out.running_var.push_back(feature_figure(
+    own.running_var.push_back(feature_figure(
         "running_var", "\\mathrm{running\\_var}", l, j,
         keep + lit(" running_var" + L + at + " + ", "\\,\\mathrm{running\\_var}_{" + L + "}" + at + " + ") + momentum +
             lit(" var" + L + at + " ", "\\,\\sigma^2_{" + L + "}" + at) + unbiased,
@@ -250,6 +263,7 @@ void TraceWriting<LayerKind::batch_norm>::derive_gradients(const StepContext& c,
   const NumberFormat& f = c.format;
   const TraceLayer& layer = c.layer(l);
   const TraceBatchNorm& bn = layer.batch_norm;
+  WorkedBatchNorm& own = *out.batch_norm;
   const int phase = c.phases.backward(l);
   const std::string L = std::to_string(l), B = std::to_string(c.batch);
   for (int j = 0; j < layer.out; ++j) {
@@ -277,7 +291,7 @@ void TraceWriting<LayerKind::batch_norm>::derive_gradients(const StepContext& c,
       const Formula paths = lit("(" + B) + lit("(", "\\,(") + f.number(layer.delta[i]) + lit(") - ") +
                             f.factor(layer.grad_bias[j]) + lit(" - ") +
                             times(f.factor(bn.xhat[i]), f.number(layer.grad_weights[j])) + lit(")");
-      out.grad_input.push_back(
+      own.grad_input.push_back(
           {figure("grad x", "\\mathrm{grad}\\,x", l, suffix),
            lit("scale" + L + at + " s" + L + at + " / " + B + " (" + B + " delta" + L + suffix + " - grad shift" + L + at +
                    " - xhat" + L + suffix + " grad scale" + L + at + ")",
@@ -289,6 +303,13 @@ void TraceWriting<LayerKind::batch_norm>::derive_gradients(const StepContext& c,
            bn.grad_input[i], "u" + L + "-" + std::to_string(j), phase});
     }
   }
+}
+
+// Its figures forward (its own around its output a), backward (its dL/dx after its gradients) and updated.
+std::vector<const std::vector<Worked>*> TraceWriting<LayerKind::batch_norm>::worked_parts(const LayerDerivation& d) {
+  const WorkedBatchNorm& own = *d.batch_norm;
+  return {&d.z, &own.mean, &own.variance, &own.inv_std, &own.xhat, &d.a, &own.running_mean,
+          &own.running_var, &d.delta, &d.grad_weights, &d.grad_bias, &own.grad_input, &d.weights, &d.bias};
 }
 
 // scale[j] new = old - lr grad scale[j]; the same for shift (plain SGD, as every parameter).

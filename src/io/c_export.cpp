@@ -1,12 +1,11 @@
 // C export (include/backprop/io/c_export.hpp): the model's forward pass written as plain C99.
 #include "backprop/io/c_export.hpp"
 
-#include "backprop/nn/batch_norm.hpp"
-
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -267,18 +266,11 @@ void check_c_name(std::string_view name) {
 CSource c_source(const ModelFile& model, TaskKind task, const CExportOptions& options, const std::string& header_name,
                  std::uint64_t source_checksum) {
   check_exportable(model, "C");
-  if (model.network.has(LayerKind::batch_norm)) {
-    // Evaluation's batch_norms are affine maps: folded into the dense layers after them, and an int8 layer
-    // reads the range of what the batch_norm before it read.
-    ModelFile folded = model;
-    std::vector<std::size_t> from;
-    folded.network = fold_batch_norms(model.network, &from);
-    CExportOptions folded_options = options;
-    if (options.input_ranges.size() == model.network.layers.size()) {
-      folded_options.input_ranges.clear();
-      for (const std::size_t l : from) folded_options.input_ranges.push_back(options.input_ranges[l]);
-    }
-    return c_source(folded, task, folded_options, header_name, source_checksum);
+  // A kind may rewrite the model before any entry is written (CLayer<K>::rewritten): that is exported instead.
+  for (const LayerKindEntry& entry : kLayerKinds) {
+    const std::optional<detail::CModel> rewritten = with_layer_kind(
+        entry.kind, [&](auto k) { return detail::CLayer<decltype(k)::value>::rewritten(model, options); });
+    if (rewritten) return c_source(rewritten->model, task, rewritten->options, header_name, source_checksum);
   }
   check_model(model, options);
   const CShape shape = shape_of(model, task, options);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "backprop/base/layer_kind_parts.hpp"
@@ -33,7 +34,15 @@ struct CShape {
   bool one_sigmoid_class = false;  // one sigmoid output of a classifier: outputs 1 - p, p
 };
 
-// Entry l of the model in C: its parameters' check (Error(bad_input) "C export: layers[l]: expected ..."), its name
+// A model as the C export writes it, where a kind rewrites it first (CLayer<K>::rewritten).
+struct CModel {
+  ModelFile model;
+  CExportOptions options;
+};
+
+// A kind's rewriting of the whole model before any entry is written (rewritten: the model and options to export
+// instead, or none; c_source asks each kind of the list in turn, and again for what one gives), then entry l of
+// the model in C: its parameters' check (Error(bad_input) "C export: layers[l]: expected ..."), its name
 // in the comments, its static arrays and its code in NAME_predict, which reads `in` and writes `out` (C
 // expressions; `quantized`: the int8 input's scratch).
 template <LayerKind K>
@@ -41,6 +50,7 @@ struct CLayer;
 #define BACKPROP_C_LAYER(kind, model_format_version)                                                          \
   template <>                                                                                                 \
   struct CLayer<LayerKind::kind> {                                                                            \
+    static std::optional<CModel> rewritten(const ModelFile& model, const CExportOptions& options);           \
     static void check(const NetworkSpec& spec, std::size_t l);                                               \
     static std::string name(const LayerSpec& layer);                                                         \
     static std::string arrays(const ModelFile& model, std::size_t l, const CExportOptions& options);         \

@@ -2,6 +2,7 @@
 // and its loop in NAME_predict.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ std::vector<double> unit_scales(const LayerSpec& layer, std::size_t in) {
 }
 
 }  // namespace
+
+// Written as it is.
+std::optional<CModel> CLayer<LayerKind::dense>::rewritten(const ModelFile&, const CExportOptions&) {
+  return std::nullopt;
+}
 
 void CLayer<LayerKind::dense>::check(const NetworkSpec& spec, std::size_t l) {
   const auto in = static_cast<std::size_t>(spec.layer_input(l));

@@ -198,6 +198,11 @@ void TraceWriting<LayerKind::dense>::derive_gradients(const StepContext& c, int 
   }
 }
 
+// Its figures are the shared ones alone (it has no WorkedFigures of its own).
+std::vector<const std::vector<Worked>*> TraceWriting<LayerKind::dense>::worked_parts(const LayerDerivation& d) {
+  return {&d.z, &d.a, &d.delta, &d.grad_weights, &d.grad_bias, &d.weights, &d.bias};
+}
+
 // W_l[i][j] new = old - lr grad; the same for b.
 void TraceWriting<LayerKind::dense>::derive_update(const StepContext& c, int l, LayerDerivation& out) {
   const NumberFormat& f = c.format;

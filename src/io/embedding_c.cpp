@@ -1,5 +1,6 @@
 // An embedding entry in the C export (io/c_layer.hpp): its table as a static array, and in NAME_predict a
 // checked lookup of its code.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,11 @@
 #include "io/c_layer.hpp"
 
 namespace backprop::io::detail {
+
+// Written as it is.
+std::optional<CModel> CLayer<LayerKind::embedding>::rewritten(const ModelFile&, const CExportOptions&) {
+  return std::nullopt;
+}
 
 void CLayer<LayerKind::embedding>::check(const NetworkSpec& spec, std::size_t l) {
   const auto in = static_cast<std::size_t>(spec.layer_input(l));

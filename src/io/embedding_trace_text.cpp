@@ -1,11 +1,19 @@
 // The embedding's part of the readable trace (TraceWriting<K>, trace_text.hpp; nn/embedding.hpp): its codes and
 // the rows they pick forward, the scatter-add of its gradient backward, the rows of the batch's codes updated.
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "backprop/base/text.hpp"
 #include "trace_text.hpp"
 
 namespace backprop::io::trace_detail {
+
+// An embedding's own figures with their working (trace_derivation.hpp): dL/dx, unless it is the first entry.
+template <>
+struct WorkedFigures<LayerKind::embedding> {
+  std::vector<Worked> grad_input;
+};
 
 namespace {
 
@@ -76,8 +84,8 @@ void TraceWriting<LayerKind::embedding>::text_backward(const EntryWriting& w) {
   const TraceEmbedding& e = layer.embedding;
   const std::string L = std::to_string(l);
   const std::vector<int> codes = embedding_codes_in_batch(e);
-  auto entries = [&](const std::vector<Worked> LayerDerivation::*part) {
-    if (w.derived) write_entries(w.out, w.derived->*part, w.f, "      ");
+  auto entries = [&](auto part) {
+    if (w.derived) write_entries(w.out, worked_part(*w.derived, part), w.f, "      ");
   };
   out << "    delta" << L << " = " << upstream << " = " << f.block(layer.delta, batch, layer.out).text << "\n";
   entries(&LayerDerivation::delta);
@@ -88,7 +96,7 @@ void TraceWriting<LayerKind::embedding>::text_backward(const EntryWriting& w) {
   if (e.grad_input.empty()) return;
   out << "    grad x" << L << " = delta" << L << " without a" << L << "[" << value_positions(e) << "], 0 at the code = "
       << f.block(e.grad_input, batch, layer.in).text << "\n";
-  entries(&LayerDerivation::grad_input);
+  entries(&WorkedFigures<LayerKind::embedding>::grad_input);
 }
 
 void TraceWriting<LayerKind::embedding>::text_update(const EntryWriting& w) {
@@ -120,9 +128,9 @@ void TraceWriting<LayerKind::embedding>::markdown_backward(const EntryWriting& w
   const TraceEmbedding& e = layer.embedding;
   const std::string L = std::to_string(l);
   const std::vector<int> codes = embedding_codes_in_batch(e);
-  auto equation = [&](const std::string& tex, const std::vector<Worked> LayerDerivation::*part) {
+  auto equation = [&](const std::string& tex, auto part) {
     w.out << "$$" << tex << "$$\n\n";
-    if (w.derived) write_tex_entries(w.out, w.derived->*part, w.f);
+    if (w.derived) write_tex_entries(w.out, worked_part(*w.derived, part), w.f);
   };
   equation("\\delta_{" + L + "} = " + upstream + " = " + f.block(layer.delta, batch, layer.out).tex,
            &LayerDerivation::delta);
@@ -132,7 +140,8 @@ void TraceWriting<LayerKind::embedding>::markdown_backward(const EntryWriting& w
                f.block(code_rows(layer.grad_weights, codes, e.dim), static_cast<int>(codes.size()), e.dim).tex,
            &LayerDerivation::grad_weights);
   if (e.grad_input.empty()) return;
-  equation("\\mathrm{grad}\\,x_{" + L + "} = " + f.block(e.grad_input, batch, layer.in).tex, &LayerDerivation::grad_input);
+  equation("\\mathrm{grad}\\,x_{" + L + "} = " + f.block(e.grad_input, batch, layer.in).tex,
+           &WorkedFigures<LayerKind::embedding>::grad_input);
 }
 
 void TraceWriting<LayerKind::embedding>::markdown_update(const EntryWriting& w) {
@@ -155,6 +164,7 @@ void TraceWriting<LayerKind::embedding>::derive_forward(const StepContext& c, in
   const TraceLayer& layer = c.layer(l);
   const TraceEmbedding& e = layer.embedding;
   const std::string L = std::to_string(l), prev = std::to_string(l - 1);
+  out.embedding = std::make_shared<WorkedFigures<LayerKind::embedding>>();
   for (int r = 0; r < c.batch; ++r) {
     for (int j = 0; j < layer.out; ++j) {
       const double a = layer.a[r * layer.out + j];
@@ -213,9 +223,14 @@ void TraceWriting<LayerKind::embedding>::derive_gradients(const StepContext& c, 
                               "0 \\text{ (the code: an index, not a value the loss varies with)}");
         worked.working = {};
       }
-      out.grad_input.push_back(std::move(worked));
+      out.embedding->grad_input.push_back(std::move(worked));
     }
   }
+}
+
+// Its dL/dx after its gradients.
+std::vector<const std::vector<Worked>*> TraceWriting<LayerKind::embedding>::worked_parts(const LayerDerivation& d) {
+  return {&d.z, &d.a, &d.delta, &d.grad_weights, &d.grad_bias, &d.embedding->grad_input, &d.weights, &d.bias};
 }
 
 // W[c][d] new = old - lr grad for the codes in the batch; the other rows' gradient is 0, so they stay as they are.

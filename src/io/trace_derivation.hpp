@@ -1,8 +1,9 @@
 // The working of every figure of a trace, built once (trace_derivation.cpp, each kind's figures in its own file,
-// batch_norm_trace_text.cpp for batch_norm) and written by each renderer: plain text and Markdown with LaTeX
+// embedding_trace_text.cpp for embedding) and written by each renderer: plain text and Markdown with LaTeX
 // (trace_render.cpp), HTML and Graphviz (trace_page.cpp), each kind's part again in its own file.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -65,15 +66,41 @@ struct Worked {
   int phase = 0;
 };
 
-// A dense layer's figures; a batch_norm's (nn/batch_norm.hpp) are its mean, variance, s = 1 / sqrt(var + eps),
-// xhat, a (its output y), running statistics, delta (dL/dy), grad_weights and grad_bias (of its scale and
-// shift), grad_input (dL/dx, unless it is the first entry), weights and bias (its scale and shift updated).
-// An embedding's are a (each value of its output: the row of W the code picks, or the input passed through),
-// delta (dL/dy), grad_weights and weights (the rows of the codes in the batch only) and grad_input (dL/dx).
+// Each layer kind's own figures with their working (beside LayerDerivation's: a normalization's mean and variance,
+// say), declared here for every kind and defined in the kind's own file (embedding_trace_text.cpp for embedding),
+// which alone fills and reads them. LayerDerivation holds one of every kind's by pointer, named as the kind
+// (derived.embedding), made from kinds.hpp's list (BACKPROP_LAYER_KINDS), so that this header needs none of them; a
+// kind without figures of its own leaves its undefined and its pointer empty. The kind's
+// TraceWriting<K>::worked_parts lists all of an entry's figures in the order the page shows them.
+template <LayerKind K>
+struct WorkedFigures;
+
+// An entry's figures that kinds share: a dense layer's all; another kind's a (its output), delta, grad_weights and
+// grad_bias (the gradients of the arrays it keeps as its weights and bias), weights and bias (updated), as its kind
+// says.
 struct LayerDerivation {
   std::vector<Worked> z, a, delta, grad_weights, grad_bias, weights, bias;
-  std::vector<Worked> mean, variance, inv_std, xhat, running_mean, running_var, grad_input;
+#define BACKPROP_WORKED_FIGURES(kind, model_format_version) std::shared_ptr<WorkedFigures<LayerKind::kind>> kind;
+  BACKPROP_LAYER_KINDS(BACKPROP_WORKED_FIGURES)
+#undef BACKPROP_WORKED_FIGURES
 };
+
+// The figures `part` names: the entry's shared ones (&LayerDerivation::a) or its kind's own
+// (&WorkedFigures<K>::mean, in the kind's own file, whose derive_forward made them).
+inline const std::vector<Worked>& worked_part(const LayerDerivation& derived,
+                                              const std::vector<Worked> LayerDerivation::*part) {
+  return derived.*part;
+}
+template <LayerKind K>
+const std::vector<Worked>& worked_part(const LayerDerivation& derived,
+                                       const std::vector<Worked> WorkedFigures<K>::*part) {
+#define BACKPROP_WORKED_PART(kind, model_format_version) \
+  if constexpr (K == LayerKind::kind) return (*derived.kind).*part; \
+  else
+  BACKPROP_LAYER_KINDS(BACKPROP_WORKED_PART)
+#undef BACKPROP_WORKED_PART
+  static_assert(K != K, "worked_part: a kind of BACKPROP_LAYER_KINDS");
+}
 
 struct StepDerivation {
   Worked loss;

@@ -20,17 +20,18 @@
 namespace backprop::io::trace_detail {
 namespace {
 
-// The worked figures of one step, by the element they belong to, in the order of the phases.
-std::map<std::string, std::vector<const Worked*>> by_element(const StepDerivation& step) {
+// The worked figures of one step, by the element they belong to, in the order of the phases (within a phase, in
+// the order each entry's kind lists them).
+std::map<std::string, std::vector<const Worked*>> by_element(const TraceStep& traced, const StepDerivation& step) {
   std::map<std::string, std::vector<const Worked*>> out;
   std::vector<const Worked*> all;
-  for (const LayerDerivation& layer : step.layers)
-    for (auto part : {&LayerDerivation::z, &LayerDerivation::mean, &LayerDerivation::variance, &LayerDerivation::inv_std,
-                      &LayerDerivation::xhat, &LayerDerivation::a, &LayerDerivation::running_mean,
-                      &LayerDerivation::running_var, &LayerDerivation::delta, &LayerDerivation::grad_weights,
-                      &LayerDerivation::grad_bias, &LayerDerivation::grad_input, &LayerDerivation::weights,
-                      &LayerDerivation::bias})
-      for (const Worked& worked : layer.*part) all.push_back(&worked);
+  for (std::size_t l = 0; l < step.layers.size(); ++l) {
+    const auto parts = with_layer_kind(traced.layers[l].kind, [&](auto k) {
+      return TraceWriting<decltype(k)::value>::worked_parts(step.layers[l]);
+    });
+    for (const std::vector<Worked>* part : parts)
+      for (const Worked& worked : *part) all.push_back(&worked);
+  }
   all.push_back(&step.loss);
   std::stable_sort(all.begin(), all.end(), [](const Worked* a, const Worked* b) { return a->phase < b->phase; });
   for (const Worked* worked : all) out[worked->element].push_back(worked);
@@ -193,7 +194,7 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
          "</p>\n</div>\n<div class=\"panel\" id=\"elements\">\n<p id=\"hint\">Click a unit or a weight to see its "
          "working.</p>\n";
   for (std::size_t s = 0; s < steps.size(); ++s) {
-    const auto elements = by_element(steps[s]);
+    const auto elements = by_element(trace.steps[s], steps[s]);
     for (int l = 0; l <= last; ++l) {
       for (int j = 0; j < layout.sizes[l]; ++j) {
         const std::string id = unit_id(l, j);
@@ -230,7 +231,7 @@ std::string render_html(const Trace& trace, const std::vector<StepDerivation>& s
   out << "</div>\n<div class=\"panel\" id=\"phases\">\n";
   for (std::size_t s = 0; s < steps.size(); ++s) {
     std::vector<std::vector<const Worked*>> by_phase(phases.count());
-    for (const auto& [id, lines] : by_element(steps[s]))
+    for (const auto& [id, lines] : by_element(trace.steps[s], steps[s]))
       for (const Worked* worked : lines) by_phase[worked->phase].push_back(worked);
     for (int p = 0; p < phases.count(); ++p) {
       out << "<div class=\"phase-panel\" data-step=\"" << s + 1 << "\" data-phase=\"" << p << "\" hidden>\n<h3>Step "
@@ -285,7 +286,7 @@ std::string render_dot(const Trace& trace, const std::vector<StepDerivation>& st
                        const std::string& source) {
   const int last = static_cast<int>(trace.spec.layers.size());
   const TraceStep& step = trace.steps.back();
-  const auto elements = by_element(steps.back());
+  const auto elements = by_element(trace.steps.back(), steps.back());
   std::ostringstream out;
   out << "// backprop trace of " << source << ": step " << step.step << " of " << trace.steps.size()
       << " (the last); each unit's z, a, delta, grad b and updated b, each weight's grad and updated value";

@@ -73,7 +73,8 @@ struct DotEntry {
 // Its working (trace_derivation.cpp's derive): forward, its figures of the forward pass; derive_upstream, the
 // entry below's dL/da[r][i] as this entry (l) passes it down; derive_delta, this entry's delta[r][i] from the
 // dL/da the entry above passes down (the working of `worked`, which holds its name, that dL/da's name and value);
-// its gradients and its update.
+// its gradients and its update; worked_parts, all of an entry's figures (its shared ones and its kind's own,
+// trace_derivation.hpp) in the order the page lists a unit's or weight's working within a phase.
 // Its page and graph (trace_page.cpp): its notes on the page and in the graph's heading comment (empty: none);
 // the largest |weight| it draws as a line (0: none), its lines into the SVG's column l, its units' title and
 // style there, its panels' heading after "layer l" (before the unit's number), whether each weight has a panel
@@ -100,6 +101,7 @@ struct TraceWriting;
                              Worked& worked);                                                             \
     static void derive_gradients(const StepContext& c, int l, LayerDerivation& out);                      \
     static void derive_update(const StepContext& c, int l, LayerDerivation& out);                         \
+    static std::vector<const std::vector<Worked>*> worked_parts(const LayerDerivation& derived);          \
     static std::string html_note();                                                                       \
     static std::string dot_note();                                                                        \
     static double largest_drawn_weight(const TraceLayer& layer);                                          \

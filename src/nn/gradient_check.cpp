@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backprop/base/error.hpp"
+#include "backprop/nn/batch_rows.hpp"
 #include "backprop/nn/embedding.hpp"
 #include "backprop/nn/initializer.hpp"
 #include "backprop/nn/network.hpp"
@@ -43,9 +44,8 @@ GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<do
   if (x.empty() || x.size() % in != 0)
     throw OptionError("input", "expected " + std::to_string(in) + " numbers per row, got " + std::to_string(x.size()));
   const int batch = static_cast<int>(x.size() / in);
-  if (batch < 2 && spec.has(LayerKind::batch_norm))
-    throw OptionError("input", "expected at least 2 rows for a network with batch_norm (one row has no batch "
-                               "variance), got 1");
+  if (const FewestBatchRows fewest = fewest_batch_rows(spec); batch < fewest.rows)
+    throw OptionError("input", fewest.expected() + ", got " + std::to_string(batch));
   if (y.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row for " + std::to_string(batch) +
                                   " row(s), got " + std::to_string(y.size()));
@@ -53,7 +53,7 @@ GradientCheckResult gradient_check(const NetworkSpec& spec, const std::vector<do
   const double* w = weights.empty() ? nullptr : weights.data();
 
   Workspace<double> workspace(network, batch);
-  // Training's function (batch_norm: the batch's statistics), without dropout masks.
+  // Training's function (statistics that span the batch are the batch's), without dropout masks.
   network.forward(workspace, x.data(), batch, nullptr, true);
   network.backward(workspace, x.data(), y.data(), batch, w);
   const std::vector<double> analytic(network.gradients().begin(), network.gradients().end());

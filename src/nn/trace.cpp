@@ -8,6 +8,7 @@
 
 #include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/batch_rows.hpp"
 #include "backprop/nn/gradient_check.hpp"
 #include "backprop/nn/network.hpp"
 #include "kernels/math.hpp"
@@ -55,9 +56,8 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
     throw OptionError("input", "expected " + std::to_string(in) + " numbers per row (the network's inputs), got " +
                                  std::to_string(options.input.size()));
   const int batch = static_cast<int>(options.input.size() / in);
-  if (batch < 2 && network.spec().has(LayerKind::batch_norm))
-    throw OptionError("input", "expected at least 2 rows for a network with batch_norm (one row has no batch "
-                               "variance; rows separated by ';'), got 1");
+  if (const FewestBatchRows fewest = fewest_batch_rows(result.spec); batch < fewest.rows)
+    throw OptionError("input", fewest.expected() + ", got " + std::to_string(batch) + " (rows separated by ';')");
   if (options.target.size() != out * batch)
     throw OptionError("target", "expected " + std::to_string(out) + " numbers per row (the network's outputs) for " +
                                   std::to_string(batch) + " row(s), got " + std::to_string(options.target.size()));
@@ -113,7 +113,7 @@ Trace trace(const NetworkSpec& spec, const TraceOptions& options) {
       t.weights_before = detail::to_vector(network.weights(l));
       t.bias_before = detail::to_vector(network.bias(l));
     }
-    // Plain SGD over the whole arena: a batch_norm's scale and shift are updated with the weights.
+    // Plain SGD over the whole arena: every kind's trained arrays are updated with the dense layers' weights.
     kernels::sgd_update(network.parameters().data(), network.gradients().data(), network.parameters().size(),
                         result.learning_rate);
     for (std::size_t l = 0; l < network.layer_count(); ++l) {

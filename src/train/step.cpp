@@ -8,6 +8,7 @@
 #include "backprop/dist/communicator.hpp"
 #include "backprop/base/error.hpp"
 #include "backprop/kernels/kernels.hpp"
+#include "backprop/nn/batch_rows.hpp"
 #include "train/row_step.hpp"
 #include "dist/gradient_reducer.hpp"
 
@@ -15,25 +16,28 @@ namespace backprop {
 
 namespace {
 
-// Where batch_norm trains. Its training statistics are always the whole batch's (docs/distributed.md): one
-// process, a device and --deterministic compute the whole batch (with --deterministic every rank does, instead
-// of fixed chunks with statistics of their own); the plain way under mpirun sums each rank's column sums
-// (nn/batch_norm.hpp's BatchNormSync), so every rank needs a row of every batch. One row has no batch variance.
-void check_batch_norm_step(const Dataset& data, int batch_size, const TrainingParallelism& parallelism,
-                           bool distributed) {
+// The fewest rows of a training batch (nn/batch_rows.hpp): every batch, the last one included, must have them.
+// A kind that asks for more than one row has training statistics that span the batch, computed over the whole
+// batch wherever it trains (docs/distributed.md): one process, a device and --deterministic compute the whole
+// batch (with --deterministic every rank does); the plain way under mpirun adds the ranks' sums (the sync that the
+// plain reducer sets on the network), so every rank needs a row of every batch.
+void check_batch_rows(const FewestBatchRows& fewest, const Dataset& data, int batch_size,
+                      const TrainingParallelism& parallelism, bool distributed) {
   const std::size_t last = data.rows % static_cast<std::size_t>(batch_size);
   const auto leaves = [&](std::size_t rows) {
     return std::to_string(data.rows) + " training rows in batches of " + std::to_string(batch_size) +
            " leave a batch of " + std::to_string(rows) + (rows == 1 ? " row" : " rows");
   };
-  if (batch_size < 2 || last == 1)
-    throw_bad_input("batch_norm: expected at least 2 rows in every batch (one row has no batch variance), but " +
-                    leaves(batch_size < 2 ? 1 : last) + "; change the batch size");
+  const auto fewest_rows = static_cast<std::size_t>(fewest.rows), size = static_cast<std::size_t>(batch_size);
+  if (size < fewest_rows || (last > 0 && last < fewest_rows))
+    throw_bad_input(fewest.expected(" in every batch") + ", but " + leaves(size < fewest_rows ? size : last) +
+                    "; change the batch size");
   const int ranks = distributed ? parallelism.communicator->size() : 1;
-  if (distributed && !parallelism.deterministic &&
+  if (fewest.spans_batch() && distributed && !parallelism.deterministic &&
       (batch_size < ranks || (last > 0 && last < static_cast<std::size_t>(ranks))))
-    throw_bad_input("batch_norm under mpirun: expected at least one row per rank in every batch (" +
-                    std::to_string(ranks) + " ranks), but " + leaves(batch_size < ranks ? batch_size : last) +
+    throw_bad_input(std::string(layer_kind_entry(fewest.kind).name) +
+                    " under mpirun: expected at least one row per rank in every batch (" + std::to_string(ranks) +
+                    " ranks), but " + leaves(batch_size < ranks ? batch_size : last) +
                     "; change the batch size or the number of ranks");
 }
 
@@ -43,7 +47,7 @@ std::unique_ptr<Step> make_step(Network<float>& network, Optimizer<float>& optim
                                 const Scaling& scaling, int batch_size, const TrainingParallelism& parallelism,
                                 Random& dropout_random) {
   const bool distributed = parallelism.communicator != nullptr && parallelism.communicator->size() > 1;
-  if (network.spec().has(LayerKind::batch_norm)) check_batch_norm_step(data, batch_size, parallelism, distributed);
+  check_batch_rows(fewest_batch_rows(network.spec()), data, batch_size, parallelism, distributed);
   if (parallelism.device != nullptr) {
     if (distributed || parallelism.deterministic)
       throw OptionError("device", "a device trains in one process and has no deterministic mode; train on the "

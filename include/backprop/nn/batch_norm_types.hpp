@@ -22,6 +22,7 @@ struct LayerSettings<LayerKind::batch_norm> {
   static constexpr std::size_t weight_count(int, int out) { return static_cast<std::size_t>(out); }
   static constexpr std::size_t bias_count(int, int out) { return static_cast<std::size_t>(out); }
   static constexpr std::size_t saved_count(int, int out, int) { return static_cast<std::size_t>(out); }
+  static constexpr BatchRows fewest_batch_rows{2, "one row has no batch variance"};  // its statistics are the batch's
 };
 
 // F = the entry's width. Its scale and shift are the entry's weights and bias (TraceLayer), their gradients its

@@ -15,6 +15,7 @@ struct LayerSettings<LayerKind::dense> {
   static constexpr std::size_t weight_count(int in, int out) { return static_cast<std::size_t>(in) * out; }
   static constexpr std::size_t bias_count(int, int out) { return static_cast<std::size_t>(out); }
   static constexpr std::size_t saved_count(int, int, int) { return 0; }
+  static constexpr BatchRows fewest_batch_rows{};  // its rows are independent
 };
 
 template <>

@@ -20,6 +20,7 @@ struct LayerSettings<LayerKind::embedding> {
   }
   static constexpr std::size_t bias_count(int, int) { return 0; }
   static constexpr std::size_t saved_count(int, int, int) { return 0; }
+  static constexpr BatchRows fewest_batch_rows{};  // its rows are independent
 };
 
 // The code each row reads at its input position `column` and dL/dx. Its table W (N, D) is the entry's weights

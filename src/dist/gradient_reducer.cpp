@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backprop/base/aligned.hpp"
+#include "backprop/nn/batch_rows.hpp"
 
 namespace backprop::dist {
 namespace {
@@ -89,7 +90,7 @@ class PlainReducer final : public ReducerBase {
         // Rank r > 0 draws its own masks; rank 0 uses the trainer's stream, so that one process trains
         // exactly as without dist/.
         rank_random_(network.spec().seed * 0x9E3779B97F4A7C15ull + 2 + 0x632BE59BD9B4E019ull * rank_) {
-    if (network.spec().has(LayerKind::batch_norm)) sync_.emplace(communicator, network);
+    if (fewest_batch_rows(network.spec()).spans_batch()) sync_.emplace(communicator, network);
   }
 
   double reduce(GradientSource& source, const std::size_t* indices, std::size_t count, long /*step*/,
@@ -124,7 +125,7 @@ class PlainReducer final : public ReducerBase {
 
  private:
   Random rank_random_;  // dropout of ranks > 0
-  std::optional<RankSync> sync_;  // with batch_norm entries
+  std::optional<RankSync> sync_;  // with entries whose training statistics span the batch (batch_norm's)
 };
 
 // Deterministic: fixed chunks, exact fixed-point sums (gradient_reducer.hpp). Per layer l, with m_l the
@@ -256,9 +257,10 @@ class ExactReducer final : public ReducerBase {
 
 std::unique_ptr<GradientReducer> make_gradient_reducer(Network<float>& network, int max_batch,
                                                        Communicator* communicator, bool deterministic) {
-  // With batch_norm, the fixed chunks would each have their own statistics: every process computes the whole
-  // batch instead (no reducer), the single process's computation, so the same bits for any number of ranks.
-  if (deterministic && network.spec().has(LayerKind::batch_norm)) return nullptr;
+  // With statistics that span the batch (batch_norm's), the fixed chunks would each have their own: every process
+  // computes the whole batch instead (no reducer), the single process's computation, so the same bits for any
+  // number of ranks.
+  if (deterministic && fewest_batch_rows(network.spec()).spans_batch()) return nullptr;
   if (deterministic) return std::make_unique<ExactReducer>(network, max_batch, communicator);
   if (communicator != nullptr && communicator->size() > 1) return std::make_unique<PlainReducer>(network, *communicator);
   return nullptr;

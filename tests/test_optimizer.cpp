@@ -160,7 +160,10 @@ TEST(OptimizerReference, EachCasesCoefficientsAsOptionsMatchTorch) {
     network["optimizer"] = {{"type", c["optimizer"]["type"]}};
     NetworkSpec spec = io::parse_network(network.dump(), "<type only>");
     TrainingOptions options;
-    for (const auto& [key, value] : c["optimizer"].items()) {
+    for (const auto& item : c["optimizer"].items()) {
+      // Not a structured binding: clang 14 refuses a lambda that captures one.
+      const std::string& key = item.key();
+      const Json& value = item.value();
       if (key == "type") continue;
       std::visit(
           [&](auto field) {

@@ -46,6 +46,16 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
+// The mean counts what a median hides: a step that waits on a descheduled thread costs an epoch its whole delay.
+double mean(const std::vector<double>& values) {
+  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
+double percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
+}
+
 // Twelve independent chains of FMAs, enough to keep two FMA units busy through their latency; GFLOP/s counts
 // 2 flops per multiply-add lane. The best of five runs of about 0.1 s each. The same loop for each vector width,
 // each compiled for its instruction set.
@@ -149,6 +159,8 @@ int main(int argc, char** argv) {
               "backward %.1f, update %.1f; step %.1f = %.0f samples/s\n",
               backprop::kernels::cpu_level_name(level), batch, threads, step.size(), median(gather), median(forward), median(loss), median(backward),
               median(update), median(step), batch / median(step) * 1e6);
+  std::printf("step: mean %.1f us (%.0f samples/s), 90th percentile %.1f, 99th %.1f, most %.1f\n", mean(step),
+              batch / mean(step) * 1e6, percentile(step, 0.9), percentile(step, 0.99), percentile(step, 1.0));
   std::printf("step: %.3f MFLOP a sample as dense products, %.1f GFLOP/s; this core's FMA peak %.1f GFLOP/s (one "
               "thread): %.0f%% of %d x the peak\n",
               2 * multiply_adds / 1e6, step_gflops, peak, 100 * step_gflops / (peak * threads), threads);

@@ -95,51 +95,75 @@ TEST(GemmOneColumn, EachRowHasTheBitsOfTheRowAlone) {
 // the panels' edges at every level's shape (4, 8 or 16 lanes, 4 rows, 2 vectors): rows around 4 and 8, columns
 // around 4, 8, 12 (the most taken along the rows), 16, 32 and 64, k of 0, 1, around the 8 x 8 squares A or B are
 // transposed by, and around and beyond the block (512 of 8 rows, 4096).
+// gemm(ta, tb, m, n, k) against each element's chain, written out one element at a time (above); the padding
+// between C's rows never written.
+template <typename T>
+void expect_each_elements_chain(int m, int n, int k, Transpose ta, Transpose tb, T beta) {
+  const int lda = (ta == Transpose::no ? k : m) + 3, ldb = (tb == Transpose::no ? n : k) + 1, ldc = n + 2;
+  const auto a = random_values<T>(static_cast<std::size_t>(ta == Transpose::no ? m : k) * lda + 1, 7);
+  const auto b = random_values<T>(static_cast<std::size_t>(tb == Transpose::no ? k : n) * ldb + 1, 8);
+  const auto c_in = random_values<T>(static_cast<std::size_t>(m) * ldc, 9);
+  auto c = c_in;
+  const T alpha = T(-0.625);
+  gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  const auto a_at = [&](int i, int p) {
+    return ta == Transpose::no ? a[static_cast<std::size_t>(i) * lda + p] : a[static_cast<std::size_t>(p) * lda + i];
+  };
+  const auto b_at = [&](int p, int j) {
+    return tb == Transpose::no ? b[static_cast<std::size_t>(p) * ldb + j] : b[static_cast<std::size_t>(j) * ldb + p];
+  };
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      const T before = c_in[static_cast<std::size_t>(i) * ldc + j];
+      T expected = beta == T(0) ? T(0) : beta == T(1) ? before : before * beta;
+      if (tb == Transpose::no) {
+        for (int p = 0; p < k; ++p) expected += (alpha * a_at(i, p)) * b_at(p, j);
+      } else {
+        T sum = 0;
+        for (int p = 0; p < k; ++p) sum += a_at(i, p) * b_at(p, j);
+        expected += alpha * sum;
+      }
+      ASSERT_EQ(c[static_cast<std::size_t>(i) * ldc + j], expected)
+          << m << "x" << n << "x" << k << (ta == Transpose::yes ? " A^T" : "") << (tb == Transpose::yes ? " B^T" : "")
+          << " beta " << beta << " at (" << i << ", " << j << ")";
+    }
+  for (int i = 0; i < m; ++i)
+    for (int j = n; j < ldc; ++j)
+      ASSERT_EQ(c[static_cast<std::size_t>(i) * ldc + j], c_in[static_cast<std::size_t>(i) * ldc + j]);
+}
+
 TYPED_TEST(Gemm, SmallProductsAreEachElementsChainInOrder) {
   using T = TypeParam;
   const int shapes[][3] = {{1, 1, 1},   {4, 8, 3},   {5, 33, 7},   {9, 37, 2},   {13, 64, 5},  {8, 1, 40},
                            {11, 3, 17}, {3, 9, 0},   {6, 10, 31},  {2, 2, 5000}, {17, 16, 1},  {7, 40, 9},
                            {16, 12, 9}, {9, 13, 16}, {17, 48, 24}, {8, 1, 512},  {8, 2, 513},  {12, 20, 17},
                            {24, 96, 64}, {19, 5, 8}, {8, 7, 7},    {5, 4, 33},   {33, 6, 64},  {4, 23, 15}};
-  for (const auto& shape : shapes) {
-    const int m = shape[0], n = shape[1], k = shape[2];
+  for (const auto& shape : shapes)
     for (Transpose ta : {Transpose::no, Transpose::yes})
       for (Transpose tb : {Transpose::no, Transpose::yes})
-        for (const T beta : {T(0), T(1), T(0.75)}) {
-          const int lda = (ta == Transpose::no ? k : m) + 3, ldb = (tb == Transpose::no ? n : k) + 1, ldc = n + 2;
-          const auto a = random_values<T>(static_cast<std::size_t>(ta == Transpose::no ? m : k) * lda + 1, 7);
-          const auto b = random_values<T>(static_cast<std::size_t>(tb == Transpose::no ? k : n) * ldb + 1, 8);
-          const auto c_in = random_values<T>(static_cast<std::size_t>(m) * ldc, 9);
-          auto c = c_in;
-          const T alpha = T(-0.625);
-          gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
-          const auto a_at = [&](int i, int p) {
-            return ta == Transpose::no ? a[static_cast<std::size_t>(i) * lda + p] : a[static_cast<std::size_t>(p) * lda + i];
-          };
-          const auto b_at = [&](int p, int j) {
-            return tb == Transpose::no ? b[static_cast<std::size_t>(p) * ldb + j] : b[static_cast<std::size_t>(j) * ldb + p];
-          };
-          for (int i = 0; i < m; ++i)
-            for (int j = 0; j < n; ++j) {
-              const T before = c_in[static_cast<std::size_t>(i) * ldc + j];
-              T expected = beta == T(0) ? T(0) : beta == T(1) ? before : before * beta;
-              if (tb == Transpose::no) {
-                for (int p = 0; p < k; ++p) expected += (alpha * a_at(i, p)) * b_at(p, j);
-              } else {
-                T sum = 0;
-                for (int p = 0; p < k; ++p) sum += a_at(i, p) * b_at(p, j);
-                expected += alpha * sum;
-              }
-              ASSERT_EQ(c[static_cast<std::size_t>(i) * ldc + j], expected)
-                  << m << "x" << n << "x" << k << (ta == Transpose::yes ? " A^T" : "") << (tb == Transpose::yes ? " B^T" : "")
-                  << " beta " << beta << " at (" << i << ", " << j << ")";
-            }
-          // The padding between C's rows is never written.
-          for (int i = 0; i < m; ++i)
-            for (int j = n; j < ldc; ++j)
-              ASSERT_EQ(c[static_cast<std::size_t>(i) * ldc + j], c_in[static_cast<std::size_t>(i) * ldc + j]);
-        }
+        for (const T beta : {T(0), T(1), T(0.75)}) expect_each_elements_chain<T>(shape[0], shape[1], shape[2], ta, tb, beta);
+}
+
+// A float product large enough to share out among threads (2 m n k of 10^6 flops and more) but under 4 x 10^6
+// keeps to the same loops where its blocks do not skip A's zeros (a dense A here): each element the same chain,
+// in blocks on 1 and 2 threads, never the library's kernels (oneDNN's first call generates code for about 50 ms,
+// more than such products gain from it; a table's validation pass through 256 rows of 64 and 32 units is one).
+// The shapes: that pass, C's width not a multiple of 16 (no zero skips tried), and the edges of the two bounds.
+TEST(GemmMidSize, DenseProductsUnderTheLibrarysBoundAreEachElementsChain) {
+  const int shapes[][3] = {{256, 32, 64}, {130, 70, 150}, {200, 48, 105}, {64, 128, 244}, {1000, 5, 100}};
+  const int threads_before = thread_count();
+  for (const auto& shape : shapes) {
+    const double flops = 2.0 * shape[0] * shape[1] * shape[2];
+    ASSERT_TRUE(product_shared_out(shape[0], shape[1], shape[2])) << flops;
+    ASSERT_LT(flops, 4.0e6);
+    for (const int threads : {1, 2}) {
+      set_thread_count(threads);
+      for (Transpose ta : {Transpose::no, Transpose::yes})
+        for (Transpose tb : {Transpose::no, Transpose::yes})
+          for (const float beta : {0.0f, 0.75f}) expect_each_elements_chain<float>(shape[0], shape[1], shape[2], ta, tb, beta);
+    }
   }
+  set_thread_count(threads_before);
 }
 
 TEST(GemmReference, ComputesTheDefinition) {

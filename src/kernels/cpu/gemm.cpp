@@ -30,6 +30,16 @@ constexpr double kParallelFlops = 1.0e6;
 
 bool is_small(int m, int n, int k) { return 2.0 * m * n * k < kParallelFlops; }
 
+// Float products below this many flops that are shared out still never reach oneDNN (or the BLAS): their blocks
+// that do not skip A's zeros run on gemm_small's loops too. oneDNN's first sgemm generates its kernels, about 50 ms
+// of CPU, while on such a product it saves at most a few tens of microseconds a call over the loops; a table's
+// validation pass through a hidden layer without enough zeros to skip (256 rows through 64 and 32 units) made
+// that first call, and it was half of the whole training's CPU time (docs/performance.md, "A table's first
+// oneDNN call"). The main job's products (8.4 MFLOP and up) keep oneDNN. The route depends on the shape alone.
+constexpr double kLibraryFlops = 4.0e6;
+
+bool on_own_loops(int m, int n, int k) { return 2.0 * m * n * k < kLibraryFlops; }
+
 // Rows of a one-column product summed side by side in gemm_small.
 constexpr int kSideBySide = 8;
 
@@ -439,6 +449,7 @@ struct Plan {
   std::size_t blocks = 0;
   bool plain_loops = false;
   bool skip_zeros = false;  // blocks that may skip A's zeros (zero_skip.hpp)
+  bool own_loops = false;   // blocks that do not skip run on gemm_small, not the library (float, kLibraryFlops)
 
   Plan() = default;
   // slot: the product's place in its job (its own buffer, should B's rows be set apart for the zero skips).
@@ -447,6 +458,7 @@ struct Plan {
     plain_loops = is_small(c.m, c.n, c.k);
     if constexpr (std::is_same_v<T, float>) {
       skip_zeros = !plain_loops && zero_skips_possible(c, cpu_level());
+      own_loops = on_own_loops(c.m, c.n, c.k);
       if (skip_zeros) call = with_b_rows_apart(c, slot);
     }
     grid = plain_loops ? Grid{c.m, c.n} : choose_grid<T>(c.transpose_a, c.transpose_b, c.m, c.n, c.k);
@@ -480,8 +492,13 @@ struct Plan {
                                                       : c.a + block.first_row;
     const T* b_block = c.transpose_b == Transpose::no ? c.b + block.first_column
                                                       : c.b + static_cast<std::size_t>(block.first_column) * c.ldb;
-    blas(c.transpose_a, c.transpose_b, block.rows, block.columns, c.k, c.alpha, a_block, c.lda, b_block, c.ldb, c.beta,
-         c.c + static_cast<std::size_t>(block.first_row) * c.ldc + block.first_column, c.ldc);
+    T* c_block = c.c + static_cast<std::size_t>(block.first_row) * c.ldc + block.first_column;
+    if (own_loops)
+      gemm_small(c.transpose_a, c.transpose_b, block.rows, block.columns, c.k, c.alpha, a_block, c.lda, b_block, c.ldb,
+                 c.beta, c_block, c.ldc);
+    else
+      blas(c.transpose_a, c.transpose_b, block.rows, block.columns, c.k, c.alpha, a_block, c.lda, b_block, c.ldb,
+           c.beta, c_block, c.ldc);
     if (c.epilogue != nullptr) (*c.epilogue)(block);
   }
 };

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "backprop/train/trainer.hpp"
 #include "base/clones.hpp"
 #include "helpers.hpp"
+#include "kernels/cpu/thread_pool.hpp"
 #include "kernels/cpu/zero_skip.hpp"
 #include "synthetic_data.hpp"
 
@@ -470,8 +472,6 @@ TEST(DenseBlocks, BackwardSaysWhetherItsGradientIsFinite) {
 namespace backprop::kernels {
 namespace {
 
-// A parallel_ranges inside a task of another runs inline on that thread (it used to wait for the pool it
-// was part of): every element is still visited once.
 // The caller takes pieces from the front and the workers from the back: every piece once, for any count
 // and thread count.
 TEST(ThreadPool, EveryPieceRunsOnceFromBothEnds) {
@@ -490,6 +490,8 @@ TEST(ThreadPool, EveryPieceRunsOnceFromBothEnds) {
   set_thread_count(saved);
 }
 
+// A parallel_ranges inside a task of another runs inline on that thread (it used to wait for the pool it
+// was part of): every element is still visited once.
 TEST(ThreadPool, NestedParallelRangesRunInline) {
   const int saved = thread_count();
   set_thread_count(2);
@@ -500,6 +502,27 @@ TEST(ThreadPool, NestedParallelRangesRunInline) {
     });
   });
   for (int v : visits) EXPECT_EQ(v, 1);
+  set_thread_count(saved);
+}
+
+// Under OnCallingThread every piece of a job runs on the calling thread and no job wakes the workers, a nested
+// guard's end included; once it is gone, a job of two pieces or more does wake them (the control).
+TEST(ThreadPool, OnCallingThreadRunsEveryPieceThereAndWakesNoWorker) {
+  const int saved = thread_count();
+  set_thread_count(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::vector<std::thread::id> ran(64);
+  const std::uint64_t before = pool_shared_jobs();
+  {
+    const OnCallingThread one_thread;
+    parallel_ranges(64, 1, [&](std::size_t first, std::size_t) { ran[first] = std::this_thread::get_id(); });
+    { const OnCallingThread nested; }
+    parallel_ranges(32, 1, [&](std::size_t first, std::size_t) { ran[32 + first] = std::this_thread::get_id(); });
+  }
+  for (const std::thread::id& id : ran) EXPECT_EQ(id, caller);
+  EXPECT_EQ(pool_shared_jobs(), before);
+  parallel_ranges(64, 1, [](std::size_t, std::size_t) {});
+  EXPECT_EQ(pool_shared_jobs(), before + 1);
   set_thread_count(saved);
 }
 

@@ -14,6 +14,7 @@
 #include "backprop/nn/network.hpp"
 #include "backprop/train/trainer.hpp"
 #include "synthetic_data.hpp"
+#include "kernels/cpu/thread_pool.hpp"
 #include "train/step.hpp"
 
 namespace backprop {
@@ -126,6 +127,40 @@ TEST(TrainerEndToEnd, LearnsTwoRingsToHeldOutAccuracyAbove97Percent) {
   ASSERT_EQ(confusion.size(), 4u);
   EXPECT_EQ(confusion[0] + confusion[1] + confusion[2] + confusion[3], 500u);
   EXPECT_NEAR((confusion[0] + confusion[3]) / 500.0, metrics.accuracy, 1e-12);
+}
+
+// A training whose steps share no product out runs on the calling thread, its validation passes too, though 300
+// validation rows through 64 and 64 units make a product that is shared out (2 x 300 x 64 x 64 flops): the pool's
+// worker is never woken for it (a woken worker spins and yields for longer than such a product takes). Trained
+// with a batch of 300, whose steps share that product, it is woken (the control).
+TEST(TrainerThreads, AStepOfSmallProductsKeepsThePoolAsleepItsValidationIncluded) {
+  const int saved = kernels::thread_count();
+  kernels::set_thread_count(2);
+  const Dataset data = rings(300, 5);
+  NetworkSpec spec;
+  spec.input = 2;
+  spec.loss = LossKind::softmax_ce;
+  spec.seed = 4;
+  spec.layers.push_back({.units = 64, .activation = Activation::relu});
+  spec.layers.push_back({.units = 64, .activation = Activation::relu});
+  spec.layers.push_back({.units = 2, .activation = Activation::softmax});
+  spec.training.epochs = 2;
+  spec.training.batch_size = 32;
+  ASSERT_TRUE(kernels::product_shared_out(300, 64, 64));
+  ASSERT_FALSE(step_shares_products(spec, data.rows));
+  Network<float> small_steps(spec);
+  std::uint64_t before = kernels::pool_shared_jobs();
+  train(small_steps, data, &data, Scaling{});
+  EXPECT_EQ(kernels::pool_shared_jobs(), before);
+
+  spec.training.batch_size = 300;
+  ASSERT_TRUE(step_shares_products(spec, data.rows));
+  spec.training.epochs = 1;
+  Network<float> one_batch(spec);
+  before = kernels::pool_shared_jobs();
+  train(one_batch, data, &data, Scaling{});
+  EXPECT_GT(kernels::pool_shared_jobs(), before);
+  kernels::set_thread_count(saved);
 }
 
 TEST(TrainerEndToEnd, TheSameSeedGivesBitIdenticalParametersAndAnotherSeedDoesNot) {

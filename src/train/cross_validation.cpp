@@ -75,12 +75,7 @@ bool folds_side_by_side(const NetworkSpec& spec, std::size_t rows, const Trainin
       kernels::thread_count() < 2)
     return false;
   // Alone, a fold whose products are all too small to share out keeps one thread busy and the others idle.
-  const int batch = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(spec.training.batch_size), rows));
-  for (std::size_t l = 0; l < spec.layers.size(); ++l)
-    if (spec.layers[l].kind == LayerKind::dense &&
-        kernels::product_shared_out(batch, spec.layers[l].units, spec.layer_input(l)))
-      return false;
-  return true;
+  return !step_shares_products(spec, rows);
 }
 
 std::vector<FoldResult> cross_validate(const NetworkSpec& spec, const Dataset& data,

@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "backprop/base/error.hpp"
+#include "backprop/kernels/kernels.hpp"
 #include "backprop/nn/schedule.hpp"
 #include "train/step.hpp"
 
@@ -122,6 +124,15 @@ double running_loss(const MetricSums& sums) { return sums.rows > 0 ? sums.loss /
 
 }  // namespace
 
+bool step_shares_products(const NetworkSpec& spec, std::size_t rows) {
+  const int batch = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(spec.training.batch_size), rows));
+  for (std::size_t l = 0; l < spec.layers.size(); ++l)
+    if (spec.layers[l].kind == LayerKind::dense &&
+        kernels::product_shared_out(batch, spec.layers[l].units, spec.layer_input(l)))
+      return true;
+  return false;
+}
+
 TrainingResult train(Network<float>& network, const Dataset& train_data, const Dataset* validation,
                      const Scaling& scaling, TrainingObserver* observer, const TrainingCheckpoints* checkpoints,
                      const TrainingParallelism& parallelism) {
@@ -132,6 +143,8 @@ TrainingResult train(Network<float>& network, const Dataset& train_data, const D
   const std::size_t batches = (train_data.rows + batch_size - 1) / batch_size;
   const long total_steps = static_cast<long>(batches) * recipe.epochs;
   const bool classification = train_data.task == TaskKind::classification;
+  std::optional<kernels::OnCallingThread> one_thread;
+  if (!step_shares_products(spec, train_data.rows)) one_thread.emplace();
 
   Optimizer<float> optimizer(spec.optimizer, network.parameters().size());
   Loop loop(spec.seed, train_data.rows);

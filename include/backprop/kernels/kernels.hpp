@@ -26,6 +26,21 @@ int thread_count();
 // thread alone: waking another costs more than it saves). A function of the shape alone.
 bool product_shared_out(int m, int n, int k);
 
+// While one lives, the pool's jobs started by this thread (a product shared out, parallel_ranges) run every piece
+// on this thread, and the pool's workers are not woken. For work of many small products and a few shared-out ones
+// (a table's training and its validation passes): a woken worker waits for the next job, spinning and yielding,
+// longer than such a job takes. The results are the same bits (they never depend on the thread count).
+class OnCallingThread {
+ public:
+  OnCallingThread();
+  ~OnCallingThread();
+  OnCallingThread(const OnCallingThread&) = delete;
+  OnCallingThread& operator=(const OnCallingThread&) = delete;
+
+ private:
+  bool before_;
+};
+
 // Runs body(first, count) over [0, n) cut into pieces of `grain` values (the last one shorter) on the
 // thread pool; one call when n <= grain. For element-wise work: each element belongs to exactly one
 // piece, and the pieces depend on n and grain alone, so the results never depend on the thread count.

@@ -110,6 +110,11 @@ struct TrainingParallelism {
   bool row_step = true;
 };
 
+// Whether a training step of spec on `rows` rows (a batch of the spec's batch size, or of every row if fewer) shares
+// a dense layer's product out among the pool's threads (kernels::product_shared_out). A training whose steps share
+// none runs on the calling thread alone (kernels::OnCallingThread), its validation passes too.
+bool step_shares_products(const NetworkSpec& spec, std::size_t rows);
+
 // Trains network in place on train (and reports validation, which may be null). The network's spec
 // carries the recipe: spec().training (epochs, batch size, schedule, clipping, early stopping), the
 // optimizer, dropout per layer and the seed (shuffling and dropout are drawn from it). Early stopping

@@ -54,6 +54,8 @@ struct Job {
 // Set while a thread runs a job's task: a parallel_for from inside a task runs inline on that thread
 // instead of waiting for the pool it is part of.
 thread_local bool inside_task = false;
+// Set while an OnCallingThread lives on this thread: its jobs run inline too.
+thread_local bool calling_thread_only = false;
 
 void Job::take_indices(bool from_front) {
   inside_task = true;
@@ -87,6 +89,7 @@ class ThreadPool {
   ~ThreadPool() { resize(1); }
 
   int size() const { return worker_count_.load(std::memory_order_relaxed) + 1; }
+  std::uint64_t shared_jobs() const { return shared_jobs_.load(std::memory_order_relaxed); }
 
   // Waits for the job running now (another thread's product): a resize never pulls workers out of a job.
   void resize(int threads) {
@@ -110,7 +113,8 @@ class ThreadPool {
 
   void run(std::size_t count, const TaskRef<std::size_t>& task) {
     // worker_count_, not workers_: a resize from another thread may be changing the vector.
-    if (worker_count_.load(std::memory_order_relaxed) == 0 || count <= 1 || inside_task || count > UINT32_MAX) {
+    if (worker_count_.load(std::memory_order_relaxed) == 0 || count <= 1 || inside_task || calling_thread_only ||
+        count > UINT32_MAX) {
       for (std::size_t i = 0; i < count; ++i) task(i);
       return;
     }
@@ -122,6 +126,7 @@ class ThreadPool {
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
+    shared_jobs_.fetch_add(1, std::memory_order_relaxed);
     job.take_indices(true);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -160,6 +165,7 @@ class ThreadPool {
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<int> worker_count_{0};   // workers_.size(), readable without run_mutex_
   std::atomic<int> workers_inside_{0};  // workers inside the current job (there is one job at a time)
+  std::atomic<std::uint64_t> shared_jobs_{0};  // jobs the workers were woken for
   bool stop_ = false;
   Job* current_ = nullptr;
 };
@@ -190,6 +196,10 @@ void parallel_ranges(std::size_t n, std::size_t grain, TaskRef<std::size_t, std:
   };
   pool().run(pieces, piece_task);
 }
+OnCallingThread::OnCallingThread() : before_(calling_thread_only) { calling_thread_only = true; }
+OnCallingThread::~OnCallingThread() { calling_thread_only = before_; }
+
+std::uint64_t pool_shared_jobs() { return pool().shared_jobs(); }
 int pool_thread_count() { return pool().size(); }
 void set_pool_thread_count(int threads) { pool().resize(threads); }
 

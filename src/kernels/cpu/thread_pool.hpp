@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "backprop/kernels/kernels.hpp"
 
@@ -16,6 +17,8 @@ namespace backprop::kernels {
 void parallel_for(std::size_t count, TaskRef<std::size_t> task);
 // Threads used by parallel_for, the caller included (>= 1). Default: the machine's cores.
 int pool_thread_count();
+// How many jobs so far woke the pool's workers (for the tests: OnCallingThread keeps them asleep).
+std::uint64_t pool_shared_jobs();
 void set_pool_thread_count(int threads);
 
 }  // namespace backprop::kernels

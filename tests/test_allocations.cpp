@@ -145,13 +145,13 @@ TEST(Allocations, TheTrainerAllocatesPerEpochNotPerStep) {
   data.features_u8.resize(data.rows * 784);
   for (auto& v : data.features_u8) v = static_cast<std::uint8_t>(random.below(256));
   for (std::size_t r = 0; r < data.rows; ++r) data.labels.push_back(static_cast<std::int32_t>(r % 10));
-  auto allocations_for = [&](int epochs, int batch) {
+  auto allocations_for = [&](int epochs, int batch, const Dataset* validation = nullptr) {
     NetworkSpec spec = mlp(64, 0.1);
     spec.training.epochs = epochs;
     spec.training.batch_size = batch;
     Network<float> network(spec);
     const long before = allocations.load();
-    train(network, data, nullptr, Scaling{});
+    train(network, data, validation, Scaling{});
     return allocations.load() - before;
   };
   // 2000 rows in batches of 10 is 200 steps an epoch; in batches of 1000, 2. The first train() of a process
@@ -166,6 +166,9 @@ TEST(Allocations, TheTrainerAllocatesPerEpochNotPerStep) {
   const long few_steps = allocations_for(2, 1000) - allocations_for(1, 1000);
   EXPECT_EQ(many_steps, 1) << "a second epoch of 200 steps allocated " << many_steps << " times";
   EXPECT_EQ(few_steps, 1) << "a second epoch of 2 steps allocated " << few_steps << " times";
+  // With a validation pass each epoch (8 batches of 256 rows): the same one, its buffers kept from the first.
+  const long validated = allocations_for(2, 10, &data) - allocations_for(1, 10, &data);
+  EXPECT_EQ(validated, 1) << "a second epoch with its validation pass allocated " << validated << " times";
 }
 
 // The same at batch size 1, where the trainer runs the fused one-row step: 2000 steps an epoch.

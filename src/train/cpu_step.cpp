@@ -121,10 +121,7 @@ class CpuStep final : public Step, private GradientSource {
     return all;
   }
   std::optional<Divergence> divergence() override { return divergence_; }
-  Metrics evaluate(const Dataset& data) override {
-    return backprop::evaluate(network_, data, scaling_, kEvaluationBatchSize, nullptr,
-                              EvaluatedLoss::training_objective);
-  }
+  Metrics evaluate(const Dataset& data) override { return validation_.evaluate(network_, data, scaling_); }
 
  private:
   double rows_gradient(const std::size_t* indices, std::size_t count, Random& random) override {
@@ -170,6 +167,7 @@ class CpuStep final : public Step, private GradientSource {
   int outputs_;
   double clip_grad_norm_;
   Workspace<float> workspace_;
+  ValidationPass validation_;
   std::vector<float> x_;              // (B, IN) the rows being computed
   std::vector<float> y_;              // (B, OUT)
   std::vector<std::int32_t> labels_;  // (B)

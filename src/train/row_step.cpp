@@ -321,13 +321,11 @@ class RowTrainingStep final : public Step {
 
   MetricSums sums() override { return sums_; }
   std::optional<Divergence> divergence() override { return divergence_; }
-  Metrics evaluate(const Dataset& data) override {
-    return backprop::evaluate(network_, data, scaling_, kEvaluationBatchSize, nullptr,
-                              EvaluatedLoss::training_objective);
-  }
+  Metrics evaluate(const Dataset& data) override { return validation_.evaluate(network_, data, scaling_); }
 
  private:
   Network<float>& network_;
+  ValidationPass validation_;
   RowStep row_step_;
   const Dataset& data_;
   const Scaling& scaling_;

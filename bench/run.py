@@ -180,8 +180,9 @@ def two_cores_check():
     include = next((d for d in ("/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas")
                     if os.path.exists(os.path.join(d, "cblas.h"))), "/usr/include")
     try:
-        if not os.path.exists(binary):
-            run(["g++", "-O2", "-std=c++17", f"-I{include}", os.path.join(ROOT, "bench", "two_cores.cpp"),
+        source = os.path.join(ROOT, "bench", "two_cores.cpp")
+        if not os.path.exists(binary) or os.path.getmtime(binary) < os.path.getmtime(source):
+            run(["g++", "-O2", "-std=c++17", f"-I{include}", source,
                  "-lopenblas", "-lpthread", "-o", binary])
         return run([binary]).strip()
     except (subprocess.CalledProcessError, OSError):

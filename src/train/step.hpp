@@ -103,10 +103,6 @@ inline void add_rows(MetricSums& sums, const float* outputs, const float* target
 // The metrics of the sums: loss and accuracy (classification), or loss, RMSE and MAE.
 Metrics metrics_of(const MetricSums& sums, bool classification);
 
-// A CPU step's validation pass (evaluate() with the training objective's loss, in batches of kEvaluationBatchSize
-// or of every row if fewer), in buffers kept from epoch to epoch: a new workspace each epoch was new pages each
-// epoch, whose zeroing and faults cost a small table's run more than its passes' products (docs/performance.md,
-// "A table's passes and the pool"). The same figures as evaluate(); a pass after the first allocates nothing.
 // The buffers of a pass on the CPU (evaluate.cpp): the workspace, and the batch's rows, targets and row numbers.
 struct PassBuffers {
   PassBuffers(const Network<float>& network, const Dataset& data, int batch_size);
@@ -114,6 +110,11 @@ struct PassBuffers {
   std::vector<float> x, y;
   std::vector<std::size_t> indices;
 };
+
+// A CPU step's validation pass (evaluate() with the training objective's loss, in batches of kEvaluationBatchSize
+// or of every row if fewer), in buffers kept from epoch to epoch: a new workspace each epoch was new pages each
+// epoch, whose zeroing and faults cost a small table's run more than its passes' products (docs/performance.md,
+// "A table's passes and the pool"). The same figures as evaluate(); a pass after the first allocates nothing.
 class ValidationPass {
  public:
   Metrics evaluate(const Network<float>& network, const Dataset& data, const Scaling& scaling);

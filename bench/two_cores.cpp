@@ -20,7 +20,12 @@ extern "C" void openblas_set_num_threads(int);
 
 namespace {
 
-void pin(int cpu);
+void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 
 double gflops_on(int cpu) {
   pin(cpu);
@@ -32,13 +37,6 @@ double gflops_on(int cpu) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return repeat * 2.0 * m * n * k / seconds / 1e9;
-}
-
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 // Nanoseconds of one round trip of a cache line between CPUs 0 and 1 (a flag set by one, cleared by the other).

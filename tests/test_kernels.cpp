@@ -89,13 +89,12 @@ TEST(GemmOneColumn, EachRowHasTheBitsOfTheRowAlone) {
 // gemm(ta, tb, m, n, k) against each element's chain, written out one element at a time (the chains: below);
 // the padding between C's rows never written.
 template <typename T>
-void expect_each_elements_chain(int m, int n, int k, Transpose ta, Transpose tb, T beta) {
+void expect_each_elements_chain(int m, int n, int k, Transpose ta, Transpose tb, T beta, T alpha) {
   const int lda = (ta == Transpose::no ? k : m) + 3, ldb = (tb == Transpose::no ? n : k) + 1, ldc = n + 2;
   const auto a = random_values<T>(static_cast<std::size_t>(ta == Transpose::no ? m : k) * lda + 1, 7);
   const auto b = random_values<T>(static_cast<std::size_t>(tb == Transpose::no ? k : n) * ldb + 1, 8);
   const auto c_in = random_values<T>(static_cast<std::size_t>(m) * ldc, 9);
   auto c = c_in;
-  const T alpha = T(-0.625);
   gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
   const auto a_at = [&](int i, int p) {
     return ta == Transpose::no ? a[static_cast<std::size_t>(i) * lda + p] : a[static_cast<std::size_t>(p) * lda + i];
@@ -116,7 +115,7 @@ void expect_each_elements_chain(int m, int n, int k, Transpose ta, Transpose tb,
       }
       ASSERT_EQ(c[static_cast<std::size_t>(i) * ldc + j], expected)
           << m << "x" << n << "x" << k << (ta == Transpose::yes ? " A^T" : "") << (tb == Transpose::yes ? " B^T" : "")
-          << " beta " << beta << " at (" << i << ", " << j << ")";
+          << " alpha " << alpha << " beta " << beta << " at (" << i << ", " << j << ")";
     }
   for (int i = 0; i < m; ++i)
     for (int j = n; j < ldc; ++j)
@@ -144,7 +143,8 @@ TYPED_TEST(Gemm, SmallProductsAreEachElementsChainInOrder) {
     for (Transpose ta : {Transpose::no, Transpose::yes})
       for (Transpose tb : {Transpose::no, Transpose::yes})
         for (const T beta : {T(0), T(1), T(0.75)})
-          expect_each_elements_chain<T>(shape[0], shape[1], shape[2], ta, tb, beta);
+          for (const T alpha : {T(1), T(-0.625)})  // 1: the library's own products, which the loops take apart
+            expect_each_elements_chain<T>(shape[0], shape[1], shape[2], ta, tb, beta, alpha);
 }
 
 // A float product large enough to share out among threads (2 m n k of 10^6 flops and more) but under 4 x 10^6
@@ -164,7 +164,8 @@ TEST(GemmMidSize, DenseProductsUnderTheLibrarysBoundAreEachElementsChain) {
       for (Transpose ta : {Transpose::no, Transpose::yes})
         for (Transpose tb : {Transpose::no, Transpose::yes})
           for (const float beta : {0.0f, 0.75f})
-            expect_each_elements_chain<float>(shape[0], shape[1], shape[2], ta, tb, beta);
+            for (const float alpha : {1.0f, -0.625f})
+              expect_each_elements_chain<float>(shape[0], shape[1], shape[2], ta, tb, beta, alpha);
     }
   }
   set_thread_count(threads_before);

@@ -91,8 +91,9 @@ template <typename T, int kLanes, int kRows, int kVectors, bool kSum>
 // The shape of the panels held in registers, a level's own: kLanes values a vector, kRows rows by kVectors
 // vectors. Each element's chain is the same whatever the shape, so the levels still give the same bits; the shape
 // only decides what fits the level's registers: x86-64-v3 has 16 vector registers of 8 floats, so 4 rows by 2
-// vectors (8 sums, B's 2 vectors, a broadcast and a product); x86-64-v4 has 32 of 16 floats, so 4 rows by 2 vectors
-// of 16; the baseline 16 of 4. A shape of more sums than registers keeps them in memory (the shapes tried at each
+// vectors (8 sums, B's 2 vectors, a broadcast and a product); x86-64-v4 has 32 of 16 floats, so 8 rows by 1 vector
+// of 16, each row's value of A broadcast by its multiply's own operand (a broadcast of its own, which 4 rows by 2
+// vectors needs, took the shuffle pipes a Zen 4 also multiplies and adds on); the baseline 16 of 4. A shape of more sums than registers keeps them in memory (the shapes tried at each
 // level: docs/performance.md, "Small products shaped for each level's registers"). Doubles (the reference
 // networks' products) keep one shape at every level.
 struct PanelShape {
@@ -102,17 +103,20 @@ struct PanelShape {
 };
 template <typename T, CpuLevel kLevel>
 constexpr PanelShape kPanels = !std::is_same_v<T, float>     ? PanelShape{8, 4, 4}
-                               : kLevel == CpuLevel::avx512   ? PanelShape{16, 4, 2}
+                               : kLevel == CpuLevel::avx512   ? PanelShape{16, 8, 1}
                                : kLevel == CpuLevel::avx2     ? PanelShape{8, 4, 2}
                                                               : PanelShape{4, 4, 2};
 
-// Columns [j, j + kLanes kVectors) of every row: panels of kRows rows, then one row at a time.
+// Columns [j, j + kLanes kVectors) of every row: panels of kRows rows, then of 4 (a dW's rows left over from 8), then
+// one row at a time.
 template <typename T, int kLanes, int kRows, int kVectors, bool kSum>
 [[gnu::always_inline]] inline void panel_column(Transpose transpose_a, int m, int j, int k, T alpha, const T* a,
                                                 int lda, const T* b_rows, int ldb, T* c, int ldc) {
   int i = 0;
   for (; i + kRows <= m; i += kRows)
     panel<T, kLanes, kRows, kVectors, kSum>(transpose_a, i, j, k, alpha, a, lda, b_rows, ldb, c, ldc);
+  if constexpr (kRows > 4)
+    for (; i + 4 <= m; i += 4) panel<T, kLanes, 4, kVectors, kSum>(transpose_a, i, j, k, alpha, a, lda, b_rows, ldb, c, ldc);
   for (; i < m; ++i) panel<T, kLanes, 1, kVectors, kSum>(transpose_a, i, j, k, alpha, a, lda, b_rows, ldb, c, ldc);
 }
 
@@ -305,6 +309,15 @@ template <typename T, PanelShape kShape>
   }
 }
 
+// The products once C is scaled by beta: B as stored or transposed.
+template <typename T, PanelShape kShape>
+[[gnu::always_inline]] inline void small_products(Transpose transpose_a, Transpose transpose_b, int m, int n, int k,
+                                                  T alpha, const T* __restrict a, int lda, const T* __restrict b,
+                                                  int ldb, T* __restrict c, int ldc) {
+  if (transpose_b == Transpose::no) return small_b_plain<T, kShape>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  small_b_transposed<T, kShape>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+}
+
 // C = alpha op(A) op(B) + beta C with each loop order chosen so that the innermost loop runs along
 // contiguous values (vectorised), never along one element's sum. Each C[i, j] still sums its k products in
 // order p = 0..k-1 with the same operations whichever loop computes it, so a shape always gives the same bits.
@@ -320,8 +333,10 @@ void gemm_small_loops(Transpose transpose_a, Transpose transpose_b, int m, int n
       for (int j = 0; j < n; ++j) ci[j] *= beta;
     }
   }
-  if (transpose_b == Transpose::no) return small_b_plain<T, kShape>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
-  small_b_transposed<T, kShape>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  // alpha = 1 (every product of the library's own passes) as a constant: alpha op(A)(i, p) is then op(A)(i, p)
+  // itself, the same bits, and the loops lose a multiply for each value of A they read.
+  if (alpha == T(1)) return small_products<T, kShape>(transpose_a, transpose_b, m, n, k, T(1), a, lda, b, ldb, c, ldc);
+  small_products<T, kShape>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, c, ldc);
 }
 
 template <typename T>

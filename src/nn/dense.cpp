@@ -70,10 +70,15 @@ template <typename T>
   const auto bias_and_activation = [&](const kernels::Block& block) {
     const T* bias_block = bias + block.first_column;
     for (int r = block.first_row; r < block.first_row + block.rows; ++r) {
-      const std::size_t offset = static_cast<std::size_t>(r) * out + block.first_column;
-      T* __restrict z_row = z + offset;
+      T* __restrict z_row = z + static_cast<std::size_t>(r) * out + block.first_column;
       for (int c = 0; c < block.columns; ++c) z_row[c] += bias_block[c];
-      if (!row_wise) activation_forward(a + offset, z_row, layer.activation, slope, 1, block.columns);
+    }
+    if (row_wise) return;
+    // A block of whole rows is one stretch of z: one call, where a table's small layers paid a call a row.
+    const bool whole_rows = block.columns == out;
+    for (int r = block.first_row; r < block.first_row + block.rows; r += whole_rows ? block.rows : 1) {
+      const std::size_t offset = static_cast<std::size_t>(r) * out + block.first_column;
+      activation_forward(a + offset, z + offset, layer.activation, slope, whole_rows ? block.rows : 1, block.columns);
     }
   };
   kernels::gemm(Transpose::no, Transpose::no, batch, out, layer.in, T(1), input, layer.in, weights, out, T(0), z, out,
@@ -93,6 +98,11 @@ void dense_forward(T* z, T* a, const T* input, const T* weights, const T* bias, 
 // layer below. Element-wise activations only (the caller keeps softmax for whole rows).
 template <typename T>
 void apply_chain(T* grad, const InputChain<T>& chain, std::size_t offset, int rows, int cols, int stride) {
+  // Whole rows are one stretch: one pass, where a table's small layers paid a call a row.
+  if (cols == stride) {
+    cols *= rows;
+    rows = 1;
+  }
   for (int r = 0; r < rows; ++r) {
     const std::size_t o = offset + static_cast<std::size_t>(r) * stride;
     T* g = grad + o;

@@ -131,10 +131,11 @@ TEST(TrainerEndToEnd, LearnsTwoRingsToHeldOutAccuracyAbove97Percent) {
 
 // A training whose steps share no product out runs on the calling thread, its validation passes too, though 300
 // validation rows through 64 and 64 units make a product that is shared out (2 x 300 x 64 x 64 flops): the pool's
-// worker is never woken for it (a woken worker spins and yields for longer than such a product takes). Trained
-// with a batch of 300, whose steps share that product, it is woken (the control).
+// worker is never woken for it (a woken worker spins and yields for longer than such a product takes), nor even
+// started. Trained with a batch of 300, whose steps share that product, it is started and woken (the control).
 TEST(TrainerThreads, AStepOfSmallProductsKeepsThePoolAsleepItsValidationIncluded) {
   const int saved = kernels::thread_count();
+  kernels::set_thread_count(1);  // stops any worker an earlier test started: none runs from here
   kernels::set_thread_count(2);
   const Dataset data = rings(300, 5);
   NetworkSpec spec;
@@ -152,6 +153,7 @@ TEST(TrainerThreads, AStepOfSmallProductsKeepsThePoolAsleepItsValidationIncluded
   std::uint64_t before = kernels::pool_shared_jobs();
   train(small_steps, data, &data, Scaling{});
   EXPECT_EQ(kernels::pool_shared_jobs(), before);
+  EXPECT_EQ(kernels::pool_started_workers(), 0);  // not even started: a thread's start and spin cost such a run
 
   spec.training.batch_size = 300;
   ASSERT_TRUE(step_shares_products(spec, data.rows));
@@ -160,6 +162,7 @@ TEST(TrainerThreads, AStepOfSmallProductsKeepsThePoolAsleepItsValidationIncluded
   before = kernels::pool_shared_jobs();
   train(one_batch, data, &data, Scaling{});
   EXPECT_GT(kernels::pool_shared_jobs(), before);
+  EXPECT_EQ(kernels::pool_started_workers(), 1);
   kernels::set_thread_count(saved);
 }
 

@@ -83,42 +83,35 @@ void spin_then_yield(Done done) {
 
 // Workers wait for a new generation of work: they spin a little (a training step issues its products
 // microseconds apart, and waking a sleeping thread costs about as much), yield a little, then sleep on a
-// condition.
+// condition. They start with the first job that is shared out, not with the pool: a run whose products are all
+// too small to share (a table's training, a prediction) never starts a thread, whose start and spinning before it
+// slept cost such a process a few percent of its CPU time.
 class ThreadPool {
  public:
-  ~ThreadPool() { resize(1); }
+  ~ThreadPool() { stop_workers(); }
 
-  int size() const { return worker_count_.load(std::memory_order_relaxed) + 1; }
+  int size() const { return threads_.load(std::memory_order_relaxed); }
   std::uint64_t shared_jobs() const { return shared_jobs_.load(std::memory_order_relaxed); }
+  int started_workers() const { return worker_count_.load(std::memory_order_relaxed); }
 
   // Waits for the job running now (another thread's product): a resize never pulls workers out of a job.
   void resize(int threads) {
     std::lock_guard<std::mutex> no_job_meanwhile(run_mutex_);
     threads = std::max(threads, 1);
     if (threads == size()) return;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-      generation_.fetch_add(1);
-    }
-    wake_.notify_all();
-    for (auto& worker : workers_) worker.join();
-    workers_.clear();
-    stop_ = false;
-    // Each worker starts from the generation current now: a later change (work, or a stop) wakes it.
-    const std::uint64_t start = generation_.load();
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, start] { work(start); });
-    worker_count_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    stop_workers();
+    threads_.store(threads, std::memory_order_relaxed);
   }
 
   void run(std::size_t count, const TaskRef<std::size_t>& task) {
-    // worker_count_, not workers_: a resize from another thread may be changing the vector.
-    if (worker_count_.load(std::memory_order_relaxed) == 0 || count <= 1 || inside_task || calling_thread_only ||
+    // threads_, not workers_: a resize from another thread may be changing the vector.
+    if (threads_.load(std::memory_order_relaxed) == 1 || count <= 1 || inside_task || calling_thread_only ||
         count > UINT32_MAX) {
       for (std::size_t i = 0; i < count; ++i) task(i);
       return;
     }
     std::lock_guard<std::mutex> one_job_at_a_time(run_mutex_);
+    if (workers_.empty()) start_workers();
     Job job(&task, static_cast<std::uint32_t>(count));
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -137,6 +130,28 @@ class ThreadPool {
   }
 
  private:
+  // Both under run_mutex_.
+  void start_workers() {
+    // Each worker starts from the generation current now: a later change (work, or a stop) wakes it.
+    const std::uint64_t start = generation_.load();
+    for (int i = 1; i < size(); ++i) workers_.emplace_back([this, start] { work(start); });
+    worker_count_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  }
+
+  void stop_workers() {
+    if (workers_.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+      generation_.fetch_add(1);
+    }
+    wake_.notify_all();
+    for (auto& worker : workers_) worker.join();
+    workers_.clear();
+    worker_count_.store(0, std::memory_order_relaxed);
+    stop_ = false;
+  }
+
   void work(std::uint64_t seen) {
     for (;;) {
       const auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
@@ -163,6 +178,7 @@ class ThreadPool {
   std::mutex run_mutex_;
   std::condition_variable wake_;
   std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> threads_{1};        // the caller and the workers it may start
   std::atomic<int> worker_count_{0};   // workers_.size(), readable without run_mutex_
   std::atomic<int> workers_inside_{0};  // workers inside the current job (there is one job at a time)
   std::atomic<std::uint64_t> shared_jobs_{0};  // jobs the workers were woken for
@@ -200,6 +216,7 @@ OnCallingThread::OnCallingThread() : before_(calling_thread_only) { calling_thre
 OnCallingThread::~OnCallingThread() { calling_thread_only = before_; }
 
 std::uint64_t pool_shared_jobs() { return pool().shared_jobs(); }
+int pool_started_workers() { return pool().started_workers(); }
 int pool_thread_count() { return pool().size(); }
 void set_pool_thread_count(int threads) { pool().resize(threads); }
 

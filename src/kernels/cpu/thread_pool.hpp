@@ -20,5 +20,7 @@ int pool_thread_count();
 // How many jobs so far woke the pool's workers (for the tests: OnCallingThread keeps them asleep).
 std::uint64_t pool_shared_jobs();
 void set_pool_thread_count(int threads);
+// Worker threads running now: none until a job is first shared out (for the tests).
+int pool_started_workers();
 
 }  // namespace backprop::kernels

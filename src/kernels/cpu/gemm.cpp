@@ -242,63 +242,114 @@ template <typename T>
     for (int i = 0; i < m; ++i) c[static_cast<std::size_t>(i) * ldc + j] = columns[static_cast<std::size_t>(j) * m + i];
 }
 
-// The most columns few_columns_by_rows takes: its sums, a product and a factor fit x86-64-v3's 16 registers.
+// The most columns few_columns_by_rows takes.
 constexpr int kFewColumns = 12;
 
-// A B with at most kFewColumns columns (a layer of a few units, or the columns the panels leave): kSideBySide
-// rows of A at a time copied into a block as columns, so that each p's update runs along the rows (vectorised)
-// for all the columns at once, A read once. Returns the first row left (fewer than kSideBySide remain).
-// k * kSideBySide fits the block.
-template <typename T>
-[[gnu::always_inline]] inline int few_columns_by_rows(int m, int n, int k, T alpha, const T* __restrict a, int lda,
-                                                      const T* __restrict b, int ldb, T* __restrict c, int ldc) {
+// Columns [0, kColumns) of kBlocks x kSideBySide rows of C (rows ldc apart, from c), each p's values of those rows of
+// op(A) side by side at columns + p * stride (kBlocks vectors of kSideBySide): kBlocks x kColumns sums held in
+// registers (a loop over a run-time count of columns kept them in memory, each add waiting on the store before it),
+// independent chains in flight together. The sums, products and factors fit x86-64-v3's 16 registers.
+template <typename T, int kColumns, int kBlocks>
+[[gnu::always_inline]] inline void few_columns_rows(int k, T alpha, const T* __restrict columns, std::size_t stride,
+                                                    const T* __restrict b, int ldb, T* __restrict c, int ldc) {
   using Lanes [[gnu::vector_size(kSideBySide * sizeof(T))]] = T;
+  Lanes sum[kBlocks][kColumns];
+  T lanes[kSideBySide];
+  for (int q = 0; q < kBlocks; ++q)
+    for (int j = 0; j < kColumns; ++j) {
+      for (int r = 0; r < kSideBySide; ++r) lanes[r] = c[static_cast<std::size_t>(q * kSideBySide + r) * ldc + j];
+      std::memcpy(&sum[q][j], lanes, sizeof(Lanes));
+    }
+  for (int p = 0; p < k; ++p) {
+    Lanes factor[kBlocks];
+    for (int q = 0; q < kBlocks; ++q) {
+      std::memcpy(&factor[q], columns + p * stride + q * kSideBySide, sizeof(Lanes));
+      factor[q] = alpha * factor[q];
+    }
+    for (int j = 0; j < kColumns; ++j) {
+      const T bpj = b[static_cast<std::size_t>(p) * ldb + j];
+      for (int q = 0; q < kBlocks; ++q) sum[q][j] += factor[q] * bpj;
+    }
+  }
+  for (int q = 0; q < kBlocks; ++q)
+    for (int j = 0; j < kColumns; ++j) {
+      std::memcpy(lanes, &sum[q][j], sizeof(Lanes));
+      for (int r = 0; r < kSideBySide; ++r) c[static_cast<std::size_t>(q * kSideBySide + r) * ldc + j] = lanes[r];
+    }
+}
+
+// All n columns of those rows, in groups of 4, 2 and 1.
+template <typename T, int kBlocks>
+[[gnu::always_inline]] inline void few_columns_groups(int n, int k, T alpha, const T* columns, std::size_t stride,
+                                                      const T* b, int ldb, T* c, int ldc) {
+  int j = 0;
+  for (; j + 4 <= n; j += 4) few_columns_rows<T, 4, kBlocks>(k, alpha, columns, stride, b + j, ldb, c + j, ldc);
+  for (; j + 2 <= n; j += 2) few_columns_rows<T, 2, kBlocks>(k, alpha, columns, stride, b + j, ldb, c + j, ldc);
+  if (j < n) few_columns_rows<T, 1, kBlocks>(k, alpha, columns, stride, b + j, ldb, c + j, ldc);
+}
+
+// op(A) B with at most kFewColumns columns (a layer of a few units, its weight gradient, or the columns the panels
+// leave): 16 rows of op(A) at a time (8 where fewer remain) as vectors of its columns, so that each p's update runs
+// along the rows (vectorised) for the columns, A read once a group of columns. A^T's rows are A's columns, side by
+// side as stored; A's are copied into a block, 8 x 8 squares transposed (then 2 k kSideBySide fits the block).
+// Returns the first row left (fewer than kSideBySide remain).
+template <typename T>
+[[gnu::always_inline]] inline int few_columns_by_rows(Transpose transpose_a, int m, int n, int k, T alpha,
+                                                      const T* __restrict a, int lda, const T* __restrict b, int ldb,
+                                                      T* __restrict c, int ldc) {
   alignas(64) T block[kBlockValues];
   int i = 0;
-  for (; i + kSideBySide <= m; i += kSideBySide) {
-    int p = 0;
-    for (; p + kSideBySide <= k; p += kSideBySide)
-      transpose_eight(block + static_cast<std::size_t>(p) * kSideBySide, kSideBySide,
-                      a + static_cast<std::size_t>(i) * lda + p, lda);
-    for (int r = 0; r < kSideBySide; ++r)
-      for (int q = p; q < k; ++q)
-        block[static_cast<std::size_t>(q) * kSideBySide + r] = a[static_cast<std::size_t>(i + r) * lda + q];
-    Lanes sum[kFewColumns];
-    for (int j = 0; j < n; ++j)
-      for (int r = 0; r < kSideBySide; ++r) sum[j][r] = c[static_cast<std::size_t>(i + r) * ldc + j];
-    for (p = 0; p < k; ++p) {
-      Lanes ap;
-      std::memcpy(&ap, block + static_cast<std::size_t>(p) * kSideBySide, sizeof(Lanes));
-      const Lanes factor = alpha * ap;
-      for (int j = 0; j < n; ++j) sum[j] += factor * b[static_cast<std::size_t>(p) * ldb + j];
+  while (i + kSideBySide <= m) {
+    const int blocks = i + 2 * kSideBySide <= m ? 2 : 1;
+    const int width = blocks * kSideBySide;
+    // Value p of op(A)'s rows i .. i + width - 1 at columns + p * stride.
+    const T* columns = a + i;
+    std::size_t stride = static_cast<std::size_t>(lda);
+    if (transpose_a == Transpose::no) {
+      for (int q = 0; q < blocks; ++q) {
+        const T* rows = a + static_cast<std::size_t>(i + q * kSideBySide) * lda;
+        int p = 0;
+        for (; p + kSideBySide <= k; p += kSideBySide)
+          transpose_eight(block + static_cast<std::size_t>(p) * width + q * kSideBySide, width, rows + p, lda);
+        for (int r = 0; r < kSideBySide; ++r)
+          for (int v = p; v < k; ++v)
+            block[static_cast<std::size_t>(v) * width + q * kSideBySide + r] = rows[static_cast<std::size_t>(r) * lda + v];
+      }
+      columns = block;
+      stride = static_cast<std::size_t>(width);
     }
-    for (int j = 0; j < n; ++j)
-      for (int r = 0; r < kSideBySide; ++r) c[static_cast<std::size_t>(i + r) * ldc + j] = sum[j][r];
+    T* c_rows = c + static_cast<std::size_t>(i) * ldc;
+    if (blocks == 2)
+      few_columns_groups<T, 2>(n, k, alpha, columns, stride, b, ldb, c_rows, ldc);
+    else
+      few_columns_groups<T, 1>(n, k, alpha, columns, stride, b, ldb, c_rows, ldc);
+    i += width;
   }
   return i;
 }
 
-// B plain: panels (or, for A as stored with at most kFewColumns columns, none), then the columns left over: for A^T
-// through small_few_columns where C's columns fit its block; for A as stored through few_columns_by_rows, then
-// the rows it leaves a column at a time, eight rows side by side (so that a row's chain does not wait on the
-// previous row's).
+// B plain: panels (or, with at most kFewColumns columns, none), then the columns left over through
+// few_columns_by_rows (A as stored: where its block holds 2 k kSideBySide values), then the rows it leaves a column at
+// a time, eight rows side by side (so that a row's chain does not wait on the previous row's); the baseline's
+// vectors of 4 take A^T's columns left over through small_few_columns where they fit its block.
 template <typename T, PanelShape kShape>
 [[gnu::always_inline]] inline void small_b_plain(Transpose transpose_a, int m, int n, int k, T alpha,
                                                  const T* __restrict a, int lda, const T* __restrict b, int ldb,
                                                  T* __restrict c, int ldc) {
-  // A few columns (a classifier's 10 outputs): all of them along the rows, A copied once, rather than 8 in a
-  // panel of 4 chains and the rest a column at a time.
-  const bool by_rows = kShape.lanes >= 8 && transpose_a == Transpose::no && k * kSideBySide <= kBlockValues;
+  // A few columns (a classifier's 10 outputs, their weight gradient): all of them along the rows, A read once a
+  // group of columns, rather than 8 in a panel and the rest a column at a time.
+  const bool by_rows =
+      kShape.lanes >= 8 && (transpose_a == Transpose::yes || 2 * k * kSideBySide <= kBlockValues);
   const int first =
       by_rows && n <= kFewColumns ? 0 : panels<T, kShape, false>(transpose_a, m, n, k, alpha, a, lda, b, ldb, c, ldc);
   const int rest = n - first;
   if (rest == 0) return;
   b += first;
   c += first;
-  if (transpose_a == Transpose::yes && static_cast<long>(m) * rest <= kBlockValues)
+  if (!by_rows && transpose_a == Transpose::yes && static_cast<long>(m) * rest <= kBlockValues)
     return small_few_columns(m, rest, k, alpha, a, lda, b, ldb, c, ldc);
-  const int first_row = by_rows ? few_columns_by_rows(m, rest, k, alpha, a, lda, b, ldb, c, ldc) : 0;
-  a += static_cast<std::size_t>(first_row) * lda;
+  const int first_row = by_rows ? few_columns_by_rows(transpose_a, m, rest, k, alpha, a, lda, b, ldb, c, ldc) : 0;
+  a += transpose_a == Transpose::no ? static_cast<std::size_t>(first_row) * lda : static_cast<std::size_t>(first_row);
   c += static_cast<std::size_t>(first_row) * ldc;
   m -= first_row;
   for (int j = 0; j < rest; ++j) {

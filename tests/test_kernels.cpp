@@ -122,17 +122,18 @@ void expect_each_elements_chain(int m, int n, int k, Transpose ta, Transpose tb,
       ASSERT_EQ(c[static_cast<std::size_t>(i) * ldc + j], c_in[static_cast<std::size_t>(i) * ldc + j]);
 }
 
-// The small products' loops (panels of rows held in vector registers, B's rows copied into a block for A B^T,
-// C's few columns held apart for A^T B, eight rows side by side for one column) each compute every element of
-// C as one fixed chain, so that a shape gives the same bits whatever loop takes it (and the same as before
-// those loops, which summed one element at a time). The chains, as expect_each_elements_chain (above) writes them:
+// The small products' loops (panels of rows held in vector registers, B's rows copied into a block for A B^T, a
+// few columns' sums held for 8 or 16 rows of op(A) at a time, eight rows side by side for one column, and the
+// baseline's few columns of A^T B held apart) each compute every element of C as one fixed chain, so that a shape
+// gives the same bits whatever loop takes it (and the same as before those loops, which summed one element at a
+// time). The chains, as expect_each_elements_chain (above) writes them:
 //   B plain:      c = beta c (0 for beta 0, c for beta 1); c += (alpha op(A)(i, p)) B[p, j] for p = 0..k-1;
 //   B transposed: s = 0; s += op(A)(i, p) B[j, p] for p = 0..k-1; c = (beta c) + alpha s.
 // Exact equality: both sides round the same operations in the same order (this file is compiled without
-// FMA, so nothing is fused). The shapes are far below the size where products leave the loops, and cover
-// the panels' edges at every level's shape (4, 8 or 16 lanes, 4 rows, 2 vectors): rows around 4 and 8, columns
-// around 4, 8, 12 (the most taken along the rows), 16, 32 and 64, k of 0, 1, around the 8 x 8 squares A or B are
-// transposed by, and around and beyond the block (512 of 8 rows, 4096).
+// FMA, so nothing is fused). The shapes are far below the size where products leave the loops, and cover the
+// panels' edges at every level's shape (4, 8 or 16 lanes, 4 or 8 rows, 1 or 2 vectors): rows around 4, 8 and 16,
+// columns around 4, 8, 12 (the most taken along the rows), 16, 32 and 64, k of 0, 1, around the 8 x 8 squares A or
+// B are transposed by, and around and beyond the block (256 of 16 rows, 512 of 8, 4096).
 TYPED_TEST(Gemm, SmallProductsAreEachElementsChainInOrder) {
   using T = TypeParam;
   const int shapes[][3] = {{1, 1, 1},   {4, 8, 3},   {5, 33, 7},   {9, 37, 2},   {13, 64, 5},  {8, 1, 40},

@@ -75,10 +75,14 @@ template <typename T>
     }
     if (row_wise) return;
     // A block of whole rows is one stretch of z: one call, where a table's small layers paid a call a row.
-    const bool whole_rows = block.columns == out;
-    for (int r = block.first_row; r < block.first_row + block.rows; r += whole_rows ? block.rows : 1) {
-      const std::size_t offset = static_cast<std::size_t>(r) * out + block.first_column;
-      activation_forward(a + offset, z + offset, layer.activation, slope, whole_rows ? block.rows : 1, block.columns);
+    int rows = block.rows, columns = block.columns;
+    if (columns == out) {
+      columns *= rows;
+      rows = 1;
+    }
+    for (int r = 0; r < rows; ++r) {
+      const std::size_t offset = static_cast<std::size_t>(block.first_row + r) * out + block.first_column;
+      activation_forward(a + offset, z + offset, layer.activation, slope, 1, columns);
     }
   };
   kernels::gemm(Transpose::no, Transpose::no, batch, out, layer.in, T(1), input, layer.in, weights, out, T(0), z, out,

@@ -92,10 +92,11 @@ template <typename T, int kLanes, int kRows, int kVectors, bool kSum>
 // vectors. Each element's chain is the same whatever the shape, so the levels still give the same bits; the shape
 // only decides what fits the level's registers: x86-64-v3 has 16 vector registers of 8 floats, so 4 rows by 2
 // vectors (8 sums, B's 2 vectors, a broadcast and a product); x86-64-v4 has 32 of 16 floats, so 8 rows by 1 vector
-// of 16, each row's value of A broadcast by its multiply's own operand (a broadcast of its own, which 4 rows by 2
-// vectors needs, took the shuffle pipes a Zen 4 also multiplies and adds on); the baseline 16 of 4. A shape of more sums than registers keeps them in memory (the shapes tried at each
-// level: docs/performance.md, "Small products shaped for each level's registers"). Doubles (the reference
-// networks' products) keep one shape at every level.
+// of 16, each row's value of A broadcast by its multiply's own operand (4 rows by 2 vectors, which broadcasts each
+// value into a register first, was a quarter slower on a Zen 4); the baseline 16 of 4. A shape of more sums than
+// registers keeps them in memory (the shapes tried at each level: docs/performance.md, "Small products shaped for
+// each level's registers" and "A table's step on a Zen 4"). Doubles (the reference networks' products) keep one
+// shape at every level.
 struct PanelShape {
   int lanes;
   int rows;
